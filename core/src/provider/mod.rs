@@ -1,0 +1,371 @@
+//! LLM providers: one wire format per module, one streaming runner for all.
+//!
+//! A provider turns a [`ChatRequest`] into a stream of [`StreamEvent`]s. Every provider runs on a
+//! worker thread started by [`start`]; the caller receives events through a [`StreamHandle`] and
+//! owns every policy decision (idle timeout, overall timeout, reply cap, Ctrl-C), so that all four
+//! providers end a run the same way.
+//!
+//! | kind | wire format |
+//! |---|---|
+//! | `openai` | Chat Completions, SSE (`data:` chunks, `data: [DONE]`, usage chunk, mid-stream `error`) |
+//! | `anthropic` | Messages API streaming events (`message_start`, `content_block_delta`, …) |
+//! | `ollama` | native `/api/chat`, NDJSON lines (`done: true` carries the counts) |
+//! | `command` | a program run with an argv (never a shell); transcript on stdin, reply from stdout |
+
+pub mod anthropic;
+pub mod command;
+pub mod ollama;
+pub mod openai;
+pub mod sse;
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Which wire format a provider speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// OpenAI Chat Completions (also Ollama `/v1`, llama.cpp, vLLM, LM Studio, OpenRouter, …).
+    Openai,
+    /// Anthropic Messages API.
+    Anthropic,
+    /// Ollama's native `/api/chat`.
+    Ollama,
+    /// A local program.
+    Command,
+}
+
+impl ProviderKind {
+    /// Parses a kind name as written in the config.
+    pub fn parse(s: &str) -> Option<ProviderKind> {
+        match s {
+            "openai" => Some(ProviderKind::Openai),
+            "anthropic" => Some(ProviderKind::Anthropic),
+            "ollama" => Some(ProviderKind::Ollama),
+            "command" => Some(ProviderKind::Command),
+            _ => None,
+        }
+    }
+
+    /// The name as written in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Openai => "openai",
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Ollama => "ollama",
+            ProviderKind::Command => "command",
+        }
+    }
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything a provider needs to reach its model; built by [`crate::config`].
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    /// The wire format.
+    pub kind: ProviderKind,
+    /// Base URL, e.g. `https://api.openai.com/v1`, `https://api.anthropic.com`,
+    /// `http://127.0.0.1:11434` (no trailing slash needed).
+    pub base_url: String,
+    /// Default model (a request carries its own).
+    pub model: String,
+    /// The API key, read from the environment variable named by `provider.api_key_env`.
+    /// Never written anywhere.
+    pub api_key: Option<String>,
+    /// The name of that environment variable, for error messages.
+    pub api_key_env: String,
+    /// For `command`: the argv (program first).
+    pub command: Vec<String>,
+    /// TCP connect timeout.
+    pub connect_timeout: Duration,
+    /// `max_tokens` for APIs that require it (Anthropic).
+    pub max_tokens: u32,
+}
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The system prompt.
+    System,
+    /// The person.
+    User,
+    /// The model.
+    Assistant,
+}
+
+impl Role {
+    /// `"system"`, `"user"` or `"assistant"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+}
+
+/// One message of the transcript sent to a provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// Who wrote it.
+    pub role: Role,
+    /// The text.
+    pub content: String,
+}
+
+/// A request: the whole transcript to send.
+#[derive(Debug, Clone)]
+pub struct ChatRequest {
+    /// Model name.
+    pub model: String,
+    /// System prompt, if any (sent the way each API expects it).
+    pub system: Option<String>,
+    /// The turns so far, oldest first, ending with the new user message.
+    pub messages: Vec<Message>,
+    /// Ask the API to stream (`false` = one JSON response).
+    pub stream: bool,
+}
+
+/// Token counts, when the provider reports them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Prompt tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_tokens: Option<u64>,
+    /// Completion tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<u64>,
+}
+
+/// What a provider reports while a reply streams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamEvent {
+    /// More reply text.
+    Delta(String),
+    /// Token usage (may arrive more than once; later values win field by field).
+    Usage(Usage),
+    /// The model the server says answered (if it differs from the one asked).
+    Model(String),
+    /// The reply is complete.
+    Done {
+        /// Why generation stopped (`stop`, `length`, `end_turn`, …), when given.
+        finish_reason: Option<String>,
+    },
+}
+
+/// Why a provider failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderErrorKind {
+    /// Could not connect (refused, DNS, TLS).
+    Connect,
+    /// The server answered with an HTTP error status.
+    Http(u16),
+    /// The server sent an error inside the stream (e.g. OpenAI `error` object on HTTP 200).
+    Stream,
+    /// The bytes received do not follow the wire format.
+    Protocol,
+    /// The command provider's program could not start or failed.
+    Command,
+    /// No API key in the environment.
+    MissingKey,
+    /// Reading or writing failed.
+    Io,
+}
+
+/// A provider failure, with a message that says what the server said.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ProviderError {
+    /// The category.
+    pub kind: ProviderErrorKind,
+    /// Human-readable detail, including the server's own message when it gave one.
+    pub message: String,
+}
+
+impl ProviderError {
+    /// Builds an error.
+    pub fn new(kind: ProviderErrorKind, message: impl Into<String>) -> ProviderError {
+        ProviderError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// Lets the caller stop a running provider (kills the command provider's child).
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken {
+    inner: Arc<CancelInner>,
+}
+
+#[derive(Debug, Default)]
+struct CancelInner {
+    cancelled: AtomicBool,
+    child_pid: AtomicI32,
+}
+
+impl CancelToken {
+    /// Asks the provider to stop; kills a registered child process.
+    pub fn cancel(&self) {
+        self.inner.cancelled.store(true, Ordering::SeqCst);
+        let pid = self.inner.child_pid.load(Ordering::SeqCst);
+        if pid > 0 {
+            // SAFETY: plain kill(2) on a pid this process spawned.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+        }
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// Registers the child process to kill on cancel (0 clears it).
+    pub fn set_child(&self, pid: i32) {
+        self.inner.child_pid.store(pid, Ordering::SeqCst);
+    }
+}
+
+/// What the worker thread sends.
+#[derive(Debug)]
+pub enum StreamItem {
+    /// An event from the provider.
+    Event(StreamEvent),
+    /// The provider failed; nothing more follows.
+    Failed(ProviderError),
+    /// The worker finished without a `Done` event (treated as done by the caller if any text
+    /// arrived and the format allows it, e.g. the command provider's EOF).
+    Ended,
+}
+
+/// A running request.
+pub struct StreamHandle {
+    rx: Receiver<StreamItem>,
+    cancel: CancelToken,
+}
+
+impl StreamHandle {
+    /// Waits up to `timeout` for the next item.
+    pub fn next_timeout(&self, timeout: Duration) -> Result<StreamItem, RecvTimeoutError> {
+        self.rx.recv_timeout(timeout)
+    }
+
+    /// Stops the provider (best effort; the worker thread may linger until process exit).
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+}
+
+/// Implemented by each wire format.
+pub trait Provider: Send + Sync {
+    /// Sends `req` and reports events to `emit` until the reply is done or fails.
+    /// `emit` returns `false` when the caller is gone (stop early).
+    fn stream(
+        &self,
+        req: &ChatRequest,
+        cancel: &CancelToken,
+        emit: &mut dyn FnMut(StreamEvent) -> bool,
+    ) -> Result<(), ProviderError>;
+}
+
+/// Builds the provider for a config.
+pub fn build(cfg: &ProviderConfig) -> Box<dyn Provider> {
+    match cfg.kind {
+        ProviderKind::Openai => Box::new(openai::OpenAi::new(cfg.clone())),
+        ProviderKind::Anthropic => Box::new(anthropic::Anthropic::new(cfg.clone())),
+        ProviderKind::Ollama => Box::new(ollama::Ollama::new(cfg.clone())),
+        ProviderKind::Command => Box::new(command::CommandProvider::new(cfg.clone())),
+    }
+}
+
+/// Starts `req` on a worker thread and returns the handle that receives its events.
+pub fn start(cfg: &ProviderConfig, req: ChatRequest) -> StreamHandle {
+    let provider = build(cfg);
+    let (tx, rx) = mpsc::channel();
+    let cancel = CancelToken::default();
+    let worker_cancel = cancel.clone();
+    std::thread::Builder::new()
+        .name("provider".into())
+        .spawn(move || {
+            let mut emit = |ev: StreamEvent| tx.send(StreamItem::Event(ev)).is_ok();
+            let res = provider.stream(&req, &worker_cancel, &mut emit);
+            let _ = match res {
+                Ok(()) => tx.send(StreamItem::Ended),
+                Err(e) => tx.send(StreamItem::Failed(e)),
+            };
+        })
+        .expect("spawning a thread");
+    StreamHandle { rx, cancel }
+}
+
+/// A finished reply collected without streaming to the terminal.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Collected {
+    /// The full text.
+    pub text: String,
+    /// Usage, if reported.
+    pub usage: Usage,
+}
+
+/// Runs `req` to completion within `timeout` (used for titles).
+pub fn complete(
+    cfg: &ProviderConfig,
+    req: ChatRequest,
+    timeout: Duration,
+) -> Result<Collected, ProviderError> {
+    let handle = start(cfg, req);
+    let deadline = std::time::Instant::now() + timeout;
+    let mut out = Collected::default();
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match handle.next_timeout(left) {
+            Ok(StreamItem::Event(StreamEvent::Delta(d))) => out.text.push_str(&d),
+            Ok(StreamItem::Event(StreamEvent::Usage(u))) => merge_usage(&mut out.usage, u),
+            Ok(StreamItem::Event(StreamEvent::Model(_))) => {}
+            Ok(StreamItem::Event(StreamEvent::Done { .. })) | Ok(StreamItem::Ended) => {
+                return Ok(out)
+            }
+            Ok(StreamItem::Failed(e)) => return Err(e),
+            Err(RecvTimeoutError::Timeout) => {
+                handle.cancel();
+                return Err(ProviderError::new(
+                    ProviderErrorKind::Io,
+                    format!("no complete reply within {}", humantime::format_duration(timeout)),
+                ));
+            }
+            Err(RecvTimeoutError::Disconnected) => return Ok(out),
+        }
+    }
+}
+
+/// Merges a later usage report into an earlier one, field by field.
+pub fn merge_usage(into: &mut Usage, later: Usage) {
+    if later.input_tokens.is_some() {
+        into.input_tokens = later.input_tokens;
+    }
+    if later.output_tokens.is_some() {
+        into.output_tokens = later.output_tokens;
+    }
+}
+
+/// Joins a base URL and a path with exactly one `/` between them.
+pub fn join_url(base: &str, path: &str) -> String {
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
+}

@@ -1,6 +1,24 @@
 //! panechat: every terminal-multiplexer pane gets its own LLM conversation.
 //!
-//! This library never prints; the `panechat` binary (`cli`) owns all terminal output.
+//! The library holds everything but terminal interaction: session identity ([`session`]),
+//! the durable store ([`store`]), locks ([`lock`]), targeting ([`target`]), config
+//! ([`config`]), providers ([`provider`]), titles ([`title`]), the runs registry ([`runs`]) and
+//! what is told to the multiplexers ([`adapters`]). It never prints; the `panechat` binary
+//! (`src/cli`) owns all terminal output.
 #![deny(missing_docs)]
 
+pub mod adapters;
+pub mod config;
+pub mod env;
+pub mod error;
+pub mod lock;
+pub mod paths;
 pub mod provider;
+pub mod runs;
+pub mod session;
+pub mod store;
+pub mod target;
+pub mod time;
+pub mod title;
+
+pub use error::{Error, Result};

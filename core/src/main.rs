@@ -1,1 +1,7 @@
-fn main(){}
+//! The `panechat` binary: parses the command line and runs one command.
+
+mod cli;
+
+fn main() {
+    std::process::exit(cli::run());
+}

@@ -343,7 +343,10 @@ pub fn complete(
                 handle.cancel();
                 return Err(ProviderError::new(
                     ProviderErrorKind::Io,
-                    format!("no complete reply within {}", humantime::format_duration(timeout)),
+                    format!(
+                        "no complete reply within {}",
+                        humantime::format_duration(timeout)
+                    ),
                 ));
             }
             Err(RecvTimeoutError::Disconnected) => return Ok(out),

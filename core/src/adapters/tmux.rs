@@ -1,0 +1,153 @@
+//! tmux: pane options, titles and popups, always through argv vectors.
+//!
+//! Untrusted text never reaches a tmux format or a shell unescaped: options are set from argv
+//! elements (not expanded), `select-pane -T` (a format) gets every `#` doubled, and an argument
+//! ending in `;` (which tmux would take as a command separator) is escaped as `\;`.
+
+use std::process::{Command, Stdio};
+
+use super::Published;
+use crate::title::sanitize_title;
+
+/// Runs tmux commands; tests substitute a recorder.
+pub trait Tmux {
+    /// Runs `tmux ARGS…` and returns its exit status (`None` if it could not run).
+    fn run(&self, args: &[String]) -> Option<i32>;
+    /// Starts `tmux ARGS…` without waiting for it.
+    fn spawn(&self, args: &[String]);
+}
+
+/// The real tmux binary, talking to the server named by `$TMUX`.
+#[derive(Debug, Default)]
+pub struct RealTmux;
+
+impl Tmux for RealTmux {
+    fn run(&self, args: &[String]) -> Option<i32> {
+        Command::new("tmux")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .ok()
+            .and_then(|s| s.code())
+    }
+
+    fn spawn(&self, args: &[String]) {
+        if let Ok(mut child) = Command::new("tmux")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+        {
+            // Reap it in the background so the caller does not wait.
+            std::thread::spawn(move || child.wait());
+        }
+    }
+}
+
+/// Escapes `#` for an argument tmux expands as a format.
+pub fn format_escape(s: &str) -> String {
+    s.replace('#', "##")
+}
+
+/// Protects an argv element from tmux's `;` command separator.
+pub fn arg_escape(s: &str) -> String {
+    match s.strip_suffix(';') {
+        Some(head) => format!("{head}\\;"),
+        None => s.to_string(),
+    }
+}
+
+/// The argv that publishes `p` on `pane` (one tmux invocation, commands joined by `;`).
+pub fn publish_args(pane: &str, p: &Published, set_title: bool) -> Vec<String> {
+    let title = p.title.as_deref().map(sanitize_title).unwrap_or_default();
+    let mut args: Vec<String> = vec![
+        "set-option".into(),
+        "-p".into(),
+        "-t".into(),
+        pane.into(),
+        "@panechat_id".into(),
+        arg_escape(&sanitize_title(&p.id)),
+        ";".into(),
+        "set-option".into(),
+        "-p".into(),
+        "-t".into(),
+        pane.into(),
+        "@panechat_title".into(),
+        arg_escape(&title),
+    ];
+    if set_title {
+        args.extend([
+            ";".into(),
+            "select-pane".into(),
+            "-t".into(),
+            pane.into(),
+            "-T".into(),
+            arg_escape(&format_escape(&format!("panechat: {}", p.label()))),
+        ]);
+    }
+    args
+}
+
+/// Publishes `p` on `pane` without waiting.
+pub fn publish(tmux: &dyn Tmux, pane: &str, p: &Published, set_title: bool) {
+    tmux.spawn(&publish_args(pane, p, set_title));
+}
+
+/// Quotes a string for `/bin/sh` (single quotes).
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// Shows `argv` in `display-popup -E` and returns its exit status (`None` when no popup could
+/// be shown, e.g. no client is attached).
+pub fn popup(argv: &[String], env_pass: &[(String, String)]) -> Option<i32> {
+    let mut args: Vec<String> = vec![
+        "display-popup".into(),
+        "-E".into(),
+        "-w".into(),
+        "72".into(),
+        "-h".into(),
+        "12".into(),
+        "-T".into(),
+        " panechat ".into(),
+    ];
+    for (k, v) in env_pass {
+        args.push("-e".into());
+        args.push(arg_escape(&format!("{k}={v}")));
+    }
+    let cmd = argv
+        .iter()
+        .map(|a| shell_quote(a))
+        .collect::<Vec<_>>()
+        .join(" ");
+    args.push(arg_escape(&cmd));
+    let code = RealTmux.run(&args)?;
+    // display-popup itself fails with 1 when it cannot open; the prompt never exits 1.
+    (code != 1).then_some(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_titles_are_escaped_for_tmux() {
+        let p = Published {
+            id: "abc".into(),
+            title: Some("x #(touch PWNED) \x1b[31m;".into()),
+        };
+        let a = publish_args("%3", &p, true);
+        assert_eq!(a[5], "abc");
+        assert_eq!(a[12], "x #(touch PWNED) [31m\\;");
+        assert_eq!(a.last().unwrap(), "panechat: x ##(touch PWNED) [31m\\;");
+        assert_eq!(a.iter().filter(|s| *s == ";").count(), 2);
+    }
+
+    #[test]
+    fn shell_quoting() {
+        assert_eq!(shell_quote("a'b"), "'a'\\''b'");
+    }
+}

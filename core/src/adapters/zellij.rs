@@ -1,0 +1,30 @@
+//! Zellij: the lock prompt in a floating pane.
+
+use std::process::{Command, Stdio};
+
+/// Runs `argv` in a floating pane (`zellij run --floating --block-until-exit`) and returns its
+/// exit status; `None` when it could not be shown. `env_pass` reaches the prompt through
+/// `env(1)`, since the pane starts with the Zellij server's environment.
+pub fn popup(argv: &[String], env_pass: &[(String, String)]) -> Option<i32> {
+    let mut args: Vec<String> = vec![
+        "run".into(),
+        "--floating".into(),
+        "--close-on-exit".into(),
+        "--block-until-exit".into(),
+        "--name".into(),
+        "panechat".into(),
+        "--".into(),
+        "env".into(),
+    ];
+    args.extend(env_pass.iter().map(|(k, v)| format!("{k}={v}")));
+    args.extend(argv.iter().cloned());
+    let status = Command::new("zellij")
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .ok()?;
+    let code = status.code()?;
+    (code != 1 && code != 2).then_some(code)
+}

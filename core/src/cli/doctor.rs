@@ -1,0 +1,265 @@
+//! `panechat doctor [--repair]`: check the store, and fix what can be fixed without losing data.
+//!
+//! Checks: directory permissions; every conversation log parses (an incomplete last record from
+//! an interrupted write, or lines that do not parse); summaries match their logs; the index lists
+//! exactly the conversations; lock files belong to conversations; sessions point at existing
+//! conversations; unanswered messages kept as drafts. `--repair` moves bad bytes into side
+//! files next to the log (`<id>.jsonl.torn-*`, `<id>.jsonl.corrupt-*`) instead of deleting them.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+
+use panechat::lock;
+use panechat::store::conversation::ConversationId;
+use panechat::store::{atomic, index, log, mapping};
+use panechat::{Error, Result};
+
+use super::{out, Ctx};
+
+/// `panechat doctor [--repair]`
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Fix what can be fixed (nothing is deleted: bad bytes are moved to side files).
+    #[arg(long)]
+    repair: bool,
+}
+
+struct Report {
+    lines: Vec<String>,
+    problems: usize,
+    fixed: usize,
+}
+
+impl Report {
+    fn problem(&mut self, msg: String, fixed: bool) {
+        self.problems += 1;
+        if fixed {
+            self.fixed += 1;
+            self.lines.push(format!("fixed: {msg}"));
+        } else {
+            self.lines.push(format!("problem: {msg}"));
+        }
+    }
+}
+
+/// Runs the command.
+pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
+    let mut r = Report {
+        lines: Vec::new(),
+        problems: 0,
+        fixed: 0,
+    };
+    let fix = args.repair;
+    let p = ctx.paths.clone();
+    for dir in [
+        &p.data,
+        &p.state,
+        &p.conversations(),
+        &p.sessions(),
+        &p.locks(),
+    ] {
+        if let Ok(m) = fs::metadata(dir) {
+            let mode = m.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                let ok = fix && fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).is_ok();
+                r.problem(
+                    format!(
+                        "{} is readable by others (mode {mode:o}); should be 700",
+                        dir.display()
+                    ),
+                    ok,
+                );
+            }
+        }
+    }
+    let ids = ctx.store.ids()?;
+    let mut healthy = Vec::new();
+    for id in &ids {
+        let path = ctx.store.log_path(id);
+        match log::load(&path) {
+            Ok(conv) => {
+                if conv.torn_tail.is_some() {
+                    let ok =
+                        fix && repair_locked(ctx, id, || log::repair_torn_tail(&path).map(|_| ()));
+                    r.problem(format!("{}: an incomplete last record (an interrupted write; never acknowledged){}", path.display(), if ok { ", moved to a .torn side file" } else { "" }), ok);
+                }
+                let summary = conv.summary();
+                let stored = ctx.store.read_summary_file(id);
+                if stored.as_ref().map(|s| (s.turns, &s.title))
+                    != Some((summary.turns, &summary.title))
+                {
+                    let ok = fix && ctx.store.write_summary(&summary).is_ok();
+                    r.problem(format!("{}: summary out of date", id), ok);
+                }
+                healthy.push(summary);
+            }
+            Err(Error::Corrupt { line, msg, .. }) => {
+                let ok = fix && repair_locked(ctx, id, || quarantine(&path));
+                r.problem(
+                    format!(
+                        "{}:{line}: {msg}{}",
+                        path.display(),
+                        if ok {
+                            "; bad lines moved to a .corrupt side file"
+                        } else {
+                            ""
+                        }
+                    ),
+                    ok,
+                );
+                if ok {
+                    if let Ok(conv) = log::load(&path) {
+                        let s = conv.summary();
+                        let _ = ctx.store.write_summary(&s);
+                        healthy.push(s);
+                    }
+                }
+            }
+            Err(e) => r.problem(format!("{}: {e}", path.display()), false),
+        }
+    }
+    // Index.
+    let read = index::read(&p.index())?;
+    let mut listed: Vec<&str> = read.summaries.iter().map(|s| s.id.as_str()).collect();
+    listed.sort();
+    let mut actual: Vec<&str> = healthy.iter().map(|s| s.id.as_str()).collect();
+    actual.sort();
+    if !read.bad_lines.is_empty() || listed != actual {
+        let ok = fix && index::rewrite(&p, &healthy).unwrap_or(false);
+        r.problem(format!("the index ({}) does not match the conversations ({} listed, {} exist, {} bad lines)", p.index().display(), listed.len(), actual.len(), read.bad_lines.len()), ok);
+    }
+    // Orphan lock files.
+    if let Ok(entries) = fs::read_dir(p.locks()) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(stem) = name.strip_suffix(".lock") else {
+                continue;
+            };
+            let Some(id) = ConversationId::from_trusted(stem) else {
+                continue;
+            };
+            if !ctx.store.exists(&id) {
+                let ok = fix
+                    && match lock::try_acquire(&e.path()) {
+                        Ok(Some(g)) => g.unlink().is_ok(),
+                        _ => false,
+                    };
+                r.problem(
+                    format!("lock file without a conversation: {}", e.path().display()),
+                    ok,
+                );
+            }
+        }
+    }
+    // Sessions pointing at missing conversations.
+    for rec in mapping::all(&p)? {
+        let missing: Vec<_> = rec
+            .active
+            .iter()
+            .chain(rec.previous.iter())
+            .filter(|id| !ctx.store.exists(id))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            let session = panechat::session::Session {
+                key: rec.key.clone(),
+                multiplexer: panechat::session::Multiplexer::from_key(rec.key.as_str()),
+                pane: rec.pane.clone(),
+            };
+            let ok = fix
+                && missing
+                    .iter()
+                    .all(|id| mapping::forget(&p, &session, id).is_ok());
+            r.problem(
+                format!(
+                    "session {} refers to {} deleted conversation(s)",
+                    rec.key,
+                    missing.len()
+                ),
+                ok,
+            );
+        }
+    }
+    let drafts = fs::read_dir(p.drafts())
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+                .count()
+        })
+        .unwrap_or(0);
+    if drafts > 0 {
+        r.lines.push(format!("note: {drafts} unanswered message(s) kept; `panechat q --retry` in that pane sends it again"));
+    }
+    let mut text = format!(
+        "store: {} ({} conversations)\n",
+        p.data.display(),
+        ids.len()
+    );
+    for l in &r.lines {
+        text.push_str(l);
+        text.push('\n');
+    }
+    let left = r.problems - r.fixed;
+    if r.problems == 0 {
+        text.push_str("ok: no problems found\n");
+    } else if left == 0 {
+        text.push_str(&format!("ok: {} problem(s) fixed\n", r.fixed));
+    } else if fix {
+        text.push_str(&format!(
+            "{left} problem(s) remain that cannot be fixed automatically\n"
+        ));
+    } else {
+        text.push_str(&format!(
+            "{left} problem(s); `panechat doctor --repair` fixes what it can without losing data\n"
+        ));
+    }
+    out(&text)?;
+    Ok(if left == 0 { 0 } else { 1 })
+}
+
+fn repair_locked(ctx: &Ctx, id: &ConversationId, f: impl FnOnce() -> Result<()>) -> bool {
+    match lock::try_acquire(&ctx.store.lock_path(id)) {
+        Ok(Some(_g)) => f().is_ok(),
+        _ => false,
+    }
+}
+
+/// Moves lines that do not parse (and a torn tail) into a side file and rewrites the log
+/// with the rest.
+fn quarantine(path: &std::path::Path) -> Result<()> {
+    let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
+    let mut good = Vec::new();
+    let mut bad = Vec::new();
+    let mut seen_header = false;
+    for (i, line) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
+        let body = line.strip_suffix(b"\n").unwrap_or(line);
+        let complete = line.ends_with(b"\n");
+        let ok = complete
+            && match log::parse_record(body) {
+                Ok(Some(panechat::store::conversation::Record::Header(_))) => {
+                    !std::mem::replace(&mut seen_header, true)
+                }
+                Ok(_) => seen_header || body.iter().all(u8::is_ascii_whitespace),
+                Err(_) => false,
+            };
+        if ok {
+            good.extend_from_slice(line);
+        } else {
+            bad.extend_from_slice(format!("# line {}\n", i + 1).as_bytes());
+            bad.extend_from_slice(line);
+            if !complete {
+                bad.push(b'\n');
+            }
+        }
+    }
+    if !seen_header {
+        return Err(Error::Other(format!(
+            "{}: no header record; left as it is",
+            path.display()
+        )));
+    }
+    let mut side = path.as_os_str().to_owned();
+    side.push(format!(".corrupt-{}", panechat::time::now_ms()));
+    atomic::write_atomic(std::path::Path::new(&side), &bad)?;
+    atomic::write_atomic(path, &good)
+}

@@ -1,0 +1,108 @@
+//! `panechat ls`: conversations, most recently active first.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use panechat::runs;
+use panechat::store::conversation::Summary;
+use panechat::store::mapping;
+use panechat::Result;
+use serde::Serialize;
+
+use super::ui::truncate;
+use super::{out, out_json, Ctx};
+
+/// `panechat ls [--json]`
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Print a JSON array (stable fields: id, title, turns, created_at, updated_at, parent,
+    /// locked, active_in).
+    #[arg(long)]
+    json: bool,
+    /// Show at most N conversations.
+    #[arg(short = 'n', long, value_name = "N")]
+    limit: Option<usize>,
+}
+
+/// One conversation in `ls --json`.
+#[derive(Serialize)]
+pub struct Item<'a> {
+    #[serde(flatten)]
+    summary: &'a Summary,
+    locked: bool,
+    active_in: Vec<String>,
+}
+
+/// Runs the command.
+pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
+    let mut list = ctx.store.list()?;
+    if let Some(n) = args.limit {
+        list.truncate(n);
+    }
+    let locked: BTreeSet<String> = runs::live(&ctx.paths)?
+        .into_iter()
+        .filter(|r| r.state.holds_lock())
+        .map(|r| r.conversation)
+        .collect();
+    let mut active_in: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for rec in mapping::all(&ctx.paths)? {
+        if let Some(a) = rec.active {
+            active_in
+                .entry(a.to_string())
+                .or_default()
+                .push(rec.key.to_string());
+        }
+    }
+    let here = ctx.session().ok().map(|s| s.key.to_string());
+    if args.json {
+        let items: Vec<Item> = list
+            .iter()
+            .map(|s| Item {
+                summary: s,
+                locked: locked.contains(s.id.as_str()),
+                active_in: active_in.get(s.id.as_str()).cloned().unwrap_or_default(),
+            })
+            .collect();
+        out_json(&items)?;
+        return Ok(0);
+    }
+    if list.is_empty() {
+        ctx.note("no conversations yet; start one with `panechat q \"your question\"`");
+        return Ok(0);
+    }
+    let mut text = String::new();
+    for s in &list {
+        let panes = active_in.get(s.id.as_str());
+        let mine = panes.is_some_and(|v| here.as_ref().is_some_and(|h| v.contains(h)));
+        let mut flags = Vec::new();
+        if locked.contains(s.id.as_str()) {
+            flags.push("locked".to_string());
+        }
+        if let Some(p) = &s.parent {
+            flags.push(format!("fork of {}", p.id.short()));
+        }
+        if let Some(v) = panes {
+            let others = v.len() - usize::from(mine);
+            if others > 0 {
+                flags.push(format!(
+                    "{others} other pane{}",
+                    if others == 1 { "" } else { "s" }
+                ));
+            }
+        }
+        text.push_str(&format!(
+            "{} {}  {:>4}  {:>4}  {:<44}{}\n",
+            if mine { "*" } else { " " },
+            s.id,
+            s.turns,
+            panechat::time::ago(&s.updated_at),
+            truncate(&s.display_title(), 44),
+            if flags.is_empty() {
+                String::new()
+            } else {
+                format!("  [{}]", flags.join(", "))
+            }
+        ));
+    }
+    out(&text)?;
+    Ok(0)
+}

@@ -1,0 +1,829 @@
+//! `panechat query`: ask in this pane's conversation.
+//!
+//! Order of work: read the message, resolve the conversation, save the message as the session's
+//! draft (so nothing typed is lost), make the conversation active and publish it, register the
+//! run, take the conversation's lock (waiting, asking or failing per `--on-locked`), load the
+//! history, stream the reply, append the turn durably, clear the draft, then generate a title.
+//!
+//! A failed run (provider error, timeout, Ctrl-C, `panechat kill`) appends nothing: the
+//! conversation stays exactly as it was, and the message (with any partial reply) stays in the
+//! draft, which `panechat query --retry` sends again.
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Read, Write};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::{Duration, Instant};
+
+use panechat::adapters::{self, LockAnswer};
+use panechat::config::{Config, DefaultId, PromptMode};
+use panechat::lock::{self, LockGuard, WaitOutcome, Waiter};
+use panechat::provider::{self, ChatRequest, Message, Role, StreamEvent, StreamItem, Usage};
+use panechat::runs::{Registration, RunState};
+use panechat::session::Session;
+use panechat::store::conversation::{ConversationId, Parent, Summary, Turn};
+use panechat::store::{mapping, Draft, NewConversation};
+use panechat::target::{self, Target};
+use panechat::title;
+use panechat::{Error, Result};
+
+use super::ui::{self, Picked};
+use super::Ctx;
+
+/// Largest message accepted, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// What to do when the conversation is locked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnLocked {
+    /// Wait `lock.wait`, then ask (popup in a multiplexer, else in this terminal).
+    Ask,
+    /// Wait until it is free, however long.
+    Wait,
+    /// Wait `lock.wait`, then start a new conversation.
+    New,
+    /// Wait `lock.wait`, then fork the conversation and continue in the copy.
+    Fork,
+    /// Wait `lock.wait`, then give up (exit 75).
+    Fail,
+}
+
+/// `panechat query [MESSAGE...]`
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The message; when absent, read from stdin if it is not a terminal, else from $EDITOR.
+    #[arg(value_name = "MESSAGE", trailing_var_arg = true)]
+    message: Vec<OsString>,
+    /// Conversation to ask in: last, prev, pick, or an id or unique prefix (`--id` alone = pick).
+    #[arg(long, value_name = "TARGET", num_args = 0..=1, default_missing_value = "pick")]
+    id: Option<String>,
+    /// Start a new conversation.
+    #[arg(long, conflicts_with_all = ["id", "fork"])]
+    new: bool,
+    /// Fork the target (default: this session's active conversation), keeping all turns or the last N.
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "all", require_equals = true)]
+    fork: Option<String>,
+    /// When the conversation is locked by another query.
+    #[arg(long, value_enum, value_name = "MODE")]
+    on_locked: Option<OnLocked>,
+    /// Model for this conversation (remembered for its next turns).
+    #[arg(long, value_name = "M")]
+    model: Option<String>,
+    /// System prompt for this conversation (remembered).
+    #[arg(long, value_name = "TEXT")]
+    system: Option<String>,
+    /// Print the reply when it is complete instead of as it streams.
+    #[arg(long)]
+    no_stream: bool,
+    /// Send this session's unanswered message again.
+    #[arg(long, conflicts_with = "message")]
+    retry: bool,
+}
+
+static SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    SIGNAL.store(sig, Ordering::SeqCst);
+}
+
+fn install_signal_handlers() {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    let action = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        // SAFETY: the handler only stores into an atomic.
+        unsafe {
+            let _ = sigaction(sig, &action);
+        }
+    }
+}
+
+fn interrupted() -> Option<Error> {
+    match SIGNAL.load(Ordering::SeqCst) {
+        0 => None,
+        libc::SIGINT => Some(Error::Cancelled("interrupted".into())),
+        libc::SIGTERM => Some(Error::Cancelled(
+            "stopped (SIGTERM, e.g. `panechat kill`)".into(),
+        )),
+        _ => Some(Error::Cancelled("the terminal went away (SIGHUP)".into())),
+    }
+}
+
+/// Runs the command.
+pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
+    let cfg = ctx.config()?;
+    let session = ctx.session()?;
+    install_signal_handlers();
+    let on_locked = args.on_locked.unwrap_or(if ui::can_ask() {
+        OnLocked::Ask
+    } else {
+        OnLocked::Fail
+    });
+
+    let (message, retry_target) = if args.retry {
+        let d = ctx.store.draft(&session.key).ok_or_else(|| {
+            Error::NotFound("this session has no unanswered message to retry".into())
+        })?;
+        (d.message, d.conversation)
+    } else {
+        (read_message(ctx, &args)?, None)
+    };
+
+    ctx.store.ensure_dirs()?;
+    let mut summary = resolve(ctx, &cfg, &session, &args, retry_target)?;
+    let mut draft = Draft {
+        session: session.key.clone(),
+        conversation: Some(summary.id.clone()),
+        message: message.clone(),
+        partial_reply: String::new(),
+        error: String::new(),
+        at: panechat::time::now_rfc3339(),
+    };
+    ctx.store.save_draft(&draft)?;
+    activate(ctx, &session, &summary)?;
+
+    let pcfg = cfg.provider();
+    let mut reg = Registration::register(
+        &ctx.paths,
+        &session,
+        summary.id.as_str(),
+        RunState::WaitingForLock,
+        pcfg.kind.as_str(),
+        &cfg.model,
+    )?;
+    let (mut guard, locked_summary) =
+        lock_conversation(ctx, &cfg, &session, summary, on_locked, &mut reg)?;
+    summary = locked_summary;
+    guard.write_holder(&holder(&session, "query"))?;
+    draft.conversation = Some(summary.id.clone());
+
+    let mut conv = ctx.store.load(&summary.id)?;
+    if conv.torn_tail.is_some() {
+        ctx.debug(&format!(
+            "conversation {}: an incomplete last record (from an interrupted write) is moved aside",
+            summary.id
+        ));
+    }
+    let new_model = args
+        .model
+        .clone()
+        .filter(|m| conv.model.as_ref() != Some(m));
+    let new_system = args
+        .system
+        .clone()
+        .filter(|s| conv.system.as_ref() != Some(s));
+    ctx.store.set_settings(&mut conv, new_model, new_system)?;
+    let model = conv.model.clone().unwrap_or_else(|| cfg.model.clone());
+    reg.set_model(pcfg.kind.as_str(), &model);
+    reg.set(summary.id.as_str(), RunState::Streaming)?;
+
+    let mut messages: Vec<Message> = Vec::with_capacity(conv.turns.len() * 2 + 1);
+    for t in &conv.turns {
+        messages.push(Message {
+            role: Role::User,
+            content: t.user.clone(),
+        });
+        messages.push(Message {
+            role: Role::Assistant,
+            content: t.assistant.clone(),
+        });
+    }
+    messages.push(Message {
+        role: Role::User,
+        content: message.clone(),
+    });
+    let request = ChatRequest {
+        model: model.clone(),
+        system: conv.system.clone(),
+        messages,
+        stream: !args.no_stream,
+    };
+
+    let started_at = panechat::time::now_rfc3339();
+    let outcome = stream(ctx, &cfg, &pcfg, request, args.no_stream);
+    let reply = match outcome {
+        Ok(r) => r,
+        Err((err, partial)) => {
+            draft.partial_reply = partial;
+            draft.error = err.to_string();
+            let _ = ctx.store.save_draft(&draft);
+            drop(guard);
+            return Err(match err {
+                Error::Cancelled(m) => Error::Cancelled(format!("{m}; nothing was added to the conversation, your message is kept: `panechat q --retry` sends it again")),
+                other => Error::Other(format!("{other}\nnothing was added to the conversation; your message is kept: `panechat q --retry` sends it again")),
+            });
+        }
+    };
+    let turn = Turn {
+        user: message,
+        assistant: reply.text,
+        model: reply.model.unwrap_or(model),
+        usage: reply.usage,
+        started_at,
+        finished_at: panechat::time::now_rfc3339(),
+        finish_reason: reply.finish_reason,
+        truncated: reply.truncated,
+    };
+    let model_for_title = turn.model.clone();
+    ctx.store.append_turn(&mut conv, turn)?;
+    ctx.store.clear_draft(&session.key)?;
+
+    if conv.title.is_none() && cfg.title_generate && interrupted().is_none() {
+        reg.set(summary.id.as_str(), RunState::GeneratingTitle)?;
+        match generate_title(&cfg, &model_for_title, &conv.turns[0]) {
+            Ok(t) if !t.is_empty() => {
+                let s = ctx.store.set_title(&summary.id, &t, "model")?;
+                ui::publish_here(ctx, &session, &s);
+            }
+            Ok(_) => ctx.debug("the model's title was empty"),
+            Err(e) => ctx.debug(&format!("no title generated: {e}")),
+        }
+    }
+    drop(guard);
+    Ok(0)
+}
+
+fn holder(session: &Session, command: &str) -> lock::Holder {
+    let pid = std::process::id();
+    lock::Holder {
+        pid,
+        start: panechat::session::process_start_time(pid).unwrap_or(0),
+        session: session.key.to_string(),
+        multiplexer: session.multiplexer.to_string(),
+        pane: session.pane.clone(),
+        since: panechat::time::now_rfc3339(),
+        command: command.to_string(),
+    }
+}
+
+fn read_message(ctx: &Ctx, args: &Args) -> Result<String> {
+    let text = if !args.message.is_empty() {
+        let mut parts = Vec::with_capacity(args.message.len());
+        for (i, a) in args.message.iter().enumerate() {
+            parts.push(a.to_str().ok_or_else(|| {
+                Error::Usage(format!("message word {} is not valid UTF-8 text", i + 1))
+            })?);
+        }
+        parts.join(" ")
+    } else if !std::io::stdin().is_terminal() {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .take(MAX_MESSAGE_BYTES as u64 + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::Other(format!("cannot read the message from stdin: {e}")))?;
+        check_size(buf.len())?;
+        String::from_utf8(buf).map_err(|e| {
+            Error::Usage(format!(
+                "the message on stdin is not valid UTF-8 text (bad byte at offset {}); convert it first, e.g. with iconv",
+                e.utf8_error().valid_up_to()
+            ))
+        })?
+    } else {
+        edit_message(ctx)?
+    };
+    check_size(text.len())?;
+    if text.trim().is_empty() {
+        return Err(Error::Usage(
+            "the message is empty; pass it as arguments, on stdin, or write it in $EDITOR".into(),
+        ));
+    }
+    Ok(text)
+}
+
+fn check_size(n: usize) -> Result<()> {
+    if n > MAX_MESSAGE_BYTES {
+        return Err(Error::Usage(format!(
+            "the message is larger than {} MiB; send a shorter one (or a file's relevant part)",
+            MAX_MESSAGE_BYTES / 1024 / 1024
+        )));
+    }
+    Ok(())
+}
+
+fn edit_message(ctx: &Ctx) -> Result<String> {
+    let editor = ctx
+        .env
+        .get("VISUAL")
+        .or(ctx.env.get("EDITOR"))
+        .unwrap_or("vi")
+        .to_string();
+    panechat::paths::ensure_dir(&ctx.paths.drafts())?;
+    let file = ctx
+        .paths
+        .drafts()
+        .join(format!("message-{}.md", std::process::id()));
+    panechat::store::atomic::write_atomic(&file, b"")?;
+    // $EDITOR may carry arguments ("code -w"), so it is run by the shell, with the file as $1.
+    let status = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("panechat-editor")
+        .arg(&file)
+        .status()
+        .map_err(|e| {
+            Error::Other(format!(
+                "cannot start the editor `{editor}`: {e}; set $EDITOR"
+            ))
+        })?;
+    let text = std::fs::read(&file).unwrap_or_default();
+    let _ = std::fs::remove_file(&file);
+    if !status.success() {
+        return Err(Error::Cancelled(format!(
+            "the editor `{editor}` exited with {status}; nothing sent"
+        )));
+    }
+    String::from_utf8(text).map_err(|_| Error::Usage("the message is not valid UTF-8 text".into()))
+}
+
+/// Decides which conversation this query goes to (creating one for --new / --fork).
+fn resolve(
+    ctx: &mut Ctx,
+    cfg: &Config,
+    session: &Session,
+    args: &Args,
+    retry: Option<ConversationId>,
+) -> Result<Summary> {
+    if args.new {
+        return new_conversation(ctx, cfg, args);
+    }
+    let explicit = match (&args.id, retry) {
+        (Some(t), _) => Some(Target::parse(t)?),
+        (None, Some(id)) if ctx.store.exists(&id) => Some(Target::Id(id.to_string())),
+        _ => None,
+    };
+    let base = match explicit {
+        Some(t) => Some(resolve_target(ctx, session, &t)?),
+        None => None,
+    };
+    let base = match base {
+        Some(b) => b,
+        None => {
+            let active = mapping::read(&ctx.paths, &session.key)
+                .ok()
+                .flatten()
+                .and_then(|r| r.active)
+                .filter(|id| ctx.store.exists(id));
+            match active {
+                Some(id) => Resolved::Id(id),
+                None => match &cfg.default_id {
+                    DefaultId::New => Resolved::New,
+                    DefaultId::Last => {
+                        match mapping::last(&ctx.paths).filter(|id| ctx.store.exists(id)) {
+                            Some(id) => Resolved::Id(id),
+                            None => Resolved::New,
+                        }
+                    }
+                    DefaultId::Prev => {
+                        match target::resolve_keyword(&ctx.store, &session.key, &Target::Prev) {
+                            Ok(id) => Resolved::Id(id),
+                            Err(_) => Resolved::New,
+                        }
+                    }
+                    DefaultId::Id(p) => resolve_target(ctx, session, &Target::parse(p)?)?,
+                    DefaultId::Ask => {
+                        if ctx.store.ids()?.is_empty() {
+                            Resolved::New
+                        } else if ui::can_ask() {
+                            resolve_target(ctx, session, &Target::Pick)?
+                        } else {
+                            return Err(Error::Usage(
+                                "this session has no conversation yet and there is no terminal to pick one; pass --new, --id last or --id ID, or set conversation.default_id".into(),
+                            ));
+                        }
+                    }
+                },
+            }
+        }
+    };
+    match (base, &args.fork) {
+        (Resolved::New, _) => new_conversation(ctx, cfg, args),
+        (Resolved::Id(id), None) => ctx.store.summary(&id),
+        (Resolved::Id(id), Some(n)) => {
+            let keep = parse_keep(n)?;
+            let s = fork_conversation(ctx, &id, keep)?;
+            ctx.note(&format!(
+                "panechat: forked {} into {} ({} turns kept)",
+                id, s.id, s.turns
+            ));
+            Ok(s)
+        }
+    }
+}
+
+enum Resolved {
+    New,
+    Id(ConversationId),
+}
+
+fn resolve_target(ctx: &mut Ctx, session: &Session, t: &Target) -> Result<Resolved> {
+    match t {
+        Target::Pick => {
+            let active = mapping::read(&ctx.paths, &session.key)
+                .ok()
+                .flatten()
+                .and_then(|r| r.active);
+            match ui::pick(
+                ctx,
+                "Conversation for this pane (type to filter)",
+                active.as_ref(),
+            )? {
+                Picked::New => Ok(Resolved::New),
+                Picked::Id(id) => Ok(Resolved::Id(id)),
+            }
+        }
+        other => Ok(Resolved::Id(target::resolve_keyword(
+            &ctx.store,
+            &session.key,
+            other,
+        )?)),
+    }
+}
+
+/// Parses `--fork=N` (`all` keeps every turn).
+pub fn parse_keep(n: &str) -> Result<Option<usize>> {
+    if n == "all" {
+        return Ok(None);
+    }
+    n.parse::<usize>().map(Some).map_err(|_| {
+        Error::Usage(format!(
+            "--fork takes the number of turns to keep, e.g. --fork=2, got `{n}`"
+        ))
+    })
+}
+
+fn new_conversation(ctx: &Ctx, cfg: &Config, args: &Args) -> Result<Summary> {
+    let s = ctx.store.create(NewConversation {
+        model: args.model.clone(),
+        system: args.system.clone().or_else(|| cfg.system.clone()),
+        ..Default::default()
+    })?;
+    ctx.debug(&format!("new conversation {}", s.id));
+    Ok(s)
+}
+
+/// Forks `id`, keeping the last `keep` turns (all when `None`).
+pub fn fork_conversation(ctx: &Ctx, id: &ConversationId, keep: Option<usize>) -> Result<Summary> {
+    let src = ctx.store.summary(id)?;
+    let turns = match keep {
+        Some(n) => ctx.store.last_turns(id, n)?,
+        None => ctx.store.load(id)?.turns,
+    };
+    ctx.store.create(NewConversation {
+        parent: Some(Parent {
+            id: id.clone(),
+            turns_kept: turns.len() as u64,
+        }),
+        model: src.model.clone(),
+        system: src.system.clone(),
+        title: src
+            .title
+            .as_ref()
+            .map(|t| title::sanitize_title(&format!("{t} (fork)"))),
+        turns,
+    })
+}
+
+fn activate(ctx: &Ctx, session: &Session, s: &Summary) -> Result<()> {
+    mapping::activate(&ctx.paths, session, &s.id)?;
+    ui::publish_here(ctx, session, s);
+    Ok(())
+}
+
+/// The live "waiting for …" line.
+struct WaitLine {
+    tty: bool,
+    quiet: bool,
+    shown: String,
+    printed_once: bool,
+}
+
+impl WaitLine {
+    fn show(&mut self, text: String) {
+        if self.quiet || text == self.shown {
+            return;
+        }
+        let mut err = std::io::stderr();
+        if self.tty {
+            let _ = write!(err, "\r\x1b[2K{text}");
+        } else if !self.printed_once {
+            let _ = writeln!(err, "{text}");
+            self.printed_once = true;
+        }
+        let _ = err.flush();
+        self.shown = text;
+    }
+
+    fn clear(&mut self) {
+        if self.tty && !self.shown.is_empty() && !self.quiet {
+            let _ = write!(std::io::stderr(), "\r\x1b[2K");
+        }
+        self.shown.clear();
+    }
+}
+
+fn lock_conversation(
+    ctx: &Ctx,
+    cfg: &Config,
+    session: &Session,
+    mut summary: Summary,
+    mode: OnLocked,
+    reg: &mut Registration,
+) -> Result<(LockGuard, Summary)> {
+    'conversation: loop {
+        reg.set(summary.id.as_str(), RunState::WaitingForLock)?;
+        let path = ctx.store.lock_path(&summary.id);
+        if let Some(g) = lock::try_acquire(&path)? {
+            return Ok((g, summary));
+        }
+        let waiter = Waiter::start(&path)?;
+        let what = format!(
+            "conversation \"{}\" ({})",
+            ui::truncate(&summary.display_title(), 40),
+            summary.id.short()
+        );
+        let mut line = WaitLine {
+            tty: std::io::stderr().is_terminal(),
+            quiet: ctx.quiet,
+            shown: String::new(),
+            printed_once: false,
+        };
+        let mut deadline = match mode {
+            OnLocked::Wait => None,
+            _ => Some(Instant::now() + cfg.lock_wait),
+        };
+        loop {
+            if let Some(e) = interrupted() {
+                line.clear();
+                return Err(e);
+            }
+            let holder = lock::read_holder(&path)
+                .map(|h| h.describe())
+                .unwrap_or_else(|| "another process".into());
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let wait_text = match left {
+                Some(l) => format!("panechat: waiting for {what}, held by {holder} (up to {}s more; Ctrl-C cancels)", l.as_secs()),
+                None => format!("panechat: waiting for {what}, held by {holder} (Ctrl-C cancels)"),
+            };
+            line.show(wait_text);
+            let tick = Duration::from_millis(100);
+            match waiter.wait(Some(left.map_or(tick, |l| l.min(tick))))? {
+                WaitOutcome::Acquired(g) => {
+                    line.clear();
+                    return Ok((g, summary));
+                }
+                WaitOutcome::TimedOut => {
+                    if deadline.is_none_or(|d| Instant::now() < d) {
+                        continue;
+                    }
+                    line.clear();
+                    let answer = match mode {
+                        OnLocked::Wait => LockAnswer::Wait,
+                        OnLocked::New => LockAnswer::New,
+                        OnLocked::Fork => LockAnswer::Fork,
+                        OnLocked::Fail => {
+                            return Err(Error::Locked(format!(
+                                "{what} is still locked by {holder} after {}",
+                                humantime::format_duration(cfg.lock_wait)
+                            )))
+                        }
+                        OnLocked::Ask => ask(ctx, cfg, &summary, &what, &holder)?,
+                    };
+                    match answer {
+                        LockAnswer::Wait => {
+                            deadline = None;
+                        }
+                        LockAnswer::New => {
+                            summary = ctx.store.create(NewConversation {
+                                system: cfg.system.clone(),
+                                ..Default::default()
+                            })?;
+                            ctx.note(&format!(
+                                "panechat: {what} is busy; continuing in new conversation {}",
+                                summary.id
+                            ));
+                            activate(ctx, session, &summary)?;
+                            continue 'conversation;
+                        }
+                        LockAnswer::Fork => {
+                            let src = summary.id.clone();
+                            summary = fork_conversation(ctx, &src, None)?;
+                            ctx.note(&format!(
+                                "panechat: {what} is busy; continuing in its fork {}",
+                                summary.id
+                            ));
+                            activate(ctx, session, &summary)?;
+                            continue 'conversation;
+                        }
+                        LockAnswer::Cancel => {
+                            return Err(Error::Cancelled(format!(
+                                "cancelled while {what} was locked by {holder}"
+                            )))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn ask(ctx: &Ctx, cfg: &Config, summary: &Summary, what: &str, holder: &str) -> Result<LockAnswer> {
+    let in_mux = panechat::session::innermost_multiplexer(&ctx.env).is_some();
+    if cfg.lock_prompt != PromptMode::Inline && in_mux {
+        let exe = std::env::current_exe()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "panechat".into());
+        let argv = vec![
+            exe,
+            "lock-prompt".into(),
+            "--id".into(),
+            summary.id.to_string(),
+        ];
+        let mut pass = Vec::new();
+        for var in ["PANECHAT_HOME", "PANECHAT_CONFIG"] {
+            if let Some(v) = ctx.env.get(var) {
+                pass.push((var.to_string(), v.to_string()));
+            }
+        }
+        if let Some(a) = adapters::popup_prompt(&ctx.env, &argv, &pass) {
+            return Ok(a);
+        }
+        ctx.debug("the multiplexer popup could not be shown; asking here");
+    }
+    if ui::can_ask() {
+        return ui::lock_question(what, holder);
+    }
+    Err(Error::Locked(format!(
+        "{what} is still locked by {holder}, and there is no terminal to ask what to do"
+    )))
+}
+
+/// A completed reply.
+struct Reply {
+    text: String,
+    usage: Usage,
+    model: Option<String>,
+    finish_reason: Option<String>,
+    truncated: bool,
+}
+
+fn stream(
+    ctx: &Ctx,
+    cfg: &Config,
+    pcfg: &provider::ProviderConfig,
+    request: ChatRequest,
+    no_stream: bool,
+) -> std::result::Result<Reply, (Error, String)> {
+    let handle = provider::start(pcfg, request);
+    let start = Instant::now();
+    let mut last_byte = Instant::now();
+    let mut reply = Reply {
+        text: String::new(),
+        usage: Usage::default(),
+        model: None,
+        finish_reason: None,
+        truncated: false,
+    };
+    let stdout = std::io::stdout();
+    let tty = stdout.is_terminal();
+    let mut out = stdout.lock();
+    let mut printed_any = false;
+    let max = cfg.max_reply_bytes as usize;
+    let fail = |e: Error, reply: &Reply, printed: bool, out: &mut std::io::StdoutLock| {
+        if printed && !reply.text.ends_with('\n') {
+            let _ = writeln!(out);
+        }
+        let _ = out.flush();
+        Err((e, reply.text.clone()))
+    };
+    loop {
+        if let Some(e) = interrupted() {
+            handle.cancel();
+            return fail(e, &reply, printed_any, &mut out);
+        }
+        let idle_left = cfg.idle_timeout.saturating_sub(last_byte.elapsed());
+        if !cfg.idle_timeout.is_zero() && idle_left.is_zero() {
+            handle.cancel();
+            let e = Error::Other(format!(
+                "the provider sent nothing for {} (provider.idle_timeout)",
+                humantime::format_duration(cfg.idle_timeout)
+            ));
+            return fail(e, &reply, printed_any, &mut out);
+        }
+        let mut wait = Duration::from_millis(100);
+        if !cfg.idle_timeout.is_zero() {
+            wait = wait.min(idle_left);
+        }
+        if !cfg.timeout.is_zero() {
+            let left = cfg.timeout.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                handle.cancel();
+                let e = Error::Other(format!(
+                    "the reply took longer than {} (provider.timeout)",
+                    humantime::format_duration(cfg.timeout)
+                ));
+                return fail(e, &reply, printed_any, &mut out);
+            }
+            wait = wait.min(left);
+        }
+        match handle.next_timeout(wait) {
+            Ok(StreamItem::Event(StreamEvent::Delta(mut d))) => {
+                last_byte = Instant::now();
+                if max > 0 && reply.text.len() + d.len() > max {
+                    let mut cut = max.saturating_sub(reply.text.len());
+                    while cut > 0 && !d.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    d.truncate(cut);
+                    reply.truncated = true;
+                }
+                if !no_stream && !d.is_empty() {
+                    let shown = if tty {
+                        title::strip_terminal_controls(&d)
+                    } else {
+                        std::borrow::Cow::Borrowed(d.as_str())
+                    };
+                    if let Err(e) = out.write_all(shown.as_bytes()).and_then(|_| out.flush()) {
+                        if e.kind() != std::io::ErrorKind::BrokenPipe {
+                            ctx.debug(&format!("cannot write the reply: {e}"));
+                        }
+                    }
+                    printed_any = true;
+                }
+                reply.text.push_str(&d);
+                if reply.truncated {
+                    handle.cancel();
+                    let marker = format!("\n\n[reply truncated by panechat at {max} bytes: provider.max_reply_bytes]");
+                    reply.text.push_str(&marker);
+                    if !no_stream {
+                        let _ = out.write_all(marker.as_bytes());
+                    }
+                    break;
+                }
+            }
+            Ok(StreamItem::Event(StreamEvent::Usage(u))) => {
+                last_byte = Instant::now();
+                provider::merge_usage(&mut reply.usage, u);
+            }
+            Ok(StreamItem::Event(StreamEvent::Model(m))) => {
+                last_byte = Instant::now();
+                reply.model = Some(m);
+            }
+            Ok(StreamItem::Event(StreamEvent::Done { finish_reason })) => {
+                reply.finish_reason = finish_reason;
+                break;
+            }
+            Ok(StreamItem::Ended) => break,
+            Ok(StreamItem::Failed(e)) => {
+                return fail(Error::Provider(e), &reply, printed_any, &mut out)
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return fail(
+                    Error::Other("the provider stopped without finishing the reply".into()),
+                    &reply,
+                    printed_any,
+                    &mut out,
+                )
+            }
+        }
+    }
+    if no_stream {
+        let shown = if tty {
+            title::strip_terminal_controls(&reply.text)
+        } else {
+            std::borrow::Cow::Borrowed(reply.text.as_str())
+        };
+        let _ = out.write_all(shown.as_bytes());
+    }
+    if !reply.text.ends_with('\n') {
+        let _ = writeln!(out);
+    }
+    let _ = out.flush();
+    Ok(reply)
+}
+
+/// The marker text in the title request (also what test servers look for).
+pub const TITLE_MARKER: &str = "Reply with the title only";
+
+fn generate_title(cfg: &Config, model: &str, first: &Turn) -> Result<String> {
+    let cut = |s: &str| s.chars().take(2000).collect::<String>();
+    let prompt = format!(
+        "Write a short title (at most 6 words) for a conversation that begins as follows. {TITLE_MARKER}, without quotes.\n\nUser: {}\n\nAssistant: {}",
+        cut(&first.user),
+        cut(&first.assistant)
+    );
+    let pcfg = cfg.provider();
+    let req = ChatRequest {
+        model: model.to_string(),
+        system: None,
+        messages: vec![Message {
+            role: Role::User,
+            content: prompt,
+        }],
+        stream: true,
+    };
+    let reply = provider::complete(&pcfg, req, cfg.title_timeout)?;
+    Ok(title::clean_generated_title(&reply.text))
+}

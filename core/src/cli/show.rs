@@ -1,0 +1,106 @@
+//! `panechat show`: one conversation.
+
+use std::io::IsTerminal;
+
+use panechat::store::conversation::ConversationId;
+use panechat::store::mapping;
+use panechat::target::{self, Target};
+use panechat::title::strip_terminal_controls;
+use panechat::{Error, Result};
+use serde_json::json;
+
+use super::ui::{self, Picked};
+use super::{out, out_json, Ctx};
+
+/// `panechat show [TARGET] [--json]`
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// last, prev, pick, or an id or unique prefix (default: this session's active one).
+    target: Option<String>,
+    /// Print JSON: id, title, parent, messages [{role, content}], turns with usage and times.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Resolves an optional target to an id (default: the session's active conversation).
+pub fn resolve(ctx: &mut Ctx, target: Option<&str>) -> Result<ConversationId> {
+    let session = ctx.session()?;
+    match target {
+        None => mapping::read(&ctx.paths, &session.key)?
+            .and_then(|r| r.active)
+            .filter(|id| ctx.store.exists(id))
+            .ok_or_else(|| Error::NotFound("this session has no active conversation; name one (see `panechat ls`) or start one with `panechat q`".into())),
+        Some(t) => match Target::parse(t)? {
+            Target::Pick => match ui::pick(ctx, "Conversation", None)? {
+                Picked::Id(id) => Ok(id),
+                Picked::New => Err(Error::Cancelled("no conversation picked".into())),
+            },
+            other => target::resolve_keyword(&ctx.store, &session.key, &other),
+        },
+    }
+}
+
+/// Runs the command.
+pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
+    let id = resolve(ctx, args.target.as_deref())?;
+    let conv = ctx.store.load(&id)?;
+    if args.json {
+        let mut messages = Vec::new();
+        if let Some(s) = &conv.system {
+            messages.push(json!({"role": "system", "content": s}));
+        }
+        for t in &conv.turns {
+            messages.push(json!({"role": "user", "content": t.user}));
+            messages.push(json!({"role": "assistant", "content": t.assistant}));
+        }
+        out_json(&json!({
+            "id": conv.header.id,
+            "title": conv.title,
+            "parent": conv.header.parent,
+            "created_at": conv.header.created_at,
+            "updated_at": conv.updated_at,
+            "model": conv.model,
+            "system": conv.system,
+            "messages": messages,
+            "turns": conv.turns,
+        }))?;
+        return Ok(0);
+    }
+    let tty = std::io::stdout().is_terminal();
+    let clean = |s: &str| -> String {
+        if tty {
+            strip_terminal_controls(s).into_owned()
+        } else {
+            s.to_string()
+        }
+    };
+    let s = conv.summary();
+    let mut text = format!(
+        "# {}\n{} · {} turns · updated {} ago",
+        s.display_title(),
+        s.id,
+        s.turns,
+        panechat::time::ago(&s.updated_at)
+    );
+    if let Some(p) = &s.parent {
+        text.push_str(&format!(
+            " · fork of {} ({} turns kept)",
+            p.id, p.turns_kept
+        ));
+    }
+    text.push('\n');
+    if let Some(sys) = &conv.system {
+        text.push_str(&format!("system: {}\n", clean(sys)));
+    }
+    for t in &conv.turns {
+        text.push_str("\n>>> ");
+        text.push_str(&clean(&t.user).replace('\n', "\n    "));
+        text.push_str("\n\n");
+        text.push_str(&clean(&t.assistant));
+        if !t.assistant.ends_with('\n') {
+            text.push('\n');
+        }
+    }
+    out(&text)?;
+    Ok(0)
+}

@@ -1,0 +1,158 @@
+//! Interactive pieces: the fuzzy picker, the lock question, confirmations, and publishing the
+//! pane's conversation to the terminal and multiplexer.
+
+use std::io::IsTerminal;
+
+use console::Term;
+use dialoguer::theme::ColorfulTheme;
+use dialoguer::{Confirm, FuzzySelect, Select};
+use panechat::adapters::{self, tmux::RealTmux, LockAnswer, Published};
+use panechat::session::Session;
+use panechat::store::conversation::{ConversationId, Summary};
+use panechat::{Error, Result};
+
+use super::Ctx;
+
+/// Whether a person can answer questions: stderr is a terminal and a terminal can be read.
+pub fn can_ask() -> bool {
+    std::io::stderr().is_terminal()
+        && (std::io::stdin().is_terminal()
+            || std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/tty")
+                .is_ok())
+}
+
+fn ui_err(e: dialoguer::Error) -> Error {
+    match e {
+        dialoguer::Error::IO(io) if io.kind() == std::io::ErrorKind::Interrupted => {
+            Error::Cancelled("cancelled".into())
+        }
+        dialoguer::Error::IO(io) => Error::Other(format!("terminal prompt failed: {io}")),
+    }
+}
+
+/// What the picker returned.
+pub enum Picked {
+    /// Start a new conversation.
+    New,
+    /// An existing one.
+    Id(ConversationId),
+}
+
+/// One picker row: title, id, turns, age; free of control characters.
+pub fn row(s: &Summary, marker: &str) -> String {
+    let mut flags = String::new();
+    if s.parent.is_some() {
+        flags.push_str(" fork");
+    }
+    format!(
+        "{marker}{:<40}  {}  {:>3} turns  {:>4} ago{flags}",
+        truncate(&s.display_title(), 40),
+        s.id.short(),
+        s.turns,
+        panechat::time::ago(&s.updated_at),
+    )
+}
+
+/// Cuts text to `n` characters with an ellipsis.
+pub fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// The interactive fuzzy picker over every conversation, with a "new conversation" entry first.
+pub fn pick(ctx: &Ctx, prompt: &str, active: Option<&ConversationId>) -> Result<Picked> {
+    if !can_ask() {
+        return Err(Error::Usage(
+            "the conversation picker needs a terminal; name one with --id ID (see `panechat ls`), or use --new".into(),
+        ));
+    }
+    let summaries = ctx.store.list()?;
+    let mut items = vec!["+ new conversation".to_string()];
+    items.extend(
+        summaries
+            .iter()
+            .map(|s| row(s, if Some(&s.id) == active { "* " } else { "  " })),
+    );
+    let default = summaries
+        .iter()
+        .position(|s| Some(&s.id) == active)
+        .map(|i| i + 1)
+        .unwrap_or(if summaries.is_empty() { 0 } else { 1 });
+    let choice = FuzzySelect::with_theme(&ColorfulTheme::default())
+        .with_prompt(prompt)
+        .items(&items)
+        .default(default)
+        .max_length(15)
+        .interact_on_opt(&Term::stderr())
+        .map_err(ui_err)?;
+    match choice {
+        None => Err(Error::Cancelled("no conversation picked".into())),
+        Some(0) => Ok(Picked::New),
+        Some(i) => Ok(Picked::Id(summaries[i - 1].id.clone())),
+    }
+}
+
+/// The lock question, asked in this terminal.
+pub fn lock_question(what: &str, holder: &str) -> Result<LockAnswer> {
+    let prompt = format!("{what} is in use ({holder}). What now?");
+    let items = [
+        "Keep waiting",
+        "Start a new conversation",
+        "Fork it and continue in the copy",
+        "Cancel",
+    ];
+    let choice = Select::with_theme(&ColorfulTheme::default())
+        .with_prompt(prompt)
+        .items(items)
+        .default(0)
+        .interact_on_opt(&Term::stderr())
+        .map_err(ui_err)?;
+    Ok(match choice {
+        Some(0) => LockAnswer::Wait,
+        Some(1) => LockAnswer::New,
+        Some(2) => LockAnswer::Fork,
+        _ => LockAnswer::Cancel,
+    })
+}
+
+/// Asks yes/no (default no).
+pub fn confirm(prompt: &str) -> Result<bool> {
+    Confirm::with_theme(&ColorfulTheme::default())
+        .with_prompt(prompt)
+        .default(false)
+        .interact_on_opt(&Term::stderr())
+        .map(|o| o.unwrap_or(false))
+        .map_err(ui_err)
+}
+
+/// Publishes `summary` as this pane's conversation (OSC 2, tmux options, WezTerm user vars).
+pub fn publish_here(ctx: &Ctx, session: &Session, summary: &Summary) {
+    let p = Published {
+        id: summary.id.to_string(),
+        title: summary.title.clone(),
+    };
+    let mut stderr = std::io::stderr();
+    let term: Option<&mut dyn std::io::Write> = if stderr.is_terminal() {
+        Some(&mut stderr)
+    } else {
+        None
+    };
+    adapters::publish(&ctx.env, session, &p, term, &RealTmux);
+}
+
+/// Publishes `summary` on another pane (no terminal access there).
+pub fn publish_other(ctx: &Ctx, session: &Session, summary: &Summary) {
+    let p = Published {
+        id: summary.id.to_string(),
+        title: summary.title.clone(),
+    };
+    adapters::publish_other(&ctx.env, session, &p, &RealTmux);
+}

@@ -1,0 +1,190 @@
+//! The runs registry: every live query registers itself under `state/runs/` while it runs.
+//!
+//! A run file is named `<pid>-<start>.json` and holds its session, conversation and state. A run
+//! is live only while its process is alive *and* has the recorded start time, so a recycled pid
+//! is never mistaken for it. Files of dead runs are removed by whoever notices them.
+
+use std::fs;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::paths::{ensure_dir, Paths};
+use crate::session::{process_alive, process_start_time, Session};
+use crate::store::atomic;
+
+/// What a run is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunState {
+    /// Waiting for the conversation's lock.
+    WaitingForLock,
+    /// Receiving the reply.
+    Streaming,
+    /// Asking the model for a title.
+    GeneratingTitle,
+    /// Finished (briefly visible before the file is removed).
+    Done,
+}
+
+impl RunState {
+    /// The kebab-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::WaitingForLock => "waiting-for-lock",
+            RunState::Streaming => "streaming",
+            RunState::GeneratingTitle => "generating-title",
+            RunState::Done => "done",
+        }
+    }
+
+    /// Whether a run in this state holds its conversation's lock.
+    pub fn holds_lock(self) -> bool {
+        matches!(self, RunState::Streaming | RunState::GeneratingTitle)
+    }
+}
+
+/// A registered run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Run {
+    /// Process id.
+    pub pid: u32,
+    /// Process start time (clock ticks since boot).
+    pub start: u64,
+    /// Session key.
+    pub session: String,
+    /// Multiplexer name.
+    pub multiplexer: String,
+    /// Pane id.
+    #[serde(default)]
+    pub pane: Option<String>,
+    /// Conversation id (empty until resolved).
+    pub conversation: String,
+    /// State.
+    pub state: RunState,
+    /// When the run started (RFC 3339).
+    pub since: String,
+    /// When the state last changed.
+    #[serde(default)]
+    pub state_since: String,
+    /// Provider kind.
+    #[serde(default)]
+    pub provider: String,
+    /// Model.
+    #[serde(default)]
+    pub model: String,
+}
+
+/// This process's registration; removed on drop.
+#[derive(Debug)]
+pub struct Registration {
+    path: PathBuf,
+    run: Run,
+}
+
+impl Registration {
+    /// Registers this process as a run.
+    pub fn register(
+        paths: &Paths,
+        session: &Session,
+        conversation: &str,
+        state: RunState,
+        provider: &str,
+        model: &str,
+    ) -> Result<Registration> {
+        ensure_dir(&paths.runs())?;
+        let pid = std::process::id();
+        let start = process_start_time(pid).unwrap_or(0);
+        let now = crate::time::now_rfc3339();
+        let run = Run {
+            pid,
+            start,
+            session: session.key.as_str().to_string(),
+            multiplexer: session.multiplexer.as_str().to_string(),
+            pane: session.pane.clone(),
+            conversation: conversation.to_string(),
+            state,
+            since: now.clone(),
+            state_since: now,
+            provider: provider.to_string(),
+            model: model.to_string(),
+        };
+        let reg = Registration {
+            path: paths.runs().join(format!("{pid}-{start}.json")),
+            run,
+        };
+        reg.write()?;
+        Ok(reg)
+    }
+
+    fn write(&self) -> Result<()> {
+        atomic::write_replace(
+            &self.path,
+            &serde_json::to_vec(&self.run).expect("run serialises"),
+        )
+    }
+
+    /// Updates the state (and conversation) of the run.
+    pub fn set(&mut self, conversation: &str, state: RunState) -> Result<()> {
+        if self.run.state != state {
+            self.run.state_since = crate::time::now_rfc3339();
+        }
+        self.run.conversation = conversation.to_string();
+        self.run.state = state;
+        self.write()
+    }
+
+    /// Updates provider and model.
+    pub fn set_model(&mut self, provider: &str, model: &str) {
+        self.run.provider = provider.to_string();
+        self.run.model = model.to_string();
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Every live run; files of dead runs are removed on the way.
+pub fn live(paths: &Paths) -> Result<Vec<Run>> {
+    let dir = paths.runs();
+    let entries = match fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(&dir, e)),
+    };
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let p = e.path();
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(stem) = name.strip_suffix(".json") else {
+            continue;
+        };
+        if name.starts_with('.') {
+            continue;
+        }
+        let Some((pid, start)) = stem.split_once('-') else {
+            continue;
+        };
+        let (Ok(pid), Ok(start)) = (pid.parse::<u32>(), start.parse::<u64>()) else {
+            continue;
+        };
+        if !process_alive(pid, start) {
+            let _ = fs::remove_file(&p);
+            continue;
+        }
+        if let Ok(b) = fs::read(&p) {
+            if let Ok(run) = serde_json::from_slice::<Run>(&b) {
+                if run.pid == pid && run.start == start {
+                    out.push(run);
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| a.since.cmp(&b.since));
+    Ok(out)
+}

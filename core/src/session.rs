@@ -1,0 +1,534 @@
+//! Which terminal context a command runs in, and the key its conversation mapping is stored under.
+//!
+//! Resolution order (first match wins):
+//! 1. `PANECHAT_SESSION`, any non-empty string;
+//! 2. the multiplexer pane: tmux (`$TMUX_PANE` qualified by the server from `$TMUX`), Zellij
+//!    (`$ZELLIJ_PANE_ID` qualified by `$ZELLIJ_SESSION_NAME`), WezTerm (`$WEZTERM_PANE`
+//!    qualified by `$WEZTERM_UNIX_SOCKET`). The innermost multiplexer wins: WezTerm is always
+//!    outermost; when both tmux and Zellij variables are present, `$TERM` (tmux sets
+//!    `screen*`/`tmux*`) decides;
+//! 3. other terminals' per-tab ids (`$KITTY_WINDOW_ID`, `$ITERM_SESSION_ID`,
+//!    `$TERM_SESSION_ID`, `$WT_SESSION`);
+//! 4. the Unix session id (`getsid(0)`) qualified by the session leader's start time.
+//!
+//! A [`SessionKey`] is printable ASCII, at most [`MAX_KEY_LEN`] bytes, and never used as a path:
+//! files are named by [`SessionKey::file_stem`], which adds a hash and keeps only `[A-Za-z0-9_-]`.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::env::Env;
+use crate::error::{Error, Result};
+
+/// Upper bound on a key's length in bytes.
+pub const MAX_KEY_LEN: usize = 160;
+
+/// The multiplexer (or terminal) a session belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Multiplexer {
+    /// A tmux pane.
+    Tmux,
+    /// A Zellij pane.
+    Zellij,
+    /// A WezTerm pane.
+    Wezterm,
+    /// A kitty window.
+    Kitty,
+    /// An iTerm2 session.
+    Iterm,
+    /// A macOS Terminal tab.
+    Terminal,
+    /// A Windows Terminal tab.
+    WindowsTerminal,
+    /// Named by `PANECHAT_SESSION` or `--session`.
+    Explicit,
+    /// A Unix session (`getsid`).
+    Unix,
+}
+
+impl Multiplexer {
+    /// Lower-case name, as in JSON output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Multiplexer::Tmux => "tmux",
+            Multiplexer::Zellij => "zellij",
+            Multiplexer::Wezterm => "wezterm",
+            Multiplexer::Kitty => "kitty",
+            Multiplexer::Iterm => "iterm",
+            Multiplexer::Terminal => "terminal",
+            Multiplexer::WindowsTerminal => "windowsterminal",
+            Multiplexer::Explicit => "explicit",
+            Multiplexer::Unix => "unix",
+        }
+    }
+
+    /// Infers the multiplexer from a key's prefix.
+    pub fn from_key(key: &str) -> Multiplexer {
+        match key.split(':').next().unwrap_or("") {
+            "tmux" => Multiplexer::Tmux,
+            "zellij" => Multiplexer::Zellij,
+            "wezterm" => Multiplexer::Wezterm,
+            "kitty" => Multiplexer::Kitty,
+            "iterm" => Multiplexer::Iterm,
+            "terminal" => Multiplexer::Terminal,
+            "wt" => Multiplexer::WindowsTerminal,
+            "sid" => Multiplexer::Unix,
+            _ => Multiplexer::Explicit,
+        }
+    }
+}
+
+impl fmt::Display for Multiplexer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A validated session key.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SessionKey(String);
+
+impl SessionKey {
+    /// Normalises any string into a key: kept as is when it is short and made of safe characters,
+    /// otherwise unsafe characters become `_`, it is cut, and a hash of the original is appended
+    /// so distinct inputs stay distinct. Empty input is an error.
+    pub fn normalize(raw: &str) -> Result<SessionKey> {
+        if raw.is_empty() {
+            return Err(Error::Usage("a session key cannot be empty".into()));
+        }
+        if raw.len() <= MAX_KEY_LEN && raw.bytes().all(is_key_byte) {
+            return Ok(SessionKey(raw.to_string()));
+        }
+        let mut s: String = raw
+            .chars()
+            .map(|c| {
+                if c.is_ascii() && is_key_byte(c as u8) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(64)
+            .collect();
+        s.push('~');
+        s.push_str(&hex64(fnv1a(raw.as_bytes())));
+        Ok(SessionKey(s))
+    }
+
+    /// The key text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A file-name stem unique to this key: a readable part plus a hash, `[A-Za-z0-9_-]` only.
+    pub fn file_stem(&self) -> String {
+        let readable: String = self
+            .0
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(48)
+            .collect();
+        format!("{readable}-{}", hex64(fnv1a(self.0.as_bytes())))
+    }
+}
+
+impl fmt::Display for SessionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn is_key_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"._:%@+=,-~".contains(&b)
+}
+
+/// The resolved session of this process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// The key.
+    pub key: SessionKey,
+    /// Where it comes from.
+    pub multiplexer: Multiplexer,
+    /// The pane id as the multiplexer names it (`%3`, `7`), when there is one.
+    pub pane: Option<String>,
+}
+
+/// 64-bit FNV-1a: a stable hash for keys and file names (not for security).
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
+fn hex64(h: u64) -> String {
+    format!("{h:016x}")
+}
+
+fn short_hash(s: &str) -> String {
+    hex64(fnv1a(s.as_bytes()))[..12].to_string()
+}
+
+fn safe_part(s: &str, max: usize) -> String {
+    if !s.is_empty()
+        && s.len() <= max
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    {
+        s.to_string()
+    } else {
+        format!("h{}", short_hash(s))
+    }
+}
+
+fn numeric(s: &str) -> Option<&str> {
+    (!s.is_empty() && s.len() <= 12 && s.bytes().all(|b| b.is_ascii_digit())).then_some(s)
+}
+
+/// The tmux server a pane belongs to: `$TMUX` is `<socket>,<server pid>,<session index>`.
+fn tmux_server_hash(tmux: &str) -> String {
+    let mut parts = tmux.rsplitn(3, ',');
+    let _session_idx = parts.next();
+    let pid = parts.next().unwrap_or("");
+    let socket = parts.next().unwrap_or(tmux);
+    short_hash(&format!("{socket},{pid}"))
+}
+
+/// Builds the key of pane `pane` in the multiplexer this process runs in (used to name another
+/// pane's session, e.g. the new split of a fork). `None` when not inside a multiplexer.
+pub fn key_for_pane(env: &Env, pane: &str) -> Result<Option<Session>> {
+    let Some(mux) = innermost_multiplexer(env) else {
+        return Ok(None);
+    };
+    let bad = || Error::Usage(format!("`{pane}` is not a {mux} pane id"));
+    let session = match mux {
+        Multiplexer::Tmux => {
+            let n = pane.strip_prefix('%').and_then(numeric).ok_or_else(bad)?;
+            tmux_session(env.get("TMUX").unwrap_or(""), n)
+        }
+        Multiplexer::Zellij => {
+            let n = numeric(pane.strip_prefix("terminal_").unwrap_or(pane)).ok_or_else(bad)?;
+            zellij_session(env.get("ZELLIJ_SESSION_NAME").unwrap_or(""), n)
+        }
+        Multiplexer::Wezterm => {
+            let n = numeric(pane).ok_or_else(bad)?;
+            wezterm_session(env.get("WEZTERM_UNIX_SOCKET"), n)
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(session))
+}
+
+fn tmux_session(tmux: &str, n: &str) -> Session {
+    Session {
+        key: SessionKey(format!("tmux:{}:%{n}", tmux_server_hash(tmux))),
+        multiplexer: Multiplexer::Tmux,
+        pane: Some(format!("%{n}")),
+    }
+}
+
+fn zellij_session(name: &str, n: &str) -> Session {
+    Session {
+        key: SessionKey(format!("zellij:{}:{n}", safe_part(name, 64))),
+        multiplexer: Multiplexer::Zellij,
+        pane: Some(n.to_string()),
+    }
+}
+
+fn wezterm_session(socket: Option<&str>, n: &str) -> Session {
+    let server = socket.map(short_hash).unwrap_or_else(|| "local".into());
+    Session {
+        key: SessionKey(format!("wezterm:{server}:{n}")),
+        multiplexer: Multiplexer::Wezterm,
+        pane: Some(n.to_string()),
+    }
+}
+
+/// Which multiplexer's pane variables describe this process, innermost first.
+pub fn innermost_multiplexer(env: &Env) -> Option<Multiplexer> {
+    let tmux = env.get("TMUX").is_some() && env.get("TMUX_PANE").is_some();
+    let zellij = env.get("ZELLIJ_PANE_ID").is_some();
+    let wezterm = env.get("WEZTERM_PANE").is_some();
+    if tmux && zellij {
+        let term = env.get("TERM").unwrap_or("");
+        return Some(if term.starts_with("screen") || term.starts_with("tmux") {
+            Multiplexer::Tmux
+        } else {
+            Multiplexer::Zellij
+        });
+    }
+    if tmux {
+        Some(Multiplexer::Tmux)
+    } else if zellij {
+        Some(Multiplexer::Zellij)
+    } else if wezterm {
+        Some(Multiplexer::Wezterm)
+    } else {
+        None
+    }
+}
+
+/// Resolves the session from the environment (see the module docs for the order).
+pub fn resolve(env: &Env) -> Result<Session> {
+    if let Some(raw) = env.get_os("PANECHAT_SESSION").filter(|v| !v.is_empty()) {
+        let raw = raw.to_string_lossy();
+        return Ok(Session {
+            key: SessionKey::normalize(&raw)?,
+            multiplexer: Multiplexer::Explicit,
+            pane: None,
+        });
+    }
+    match innermost_multiplexer(env) {
+        Some(Multiplexer::Tmux) => {
+            let pane = env.get("TMUX_PANE").unwrap_or("");
+            if let Some(n) = pane.strip_prefix('%').and_then(numeric) {
+                return Ok(tmux_session(env.get("TMUX").unwrap_or(""), n));
+            }
+        }
+        Some(Multiplexer::Zellij) => {
+            if let Some(n) = env.get("ZELLIJ_PANE_ID").and_then(numeric) {
+                return Ok(zellij_session(
+                    env.get("ZELLIJ_SESSION_NAME").unwrap_or(""),
+                    n,
+                ));
+            }
+        }
+        Some(Multiplexer::Wezterm) => {
+            if let Some(n) = env.get("WEZTERM_PANE").and_then(numeric) {
+                return Ok(wezterm_session(env.get("WEZTERM_UNIX_SOCKET"), n));
+            }
+        }
+        _ => {}
+    }
+    let terminals: [(&str, Multiplexer, &str); 4] = [
+        ("KITTY_WINDOW_ID", Multiplexer::Kitty, "kitty"),
+        ("ITERM_SESSION_ID", Multiplexer::Iterm, "iterm"),
+        ("TERM_SESSION_ID", Multiplexer::Terminal, "terminal"),
+        ("WT_SESSION", Multiplexer::WindowsTerminal, "wt"),
+    ];
+    for (var, mux, prefix) in terminals {
+        if let Some(v) = env.get(var) {
+            let qualifier = if mux == Multiplexer::Kitty {
+                format!("{}:", safe_part(env.get("KITTY_PID").unwrap_or("0"), 12))
+            } else {
+                String::new()
+            };
+            return Ok(Session {
+                key: SessionKey(format!("{prefix}:{qualifier}{}", safe_part(v, 64))),
+                multiplexer: mux,
+                pane: Some(v.chars().take(64).collect()),
+            });
+        }
+    }
+    unix_session()
+}
+
+fn unix_session() -> Result<Session> {
+    // SAFETY: getsid(0) only queries the calling process.
+    let sid = unsafe { libc::getsid(0) };
+    if sid < 0 {
+        return Err(Error::Other(
+            "cannot tell which terminal this is (getsid failed); set PANECHAT_SESSION".into(),
+        ));
+    }
+    let start = process_start_time(sid as u32).unwrap_or(0);
+    Ok(Session {
+        key: SessionKey(format!("sid:{sid}-{start}")),
+        multiplexer: Multiplexer::Unix,
+        pane: None,
+    })
+}
+
+/// A process's start time in clock ticks since boot (`/proc/PID/stat` field 22), used with the
+/// pid so a recycled pid is not mistaken for the old process.
+pub fn process_start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may contain spaces or ')'.
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Whether process `pid` is alive and is the same process that started at `start`
+/// (clock ticks since boot; 0 = unknown, pid alone decides).
+pub fn process_alive(pid: u32, start: u64) -> bool {
+    if pid == 0 || pid > i32::MAX as u32 {
+        return false;
+    }
+    match process_start_time(pid) {
+        Some(s) => start == 0 || s == start,
+        // No /proc entry: fall back to kill(pid, 0).
+        None => {
+            // SAFETY: signal 0 only checks for existence.
+            let r = unsafe { libc::kill(pid as i32, 0) };
+            r == 0 && std::fs::metadata("/proc/self").is_err()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        Env::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    #[test]
+    fn explicit_wins() {
+        let s = resolve(&env(&[
+            ("PANECHAT_SESSION", "work"),
+            ("TMUX", "/tmp/s,1,0"),
+            ("TMUX_PANE", "%1"),
+        ]))
+        .unwrap();
+        assert_eq!(s.key.as_str(), "work");
+        assert_eq!(s.multiplexer, Multiplexer::Explicit);
+    }
+
+    #[test]
+    fn tmux_pane_is_qualified_by_server() {
+        let a = resolve(&env(&[
+            ("TMUX", "/tmp/tmux-0/default,100,0"),
+            ("TMUX_PANE", "%3"),
+        ]))
+        .unwrap();
+        let b = resolve(&env(&[
+            ("TMUX", "/tmp/tmux-0/default,200,0"),
+            ("TMUX_PANE", "%3"),
+        ]))
+        .unwrap();
+        let c = resolve(&env(&[
+            ("TMUX", "/tmp/tmux-0/default,100,1"),
+            ("TMUX_PANE", "%3"),
+        ]))
+        .unwrap();
+        assert!(a.key.as_str().starts_with("tmux:") && a.key.as_str().ends_with(":%3"));
+        assert_ne!(a.key, b.key, "a restarted server must not inherit pane %3");
+        assert_eq!(a.key, c.key, "the session index is not part of the server");
+        assert_eq!(a.pane.as_deref(), Some("%3"));
+    }
+
+    #[test]
+    fn pane_wins_over_getsid_and_terminals() {
+        let s = resolve(&env(&[
+            ("ZELLIJ_PANE_ID", "4"),
+            ("ZELLIJ_SESSION_NAME", "dev"),
+            ("KITTY_WINDOW_ID", "1"),
+        ]))
+        .unwrap();
+        assert_eq!(s.key.as_str(), "zellij:dev:4");
+        let w = resolve(&env(&[
+            ("WEZTERM_PANE", "7"),
+            ("WEZTERM_UNIX_SOCKET", "/run/w/sock"),
+        ]))
+        .unwrap();
+        assert!(w.key.as_str().starts_with("wezterm:") && w.key.as_str().ends_with(":7"));
+    }
+
+    #[test]
+    fn innermost_multiplexer_wins() {
+        let tmux_in_wezterm = env(&[
+            ("WEZTERM_PANE", "1"),
+            ("TMUX", "/s,1,0"),
+            ("TMUX_PANE", "%2"),
+        ]);
+        assert_eq!(
+            resolve(&tmux_in_wezterm).unwrap().multiplexer,
+            Multiplexer::Tmux
+        );
+        let zellij_in_tmux = env(&[
+            ("TMUX", "/s,1,0"),
+            ("TMUX_PANE", "%2"),
+            ("ZELLIJ_PANE_ID", "3"),
+            ("TERM", "xterm-256color"),
+        ]);
+        assert_eq!(
+            resolve(&zellij_in_tmux).unwrap().multiplexer,
+            Multiplexer::Zellij
+        );
+        let tmux_in_zellij = env(&[
+            ("TMUX", "/s,1,0"),
+            ("TMUX_PANE", "%2"),
+            ("ZELLIJ_PANE_ID", "3"),
+            ("TERM", "tmux-256color"),
+        ]);
+        assert_eq!(
+            resolve(&tmux_in_zellij).unwrap().multiplexer,
+            Multiplexer::Tmux
+        );
+    }
+
+    #[test]
+    fn hostile_values_become_safe_bounded_keys() {
+        for raw in [
+            "../../etc/passwd",
+            "a/b",
+            "line\nbreak",
+            &"x".repeat(10_000),
+            "sp ace",
+            "é",
+        ] {
+            let k = SessionKey::normalize(raw).unwrap();
+            assert!(k.as_str().len() <= MAX_KEY_LEN, "{raw:?}");
+            assert!(k.as_str().bytes().all(is_key_byte), "{k}");
+            assert!(!k.as_str().contains('/'));
+            let stem = k.file_stem();
+            assert!(stem
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
+            assert!(stem.len() < 80);
+        }
+        assert_ne!(
+            SessionKey::normalize("a/b").unwrap(),
+            SessionKey::normalize("a\nb").unwrap()
+        );
+        assert!(SessionKey::normalize("").is_err());
+        let z = resolve(&env(&[
+            ("ZELLIJ_PANE_ID", "4"),
+            ("ZELLIJ_SESSION_NAME", "../x y"),
+        ]))
+        .unwrap();
+        assert!(!z.key.as_str().contains('/'));
+    }
+
+    #[test]
+    fn bad_pane_values_fall_through() {
+        let s = resolve(&env(&[("TMUX", "/s,1,0"), ("TMUX_PANE", "%1;rm -rf")])).unwrap();
+        assert_eq!(s.multiplexer, Multiplexer::Unix);
+    }
+
+    #[test]
+    fn getsid_fallback_is_qualified() {
+        let s = resolve(&Env::default()).unwrap();
+        assert_eq!(s.multiplexer, Multiplexer::Unix);
+        assert!(s.key.as_str().starts_with("sid:"));
+    }
+
+    #[test]
+    fn other_panes_of_the_same_server() {
+        let e = env(&[("TMUX", "/tmp/t,9,0"), ("TMUX_PANE", "%0")]);
+        let me = resolve(&e).unwrap();
+        let other = key_for_pane(&e, "%5").unwrap().unwrap();
+        assert_eq!(me.key.as_str().replace("%0", "%5"), other.key.as_str());
+        assert!(key_for_pane(&e, "5;x").is_err());
+    }
+
+    #[test]
+    fn liveness_uses_start_time() {
+        let me = std::process::id();
+        let start = process_start_time(me).unwrap();
+        assert!(process_alive(me, start));
+        assert!(!process_alive(me, start + 1));
+    }
+}

@@ -1,0 +1,315 @@
+//! Conversation ids and the records stored for a conversation.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::provider::Usage;
+
+/// Crockford base32, lower case: no `i`, `l`, `o`, `u`.
+const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+/// Length of an id: 10 characters of milliseconds + 8 of randomness.
+pub const ID_LEN: usize = 18;
+
+/// A conversation id: time-ordered (milliseconds since the epoch, then 40 random bits),
+/// lower-case Crockford base32, so ids sort by creation time and any unique prefix names one.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ConversationId(String);
+
+impl ConversationId {
+    /// A fresh id for now.
+    pub fn generate() -> ConversationId {
+        let ms = crate::time::now_ms() & ((1 << 50) - 1);
+        let mut rnd = [0u8; 8];
+        fill_random(&mut rnd);
+        let r = u64::from_le_bytes(rnd) & ((1 << 40) - 1);
+        let mut s = String::with_capacity(ID_LEN);
+        for i in (0..10).rev() {
+            s.push(ALPHABET[((ms >> (i * 5)) & 31) as usize] as char);
+        }
+        for i in (0..8).rev() {
+            s.push(ALPHABET[((r >> (i * 5)) & 31) as usize] as char);
+        }
+        ConversationId(s)
+    }
+
+    /// Parses a full id.
+    pub fn parse(s: &str) -> Result<ConversationId> {
+        let lower = s.to_ascii_lowercase();
+        if lower.len() == ID_LEN && is_id_text(&lower) {
+            Ok(ConversationId(lower))
+        } else {
+            Err(Error::Usage(format!(
+                "`{}` is not a conversation id (ids are {ID_LEN} characters of 0-9 and a-z, e.g. from `panechat ls`)",
+                crate::title::sanitize_title(s)
+            )))
+        }
+    }
+
+    /// Wraps a string already known to be a valid id (e.g. a file name that passed
+    /// [`is_id_text`]).
+    pub fn from_trusted(s: &str) -> Option<ConversationId> {
+        (s.len() == ID_LEN && is_id_text(s)).then(|| ConversationId(s.to_string()))
+    }
+
+    /// The id text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The first 8 characters, for compact display.
+    pub fn short(&self) -> &str {
+        &self.0[..10.min(self.0.len())]
+    }
+}
+
+impl fmt::Display for ConversationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Whether `s` consists only of id characters (lower-case Crockford base32).
+pub fn is_id_text(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| ALPHABET.contains(&b))
+}
+
+fn fill_random(buf: &mut [u8]) {
+    // SAFETY: getrandom writes at most buf.len() bytes into buf.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if n != buf.len() as isize {
+        // Fall back to time, pid and a counter: uniqueness is still enforced by O_EXCL.
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static C: AtomicU64 = AtomicU64::new(0);
+        let mix = crate::session::fnv1a(
+            format!(
+                "{:?}{}{}",
+                std::time::Instant::now(),
+                std::process::id(),
+                C.fetch_add(1, Ordering::Relaxed)
+            )
+            .as_bytes(),
+        );
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = (mix >> ((i % 8) * 8)) as u8;
+        }
+    }
+}
+
+/// The parent of a fork.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Parent {
+    /// The conversation it was forked from.
+    pub id: ConversationId,
+    /// How many turns were kept.
+    pub turns_kept: u64,
+}
+
+/// The first record of a conversation log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    /// Format version.
+    pub v: u32,
+    /// The conversation's id.
+    pub id: ConversationId,
+    /// Creation time.
+    pub created_at: String,
+    /// The parent, for a fork.
+    #[serde(default)]
+    pub parent: Option<Parent>,
+    /// Per-conversation model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Per-conversation system prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+}
+
+/// One question and its answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Turn {
+    /// The user's message.
+    pub user: String,
+    /// The model's reply.
+    pub assistant: String,
+    /// The model that answered.
+    #[serde(default)]
+    pub model: String,
+    /// Token usage, when reported.
+    #[serde(default)]
+    pub usage: Usage,
+    /// When the query started.
+    #[serde(default)]
+    pub started_at: String,
+    /// When the reply was complete.
+    #[serde(default)]
+    pub finished_at: String,
+    /// Why generation stopped, when reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<String>,
+    /// The reply was cut at `provider.max_reply_bytes`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+}
+
+/// One line of a conversation log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Record {
+    /// The first line.
+    Header(Header),
+    /// A completed turn.
+    Turn(Turn),
+    /// A new title.
+    Title {
+        /// The title (already sanitised).
+        title: String,
+        /// When it was set.
+        at: String,
+        /// `model` or `user`.
+        #[serde(default)]
+        source: String,
+    },
+    /// New per-conversation settings.
+    Settings {
+        /// Model, if changed.
+        #[serde(default)]
+        model: Option<String>,
+        /// System prompt, if changed.
+        #[serde(default)]
+        system: Option<String>,
+        /// When.
+        at: String,
+    },
+}
+
+/// What `ls`, `status` and the index know about a conversation without reading its log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Id.
+    pub id: ConversationId,
+    /// Title, once there is one.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Number of completed turns.
+    pub turns: u64,
+    /// Creation time.
+    pub created_at: String,
+    /// Last change.
+    pub updated_at: String,
+    /// The parent, for a fork.
+    #[serde(default)]
+    pub parent: Option<Parent>,
+    /// Per-conversation model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Per-conversation system prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    /// Start of the last user message, for pickers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_message: Option<String>,
+    /// A tombstone in the index.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+}
+
+impl Summary {
+    /// The title, or a placeholder naming the id while untitled.
+    pub fn display_title(&self) -> String {
+        self.title
+            .clone()
+            .unwrap_or_else(|| format!("({})", self.id.short()))
+    }
+}
+
+/// A fully loaded conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conversation {
+    /// The header.
+    pub header: Header,
+    /// Completed turns, oldest first.
+    pub turns: Vec<Turn>,
+    /// Current title.
+    pub title: Option<String>,
+    /// Current model setting.
+    pub model: Option<String>,
+    /// Current system prompt.
+    pub system: Option<String>,
+    /// Last change.
+    pub updated_at: String,
+    /// Bytes after the last newline: a write that never completed (ignored).
+    pub torn_tail: Option<u64>,
+}
+
+impl Conversation {
+    /// The summary this conversation implies.
+    pub fn summary(&self) -> Summary {
+        Summary {
+            id: self.header.id.clone(),
+            title: self.title.clone(),
+            turns: self.turns.len() as u64,
+            created_at: self.header.created_at.clone(),
+            updated_at: self.updated_at.clone(),
+            parent: self.header.parent.clone(),
+            model: self.model.clone(),
+            system: self.system.clone(),
+            last_message: self.turns.last().map(|t| snippet(&t.user)),
+            deleted: false,
+        }
+    }
+}
+
+/// The first line of a message, cut to 60 characters and free of controls.
+pub fn snippet(s: &str) -> String {
+    crate::title::sanitize_title(&s.chars().take(200).collect::<String>())
+        .chars()
+        .take(60)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_sorted_and_validated() {
+        let mut ids: Vec<_> = (0..2000).map(|_| ConversationId::generate()).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 2000);
+        // Time prefix is non-decreasing in creation order.
+        for w in ids.windows(2) {
+            assert!(w[0].as_str()[..10] <= w[1].as_str()[..10]);
+        }
+        let a = ids.pop().unwrap();
+        assert_eq!(
+            ConversationId::parse(&a.as_str().to_uppercase()).unwrap(),
+            a
+        );
+        for bad in [
+            "../x",
+            "",
+            "abc",
+            &"z".repeat(18).replace('z', "u"),
+            "0123456789abcdefg/",
+        ] {
+            assert!(ConversationId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn records_roundtrip() {
+        let r = Record::Title {
+            title: "x".into(),
+            at: "t".into(),
+            source: "user".into(),
+        };
+        let s = serde_json::to_string(&r).unwrap();
+        assert!(s.contains("\"type\":\"title\""));
+        assert_eq!(serde_json::from_str::<Record>(&s).unwrap(), r);
+    }
+}

@@ -1,0 +1,162 @@
+//! Per-session mappings: the active conversation and the ones before it (`prev` works like
+//! `cd -`), plus the globally last activated conversation (`last`).
+//!
+//! A session's file is read-modify-written under that session's lock and replaced atomically.
+
+use std::fs;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::atomic;
+use super::conversation::ConversationId;
+use crate::error::{Error, Result};
+use crate::lock;
+use crate::paths::{ensure_dir, Paths};
+use crate::session::{Session, SessionKey};
+
+/// How many earlier conversations a session remembers.
+pub const HISTORY_LEN: usize = 32;
+
+/// What is stored for a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// The session key.
+    pub key: SessionKey,
+    /// `tmux`, `zellij`, `wezterm`, … (see [`crate::session::Multiplexer`]).
+    pub multiplexer: String,
+    /// The pane id, in a multiplexer.
+    #[serde(default)]
+    pub pane: Option<String>,
+    /// The active conversation.
+    #[serde(default)]
+    pub active: Option<ConversationId>,
+    /// Earlier conversations, most recent first.
+    #[serde(default)]
+    pub previous: Vec<ConversationId>,
+    /// Last change.
+    #[serde(default)]
+    pub updated_at: String,
+}
+
+fn file(paths: &Paths, key: &SessionKey) -> PathBuf {
+    paths.sessions().join(format!("{}.json", key.file_stem()))
+}
+
+fn lock_file(paths: &Paths, key: &SessionKey) -> PathBuf {
+    paths.sessions().join(format!("{}.lock", key.file_stem()))
+}
+
+/// Reads a session's record (`None` if it has none or it is unreadable).
+pub fn read(paths: &Paths, key: &SessionKey) -> Result<Option<SessionRecord>> {
+    let p = file(paths, key);
+    match fs::read(&p) {
+        Ok(b) => match serde_json::from_slice::<SessionRecord>(&b) {
+            Ok(r) if r.key == *key => Ok(Some(r)),
+            Ok(_) => Ok(None), // hash collision: treat as no record
+            Err(e) => Err(Error::Corrupt {
+                path: p,
+                line: 1,
+                msg: format!("not a session record: {e}"),
+            }),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(&p, e)),
+    }
+}
+
+/// Read-modify-writes a session's record under its lock.
+pub fn update<T>(
+    paths: &Paths,
+    session: &Session,
+    f: impl FnOnce(&mut SessionRecord) -> T,
+) -> Result<T> {
+    ensure_dir(&paths.sessions())?;
+    let _g = lock::acquire(&lock_file(paths, &session.key))?;
+    let mut rec = match read(paths, &session.key) {
+        Ok(Some(r)) => r,
+        // A corrupt record is replaced (its content is only a pointer).
+        Ok(None) | Err(Error::Corrupt { .. }) => SessionRecord {
+            key: session.key.clone(),
+            multiplexer: session.multiplexer.as_str().to_string(),
+            pane: session.pane.clone(),
+            active: None,
+            previous: Vec::new(),
+            updated_at: String::new(),
+        },
+        Err(e) => return Err(e),
+    };
+    let out = f(&mut rec);
+    rec.updated_at = crate::time::now_rfc3339();
+    let bytes = serde_json::to_vec_pretty(&rec).expect("record serialises");
+    atomic::write_atomic(&file(paths, &session.key), &bytes)?;
+    Ok(out)
+}
+
+/// Makes `id` the session's active conversation; the old one becomes `prev`.
+pub fn activate(paths: &Paths, session: &Session, id: &ConversationId) -> Result<()> {
+    let current = read(paths, &session.key).ok().flatten();
+    if current.as_ref().and_then(|r| r.active.as_ref()) == Some(id) {
+        if last(paths).as_ref() != Some(id) {
+            set_last(paths, id)?;
+        }
+        return Ok(());
+    }
+    update(paths, session, |r| {
+        if r.active.as_ref() != Some(id) {
+            if let Some(old) = r.active.take() {
+                r.previous.retain(|p| p != &old);
+                r.previous.insert(0, old);
+            }
+            r.previous.retain(|p| p != id);
+            r.previous.truncate(HISTORY_LEN);
+            r.active = Some(id.clone());
+        }
+    })?;
+    set_last(paths, id)
+}
+
+/// Forgets `id` in a session (after `rm`).
+pub fn forget(paths: &Paths, session: &Session, id: &ConversationId) -> Result<()> {
+    update(paths, session, |r| {
+        if r.active.as_ref() == Some(id) {
+            r.active = None;
+        }
+        r.previous.retain(|p| p != id);
+    })
+}
+
+/// Records `id` as the conversation activated last.
+pub fn set_last(paths: &Paths, id: &ConversationId) -> Result<()> {
+    ensure_dir(&paths.state)?;
+    atomic::write_atomic(&paths.last(), format!("{id}\n").as_bytes())
+}
+
+/// The conversation activated last, in any session.
+pub fn last(paths: &Paths) -> Option<ConversationId> {
+    let s = fs::read_to_string(paths.last()).ok()?;
+    ConversationId::from_trusted(s.trim())
+}
+
+/// Every session record on disk.
+pub fn all(paths: &Paths) -> Result<Vec<SessionRecord>> {
+    let dir = paths.sessions();
+    let entries = match fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(&dir, e)),
+    };
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.extension().and_then(|x| x.to_str()) != Some("json") {
+            continue;
+        }
+        if let Ok(b) = fs::read(&p) {
+            if let Ok(r) = serde_json::from_slice::<SessionRecord>(&b) {
+                out.push(r);
+            }
+        }
+    }
+    Ok(out)
+}

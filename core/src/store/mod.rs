@@ -1,0 +1,370 @@
+//! The conversation store.
+//!
+//! Layout under the data directory:
+//! - `conversations/<id>.jsonl`: the append-only log (header, turns, titles, settings);
+//! - `conversations/<id>.json`: the conversation's summary, replaced atomically on each change,
+//!   so `status` and pickers read one small file;
+//! - `index.jsonl`: every summary change appended, for `ls` (see [`index`]).
+//!
+//! Under the state directory: `sessions/` ([`mapping`]), `locks/<id>.lock` (one per
+//! conversation, see [`crate::lock`]), `drafts/` (unanswered messages), `last`.
+//!
+//! Writers hold the conversation's lock. The log is the truth; summaries and the index are
+//! derived from it and rebuilt by `doctor --repair`.
+
+pub mod atomic;
+pub mod conversation;
+pub mod index;
+pub mod log;
+pub mod mapping;
+
+use std::fs;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, IoContext, Result};
+use crate::paths::{ensure_dir, Paths};
+use crate::session::SessionKey;
+use conversation::{Conversation, ConversationId, Header, Parent, Record, Summary, Turn};
+
+/// The store, rooted at resolved [`Paths`].
+#[derive(Debug, Clone)]
+pub struct Store {
+    /// Where everything is.
+    pub paths: Paths,
+}
+
+/// What a new conversation starts with.
+#[derive(Debug, Clone, Default)]
+pub struct NewConversation {
+    /// The parent, for a fork.
+    pub parent: Option<Parent>,
+    /// Per-conversation model.
+    pub model: Option<String>,
+    /// Per-conversation system prompt.
+    pub system: Option<String>,
+    /// Title to start with.
+    pub title: Option<String>,
+    /// Turns copied from the parent.
+    pub turns: Vec<Turn>,
+}
+
+/// A message that was not answered, kept so it is not lost (see `panechat query --retry`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Draft {
+    /// The session that wrote it.
+    pub session: SessionKey,
+    /// The conversation it was for.
+    pub conversation: Option<ConversationId>,
+    /// The message.
+    pub message: String,
+    /// Reply text received before the run ended, if any.
+    #[serde(default)]
+    pub partial_reply: String,
+    /// Why it was not answered (empty while the run is in progress).
+    #[serde(default)]
+    pub error: String,
+    /// When it was written.
+    pub at: String,
+}
+
+impl Store {
+    /// A store over `paths` (nothing is created until something is written).
+    pub fn new(paths: Paths) -> Store {
+        Store { paths }
+    }
+
+    /// The log of `id`.
+    pub fn log_path(&self, id: &ConversationId) -> PathBuf {
+        self.paths.conversations().join(format!("{id}.jsonl"))
+    }
+
+    /// The summary file of `id`.
+    pub fn summary_path(&self, id: &ConversationId) -> PathBuf {
+        self.paths.conversations().join(format!("{id}.json"))
+    }
+
+    /// The lock file of `id`.
+    pub fn lock_path(&self, id: &ConversationId) -> PathBuf {
+        self.paths.locks().join(format!("{id}.lock"))
+    }
+
+    /// Creates the directories writers need.
+    pub fn ensure_dirs(&self) -> Result<()> {
+        ensure_dir(&self.paths.conversations())?;
+        ensure_dir(&self.paths.locks())?;
+        ensure_dir(&self.paths.sessions())
+    }
+
+    /// Whether conversation `id` exists.
+    pub fn exists(&self, id: &ConversationId) -> bool {
+        self.log_path(id).is_file()
+    }
+
+    /// Creates a conversation; its log is durable when this returns.
+    pub fn create(&self, new: NewConversation) -> Result<Summary> {
+        self.ensure_dirs()?;
+        let now = crate::time::now_rfc3339();
+        for _ in 0..8 {
+            let id = ConversationId::generate();
+            let header = Header {
+                v: 1,
+                id: id.clone(),
+                created_at: now.clone(),
+                parent: new.parent.clone(),
+                model: new.model.clone(),
+                system: new.system.clone(),
+            };
+            let mut recs = vec![Record::Header(header.clone())];
+            recs.extend(new.turns.iter().cloned().map(Record::Turn));
+            if let Some(t) = &new.title {
+                recs.push(Record::Title {
+                    title: t.clone(),
+                    at: now.clone(),
+                    source: "fork".into(),
+                });
+            }
+            match log::create(&self.log_path(&id), &recs) {
+                Ok(()) => {}
+                Err(Error::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::AlreadyExists =>
+                {
+                    continue
+                }
+                Err(e) => return Err(e),
+            }
+            let conv = Conversation {
+                header,
+                turns: new.turns.clone(),
+                title: new.title.clone(),
+                model: new.model.clone(),
+                system: new.system.clone(),
+                updated_at: now.clone(),
+                torn_tail: None,
+            };
+            let summary = conv.summary();
+            self.write_summary(&summary)?;
+            return Ok(summary);
+        }
+        Err(Error::Other("could not find a free conversation id".into()))
+    }
+
+    /// Loads a whole conversation.
+    pub fn load(&self, id: &ConversationId) -> Result<Conversation> {
+        let p = self.log_path(id);
+        match log::load(&p) {
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                Err(Error::NotFound(format!("conversation {id} does not exist")))
+            }
+            other => other,
+        }
+    }
+
+    /// The summary of `id`, from its summary file, rebuilt from the log when missing or bad.
+    pub fn summary(&self, id: &ConversationId) -> Result<Summary> {
+        if let Some(s) = self.read_summary_file(id) {
+            return Ok(s);
+        }
+        Ok(self.load(id)?.summary())
+    }
+
+    /// The summary file only (no fallback): for fast paths such as `status`.
+    pub fn read_summary_file(&self, id: &ConversationId) -> Option<Summary> {
+        let b = fs::read(self.summary_path(id)).ok()?;
+        serde_json::from_slice::<Summary>(&b)
+            .ok()
+            .filter(|s| s.id == *id)
+    }
+
+    /// Writes a summary file and appends it to the index.
+    pub fn write_summary(&self, s: &Summary) -> Result<()> {
+        let bytes = serde_json::to_vec(s).expect("summary serialises");
+        atomic::write_atomic(&self.summary_path(&s.id), &bytes)?;
+        index::append(&self.paths, s)
+    }
+
+    /// Appends a completed turn to a loaded conversation (caller holds the lock): one write and
+    /// an fsync of the log, then the summary. Cost does not depend on the conversation's length.
+    pub fn append_turn(&self, conv: &mut Conversation, turn: Turn) -> Result<Summary> {
+        let path = self.log_path(&conv.header.id);
+        if conv.torn_tail.take().is_some() {
+            log::repair_torn_tail(&path)?;
+        }
+        log::append(&path, &[Record::Turn(turn.clone())])?;
+        conv.updated_at = turn.finished_at.clone();
+        conv.turns.push(turn);
+        let s = conv.summary();
+        self.write_summary(&s)?;
+        Ok(s)
+    }
+
+    /// Appends a title record (caller holds the lock) and updates the summary.
+    pub fn set_title(&self, id: &ConversationId, title: &str, source: &str) -> Result<Summary> {
+        let path = self.log_path(id);
+        log::repair_torn_tail(&path)?;
+        let now = crate::time::now_rfc3339();
+        log::append(
+            &path,
+            &[Record::Title {
+                title: title.to_string(),
+                at: now.clone(),
+                source: source.into(),
+            }],
+        )?;
+        let mut s = self.summary(id)?;
+        s.title = Some(title.to_string()).filter(|t| !t.is_empty());
+        s.updated_at = now;
+        self.write_summary(&s)?;
+        Ok(s)
+    }
+
+    /// Records per-conversation settings (caller holds the lock).
+    pub fn set_settings(
+        &self,
+        conv: &mut Conversation,
+        model: Option<String>,
+        system: Option<String>,
+    ) -> Result<()> {
+        if model.is_none() && system.is_none() {
+            return Ok(());
+        }
+        let path = self.log_path(&conv.header.id);
+        if conv.torn_tail.take().is_some() {
+            log::repair_torn_tail(&path)?;
+        }
+        let now = crate::time::now_rfc3339();
+        log::append(
+            &path,
+            &[Record::Settings {
+                model: model.clone(),
+                system: system.clone(),
+                at: now.clone(),
+            }],
+        )?;
+        if model.is_some() {
+            conv.model = model;
+        }
+        if system.is_some() {
+            conv.system = system;
+        }
+        conv.updated_at = now;
+        self.write_summary(&conv.summary())
+    }
+
+    /// Deletes a conversation's files (caller holds the lock and unlinks it afterwards).
+    pub fn remove(&self, id: &ConversationId) -> Result<()> {
+        let mut tomb = self.summary(id).unwrap_or_else(|_| Summary {
+            id: id.clone(),
+            title: None,
+            turns: 0,
+            created_at: String::new(),
+            updated_at: String::new(),
+            parent: None,
+            model: None,
+            system: None,
+            last_message: None,
+            deleted: false,
+        });
+        for p in [self.log_path(id), self.summary_path(id)] {
+            match fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(&p, e)),
+            }
+        }
+        atomic::sync_dir(&self.paths.conversations())?;
+        tomb.deleted = true;
+        tomb.updated_at = crate::time::now_rfc3339();
+        index::append(&self.paths, &tomb)
+    }
+
+    /// Every conversation, most recently updated first, from the index. Rebuilds a missing index
+    /// and compacts a bloated one.
+    pub fn list(&self) -> Result<Vec<Summary>> {
+        let read = index::read(&self.paths.index())?;
+        if read.lines == 0 {
+            let ids = self.ids()?;
+            if !ids.is_empty() {
+                return self.rebuild_index();
+            }
+        }
+        if index::needs_compaction(&read) {
+            let _ = index::rewrite(&self.paths, &read.summaries);
+        }
+        Ok(read.summaries)
+    }
+
+    /// Rebuilds the index from every conversation's summary (or log).
+    pub fn rebuild_index(&self) -> Result<Vec<Summary>> {
+        let mut out = Vec::new();
+        for id in self.ids()? {
+            if let Ok(s) = self.summary(&id) {
+                out.push(s);
+            }
+        }
+        ensure_dir(&self.paths.locks())?;
+        index::rewrite(&self.paths, &out)?;
+        out.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+        Ok(out)
+    }
+
+    /// Every conversation id, from the directory listing (no file is parsed).
+    pub fn ids(&self) -> Result<Vec<ConversationId>> {
+        let dir = self.paths.conversations();
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(&dir, e)),
+        };
+        let mut ids = Vec::new();
+        for e in entries {
+            let e = e.ctx(&dir)?;
+            let name = e.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if let Some(stem) = name.strip_suffix(".jsonl") {
+                if let Some(id) = ConversationId::from_trusted(stem) {
+                    ids.push(id);
+                }
+            }
+        }
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// The last `n` turns of `id` without reading the whole log.
+    pub fn last_turns(&self, id: &ConversationId, n: usize) -> Result<Vec<Turn>> {
+        log::last_turns(&self.log_path(id), n)
+    }
+
+    fn draft_path(&self, key: &SessionKey) -> PathBuf {
+        self.paths
+            .drafts()
+            .join(format!("{}.json", key.file_stem()))
+    }
+
+    /// Saves (replaces) the session's draft.
+    pub fn save_draft(&self, d: &Draft) -> Result<()> {
+        ensure_dir(&self.paths.drafts())?;
+        atomic::write_atomic(
+            &self.draft_path(&d.session),
+            &serde_json::to_vec_pretty(d).expect("draft serialises"),
+        )
+    }
+
+    /// The session's draft, if any.
+    pub fn draft(&self, key: &SessionKey) -> Option<Draft> {
+        let b = fs::read(self.draft_path(key)).ok()?;
+        serde_json::from_slice(&b).ok()
+    }
+
+    /// Removes the session's draft (after its message was answered).
+    pub fn clear_draft(&self, key: &SessionKey) -> Result<()> {
+        let p = self.draft_path(key);
+        match fs::remove_file(&p) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(&p, e)),
+        }
+    }
+}

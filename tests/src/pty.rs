@@ -1,0 +1,108 @@
+//! Running a program on a pseudo-terminal, as a person would in a pane.
+
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A child process whose stdin, stdout and stderr are a pty it controls.
+pub struct Pty {
+    master: std::fs::File,
+    output: Arc<Mutex<Vec<u8>>>,
+    /// The child.
+    pub child: Child,
+}
+
+impl Pty {
+    /// Starts `cmd` as a session leader with the pty as its controlling terminal.
+    pub fn spawn(mut cmd: Command) -> Pty {
+        let ws = nix::pty::Winsize { ws_row: 40, ws_col: 120, ws_xpixel: 0, ws_ypixel: 0 };
+        let pair = nix::pty::openpty(Some(&ws), None).expect("openpty");
+        let slave: OwnedFd = pair.slave;
+        let slave_fd = slave.as_raw_fd();
+        cmd.stdin(Stdio::from(slave.try_clone().unwrap()))
+            .stdout(Stdio::from(slave.try_clone().unwrap()))
+            .stderr(Stdio::from(slave));
+        if !cmd.get_envs().any(|(k, _)| k == "TERM") {
+            cmd.env("TERM", "xterm-256color");
+        }
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::setsid() < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if libc::ioctl(0, libc::TIOCSCTTY as _, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                let _ = slave_fd;
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().expect("spawning on a pty");
+        drop(cmd);
+        let master = std::fs::File::from(pair.master);
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let mut reader = master.try_clone().unwrap();
+        let out = output.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => out.lock().unwrap().extend_from_slice(&buf[..n]),
+                }
+            }
+        });
+        Pty { master, output, child }
+    }
+
+    /// Everything the program wrote so far.
+    pub fn output(&self) -> Vec<u8> {
+        self.output.lock().unwrap().clone()
+    }
+
+    /// The output as lossy text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.output()).into_owned()
+    }
+
+    /// Waits until the output contains `needle`; panics with the output after `timeout`.
+    #[track_caller]
+    pub fn expect(&self, needle: &str, timeout: Duration) {
+        let t = Instant::now();
+        while t.elapsed() < timeout {
+            if self.text().contains(needle) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("timed out waiting for {needle:?}; output so far:\n{}", self.text());
+    }
+
+    /// Types bytes.
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.master.write_all(bytes).unwrap();
+        self.master.flush().unwrap();
+    }
+
+    /// Waits for the child to exit (panics after `timeout`), returning its exit code.
+    #[track_caller]
+    pub fn wait(&mut self, timeout: Duration) -> i32 {
+        let t = Instant::now();
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                // Let the reader drain.
+                std::thread::sleep(Duration::from_millis(50));
+                return st.code().unwrap_or(-1);
+            }
+            if t.elapsed() > timeout {
+                let _ = self.child.kill();
+                panic!("the program did not exit; output:\n{}", self.text());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}

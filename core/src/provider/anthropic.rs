@@ -159,24 +159,15 @@ impl StreamDecoder {
                     out.extend(usage_event(u));
                 }
             }
-            "content_block_start" => {
-                // A text block may start with text already in it (normally empty).
-                if http::str_at(&v, "/content_block/type") == Some("text") {
-                    if let Some(t) = http::str_at(&v, "/content_block/text") {
-                        if !t.is_empty() {
-                            out.push(StreamEvent::Delta(t.to_owned()));
-                        }
-                    }
-                }
-            }
+            // A text block may start with text already in it (normally empty).
+            "content_block_start" => out.extend(text_event(
+                &v,
+                "/content_block/type",
+                "text",
+                "/content_block/text",
+            )),
             "content_block_delta" => {
-                if http::str_at(&v, "/delta/type") == Some("text_delta") {
-                    if let Some(t) = http::str_at(&v, "/delta/text") {
-                        if !t.is_empty() {
-                            out.push(StreamEvent::Delta(t.to_owned()));
-                        }
-                    }
-                }
+                out.extend(text_event(&v, "/delta/type", "text_delta", "/delta/text"))
             }
             "message_delta" => {
                 if let Some(r) = http::str_at(&v, "/delta/stop_reason") {
@@ -205,6 +196,17 @@ impl StreamDecoder {
         }
         Ok(Flow::Continue)
     }
+}
+
+/// The text at `text_ptr` as a `Delta`, when the string at `type_ptr` is `ty` and the text is
+/// not empty.
+fn text_event(v: &Value, type_ptr: &str, ty: &str, text_ptr: &str) -> Option<StreamEvent> {
+    if http::str_at(v, type_ptr) != Some(ty) {
+        return None;
+    }
+    http::str_at(v, text_ptr)
+        .filter(|t| !t.is_empty())
+        .map(|t| StreamEvent::Delta(t.to_owned()))
 }
 
 /// A usage object as an event: input = `input_tokens` + cache creation + cache read tokens.

@@ -157,19 +157,27 @@ pub(crate) fn status_error(
             }
         });
     let mut message = format!("{url} answered HTTP {status}: {detail}");
-    match status {
-        300..=399 => {
-            if let Some(loc) = location {
-                message.push_str(&format!(" (redirect to {})", clean(loc, 200)));
-            }
-            message.push_str("; point provider.base_url at the final address");
-        }
-        401 | 403 => message.push_str(&format!(
-            "; check the API key in the environment variable {} (named by provider.api_key_env)",
+    let hint = match status {
+        300..=399 => Some(match location {
+            Some(loc) => format!(
+                "It redirects to {}; point provider.base_url at the final address.",
+                clean(loc, 200)
+            ),
+            None => "Point provider.base_url at the final address.".to_owned(),
+        }),
+        401 | 403 => Some(format!(
+            "Check the API key in the environment variable {} (named by provider.api_key_env).",
             cfg.api_key_env
         )),
-        404 => message.push_str("; check provider.base_url and the model name"),
-        _ => {}
+        404 => Some("Check provider.base_url and the model name.".to_owned()),
+        _ => None,
+    };
+    if let Some(hint) = hint {
+        if !message.ends_with(['.', '!', '?']) {
+            message.push('.');
+        }
+        message.push(' ');
+        message.push_str(&hint);
     }
     ProviderError::new(ProviderErrorKind::Http(status), message)
 }

@@ -60,7 +60,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use panechat::provider::{ProviderConfig, ProviderKind};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// Text in the last user message that marks the CLI's title request.
 pub const TITLE_MARKER: &str = "Reply with the title only";
@@ -79,6 +79,9 @@ pub const FAKE_API_KEY_ENV: &str = "PANECHAT_FAKE_API_KEY";
 
 /// The model [`FakeProvider::provider_config`] puts in the config.
 pub const FAKE_MODEL: &str = "fake-model";
+
+/// The `created_at` the fake's Ollama replies carry.
+const OLLAMA_CREATED_AT: &str = "2024-01-01T00:00:00.000000Z";
 
 /// How long a stalled connection stays open at most.
 const STALL_MAX: Duration = Duration::from_secs(60);
@@ -430,24 +433,20 @@ fn handle_connection(mut stream: TcpStream, shared: &Shared) -> io::Result<()> {
         ("POST", Some(f)) => f,
         _ => {
             let msg = format!("fake provider: no route for {} {}", req.method, req.path);
-            let body = json!({"error": {"message": msg, "type": "invalid_request_error"}});
-            return write_full(
-                &mut stream,
-                404,
-                "application/json",
-                body.to_string().as_bytes(),
-            );
+            let body = obj(&[(
+                "error",
+                obj(&[
+                    ("message", jstr(&msg)),
+                    ("type", jstr("invalid_request_error")),
+                ]),
+            )]);
+            return write_full(&mut stream, 404, "application/json", body.as_bytes());
         }
     };
     if !body.is_object() {
         let msg = "fake provider: the request body is not a JSON object";
         let body = error_body(format, 400, msg);
-        return write_full(
-            &mut stream,
-            400,
-            "application/json",
-            body.to_string().as_bytes(),
-        );
+        return write_full(&mut stream, 400, "application/json", body.as_bytes());
     }
     let plan = plan_reply(format, &body);
     let streaming = match format {
@@ -468,12 +467,7 @@ fn handle_connection(mut stream: TcpStream, shared: &Shared) -> io::Result<()> {
     if let Mode::Http(code) = ctx.plan.mode {
         let msg = error_message_for(format, code, &ctx.plan.model);
         let body = error_body(format, code, &msg);
-        return write_full(
-            &mut stream,
-            code,
-            "application/json",
-            body.to_string().as_bytes(),
-        );
+        return write_full(&mut stream, code, "application/json", body.as_bytes());
     }
     if streaming {
         ctx.stream(&mut stream)
@@ -791,18 +785,26 @@ pub fn error_message_for(format: Format, status: u16, model: &str) -> String {
     }
 }
 
-/// The format's JSON error body.
-fn error_body(format: Format, status: u16, message: &str) -> Value {
+/// The format's JSON error body, keys in the real services' order.
+fn error_body(format: Format, status: u16, message: &str) -> String {
     match format {
         Format::OpenAi => {
             let (ty, code) = match status {
-                401 => ("invalid_request_error", json!("invalid_api_key")),
-                404 => ("invalid_request_error", json!("model_not_found")),
-                429 => ("requests", json!("rate_limit_exceeded")),
-                500..=599 => ("server_error", Value::Null),
-                _ => ("invalid_request_error", Value::Null),
+                401 => ("invalid_request_error", jstr("invalid_api_key")),
+                404 => ("invalid_request_error", jstr("model_not_found")),
+                429 => ("requests", jstr("rate_limit_exceeded")),
+                500..=599 => ("server_error", NULL.to_owned()),
+                _ => ("invalid_request_error", NULL.to_owned()),
             };
-            json!({"error": {"message": message, "type": ty, "param": null, "code": code}})
+            obj(&[(
+                "error",
+                obj(&[
+                    ("message", jstr(message)),
+                    ("type", jstr(ty)),
+                    ("param", NULL.to_owned()),
+                    ("code", code),
+                ]),
+            )])
         }
         Format::Anthropic => {
             let ty = match status {
@@ -815,10 +817,41 @@ fn error_body(format: Format, status: u16, message: &str) -> Value {
                 529 => "overloaded_error",
                 _ => "api_error",
             };
-            json!({"type": "error", "error": {"type": ty, "message": message}, "request_id": "req_fake"})
+            obj(&[
+                ("type", jstr("error")),
+                (
+                    "error",
+                    obj(&[("type", jstr(ty)), ("message", jstr(message))]),
+                ),
+                ("request_id", jstr("req_fake")),
+            ])
         }
-        Format::Ollama => json!({"error": message}),
+        Format::Ollama => obj(&[("error", jstr(message))]),
     }
+}
+
+/// `null` in JSON.
+const NULL: &str = "null";
+
+/// A JSON string literal.
+fn jstr(s: &str) -> String {
+    serde_json::to_string(s).expect("strings always serialise")
+}
+
+/// A JSON object with its keys in the given order (values already rendered as JSON), so the
+/// fake's bodies look like the real services' byte for byte in structure.
+fn obj(pairs: &[(&str, String)]) -> String {
+    let mut out = String::from("{");
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&jstr(k));
+        out.push(':');
+        out.push_str(v);
+    }
+    out.push('}');
+    out
 }
 
 fn reason(status: u16) -> &'static str {
@@ -888,68 +921,126 @@ struct Parts {
 }
 
 impl Ctx<'_> {
-    fn sse(event: Option<&str>, data: &Value) -> String {
+    fn sse(event: Option<&str>, data: &str) -> String {
         match event {
             Some(e) => format!("event: {e}\ndata: {data}\n\n"),
             None => format!("data: {data}\n\n"),
         }
     }
 
+    fn openai_usage(&self) -> String {
+        let p = &self.plan;
+        obj(&[
+            ("prompt_tokens", p.input_tokens.to_string()),
+            ("completion_tokens", p.output_tokens.to_string()),
+            (
+                "total_tokens",
+                (p.input_tokens + p.output_tokens).to_string(),
+            ),
+            (
+                "prompt_tokens_details",
+                obj(&[("cached_tokens", "0".into()), ("audio_tokens", "0".into())]),
+            ),
+            (
+                "completion_tokens_details",
+                obj(&[
+                    ("reasoning_tokens", "0".into()),
+                    ("audio_tokens", "0".into()),
+                    ("accepted_prediction_tokens", "0".into()),
+                    ("rejected_prediction_tokens", "0".into()),
+                ]),
+            ),
+        ])
+    }
+
+    /// Ollama's final object (`content` is empty when streaming, the reply otherwise).
+    fn ollama_final(&self, content: &str) -> String {
+        let p = &self.plan;
+        obj(&[
+            ("model", jstr(&p.model)),
+            ("created_at", jstr(OLLAMA_CREATED_AT)),
+            (
+                "message",
+                obj(&[("role", jstr("assistant")), ("content", jstr(content))]),
+            ),
+            ("done_reason", jstr("stop")),
+            ("done", "true".into()),
+            ("total_duration", "4883583458".into()),
+            ("load_duration", "1334875".into()),
+            ("prompt_eval_count", p.input_tokens.to_string()),
+            ("prompt_eval_duration", "342546000".into()),
+            ("eval_count", p.output_tokens.to_string()),
+            ("eval_duration", "4535599000".into()),
+        ])
+    }
+
     fn parts(&self) -> Parts {
         let p = &self.plan;
-        let model = p.model.as_str();
+        let model = jstr(&p.model);
         match self.format {
             Format::OpenAi => {
-                let created = now_secs();
-                let chunk = |delta: Value, finish: Value| {
-                    let mut v = json!({
-                        "id": "chatcmpl-fake",
-                        "object": "chat.completion.chunk",
-                        "created": created,
-                        "model": model,
-                        "system_fingerprint": "fp_fake",
-                        "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}],
-                    });
+                let created = now_secs().to_string();
+                let chunk = |choices: String, usage: Option<String>| {
+                    let mut pairs = vec![
+                        ("id", jstr("chatcmpl-fake")),
+                        ("object", jstr("chat.completion.chunk")),
+                        ("created", created.clone()),
+                        ("model", model.clone()),
+                        ("system_fingerprint", jstr("fp_fake")),
+                        ("choices", choices),
+                    ];
                     if self.include_usage {
-                        v["usage"] = Value::Null;
+                        pairs.push(("usage", usage.unwrap_or_else(|| NULL.to_owned())));
                     }
-                    Self::sse(None, &v)
+                    Self::sse(None, &obj(&pairs))
+                };
+                let choice = |delta: String, finish: &str| {
+                    format!(
+                        "[{}]",
+                        obj(&[
+                            ("index", "0".into()),
+                            ("delta", delta),
+                            ("logprobs", NULL.into()),
+                            ("finish_reason", finish.to_owned()),
+                        ])
+                    )
                 };
                 let preamble = vec![chunk(
-                    json!({"role": "assistant", "content": "", "refusal": null}),
-                    Value::Null,
+                    choice(
+                        obj(&[
+                            ("role", jstr("assistant")),
+                            ("content", jstr("")),
+                            ("refusal", NULL.into()),
+                        ]),
+                        NULL,
+                    ),
+                    None,
                 )];
                 let content = p
                     .chunks
                     .iter()
-                    .map(|c| chunk(json!({"content": c}), Value::Null))
+                    .map(|c| chunk(choice(obj(&[("content", jstr(c))]), NULL), None))
                     .collect();
-                let mut ending = vec![chunk(json!({}), json!("stop"))];
+                let mut ending = vec![chunk(choice("{}".into(), &jstr("stop")), None)];
                 if self.include_usage {
-                    let v = json!({
-                        "id": "chatcmpl-fake",
-                        "object": "chat.completion.chunk",
-                        "created": created,
-                        "model": model,
-                        "system_fingerprint": "fp_fake",
-                        "choices": [],
-                        "usage": {
-                            "prompt_tokens": p.input_tokens,
-                            "completion_tokens": p.output_tokens,
-                            "total_tokens": p.input_tokens + p.output_tokens,
-                            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-                            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}
-                        }
-                    });
-                    ending.push(Self::sse(None, &v));
+                    ending.push(chunk("[]".into(), Some(self.openai_usage())));
                 }
                 ending.push("data: [DONE]\n\n".to_owned());
+                let message = format!(
+                    "The server had an error while processing your request. Sorry about that! \
+                     ({MID_STREAM_ERROR})"
+                );
                 let error = Self::sse(
                     None,
-                    &json!({"error": {
-                        "message": format!("The server had an error while processing your request. Sorry about that! ({MID_STREAM_ERROR})"),
-                        "type": "server_error", "param": null, "code": null
-                    }}),
+                    &obj(&[(
+                        "error",
+                        obj(&[
+                            ("message", jstr(&message)),
+                            ("type", jstr("server_error")),
+                            ("param", NULL.into()),
+                            ("code", NULL.into()),
+                        ]),
+                    )]),
                 );
                 Parts {
                     preamble,
@@ -959,21 +1050,40 @@ impl Ctx<'_> {
                 }
             }
             Format::Anthropic => {
+                let usage = obj(&[
+                    ("input_tokens", p.input_tokens.to_string()),
+                    ("cache_creation_input_tokens", "0".into()),
+                    ("cache_read_input_tokens", "0".into()),
+                    ("output_tokens", "1".into()),
+                ]);
+                let message = obj(&[
+                    ("id", jstr("msg_fake")),
+                    ("type", jstr("message")),
+                    ("role", jstr("assistant")),
+                    ("model", model.clone()),
+                    ("content", "[]".into()),
+                    ("stop_reason", NULL.into()),
+                    ("stop_sequence", NULL.into()),
+                    ("usage", usage),
+                ]);
                 let preamble = vec![
                     Self::sse(
                         Some("message_start"),
-                        &json!({"type": "message_start", "message": {
-                            "id": "msg_fake", "type": "message", "role": "assistant", "model": model,
-                            "content": [], "stop_reason": null, "stop_sequence": null,
-                            "usage": {"input_tokens": p.input_tokens, "cache_creation_input_tokens": 0,
-                                      "cache_read_input_tokens": 0, "output_tokens": 1}
-                        }}),
+                        &obj(&[("type", jstr("message_start")), ("message", message)]),
                     ),
                     Self::sse(
                         Some("content_block_start"),
-                        &json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+                        &obj(&[
+                            ("type", jstr("content_block_start")),
+                            ("index", "0".into()),
+                            (
+                                "content_block",
+                                obj(&[("type", jstr("text")), ("text", jstr(""))]),
+                            ),
+                        ]),
                     ),
-                    Self::sse(Some("ping"), &json!({"type": "ping"})),
+                    // The real service writes this one with spaces.
+                    Self::sse(Some("ping"), r#"{"type": "ping"}"#),
                 ];
                 let content = p
                     .chunks
@@ -981,25 +1091,50 @@ impl Ctx<'_> {
                     .map(|c| {
                         Self::sse(
                             Some("content_block_delta"),
-                            &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": c}}),
+                            &obj(&[
+                                ("type", jstr("content_block_delta")),
+                                ("index", "0".into()),
+                                (
+                                    "delta",
+                                    obj(&[("type", jstr("text_delta")), ("text", jstr(c))]),
+                                ),
+                            ]),
                         )
                     })
                     .collect();
                 let ending = vec![
                     Self::sse(
                         Some("content_block_stop"),
-                        &json!({"type": "content_block_stop", "index": 0}),
+                        &obj(&[("type", jstr("content_block_stop")), ("index", "0".into())]),
                     ),
                     Self::sse(
                         Some("message_delta"),
-                        &json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null},
-                                "usage": {"output_tokens": p.output_tokens}}),
+                        &obj(&[
+                            ("type", jstr("message_delta")),
+                            (
+                                "delta",
+                                obj(&[
+                                    ("stop_reason", jstr("end_turn")),
+                                    ("stop_sequence", NULL.into()),
+                                ]),
+                            ),
+                            (
+                                "usage",
+                                obj(&[("output_tokens", p.output_tokens.to_string())]),
+                            ),
+                        ]),
                     ),
-                    Self::sse(Some("message_stop"), &json!({"type": "message_stop"})),
+                    Self::sse(
+                        Some("message_stop"),
+                        &obj(&[("type", jstr("message_stop"))]),
+                    ),
                 ];
                 let error = Self::sse(
                     Some("error"),
-                    &json!({"type": "error", "error": {"type": "overloaded_error", "message": format!("Overloaded ({MID_STREAM_ERROR})")}}),
+                    &format!(
+                        r#"{{"type": "error", "error": {{"type": "overloaded_error", "message": {}}}}}"#,
+                        jstr(&format!("Overloaded ({MID_STREAM_ERROR})"))
+                    ),
                 );
                 Parts {
                     preamble,
@@ -1009,27 +1144,32 @@ impl Ctx<'_> {
                 }
             }
             Format::Ollama => {
-                let line = |v: Value| format!("{v}\n");
-                let created = "2024-01-01T00:00:00.000000Z";
                 let content = p
                     .chunks
                     .iter()
                     .map(|c| {
-                        line(json!({"model": model, "created_at": created,
-                                    "message": {"role": "assistant", "content": c}, "done": false}))
+                        let line = obj(&[
+                            ("model", model.clone()),
+                            ("created_at", jstr(OLLAMA_CREATED_AT)),
+                            (
+                                "message",
+                                obj(&[("role", jstr("assistant")), ("content", jstr(c))]),
+                            ),
+                            ("done", "false".into()),
+                        ]);
+                        format!("{line}\n")
                     })
                     .collect();
-                let ending = vec![line(json!({
-                    "model": model, "created_at": created,
-                    "message": {"role": "assistant", "content": ""},
-                    "done_reason": "stop", "done": true,
-                    "total_duration": 4_883_583_458u64, "load_duration": 1_334_875u64,
-                    "prompt_eval_count": p.input_tokens, "prompt_eval_duration": 342_546_000u64,
-                    "eval_count": p.output_tokens, "eval_duration": 4_535_599_000u64
-                }))];
-                let error = line(json!({"error": format!(
-                    "an error was encountered while running the model: {MID_STREAM_ERROR}"
-                )}));
+                let ending = vec![format!("{}\n", self.ollama_final(""))];
+                let error = format!(
+                    "{}\n",
+                    obj(&[(
+                        "error",
+                        jstr(&format!(
+                            "an error was encountered while running the model: {MID_STREAM_ERROR}"
+                        ))
+                    )])
+                );
                 Parts {
                     preamble: Vec::new(),
                     content,
@@ -1120,36 +1260,66 @@ impl Ctx<'_> {
         if p.mode == Mode::ErrorMid {
             let msg = format!("fake server error ({MID_STREAM_ERROR})");
             let body = error_body(self.format, 500, &msg);
-            return write_full(stream, 500, "application/json", body.to_string().as_bytes());
+            return write_full(stream, 500, "application/json", body.as_bytes());
         }
         if !p.slow.is_zero() && !self.shared.sleep(p.slow) {
             return Ok(());
         }
         let body = match self.format {
-            Format::OpenAi => json!({
-                "id": "chatcmpl-fake", "object": "chat.completion", "created": now_secs(),
-                "model": p.model, "system_fingerprint": "fp_fake",
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": p.text, "refusal": null},
-                             "logprobs": null, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": p.input_tokens, "completion_tokens": p.output_tokens,
-                          "total_tokens": p.input_tokens + p.output_tokens}
-            }),
-            Format::Anthropic => json!({
-                "id": "msg_fake", "type": "message", "role": "assistant", "model": p.model,
-                "content": [{"type": "text", "text": p.text}],
-                "stop_reason": "end_turn", "stop_sequence": null,
-                "usage": {"input_tokens": p.input_tokens, "output_tokens": p.output_tokens}
-            }),
-            Format::Ollama => json!({
-                "model": p.model, "created_at": "2024-01-01T00:00:00.000000Z",
-                "message": {"role": "assistant", "content": p.text},
-                "done_reason": "stop", "done": true,
-                "total_duration": 4_883_583_458u64, "load_duration": 1_334_875u64,
-                "prompt_eval_count": p.input_tokens, "prompt_eval_duration": 342_546_000u64,
-                "eval_count": p.output_tokens, "eval_duration": 4_535_599_000u64
-            }),
+            Format::OpenAi => obj(&[
+                ("id", jstr("chatcmpl-fake")),
+                ("object", jstr("chat.completion")),
+                ("created", now_secs().to_string()),
+                ("model", jstr(&p.model)),
+                (
+                    "choices",
+                    format!(
+                        "[{}]",
+                        obj(&[
+                            ("index", "0".into()),
+                            (
+                                "message",
+                                obj(&[
+                                    ("role", jstr("assistant")),
+                                    ("content", jstr(&p.text)),
+                                    ("refusal", NULL.into()),
+                                ]),
+                            ),
+                            ("logprobs", NULL.into()),
+                            ("finish_reason", jstr("stop")),
+                        ])
+                    ),
+                ),
+                ("usage", self.openai_usage()),
+                ("system_fingerprint", jstr("fp_fake")),
+            ]),
+            Format::Anthropic => obj(&[
+                ("id", jstr("msg_fake")),
+                ("type", jstr("message")),
+                ("role", jstr("assistant")),
+                ("model", jstr(&p.model)),
+                (
+                    "content",
+                    format!(
+                        "[{}]",
+                        obj(&[("type", jstr("text")), ("text", jstr(&p.text))])
+                    ),
+                ),
+                ("stop_reason", jstr("end_turn")),
+                ("stop_sequence", NULL.into()),
+                (
+                    "usage",
+                    obj(&[
+                        ("input_tokens", p.input_tokens.to_string()),
+                        ("cache_creation_input_tokens", "0".into()),
+                        ("cache_read_input_tokens", "0".into()),
+                        ("output_tokens", p.output_tokens.to_string()),
+                    ]),
+                ),
+            ]),
+            Format::Ollama => self.ollama_final(&p.text),
         };
-        let body = body.to_string().into_bytes();
+        let body = body.into_bytes();
         match p.mode {
             Mode::Stall | Mode::Cut | Mode::Truncate => {
                 let head = format!(

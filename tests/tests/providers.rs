@@ -754,3 +754,118 @@ fn command_provider_cancel_kills_the_child() {
         t.elapsed()
     );
 }
+
+// ---- the fake's raw wire output ----
+
+/// Sends a raw HTTP request to the fake and returns (head, de-chunked body, chunk count).
+fn raw_post(fake: &FakeProvider, path: &str, body: &Value) -> (String, String, usize) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", fake.port())).unwrap();
+    let body = body.to_string();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let raw = String::from_utf8(raw).unwrap();
+    let (head, mut rest) = raw.split_once("\r\n\r\n").unwrap();
+    assert!(head.contains("Transfer-Encoding: chunked"), "{head}");
+    assert!(head.contains("Connection: close"), "{head}");
+    let mut out = String::new();
+    let mut chunks = 0;
+    loop {
+        let (size, after) = rest.split_once("\r\n").unwrap();
+        let size = usize::from_str_radix(size, 16).unwrap();
+        if size == 0 {
+            assert_eq!(after, "\r\n");
+            break;
+        }
+        out.push_str(&after[..size]);
+        assert_eq!(&after[size..size + 2], "\r\n");
+        rest = &after[size + 2..];
+        chunks += 1;
+    }
+    (head.to_owned(), out, chunks)
+}
+
+#[test]
+fn fake_wire_formats_look_like_the_real_ones() {
+    let fake = FakeProvider::start();
+    let messages = json!([{"role": "user", "content": "hi [[chunks:2]]"}]);
+
+    let (head, body, chunks) = raw_post(
+        &fake,
+        "/v1/chat/completions",
+        &json!({"model": "gpt-x", "messages": messages, "stream": true,
+                "stream_options": {"include_usage": true}}),
+    );
+    assert!(head.starts_with("HTTP/1.1 200 OK"));
+    assert!(head.contains("Content-Type: text/event-stream"));
+    let events: Vec<&str> = body.split_terminator("\n\n").collect();
+    assert_eq!(chunks, events.len(), "one HTTP chunk per event");
+    assert_eq!(events.len(), 6, "{body}");
+    assert!(events[0]
+        .starts_with(r#"data: {"id":"chatcmpl-fake","object":"chat.completion.chunk","created":"#));
+    assert!(events[0].contains(r#""delta":{"role":"assistant","content":"","refusal":null}"#));
+    assert!(
+        events[1].contains(r#""delta":{"content":"echo: hi [["}"#),
+        "{}",
+        events[1]
+    );
+    assert!(events[3].contains(r#""delta":{},"logprobs":null,"finish_reason":"stop""#));
+    assert!(events[4].contains(r#""choices":[],"usage":{"prompt_tokens":2,"completion_tokens":3,"#));
+    assert_eq!(events[5], "data: [DONE]");
+    // Without include_usage: no usage chunk and no `usage` keys.
+    let (_, body, _) = raw_post(
+        &fake,
+        "/v1/chat/completions",
+        &json!({"model": "gpt-x", "messages": messages, "stream": true}),
+    );
+    assert!(!body.contains("usage"), "{body}");
+    assert_eq!(body.split_terminator("\n\n").count(), 5);
+
+    let (head, body, _) = raw_post(
+        &fake,
+        "/v1/messages",
+        &json!({"model": "claude-x", "max_tokens": 10, "messages": messages, "stream": true}),
+    );
+    assert!(head.contains("Content-Type: text/event-stream"));
+    let names: Vec<&str> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("event: "))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "message_start",
+            "content_block_start",
+            "ping",
+            "content_block_delta",
+            "content_block_delta",
+            "content_block_stop",
+            "message_delta",
+            "message_stop"
+        ]
+    );
+    assert!(body.starts_with(
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_fake\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-x\""
+    ));
+
+    let (head, body, chunks) = raw_post(
+        &fake,
+        "/api/chat",
+        &json!({"model": "llama-x", "messages": messages}),
+    );
+    assert!(head.contains("Content-Type: application/x-ndjson"));
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(chunks, 3);
+    assert!(lines[0].starts_with(
+        r#"{"model":"llama-x","created_at":"2024-01-01T00:00:00.000000Z","message":{"role":"assistant","content":"echo: hi [["},"done":false}"#
+    ));
+    assert!(lines[2].contains(r#""done_reason":"stop","done":true,"#));
+    assert!(lines[2].contains(r#""prompt_eval_count":2,"#));
+}

@@ -14,6 +14,7 @@
 
 pub mod anthropic;
 pub mod command;
+mod http;
 pub mod ollama;
 pub mod openai;
 pub mod sse;
@@ -216,14 +217,20 @@ struct CancelInner {
 }
 
 impl CancelToken {
-    /// Asks the provider to stop; kills a registered child process.
+    /// Asks the provider to stop; kills a registered child process (SIGTERM to its process
+    /// group when it leads one, as the command provider's child does, so its own children go
+    /// too; otherwise to the process alone).
     pub fn cancel(&self) {
         self.inner.cancelled.store(true, Ordering::SeqCst);
         let pid = self.inner.child_pid.load(Ordering::SeqCst);
         if pid > 0 {
-            // SAFETY: plain kill(2) on a pid this process spawned.
+            // SAFETY: plain kill(2) on a pid this process spawned and has not reaped yet (the
+            // command provider clears it before reaping). A process group with id `pid` can only
+            // be the one that process leads.
             unsafe {
-                libc::kill(pid, libc::SIGTERM);
+                if libc::kill(-pid, libc::SIGTERM) != 0 {
+                    libc::kill(pid, libc::SIGTERM);
+                }
             }
         }
     }
@@ -246,8 +253,12 @@ pub enum StreamItem {
     Event(StreamEvent),
     /// The provider failed; nothing more follows.
     Failed(ProviderError),
-    /// The worker finished without a `Done` event (treated as done by the caller if any text
-    /// arrived and the format allows it, e.g. the command provider's EOF).
+    /// The worker finished. After a `Done` event this is just the end of the channel. Without
+    /// one it means the provider stopped because it was cancelled or the receiver went away:
+    /// the HTTP providers report a stream that ends before its terminal event as
+    /// `Failed(Protocol)` ("stream ended before the reply was complete") and the command
+    /// provider reports a clean exit as `Done`, so a caller that did not cancel should treat
+    /// `Ended` without `Done` as a failure.
     Ended,
 }
 

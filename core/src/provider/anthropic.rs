@@ -5,8 +5,9 @@
 //! `anthropic-version: 2023-06-01` and the body
 //! `{"model", "max_tokens", "system"?, "messages": [{"role", "content"}…], "stream": true}`.
 //! The system prompt goes in the top-level `system` field; `system`-role messages in the
-//! transcript (which the API does not accept in `messages`) are appended to it. A key is always
-//! required (`MissingKey` otherwise).
+//! transcript (which the API does not accept in `messages`) are appended to it. `max_tokens` is
+//! `ProviderConfig::max_tokens` (4096 when that is 0). A key is always required (`MissingKey`
+//! otherwise).
 //!
 //! Stream: SSE with `event:` names. `message_start` carries the model and the input tokens
 //! (`input_tokens` plus any cache read/creation tokens); `content_block_delta` with

@@ -15,7 +15,11 @@ pub fn panechat_bin() -> PathBuf {
     BIN.get_or_init(|| {
         let exe = std::env::current_exe().expect("test exe");
         // target/<profile>/deps/<test> -> target/<profile>
-        let profile_dir = exe.parent().and_then(Path::parent).expect("target dir").to_path_buf();
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("target dir")
+            .to_path_buf();
         let release = profile_dir.file_name().is_some_and(|n| n == "release");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
@@ -26,7 +30,9 @@ pub fn panechat_bin() -> PathBuf {
         if let Some(target) = profile_dir.parent() {
             cmd.env("CARGO_TARGET_DIR", target);
         }
-        let st = cmd.status().expect("running cargo build for the panechat binary");
+        let st = cmd
+            .status()
+            .expect("running cargo build for the panechat binary");
         assert!(st.success(), "building panechat failed");
         profile_dir.join("panechat")
     })
@@ -67,14 +73,22 @@ impl Run {
     /// Panics with the output unless the command succeeded.
     #[track_caller]
     pub fn ok(self) -> Run {
-        assert_eq!(self.code, 0, "command failed:\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "command failed:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
     /// Panics unless the command exited with `code`.
     #[track_caller]
     pub fn code(self, code: i32) -> Run {
-        assert_eq!(self.code, code, "unexpected exit code:\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
@@ -94,12 +108,19 @@ impl TestEnv {
         std::fs::create_dir_all(root.join("home")).unwrap();
         std::fs::create_dir_all(root.join("work")).unwrap();
         let mut env = BTreeMap::new();
-        env.insert("PANECHAT_HOME".into(), root.join("pc").display().to_string());
+        env.insert(
+            "PANECHAT_HOME".into(),
+            root.join("pc").display().to_string(),
+        );
         env.insert("HOME".into(), root.join("home").display().to_string());
         env.insert("PANECHAT_SESSION".into(), "test".into());
         env.insert("PATH".into(), std::env::var("PATH").unwrap_or_default());
         env.insert("LANG".into(), "C.UTF-8".into());
-        TestEnv { root, env, keep: std::env::var_os("PANECHAT_KEEP_TEST_DIRS").is_some() }
+        TestEnv {
+            root,
+            env,
+            keep: std::env::var_os("PANECHAT_KEEP_TEST_DIRS").is_some(),
+        }
     }
 
     /// The panechat home.
@@ -127,7 +148,11 @@ impl TestEnv {
         S: AsRef<std::ffi::OsStr>,
     {
         let mut c = Command::new(panechat_bin());
-        c.env_clear().envs(&self.env).args(args).current_dir(self.root.join("work")).stdin(Stdio::null());
+        c.env_clear()
+            .envs(&self.env)
+            .args(args)
+            .current_dir(self.root.join("work"))
+            .stdin(Stdio::null());
         c
     }
 
@@ -146,7 +171,12 @@ impl TestEnv {
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
     {
-        Run::from(self.cmd(args).env("PANECHAT_SESSION", session).output().expect("running panechat"))
+        Run::from(
+            self.cmd(args)
+                .env("PANECHAT_SESSION", session)
+                .output()
+                .expect("running panechat"),
+        )
     }
 
     /// Runs panechat with `input` on stdin.
@@ -156,7 +186,13 @@ impl TestEnv {
         S: AsRef<std::ffi::OsStr>,
     {
         use std::io::Write;
-        let mut child = self.cmd(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut child = self
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         let mut stdin = child.stdin.take().unwrap();
         let input = input.to_vec();
         let t = std::thread::spawn(move || {

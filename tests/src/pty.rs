@@ -18,7 +18,12 @@ pub struct Pty {
 impl Pty {
     /// Starts `cmd` as a session leader with the pty as its controlling terminal.
     pub fn spawn(mut cmd: Command) -> Pty {
-        let ws = nix::pty::Winsize { ws_row: 40, ws_col: 120, ws_xpixel: 0, ws_ypixel: 0 };
+        let ws = nix::pty::Winsize {
+            ws_row: 40,
+            ws_col: 120,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
         let pair = nix::pty::openpty(Some(&ws), None).expect("openpty");
         let slave: OwnedFd = pair.slave;
         let slave_fd = slave.as_raw_fd();
@@ -56,7 +61,11 @@ impl Pty {
                 }
             }
         });
-        Pty { master, output, child }
+        Pty {
+            master,
+            output,
+            child,
+        }
     }
 
     /// Everything the program wrote so far.
@@ -79,7 +88,10 @@ impl Pty {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("timed out waiting for {needle:?}; output so far:\n{}", self.text());
+        panic!(
+            "timed out waiting for {needle:?}; output so far:\n{}",
+            self.text()
+        );
     }
 
     /// Types bytes.

@@ -81,11 +81,11 @@ pub fn pick(ctx: &Ctx, prompt: &str, active: Option<&ConversationId>) -> Result<
             .iter()
             .map(|s| row(s, if Some(&s.id) == active { "* " } else { "  " })),
     );
+    // Enter on a pane without a conversation starts a new one; otherwise it keeps the active one.
     let default = summaries
         .iter()
         .position(|s| Some(&s.id) == active)
-        .map(|i| i + 1)
-        .unwrap_or(if summaries.is_empty() { 0 } else { 1 });
+        .map_or(0, |i| i + 1);
     let choice = FuzzySelect::with_theme(&ColorfulTheme::default())
         .with_prompt(prompt)
         .items(&items)

@@ -47,9 +47,34 @@ impl Tmux for RealTmux {
     }
 }
 
-/// Escapes `#` for an argument tmux expands as a format.
+/// Escapes `#` for text tmux will expand and then draw (status segments, like `#{q/h:…}`):
+/// every `#` doubled, so `#(…)`, `#{…}` and `#[style]` all show literally.
 pub fn format_escape(s: &str) -> String {
     s.replace('#', "##")
+}
+
+/// Escapes text for an argument tmux expands once and stores (`select-pane -T`), so that it is
+/// stored exactly: a run of `#` is doubled, except a run just before `[`, which tmux keeps as it
+/// is (style markers survive expansion). Checked against tmux 3.3a in the end-to-end tests.
+pub fn title_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '#' {
+            out.push(c);
+            continue;
+        }
+        let mut run = 1;
+        while chars.peek() == Some(&'#') {
+            chars.next();
+            run += 1;
+        }
+        let keep = chars.peek() == Some(&'[');
+        for _ in 0..(if keep { run } else { 2 * run }) {
+            out.push('#');
+        }
+    }
+    out
 }
 
 /// Protects an argv element from tmux's `;` command separator.
@@ -85,7 +110,7 @@ pub fn publish_args(pane: &str, p: &Published, set_title: bool) -> Vec<String> {
             "-t".into(),
             pane.into(),
             "-T".into(),
-            arg_escape(&format_escape(&format!("panechat: {}", p.label()))),
+            arg_escape(&title_escape(&format!("panechat: {}", p.label()))),
         ]);
     }
     args
@@ -143,6 +168,7 @@ mod tests {
         assert_eq!(a[5], "abc");
         assert_eq!(a[12], "x #(touch PWNED) [31m\\;");
         assert_eq!(a.last().unwrap(), "panechat: x ##(touch PWNED) [31m\\;");
+        assert_eq!(title_escape("a #[x] ##[ #{y} ##"), "a #[x] ##[ ##{y} ####");
         assert_eq!(a.iter().filter(|s| *s == ";").count(), 2);
     }
 

@@ -1,0 +1,273 @@
+//! panechat in real tmux panes: a private server (`tmux -L NAME -f /dev/null`), two panes, a
+//! person typing `panechat q ...` in each.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use panechat_e2e::env::{panechat_bin, TestEnv};
+use panechat_e2e::fake::FakeProvider;
+
+struct Tmux {
+    socket: String,
+    tmpdir: PathBuf,
+}
+
+impl Tmux {
+    fn start(env: &TestEnv) -> Tmux {
+        assert!(
+            Command::new("tmux")
+                .arg("-V")
+                .output()
+                .is_ok_and(|o| o.status.success()),
+            "tmux is not installed; the test command (scripts/test.sh) installs it"
+        );
+        let tmpdir = env.root.join("tmux");
+        std::fs::create_dir_all(&tmpdir).unwrap();
+        let t = Tmux {
+            socket: format!("pctest{}", std::process::id()),
+            tmpdir,
+        };
+        let mut args: Vec<String> = vec![
+            "new-session".into(),
+            "-d".into(),
+            "-s".into(),
+            "t".into(),
+            "-x".into(),
+            "150".into(),
+            "-y".into(),
+            "40".into(),
+        ];
+        for (k, v) in &env.env {
+            if k != "PANECHAT_SESSION" {
+                args.push("-e".into());
+                args.push(format!("{k}={v}"));
+            }
+        }
+        args.extend(["bash".into(), "--norc".into(), "--noprofile".into()]);
+        t.ok(&args);
+        t
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket, "-f", "/dev/null"])
+            .env("TMUX_TMPDIR", &self.tmpdir)
+            .env_remove("TMUX")
+            .env_remove("TMUX_PANE");
+        c
+    }
+
+    fn run<S: AsRef<str>>(&self, args: &[S]) -> (bool, String) {
+        let o = self
+            .cmd()
+            .args(args.iter().map(|a| a.as_ref()))
+            .output()
+            .unwrap();
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        )
+    }
+
+    fn ok<S: AsRef<str>>(&self, args: &[S]) -> String {
+        let (ok, out) = self.run(args);
+        assert!(
+            ok,
+            "tmux {:?} failed",
+            args.iter().map(|a| a.as_ref()).collect::<Vec<_>>()
+        );
+        out
+    }
+
+    fn capture(&self, pane: &str) -> String {
+        self.ok(&["capture-pane", "-p", "-t", pane])
+    }
+
+    fn wait_for(&self, pane: &str, needle: &str) -> String {
+        let t = Instant::now();
+        loop {
+            let screen = self.capture(pane);
+            if screen.contains(needle) {
+                return screen;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "pane {pane} never showed {needle:?}:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn type_line(&self, pane: &str, line: &str) {
+        self.ok(&["send-keys", "-t", pane, "-l", line]);
+        self.ok(&["send-keys", "-t", pane, "Enter"]);
+    }
+
+    fn pane_value(&self, pane: &str, format: &str) -> String {
+        self.ok(&["display-message", "-p", "-t", pane, format])
+            .trim_end()
+            .to_string()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").output();
+    }
+}
+
+fn bin() -> String {
+    panechat_bin().display().to_string()
+}
+
+fn wait_until(f: impl Fn() -> bool, what: &str) {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < Duration::from_secs(20), "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn two_tmux_panes_hold_separate_conversations() {
+    let fake = FakeProvider::start();
+    let env = TestEnv::new();
+    env.use_openai(&fake.base_url_openai());
+    let tmux = Tmux::start(&env);
+    let p0 = tmux.pane_value("t", "#{pane_id}");
+    let p1 = tmux
+        .ok(&[
+            "split-window",
+            "-h",
+            "-t",
+            "t",
+            "-P",
+            "-F",
+            "#{pane_id}",
+            "bash --norc --noprofile",
+        ])
+        .trim()
+        .to_string();
+    let pc = bin();
+
+    // The first pane asks: the first conversation ever starts without a question.
+    tmux.type_line(&p0, &format!("{pc} q 'what is tmux?'"));
+    tmux.wait_for(&p0, "echo: what is tmux?");
+    // The second pane asks: the picker offers "+ new conversation" first; Enter takes it.
+    tmux.type_line(&p1, &format!("{pc} q 'what is zellij?'"));
+    tmux.wait_for(&p1, "type to filter");
+    tmux.ok(&["send-keys", "-t", &p1, "Enter"]);
+    tmux.wait_for(&p1, "echo: what is zellij?");
+
+    // Each pane continues its own thread without naming it.
+    fake.clear_requests();
+    tmux.type_line(&p0, &format!("{pc} q 'and panes?'"));
+    tmux.wait_for(&p0, "echo: and panes?");
+    let req = fake.wait_for_requests(1, Duration::from_secs(5));
+    let users: Vec<_> = req[0]
+        .messages()
+        .into_iter()
+        .filter(|(r, _)| r == "user")
+        .map(|(_, t)| t)
+        .collect();
+    assert_eq!(users, ["what is tmux?", "and panes?"]);
+    let screen1 = tmux.capture(&p1);
+    assert!(!screen1.contains("and panes?"), "{screen1}");
+
+    // The core published each pane's conversation: pane options and the pane title.
+    wait_until(
+        || tmux.pane_value(&p0, "#{@panechat_title}") == "Fake title",
+        "title option on pane 0",
+    );
+    let id0 = tmux.pane_value(&p0, "#{@panechat_id}");
+    let id1 = tmux.pane_value(&p1, "#{@panechat_id}");
+    assert_eq!(id0.len(), 18);
+    assert_eq!(id1.len(), 18);
+    assert_ne!(id0, id1);
+    wait_until(
+        || tmux.pane_value(&p1, "#{pane_title}") == "panechat: Fake title",
+        "pane title on pane 1",
+    );
+
+    // The session keys are the panes, qualified by the server.
+    let sessions: serde_json::Value =
+        serde_json::from_str(&env.run(["sessions", "--json"]).ok().stdout).unwrap();
+    let panes: Vec<_> = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["multiplexer"].as_str().unwrap().to_string(),
+                s["pane"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert!(panes.contains(&("tmux".into(), p0.clone())), "{sessions}");
+    assert!(panes.contains(&("tmux".into(), p1.clone())), "{sessions}");
+    // status for a pane, as a status bar would ask for it.
+    tmux.type_line(&p1, &format!("clear; {pc} status --format tmux"));
+    tmux.wait_for(&p1, "Fake title");
+}
+
+#[test]
+fn hostile_titles_never_run_in_tmux() {
+    let fake = FakeProvider::start();
+    let env = TestEnv::new();
+    env.use_openai(&fake.base_url_openai());
+    let tmux = Tmux::start(&env);
+    let p0 = tmux.pane_value("t", "#{pane_id}");
+    let marker = env.root.join("PWNED");
+    let title = format!("x #(touch {}) #[fg=red]; y;", marker.display());
+    tmux.type_line(&p0, &format!("{} q --new 'hi [[title:{title}]]'", bin()));
+    tmux.wait_for(&p0, "echo: hi");
+    wait_until(
+        || {
+            tmux.pane_value(&p0, "#{@panechat_title}")
+                .starts_with("x #(")
+        },
+        "title option",
+    );
+    // Stored and shown literally; nothing executed.
+    assert_eq!(tmux.pane_value(&p0, "#{@panechat_title}"), title);
+    assert_eq!(
+        tmux.pane_value(&p0, "#{q/h:@panechat_title}"),
+        title.replace('#', "##")
+    );
+    // The pane title too (set by OSC 2, read back literally).
+    wait_until(
+        || {
+            tmux.pane_value(&p0, "#{pane_title}")
+                .starts_with("panechat: x")
+        },
+        "pane title",
+    );
+    // A status line that shows it the safe way renders it.
+    tmux.ok(&["set-option", "-g", "status-right", "#{q/h:@panechat_title}"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!Path::new(&marker).exists(), "a title ran a command");
+    // `fork --session pane:%N` from inside tmux publishes on the other pane with select-pane -T.
+    let p1 = tmux
+        .ok(&[
+            "split-window",
+            "-t",
+            "t",
+            "-P",
+            "-F",
+            "#{pane_id}",
+            "bash --norc --noprofile",
+        ])
+        .trim()
+        .to_string();
+    tmux.type_line(&p0, &format!("{} fork --session pane:{p1}", bin()));
+    wait_until(
+        || tmux.pane_value(&p1, "#{@panechat_title}") == format!("{title} (fork)"),
+        "fork published on the new pane",
+    );
+    wait_until(
+        || tmux.pane_value(&p1, "#{pane_title}") == format!("panechat: {title} (fork)"),
+        "fork pane title",
+    );
+    assert!(!Path::new(&marker).exists(), "a title ran a command");
+}

@@ -32,7 +32,7 @@ fn active(env: &TestEnv, session: &str) -> String {
 }
 
 fn hold(env: &TestEnv, id: &str, ms: u64) -> std::process::Child {
-    let child = env
+    let mut child = env
         .cmd([
             "q",
             "--id",
@@ -58,6 +58,8 @@ fn hold(env: &TestEnv, id: &str, ms: u64) -> std::process::Child {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("holder did not start");
 }
 

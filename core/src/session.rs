@@ -160,6 +160,9 @@ pub struct Session {
     pub multiplexer: Multiplexer,
     /// The pane id as the multiplexer names it (`%3`, `7`), when there is one.
     pub pane: Option<String>,
+    /// What the pane lives in, to tell later whether it still exists: the tmux server
+    /// (`<socket>,<pid>`), the WezTerm socket, the Zellij session name, or `<sid>-<start>`.
+    pub server: Option<String>,
 }
 
 /// 64-bit FNV-1a: a stable hash for keys and file names (not for security).
@@ -231,10 +234,12 @@ pub fn key_for_pane(env: &Env, pane: &str) -> Result<Option<Session>> {
 }
 
 fn tmux_session(tmux: &str, n: &str) -> Session {
+    let server = tmux.rsplit_once(',').map_or(tmux, |(head, _idx)| head);
     Session {
         key: SessionKey(format!("tmux:{}:%{n}", tmux_server_hash(tmux))),
         multiplexer: Multiplexer::Tmux,
         pane: Some(format!("%{n}")),
+        server: Some(server.to_string()),
     }
 }
 
@@ -243,6 +248,7 @@ fn zellij_session(name: &str, n: &str) -> Session {
         key: SessionKey(format!("zellij:{}:{n}", safe_part(name, 64))),
         multiplexer: Multiplexer::Zellij,
         pane: Some(n.to_string()),
+        server: Some(name.to_string()),
     }
 }
 
@@ -252,6 +258,7 @@ fn wezterm_session(socket: Option<&str>, n: &str) -> Session {
         key: SessionKey(format!("wezterm:{server}:{n}")),
         multiplexer: Multiplexer::Wezterm,
         pane: Some(n.to_string()),
+        server: socket.map(str::to_string),
     }
 }
 
@@ -287,6 +294,7 @@ pub fn resolve(env: &Env) -> Result<Session> {
             key: SessionKey::normalize(&raw)?,
             multiplexer: Multiplexer::Explicit,
             pane: None,
+            server: None,
         });
     }
     match innermost_multiplexer(env) {
@@ -328,6 +336,7 @@ pub fn resolve(env: &Env) -> Result<Session> {
                 key: SessionKey(format!("{prefix}:{qualifier}{}", safe_part(v, 64))),
                 multiplexer: mux,
                 pane: Some(v.chars().take(64).collect()),
+                server: None,
             });
         }
     }
@@ -347,16 +356,24 @@ fn unix_session() -> Result<Session> {
         key: SessionKey(format!("sid:{sid}-{start}")),
         multiplexer: Multiplexer::Unix,
         pane: None,
+        server: Some(format!("{sid}-{start}")),
     })
 }
 
 /// A process's start time in clock ticks since boot (`/proc/PID/stat` field 22), used with the
 /// pid so a recycled pid is not mistaken for the old process.
 pub fn process_start_time(pid: u32) -> Option<u64> {
+    proc_stat(pid).map(|(_, start)| start)
+}
+
+/// `(state, start time)` from `/proc/PID/stat`.
+fn proc_stat(pid: u32) -> Option<(char, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) is in parentheses and may contain spaces or ')'.
     let after = &stat[stat.rfind(')')? + 1..];
-    after.split_whitespace().nth(19)?.parse().ok()
+    let mut fields = after.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    Some((state, fields.nth(18)?.parse().ok()?))
 }
 
 /// Whether process `pid` is alive and is the same process that started at `start`
@@ -365,8 +382,9 @@ pub fn process_alive(pid: u32, start: u64) -> bool {
     if pid == 0 || pid > i32::MAX as u32 {
         return false;
     }
-    match process_start_time(pid) {
-        Some(s) => start == 0 || s == start,
+    match proc_stat(pid) {
+        // A zombie has exited; it only waits for its parent to reap it.
+        Some((state, s)) => state != 'Z' && state != 'X' && (start == 0 || s == start),
         // No /proc entry: fall back to kill(pid, 0).
         None => {
             // SAFETY: signal 0 only checks for existence.

@@ -165,6 +165,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
                 key: rec.key.clone(),
                 multiplexer: panechat::session::Multiplexer::from_key(rec.key.as_str()),
                 pane: rec.pane.clone(),
+                server: rec.server.clone(),
             };
             let ok = fix
                 && missing

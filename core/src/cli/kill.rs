@@ -74,6 +74,13 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         return Ok(0);
     }
     for r in &targets {
+        ctx.log(
+            "INFO",
+            &format!(
+                "kill: SIGTERM to run pid {} (session {}, conversation {})",
+                r.pid, r.session, r.conversation
+            ),
+        );
         // SAFETY: signalling a pid verified above to be our own panechat process.
         unsafe {
             libc::kill(r.pid as i32, libc::SIGTERM);
@@ -87,6 +94,13 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     let mut forced = 0;
     for r in &targets {
         if process_alive(r.pid, r.start) {
+            ctx.log(
+                "WARN",
+                &format!(
+                    "kill: run pid {} ignored SIGTERM for {grace:?}; SIGKILL",
+                    r.pid
+                ),
+            );
             // SAFETY: as above.
             unsafe {
                 libc::kill(r.pid as i32, libc::SIGKILL);

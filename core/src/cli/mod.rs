@@ -147,6 +147,7 @@ impl Ctx {
             key,
             multiplexer: mux,
             pane,
+            server: None,
         })
     }
 
@@ -157,9 +158,13 @@ impl Ctx {
     }
 
     fn debug(&self, msg: &str) {
-        if self.verbose > 0 {
-            eprintln!("panechat: {msg}");
-        }
+        self.log("DEBUG", msg);
+    }
+
+    /// Appends to the session-labelled log (mirrored to stderr with -v).
+    fn log(&self, level: &str, msg: &str) {
+        panechat::logfile::Logger::new(&self.paths, self.session.as_ref(), self.verbose > 0)
+            .log(level, msg);
     }
 }
 

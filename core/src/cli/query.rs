@@ -201,11 +201,32 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         stream: !args.no_stream,
     };
 
+    ctx.log(
+        "INFO",
+        &format!(
+            "query in {} ({} turns) via {} model {}: message of {} bytes",
+            summary.id,
+            conv.turns.len(),
+            pcfg.kind,
+            model,
+            message.len()
+        ),
+    );
     let started_at = panechat::time::now_rfc3339();
+    let t0 = Instant::now();
     let outcome = stream(ctx, &cfg, &pcfg, request, args.no_stream);
     let reply = match outcome {
         Ok(r) => r,
         Err((err, partial)) => {
+            ctx.log(
+                "ERROR",
+                &format!(
+                    "query in {} failed after {:?} with {} bytes received: {err}",
+                    summary.id,
+                    t0.elapsed(),
+                    partial.len()
+                ),
+            );
             draft.partial_reply = partial;
             draft.error = err.to_string();
             let _ = ctx.store.save_draft(&draft);
@@ -227,6 +248,22 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         truncated: reply.truncated,
     };
     let model_for_title = turn.model.clone();
+    ctx.log(
+        "INFO",
+        &format!(
+            "reply in {}: {} bytes in {:?}, tokens in/out {:?}/{:?}{}",
+            summary.id,
+            turn.assistant.len(),
+            t0.elapsed(),
+            turn.usage.input_tokens,
+            turn.usage.output_tokens,
+            if turn.truncated {
+                ", truncated at provider.max_reply_bytes"
+            } else {
+                ""
+            }
+        ),
+    );
     ctx.store.append_turn(&mut conv, turn)?;
     ctx.store.clear_draft(&session.key)?;
 
@@ -538,6 +575,16 @@ fn lock_conversation(
             return Ok((g, summary));
         }
         let waiter = Waiter::start(&path)?;
+        ctx.log(
+            "INFO",
+            &format!(
+                "conversation {} is locked by {}; on-locked={mode:?}",
+                summary.id,
+                lock::read_holder(&path)
+                    .map(|h| h.describe())
+                    .unwrap_or_else(|| "another process".into())
+            ),
+        );
         let what = format!(
             "conversation \"{}\" ({})",
             ui::truncate(&summary.display_title(), 40),

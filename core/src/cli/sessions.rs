@@ -1,7 +1,13 @@
 //! `panechat sessions`: every known session, its conversations and live runs.
+//!
+//! Listing also prunes, lazily, the records of panes that are certainly gone (a dead tmux
+//! server, a vanished WezTerm socket, an ended terminal session) without spawning anything;
+//! `--prune` also asks the multiplexers which panes still exist. Conversations are never
+//! touched, and a session with a live run is never pruned.
 
 use std::io::IsTerminal;
 
+use panechat::prune::{self, Liveness};
 use panechat::runs::{self, Run};
 use panechat::store::mapping;
 use panechat::Result;
@@ -9,19 +15,40 @@ use serde_json::json;
 
 use super::{out, out_json, ui::truncate, Ctx};
 
-/// `panechat sessions [--json]`
+/// `panechat sessions [--json] [--prune]`
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Print a JSON array: key, multiplexer, pane, conversation, previous, runs.
     #[arg(long)]
     json: bool,
+    /// Also ask tmux, WezTerm and Zellij which panes still exist, and forget the others.
+    #[arg(long)]
+    prune: bool,
 }
 
 /// Runs the command.
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     let runs = runs::live(&ctx.paths)?;
-    let mut records = mapping::all(&ctx.paths)?;
-    // Sessions with runs but no record yet (first query still waiting) are shown too.
+    let runs_of = |key: &str| -> Vec<&Run> { runs.iter().filter(|r| r.session == key).collect() };
+    let mut records = Vec::new();
+    let mut pruned = 0;
+    for rec in mapping::all(&ctx.paths)? {
+        if runs_of(rec.key.as_str()).is_empty() {
+            if let Liveness::Gone(why) = prune::check(&rec, args.prune) {
+                mapping::remove(&ctx.paths, &rec.key)?;
+                ctx.log("INFO", &format!("forgot session {}: {why}", rec.key));
+                pruned += 1;
+                continue;
+            }
+        }
+        records.push(rec);
+    }
+    if pruned > 0 || args.prune {
+        ctx.note(&format!(
+            "pruned {pruned} session(s) whose pane is gone (their conversations are kept)"
+        ));
+    }
+    // Sessions with runs but no record yet (a first query still waiting) are shown too.
     for r in &runs {
         if !records.iter().any(|s| s.key.as_str() == r.session) {
             if let Ok(key) = panechat::session::SessionKey::normalize(&r.session) {
@@ -29,6 +56,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
                     key,
                     multiplexer: r.multiplexer.clone(),
                     pane: r.pane.clone(),
+                    server: None,
                     active: None,
                     previous: Vec::new(),
                     updated_at: r.since.clone(),
@@ -36,7 +64,6 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             }
         }
     }
-    let runs_of = |key: &str| -> Vec<&Run> { runs.iter().filter(|r| r.session == key).collect() };
     records.sort_by(|a, b| {
         let (la, lb) = (
             !runs_of(a.key.as_str()).is_empty(),
@@ -76,46 +103,71 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         return Ok(0);
     }
     let color = std::io::stdout().is_terminal() && ctx.env.get("NO_COLOR").is_none();
-    let mut text = format!(
-        "{:<36} {:<8} {:<6} {:<19} {}\n",
-        "SESSION", "MUX", "PANE", "CONVERSATION", "RUNS"
-    );
-    for s in &records {
-        let rs = runs_of(s.key.as_str());
-        let title = s
-            .active
-            .as_ref()
-            .and_then(|id| ctx.store.read_summary_file(id))
-            .map(|x| truncate(&x.display_title(), 30))
-            .unwrap_or_default();
-        let runs_text = if rs.is_empty() {
-            "-".to_string()
-        } else {
-            rs.iter()
-                .map(|r| {
-                    format!(
-                        "{} {} {}",
-                        r.pid,
-                        r.state.as_str(),
-                        panechat::time::ago(&r.since)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("; ")
-        };
-        let runs_text = if color && !rs.is_empty() {
-            format!("\x1b[32m{runs_text}\x1b[0m")
-        } else {
-            runs_text
-        };
-        text.push_str(&format!(
-            "{:<36} {:<8} {:<6} {:<19} {}  {}\n",
-            truncate(s.key.as_str(), 36),
-            s.multiplexer,
-            s.pane.as_deref().unwrap_or("-"),
-            s.active.as_ref().map(|i| i.as_str()).unwrap_or("-"),
-            runs_text,
-            title
+    let rows: Vec<[String; 6]> = records
+        .iter()
+        .map(|s| {
+            let rs = runs_of(s.key.as_str());
+            let title = s
+                .active
+                .as_ref()
+                .and_then(|id| ctx.store.read_summary_file(id))
+                .map(|x| truncate(&x.display_title(), 32))
+                .unwrap_or_default();
+            let runs_text = if rs.is_empty() {
+                "-".to_string()
+            } else {
+                rs.iter()
+                    .map(|r| {
+                        format!(
+                            "{} {} {}",
+                            r.pid,
+                            r.state.as_str(),
+                            panechat::time::ago(&r.since)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            [
+                truncate(s.key.as_str(), 40),
+                s.multiplexer.clone(),
+                s.pane.clone().unwrap_or_else(|| "-".into()),
+                s.active
+                    .as_ref()
+                    .map(|i| i.short().to_string())
+                    .unwrap_or_else(|| "-".into()),
+                title,
+                runs_text,
+            ]
+        })
+        .collect();
+    let header = ["SESSION", "MUX", "PANE", "CONV", "TITLE", "RUNS"];
+    let mut widths = header.map(|h| h.chars().count());
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r.iter()) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let fmt_row = |cells: [&str; 6], live: bool| -> String {
+        let mut line = String::new();
+        for (i, (c, w)) in cells.iter().zip(widths.iter()).enumerate() {
+            if i == 5 {
+                if color && live {
+                    line.push_str(&format!("\x1b[32m{c}\x1b[0m"));
+                } else {
+                    line.push_str(c);
+                }
+            } else {
+                line.push_str(&format!("{c:<w$}  "));
+            }
+        }
+        line.trim_end().to_string() + "\n"
+    };
+    let mut text = fmt_row(header, false);
+    for r in &rows {
+        text.push_str(&fmt_row(
+            [&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]],
+            r[5] != "-",
         ));
     }
     out(&text)?;

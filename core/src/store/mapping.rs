@@ -28,6 +28,9 @@ pub struct SessionRecord {
     /// The pane id, in a multiplexer.
     #[serde(default)]
     pub pane: Option<String>,
+    /// What the pane lives in (see [`Session::server`]), for pruning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
     /// The active conversation.
     #[serde(default)]
     pub active: Option<ConversationId>,
@@ -80,12 +83,16 @@ pub fn update<T>(
             key: session.key.clone(),
             multiplexer: session.multiplexer.as_str().to_string(),
             pane: session.pane.clone(),
+            server: session.server.clone(),
             active: None,
             previous: Vec::new(),
             updated_at: String::new(),
         },
         Err(e) => return Err(e),
     };
+    if rec.server.is_none() {
+        rec.server = session.server.clone();
+    }
     let out = f(&mut rec);
     rec.updated_at = crate::time::now_rfc3339();
     let bytes = serde_json::to_vec_pretty(&rec).expect("record serialises");
@@ -159,4 +166,16 @@ pub fn all(paths: &Paths) -> Result<Vec<SessionRecord>> {
         }
     }
     Ok(out)
+}
+
+/// Removes a session's record and lock file (its conversations are never touched).
+pub fn remove(paths: &Paths, key: &SessionKey) -> Result<()> {
+    for p in [file(paths, key), lock_file(paths, key)] {
+        match fs::remove_file(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(&p, e)),
+        }
+    }
+    Ok(())
 }

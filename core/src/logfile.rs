@@ -1,0 +1,131 @@
+//! panechat's log: `state/logs/panechat.log`, one line per event, every line labelled with the
+//! session it came from (`[tmux %3]`), so the work of many panes can be told apart. The file is
+//! rotated by size (`panechat.log.1`, `.2`, `.3`). Message text is never logged, only sizes.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
+
+use crate::paths::{ensure_dir, Paths};
+use crate::session::Session;
+
+/// Rotate when the log passes this size.
+pub const MAX_LOG_BYTES: u64 = 1024 * 1024;
+/// Rotated files kept.
+pub const KEEP: usize = 3;
+
+/// Appends labelled lines to the log (and mirrors them to stderr when asked).
+#[derive(Debug, Clone)]
+pub struct Logger {
+    path: PathBuf,
+    label: String,
+    mirror: bool,
+}
+
+/// The label of a session: `[tmux %3]`, `[zellij 4]`, `[explicit work]`.
+pub fn label(session: &Session) -> String {
+    let who = session
+        .pane
+        .clone()
+        .unwrap_or_else(|| session.key.to_string());
+    let who: String = who.chars().take(40).collect();
+    format!("[{} {}]", session.multiplexer, who)
+}
+
+impl Logger {
+    /// A logger for `session`; `mirror` copies every line to stderr (`-v`).
+    pub fn new(paths: &Paths, session: Option<&Session>, mirror: bool) -> Logger {
+        Logger {
+            path: paths.logs().join("panechat.log"),
+            label: session.map(label).unwrap_or_else(|| "[-]".into()),
+            mirror,
+        }
+    }
+
+    /// The log file.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// Writes one line: `TIME LEVEL [mux pane] pid=N message`. Failures to log are ignored.
+    pub fn log(&self, level: &str, msg: &str) {
+        let clean: String = msg
+            .chars()
+            .map(|c| if crate::title::is_control(c) { ' ' } else { c })
+            .collect();
+        let line = format!(
+            "{} {level} {} pid={} {clean}\n",
+            crate::time::now_rfc3339(),
+            self.label,
+            std::process::id()
+        );
+        if self.mirror {
+            eprint!("panechat: {level} {} {clean}\n", self.label);
+        }
+        let Some(dir) = self.path.parent() else {
+            return;
+        };
+        if ensure_dir(dir).is_err() {
+            return;
+        }
+        if fs::metadata(&self.path)
+            .map(|m| m.len() > MAX_LOG_BYTES)
+            .unwrap_or(false)
+        {
+            self.rotate();
+        }
+        if let Ok(mut f) = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(&self.path)
+        {
+            let _ = f.write_all(line.as_bytes());
+        }
+    }
+
+    fn rotate(&self) {
+        for i in (1..KEEP).rev() {
+            let _ = fs::rename(self.rotated(i), self.rotated(i + 1));
+        }
+        let _ = fs::rename(&self.path, self.rotated(1));
+    }
+
+    fn rotated(&self, i: usize) -> PathBuf {
+        let mut s = self.path.as_os_str().to_owned();
+        s.push(format!(".{i}"));
+        PathBuf::from(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::Env;
+
+    #[test]
+    fn labels_lines_and_rotates() {
+        let root = std::env::temp_dir().join(format!("pc-logfile-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let env = Env::from_pairs([("PANECHAT_HOME", root.display().to_string())]);
+        let paths = Paths::resolve(&env).unwrap();
+        let s = crate::session::resolve(&Env::from_pairs([
+            ("TMUX", "/tmp/s,1,0"),
+            ("TMUX_PANE", "%3"),
+        ]))
+        .unwrap();
+        let log = Logger::new(&paths, Some(&s), false);
+        log.log("INFO", "query started\x1b[2J");
+        let text = fs::read_to_string(log.path()).unwrap();
+        assert!(text.contains(" INFO [tmux %3] pid="), "{text}");
+        assert!(!text.contains('\x1b'));
+        let big = "x".repeat(4096);
+        for _ in 0..(MAX_LOG_BYTES as usize / 4096 + 2) {
+            log.log("INFO", &big);
+        }
+        assert!(log.rotated(1).exists());
+        assert!(fs::metadata(log.path()).unwrap().len() < MAX_LOG_BYTES);
+        fs::remove_dir_all(&root).unwrap();
+    }
+}

@@ -61,7 +61,7 @@ impl Logger {
             std::process::id()
         );
         if self.mirror {
-            eprint!("panechat: {level} {} {clean}\n", self.label);
+            eprintln!("panechat: {level} {} {clean}", self.label);
         }
         let Some(dir) = self.path.parent() else {
             return;

@@ -69,8 +69,10 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         ctx.note("no conversations yet; start one with `panechat q \"your question\"`");
         return Ok(0);
     }
+    let prefixes = unique_prefix_lens(&list);
+    let width = terminal_width();
     let mut text = String::new();
-    for s in &list {
+    for (s, plen) in list.iter().zip(prefixes) {
         let panes = active_in.get(s.id.as_str());
         let mine = panes.is_some_and(|v| here.as_ref().is_some_and(|h| v.contains(h)));
         let mut flags = Vec::new();
@@ -89,20 +91,59 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
                 ));
             }
         }
-        text.push_str(&format!(
-            "{} {}  {:>4}  {:>4}  {:<44}{}\n",
+        let flags = if flags.is_empty() {
+            String::new()
+        } else {
+            format!("  [{}]", flags.join(", "))
+        };
+        let head = format!(
+            "{} {:<12} {:>4}  {:>4}  ",
             if mine { "*" } else { " " },
-            s.id,
+            &s.id.as_str()[..plen],
             s.turns,
             panechat::time::ago(&s.updated_at),
-            truncate(&s.display_title(), 44),
-            if flags.is_empty() {
-                String::new()
-            } else {
-                format!("  [{}]", flags.join(", "))
-            }
+        );
+        let room = width.map_or(60, |w| {
+            w.saturating_sub(head.chars().count() + flags.chars().count())
+                .max(12)
+        });
+        text.push_str(&format!(
+            "{head}{}{flags}\n",
+            truncate(&s.display_title(), room)
         ));
     }
     out(&text)?;
     Ok(0)
+}
+
+/// For each id, the length of its shortest prefix that no other listed id shares (at least 8).
+fn unique_prefix_lens(list: &[Summary]) -> Vec<usize> {
+    let mut sorted: Vec<&str> = list.iter().map(|s| s.id.as_str()).collect();
+    sorted.sort_unstable();
+    let common = |a: &str, b: &str| a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+    list.iter()
+        .map(|s| {
+            let id = s.id.as_str();
+            let i = sorted.binary_search(&id).unwrap_or(0);
+            let mut need = 0;
+            if i > 0 {
+                need = need.max(common(id, sorted[i - 1]) + 1);
+            }
+            if i + 1 < sorted.len() {
+                need = need.max(common(id, sorted[i + 1]) + 1);
+            }
+            need.clamp(8, id.len())
+        })
+        .collect()
+}
+
+/// The terminal's width when stdout is one.
+fn terminal_width() -> Option<usize> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    console::Term::stdout()
+        .size_checked()
+        .map(|(_, w)| w as usize)
 }

@@ -543,7 +543,12 @@ impl WaitLine {
         }
         let mut err = std::io::stderr();
         if self.tty {
-            let _ = write!(err, "\r\x1b[2K{text}");
+            // One terminal row, so \r and erase-line redraw it in place.
+            let width = console::Term::stderr()
+                .size_checked()
+                .map_or(80, |(_, w)| w as usize);
+            let row = ui::truncate(&text, width.saturating_sub(1).max(10));
+            let _ = write!(err, "\r\x1b[2K{row}");
         } else if !self.printed_once {
             let _ = writeln!(err, "{text}");
             self.printed_once = true;
@@ -610,7 +615,7 @@ fn lock_conversation(
                 .unwrap_or_else(|| "another process".into());
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             let wait_text = match left {
-                Some(l) => format!("panechat: waiting for {what}, held by {holder} (up to {}s more; Ctrl-C cancels)", l.as_secs()),
+                Some(l) => format!("panechat: waiting for {what}, held by {holder} (up to {}s more; Ctrl-C cancels)", l.as_secs_f64().ceil()),
                 None => format!("panechat: waiting for {what}, held by {holder} (Ctrl-C cancels)"),
             };
             line.show(wait_text);

@@ -164,8 +164,13 @@ fn two_tmux_panes_hold_separate_conversations() {
     fake.clear_requests();
     tmux.type_line(&p0, &format!("{pc} q 'and panes?'"));
     tmux.wait_for(&p0, "echo: and panes?");
-    let req = fake.wait_for_requests(1, Duration::from_secs(5));
-    let users: Vec<_> = req[0]
+    let reqs = fake.wait_for_requests(1, Duration::from_secs(5));
+    // (The title request of pane 1's first turn may arrive late; pick this pane's query.)
+    let req = reqs
+        .iter()
+        .find(|r| r.last_user_message().as_deref() == Some("and panes?"))
+        .expect("the query was sent");
+    let users: Vec<_> = req
         .messages()
         .into_iter()
         .filter(|(r, _)| r == "user")

@@ -212,3 +212,30 @@ fn hostile_titles_and_replies_reach_the_terminal_harmless() {
     assert_eq!(st.stdout, "]2;pwned [31mred #(touch PWNED)0m\n");
     assert!(!env.root.join("work/PWNED").exists());
 }
+
+#[test]
+fn wezterm_panes_get_user_vars() {
+    let (env, _fake) = setup();
+    // Stands in for the WezTerm socket (a pane whose socket is gone is pruned).
+    std::fs::write(env.root.join("wez.sock"), "").unwrap();
+    let mut cmd = env.cmd(["q", "--new", "hi [[title:Wez #1]]"]);
+    cmd.env_remove("PANECHAT_SESSION")
+        .env("WEZTERM_PANE", "7")
+        .env("WEZTERM_UNIX_SOCKET", env.root.join("wez.sock"));
+    let mut pty = Pty::spawn(cmd);
+    assert_eq!(pty.wait(T), 0, "{}", pty.text());
+    let text = pty.text();
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode("Wez #1");
+    assert!(
+        text.contains(&format!("\x1b]1337;SetUserVar=panechat_title={b64}\x07")),
+        "{text:?}"
+    );
+    assert!(
+        text.contains("\x1b]1337;SetUserVar=panechat_id="),
+        "{text:?}"
+    );
+    let s = json(&env.run(["sessions", "--json"]).ok().stdout);
+    assert_eq!(s[0]["multiplexer"], "wezterm");
+    assert_eq!(s[0]["pane"], "7");
+}

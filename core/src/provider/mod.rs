@@ -292,6 +292,19 @@ pub trait Provider: Send + Sync {
     ) -> Result<(), ProviderError>;
 }
 
+/// Checks what can be checked before anything is sent (a required API key is set), so a
+/// missing key is reported before a conversation is created or a message typed.
+pub fn preflight(cfg: &ProviderConfig) -> Result<(), ProviderError> {
+    let has_key = http::key(cfg).is_some();
+    match cfg.kind {
+        ProviderKind::Anthropic if !has_key => Err(http::missing_key(cfg, "the Anthropic API")),
+        ProviderKind::Openai if !has_key && openai::is_official(&cfg.base_url) => {
+            Err(http::missing_key(cfg, "the OpenAI API"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Builds the provider for a config.
 pub fn build(cfg: &ProviderConfig) -> Box<dyn Provider> {
     match cfg.kind {

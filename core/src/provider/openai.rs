@@ -41,7 +41,7 @@ impl OpenAi {
 }
 
 /// Whether `base_url` is the official OpenAI API (which requires a key).
-fn is_official(base_url: &str) -> bool {
+pub(crate) fn is_official(base_url: &str) -> bool {
     let rest = base_url
         .trim()
         .strip_prefix("https://")

@@ -607,6 +607,16 @@ fn apply_file(
     Ok(())
 }
 
+/// Parses one config file's `text` as if it were read from `path` (a project file when
+/// `project`), through the same code as [`Config::load`], and merges it over the defaults.
+/// Pure; for fuzzing and tests, not a stable API.
+#[doc(hidden)]
+pub fn parse_layer_for_fuzz(path: &Path, text: &str, project: bool) -> Result<Config> {
+    let mut raw = BTreeMap::new();
+    apply_file(&mut raw, path, text, project)?;
+    Config::from_raw(raw)
+}
+
 /// The nearest `.panechat.toml` in `start` or its parents.
 pub fn find_project_file(start: &Path) -> Option<PathBuf> {
     let mut dir = Some(start);

@@ -351,9 +351,10 @@ impl Config {
             _ => Vec::new(),
         };
         if kind == ProviderKind::Command && command.is_empty() {
-            return Err(Error::Config(
-                "provider.kind is \"command\" but provider.command is not set; set it to the program's argv, e.g. command = [\"llm\", \"-m\", \"gpt-4o\"]".into(),
-            ));
+            return Err(Error::Config(format!(
+                "provider.kind is \"command\" (set by {}) but provider.command is not set; set it to the program's argv, e.g. command = [\"llm\", \"-m\", \"gpt-4o\"]",
+                sources.get("provider.kind").map_or("default", String::as_str)
+            )));
         }
         let default_id = match s(get("conversation.default_id", &mut sources)).as_str() {
             "ask" => DefaultId::Ask,
@@ -607,6 +608,16 @@ fn apply_file(
     Ok(())
 }
 
+/// Parses one config file's `text` as if it were read from `path` (a project file when
+/// `project`), through the same code as [`Config::load`], and merges it over the defaults.
+/// Pure; for fuzzing and tests, not a stable API.
+#[doc(hidden)]
+pub fn parse_layer_for_fuzz(path: &Path, text: &str, project: bool) -> Result<Config> {
+    let mut raw = BTreeMap::new();
+    apply_file(&mut raw, path, text, project)?;
+    Config::from_raw(raw)
+}
+
 /// The nearest `.panechat.toml` in `start` or its parents.
 pub fn find_project_file(start: &Path) -> Option<PathBuf> {
     let mut dir = Some(start);
@@ -750,6 +761,16 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("provider.command"), "{e}");
+        // Found by the `config` fuzz check: this error did not say where the kind was set.
+        assert!(e.contains("set by --cfg provider.kind"), "{e}");
+        let e = parse_layer_for_fuzz(
+            Path::new("/c.toml"),
+            "[provider]\nkind = \"command\"",
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("set by /c.toml"), "{e}");
         let e = load_with(None, None, &[], &["provider.base_url=file:///etc"])
             .unwrap_err()
             .to_string();

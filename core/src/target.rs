@@ -20,15 +20,16 @@ pub enum Target {
 
 impl Target {
     /// Parses user input; anything that is not a keyword or id characters is a usage error.
+    /// Keywords, like ids, ignore ASCII case (so `PREV` is the keyword, not an id prefix).
     pub fn parse(s: &str) -> Result<Target> {
         let t = s.trim();
-        match t {
+        let lower = t.to_ascii_lowercase();
+        match lower.as_str() {
             "last" => return Ok(Target::Last),
             "prev" | "-" => return Ok(Target::Prev),
             "pick" => return Ok(Target::Pick),
             _ => {}
         }
-        let lower = t.to_ascii_lowercase();
         if lower.len() <= ID_LEN && is_id_text(&lower) {
             return Ok(Target::Id(lower));
         }
@@ -106,6 +107,11 @@ mod tests {
         assert_eq!(Target::parse("last").unwrap(), Target::Last);
         assert_eq!(Target::parse("-").unwrap(), Target::Prev);
         assert_eq!(Target::parse("01ABC").unwrap(), Target::Id("01abc".into()));
+        // Found by the `target` fuzz check: `prEv` was the id prefix "prev", which no id can
+        // have and `prev` (the keyword) could never name.
+        assert_eq!(Target::parse("PREV").unwrap(), Target::Prev);
+        assert_eq!(Target::parse(" Last ").unwrap(), Target::Last);
+        assert_eq!(Target::parse("pIcK").unwrap(), Target::Pick);
         for bad in [
             "../x",
             "a/b",

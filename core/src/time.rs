@@ -42,11 +42,22 @@ pub fn short_duration(d: Duration) -> String {
     }
 }
 
+/// The most digits a duration may have in all (humantime also reads `1 000s` as one number).
+const MAX_DURATION_DIGITS: usize = 11;
+
 /// Parses `30s`, `2m`, `1h30m`, `500ms` or `0` into a duration.
+///
+/// At most 11 digits in all keeps every duration under 10¹¹ years (3.2·10¹⁸ seconds):
+/// `humantime` panics instead of failing on a sum that reaches `u64::MAX` seconds
+/// (`18446744073709551615s 1000000000ns`), and adding more than `i64::MAX` seconds to an
+/// `Instant` panics too.
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
     if s == "0" {
         return Some(Duration::ZERO);
+    }
+    if s.chars().filter(char::is_ascii_digit).count() > MAX_DURATION_DIGITS {
+        return None;
     }
     humantime::parse_duration(s).ok()
 }
@@ -62,6 +73,34 @@ mod tests {
         assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
         assert_eq!(parse_duration("soon"), None);
         assert_eq!(short_duration(Duration::from_secs(125)), "2m");
+    }
+
+    #[test]
+    fn huge_durations_are_rejected_not_a_panic() {
+        // Found with the `config` fuzz target: humantime panicked ("overflow in Duration::new").
+        assert_eq!(parse_duration("18446744073709551615s 1000000000ns"), None);
+        assert_eq!(
+            parse_duration("18446744073709551615s 999999999ns 1ns"),
+            None
+        );
+        // Accepted by humantime, but `Instant::now() + d` would overflow.
+        assert_eq!(parse_duration("500000000000y"), None);
+        // humantime skips spaces inside numbers: this is 18446744073709551615s.
+        assert_eq!(parse_duration("1844674407 3709551615s 1000000000ns"), None);
+        assert_eq!(parse_duration(&format!("1s{}", " 1s".repeat(30))), None);
+        // The largest accepted durations still fit an Instant.
+        for big in ["99999999999y", "9999999999.9y", "99999 99999 9y"] {
+            let d = parse_duration(big).unwrap();
+            assert!(std::time::Instant::now().checked_add(d).is_some(), "{big}");
+        }
+        assert_eq!(
+            parse_duration("1000000000ms"),
+            Some(Duration::from_secs(1_000_000))
+        );
+        assert_eq!(
+            parse_duration("2h 37min 12s 500ms 250us"),
+            Some(Duration::from_micros(9_432_500_250))
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Test support for panechat: an isolated environment per test ([`env`]), a pty runner
-//! ([`pty`]), and a provider server speaking the real wire formats ([`fake`]).
+//! ([`pty`]), a provider server speaking the real wire formats ([`fake`]), and the parser
+//! invariants shared by the fuzz targets and the stable fuzz smoke test ([`fuzz_checks`]).
 
 pub mod env;
 pub mod fake;
+pub mod fuzz_checks;
 pub mod pty;

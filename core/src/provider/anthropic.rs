@@ -213,12 +213,13 @@ fn text_event(v: &Value, type_ptr: &str, ty: &str, text_ptr: &str) -> Option<Str
 /// A usage object as an event: input = `input_tokens` + cache creation + cache read tokens.
 fn usage_event(u: &Value) -> Option<StreamEvent> {
     let base = http::u64_at(u, "/input_tokens");
+    // Saturating: absurd counts from a server must not overflow (a panic in debug builds).
     let cached = ["/cache_creation_input_tokens", "/cache_read_input_tokens"]
         .iter()
         .filter_map(|p| http::u64_at(u, p))
-        .sum::<u64>();
+        .fold(0u64, u64::saturating_add);
     let usage = Usage {
-        input_tokens: base.map(|b| b + cached),
+        input_tokens: base.map(|b| b.saturating_add(cached)),
         output_tokens: http::u64_at(u, "/output_tokens"),
     };
     (usage != Usage::default()).then_some(StreamEvent::Usage(usage))
@@ -316,6 +317,30 @@ fn parse_full(
         }
     }
     Ok(())
+}
+
+/// Decodes a whole streamed body, given as `chunks` split anywhere, exactly as a live response
+/// to a request for `model` is decoded: the events emitted and how the stream ended (a body that
+/// stops before its terminal event is a `Protocol` error). Pure; for fuzzing and tests, not a
+/// stable API.
+#[doc(hidden)]
+pub fn decode_stream(
+    model: &str,
+    chunks: &[&[u8]],
+) -> (Vec<StreamEvent>, Result<(), ProviderError>) {
+    http::decode_chunks(&mut StreamDecoder::new(model), chunks)
+}
+
+/// Decodes a whole non-streamed reply body to a request for `model`: the events emitted and the
+/// result. Pure; for fuzzing and tests, not a stable API.
+#[doc(hidden)]
+pub fn decode_full(model: &str, body: &[u8]) -> (Vec<StreamEvent>, Result<(), ProviderError>) {
+    let mut events = Vec::new();
+    let res = parse_full(body, model, &mut |ev| {
+        events.push(ev);
+        true
+    });
+    (events, res)
 }
 
 #[cfg(test)]
@@ -467,6 +492,20 @@ data: {"type":"message_stop"}
         assert_eq!(err.kind, ProviderErrorKind::Stream);
         assert!(err.message.contains("Overloaded"), "{}", err.message);
         assert!(err.message.contains("overloaded_error"), "{}", err.message);
+    }
+
+    #[test]
+    fn huge_token_counts_saturate() {
+        // Found while writing the `provider_streams` fuzz target: the sum overflowed.
+        let s = "data: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":18446744073709551615,\"cache_creation_input_tokens\":18446744073709551615,\"cache_read_input_tokens\":1}}}\n\n";
+        let (ev, _) = decode_chunks(&mut StreamDecoder::new("m"), &[s.as_bytes()]);
+        assert_eq!(
+            ev,
+            vec![StreamEvent::Usage(Usage {
+                input_tokens: Some(u64::MAX),
+                output_tokens: None
+            })]
+        );
     }
 
     #[test]

@@ -43,9 +43,8 @@ pub(crate) trait Decoder {
     fn finish(&mut self, emit: &mut dyn FnMut(StreamEvent) -> bool) -> Result<Flow, ProviderError>;
 }
 
-/// Drives `decoder` over a fixed list of chunks and collects events (for tests, and for bodies
-/// that are already in memory).
-#[cfg(test)]
+/// Drives `decoder` over a fixed list of chunks and collects events (for tests, fuzzing, and
+/// bodies that are already in memory), ending the way [`drive`] ends a live body.
 pub(crate) fn decode_chunks(
     decoder: &mut dyn Decoder,
     chunks: &[&[u8]],

@@ -76,23 +76,32 @@ impl Provider for Ollama {
             &request_body(req),
             http::error_message,
         )?;
-        let mut decoder = StreamDecoder::new(&req.model);
         if req.stream {
+            let mut decoder = StreamDecoder::new(&req.model);
             http::drive(body, cancel, &mut decoder, emit)
         } else {
             let bytes = http::read_all(body)?;
-            let text = String::from_utf8_lossy(&bytes);
-            match decoder.line(text.trim(), emit)? {
-                Flow::Done | Flow::Stop => Ok(()),
-                Flow::Continue => Err(ProviderError::new(
-                    ProviderErrorKind::Protocol,
-                    format!(
-                        "the reply is not complete (no \"done\": true): {}",
-                        http::clean(&text, 200)
-                    ),
-                )),
-            }
+            parse_full(&bytes, &req.model, emit)
         }
+    }
+}
+
+/// Handles a non-streamed reply: one object that must have `"done": true`.
+fn parse_full(
+    bytes: &[u8],
+    requested_model: &str,
+    emit: &mut dyn FnMut(StreamEvent) -> bool,
+) -> Result<(), ProviderError> {
+    let text = String::from_utf8_lossy(bytes);
+    match StreamDecoder::new(requested_model).line(text.trim(), emit)? {
+        Flow::Done | Flow::Stop => Ok(()),
+        Flow::Continue => Err(ProviderError::new(
+            ProviderErrorKind::Protocol,
+            format!(
+                "the reply is not complete (no \"done\": true): {}",
+                http::clean(&text, 200)
+            ),
+        )),
     }
 }
 
@@ -198,6 +207,30 @@ impl Decoder for StreamDecoder {
             None => Ok(Flow::Continue),
         }
     }
+}
+
+/// Decodes a whole streamed body, given as `chunks` split anywhere, exactly as a live response
+/// to a request for `model` is decoded: the events emitted and how the stream ended (a body that
+/// stops before its terminal event is a `Protocol` error). Pure; for fuzzing and tests, not a
+/// stable API.
+#[doc(hidden)]
+pub fn decode_stream(
+    model: &str,
+    chunks: &[&[u8]],
+) -> (Vec<StreamEvent>, Result<(), ProviderError>) {
+    http::decode_chunks(&mut StreamDecoder::new(model), chunks)
+}
+
+/// Decodes a whole non-streamed reply body to a request for `model`: the events emitted and the
+/// result. Pure; for fuzzing and tests, not a stable API.
+#[doc(hidden)]
+pub fn decode_full(model: &str, body: &[u8]) -> (Vec<StreamEvent>, Result<(), ProviderError>) {
+    let mut events = Vec::new();
+    let res = parse_full(body, model, &mut |ev| {
+        events.push(ev);
+        true
+    });
+    (events, res)
 }
 
 #[cfg(test)]

@@ -289,6 +289,30 @@ fn parse_full(
     Ok(())
 }
 
+/// Decodes a whole streamed body, given as `chunks` split anywhere, exactly as a live response
+/// to a request for `model` is decoded: the events emitted and how the stream ended (a body that
+/// stops before its terminal event is a `Protocol` error). Pure; for fuzzing and tests, not a
+/// stable API.
+#[doc(hidden)]
+pub fn decode_stream(
+    model: &str,
+    chunks: &[&[u8]],
+) -> (Vec<StreamEvent>, Result<(), ProviderError>) {
+    http::decode_chunks(&mut StreamDecoder::new(model), chunks)
+}
+
+/// Decodes a whole non-streamed reply body to a request for `model`: the events emitted and the
+/// result. Pure; for fuzzing and tests, not a stable API.
+#[doc(hidden)]
+pub fn decode_full(model: &str, body: &[u8]) -> (Vec<StreamEvent>, Result<(), ProviderError>) {
+    let mut events = Vec::new();
+    let res = parse_full(body, model, &mut |ev| {
+        events.push(ev);
+        true
+    });
+    (events, res)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::http::decode_chunks;

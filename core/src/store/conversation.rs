@@ -14,9 +14,23 @@ pub const ID_LEN: usize = 18;
 
 /// A conversation id: time-ordered (milliseconds since the epoch, then 40 random bits),
 /// lower-case Crockford base32, so ids sort by creation time and any unique prefix names one.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+///
+/// Deserialising checks the form too: ids read from logs, summaries, the index and session
+/// records name files, so a stored id that is not id text (`"../x"`) is a parse error.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct ConversationId(String);
+
+impl<'de> Deserialize<'de> for ConversationId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        ConversationId::from_trusted(&s).ok_or_else(|| {
+            serde::de::Error::custom(format_args!(
+                "not a conversation id ({ID_LEN} characters of 0-9 and a-z)"
+            ))
+        })
+    }
+}
 
 impl ConversationId {
     /// A fresh id for now.
@@ -299,6 +313,27 @@ mod tests {
         ] {
             assert!(ConversationId::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn stored_ids_are_validated() {
+        // Found by the `log` and `index` fuzz checks: ids read from files were taken as is,
+        // and they name files (`conversations/<id>.jsonl`).
+        let ok: ConversationId = serde_json::from_str("\"01m7ychr35eb8jpned\"").unwrap();
+        assert_eq!(ok.as_str(), "01m7ychr35eb8jpned");
+        for bad in [
+            "\"../../x\"",
+            "\"01m7ychr35ned\"",
+            "\"01M7YCHR35EB8JPNED\"",
+            "\"01m7ychr35eb8jpned/\"",
+            "\"\"",
+            "7",
+        ] {
+            let e = serde_json::from_str::<ConversationId>(bad).unwrap_err();
+            assert!(!e.to_string().contains(".."), "{e}");
+        }
+        let header = r#"{"type":"header","v":1,"id":"../../etc/x","created_at":"c"}"#;
+        assert!(serde_json::from_str::<Record>(header).is_err());
     }
 
     #[test]

@@ -45,6 +45,14 @@ pub fn read(path: &Path) -> Result<IndexRead> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(IndexRead::default()),
         Err(e) => return Err(crate::error::Error::io(path, e)),
     };
+    Ok(parse_index(&bytes))
+}
+
+/// Parses the index file's bytes (what [`read`] does after reading the file). Bytes after the
+/// last newline are an append still in progress and are ignored. Pure; public for fuzzing and
+/// tests, not a stable API.
+#[doc(hidden)]
+pub fn parse_index(bytes: &[u8]) -> IndexRead {
     let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     let mut out = IndexRead::default();
     let mut latest: HashMap<String, (usize, Summary)> = HashMap::new();
@@ -71,7 +79,7 @@ pub fn read(path: &Path) -> Result<IndexRead> {
             .then_with(|| b.id.cmp(&a.id))
     });
     out.summaries = live;
-    Ok(out)
+    out
 }
 
 /// Whether the index is worth compacting.

@@ -1,0 +1,7 @@
+//! Conversation targets (`Target::parse`).
+//! The invariants are in `panechat_e2e::fuzz_checks::check_target`.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| panechat_e2e::fuzz_checks::check_target(data));

@@ -1,0 +1,7 @@
+//! Title sanitising and terminal-control stripping.
+//! The invariants are in `panechat_e2e::fuzz_checks::check_title`.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| panechat_e2e::fuzz_checks::check_title(data));

@@ -80,7 +80,6 @@ pub fn main() -> i32 {
         );
     }
     let started = Instant::now();
-    let load_before = fs::read_to_string("/proc/loadavg").unwrap_or_default();
     eprint!("panechat-bench: building panechat and hello… ");
     let t = Instant::now();
     let panechat = panechat_e2e::env::panechat_bin();
@@ -99,6 +98,7 @@ pub fn main() -> i32 {
         }
     };
     let mut rows: Vec<Row> = Vec::new();
+    let cpu = CpuClock::now();
     for (name, case) in cases::ALL {
         eprint!("panechat-bench: {name}… ");
         let t = Instant::now();
@@ -118,6 +118,7 @@ pub fn main() -> i32 {
             }
         }
     }
+    let others = cpu.others_since();
     let setup_notes = world.notes.clone();
     if opts.keep {
         world.keep = true;
@@ -127,7 +128,12 @@ pub fn main() -> i32 {
 
     let table = report::table(&rows);
     let legend = "times: median [min..p90] of the samples; MB = 10^6 bytes; ratios are of medians";
-    let machine = machine_note(&load_before, started.elapsed().as_secs_f64());
+    let mut machine = machine_note(others, started.elapsed().as_secs_f64());
+    if others.is_some_and(|o| o > 0.25) {
+        machine.push_str(
+            "\nwarning: other processes were using the CPUs while the cases ran, so times include waiting for a CPU (and fsyncs for the disk); compare the min figures, or run again on a quiet machine",
+        );
+    }
     print!("{table}");
     println!("{legend}");
     println!("{machine}");
@@ -208,8 +214,8 @@ fn hostname() -> String {
     }
 }
 
-/// `machine: host, 2 CPUs (model), Linux 6.1, /tmp on ext4, load …, 2024-…Z, run took 95 s`.
-fn machine_note(load_before: &str, secs: f64) -> String {
+/// `machine: host, nproc 2 (model), Linux 6.1, /tmp on ext4, other load …, date, run took 95 s`.
+fn machine_note(others: Option<f64>, secs: f64) -> String {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     let model = fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -222,16 +228,76 @@ fn machine_note(load_before: &str, secs: f64) -> String {
         .unwrap_or_else(|| "unknown CPU".into());
     let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let tmp = std::env::temp_dir();
-    let load: Vec<&str> = load_before.split_whitespace().take(3).collect();
+    let others = match others {
+        Some(o) => format!("other processes busy {o:.2} CPUs during the cases"),
+        None => "other load unknown".into(),
+    };
     format!(
-        "machine: {}, nproc {cpus} ({model}), Linux {}, {} on {}, load before {}, {}, run took {secs:.0} s",
+        "machine: {}, nproc {cpus} ({model}), Linux {}, {} on {}, {others}, {}, run took {secs:.0} s",
         hostname(),
         kernel.trim(),
         tmp.display(),
         fs_type(&tmp),
-        load.join(" "),
         world::rfc3339(SystemTime::now()),
     )
+}
+
+/// CPU time so far: the whole machine's busy time and this process tree's, in seconds.
+struct CpuClock {
+    machine_busy: Option<f64>,
+    ours: f64,
+    at: Instant,
+}
+
+impl CpuClock {
+    fn now() -> CpuClock {
+        CpuClock {
+            machine_busy: machine_busy_secs(),
+            ours: own_cpu_secs(),
+            at: Instant::now(),
+        }
+    }
+
+    /// How many CPUs other processes kept busy on average since `self` (the machine's busy time
+    /// less this process's and its reaped children's).
+    fn others_since(&self) -> Option<f64> {
+        let now = CpuClock::now();
+        let busy = now.machine_busy? - self.machine_busy?;
+        let wall = now.at.duration_since(self.at).as_secs_f64();
+        (wall > 0.0).then(|| ((busy - (now.ours - self.ours)) / wall).max(0.0))
+    }
+}
+
+/// Busy CPU seconds of the whole machine since boot, from `/proc/stat`.
+fn machine_busy_secs() -> Option<f64> {
+    let stat = fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is inside user).
+    let busy: u64 = [0, 1, 2, 5, 6, 7]
+        .iter()
+        .filter_map(|i| ticks.get(*i))
+        .sum();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (hz > 0).then(|| busy as f64 / hz as f64)
+}
+
+/// CPU seconds used by this process and its reaped children.
+fn own_cpu_secs() -> f64 {
+    let secs = |who: libc::c_int| {
+        // SAFETY: all-zero is a valid rusage, and getrusage only writes into it.
+        let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        unsafe { libc::getrusage(who, &mut u) };
+        let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        tv(u.ru_utime) + tv(u.ru_stime)
+    };
+    secs(libc::RUSAGE_SELF) + secs(libc::RUSAGE_CHILDREN)
 }
 
 /// The filesystem type `path` lives on, from `/proc/mounts` (longest mount point prefix).

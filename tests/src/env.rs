@@ -12,31 +12,46 @@ use std::sync::OnceLock;
 /// The built `panechat` binary (built on first use, in the profile of the running tests).
 pub fn panechat_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("test exe");
-        // target/<profile>/deps/<test> -> target/<profile>
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("target dir")
-            .to_path_buf();
-        let release = profile_dir.file_name().is_some_and(|n| n == "release");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--quiet", "-p", "panechat", "--bin", "panechat"]);
-        if release {
-            cmd.arg("--release");
-        }
-        if let Some(target) = profile_dir.parent() {
-            cmd.env("CARGO_TARGET_DIR", target);
-        }
-        let st = cmd
-            .status()
-            .expect("running cargo build for the panechat binary");
-        assert!(st.success(), "building panechat failed");
-        profile_dir.join("panechat")
-    })
-    .clone()
+    BIN.get_or_init(|| build_bin("panechat", "panechat"))
+        .clone()
+}
+
+/// The profile directory (`target/<profile>`) of the running executable: a test runs from
+/// `target/<profile>/deps/`, a binary such as `panechat-bench` from `target/<profile>/`.
+pub fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the running executable's path");
+    let mut dir = exe.parent().expect("target dir").to_path_buf();
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.pop();
+    }
+    dir
+}
+
+/// Builds binary `bin` of workspace package `package` with cargo, in the profile and target
+/// directory of the running executable, and returns its path.
+///
+/// # Panics
+/// If cargo cannot be run or the build fails.
+pub fn build_bin(package: &str, bin: &str) -> PathBuf {
+    let profile_dir = profile_dir();
+    let release = profile_dir.file_name().is_some_and(|n| n == "release");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--quiet", "-p", package, "--bin", bin])
+        .arg("--manifest-path")
+        .arg(&manifest);
+    if release {
+        cmd.arg("--release");
+    }
+    if let Some(target) = profile_dir.parent() {
+        cmd.env("CARGO_TARGET_DIR", target);
+    }
+    let st = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("running cargo build for the {bin} binary: {e}"));
+    assert!(st.success(), "building {bin} failed");
+    profile_dir.join(bin)
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);

@@ -8,6 +8,7 @@
 //! let base = fake.base_url_openai(); // http://127.0.0.1:PORT/v1
 //! // … run panechat against it …
 //! let reqs = fake.requests();        // every request, with its parsed JSON body
+//! let t = reqs[0].first_byte_at;     // and when it arrived (an `Instant`)
 //! drop(fake);                        // stops the server and releases stalled connections
 //! ```
 //!
@@ -123,6 +124,11 @@ pub struct RecordedRequest {
     pub body: Value,
     /// The raw body, decoded lossily.
     pub raw_body: String,
+    /// When the request line had arrived: the first bytes the client sent (for latency
+    /// measurements, e.g. the benchmark's pre-request overhead).
+    pub first_byte_at: Instant,
+    /// When the whole request (headers and body) had been read.
+    pub received_at: Instant,
 }
 
 impl RecordedRequest {
@@ -339,12 +345,14 @@ struct HttpRequest {
     path: String,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
+    first_byte_at: Instant,
 }
 
 fn read_request(stream: &TcpStream) -> io::Result<HttpRequest> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut line = String::new();
     reader.read_line(&mut line)?;
+    let first_byte_at = Instant::now();
     let mut parts = line.split_whitespace();
     let (Some(method), Some(path)) = (parts.next(), parts.next()) else {
         return Err(io::Error::new(
@@ -414,6 +422,7 @@ fn read_request(stream: &TcpStream) -> io::Result<HttpRequest> {
         path,
         headers,
         body,
+        first_byte_at,
     })
 }
 
@@ -421,6 +430,7 @@ fn handle_connection(mut stream: TcpStream, shared: &Shared) -> io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let _ = stream.set_nodelay(true);
     let req = read_request(&stream)?;
+    let received_at = Instant::now();
     let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
     shared.requests.lock().unwrap().push(RecordedRequest {
         method: req.method.clone(),
@@ -428,6 +438,8 @@ fn handle_connection(mut stream: TcpStream, shared: &Shared) -> io::Result<()> {
         headers: req.headers.clone(),
         body: body.clone(),
         raw_body: String::from_utf8_lossy(&req.body).into_owned(),
+        first_byte_at: req.first_byte_at,
+        received_at,
     });
     let format = match (req.method.as_str(), Format::for_path(&req.path)) {
         ("POST", Some(f)) => f,

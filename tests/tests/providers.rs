@@ -41,6 +41,7 @@ fn msg(role: Role, content: &str) -> Message {
 
 fn request(messages: Vec<Message>) -> ChatRequest {
     ChatRequest {
+        history: None,
         model: FAKE_MODEL.to_owned(),
         system: None,
         messages,

@@ -159,13 +159,14 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     guard.write_holder(&holder(&session, "query"))?;
     draft.conversation = Some(summary.id.clone());
 
-    let mut conv = ctx.store.load(&summary.id)?;
-    if conv.torn_tail.is_some() {
+    let opened = ctx.store.open_for_query(&summary.id)?;
+    if opened.rebuilt {
         ctx.debug(&format!(
-            "conversation {}: an incomplete last record (from an interrupted write) is moved aside",
+            "conversation {}: history rebuilt from its log",
             summary.id
         ));
     }
+    let mut conv = opened.summary;
     let new_model = args
         .model
         .clone()
@@ -179,24 +180,14 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     reg.set_model(pcfg.kind.as_str(), &model);
     reg.set(summary.id.as_str(), RunState::Streaming)?;
 
-    let mut messages: Vec<Message> = Vec::with_capacity(conv.turns.len() * 2 + 1);
-    for t in &conv.turns {
-        messages.push(Message {
-            role: Role::User,
-            content: t.user.clone(),
-        });
-        messages.push(Message {
-            role: Role::Assistant,
-            content: t.assistant.clone(),
-        });
-    }
-    messages.push(Message {
+    let messages = vec![Message {
         role: Role::User,
         content: message.clone(),
-    });
+    }];
     let request = ChatRequest {
         model: model.clone(),
         system: conv.system.clone(),
+        history: Some(std::sync::Arc::new(opened.history)),
         messages,
         stream: !args.no_stream,
     };
@@ -206,7 +197,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         &format!(
             "query in {} ({} turns) via {} model {}: message of {} bytes",
             summary.id,
-            conv.turns.len(),
+            conv.turns,
             pcfg.kind,
             model,
             message.len()
@@ -264,12 +255,20 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             }
         ),
     );
-    ctx.store.append_turn(&mut conv, turn)?;
+    ctx.store.append_turn(&mut conv, &turn)?;
     ctx.store.clear_draft(&session.key)?;
 
     if conv.title.is_none() && cfg.title_generate && interrupted().is_none() {
         reg.set(summary.id.as_str(), RunState::GeneratingTitle)?;
-        match generate_title(&cfg, &model_for_title, &conv.turns[0]) {
+        let first = if conv.turns == 1 {
+            Some(turn)
+        } else {
+            ctx.store.first_turn(&summary.id)?
+        };
+        match first
+            .map(|t| generate_title(&cfg, &model_for_title, &t))
+            .unwrap_or_else(|| Ok(String::new()))
+        {
             Ok(t) if !t.is_empty() => {
                 let s = ctx.store.set_title(&summary.id, &t, "model")?;
                 ui::publish_here(ctx, &session, &s);
@@ -874,6 +873,7 @@ fn generate_title(cfg: &Config, model: &str, first: &Turn) -> Result<String> {
             role: Role::User,
             content: prompt,
         }],
+        history: None,
         stream: true,
     };
     let reply = provider::complete(&pcfg, req, cfg.title_timeout)?;

@@ -53,30 +53,25 @@ impl Anthropic {
 }
 
 /// The request body.
-pub(crate) fn request_body(req: &ChatRequest, max_tokens: u32) -> Value {
+pub(crate) fn request_body(req: &ChatRequest, max_tokens: u32) -> Vec<u8> {
     let mut system: Vec<&str> = Vec::new();
     if let Some(s) = req.system.as_deref().filter(|s| !s.is_empty()) {
         system.push(s);
     }
-    let mut messages = Vec::with_capacity(req.messages.len());
     for m in &req.messages {
-        match m.role {
-            Role::System => system.push(&m.content),
-            Role::User | Role::Assistant => {
-                messages.push(json!({"role": m.role.as_str(), "content": m.content}))
-            }
+        if m.role == Role::System {
+            system.push(&m.content);
         }
     }
-    let mut body = json!({
+    let mut head = json!({
         "model": req.model,
         "max_tokens": max_tokens,
-        "messages": messages,
         "stream": req.stream,
     });
     if !system.is_empty() {
-        body["system"] = json!(system.join("\n\n"));
+        head["system"] = json!(system.join("\n\n"));
     }
-    body
+    req.body_with_messages(&head, false, true)
 }
 
 impl Provider for Anthropic {
@@ -581,6 +576,7 @@ data: {"type":"message_stop"}
         assert_eq!(mk("http://h:1/v1/"), "http://h:1/v1/messages");
 
         let req = ChatRequest {
+            history: None,
             model: "m".into(),
             system: Some("sys".into()),
             messages: vec![
@@ -595,15 +591,19 @@ data: {"type":"message_stop"}
             ],
             stream: true,
         };
-        let b = request_body(&req, 1024);
+        let b: Value = serde_json::from_slice(&request_body(&req, 1024)).unwrap();
         assert_eq!(b["system"], json!("sys\n\nmore"));
         assert_eq!(b["messages"], json!([{"role":"user","content":"q"}]));
         assert_eq!(b["max_tokens"], json!(1024));
         let req = ChatRequest {
+            history: None,
             system: None,
             messages: vec![],
             ..req
         };
-        assert!(request_body(&req, 1).get("system").is_none());
+        assert!(serde_json::from_slice::<Value>(&request_body(&req, 1))
+            .unwrap()
+            .get("system")
+            .is_none());
     }
 }

@@ -60,17 +60,12 @@ impl CommandProvider {
 /// The JSON document written to the program's standard input (see the module docs), with its
 /// trailing newline.
 pub fn transcript_json(req: &ChatRequest) -> String {
-    let messages: Vec<_> = req
-        .messages
-        .iter()
-        .map(|m| json!({"role": m.role.as_str(), "content": m.content}))
-        .collect();
-    let mut s = json!({
+    let head = json!({
         "model": req.model,
         "system": req.system,
-        "messages": messages,
-    })
-    .to_string();
+    });
+    let mut s =
+        String::from_utf8(req.body_with_messages(&head, false, false)).expect("JSON is UTF-8");
     s.push('\n');
     s
 }
@@ -395,6 +390,7 @@ mod tests {
     #[test]
     fn transcript_format() {
         let req = ChatRequest {
+            history: None,
             model: "m".into(),
             system: None,
             messages: vec![Message {
@@ -438,6 +434,7 @@ mod tests {
 
     fn run(argv: &[&str]) -> (Vec<StreamEvent>, Result<(), ProviderError>) {
         let req = ChatRequest {
+            history: None,
             model: "m".into(),
             system: None,
             messages: vec![Message {

@@ -94,19 +94,16 @@ pub(crate) fn post_json(
     cfg: &ProviderConfig,
     url: &str,
     headers: &[(&str, &str)],
-    body: &serde_json::Value,
+    bytes: &[u8],
     extract: ErrorExtractor,
 ) -> Result<ureq::Body, ProviderError> {
-    let bytes = serde_json::to_vec(body).map_err(|e| {
-        ProviderError::new(ProviderErrorKind::Io, format!("encoding the request: {e}"))
-    })?;
     let mut req = agent(cfg)
         .post(url)
         .header("content-type", "application/json");
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let resp = req.send(&bytes[..]).map_err(|e| connect_error(url, e))?;
+    let resp = req.send(bytes).map_err(|e| connect_error(url, e))?;
     let status = resp.status().as_u16();
     if status < 300 {
         return Ok(resp.into_body());

@@ -126,16 +126,69 @@ pub struct Message {
 }
 
 /// A request: the whole transcript to send.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ChatRequest {
     /// Model name.
     pub model: String,
     /// System prompt, if any (sent the way each API expects it).
     pub system: Option<String>,
-    /// The turns so far, oldest first, ending with the new user message.
+    /// Earlier messages already encoded as JSON objects `{"role":…,"content":…}` separated by
+    /// commas (the store keeps a conversation's history in this form, so a long conversation
+    /// is not parsed and re-encoded for every query). Sent before `messages`; user and
+    /// assistant roles only.
+    pub history: Option<std::sync::Arc<Vec<u8>>>,
+    /// The turns so far (after `history`), oldest first, ending with the new user message.
     pub messages: Vec<Message>,
     /// Ask the API to stream (`false` = one JSON response).
     pub stream: bool,
+}
+
+impl ChatRequest {
+    /// Serialises `head` (a JSON object) with `"messages": [...]` added: the system prompt
+    /// first when `system_first` (OpenAI, Ollama), then the history, then `messages`
+    /// (`system`-role entries of `messages` are left out when `skip_system`).
+    pub fn body_with_messages(
+        &self,
+        head: &serde_json::Value,
+        system_first: bool,
+        skip_system: bool,
+    ) -> Vec<u8> {
+        let mut out = serde_json::to_vec(head).expect("JSON values serialise");
+        debug_assert_eq!(out.last(), Some(&b'}'));
+        out.pop();
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"messages\":[");
+        let mut first = true;
+        let mut push = |out: &mut Vec<u8>, obj: &[u8]| {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            out.extend_from_slice(obj);
+        };
+        let encode = |role: &str, content: &str| -> Vec<u8> {
+            serde_json::to_vec(&serde_json::json!({"role": role, "content": content}))
+                .expect("serialises")
+        };
+        if system_first {
+            if let Some(system) = self.system.as_deref().filter(|s| !s.is_empty()) {
+                push(&mut out, &encode("system", system));
+            }
+        }
+        if let Some(h) = self.history.as_deref().filter(|h| !h.is_empty()) {
+            push(&mut out, h);
+        }
+        for m in &self.messages {
+            if skip_system && m.role == Role::System {
+                continue;
+            }
+            push(&mut out, &encode(m.role.as_str(), &m.content));
+        }
+        out.extend_from_slice(b"]}");
+        out
+    }
 }
 
 /// Token counts, when the provider reports them.

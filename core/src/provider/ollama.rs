@@ -41,19 +41,12 @@ impl Ollama {
 }
 
 /// The request body.
-pub(crate) fn request_body(req: &ChatRequest) -> Value {
-    let mut messages = Vec::with_capacity(req.messages.len() + 1);
-    if let Some(system) = req.system.as_deref().filter(|s| !s.is_empty()) {
-        messages.push(json!({"role": "system", "content": system}));
-    }
-    for m in &req.messages {
-        messages.push(json!({"role": m.role.as_str(), "content": m.content}));
-    }
-    json!({
+pub(crate) fn request_body(req: &ChatRequest) -> Vec<u8> {
+    let head = json!({
         "model": req.model,
-        "messages": messages,
         "stream": req.stream,
-    })
+    });
+    req.body_with_messages(&head, true, false)
 }
 
 impl Provider for Ollama {
@@ -329,6 +322,7 @@ mod tests {
             "http://127.0.0.1:11434/api/chat"
         );
         let req = ChatRequest {
+            history: None,
             model: "m".into(),
             system: Some("s".into()),
             messages: vec![Message {
@@ -338,7 +332,7 @@ mod tests {
             stream: false,
         };
         assert_eq!(
-            request_body(&req),
+            serde_json::from_slice::<Value>(&request_body(&req)).unwrap(),
             json!({"model":"m","messages":[{"role":"system","content":"s"},{"role":"user","content":"q"}],"stream":false})
         );
     }

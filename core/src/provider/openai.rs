@@ -54,23 +54,15 @@ pub(crate) fn is_official(base_url: &str) -> bool {
 }
 
 /// The request body.
-pub(crate) fn request_body(req: &ChatRequest) -> Value {
-    let mut messages = Vec::with_capacity(req.messages.len() + 1);
-    if let Some(system) = req.system.as_deref().filter(|s| !s.is_empty()) {
-        messages.push(json!({"role": "system", "content": system}));
-    }
-    for m in &req.messages {
-        messages.push(json!({"role": m.role.as_str(), "content": m.content}));
-    }
-    let mut body = json!({
+pub(crate) fn request_body(req: &ChatRequest) -> Vec<u8> {
+    let mut head = json!({
         "model": req.model,
-        "messages": messages,
         "stream": req.stream,
     });
     if req.stream {
-        body["stream_options"] = json!({"include_usage": true});
+        head["stream_options"] = json!({"include_usage": true});
     }
-    body
+    req.body_with_messages(&head, true, false)
 }
 
 impl Provider for OpenAi {
@@ -454,6 +446,7 @@ data: [DONE]
     #[test]
     fn body_and_official_host() {
         let req = ChatRequest {
+            history: None,
             model: "m".into(),
             system: Some("be brief".into()),
             messages: vec![
@@ -468,7 +461,7 @@ data: [DONE]
             ],
             stream: true,
         };
-        let b = request_body(&req);
+        let b: Value = serde_json::from_slice(&request_body(&req)).unwrap();
         assert_eq!(
             b["messages"][0],
             json!({"role":"system","content":"be brief"})

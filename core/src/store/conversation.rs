@@ -228,6 +228,17 @@ pub struct Summary {
     /// A tombstone in the index.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleted: bool,
+    /// Size of the log when this summary was written (0 = unknown): a log of another size
+    /// has changed since, and the pre-encoded history is rebuilt from it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub log_len: u64,
+    /// Size of the pre-encoded history file that goes with `log_len`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub history_len: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Summary {
@@ -272,8 +283,22 @@ impl Conversation {
             system: self.system.clone(),
             last_message: self.turns.last().map(|t| snippet(&t.user)),
             deleted: false,
+            log_len: 0,
+            history_len: 0,
         }
     }
+}
+
+/// The history encoding of one turn: `,{"role":"user","content":…},{"role":"assistant",…}`
+/// (with a leading comma; the reader drops the first one).
+pub fn encode_history(turn: &Turn) -> Vec<u8> {
+    let mut v = Vec::with_capacity(turn.user.len() + turn.assistant.len() + 64);
+    v.extend_from_slice(b",{\"role\":\"user\",\"content\":");
+    serde_json::to_writer(&mut v, &turn.user).expect("strings serialise");
+    v.extend_from_slice(b"},{\"role\":\"assistant\",\"content\":");
+    serde_json::to_writer(&mut v, &turn.assistant).expect("strings serialise");
+    v.push(b'}');
+    v
 }
 
 /// The first line of a message, cut to 60 characters and free of controls.

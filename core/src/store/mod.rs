@@ -50,6 +50,17 @@ pub struct NewConversation {
     pub turns: Vec<Turn>,
 }
 
+/// A conversation opened for a query: see [`Store::open_for_query`].
+#[derive(Debug, Clone)]
+pub struct Opened {
+    /// Its summary (title, turns, settings, recorded sizes).
+    pub summary: Summary,
+    /// Its earlier messages as comma-separated JSON objects, ready to send.
+    pub history: Vec<u8>,
+    /// Whether the history had to be rebuilt from the log.
+    pub rebuilt: bool,
+}
+
 /// A message that was not answered, kept so it is not lost (see `panechat query --retry`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Draft {
@@ -83,6 +94,12 @@ impl Store {
     /// The summary file of `id`.
     pub fn summary_path(&self, id: &ConversationId) -> PathBuf {
         self.paths.conversations().join(format!("{id}.json"))
+    }
+
+    /// The pre-encoded history of `id` (see [`conversation::encode_history`]), a cache of
+    /// the log's turns kept in step with it by the summary's `log_len`/`history_len`.
+    pub fn history_path(&self, id: &ConversationId) -> PathBuf {
+        self.paths.conversations().join(format!("{id}.history"))
     }
 
     /// The lock file of `id`.
@@ -143,7 +160,8 @@ impl Store {
                 updated_at: now.clone(),
                 torn_tail: None,
             };
-            let summary = conv.summary();
+            let mut summary = conv.summary();
+            self.write_history(&conv, &mut summary)?;
             self.write_summary(&summary)?;
             return Ok(summary);
         }
@@ -184,25 +202,100 @@ impl Store {
         index::append(&self.paths, s)
     }
 
-    /// Appends a completed turn to a loaded conversation (caller holds the lock): one write and
-    /// an fsync of the log, then the summary. Cost does not depend on the conversation's length.
-    pub fn append_turn(&self, conv: &mut Conversation, turn: Turn) -> Result<Summary> {
-        let path = self.log_path(&conv.header.id);
+    /// Rewrites the history cache of a loaded conversation and records its size and the log's
+    /// in `summary` (caller holds the lock, or owns a new conversation).
+    fn write_history(&self, conv: &Conversation, summary: &mut Summary) -> Result<()> {
+        let mut bytes = Vec::new();
+        for t in &conv.turns {
+            bytes.extend_from_slice(&conversation::encode_history(t));
+        }
+        atomic::write_atomic(&self.history_path(&conv.header.id), &bytes)?;
+        summary.history_len = bytes.len() as u64;
+        summary.log_len = self.log_len(&conv.header.id)?;
+        Ok(())
+    }
+
+    fn log_len(&self, id: &ConversationId) -> Result<u64> {
+        let p = self.log_path(id);
+        Ok(fs::metadata(&p).ctx(&p)?.len())
+    }
+
+    /// Opens a conversation for a query (caller holds the lock): its summary and its history,
+    /// pre-encoded. When the summary's recorded sizes match the log and the history cache, only
+    /// those two small reads happen; otherwise the log is loaded (an interrupted write is
+    /// moved aside) and the cache rebuilt.
+    pub fn open_for_query(&self, id: &ConversationId) -> Result<Opened> {
+        if let Some(s) = self.read_summary_file(id) {
+            if s.log_len > 0 && self.log_len(id).ok() == Some(s.log_len) {
+                if let Ok(h) = fs::read(self.history_path(id)) {
+                    if h.len() as u64 == s.history_len {
+                        let history = if h.first() == Some(&b',') {
+                            h[1..].to_vec()
+                        } else {
+                            h
+                        };
+                        return Ok(Opened {
+                            summary: s,
+                            history,
+                            rebuilt: false,
+                        });
+                    }
+                }
+            }
+        }
+        let path = self.log_path(id);
+        let mut conv = self.load(id)?;
         if conv.torn_tail.take().is_some() {
             log::repair_torn_tail(&path)?;
         }
-        log::append(&path, &[Record::Turn(turn.clone())])?;
-        conv.updated_at = turn.finished_at.clone();
-        conv.turns.push(turn);
-        let s = conv.summary();
-        self.write_summary(&s)?;
-        Ok(s)
+        let mut summary = conv.summary();
+        self.write_history(&conv, &mut summary)?;
+        self.write_summary(&summary)?;
+        let h = fs::read(self.history_path(id)).ctx(self.history_path(id))?;
+        let history = if h.first() == Some(&b',') {
+            h[1..].to_vec()
+        } else {
+            h
+        };
+        Ok(Opened {
+            summary,
+            history,
+            rebuilt: true,
+        })
+    }
+
+    /// Appends a completed turn (caller holds the lock and opened the conversation with
+    /// [`open_for_query`](Self::open_for_query)): one write and an fsync of the log, then the
+    /// history cache and the summary. The cost does not depend on the conversation's length.
+    pub fn append_turn(&self, summary: &mut Summary, turn: &Turn) -> Result<()> {
+        let id = summary.id.clone();
+        log::append(&self.log_path(&id), &[Record::Turn(turn.clone())])?;
+        let log_len = self.log_len(&id)?;
+        let enc = conversation::encode_history(turn);
+        let hp = self.history_path(&id);
+        let mut f = atomic::open_append(&hp)?;
+        use std::io::Write;
+        f.write_all(&enc).ctx(&hp)?;
+        summary.turns += 1;
+        summary.updated_at = if turn.finished_at.is_empty() {
+            crate::time::now_rfc3339()
+        } else {
+            turn.finished_at.clone()
+        };
+        summary.last_message = Some(conversation::snippet(&turn.user));
+        summary.log_len = log_len;
+        summary.history_len += enc.len() as u64;
+        self.write_summary(summary)
     }
 
     /// Appends a title record (caller holds the lock) and updates the summary.
     pub fn set_title(&self, id: &ConversationId, title: &str, source: &str) -> Result<Summary> {
         let path = self.log_path(id);
-        log::repair_torn_tail(&path)?;
+        let mut s = self.summary(id)?;
+        let in_step = s.log_len > 0 && self.log_len(id).ok() == Some(s.log_len);
+        if !in_step {
+            log::repair_torn_tail(&path)?;
+        }
         let now = crate::time::now_rfc3339();
         log::append(
             &path,
@@ -212,27 +305,26 @@ impl Store {
                 source: source.into(),
             }],
         )?;
-        let mut s = self.summary(id)?;
         s.title = Some(title.to_string()).filter(|t| !t.is_empty());
         s.updated_at = now;
+        // Keep the history cache valid only if it was valid before this record.
+        s.log_len = if in_step { self.log_len(id)? } else { 0 };
         self.write_summary(&s)?;
         Ok(s)
     }
 
-    /// Records per-conversation settings (caller holds the lock).
+    /// Records per-conversation settings (caller holds the lock, conversation opened with
+    /// [`open_for_query`](Self::open_for_query)).
     pub fn set_settings(
         &self,
-        conv: &mut Conversation,
+        summary: &mut Summary,
         model: Option<String>,
         system: Option<String>,
     ) -> Result<()> {
         if model.is_none() && system.is_none() {
             return Ok(());
         }
-        let path = self.log_path(&conv.header.id);
-        if conv.torn_tail.take().is_some() {
-            log::repair_torn_tail(&path)?;
-        }
+        let path = self.log_path(&summary.id);
         let now = crate::time::now_rfc3339();
         log::append(
             &path,
@@ -243,13 +335,28 @@ impl Store {
             }],
         )?;
         if model.is_some() {
-            conv.model = model;
+            summary.model = model.filter(|m| !m.is_empty());
         }
         if system.is_some() {
-            conv.system = system;
+            summary.system = system.filter(|s| !s.is_empty());
         }
-        conv.updated_at = now;
-        self.write_summary(&conv.summary())
+        summary.updated_at = now;
+        summary.log_len = self.log_len(&summary.id)?;
+        self.write_summary(summary)
+    }
+
+    /// The first turn of a conversation, reading only the start of its log.
+    pub fn first_turn(&self, id: &ConversationId) -> Result<Option<Turn>> {
+        use std::io::BufRead;
+        let p = self.log_path(id);
+        let f = fs::File::open(&p).ctx(&p)?;
+        for line in std::io::BufReader::new(f).split(b'\n') {
+            let line = line.ctx(&p)?;
+            if let Ok(Some(Record::Turn(t))) = log::parse_record(&line) {
+                return Ok(Some(t));
+            }
+        }
+        Ok(None)
     }
 
     /// Deletes a conversation's files (caller holds the lock and unlinks it afterwards).
@@ -265,8 +372,14 @@ impl Store {
             system: None,
             last_message: None,
             deleted: false,
+            log_len: 0,
+            history_len: 0,
         });
-        for p in [self.log_path(id), self.summary_path(id)] {
+        for p in [
+            self.log_path(id),
+            self.summary_path(id),
+            self.history_path(id),
+        ] {
             match fs::remove_file(&p) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -109,7 +109,7 @@ fn query_once(
     expect_messages: Option<usize>,
 ) -> Result<(f64, f64), String> {
     w.fake.clear_requests();
-    let len = w.big.log_len(conv)?;
+    let len = w.big.snapshot(conv)?;
     // As when a pane asks again: the conversation is already the one activated last, so the
     // alternation between the two conversations does not add a rewrite of `last` to each run.
     mapping::set_last(&w.big.store.paths, conv).map_err(|e| e.to_string())?;
@@ -126,7 +126,7 @@ fn query_once(
             ));
         }
     }
-    w.big.truncate_log(conv, len)?;
+    w.big.restore(conv, &len)?;
     w.fake.clear_requests();
     Ok((
         ms_of(req.first_byte_at - t.spawned),
@@ -214,23 +214,32 @@ fn append(w: &World) -> Result<Vec<Row>, String> {
     };
     let _long_guard = take(&w.long)?;
     let _short_guard = take(&w.short)?;
-    let mut long = store.load(&w.long).map_err(|e| e.to_string())?;
-    let mut short = store.load(&w.short).map_err(|e| e.to_string())?;
-    let long_len = w.big.log_len(&w.long)?;
-    let short_len = w.big.log_len(&w.short)?;
+    let long = store
+        .open_for_query(&w.long)
+        .map_err(|e| e.to_string())?
+        .summary;
+    let short = store
+        .open_for_query(&w.short)
+        .map_err(|e| e.to_string())?
+        .summary;
+    let long_snap = w.big.snapshot(&w.long)?;
+    let short_snap = w.big.snapshot(&w.short)?;
     let rng = std::cell::RefCell::new(Rng(7));
-    let once =
-        |conv: &mut panechat::store::conversation::Conversation, len: u64| -> Result<f64, String> {
-            let turn = world::turn(&mut rng.borrow_mut(), SystemTime::now());
-            let t = Instant::now();
-            store.append_turn(conv, turn).map_err(|e| e.to_string())?;
-            let d = t.elapsed();
-            conv.turns.pop();
-            w.big.truncate_log(&conv.header.id, len)?;
-            Ok(ms_of(d))
-        };
-    let (a, b) = interleave(3, 30, &mut || once(&mut long, long_len), &mut || {
-        once(&mut short, short_len)
+    let once = |orig: &panechat::store::conversation::Summary,
+                snap: &world::Snapshot|
+     -> Result<f64, String> {
+        let mut conv = orig.clone();
+        let turn = world::turn(&mut rng.borrow_mut(), SystemTime::now());
+        let t = Instant::now();
+        store
+            .append_turn(&mut conv, &turn)
+            .map_err(|e| e.to_string())?;
+        let d = t.elapsed();
+        w.big.restore(&orig.id, snap)?;
+        Ok(ms_of(d))
+    };
+    let (a, b) = interleave(3, 30, &mut || once(&long, &long_snap), &mut || {
+        once(&short, &short_snap)
     })?;
     let (verdict, detail) = ratio_verdict(a.median(), b.median(), 1.3);
     Ok(vec![Row {
@@ -376,7 +385,7 @@ fn handoff_once(w: &World) -> Result<(f64, bool), String> {
         .map_err(|e| e.to_string())?
         .ok_or("the 10-turn conversation is already locked")?;
     w.fake.clear_requests();
-    let len = w.big.log_len(&w.short)?;
+    let len = w.big.snapshot(&w.short)?;
     mapping::set_last(&store.paths, &w.short).map_err(|e| e.to_string())?;
     let mut cmd = w.panechat(
         &w.big,
@@ -408,7 +417,7 @@ fn handoff_once(w: &World) -> Result<(f64, bool), String> {
         return Err("`panechat sessions --json` never showed the query waiting-for-lock".into());
     }
     let req = single_request(w)?;
-    w.big.truncate_log(&w.short, len)?;
+    w.big.restore(&w.short, &len)?;
     w.fake.clear_requests();
     Ok((
         ms_of(req.first_byte_at.saturating_duration_since(t0)),
@@ -484,7 +493,7 @@ fn memory(w: &World) -> Result<Vec<Row>, String> {
         &|| w.panechat(&w.big, SESSION_LONG, &["status"]),
         &nothing,
     )?;
-    let len = w.big.log_len(&w.long)?;
+    let len = w.big.snapshot(&w.long)?;
     let query = measure(
         3,
         &|| {
@@ -498,7 +507,7 @@ fn memory(w: &World) -> Result<Vec<Row>, String> {
         &|| {
             single_request(w)?;
             w.fake.clear_requests();
-            w.big.truncate_log(&w.long, len)
+            w.big.restore(&w.long, &len)
         },
     )?;
     let _ = std::fs::remove_file(&err_file);

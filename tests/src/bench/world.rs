@@ -56,6 +56,34 @@ impl Home {
             .map_err(|e| format!("{}: {e}", p.display()))
     }
 
+    /// What a measured command changes in a conversation: its log and history sizes and its
+    /// summary file.
+    pub fn snapshot(&self, id: &ConversationId) -> Result<Snapshot, String> {
+        let hp = self.store.history_path(id);
+        let sp = self.store.summary_path(id);
+        Ok(Snapshot {
+            log: self.log_len(id)?,
+            history: fs::metadata(&hp)
+                .map(|m| m.len())
+                .map_err(|e| format!("{}: {e}", hp.display()))?,
+            summary: fs::read(&sp).map_err(|e| format!("{}: {e}", sp.display()))?,
+        })
+    }
+
+    /// Undoes what a measured command appended (log, history, summary), so every sample sees
+    /// the same conversation, on the same fast path.
+    pub fn restore(&self, id: &ConversationId, s: &Snapshot) -> Result<(), String> {
+        self.truncate_log(id, s.log)?;
+        let hp = self.store.history_path(id);
+        OpenOptions::new()
+            .write(true)
+            .open(&hp)
+            .and_then(|f| f.set_len(s.history))
+            .map_err(|e| format!("{}: {e}", hp.display()))?;
+        let sp = self.store.summary_path(id);
+        fs::write(&sp, &s.summary).map_err(|e| format!("{}: {e}", sp.display()))
+    }
+
     /// Cuts a conversation's log back to `len` bytes, undoing the turns a measured command
     /// appended, so every sample sees the same conversation. (Its summary keeps the higher
     /// turn count; nothing measured reads it for the turns.)
@@ -455,4 +483,12 @@ mod tests {
             assert!((100..=300).contains(&w.len()), "{}", w.len());
         }
     }
+}
+
+/// See [`Store::snapshot`].
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    log: u64,
+    history: u64,
+    summary: Vec<u8>,
 }

@@ -187,7 +187,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     let request = ChatRequest {
         model: model.clone(),
         system: conv.system.clone(),
-        history: Some(std::sync::Arc::new(opened.history)),
+        history: Some(opened.history),
         messages,
         stream: !args.no_stream,
     };

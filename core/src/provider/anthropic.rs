@@ -53,7 +53,7 @@ impl Anthropic {
 }
 
 /// The request body.
-pub(crate) fn request_body(req: &ChatRequest, max_tokens: u32) -> Vec<u8> {
+pub(crate) fn request_body(req: &ChatRequest, max_tokens: u32) -> RequestBody {
     let mut system: Vec<&str> = Vec::new();
     if let Some(s) = req.system.as_deref().filter(|s| !s.is_empty()) {
         system.push(s);
@@ -71,7 +71,7 @@ pub(crate) fn request_body(req: &ChatRequest, max_tokens: u32) -> Vec<u8> {
     if !system.is_empty() {
         head["system"] = json!(system.join("\n\n"));
     }
-    req.body_with_messages(&head, false, true)
+    req.body(&head, false, true)
 }
 
 impl Provider for Anthropic {
@@ -98,7 +98,7 @@ impl Provider for Anthropic {
             &self.cfg,
             &url,
             &headers,
-            &request_body(req, max_tokens),
+            request_body(req, max_tokens),
             http::error_message,
         )?;
         if req.stream {
@@ -591,7 +591,7 @@ data: {"type":"message_stop"}
             ],
             stream: true,
         };
-        let b: Value = serde_json::from_slice(&request_body(&req, 1024)).unwrap();
+        let b: Value = serde_json::from_slice(&request_body(&req, 1024).to_vec().unwrap()).unwrap();
         assert_eq!(b["system"], json!("sys\n\nmore"));
         assert_eq!(b["messages"], json!([{"role":"user","content":"q"}]));
         assert_eq!(b["max_tokens"], json!(1024));
@@ -601,9 +601,11 @@ data: {"type":"message_stop"}
             messages: vec![],
             ..req
         };
-        assert!(serde_json::from_slice::<Value>(&request_body(&req, 1))
-            .unwrap()
-            .get("system")
-            .is_none());
+        assert!(
+            serde_json::from_slice::<Value>(&request_body(&req, 1).to_vec().unwrap())
+                .unwrap()
+                .get("system")
+                .is_none()
+        );
     }
 }

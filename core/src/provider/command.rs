@@ -60,14 +60,17 @@ impl CommandProvider {
 /// The JSON document written to the program's standard input (see the module docs), with its
 /// trailing newline.
 pub fn transcript_json(req: &ChatRequest) -> String {
-    let head = json!({
-        "model": req.model,
-        "system": req.system,
-    });
-    let mut s =
-        String::from_utf8(req.body_with_messages(&head, false, false)).expect("JSON is UTF-8");
+    let mut s = String::from_utf8(req.body_with_messages(&transcript_head(req), false, false))
+        .expect("JSON is UTF-8");
     s.push('\n');
     s
+}
+
+fn transcript_head(req: &ChatRequest) -> serde_json::Value {
+    json!({
+        "model": req.model,
+        "system": req.system,
+    })
 }
 
 fn command_error(message: String) -> ProviderError {
@@ -106,12 +109,15 @@ impl Provider for CommandProvider {
         // Feed stdin on its own thread: a program may write before it reads, and a large
         // transcript must not deadlock against a full stdout pipe.
         if let Some(mut stdin) = child.stdin.take() {
-            let input = transcript_json(req);
+            // Streamed, so a long history goes from its file to the pipe without a copy.
+            let mut input = req.body(&transcript_head(req), false, false).into_reader();
             let _ = std::thread::Builder::new()
                 .name("command-stdin".into())
                 .spawn(move || {
                     // A program that exits without reading its input is fine (EPIPE).
-                    let _ = stdin.write_all(input.as_bytes());
+                    if std::io::copy(&mut input, &mut stdin).is_ok() {
+                        let _ = stdin.write_all(b"\n");
+                    }
                 });
         }
         let (err_tx, err_rx) = mpsc::channel();

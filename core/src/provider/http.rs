@@ -94,16 +94,21 @@ pub(crate) fn post_json(
     cfg: &ProviderConfig,
     url: &str,
     headers: &[(&str, &str)],
-    bytes: &[u8],
+    body: super::RequestBody,
     extract: ErrorExtractor,
 ) -> Result<ureq::Body, ProviderError> {
+    // The length is known up front, so the history streams from its file with a plain
+    // Content-Length (no chunked upload, which some servers refuse).
     let mut req = agent(cfg)
         .post(url)
-        .header("content-type", "application/json");
+        .header("content-type", "application/json")
+        .header("content-length", body.len().to_string());
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let resp = req.send(bytes).map_err(|e| connect_error(url, e))?;
+    let resp = req
+        .send(ureq::SendBody::from_owned_reader(body.into_reader()))
+        .map_err(|e| connect_error(url, e))?;
     let status = resp.status().as_u16();
     if status < 300 {
         return Ok(resp.into_body());

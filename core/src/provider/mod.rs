@@ -133,61 +133,201 @@ pub struct ChatRequest {
     /// System prompt, if any (sent the way each API expects it).
     pub system: Option<String>,
     /// Earlier messages already encoded as JSON objects `{"role":…,"content":…}` separated by
-    /// commas (the store keeps a conversation's history in this form, so a long conversation
-    /// is not parsed and re-encoded for every query). Sent before `messages`; user and
-    /// assistant roles only.
-    pub history: Option<std::sync::Arc<Vec<u8>>>,
+    /// commas (the store keeps a conversation's history in this form beside its log, so a long
+    /// conversation is neither parsed nor re-encoded for a query, and can be streamed from its
+    /// file). Sent before `messages`; user and assistant roles only.
+    pub history: Option<History>,
     /// The turns so far (after `history`), oldest first, ending with the new user message.
     pub messages: Vec<Message>,
     /// Ask the API to stream (`false` = one JSON response).
     pub stream: bool,
 }
 
+/// Pre-encoded earlier messages (see [`ChatRequest::history`]).
+#[derive(Debug, Clone)]
+pub enum History {
+    /// In memory.
+    Bytes(Arc<Vec<u8>>),
+    /// `len` bytes of `file` from `offset`, read while the request is sent.
+    File {
+        /// The open history file.
+        file: Arc<std::fs::File>,
+        /// Where the first object starts.
+        offset: u64,
+        /// How many bytes.
+        len: u64,
+    },
+}
+
+impl History {
+    /// Whether there is nothing in it.
+    pub fn is_empty(&self) -> bool {
+        match self {
+            History::Bytes(b) => b.is_empty(),
+            History::File { len, .. } => *len == 0,
+        }
+    }
+
+    fn len(&self) -> u64 {
+        match self {
+            History::Bytes(b) => b.len() as u64,
+            History::File { len, .. } => *len,
+        }
+    }
+}
+
+/// A request body in three parts, so a long history is streamed from its file rather than
+/// copied: `prefix`, the history, `suffix`. Its length is known before anything is sent.
+#[derive(Debug)]
+pub struct RequestBody {
+    prefix: Vec<u8>,
+    history: Option<History>,
+    suffix: Vec<u8>,
+}
+
+impl RequestBody {
+    /// The total length in bytes.
+    pub fn len(&self) -> u64 {
+        self.prefix.len() as u64
+            + self.history.as_ref().map_or(0, History::len)
+            + self.suffix.len() as u64
+    }
+
+    /// Whether the body is empty (never, for a JSON object).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A reader over the whole body.
+    pub fn into_reader(self) -> impl std::io::Read + Send + 'static {
+        use std::io::Read;
+        let history: Box<dyn Read + Send> = match self.history {
+            None => Box::new(std::io::empty()),
+            Some(History::Bytes(b)) => Box::new(std::io::Cursor::new(ArcBytes(b))),
+            Some(History::File { file, offset, len }) => Box::new(FileRange {
+                file,
+                pos: offset,
+                end: offset + len,
+            }),
+        };
+        std::io::Cursor::new(self.prefix)
+            .chain(history)
+            .chain(std::io::Cursor::new(self.suffix))
+    }
+
+    /// The whole body in memory.
+    pub fn to_vec(self) -> std::io::Result<Vec<u8>> {
+        use std::io::Read;
+        let mut v = Vec::with_capacity(self.len() as usize);
+        let expected = self.len() as usize;
+        self.into_reader().read_to_end(&mut v)?;
+        if v.len() != expected {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the history file is shorter than recorded",
+            ));
+        }
+        Ok(v)
+    }
+}
+
+struct ArcBytes(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for ArcBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+struct FileRange {
+    file: Arc<std::fs::File>,
+    pos: u64,
+    end: u64,
+}
+
+impl std::io::Read for FileRange {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let want = (self.end - self.pos).min(buf.len() as u64) as usize;
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..want], self.pos)?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the history file is shorter than recorded",
+            ));
+        }
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
 impl ChatRequest {
-    /// Serialises `head` (a JSON object) with `"messages": [...]` added: the system prompt
-    /// first when `system_first` (OpenAI, Ollama), then the history, then `messages`
-    /// (`system`-role entries of `messages` are left out when `skip_system`).
+    /// The body: `head` (a JSON object) with `"messages": [...]` added: the system prompt first
+    /// when `system_first` (OpenAI, Ollama), then the history, then `messages` (`system`-role
+    /// entries of `messages` are left out when `skip_system`).
+    pub fn body(
+        &self,
+        head: &serde_json::Value,
+        system_first: bool,
+        skip_system: bool,
+    ) -> RequestBody {
+        let mut prefix = serde_json::to_vec(head).expect("JSON values serialise");
+        debug_assert_eq!(prefix.last(), Some(&b'}'));
+        prefix.pop();
+        if prefix.len() > 1 {
+            prefix.push(b',');
+        }
+        prefix.extend_from_slice(b"\"messages\":[");
+        let encode = |role: &str, content: &str| -> Vec<u8> {
+            serde_json::to_vec(&serde_json::json!({"role": role, "content": content}))
+                .expect("serialises")
+        };
+        let mut any = false;
+        if system_first {
+            if let Some(system) = self.system.as_deref().filter(|s| !s.is_empty()) {
+                prefix.extend_from_slice(&encode("system", system));
+                any = true;
+            }
+        }
+        let history = self.history.clone().filter(|h| !h.is_empty());
+        if history.is_some() {
+            if any {
+                prefix.push(b',');
+            }
+            any = true;
+        }
+        let mut suffix = Vec::new();
+        for m in &self.messages {
+            if skip_system && m.role == Role::System {
+                continue;
+            }
+            if any {
+                suffix.push(b',');
+            }
+            any = true;
+            suffix.extend_from_slice(&encode(m.role.as_str(), &m.content));
+        }
+        suffix.extend_from_slice(b"]}");
+        RequestBody {
+            prefix,
+            history,
+            suffix,
+        }
+    }
+
+    /// [`body`](Self::body), in memory.
     pub fn body_with_messages(
         &self,
         head: &serde_json::Value,
         system_first: bool,
         skip_system: bool,
     ) -> Vec<u8> {
-        let mut out = serde_json::to_vec(head).expect("JSON values serialise");
-        debug_assert_eq!(out.last(), Some(&b'}'));
-        out.pop();
-        if out.len() > 1 {
-            out.push(b',');
-        }
-        out.extend_from_slice(b"\"messages\":[");
-        let mut first = true;
-        let mut push = |out: &mut Vec<u8>, obj: &[u8]| {
-            if !first {
-                out.push(b',');
-            }
-            first = false;
-            out.extend_from_slice(obj);
-        };
-        let encode = |role: &str, content: &str| -> Vec<u8> {
-            serde_json::to_vec(&serde_json::json!({"role": role, "content": content}))
-                .expect("serialises")
-        };
-        if system_first {
-            if let Some(system) = self.system.as_deref().filter(|s| !s.is_empty()) {
-                push(&mut out, &encode("system", system));
-            }
-        }
-        if let Some(h) = self.history.as_deref().filter(|h| !h.is_empty()) {
-            push(&mut out, h);
-        }
-        for m in &self.messages {
-            if skip_system && m.role == Role::System {
-                continue;
-            }
-            push(&mut out, &encode(m.role.as_str(), &m.content));
-        }
-        out.extend_from_slice(b"]}");
-        out
+        self.body(head, system_first, skip_system)
+            .to_vec()
+            .expect("in-memory bodies read")
     }
 }
 

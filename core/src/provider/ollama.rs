@@ -41,12 +41,12 @@ impl Ollama {
 }
 
 /// The request body.
-pub(crate) fn request_body(req: &ChatRequest) -> Vec<u8> {
+pub(crate) fn request_body(req: &ChatRequest) -> RequestBody {
     let head = json!({
         "model": req.model,
         "stream": req.stream,
     });
-    req.body_with_messages(&head, true, false)
+    req.body(&head, true, false)
 }
 
 impl Provider for Ollama {
@@ -66,7 +66,7 @@ impl Provider for Ollama {
             &self.cfg,
             &url,
             &headers,
-            &request_body(req),
+            request_body(req),
             http::error_message,
         )?;
         if req.stream {
@@ -332,7 +332,7 @@ mod tests {
             stream: false,
         };
         assert_eq!(
-            serde_json::from_slice::<Value>(&request_body(&req)).unwrap(),
+            serde_json::from_slice::<Value>(&request_body(&req).to_vec().unwrap()).unwrap(),
             json!({"model":"m","messages":[{"role":"system","content":"s"},{"role":"user","content":"q"}],"stream":false})
         );
     }

@@ -54,7 +54,7 @@ pub(crate) fn is_official(base_url: &str) -> bool {
 }
 
 /// The request body.
-pub(crate) fn request_body(req: &ChatRequest) -> Vec<u8> {
+pub(crate) fn request_body(req: &ChatRequest) -> RequestBody {
     let mut head = json!({
         "model": req.model,
         "stream": req.stream,
@@ -62,7 +62,7 @@ pub(crate) fn request_body(req: &ChatRequest) -> Vec<u8> {
     if req.stream {
         head["stream_options"] = json!({"include_usage": true});
     }
-    req.body_with_messages(&head, true, false)
+    req.body(&head, true, false)
 }
 
 impl Provider for OpenAi {
@@ -89,7 +89,7 @@ impl Provider for OpenAi {
             &self.cfg,
             &url,
             &headers,
-            &request_body(req),
+            request_body(req),
             http::error_message,
         )?;
         if req.stream {
@@ -461,7 +461,7 @@ data: [DONE]
             ],
             stream: true,
         };
-        let b: Value = serde_json::from_slice(&request_body(&req)).unwrap();
+        let b: Value = serde_json::from_slice(&request_body(&req).to_vec().unwrap()).unwrap();
         assert_eq!(
             b["messages"][0],
             json!({"role":"system","content":"be brief"})

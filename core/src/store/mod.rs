@@ -20,11 +20,13 @@ pub mod mapping;
 
 use std::fs;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IoContext, Result};
 use crate::paths::{ensure_dir, Paths};
+use crate::provider::History;
 use crate::session::SessionKey;
 use conversation::{Conversation, ConversationId, Header, Parent, Record, Summary, Turn};
 
@@ -56,7 +58,7 @@ pub struct Opened {
     /// Its summary (title, turns, settings, recorded sizes).
     pub summary: Summary,
     /// Its earlier messages as comma-separated JSON objects, ready to send.
-    pub history: Vec<u8>,
+    pub history: History,
     /// Whether the history had to be rebuilt from the log.
     pub rebuilt: bool,
 }
@@ -204,7 +206,7 @@ impl Store {
 
     /// Rewrites the history cache of a loaded conversation and records its size and the log's
     /// in `summary` (caller holds the lock, or owns a new conversation).
-    fn write_history(&self, conv: &Conversation, summary: &mut Summary) -> Result<()> {
+    fn write_history(&self, conv: &Conversation, summary: &mut Summary) -> Result<Vec<u8>> {
         let mut bytes = Vec::new();
         for t in &conv.turns {
             bytes.extend_from_slice(&conversation::encode_history(t));
@@ -212,7 +214,7 @@ impl Store {
         atomic::write_atomic(&self.history_path(&conv.header.id), &bytes)?;
         summary.history_len = bytes.len() as u64;
         summary.log_len = self.log_len(&conv.header.id)?;
-        Ok(())
+        Ok(bytes)
     }
 
     fn log_len(&self, id: &ConversationId) -> Result<u64> {
@@ -225,14 +227,21 @@ impl Store {
     /// those two small reads happen; otherwise the log is loaded (an interrupted write is
     /// moved aside) and the cache rebuilt.
     pub fn open_for_query(&self, id: &ConversationId) -> Result<Opened> {
+        use std::os::unix::fs::FileExt;
         if let Some(s) = self.read_summary_file(id) {
             if s.log_len > 0 && self.log_len(id).ok() == Some(s.log_len) {
-                if let Ok(h) = fs::read(self.history_path(id)) {
-                    if h.len() as u64 == s.history_len {
-                        let history = if h.first() == Some(&b',') {
-                            h[1..].to_vec()
-                        } else {
-                            h
+                if let Ok(f) = fs::File::open(self.history_path(id)) {
+                    if f.metadata().map(|m| m.len()).ok() == Some(s.history_len) {
+                        let mut first = [0u8; 1];
+                        let skip = u64::from(
+                            s.history_len > 0
+                                && f.read_at(&mut first, 0).ok() == Some(1)
+                                && first[0] == b',',
+                        );
+                        let history = History::File {
+                            file: Arc::new(f),
+                            offset: skip,
+                            len: s.history_len - skip,
                         };
                         return Ok(Opened {
                             summary: s,
@@ -249,17 +258,14 @@ impl Store {
             log::repair_torn_tail(&path)?;
         }
         let mut summary = conv.summary();
-        self.write_history(&conv, &mut summary)?;
+        let mut bytes = self.write_history(&conv, &mut summary)?;
         self.write_summary(&summary)?;
-        let h = fs::read(self.history_path(id)).ctx(self.history_path(id))?;
-        let history = if h.first() == Some(&b',') {
-            h[1..].to_vec()
-        } else {
-            h
-        };
+        if bytes.first() == Some(&b',') {
+            bytes.remove(0);
+        }
         Ok(Opened {
             summary,
-            history,
+            history: History::Bytes(Arc::new(bytes)),
             rebuilt: true,
         })
     }

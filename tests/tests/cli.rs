@@ -815,3 +815,40 @@ fn json_outputs_and_commands() {
     let c = env.run(["completions", "bash"]).ok();
     assert!(c.stdout.contains("panechat"));
 }
+
+#[test]
+fn a_damaged_history_cache_is_found_and_rebuilt_from_the_log() {
+    let (env, fake) = setup();
+    env.run_in("a", ["q", "one"]).ok();
+    env.run_in("a", ["q", "two"]).ok();
+    let id = active(&env, "a");
+    let hist = env
+        .home()
+        .join("data/conversations")
+        .join(format!("{id}.history"));
+    let bytes = std::fs::read(&hist).unwrap();
+    // Same size, different bytes: only doctor's comparison can tell.
+    let damaged: Vec<u8> = bytes
+        .iter()
+        .map(|&b| if b == b'o' { b'0' } else { b })
+        .collect();
+    std::fs::write(&hist, &damaged).unwrap();
+    let d = env.run(["doctor"]);
+    assert_eq!(d.code, 1, "{}", d.stdout);
+    assert!(d.stdout.contains("history cache"), "{}", d.stdout);
+    env.run(["doctor", "--repair"]).ok();
+    fake.clear_requests();
+    env.run_in("a", ["q", "three"]).ok();
+    let users: Vec<_> = fake.requests()[0]
+        .messages()
+        .into_iter()
+        .filter(|(r, _)| r == "user")
+        .map(|(_, t)| t)
+        .collect();
+    assert_eq!(users, ["one", "two", "three"]);
+    assert_eq!(
+        std::fs::read(&hist).unwrap().len(),
+        bytes.len() + (std::fs::read(&hist).unwrap().len() - bytes.len())
+    );
+    env.run(["doctor"]).ok();
+}

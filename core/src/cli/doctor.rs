@@ -90,6 +90,23 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
                 {
                     let ok = fix && ctx.store.write_summary(&summary).is_ok();
                     r.problem(format!("{}: summary out of date", id), ok);
+                } else if let Some(stored) = stored {
+                    // The history cache a query would send must be exactly the log's turns.
+                    let in_step = stored.log_len > 0
+                        && fs::metadata(&path).map(|m| m.len()).ok() == Some(stored.log_len);
+                    if in_step {
+                        let expected: Vec<u8> = conv
+                            .turns
+                            .iter()
+                            .flat_map(panechat::store::conversation::encode_history)
+                            .collect();
+                        let actual = fs::read(ctx.store.history_path(id)).unwrap_or_default();
+                        if actual != expected {
+                            // Forgetting the recorded sizes makes the next query rebuild it.
+                            let ok = fix && ctx.store.write_summary(&summary).is_ok();
+                            r.problem(format!("{}: history cache does not match the log", id), ok);
+                        }
+                    }
                 }
                 healthy.push(summary);
             }

@@ -3,7 +3,7 @@
 # whole workspace test suite (unit, end-to-end against the fake provider, pty, real tmux), then
 # each fuzz target briefly when a nightly toolchain is available.
 #
-#   scripts/test.sh            # everything
+#   scripts/test.sh                  # everything
 #   FUZZ_SECONDS=0 scripts/test.sh   # skip the fuzzing pass
 set -Eeuo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -12,7 +12,6 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 need_apt=()
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
-command -v script >/dev/null 2>&1 || need_apt+=(bsdutils)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> installing ${need_apt[*]}"
   as_root apt-get update -qq
@@ -20,10 +19,34 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 echo "==> $(tmux -V)"
 
+logs="$(mktemp -d)"
+trap 'rm -rf "$logs"' EXIT
+
 echo "==> cargo test --workspace"
-cargo test --workspace --locked 2>&1
+set +e
+cargo test --workspace --locked 2>&1 | tee "$logs/test.log"
+status=${PIPESTATUS[0]}
+set -e
+passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$logs/test.log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '^test result: .* ([0-9]+) failed' "$logs/test.log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
+if [ "$status" -ne 0 ]; then
+  echo "tests: ${passed} passed, $((failed > 0 ? failed : 1)) failed"
+  exit "$status"
+fi
 
 if [ -x scripts/fuzz.sh ] && [ "${FUZZ_SECONDS:-10}" != "0" ]; then
-  echo "==> fuzzing each target for ${FUZZ_SECONDS:-10}s"
-  scripts/fuzz.sh "${FUZZ_SECONDS:-10}"
+  echo "==> fuzzing each target for ${FUZZ_SECONDS:-10}s (full output: fuzz/last-run.log)"
+  mkdir -p fuzz
+  set +e
+  scripts/fuzz.sh "${FUZZ_SECONDS:-10}" > fuzz/last-run.log 2>&1
+  fstatus=$?
+  set -e
+  grep -E '^(== |ok: |SKIP: |FAIL: )' fuzz/last-run.log || true
+  if [ "$fstatus" -ne 0 ]; then
+    tail -n 60 fuzz/last-run.log
+    echo "tests: ${passed} passed, 1 failed"
+    exit "$fstatus"
+  fi
 fi
+
+echo "tests: ${passed} passed, ${failed} failed"

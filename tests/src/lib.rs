@@ -5,4 +5,5 @@
 pub mod env;
 pub mod fake;
 pub mod fuzz_checks;
+pub mod helpers;
 pub mod pty;

@@ -5,35 +5,8 @@ use std::time::{Duration, Instant};
 
 use panechat_e2e::env::TestEnv;
 use panechat_e2e::fake::FakeProvider;
+use panechat_e2e::helpers::{active, hold, json, setup, show};
 use serde_json::Value;
-
-fn setup() -> (TestEnv, FakeProvider) {
-    let fake = FakeProvider::start();
-    let env = TestEnv::new();
-    env.use_openai(&fake.base_url_openai());
-    (env, fake)
-}
-
-fn json(s: &str) -> Value {
-    serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
-}
-
-fn show(env: &TestEnv, session: &str, target: Option<&str>) -> Value {
-    let mut args = vec!["show", "--json"];
-    if let Some(t) = target {
-        args.push(t);
-    }
-    json(&env.run_in(session, args).ok().stdout)
-}
-
-fn active(env: &TestEnv, session: &str) -> String {
-    let v = json(
-        &env.run(["status", "--session", session, "--format", "json"])
-            .ok()
-            .stdout,
-    );
-    v["conversation"].as_str().unwrap_or("").to_string()
-}
 
 fn no_panic(r: &panechat_e2e::env::Run) {
     assert!(!r.stderr.contains("panicked"), "panic: {}", r.stderr);
@@ -180,40 +153,6 @@ fn fork_keeps_only_the_last_n_turns() {
     assert_eq!(item["active_in"][0], "other");
 }
 
-fn start_slow(env: &TestEnv, session: &str, id: &str, ms: u64) -> std::process::Child {
-    let mut child = env
-        .cmd([
-            "q",
-            "--id",
-            id,
-            &format!("hold [[slow:{ms}]] [[chunks:10]]"),
-        ])
-        .env("PANECHAT_SESSION", session)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait until it holds the lock.
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(10) {
-        let s = json(&env.run(["sessions", "--json"]).ok().stdout);
-        let streaming = s.as_array().unwrap().iter().any(|x| {
-            x["runs"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|r| r["state"] == "streaming")
-        });
-        if streaming {
-            return child;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("the holder never started streaming");
-}
-
 #[test]
 fn contention_modes_off_a_terminal() {
     let (env, _fake) = setup();
@@ -222,7 +161,7 @@ fn contention_modes_off_a_terminal() {
     let lock_wait = [("PANECHAT_LOCK_DURATION", "300ms")];
 
     // fail (the default off a terminal): exit 75 naming the holder.
-    let mut holder = start_slow(&env, "a", &id, 150);
+    let mut holder = hold(&env, "a", &id, 150);
     let t = Instant::now();
     let r = env
         .cmd(["q", "--id", &id, "second"])
@@ -276,7 +215,7 @@ fn contention_modes_off_a_terminal() {
     assert!(holder.wait().unwrap().success());
 
     // wait: queues behind the holder and both turns are kept, in order.
-    let mut holder = start_slow(&env, "a", &id, 100);
+    let mut holder = hold(&env, "a", &id, 100);
     let r = env
         .cmd(["q", "--id", &id, "--on-locked", "wait", "queued"])
         .envs(lock_wait)

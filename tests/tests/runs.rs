@@ -5,19 +5,8 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use panechat_e2e::env::TestEnv;
-use panechat_e2e::fake::FakeProvider;
+use panechat_e2e::helpers::{active, json, setup};
 use serde_json::Value;
-
-fn setup() -> (TestEnv, FakeProvider) {
-    let fake = FakeProvider::start();
-    let env = TestEnv::new();
-    env.use_openai(&fake.base_url_openai());
-    (env, fake)
-}
-
-fn json(s: &str) -> Value {
-    serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
-}
 
 fn sessions(env: &TestEnv) -> Value {
     json(&env.run(["sessions", "--json"]).ok().stdout)
@@ -64,17 +53,6 @@ fn spawn(env: &TestEnv, session: &str, args: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-fn active(env: &TestEnv, session: &str) -> String {
-    json(
-        &env.run(["status", "--session", session, "--format", "json"])
-            .ok()
-            .stdout,
-    )["conversation"]
-        .as_str()
-        .unwrap_or("")
-        .to_string()
 }
 
 #[test]

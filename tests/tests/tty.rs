@@ -1,67 +1,12 @@
 //! What a person at a terminal sees: the lock question, the picker, and titles from a hostile
 //! model, all through a real pseudo-terminal.
 
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use panechat_e2e::env::TestEnv;
-use panechat_e2e::fake::FakeProvider;
+use panechat_e2e::helpers::{active, hold, json, setup};
 use panechat_e2e::pty::Pty;
-use serde_json::Value;
 
 const T: Duration = Duration::from_secs(15);
-
-fn setup() -> (TestEnv, FakeProvider) {
-    let fake = FakeProvider::start();
-    let env = TestEnv::new();
-    env.use_openai(&fake.base_url_openai());
-    (env, fake)
-}
-
-fn json(s: &str) -> Value {
-    serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
-}
-
-fn active(env: &TestEnv, session: &str) -> String {
-    let v = json(
-        &env.run(["status", "--session", session, "--format", "json"])
-            .ok()
-            .stdout,
-    );
-    v["conversation"].as_str().unwrap_or("").to_string()
-}
-
-fn hold(env: &TestEnv, id: &str, ms: u64) -> std::process::Child {
-    let mut child = env
-        .cmd([
-            "q",
-            "--id",
-            id,
-            &format!("hold [[slow:{ms}]] [[chunks:20]]"),
-        ])
-        .env("PANECHAT_SESSION", "holder")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let t = Instant::now();
-    while t.elapsed() < T {
-        let s = json(&env.run(["sessions", "--json"]).ok().stdout);
-        if s.as_array().unwrap().iter().any(|x| {
-            x["runs"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|r| r["state"] == "streaming")
-        }) {
-            return child;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("holder did not start");
-}
 
 #[test]
 fn the_lock_question_on_a_terminal() {
@@ -70,7 +15,7 @@ fn the_lock_question_on_a_terminal() {
     let id = active(&env, "a");
 
     // Start a new conversation from the question.
-    let mut holder = hold(&env, &id, 150);
+    let mut holder = hold(&env, "holder", &id, 150);
     let mut cmd = env.cmd(["q", "--id", &id, "while busy"]);
     cmd.env("PANECHAT_SESSION", "b")
         .env("PANECHAT_LOCK_DURATION", "600ms");
@@ -86,7 +31,7 @@ fn the_lock_question_on_a_terminal() {
     let _ = holder.wait();
 
     // Cancel: exit 130, nothing written, the message kept for --retry.
-    let mut holder = hold(&env, &id, 150);
+    let mut holder = hold(&env, "holder", &id, 150);
     let mut cmd = env.cmd(["q", "--id", &id, "never mind"]);
     cmd.env("PANECHAT_SESSION", "c")
         .env("PANECHAT_LOCK_DURATION", "300ms");
@@ -99,7 +44,7 @@ fn the_lock_question_on_a_terminal() {
     assert_eq!(r.stdout, "echo: never mind\n");
 
     // Keep waiting: continues in the same conversation once the holder is done.
-    let mut holder = hold(&env, &id, 100);
+    let mut holder = hold(&env, "holder", &id, 100);
     let mut cmd = env.cmd(["q", "--id", &id, "patient"]);
     cmd.env("PANECHAT_SESSION", "d")
         .env("PANECHAT_LOCK_DURATION", "200ms");

@@ -21,33 +21,16 @@ pub fn open_append(path: &Path) -> Result<File> {
 
 /// Replaces `path` with `bytes` atomically and durably.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp.{}.{}", std::process::id(), unique()));
-    let res = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .ctx(&tmp)?;
-        f.write_all(bytes).ctx(&tmp)?;
-        f.sync_all().ctx(&tmp)?;
-        fs::rename(&tmp, path).ctx(path)?;
-        sync_dir(dir)
-    })();
-    if res.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    res
+    replace(path, bytes, true)
 }
 
 /// Replaces `path` with `bytes` atomically but without fsync: for ephemeral state (run
 /// registrations) that is worthless after a crash anyway.
 pub fn write_replace(path: &Path, bytes: &[u8]) -> Result<()> {
+    replace(path, bytes, false)
+}
+
+fn replace(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -62,7 +45,14 @@ pub fn write_replace(path: &Path, bytes: &[u8]) -> Result<()> {
             .open(&tmp)
             .ctx(&tmp)?;
         f.write_all(bytes).ctx(&tmp)?;
-        fs::rename(&tmp, path).ctx(path)
+        if durable {
+            f.sync_all().ctx(&tmp)?;
+        }
+        fs::rename(&tmp, path).ctx(path)?;
+        if durable {
+            sync_dir(dir)?;
+        }
+        Ok(())
     })();
     if res.is_err() {
         let _ = fs::remove_file(&tmp);

@@ -75,6 +75,11 @@ for t in "${targets[@]}"; do
     if [[ -f "fuzz/dicts/$t.dict" ]]; then
         extra+=("-dict=fuzz/dicts/$t.dict")
     fi
+    # FUZZ_SEED makes a run repeatable (the test command sets it, so CI explores the same
+    # inputs each time); unset, libFuzzer picks a fresh seed.
+    if [[ -n "${FUZZ_SEED:-}" ]]; then
+        extra+=("-seed=$FUZZ_SEED")
+    fi
     # The corpus comes first: libFuzzer adds new inputs to the first directory only.
     if cargo +nightly fuzz run --target-dir "$target_dir" "$t" \
         "fuzz/corpus/$t" "fuzz/seeds/$t" -- \

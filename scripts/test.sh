@@ -38,7 +38,7 @@ if [ -x scripts/fuzz.sh ] && [ "${FUZZ_SECONDS:-10}" != "0" ]; then
   echo "==> fuzzing each target for ${FUZZ_SECONDS:-10}s (full output: fuzz/last-run.log)"
   mkdir -p fuzz
   set +e
-  scripts/fuzz.sh "${FUZZ_SECONDS:-10}" > fuzz/last-run.log 2>&1
+  FUZZ_SEED="${FUZZ_SEED:-1}" scripts/fuzz.sh "${FUZZ_SECONDS:-10}" > fuzz/last-run.log 2>&1
   fstatus=$?
   set -e
   grep -E '^(== |ok: |SKIP: |FAIL: )' fuzz/last-run.log || true

@@ -51,6 +51,7 @@ pub enum OnLocked {
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The message; when absent, read from stdin if it is not a terminal, else from $EDITOR.
+    /// Options go before it: from its first word on, everything is message text (dashes too).
     #[arg(value_name = "MESSAGE", trailing_var_arg = true)]
     message: Vec<OsString>,
     /// Conversation to ask in: last, prev, pick, or an id or unique prefix (`--id` alone = pick).

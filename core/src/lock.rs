@@ -45,6 +45,20 @@ pub struct Holder {
 }
 
 impl Holder {
+    /// This process, holding a lock for `command` in `session`.
+    pub fn this_process(session: &crate::session::Session, command: &str) -> Holder {
+        let pid = std::process::id();
+        Holder {
+            pid,
+            start: crate::session::process_start_time(pid).unwrap_or(0),
+            session: session.key.to_string(),
+            multiplexer: session.multiplexer.to_string(),
+            pane: session.pane.clone(),
+            since: crate::time::now_rfc3339(),
+            command: command.to_string(),
+        }
+    }
+
     /// `tmux pane %3, pid 4242, query, 12s`.
     pub fn describe(&self) -> String {
         let place = match &self.pane {

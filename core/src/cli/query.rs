@@ -157,7 +157,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     let (mut guard, locked_summary) =
         lock_conversation(ctx, &cfg, &session, summary, on_locked, &mut reg)?;
     summary = locked_summary;
-    guard.write_holder(&holder(&session, "query"))?;
+    guard.write_holder(&lock::Holder::this_process(&session, "query"))?;
     draft.conversation = Some(summary.id.clone());
 
     let opened = ctx.store.open_for_query(&summary.id)?;
@@ -280,19 +280,6 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     }
     drop(guard);
     Ok(0)
-}
-
-fn holder(session: &Session, command: &str) -> lock::Holder {
-    let pid = std::process::id();
-    lock::Holder {
-        pid,
-        start: panechat::session::process_start_time(pid).unwrap_or(0),
-        session: session.key.to_string(),
-        multiplexer: session.multiplexer.to_string(),
-        pane: session.pane.clone(),
-        since: panechat::time::now_rfc3339(),
-        command: command.to_string(),
-    }
 }
 
 fn read_message(ctx: &Ctx, args: &Args) -> Result<String> {

@@ -31,7 +31,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     let cfg = ctx.config()?;
     let session = ctx.session()?;
     let mut guard = super::rm::lock_for_write(ctx, &id, cfg.lock_wait)?;
-    guard.write_holder(&super::rm::holder(&session, "rename"))?;
+    guard.write_holder(&panechat::lock::Holder::this_process(&session, "rename"))?;
     let s = ctx.store.set_title(&id, &title, "user")?;
     drop(guard);
     let active_here =

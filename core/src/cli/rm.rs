@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use panechat::lock::{self, LockGuard, WaitOutcome, Waiter};
-use panechat::session::Session;
 use panechat::store::conversation::ConversationId;
 use panechat::store::mapping;
 use panechat::{Error, Result};
@@ -19,20 +18,6 @@ pub struct Args {
     /// Do not ask for confirmation (required when not on a terminal).
     #[arg(short, long)]
     yes: bool,
-}
-
-/// The holder record for a short write.
-pub fn holder(session: &Session, command: &str) -> lock::Holder {
-    let pid = std::process::id();
-    lock::Holder {
-        pid,
-        start: panechat::session::process_start_time(pid).unwrap_or(0),
-        session: session.key.to_string(),
-        multiplexer: session.multiplexer.to_string(),
-        pane: session.pane.clone(),
-        since: panechat::time::now_rfc3339(),
-        command: command.to_string(),
-    }
 }
 
 /// Takes a conversation's lock for a short write, waiting up to `wait` (exit 75 after).
@@ -92,7 +77,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     let session = ctx.session()?;
     for id in &ids {
         let mut guard = lock_for_write(ctx, id, cfg.lock_wait)?;
-        guard.write_holder(&holder(&session, "rm"))?;
+        guard.write_holder(&lock::Holder::this_process(&session, "rm"))?;
         ctx.store.remove(id)?;
         mapping::forget(&ctx.paths, &session, id)?;
         // Unlink while holding: waiters see the conversation is gone instead of recreating it.

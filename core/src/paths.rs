@@ -122,3 +122,12 @@ pub fn ensure_dir(dir: &Path) -> Result<()> {
     // DirBuilder applies the umask; make the leaf private regardless.
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).ctx(dir)
 }
+
+/// The entries of `dir`, or none when it does not exist yet (unreadable entries are skipped).
+pub fn list_dir(dir: &Path) -> Result<Vec<fs::DirEntry>> {
+    match fs::read_dir(dir) {
+        Ok(entries) => Ok(entries.flatten().collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(Error::io(dir, e)),
+    }
+}

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
-use crate::paths::{ensure_dir, Paths};
+use crate::error::Result;
+use crate::paths::{ensure_dir, list_dir, Paths};
 use crate::session::{process_alive, process_start_time, Session};
 use crate::store::atomic;
 
@@ -150,14 +150,17 @@ impl Drop for Registration {
 
 /// Every live run; files of dead runs are removed on the way.
 pub fn live(paths: &Paths) -> Result<Vec<Run>> {
-    let dir = paths.runs();
-    let entries = match fs::read_dir(&dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io(&dir, e)),
-    };
+    scan(paths, true)
+}
+
+/// Every live run, without touching the files of dead ones (for read-only paths: `status`).
+pub fn live_readonly(paths: &Paths) -> Result<Vec<Run>> {
+    scan(paths, false)
+}
+
+fn scan(paths: &Paths, remove_dead: bool) -> Result<Vec<Run>> {
     let mut out = Vec::new();
-    for e in entries.flatten() {
+    for e in list_dir(&paths.runs())? {
         let p = e.path();
         let name = e.file_name();
         let Some(name) = name.to_str() else { continue };
@@ -174,7 +177,9 @@ pub fn live(paths: &Paths) -> Result<Vec<Run>> {
             continue;
         };
         if !process_alive(pid, start) {
-            let _ = fs::remove_file(&p);
+            if remove_dead {
+                let _ = fs::remove_file(&p);
+            }
             continue;
         }
         if let Ok(b) = fs::read(&p) {

@@ -46,7 +46,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         .and_then(|id| ctx.store.read_summary_file(id));
     let mut state = "idle";
     if let Some(id) = &active {
-        for r in runs::live(&ctx.paths).unwrap_or_default() {
+        for r in runs::live_readonly(&ctx.paths).unwrap_or_default() {
             if r.conversation == id.as_str() {
                 if r.session == session.key.as_str() {
                     state = r.state.as_str();

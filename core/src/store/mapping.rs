@@ -147,14 +147,8 @@ pub fn last(paths: &Paths) -> Option<ConversationId> {
 
 /// Every session record on disk.
 pub fn all(paths: &Paths) -> Result<Vec<SessionRecord>> {
-    let dir = paths.sessions();
-    let entries = match fs::read_dir(&dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io(&dir, e)),
-    };
     let mut out = Vec::new();
-    for e in entries.flatten() {
+    for e in crate::paths::list_dir(&paths.sessions())? {
         let p = e.path();
         if p.extension().and_then(|x| x.to_str()) != Some("json") {
             continue;

@@ -430,15 +430,8 @@ impl Store {
 
     /// Every conversation id, from the directory listing (no file is parsed).
     pub fn ids(&self) -> Result<Vec<ConversationId>> {
-        let dir = self.paths.conversations();
-        let entries = match fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(Error::io(&dir, e)),
-        };
         let mut ids = Vec::new();
-        for e in entries {
-            let e = e.ctx(&dir)?;
+        for e in crate::paths::list_dir(&self.paths.conversations())? {
             let name = e.file_name();
             let Some(name) = name.to_str() else { continue };
             if let Some(stem) = name.strip_suffix(".jsonl") {

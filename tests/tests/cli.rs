@@ -706,6 +706,10 @@ fn json_outputs_and_commands() {
         assert!(item.get(key).is_some(), "ls --json lacks {key}: {item}");
     }
     assert_eq!(item["locked"], false);
+    assert!(
+        item.get("log_len").is_none() && item.get("history_len").is_none(),
+        "{item}"
+    );
     assert_eq!(item["parent"], Value::Null);
     let v = show(&env, "a", None);
     assert_eq!(

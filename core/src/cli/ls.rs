@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use panechat::runs;
-use panechat::store::conversation::Summary;
+use panechat::store::conversation::{Parent, Summary};
 use panechat::store::mapping;
 use panechat::Result;
 use serde::Serialize;
@@ -23,11 +23,19 @@ pub struct Args {
     limit: Option<usize>,
 }
 
-/// One conversation in `ls --json`.
+/// One conversation in `ls --json`: the documented fields only (the summary's cache
+/// bookkeeping stays out of the stable output).
 #[derive(Serialize)]
 pub struct Item<'a> {
-    #[serde(flatten)]
-    summary: &'a Summary,
+    id: &'a str,
+    title: &'a Option<String>,
+    turns: u64,
+    created_at: &'a str,
+    updated_at: &'a str,
+    parent: &'a Option<Parent>,
+    model: &'a Option<String>,
+    system: &'a Option<String>,
+    last_message: &'a Option<String>,
     locked: bool,
     active_in: Vec<String>,
 }
@@ -57,7 +65,15 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         let items: Vec<Item> = list
             .iter()
             .map(|s| Item {
-                summary: s,
+                id: s.id.as_str(),
+                title: &s.title,
+                turns: s.turns,
+                created_at: &s.created_at,
+                updated_at: &s.updated_at,
+                parent: &s.parent,
+                model: &s.model,
+                system: &s.system,
+                last_message: &s.last_message,
                 locked: locked.contains(s.id.as_str()),
                 active_in: active_in.get(s.id.as_str()).cloned().unwrap_or_default(),
             })

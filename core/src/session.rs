@@ -335,7 +335,8 @@ pub fn resolve(env: &Env) -> Result<Session> {
             return Ok(Session {
                 key: SessionKey(format!("{prefix}:{qualifier}{}", safe_part(v, 64))),
                 multiplexer: mux,
-                pane: Some(v.chars().take(64).collect()),
+                // Shown in tables and the waiting line: no control characters from the env.
+                pane: Some(crate::title::sanitize_title(v).chars().take(64).collect()),
                 server: None,
             });
         }
@@ -518,6 +519,14 @@ mod tests {
         ]))
         .unwrap();
         assert!(!z.key.as_str().contains('/'));
+    }
+
+    #[test]
+    fn terminal_tab_ids_are_shown_without_controls() {
+        let s = resolve(&env(&[("ITERM_SESSION_ID", "w0t0p0:\x1b]2;evil\x07")])).unwrap();
+        assert_eq!(s.multiplexer, Multiplexer::Iterm);
+        let pane = s.pane.unwrap();
+        assert!(!pane.chars().any(crate::title::is_control), "{pane:?}");
     }
 
     #[test]

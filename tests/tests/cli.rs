@@ -795,3 +795,26 @@ fn a_damaged_history_cache_is_found_and_rebuilt_from_the_log() {
     );
     env.run(["doctor"]).ok();
 }
+
+#[test]
+fn a_missing_api_key_is_reported_before_anything_is_created() {
+    let env = TestEnv::new();
+    env.write_config(
+        "[provider]\nkind = \"anthropic\"\napi_key_env = \"PANECHAT_TEST_NO_SUCH_KEY\"\n",
+    );
+    let r = env.run(["q", "--new", "hello"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("PANECHAT_TEST_NO_SUCH_KEY"),
+        "{}",
+        r.stderr
+    );
+    assert!(json(&env.run(["ls", "--json"]).ok().stdout)
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert!(
+        !env.home().join("state/drafts").exists(),
+        "no message was taken"
+    );
+}

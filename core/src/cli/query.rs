@@ -115,6 +115,9 @@ fn interrupted() -> Option<Error> {
 /// Runs the command.
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     let cfg = ctx.config()?;
+    // A missing API key is reported before a conversation is created or a message typed.
+    let pcfg = cfg.provider();
+    provider::preflight(&pcfg)?;
     let session = ctx.session()?;
     install_signal_handlers();
     let on_locked = args.on_locked.unwrap_or(if ui::can_ask() {
@@ -145,7 +148,6 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     ctx.store.save_draft(&draft)?;
     activate(ctx, &session, &summary)?;
 
-    let pcfg = cfg.provider();
     let mut reg = Registration::register(
         &ctx.paths,
         &session,
@@ -267,7 +269,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             ctx.store.first_turn(&summary.id)?
         };
         match first
-            .map(|t| generate_title(&cfg, &model_for_title, &t))
+            .map(|t| generate_title(&cfg, &pcfg, &model_for_title, &t))
             .unwrap_or_else(|| Ok(String::new()))
         {
             Ok(t) if !t.is_empty() => {
@@ -846,14 +848,18 @@ fn stream(
 /// The marker text in the title request (also what test servers look for).
 pub const TITLE_MARKER: &str = "Reply with the title only";
 
-fn generate_title(cfg: &Config, model: &str, first: &Turn) -> Result<String> {
+fn generate_title(
+    cfg: &Config,
+    pcfg: &provider::ProviderConfig,
+    model: &str,
+    first: &Turn,
+) -> Result<String> {
     let cut = |s: &str| s.chars().take(2000).collect::<String>();
     let prompt = format!(
         "Write a short title (at most 6 words) for a conversation that begins as follows. {TITLE_MARKER}, without quotes.\n\nUser: {}\n\nAssistant: {}",
         cut(&first.user),
         cut(&first.assistant)
     );
-    let pcfg = cfg.provider();
     let req = ChatRequest {
         model: model.to_string(),
         system: None,
@@ -864,6 +870,6 @@ fn generate_title(cfg: &Config, model: &str, first: &Turn) -> Result<String> {
         history: None,
         stream: true,
     };
-    let reply = provider::complete(&pcfg, req, cfg.title_timeout)?;
+    let reply = provider::complete(pcfg, req, cfg.title_timeout)?;
     Ok(title::clean_generated_title(&reply.text))
 }

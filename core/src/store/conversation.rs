@@ -73,7 +73,7 @@ impl ConversationId {
         &self.0
     }
 
-    /// The first 8 characters, for compact display.
+    /// The first 10 characters (the time part), for compact display.
     pub fn short(&self) -> &str {
         &self.0[..10.min(self.0.len())]
     }

@@ -3,7 +3,7 @@
 use panechat::store::mapping;
 use panechat::Result;
 
-use super::{out, query, show, ui, Ctx};
+use super::{out, show, ui, Ctx};
 
 /// `panechat fork [TARGET] [--last N] [--session KEY]`
 #[derive(clap::Args, Debug)]
@@ -23,7 +23,7 @@ pub struct Args {
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     let src = show::resolve(ctx, args.target.as_deref())?;
     ctx.store.ensure_dirs()?;
-    let s = query::fork_conversation(ctx, &src, args.last)?;
+    let s = ctx.store.fork(&src, args.last)?;
     if let Some(raw) = &args.session {
         let target = ctx.named_session(raw)?;
         mapping::activate(&ctx.paths, &target, &s.id)?;

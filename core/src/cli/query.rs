@@ -20,7 +20,7 @@ use panechat::lock::{self, LockGuard, WaitOutcome, Waiter};
 use panechat::provider::{self, ChatRequest, Message, Role, StreamEvent, StreamItem, Usage};
 use panechat::runs::{Registration, RunState};
 use panechat::session::Session;
-use panechat::store::conversation::{ConversationId, Parent, Summary, Turn};
+use panechat::store::conversation::{ConversationId, Summary, Turn};
 use panechat::store::{mapping, Draft, NewConversation};
 use panechat::target::{self, Target};
 use panechat::title;
@@ -428,7 +428,7 @@ fn resolve(
         (Resolved::Id(id), None) => ctx.store.summary(&id),
         (Resolved::Id(id), Some(n)) => {
             let keep = parse_keep(n)?;
-            let s = fork_conversation(ctx, &id, keep)?;
+            let s = ctx.store.fork(&id, keep)?;
             ctx.note(&format!(
                 "panechat: forked {} into {} ({} turns kept)",
                 id, s.id, s.turns
@@ -487,28 +487,6 @@ fn new_conversation(ctx: &Ctx, cfg: &Config, args: &Args) -> Result<Summary> {
     })?;
     ctx.debug(&format!("new conversation {}", s.id));
     Ok(s)
-}
-
-/// Forks `id`, keeping the last `keep` turns (all when `None`).
-pub fn fork_conversation(ctx: &Ctx, id: &ConversationId, keep: Option<usize>) -> Result<Summary> {
-    let src = ctx.store.summary(id)?;
-    let turns = match keep {
-        Some(n) => ctx.store.last_turns(id, n)?,
-        None => ctx.store.load(id)?.turns,
-    };
-    ctx.store.create(NewConversation {
-        parent: Some(Parent {
-            id: id.clone(),
-            turns_kept: turns.len() as u64,
-        }),
-        model: src.model.clone(),
-        system: src.system.clone(),
-        title: src
-            .title
-            .as_ref()
-            .map(|t| title::sanitize_title(&format!("{t} (fork)"))),
-        turns,
-    })
 }
 
 fn activate(ctx: &Ctx, session: &Session, s: &Summary) -> Result<()> {
@@ -649,7 +627,7 @@ fn lock_conversation(
                         }
                         LockAnswer::Fork => {
                             let src = summary.id.clone();
-                            summary = fork_conversation(ctx, &src, None)?;
+                            summary = ctx.store.fork(&src, None)?;
                             ctx.note(&format!(
                                 "panechat: {what} is busy; continuing in its fork {}",
                                 summary.id

@@ -170,6 +170,30 @@ impl Store {
         Err(Error::Other("could not find a free conversation id".into()))
     }
 
+    /// Forks `id` into a new conversation that records its parent, keeping the last `keep`
+    /// turns (all when `None`; the last N are read from the end of the log, so the work is
+    /// proportional to N). No lock is needed: only completed records are read.
+    pub fn fork(&self, id: &ConversationId, keep: Option<usize>) -> Result<Summary> {
+        let src = self.summary(id)?;
+        let turns = match keep {
+            Some(n) => self.last_turns(id, n)?,
+            None => self.load(id)?.turns,
+        };
+        self.create(NewConversation {
+            parent: Some(Parent {
+                id: id.clone(),
+                turns_kept: turns.len() as u64,
+            }),
+            model: src.model.clone(),
+            system: src.system.clone(),
+            title: src
+                .title
+                .as_ref()
+                .map(|t| crate::title::sanitize_title(&format!("{t} (fork)"))),
+            turns,
+        })
+    }
+
     /// Loads a whole conversation.
     pub fn load(&self, id: &ConversationId) -> Result<Conversation> {
         let p = self.log_path(id);

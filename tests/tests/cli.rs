@@ -155,41 +155,26 @@ fn fork_keeps_only_the_last_n_turns() {
 
 #[test]
 fn contention_modes_off_a_terminal() {
-    let (env, _fake) = setup();
+    let (mut env, _fake) = setup();
     env.run_in("a", ["q", "start"]).ok();
     let id = active(&env, "a");
-    let lock_wait = [("PANECHAT_LOCK_DURATION", "300ms")];
+    env.env
+        .insert("PANECHAT_LOCK_DURATION".into(), "300ms".into());
 
     // fail (the default off a terminal): exit 75 naming the holder.
     let mut holder = hold(&env, "a", &id, 150);
     let t = Instant::now();
-    let r = env
-        .cmd(["q", "--id", &id, "second"])
-        .envs(lock_wait)
-        .env("PANECHAT_SESSION", "b")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&r.stderr);
-    assert_eq!(r.status.code(), Some(75), "{stderr}");
+    let r = env.run_in("b", ["q", "--id", &id, "second"]).code(75);
     assert!(t.elapsed() >= Duration::from_millis(300));
     assert!(
-        stderr.contains("held by") && stderr.contains("pid"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("--on-locked"), "{stderr}");
-    // new: continues in a new conversation.
-    let r = env
-        .cmd(["q", "--id", &id, "--on-locked", "new", "third"])
-        .envs(lock_wait)
-        .env("PANECHAT_SESSION", "c")
-        .output()
-        .unwrap();
-    assert_eq!(
-        r.status.code(),
-        Some(0),
+        r.stderr.contains("held by") && r.stderr.contains("pid"),
         "{}",
-        String::from_utf8_lossy(&r.stderr)
+        r.stderr
     );
+    assert!(r.stderr.contains("--on-locked"), "{}", r.stderr);
+    // new: continues in a new conversation.
+    env.run_in("c", ["q", "--id", &id, "--on-locked", "new", "third"])
+        .ok();
     let c = active(&env, "c");
     assert_ne!(c, id);
     assert_eq!(
@@ -197,18 +182,8 @@ fn contention_modes_off_a_terminal() {
         2
     );
     // fork: continues in a copy with the persisted turns.
-    let r = env
-        .cmd(["q", "--id", &id, "--on-locked", "fork", "fourth"])
-        .envs(lock_wait)
-        .env("PANECHAT_SESSION", "d")
-        .output()
-        .unwrap();
-    assert_eq!(
-        r.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&r.stderr)
-    );
+    env.run_in("d", ["q", "--id", &id, "--on-locked", "fork", "fourth"])
+        .ok();
     let d = show(&env, "d", None);
     assert_eq!(d["parent"]["id"], id.as_str());
     assert_eq!(d["messages"][0]["content"], "start");
@@ -216,18 +191,8 @@ fn contention_modes_off_a_terminal() {
 
     // wait: queues behind the holder and both turns are kept, in order.
     let mut holder = hold(&env, "a", &id, 100);
-    let r = env
-        .cmd(["q", "--id", &id, "--on-locked", "wait", "queued"])
-        .envs(lock_wait)
-        .env("PANECHAT_SESSION", "e")
-        .output()
-        .unwrap();
-    assert_eq!(
-        r.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&r.stderr)
-    );
+    env.run_in("e", ["q", "--id", &id, "--on-locked", "wait", "queued"])
+        .ok();
     assert!(holder.wait().unwrap().success());
     let v = show(&env, "a", Some(&id));
     let users: Vec<_> = v["messages"]

@@ -123,10 +123,14 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             w.saturating_sub(head.chars().count() + flags.chars().count())
                 .max(12)
         });
-        text.push_str(&format!(
-            "{head}{}{flags}\n",
-            truncate(&s.display_title(), room)
-        ));
+        let line = format!("{head}{}{flags}", truncate(&s.display_title(), room));
+        // A narrow pane: cut the line (flags last) rather than let it wrap.
+        let line = match width {
+            Some(w) if line.chars().count() > w => truncate(&line, w.max(20)),
+            _ => line,
+        };
+        text.push_str(&line);
+        text.push('\n');
     }
     out(&text)?;
     Ok(0)

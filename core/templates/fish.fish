@@ -1,0 +1,2 @@
+# panechat: add to ~/.config/fish/config.fish
+'{{panechat}}' completions fish | source

@@ -1,0 +1,1 @@
+# panechat init: not written yet

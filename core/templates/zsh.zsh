@@ -1,0 +1,2 @@
+# panechat: add to ~/.zshrc (after compinit)
+eval "$('{{panechat}}' completions zsh)"

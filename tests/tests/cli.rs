@@ -620,7 +620,9 @@ fn every_provider_kind_works_end_to_end() {
         assert_eq!(last.messages().len(), 3, "{kind}");
         let v = show(&env, "test", None);
         assert!(
-            v["turns"][0]["usage"]["output_tokens"].as_u64().is_some(),
+            v["messages"][1]["usage"]["output_tokens"]
+                .as_u64()
+                .is_some(),
             "{kind}: usage kept"
         );
     }

@@ -104,6 +104,13 @@ impl Tmux {
         self.ok(&["send-keys", "-t", pane, "Enter"]);
     }
 
+    /// Attaches a client on a pty (so the status line is drawn).
+    fn attach(&self) -> panechat_e2e::pty::Pty {
+        let mut c = self.cmd();
+        c.args(["attach", "-t", "t"]);
+        panechat_e2e::pty::Pty::spawn(c)
+    }
+
     fn pane_value(&self, pane: &str, format: &str) -> String {
         self.ok(&["display-message", "-p", "-t", pane, format])
             .trim_end()
@@ -248,9 +255,18 @@ fn hostile_titles_never_run_in_tmux() {
         },
         "pane title",
     );
-    // A status line that shows it the safe way renders it.
-    tmux.ok(&["set-option", "-g", "status-right", "#{q/h:@panechat_title}"]);
-    std::thread::sleep(Duration::from_millis(300));
+    // A status line that shows it the safe way draws it literally, on an attached client
+    // (a detached session draws no status line at all).
+    tmux.ok(&[
+        "set-option",
+        "-g",
+        "status-right",
+        "[#{q/h:@panechat_title}]",
+    ]);
+    tmux.ok(&["set-option", "-g", "status-right-length", "200"]);
+    let client = tmux.attach();
+    client.expect("#(touch", Duration::from_secs(10));
+    client.expect("#[fg=red]; y;]", Duration::from_secs(10));
     assert!(!Path::new(&marker).exists(), "a title ran a command");
     // `fork --session pane:%N` from inside tmux publishes on the other pane with select-pane -T.
     let p1 = tmux
@@ -294,9 +310,7 @@ fn state_of(tmux: &Tmux, pane: &str) -> (String, String, String) {
 fn run_pid(env: &TestEnv, pane: &str) -> Option<i32> {
     let v: serde_json::Value =
         serde_json::from_str(&env.run(["sessions", "--json"]).ok().stdout).unwrap();
-    v.as_array()?
-        .iter()
-        .find(|s| s["pane"] == pane)?["runs"]
+    v.as_array()?.iter().find(|s| s["pane"] == pane)?["runs"]
         .as_array()?
         .iter()
         .find(|r| r["command"] == "query")
@@ -338,10 +352,7 @@ fn pane_state_reaches_every_pane_that_shows_the_conversation() {
     // A run in pane 0 flips both panes: streaming there, held by pane 0 here; then back.
     let slow = "slow [[slow:100]] [[chunks:30]]";
     tmux.type_line(&p0, &format!("{pc} q '{slow}'"));
-    wait_until(
-        || state_of(&tmux, &p0).0 == "streaming",
-        "pane 0 streaming",
-    );
+    wait_until(|| state_of(&tmux, &p0).0 == "streaming", "pane 0 streaming");
     wait_until(
         || state_of(&tmux, &p1).1 == format!("tmux pane {p0}"),
         "pane 1 held by pane 0",
@@ -400,8 +411,16 @@ fn pane_state_reaches_every_pane_that_shows_the_conversation() {
 
     // rm clears the conversation from both panes.
     let r = env.run(["rm", &id, "--yes"]).ok();
-    assert!(r.stderr.contains(&format!("tmux pane {p0}")), "{}", r.stderr);
-    assert!(r.stderr.contains(&format!("tmux pane {p1}")), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("tmux pane {p0}")),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(&format!("tmux pane {p1}")),
+        "{}",
+        r.stderr
+    );
     for p in [&p0, &p1] {
         wait_until(
             || tmux.pane_value(p, "#{@panechat_id}").is_empty(),

@@ -803,3 +803,28 @@ fn a_missing_api_key_is_reported_before_anything_is_created() {
         "no message was taken"
     );
 }
+
+#[test]
+fn provider_failures_keep_their_kind_hint_and_exit_code() {
+    let (env, _fake) = setup();
+    let r = env.run(["q", "--new", "hi [[http:401]]"]).code(1);
+    assert!(r.stderr.contains("401"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("hint: the server refused the API key"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("--retry"), "{}", r.stderr);
+    assert_eq!(
+        r.stderr.matches("401").count(),
+        1,
+        "the cause is said once: {}",
+        r.stderr
+    );
+    let r = env.run(["q", "--new", "hi [[http:429]]"]).code(1);
+    assert!(
+        r.stderr.contains("hint: the provider is rate-limiting"),
+        "{}",
+        r.stderr
+    );
+}

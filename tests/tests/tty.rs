@@ -184,3 +184,44 @@ fn wezterm_panes_get_user_vars() {
     assert_eq!(s[0]["multiplexer"], "wezterm");
     assert_eq!(s[0]["pane"], "7");
 }
+
+#[test]
+fn wezterm_user_vars_reach_a_pane_from_elsewhere() {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let (env, _fake) = setup();
+    std::fs::write(env.root.join("wez.sock"), "").unwrap();
+    // A shell in a WezTerm pane (its terminal is this pty).
+    let mut shell = std::process::Command::new("bash");
+    shell
+        .args(["--norc", "--noprofile"])
+        .env_clear()
+        .envs(&env.env)
+        .env_remove("PANECHAT_SESSION")
+        .env("WEZTERM_PANE", "9")
+        .env("WEZTERM_UNIX_SOCKET", env.root.join("wez.sock"))
+        .env("PS1", "$ ")
+        .current_dir(&env.root);
+    let mut pty = Pty::spawn(shell);
+    let bin = panechat_e2e::env::panechat_bin();
+    pty.send(format!("{} q --new 'hi [[title:First]]'\r", bin.display()).as_bytes());
+    pty.expect(&format!("SetUserVar=panechat_title={}", b64("First")), T);
+    pty.expect(&format!("SetUserVar=panechat_state={}", b64("idle")), T);
+    let key = json(&env.run(["sessions", "--json"]).ok().stdout)[0]["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A rename from another terminal reaches this pane's user vars and title.
+    let id = active(&env, &key);
+    env.run(["rename", &id, "Renamed #2"]).ok();
+    pty.expect(
+        &format!("SetUserVar=panechat_title={}", b64("Renamed #2")),
+        T,
+    );
+    pty.expect("\x1b]2;panechat: Renamed #2\x07", T);
+    // So does `new` for this pane, from elsewhere: empty vars.
+    env.run(["new", "--session", &key]).ok();
+    pty.expect(&format!("SetUserVar=panechat_id={}\x07", b64("")), T);
+    pty.send(b"exit\r");
+    let _ = pty.wait(T);
+}

@@ -36,6 +36,7 @@ fn msg(role: Role, content: &str) -> Message {
     Message {
         role,
         content: content.to_owned(),
+        attachments: Vec::new(),
     }
 }
 

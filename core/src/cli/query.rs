@@ -147,6 +147,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         session: session.key.clone(),
         conversation: Some(summary.id.clone()),
         message: message.clone(),
+        attachments: Vec::new(),
         partial_reply: String::new(),
         error: String::new(),
         at: panechat::time::now_rfc3339(),
@@ -205,6 +206,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     let messages = vec![Message {
         role: Role::User,
         content: message.clone(),
+        attachments: Vec::new(),
     }];
     let request = ChatRequest {
         model: model.clone(),
@@ -263,6 +265,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         finished_at: panechat::time::now_rfc3339(),
         finish_reason: reply.finish_reason,
         truncated: reply.truncated,
+        attachments: Vec::new(),
     };
     let model_for_title = turn.model.clone();
     ctx.log(
@@ -899,6 +902,7 @@ fn generate_title(
         messages: vec![Message {
             role: Role::User,
             content: prompt,
+            attachments: Vec::new(),
         }],
         history: None,
         stream: true,

@@ -152,10 +152,19 @@ impl Ctx {
         Ok(session::PaneRef::from_key(key).to_session(server))
     }
 
-    /// Publishes the state of every pane that shows conversation `id` (and of this session);
-    /// failures are logged, never fatal.
+    /// Publishes the state of every pane that shows conversation `id`; failures are logged,
+    /// never fatal.
     fn publish(&self, id: &panechat::store::conversation::ConversationId) {
         if let Err(e) = self.publisher().conversation(id) {
+            self.debug(&format!("publishing conversation {id}: {e}"));
+        }
+    }
+
+    /// Publishes the state of every pane that shows conversation `id` and of this session (for
+    /// a query: its pane shows the conversation while it runs, and may not afterwards).
+    fn publish_here_and(&self, id: &panechat::store::conversation::ConversationId) {
+        let here: Vec<SessionKey> = self.session.iter().map(|s| s.key.clone()).collect();
+        if let Err(e) = self.publisher().conversation_and(id, &here) {
             self.debug(&format!("publishing conversation {id}: {e}"));
         }
     }

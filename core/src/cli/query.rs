@@ -170,7 +170,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             let id = reg.run().conversation.clone();
             drop(reg);
             if let Some(id) = ConversationId::from_trusted(&id) {
-                ctx.publish(&id);
+                ctx.publish_here_and(&id);
             }
             return Err(e);
         }
@@ -200,7 +200,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     let model = conv.model.clone().unwrap_or_else(|| cfg.model.clone());
     reg.set_model(pcfg.kind.as_str(), &model);
     reg.set(summary.id.as_str(), RunState::Streaming)?;
-    ctx.publish(&summary.id);
+    ctx.publish_here_and(&summary.id);
 
     let messages = vec![Message {
         role: Role::User,
@@ -245,7 +245,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             let _ = ctx.store.save_draft(&draft);
             drop(guard);
             drop(reg);
-            ctx.publish(&summary.id);
+            ctx.publish_here_and(&summary.id);
             return Err(match err {
                 Error::Cancelled(m) => Error::Cancelled(format!("{m}; nothing was added to the conversation, your message is kept: `panechat q --retry` sends it again")),
                 other => Error::RunFailed {
@@ -287,7 +287,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
 
     if conv.title.is_none() && cfg.title_generate && interrupted().is_none() {
         reg.set(summary.id.as_str(), RunState::GeneratingTitle)?;
-        ctx.publish(&summary.id);
+        ctx.publish_here_and(&summary.id);
         let first = if conv.turns == 1 {
             Some(turn)
         } else {
@@ -306,7 +306,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     }
     drop(guard);
     drop(reg);
-    ctx.publish(&summary.id);
+    ctx.publish_here_and(&summary.id);
     Ok(0)
 }
 
@@ -603,7 +603,7 @@ fn lock_conversation(
         }
         let waiter = Waiter::start(&path)?;
         // The pane now shows that it waits (and the holder's panes nothing new).
-        ctx.publish(&summary.id);
+        ctx.publish_here_and(&summary.id);
         ctx.log(
             "INFO",
             &format!(

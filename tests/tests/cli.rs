@@ -404,9 +404,15 @@ fn bad_inputs_get_clear_errors_and_write_nothing_outside_home() {
         (vec!["show", "0"], 2, "ambiguous"),
         (vec!["show", "../x"], 2, "not a conversation"),
         (
-            vec!["q", "--id", "../../etc/passwd", "hi"],
+            vec!["q", "--id=../../etc/passwd", "hi"],
             2,
             "not a conversation",
+        ),
+        // With a space, a word that cannot be a conversation starts the message.
+        (
+            vec!["q", "--id", "../../etc/passwd", "hi"],
+            2,
+            "picker needs a terminal",
         ),
         (vec!["use", "a/b"], 2, "not a conversation"),
         (vec!["q", "--fork=x", "hi"], 2, "--fork"),

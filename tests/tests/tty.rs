@@ -333,3 +333,39 @@ fn an_80_column_pane_shows_whole_lines() {
     let single_row = rows_with(&pty, &short(&single)).pop().unwrap();
     assert!(single_row.contains("  1 turn "), "{single_row:?}");
 }
+
+#[test]
+fn the_popup_question_wraps_between_words() {
+    let (env, _fake) = setup();
+    env.run_in(
+        "a",
+        [
+            "q",
+            "--new",
+            "one [[title:A rather long title about many things]]",
+        ],
+    )
+    .ok();
+    let id = active(&env, "a");
+    let mut holder = hold(&env, "tmux:0123456789abcdef:%12", &id, 150);
+    // What a multiplexer popup runs, in a popup-sized terminal.
+    let mut pty = Pty::spawn_sized(env.cmd(["lock-prompt", "--id", &id]), 50, 12);
+    pty.expect("What now?", T);
+    let rows: Vec<String> = pty.rows().into_iter().filter(|r| !r.is_empty()).collect();
+    let about: Vec<&str> = rows
+        .iter()
+        .map(String::as_str)
+        .take_while(|r| !r.contains("What now?"))
+        .collect();
+    for r in &about {
+        assert!(r.chars().count() < 50, "{r:?}");
+    }
+    let joined = about.join(" ");
+    assert!(
+        joined.contains("conversation \"A rather long title about many things\" is in use (session tmux:0123456789abcdef:%12, pid "),
+        "{rows:?}"
+    );
+    pty.send(b"\x1b[B\x1b[B\r"); // Fork
+    assert_eq!(pty.wait(T), 12, "{}", pty.text());
+    let _ = holder.wait();
+}

@@ -10,12 +10,12 @@ const T: Duration = Duration::from_secs(15);
 
 #[test]
 fn the_lock_question_on_a_terminal() {
-    let (env, _fake) = setup();
+    let (env, fake) = setup();
     env.run_in("a", ["q", "start"]).ok();
     let id = active(&env, "a");
 
     // Start a new conversation from the question.
-    let mut holder = hold(&env, "holder", &id, 150);
+    let holder = hold(&env, "holder", &id);
     let mut cmd = env.cmd(["q", "--id", &id, "while busy"]);
     cmd.env("PANECHAT_SESSION", "b")
         .env("PANECHAT_LOCK_DURATION", "600ms");
@@ -28,10 +28,10 @@ fn the_lock_question_on_a_terminal() {
     assert_eq!(pty.wait(T), 0, "{}", pty.text());
     let b = active(&env, "b");
     assert_ne!(b, id);
-    let _ = holder.wait();
+    holder.release(&fake);
 
     // Cancel: exit 130, nothing written, the message kept for --retry.
-    let mut holder = hold(&env, "holder", &id, 150);
+    let holder = hold(&env, "holder", &id);
     let mut cmd = env.cmd(["q", "--id", &id, "never mind"]);
     cmd.env("PANECHAT_SESSION", "c")
         .env("PANECHAT_LOCK_DURATION", "300ms");
@@ -39,21 +39,21 @@ fn the_lock_question_on_a_terminal() {
     pty.expect("What now?", T);
     pty.send(b"\x1b[B\x1b[B\x1b[B\r");
     assert_eq!(pty.wait(T), 130, "{}", pty.text());
-    let _ = holder.wait();
+    holder.release(&fake);
     let r = env.run_in("c", ["q", "--retry"]).ok();
     assert_eq!(r.stdout, "echo: never mind\n");
 
     // Keep waiting: continues in the same conversation once the holder is done.
-    let mut holder = hold(&env, "holder", &id, 100);
+    let holder = hold(&env, "holder", &id);
     let mut cmd = env.cmd(["q", "--id", &id, "patient"]);
     cmd.env("PANECHAT_SESSION", "d")
         .env("PANECHAT_LOCK_DURATION", "200ms");
     let mut pty = Pty::spawn(cmd);
     pty.expect("What now?", T);
     pty.send(b"\r");
+    assert!(holder.release(&fake).success());
     pty.expect("echo: patient", T);
     assert_eq!(pty.wait(T), 0);
-    let _ = holder.wait();
     assert_eq!(active(&env, "d"), id);
 }
 
@@ -225,7 +225,7 @@ fn rows_with(pty: &Pty, needle: &str) -> Vec<String> {
 
 #[test]
 fn an_80_column_pane_shows_whole_lines() {
-    let (env, _fake) = setup();
+    let (env, fake) = setup();
     env.run_in(
         "a",
         [
@@ -245,7 +245,7 @@ fn an_80_column_pane_shows_whole_lines() {
     let single = active(&env, "e");
 
     // The waiting line: the time left and Ctrl-C come first, and no row is wider than the pane.
-    let mut holder = hold(&env, "tmux:0123456789abcdef:%12", &id, 150);
+    let holder = hold(&env, "tmux:0123456789abcdef:%12", &id);
     let mut cmd = env.cmd(["q", "--id", &id, "while busy"]);
     cmd.env("PANECHAT_SESSION", "c")
         .env("PANECHAT_LOCK_DURATION", "1500ms");
@@ -256,7 +256,8 @@ fn an_80_column_pane_shows_whole_lines() {
     for r in &waiting {
         assert!(r.chars().count() < 80, "{r:?}");
         assert!(
-            r.starts_with("panechat: waiting up to ") && r.contains("s more (Ctrl-C cancels)"),
+            r.starts_with("panechat: waiting up to ")
+                && r.contains("s (Ctrl-C cancels) for \"A rather"),
             "{r:?}"
         );
     }
@@ -289,10 +290,10 @@ fn an_80_column_pane_shows_whole_lines() {
     }
     pty.send(b"\x1b[B\x1b[B\x1b[B\r"); // Cancel
     assert_eq!(pty.wait(T), 130, "{}", pty.text());
-    let _ = holder.wait();
+    holder.release(&fake);
 
     // `sessions` fits the pane.
-    let mut holder = hold(&env, "tmux:0123456789abcdef:%12", &id, 100);
+    let holder = hold(&env, "tmux:0123456789abcdef:%12", &id);
     let mut cmd = env.cmd(["sessions"]);
     cmd.env("PANECHAT_SESSION", "c");
     let mut pty = Pty::spawn_sized(cmd, 80, 24);
@@ -307,7 +308,7 @@ fn an_80_column_pane_shows_whole_lines() {
             r.chars().count()
         );
     }
-    let _ = holder.wait();
+    holder.release(&fake);
 
     // The picker: the id column lines up in rows with and without the fork marker, and one
     // turn is "1 turn".
@@ -336,7 +337,7 @@ fn an_80_column_pane_shows_whole_lines() {
 
 #[test]
 fn the_popup_question_wraps_between_words() {
-    let (env, _fake) = setup();
+    let (env, fake) = setup();
     env.run_in(
         "a",
         [
@@ -347,7 +348,7 @@ fn the_popup_question_wraps_between_words() {
     )
     .ok();
     let id = active(&env, "a");
-    let mut holder = hold(&env, "tmux:0123456789abcdef:%12", &id, 150);
+    let holder = hold(&env, "tmux:0123456789abcdef:%12", &id);
     // What a multiplexer popup runs, in a popup-sized terminal.
     let mut pty = Pty::spawn_sized(env.cmd(["lock-prompt", "--id", &id]), 50, 12);
     pty.expect("What now?", T);
@@ -367,5 +368,46 @@ fn the_popup_question_wraps_between_words() {
     );
     pty.send(b"\x1b[B\x1b[B\r"); // Fork
     assert_eq!(pty.wait(T), 12, "{}", pty.text());
-    let _ = holder.wait();
+    holder.release(&fake);
+}
+
+#[test]
+fn wezterm_user_vars_reach_a_pane_from_elsewhere() {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let (env, _fake) = setup();
+    std::fs::write(env.root.join("wez.sock"), "").unwrap();
+    // A shell in a WezTerm pane (its terminal is this pty).
+    let mut shell = std::process::Command::new("bash");
+    shell
+        .args(["--norc", "--noprofile"])
+        .env_clear()
+        .envs(&env.env)
+        .env_remove("PANECHAT_SESSION")
+        .env("WEZTERM_PANE", "9")
+        .env("WEZTERM_UNIX_SOCKET", env.root.join("wez.sock"))
+        .env("PS1", "$ ")
+        .current_dir(&env.root);
+    let mut pty = Pty::spawn(shell);
+    let bin = panechat_e2e::env::panechat_bin();
+    pty.send(format!("{} q --new 'hi [[title:First]]'\r", bin.display()).as_bytes());
+    pty.expect(&format!("SetUserVar=panechat_title={}", b64("First")), T);
+    pty.expect(&format!("SetUserVar=panechat_state={}", b64("idle")), T);
+    let key = json(&env.run(["sessions", "--json"]).ok().stdout)[0]["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A rename from another terminal reaches this pane's user vars and title.
+    let id = active(&env, &key);
+    env.run(["rename", &id, "Renamed #2"]).ok();
+    pty.expect(
+        &format!("SetUserVar=panechat_title={}", b64("Renamed #2")),
+        T,
+    );
+    pty.expect("\x1b]2;panechat: Renamed #2\x07", T);
+    // So does `new` for this pane, from elsewhere: empty vars.
+    env.run(["new", "--session", &key]).ok();
+    pty.expect(&format!("SetUserVar=panechat_id={}\x07", b64("")), T);
+    pty.send(b"exit\r");
+    let _ = pty.wait(T);
 }

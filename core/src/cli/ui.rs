@@ -187,3 +187,35 @@ pub fn confirm(prompt: &str) -> Result<bool> {
         .map(|o| o.unwrap_or(false))
         .map_err(ui_err)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_breaks_at_spaces_and_cuts_only_overlong_words() {
+        assert_eq!(
+            wrap(
+                "conversation \"Rust\" is in use (tmux pane %3, pid 42).",
+                20
+            ),
+            vec![
+                "conversation \"Rust\"",
+                "is in use (tmux pane",
+                "%3, pid 42)."
+            ]
+        );
+        assert_eq!(wrap("abcdefghij xy", 4), vec!["abcd", "efgh", "ij", "xy"]);
+        assert_eq!(wrap("", 10), vec![""]);
+        for line in wrap(&"word ".repeat(50), 13) {
+            assert!(line.chars().count() <= 13, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn turns_are_counted_in_english() {
+        assert_eq!(turns(0), "0 turns");
+        assert_eq!(turns(1), "1 turn");
+        assert_eq!(turns(2), "2 turns");
+    }
+}

@@ -143,17 +143,9 @@ fn finish(
     cleaned: String,
     keep: Keep,
     limits: Limits,
-    cut_before: u64,
+    unread: u64,
 ) -> Prepared {
-    let (mut text, mut truncated) = cap(&cleaned, limits.max_bytes, keep);
-    if cut_before > 0 && !truncated {
-        // The input itself was longer than what was read.
-        text = match keep {
-            Keep::Head => format!("{text}\n{}", cut_marker(cut_before, limits.max_bytes)),
-            Keep::Tail => format!("{}\n{text}", cut_marker(cut_before, limits.max_bytes)),
-        };
-        truncated = true;
-    }
+    let (text, truncated) = cap_counting(&cleaned, limits.max_bytes, keep, unread);
     let (text, redacted) = if limits.redact {
         redact(&text)
     } else {
@@ -293,34 +285,41 @@ fn cut_marker(bytes: u64, max: usize) -> String {
 /// Cuts `text` to at most about `max` bytes at a line boundary, keeping its start or end, with a
 /// marker line where text was left out. Returns the text and whether it was cut.
 pub fn cap(text: &str, max: usize, keep: Keep) -> (String, bool) {
-    if text.len() <= max {
+    cap_counting(text, max, keep, 0)
+}
+
+/// [`cap`], for a text of which `unread` more bytes were never read (at the end for
+/// [`Keep::Head`], at the start for [`Keep::Tail`]): the marker counts them too.
+fn cap_counting(text: &str, max: usize, keep: Keep, unread: u64) -> (String, bool) {
+    if text.len() <= max && unread == 0 {
         return (text.to_string(), false);
     }
     match keep {
         Keep::Head => {
-            let mut end = max;
+            let mut end = max.min(text.len());
             while !text.is_char_boundary(end) {
                 end -= 1;
             }
-            if let Some(nl) = text[..end].rfind('\n') {
-                end = nl;
+            if end < text.len() {
+                if let Some(nl) = text[..end].rfind('\n') {
+                    end = nl;
+                }
             }
-            let cut = (text.len() - end) as u64;
+            let cut = (text.len() - end) as u64 + unread;
             (format!("{}\n{}", &text[..end], cut_marker(cut, max)), true)
         }
         Keep::Tail => {
-            let mut start = text.len() - max;
+            let mut start = text.len().saturating_sub(max);
             while !text.is_char_boundary(start) {
                 start += 1;
             }
-            if let Some(nl) = text[start..].find('\n') {
-                start += nl + 1;
+            if start > 0 {
+                if let Some(nl) = text[start..].find('\n') {
+                    start += nl + 1;
+                }
             }
-            let cut = start as u64;
-            (
-                format!("{}\n{}", cut_marker(cut, max), &text[start..]),
-                true,
-            )
+            let cut = start as u64 + unread;
+            (format!("{}\n{}", cut_marker(cut, max), &text[start..]), true)
         }
     }
 }
@@ -1339,6 +1338,10 @@ mod tests {
             "{h}"
         );
         assert!(h.len() < 200);
+        // Bytes never read count in the marker.
+        let (h, cut) = cap_counting("a\nb", 100, Keep::Head, 5_000_000);
+        assert!(cut);
+        assert_eq!(h, "a\nb\n[… 5.0 MB cut here: context.max_bytes is 100 …]");
         assert_eq!(cap("short", 100, Keep::Head), ("short".into(), false));
         // Multi-byte text is cut on a character boundary.
         let (u, _) = cap(&"é".repeat(100), 51, Keep::Tail);

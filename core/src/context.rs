@@ -138,13 +138,7 @@ pub fn prepare(source: String, raw: &str, keep: Keep, limits: Limits) -> Prepare
     finish(source, cleaned, keep, limits, 0)
 }
 
-fn finish(
-    source: String,
-    cleaned: String,
-    keep: Keep,
-    limits: Limits,
-    unread: u64,
-) -> Prepared {
+fn finish(source: String, cleaned: String, keep: Keep, limits: Limits, unread: u64) -> Prepared {
     let (text, truncated) = cap_counting(&cleaned, limits.max_bytes, keep, unread);
     let (text, redacted) = if limits.redact {
         redact(&text)
@@ -319,7 +313,10 @@ fn cap_counting(text: &str, max: usize, keep: Keep, unread: u64) -> (String, boo
                 }
             }
             let cut = start as u64 + unread;
-            (format!("{}\n{}", cut_marker(cut, max), &text[start..]), true)
+            (
+                format!("{}\n{}", cut_marker(cut, max), &text[start..]),
+                true,
+            )
         }
     }
 }

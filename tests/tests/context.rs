@@ -104,10 +104,11 @@ impl Drop for Tmux {
 fn request_for(fake: &FakeProvider, question: &str) -> RecordedRequest {
     let t = Instant::now();
     loop {
-        if let Some(r) = fake.requests().into_iter().find(|r| {
-            r.last_user_message()
-                .is_some_and(|m| m.ends_with(question))
-        }) {
+        if let Some(r) = fake
+            .requests()
+            .into_iter()
+            .find(|r| r.last_user_message().is_some_and(|m| m.ends_with(question)))
+        {
             return r;
         }
         assert!(
@@ -155,7 +156,14 @@ fn a_pane_and_its_neighbour_are_attached_as_seen() {
     let p0 = p0.trim().to_string();
     let p1 = tmux
         .ok(&[
-            "split-window", "-h", "-t", &p0, "-P", "-F", "#{pane_id}", "-c",
+            "split-window",
+            "-h",
+            "-t",
+            &p0,
+            "-P",
+            "-F",
+            "#{pane_id}",
+            "-c",
             &env.root.join("work").display().to_string(),
             "bash --norc --noprofile",
         ])
@@ -193,7 +201,8 @@ fn a_pane_and_its_neighbour_are_attached_as_seen() {
     assert!(screen1.contains("a typo"), "{screen1}");
     // The focus never moved.
     assert_eq!(
-        tmux.ok(&["display-message", "-p", "-t", "t", "#{pane_id}"]).trim(),
+        tmux.ok(&["display-message", "-p", "-t", "t", "#{pane_id}"])
+            .trim(),
         p1
     );
 
@@ -208,11 +217,16 @@ fn a_pane_and_its_neighbour_are_attached_as_seen() {
     let n = SEEN.lines().count();
     assert_eq!(
         got[0],
-        format!("--- pane tmux {p0}, {n} lines ---\n{SEEN}\n--- end of pane tmux {p0}, {n} lines ---")
+        format!(
+            "--- pane tmux {p0}, {n} lines ---\n{SEEN}\n--- end of pane tmux {p0}, {n} lines ---"
+        )
     );
     assert!(!r.raw_body.contains("\\u001b"), "escape sequences sent");
     assert!(!r.raw_body.contains("Zq3vX9aB7cD1"), "the secret was sent");
-    assert!(!r.raw_body.contains("building"), "the title sequence was sent");
+    assert!(
+        !r.raw_body.contains("building"),
+        "the title sequence was sent"
+    );
 
     // The stored turn carries the attachment; a follow-up sends it again as history.
     let ls = json(&env.run(["ls", "--json"]).ok().stdout);
@@ -238,7 +252,10 @@ fn a_pane_and_its_neighbour_are_attached_as_seen() {
     let full = env.run(["show", id, "--attachments"]).ok().stdout;
     assert!(full.contains("error[E0425]: cannot find value"), "{full}");
 
-    tmux.type_line(&p0, &format!("{pc} q 'and how do I fix it? [[reply:declare it]]'"));
+    tmux.type_line(
+        &p0,
+        &format!("{pc} q 'and how do I fix it? [[reply:declare it]]'"),
+    );
     tmux.wait_for(&p0, "declare it");
     let r = request_for(&fake, "and how do I fix it? [[reply:declare it]]");
     let msgs = r.body["messages"].as_array().unwrap();
@@ -247,7 +264,10 @@ fn a_pane_and_its_neighbour_are_attached_as_seen() {
         format!("--- pane tmux {p0}, {n} lines ---\n{SEEN}\n--- end of pane tmux {p0}, {n} lines ---\n\nwhy did this fail? [[reply:count is undefined]]")
     );
     assert_eq!(msgs[1]["content"], "count is undefined");
-    assert_eq!(msgs[2]["content"], "and how do I fix it? [[reply:declare it]]");
+    assert_eq!(
+        msgs[2]["content"],
+        "and how do I fix it? [[reply:declare it]]"
+    );
 }
 
 #[test]
@@ -262,7 +282,11 @@ fn pane_outside_a_multiplexer_says_what_works() {
         r.stderr
     );
     let r = env.run(["q", "--new", "--pane=sideways", "why?"]).code(2);
-    assert!(r.stderr.contains("left, right, up, down, last"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("left, right, up, down, last"),
+        "{}",
+        r.stderr
+    );
     assert!(fake.requests().is_empty());
 }
 
@@ -311,7 +335,15 @@ fn files_are_attached_and_bad_ones_refused() {
     std::fs::write(work.join("prog"), b"\x7fELF\x02\x01\x01\x00\x00").unwrap();
     std::fs::create_dir_all(work.join("src")).unwrap();
 
-    let r = env.run(["q", "--new", "-f", "main.c", "--file", "src/../main.c", "what is wrong?"]);
+    let r = env.run([
+        "q",
+        "--new",
+        "-f",
+        "main.c",
+        "--file",
+        "src/../main.c",
+        "what is wrong?",
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let got = parts(&request_for(&fake, "what is wrong?"));
     assert_eq!(got.len(), 3);
@@ -323,9 +355,15 @@ fn files_are_attached_and_bad_ones_refused() {
 
     let before = fake.requests().len();
     for (args, want) in [
-        (vec!["-f", "missing.c"], "cannot attach missing.c: no such file"),
+        (
+            vec!["-f", "missing.c"],
+            "cannot attach missing.c: no such file",
+        ),
         (vec!["-f", "src"], "cannot attach src: it is a directory"),
-        (vec!["-f", "prog"], "file prog looks binary (a NUL byte at offset 7)"),
+        (
+            vec!["-f", "prog"],
+            "file prog looks binary (a NUL byte at offset 7)",
+        ),
         (vec!["-f", "/dev/zero"], "not a regular file"),
     ] {
         let mut argv = vec!["q", "--new"];
@@ -348,7 +386,11 @@ fn files_are_attached_and_bad_ones_refused() {
     let t = Instant::now();
     let r = env.run(["q", "--new", "-f", "big.log", "summarise [[reply:long]]"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(t.elapsed() < Duration::from_secs(10), "took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        t.elapsed()
+    );
     assert!(
         r.stderr.contains("big.log (262.") && r.stderr.contains("cut at context.max_bytes"),
         "{}",

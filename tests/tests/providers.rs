@@ -886,7 +886,11 @@ fn with_attachments() -> ChatRequest {
             text: "al:\n\techo hi".to_owned(),
         },
     ];
-    request(vec![msg(Role::User, "earlier"), msg(Role::Assistant, "ok"), m])
+    request(vec![
+        msg(Role::User, "earlier"),
+        msg(Role::Assistant, "ok"),
+        m,
+    ])
 }
 
 const PANE_FRAMED: &str = "--- pane tmux %3, 2 lines ---\n$ make\nerror: no rule to make target 'all'\n--- end of pane tmux %3, 2 lines ---";

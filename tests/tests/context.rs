@@ -404,3 +404,190 @@ fn files_are_attached_and_bad_ones_refused() {
         &got[0][got[0].len() - 200..]
     );
 }
+
+/// A headless Zellij session (private sockets, config and cache under the test's root) with a
+/// client attached on a pty, as a person's terminal would be.
+struct Zellij {
+    session: String,
+    envs: Vec<(String, String)>,
+    cwd: PathBuf,
+    client: Option<panechat_e2e::pty::Pty>,
+}
+
+impl Zellij {
+    fn start(env: &TestEnv) -> Zellij {
+        assert!(
+            Command::new("zellij")
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success()),
+            "zellij is not installed; the test command (scripts/test.sh) installs it"
+        );
+        let z = env.root.join("zj");
+        let home = env.root.join("home");
+        let mut envs: Vec<(String, String)> = env
+            .env
+            .iter()
+            .filter(|(k, _)| *k != "PANECHAT_SESSION")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (k, dir) in [
+            ("XDG_CONFIG_HOME", home.join(".config")),
+            ("XDG_CACHE_HOME", home.join(".cache")),
+            ("XDG_DATA_HOME", home.join(".local/share")),
+            ("ZELLIJ_SOCKET_DIR", z.join("sock")),
+            ("TMPDIR", z.join("tmp")),
+        ] {
+            std::fs::create_dir_all(&dir).unwrap();
+            envs.push((k.into(), dir.display().to_string()));
+        }
+        envs.push(("SHELL".into(), "/bin/bash".into()));
+        envs.push(("TERM".into(), "xterm-256color".into()));
+        std::fs::create_dir_all(home.join(".config/zellij")).unwrap();
+        std::fs::write(
+            home.join(".config/zellij/config.kdl"),
+            "show_startup_tips false\nshow_release_notes false\n",
+        )
+        .unwrap();
+        let mut zj = Zellij {
+            session: format!("pcctx{}", std::process::id()),
+            envs,
+            cwd: env.root.join("work"),
+            client: None,
+        };
+        let o = zj
+            .cmd()
+            .args(["attach", "--create-background", &zj.session])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "zellij: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let mut c = zj.cmd();
+        c.args(["attach", &zj.session]);
+        zj.client = Some(panechat_e2e::pty::Pty::spawn_sized(c, 200, 50));
+        let t = Instant::now();
+        while !zj
+            .action(&["list-panes", "--json"])
+            .contains("\"is_plugin\": false")
+        {
+            assert!(t.elapsed() < Duration::from_secs(30), "no Zellij panes");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        zj
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("zellij");
+        c.env_clear()
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
+            .current_dir(&self.cwd)
+            .stdin(std::process::Stdio::null());
+        c
+    }
+
+    fn action(&self, args: &[&str]) -> String {
+        let o = self
+            .cmd()
+            .args(["--session", &self.session, "action"])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    fn dump(&self, pane: &str) -> String {
+        self.action(&["dump-screen", "--pane-id", pane, "--full"])
+    }
+
+    fn wait_for(&self, pane: &str, needle: &str) -> String {
+        let t = Instant::now();
+        loop {
+            let screen = self.dump(pane);
+            if screen.contains(needle) {
+                return screen;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "pane {pane} never showed {needle:?}:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn type_line(&self, pane: &str, line: &str) {
+        self.action(&["write-chars", "-p", pane, &format!("{line}\n")]);
+    }
+}
+
+impl Drop for Zellij {
+    fn drop(&mut self) {
+        let _ = self
+            .cmd()
+            .args(["delete-session", "--force", &self.session])
+            .output();
+        if let Some(mut c) = self.client.take() {
+            let _ = c.child.kill();
+            let _ = c.child.wait();
+        }
+    }
+}
+
+#[test]
+fn zellij_panes_are_attached_with_dump_screen() {
+    let fake = FakeProvider::start();
+    let env = TestEnv::new();
+    env.use_openai(&fake.base_url_openai());
+    std::fs::write(env.root.join("work/fail.sh"), FAIL_SCRIPT).unwrap();
+    let zj = Zellij::start(&env);
+    let right = zj
+        .action(&["new-pane", "--direction", "right"])
+        .trim()
+        .to_string();
+    assert_eq!(right, "terminal_1");
+    let left = "terminal_0";
+    for p in [left, right.as_str()] {
+        zj.type_line(p, "PS1='$ '; clear");
+    }
+    zj.type_line(left, "bash fail.sh");
+    zj.wait_for(left, "OPENAI_API_KEY");
+    let pc = panechat_bin().display().to_string();
+
+    zj.type_line(
+        &right,
+        &format!("{pc} q --new --pane left 'what broke there? [[reply:a typo]]'; echo DONE-$((1))"),
+    );
+    let screen = zj.wait_for(&right, "DONE-1");
+    assert!(screen.contains("a typo"), "{screen}");
+    let got = parts(&request_for(&fake, "what broke there? [[reply:a typo]]"));
+    let lines = SEEN.lines().count() + 1;
+    assert!(
+        got[0].starts_with(&format!("--- pane zellij terminal_0, {lines} lines ---\n")),
+        "{}",
+        got[0]
+    );
+    assert!(
+        got[0].ends_with(&format!(
+            "{SEEN}\n$\n--- end of pane zellij terminal_0, {lines} lines ---"
+        )),
+        "{}",
+        got[0]
+    );
+
+    zj.type_line(
+        left,
+        &format!("{pc} q --new --pane 'why did this fail? [[reply:count is undefined]]'"),
+    );
+    zj.wait_for(left, "count is undefined");
+    let r = request_for(&fake, "why did this fail? [[reply:count is undefined]]");
+    let got = parts(&r);
+    let n = SEEN.lines().count();
+    assert_eq!(
+        got[0],
+        format!("--- pane zellij terminal_0, {n} lines ---\n{SEEN}\n--- end of pane zellij terminal_0, {n} lines ---")
+    );
+    assert!(!r.raw_body.contains("\\u001b"), "escape sequences sent");
+    assert!(!r.raw_body.contains("Zq3vX9aB7cD1"), "the secret was sent");
+}

@@ -199,6 +199,22 @@ fn a_pane_and_its_neighbour_are_attached_as_seen() {
         "{screen1}"
     );
     assert!(screen1.contains("a typo"), "{screen1}");
+    // `--pane --lines N`: only the last N lines of this pane (the command line left out).
+    tmux.type_line(
+        &p1,
+        &format!("{pc} q --pane --lines 3 'those three? [[reply:yes]]'"),
+    );
+    tmux.wait_for(&p1, "yes");
+    let got = parts(&request_for(&fake, "those three? [[reply:yes]]"));
+    assert!(
+        got[0].starts_with(&format!(
+            "--- pane tmux {p1}, 3 lines ---\npanechat: attached pane tmux {p0}"
+        )) && got[0].ends_with(&format!(
+            "a typo\nDONE-1\n--- end of pane tmux {p1}, 3 lines ---"
+        )),
+        "{}",
+        got[0]
+    );
     // The focus never moved.
     assert_eq!(
         tmux.ok(&["display-message", "-p", "-t", "t", "#{pane_id}"])
@@ -352,6 +368,28 @@ fn files_are_attached_and_bad_ones_refused() {
         "--- file main.c ---\nint main() { return x; }\n--- end of file main.c ---"
     );
     assert!(got[1].starts_with("--- file src/../main.c ---\n"));
+
+    // The README's example, word for word.
+    std::fs::write(work.join("src/main.rs"), "fn main() { let x: u8 = 256; }\n").unwrap();
+    std::fs::write(work.join("Cargo.toml"), "[package]\nname = \"demo\"\n").unwrap();
+    let r = env.run([
+        "q",
+        "-f",
+        "src/main.rs",
+        "-f",
+        "Cargo.toml",
+        "why does this not build?",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let got = parts(&request_for(&fake, "why does this not build?"));
+    assert_eq!(
+        got,
+        [
+            "--- file src/main.rs ---\nfn main() { let x: u8 = 256; }\n--- end of file src/main.rs ---",
+            "--- file Cargo.toml ---\n[package]\nname = \"demo\"\n--- end of file Cargo.toml ---",
+            "why does this not build?",
+        ]
+    );
 
     let before = fake.requests().len();
     for (args, want) in [

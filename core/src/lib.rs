@@ -16,6 +16,7 @@ pub mod logfile;
 pub mod paths;
 pub mod provider;
 pub mod prune;
+pub mod question;
 pub mod runs;
 pub mod session;
 pub mod store;

@@ -339,7 +339,8 @@ function M.choices(list, here)
       if title == '' then
         title = '(untitled)'
       end
-      local bits = { title, (tonumber(c.turns) or 0) .. ' turns', ago(c.updated_at) .. ' ago' }
+      local turns = math.tointeger(tonumber(c.turns)) or 0
+      local bits = { title, turns .. (turns == 1 and ' turn' or ' turns'), ago(c.updated_at) .. ' ago' }
       local panes = wezterm_panes(c)
       if #panes > 0 then
         local names = {}

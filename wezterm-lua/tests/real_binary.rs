@@ -179,3 +179,70 @@ fn picker_and_fork_key_with_the_real_binary() {
     let right: String = h.eval("return win.__right").unwrap();
     assert_eq!(right, "");
 }
+
+/// Runs a wezterm.lua made of `panechat init wezterm` output, as WezTerm evaluates its config.
+fn run_config(h: &Harness, snippet: &str) -> mlua::Table {
+    let code = format!(
+        "local wezterm = require 'wezterm'\nlocal config = wezterm.config_builder()\n{snippet}\nreturn config\n"
+    );
+    h.lua.load(&code).set_name("@wezterm.lua").eval().unwrap()
+}
+
+#[test]
+fn init_prints_two_lines_that_load_the_plugin() {
+    let env = TestEnv::new();
+    let out = env.run(["init", "wezterm"]).ok().stdout;
+    let code: Vec<&str> = out
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("--"))
+        .collect();
+    assert_eq!(code.len(), 2, "{out}");
+    assert!(
+        code[0].contains("wezterm.plugin.require 'https://github.com/panechat/panechat'"),
+        "{out}"
+    );
+    let h = Harness::new(Runner::Real { env: vec![] }).unwrap();
+    let config = run_config(&h, &out);
+    let keys: mlua::Table = config.get("keys").unwrap();
+    assert_eq!(keys.raw_len(), 2);
+    assert_eq!(fork_argv0(&h, &config), panechat_bin().to_string_lossy());
+
+    // Offline: the binary writes the plugin it carries, loaded with dofile.
+    let file = env.root.join("wezterm cfg/it's panechat.lua");
+    let out = env
+        .run(["init", "wezterm", "--plugin", file.to_str().unwrap()])
+        .ok()
+        .stdout;
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        std::fs::read_to_string(
+            panechat_wezterm_tests::repo_root().join("wezterm-lua/plugin/init.lua")
+        )
+        .unwrap()
+    );
+    assert!(out.contains("dofile('"), "{out}");
+    let h = Harness::new(Runner::Real { env: vec![] }).unwrap();
+    let config = run_config(&h, &out);
+    let keys: mlua::Table = config.get("keys").unwrap();
+    assert_eq!(keys.raw_len(), 2);
+    let n: i64 = h
+        .eval("return #require('wezterm').__rec.handlers['update-status']")
+        .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(fork_argv0(&h, &config), panechat_bin().to_string_lossy());
+}
+
+/// The program the fork key would run (so: the binary path the config passed).
+fn fork_argv0(h: &Harness, config: &mlua::Table) -> String {
+    h.lua.globals().set("config", config).unwrap();
+    h.eval(
+        "local wezterm = require 'wezterm'
+         local w = wezterm.__new_window()
+         local p = wezterm.__new_pane { window = w }
+         p:__set_var('panechat_id', '01abc')
+         w:perform_action(config.keys[1].action, p)
+         local s = wezterm.__rec.splits
+         return s[#s].args[1]",
+    )
+    .unwrap()
+}

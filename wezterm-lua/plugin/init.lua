@@ -53,7 +53,8 @@ M.defaults = {
 }
 
 local opts
-local cache = {}
+-- Formatted segments by user-var values: a tick with nothing new formats nothing.
+local cache, cached = {}, 0
 
 -- Control characters (C0, DEL and UTF-8 C1) removed, capped at n characters.
 local function clean(s, n)
@@ -159,6 +160,10 @@ function M.segment(window, pane)
   local hit = cache[key]
   if hit then
     return hit
+  end
+  cached = cached + 1
+  if cached > 1024 then
+    cache, cached = {}, 1
   end
   local shown = clean(title, opts.max_title)
   if shown == '' then
@@ -501,7 +506,7 @@ opts = merge(M.defaults, {})
 
 function M.apply_to_config(config, given)
   opts = merge(M.defaults, given or {})
-  cache = {}
+  cache, cached = {}, 0
   M.opts = opts
   wezterm.on('update-status', update_status)
   wezterm.on('user-var-changed', user_var_changed)

@@ -317,6 +317,20 @@ mod tests {
     }
 
     #[test]
+    fn the_benchmark_figures_can_be_measured() {
+        let (with, without, children) = bench::update_status(200, 3, true).unwrap();
+        assert_eq!((with.len(), without.len(), children), (3, 3, 0));
+        eprintln!(
+            "update-status, changed: plugin {with:?} us/call, empty handler {without:?} us/call"
+        );
+        let (with, without, children) = bench::update_status(200, 3, false).unwrap();
+        assert_eq!((with.len(), without.len(), children), (3, 3, 0));
+        eprintln!("update-status: plugin {with:?} us/call, empty handler {without:?} us/call");
+        let (with, without) = bench::load(2).unwrap();
+        eprintln!("load: plugin {with:?} ms, empty {without:?} ms");
+    }
+
+    #[test]
     fn the_vm_is_safe_mode_like_wezterm() {
         let h = Harness::new(Runner::Real { env: vec![] }).unwrap();
         let has_debug: bool = h.eval("return debug ~= nil").unwrap();
@@ -326,5 +340,109 @@ mod tests {
             .map(|v| format!("{v:?}"))
             .unwrap_or_else(|e| e.to_string());
         assert!(err.contains("safe mode") || err.contains("nil"), "{err}");
+    }
+}
+
+/// Figures for the benchmark command.
+pub mod bench {
+    use std::time::Instant;
+
+    use super::{repo_root, Harness, Runner};
+
+    fn harness() -> mlua::Result<Harness> {
+        Harness::new(Runner::Canned(std::sync::Arc::new(|argv| {
+            (
+                false,
+                String::new(),
+                format!("no child processes here: {argv:?}"),
+            )
+        })))
+    }
+
+    /// One window per pane, `n` of them, each active pane with its own conversation title;
+    /// every tenth pane is running, every seventh is held elsewhere.
+    fn windows(h: &Harness, n: usize) -> mlua::Result<()> {
+        h.eval::<()>(&format!(
+            "local wezterm = require 'wezterm'
+             wins, panes = {{}}, {{}}
+             for i = 1, {n} do
+               local w = wezterm.__new_window()
+               local p = wezterm.__new_pane {{ window = w }}
+               p.__vars = {{ panechat_id = string.format('01m7yd5d6e%08d', i),
+                 panechat_title = 'Conversation number ' .. i .. ' about something long enough',
+                 panechat_state = (i % 10 == 0) and 'streaming' or 'idle',
+                 panechat_held = (i % 7 == 0) and 'wezterm pane 9' or '' }}
+               wins[i], panes[i] = w, p
+             end"
+        ))
+    }
+
+    /// Microseconds per `update-status` call over `n` panes (one window each), per round:
+    /// `(with the plugin, with an empty handler, child processes started by the plugin)`.
+    /// With `changed`, every pane's title changes before each round (nothing is cached);
+    /// otherwise the panes stay as they are, as between most ticks.
+    pub fn update_status(
+        n: usize,
+        rounds: usize,
+        changed: bool,
+    ) -> mlua::Result<(Vec<f64>, Vec<f64>, i64)> {
+        let plugin = harness()?;
+        plugin.dofile(&repo_root().join("plugin/init.lua"))?;
+        plugin.eval::<()>("panechat.apply_to_config(require('wezterm').config_builder(), {})")?;
+        windows(&plugin, n)?;
+        let empty = harness()?;
+        empty.eval::<()>("require('wezterm').on('update-status', function(window, pane) end)")?;
+        windows(&empty, n)?;
+        let tick = "local emit = require('wezterm').emit
+                    for i = 1, #wins do emit('update-status', wins[i], panes[i]) end";
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for round in 0..rounds + 3 {
+            for (h, out) in [(&plugin, &mut a), (&empty, &mut b)] {
+                if changed {
+                    h.eval::<()>(&format!(
+                        "for i = 1, #panes do
+                           panes[i].__vars.panechat_title = 'Conversation number ' .. i .. ' round {round}'
+                         end"
+                    ))?;
+                }
+                let f = h.lua.load(tick).into_function()?;
+                let t = Instant::now();
+                f.call::<()>(())?;
+                let us = t.elapsed().as_secs_f64() * 1e6 / n as f64;
+                if round >= 3 {
+                    out.push(us);
+                }
+            }
+        }
+        let shown: String = plugin.eval("return wins[1].__right or ''")?;
+        if !super::visible(&shown).contains("Conversation number 1 ") {
+            return Err(mlua::Error::external(format!(
+                "the status shows {shown:?}, not the pane's conversation"
+            )));
+        }
+        Ok((a, b, plugin.children()))
+    }
+
+    /// Milliseconds to start a Lua state and evaluate a config, per round: `(loading the
+    /// plugin through its root loader and applying it, an empty config)`.
+    pub fn load(rounds: usize) -> mlua::Result<(Vec<f64>, Vec<f64>)> {
+        let loader = repo_root().join("plugin/init.lua");
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for round in 0..rounds + 2 {
+            let t = Instant::now();
+            let h = harness()?;
+            h.dofile(&loader)?;
+            h.eval::<()>("panechat.apply_to_config(require('wezterm').config_builder(), {})")?;
+            let with = t.elapsed().as_secs_f64() * 1e3;
+            let t = Instant::now();
+            let h = harness()?;
+            h.eval::<()>("local c = require('wezterm').config_builder() c.keys = {}")?;
+            let without = t.elapsed().as_secs_f64() * 1e3;
+            if round >= 2 {
+                a.push(with);
+                b.push(without);
+            }
+        }
+        Ok((a, b))
     }
 }

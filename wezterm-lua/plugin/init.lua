@@ -21,7 +21,7 @@ M.defaults = {
   status = 'right',
   -- function(window, pane, segment) -> formatted string: combine the segment with your own
   -- status (segment is already a wezterm.format string, or '' when the pane has none).
-  compose = nil,
+  compose = false,
   -- The longest title shown, in characters.
   max_title = 40,
   -- Text around the segment.
@@ -36,9 +36,9 @@ M.defaults = {
     running = '#e0af68',
     locked = '#f7768e',
   },
-  -- The fork key, the turns it keeps (nil = all), and where the split goes.
+  -- The fork key, the turns it keeps (false = all), and where the split goes.
   fork_key = { key = 'F', mods = 'CTRL|SHIFT' },
-  fork_last = nil,
+  fork_last = false,
   fork_direction = 'Right',
   fork_size = { Percent = 50 },
   -- The picker key, and its extra rows per conversation.
@@ -504,8 +504,36 @@ end
 
 opts = merge(M.defaults, {})
 
+local function check(o)
+  local function bad(name, want)
+    error('panechat.apply_to_config: option ' .. name .. ' must be ' .. want .. ', got ' .. tostring(o[name]), 3)
+  end
+  if o.status ~= 'right' and o.status ~= 'left' and o.status ~= false then
+    bad('status', "'right', 'left' or false")
+  end
+  if o.fork_last and not (math.tointeger(o.fork_last) and o.fork_last > 0) then
+    bad('fork_last', 'a positive whole number of turns or false')
+  end
+  local dirs = { Right = true, Left = true, Up = true, Down = true }
+  if not dirs[o.fork_direction] then
+    bad('fork_direction', "'Right', 'Left', 'Up' or 'Down'")
+  end
+  if o.compose and type(o.compose) ~= 'function' then
+    bad('compose', 'a function(window, pane, segment) or false')
+  end
+  if type(o.panechat) ~= 'string' or o.panechat == '' then
+    bad('panechat', 'the path of the panechat binary')
+  end
+  for _, k in ipairs { 'fork_key', 'picker_key' } do
+    if o[k] and (type(o[k]) ~= 'table' or type(o[k].key) ~= 'string') then
+      bad(k, "a table such as { key = 'F', mods = 'CTRL|SHIFT' }, or false")
+    end
+  end
+end
+
 function M.apply_to_config(config, given)
   opts = merge(M.defaults, given or {})
+  check(opts)
   cache, cached = {}, 0
   M.opts = opts
   wezterm.on('update-status', update_status)

@@ -473,3 +473,28 @@ fn tab_titles_show_the_conversation_title() {
         .unwrap();
     assert_eq!(t, " Zellij]0;x layouts ");
 }
+
+#[test]
+fn bad_options_are_config_errors_that_say_what_to_write() {
+    for (opts, says) in [
+        (
+            "{ fork_last = 'two' }",
+            "fork_last must be a positive whole number",
+        ),
+        (
+            "{ status = 'top' }",
+            "status must be 'right', 'left' or false",
+        ),
+        ("{ fork_direction = 'Right ' }", "fork_direction must be"),
+        ("{ fork_key = 'F' }", "fork_key must be a table"),
+        ("{ panechat = 42 }", "panechat must be the path"),
+    ] {
+        let h = Harness::new(no_children()).unwrap();
+        h.plugin_require(URL).unwrap();
+        let err = h
+            .eval::<()>(&format!("panechat.apply_to_config({{}}, {opts})"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(says), "{opts}: {err}");
+    }
+}

@@ -25,11 +25,17 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// What `run_child_process` returns: `(success, stdout, stderr)`.
+pub type ChildResult = (bool, String, String);
+
+/// A canned answer for every argv.
+pub type Canned = Arc<dyn Fn(&[String]) -> ChildResult + Send + Sync>;
+
 /// How `wezterm.run_child_process` answers.
 #[derive(Clone)]
 pub enum Runner {
     /// Answers from a function of the argv: `(success, stdout, stderr)`.
-    Canned(Arc<dyn Fn(&[String]) -> (bool, String, String) + Send + Sync>),
+    Canned(Canned),
     /// Runs the argv for real with exactly this environment (and no stdin).
     Real {
         /// The environment of the child.

@@ -155,14 +155,14 @@ fn fork_keeps_only_the_last_n_turns() {
 
 #[test]
 fn contention_modes_off_a_terminal() {
-    let (mut env, _fake) = setup();
+    let (mut env, fake) = setup();
     env.run_in("a", ["q", "start"]).ok();
     let id = active(&env, "a");
     env.env
         .insert("PANECHAT_LOCK_DURATION".into(), "300ms".into());
 
     // fail (the default off a terminal): exit 75 naming the holder.
-    let mut holder = hold(&env, "a", &id, 150);
+    let holder = hold(&env, "a", &id);
     let t = Instant::now();
     let r = env.run_in("b", ["q", "--id", &id, "second"]).code(75);
     assert!(t.elapsed() >= Duration::from_millis(300));
@@ -187,13 +187,31 @@ fn contention_modes_off_a_terminal() {
     let d = show(&env, "d", None);
     assert_eq!(d["parent"]["id"], id.as_str());
     assert_eq!(d["messages"][0]["content"], "start");
-    assert!(holder.wait().unwrap().success());
+    assert!(holder.release(&fake).success());
 
     // wait: queues behind the holder and both turns are kept, in order.
-    let mut holder = hold(&env, "a", &id, 100);
-    env.run_in("e", ["q", "--id", &id, "--on-locked", "wait", "queued"])
-        .ok();
-    assert!(holder.wait().unwrap().success());
+    let holder = hold(&env, "a", &id);
+    let queued = env
+        .cmd(["q", "--id", &id, "--on-locked", "wait", "queued"])
+        .env("PANECHAT_SESSION", "e")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while json(
+        &env.run(["status", "--session", "e", "--format", "json"])
+            .ok()
+            .stdout,
+    )["activity"]
+        != "waiting"
+    {
+        assert!(t.elapsed() < Duration::from_secs(20), "never queued");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(holder.release(&fake).success());
+    let o = queued.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v = show(&env, "a", Some(&id));
     let users: Vec<_> = v["messages"]
         .as_array()
@@ -620,7 +638,9 @@ fn every_provider_kind_works_end_to_end() {
         assert_eq!(last.messages().len(), 3, "{kind}");
         let v = show(&env, "test", None);
         assert!(
-            v["turns"][0]["usage"]["output_tokens"].as_u64().is_some(),
+            v["messages"][1]["usage"]["output_tokens"]
+                .as_u64()
+                .is_some(),
             "{kind}: usage kept"
         );
     }
@@ -781,5 +801,30 @@ fn a_missing_api_key_is_reported_before_anything_is_created() {
     assert!(
         !env.home().join("state/drafts").exists(),
         "no message was taken"
+    );
+}
+
+#[test]
+fn provider_failures_keep_their_kind_hint_and_exit_code() {
+    let (env, _fake) = setup();
+    let r = env.run(["q", "--new", "hi [[http:401]]"]).code(1);
+    assert!(r.stderr.contains("401"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("hint: the server refused the API key"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("--retry"), "{}", r.stderr);
+    assert_eq!(
+        r.stderr.matches("401").count(),
+        1,
+        "the cause is said once: {}",
+        r.stderr
+    );
+    let r = env.run(["q", "--new", "hi [[http:429]]"]).code(1);
+    assert!(
+        r.stderr.contains("hint: the provider is rate-limiting"),
+        "{}",
+        r.stderr
     );
 }

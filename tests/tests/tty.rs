@@ -10,12 +10,12 @@ const T: Duration = Duration::from_secs(15);
 
 #[test]
 fn the_lock_question_on_a_terminal() {
-    let (env, _fake) = setup();
+    let (env, fake) = setup();
     env.run_in("a", ["q", "start"]).ok();
     let id = active(&env, "a");
 
     // Start a new conversation from the question.
-    let mut holder = hold(&env, "holder", &id, 150);
+    let holder = hold(&env, "holder", &id);
     let mut cmd = env.cmd(["q", "--id", &id, "while busy"]);
     cmd.env("PANECHAT_SESSION", "b")
         .env("PANECHAT_LOCK_DURATION", "600ms");
@@ -28,10 +28,10 @@ fn the_lock_question_on_a_terminal() {
     assert_eq!(pty.wait(T), 0, "{}", pty.text());
     let b = active(&env, "b");
     assert_ne!(b, id);
-    let _ = holder.wait();
+    holder.release(&fake);
 
     // Cancel: exit 130, nothing written, the message kept for --retry.
-    let mut holder = hold(&env, "holder", &id, 150);
+    let holder = hold(&env, "holder", &id);
     let mut cmd = env.cmd(["q", "--id", &id, "never mind"]);
     cmd.env("PANECHAT_SESSION", "c")
         .env("PANECHAT_LOCK_DURATION", "300ms");
@@ -39,21 +39,21 @@ fn the_lock_question_on_a_terminal() {
     pty.expect("What now?", T);
     pty.send(b"\x1b[B\x1b[B\x1b[B\r");
     assert_eq!(pty.wait(T), 130, "{}", pty.text());
-    let _ = holder.wait();
+    holder.release(&fake);
     let r = env.run_in("c", ["q", "--retry"]).ok();
     assert_eq!(r.stdout, "echo: never mind\n");
 
     // Keep waiting: continues in the same conversation once the holder is done.
-    let mut holder = hold(&env, "holder", &id, 100);
+    let holder = hold(&env, "holder", &id);
     let mut cmd = env.cmd(["q", "--id", &id, "patient"]);
     cmd.env("PANECHAT_SESSION", "d")
         .env("PANECHAT_LOCK_DURATION", "200ms");
     let mut pty = Pty::spawn(cmd);
     pty.expect("What now?", T);
     pty.send(b"\r");
+    assert!(holder.release(&fake).success());
     pty.expect("echo: patient", T);
     assert_eq!(pty.wait(T), 0);
-    let _ = holder.wait();
     assert_eq!(active(&env, "d"), id);
 }
 

@@ -239,10 +239,18 @@ fn dispatch(cli: Cli) -> Result<i32> {
 /// Prints `panechat: <error>`, its causes, and a hint; returns the exit code.
 fn report(e: &Error) -> i32 {
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "panechat: {e}");
+    let top = e.to_string();
+    let _ = writeln!(err, "panechat: {top}");
+    // Causes that the message already says (wrappers that display their source) are not
+    // repeated.
+    let mut said = vec![top];
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
-        let _ = writeln!(err, "  caused by: {s}");
+        let text = s.to_string();
+        if !said.iter().any(|m| m.contains(&text)) {
+            let _ = writeln!(err, "  caused by: {text}");
+            said.push(text);
+        }
         source = s.source();
     }
     if let Some(h) = e.hint() {

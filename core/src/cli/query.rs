@@ -248,7 +248,9 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             ctx.publish(&summary.id);
             return Err(match err {
                 Error::Cancelled(m) => Error::Cancelled(format!("{m}; nothing was added to the conversation, your message is kept: `panechat q --retry` sends it again")),
-                other => Error::Other(format!("{other}\nnothing was added to the conversation; your message is kept: `panechat q --retry` sends it again")),
+                other => Error::RunFailed {
+                    source: Box::new(other),
+                },
             });
         }
     };

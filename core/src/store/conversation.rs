@@ -269,6 +269,54 @@ pub struct Conversation {
     pub torn_tail: Option<u64>,
 }
 
+impl Summary {
+    /// The summary of a conversation that has only its header.
+    pub fn from_header(h: &Header) -> Summary {
+        Summary {
+            id: h.id.clone(),
+            title: None,
+            turns: 0,
+            created_at: h.created_at.clone(),
+            updated_at: h.created_at.clone(),
+            parent: h.parent.clone(),
+            model: h.model.clone(),
+            system: h.system.clone(),
+            last_message: None,
+            deleted: false,
+            log_len: 0,
+            history_len: 0,
+        }
+    }
+
+    /// Applies one record that follows the header: the one rule by which a summary follows its
+    /// log, used when a log is read and when a record is appended.
+    pub fn apply(&mut self, rec: &Record) {
+        match rec {
+            Record::Header(_) => {}
+            Record::Turn(t) => {
+                self.turns += 1;
+                self.last_message = Some(snippet(&t.user));
+                if !t.finished_at.is_empty() {
+                    self.updated_at = t.finished_at.clone();
+                }
+            }
+            Record::Title { title, at, .. } => {
+                self.title = Some(title.clone()).filter(|t| !t.is_empty());
+                self.updated_at = at.clone();
+            }
+            Record::Settings { model, system, at } => {
+                if model.is_some() {
+                    self.model = model.clone().filter(|m| !m.is_empty());
+                }
+                if system.is_some() {
+                    self.system = system.clone().filter(|s| !s.is_empty());
+                }
+                self.updated_at = at.clone();
+            }
+        }
+    }
+}
+
 impl Conversation {
     /// The summary this conversation implies.
     pub fn summary(&self) -> Summary {

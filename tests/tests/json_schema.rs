@@ -1,7 +1,6 @@
 //! Every `--json` output has exactly the fields `docs/integration.md` documents for it, with
 //! `"schema": 1`: the examples in the docs are the snapshots the real output is checked against.
 
-
 use panechat_e2e::helpers::{active, hold, json, setup};
 use serde_json::Value;
 
@@ -68,7 +67,11 @@ fn check(name: &str, doc: &[(String, Value)], real: &Value) {
     assert_eq!(first(real)["schema"], 1, "{name}: schema version: {real}");
     let mut diffs = Vec::new();
     shape_diff(name, example, real, &mut diffs);
-    assert!(diffs.is_empty(), "{name} differs from its docs:\n{}\n{real:#}", diffs.join("\n"));
+    assert!(
+        diffs.is_empty(),
+        "{name} differs from its docs:\n{}\n{real:#}",
+        diffs.join("\n")
+    );
 }
 
 #[test]
@@ -76,7 +79,8 @@ fn every_json_output_matches_its_documented_example() {
     let docs = examples();
     assert!(docs.len() >= 8, "examples found: {}", docs.len());
     let (env, fake) = setup();
-    env.run_in("a", ["q", "--new", "first [[title:Shared]]"]).ok();
+    env.run_in("a", ["q", "--new", "first [[title:Shared]]"])
+        .ok();
     let parent = active(&env, "a");
     let fork: Value = json(
         &env.run_in("a", ["fork", "--session", "b", "--json"])
@@ -91,9 +95,17 @@ fn every_json_output_matches_its_documented_example() {
     check(
         "status",
         &docs,
-        &json(&env.run(["status", "--session", "b", "--format", "json"]).ok().stdout),
+        &json(
+            &env.run(["status", "--session", "b", "--format", "json"])
+                .ok()
+                .stdout,
+        ),
     );
-    check("show", &docs, &json(&env.run_in("b", ["show", "--json"]).ok().stdout));
+    check(
+        "show",
+        &docs,
+        &json(&env.run_in("b", ["show", "--json"]).ok().stdout),
+    );
     let ls = json(&env.run(["ls", "--json"]).ok().stdout);
     let forked = ls
         .as_array()
@@ -106,7 +118,11 @@ fn every_json_output_matches_its_documented_example() {
     check(
         "rename",
         &docs,
-        &json(&env.run_in("b", ["rename", "tmux notes", "--json"]).ok().stdout),
+        &json(
+            &env.run_in("b", ["rename", "tmux notes", "--json"])
+                .ok()
+                .stdout,
+        ),
     );
     // A session with a live run.
     let held = hold(&env, "b", &id);
@@ -133,14 +149,24 @@ fn every_json_output_matches_its_documented_example() {
     assert_eq!(locked["activity"], "streaming");
     let k = json(&env.run(["kill", "b", "--json", "--grace", "2"]).ok().stdout);
     check("kill", &docs, &k);
-    assert_eq!((k["total"].as_u64(), k["ended"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (k["total"].as_u64(), k["ended"].as_u64()),
+        (Some(1), Some(1))
+    );
     let _ = held.release(&fake);
     let rm = json(&env.run(["rm", &id, "--yes", "--json"]).ok().stdout);
     check("rm", &docs, &rm);
     assert_eq!(rm["sessions"][0]["session"], "b");
-    assert_eq!(rm["sessions"][0]["conversation"], parent.as_str(), "falls back as prev would");
+    assert_eq!(
+        rm["sessions"][0]["conversation"],
+        parent.as_str(),
+        "falls back as prev would"
+    );
     // use and new print the pane state.
-    for args in [vec!["use", parent.as_str(), "--json"], vec!["new", "--json"]] {
+    for args in [
+        vec!["use", parent.as_str(), "--json"],
+        vec!["new", "--json"],
+    ] {
         check("status", &docs, &json(&env.run_in("b", &args).ok().stdout));
     }
 }

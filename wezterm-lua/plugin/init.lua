@@ -122,8 +122,10 @@ local function first_line(s)
   return clean((s or ''):match('^%s*([^\n]*)'), 200)
 end
 
+-- wezterm.json_parse (stable); nightly builds also have wezterm.serde.json_decode.
 local function parse_json(text)
-  local ok, v = pcall(wezterm.json_parse, text)
+  local decode = (type(wezterm.serde) == 'table' and wezterm.serde.json_decode) or wezterm.json_parse
+  local ok, v = pcall(decode, text)
   if ok then
     return v
   end

@@ -129,13 +129,13 @@ fn answer_in_overlay(h: &Harness, env: &TestEnv, q: &str, answer: &str) -> Vec<S
 
 #[test]
 fn each_answer_in_the_overlay_reaches_the_waiting_query() {
-    let (env, _fake) = setup();
+    let (env, fake) = setup();
     env.run_in("a", ["q", "start [[title:Zellij layouts]]"])
         .ok();
     let id = active(&env, "a");
     let h = plugin(&env);
     for answer in ["cancel", "new", "fork", "wait"] {
-        let mut holder = hold(&env, "holder", &id, 200);
+        let holder = hold(&env, "holder", &id);
         let msg = format!("asked while busy ({answer})");
         let mut pty = waiting_query(&env, &id, &msg, "30s");
         let q = wait_for_question(&pty);
@@ -145,6 +145,15 @@ fn each_answer_in_the_overlay_reaches_the_waiting_query() {
         assert_eq!(v["pane"], "5");
         pty.expect("answer in WezTerm's overlay", T);
         let argv = answer_in_overlay(&h, &env, &q, answer);
+        let holder = if answer == "wait" {
+            // Still waiting, until the holder is done.
+            std::thread::sleep(Duration::from_millis(300));
+            assert!(pty.child.try_wait().unwrap().is_none(), "{}", pty.text());
+            holder.release(&fake);
+            None
+        } else {
+            Some(holder)
+        };
         let code = pty.wait(T);
         let text = pty.text();
         match answer {
@@ -179,7 +188,9 @@ fn each_answer_in_the_overlay_reaches_the_waiting_query() {
             "{}",
             again.stderr
         );
-        let _ = holder.wait();
+        if let Some(holder) = holder {
+            holder.release(&fake);
+        }
     }
     // A made-up token answers nothing.
     let r = env.run(["lock-answer", "0123456789abcdef0123456789abcdef", "new"]);
@@ -190,10 +201,10 @@ fn each_answer_in_the_overlay_reaches_the_waiting_query() {
 
 #[test]
 fn without_an_answer_the_query_asks_in_its_terminal() {
-    let (env, _fake) = setup();
+    let (env, fake) = setup();
     env.run_in("a", ["q", "start"]).ok();
     let id = active(&env, "a");
-    let mut holder = hold(&env, "holder", &id, 200);
+    let holder = hold(&env, "holder", &id);
     let mut pty = waiting_query(&env, &id, "nobody answers", "1s");
     let q = wait_for_question(&pty);
     assert!(q.contains("\"token\""));
@@ -203,5 +214,5 @@ fn without_an_answer_the_query_asks_in_its_terminal() {
     pty.expect("echo: nobody answers", T);
     assert_eq!(pty.wait(T), 0, "{}", pty.text());
     assert!(pty.text().contains("new conversation"), "{}", pty.text());
-    let _ = holder.wait();
+    holder.release(&fake);
 }

@@ -77,8 +77,11 @@ pub fn ask_plugin(
         ctx.debug("no terminal to signal the WezTerm plugin; asking here");
         return None;
     }
+    let q = pending.question();
     ctx.note(&format!(
-        "panechat: {title} is locked by {holder}; answer in WezTerm's overlay (asked here after {})",
+        "panechat: \"{}\" is locked by {}; answer in WezTerm's overlay (asked here after {})",
+        q.title,
+        q.holder,
         humantime::format_duration(timeout)
     ));
     let answer = pending.wait(timeout, keep_going);

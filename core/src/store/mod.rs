@@ -517,7 +517,8 @@ mod tests {
     use super::*;
 
     fn store(name: &str) -> Store {
-        let root = std::env::temp_dir().join(format!("panechat-store-{name}-{}", std::process::id()));
+        let root =
+            std::env::temp_dir().join(format!("panechat-store-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&root);
         let env = crate::env::Env::from_pairs([(
             "PANECHAT_HOME".to_string(),
@@ -549,7 +550,8 @@ mod tests {
         st.append_turn(&guard, &mut s, &turn("one", "2030-01-01T00:00:00Z"))
             .unwrap();
         // A turn without a finish time keeps the last change time, on both paths.
-        st.append_turn(&guard, &mut s, &turn("two\nlines", "")).unwrap();
+        st.append_turn(&guard, &mut s, &turn("two\nlines", ""))
+            .unwrap();
         st.set_settings(&guard, &mut s, Some("m2".into()), None)
             .unwrap();
         st.set_title(&guard, &id, "A title", "user").unwrap();

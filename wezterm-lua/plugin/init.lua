@@ -62,7 +62,11 @@ local function clean(s, n)
     return ''
   end
   s = s:gsub('[%c\127]', ''):gsub('\194[\128-\159]', '')
-  if n and utf8.len(s) and utf8.len(s) > n then
+  if not utf8.len(s) then
+    -- Not UTF-8: keep the ASCII, mark the rest.
+    s = s:gsub('[\128-\255]+', '?')
+  end
+  if n and utf8.len(s) > n then
     s = s:sub(1, utf8.offset(s, n) - 1) .. '…'
   end
   return s
@@ -436,6 +440,9 @@ end
 
 -- The lock question -------------------------------------------------------------------------
 
+-- Tokens already shown: a question is asked once.
+local asked = {}
+
 local answers = {
   { id = 'wait', label = 'wait for it' },
   { id = 'new', label = 'start a new conversation' },
@@ -452,6 +459,10 @@ function M.question(window, pane, value)
     return fail(window, 'ignored a malformed lock question')
   end
   local token = q.token
+  if asked[token] then
+    return
+  end
+  asked[token] = true
   local title = clean(q.title, opts.max_title)
   local holder = clean(q.holder, 80)
   emit('panechat.question', window, pane, q)

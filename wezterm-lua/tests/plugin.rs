@@ -495,3 +495,63 @@ fn bad_options_are_config_errors_that_say_what_to_write() {
         assert!(err.contains(says), "{opts}: {err}");
     }
 }
+
+#[test]
+fn a_question_shows_once_and_malformed_ones_are_ignored() {
+    let h = loaded(no_children(), "{}");
+    let count =
+        |h: &Harness| -> i64 { h.eval("return #require('wezterm').__rec.actions").unwrap() };
+    let q = r#"{"token":"0123456789abcdef0123456789abcdef","conversation":"01abc","title":"T\u001b[2J","holder":"wezterm pane 7, pid 42, 3s","pane":"3"}"#;
+    h.lua.globals().set("q", q).unwrap();
+    h.eval::<()>("pane:__set_var('panechat_question', q)")
+        .unwrap();
+    assert_eq!(count(&h), 1);
+    let desc: String = h
+        .eval("return require('wezterm').__rec.actions[1].action.InputSelector.description")
+        .unwrap();
+    assert_eq!(
+        desc,
+        "\"T[2J\" is held by wezterm pane 7, pid 42, 3s. What now?   Esc: cancel"
+    );
+    h.eval::<()>("pane:__set_var('panechat_question', q)")
+        .unwrap();
+    h.eval::<()>("pane:__set_var('panechat_question', '')")
+        .unwrap();
+    assert_eq!(count(&h), 1);
+    for bad in [
+        "not json",
+        r#"{"token":"../../x"}"#,
+        r#"{"title":"no token"}"#,
+    ] {
+        h.lua.globals().set("q", bad).unwrap();
+        h.eval::<()>("pane:__set_var('panechat_question', q)")
+            .unwrap();
+    }
+    assert_eq!(count(&h), 1);
+    assert_eq!(toasts(&h).len(), 3);
+    // Esc in the overlay cancels the query.
+    choose(&h, None);
+    let bg: Vec<String> = h
+        .eval::<mlua::Table>("return require('wezterm').__rec.background[1]")
+        .unwrap()
+        .sequence_values::<String>()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        bg,
+        [
+            "panechat",
+            "lock-answer",
+            "0123456789abcdef0123456789abcdef",
+            "cancel"
+        ]
+    );
+}
+
+#[test]
+fn titles_that_are_not_utf8_still_render() {
+    let h = loaded(no_children(), "{ max_title = 5, icon = '' }");
+    h.eval::<()>(r"pane:__set_var('panechat_id', '01abc') pane:__set_var('panechat_title', 'ab\255\254cdefgh')")
+        .unwrap();
+    assert_eq!(visible(&tick(&h).0), "ab?c… ");
+}

@@ -18,6 +18,15 @@ pub enum Error {
     /// The user cancelled (exit 130).
     #[error("{0}")]
     Cancelled(String),
+    /// Stopped by a signal other than Ctrl-C: `panechat kill` (SIGTERM, exit 143) or a closed
+    /// terminal (SIGHUP, exit 129): the shell's 128 + the signal's number.
+    #[error("{message}")]
+    Signalled {
+        /// The signal's number.
+        signal: i32,
+        /// What happened.
+        message: String,
+    },
     /// No conversation or session matches.
     #[error("{0}")]
     NotFound(String),
@@ -86,6 +95,7 @@ impl Error {
             Error::Usage(_) | Error::Ambiguous { .. } => 2,
             Error::Locked(_) => 75,
             Error::Cancelled(_) => 130,
+            Error::Signalled { signal, .. } => 128 + signal,
             Error::RunFailed { source } => source.exit_code(),
             _ => 1,
         }

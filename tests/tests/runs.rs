@@ -130,7 +130,7 @@ fn sessions_show_concurrent_runs_and_kill_ends_exactly_one_session() {
     let out_a = a.wait_with_output().unwrap();
     assert_eq!(
         out_a.status.code(),
-        Some(130),
+        Some(143),
         "{}",
         String::from_utf8_lossy(&out_a.stderr)
     );

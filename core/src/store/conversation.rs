@@ -26,7 +26,7 @@ impl<'de> Deserialize<'de> for ConversationId {
         let s = String::deserialize(d)?;
         ConversationId::from_trusted(&s).ok_or_else(|| {
             serde::de::Error::custom(format_args!(
-                "not a conversation id ({ID_LEN} characters of 0-9 and a-z)"
+                "not a conversation id ({ID_LEN} characters of 0-9 and a-z except i, l, o, u)"
             ))
         })
     }
@@ -56,7 +56,7 @@ impl ConversationId {
             Ok(ConversationId(lower))
         } else {
             Err(Error::Usage(format!(
-                "`{}` is not a conversation id (ids are {ID_LEN} characters of 0-9 and a-z, e.g. from `panechat ls`)",
+                "`{}` is not a conversation id (ids are {ID_LEN} characters of 0-9 and a-z except i, l, o, u, e.g. from `panechat ls`)",
                 crate::title::sanitize_title(s)
             )))
         }

@@ -202,9 +202,9 @@ fn a_pane_and_its_neighbour_are_attached_as_seen() {
     // `--pane --lines N`: only the last N lines of this pane (the command line left out).
     tmux.type_line(
         &p1,
-        &format!("{pc} q --pane --lines 3 'those three? [[reply:yes]]'"),
+        &format!("{pc} q --pane --lines 3 'those three? [[reply:yes]]'; echo DONE-$((3))"),
     );
-    tmux.wait_for(&p1, "yes");
+    tmux.wait_for(&p1, "DONE-3");
     let got = parts(&request_for(&fake, "those three? [[reply:yes]]"));
     assert!(
         got[0].starts_with(&format!(
@@ -225,9 +225,9 @@ fn a_pane_and_its_neighbour_are_attached_as_seen() {
     // In the pane itself: the screen without the command line that asks.
     tmux.type_line(
         &p0,
-        &format!("{pc} q --new --pane 'why did this fail? [[reply:count is undefined]]'"),
+        &format!("{pc} q --new --pane 'why did this fail? [[reply:count is undefined]]'; echo DONE-$((2))"),
     );
-    tmux.wait_for(&p0, "count is undefined");
+    tmux.wait_for(&p0, "DONE-2");
     let r = request_for(&fake, "why did this fail? [[reply:count is undefined]]");
     let got = parts(&r);
     let n = SEEN.lines().count();

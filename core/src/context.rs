@@ -763,7 +763,11 @@ pub fn capture_pane(
     lines: usize,
 ) -> Result<PaneText> {
     let lines = lines.max(1);
-    match innermost_multiplexer(env) {
+    let mux = innermost_multiplexer(env).or_else(|| {
+        // In a tmux popup `TMUX_PANE` is empty: a pane named by id still works.
+        (env.get("TMUX").is_some() && matches!(which, Which::Id(_))).then_some(Multiplexer::Tmux)
+    });
+    match mux {
         Some(Multiplexer::Tmux) => capture_tmux(env, runner, which, lines),
         Some(Multiplexer::Zellij) => capture_zellij(env, runner, which, lines),
         Some(Multiplexer::Wezterm) => capture_wezterm(env, runner, which, lines),
@@ -785,11 +789,15 @@ fn no_neighbour(which: &Which, own: &str, tool: &str) -> Error {
 }
 
 fn capture_tmux(env: &Env, runner: &dyn Runner, which: &Which, lines: usize) -> Result<PaneText> {
-    let own = env.get("TMUX_PANE").ok_or_else(outside_error)?.to_string();
+    let own = env.get("TMUX_PANE").unwrap_or_default().to_string();
     let pane = match which {
+        Which::Own if own.is_empty() => return Err(outside_error()),
         Which::Own => own.clone(),
         Which::Id(id) => format!("%{}", digits_of(id)),
         _ => {
+            if own.is_empty() {
+                return Err(outside_error());
+            }
             let listing = run_tool(
                 runner,
                 "tmux",
@@ -1190,6 +1198,16 @@ mod tests {
         let r = Recorder::new(&["x"]);
         let p = capture_pane(&tmux_env(), &r, &Which::parse("7").unwrap(), 5).unwrap();
         assert_eq!(p.pane, "%7");
+        // In a popup (no TMUX_PANE) a pane named by id still works; this pane does not.
+        let popup = Env::from_pairs([("TMUX", "/tmp/t/default,1,0")]);
+        let r = Recorder::new(&["x"]);
+        let p = capture_pane(&popup, &r, &Which::parse("%4").unwrap(), 5).unwrap();
+        assert_eq!(
+            r.calls.borrow()[0],
+            argv("tmux capture-pane -p -J -S -5 -t %4")
+        );
+        assert!(!p.own);
+        assert!(capture_pane(&popup, &Recorder::new(&[]), &Which::Own, 5).is_err());
     }
 
     #[test]

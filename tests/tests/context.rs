@@ -326,6 +326,18 @@ fn piped_output_and_the_message_are_both_sent() {
             "why [[reply:x is undeclared]]"
         ]
     );
+    // A fork keeps the attachment with its turn.
+    let fork = json(&env.run(["fork", "--json"]).ok().stdout);
+    let shown = json(
+        &env.run(["show", fork["id"].as_str().unwrap(), "--json"])
+            .ok()
+            .stdout,
+    );
+    assert_eq!(shown["messages"][0]["attachments"][0]["source"], "stdin");
+    assert_eq!(
+        shown["messages"][0]["attachments"][0]["text"],
+        "cc -c main.c\nerror: 'x' undeclared\nmake: *** [Makefile:2: all] Error 1"
+    );
     // Without a message, stdin is the message (as before), not an attachment.
     fake.clear_requests();
     let r = env.run_stdin(["q", "[[reply:ok]] just text"], b"");

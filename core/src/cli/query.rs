@@ -58,7 +58,7 @@ pub enum OnLocked {
 /// `--id` and `--fork` take an optional value. Written with `=` (`--id=prev`, `--fork=2`) the
 /// value is always theirs. Written with a space, the next word is their value only when it can
 /// be nothing else: for `--id` a keyword (`last`, `prev`, `pick`, `-`) or an id prefix with a
-/// digit in it (every id starts with digits), for `--fork` a number or `all`. Any other word
+/// digit in it (every id starts with digits), for `--fork` a number or `all`, for `--pane` a direction, `last` or a pane id. Any other word
 /// starts the message, so `--id "question"` opens the picker and sends "question". After `--`,
 /// every word is message text. [`spaced_value`] applies this rule to the command line.
 #[derive(clap::Args, Debug)]
@@ -96,7 +96,7 @@ pub struct Args {
     #[arg(long, conflicts_with = "message")]
     retry: bool,
     /// Attach a pane's text: this pane (`--pane` alone), left, right, up, down, last (tmux), or a
-    /// pane id; the command line that asked is left out.
+    /// pane id (`--pane left` or `--pane=left`); the command line that asked is left out.
     #[arg(long, value_name = "WHICH", num_args = 0..=1, require_equals = true,
           default_missing_value = "", value_parser = parse_pane_arg, conflicts_with = "retry")]
     pane: Option<String>,

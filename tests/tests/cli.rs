@@ -1214,3 +1214,54 @@ fn provider_failures_keep_their_kind_hint_and_exit_code() {
         r.stderr
     );
 }
+
+#[test]
+fn a_refused_or_failed_query_leaves_the_mapping_as_it_was() {
+    let (env, fake) = setup();
+    env.run_in("a", ["q", "--new", "one"]).ok();
+    let x = active(&env, "a");
+    env.run_in("b", ["q", "--new", "two"]).ok();
+    env.run_in("b", ["q", "--new", "three"]).ok();
+    let mine = active(&env, "b");
+    let prev_before = json(&env.run(["sessions", "--json"]).ok().stdout)
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"] == "b")
+        .unwrap()["previous"]
+        .clone();
+    // Gives up on a locked conversation (exit 75): b still shows its own.
+    let holder = hold(&env, "a", &x);
+    env.run_in(
+        "b",
+        [
+            "--cfg",
+            "lock.wait=200ms",
+            "q",
+            "--id",
+            &x,
+            "--on-locked",
+            "fail",
+            "hi",
+        ],
+    )
+    .code(75);
+    assert_eq!(active(&env, "b"), mine);
+    assert!(holder.release(&fake).success());
+    // Fails at the provider: still unchanged, previous included.
+    env.run_in("b", ["q", "--id", &x, "boom [[http:500]]"])
+        .code(1);
+    assert_eq!(active(&env, "b"), mine);
+    let after = json(&env.run(["sessions", "--json"]).ok().stdout);
+    let b = after
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"] == "b")
+        .unwrap();
+    assert_eq!(b["previous"], prev_before);
+    assert_eq!(b["activity"], "idle");
+    // The same question once it succeeds switches the pane.
+    env.run_in("b", ["q", "--id", &x, "fine now"]).ok();
+    assert_eq!(active(&env, "b"), x);
+}

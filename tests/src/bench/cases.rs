@@ -227,8 +227,6 @@ fn append(w: &World) -> Result<Vec<Row>, String> {
     let long_snap = w.big.snapshot(&w.long)?;
     let short_snap = w.big.snapshot(&w.short)?;
     let rng = std::cell::RefCell::new(Rng(7));
-    // The guards taken above are the writer's (a second flock on the same file from this
-    // process would wait for the first forever).
     let once = |orig: &panechat::store::conversation::Summary,
                 snap: &world::Snapshot,
                 guard: &lock::LockGuard|

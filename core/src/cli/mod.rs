@@ -7,6 +7,7 @@ mod init;
 mod kill;
 mod lock_prompt;
 mod ls;
+mod pick;
 mod query;
 mod rename;
 mod rm;
@@ -74,6 +75,8 @@ enum Command {
     Doctor(doctor::Args),
     /// Print the integration snippet for tmux, WezTerm, Zellij or a shell.
     Init(init::Args),
+    /// Pick a conversation in a full-screen list (what the multiplexer popups show).
+    Pick(pick::Args),
     /// Print shell completions.
     Completions(completions::Args),
     /// Ask what to do about a locked conversation (used by multiplexer popups).
@@ -202,6 +205,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Status(a) => status::run(&mut ctx, a),
         Command::Doctor(a) => doctor::run(&mut ctx, a),
         Command::Init(a) => init::run(a),
+        Command::Pick(a) => pick::run(&mut ctx, a),
         Command::Completions(a) => completions::run(a),
         Command::LockPrompt(a) => lock_prompt::run(&mut ctx, a),
     }

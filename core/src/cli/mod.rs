@@ -7,8 +7,10 @@ mod init;
 mod kill;
 mod lock_prompt;
 mod ls;
+mod new;
 mod pick;
 mod query;
+mod refresh;
 mod rename;
 mod rm;
 mod sessions;
@@ -61,6 +63,8 @@ enum Command {
     Fork(fork::Args),
     /// Make a conversation this session's active one.
     Use(use_::Args),
+    /// Make this session's next question start a new conversation.
+    New(new::Args),
     /// Rename a conversation (default: this session's active one).
     Rename(rename::Args),
     /// Delete conversations.
@@ -71,6 +75,8 @@ enum Command {
     Kill(kill::Args),
     /// One short line for status bars.
     Status(status::Args),
+    /// Publish every pane's state to its multiplexer again (e.g. after a restart).
+    Refresh(refresh::Args),
     /// Check the store; with --repair, fix what can be fixed.
     Doctor(doctor::Args),
     /// Print the integration snippet for tmux, WezTerm, Zellij or a shell.
@@ -142,19 +148,35 @@ impl Ctx {
             });
         }
         let key = SessionKey::normalize(raw)?;
-        let mux = session::Multiplexer::from_key(key.as_str());
-        let pane = match mux {
-            session::Multiplexer::Tmux
-            | session::Multiplexer::Zellij
-            | session::Multiplexer::Wezterm => key.as_str().rsplit(':').next().map(str::to_string),
-            _ => None,
-        };
-        Ok(Session {
-            key,
-            multiplexer: mux,
-            pane,
-            server: None,
-        })
+        let server = panechat::store::mapping::read(&self.paths, &key)
+            .ok()
+            .flatten()
+            .and_then(|r| r.server);
+        Ok(session::PaneRef::from_key(key).to_session(server))
+    }
+
+    /// Publishes the state of every pane that shows conversation `id` (and of this session);
+    /// failures are logged, never fatal.
+    fn publish(&self, id: &panechat::store::conversation::ConversationId) {
+        if let Err(e) = self.publisher().conversation(id) {
+            self.debug(&format!("publishing conversation {id}: {e}"));
+        }
+    }
+
+    /// Publishes the states of these sessions.
+    fn publish_sessions(&self, keys: &[SessionKey]) {
+        if let Err(e) = self.publisher().sessions(keys) {
+            self.debug(&format!("publishing sessions: {e}"));
+        }
+    }
+
+    fn publisher(&self) -> panechat::publish::Publisher<'_> {
+        panechat::publish::Publisher {
+            store: &self.store,
+            env: &self.env,
+            here: self.session.as_ref(),
+            sink: &panechat::publish::RealSink,
+        }
     }
 
     fn note(&self, msg: &str) {
@@ -198,6 +220,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Show(a) => show::run(&mut ctx, a),
         Command::Fork(a) => fork::run(&mut ctx, a),
         Command::Use(a) => use_::run(&mut ctx, a),
+        Command::New(a) => new::run(&mut ctx, a),
+        Command::Refresh(a) => refresh::run(&mut ctx, a),
         Command::Rename(a) => rename::run(&mut ctx, a),
         Command::Rm(a) => rm::run(&mut ctx, a),
         Command::Sessions(a) => sessions::run(&mut ctx, a),

@@ -435,21 +435,25 @@ pub fn load_items(ctx: &Ctx, target: Option<&Session>) -> Result<Vec<Item>> {
     let mut here: Option<String> = None;
     for rec in mapping::all(&ctx.paths)? {
         let Some(active) = rec.active else { continue };
-        if target.is_some_and(|t| t.key == rec.key) {
+        if target.is_some_and(|t| t.key == rec.pane.session) {
             here = Some(active.to_string());
         }
         // Only panes of the multiplexer server the picker runs in can be jumped to.
         if server.is_some() && rec.server != server {
             continue;
         }
-        if let Some(p) = rec.pane {
+        if let Some(p) = rec.pane.pane {
             panes.entry(active.to_string()).or_default().push(p);
         }
     }
     let mut running: HashMap<String, String> = HashMap::new();
     for r in runs::live_readonly(&ctx.paths).unwrap_or_default() {
         if r.state.holds_lock() || r.state == runs::RunState::WaitingForLock {
-            let place = r.pane.clone().unwrap_or_else(|| r.session.clone());
+            let place = r
+                .pane
+                .pane
+                .clone()
+                .unwrap_or_else(|| r.pane.session.to_string());
             let verb = if r.state.holds_lock() {
                 "running"
             } else {
@@ -504,9 +508,9 @@ fn act(
     let is_tmux = target.multiplexer == Multiplexer::Tmux;
     match action {
         Action::Use(id) => {
-            let s = ctx.store.summary(id).map_err(|e| e.to_string())?;
+            ctx.store.summary(id).map_err(|e| e.to_string())?;
             mapping::activate(&ctx.paths, target, id).map_err(|e| e.to_string())?;
-            ui::publish_other(ctx, target, &s);
+            ctx.publish(id);
             Ok(())
         }
         Action::Jump(pane) => {
@@ -554,17 +558,10 @@ fn act(
             tmux(&a).map_err(|e| format!("cannot split: {e}"))
         }
         Action::New => {
-            let out = Command::new(exe())
-                .args(["new", "--session", target.key.as_str()])
-                .stdin(Stdio::null())
-                .output()
-                .map_err(|e| e.to_string())?;
-            if out.status.success() {
-                Ok(())
-            } else {
-                let err = String::from_utf8_lossy(&out.stderr);
-                Err(err.lines().next().unwrap_or("panechat new failed").to_string())
-            }
+            ctx.store.ensure_dirs().map_err(|e| e.to_string())?;
+            mapping::detach(&ctx.paths, target).map_err(|e| e.to_string())?;
+            ctx.publish_sessions(std::slice::from_ref(&target.key));
+            Ok(())
         }
     }
 }

@@ -1,9 +1,15 @@
 //! `panechat query`: ask in this pane's conversation.
 //!
 //! Order of work: read the message, resolve the conversation, save the message as the session's
-//! draft (so nothing typed is lost), make the conversation active and publish it, register the
-//! run, take the conversation's lock (waiting, asking or failing per `--on-locked`), load the
-//! history, stream the reply, append the turn durably, clear the draft, then generate a title.
+//! draft (so nothing typed is lost), register the run (from then on the pane shows that
+//! conversation and what the run does: see [`panechat::state`]), take the conversation's lock
+//! (waiting, asking or failing per `--on-locked`), load the history, stream the reply, append the
+//! turn durably, clear the draft, make the conversation the session's active one, then generate
+//! a title. Each change of the run's state is published to every pane that shows the
+//! conversation; a watcher process republishes if this process is killed.
+//!
+//! The session's mapping changes only once the turn is stored: a query that gives up, is
+//! cancelled or fails leaves the session's active and previous conversations as they were.
 //!
 //! A failed run (provider error, timeout, Ctrl-C, `panechat kill`) appends nothing: the
 //! conversation stays exactly as it was, and the message (with any partial reply) stays in the
@@ -146,18 +152,29 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         at: panechat::time::now_rfc3339(),
     };
     ctx.store.save_draft(&draft)?;
-    activate(ctx, &session, &summary)?;
 
     let mut reg = Registration::register(
         &ctx.paths,
         &session,
+        "query",
         summary.id.as_str(),
         RunState::WaitingForLock,
         pcfg.kind.as_str(),
         &cfg.model,
     )?;
-    let (mut guard, locked_summary) =
-        lock_conversation(ctx, &cfg, &session, summary, on_locked, &mut reg)?;
+    let _watcher = spawn_watcher(ctx, &reg);
+    let locked = lock_conversation(ctx, &cfg, summary, on_locked, &mut reg);
+    let (mut guard, locked_summary) = match locked {
+        Ok(x) => x,
+        Err(e) => {
+            let id = reg.run().conversation.clone();
+            drop(reg);
+            if let Some(id) = ConversationId::from_trusted(&id) {
+                ctx.publish(&id);
+            }
+            return Err(e);
+        }
+    };
     summary = locked_summary;
     guard.write_holder(&lock::Holder::this_process(&session, "query"))?;
     draft.conversation = Some(summary.id.clone());
@@ -178,10 +195,12 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         .system
         .clone()
         .filter(|s| conv.system.as_ref() != Some(s));
-    ctx.store.set_settings(&mut conv, new_model, new_system)?;
+    ctx.store
+        .set_settings(&guard, &mut conv, new_model, new_system)?;
     let model = conv.model.clone().unwrap_or_else(|| cfg.model.clone());
     reg.set_model(pcfg.kind.as_str(), &model);
     reg.set(summary.id.as_str(), RunState::Streaming)?;
+    ctx.publish(&summary.id);
 
     let messages = vec![Message {
         role: Role::User,
@@ -225,6 +244,8 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             draft.error = err.to_string();
             let _ = ctx.store.save_draft(&draft);
             drop(guard);
+            drop(reg);
+            ctx.publish(&summary.id);
             return Err(match err {
                 Error::Cancelled(m) => Error::Cancelled(format!("{m}; nothing was added to the conversation, your message is kept: `panechat q --retry` sends it again")),
                 other => Error::Other(format!("{other}\nnothing was added to the conversation; your message is kept: `panechat q --retry` sends it again")),
@@ -258,11 +279,13 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             }
         ),
     );
-    ctx.store.append_turn(&mut conv, &turn)?;
+    ctx.store.append_turn(&guard, &mut conv, &turn)?;
     ctx.store.clear_draft(&session.key)?;
+    mapping::activate(&ctx.paths, &session, &summary.id)?;
 
     if conv.title.is_none() && cfg.title_generate && interrupted().is_none() {
         reg.set(summary.id.as_str(), RunState::GeneratingTitle)?;
+        ctx.publish(&summary.id);
         let first = if conv.turns == 1 {
             Some(turn)
         } else {
@@ -273,15 +296,56 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             .unwrap_or_else(|| Ok(String::new()))
         {
             Ok(t) if !t.is_empty() => {
-                let s = ctx.store.set_title(&summary.id, &t, "model")?;
-                ui::publish_here(ctx, &session, &s);
+                ctx.store.set_title(&guard, &summary.id, &t, "model")?;
             }
             Ok(_) => ctx.debug("the model's title was empty"),
             Err(e) => ctx.debug(&format!("no title generated: {e}")),
         }
     }
     drop(guard);
+    drop(reg);
+    ctx.publish(&summary.id);
     Ok(0)
+}
+
+/// Starts `panechat refresh --after-pid` in its own session: it waits for this process to end
+/// (its stdin is a pipe whose only writer is this process) and, if the run's record is still
+/// there (this process was killed), removes it and republishes the panes. The returned write
+/// end must live as long as the run.
+fn spawn_watcher(ctx: &Ctx, reg: &Registration) -> Option<std::os::fd::OwnedFd> {
+    use std::os::unix::process::CommandExt;
+    let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ok()?;
+    let exe = std::env::current_exe().ok()?;
+    let run = reg.run();
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args([
+        "refresh",
+        "--after-pid",
+        &run.pid.to_string(),
+        "--start",
+        &run.start.to_string(),
+    ])
+    .stdin(std::process::Stdio::from(read))
+    .stdout(std::process::Stdio::null());
+    // SAFETY: setsid is async-signal-safe; the watcher must survive signals sent to this
+    // process's group or session (Ctrl-C, a closed pane).
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    match cmd.spawn() {
+        Ok(child) => {
+            // Not waited for: it outlives this process by design.
+            std::mem::forget(child);
+            Some(write)
+        }
+        Err(e) => {
+            ctx.debug(&format!("cannot start the run watcher: {e}"));
+            None
+        }
+    }
 }
 
 fn read_message(ctx: &Ctx, args: &Args) -> Result<String> {
@@ -386,13 +450,13 @@ fn resolve(
     let base = match base {
         Some(b) => b,
         None => {
-            let active = mapping::read(&ctx.paths, &session.key)
-                .ok()
-                .flatten()
-                .and_then(|r| r.active)
-                .filter(|id| ctx.store.exists(id));
+            let rec = mapping::read(&ctx.paths, &session.key).ok().flatten();
+            let pending_new = rec.as_ref().is_some_and(|r| r.pending_new);
+            let active = rec.and_then(|r| r.active).filter(|id| ctx.store.exists(id));
             match active {
                 Some(id) => Resolved::Id(id),
+                // `panechat new`: this pane's next question starts a new conversation.
+                None if pending_new => Resolved::New,
                 None => match &cfg.default_id {
                     DefaultId::New => Resolved::New,
                     DefaultId::Last => {
@@ -485,12 +549,6 @@ fn new_conversation(ctx: &Ctx, cfg: &Config, args: &Args) -> Result<Summary> {
     Ok(s)
 }
 
-fn activate(ctx: &Ctx, session: &Session, s: &Summary) -> Result<()> {
-    mapping::activate(&ctx.paths, session, &s.id)?;
-    ui::publish_here(ctx, session, s);
-    Ok(())
-}
-
 /// The live "waiting for …" line.
 struct WaitLine {
     tty: bool,
@@ -531,7 +589,6 @@ impl WaitLine {
 fn lock_conversation(
     ctx: &Ctx,
     cfg: &Config,
-    session: &Session,
     mut summary: Summary,
     mode: OnLocked,
     reg: &mut Registration,
@@ -543,6 +600,8 @@ fn lock_conversation(
             return Ok((g, summary));
         }
         let waiter = Waiter::start(&path)?;
+        // The pane now shows that it waits (and the holder's panes nothing new).
+        ctx.publish(&summary.id);
         ctx.log(
             "INFO",
             &format!(
@@ -618,7 +677,6 @@ fn lock_conversation(
                                 "panechat: {what} is busy; continuing in new conversation {}",
                                 summary.id
                             ));
-                            activate(ctx, session, &summary)?;
                             continue 'conversation;
                         }
                         LockAnswer::Fork => {
@@ -628,7 +686,6 @@ fn lock_conversation(
                                 "panechat: {what} is busy; continuing in its fork {}",
                                 summary.id
                             ));
-                            activate(ctx, session, &summary)?;
                             continue 'conversation;
                         }
                         LockAnswer::Cancel => {

@@ -1,13 +1,11 @@
-//! Interactive pieces: the fuzzy picker, the lock question, confirmations, and publishing the
-//! pane's conversation to the terminal and multiplexer.
+//! Interactive pieces: the fuzzy picker, the lock question, confirmations.
 
 use std::io::IsTerminal;
 
 use console::Term;
 use dialoguer::theme::ColorfulTheme;
 use dialoguer::{Confirm, FuzzySelect, Select};
-use panechat::adapters::{self, tmux::RealTmux, LockAnswer, Published};
-use panechat::session::Session;
+use panechat::adapters::LockAnswer;
 use panechat::store::conversation::{ConversationId, Summary};
 use panechat::{Error, Result};
 
@@ -141,28 +139,4 @@ pub fn confirm(prompt: &str) -> Result<bool> {
         .interact_on_opt(&Term::stderr())
         .map(|o| o.unwrap_or(false))
         .map_err(ui_err)
-}
-
-/// Publishes `summary` as this pane's conversation (OSC 2, tmux options, WezTerm user vars).
-pub fn publish_here(ctx: &Ctx, session: &Session, summary: &Summary) {
-    let p = Published {
-        id: summary.id.to_string(),
-        title: summary.title.clone(),
-    };
-    let mut stderr = std::io::stderr();
-    let term: Option<&mut dyn std::io::Write> = if stderr.is_terminal() {
-        Some(&mut stderr)
-    } else {
-        None
-    };
-    adapters::publish(&ctx.env, session, &p, term, &RealTmux);
-}
-
-/// Publishes `summary` on another pane (no terminal access there).
-pub fn publish_other(ctx: &Ctx, session: &Session, summary: &Summary) {
-    let p = Published {
-        id: summary.id.to_string(),
-        title: summary.title.clone(),
-    };
-    adapters::publish_other(&ctx.env, session, &p, &RealTmux);
 }

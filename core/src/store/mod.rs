@@ -25,6 +25,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IoContext, Result};
+use crate::lock::LockGuard;
 use crate::paths::{ensure_dir, Paths};
 use crate::provider::History;
 use crate::session::SessionKey;
@@ -107,6 +108,19 @@ impl Store {
     /// The lock file of `id`.
     pub fn lock_path(&self, id: &ConversationId) -> PathBuf {
         self.paths.locks().join(format!("{id}.lock"))
+    }
+
+    /// Checks that `guard` is the lock of conversation `id` (every write to an existing
+    /// conversation takes it, so two writers never interleave).
+    fn check_guard(&self, guard: &LockGuard, id: &ConversationId) -> Result<()> {
+        if guard.path() == self.lock_path(id) {
+            Ok(())
+        } else {
+            Err(Error::Other(format!(
+                "internal error: writing conversation {id} under the lock {}",
+                guard.path().display()
+            )))
+        }
     }
 
     /// Creates the directories writers need.
@@ -297,8 +311,9 @@ impl Store {
     /// Appends a completed turn (caller holds the lock and opened the conversation with
     /// [`open_for_query`](Self::open_for_query)): one write and an fsync of the log, then the
     /// history cache and the summary. The cost does not depend on the conversation's length.
-    pub fn append_turn(&self, summary: &mut Summary, turn: &Turn) -> Result<()> {
+    pub fn append_turn(&self, guard: &LockGuard, summary: &mut Summary, turn: &Turn) -> Result<()> {
         let id = summary.id.clone();
+        self.check_guard(guard, &id)?;
         log::append(&self.log_path(&id), &[Record::Turn(turn.clone())])?;
         let log_len = self.log_len(&id)?;
         let enc = conversation::encode_history(turn);
@@ -319,7 +334,14 @@ impl Store {
     }
 
     /// Appends a title record (caller holds the lock) and updates the summary.
-    pub fn set_title(&self, id: &ConversationId, title: &str, source: &str) -> Result<Summary> {
+    pub fn set_title(
+        &self,
+        guard: &LockGuard,
+        id: &ConversationId,
+        title: &str,
+        source: &str,
+    ) -> Result<Summary> {
+        self.check_guard(guard, id)?;
         let path = self.log_path(id);
         let mut s = self.summary(id)?;
         let in_step = s.log_len > 0 && self.log_len(id).ok() == Some(s.log_len);
@@ -347,6 +369,7 @@ impl Store {
     /// [`open_for_query`](Self::open_for_query)).
     pub fn set_settings(
         &self,
+        guard: &LockGuard,
         summary: &mut Summary,
         model: Option<String>,
         system: Option<String>,
@@ -354,6 +377,7 @@ impl Store {
         if model.is_none() && system.is_none() {
             return Ok(());
         }
+        self.check_guard(guard, &summary.id)?;
         let path = self.log_path(&summary.id);
         let now = crate::time::now_rfc3339();
         log::append(
@@ -390,7 +414,8 @@ impl Store {
     }
 
     /// Deletes a conversation's files (caller holds the lock and unlinks it afterwards).
-    pub fn remove(&self, id: &ConversationId) -> Result<()> {
+    pub fn remove(&self, guard: &LockGuard, id: &ConversationId) -> Result<()> {
+        self.check_guard(guard, id)?;
         let mut tomb = self.summary(id).unwrap_or_else(|_| Summary {
             id: id.clone(),
             title: None,

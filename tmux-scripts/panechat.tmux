@@ -23,7 +23,7 @@ cmds=()
 
 # Reads every global option, the command aliases and the prefix table in one tmux call.
 read_tmux_state() {
-	local line name value idx key
+	local line name value idx key words
 	while IFS= read -r line; do
 		case $line in
 		command-alias\[*)
@@ -35,12 +35,12 @@ read_tmux_state() {
 			;;
 		bind-key\ *)
 			# bind-key [-r] -T prefix KEY COMMAND…
-			line=${line#bind-key }
-			line=${line#-r }
-			line=${line#-T prefix }
-			line=${line#"${line%%[! ]*}"}
-			key=${line%% *}
-			bound[$(tmux_unquote "$key")]=${line#* }
+			read -r -a words <<<"$line"
+			idx=1
+			[ "${words[idx]}" = -r ] && idx=$((idx + 1))
+			idx=$((idx + 2))
+			key=$(tmux_unquote "${words[idx]}")
+			bound[$key]="${words[*]:idx+1}"
 			;;
 		@panechat-* | status-left\ * | status-right\ * | pane-border-format\ * | pane-border-status\ * | @resurrect-hook-*)
 			name=${line%% *}
@@ -100,7 +100,10 @@ run_script() { # SCRIPT FORMAT_ARGS LITERAL_ARGS…
 bind_key() { # KEY ALIAS
 	local key=$1
 	case $key in "" | none) return ;; esac
-	if [ -n "${bound[$key]+x}" ] && [[ ${bound[$key]} != *panechat* ]]; then
+	# A key still bound to tmux's own default (prefix + C: customize-mode) is taken; one the
+	# user bound is left alone.
+	if [ -n "${bound[$key]+x}" ] && [[ ${bound[$key]} != *panechat* ]] &&
+		[ "${bound[$key]}" != "${tmux_default_binding[$key]-}" ]; then
 		skipped+=("$key")
 		return
 	fi

@@ -55,3 +55,7 @@ resurrect_file_option="@panechat-resurrect-file"
 
 # The placeholder users may put in status-left/status-right.
 status_placeholder='#{panechat_status}'
+
+# tmux's own bindings the default keys replace (as list-keys prints them); any other binding of
+# a key is the user's and is kept.
+declare -A tmux_default_binding=([C]="customize-mode -Z")

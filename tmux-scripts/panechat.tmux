@@ -67,6 +67,11 @@ find_panechat() {
 		[ -x "$b" ] && printf '%s' "$b"
 		return
 	fi
+	# Set by `panechat init tmux --load`, which runs this file from the binary's own copy.
+	if [ -n "${PANECHAT_BIN:-}" ] && [ -x "$PANECHAT_BIN" ]; then
+		printf '%s' "$PANECHAT_BIN"
+		return
+	fi
 	if b=$(command -v panechat 2>/dev/null) && [ -n "$b" ]; then
 		printf '%s' "$b"
 		return

@@ -371,3 +371,381 @@ fn init_tmux_prints_lines_that_load_the_plugin_from_the_binary_alone() {
         .ok(&["show-options", "-gv", "status-right"])
         .contains("@panechat-status-format"));
 }
+
+/// The active pane of the attached client.
+fn active_pane(w: &World) -> String {
+    w.tmux.value("t", "#{pane_id}")
+}
+
+/// Children of the tmux server (pane shells, popup jobs).
+fn server_children(w: &World) -> usize {
+    let pid = w.tmux.value("t", "#{pid}");
+    let out = Command::new("pgrep").args(["-P", &pid]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+const PICKER_HELP: &str = "⏎ use";
+
+#[test]
+fn picker_opens_filters_assigns_jumps_forks_and_starts_new() {
+    let (env, _fake) = setup();
+    let mut w = World::start(&env, 120, 34);
+    w.load_plugin();
+    w.attach(&env, 120, 34);
+    let p0 = w.pane0();
+    ask(&w, &p0, "about tmux [[title:Tmux splits]]");
+    let p1 = w
+        .tmux
+        .ok(&["split-window", "-h", "-t", &p0, "-P", "-F", "#{pane_id}", "bash --norc --noprofile"])
+        .trim()
+        .to_string();
+    ask(&w, &p1, "about zellij [[title:Zellij layouts]]");
+    wait_until("titles", || {
+        w.tmux.value(&p0, "#{@panechat_title}") == "Tmux splits"
+            && w.tmux.value(&p1, "#{@panechat_title}") == "Zellij layouts"
+    });
+    let tmux_id = w.tmux.value(&p0, "#{@panechat_id}");
+    let zellij_id = w.tmux.value(&p1, "#{@panechat_id}");
+    assert_eq!(active_pane(&w), p1);
+    let shells = server_children(&w);
+
+    // Open from p1: both conversations, most recent first, with their panes.
+    w.prefix("C");
+    let s = w.wait_screen(PICKER_HELP);
+    assert!(s.contains("Tmux splits") && s.contains("Zellij layouts"), "{s}");
+    assert!(s.find("Zellij layouts") < s.find("Tmux splits"), "{s}");
+    assert!(s.contains(&p0) && s.contains(&p1), "{s}");
+    // The preview shows the selected conversation's last turn.
+    assert!(s.contains("you: about zellij"), "{s}");
+    // Fuzzy filter.
+    w.text("tmx spl");
+    let s = w.wait_screen("1/2");
+    assert!(s.contains("you: about tmux"), "{s}");
+    // ^G: go to the pane that has it.
+    w.keys(&["C-g"]);
+    wait_until("jumped to p0", || active_pane(&w) == p0);
+    w.wait_screen_for(|s| !s.contains(PICKER_HELP), "the picker closed");
+
+    // Enter: this pane (p0) gets the selected conversation.
+    w.prefix("C");
+    w.wait_screen(PICKER_HELP);
+    w.text("zel");
+    w.wait_screen("1/2");
+    w.keys(&["Enter"]);
+    wait_until("p0 has the zellij conversation", || {
+        w.tmux.value(&p0, "#{@panechat_id}") == zellij_id
+    });
+    w.wait_screen_for(|s| !s.contains(PICKER_HELP), "the picker closed");
+
+    // ^F: fork the selected conversation into a new split beside p0.
+    w.prefix("C");
+    w.wait_screen(PICKER_HELP);
+    w.text("tmux");
+    w.wait_screen("1/2");
+    w.keys(&["C-f"]);
+    wait_until("a new pane", || w.tmux.panes().len() == 3);
+    let p2 = w
+        .tmux
+        .panes()
+        .into_iter()
+        .find(|p| *p != p0 && *p != p1)
+        .unwrap();
+    wait_until("the fork mapped", || {
+        !w.tmux.value(&p2, "#{@panechat_id}").is_empty()
+    });
+    let fork = show(&env, &w.tmux.value(&p2, "#{@panechat_id}"));
+    assert_eq!(fork["parent"]["id"], tmux_id.as_str());
+
+    // ^N: the pane's next question starts a new conversation.
+    w.tmux.ok(&["select-pane", "-t", &p0]);
+    w.prefix("C");
+    w.wait_screen(PICKER_HELP);
+    w.keys(&["C-n"]);
+    wait_until("p0 detached", || w.tmux.value(&p0, "#{@panechat_id}").is_empty());
+    w.tmux.type_line(&p0, "panechat q 'fresh start'");
+    w.tmux.wait_for(&p0, "echo: fresh start");
+    wait_until("p0 has a new conversation", || {
+        let id = w.tmux.value(&p0, "#{@panechat_id}");
+        !id.is_empty() && id != zellij_id && id != tmux_id
+    });
+
+    // Esc closes it and leaves nothing behind.
+    let panes = w.tmux.panes();
+    w.prefix("C");
+    w.wait_screen(PICKER_HELP);
+    w.keys(&["Escape"]);
+    w.wait_screen_for(|s| !s.contains(PICKER_HELP), "the picker closed");
+    wait_until("no popup process", || server_children(&w) == shells + 1);
+    assert_eq!(w.tmux.panes(), panes);
+    assert_eq!(w.tmux.value(&p0, "#{@panechat_title}").is_empty(), false);
+}
+
+#[test]
+fn picker_fits_a_forty_column_popup() {
+    let (env, _fake) = setup();
+    let mut w = World::start(&env, 44, 24);
+    w.load_plugin();
+    w.attach(&env, 44, 24);
+    let p0 = w.pane0();
+    ask(&w, &p0, "q [[title:A rather long conversation title that will not fit]]");
+    wait_until("title", || !w.tmux.value(&p0, "#{@panechat_title}").is_empty());
+    w.prefix("C");
+    let s = w.wait_screen("⏎ use");
+    // 90% of 44 columns: 39 inside the popup's border.
+    for line in s.lines() {
+        assert!(line.chars().count() <= 44, "{line:?}");
+    }
+    assert!(s.contains("A rather long"), "{s}");
+    assert!(s.contains('…'), "{s}");
+    w.keys(&["Escape"]);
+    w.wait_screen_for(|s| !s.contains("⏎ use"), "closed");
+}
+
+/// Starts a slow query in `pane` and waits until it streams.
+fn start_slow(w: &World, pane: &str, id: &str, ms: u64) {
+    w.tmux.type_line(
+        pane,
+        &format!("panechat q --id {id} 'long [[slow:{ms}]] [[chunks:20]]'"),
+    );
+    wait_until("the slow query streams", || {
+        w.tmux.value(pane, "#{@panechat_state}") == "streaming"
+    });
+}
+
+#[test]
+fn lock_popup_over_the_waiting_pane_answers_wait_new_fork_and_cancel() {
+    let (env, _fake) = setup();
+    let mut w = World::start(&env, 120, 34);
+    w.load_plugin();
+    w.attach(&env, 120, 34);
+    let p0 = w.pane0();
+    ask(&w, &p0, "base [[title:Busy one]]");
+    wait_until("id", || !w.tmux.value(&p0, "#{@panechat_id}").is_empty());
+    let id = w.tmux.value(&p0, "#{@panechat_id}");
+    let p1 = w
+        .tmux
+        .ok(&["split-window", "-h", "-t", &p0, "-P", "-F", "#{pane_id}", "bash --norc --noprofile"])
+        .trim()
+        .to_string();
+    w.tmux.type_line(&p1, &format!("panechat use {id}"));
+    wait_until("p1 uses it", || w.tmux.value(&p1, "#{@panechat_id}") == id);
+
+    // (menu position, expected exit status)
+    for (n, (answer, downs)) in [("wait", 0), ("new", 2), ("fork", 3), ("cancel", 4)]
+        .into_iter()
+        .enumerate()
+    {
+        w.tmux.type_line(&p1, "clear");
+        start_slow(&w, &p0, &id, 250);
+        let before = show(&env, &id)["turns"].as_u64().unwrap();
+        w.tmux
+            .type_line(&p1, &format!("panechat q 'mine {n}'; echo \"rc=$?\""));
+        let s = w.wait_screen("is in use");
+        assert!(s.contains("Busy one"), "{s}");
+        assert!(s.contains(&format!("tmux pane {p0}")), "{s}");
+        assert!(s.contains(&format!("go to pane {p0}")), "{s}");
+        for _ in 0..downs {
+            w.keys(&["Down"]);
+        }
+        w.keys(&["Enter"]);
+        w.wait_screen_for(|s| !s.contains("is in use"), "the popup closed");
+        match answer {
+            "wait" => {
+                w.tmux.wait_for(&p1, &format!("echo: mine {n}"));
+                w.tmux.wait_for(&p1, "rc=0");
+                // Both turns are in the conversation, the slow one first.
+                assert_eq!(show(&env, &id)["turns"].as_u64().unwrap(), before + 2);
+            }
+            "new" => {
+                w.tmux.wait_for(&p1, "rc=0");
+                let mine = w.tmux.value(&p1, "#{@panechat_id}");
+                assert_ne!(mine, id);
+                assert_eq!(show(&env, &mine)["parent"], Value::Null);
+                assert_eq!(show(&env, &mine)["turns"], 1);
+            }
+            "fork" => {
+                w.tmux.wait_for(&p1, "rc=0");
+                let mine = w.tmux.value(&p1, "#{@panechat_id}");
+                assert_ne!(mine, id);
+                assert_eq!(show(&env, &mine)["parent"]["id"], id.as_str());
+            }
+            _ => {
+                w.tmux.wait_for(&p1, "rc=130");
+            }
+        }
+        // Back on the shared conversation for the next round, once the slow one is done.
+        wait_until("the slow query ended", || {
+            w.tmux.value(&p0, "#{@panechat_state}") != "streaming"
+        });
+        w.tmux.type_line(&p1, &format!("panechat use {id}"));
+        wait_until("p1 uses it", || w.tmux.value(&p1, "#{@panechat_id}") == id);
+    }
+}
+
+#[test]
+fn status_line_shows_the_title_the_running_marker_and_drops_it_after_sigkill() {
+    let (env, _fake) = setup();
+    let mut w = World::start(&env, 100, 20);
+    w.tmux.ok(&["set-option", "-g", "status-interval", "1"]);
+    w.load_plugin();
+    w.attach(&env, 100, 20);
+    // The default segment runs nothing: no #( ) anywhere in the status line.
+    for opt in ["status-right", "status-left", "@panechat-status-format"] {
+        let v = w.tmux.ok(&["show-options", "-gv", opt]);
+        assert!(!v.contains("#("), "{opt}: {v}");
+    }
+    let p0 = w.pane0();
+    let last_line = |s: &str| s.lines().last().unwrap_or("").to_string();
+    ask(&w, &p0, "hi [[title:Status title]]");
+    w.wait_screen_for(|s| last_line(s).contains("Status title"), "the title in the status line");
+    let id = w.tmux.value(&p0, "#{@panechat_id}");
+    w.tmux.type_line(
+        &p0,
+        &format!("panechat q --id {id} 'slow [[slow:500]] [[chunks:60]]'"),
+    );
+    w.wait_screen_for(
+        |s| last_line(s).contains("[running] Status title"),
+        "the running marker",
+    );
+    // SIGKILL the run: the marker goes within a status interval or so.
+    let sessions = json(&env.run(["sessions", "--json"]).ok().stdout);
+    let pid = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["runs"].as_array().unwrap().clone())
+        .find(|r| r["conversation"] == id.as_str())
+        .expect("a live run")["pid"]
+        .as_u64()
+        .unwrap();
+    let killed = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    w.wait_screen_for(
+        |s| !last_line(s).contains("[running]") && last_line(s).contains("Status title"),
+        "the marker gone",
+    );
+    assert!(killed.elapsed() < Duration::from_secs(3), "{:?}", killed.elapsed());
+}
+
+#[test]
+fn hostile_titles_run_nothing_and_restyle_nothing_anywhere() {
+    let (env, _fake) = setup();
+    let m1 = env.root.join("M1");
+    let m2 = env.root.join("M2");
+    let raw = format!(
+        "#(touch {}) #[fg=red] ; kill-server $(touch {})",
+        m1.display(),
+        m2.display()
+    );
+    let mut w = World::start(&env, 120, 34);
+    w.tmux.ok(&["set-option", "-g", "status-interval", "1"]);
+    w.tmux
+        .ok(&["set-option", "-g", "@panechat-pane-border", "on"]);
+    w.load_plugin();
+    w.attach(&env, 120, 34);
+    let p0 = w.pane0();
+    // The title carries ESC, BEL and a C1 CSI besides the tmux and shell syntax.
+    w.tmux.type_line(
+        &p0,
+        &format!("panechat q --new 'hi [[title:{raw}\\e]0;x\\a\\u{{9b}}31m]]'"),
+    );
+    w.tmux.wait_for(&p0, "echo: hi");
+    wait_until("the title", || {
+        w.tmux.value(&p0, "#{@panechat_title}").starts_with("#(touch")
+    });
+    let title = w.tmux.value(&p0, "#{@panechat_title}");
+    assert!(!title.chars().any(|c| c.is_control()), "{title:?}");
+    // Status line and pane border show it literally, unstyled.
+    w.wait_screen("#(touch");
+    std::thread::sleep(Duration::from_millis(1500)); // a status refresh or two
+    let styled = w.screen_styled();
+    assert!(!styled.contains("[31m") && !styled.contains(";31m") && !styled.contains("38;5;1m"), "{styled}");
+    // Fork key.
+    w.prefix("F");
+    wait_until("the fork", || w.tmux.panes().len() == 2);
+    let p1 = w.tmux.panes().into_iter().find(|p| *p != p0).unwrap();
+    wait_until("the fork's title", || {
+        w.tmux.value(&p1, "#{@panechat_title}").contains("#(touch")
+    });
+    // Picker.
+    w.prefix("C");
+    let s = w.wait_screen(PICKER_HELP);
+    assert!(s.contains("#(touch"), "{s}");
+    w.keys(&["Escape"]);
+    w.wait_screen_for(|s| !s.contains(PICKER_HELP), "closed");
+    // Lock popup.
+    let id = w.tmux.value(&p0, "#{@panechat_id}");
+    w.tmux.type_line(&p1, &format!("panechat use {id}"));
+    start_slow(&w, &p0, &id, 200);
+    w.tmux.type_line(&p1, "panechat q 'me too'");
+    let s = w.wait_screen("is in use");
+    assert!(s.contains("#(touch"), "{s}");
+    w.keys(&["Escape"]);
+    w.wait_screen_for(|s| !s.contains("is in use"), "closed");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!m1.exists() && !m2.exists(), "a title ran a command");
+    assert!(w.tmux.alive(), "the server died");
+}
+
+#[test]
+fn resurrect_hooks_give_each_pane_its_conversation_back_after_a_restart() {
+    let (env, _fake) = setup();
+    let file = env.root.join("panes.tsv");
+    let layout = |w: &World| {
+        w.tmux
+            .ok(&["split-window", "-h", "-t", "t:0", "bash --norc --noprofile"]);
+        w.tmux.ok(&["new-window", "-t", "t:1", "bash --norc --noprofile"]);
+    };
+    let pane_at = |w: &World, at: &str| w.tmux.value(at, "#{pane_id}");
+    let mut ids = Vec::new();
+    {
+        let w = World::start(&env, 120, 30);
+        w.tmux.ok(&[
+            "set-option",
+            "-g",
+            "@panechat-resurrect-file",
+            &file.display().to_string(),
+        ]);
+        w.load_plugin();
+        layout(&w);
+        for (i, at) in ["t:0.0", "t:0.1", "t:1.0"].iter().enumerate() {
+            let p = pane_at(&w, at);
+            ask(&w, &p, &format!("conv {i}"));
+            wait_until("id", || !w.tmux.value(&p, "#{@panechat_id}").is_empty());
+            ids.push(w.tmux.value(&p, "#{@panechat_id}"));
+        }
+        // What tmux-resurrect does after saving: eval the hook.
+        let hook = w
+            .tmux
+            .ok(&["show-options", "-gv", "@resurrect-hook-post-save-all"]);
+        w.tmux.ok(&["run-shell", &hook.trim().replace('#', "##")]);
+        assert!(file.exists());
+        w.tmux.ok(&["kill-server"]);
+    }
+    // A new server (new pane ids, new server key), the same layout restored.
+    let w = World::start(&env, 120, 30);
+    w.tmux.ok(&[
+        "set-option",
+        "-g",
+        "@panechat-resurrect-file",
+        &file.display().to_string(),
+    ]);
+    w.load_plugin();
+    layout(&w);
+    let hook = w
+        .tmux
+        .ok(&["show-options", "-gv", "@resurrect-hook-post-restore-all"]);
+    w.tmux.ok(&["run-shell", &hook.trim().replace('#', "##")]);
+    for (i, at) in ["t:0.0", "t:0.1", "t:1.0"].iter().enumerate() {
+        let p = pane_at(&w, at);
+        wait_until("restored", || w.tmux.value(&p, "#{@panechat_id}") == ids[i]);
+        // And the pane's next question continues it.
+        w.tmux.type_line(&p, "panechat q 'again'");
+        w.tmux.wait_for(&p, "echo: again");
+        assert_eq!(show(&env, &ids[i])["turns"], 2);
+    }
+}

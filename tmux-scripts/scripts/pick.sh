@@ -7,6 +7,7 @@ set -u
 
 bin=$1 width=$2 height=$3 pane=$4 client=$5
 # The popup's command is not expanded as a format (tmux 3.2 to 3.5); -d is, against PANE.
+# A popup has no TMUX_PANE of its own: the picker gets PANE's.
 tmux display-popup -E -c "$client" -t "$pane" -w "$width" -h "$height" -d '#{pane_current_path}' \
-	-T ' panechat ' \
+	-T ' panechat ' -e "TMUX_PANE=$pane" \
 	"exec $(shell_quote "$bin") pick --pane $(shell_quote "$pane") --client $(shell_quote "$client")"

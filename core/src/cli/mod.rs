@@ -16,6 +16,7 @@ mod rm;
 mod sessions;
 mod show;
 mod status;
+mod tmux_load;
 mod ui;
 mod use_;
 

@@ -634,13 +634,22 @@ fn status_line_shows_the_title_the_running_marker_and_drops_it_after_sigkill() {
 #[test]
 fn hostile_titles_run_nothing_and_restyle_nothing_anywhere() {
     let (env, _fake) = setup();
-    let m1 = env.root.join("M1");
-    let m2 = env.root.join("M2");
-    let raw = format!(
-        "#(touch {}) #[fg=red] ; kill-server $(touch {})",
-        m1.display(),
-        m2.display()
-    );
+    // Relative names: wherever tmux or a shell would run them (the server's directory, the
+    // pane's, HOME), a marker would appear in one of these.
+    let places = [
+        env.root.join("work"),
+        env.root.join("home"),
+        std::env::current_dir().unwrap(),
+    ];
+    let markers = || {
+        places
+            .iter()
+            .flat_map(|d| [d.join("M1"), d.join("M2")])
+            .filter(|m| m.exists())
+            .collect::<Vec<_>>()
+    };
+    // (The model's leading `#` would be taken as a Markdown heading; start with a word.)
+    let raw = "x #(touch M1) #[fg=red] ; kill-server $(touch M2)";
     let mut w = World::start(&env, 120, 34);
     w.tmux.ok(&["set-option", "-g", "status-interval", "1"]);
     w.tmux
@@ -654,9 +663,16 @@ fn hostile_titles_run_nothing_and_restyle_nothing_anywhere() {
         &format!("panechat q --new 'hi [[title:{raw}\\e]0;x\\a\\u{{9b}}31m]]'"),
     );
     w.tmux.wait_for(&p0, "echo: hi");
-    wait_until("the title", || {
-        w.tmux.value(&p0, "#{@panechat_title}").starts_with("#(touch")
-    });
+    let t = Instant::now();
+    while !w.tmux.value(&p0, "#{@panechat_title}").contains("#(touch") {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the title never came: {:?}\n{}",
+            w.tmux.value(&p0, "#{@panechat_title}"),
+            w.tmux.capture(&p0)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let title = w.tmux.value(&p0, "#{@panechat_title}");
     assert!(!title.chars().any(|c| c.is_control()), "{title:?}");
     // Status line and pane border show it literally, unstyled.
@@ -687,7 +703,7 @@ fn hostile_titles_run_nothing_and_restyle_nothing_anywhere() {
     w.keys(&["Escape"]);
     w.wait_screen_for(|s| !s.contains("is in use"), "closed");
     std::thread::sleep(Duration::from_millis(500));
-    assert!(!m1.exists() && !m2.exists(), "a title ran a command");
+    assert_eq!(markers(), Vec::<std::path::PathBuf>::new(), "a title ran a command");
     assert!(w.tmux.alive(), "the server died");
 }
 
@@ -748,4 +764,28 @@ fn resurrect_hooks_give_each_pane_its_conversation_back_after_a_restart() {
         w.tmux.wait_for(&p, "echo: again");
         assert_eq!(show(&env, &ids[i])["turns"], 2);
     }
+}
+
+#[test]
+fn new_key_makes_the_panes_next_question_start_a_new_conversation() {
+    let (env, _fake) = setup();
+    let mut w = World::start(&env, 120, 30);
+    w.load_plugin();
+    w.attach(&env, 120, 30);
+    let p0 = w.pane0();
+    ask(&w, &p0, "old one");
+    wait_until("id", || !w.tmux.value(&p0, "#{@panechat_id}").is_empty());
+    let old = w.tmux.value(&p0, "#{@panechat_id}");
+    w.prefix("N");
+    w.wait_screen("the next question in this pane starts a new conversation");
+    wait_until("detached", || w.tmux.value(&p0, "#{@panechat_id}").is_empty());
+    w.tmux.type_line(&p0, "panechat q 'new one'");
+    w.tmux.wait_for(&p0, "echo: new one");
+    wait_until("a new conversation", || {
+        let id = w.tmux.value(&p0, "#{@panechat_id}");
+        !id.is_empty() && id != old
+    });
+    let new = w.tmux.value(&p0, "#{@panechat_id}");
+    assert_eq!(show(&env, &new)["turns"], 1);
+    assert_eq!(show(&env, &old)["turns"], 1);
 }

@@ -33,7 +33,8 @@ restore)
 	while IFS=$tab read -r s w p id; do
 		pane=${pane_of["$s$tab$w$tab$p"]:-}
 		if [ -z "$pane" ] || [ -z "$id" ]; then continue; fi
-		"$bin" use "$id" --session "pane:$pane" >/dev/null 2>&1 || failed=$((failed + 1))
+		# run-shell gives no TMUX_PANE; any pane of this server tells panechat which tmux it is.
+		TMUX_PANE=$pane "$bin" use "$id" --session "pane:$pane" >/dev/null 2>&1 || failed=$((failed + 1))
 	done <"$file"
 	if [ "$failed" -gt 0 ]; then
 		display_message "panechat: $failed pane(s) could not get their conversation back (see panechat ls)"

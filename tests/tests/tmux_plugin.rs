@@ -116,18 +116,24 @@ fn the_status_placeholder_is_filled_where_the_user_put_it() {
     w.load_plugin();
     w.load_plugin();
     assert_eq!(
-        w.tmux.ok(&["show-options", "-gv", "status-left"]).trim_end_matches('\n'),
+        w.tmux
+            .ok(&["show-options", "-gv", "status-left"])
+            .trim_end_matches('\n'),
         "[#S] #{E:@panechat-status-format}| "
     );
     assert_eq!(
-        w.tmux.ok(&["show-options", "-gv", "status-right"]).trim_end(),
+        w.tmux
+            .ok(&["show-options", "-gv", "status-right"])
+            .trim_end(),
         "R"
     );
     w.tmux.ok(&["set-option", "-g", "@panechat-status", "off"]);
     w.tmux.ok(&["set-option", "-g", "status-right", "R2"]);
     w.load_plugin();
     assert_eq!(
-        w.tmux.ok(&["show-options", "-gv", "status-right"]).trim_end(),
+        w.tmux
+            .ok(&["show-options", "-gv", "status-right"])
+            .trim_end(),
         "R2"
     );
 }
@@ -172,12 +178,7 @@ fn fork_key_splits_into_a_mapped_fork_of_the_panes_conversation() {
     let t = Instant::now();
     w.prefix("F");
     wait_until("a new pane", || w.tmux.panes().len() == 2);
-    let p1 = w
-        .tmux
-        .panes()
-        .into_iter()
-        .find(|p| *p != p0)
-        .unwrap();
+    let p1 = w.tmux.panes().into_iter().find(|p| *p != p0).unwrap();
     // The new pane is beside the old one, and mapped before its shell prompts.
     wait_until("the fork published on the new pane", || {
         !w.tmux.value(&p1, "#{@panechat_id}").is_empty()
@@ -188,9 +189,9 @@ fn fork_key_splits_into_a_mapped_fork_of_the_panes_conversation() {
     let f = show(&env, &fork);
     assert_eq!(f["parent"]["id"], src.as_str());
     assert_eq!(f["turns"], 2);
-    assert_eq!(
-        w.tmux.value(&p1, "#{pane_left}") != w.tmux.value(&p0, "#{pane_left}"),
-        true
+    assert_ne!(
+        w.tmux.value(&p1, "#{pane_left}"),
+        w.tmux.value(&p0, "#{pane_left}")
     );
     eprintln!("fork key to mapped pane: {elapsed:?}");
 
@@ -216,8 +217,7 @@ fn fork_key_splits_into_a_mapped_fork_of_the_panes_conversation() {
     });
 
     // Keep only the last turn, below the pane.
-    w.tmux
-        .ok(&["set-option", "-g", "@panechat-fork-keep", "1"]);
+    w.tmux.ok(&["set-option", "-g", "@panechat-fork-keep", "1"]);
     w.tmux
         .ok(&["set-option", "-g", "@panechat-fork-split", "v"]);
     w.load_plugin();
@@ -341,8 +341,7 @@ fn tpm_installs_and_loads_the_plugin_from_a_clone() {
         "TPM did not clone the plugin: {out}{err}"
     );
     // Loading the config runs TPM, which runs the plugin's root *.tmux.
-    w.tmux
-        .ok(&["source-file", &conf.display().to_string()]);
+    w.tmux.ok(&["source-file", &conf.display().to_string()]);
     wait_until("TPM loaded the plugin", || {
         key_line(&prefix_keys(&w), "M-p").is_some()
     });
@@ -360,8 +359,7 @@ fn init_tmux_prints_lines_that_load_the_plugin_from_the_binary_alone() {
     std::fs::write(&conf, &text).unwrap();
     // No clone anywhere: only the binary (and its data directory).
     let w = World::start(&env, 100, 30);
-    w.tmux
-        .ok(&["source-file", &conf.display().to_string()]);
+    w.tmux.ok(&["source-file", &conf.display().to_string()]);
     wait_until("keys bound", || key_line(&prefix_keys(&w), "F").is_some());
     let keys = prefix_keys(&w);
     assert!(key_line(&keys, "C").unwrap().contains("pick.sh"));
@@ -396,7 +394,16 @@ fn picker_opens_filters_assigns_jumps_forks_and_starts_new() {
     ask(&w, &p0, "about tmux [[title:Tmux splits]]");
     let p1 = w
         .tmux
-        .ok(&["split-window", "-h", "-t", &p0, "-P", "-F", "#{pane_id}", "bash --norc --noprofile"])
+        .ok(&[
+            "split-window",
+            "-h",
+            "-t",
+            &p0,
+            "-P",
+            "-F",
+            "#{pane_id}",
+            "bash --norc --noprofile",
+        ])
         .trim()
         .to_string();
     ask(&w, &p1, "about zellij [[title:Zellij layouts]]");
@@ -412,7 +419,10 @@ fn picker_opens_filters_assigns_jumps_forks_and_starts_new() {
     // Open from p1: both conversations, most recent first, with their panes.
     w.prefix("C");
     let s = w.wait_screen(PICKER_HELP);
-    assert!(s.contains("Tmux splits") && s.contains("Zellij layouts"), "{s}");
+    assert!(
+        s.contains("Tmux splits") && s.contains("Zellij layouts"),
+        "{s}"
+    );
     assert!(s.find("Zellij layouts") < s.find("Tmux splits"), "{s}");
     assert!(s.contains(&p0) && s.contains(&p1), "{s}");
     // The preview shows the selected conversation's last turn.
@@ -461,7 +471,9 @@ fn picker_opens_filters_assigns_jumps_forks_and_starts_new() {
     w.prefix("C");
     w.wait_screen(PICKER_HELP);
     w.keys(&["C-n"]);
-    wait_until("p0 detached", || w.tmux.value(&p0, "#{@panechat_id}").is_empty());
+    wait_until("p0 detached", || {
+        w.tmux.value(&p0, "#{@panechat_id}").is_empty()
+    });
     w.tmux.type_line(&p0, "panechat q 'fresh start'");
     w.tmux.wait_for(&p0, "echo: fresh start");
     wait_until("p0 has a new conversation", || {
@@ -477,7 +489,7 @@ fn picker_opens_filters_assigns_jumps_forks_and_starts_new() {
     w.wait_screen_for(|s| !s.contains(PICKER_HELP), "the picker closed");
     wait_until("no popup process", || server_children(&w) == shells + 1);
     assert_eq!(w.tmux.panes(), panes);
-    assert_eq!(w.tmux.value(&p0, "#{@panechat_title}").is_empty(), false);
+    assert!(!w.tmux.value(&p0, "#{@panechat_title}").is_empty());
 }
 
 #[test]
@@ -487,8 +499,14 @@ fn picker_fits_a_forty_column_popup() {
     w.load_plugin();
     w.attach(&env, 44, 24);
     let p0 = w.pane0();
-    ask(&w, &p0, "q [[title:A rather long conversation title that will not fit]]");
-    wait_until("title", || !w.tmux.value(&p0, "#{@panechat_title}").is_empty());
+    ask(
+        &w,
+        &p0,
+        "q [[title:A rather long conversation title that will not fit]]",
+    );
+    wait_until("title", || {
+        !w.tmux.value(&p0, "#{@panechat_title}").is_empty()
+    });
     w.prefix("C");
     let s = w.wait_screen("⏎ use");
     // 90% of 44 columns: 39 inside the popup's border.
@@ -524,7 +542,16 @@ fn lock_popup_over_the_waiting_pane_answers_wait_new_fork_and_cancel() {
     let id = w.tmux.value(&p0, "#{@panechat_id}");
     let p1 = w
         .tmux
-        .ok(&["split-window", "-h", "-t", &p0, "-P", "-F", "#{pane_id}", "bash --norc --noprofile"])
+        .ok(&[
+            "split-window",
+            "-h",
+            "-t",
+            &p0,
+            "-P",
+            "-F",
+            "#{pane_id}",
+            "bash --norc --noprofile",
+        ])
         .trim()
         .to_string();
     w.tmux.type_line(&p1, &format!("panechat use {id}"));
@@ -597,7 +624,10 @@ fn status_line_shows_the_title_the_running_marker_and_drops_it_after_sigkill() {
     let p0 = w.pane0();
     let last_line = |s: &str| s.lines().last().unwrap_or("").to_string();
     ask(&w, &p0, "hi [[title:Status title]]");
-    w.wait_screen_for(|s| last_line(s).contains("Status title"), "the title in the status line");
+    w.wait_screen_for(
+        |s| last_line(s).contains("Status title"),
+        "the title in the status line",
+    );
     let id = w.tmux.value(&p0, "#{@panechat_id}");
     w.tmux.type_line(
         &p0,
@@ -628,7 +658,11 @@ fn status_line_shows_the_title_the_running_marker_and_drops_it_after_sigkill() {
         |s| !last_line(s).contains("[running]") && last_line(s).contains("Status title"),
         "the marker gone",
     );
-    assert!(killed.elapsed() < Duration::from_secs(3), "{:?}", killed.elapsed());
+    assert!(
+        killed.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        killed.elapsed()
+    );
 }
 
 #[test]
@@ -679,7 +713,10 @@ fn hostile_titles_run_nothing_and_restyle_nothing_anywhere() {
     w.wait_screen("#(touch");
     std::thread::sleep(Duration::from_millis(1500)); // a status refresh or two
     let styled = w.screen_styled();
-    assert!(!styled.contains("[31m") && !styled.contains(";31m") && !styled.contains("38;5;1m"), "{styled}");
+    assert!(
+        !styled.contains("[31m") && !styled.contains(";31m") && !styled.contains("38;5;1m"),
+        "{styled}"
+    );
     // Fork key.
     w.prefix("F");
     wait_until("the fork", || w.tmux.panes().len() == 2);
@@ -703,7 +740,11 @@ fn hostile_titles_run_nothing_and_restyle_nothing_anywhere() {
     w.keys(&["Escape"]);
     w.wait_screen_for(|s| !s.contains("is in use"), "closed");
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(markers(), Vec::<std::path::PathBuf>::new(), "a title ran a command");
+    assert_eq!(
+        markers(),
+        Vec::<std::path::PathBuf>::new(),
+        "a title ran a command"
+    );
     assert!(w.tmux.alive(), "the server died");
 }
 
@@ -714,7 +755,8 @@ fn resurrect_hooks_give_each_pane_its_conversation_back_after_a_restart() {
     let layout = |w: &World| {
         w.tmux
             .ok(&["split-window", "-h", "-t", "t:0", "bash --norc --noprofile"]);
-        w.tmux.ok(&["new-window", "-t", "t:1", "bash --norc --noprofile"]);
+        w.tmux
+            .ok(&["new-window", "-t", "t:1", "bash --norc --noprofile"]);
     };
     let pane_at = |w: &World, at: &str| w.tmux.value(at, "#{pane_id}");
     let mut ids = Vec::new();
@@ -778,7 +820,9 @@ fn new_key_makes_the_panes_next_question_start_a_new_conversation() {
     let old = w.tmux.value(&p0, "#{@panechat_id}");
     w.prefix("N");
     w.wait_screen("the next question in this pane starts a new conversation");
-    wait_until("detached", || w.tmux.value(&p0, "#{@panechat_id}").is_empty());
+    wait_until("detached", || {
+        w.tmux.value(&p0, "#{@panechat_id}").is_empty()
+    });
     w.tmux.type_line(&p0, "panechat q 'new one'");
     w.tmux.wait_for(&p0, "echo: new one");
     wait_until("a new conversation", || {

@@ -160,7 +160,12 @@ pub fn popup(argv: &[String], env_pass: &[(String, String)]) -> Option<i32> {
         " panechat ".into(),
     ];
     if let Some(pane) = std::env::var("TMUX_PANE").ok().filter(|p| !p.is_empty()) {
-        args.extend(["-t".into(), pane.clone(), "-e".into(), format!("TMUX_PANE={pane}")]);
+        args.extend([
+            "-t".into(),
+            pane.clone(),
+            "-e".into(),
+            format!("TMUX_PANE={pane}"),
+        ]);
     }
     for (k, v) in env_pass {
         args.push("-e".into());

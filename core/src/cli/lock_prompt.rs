@@ -53,15 +53,24 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             && server_of(h.pane.session.as_str()) == this_server;
         h.pane.pane.clone().filter(|_| same)
     });
-    let width = Term::stderr().size_checked().map_or(72, |(_, w)| w as usize);
+    let width = Term::stderr()
+        .size_checked()
+        .map_or(72, |(_, w)| w as usize);
     let prompt = format!(
         "\"{}\" is in use ({holder_text})",
-        ui::truncate(&super::pick::clean(&title), width.saturating_sub(30).max(12))
+        ui::truncate(
+            &super::pick::clean(&title),
+            width.saturating_sub(30).max(12)
+        )
     );
     let mut items: Vec<(String, LockAnswer, bool)> =
         vec![("Keep waiting".into(), LockAnswer::Wait, false)];
     if let Some(p) = &jump {
-        items.push((format!("Keep waiting, and go to pane {p}"), LockAnswer::Wait, true));
+        items.push((
+            format!("Keep waiting, and go to pane {p}"),
+            LockAnswer::Wait,
+            true,
+        ));
     }
     items.push(("Start a new conversation".into(), LockAnswer::New, false));
     items.push((

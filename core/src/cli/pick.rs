@@ -243,20 +243,12 @@ impl Model {
             }
             Key::Char('\u{e}') => return Step::Act(Action::New),
             Key::ArrowUp | Key::Char('\u{10}') => self.sel = self.sel.saturating_sub(1),
-            Key::ArrowDown | Key::Tab => {
-                if self.sel + 1 < self.matches.len() {
-                    self.sel += 1;
-                }
-            }
+            Key::ArrowDown | Key::Tab if self.sel + 1 < self.matches.len() => self.sel += 1,
             Key::PageUp => self.sel = self.sel.saturating_sub(10),
             Key::PageDown => self.sel = (self.sel + 10).min(self.matches.len().saturating_sub(1)),
             Key::Home => self.sel = 0,
             Key::End => self.sel = self.matches.len().saturating_sub(1),
-            Key::Backspace => {
-                if self.filter.pop().is_some() {
-                    self.refilter();
-                }
-            }
+            Key::Backspace if self.filter.pop().is_some() => self.refilter(),
             Key::Char('\u{15}') => {
                 // ^U: clear the filter.
                 self.filter.clear();
@@ -363,7 +355,11 @@ pub fn row_text(it: &Item, width: usize) -> String {
     let room = width.saturating_sub(head + tail.chars().count());
     if room < 8 {
         let t = ui::truncate(&it.title, width.saturating_sub(head));
-        return format!("{mark}{state}{t}{:pad$}", "", pad = width - head - t.chars().count());
+        return format!(
+            "{mark}{state}{t}{:pad$}",
+            "",
+            pad = width - head - t.chars().count()
+        );
     }
     let t = ui::truncate(&it.title, room);
     format!(
@@ -375,7 +371,10 @@ pub fn row_text(it: &Item, width: usize) -> String {
 
 /// Wraps `text` (controls removed) into lines of `width` columns, at most `max` lines.
 fn wrap(prefix: &str, text: &str, width: usize, max: usize) -> Vec<String> {
-    let text = format!("{prefix}{}", clean(text).split_whitespace().collect::<Vec<_>>().join(" "));
+    let text = format!(
+        "{prefix}{}",
+        clean(text).split_whitespace().collect::<Vec<_>>().join(" ")
+    );
     let chars: Vec<char> = text.chars().collect();
     let mut out = Vec::new();
     for chunk in chars.chunks(width.max(1)) {
@@ -642,7 +641,12 @@ mod tests {
             log_len: 0,
             history_len: 0,
         };
-        Item::new(s, panes.iter().map(|p| p.to_string()).collect(), None, false)
+        Item::new(
+            s,
+            panes.iter().map(|p| p.to_string()).collect(),
+            None,
+            false,
+        )
     }
 
     fn plain(s: &str) -> String {
@@ -684,7 +688,10 @@ mod tests {
         assert_eq!(m.match_count(), 1);
         assert_eq!(m.selected().unwrap().title, "Zellij layouts");
         // ^G goes to a pane other than the picker's own.
-        assert_eq!(m.key(Key::Char('\u{7}')), Step::Act(Action::Jump("%2".into())));
+        assert_eq!(
+            m.key(Key::Char('\u{7}')),
+            Step::Act(Action::Jump("%2".into()))
+        );
         m.key(Key::Backspace);
         m.key(Key::Backspace);
         m.key(Key::Backspace);

@@ -95,7 +95,10 @@ mod tests {
 
     #[test]
     fn quoting_for_run_shell() {
-        assert_eq!(quote_for_run_shell("/usr/bin/panechat"), "'/usr/bin/panechat'");
+        assert_eq!(
+            quote_for_run_shell("/usr/bin/panechat"),
+            "'/usr/bin/panechat'"
+        );
         assert_eq!(
             quote_for_run_shell("/a b/it's #1 \"$x\"\\"),
             "'/a b/it'\\\\''s ##1 \\\"\\$x\\\"\\\\'"

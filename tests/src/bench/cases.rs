@@ -28,6 +28,10 @@ pub const ALL: &[Case] = &[
     ("lock hand-off", lock_handoff),
     ("peak memory", memory),
     ("sizes", sizes),
+    ("tmux plugin load", super::tmux::load),
+    ("tmux fork key", super::tmux::fork),
+    ("tmux picker open", super::tmux::picker),
+    ("tmux status refresh", super::tmux::status),
 ];
 
 /// Runs `warmup` unrecorded rounds, then `n` recorded rounds of `a` then `b`, alternating, so

@@ -423,7 +423,13 @@ fn picker_opens_filters_assigns_jumps_forks_and_starts_new() {
         s.contains("Tmux splits") && s.contains("Zellij layouts"),
         "{s}"
     );
-    assert!(s.find("Zellij layouts") < s.find("Tmux splits"), "{s}");
+    // Most recent first (rows end with the panes that have them).
+    let row = |title: &str, pane: &str| {
+        s.lines()
+            .position(|l| l.contains(title) && l.contains(&format!(" {pane}│")))
+    };
+    assert!(row("Zellij layouts", &p1) < row("Tmux splits", &p0), "{s}");
+    assert!(row("Zellij layouts", &p1).is_some(), "{s}");
     assert!(s.contains(&p0) && s.contains(&p1), "{s}");
     // The preview shows the selected conversation's last turn.
     assert!(s.contains("you: about zellij"), "{s}");
@@ -832,4 +838,42 @@ fn new_key_makes_the_panes_next_question_start_a_new_conversation() {
     let new = w.tmux.value(&p0, "#{@panechat_id}");
     assert_eq!(show(&env, &new)["turns"], 1);
     assert_eq!(show(&env, &old)["turns"], 1);
+}
+
+#[test]
+fn plugin_scripts_pass_shellcheck() {
+    let root = repo_root();
+    let mut files = vec![
+        root.join("panechat.tmux"),
+        root.join("tmux-scripts/panechat.tmux"),
+    ];
+    for e in std::fs::read_dir(root.join("tmux-scripts/scripts")).unwrap() {
+        files.push(e.unwrap().path());
+    }
+    let out = Command::new("shellcheck")
+        .arg("-x")
+        .args(&files)
+        .current_dir(&root)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("shellcheck could not run ({e}); the test command (scripts/test.sh) installs it")
+        });
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // TPM runs the root entry directly: it must be executable.
+    use std::os::unix::fs::PermissionsExt;
+    for f in &files {
+        let mode = std::fs::metadata(f).unwrap().permissions().mode();
+        if f.extension().is_some_and(|x| x == "tmux") || f.to_string_lossy().ends_with(".sh") {
+            assert!(
+                mode & 0o111 != 0 || f.ends_with("helpers.sh") || f.ends_with("variables.sh"),
+                "{} is not executable",
+                f.display()
+            );
+        }
+    }
 }

@@ -8,7 +8,10 @@
 # Loading it again replaces what the previous load set; nothing stacks.
 set -u
 
-CURRENT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# (No subshells on this path: loading runs at every tmux start.)
+CURRENT_DIR=${BASH_SOURCE[0]}
+[[ $CURRENT_DIR == /* ]] || CURRENT_DIR=$PWD/$CURRENT_DIR
+CURRENT_DIR=${CURRENT_DIR%/*}
 SCRIPTS_DIR="$CURRENT_DIR/scripts"
 # shellcheck source=scripts/variables.sh
 . "$SCRIPTS_DIR/variables.sh"
@@ -30,7 +33,7 @@ read_tmux_state() {
 			idx=${line#command-alias[}
 			idx=${idx%%]*}
 			[ "$idx" -ge "$alias_next" ] && alias_next=$((idx + 1))
-			value=$(tmux_unquote "${line#* }")
+			tmux_unquote value "${line#* }"
 			case $value in panechat-*=*) alias_at[${value%%=*}]=$idx ;; esac
 			;;
 		bind-key\ *)
@@ -39,20 +42,21 @@ read_tmux_state() {
 			idx=1
 			[ "${words[idx]}" = -r ] && idx=$((idx + 1))
 			idx=$((idx + 2))
-			key=$(tmux_unquote "${words[idx]}")
+			tmux_unquote key "${words[idx]}"
 			bound[$key]="${words[*]:idx+1}"
 			;;
 		@panechat-* | status-left\ * | status-right\ * | pane-border-format\ * | pane-border-status\ * | @resurrect-hook-*)
 			name=${line%% *}
-			value=$(tmux_unquote "${line#* }")
+			tmux_unquote value "${line#* }"
 			opt[$name]=$value
 			;;
 		esac
 	done < <(tmux show-options -g \; show-options -s \; list-keys -T prefix 2>/dev/null)
 }
 
-get_opt() { # NAME DEFAULT
-	if [ -n "${opt[$1]+x}" ]; then printf '%s' "${opt[$1]}"; else printf '%s' "$2"; fi
+get_opt() { # VAR NAME DEFAULT: VAR = the option NAME, or DEFAULT when it is not set
+	local -n _v=$1
+	if [ -n "${opt[$2]+x}" ]; then _v=${opt[$2]}; else _v=$3; fi
 }
 
 add() { # appends one tmux command (argv) to the batch
@@ -60,24 +64,21 @@ add() { # appends one tmux command (argv) to the batch
 	cmds+=("$@")
 }
 
+# Sets bin to the panechat binary ("" when there is none).
 find_panechat() {
-	local b
-	b=$(get_opt "$panechat_bin_option" "")
-	if [ -n "$b" ]; then
-		[ -x "$b" ] && printf '%s' "$b"
+	get_opt bin "$panechat_bin_option" ""
+	if [ -n "$bin" ]; then
+		[ -x "$bin" ] || bin=""
 		return
 	fi
 	# Set by `panechat init tmux --load`, which runs this file from the binary's own copy.
 	if [ -n "${PANECHAT_BIN:-}" ] && [ -x "$PANECHAT_BIN" ]; then
-		printf '%s' "$PANECHAT_BIN"
+		bin=$PANECHAT_BIN
 		return
 	fi
-	if b=$(command -v panechat 2>/dev/null) && [ -n "$b" ]; then
-		printf '%s' "$b"
-		return
-	fi
-	b="$(cd "$CURRENT_DIR/.." && pwd)/target/release/panechat"
-	[ -x "$b" ] && printf '%s' "$b"
+	bin=$(type -P panechat) && return
+	bin="${CURRENT_DIR%/*}/target/release/panechat"
+	[ -x "$bin" ] || bin=""
 }
 
 # Defines (or redefines, at the same index) the alias NAME as COMMAND.
@@ -90,15 +91,21 @@ set_alias() {
 	add set-option -s "command-alias[$idx]" "$1=$2"
 }
 
-# A run-shell command string that runs SCRIPT with ARGS (literal) and then FORMAT_ARGS
-# (tmux formats, expanded when the key is pressed), as tmux parses it inside an alias.
+# Sets _rs to a run-shell command string that runs SCRIPT with ARGS (literal) and then
+# FORMAT_ARGS (tmux formats, expanded when the key is pressed), as tmux parses it inside an
+# alias: shell-quoted, '#' doubled (run-shell expands formats), then escaped for "…".
 run_script() { # SCRIPT FORMAT_ARGS LITERAL_ARGS…
-	local script=$1 fmt=$2 s a
-	shift 2
-	s=$(format_escape "$(shell_quote "$script")")
-	for a in "$@"; do s+=" $(format_escape "$(shell_quote "$a")")"; done
+	local fmt=$2 s="" a q
+	set -- "$1" "${@:3}"
+	for a in "$@"; do
+		q="'${a//\'/\'\\\'\'}'"
+		s+="${s:+ }${q//\#/##}"
+	done
 	s+=" $fmt"
-	printf 'run-shell -b "%s"' "$(tmux_dquote_escape "$s")"
+	s=${s//\\/\\\\}
+	s=${s//\"/\\\"}
+	s=${s//\$/\\\$}
+	_rs="run-shell -b \"$s\""
 }
 
 # Binds prefix + KEY to ALIAS unless KEY is empty/none or already bound to something else.
@@ -115,24 +122,26 @@ bind_key() { # KEY ALIAS
 	add bind-key -T prefix "$key" "$2"
 }
 
+# Sets _seg to the status segment's format.
 status_segment() {
 	local running held max
-	running=$(get_opt "$status_running_option" "$status_running_default")
-	held=$(get_opt "$status_held_option" "$status_held_default")
-	max=$(get_opt "$status_max_option" "$status_max_default")
+	get_opt running "$status_running_option" "$status_running_default"
+	get_opt held "$status_held_option" "$status_held_default"
+	get_opt max "$status_max_option" "$status_max_default"
 	[[ $max =~ ^[0-9]+$ ]] || max=$status_max_default
 	# Commas and braces would end the #{?…} branches early.
 	running=${running//,/#,}
 	running=${running//\}/#\}}
 	held=${held//,/#,}
 	held=${held//\}/#\}}
-	printf '%s' "#{?@panechat_id,#{?#{||:#{==:#{@panechat_state},},#{==:#{@panechat_state},idle}},,$running}#{?@panechat_held,$held,}#{?@panechat_title,#{=/$max/…:#{q/h:@panechat_title}},#{=8:@panechat_id}} ,}"
+	_seg="#{?@panechat_id,#{?#{||:#{==:#{@panechat_state},},#{==:#{@panechat_state},idle}},,$running}#{?@panechat_held,$held,}#{?@panechat_title,#{=/$max/…:#{q/h:@panechat_title}},#{=8:@panechat_id}} ,}"
 }
 
 setup_status() {
 	local mode seg right left
-	mode=$(get_opt "$status_option" "$status_default")
-	add set-option -g @panechat-status-format "$(status_segment)"
+	get_opt mode "$status_option" "$status_default"
+	status_segment
+	add set-option -g @panechat-status-format "$_seg"
 	[ "$mode" = off ] && return
 	seg='#{E:@panechat-status-format}'
 	right=${opt[status-right]-}
@@ -147,8 +156,10 @@ setup_status() {
 
 setup_pane_border() {
 	local fmt max seg
-	[ "$(get_opt "$pane_border_option" "$pane_border_default")" = on ] || return
-	max=$(get_opt "$status_max_option" "$status_max_default")
+	local on
+	get_opt on "$pane_border_option" "$pane_border_default"
+	[ "$on" = on ] || return
+	get_opt max "$status_max_option" "$status_max_default"
 	[[ $max =~ ^[0-9]+$ ]] || max=$status_max_default
 	seg="#{?@panechat_id, #{=/$max/…:#{q/h:@panechat_title}} ,}"
 	fmt=${opt[pane-border-format]-}
@@ -158,9 +169,13 @@ setup_pane_border() {
 
 setup_resurrect() {
 	local save restore name cur
-	[ "$(get_opt "$resurrect_option" "$resurrect_default")" = on ] || return
-	save="$(shell_quote "$SCRIPTS_DIR/resurrect.sh") save"
-	restore="$(shell_quote "$SCRIPTS_DIR/resurrect.sh") restore"
+	local on
+	get_opt on "$resurrect_option" "$resurrect_default"
+	[ "$on" = on ] || return
+	local p="$SCRIPTS_DIR/resurrect.sh"
+	p="'${p//\'/\'\\\'\'}'"
+	save="$p save"
+	restore="$p restore"
 	for name in save restore; do
 		local hook="@resurrect-hook-post-$name-all" ours
 		[ "$name" = save ] && ours=$save || ours=$restore
@@ -174,28 +189,32 @@ setup_resurrect() {
 }
 
 main() {
-	local bin split keep fork_key pick_key new_key msg
+	local bin split keep fork_key pick_key new_key msg width height
 	skipped=()
 	read_tmux_state
-	fork_key=$(get_opt "$fork_key_option" "$fork_key_default")
-	pick_key=$(get_opt "$pick_key_option" "$pick_key_default")
-	new_key=$(get_opt "$new_key_option" "$new_key_default")
-	bin=$(find_panechat)
+	get_opt fork_key "$fork_key_option" "$fork_key_default"
+	get_opt pick_key "$pick_key_option" "$pick_key_default"
+	get_opt new_key "$new_key_option" "$new_key_default"
+	find_panechat
 	if [ -z "$bin" ]; then
 		# Keys that explain what is missing, instead of keys that fail silently.
-		msg="panechat: the panechat binary was not found (on PATH, in @panechat-bin, or at $(cd "$CURRENT_DIR/.." && pwd)/target/release). Install it: cargo install --path $(cd "$CURRENT_DIR/.." && pwd)/core, or download a release; then reload tmux.conf"
+		msg="panechat: the panechat binary was not found (on PATH, in @panechat-bin, or at ${CURRENT_DIR%/*}/target/release). Install it: cargo install --path ${CURRENT_DIR%/*}/core, or download a release; then reload tmux.conf"
 		msg="display-message \"$(tmux_dquote_escape "$(format_escape "$msg")")\""
 		set_alias panechat-fork "$msg"
 		set_alias panechat-pick "$msg"
 		set_alias panechat-new "$msg"
 	else
 		add set-option -g @panechat-bin "$bin"
-		split=$(get_opt "$fork_split_option" "$fork_split_default")
-		keep=$(get_opt "$fork_keep_option" "$fork_keep_default")
-		set_alias panechat-fork "$(run_script "$SCRIPTS_DIR/fork.sh" '#{pane_id} #{q:@panechat_id}' "$bin" "$split" "$keep")"
-		set_alias panechat-pick "$(run_script "$SCRIPTS_DIR/pick.sh" '#{pane_id} #{q:client_name}' "$bin" \
-			"$(get_opt "$popup_width_option" "$popup_width_default")" "$(get_opt "$popup_height_option" "$popup_height_default")")"
-		set_alias panechat-new "$(run_script "$SCRIPTS_DIR/new.sh" '#{pane_id}' "$bin")"
+		get_opt split "$fork_split_option" "$fork_split_default"
+		get_opt keep "$fork_keep_option" "$fork_keep_default"
+		run_script "$SCRIPTS_DIR/fork.sh" '#{pane_id} #{q:@panechat_id}' "$bin" "$split" "$keep"
+		set_alias panechat-fork "$_rs"
+		get_opt width "$popup_width_option" "$popup_width_default"
+		get_opt height "$popup_height_option" "$popup_height_default"
+		run_script "$SCRIPTS_DIR/pick.sh" '#{pane_id} #{q:client_name}' "$bin" "$width" "$height"
+		set_alias panechat-pick "$_rs"
+		run_script "$SCRIPTS_DIR/new.sh" '#{pane_id}' "$bin"
+		set_alias panechat-new "$_rs"
 		setup_status
 		setup_pane_border
 		setup_resurrect

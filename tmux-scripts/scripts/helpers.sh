@@ -22,12 +22,18 @@ tmux_dquote_escape() {
 }
 
 # Undoes the quoting `tmux show-options` applies to a value ("…" with C-style escapes, '…',
-# or a single character after a backslash).
+# or a single character after a backslash), into the variable named $1 (no subshell: the
+# loader calls it for every line it reads).
 tmux_unquote() {
-	local v=$1 out="" c i n
+	local -n _out=$1
+	local v=$2 c i n r=""
 	case $v in
 	\"*\")
 		v=${v:1:${#v}-2}
+		if [[ $v != *\\* ]]; then
+			_out=$v
+			return
+		fi
 		n=${#v}
 		for ((i = 0; i < n; i++)); do
 			c=${v:i:1}
@@ -38,18 +44,18 @@ tmux_unquote() {
 				n) c=$'\n' ;;
 				t) c=$'\t' ;;
 				[0-7])
-					c=$(printf '%b' "\\0${v:i:3}")
+					printf -v c '%b' "\\0${v:i:3}"
 					i=$((i + 2))
 					;;
 				esac
 			fi
-			out+=$c
+			r+=$c
 		done
-		printf '%s' "$out"
+		_out=$r
 		;;
-	\'*\') printf '%s' "${v:1:${#v}-2}" ;;
-	\\?) printf '%s' "${v:1}" ;;
-	*) printf '%s' "$v" ;;
+	\'*\') _out=${v:1:${#v}-2} ;;
+	\\?) _out=${v:1} ;;
+	*) _out=$v ;;
 	esac
 }
 

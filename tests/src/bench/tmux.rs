@@ -125,7 +125,13 @@ pub fn fork(w: &World) -> Result<Vec<Row>, String> {
     let new_pane = |before: &[String]| -> Option<String> {
         s.panes().into_iter().find(|p| !before.contains(p))
     };
-    let prompted = |p: &str| s.capture(p).contains("$ ") || s.capture(p).contains("# ");
+    // A shell prompt: a line ending in `$` or `#` (capture-pane drops trailing spaces).
+    let prompted = |p: &str| {
+        s.capture(p).lines().any(|l| {
+            let l = l.trim_end();
+            l.ends_with('$') || l.ends_with('#')
+        })
+    };
     let mut forks = Samples::new();
     let mut plain = Samples::new();
     for _ in 0..11 {

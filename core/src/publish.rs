@@ -103,9 +103,14 @@ pub struct Publisher<'a> {
 }
 
 impl Publisher<'_> {
-    /// Publishes to every pane that shows conversation `id` (its active one, or a live run's),
-    /// and to this process's own session.
+    /// Publishes to every pane that shows conversation `id` (its active one, or a live run's).
     pub fn conversation(&self, id: &ConversationId) -> Result<()> {
+        self.conversation_and(id, &[])
+    }
+
+    /// Publishes to every pane that shows conversation `id`, and to the sessions `also` (e.g. a
+    /// pane whose failed query no longer shows it).
+    pub fn conversation_and(&self, id: &ConversationId, also: &[SessionKey]) -> Result<()> {
         let runs = runs::live_readonly(&self.store.paths).unwrap_or_default();
         let mut targets: BTreeMap<SessionKey, Option<SessionRecord>> = BTreeMap::new();
         for rec in mapping::all(&self.store.paths)? {
@@ -116,8 +121,8 @@ impl Publisher<'_> {
         for r in runs.iter().filter(|r| r.conversation == id.as_str()) {
             targets.entry(r.pane.session.clone()).or_insert(None);
         }
-        if let Some(h) = self.here {
-            targets.entry(h.key.clone()).or_insert(None);
+        for k in also {
+            targets.entry(k.clone()).or_insert(None);
         }
         self.send_all(targets, &runs)
     }

@@ -159,6 +159,9 @@ pub struct MessageItem {
     /// Token usage (assistant messages).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<crate::provider::Usage>,
+    /// The reply was cut at `provider.max_reply_bytes` (assistant messages; absent otherwise).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
 }
 
 /// `show --json`.
@@ -196,6 +199,7 @@ impl From<&Conversation> for ConversationDoc {
                 at: None,
                 model: None,
                 usage: None,
+                truncated: false,
             });
         }
         for t in &c.turns {
@@ -205,6 +209,7 @@ impl From<&Conversation> for ConversationDoc {
                 at: Some(t.started_at.clone()),
                 model: None,
                 usage: None,
+                truncated: false,
             });
             messages.push(MessageItem {
                 role: "assistant".into(),
@@ -212,6 +217,7 @@ impl From<&Conversation> for ConversationDoc {
                 at: Some(t.finished_at.clone()),
                 model: Some(t.model.clone()),
                 usage: Some(t.usage),
+                truncated: t.truncated,
             });
         }
         ConversationDoc {

@@ -135,17 +135,33 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             *w = (*w).max(c.chars().count());
         }
     }
+    // On a terminal, the table fits its width (a wrapped row breaks every column): the title,
+    // then the session key give up room first, and the runs column is cut last.
+    let width = terminal_width();
+    if let Some(w) = width {
+        let total = |ws: &[usize; 6]| ws[..5].iter().sum::<usize>() + 2 * 5 + ws[5];
+        for (col, min) in [(4, 12), (0, 16)] {
+            let over = total(&widths).saturating_sub(w);
+            let room = widths[col].saturating_sub(min.max(header[col].len()));
+            widths[col] -= over.min(room);
+        }
+    }
     let fmt_row = |cells: [&str; 6], live: bool| -> String {
         let mut line = String::new();
         for (i, (c, w)) in cells.iter().zip(widths.iter()).enumerate() {
             if i == 5 {
+                let room = width.map(|tw| tw.saturating_sub(line.chars().count()).max(4));
+                let c = match room {
+                    Some(r) => truncate(c, r),
+                    None => c.to_string(),
+                };
                 if color && live {
                     line.push_str(&format!("\x1b[32m{c}\x1b[0m"));
                 } else {
-                    line.push_str(c);
+                    line.push_str(&c);
                 }
             } else {
-                line.push_str(&format!("{c:<w$}  "));
+                line.push_str(&format!("{:<w$}  ", truncate(c, *w)));
             }
         }
         line.trim_end().to_string() + "\n"
@@ -159,4 +175,14 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     }
     out(&text)?;
     Ok(0)
+}
+
+/// The terminal's width when stdout is one.
+fn terminal_width() -> Option<usize> {
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    console::Term::stdout()
+        .size_checked()
+        .map(|(_, w)| w as usize)
 }

@@ -58,16 +58,17 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     };
     let s = conv.summary();
     let mut text = format!(
-        "# {}\n{} · {} turns · updated {} ago",
+        "# {}\n{} · {} · updated {} ago",
         s.display_title(),
         s.id,
-        s.turns,
+        super::ui::turns(s.turns),
         panechat::time::ago(&s.updated_at)
     );
     if let Some(p) = &s.parent {
         text.push_str(&format!(
-            " · fork of {} ({} turns kept)",
-            p.id, p.turns_kept
+            " · fork of {} ({} kept)",
+            p.id,
+            super::ui::turns(p.turns_kept)
         ));
     }
     text.push('\n');

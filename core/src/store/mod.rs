@@ -314,20 +314,15 @@ impl Store {
     pub fn append_turn(&self, guard: &LockGuard, summary: &mut Summary, turn: &Turn) -> Result<()> {
         let id = summary.id.clone();
         self.check_guard(guard, &id)?;
-        log::append(&self.log_path(&id), &[Record::Turn(turn.clone())])?;
+        let rec = Record::Turn(turn.clone());
+        log::append(&self.log_path(&id), std::slice::from_ref(&rec))?;
         let log_len = self.log_len(&id)?;
         let enc = conversation::encode_history(turn);
         let hp = self.history_path(&id);
         let mut f = atomic::open_append(&hp)?;
         use std::io::Write;
         f.write_all(&enc).ctx(&hp)?;
-        summary.turns += 1;
-        summary.updated_at = if turn.finished_at.is_empty() {
-            crate::time::now_rfc3339()
-        } else {
-            turn.finished_at.clone()
-        };
-        summary.last_message = Some(conversation::snippet(&turn.user));
+        summary.apply(&rec);
         summary.log_len = log_len;
         summary.history_len += enc.len() as u64;
         self.write_summary(summary)
@@ -348,17 +343,13 @@ impl Store {
         if !in_step {
             log::repair_torn_tail(&path)?;
         }
-        let now = crate::time::now_rfc3339();
-        log::append(
-            &path,
-            &[Record::Title {
-                title: title.to_string(),
-                at: now.clone(),
-                source: source.into(),
-            }],
-        )?;
-        s.title = Some(title.to_string()).filter(|t| !t.is_empty());
-        s.updated_at = now;
+        let rec = Record::Title {
+            title: title.to_string(),
+            at: crate::time::now_rfc3339(),
+            source: source.into(),
+        };
+        log::append(&path, std::slice::from_ref(&rec))?;
+        s.apply(&rec);
         // Keep the history cache valid only if it was valid before this record.
         s.log_len = if in_step { self.log_len(id)? } else { 0 };
         self.write_summary(&s)?;
@@ -379,22 +370,13 @@ impl Store {
         }
         self.check_guard(guard, &summary.id)?;
         let path = self.log_path(&summary.id);
-        let now = crate::time::now_rfc3339();
-        log::append(
-            &path,
-            &[Record::Settings {
-                model: model.clone(),
-                system: system.clone(),
-                at: now.clone(),
-            }],
-        )?;
-        if model.is_some() {
-            summary.model = model.filter(|m| !m.is_empty());
-        }
-        if system.is_some() {
-            summary.system = system.filter(|s| !s.is_empty());
-        }
-        summary.updated_at = now;
+        let rec = Record::Settings {
+            model,
+            system,
+            at: crate::time::now_rfc3339(),
+        };
+        log::append(&path, std::slice::from_ref(&rec))?;
+        summary.apply(&rec);
         summary.log_len = self.log_len(&summary.id)?;
         self.write_summary(summary)
     }
@@ -527,5 +509,65 @@ impl Store {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(Error::io(&p, e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(name: &str) -> Store {
+        let root =
+            std::env::temp_dir().join(format!("panechat-store-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let env = crate::env::Env::from_pairs([(
+            "PANECHAT_HOME".to_string(),
+            root.display().to_string(),
+        )]);
+        Store::new(Paths::resolve(&env).unwrap())
+    }
+
+    fn turn(user: &str, finished: &str) -> Turn {
+        Turn {
+            user: user.into(),
+            assistant: format!("re: {user}"),
+            model: "m".into(),
+            usage: Default::default(),
+            started_at: String::new(),
+            finished_at: finished.into(),
+            finish_reason: None,
+            truncated: false,
+        }
+    }
+
+    #[test]
+    fn the_summary_written_on_append_is_the_one_the_log_implies() {
+        let st = store("apply");
+        let created = st.create(NewConversation::default()).unwrap();
+        let id = created.id.clone();
+        let guard = crate::lock::acquire(&st.lock_path(&id)).unwrap();
+        let mut s = st.open_for_query(&id).unwrap().summary;
+        st.append_turn(&guard, &mut s, &turn("one", "2030-01-01T00:00:00Z"))
+            .unwrap();
+        // A turn without a finish time keeps the last change time, on both paths.
+        st.append_turn(&guard, &mut s, &turn("two\nlines", ""))
+            .unwrap();
+        st.set_settings(&guard, &mut s, Some("m2".into()), None)
+            .unwrap();
+        st.set_title(&guard, &id, "A title", "user").unwrap();
+        let mut written = st.read_summary_file(&id).unwrap();
+        let mut derived = st.load(&id).unwrap().summary();
+        written.log_len = 0;
+        written.history_len = 0;
+        derived.log_len = 0;
+        derived.history_len = 0;
+        assert_eq!(written, derived);
+        assert_eq!(written.turns, 2);
+        assert_eq!(written.model.as_deref(), Some("m2"));
+        assert_eq!(written.last_message.as_deref(), Some("two lines"));
+        // A guard for another conversation is refused.
+        let other = st.create(NewConversation::default()).unwrap();
+        assert!(st.set_title(&guard, &other.id, "x", "user").is_err());
+        let _ = fs::remove_dir_all(st.paths.data.parent().unwrap());
     }
 }

@@ -12,6 +12,9 @@ set -u
 CURRENT_DIR=${BASH_SOURCE[0]}
 [[ $CURRENT_DIR == /* ]] || CURRENT_DIR=$PWD/$CURRENT_DIR
 CURRENT_DIR=${CURRENT_DIR%/*}
+# TPM runs plugins as …/plugins/NAME//NAME.tmux: tidy the path the keys will name.
+while [[ $CURRENT_DIR == *//* ]]; do CURRENT_DIR=${CURRENT_DIR//\/\//\/}; done
+CURRENT_DIR=${CURRENT_DIR//\/.\//\/}
 SCRIPTS_DIR="$CURRENT_DIR/scripts"
 # shellcheck source=scripts/variables.sh
 . "$SCRIPTS_DIR/variables.sh"

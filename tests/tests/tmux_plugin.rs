@@ -346,9 +346,11 @@ fn tpm_installs_and_loads_the_plugin_from_a_clone() {
         key_line(&prefix_keys(&w), "M-p").is_some()
     });
     let keys = prefix_keys(&w);
-    assert!(key_line(&keys, "F")
-        .unwrap()
-        .contains(".tmux/plugins/panechat/tmux-scripts/scripts/fork.sh"));
+    let f = key_line(&keys, "F").unwrap();
+    assert!(
+        f.contains(".tmux/plugins/panechat/tmux-scripts/scripts/fork.sh"),
+        "{f}"
+    );
 }
 
 #[test]
@@ -471,6 +473,8 @@ fn picker_opens_filters_assigns_jumps_forks_and_starts_new() {
     });
     let fork = show(&env, &w.tmux.value(&p2, "#{@panechat_id}"));
     assert_eq!(fork["parent"]["id"], tmux_id.as_str());
+
+    w.wait_screen_for(|s| !s.contains(PICKER_HELP), "the picker closed");
 
     // ^N: the pane's next question starts a new conversation.
     w.tmux.ok(&["select-pane", "-t", &p0]);

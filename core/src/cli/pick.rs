@@ -88,36 +88,46 @@ pub fn clean(s: &str) -> String {
 
 /// A fuzzy match of `needle` (lower-case) in `hay`: every needle character in order; higher is
 /// better (runs of adjacent characters and word starts score more, early matches a little more).
+/// Each place the first character occurs is tried, so `lay` finds the word in `zellij layouts`.
 pub fn fuzzy_score(hay: &str, needle: &[char]) -> Option<i64> {
     if needle.is_empty() {
         return Some(0);
     }
-    let mut score = 0i64;
-    let mut ni = 0;
-    let mut prev_match = false;
-    let mut prev_char = ' ';
-    let mut first = None;
-    for (i, c) in hay.chars().enumerate() {
-        if ni < needle.len() && c == needle[ni] {
-            score += 1;
-            if prev_match {
-                score += 5;
-            }
-            if !prev_char.is_alphanumeric() {
-                score += 3;
-            }
-            first.get_or_insert(i);
-            ni += 1;
-            prev_match = true;
-        } else {
-            prev_match = false;
+    let chars: Vec<char> = hay.chars().collect();
+    let mut best: Option<i64> = None;
+    for start in 0..chars.len() {
+        if chars[start] != needle[0] {
+            continue;
         }
-        prev_char = c;
-        if ni == needle.len() {
+        let mut score = 0i64;
+        let mut ni = 0;
+        let mut prev_match = false;
+        for i in start..chars.len() {
+            if ni < needle.len() && chars[i] == needle[ni] {
+                score += 1;
+                if prev_match {
+                    score += 5;
+                }
+                if i == 0 || !chars[i - 1].is_alphanumeric() {
+                    score += 3;
+                }
+                ni += 1;
+                prev_match = true;
+                if ni == needle.len() {
+                    break;
+                }
+            } else {
+                prev_match = false;
+            }
+        }
+        if ni < needle.len() {
+            // No later start can match either.
             break;
         }
+        let s = score * 100 - start.min(99) as i64;
+        best = Some(best.map_or(s, |b| b.max(s)));
     }
-    (ni == needle.len()).then(|| score * 100 - first.unwrap_or(0).min(99) as i64)
+    best
 }
 
 /// What the person chose.

@@ -507,6 +507,43 @@ fn exe() -> String {
         .unwrap_or_else(|| "panechat".into())
 }
 
+/// Publishes like every command, but waits for each tmux command: the popup's processes are
+/// killed as soon as the picker exits, and a publication still on its way would be lost.
+struct WaitingSink;
+
+impl panechat::publish::Sink for WaitingSink {
+    fn tmux(&self, socket: Option<&str>, args: &[String]) {
+        let mut all: Vec<String> = Vec::with_capacity(args.len() + 2);
+        if let Some(s) = socket {
+            all.push("-S".into());
+            all.push(s.into());
+        }
+        all.extend(args.iter().cloned());
+        let _ = panechat::adapters::tmux::Tmux::run(&panechat::adapters::tmux::RealTmux, &all);
+    }
+
+    fn own_terminal(&self, _bytes: &[u8]) {
+        // The popup's terminal is not the pane's.
+    }
+
+    fn tty(&self, path: &str, bytes: &[u8]) {
+        panechat::publish::RealSink.tty(path, bytes);
+    }
+
+    fn zellij(&self, name: &str, payload: &str) {
+        panechat::publish::RealSink.zellij(name, payload);
+    }
+}
+
+fn publisher(ctx: &Ctx) -> panechat::publish::Publisher<'_> {
+    panechat::publish::Publisher {
+        store: &ctx.store,
+        env: &ctx.env,
+        here: None,
+        sink: &WaitingSink,
+    }
+}
+
 /// Does `action`; `Err` carries a message to show in the picker.
 fn act(
     ctx: &mut Ctx,
@@ -519,8 +556,7 @@ fn act(
         Action::Use(id) => {
             ctx.store.summary(id).map_err(|e| e.to_string())?;
             mapping::activate(&ctx.paths, target, id).map_err(|e| e.to_string())?;
-            ctx.publish(id);
-            Ok(())
+            publisher(ctx).conversation(id).map_err(|e| e.to_string())
         }
         Action::Jump(pane) => {
             if !is_tmux {
@@ -569,8 +605,9 @@ fn act(
         Action::New => {
             ctx.store.ensure_dirs().map_err(|e| e.to_string())?;
             mapping::detach(&ctx.paths, target).map_err(|e| e.to_string())?;
-            ctx.publish_sessions(std::slice::from_ref(&target.key));
-            Ok(())
+            publisher(ctx)
+                .sessions(std::slice::from_ref(&target.key))
+                .map_err(|e| e.to_string())
         }
     }
 }

@@ -218,8 +218,8 @@ fn append(w: &World) -> Result<Vec<Row>, String> {
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("conversation {id} is locked"))
     };
-    let _long_guard = take(&w.long)?;
-    let _short_guard = take(&w.short)?;
+    let long_guard = take(&w.long)?;
+    let short_guard = take(&w.short)?;
     let long = store
         .open_for_query(&w.long)
         .map_err(|e| e.to_string())?
@@ -232,24 +232,25 @@ fn append(w: &World) -> Result<Vec<Row>, String> {
     let short_snap = w.big.snapshot(&w.short)?;
     let rng = std::cell::RefCell::new(Rng(7));
     let once = |orig: &panechat::store::conversation::Summary,
-                snap: &world::Snapshot|
+                snap: &world::Snapshot,
+                guard: &lock::LockGuard|
      -> Result<f64, String> {
         let mut conv = orig.clone();
         let turn = world::turn(&mut rng.borrow_mut(), SystemTime::now());
-        let guard =
-            panechat::lock::acquire(&store.lock_path(&conv.id)).map_err(|e| e.to_string())?;
         let t = Instant::now();
         store
-            .append_turn(&guard, &mut conv, &turn)
+            .append_turn(guard, &mut conv, &turn)
             .map_err(|e| e.to_string())?;
         let d = t.elapsed();
-        drop(guard);
         w.big.restore(&orig.id, snap)?;
         Ok(ms_of(d))
     };
-    let (a, b) = interleave(3, 30, &mut || once(&long, &long_snap), &mut || {
-        once(&short, &short_snap)
-    })?;
+    let (a, b) = interleave(
+        3,
+        30,
+        &mut || once(&long, &long_snap, &long_guard),
+        &mut || once(&short, &short_snap, &short_guard),
+    )?;
     let (verdict, detail) = ratio_verdict(a.median(), b.median(), 1.3);
     Ok(vec![Row {
         case: "append_turn, 10k turns".into(),

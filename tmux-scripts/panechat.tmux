@@ -228,9 +228,13 @@ main() {
 	if [ ${#skipped[@]} -gt 0 ]; then
 		add display-message "$(format_escape "panechat: prefix + ${skipped[*]} already bound; choose other keys with @panechat-fork-key, @panechat-pick-key, @panechat-new-key")"
 	fi
+	if [ -n "$bin" ]; then
+		# Republish every known pane's conversation (pane options are lost when tmux restarts);
+		# tmux starts it in the background, so loading does not wait for it.
+		local q="'${bin//\'/\'\\\'\'}'"
+		add run-shell -b "${q//\#/##} refresh >/dev/null 2>&1"
+	fi
 	tmux "${cmds[@]}"
-	# Republish every known pane's conversation (pane options are lost when tmux restarts).
-	[ -n "$bin" ] && { "$bin" refresh >/dev/null 2>&1 & } 2>/dev/null
 	return 0
 }
 

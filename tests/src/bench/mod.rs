@@ -14,6 +14,7 @@ pub mod cases;
 pub mod proc;
 pub mod report;
 pub mod stats;
+pub mod tmux;
 pub mod world;
 
 use std::fs;
@@ -24,7 +25,7 @@ use report::Row;
 use world::World;
 
 const USAGE: &str = "\
-usage: panechat-bench [--check] [--no-save] [--keep]
+usage: panechat-bench [--check] [--no-save] [--keep] [--only TEXT]
 
 Measures the speed and size budgets of SPEC section 6 and prints each figure beside its
 reference, its budget and a verdict. Run it as `cargo bench-budgets` (a release build).
@@ -32,9 +33,11 @@ reference, its budget and a verdict. Run it as `cargo bench-budgets` (a release 
   --check    exit 1 when any budget fails or a case cannot be measured (default: exit 0)
   --no-save  do not write bench/runs/<date>-<host>.txt
   --keep     keep the generated stores (the temp directory is printed) for inspection
+  --only T   run only the cases whose name contains T (e.g. --only tmux)
 ";
 
 struct Options {
+    only: Option<String>,
     check: bool,
     save: bool,
     keep: bool,
@@ -42,12 +45,20 @@ struct Options {
 
 fn parse_args() -> Result<Options, String> {
     let mut o = Options {
+        only: None,
         check: false,
         save: true,
         keep: false,
     };
-    for a in std::env::args().skip(1) {
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
         match a.as_str() {
+            "--only" => {
+                o.only = Some(
+                    args.next()
+                        .ok_or("panechat-bench: --only needs a case name")?,
+                )
+            }
             "--check" => o.check = true,
             "--no-save" => o.save = false,
             "--keep" => o.keep = true,
@@ -100,6 +111,13 @@ pub fn main() -> i32 {
     let mut rows: Vec<Row> = Vec::new();
     let cpu = CpuClock::now();
     for (name, case) in cases::ALL {
+        if opts
+            .only
+            .as_ref()
+            .is_some_and(|o| !name.contains(o.as_str()))
+        {
+            continue;
+        }
         eprint!("panechat-bench: {name}… ");
         let t = Instant::now();
         let result = case(&world);

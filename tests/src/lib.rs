@@ -1,9 +1,11 @@
 //! Test support for panechat: an isolated environment per test ([`env`]), a pty runner
 //! ([`pty`]), a provider server speaking the real wire formats ([`fake`]), and the parser
-//! invariants shared by the fuzz targets and the stable fuzz smoke test ([`fuzz_checks`]).
+//! invariants shared by the fuzz targets and the stable fuzz smoke test ([`fuzz_checks`]), and private
+//! tmux servers with an attached client ([`tmux`]).
 
 pub mod env;
 pub mod fake;
 pub mod fuzz_checks;
 pub mod helpers;
 pub mod pty;
+pub mod tmux;

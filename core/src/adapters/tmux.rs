@@ -142,8 +142,12 @@ pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
-/// Shows `argv` in `display-popup -E` and returns its exit status (`None` when no popup could
-/// be shown, e.g. no client is attached).
+/// Shows `argv` in `display-popup -E` over this process's pane and returns its exit status
+/// (`None` when no popup could be shown, e.g. no client is attached).
+///
+/// tmux does not expand the popup's command as a format (3.2 to 3.5), so it is only
+/// shell-quoted; `-e` values are not expanded either. A popup has no `TMUX_PANE` of its own:
+/// the waiting pane's is passed, so the prompt knows its multiplexer and pane.
 pub fn popup(argv: &[String], env_pass: &[(String, String)]) -> Option<i32> {
     let mut args: Vec<String> = vec![
         "display-popup".into(),
@@ -155,6 +159,14 @@ pub fn popup(argv: &[String], env_pass: &[(String, String)]) -> Option<i32> {
         "-T".into(),
         " panechat ".into(),
     ];
+    if let Some(pane) = std::env::var("TMUX_PANE").ok().filter(|p| !p.is_empty()) {
+        args.extend([
+            "-t".into(),
+            pane.clone(),
+            "-e".into(),
+            format!("TMUX_PANE={pane}"),
+        ]);
+    }
     for (k, v) in env_pass {
         args.push("-e".into());
         args.push(arg_escape(&format!("{k}={v}")));

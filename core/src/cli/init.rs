@@ -34,6 +34,10 @@ pub struct Args {
     /// WezTerm: a file to write the plugin to (loaded with `dofile` instead of `plugin.require`).
     #[arg(long, value_name = "URL")]
     plugin: Option<String>,
+    /// tmux only: write the plugin carried in this binary and run its loader (what the line
+    /// printed by `init tmux` does).
+    #[arg(long, hide = true)]
+    load: bool,
 }
 
 /// This binary's path, for the snippets (falls back to `panechat` on PATH).
@@ -49,7 +53,8 @@ pub fn render(tool: Tool, plugin: Option<&str>) -> Result<String> {
     let _ = plugin;
     let bin = exe();
     let text = match tool {
-        Tool::Tmux => include_str!("../../templates/tmux.conf").replace("{{panechat}}", &bin),
+        Tool::Tmux => include_str!("../../templates/tmux.conf")
+            .replace("{{panechat}}", &super::tmux_load::quote_for_run_shell(&bin)),
         Tool::Wezterm => wezterm(&bin, plugin)?,
         Tool::Zellij => include_str!("../../templates/zellij.kdl").replace("{{panechat}}", &bin),
         Tool::Bash => include_str!("../../templates/bash.sh").replace("{{panechat}}", &bin),
@@ -103,6 +108,14 @@ fn wezterm(bin: &str, plugin: Option<&str>) -> Result<String> {
 
 /// Runs the command.
 pub fn run(args: Args) -> Result<i32> {
+    if args.load {
+        if args.tool != Tool::Tmux {
+            return Err(panechat::Error::Usage(
+                "--load is for `panechat init tmux` only".into(),
+            ));
+        }
+        return super::tmux_load::load(&exe());
+    }
     out(&render(args.tool, args.plugin.as_deref())?)?;
     Ok(0)
 }

@@ -11,6 +11,7 @@ mod lock_prompt;
 mod ls;
 mod man;
 mod new;
+mod pick;
 mod query;
 mod refresh;
 mod rename;
@@ -18,6 +19,7 @@ mod rm;
 mod sessions;
 mod show;
 mod status;
+mod tmux_load;
 mod ui;
 mod use_;
 
@@ -116,6 +118,8 @@ enum Command {
     Doctor(doctor::Args),
     /// Print the integration snippet for tmux, WezTerm, Zellij or a shell.
     Init(init::Args),
+    /// Pick a conversation in a full-screen list (what the multiplexer popups show).
+    Pick(pick::Args),
     /// Print shell completions.
     Completions(completions::Args),
     /// Print the manual page (`panechat man | man -l -`), or write every page with --dir.
@@ -323,6 +327,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Status(a) => status::run(&mut ctx, a),
         Command::Doctor(a) => doctor::run(&mut ctx, a),
         Command::Init(a) => init::run(a),
+        Command::Pick(a) => pick::run(&mut ctx, a),
         Command::Completions(a) => completions::run(a),
         Command::Man(a) => man::run(a),
         Command::LockPrompt(a) => lock_prompt::run(&mut ctx, a),

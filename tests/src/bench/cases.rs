@@ -31,6 +31,10 @@ pub const ALL: &[Case] = &[
     ("wezterm update-status", wezterm_status),
     ("wezterm plugin load", wezterm_load),
     ("sizes", sizes),
+    ("tmux plugin load", super::tmux::load),
+    ("tmux fork key", super::tmux::fork),
+    ("tmux picker open", super::tmux::picker),
+    ("tmux status refresh", super::tmux::status),
 ];
 
 /// Runs `warmup` unrecorded rounds, then `n` recorded rounds of `a` then `b`, alternating, so

@@ -14,6 +14,7 @@ pub mod cases;
 pub mod proc;
 pub mod report;
 pub mod stats;
+pub mod tmux;
 pub mod world;
 
 use std::fs;
@@ -24,7 +25,7 @@ use report::Row;
 use world::World;
 
 const USAGE: &str = "\
-usage: panechat-bench [--check] [--no-save] [--keep] [--only CASE]
+usage: panechat-bench [--check] [--no-save] [--keep] [--only TEXT]
 
 Measures the speed and size budgets of SPEC section 6 and prints each figure beside its
 reference, its budget and a verdict. Run it as `cargo bench-budgets` (a release build).
@@ -32,22 +33,22 @@ reference, its budget and a verdict. Run it as `cargo bench-budgets` (a release 
   --check    exit 1 when any budget fails or a case cannot be measured (default: exit 0)
   --no-save  do not write bench/runs/<date>-<host>.txt
   --keep     keep the generated stores (the temp directory is printed) for inspection
-  --only CASE  run only the cases whose name contains CASE (e.g. `--only attach`)
+  --only T   run only the cases whose name contains T (e.g. --only tmux)
 ";
 
 struct Options {
+    only: Option<String>,
     check: bool,
     save: bool,
     keep: bool,
-    only: Option<String>,
 }
 
 fn parse_args() -> Result<Options, String> {
     let mut o = Options {
+        only: None,
         check: false,
         save: true,
         keep: false,
-        only: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {

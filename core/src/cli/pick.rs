@@ -1,0 +1,775 @@
+//! `panechat pick`: the conversation picker a multiplexer shows in a popup (tmux: prefix + C).
+//!
+//! Every conversation, most recent first, with its title, turns, age, the panes that have it and
+//! whether a query runs in it; typing filters (fuzzy); the selected conversation's last turns are
+//! previewed. Enter gives it to the pane the picker was opened for, ^G jumps to a pane that has
+//! it, ^F forks it into a new split, ^N starts a new conversation in the pane, Esc closes.
+//!
+//! It reads the store through the library (one index read, the session records and the runs
+//! directory), so it opens in a few milliseconds with 10,000 conversations. Everything drawn is
+//! stripped of control characters: titles and turns come from a model.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::process::{Command, Stdio};
+
+use console::{Key, Term};
+use panechat::runs;
+use panechat::session::{Multiplexer, Session};
+use panechat::store::conversation::{ConversationId, Summary};
+use panechat::store::mapping;
+use panechat::{Error, Result};
+
+use super::{ui, Ctx};
+
+/// `panechat pick [--pane PANE] [--client CLIENT] [--split h|v] [--keep N]`
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The pane the picker acts for (`%N` in tmux); default: this session's pane.
+    #[arg(long, value_name = "PANE")]
+    pane: Option<String>,
+    /// The tmux client to move when jumping to a pane (`#{client_name}`).
+    #[arg(long, value_name = "CLIENT")]
+    client: Option<String>,
+    /// Where a fork opens: h (beside the pane) or v (below it).
+    #[arg(long, value_name = "h|v", default_value = "h")]
+    split: String,
+    /// Keep only the last N turns in a fork.
+    #[arg(long, value_name = "N")]
+    keep: Option<usize>,
+}
+
+/// One conversation as the picker shows it.
+#[derive(Debug, Clone)]
+pub struct Item {
+    /// The conversation.
+    pub summary: Summary,
+    /// Its title, free of control characters.
+    pub title: String,
+    /// Panes (of this multiplexer) whose active conversation it is.
+    pub panes: Vec<String>,
+    /// `running in %3, 12s` while a query holds it.
+    pub running: Option<String>,
+    /// It is the active conversation of the pane the picker acts for.
+    pub here: bool,
+    /// Lower-cased title and id, for matching.
+    hay: String,
+}
+
+impl Item {
+    /// Builds an item.
+    pub fn new(summary: Summary, panes: Vec<String>, running: Option<String>, here: bool) -> Item {
+        let title = clean(&summary.display_title());
+        let hay = format!("{} {}", title.to_lowercase(), summary.id.as_str());
+        Item {
+            summary,
+            title,
+            panes,
+            running,
+            here,
+            hay,
+        }
+    }
+}
+
+/// Replaces control characters (C0, DEL, C1) with spaces, so model text cannot drive the
+/// terminal.
+pub fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() || ('\u{80}'..='\u{9f}').contains(&c) {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// A fuzzy match of `needle` (lower-case) in `hay`: every needle character in order; higher is
+/// better (runs of adjacent characters and word starts score more, early matches a little more).
+/// Each place the first character occurs is tried, so `lay` finds the word in `zellij layouts`.
+pub fn fuzzy_score(hay: &str, needle: &[char]) -> Option<i64> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    let chars: Vec<char> = hay.chars().collect();
+    let mut best: Option<i64> = None;
+    for start in 0..chars.len() {
+        if chars[start] != needle[0] {
+            continue;
+        }
+        let mut score = 0i64;
+        let mut ni = 0;
+        let mut prev_match = false;
+        for i in start..chars.len() {
+            if ni < needle.len() && chars[i] == needle[ni] {
+                score += 1;
+                if prev_match {
+                    score += 5;
+                }
+                if i == 0 || !chars[i - 1].is_alphanumeric() {
+                    score += 3;
+                }
+                ni += 1;
+                prev_match = true;
+                if ni == needle.len() {
+                    break;
+                }
+            } else {
+                prev_match = false;
+            }
+        }
+        if ni < needle.len() {
+            // No later start can match either.
+            break;
+        }
+        let s = score * 100 - start.min(99) as i64;
+        best = Some(best.map_or(s, |b| b.max(s)));
+    }
+    best
+}
+
+/// What the person chose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Give this conversation to the pane.
+    Use(ConversationId),
+    /// Jump to this pane.
+    Jump(String),
+    /// Fork this conversation into a new split.
+    Fork(ConversationId),
+    /// Start a new conversation in the pane.
+    New,
+}
+
+/// The picker's state: items, filter, selection. Pure: keys in, lines out.
+#[derive(Debug)]
+pub struct Model {
+    items: Vec<Item>,
+    filter: String,
+    matches: Vec<usize>,
+    sel: usize,
+    top: usize,
+    /// The pane the picker acts for.
+    pane: Option<String>,
+    /// A one-line message (an error, or why nothing happened).
+    pub message: Option<String>,
+}
+
+/// What a key did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Keep going (redraw).
+    Continue,
+    /// Close without doing anything.
+    Quit,
+    /// Do this.
+    Act(Action),
+}
+
+const HELP: &str = "⏎ use  ^G go  ^F fork  ^N new  esc";
+
+impl Model {
+    /// A picker over `items` (most recent first) for `pane`.
+    pub fn new(items: Vec<Item>, pane: Option<String>) -> Model {
+        let matches = (0..items.len()).collect();
+        Model {
+            items,
+            filter: String::new(),
+            matches,
+            sel: 0,
+            top: 0,
+            pane,
+            message: None,
+        }
+    }
+
+    /// The selected item.
+    pub fn selected(&self) -> Option<&Item> {
+        self.matches.get(self.sel).map(|&i| &self.items[i])
+    }
+
+    /// How many items match the filter.
+    pub fn match_count(&self) -> usize {
+        self.matches.len()
+    }
+
+    fn refilter(&mut self) {
+        let needle: Vec<char> = self.filter.to_lowercase().chars().collect();
+        if needle.is_empty() {
+            self.matches = (0..self.items.len()).collect();
+        } else {
+            let mut scored: Vec<(i64, usize)> = self
+                .items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, it)| fuzzy_score(&it.hay, &needle).map(|s| (s, i)))
+                .collect();
+            // Best match first; among equals, the most recent (lower index) first.
+            scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            self.matches = scored.into_iter().map(|(_, i)| i).collect();
+        }
+        self.sel = 0;
+        self.top = 0;
+    }
+
+    /// Handles one key.
+    pub fn key(&mut self, key: Key) -> Step {
+        self.message = None;
+        match key {
+            Key::Escape | Key::CtrlC => return Step::Quit,
+            Key::Enter => {
+                return match self.selected() {
+                    Some(it) => Step::Act(Action::Use(it.summary.id.clone())),
+                    None => {
+                        self.message = Some("nothing matches; ^N starts a new conversation".into());
+                        Step::Continue
+                    }
+                }
+            }
+            Key::Char('\u{7}') => {
+                // ^G: go to a pane that has it (another one than this, if there is one).
+                let Some(it) = self.selected() else {
+                    return Step::Continue;
+                };
+                let other = it
+                    .panes
+                    .iter()
+                    .find(|p| Some(*p) != self.pane.as_ref())
+                    .or(it.panes.first());
+                return match other {
+                    Some(p) => Step::Act(Action::Jump(p.clone())),
+                    None => {
+                        self.message = Some("no pane has this conversation".into());
+                        Step::Continue
+                    }
+                };
+            }
+            Key::Char('\u{6}') => {
+                if let Some(it) = self.selected() {
+                    return Step::Act(Action::Fork(it.summary.id.clone()));
+                }
+            }
+            Key::Char('\u{e}') => return Step::Act(Action::New),
+            Key::ArrowUp | Key::Char('\u{10}') => self.sel = self.sel.saturating_sub(1),
+            Key::ArrowDown | Key::Tab if self.sel + 1 < self.matches.len() => self.sel += 1,
+            Key::PageUp => self.sel = self.sel.saturating_sub(10),
+            Key::PageDown => self.sel = (self.sel + 10).min(self.matches.len().saturating_sub(1)),
+            Key::Home => self.sel = 0,
+            Key::End => self.sel = self.matches.len().saturating_sub(1),
+            Key::Backspace if self.filter.pop().is_some() => self.refilter(),
+            Key::Char('\u{15}') => {
+                // ^U: clear the filter.
+                self.filter.clear();
+                self.refilter();
+            }
+            Key::Char(c) if !c.is_control() => {
+                self.filter.push(c);
+                self.refilter();
+            }
+            _ => {}
+        }
+        Step::Continue
+    }
+
+    /// The screen, `height` lines of at most `width` columns. `preview` gives the selected
+    /// conversation's preview lines (already fitted to `width`).
+    pub fn render(
+        &mut self,
+        width: usize,
+        height: usize,
+        preview: &mut dyn FnMut(&Item, usize) -> Vec<String>,
+    ) -> Vec<String> {
+        let width = width.max(10);
+        let height = height.max(4);
+        let mut lines = Vec::with_capacity(height);
+        let count = format!("{}/{}", self.match_count(), self.items.len());
+        let room = width.saturating_sub(count.chars().count() + 1);
+        let prompt = ui::truncate(&format!("> {}", clean(&self.filter)), room);
+        lines.push(format!(
+            "{prompt}{:pad$}\x1b[2m{count}\x1b[0m",
+            "",
+            pad = width - prompt.chars().count() - count.chars().count()
+        ));
+        // The list takes what the preview and the help leave.
+        let want_preview = height >= 12;
+        let list_h = if want_preview {
+            (height - 3) / 2
+        } else {
+            height - 2
+        };
+        if self.sel < self.top {
+            self.top = self.sel;
+        }
+        if self.sel >= self.top + list_h {
+            self.top = self.sel + 1 - list_h;
+        }
+        for row in 0..list_h {
+            let Some(&i) = self.matches.get(self.top + row) else {
+                lines.push(String::new());
+                continue;
+            };
+            let selected = self.top + row == self.sel;
+            let line = row_text(&self.items[i], width);
+            lines.push(if selected {
+                format!("\x1b[7m{line}\x1b[0m")
+            } else {
+                line
+            });
+        }
+        if want_preview {
+            lines.push(format!("\x1b[2m{}\x1b[0m", "─".repeat(width)));
+            let room = height - lines.len() - 1;
+            let body = match self.selected() {
+                Some(it) => {
+                    let it = it.clone();
+                    preview(&it, width)
+                }
+                None if self.items.is_empty() => {
+                    vec!["no conversations yet: ^N starts one".to_string()]
+                }
+                None => vec!["nothing matches the filter".to_string()],
+            };
+            for l in body.into_iter().take(room) {
+                lines.push(l);
+            }
+            while lines.len() < height - 1 {
+                lines.push(String::new());
+            }
+        }
+        let foot = match &self.message {
+            Some(m) => format!("\x1b[1m{}\x1b[0m", ui::truncate(&clean(m), width)),
+            None => format!("\x1b[2m{}\x1b[0m", ui::truncate(HELP, width)),
+        };
+        lines.push(foot);
+        lines
+    }
+}
+
+/// One list row: marker, state, title, turns, age, panes; exactly `width` columns.
+pub fn row_text(it: &Item, width: usize) -> String {
+    let mark = if it.here { '*' } else { ' ' };
+    let state = if it.running.is_some() { '●' } else { ' ' };
+    let panes = if it.panes.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", ui::truncate(&it.panes.join(","), 8))
+    };
+    let tail = format!(
+        " {:>3} {:>4}{panes}",
+        it.summary.turns,
+        panechat::time::ago(&it.summary.updated_at)
+    );
+    let head = 2;
+    let room = width.saturating_sub(head + tail.chars().count());
+    if room < 8 {
+        let t = ui::truncate(&it.title, width.saturating_sub(head));
+        return format!(
+            "{mark}{state}{t}{:pad$}",
+            "",
+            pad = width - head - t.chars().count()
+        );
+    }
+    let t = ui::truncate(&it.title, room);
+    format!(
+        "{mark}{state}{t}{:pad$}{tail}",
+        "",
+        pad = room - t.chars().count()
+    )
+}
+
+/// Wraps `text` (controls removed) into lines of `width` columns, at most `max` lines.
+fn wrap(prefix: &str, text: &str, width: usize, max: usize) -> Vec<String> {
+    let text = format!(
+        "{prefix}{}",
+        clean(text).split_whitespace().collect::<Vec<_>>().join(" ")
+    );
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    for chunk in chars.chunks(width.max(1)) {
+        if out.len() == max {
+            if let Some(last) = out.last_mut() {
+                *last = ui::truncate(&format!("{last}…"), width);
+            }
+            break;
+        }
+        out.push(chunk.iter().collect());
+    }
+    out
+}
+
+/// The preview of one conversation: a line of facts, then its last turns.
+fn preview_lines(ctx: &Ctx, it: &Item, width: usize) -> Vec<String> {
+    let s = &it.summary;
+    let mut facts = vec![
+        s.id.to_string(),
+        format!("{} turns", s.turns),
+        format!("{} ago", panechat::time::ago(&s.updated_at)),
+    ];
+    if let Some(p) = &s.parent {
+        facts.push(format!("fork of {}", p.id.short()));
+    }
+    if !it.panes.is_empty() {
+        facts.push(format!("in {}", it.panes.join(" ")));
+    }
+    if let Some(r) = &it.running {
+        facts.push(r.clone());
+    }
+    let mut lines = vec![format!(
+        "\x1b[2m{}\x1b[0m",
+        ui::truncate(&clean(&facts.join(" · ")), width)
+    )];
+    match ctx.store.last_turns(&s.id, 2) {
+        Ok(turns) => {
+            for t in turns {
+                lines.extend(
+                    wrap("you: ", &t.user, width, 2)
+                        .into_iter()
+                        .map(|l| format!("\x1b[1m{l}\x1b[0m")),
+                );
+                lines.extend(wrap("", &t.assistant, width, 4));
+            }
+        }
+        Err(e) => lines.push(ui::truncate(&clean(&e.to_string()), width)),
+    }
+    lines
+}
+
+/// Loads every conversation with its panes and run state.
+pub fn load_items(ctx: &Ctx, target: Option<&Session>) -> Result<Vec<Item>> {
+    let list = ctx.store.list()?;
+    let server = target.and_then(|t| t.server.clone());
+    let mut panes: HashMap<String, Vec<String>> = HashMap::new();
+    let mut here: Option<String> = None;
+    for rec in mapping::all(&ctx.paths)? {
+        let Some(active) = rec.active else { continue };
+        if target.is_some_and(|t| t.key == rec.pane.session) {
+            here = Some(active.to_string());
+        }
+        // Only panes of the multiplexer server the picker runs in can be jumped to.
+        if server.is_some() && rec.server != server {
+            continue;
+        }
+        if let Some(p) = rec.pane.pane {
+            panes.entry(active.to_string()).or_default().push(p);
+        }
+    }
+    let mut running: HashMap<String, String> = HashMap::new();
+    for r in runs::live_readonly(&ctx.paths).unwrap_or_default() {
+        if r.state.holds_lock() || r.state == runs::RunState::WaitingForLock {
+            let place = r
+                .pane
+                .pane
+                .clone()
+                .unwrap_or_else(|| r.pane.session.to_string());
+            let verb = if r.state.holds_lock() {
+                "running"
+            } else {
+                "waiting"
+            };
+            running.insert(
+                r.conversation.clone(),
+                format!("{verb} in {place}, {}", panechat::time::ago(&r.since)),
+            );
+        }
+    }
+    Ok(list
+        .into_iter()
+        .map(|s| {
+            let id = s.id.to_string();
+            let mut p = panes.remove(&id).unwrap_or_default();
+            p.sort_by_key(|x| x.trim_start_matches('%').parse::<u64>().unwrap_or(u64::MAX));
+            let is_here = here.as_deref() == Some(id.as_str());
+            Item::new(s, p, running.remove(&id), is_here)
+        })
+        .collect())
+}
+
+/// Runs `tmux ARGS` and returns its error output when it fails.
+fn tmux(args: &[String]) -> std::result::Result<(), String> {
+    let out = Command::new("tmux")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("could not run tmux: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+fn exe() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.to_str().map(str::to_string))
+        .unwrap_or_else(|| "panechat".into())
+}
+
+/// Publishes like every command, but waits for each tmux command: the popup's processes are
+/// killed as soon as the picker exits, and a publication still on its way would be lost.
+struct WaitingSink;
+
+impl panechat::publish::Sink for WaitingSink {
+    fn tmux(&self, socket: Option<&str>, args: &[String]) {
+        let mut all: Vec<String> = Vec::with_capacity(args.len() + 2);
+        if let Some(s) = socket {
+            all.push("-S".into());
+            all.push(s.into());
+        }
+        all.extend(args.iter().cloned());
+        let _ = panechat::adapters::tmux::Tmux::run(&panechat::adapters::tmux::RealTmux, &all);
+    }
+
+    fn own_terminal(&self, _bytes: &[u8]) {
+        // The popup's terminal is not the pane's.
+    }
+
+    fn tty(&self, path: &str, bytes: &[u8]) {
+        panechat::publish::RealSink.tty(path, bytes);
+    }
+
+    fn zellij(&self, name: &str, payload: &str) {
+        panechat::publish::RealSink.zellij(name, payload);
+    }
+}
+
+fn publisher(ctx: &Ctx) -> panechat::publish::Publisher<'_> {
+    panechat::publish::Publisher {
+        store: &ctx.store,
+        env: &ctx.env,
+        here: None,
+        sink: &WaitingSink,
+    }
+}
+
+/// Does `action`; `Err` carries a message to show in the picker.
+fn act(
+    ctx: &mut Ctx,
+    args: &Args,
+    target: &Session,
+    action: &Action,
+) -> std::result::Result<(), String> {
+    let is_tmux = target.multiplexer == Multiplexer::Tmux;
+    match action {
+        Action::Use(id) => {
+            ctx.store.summary(id).map_err(|e| e.to_string())?;
+            mapping::activate(&ctx.paths, target, id).map_err(|e| e.to_string())?;
+            publisher(ctx).conversation(id).map_err(|e| e.to_string())
+        }
+        Action::Jump(pane) => {
+            if !is_tmux {
+                return Err(format!("the conversation is in pane {pane}"));
+            }
+            let mut a: Vec<String> = vec!["switch-client".into()];
+            if let Some(c) = &args.client {
+                a.extend(["-c".into(), c.clone()]);
+            }
+            a.extend(["-t".into(), pane.clone()]);
+            tmux(&a).map_err(|e| format!("cannot go to pane {pane}: {e}"))
+        }
+        Action::Fork(id) => {
+            let pane = target
+                .pane
+                .clone()
+                .filter(|_| is_tmux)
+                .ok_or("forking into a split needs tmux")?;
+            let mut cmd = format!(
+                "exec {} fork --exec-shell",
+                panechat::adapters::tmux::shell_quote(&exe())
+            );
+            if let Some(n) = args.keep {
+                cmd.push_str(&format!(" --last {n}"));
+            }
+            let flag = if args.split == "v" { "-v" } else { "-h" };
+            let mut a: Vec<String> = vec![
+                "split-window".into(),
+                flag.into(),
+                "-t".into(),
+                pane,
+                // Expanded by tmux against the pane: any directory name works.
+                "-c".into(),
+                "#{pane_current_path}".into(),
+                "-e".into(),
+                format!("PANECHAT_FORK_FROM={id}"),
+            ];
+            for var in ["PANECHAT_HOME", "PANECHAT_CONFIG"] {
+                if let Some(v) = ctx.env.get(var) {
+                    a.extend(["-e".into(), format!("{var}={v}")]);
+                }
+            }
+            a.push(cmd);
+            tmux(&a).map_err(|e| format!("cannot split: {e}"))
+        }
+        Action::New => {
+            ctx.store.ensure_dirs().map_err(|e| e.to_string())?;
+            mapping::detach(&ctx.paths, target).map_err(|e| e.to_string())?;
+            publisher(ctx)
+                .sessions(std::slice::from_ref(&target.key))
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// Runs the command.
+pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
+    let target = match &args.pane {
+        Some(p) => ctx.named_session(&format!("pane:{p}"))?,
+        None => ctx.session()?,
+    };
+    let term = Term::stdout();
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return Err(Error::Usage(
+            "the picker needs a terminal; in a script use `panechat ls --json` and `panechat use ID`"
+                .into(),
+        ));
+    }
+    let items = load_items(ctx, Some(&target))?;
+    let mut model = Model::new(items, target.pane.clone());
+    let mut cache: HashMap<String, Vec<String>> = HashMap::new();
+    let _ = term.hide_cursor();
+    let result = loop {
+        let (rows, cols) = term.size();
+        let ctx_ref: &Ctx = ctx;
+        let mut preview = |it: &Item, w: usize| {
+            cache
+                .entry(format!("{}:{w}", it.summary.id))
+                .or_insert_with(|| preview_lines(ctx_ref, it, w))
+                .clone()
+        };
+        let lines = model.render(cols as usize, rows as usize, &mut preview);
+        let mut frame = String::from("\x1b[H");
+        for (i, l) in lines.iter().enumerate() {
+            frame.push_str(l);
+            frame.push_str("\x1b[K");
+            if i + 1 < lines.len() {
+                frame.push_str("\r\n");
+            }
+        }
+        frame.push_str("\x1b[J");
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(frame.as_bytes()).and_then(|_| out.flush());
+        drop(out);
+        let key = match term.read_key_raw() {
+            Ok(k) => k,
+            Err(e) => break Err(Error::Other(format!("reading a key: {e}"))),
+        };
+        match model.key(key) {
+            Step::Continue => {}
+            Step::Quit => break Ok(0),
+            Step::Act(a) => match act(ctx, &args, &target, &a) {
+                Ok(()) => break Ok(0),
+                Err(m) => model.message = Some(m),
+            },
+        }
+    };
+    let _ = term.write_str("\x1b[H\x1b[J");
+    let _ = term.show_cursor();
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(id: &str, title: &str, panes: &[&str]) -> Item {
+        let s = Summary {
+            id: ConversationId::from_trusted(id).unwrap(),
+            title: Some(title.into()),
+            turns: 3,
+            created_at: "2026-01-01T00:00:00Z".into(),
+            updated_at: "2026-01-01T00:00:00Z".into(),
+            parent: None,
+            model: None,
+            system: None,
+            last_message: None,
+            deleted: false,
+            log_len: 0,
+            history_len: 0,
+        };
+        Item::new(
+            s,
+            panes.iter().map(|p| p.to_string()).collect(),
+            None,
+            false,
+        )
+    }
+
+    fn plain(s: &str) -> String {
+        let mut out = String::new();
+        let mut esc = false;
+        for c in s.chars() {
+            if c == '\x1b' {
+                esc = true;
+            } else if esc {
+                if c.is_ascii_alphabetic() {
+                    esc = false;
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn fuzzy_prefers_runs_and_word_starts() {
+        let n: Vec<char> = "tmx".chars().collect();
+        assert!(fuzzy_score("tmux panes", &n).is_some());
+        assert!(fuzzy_score("zellij", &n).is_none());
+        let n: Vec<char> = "lay".chars().collect();
+        assert!(fuzzy_score("zellij layouts", &n) > fuzzy_score("l a y", &n));
+    }
+
+    #[test]
+    fn filtering_and_keys() {
+        let items = vec![
+            item("01m7yd5a00000000aa", "Splitting tmux panes", &["%0"]),
+            item("01m7yd5b00000000bb", "Zellij layouts", &["%1", "%2"]),
+        ];
+        let mut m = Model::new(items, Some("%1".into()));
+        for c in "zel".chars() {
+            assert_eq!(m.key(Key::Char(c)), Step::Continue);
+        }
+        assert_eq!(m.match_count(), 1);
+        assert_eq!(m.selected().unwrap().title, "Zellij layouts");
+        // ^G goes to a pane other than the picker's own.
+        assert_eq!(
+            m.key(Key::Char('\u{7}')),
+            Step::Act(Action::Jump("%2".into()))
+        );
+        m.key(Key::Backspace);
+        m.key(Key::Backspace);
+        m.key(Key::Backspace);
+        assert_eq!(m.match_count(), 2);
+        m.key(Key::ArrowDown);
+        assert_eq!(
+            m.key(Key::Enter),
+            Step::Act(Action::Use(
+                ConversationId::from_trusted("01m7yd5b00000000bb").unwrap()
+            ))
+        );
+        assert_eq!(m.key(Key::Char('\u{e}')), Step::Act(Action::New));
+        assert_eq!(m.key(Key::Escape), Step::Quit);
+    }
+
+    #[test]
+    fn rows_fit_forty_columns_and_hostile_text_is_inert() {
+        let items = vec![item(
+            "01m7yd5a00000000aa",
+            "#(touch M1) #[fg=red] ; kill-server $(touch M2)\x1b]2;x\x07\u{9b}31m",
+            &["%0"],
+        )];
+        let mut m = Model::new(items, None);
+        let mut pv = |_: &Item, _: usize| vec!["preview".to_string()];
+        let lines = m.render(40, 20, &mut pv);
+        assert_eq!(lines.len(), 20);
+        for l in &lines {
+            let p = plain(l);
+            assert!(p.chars().count() <= 40, "{p:?} is wider than 40");
+            assert!(!p.chars().any(|c| c.is_control()), "{p:?}");
+        }
+        assert!(plain(&lines[1]).contains("#(touch M1)"));
+    }
+}

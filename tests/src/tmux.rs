@@ -1,0 +1,325 @@
+//! Real tmux for the plugin tests: a private server per test (`tmux -L NAME -f /dev/null`, its
+//! own `TMUX_TMPDIR`, started with the test's environment only), and a client attached to it as
+//! a person's terminal would be.
+//!
+//! The client runs inside a pane of a second private server (the "terminal"): `capture-pane`
+//! of that pane is exactly what the person sees (status line, popups, messages), and keys are
+//! typed into it with `send-keys`, so they reach the client as keystrokes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::env::{panechat_bin, TestEnv};
+
+static SERVERS: AtomicU64 = AtomicU64::new(0);
+
+/// The repository root (where `panechat.tmux` and `tmux-scripts/` live).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace root")
+        .to_path_buf()
+}
+
+/// Panics with an install hint when tmux is missing.
+pub fn require_tmux() {
+    assert!(
+        Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success()),
+        "tmux is not installed; the test command (scripts/test.sh) installs it"
+    );
+}
+
+/// One private tmux server.
+pub struct Server {
+    /// Its socket name (`-L`).
+    pub socket: String,
+    /// Its `TMUX_TMPDIR`.
+    pub tmpdir: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl Server {
+    /// A server named after `tag`, with its socket directory under `root`. Nothing is started.
+    pub fn new(root: &Path, tag: &str, env: Vec<(String, String)>) -> Server {
+        require_tmux();
+        let tmpdir = root.join("tmux");
+        std::fs::create_dir_all(&tmpdir).unwrap();
+        let n = SERVERS.fetch_add(1, Ordering::SeqCst);
+        Server {
+            socket: format!("pc{tag}{}x{n}", std::process::id()),
+            tmpdir,
+            env,
+        }
+    }
+
+    /// A `tmux -L SOCKET -f /dev/null` command with only this server's environment.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket, "-f", "/dev/null"])
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("TMUX_TMPDIR", &self.tmpdir);
+        c
+    }
+
+    /// Runs tmux; (success, stdout, stderr).
+    pub fn run<S: AsRef<str>>(&self, args: &[S]) -> (bool, String, String) {
+        let o = self
+            .cmd()
+            .args(args.iter().map(|a| a.as_ref()))
+            .output()
+            .expect("running tmux");
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    }
+
+    /// Runs tmux and panics when it fails.
+    #[track_caller]
+    pub fn ok<S: AsRef<str>>(&self, args: &[S]) -> String {
+        let (ok, out, err) = self.run(args);
+        assert!(
+            ok,
+            "tmux {:?} failed: {err}",
+            args.iter().map(|a| a.as_ref()).collect::<Vec<_>>()
+        );
+        out
+    }
+
+    /// The text of a pane.
+    pub fn capture(&self, pane: &str) -> String {
+        self.ok(&["capture-pane", "-p", "-t", pane])
+    }
+
+    /// A format expanded against `target`.
+    pub fn value(&self, target: &str, format: &str) -> String {
+        self.ok(&["display-message", "-p", "-t", target, format])
+            .trim_end_matches('\n')
+            .to_string()
+    }
+
+    /// Types a line into a pane and presses Enter.
+    pub fn type_line(&self, pane: &str, line: &str) {
+        self.ok(&["send-keys", "-t", pane, "-l", line]);
+        self.ok(&["send-keys", "-t", pane, "Enter"]);
+    }
+
+    /// Waits until pane `pane` shows `needle`.
+    #[track_caller]
+    pub fn wait_for(&self, pane: &str, needle: &str) -> String {
+        let t = Instant::now();
+        loop {
+            let screen = self.capture(pane);
+            if screen.contains(needle) {
+                return screen;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "pane {pane} never showed {needle:?}:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(40));
+        }
+    }
+
+    /// Every pane id of the server.
+    pub fn panes(&self) -> Vec<String> {
+        self.ok(&["list-panes", "-a", "-F", "#{pane_id}"])
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Whether the server answers.
+    pub fn alive(&self) -> bool {
+        self.run(&["list-sessions"]).0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").output();
+    }
+}
+
+/// The tmux world of one plugin test: the server under test and, once attached, a terminal
+/// running a client of it.
+pub struct World {
+    /// The server the plugin is loaded into.
+    pub tmux: Server,
+    /// The terminal (another server) whose pane runs the attached client.
+    pub term: Option<Server>,
+    /// The panechat binary.
+    pub bin: String,
+}
+
+/// The environment a tmux server under test gets: the test environment (minus the explicit
+/// session, so the panes are the sessions), the panechat binary's directory first on PATH, and
+/// bash as the shell.
+pub fn server_env(env: &TestEnv) -> Vec<(String, String)> {
+    let bin = panechat_bin();
+    let dir = bin.parent().unwrap().display().to_string();
+    let mut out: Vec<(String, String)> = env
+        .env
+        .iter()
+        .filter(|(k, _)| *k != "PANECHAT_SESSION")
+        .map(|(k, v)| {
+            if k == "PATH" {
+                (k.clone(), format!("{dir}:{v}"))
+            } else {
+                (k.clone(), v.clone())
+            }
+        })
+        .collect();
+    out.push(("SHELL".into(), "/bin/bash".into()));
+    out.push(("TERM".into(), "xterm-256color".into()));
+    out
+}
+
+impl World {
+    /// Starts a server with one session `t` (`cols` x `rows`) whose pane runs bash.
+    pub fn start(env: &TestEnv, cols: u16, rows: u16) -> World {
+        World::start_with(env, server_env(env), cols, rows)
+    }
+
+    /// Like [`World::start`] with an explicit server environment.
+    pub fn start_with(env: &TestEnv, senv: Vec<(String, String)>, cols: u16, rows: u16) -> World {
+        let tmux = Server::new(&env.root, "t", senv);
+        tmux.ok(&[
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            &cols.to_string(),
+            "-y",
+            &rows.to_string(),
+            "-c",
+            &env.root.join("work").display().to_string(),
+            "bash --norc --noprofile",
+        ]);
+        // Sizes follow the attached client; a quiet prompt keeps screens readable.
+        tmux.ok(&["set-option", "-g", "window-size", "latest"]);
+        World {
+            tmux,
+            term: None,
+            bin: panechat_bin().display().to_string(),
+        }
+    }
+
+    /// The first pane.
+    pub fn pane0(&self) -> String {
+        self.tmux.value("t", "#{pane_id}")
+    }
+
+    /// Loads the plugin the manual way (`run-shell …/tmux-scripts/panechat.tmux`).
+    pub fn load_plugin(&self) {
+        let script = repo_root().join("tmux-scripts/panechat.tmux");
+        let (ok, out, err) = self.tmux.run(&["run-shell", &script.display().to_string()]);
+        assert!(ok, "loading the plugin failed: {out}{err}");
+    }
+
+    /// Attaches a client on a terminal of `cols` x `rows`.
+    pub fn attach(&mut self, env: &TestEnv, cols: u16, rows: u16) {
+        let term = Server::new(&env.root, "term", server_env(env));
+        let attach = format!(
+            "env -u TMUX -u TMUX_PANE TMUX_TMPDIR='{}' tmux -L '{}' -f /dev/null attach -t t",
+            self.tmux.tmpdir.display(),
+            self.tmux.socket
+        );
+        term.ok(&[
+            "new-session",
+            "-d",
+            "-s",
+            "term",
+            "-x",
+            &cols.to_string(),
+            "-y",
+            &rows.to_string(),
+            &attach,
+        ]);
+        // The terminal shows nothing of its own: no status line.
+        term.ok(&["set-option", "-g", "status", "off"]);
+        let t = Instant::now();
+        while self.tmux.ok(&["list-clients"]).trim().is_empty() {
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "the client never attached: {}",
+                term.capture("term")
+            );
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        self.term = Some(term);
+    }
+
+    fn term(&self) -> &Server {
+        self.term.as_ref().expect("attach() first")
+    }
+
+    /// What the person sees on the terminal.
+    pub fn screen(&self) -> String {
+        self.term().capture("term")
+    }
+
+    /// The screen with colours and attributes (`capture-pane -e`).
+    pub fn screen_styled(&self) -> String {
+        self.term().ok(&["capture-pane", "-e", "-p", "-t", "term"])
+    }
+
+    /// Types keys on the client (tmux key names, e.g. `C-b`, `F`, `Enter`, `Escape`).
+    pub fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "term"];
+        args.extend_from_slice(keys);
+        self.term().ok(&args);
+    }
+
+    /// Types literal text on the client.
+    pub fn text(&self, text: &str) {
+        self.term().ok(&["send-keys", "-t", "term", "-l", text]);
+    }
+
+    /// prefix + KEY on the client.
+    pub fn prefix(&self, key: &str) {
+        self.keys(&["C-b"]);
+        self.keys(&[key]);
+    }
+
+    /// Waits until the terminal shows `needle`.
+    #[track_caller]
+    pub fn wait_screen(&self, needle: &str) -> String {
+        self.wait_screen_for(|s| s.contains(needle), needle)
+    }
+
+    /// Waits until the screen satisfies `f`.
+    #[track_caller]
+    pub fn wait_screen_for(&self, f: impl Fn(&str) -> bool, what: &str) -> String {
+        let t = Instant::now();
+        loop {
+            let s = self.screen();
+            if f(&s) {
+                return s;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "the screen never showed {what:?}:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(40));
+        }
+    }
+}
+
+/// Polls `f` until it is true (20 s at most).
+#[track_caller]
+pub fn wait_until(what: &str, f: impl Fn() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < Duration::from_secs(20), "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(40));
+    }
+}

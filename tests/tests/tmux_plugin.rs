@@ -1,0 +1,883 @@
+//! The tmux plugin (`tmux-scripts/`) in real tmux: a private server per test, the plugin loaded
+//! the ways users load it, a client attached on a terminal, keys typed on that client, and what
+//! the person sees (the client's screen), the panes' options and the store checked.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use panechat_e2e::env::TestEnv;
+use panechat_e2e::fake::FakeProvider;
+use panechat_e2e::helpers::json;
+use panechat_e2e::tmux::{repo_root, server_env, wait_until, World};
+use serde_json::Value;
+
+fn setup() -> (TestEnv, FakeProvider) {
+    let fake = FakeProvider::start();
+    let env = TestEnv::new();
+    env.use_openai(&fake.base_url_openai());
+    (env, fake)
+}
+
+/// `panechat show --json ID`.
+fn show(env: &TestEnv, id: &str) -> Value {
+    json(&env.run(["show", "--json", id]).ok().stdout)
+}
+
+/// Asks `q` in `pane` and waits for the fake's echo.
+fn ask(w: &World, pane: &str, q: &str) {
+    w.tmux.type_line(pane, &format!("panechat q --new '{q}'"));
+    let shown = q.split(" [[").next().unwrap();
+    w.tmux.wait_for(pane, &format!("echo: {shown}"));
+}
+
+fn prefix_keys(w: &World) -> String {
+    w.tmux.ok(&["list-keys", "-T", "prefix"])
+}
+
+fn key_line(keys: &str, key: &str) -> Option<String> {
+    keys.lines()
+        .find(|l| {
+            let mut parts = l.split_whitespace();
+            // bind-key [-r] -T prefix KEY …
+            parts.find(|p| *p == "prefix");
+            parts.next() == Some(key)
+        })
+        .map(str::to_string)
+}
+
+#[test]
+fn loading_binds_the_keys_and_keeps_the_users_settings() {
+    let (env, _fake) = setup();
+    let w = World::start(&env, 100, 30);
+    let t = &w.tmux;
+    t.ok(&["set-option", "-g", "status-right", "USER-RIGHT %H:%M"]);
+    t.ok(&[
+        "set-hook",
+        "-g",
+        "after-split-window[0]",
+        "set -g @user-hook ran",
+    ]);
+    t.ok(&["bind-key", "X", "display-message", "user X"]);
+    t.ok(&["bind-key", "N", "display-message", "user N"]);
+    let hooks_before = t.ok(&["show-hooks", "-g"]);
+    let keys_before = prefix_keys(&w);
+
+    w.load_plugin();
+    w.load_plugin(); // sourcing twice must not stack anything
+
+    let keys = prefix_keys(&w);
+    let fork = key_line(&keys, "F").expect("prefix F bound");
+    assert!(fork.contains("fork.sh"), "{fork}");
+    let pick = key_line(&keys, "C").expect("prefix C bound");
+    assert!(pick.contains("pick.sh"), "{pick}");
+    // N was the user's: left alone, and the user is told.
+    assert_eq!(key_line(&keys, "N"), key_line(&keys_before, "N"));
+    assert_eq!(key_line(&keys, "X"), key_line(&keys_before, "X"));
+    // Exactly the configured keys are new.
+    let before: Vec<&str> = keys_before.lines().collect();
+    let added: Vec<&str> = keys.lines().filter(|l| !before.contains(l)).collect();
+    assert_eq!(added.len(), 2, "{added:#?}");
+    // Hooks untouched, aliases defined once.
+    assert_eq!(t.ok(&["show-hooks", "-g"]), hooks_before);
+    let aliases = t.ok(&["show-options", "-s", "command-alias"]);
+    for name in ["panechat-fork=", "panechat-pick=", "panechat-new="] {
+        assert_eq!(aliases.matches(name).count(), 1, "{aliases}");
+    }
+    // The user's status-right is kept; the segment goes in front of it, once.
+    assert_eq!(
+        t.ok(&["show-options", "-gv", "status-right"]).trim_end(),
+        "#{E:@panechat-status-format}USER-RIGHT %H:%M"
+    );
+    assert_eq!(t.value("t", "#{@panechat-bin}"), w.bin);
+    // The hook still works.
+    t.ok(&["split-window", "-t", "t", "bash --norc --noprofile"]);
+    assert_eq!(t.value("t", "#{@user-hook}"), "ran");
+
+    // Other keys chosen by options; a key set to "none" is not bound.
+    t.ok(&["set-option", "-g", "@panechat-fork-key", "M-f"]);
+    t.ok(&["set-option", "-g", "@panechat-pick-key", "none"]);
+    w.load_plugin();
+    let keys = prefix_keys(&w);
+    assert!(key_line(&keys, "M-f").is_some_and(|l| l.contains("fork.sh")));
+}
+
+#[test]
+fn the_status_placeholder_is_filled_where_the_user_put_it() {
+    let (env, _fake) = setup();
+    let w = World::start(&env, 100, 30);
+    w.tmux.ok(&[
+        "set-option",
+        "-g",
+        "status-left",
+        "[#S] #{panechat_status}| ",
+    ]);
+    w.tmux.ok(&["set-option", "-g", "status-right", "R"]);
+    w.load_plugin();
+    w.load_plugin();
+    assert_eq!(
+        w.tmux
+            .ok(&["show-options", "-gv", "status-left"])
+            .trim_end_matches('\n'),
+        "[#S] #{E:@panechat-status-format}| "
+    );
+    assert_eq!(
+        w.tmux
+            .ok(&["show-options", "-gv", "status-right"])
+            .trim_end(),
+        "R"
+    );
+    w.tmux.ok(&["set-option", "-g", "@panechat-status", "off"]);
+    w.tmux.ok(&["set-option", "-g", "status-right", "R2"]);
+    w.load_plugin();
+    assert_eq!(
+        w.tmux
+            .ok(&["show-options", "-gv", "status-right"])
+            .trim_end(),
+        "R2"
+    );
+}
+
+#[test]
+fn without_the_binary_the_keys_say_how_to_get_it() {
+    let (env, _fake) = setup();
+    let senv: Vec<(String, String)> = server_env(&env)
+        .into_iter()
+        .map(|(k, v)| {
+            if k == "PATH" {
+                (k, "/usr/bin:/bin".to_string())
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    let mut w = World::start_with(&env, senv, 100, 30);
+    w.load_plugin();
+    w.attach(&env, 100, 30);
+    w.prefix("F");
+    let s = w.wait_screen("binary was not found");
+    assert!(s.contains("panechat"), "{s}");
+    assert_eq!(w.tmux.panes().len(), 1);
+}
+
+#[test]
+fn fork_key_splits_into_a_mapped_fork_of_the_panes_conversation() {
+    let (env, fake) = setup();
+    let mut w = World::start(&env, 120, 30);
+    w.load_plugin();
+    w.attach(&env, 120, 30);
+    let p0 = w.pane0();
+    ask(&w, &p0, "first [[title:Fork me]]");
+    w.tmux.type_line(&p0, "panechat q 'second'");
+    w.tmux.wait_for(&p0, "echo: second");
+    wait_until("the pane option", || {
+        !w.tmux.value(&p0, "#{@panechat_id}").is_empty()
+    });
+    let src = w.tmux.value(&p0, "#{@panechat_id}");
+
+    let t = Instant::now();
+    w.prefix("F");
+    wait_until("a new pane", || w.tmux.panes().len() == 2);
+    let p1 = w.tmux.panes().into_iter().find(|p| *p != p0).unwrap();
+    // The new pane is beside the old one, and mapped before its shell prompts.
+    wait_until("the fork published on the new pane", || {
+        !w.tmux.value(&p1, "#{@panechat_id}").is_empty()
+    });
+    let elapsed = t.elapsed();
+    let fork = w.tmux.value(&p1, "#{@panechat_id}");
+    assert_ne!(fork, src);
+    let f = show(&env, &fork);
+    assert_eq!(f["parent"]["id"], src.as_str());
+    assert_eq!(f["turns"], 2);
+    assert_ne!(
+        w.tmux.value(&p1, "#{pane_left}"),
+        w.tmux.value(&p0, "#{pane_left}")
+    );
+    eprintln!("fork key to mapped pane: {elapsed:?}");
+
+    // The first question typed there continues the fork.
+    fake.clear_requests();
+    w.tmux.type_line(&p1, "panechat q 'third'");
+    w.tmux.wait_for(&p1, "echo: third");
+    let users: Vec<String> = fake
+        .requests()
+        .iter()
+        .find(|r| r.last_user_message().as_deref() == Some("third"))
+        .expect("the query")
+        .messages()
+        .into_iter()
+        .filter(|(r, _)| r == "user")
+        .map(|(_, t)| t)
+        .collect();
+    assert_eq!(users.len(), 3, "{users:?}");
+    assert_eq!(show(&env, &fork)["turns"], 3);
+    assert_eq!(show(&env, &src)["turns"], 2);
+    wait_until("fork title", || {
+        w.tmux.value(&p1, "#{@panechat_title}").contains("Fork me")
+    });
+
+    // Keep only the last turn, below the pane.
+    w.tmux.ok(&["set-option", "-g", "@panechat-fork-keep", "1"]);
+    w.tmux
+        .ok(&["set-option", "-g", "@panechat-fork-split", "v"]);
+    w.load_plugin();
+    w.tmux.ok(&["select-pane", "-t", &p0]);
+    w.prefix("F");
+    wait_until("a third pane", || w.tmux.panes().len() == 3);
+    let p2 = w
+        .tmux
+        .panes()
+        .into_iter()
+        .find(|p| *p != p0 && *p != p1)
+        .unwrap();
+    wait_until("the second fork", || {
+        !w.tmux.value(&p2, "#{@panechat_id}").is_empty()
+    });
+    let f2 = show(&env, &w.tmux.value(&p2, "#{@panechat_id}"));
+    assert_eq!(f2["turns"], 1);
+    assert_eq!(f2["parent"]["turns_kept"], 1);
+    assert_eq!(
+        w.tmux.value(&p2, "#{pane_left}"),
+        w.tmux.value(&p0, "#{pane_left}")
+    );
+}
+
+#[test]
+fn fork_key_in_a_pane_without_a_conversation_says_so() {
+    let (env, _fake) = setup();
+    let mut w = World::start(&env, 120, 30);
+    w.load_plugin();
+    w.attach(&env, 120, 30);
+    w.prefix("F");
+    w.wait_screen("this pane has no conversation yet");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(w.tmux.panes().len(), 1);
+}
+
+#[test]
+fn fork_opens_in_the_panes_directory_even_with_a_hash_in_its_name() {
+    let (env, _fake) = setup();
+    let dir = env.root.join("work/a#{pane_id}#(touch M3) b");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut w = World::start(&env, 120, 30);
+    w.load_plugin();
+    w.attach(&env, 120, 30);
+    let p0 = w.pane0();
+    w.tmux.type_line(&p0, &format!("cd '{}'", dir.display()));
+    ask(&w, &p0, "hello");
+    wait_until("pane option", || {
+        !w.tmux.value(&p0, "#{@panechat_id}").is_empty()
+    });
+    w.prefix("F");
+    wait_until("a new pane", || w.tmux.panes().len() == 2);
+    let p1 = w.tmux.panes().into_iter().find(|p| *p != p0).unwrap();
+    wait_until("the new pane's directory", || {
+        w.tmux.value(&p1, "#{pane_current_path}") == dir.display().to_string()
+    });
+    assert!(!env.root.join("work/M3").exists() && !Path::new("M3").exists());
+}
+
+#[test]
+fn tpm_installs_and_loads_the_plugin_from_a_clone() {
+    let (env, _fake) = setup();
+    let tpm = Path::new("/usr/share/tmux-plugin-manager");
+    assert!(
+        tpm.join("tpm").exists(),
+        "TPM is not installed; the test command (scripts/test.sh) installs tmux-plugin-manager"
+    );
+    // A git repository holding the plugin, as a user's clone or fork would.
+    let repo = env.root.join("src/panechat");
+    std::fs::create_dir_all(&repo).unwrap();
+    let root = repo_root();
+    let cp = Command::new("cp")
+        .arg("-a")
+        .arg(root.join("panechat.tmux"))
+        .arg(root.join("tmux-scripts"))
+        .arg(&repo)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    let git = |args: &[&str]| {
+        let st = Command::new("git")
+            .args(args)
+            .current_dir(&repo)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@t")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@t")
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "git {args:?}: {st:?}");
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "."]);
+    git(&["commit", "-qm", "plugin"]);
+    let home = env.root.join("home");
+    let conf = home.join(".tmux.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "set -g @plugin '{}'\nset -g @panechat-pick-key 'M-p'\nrun '{}'\n",
+            repo.display(),
+            tpm.join("tpm").display()
+        ),
+    )
+    .unwrap();
+    let w = World::start(&env, 100, 30);
+    // Loading the config runs TPM (nothing installed yet), then TPM's own installer, as
+    // prefix + I runs it.
+    w.tmux.ok(&["source-file", &conf.display().to_string()]);
+    let (ok, out, err) = w.tmux.run(&[
+        "run-shell",
+        &format!(
+            "{} >/dev/null 2>&1; true",
+            tpm.join("bin/install_plugins").display()
+        ),
+    ]);
+    assert!(ok, "{out}{err}");
+    let installed = home.join(".tmux/plugins/panechat");
+    assert!(
+        installed.join("panechat.tmux").exists(),
+        "TPM did not clone the plugin: {out}{err}"
+    );
+    // Loading the config runs TPM, which runs the plugin's root *.tmux.
+    w.tmux.ok(&["source-file", &conf.display().to_string()]);
+    wait_until("TPM loaded the plugin", || {
+        key_line(&prefix_keys(&w), "M-p").is_some()
+    });
+    let keys = prefix_keys(&w);
+    let f = key_line(&keys, "F").unwrap();
+    assert!(
+        f.contains(".tmux/plugins/panechat/tmux-scripts/scripts/fork.sh"),
+        "{f}"
+    );
+}
+
+#[test]
+fn init_tmux_prints_lines_that_load_the_plugin_from_the_binary_alone() {
+    let (env, _fake) = setup();
+    let conf = env.root.join("home/.tmux.conf");
+    let text = env.run(["init", "tmux"]).ok().stdout;
+    std::fs::write(&conf, &text).unwrap();
+    // No clone anywhere: only the binary (and its data directory).
+    let w = World::start(&env, 100, 30);
+    w.tmux.ok(&["source-file", &conf.display().to_string()]);
+    wait_until("keys bound", || key_line(&prefix_keys(&w), "F").is_some());
+    let keys = prefix_keys(&w);
+    assert!(key_line(&keys, "C").unwrap().contains("pick.sh"));
+    assert!(!keys.contains(&repo_root().display().to_string()));
+    assert!(w
+        .tmux
+        .ok(&["show-options", "-gv", "status-right"])
+        .contains("@panechat-status-format"));
+}
+
+/// The active pane of the attached client.
+fn active_pane(w: &World) -> String {
+    w.tmux.value("t", "#{pane_id}")
+}
+
+/// Children of the tmux server (pane shells, popup jobs).
+fn server_children(w: &World) -> usize {
+    let pid = w.tmux.value("t", "#{pid}");
+    let out = Command::new("pgrep").args(["-P", &pid]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+const PICKER_HELP: &str = "⏎ use";
+
+#[test]
+fn picker_opens_filters_assigns_jumps_forks_and_starts_new() {
+    let (env, _fake) = setup();
+    let mut w = World::start(&env, 120, 34);
+    w.load_plugin();
+    w.attach(&env, 120, 34);
+    let p0 = w.pane0();
+    ask(&w, &p0, "about tmux [[title:Tmux splits]]");
+    let p1 = w
+        .tmux
+        .ok(&[
+            "split-window",
+            "-h",
+            "-t",
+            &p0,
+            "-P",
+            "-F",
+            "#{pane_id}",
+            "bash --norc --noprofile",
+        ])
+        .trim()
+        .to_string();
+    ask(&w, &p1, "about zellij [[title:Zellij layouts]]");
+    wait_until("titles", || {
+        w.tmux.value(&p0, "#{@panechat_title}") == "Tmux splits"
+            && w.tmux.value(&p1, "#{@panechat_title}") == "Zellij layouts"
+    });
+    let tmux_id = w.tmux.value(&p0, "#{@panechat_id}");
+    let zellij_id = w.tmux.value(&p1, "#{@panechat_id}");
+    assert_eq!(active_pane(&w), p1);
+    let shells = server_children(&w);
+
+    // Open from p1: both conversations, most recent first, with their panes.
+    w.prefix("C");
+    let s = w.wait_screen(PICKER_HELP);
+    assert!(
+        s.contains("Tmux splits") && s.contains("Zellij layouts"),
+        "{s}"
+    );
+    // Most recent first (rows end with the panes that have them).
+    let row = |title: &str, pane: &str| {
+        s.lines()
+            .position(|l| l.contains(title) && l.contains(&format!(" {pane}│")))
+    };
+    assert!(row("Zellij layouts", &p1) < row("Tmux splits", &p0), "{s}");
+    assert!(row("Zellij layouts", &p1).is_some(), "{s}");
+    assert!(s.contains(&p0) && s.contains(&p1), "{s}");
+    // The preview shows the selected conversation's last turn.
+    assert!(s.contains("you: about zellij"), "{s}");
+    // Fuzzy filter.
+    w.text("tmx spl");
+    let s = w.wait_screen("1/2");
+    assert!(s.contains("you: about tmux"), "{s}");
+    // ^G: go to the pane that has it.
+    w.keys(&["C-g"]);
+    wait_until("jumped to p0", || active_pane(&w) == p0);
+    w.wait_screen_for(|s| !s.contains(PICKER_HELP), "the picker closed");
+
+    // Enter: this pane (p0) gets the selected conversation.
+    w.prefix("C");
+    w.wait_screen(PICKER_HELP);
+    w.text("zel");
+    w.wait_screen("1/2");
+    w.keys(&["Enter"]);
+    wait_until("p0 has the zellij conversation", || {
+        w.tmux.value(&p0, "#{@panechat_id}") == zellij_id
+    });
+    w.wait_screen_for(|s| !s.contains(PICKER_HELP), "the picker closed");
+
+    // ^F: fork the selected conversation into a new split beside p0.
+    w.prefix("C");
+    w.wait_screen(PICKER_HELP);
+    w.text("tmux");
+    w.wait_screen("1/2");
+    w.keys(&["C-f"]);
+    wait_until("a new pane", || w.tmux.panes().len() == 3);
+    let p2 = w
+        .tmux
+        .panes()
+        .into_iter()
+        .find(|p| *p != p0 && *p != p1)
+        .unwrap();
+    wait_until("the fork mapped", || {
+        !w.tmux.value(&p2, "#{@panechat_id}").is_empty()
+    });
+    let fork = show(&env, &w.tmux.value(&p2, "#{@panechat_id}"));
+    assert_eq!(fork["parent"]["id"], tmux_id.as_str());
+
+    w.wait_screen_for(|s| !s.contains(PICKER_HELP), "the picker closed");
+
+    // ^N: the pane's next question starts a new conversation.
+    w.tmux.ok(&["select-pane", "-t", &p0]);
+    w.prefix("C");
+    w.wait_screen(PICKER_HELP);
+    w.keys(&["C-n"]);
+    wait_until("p0 detached", || {
+        w.tmux.value(&p0, "#{@panechat_id}").is_empty()
+    });
+    w.tmux.type_line(&p0, "panechat q 'fresh start'");
+    w.tmux.wait_for(&p0, "echo: fresh start");
+    wait_until("p0 has a new conversation", || {
+        let id = w.tmux.value(&p0, "#{@panechat_id}");
+        !id.is_empty() && id != zellij_id && id != tmux_id
+    });
+
+    // Esc closes it and leaves nothing behind.
+    let panes = w.tmux.panes();
+    w.prefix("C");
+    w.wait_screen(PICKER_HELP);
+    w.keys(&["Escape"]);
+    w.wait_screen_for(|s| !s.contains(PICKER_HELP), "the picker closed");
+    wait_until("no popup process", || server_children(&w) == shells + 1);
+    assert_eq!(w.tmux.panes(), panes);
+    assert!(!w.tmux.value(&p0, "#{@panechat_title}").is_empty());
+}
+
+#[test]
+fn picker_fits_a_forty_column_popup() {
+    let (env, _fake) = setup();
+    let mut w = World::start(&env, 44, 24);
+    w.load_plugin();
+    w.attach(&env, 44, 24);
+    let p0 = w.pane0();
+    ask(
+        &w,
+        &p0,
+        "q [[title:A rather long conversation title that will not fit]]",
+    );
+    wait_until("title", || {
+        !w.tmux.value(&p0, "#{@panechat_title}").is_empty()
+    });
+    w.prefix("C");
+    let s = w.wait_screen("⏎ use");
+    // 90% of 44 columns: 39 inside the popup's border.
+    for line in s.lines() {
+        assert!(line.chars().count() <= 44, "{line:?}");
+    }
+    assert!(s.contains("A rather long"), "{s}");
+    assert!(s.contains('…'), "{s}");
+    w.keys(&["Escape"]);
+    w.wait_screen_for(|s| !s.contains("⏎ use"), "closed");
+}
+
+/// Starts a slow query in `pane` and waits until it streams.
+fn start_slow(w: &World, pane: &str, id: &str, ms: u64) {
+    w.tmux.type_line(
+        pane,
+        &format!("panechat q --id {id} 'long [[slow:{ms}]] [[chunks:20]]'"),
+    );
+    wait_until("the slow query streams", || {
+        w.tmux.value(pane, "#{@panechat_state}") == "streaming"
+    });
+}
+
+#[test]
+fn lock_popup_over_the_waiting_pane_answers_wait_new_fork_and_cancel() {
+    let (env, _fake) = setup();
+    let mut w = World::start(&env, 120, 34);
+    w.load_plugin();
+    w.attach(&env, 120, 34);
+    let p0 = w.pane0();
+    ask(&w, &p0, "base [[title:Busy one]]");
+    wait_until("id", || !w.tmux.value(&p0, "#{@panechat_id}").is_empty());
+    let id = w.tmux.value(&p0, "#{@panechat_id}");
+    let p1 = w
+        .tmux
+        .ok(&[
+            "split-window",
+            "-h",
+            "-t",
+            &p0,
+            "-P",
+            "-F",
+            "#{pane_id}",
+            "bash --norc --noprofile",
+        ])
+        .trim()
+        .to_string();
+    w.tmux.type_line(&p1, &format!("panechat use {id}"));
+    wait_until("p1 uses it", || w.tmux.value(&p1, "#{@panechat_id}") == id);
+
+    // (menu position, expected exit status)
+    for (n, (answer, downs)) in [("wait", 0), ("new", 2), ("fork", 3), ("cancel", 4)]
+        .into_iter()
+        .enumerate()
+    {
+        w.tmux.type_line(&p1, "clear");
+        start_slow(&w, &p0, &id, 250);
+        let before = show(&env, &id)["turns"].as_u64().unwrap();
+        w.tmux
+            .type_line(&p1, &format!("panechat q 'mine {n}'; echo \"rc=$?\""));
+        let s = w.wait_screen("is in use");
+        assert!(s.contains("Busy one"), "{s}");
+        assert!(s.contains(&format!("tmux pane {p0}")), "{s}");
+        assert!(s.contains(&format!("go to pane {p0}")), "{s}");
+        for _ in 0..downs {
+            w.keys(&["Down"]);
+        }
+        w.keys(&["Enter"]);
+        w.wait_screen_for(|s| !s.contains("is in use"), "the popup closed");
+        match answer {
+            "wait" => {
+                w.tmux.wait_for(&p1, &format!("echo: mine {n}"));
+                w.tmux.wait_for(&p1, "rc=0");
+                // Both turns are in the conversation, the slow one first.
+                assert_eq!(show(&env, &id)["turns"].as_u64().unwrap(), before + 2);
+            }
+            "new" => {
+                w.tmux.wait_for(&p1, "rc=0");
+                let mine = w.tmux.value(&p1, "#{@panechat_id}");
+                assert_ne!(mine, id);
+                assert_eq!(show(&env, &mine)["parent"], Value::Null);
+                assert_eq!(show(&env, &mine)["turns"], 1);
+            }
+            "fork" => {
+                w.tmux.wait_for(&p1, "rc=0");
+                let mine = w.tmux.value(&p1, "#{@panechat_id}");
+                assert_ne!(mine, id);
+                assert_eq!(show(&env, &mine)["parent"]["id"], id.as_str());
+            }
+            _ => {
+                w.tmux.wait_for(&p1, "rc=130");
+            }
+        }
+        // Back on the shared conversation for the next round, once the slow one is done.
+        wait_until("the slow query ended", || {
+            w.tmux.value(&p0, "#{@panechat_state}") != "streaming"
+        });
+        w.tmux.type_line(&p1, &format!("panechat use {id}"));
+        wait_until("p1 uses it", || w.tmux.value(&p1, "#{@panechat_id}") == id);
+    }
+}
+
+#[test]
+fn status_line_shows_the_title_the_running_marker_and_drops_it_after_sigkill() {
+    let (env, _fake) = setup();
+    let mut w = World::start(&env, 100, 20);
+    w.tmux.ok(&["set-option", "-g", "status-interval", "1"]);
+    w.load_plugin();
+    w.attach(&env, 100, 20);
+    // The default segment runs nothing: no #( ) anywhere in the status line.
+    for opt in ["status-right", "status-left", "@panechat-status-format"] {
+        let v = w.tmux.ok(&["show-options", "-gv", opt]);
+        assert!(!v.contains("#("), "{opt}: {v}");
+    }
+    let p0 = w.pane0();
+    let last_line = |s: &str| s.lines().last().unwrap_or("").to_string();
+    ask(&w, &p0, "hi [[title:Status title]]");
+    w.wait_screen_for(
+        |s| last_line(s).contains("Status title"),
+        "the title in the status line",
+    );
+    let id = w.tmux.value(&p0, "#{@panechat_id}");
+    w.tmux.type_line(
+        &p0,
+        &format!("panechat q --id {id} 'slow [[slow:500]] [[chunks:60]]'"),
+    );
+    w.wait_screen_for(
+        |s| last_line(s).contains("[running] Status title"),
+        "the running marker",
+    );
+    // SIGKILL the run: the marker goes within a status interval or so.
+    let sessions = json(&env.run(["sessions", "--json"]).ok().stdout);
+    let pid = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["runs"].as_array().unwrap().clone())
+        .find(|r| r["conversation"] == id.as_str())
+        .expect("a live run")["pid"]
+        .as_u64()
+        .unwrap();
+    let killed = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    w.wait_screen_for(
+        |s| !last_line(s).contains("[running]") && last_line(s).contains("Status title"),
+        "the marker gone",
+    );
+    assert!(
+        killed.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        killed.elapsed()
+    );
+}
+
+#[test]
+fn hostile_titles_run_nothing_and_restyle_nothing_anywhere() {
+    let (env, _fake) = setup();
+    // Relative names: wherever tmux or a shell would run them (the server's directory, the
+    // pane's, HOME), a marker would appear in one of these.
+    let places = [
+        env.root.join("work"),
+        env.root.join("home"),
+        std::env::current_dir().unwrap(),
+    ];
+    let markers = || {
+        places
+            .iter()
+            .flat_map(|d| [d.join("M1"), d.join("M2")])
+            .filter(|m| m.exists())
+            .collect::<Vec<_>>()
+    };
+    // (The model's leading `#` would be taken as a Markdown heading; start with a word.)
+    let raw = "x #(touch M1) #[fg=red] ; kill-server $(touch M2)";
+    let mut w = World::start(&env, 120, 34);
+    w.tmux.ok(&["set-option", "-g", "status-interval", "1"]);
+    w.tmux
+        .ok(&["set-option", "-g", "@panechat-pane-border", "on"]);
+    w.load_plugin();
+    w.attach(&env, 120, 34);
+    let p0 = w.pane0();
+    // The title carries ESC, BEL and a C1 CSI besides the tmux and shell syntax.
+    w.tmux.type_line(
+        &p0,
+        &format!("panechat q --new 'hi [[title:{raw}\\e]0;x\\a\\u{{9b}}31m]]'"),
+    );
+    w.tmux.wait_for(&p0, "echo: hi");
+    let t = Instant::now();
+    while !w.tmux.value(&p0, "#{@panechat_title}").contains("#(touch") {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the title never came: {:?}\n{}",
+            w.tmux.value(&p0, "#{@panechat_title}"),
+            w.tmux.capture(&p0)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let title = w.tmux.value(&p0, "#{@panechat_title}");
+    assert!(!title.chars().any(|c| c.is_control()), "{title:?}");
+    // Status line and pane border show it literally, unstyled.
+    w.wait_screen("#(touch");
+    std::thread::sleep(Duration::from_millis(1500)); // a status refresh or two
+    let styled = w.screen_styled();
+    assert!(
+        !styled.contains("[31m") && !styled.contains(";31m") && !styled.contains("38;5;1m"),
+        "{styled}"
+    );
+    // Fork key.
+    w.prefix("F");
+    wait_until("the fork", || w.tmux.panes().len() == 2);
+    let p1 = w.tmux.panes().into_iter().find(|p| *p != p0).unwrap();
+    wait_until("the fork's title", || {
+        w.tmux.value(&p1, "#{@panechat_title}").contains("#(touch")
+    });
+    // Picker.
+    w.prefix("C");
+    let s = w.wait_screen(PICKER_HELP);
+    assert!(s.contains("#(touch"), "{s}");
+    w.keys(&["Escape"]);
+    w.wait_screen_for(|s| !s.contains(PICKER_HELP), "closed");
+    // Lock popup.
+    let id = w.tmux.value(&p0, "#{@panechat_id}");
+    w.tmux.type_line(&p1, &format!("panechat use {id}"));
+    start_slow(&w, &p0, &id, 200);
+    w.tmux.type_line(&p1, "panechat q 'me too'");
+    let s = w.wait_screen("is in use");
+    assert!(s.contains("#(touch"), "{s}");
+    w.keys(&["Escape"]);
+    w.wait_screen_for(|s| !s.contains("is in use"), "closed");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        markers(),
+        Vec::<std::path::PathBuf>::new(),
+        "a title ran a command"
+    );
+    assert!(w.tmux.alive(), "the server died");
+}
+
+#[test]
+fn resurrect_hooks_give_each_pane_its_conversation_back_after_a_restart() {
+    let (env, _fake) = setup();
+    let file = env.root.join("panes.tsv");
+    let layout = |w: &World| {
+        w.tmux
+            .ok(&["split-window", "-h", "-t", "t:0", "bash --norc --noprofile"]);
+        w.tmux
+            .ok(&["new-window", "-t", "t:1", "bash --norc --noprofile"]);
+    };
+    let pane_at = |w: &World, at: &str| w.tmux.value(at, "#{pane_id}");
+    let mut ids = Vec::new();
+    {
+        let w = World::start(&env, 120, 30);
+        w.tmux.ok(&[
+            "set-option",
+            "-g",
+            "@panechat-resurrect-file",
+            &file.display().to_string(),
+        ]);
+        w.load_plugin();
+        layout(&w);
+        for (i, at) in ["t:0.0", "t:0.1", "t:1.0"].iter().enumerate() {
+            let p = pane_at(&w, at);
+            ask(&w, &p, &format!("conv {i}"));
+            wait_until("id", || !w.tmux.value(&p, "#{@panechat_id}").is_empty());
+            ids.push(w.tmux.value(&p, "#{@panechat_id}"));
+        }
+        // What tmux-resurrect does after saving: eval the hook.
+        let hook = w
+            .tmux
+            .ok(&["show-options", "-gv", "@resurrect-hook-post-save-all"]);
+        w.tmux.ok(&["run-shell", &hook.trim().replace('#', "##")]);
+        assert!(file.exists());
+        w.tmux.ok(&["kill-server"]);
+    }
+    // A new server (new pane ids, new server key), the same layout restored.
+    let w = World::start(&env, 120, 30);
+    w.tmux.ok(&[
+        "set-option",
+        "-g",
+        "@panechat-resurrect-file",
+        &file.display().to_string(),
+    ]);
+    w.load_plugin();
+    layout(&w);
+    let hook = w
+        .tmux
+        .ok(&["show-options", "-gv", "@resurrect-hook-post-restore-all"]);
+    w.tmux.ok(&["run-shell", &hook.trim().replace('#', "##")]);
+    for (i, at) in ["t:0.0", "t:0.1", "t:1.0"].iter().enumerate() {
+        let p = pane_at(&w, at);
+        wait_until("restored", || w.tmux.value(&p, "#{@panechat_id}") == ids[i]);
+        // And the pane's next question continues it.
+        w.tmux.type_line(&p, "panechat q 'again'");
+        w.tmux.wait_for(&p, "echo: again");
+        assert_eq!(show(&env, &ids[i])["turns"], 2);
+    }
+}
+
+#[test]
+fn new_key_makes_the_panes_next_question_start_a_new_conversation() {
+    let (env, _fake) = setup();
+    let mut w = World::start(&env, 120, 30);
+    w.load_plugin();
+    w.attach(&env, 120, 30);
+    let p0 = w.pane0();
+    ask(&w, &p0, "old one");
+    wait_until("id", || !w.tmux.value(&p0, "#{@panechat_id}").is_empty());
+    let old = w.tmux.value(&p0, "#{@panechat_id}");
+    w.prefix("N");
+    w.wait_screen("the next question in this pane starts a new conversation");
+    wait_until("detached", || {
+        w.tmux.value(&p0, "#{@panechat_id}").is_empty()
+    });
+    w.tmux.type_line(&p0, "panechat q 'new one'");
+    w.tmux.wait_for(&p0, "echo: new one");
+    wait_until("a new conversation", || {
+        let id = w.tmux.value(&p0, "#{@panechat_id}");
+        !id.is_empty() && id != old
+    });
+    let new = w.tmux.value(&p0, "#{@panechat_id}");
+    assert_eq!(show(&env, &new)["turns"], 1);
+    assert_eq!(show(&env, &old)["turns"], 1);
+}
+
+#[test]
+fn plugin_scripts_pass_shellcheck() {
+    let root = repo_root();
+    let mut files = vec![
+        root.join("panechat.tmux"),
+        root.join("tmux-scripts/panechat.tmux"),
+    ];
+    for e in std::fs::read_dir(root.join("tmux-scripts/scripts")).unwrap() {
+        files.push(e.unwrap().path());
+    }
+    let out = Command::new("shellcheck")
+        .arg("-x")
+        .args(&files)
+        .current_dir(&root)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("shellcheck could not run ({e}); the test command (scripts/test.sh) installs it")
+        });
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // TPM runs the root entry directly: it must be executable.
+    use std::os::unix::fs::PermissionsExt;
+    for f in &files {
+        let mode = std::fs::metadata(f).unwrap().permissions().mode();
+        if f.extension().is_some_and(|x| x == "tmux") || f.to_string_lossy().ends_with(".sh") {
+            assert!(
+                mode & 0o111 != 0 || f.ends_with("helpers.sh") || f.ends_with("variables.sh"),
+                "{} is not executable",
+                f.display()
+            );
+        }
+    }
+}

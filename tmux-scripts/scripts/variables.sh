@@ -1,0 +1,61 @@
+# shellcheck shell=bash disable=SC2034
+# Every option of the tmux plugin, with its default. Set them in ~/.tmux.conf before the plugin
+# loads, e.g. `set -g @panechat-fork-key 'M-f'`. A key set to "" or "none" is not bound.
+
+# The panechat binary. Default: `panechat` on PATH, else target/release/panechat of this clone.
+panechat_bin_option="@panechat-bin"
+
+# prefix + KEY forks the pane's conversation into a new split.
+fork_key_option="@panechat-fork-key"
+fork_key_default="F"
+# prefix + KEY opens the conversation picker in a popup.
+pick_key_option="@panechat-pick-key"
+pick_key_default="C"
+# prefix + KEY: the pane's next `panechat q` starts a new conversation.
+new_key_option="@panechat-new-key"
+new_key_default="N"
+
+# Where the fork goes: h (beside the pane) or v (below it).
+fork_split_option="@panechat-fork-split"
+fork_split_default="h"
+# How many turns the fork keeps: empty = all of them, N = the last N.
+fork_keep_option="@panechat-fork-keep"
+fork_keep_default=""
+
+# The status segment: auto (fill #{panechat_status} where status-left/right has it, else put the
+# segment in front of status-right), placeholder (only fill the placeholder), off.
+status_option="@panechat-status"
+status_default="auto"
+# Markers shown before the title while this pane's query runs, and while another pane holds
+# the conversation.
+status_running_option="@panechat-status-running"
+status_running_default="[running] "
+status_held_option="@panechat-status-held"
+status_held_default="[locked] "
+# The longest title the segment shows (in characters).
+status_max_option="@panechat-status-max"
+status_max_default="32"
+
+# on: show each pane's conversation title in its border (sets pane-border-format and
+# pane-border-status).
+pane_border_option="@panechat-pane-border"
+pane_border_default="off"
+
+# Size of the picker popup (tmux sizes: N columns/lines or N%).
+popup_width_option="@panechat-popup-width"
+popup_width_default="90%"
+popup_height_option="@panechat-popup-height"
+popup_height_default="80%"
+
+# tmux-resurrect: remember each pane's conversation on save, give it back on restore (on|off),
+# and the file that holds it.
+resurrect_option="@panechat-resurrect"
+resurrect_default="on"
+resurrect_file_option="@panechat-resurrect-file"
+
+# The placeholder users may put in status-left/status-right.
+status_placeholder='#{panechat_status}'
+
+# tmux's own bindings the default keys replace (as list-keys prints them); any other binding of
+# a key is the user's and is kept.
+declare -A tmux_default_binding=([C]="customize-mode -Z")

@@ -505,12 +505,19 @@ impl State {
             }
             Input::Panes(mut panes) => {
                 panes.sort_by_key(|p| (p.tab, p.id));
+                // Pane updates reach only plugins granted ReadApplicationState: a cached grant
+                // whose result event was lost (a session started without a client) shows here.
+                let mut fx = Vec::new();
+                if self.granted.is_none() {
+                    self.granted = Some(true);
+                    fx.extend(self.load_sessions());
+                }
                 let changed = panes != self.panes;
                 self.panes = panes;
                 let live: Vec<u32> = self.panes.iter().map(|p| p.id).collect();
                 self.naming.retain(|id, _| live.contains(id));
                 self.notice_manual_renames();
-                let fx = self.reconcile_names();
+                fx.extend(self.reconcile_names());
                 (fx, changed && self.picker.open)
             }
             Input::Tabs(mut tabs) => {
@@ -822,10 +829,12 @@ impl State {
                 .find(|l| !l.is_empty())
                 .map(text::inert);
             self.status = Some(match (exit, why) {
-                (None, None) => format!(
-                    "could not run `{}`: is panechat installed and on the PATH Zellij was \
-                     started with? (plugin option `panechat` names the binary)",
-                    self.cfg.panechat
+                (None, why) => format!(
+                    "could not run `{}`{}: is panechat installed and on the PATH Zellij was \
+                     started with? (the plugin option `panechat` names the binary)",
+                    self.cfg.panechat,
+                    why.map(|w| format!(" ({})", text::cap_chars(&w, 80)))
+                        .unwrap_or_default()
                 ),
                 (Some(code), None) => format!("`panechat {kind}` failed (exit status {code})"),
                 (_, Some(line)) => format!("`panechat {kind}` failed: {}", text::cap_chars(&line, 200)),

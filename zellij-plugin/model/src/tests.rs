@@ -92,6 +92,8 @@ fn ready(n: u32, sessions: &str) -> (State, Rec) {
     let mut h = Rec::default();
     drive(&mut s, Input::SessionName("dev".into()), &mut h);
     drive(&mut s, Input::Tabs(tabs(1)), &mut h);
+    drive(&mut s, Input::Permission(true), &mut h);
+    let fx = h.take();
     drive(
         &mut s,
         Input::Panes(
@@ -101,8 +103,7 @@ fn ready(n: u32, sessions: &str) -> (State, Rec) {
         ),
         &mut h,
     );
-    assert!(h.take().is_empty(), "nothing happens before the grant");
-    drive(&mut s, Input::Permission(true), &mut h);
+    h.effects = fx;
     let fx = h.take();
     let Some(Effect::Run { argv, context, env }) = fx.first().cloned() else {
         panic!("expected sessions --json first: {fx:?}")
@@ -271,6 +272,20 @@ fn state_for_a_pane_not_yet_known_applies_when_it_appears() {
     panes.push(pane(5, 0, "shell 5", false));
     drive(&mut s, Input::Panes(panes), &mut h);
     assert_eq!(h.renames(), [(5, "💬 Later".to_string())]);
+}
+
+#[test]
+fn nothing_is_renamed_or_run_before_a_grant_and_pane_updates_imply_one() {
+    let mut s = State::new(Ok(Config::default()));
+    let mut h = Rec::default();
+    drive(&mut s, Input::SessionName("dev".into()), &mut h);
+    drive(&mut s, pipe(PIPE_STATE, &state_json(1, Some("01a"), Some("A"))), &mut h);
+    assert!(h.take().is_empty());
+    // Zellij sends pane updates only to plugins granted ReadApplicationState.
+    drive(&mut s, Input::Panes(vec![pane(1, 0, "shell", true)]), &mut h);
+    let fx = h.take();
+    assert!(matches!(&fx[0], Effect::Run { argv, .. } if argv[1] == "sessions"), "{fx:?}");
+    assert_eq!(fx[1], Effect::Rename { pane: 1, name: "💬 A".into() });
 }
 
 #[test]

@@ -41,6 +41,15 @@ echo "==> $(zellij --version)"
 logs="$(mktemp -d)"
 trap 'rm -rf "$logs"' EXIT
 
+# The Zellij plugin is its own workspace (wasm32-wasip1 only). Build it into the target dir the
+# end-to-end tests look in; they load it into a real Zellij.
+target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
+echo "==> building the Zellij plugin (.wasm)"
+cargo build --release --locked --quiet --target wasm32-wasip1 \
+  --manifest-path zellij-plugin/Cargo.toml --target-dir "$target_dir/zellij-plugin"
+export PANECHAT_ZELLIJ_WASM="$target_dir/zellij-plugin/wasm32-wasip1/release/panechat.wasm"
+echo "==> $(du -k "$PANECHAT_ZELLIJ_WASM" | cut -f1) KiB $PANECHAT_ZELLIJ_WASM"
+
 echo "==> cargo test --workspace"
 set +e
 cargo test --workspace --locked 2>&1 | tee "$logs/test.log"

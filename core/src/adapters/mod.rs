@@ -72,11 +72,22 @@ pub fn publish(
             tmux::publish(tmux, pane, p, false);
         }
     }
+    publish_zellij(session, p);
+}
+
+/// The Zellij channel: a `panechat::state` pipe message for the session's pane.
+fn publish_zellij(session: &Session, p: &Published) {
+    if session.multiplexer == Multiplexer::Zellij {
+        if let Some(pane) = &session.pane {
+            zellij::publish_payload(&zellij::published_payload(session.key.as_str(), pane, p));
+        }
+    }
 }
 
 /// Publishes to another pane of the same multiplexer (e.g. the new split of a fork): only the
 /// channels that do not need that pane's terminal.
 pub fn publish_other(env: &Env, session: &Session, p: &Published, tmux: &dyn tmux::Tmux) {
+    publish_zellij(session, p);
     if session.multiplexer == Multiplexer::Tmux
         && innermost_multiplexer(env) == Some(Multiplexer::Tmux)
     {

@@ -109,6 +109,22 @@ pub fn publish_payload(payload: &str) {
     }
 }
 
+/// A pane-state payload with what a [`super::Published`] knows (conversation and title; the
+/// other fields of the pane state take their idle defaults).
+pub fn published_payload(session_key: &str, pane: &str, p: &super::Published) -> String {
+    serde_json::json!({
+        "schema": 1,
+        "session": session_key,
+        "multiplexer": "zellij",
+        "pane": pane,
+        "conversation": p.id,
+        "title": p.title.as_deref().map(super::sanitize_title),
+        "activity": "idle",
+        "held_by": null,
+    })
+    .to_string()
+}
+
 /// Runs `zellij ARGS` for at most `deadline`; its exit status and stdout.
 fn run_bounded(args: &[&str], deadline: Duration) -> Option<(i32, String)> {
     let mut child: Child = Command::new("zellij")
@@ -199,7 +215,14 @@ mod tests {
         let a = publish_args(hostile, Some("dev"));
         assert_eq!(
             a[..6],
-            ["--session", "dev", "pipe", "--name", "panechat::state", "--"]
+            [
+                "--session",
+                "dev",
+                "pipe",
+                "--name",
+                "panechat::state",
+                "--"
+            ]
         );
         assert_eq!(a[6], hostile);
         assert_eq!(a.len(), 7);

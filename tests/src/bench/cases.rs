@@ -28,6 +28,7 @@ pub const ALL: &[Case] = &[
     ("lock hand-off", lock_handoff),
     ("peak memory", memory),
     ("sizes", sizes),
+    ("zellij picker", super::zellij::picker),
 ];
 
 /// Runs `warmup` unrecorded rounds, then `n` recorded rounds of `a` then `b`, alternating, so
@@ -545,7 +546,8 @@ fn memory(w: &World) -> Result<Vec<Row>, String> {
 }
 
 /// Sizes: the release `panechat` binary, and the Zellij plugin's `.wasm` files under
-/// `<target>/wasm32-wasip1/release/` when built. Reported, no budget.
+/// `<target>/zellij-plugin/wasm32-wasip1/release/` (where the test command builds it) when
+/// built. Reported, no budget.
 fn sizes(w: &World) -> Result<Vec<Row>, String> {
     let bin = std::fs::metadata(&w.panechat)
         .map_err(|e| format!("{}: {e}", w.panechat.display()))?
@@ -562,7 +564,7 @@ fn sizes(w: &World) -> Result<Vec<Row>, String> {
     }];
     let wasm_dir = panechat_e2e::env::profile_dir()
         .parent()
-        .map(|t| t.join("wasm32-wasip1").join("release"));
+        .map(|t| t.join("zellij-plugin").join("wasm32-wasip1").join("release"));
     let mut wasm: Vec<(String, u64)> = wasm_dir
         .as_ref()
         .and_then(|d| std::fs::read_dir(d).ok())

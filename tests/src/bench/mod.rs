@@ -15,6 +15,7 @@ pub mod proc;
 pub mod report;
 pub mod stats;
 pub mod world;
+pub mod zellij;
 
 use std::fs;
 use std::path::{Path, PathBuf};

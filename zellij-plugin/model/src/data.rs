@@ -121,16 +121,14 @@ fn check_schema(v: &serde_json::Value) -> Result<(), String> {
 
 /// Parses one pane-state document (a `panechat::state` payload).
 pub fn parse_state(text: &str) -> Result<PaneState, String> {
-    let v: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| format!("not JSON ({e})"))?;
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON ({e})"))?;
     check_schema(&v)?;
     serde_json::from_value(v).map_err(|e| format!("not a pane state ({e})"))
 }
 
 /// Parses `panechat sessions --json`: elements that are not pane states are skipped.
 pub fn parse_sessions(text: &str) -> Result<Vec<PaneState>, String> {
-    let v: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| format!("not JSON ({e})"))?;
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON ({e})"))?;
     let serde_json::Value::Array(items) = v else {
         return Err("expected a JSON array".into());
     };
@@ -245,7 +243,9 @@ mod tests {
 
     #[test]
     fn rejects_newer_schemas_and_garbage_with_a_reason() {
-        assert!(parse_state(r#"{"schema":2}"#).unwrap_err().contains("schema 2"));
+        assert!(parse_state(r#"{"schema":2}"#)
+            .unwrap_err()
+            .contains("schema 2"));
         assert!(parse_state("kdl { x }").unwrap_err().contains("not JSON"));
         assert!(parse_sessions("{}").unwrap_err().contains("array"));
     }

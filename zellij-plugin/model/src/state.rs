@@ -88,7 +88,8 @@ pub enum Input {
     Tabs(Vec<Tab>),
     /// A pane was closed.
     PaneClosed(u32),
-    /// A pipe message. `payload` `None` marks the end of a CLI pipe.
+    /// A pipe message. `payload` `None` marks the end of a CLI pipe (from a keybind, it only
+    /// means that no payload was configured).
     Pipe {
         /// Message name.
         name: String,
@@ -429,9 +430,7 @@ impl State {
             let Some(ours) = &n.ours else { continue };
             if &p.title == ours {
                 n.confirmed = true;
-            } else if n.confirmed
-                || (p.title != n.before && !p.title.starts_with("panechat: "))
-            {
+            } else if n.confirmed || (p.title != n.before && !p.title.starts_with("panechat: ")) {
                 n.manual = true;
             }
         }
@@ -574,8 +573,11 @@ impl State {
         cli: Option<String>,
     ) -> (Vec<Effect>, bool) {
         // Every CLI pipe ends with a message without payload: the end, not an empty message.
-        let Some(payload) = payload else {
-            return (Vec::new(), false);
+        // Keybind messages (`MessagePlugin`) carry no payload unless one is configured.
+        let payload = match (payload, &cli) {
+            (Some(p), _) => p,
+            (None, Some(_)) => return (Vec::new(), false),
+            (None, None) => String::new(),
         };
         let mut fx = Vec::new();
         let mut redraw = false;
@@ -828,16 +830,27 @@ impl State {
                 .map(str::trim)
                 .find(|l| !l.is_empty())
                 .map(text::inert);
-            self.status = Some(match (exit, why) {
-                (None, why) => format!(
+            let not_found = why
+                .as_deref()
+                .is_some_and(|w| w.contains("No such file or directory"));
+            self.status = Some(if exit.is_none() || not_found {
+                format!(
                     "could not run `{}`{}: is panechat installed and on the PATH Zellij was \
                      started with? (the plugin option `panechat` names the binary)",
                     self.cfg.panechat,
                     why.map(|w| format!(" ({})", text::cap_chars(&w, 80)))
                         .unwrap_or_default()
-                ),
-                (Some(code), None) => format!("`panechat {kind}` failed (exit status {code})"),
-                (_, Some(line)) => format!("`panechat {kind}` failed: {}", text::cap_chars(&line, 200)),
+                )
+            } else {
+                match why {
+                    Some(line) => {
+                        format!("`panechat {kind}` failed: {}", text::cap_chars(&line, 200))
+                    }
+                    None => format!(
+                        "`panechat {kind}` failed (exit status {})",
+                        exit.unwrap_or(-1)
+                    ),
+                }
             });
             return (fx, true);
         }

@@ -7,7 +7,8 @@ use crate::state::{PIPE_FORK, PIPE_LIST, PIPE_PICK, PIPE_STATE};
 use crate::text::width;
 use crate::*;
 
-const HOSTILE: &str = "#(touch M1) #[fg=red] ; kill-server $(touch M2)\x1b]0;owned\x07\x1b[31m\u{9b}2J\x7f";
+const HOSTILE: &str =
+    "#(touch M1) #[fg=red] ; kill-server $(touch M2)\x1b]0;owned\x07\x1b[31m\u{9b}2J\x7f";
 
 #[derive(Default)]
 struct Rec {
@@ -109,7 +110,10 @@ fn ready(n: u32, sessions: &str) -> (State, Rec) {
         panic!("expected sessions --json first: {fx:?}")
     };
     assert_eq!(argv, ["panechat", "sessions", "--json"]);
-    assert_eq!(env.get("ZELLIJ_SESSION_NAME").map(String::as_str), Some("dev"));
+    assert_eq!(
+        env.get("ZELLIJ_SESSION_NAME").map(String::as_str),
+        Some("dev")
+    );
     drive(
         &mut s,
         Input::CommandDone {
@@ -141,10 +145,24 @@ fn echo_renames(s: &mut State, h: &mut Rec, renames: &[(u32, String)]) {
 fn a_state_message_renames_its_pane_with_the_format() {
     let (mut s, mut h) = ready(3, "[]");
     assert!(h.take().is_empty());
-    drive(&mut s, pipe(PIPE_STATE, &state_json(2, Some("01abc"), Some("Zellij layouts"))), &mut h);
+    drive(
+        &mut s,
+        pipe(
+            PIPE_STATE,
+            &state_json(2, Some("01abc"), Some("Zellij layouts")),
+        ),
+        &mut h,
+    );
     assert_eq!(h.renames(), [(2, "💬 Zellij layouts".to_string())]);
     // The same state again renames nothing.
-    drive(&mut s, pipe(PIPE_STATE, &state_json(2, Some("01abc"), Some("Zellij layouts"))), &mut h);
+    drive(
+        &mut s,
+        pipe(
+            PIPE_STATE,
+            &state_json(2, Some("01abc"), Some("Zellij layouts")),
+        ),
+        &mut h,
+    );
     assert!(h.renames().is_empty());
 }
 
@@ -169,11 +187,18 @@ fn initial_sessions_rename_this_sessions_panes_only() {
 #[test]
 fn hostile_titles_are_renamed_literally_without_controls() {
     let (mut s, mut h) = ready(1, "[]");
-    drive(&mut s, pipe(PIPE_STATE, &state_json(1, Some("01abc"), Some(HOSTILE))), &mut h);
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(1, Some("01abc"), Some(HOSTILE))),
+        &mut h,
+    );
     let r = h.renames();
     assert_eq!(r.len(), 1);
     let name = &r[0].1;
-    assert!(name.starts_with("💬 #(touch M1) #[fg=red] ; kill-server $(touch M2)"), "{name:?}");
+    assert!(
+        name.starts_with("💬 #(touch M1) #[fg=red] ; kill-server $(touch M2)"),
+        "{name:?}"
+    );
     assert!(!name.chars().any(|c| c.is_control()), "{name:?}");
     assert!(name.chars().count() <= 60, "capped: {name:?}");
 }
@@ -182,8 +207,19 @@ fn hostile_titles_are_renamed_literally_without_controls() {
 fn kdl_looking_and_wide_titles_stay_text() {
     let (mut s, mut h) = ready(2, "[]");
     let kdl = "plugins { x location=\"file:/evil.wasm\" } // \"q\"";
-    drive(&mut s, pipe(PIPE_STATE, &state_json(1, Some("01a"), Some(kdl))), &mut h);
-    drive(&mut s, pipe(PIPE_STATE, &state_json(2, Some("01b"), Some("会話の要約 🧪"))), &mut h);
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(1, Some("01a"), Some(kdl))),
+        &mut h,
+    );
+    drive(
+        &mut s,
+        pipe(
+            PIPE_STATE,
+            &state_json(2, Some("01b"), Some("会話の要約 🧪")),
+        ),
+        &mut h,
+    );
     let r = h.renames();
     assert_eq!(r[0].1, format!("💬 {kdl}"));
     assert_eq!(r[1].1, "💬 会話の要約 🧪");
@@ -192,7 +228,11 @@ fn kdl_looking_and_wide_titles_stay_text() {
 #[test]
 fn the_end_of_a_pipe_is_not_an_empty_title() {
     let (mut s, mut h) = ready(1, "[]");
-    drive(&mut s, pipe(PIPE_STATE, &state_json(1, Some("01a"), Some("Kept"))), &mut h);
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(1, Some("01a"), Some("Kept"))),
+        &mut h,
+    );
     h.take();
     let (fx, redraw) = s.handle(Input::Pipe {
         name: PIPE_STATE.into(),
@@ -204,9 +244,29 @@ fn the_end_of_a_pipe_is_not_an_empty_title() {
 }
 
 #[test]
+fn keybind_messages_without_payload_still_act() {
+    let (mut s, mut h) = ready(2, "[]");
+    drive(
+        &mut s,
+        Input::Pipe {
+            name: PIPE_PICK.into(),
+            payload: None,
+            cli: None,
+        },
+        &mut h,
+    );
+    assert!(s.picker.open);
+    assert_eq!(h.take()[0], Effect::Show);
+}
+
+#[test]
 fn cli_pipes_are_unblocked_and_list_answers() {
     let (mut s, mut h) = ready(2, "[]");
-    drive(&mut s, pipe(PIPE_STATE, &state_json(2, Some("01b"), Some("B"))), &mut h);
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(2, Some("01b"), Some("B"))),
+        &mut h,
+    );
     h.take();
     drive(
         &mut s,
@@ -218,7 +278,9 @@ fn cli_pipes_are_unblocked_and_list_answers() {
         &mut h,
     );
     let fx = h.take();
-    let Effect::CliOutput { pipe, text } = &fx[0] else { panic!("{fx:?}") };
+    let Effect::CliOutput { pipe, text } = &fx[0] else {
+        panic!("{fx:?}")
+    };
     assert_eq!(pipe, "p7");
     let v: serde_json::Value = serde_json::from_str(text).unwrap();
     assert_eq!(v["panes"][1]["conversation_title"], "B");
@@ -228,7 +290,11 @@ fn cli_pipes_are_unblocked_and_list_answers() {
 #[test]
 fn a_pane_renamed_by_hand_is_left_alone_unless_configured() {
     let (mut s, mut h) = ready(2, "[]");
-    drive(&mut s, pipe(PIPE_STATE, &state_json(1, Some("01a"), Some("One"))), &mut h);
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(1, Some("01a"), Some("One"))),
+        &mut h,
+    );
     let r = h.renames();
     // A pane update from before the rename landed is not mistaken for a manual rename.
     let same = s.panes.clone();
@@ -238,7 +304,11 @@ fn a_pane_renamed_by_hand_is_left_alone_unless_configured() {
     let mut panes = s.panes.clone();
     panes[0].title = "my build".into();
     drive(&mut s, Input::Panes(panes.clone()), &mut h);
-    drive(&mut s, pipe(PIPE_STATE, &state_json(1, Some("01a"), Some("Retitled"))), &mut h);
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(1, Some("01a"), Some("Retitled"))),
+        &mut h,
+    );
     assert!(h.renames().is_empty(), "hand-made name kept");
 
     let mut cfg = BTreeMap::new();
@@ -246,14 +316,22 @@ fn a_pane_renamed_by_hand_is_left_alone_unless_configured() {
     s.cfg = Config::from_map(&cfg).unwrap();
     drive(&mut s, Input::Panes(panes), &mut h);
     assert_eq!(h.renames(), [(1, "💬 Retitled".to_string())]);
-    drive(&mut s, pipe(PIPE_STATE, &state_json(1, Some("01a"), Some("Again"))), &mut h);
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(1, Some("01a"), Some("Again"))),
+        &mut h,
+    );
     assert_eq!(h.renames(), [(1, "💬 Again".to_string())]);
 }
 
 #[test]
 fn a_pane_that_loses_its_conversation_gets_its_own_name_back() {
     let (mut s, mut h) = ready(1, "[]");
-    drive(&mut s, pipe(PIPE_STATE, &state_json(1, Some("01a"), Some("One"))), &mut h);
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(1, Some("01a"), Some("One"))),
+        &mut h,
+    );
     let r = h.renames();
     echo_renames(&mut s, &mut h, &r);
     drive(&mut s, pipe(PIPE_STATE, &state_json(1, None, None)), &mut h);
@@ -266,7 +344,11 @@ fn a_pane_that_loses_its_conversation_gets_its_own_name_back() {
 #[test]
 fn state_for_a_pane_not_yet_known_applies_when_it_appears() {
     let (mut s, mut h) = ready(1, "[]");
-    drive(&mut s, pipe(PIPE_STATE, &state_json(5, Some("01e"), Some("Later"))), &mut h);
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(5, Some("01e"), Some("Later"))),
+        &mut h,
+    );
     assert!(h.renames().is_empty());
     let mut panes = s.panes.clone();
     panes.push(pane(5, 0, "shell 5", false));
@@ -279,13 +361,30 @@ fn nothing_is_renamed_or_run_before_a_grant_and_pane_updates_imply_one() {
     let mut s = State::new(Ok(Config::default()));
     let mut h = Rec::default();
     drive(&mut s, Input::SessionName("dev".into()), &mut h);
-    drive(&mut s, pipe(PIPE_STATE, &state_json(1, Some("01a"), Some("A"))), &mut h);
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(1, Some("01a"), Some("A"))),
+        &mut h,
+    );
     assert!(h.take().is_empty());
     // Zellij sends pane updates only to plugins granted ReadApplicationState.
-    drive(&mut s, Input::Panes(vec![pane(1, 0, "shell", true)]), &mut h);
+    drive(
+        &mut s,
+        Input::Panes(vec![pane(1, 0, "shell", true)]),
+        &mut h,
+    );
     let fx = h.take();
-    assert!(matches!(&fx[0], Effect::Run { argv, .. } if argv[1] == "sessions"), "{fx:?}");
-    assert_eq!(fx[1], Effect::Rename { pane: 1, name: "💬 A".into() });
+    assert!(
+        matches!(&fx[0], Effect::Run { argv, .. } if argv[1] == "sessions"),
+        "{fx:?}"
+    );
+    assert_eq!(
+        fx[1],
+        Effect::Rename {
+            pane: 1,
+            name: "💬 A".into()
+        }
+    );
 }
 
 #[test]
@@ -300,7 +399,11 @@ fn denied_permissions_and_bad_messages_say_so() {
 
     let (mut s, mut h) = ready(1, "[]");
     drive(&mut s, pipe(PIPE_STATE, "{not json"), &mut h);
-    assert!(s.status.as_deref().unwrap().contains("ignored a panechat::state message"));
+    assert!(s
+        .status
+        .as_deref()
+        .unwrap()
+        .contains("ignored a panechat::state message"));
 }
 
 #[test]
@@ -308,7 +411,9 @@ fn a_missing_binary_is_named_on_screen() {
     let mut s = State::new(Ok(Config::default()));
     let mut h = Rec::default();
     drive(&mut s, Input::Permission(true), &mut h);
-    let Some(Effect::Run { context, .. }) = h.take().pop() else { panic!() };
+    let Some(Effect::Run { context, .. }) = h.take().pop() else {
+        panic!()
+    };
     drive(
         &mut s,
         Input::CommandDone {
@@ -320,7 +425,10 @@ fn a_missing_binary_is_named_on_screen() {
         &mut h,
     );
     let msg = s.status.clone().unwrap();
-    assert!(msg.contains("could not run `panechat`") && msg.contains("PATH"), "{msg}");
+    assert!(
+        msg.contains("could not run `panechat`") && msg.contains("PATH"),
+        "{msg}"
+    );
     drive(
         &mut s,
         Input::CommandDone {
@@ -341,28 +449,48 @@ fn a_missing_binary_is_named_on_screen() {
 fn one_sessions_run_at_a_time() {
     let (mut s, mut h) = ready(1, "[]");
     drive(&mut s, pipe(PIPE_PICK, ""), &mut h);
-    let runs = |fx: &[Effect]| fx.iter().filter(|e| matches!(e, Effect::Run { .. })).count();
+    let runs = |fx: &[Effect]| {
+        fx.iter()
+            .filter(|e| matches!(e, Effect::Run { .. }))
+            .count()
+    };
     let fx = h.take();
     assert_eq!(runs(&fx), 1);
     drive(&mut s, Input::Key(Key::Esc), &mut h);
     drive(&mut s, pipe(PIPE_PICK, ""), &mut h);
     assert_eq!(runs(&h.take()), 0, "still running: folded");
-    let Some(Effect::Run { context, .. }) = fx.into_iter().find(|e| matches!(e, Effect::Run { .. }))
+    let Some(Effect::Run { context, .. }) =
+        fx.into_iter().find(|e| matches!(e, Effect::Run { .. }))
     else {
         panic!()
     };
     drive(
         &mut s,
-        Input::CommandDone { context, exit: Some(0), stdout: "[]".into(), stderr: String::new() },
+        Input::CommandDone {
+            context,
+            exit: Some(0),
+            stdout: "[]".into(),
+            stderr: String::new(),
+        },
         &mut h,
     );
-    assert_eq!(runs(&h.take()), 1, "the folded request runs once afterwards");
+    assert_eq!(
+        runs(&h.take()),
+        1,
+        "the folded request runs once afterwards"
+    );
 }
 
 fn many(n: u32) -> (State, Rec) {
     let sessions: Vec<String> = (1..=n)
         .filter(|i| i % 4 != 0)
-        .map(|i| state_json(i, Some(&format!("01conv{i:04}")), Some(&format!("Topic number {i}"))))
+        .map(|i| {
+            state_json(
+                i,
+                Some(&format!("01conv{i:04}")),
+                Some(&format!("Topic number {i}")),
+            )
+        })
         .collect();
     let (mut s, mut h) = ready(n, &format!("[{}]", sessions.join(",")));
     // Spread over 4 tabs, pane 37 focused.
@@ -397,10 +525,21 @@ fn the_picker_lists_200_panes_the_focused_one_first_and_fits_the_pane() {
             assert_eq!(width(&plain(l)), cols, "{l:?}");
         }
     }
-    let lines: Vec<String> = render(&s, 30, 120, 1_796_205_660).iter().map(|l| plain(l)).collect();
+    let lines: Vec<String> = render(&s, 30, 120, 1_796_205_660)
+        .iter()
+        .map(|l| plain(l))
+        .collect();
     assert!(lines[0].contains("200 of 200 panes"), "{}", lines[0]);
-    assert!(lines[1].starts_with("▸ Tab #2") && lines[1].contains("Topic number 37"), "{}", lines[1]);
-    assert!(lines[1].contains("2t") && lines[1].contains("1m"), "{}", lines[1]);
+    assert!(
+        lines[1].starts_with("▸ Tab #2") && lines[1].contains("Topic number 37"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[1].contains("2t") && lines[1].contains("1m"),
+        "{}",
+        lines[1]
+    );
     assert!(lines[29].contains("Enter focus"));
 }
 
@@ -413,7 +552,12 @@ fn typing_filters_fuzzily_and_enter_focuses_the_choice() {
         drive(&mut s, Input::Key(Key::Char(c)), &mut h);
     }
     let rows = s.filtered();
-    assert_eq!(rows[0].pane.id, 142, "{:?}", rows.iter().map(|r| r.pane.id).collect::<Vec<_>>());
+    assert_eq!(
+        rows[0].pane.id,
+        142,
+        "{:?}",
+        rows.iter().map(|r| r.pane.id).collect::<Vec<_>>()
+    );
     let lines: Vec<String> = render(&s, 10, 100, 0).iter().map(|l| plain(l)).collect();
     assert!(lines[0].contains("filter: topic 142"));
     drive(&mut s, Input::Key(Key::Enter), &mut h);
@@ -460,7 +604,12 @@ fn picker_keys_fork_new_and_use() {
             Effect::Hide,
             Effect::Focus(2),
             Effect::OpenCommand {
-                argv: vec!["panechat".into(), "fork".into(), "01conv0002".into(), "--exec-shell".into()],
+                argv: vec![
+                    "panechat".into(),
+                    "fork".into(),
+                    "01conv0002".into(),
+                    "--exec-shell".into()
+                ],
                 cwd_of: Some(2),
                 env: [("ZELLIJ_SESSION_NAME".to_string(), "dev".to_string())].into(),
             }
@@ -474,16 +623,32 @@ fn picker_keys_fork_new_and_use() {
     drive(&mut s, Input::Key(Key::Ctrl('u')), &mut h);
     let fx = h.take();
     assert_eq!(fx[0], Effect::Hide);
-    let Effect::Run { argv, .. } = &fx[1] else { panic!("{fx:?}") };
-    assert_eq!(argv, &["panechat", "use", "01conv0003", "--session", "zellij:dev:1"]);
+    let Effect::Run { argv, .. } = &fx[1] else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(
+        argv,
+        &["panechat", "use", "01conv0003", "--session", "zellij:dev:1"]
+    );
 
     drive(&mut s, pipe(PIPE_PICK, ""), &mut h);
     s.picker.selected = s.filtered().iter().position(|r| r.pane.id == 3).unwrap();
     h.take();
     drive(&mut s, Input::Key(Key::Ctrl('e')), &mut h);
     let fx = h.take();
-    assert!(matches!(fx[2], Effect::OpenTerminal { cwd_of: Some(3), .. }), "{fx:?}");
-    let Effect::Run { argv, .. } = &fx[3] else { panic!("{fx:?}") };
+    assert!(
+        matches!(
+            fx[2],
+            Effect::OpenTerminal {
+                cwd_of: Some(3),
+                ..
+            }
+        ),
+        "{fx:?}"
+    );
+    let Effect::Run { argv, .. } = &fx[3] else {
+        panic!("{fx:?}")
+    };
     assert_eq!(argv, &["panechat", "new", "--session", "zellij:dev:101"]);
 
     // A pane without a conversation cannot be forked: said on screen, picker stays.
@@ -493,7 +658,10 @@ fn picker_keys_fork_new_and_use() {
     drive(&mut s, Input::Key(Key::Ctrl('f')), &mut h);
     assert!(h.take().is_empty());
     assert!(s.picker.open);
-    assert_eq!(s.status.as_deref(), Some("pane 4 has no conversation to fork"));
+    assert_eq!(
+        s.status.as_deref(),
+        Some("pane 4 has no conversation to fork")
+    );
 }
 
 #[test]
@@ -502,7 +670,9 @@ fn the_fork_key_forks_the_focused_pane() {
     h.take();
     drive(&mut s, pipe(PIPE_FORK, ""), &mut h);
     let fx = h.take();
-    let Effect::OpenCommand { argv, cwd_of, .. } = &fx[0] else { panic!("{fx:?}") };
+    let Effect::OpenCommand { argv, cwd_of, .. } = &fx[0] else {
+        panic!("{fx:?}")
+    };
     assert_eq!(argv, &["panechat", "fork", "01a", "--exec-shell"]);
     assert_eq!(*cwd_of, Some(1));
 }
@@ -525,8 +695,23 @@ fn running_and_locked_panes_are_marked() {
 #[test]
 fn hostile_titles_render_inert_at_any_width() {
     let (mut s, mut h) = ready(3, "[]");
-    drive(&mut s, pipe(PIPE_STATE, &state_json(1, Some("01a"), Some(HOSTILE))), &mut h);
-    drive(&mut s, pipe(PIPE_STATE, &state_json(2, Some("01b"), Some("全角の題名がとても長い場合の表示テスト"))), &mut h);
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(1, Some("01a"), Some(HOSTILE))),
+        &mut h,
+    );
+    drive(
+        &mut s,
+        pipe(
+            PIPE_STATE,
+            &state_json(
+                2,
+                Some("01b"),
+                Some("全角の題名がとても長い場合の表示テスト"),
+            ),
+        ),
+        &mut h,
+    );
     let mut panes = s.panes.clone();
     panes[2].title = "tab\x1b[2Jname\u{7}".into();
     drive(&mut s, Input::Panes(panes), &mut h);

@@ -104,9 +104,13 @@ mod tests {
 
     #[test]
     fn inert_removes_every_control_and_keeps_the_rest_literally() {
-        let hostile = "#(touch M1) #[fg=red] ; kill-server $(touch M2)\x1b]2;pwned\x07\u{9b}31m\x7f\u{202e}x";
+        let hostile =
+            "#(touch M1) #[fg=red] ; kill-server $(touch M2)\x1b]2;pwned\x07\u{9b}31m\x7f\u{202e}x";
         let s = inert(hostile);
-        assert_eq!(s, "#(touch M1) #[fg=red] ; kill-server $(touch M2)]2;pwned31mx");
+        assert_eq!(
+            s,
+            "#(touch M1) #[fg=red] ; kill-server $(touch M2)]2;pwned31mx"
+        );
         assert!(!s.chars().any(is_control));
     }
 

@@ -417,6 +417,24 @@ impl Config {
         }
     }
 
+    /// A warning when `provider.api_key_env` was set to a variable that is not set: no key is
+    /// sent, which a server that needs one answers with an unhelpful HTTP error. (Where a key is
+    /// certainly needed, [`crate::provider::preflight`] fails instead.)
+    pub fn unset_key_warning(&self) -> Option<String> {
+        let var = &self.api_key_env;
+        let src = self.source("provider.api_key_env").unwrap_or("default");
+        if self.kind == ProviderKind::Command || var.is_empty() || src == "default" {
+            return None;
+        }
+        if Env::read_dynamic(var).is_some_and(|k| !k.trim().is_empty()) {
+            return None;
+        }
+        Some(format!(
+            "provider.api_key_env is \"{var}\" (set in {src}), but the environment variable {var} is not set, so no API key is sent to {}; export {var}=… if the server needs one",
+            self.base_url
+        ))
+    }
+
     /// The built-in defaults (no files, no environment).
     pub fn defaults() -> Config {
         Config::from_raw(BTreeMap::new()).expect("defaults are valid")
@@ -437,10 +455,83 @@ fn unknown_key(key: &str, source: &str) -> Error {
     if known.is_empty() {
         known = KEYS.iter().map(|k| k.name).collect();
     }
+    let guess = suggest(key)
+        .map(|k| format!(" (did you mean `{k}`?)"))
+        .unwrap_or_default();
     Error::Config(format!(
-        "{source}: unknown config key `{key}`; known keys: {}",
+        "{source}: unknown config key `{key}`{guess}; known keys: {}",
         known.join(", ")
     ))
+}
+
+/// The known key closest to a mistyped one: the same key name in another section, or one a
+/// couple of typing mistakes away.
+fn suggest(key: &str) -> Option<&'static str> {
+    let leaf = key.rsplit('.').next().unwrap_or(key);
+    if let Some(k) = KEYS
+        .iter()
+        .find(|k| k.name.rsplit('.').next() == Some(leaf))
+    {
+        return Some(k.name);
+    }
+    KEYS.iter()
+        .map(|k| (edit_distance(key, k.name), k.name))
+        .filter(|(d, name)| *d <= (name.len() / 4).max(2))
+        .min()
+        .map(|(_, name)| name)
+}
+
+/// Edit distance counting an insertion, deletion, substitution or swap of neighbours as one.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+/// `path:line` of `section` (and `key` in it) in a config file's `text`, for an error message;
+/// just the path when it cannot be found.
+fn located(path: &str, text: &str, section: &str, key: Option<&str>) -> String {
+    let line = (|| {
+        let doc = toml::de::DeTable::parse(text).ok()?;
+        let (sk, sv) = doc
+            .get_ref()
+            .iter()
+            .find(|(k, _)| k.get_ref().as_ref() == section)?;
+        let span = match key {
+            None => sk.span(),
+            Some(key) => {
+                let toml::de::DeValue::Table(t) = sv.get_ref() else {
+                    return None;
+                };
+                t.iter()
+                    .find(|(k, _)| k.get_ref().as_ref() == key)
+                    .map(|(k, _)| k.span())?
+            }
+        };
+        Some(text[..span.start.min(text.len())].matches('\n').count() + 1)
+    })();
+    match line {
+        Some(l) => format!("{path}:{l}"),
+        None => path.to_string(),
+    }
 }
 
 fn default_value(def: &KeyDef) -> toml::Value {
@@ -589,20 +680,30 @@ fn apply_file(
     let src = path.display().to_string();
     for (section, value) in table {
         let toml::Value::Table(inner) = value else {
+            let at = located(&src, text, &section, None);
             return Err(Error::Config(format!(
-                "{src}: `{section}` must be a table such as [{section}]; known sections: provider, conversation, lock, title"
+                "{at}: `{section}` must be a table such as [{section}]; known sections: provider, conversation, lock, title"
             )));
         };
         for (key, value) in inner {
             let full = format!("{section}.{key}");
-            let def = def(&full).ok_or_else(|| unknown_key(&full, &src))?;
+            let at = || located(&src, text, &section, Some(&key));
+            let def = def(&full).ok_or_else(|| unknown_key(&full, &at()))?;
             if project && !def.project_ok {
                 return Err(Error::Config(format!(
-                    "{src}: `{full}` may not be set in a project file (a .panechat.toml can come from a cloned repository); set it in your user config {}",
+                    "{}: `{full}` may not be set in a project file (a .panechat.toml can come from a cloned repository); set it in your user config {}",
+                    at(),
                     "(~/.config/panechat/config.toml)"
                 )));
             }
-            set(raw, def, value, src.clone())?;
+            // The value remembers its file; an error about it names the line too.
+            set(raw, def, value, src.clone()).map_err(|e| match e {
+                Error::Config(m) => match m.strip_prefix(&src) {
+                    Some(rest) => Error::Config(format!("{}{rest}", at())),
+                    None => Error::Config(m),
+                },
+                other => other,
+            })?;
         }
     }
     Ok(())
@@ -727,6 +828,33 @@ mod tests {
                 && e.contains("provider.model"),
             "{e}"
         );
+        assert!(e.contains("config.toml:2:"), "{e}");
+        assert!(e.contains("did you mean `provider.model`?"), "{e}");
+        let e = load_with(
+            Some("# mine\n[provider]\nkind = \"openai\"\n\n[lock]\nwiat = \"5s\"\n"),
+            None,
+            &[],
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("config.toml:6:") && e.contains("did you mean `lock.wait`?"),
+            "{e}"
+        );
+        // The right key name in the wrong section.
+        let e = load_with(Some("[provider]\nwait = \"5s\"\n"), None, &[], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("did you mean `lock.wait`?"), "{e}");
+        let e = load_with(None, None, &[], &["title.generat=false"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("did you mean `title.generate`?"), "{e}");
+        let e = load_with(Some("[provider]\nzzzzzz = 1\n"), None, &[], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("did you mean"), "{e}");
         let e = load_with(Some("[lock]\nwait = \"soon\"\n"), None, &[], &[])
             .unwrap_err()
             .to_string();
@@ -734,6 +862,7 @@ mod tests {
             e.contains("lock.wait") && e.contains("duration") && e.contains("soon"),
             "{e}"
         );
+        assert!(e.contains("config.toml:2:"), "{e}");
         let e = load_with(Some("[lock]\nwait = \n"), None, &[], &[])
             .unwrap_err()
             .to_string();

@@ -18,6 +18,15 @@ pub enum Error {
     /// The user cancelled (exit 130).
     #[error("{0}")]
     Cancelled(String),
+    /// Stopped by a signal other than Ctrl-C: `panechat kill` (SIGTERM, exit 143) or a closed
+    /// terminal (SIGHUP, exit 129): the shell's 128 + the signal's number.
+    #[error("{message}")]
+    Signalled {
+        /// The signal's number.
+        signal: i32,
+        /// What happened.
+        message: String,
+    },
     /// No conversation or session matches.
     #[error("{0}")]
     NotFound(String),
@@ -54,6 +63,15 @@ pub enum Error {
     /// The provider failed.
     #[error("{0}")]
     Provider(#[from] ProviderError),
+    /// A query failed after its message was taken: the conversation is unchanged and the
+    /// message is kept for `panechat q --retry`. The cause keeps its kind (and so its hint and
+    /// exit code).
+    #[error("{source}\nnothing was added to the conversation; your message is kept: `panechat q --retry` sends it again")]
+    RunFailed {
+        /// What went wrong.
+        #[source]
+        source: Box<Error>,
+    },
     /// Anything else, already worded for the user.
     #[error("{0}")]
     Other(String),
@@ -77,6 +95,8 @@ impl Error {
             Error::Usage(_) | Error::Ambiguous { .. } => 2,
             Error::Locked(_) => 75,
             Error::Cancelled(_) => 130,
+            Error::Signalled { signal, .. } => 128 + signal,
+            Error::RunFailed { source } => source.exit_code(),
             _ => 1,
         }
     }
@@ -89,12 +109,29 @@ impl Error {
             Error::NotFound(_) => "`panechat ls` lists conversations".into(),
             Error::Corrupt { .. } => "`panechat doctor` explains; `panechat doctor --repair` fixes what it can without losing data".into(),
             Error::Config(_) => "see docs/config.md for every key and its form".into(),
+            Error::RunFailed { source } => return source.hint(),
+            Error::Provider(p) => return provider_hint(p),
             Error::Io { source, .. } if source.kind() == io::ErrorKind::PermissionDenied => {
                 "check the ownership of panechat's directories (PANECHAT_HOME or the XDG dirs)".into()
             }
             _ => return None,
         })
     }
+}
+
+/// What to do about a provider failure, by its kind.
+fn provider_hint(p: &ProviderError) -> Option<String> {
+    use crate::provider::ProviderErrorKind as K;
+    Some(match p.kind {
+        K::Http(401) | K::Http(403) => "the server refused the API key: check the variable named by provider.api_key_env (e.g. OPENAI_API_KEY)".into(),
+        K::Http(404) => "check provider.model and provider.base_url (see docs/config.md)".into(),
+        K::Http(429) => "the provider is rate-limiting you; wait a moment, then `panechat q --retry`".into(),
+        K::Http(code) if code >= 500 => "the provider failed; `panechat q --retry` tries again".into(),
+        K::Connect => "is the server running? check provider.base_url (see docs/config.md)".into(),
+        K::MissingKey => "export the API key, or set provider.api_key_env to the variable that holds it".into(),
+        K::Command => "check provider.command: run it by hand with the conversation as JSON on stdin".into(),
+        _ => return None,
+    })
 }
 
 /// Attaches a path to I/O errors.

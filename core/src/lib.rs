@@ -2,8 +2,8 @@
 //!
 //! The library holds everything but terminal interaction: session identity ([`session`]),
 //! the durable store ([`store`]), locks ([`lock`]), targeting ([`target`]), config
-//! ([`config`]), providers ([`provider`]), titles ([`title`]), the runs registry ([`runs`]) and
-//! what is told to the multiplexers ([`adapters`]). It never prints; the `panechat` binary
+//! ([`config`]), providers ([`provider`]), titles ([`title`]), the runs registry ([`runs`]), each pane's
+//! state ([`state`]) and what is told to the multiplexers ([`publish`], [`adapters`]). It never prints; the `panechat` binary
 //! (`src/cli`) owns all terminal output.
 #![deny(missing_docs)]
 
@@ -16,8 +16,11 @@ pub mod logfile;
 pub mod paths;
 pub mod provider;
 pub mod prune;
+pub mod publish;
 pub mod runs;
+pub mod schema;
 pub mod session;
+pub mod state;
 pub mod store;
 pub mod target;
 pub mod time;

@@ -30,14 +30,9 @@ pub struct Holder {
     /// Process start time (clock ticks since boot), to detect a recycled pid.
     #[serde(default)]
     pub start: u64,
-    /// Session key of the holder.
-    pub session: String,
-    /// Multiplexer name (`tmux`, `zellij`, …).
-    #[serde(default)]
-    pub multiplexer: String,
-    /// Pane id, when in a multiplexer.
-    #[serde(default)]
-    pub pane: Option<String>,
+    /// The holder's pane.
+    #[serde(flatten)]
+    pub pane: crate::session::PaneRef,
     /// When it took the lock (RFC 3339).
     pub since: String,
     /// What it is doing (`query`, `rename`, `rm`, …).
@@ -51,9 +46,7 @@ impl Holder {
         Holder {
             pid,
             start: crate::session::process_start_time(pid).unwrap_or(0),
-            session: session.key.to_string(),
-            multiplexer: session.multiplexer.to_string(),
-            pane: session.pane.clone(),
+            pane: session.pane_ref(),
             since: crate::time::now_rfc3339(),
             command: command.to_string(),
         }
@@ -61,12 +54,9 @@ impl Holder {
 
     /// `tmux pane %3, pid 4242, query, 12s`.
     pub fn describe(&self) -> String {
-        let place = match &self.pane {
-            Some(p) => format!("{} pane {p}", self.multiplexer),
-            None => format!("session {}", self.session),
-        };
         format!(
-            "{place}, pid {}, {}, {}",
+            "{}, pid {}, {}, {}",
+            self.pane.place(),
             self.pid,
             self.command,
             crate::time::ago(&self.since)
@@ -184,8 +174,8 @@ pub fn acquire(path: &Path) -> Result<LockGuard> {
                 path: path.to_path_buf(),
             });
         }
-        // The file was replaced under us (only index/session locks get here, whose files are
-        // never unlinked, so this is a race with a manual cleanup): lock the new one.
+        // The file was unlinked under us (a session's lock, by `mapping::remove` while it held
+        // it, or a manual cleanup): lock the file now at the path instead.
     }
 }
 
@@ -286,14 +276,24 @@ mod tests {
         let h = Holder {
             pid: 1,
             start: 0,
-            session: "s".into(),
-            multiplexer: "tmux".into(),
-            pane: Some("%3".into()),
+            pane: crate::session::PaneRef {
+                session: crate::session::SessionKey::normalize("tmux:h:%3").unwrap(),
+                multiplexer: crate::session::Multiplexer::Tmux,
+                pane: Some("%3".into()),
+            },
             since: crate::time::now_rfc3339(),
             command: "query".into(),
         };
         g.write_holder(&h).unwrap();
         assert_eq!(read_holder(&p).unwrap(), h);
+        // Holders written by earlier versions (flat string fields) still read.
+        std::fs::write(
+            &p,
+            r#"{"pid":1,"start":0,"session":"s","multiplexer":"tmux","pane":"%3","since":"x","command":"query"}"#,
+        )
+        .unwrap();
+        assert_eq!(read_holder(&p).unwrap().pane.pane.as_deref(), Some("%3"));
+        g.write_holder(&h).unwrap();
         assert!(h.describe().starts_with("tmux pane %3, pid 1, query"));
         drop(g);
         assert!(read_holder(&p).is_none());

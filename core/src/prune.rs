@@ -21,21 +21,42 @@ pub enum Liveness {
     Unknown,
 }
 
-fn run(cmd: &mut Command) -> Option<String> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+/// Asks a multiplexer something (the seam tests replace with a recorder).
+pub trait Probe {
+    /// Runs `program ARGS…` with the extra environment `env` and returns its stdout when it
+    /// succeeds.
+    fn run(&self, program: &str, args: &[&str], env: &[(&str, &str)]) -> Option<String>;
+}
+
+/// Runs the real programs.
+#[derive(Debug, Default)]
+pub struct RealProbe;
+
+impl Probe for RealProbe {
+    fn run(&self, program: &str, args: &[&str], env: &[(&str, &str)]) -> Option<String> {
+        let out = Command::new(program)
+            .args(args)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
 }
 
 /// Checks a session record; `deep` allows asking the multiplexer.
 pub fn check(rec: &SessionRecord, deep: bool) -> Liveness {
+    check_with(rec, deep, &RealProbe)
+}
+
+/// [`check`] through `probe`.
+pub fn check_with(rec: &SessionRecord, deep: bool, probe: &dyn Probe) -> Liveness {
+    let run = |program: &str, args: &[&str], env: &[(&str, &str)]| probe.run(program, args, env);
     let server = rec.server.as_deref().unwrap_or("");
-    match Multiplexer::from_key(rec.key.as_str()) {
+    match rec.pane.multiplexer {
         Multiplexer::Tmux => {
             let Some((socket, pid)) = server.rsplit_once(',') else {
                 return Liveness::Unknown;
@@ -49,15 +70,12 @@ pub fn check(rec: &SessionRecord, deep: bool) -> Liveness {
             }
             if deep {
                 if let (Some(pane), Some(list)) = (
-                    &rec.pane,
-                    run(Command::new("tmux").args([
-                        "-S",
-                        socket,
-                        "list-panes",
-                        "-a",
-                        "-F",
-                        "#{pane_id}",
-                    ])),
+                    &rec.pane.pane,
+                    run(
+                        "tmux",
+                        &["-S", socket, "list-panes", "-a", "-F", "#{pane_id}"],
+                        &[],
+                    ),
                 ) {
                     if !list.lines().any(|l| l == pane) {
                         return Liveness::Gone(format!("tmux pane {pane} was closed"));
@@ -71,10 +89,12 @@ pub fn check(rec: &SessionRecord, deep: bool) -> Liveness {
                 return Liveness::Gone("the WezTerm instance is gone".into());
             }
             if deep {
-                let list = run(Command::new("wezterm")
-                    .args(["cli", "list", "--format", "json"])
-                    .env("WEZTERM_UNIX_SOCKET", server));
-                if let (Some(pane), Some(list)) = (&rec.pane, list) {
+                let list = run(
+                    "wezterm",
+                    &["cli", "list", "--format", "json"],
+                    &[("WEZTERM_UNIX_SOCKET", server)],
+                );
+                if let (Some(pane), Some(list)) = (&rec.pane.pane, list) {
                     let ids: Vec<String> = serde_json::from_str::<serde_json::Value>(&list)
                         .ok()
                         .and_then(|v| v.as_array().cloned())
@@ -90,8 +110,11 @@ pub fn check(rec: &SessionRecord, deep: bool) -> Liveness {
             Liveness::Unknown
         }
         Multiplexer::Zellij if deep => {
-            match run(Command::new("zellij").args(["list-sessions", "--no-formatting", "--short"]))
-            {
+            match run(
+                "zellij",
+                &["list-sessions", "--no-formatting", "--short"],
+                &[],
+            ) {
                 Some(list) if !list.lines().any(|l| l.trim() == server) => {
                     Liveness::Gone(format!("Zellij session {server} no longer exists"))
                 }
@@ -112,5 +135,94 @@ pub fn check(rec: &SessionRecord, deep: bool) -> Liveness {
             }
         }
         _ => Liveness::Unknown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::{PaneRef, SessionKey};
+    use std::cell::RefCell;
+
+    struct Canned {
+        out: &'static str,
+        calls: RefCell<Vec<String>>,
+    }
+
+    impl Probe for Canned {
+        fn run(&self, program: &str, args: &[&str], env: &[(&str, &str)]) -> Option<String> {
+            self.calls
+                .borrow_mut()
+                .push(format!("{env:?} {program} {}", args.join(" ")));
+            Some(self.out.to_string())
+        }
+    }
+
+    fn rec(mux: Multiplexer, key: &str, pane: &str, server: &str) -> SessionRecord {
+        SessionRecord {
+            pane: PaneRef {
+                session: SessionKey::normalize(key).unwrap(),
+                multiplexer: mux,
+                pane: Some(pane.into()),
+            },
+            server: Some(server.into()),
+            tty: None,
+            pending_new: false,
+            active: None,
+            previous: Vec::new(),
+            updated_at: String::new(),
+        }
+    }
+
+    #[test]
+    fn deep_checks_ask_each_multiplexer_and_spot_closed_panes() {
+        let me = std::process::id();
+        let sock = std::env::temp_dir().display().to_string();
+        let tmux = rec(
+            Multiplexer::Tmux,
+            "tmux:h:%3",
+            "%3",
+            &format!("{sock},{me}"),
+        );
+        let probe = Canned {
+            out: "%1\n%2\n",
+            calls: RefCell::default(),
+        };
+        assert_eq!(
+            check_with(&tmux, true, &probe),
+            Liveness::Gone("tmux pane %3 was closed".into())
+        );
+        assert_eq!(
+            probe.calls.borrow()[0],
+            format!("[] tmux -S {sock} list-panes -a -F #{{pane_id}}")
+        );
+        // Without `deep`, nothing is run.
+        let quiet = Canned {
+            out: "",
+            calls: RefCell::default(),
+        };
+        assert_eq!(check_with(&tmux, false, &quiet), Liveness::Alive);
+        assert!(quiet.calls.borrow().is_empty());
+
+        let wez = rec(Multiplexer::Wezterm, "wezterm:h:7", "7", &sock);
+        let probe = Canned {
+            out: r#"[{"pane_id": 1}, {"pane_id": 2}]"#,
+            calls: RefCell::default(),
+        };
+        assert_eq!(
+            check_with(&wez, true, &probe),
+            Liveness::Gone("WezTerm pane 7 was closed".into())
+        );
+        assert!(probe.calls.borrow()[0].contains("WEZTERM_UNIX_SOCKET"));
+
+        let zj = rec(Multiplexer::Zellij, "zellij:gone:4", "4", "gone");
+        let probe = Canned {
+            out: "other\n",
+            calls: RefCell::default(),
+        };
+        assert_eq!(
+            check_with(&zj, true, &probe),
+            Liveness::Gone("Zellij session gone no longer exists".into())
+        );
     }
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::paths::{ensure_dir, list_dir, Paths};
-use crate::session::{process_alive, process_start_time, Session};
+use crate::session::{process_alive, process_start_time, PaneRef, Session};
 use crate::store::atomic;
 
 /// What a run is doing.
@@ -24,6 +24,8 @@ pub enum RunState {
     Streaming,
     /// Asking the model for a title.
     GeneratingTitle,
+    /// A short write under the lock (`rename`, `rm`).
+    Writing,
     /// Finished (briefly visible before the file is removed).
     Done,
 }
@@ -35,14 +37,22 @@ impl RunState {
             RunState::WaitingForLock => "waiting-for-lock",
             RunState::Streaming => "streaming",
             RunState::GeneratingTitle => "generating-title",
+            RunState::Writing => "writing",
             RunState::Done => "done",
         }
     }
 
     /// Whether a run in this state holds its conversation's lock.
     pub fn holds_lock(self) -> bool {
-        matches!(self, RunState::Streaming | RunState::GeneratingTitle)
+        matches!(
+            self,
+            RunState::Streaming | RunState::GeneratingTitle | RunState::Writing
+        )
     }
+}
+
+fn default_command() -> String {
+    "query".into()
 }
 
 /// A registered run.
@@ -52,13 +62,12 @@ pub struct Run {
     pub pid: u32,
     /// Process start time (clock ticks since boot).
     pub start: u64,
-    /// Session key.
-    pub session: String,
-    /// Multiplexer name.
-    pub multiplexer: String,
-    /// Pane id.
-    #[serde(default)]
-    pub pane: Option<String>,
+    /// The pane it runs in.
+    #[serde(flatten)]
+    pub pane: PaneRef,
+    /// What it does: `query`, or a short write (`rename`, `rm`).
+    #[serde(default = "default_command")]
+    pub command: String,
     /// Conversation id (empty until resolved).
     pub conversation: String,
     /// State.
@@ -88,6 +97,7 @@ impl Registration {
     pub fn register(
         paths: &Paths,
         session: &Session,
+        command: &str,
         conversation: &str,
         state: RunState,
         provider: &str,
@@ -100,9 +110,8 @@ impl Registration {
         let run = Run {
             pid,
             start,
-            session: session.key.as_str().to_string(),
-            multiplexer: session.multiplexer.as_str().to_string(),
-            pane: session.pane.clone(),
+            pane: session.pane_ref(),
+            command: command.to_string(),
             conversation: conversation.to_string(),
             state,
             since: now.clone(),
@@ -111,7 +120,7 @@ impl Registration {
             model: model.to_string(),
         };
         let reg = Registration {
-            path: paths.runs().join(format!("{pid}-{start}.json")),
+            path: run_file(paths, pid, start),
             run,
         };
         reg.write()?;
@@ -140,6 +149,23 @@ impl Registration {
         self.run.provider = provider.to_string();
         self.run.model = model.to_string();
     }
+}
+
+impl Registration {
+    /// The run as registered.
+    pub fn run(&self) -> &Run {
+        &self.run
+    }
+
+    /// The registry file of this run.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+/// The registry file of the run of process `pid` started at `start`.
+pub fn run_file(paths: &Paths, pid: u32, start: u64) -> PathBuf {
+    paths.runs().join(format!("{pid}-{start}.json"))
 }
 
 impl Drop for Registration {

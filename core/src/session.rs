@@ -42,10 +42,11 @@ pub enum Multiplexer {
     Terminal,
     /// A Windows Terminal tab.
     WindowsTerminal,
-    /// Named by `PANECHAT_SESSION` or `--session`.
-    Explicit,
     /// A Unix session (`getsid`).
     Unix,
+    /// Named by `PANECHAT_SESSION` or `--session` (and any name this version does not know).
+    #[serde(other)]
+    Explicit,
 }
 
 impl Multiplexer {
@@ -151,6 +152,59 @@ fn is_key_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"._:%@+=,-~".contains(&b)
 }
 
+/// A pane (or other terminal context) as every record names it: session mappings, runs and lock
+/// holders all carry one, serialised as the fields `session`, `multiplexer` and `pane`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaneRef {
+    /// The session key.
+    #[serde(alias = "key")]
+    pub session: SessionKey,
+    /// Where it comes from.
+    pub multiplexer: Multiplexer,
+    /// The pane id as the multiplexer names it (`%3`, `7`), when there is one.
+    #[serde(default)]
+    pub pane: Option<String>,
+}
+
+impl PaneRef {
+    /// A reference to a session known only by its key (the multiplexer and pane are inferred
+    /// from the key's form, e.g. `tmux:<hash>:%3`).
+    pub fn from_key(key: SessionKey) -> PaneRef {
+        let multiplexer = Multiplexer::from_key(key.as_str());
+        let pane = match multiplexer {
+            Multiplexer::Tmux | Multiplexer::Zellij | Multiplexer::Wezterm => {
+                key.as_str().rsplit(':').next().map(str::to_string)
+            }
+            _ => None,
+        };
+        PaneRef {
+            session: key,
+            multiplexer,
+            pane,
+        }
+    }
+
+    /// Where it is, for people: `tmux pane %3`, or `session <key>` outside a multiplexer.
+    pub fn place(&self) -> String {
+        match &self.pane {
+            Some(p) => format!("{} pane {p}", self.multiplexer),
+            None => format!("session {}", self.session),
+        }
+    }
+
+    /// The session this reference names, with what its pane lives in (`server`, see
+    /// [`Session::server`]).
+    pub fn to_session(&self, server: Option<String>) -> Session {
+        Session {
+            key: self.session.clone(),
+            multiplexer: self.multiplexer,
+            pane: self.pane.clone(),
+            server,
+            tty: None,
+        }
+    }
+}
+
 /// The resolved session of this process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -163,6 +217,20 @@ pub struct Session {
     /// What the pane lives in, to tell later whether it still exists: the tmux server
     /// (`<socket>,<pid>`), the WezTerm socket, the Zellij session name, or `<sid>-<start>`.
     pub server: Option<String>,
+    /// The terminal device of this process (`/dev/pts/3`) when the session is its own and it
+    /// has one; recorded so other processes can reach the pane's terminal.
+    pub tty: Option<String>,
+}
+
+impl Session {
+    /// The typed reference to this session's pane, as records store it.
+    pub fn pane_ref(&self) -> PaneRef {
+        PaneRef {
+            session: self.key.clone(),
+            multiplexer: self.multiplexer,
+            pane: self.pane.clone(),
+        }
+    }
 }
 
 /// 64-bit FNV-1a: a stable hash for keys and file names (not for security).
@@ -240,6 +308,7 @@ fn tmux_session(tmux: &str, n: &str) -> Session {
         multiplexer: Multiplexer::Tmux,
         pane: Some(format!("%{n}")),
         server: Some(server.to_string()),
+        tty: None,
     }
 }
 
@@ -249,6 +318,7 @@ fn zellij_session(name: &str, n: &str) -> Session {
         multiplexer: Multiplexer::Zellij,
         pane: Some(n.to_string()),
         server: Some(name.to_string()),
+        tty: None,
     }
 }
 
@@ -259,6 +329,7 @@ fn wezterm_session(socket: Option<&str>, n: &str) -> Session {
         multiplexer: Multiplexer::Wezterm,
         pane: Some(n.to_string()),
         server: socket.map(str::to_string),
+        tty: None,
     }
 }
 
@@ -286,8 +357,26 @@ pub fn innermost_multiplexer(env: &Env) -> Option<Multiplexer> {
     }
 }
 
-/// Resolves the session from the environment (see the module docs for the order).
+/// Resolves the session from the environment (see the module docs for the order), with this
+/// process's terminal device.
 pub fn resolve(env: &Env) -> Result<Session> {
+    let mut s = resolve_key(env)?;
+    s.tty = own_tty();
+    Ok(s)
+}
+
+/// The terminal device of this process (stderr, else stdin, else stdout), if any.
+pub fn own_tty() -> Option<String> {
+    use std::os::fd::AsFd;
+    nix::unistd::ttyname(std::io::stderr().as_fd())
+        .or_else(|_| nix::unistd::ttyname(std::io::stdin().as_fd()))
+        .or_else(|_| nix::unistd::ttyname(std::io::stdout().as_fd()))
+        .ok()
+        .and_then(|p| p.to_str().map(str::to_string))
+        .filter(|p| p.starts_with("/dev/"))
+}
+
+fn resolve_key(env: &Env) -> Result<Session> {
     if let Some(raw) = env.get_os("PANECHAT_SESSION").filter(|v| !v.is_empty()) {
         let raw = raw.to_string_lossy();
         return Ok(Session {
@@ -295,6 +384,7 @@ pub fn resolve(env: &Env) -> Result<Session> {
             multiplexer: Multiplexer::Explicit,
             pane: None,
             server: None,
+            tty: None,
         });
     }
     match innermost_multiplexer(env) {
@@ -338,6 +428,7 @@ pub fn resolve(env: &Env) -> Result<Session> {
                 // Shown in tables and the waiting line: no control characters from the env.
                 pane: Some(crate::title::sanitize_title(v).chars().take(64).collect()),
                 server: None,
+                tty: None,
             });
         }
     }
@@ -358,6 +449,7 @@ fn unix_session() -> Result<Session> {
         multiplexer: Multiplexer::Unix,
         pane: None,
         server: Some(format!("{sid}-{start}")),
+        tty: None,
     })
 }
 

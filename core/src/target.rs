@@ -34,7 +34,7 @@ impl Target {
             return Ok(Target::Id(lower));
         }
         Err(Error::Usage(format!(
-            "`{}` is not a conversation: use last, prev, pick, or an id or id prefix (0-9, a-z; see `panechat ls`)",
+            "`{}` is not a conversation: use last, prev, pick, or an id or id prefix (0-9 and a-z except i, l, o, u; see `panechat ls`)",
             crate::title::sanitize_title(&t.chars().take(80).collect::<String>())
         )))
     }

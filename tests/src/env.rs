@@ -131,6 +131,11 @@ impl TestEnv {
         env.insert("PANECHAT_SESSION".into(), "test".into());
         env.insert("PATH".into(), std::env::var("PATH").unwrap_or_default());
         env.insert("LANG".into(), "C.UTF-8".into());
+        // The key the config written by `use_openai` names (the fake server accepts any).
+        env.insert(
+            crate::fake::FAKE_API_KEY_ENV.into(),
+            crate::fake::FAKE_API_KEY.into(),
+        );
         TestEnv {
             root,
             env,

@@ -38,6 +38,7 @@
 //! |---|---|
 //! | `[[slow:MS]]` | wait MS milliseconds between the parts of the stream |
 //! | `[[chunks:N]]` | send the reply text in N content chunks (empty chunks when N exceeds its length) |
+//! | `[[gate:NAME]]` | after the first content chunk, wait until the test calls `open_gate(NAME)` |
 //! | `[[stall]]` | send the headers, the preamble and the first content chunk, then go silent (the socket stays open until the server is dropped, or about 60 s) |
 //! | `[[error-mid]]` | two content chunks, then the format's mid-stream error (OpenAI: `data: {"error":…}` on HTTP 200; Anthropic: `event: error`; Ollama: an `{"error":…}` line); the message contains [`MID_STREAM_ERROR`] |
 //! | `[[http:CODE]]` | answer with that status and the format's real error body ([`error_message_for`]) |
@@ -165,11 +166,28 @@ struct Shared {
     shutdown: AtomicBool,
     conns: Mutex<HashMap<u64, TcpStream>>,
     next_conn: AtomicU64,
+    gates: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Shared {
     fn is_shutdown(&self) -> bool {
         self.shutdown.load(Ordering::SeqCst)
+    }
+
+    /// Waits until gate `name` is opened ([`FakeProvider::open_gate`]); false when the server
+    /// shuts down first (or after [`STALL_MAX`]).
+    fn wait_gate(&self, name: &str) -> bool {
+        let end = Instant::now() + STALL_MAX;
+        while Instant::now() < end {
+            if self.is_shutdown() {
+                return false;
+            }
+            if self.gates.lock().unwrap().contains(name) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        false
     }
 
     /// Sleeps up to `d`, returning early (false) when the server shuts down.
@@ -213,6 +231,7 @@ impl FakeProvider {
             shutdown: AtomicBool::new(false),
             conns: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(0),
+            gates: Mutex::new(Default::default()),
         });
         let accept_shared = shared.clone();
         let accept = std::thread::Builder::new()
@@ -278,6 +297,11 @@ impl FakeProvider {
     /// Every request received so far, oldest first.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.requests.lock().unwrap().clone()
+    }
+
+    /// Opens gate `name`: replies held by `[[gate:NAME]]` continue.
+    pub fn open_gate(&self, name: &str) {
+        self.shared.gates.lock().unwrap().insert(name.to_owned());
     }
 
     /// Forgets the requests received so far.
@@ -499,6 +523,8 @@ pub struct ReplyPlan {
     pub slow: Duration,
     /// How the reply ends.
     pub mode: Mode,
+    /// `[[gate:NAME]]`: after the first content chunk, wait until the test opens this gate.
+    pub gate: Option<String>,
     /// The model to report as the one that answered.
     pub model: String,
     /// Input tokens to report.
@@ -615,12 +641,14 @@ pub fn plan_for_transcript(system: &str, messages: &[(String, String)], model: &
     let mut slow = Duration::ZERO;
     let mut chunks = None;
     let mut answered_model = model.to_owned();
+    let mut gate = None;
     for (name, arg) in &dirs {
         let num = || arg.as_deref().and_then(|a| a.trim().parse::<u64>().ok());
         match name.as_str() {
             "slow" => slow = Duration::from_millis(num().unwrap_or(100)),
             "chunks" => chunks = num().map(|n| n.clamp(1, 1_000_000) as usize),
             "stall" => mode = Mode::Stall,
+            "gate" => gate = arg.clone(),
             "error-mid" => mode = Mode::ErrorMid,
             "cut" => mode = Mode::Cut,
             "truncate" => mode = Mode::Truncate,
@@ -644,6 +672,7 @@ pub fn plan_for_transcript(system: &str, messages: &[(String, String)], model: &
         chunks,
         slow,
         mode,
+        gate,
         model: answered_model,
         input_tokens,
         output_tokens,
@@ -1231,9 +1260,16 @@ impl Ctx<'_> {
             Mode::ErrorMid | Mode::Cut => 2,
             _ => usize::MAX,
         };
-        for part in parts.content.iter().take(limit) {
+        for (i, part) in parts.content.iter().take(limit).enumerate() {
             if !send(stream, part)? {
                 return Ok(());
+            }
+            if i == 0 {
+                if let Some(g) = &self.plan.gate {
+                    if !self.shared.wait_gate(g) {
+                        return Ok(());
+                    }
+                }
             }
         }
         match self.plan.mode {

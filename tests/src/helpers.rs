@@ -22,14 +22,21 @@ pub fn json(s: &str) -> Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
 }
 
-/// The active conversation of `session` ("" when none), from `status --format json`.
-pub fn active(env: &TestEnv, session: &str) -> String {
+/// The conversation `session` shows, from `status --format json` (`None` when none).
+pub fn shown(env: &TestEnv, session: &str) -> Option<String> {
     let v = json(
         &env.run(["status", "--session", session, "--format", "json"])
             .ok()
             .stdout,
     );
-    v["conversation"].as_str().unwrap_or("").to_string()
+    v["conversation"].as_str().map(str::to_string)
+}
+
+/// The conversation `session` shows; panics when it shows none (so comparisons between two
+/// sessions can never pass vacuously).
+#[track_caller]
+pub fn active(env: &TestEnv, session: &str) -> String {
+    shown(env, session).unwrap_or_else(|| panic!("session {session} shows no conversation"))
 }
 
 /// `show --json` in `session`, of `target` or the session's active conversation.
@@ -41,14 +48,38 @@ pub fn show(env: &TestEnv, session: &str, target: Option<&str>) -> Value {
     json(&env.run_in(session, args).ok().stdout)
 }
 
-/// Starts a slow query on `id` in `session` and returns once it holds the lock (streaming).
-pub fn hold(env: &TestEnv, session: &str, id: &str, ms: u64) -> Child {
+/// A query holding a conversation's lock until released.
+pub struct Held {
+    /// The query's process.
+    pub child: Child,
+    gate: String,
+}
+
+impl Held {
+    /// Lets the held query finish and waits for it.
+    pub fn release(mut self, fake: &FakeProvider) -> std::process::ExitStatus {
+        fake.open_gate(&self.gate);
+        self.child.wait().expect("waiting for the holder")
+    }
+}
+
+/// Starts a query on `id` in `session` whose reply stops after its first chunk until
+/// [`Held::release`], and returns once it holds the lock (streaming): contention tests depend
+/// on events, never on a holder outlasting a sleep.
+pub fn hold(env: &TestEnv, session: &str, id: &str) -> Held {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let gate = format!(
+        "hold-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    );
     let mut child = env
         .cmd([
             "q",
             "--id",
             id,
-            &format!("hold [[slow:{ms}]] [[chunks:10]]"),
+            &format!("hold [[gate:{gate}]] [[chunks:4]]"),
         ])
         .env("PANECHAT_SESSION", session)
         .stdout(Stdio::null())
@@ -67,7 +98,7 @@ pub fn hold(env: &TestEnv, session: &str, id: &str, ms: u64) -> Child {
                     .any(|r| r["state"] == "streaming")
         });
         if streaming {
-            return child;
+            return Held { child, gate };
         }
         std::thread::sleep(Duration::from_millis(20));
     }

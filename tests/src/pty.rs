@@ -16,11 +16,16 @@ pub struct Pty {
 }
 
 impl Pty {
-    /// Starts `cmd` as a session leader with the pty as its controlling terminal.
-    pub fn spawn(mut cmd: Command) -> Pty {
+    /// Starts `cmd` as a session leader with a 120×40 pty as its controlling terminal.
+    pub fn spawn(cmd: Command) -> Pty {
+        Pty::spawn_sized(cmd, 120, 40)
+    }
+
+    /// Starts `cmd` as a session leader with a `cols`×`rows` pty as its controlling terminal.
+    pub fn spawn_sized(mut cmd: Command, cols: u16, rows: u16) -> Pty {
         let ws = nix::pty::Winsize {
-            ws_row: 40,
-            ws_col: 120,
+            ws_row: rows,
+            ws_col: cols,
             ws_xpixel: 0,
             ws_ypixel: 0,
         };
@@ -92,6 +97,39 @@ impl Pty {
             "timed out waiting for {needle:?}; output so far:\n{}",
             self.text()
         );
+    }
+
+    /// The output as text without terminal sequences (CSI, OSC), split into rows at newlines
+    /// and carriage returns: what each redraw wrote on a row.
+    pub fn rows(&self) -> Vec<String> {
+        let text = self.text();
+        let mut plain = String::new();
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\x1b' => match chars.next() {
+                    Some('[') => {
+                        for c in chars.by_ref() {
+                            if ('@'..='~').contains(&c) {
+                                break;
+                            }
+                        }
+                    }
+                    Some(']') => {
+                        while let Some(c) = chars.next() {
+                            if c == '\x07' || (c == '\x1b' && chars.next_if_eq(&'\\').is_some()) {
+                                break;
+                            }
+                        }
+                    }
+                    _ => {}
+                },
+                '\r' | '\n' => plain.push('\n'),
+                c if c.is_control() => {}
+                c => plain.push(c),
+            }
+        }
+        plain.split('\n').map(str::to_string).collect()
     }
 
     /// Types bytes.

@@ -155,14 +155,14 @@ fn fork_keeps_only_the_last_n_turns() {
 
 #[test]
 fn contention_modes_off_a_terminal() {
-    let (mut env, _fake) = setup();
+    let (mut env, fake) = setup();
     env.run_in("a", ["q", "start"]).ok();
     let id = active(&env, "a");
     env.env
         .insert("PANECHAT_LOCK_DURATION".into(), "300ms".into());
 
     // fail (the default off a terminal): exit 75 naming the holder.
-    let mut holder = hold(&env, "a", &id, 150);
+    let holder = hold(&env, "a", &id);
     let t = Instant::now();
     let r = env.run_in("b", ["q", "--id", &id, "second"]).code(75);
     assert!(t.elapsed() >= Duration::from_millis(300));
@@ -187,13 +187,31 @@ fn contention_modes_off_a_terminal() {
     let d = show(&env, "d", None);
     assert_eq!(d["parent"]["id"], id.as_str());
     assert_eq!(d["messages"][0]["content"], "start");
-    assert!(holder.wait().unwrap().success());
+    assert!(holder.release(&fake).success());
 
     // wait: queues behind the holder and both turns are kept, in order.
-    let mut holder = hold(&env, "a", &id, 100);
-    env.run_in("e", ["q", "--id", &id, "--on-locked", "wait", "queued"])
-        .ok();
-    assert!(holder.wait().unwrap().success());
+    let holder = hold(&env, "a", &id);
+    let queued = env
+        .cmd(["q", "--id", &id, "--on-locked", "wait", "queued"])
+        .env("PANECHAT_SESSION", "e")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while json(
+        &env.run(["status", "--session", "e", "--format", "json"])
+            .ok()
+            .stdout,
+    )["activity"]
+        != "waiting"
+    {
+        assert!(t.elapsed() < Duration::from_secs(20), "never queued");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(holder.release(&fake).success());
+    let o = queued.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v = show(&env, "a", Some(&id));
     let users: Vec<_> = v["messages"]
         .as_array()
@@ -404,9 +422,15 @@ fn bad_inputs_get_clear_errors_and_write_nothing_outside_home() {
         (vec!["show", "0"], 2, "ambiguous"),
         (vec!["show", "../x"], 2, "not a conversation"),
         (
-            vec!["q", "--id", "../../etc/passwd", "hi"],
+            vec!["q", "--id=../../etc/passwd", "hi"],
             2,
             "not a conversation",
+        ),
+        // With a space, a word that cannot be a conversation starts the message.
+        (
+            vec!["q", "--id", "../../etc/passwd", "hi"],
+            2,
+            "picker needs a terminal",
         ),
         (vec!["use", "a/b"], 2, "not a conversation"),
         (vec!["q", "--fork=x", "hi"], 2, "--fork"),
@@ -620,7 +644,9 @@ fn every_provider_kind_works_end_to_end() {
         assert_eq!(last.messages().len(), 3, "{kind}");
         let v = show(&env, "test", None);
         assert!(
-            v["turns"][0]["usage"]["output_tokens"].as_u64().is_some(),
+            v["messages"][1]["usage"]["output_tokens"]
+                .as_u64()
+                .is_some(),
             "{kind}: usage kept"
         );
     }
@@ -782,4 +808,460 @@ fn a_missing_api_key_is_reported_before_anything_is_created() {
         !env.home().join("state/drafts").exists(),
         "no message was taken"
     );
+}
+
+/// The chat requests the fake received (title requests left out).
+fn chats(fake: &FakeProvider) -> Vec<Vec<(String, String)>> {
+    fake.requests()
+        .iter()
+        .filter(|r| !r.raw_body.contains("Reply with the title only"))
+        .map(|r| r.messages())
+        .collect()
+}
+
+/// An `$EDITOR` that leaves a mark when it runs (so a test can say it never opened).
+fn marking_editor(env: &mut TestEnv) -> std::path::PathBuf {
+    let mark = env.root.join("editor-ran");
+    let script = env.root.join("editor.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ntouch '{}'\necho from-editor > \"$1\"\n",
+            mark.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    env.env
+        .insert("EDITOR".into(), script.display().to_string());
+    mark
+}
+
+/// What each example of `panechat q --help` and of the README's everyday block must do (the
+/// test below fails when an example is added to either without a line here).
+const QUERY_EXAMPLES: &[&str] = &[
+    r#"panechat q "question""#,
+    r#"panechat q --new "question""#,
+    r#"panechat q --fork=2 "question""#,
+    r#"panechat q --fork 2 "question""#,
+    r#"panechat q --id "question""#,
+    r#"panechat q --id prev "question""#,
+    r#"panechat q --id last "question""#,
+    r#"panechat q --id -- 2 "question""#,
+];
+
+/// The `panechat q …` example commands in `text` (each up to its first `  ` or `#`).
+fn examples_in(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with("panechat q "))
+        .map(|l| {
+            let end = l.find("  ").or_else(|| l.find('#')).unwrap_or(l.len());
+            l[..end].trim_end().to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn readme_and_help_examples_of_query_are_all_tested() {
+    let env = TestEnv::new();
+    let help = env.run(["q", "--help"]).ok().stdout;
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let mut all = examples_in(&help);
+    assert!(all.len() >= 5, "no examples in `q --help`:\n{help}");
+    let everyday = readme
+        .split("## Everyday use")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("the README's everyday section");
+    let from_readme = examples_in(everyday);
+    assert!(from_readme.len() >= 5, "{everyday}");
+    all.extend(from_readme);
+    for ex in &all {
+        assert!(
+            QUERY_EXAMPLES.contains(&ex.as_str()),
+            "example `{ex}` has no test"
+        );
+    }
+}
+
+/// Runs one example (the words after `panechat`, shell-quoted as in the docs) in `session`.
+fn run_example(env: &TestEnv, session: &str, example: &str) -> panechat_e2e::env::Run {
+    let words: Vec<String> = example
+        .strip_prefix("panechat ")
+        .unwrap()
+        .split_whitespace()
+        .map(|w| w.trim_matches('"').to_string())
+        .collect();
+    env.run_in(session, &words)
+}
+
+#[test]
+fn optional_values_of_id_and_fork_read_as_written() {
+    let (mut env, fake) = setup();
+    let mark = marking_editor(&mut env);
+    for i in 1..=3 {
+        env.run_in("a", ["q", &format!("turn {i}")]).ok();
+    }
+    let first = active(&env, "a");
+    env.run_in("a", ["q", "--new", "other"]).ok();
+    let second = active(&env, "a");
+
+    // `--id prev "question"`: the previous conversation.
+    fake.clear_requests();
+    let r = run_example(&env, "a", r#"panechat q --id prev "question""#).ok();
+    assert_eq!(r.stdout, "echo: question\n");
+    assert_eq!(active(&env, "a"), first);
+    assert_eq!(
+        chats(&fake)[0].len(),
+        7,
+        "three turns of history, then the question"
+    );
+
+    // `--fork 2 "question"` keeps the last 2 turns and sends "question", like `--fork=2`.
+    for (n, ex) in [
+        r#"panechat q --fork 2 "question""#,
+        r#"panechat q --fork=2 "question""#,
+    ]
+    .iter()
+    .enumerate()
+    {
+        env.run_in("a", ["use", &first]).ok();
+        fake.clear_requests();
+        let r = run_example(&env, "a", ex).ok();
+        assert_eq!(r.stdout, "echo: question\n", "{ex}");
+        assert!(r.stderr.contains("(2 turns kept)"), "{ex}: {}", r.stderr);
+        let msgs = &chats(&fake)[0];
+        assert_eq!(msgs.len(), 5, "{ex}: {msgs:?}");
+        assert_eq!(msgs[0].1, "turn 3", "{ex}");
+        assert_eq!(msgs.last().unwrap().1, "question", "{ex} (#{n})");
+    }
+    // Options may follow the value; `1 turn` is singular.
+    env.run_in("a", ["use", &first]).ok();
+    fake.clear_requests();
+    let r = env
+        .run_in("a", ["q", "--fork", "1", "--model", "m2", "after", "fork"])
+        .ok();
+    assert!(r.stderr.contains("(1 turn kept)"), "{}", r.stderr);
+    assert_eq!(r.stdout, "echo: after fork\n");
+    assert!(fake.requests()[0].raw_body.contains("\"m2\""));
+    let shown = env.run_in("a", ["show"]).ok().stdout;
+    assert!(
+        shown.contains("· 2 turns ·") && shown.contains("(1 turn kept)"),
+        "{shown}"
+    );
+    // `--id prev --fork 2 "question"`: both values with spaces.
+    env.run_in("a", ["use", &second]).ok();
+    env.run_in("a", ["use", &first]).ok();
+    fake.clear_requests();
+    env.run_in("a", ["q", "--id", "prev", "--fork", "1", "q2"])
+        .ok();
+    let msgs = &chats(&fake)[0];
+    assert_eq!(
+        msgs[0].1, "other",
+        "forked from prev, keeping 1 turn: {msgs:?}"
+    );
+    // After `--`, every word is the message.
+    env.run_in("a", ["use", &first]).ok();
+    fake.clear_requests();
+    let r = env.run_in("a", ["q", "--fork", "--", "3", "reasons"]).ok();
+    assert_eq!(r.stdout, "echo: 3 reasons\n");
+    assert_eq!(chats(&fake)[0].len(), 9, "all four turns kept");
+
+    // `--id "question"` means the picker, never the id "question": off a terminal it says
+    // so, and nothing is sent.
+    fake.clear_requests();
+    let r = run_example(&env, "a", r#"panechat q --id "question""#).code(2);
+    assert!(r.stderr.contains("picker needs a terminal"), "{}", r.stderr);
+    let r = env.run_in("a", ["q", "--id", "what", "is", "this"]).code(2);
+    assert!(r.stderr.contains("picker needs a terminal"), "{}", r.stderr);
+    // A word that can only be an id is one; when no conversation has it, the error shows how
+    // to send it as text instead.
+    let r = env.run_in("a", ["q", "--id", "01zz", "question"]).code(1);
+    assert!(
+        r.stderr.contains("no conversation id starts with `01zz`")
+            && r.stderr.contains("panechat q --id -- 01zz"),
+        "{}",
+        r.stderr
+    );
+    // Values that are not values: errors that show the right form, exit 2.
+    let r = env.run_in("a", ["q", "--fork=two", "question"]).code(2);
+    assert!(r.stderr.contains("--fork=2"), "{}", r.stderr);
+    let r = env.run_in("a", ["q", "--id=hello", "question"]).code(2);
+    assert!(
+        r.stderr.contains("except i, l, o, u") && !r.stderr.contains("0-9, a-z"),
+        "{}",
+        r.stderr
+    );
+    let r = env.run_in("a", ["use", "0lo1"]).code(2);
+    assert!(r.stderr.contains("except i, l, o, u"), "{}", r.stderr);
+    assert!(chats(&fake).is_empty(), "nothing was sent");
+    assert!(!mark.exists(), "no editor opened");
+}
+
+#[test]
+fn a_bad_target_fails_before_the_editor_opens() {
+    // No message and no stdin: the message would come from $EDITOR, but the target is wrong.
+    let (mut env, fake) = setup();
+    let mark = marking_editor(&mut env);
+    env.run_in("a", ["q", "hello"]).ok();
+    // `script` gives the command a terminal on stdin, as in a pane.
+    for (args, code, says) in [
+        (
+            vec!["q", "--id", "01zzzz"],
+            1,
+            "no conversation id starts with `01zzzz`",
+        ),
+        (vec!["q", "--id=prev"], 1, "no previous conversation"),
+    ] {
+        let mut cmd = env.cmd(&args);
+        cmd.env("PANECHAT_SESSION", "a");
+        let mut pty = panechat_e2e::pty::Pty::spawn(cmd);
+        assert_eq!(pty.wait(Duration::from_secs(15)), code, "{}", pty.text());
+        assert!(pty.text().contains(says), "{args:?}: {}", pty.text());
+        assert!(!mark.exists(), "{args:?} opened the editor");
+    }
+    // With a target that exists, the editor does open and its text is sent.
+    let mut cmd = env.cmd(["q", "--id", "last"]);
+    cmd.env("PANECHAT_SESSION", "a");
+    let mut pty = panechat_e2e::pty::Pty::spawn(cmd);
+    assert_eq!(pty.wait(Duration::from_secs(15)), 0, "{}", pty.text());
+    assert!(mark.exists());
+    assert!(pty.text().contains("echo: from-editor"), "{}", pty.text());
+    let _ = fake;
+}
+
+#[test]
+fn signals_end_a_query_with_their_conventional_status() {
+    let (env, _fake) = setup();
+    for (sig, code) in [(libc::SIGTERM, 143), (libc::SIGINT, 130)] {
+        let child = env
+            .cmd(["q", "--new", "slow [[slow:300]] [[chunks:20]]"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let t = Instant::now();
+        loop {
+            let s = json(&env.run(["sessions", "--json"]).ok().stdout);
+            let streaming = s.as_array().unwrap().iter().any(|x| {
+                x["runs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|r| r["state"] == "streaming")
+            });
+            if streaming {
+                break;
+            }
+            assert!(t.elapsed() < Duration::from_secs(15), "never streamed");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        unsafe { libc::kill(child.id() as i32, sig) };
+        let o = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(code), "signal {sig}: {err}");
+        assert!(err.contains("--retry"), "{err}");
+    }
+    // The documented table says the same.
+    let help = env.run(["--help"]).ok().stdout;
+    assert!(help.contains("143  stopped by `panechat kill`"), "{help}");
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    assert!(
+        readme.contains("| 143 |"),
+        "the README documents exit codes"
+    );
+}
+
+#[test]
+fn config_mistakes_are_exact_and_never_silent() {
+    let (env, _fake) = setup();
+    let good = std::fs::read_to_string(env.home().join("config.toml")).unwrap();
+    env.write_config(&format!("{good}[title]\ngenerat = false\n"));
+    let line = good.lines().count() + 2;
+    let r = env.run(["q", "hi"]).code(1);
+    assert!(
+        r.stderr.contains(&format!(
+            "config.toml:{line}: unknown config key `title.generat`"
+        )) && r.stderr.contains("did you mean `title.generate`?"),
+        "{}",
+        r.stderr
+    );
+    // Commands that do not need the config still say, once, that it is broken.
+    for args in [vec!["ls"], vec!["status"], vec!["sessions"]] {
+        let r = env.run(&args).ok();
+        assert_eq!(
+            r.stderr.matches("unknown config key").count(),
+            1,
+            "{args:?}: {}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains(&format!("config.toml:{line}:")),
+            "{}",
+            r.stderr
+        );
+    }
+    // A bad value names its line too.
+    env.write_config(&format!("{good}[title]\ntimeout = \"soon\"\n"));
+    let r = env.run(["q", "hi"]).code(1);
+    assert!(
+        r.stderr.contains(&format!(
+            "config.toml:{line}: `title.timeout` must be a duration"
+        )),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn api_key_errors_say_which_variable_once() {
+    let (mut env, fake) = setup();
+    // A custom base_url with api_key_env naming an unset variable: a warning, then the query.
+    env.env.remove("PANECHAT_FAKE_API_KEY");
+    let r = env.run(["q", "--new", "hi"]).ok();
+    assert_eq!(r.stdout, "echo: hi\n");
+    assert_eq!(r.stderr.matches("warning").count(), 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("PANECHAT_FAKE_API_KEY is not set"),
+        "{}",
+        r.stderr
+    );
+    // Set: no warning.
+    env.env.insert("PANECHAT_FAKE_API_KEY".into(), "k".into());
+    let r = env.run(["q", "hi"]).ok();
+    assert!(!r.stderr.contains("warning"), "{}", r.stderr);
+    // The official URL without a key: one clear error, said once, nothing sent.
+    fake.clear_requests();
+    env.env.remove("OPENAI_API_KEY");
+    env.write_config("[provider]\nkind = \"openai\"\n");
+    let r = env.run(["q", "--new", "hi"]).code(1);
+    assert_eq!(
+        r.stderr.matches("no API key for the OpenAI API").count(),
+        1,
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("OPENAI_API_KEY"), "{}", r.stderr);
+    assert!(fake.requests().is_empty());
+}
+
+#[test]
+fn the_man_page_comes_from_the_help_definitions() {
+    let env = TestEnv::new();
+    let page = env.run(["man"]).ok().stdout;
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH panechat 1"),
+        "{page}"
+    );
+    assert!(
+        page.contains(".SH \"EXIT STATUS\"") && page.contains("\n143\n"),
+        "{page}"
+    );
+    let q = env.run(["man", "query"]).ok().stdout;
+    assert!(q.contains(".TH panechat-query 1"), "{q}");
+    // Every long option of `q --help` is in the page.
+    let help = env.run(["q", "--help"]).ok().stdout;
+    for word in help.split_whitespace() {
+        if let Some(opt) = word.strip_prefix("--") {
+            let name: String = opt
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .collect();
+            if !name.is_empty() {
+                assert!(
+                    q.contains(&format!("\\-\\-{}", name.replace('-', "\\-"))),
+                    "--{name} is missing from the man page"
+                );
+            }
+        }
+    }
+    let dir = env.root.join("man1");
+    let r = env.run(["man", "--dir", dir.to_str().unwrap()]).ok();
+    assert!(r.stdout.contains("panechat.1") && r.stdout.contains("panechat-query.1"));
+    assert!(dir.join("panechat-sessions.1").is_file());
+    assert!(
+        !dir.join("panechat-lock-prompt.1").exists(),
+        "hidden commands have no page"
+    );
+    let r = env.run(["man", "nope"]).code(2);
+    assert!(r.stderr.contains("query"), "{}", r.stderr);
+}
+
+#[test]
+fn provider_failures_keep_their_kind_hint_and_exit_code() {
+    let (env, _fake) = setup();
+    let r = env.run(["q", "--new", "hi [[http:401]]"]).code(1);
+    assert!(r.stderr.contains("401"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("hint: the server refused the API key"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("--retry"), "{}", r.stderr);
+    assert_eq!(
+        r.stderr.matches("401").count(),
+        1,
+        "the cause is said once: {}",
+        r.stderr
+    );
+    let r = env.run(["q", "--new", "hi [[http:429]]"]).code(1);
+    assert!(
+        r.stderr.contains("hint: the provider is rate-limiting"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_refused_or_failed_query_leaves_the_mapping_as_it_was() {
+    let (env, fake) = setup();
+    env.run_in("a", ["q", "--new", "one"]).ok();
+    let x = active(&env, "a");
+    env.run_in("b", ["q", "--new", "two"]).ok();
+    env.run_in("b", ["q", "--new", "three"]).ok();
+    let mine = active(&env, "b");
+    let prev_before = json(&env.run(["sessions", "--json"]).ok().stdout)
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"] == "b")
+        .unwrap()["previous"]
+        .clone();
+    // Gives up on a locked conversation (exit 75): b still shows its own.
+    let holder = hold(&env, "a", &x);
+    env.run_in(
+        "b",
+        [
+            "--cfg",
+            "lock.wait=200ms",
+            "q",
+            "--id",
+            &x,
+            "--on-locked",
+            "fail",
+            "hi",
+        ],
+    )
+    .code(75);
+    assert_eq!(active(&env, "b"), mine);
+    assert!(holder.release(&fake).success());
+    // Fails at the provider: still unchanged, previous included.
+    env.run_in("b", ["q", "--id", &x, "boom [[http:500]]"])
+        .code(1);
+    assert_eq!(active(&env, "b"), mine);
+    let after = json(&env.run(["sessions", "--json"]).ok().stdout);
+    let b = after
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"] == "b")
+        .unwrap();
+    assert_eq!(b["previous"], prev_before);
+    assert_eq!(b["activity"], "idle");
+    // The same question once it succeeds switches the pane.
+    env.run_in("b", ["q", "--id", &x, "fine now"]).ok();
+    assert_eq!(active(&env, "b"), x);
 }

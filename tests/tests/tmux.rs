@@ -104,6 +104,13 @@ impl Tmux {
         self.ok(&["send-keys", "-t", pane, "Enter"]);
     }
 
+    /// Attaches a client on a pty (so the status line is drawn).
+    fn attach(&self) -> panechat_e2e::pty::Pty {
+        let mut c = self.cmd();
+        c.args(["attach", "-t", "t"]);
+        panechat_e2e::pty::Pty::spawn(c)
+    }
+
     fn pane_value(&self, pane: &str, format: &str) -> String {
         self.ok(&["display-message", "-p", "-t", pane, format])
             .trim_end()
@@ -248,9 +255,18 @@ fn hostile_titles_never_run_in_tmux() {
         },
         "pane title",
     );
-    // A status line that shows it the safe way renders it.
-    tmux.ok(&["set-option", "-g", "status-right", "#{q/h:@panechat_title}"]);
-    std::thread::sleep(Duration::from_millis(300));
+    // A status line that shows it the safe way draws it literally, on an attached client
+    // (a detached session draws no status line at all).
+    tmux.ok(&[
+        "set-option",
+        "-g",
+        "status-right",
+        "[#{q/h:@panechat_title}]",
+    ]);
+    tmux.ok(&["set-option", "-g", "status-right-length", "200"]);
+    let client = tmux.attach();
+    client.expect("#(touch", Duration::from_secs(10));
+    client.expect("#[fg=red]; y;]", Duration::from_secs(10));
     assert!(!Path::new(&marker).exists(), "a title ran a command");
     // `fork --session pane:%N` from inside tmux publishes on the other pane with select-pane -T.
     let p1 = tmux
@@ -275,4 +291,141 @@ fn hostile_titles_never_run_in_tmux() {
         "fork pane title",
     );
     assert!(!Path::new(&marker).exists(), "a title ran a command");
+}
+
+/// The pane states a status bar reads: (state, held, title) of a pane.
+fn state_of(tmux: &Tmux, pane: &str) -> (String, String, String) {
+    let v = tmux.pane_value(
+        pane,
+        "#{@panechat_state}|#{@panechat_held}|#{@panechat_title}|#{@panechat_id}",
+    );
+    let mut it = v.splitn(4, '|').map(str::to_string);
+    (
+        it.next().unwrap_or_default(),
+        it.next().unwrap_or_default(),
+        it.next().unwrap_or_default(),
+    )
+}
+
+fn run_pid(env: &TestEnv, pane: &str) -> Option<i32> {
+    let v: serde_json::Value =
+        serde_json::from_str(&env.run(["sessions", "--json"]).ok().stdout).unwrap();
+    v.as_array()?.iter().find(|s| s["pane"] == pane)?["runs"]
+        .as_array()?
+        .iter()
+        .find(|r| r["command"] == "query")
+        .and_then(|r| r["pid"].as_i64())
+        .map(|p| p as i32)
+}
+
+#[test]
+fn pane_state_reaches_every_pane_that_shows_the_conversation() {
+    let fake = FakeProvider::start();
+    let env = TestEnv::new();
+    env.use_openai(&fake.base_url_openai());
+    let tmux = Tmux::start(&env);
+    let pc = bin();
+    let p0 = tmux.pane_value("t", "#{pane_id}");
+    let p1 = tmux
+        .ok(&[
+            "split-window",
+            "-h",
+            "-t",
+            "t",
+            "-P",
+            "-F",
+            "#{pane_id}",
+            "bash --norc --noprofile",
+        ])
+        .trim()
+        .to_string();
+    tmux.type_line(&p0, &format!("{pc} q --new 'first [[title:Shared]]'"));
+    tmux.wait_for(&p0, "echo: first");
+    wait_until(|| state_of(&tmux, &p0).2 == "Shared", "title on pane 0");
+    let id = tmux.pane_value(&p0, "#{@panechat_id}");
+    tmux.type_line(&p1, &format!("{pc} use {id}"));
+    wait_until(
+        || state_of(&tmux, &p1) == ("idle".into(), String::new(), "Shared".into()),
+        "pane 1 shows the conversation, idle",
+    );
+
+    // A run in pane 0 flips both panes: streaming there, held by pane 0 here; then back.
+    let slow = "slow [[slow:100]] [[chunks:30]]";
+    tmux.type_line(&p0, &format!("{pc} q '{slow}'"));
+    wait_until(|| state_of(&tmux, &p0).0 == "streaming", "pane 0 streaming");
+    wait_until(
+        || state_of(&tmux, &p1).1 == format!("tmux pane {p0}"),
+        "pane 1 held by pane 0",
+    );
+    assert_eq!(state_of(&tmux, &p1).0, "idle");
+    wait_until(
+        || state_of(&tmux, &p0).0 == "idle" && state_of(&tmux, &p1).1.is_empty(),
+        "both panes back to idle after the run",
+    );
+
+    // A rename from outside any multiplexer reaches both panes' options and titles.
+    let hostile = format!("R #(touch {}) #[fg=red]", env.root.join("M1").display());
+    env.run(["rename", &id, &hostile]).ok();
+    for p in [&p0, &p1] {
+        wait_until(|| state_of(&tmux, p).2 == hostile, "renamed option");
+        wait_until(
+            || tmux.pane_value(p, "#{pane_title}") == format!("panechat: {hostile}"),
+            "renamed pane title",
+        );
+    }
+    assert!(!env.root.join("M1").exists(), "a title ran a command");
+
+    // `kill` returns the panes to idle.
+    tmux.type_line(&p0, &format!("{pc} q '{slow}'"));
+    wait_until(|| run_pid(&env, &p0).is_some(), "a run in pane 0");
+    wait_until(|| state_of(&tmux, &p0).0 == "streaming", "streaming");
+    tmux.type_line(&p1, &format!("{pc} kill pane:{p0}"));
+    wait_until(
+        || state_of(&tmux, &p0).0 == "idle" && state_of(&tmux, &p1).1.is_empty(),
+        "idle after kill",
+    );
+
+    // A SIGKILLed run cannot clean up: its watcher corrects the state.
+    tmux.type_line(&p0, &format!("clear; {pc} q '{slow}'"));
+    wait_until(|| run_pid(&env, &p0).is_some(), "a run in pane 0");
+    wait_until(|| state_of(&tmux, &p0).0 == "streaming", "streaming");
+    wait_until(
+        || state_of(&tmux, &p1).1 == format!("tmux pane {p0}"),
+        "held",
+    );
+    let pid = run_pid(&env, &p0).unwrap();
+    let t = Instant::now();
+    // SAFETY: signalling the test's own child process.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+    wait_until(
+        || state_of(&tmux, &p0).0 == "idle" && state_of(&tmux, &p1).1.is_empty(),
+        "idle after SIGKILL",
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "corrected in {:?}",
+        t.elapsed()
+    );
+
+    // rm clears the conversation from both panes.
+    let r = env.run(["rm", &id, "--yes"]).ok();
+    assert!(
+        r.stderr.contains(&format!("tmux pane {p0}")),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(&format!("tmux pane {p1}")),
+        "{}",
+        r.stderr
+    );
+    for p in [&p0, &p1] {
+        wait_until(
+            || tmux.pane_value(p, "#{@panechat_id}").is_empty(),
+            "id option cleared",
+        );
+        assert_eq!(tmux.pane_value(p, "#{@panechat_title}"), "");
+    }
 }

@@ -10,12 +10,12 @@ const T: Duration = Duration::from_secs(15);
 
 #[test]
 fn the_lock_question_on_a_terminal() {
-    let (env, _fake) = setup();
+    let (env, fake) = setup();
     env.run_in("a", ["q", "start"]).ok();
     let id = active(&env, "a");
 
     // Start a new conversation from the question.
-    let mut holder = hold(&env, "holder", &id, 150);
+    let holder = hold(&env, "holder", &id);
     let mut cmd = env.cmd(["q", "--id", &id, "while busy"]);
     cmd.env("PANECHAT_SESSION", "b")
         .env("PANECHAT_LOCK_DURATION", "600ms");
@@ -28,10 +28,10 @@ fn the_lock_question_on_a_terminal() {
     assert_eq!(pty.wait(T), 0, "{}", pty.text());
     let b = active(&env, "b");
     assert_ne!(b, id);
-    let _ = holder.wait();
+    holder.release(&fake);
 
     // Cancel: exit 130, nothing written, the message kept for --retry.
-    let mut holder = hold(&env, "holder", &id, 150);
+    let holder = hold(&env, "holder", &id);
     let mut cmd = env.cmd(["q", "--id", &id, "never mind"]);
     cmd.env("PANECHAT_SESSION", "c")
         .env("PANECHAT_LOCK_DURATION", "300ms");
@@ -39,21 +39,21 @@ fn the_lock_question_on_a_terminal() {
     pty.expect("What now?", T);
     pty.send(b"\x1b[B\x1b[B\x1b[B\r");
     assert_eq!(pty.wait(T), 130, "{}", pty.text());
-    let _ = holder.wait();
+    holder.release(&fake);
     let r = env.run_in("c", ["q", "--retry"]).ok();
     assert_eq!(r.stdout, "echo: never mind\n");
 
     // Keep waiting: continues in the same conversation once the holder is done.
-    let mut holder = hold(&env, "holder", &id, 100);
+    let holder = hold(&env, "holder", &id);
     let mut cmd = env.cmd(["q", "--id", &id, "patient"]);
     cmd.env("PANECHAT_SESSION", "d")
         .env("PANECHAT_LOCK_DURATION", "200ms");
     let mut pty = Pty::spawn(cmd);
     pty.expect("What now?", T);
     pty.send(b"\r");
+    assert!(holder.release(&fake).success());
     pty.expect("echo: patient", T);
     assert_eq!(pty.wait(T), 0);
-    let _ = holder.wait();
     assert_eq!(active(&env, "d"), id);
 }
 
@@ -183,4 +183,231 @@ fn wezterm_panes_get_user_vars() {
     let s = json(&env.run(["sessions", "--json"]).ok().stdout);
     assert_eq!(s[0]["multiplexer"], "wezterm");
     assert_eq!(s[0]["pane"], "7");
+}
+
+#[test]
+fn id_followed_by_the_message_opens_the_picker_and_sends_it() {
+    let (env, fake) = setup();
+    env.run_in("a", ["q", "--new", "about [[title:Rust lifetimes]]"])
+        .ok();
+    let rust = active(&env, "a");
+    env.run_in("a", ["q", "--new", "about [[title:Tmux popups]]"])
+        .ok();
+    // The README's `panechat q --id "question"`.
+    fake.clear_requests();
+    let mut cmd = env.cmd(["q", "--id", "question"]);
+    cmd.env("PANECHAT_SESSION", "a");
+    let mut pty = Pty::spawn(cmd);
+    pty.expect("type to filter", T);
+    pty.expect("Rust lifetimes", T);
+    pty.send(b"lifetimes");
+    std::thread::sleep(Duration::from_millis(300));
+    pty.send(b"\r");
+    pty.expect("echo: question", T);
+    assert_eq!(pty.wait(T), 0, "{}", pty.text());
+    assert_eq!(active(&env, "a"), rust);
+    let chat: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| !r.raw_body.contains("Reply with the title only"))
+        .collect();
+    assert_eq!(chat.len(), 1);
+    assert_eq!(chat[0].messages().last().unwrap().1, "question");
+}
+
+/// The rows of `pty` that contain `needle`.
+fn rows_with(pty: &Pty, needle: &str) -> Vec<String> {
+    pty.rows()
+        .into_iter()
+        .filter(|r| r.contains(needle))
+        .collect()
+}
+
+#[test]
+fn an_80_column_pane_shows_whole_lines() {
+    let (env, fake) = setup();
+    env.run_in(
+        "a",
+        [
+            "q",
+            "--new",
+            "one [[title:A rather long title about many things]]",
+        ],
+    )
+    .ok();
+    let id = active(&env, "a");
+    env.run_in("a", ["q", "two"]).ok();
+    env.run_in("b", ["q", "--fork=1", "--id", &id, "forked"])
+        .ok();
+    let fork = active(&env, "b");
+    env.run_in("e", ["q", "--new", "single [[title:Single]]"])
+        .ok();
+    let single = active(&env, "e");
+
+    // The waiting line: the time left and Ctrl-C come first, and no row is wider than the pane.
+    let holder = hold(&env, "tmux:0123456789abcdef:%12", &id);
+    let mut cmd = env.cmd(["q", "--id", &id, "while busy"]);
+    cmd.env("PANECHAT_SESSION", "c")
+        .env("PANECHAT_LOCK_DURATION", "1500ms");
+    let mut pty = Pty::spawn_sized(cmd, 80, 24);
+    pty.expect("What now?", T);
+    let waiting = rows_with(&pty, "panechat: waiting");
+    assert!(!waiting.is_empty(), "{:?}", pty.rows());
+    for r in &waiting {
+        assert!(r.chars().count() < 80, "{r:?}");
+        assert!(
+            r.starts_with("panechat: waiting up to ")
+                && r.contains("s (Ctrl-C cancels) for \"A rather"),
+            "{r:?}"
+        );
+    }
+    // The question: what is busy, wrapped at spaces to the width, then a one-row prompt.
+    let rows = pty.rows();
+    let at = rows
+        .iter()
+        .position(|r| r.starts_with("conversation \"A rather long"))
+        .unwrap_or_else(|| panic!("{rows:?}"));
+    let about: Vec<&String> = rows[at..]
+        .iter()
+        .take_while(|r| !r.contains("What now?"))
+        .filter(|r| !r.is_empty())
+        .collect();
+    assert!(about.len() >= 2, "the text wraps at 80 columns: {about:?}");
+    for r in &about {
+        assert!(r.chars().count() < 80, "{r:?}");
+    }
+    let joined = about
+        .iter()
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        joined.contains("is in use (session tmux:0123456789abcdef:%12, pid "),
+        "no word is cut: {joined:?}"
+    );
+    for r in rows_with(&pty, "What now?") {
+        assert!(r.chars().count() < 80, "{r:?}");
+    }
+    pty.send(b"\x1b[B\x1b[B\x1b[B\r"); // Cancel
+    assert_eq!(pty.wait(T), 130, "{}", pty.text());
+    holder.release(&fake);
+
+    // `sessions` fits the pane.
+    let holder = hold(&env, "tmux:0123456789abcdef:%12", &id);
+    let mut cmd = env.cmd(["sessions"]);
+    cmd.env("PANECHAT_SESSION", "c");
+    let mut pty = Pty::spawn_sized(cmd, 80, 24);
+    assert_eq!(pty.wait(T), 0, "{}", pty.text());
+    let rows: Vec<String> = pty.rows().into_iter().filter(|r| !r.is_empty()).collect();
+    assert!(rows[0].starts_with("SESSION"), "{rows:?}");
+    assert!(rows.iter().any(|r| r.contains("streaming")), "{rows:?}");
+    for r in &rows {
+        assert!(
+            r.chars().count() <= 80,
+            "{} columns: {r:?}",
+            r.chars().count()
+        );
+    }
+    holder.release(&fake);
+
+    // The picker: the id column lines up in rows with and without the fork marker, and one
+    // turn is "1 turn".
+    let mut cmd = env.cmd(["q", "--id", "--", "look"]);
+    cmd.env("PANECHAT_SESSION", "d");
+    let mut pty = Pty::spawn_sized(cmd, 80, 24);
+    pty.expect("fork", T);
+    std::thread::sleep(Duration::from_millis(200));
+    pty.send(b"\x1b");
+    assert_eq!(pty.wait(T), 130, "{}", pty.text());
+    let short = |id: &str| id[..10].to_string();
+    let col = |needle: &str| {
+        let r = rows_with(&pty, needle)
+            .pop()
+            .unwrap_or_else(|| panic!("{needle}: {:?}", pty.rows()));
+        assert!(r.chars().count() < 80, "{r:?}");
+        r.chars().count() - r[r.find(needle).unwrap()..].chars().count()
+    };
+    assert_eq!(col(&short(&id)), col(&short(&fork)), "{:?}", pty.rows());
+    assert_eq!(col(&short(&id)), col(&short(&single)), "{:?}", pty.rows());
+    let fork_row = rows_with(&pty, &short(&fork)).pop().unwrap();
+    assert!(fork_row.ends_with("ago  fork"), "{fork_row:?}");
+    let single_row = rows_with(&pty, &short(&single)).pop().unwrap();
+    assert!(single_row.contains("  1 turn "), "{single_row:?}");
+}
+
+#[test]
+fn the_popup_question_wraps_between_words() {
+    let (env, fake) = setup();
+    env.run_in(
+        "a",
+        [
+            "q",
+            "--new",
+            "one [[title:A rather long title about many things]]",
+        ],
+    )
+    .ok();
+    let id = active(&env, "a");
+    let holder = hold(&env, "tmux:0123456789abcdef:%12", &id);
+    // What a multiplexer popup runs, in a popup-sized terminal.
+    let mut pty = Pty::spawn_sized(env.cmd(["lock-prompt", "--id", &id]), 50, 12);
+    pty.expect("What now?", T);
+    let rows: Vec<String> = pty.rows().into_iter().filter(|r| !r.is_empty()).collect();
+    let about: Vec<&str> = rows
+        .iter()
+        .map(String::as_str)
+        .take_while(|r| !r.contains("What now?"))
+        .collect();
+    for r in &about {
+        assert!(r.chars().count() < 50, "{r:?}");
+    }
+    let joined = about.join(" ");
+    assert!(
+        joined.contains("conversation \"A rather long title about many things\" is in use (session tmux:0123456789abcdef:%12, pid "),
+        "{rows:?}"
+    );
+    pty.send(b"\x1b[B\x1b[B\r"); // Fork
+    assert_eq!(pty.wait(T), 12, "{}", pty.text());
+    holder.release(&fake);
+}
+
+#[test]
+fn wezterm_user_vars_reach_a_pane_from_elsewhere() {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let (env, _fake) = setup();
+    std::fs::write(env.root.join("wez.sock"), "").unwrap();
+    // A shell in a WezTerm pane (its terminal is this pty).
+    let mut shell = std::process::Command::new("bash");
+    shell
+        .args(["--norc", "--noprofile"])
+        .env_clear()
+        .envs(&env.env)
+        .env_remove("PANECHAT_SESSION")
+        .env("WEZTERM_PANE", "9")
+        .env("WEZTERM_UNIX_SOCKET", env.root.join("wez.sock"))
+        .env("PS1", "$ ")
+        .current_dir(&env.root);
+    let mut pty = Pty::spawn(shell);
+    let bin = panechat_e2e::env::panechat_bin();
+    pty.send(format!("{} q --new 'hi [[title:First]]'\r", bin.display()).as_bytes());
+    pty.expect(&format!("SetUserVar=panechat_title={}", b64("First")), T);
+    pty.expect(&format!("SetUserVar=panechat_state={}", b64("idle")), T);
+    let key = json(&env.run(["sessions", "--json"]).ok().stdout)[0]["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A rename from another terminal reaches this pane's user vars and title.
+    let id = active(&env, &key);
+    env.run(["rename", &id, "Renamed #2"]).ok();
+    pty.expect(
+        &format!("SetUserVar=panechat_title={}", b64("Renamed #2")),
+        T,
+    );
+    pty.expect("\x1b]2;panechat: Renamed #2\x07", T);
+    // So does `new` for this pane, from elsewhere: empty vars.
+    env.run(["new", "--session", &key]).ok();
+    pty.expect(&format!("SetUserVar=panechat_id={}\x07", b64("")), T);
+    pty.send(b"exit\r");
+    let _ = pty.wait(T);
 }

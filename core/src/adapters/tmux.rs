@@ -6,7 +6,7 @@
 
 use std::process::{Command, Stdio};
 
-use super::Published;
+use crate::state::PaneState;
 use crate::title::sanitize_title;
 
 /// Runs tmux commands; tests substitute a recorder.
@@ -85,40 +85,56 @@ pub fn arg_escape(s: &str) -> String {
     }
 }
 
-/// The argv that publishes `p` on `pane` (one tmux invocation, commands joined by `;`).
-pub fn publish_args(pane: &str, p: &Published, set_title: bool) -> Vec<String> {
-    let title = p.title.as_deref().map(sanitize_title).unwrap_or_default();
-    let mut args: Vec<String> = vec![
-        "set-option".into(),
-        "-p".into(),
-        "-t".into(),
-        pane.into(),
-        "@panechat_id".into(),
-        arg_escape(&sanitize_title(&p.id)),
-        ";".into(),
-        "set-option".into(),
-        "-p".into(),
-        "-t".into(),
-        pane.into(),
-        "@panechat_title".into(),
-        arg_escape(&title),
+/// The argv (one tmux invocation, commands joined by `;`) that publishes a pane's state on
+/// tmux pane `pane`: the options `@panechat_id`, `@panechat_title`, `@panechat_state`,
+/// `@panechat_held` (unset while the pane has no conversation) and the pane title.
+pub fn state_args(pane: &str, st: &PaneState) -> Vec<String> {
+    let held = st
+        .held_by
+        .as_ref()
+        .map(|h| sanitize_title(&h.pane.place()))
+        .unwrap_or_default();
+    let values = [
+        (
+            "@panechat_id",
+            st.conversation
+                .as_ref()
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
+        ),
+        (
+            "@panechat_title",
+            st.title.as_deref().map(sanitize_title).unwrap_or_default(),
+        ),
+        ("@panechat_state", st.activity.as_str().to_string()),
+        ("@panechat_held", held),
     ];
-    if set_title {
-        args.extend([
-            ";".into(),
-            "select-pane".into(),
-            "-t".into(),
-            pane.into(),
-            "-T".into(),
-            arg_escape(&title_escape(&format!("panechat: {}", p.label()))),
-        ]);
+    let mut args: Vec<String> = Vec::new();
+    for (name, value) in values {
+        if !args.is_empty() {
+            args.push(";".into());
+        }
+        args.extend(["set-option".into(), "-p".into()]);
+        if st.conversation.is_none() && name != "@panechat_state" {
+            args.extend(["-u".into(), "-t".into(), pane.into(), name.into()]);
+        } else {
+            args.extend(["-t".into(), pane.into(), name.into(), arg_escape(&value)]);
+        }
     }
+    let title = if st.conversation.is_some() {
+        format!("panechat: {}", sanitize_title(&st.label()))
+    } else {
+        String::new()
+    };
+    args.extend([
+        ";".into(),
+        "select-pane".into(),
+        "-t".into(),
+        pane.into(),
+        "-T".into(),
+        arg_escape(&title_escape(&title)),
+    ]);
     args
-}
-
-/// Publishes `p` on `pane` without waiting.
-pub fn publish(tmux: &dyn Tmux, pane: &str, p: &Published, set_title: bool) {
-    tmux.spawn(&publish_args(pane, p, set_title));
 }
 
 /// Quotes a string for `/bin/sh` (single quotes).
@@ -160,16 +176,51 @@ mod tests {
 
     #[test]
     fn hostile_titles_are_escaped_for_tmux() {
-        let p = Published {
-            id: "abc".into(),
+        use crate::session::{Multiplexer, PaneRef, SessionKey};
+        use crate::state::{Activity, HeldBy};
+        let st = PaneState {
+            schema: 1,
+            pane: PaneRef {
+                session: SessionKey::normalize("tmux:h:%3").unwrap(),
+                multiplexer: Multiplexer::Tmux,
+                pane: Some("%3".into()),
+            },
+            conversation: crate::store::conversation::ConversationId::from_trusted(
+                "01m7yd5d6e4q2r8kzz",
+            ),
             title: Some("x #(touch PWNED) \x1b[31m;".into()),
+            turns: 1,
+            updated_at: None,
+            activity: Activity::Idle,
+            held_by: Some(HeldBy {
+                pane: PaneRef {
+                    session: SessionKey::normalize("tmux:h:%4").unwrap(),
+                    multiplexer: Multiplexer::Tmux,
+                    pane: Some("%4".into()),
+                },
+                pid: 1,
+                command: "query".into(),
+                since: String::new(),
+            }),
         };
-        let a = publish_args("%3", &p, true);
-        assert_eq!(a[5], "abc");
+        let a = state_args("%3", &st);
+        assert_eq!(a[5], "01m7yd5d6e4q2r8kzz");
         assert_eq!(a[12], "x #(touch PWNED) [31m\\;");
+        assert_eq!(a[19], "idle");
+        assert_eq!(a[26], "tmux pane %4");
         assert_eq!(a.last().unwrap(), "panechat: x ##(touch PWNED) [31m\\;");
         assert_eq!(title_escape("a #[x] ##[ #{y} ##"), "a #[x] ##[ ##{y} ####");
-        assert_eq!(a.iter().filter(|s| *s == ";").count(), 2);
+        assert_eq!(a.iter().filter(|s| *s == ";").count(), 4);
+        // Without a conversation the options are unset and the title cleared.
+        let none = PaneState {
+            conversation: None,
+            title: None,
+            held_by: None,
+            ..st
+        };
+        let a = state_args("%3", &none);
+        assert!(a.starts_with(&["set-option".into(), "-p".into(), "-u".into()]));
+        assert_eq!(a.last().unwrap(), "");
     }
 
     #[test]

@@ -60,30 +60,24 @@ pub fn publish_args(payload: &str, session: Option<&str>) -> Vec<String> {
 }
 
 /// Delivers one `panechat::state` message with `payload` (the pane-state JSON of
-/// `docs/integration.md`) to the Zellij plugins of the pane's session. Never blocks: the
+/// `docs/integration.md`) to the plugins of Zellij session `session` (when `None`: the session
+/// named in the payload's key, else the one of `ZELLIJ_SESSION_NAME`). Never blocks: the
 /// message goes out from a detached `zellij pipe` process that ends within
-/// [`PIPE_DEADLINE_SECS`] even when a plugin never takes it. Does nothing when the payload is
-/// not about a Zellij pane, when the session cannot be told, or when `zellij` is not installed.
-pub fn publish_payload(payload: &str) {
-    let from_env = std::env::var("ZELLIJ_SESSION_NAME")
-        .ok()
-        .filter(|s| !s.is_empty());
-    let is_zellij = serde_json::from_str::<serde_json::Value>(payload)
-        .ok()
-        .and_then(|v| {
-            v.get("session")
-                .or_else(|| v.get("key"))
-                .and_then(|k| k.as_str())
-                .map(|k| k.starts_with("zellij:"))
-        })
-        .unwrap_or(false);
-    if !is_zellij {
-        return;
-    }
-    let session = match (session_of(payload), from_env) {
-        (Some(s), _) => Some(s),
-        (None, Some(_)) => None,
-        (None, None) => return,
+/// [`PIPE_DEADLINE_SECS`] even when a plugin never takes it. Does nothing when the session
+/// cannot be told or when `zellij` is not installed.
+pub fn publish_payload(session: Option<&str>, payload: &str) {
+    let session = match session.filter(|s| !s.is_empty()) {
+        Some(s) => Some(s.to_string()),
+        None => {
+            let from_env = std::env::var("ZELLIJ_SESSION_NAME")
+                .ok()
+                .filter(|s| !s.is_empty());
+            match (session_of(payload), from_env) {
+                (Some(s), _) => Some(s),
+                (None, Some(_)) => None,
+                (None, None) => return,
+            }
+        }
     };
     let mut cmd = Command::new("zellij");
     cmd.args(publish_args(payload, session.as_deref()))
@@ -107,22 +101,6 @@ pub fn publish_payload(payload: &str) {
                 let _ = child.wait();
             });
     }
-}
-
-/// A pane-state payload with what a [`super::Published`] knows (conversation and title; the
-/// other fields of the pane state take their idle defaults).
-pub fn published_payload(session_key: &str, pane: &str, p: &super::Published) -> String {
-    serde_json::json!({
-        "schema": 1,
-        "session": session_key,
-        "multiplexer": "zellij",
-        "pane": pane,
-        "conversation": p.id,
-        "title": p.title.as_deref().map(super::sanitize_title),
-        "activity": "idle",
-        "held_by": null,
-    })
-    .to_string()
 }
 
 /// Runs `zellij ARGS` for at most `deadline`; its exit status and stdout.

@@ -88,7 +88,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
                 if stored.as_ref().map(|s| (s.turns, &s.title))
                     != Some((summary.turns, &summary.title))
                 {
-                    let ok = fix && ctx.store.write_summary(&summary).is_ok();
+                    let ok = fix && rewrite_summary(ctx, id);
                     r.problem(format!("{}: summary out of date", id), ok);
                 } else if let Some(stored) = stored {
                     // The history cache a query would send must be exactly the log's turns.
@@ -103,7 +103,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
                         let actual = fs::read(ctx.store.history_path(id)).unwrap_or_default();
                         if actual != expected {
                             // Forgetting the recorded sizes makes the next query rebuild it.
-                            let ok = fix && ctx.store.write_summary(&summary).is_ok();
+                            let ok = fix && rewrite_summary(ctx, id);
                             r.problem(format!("{}: history cache does not match the log", id), ok);
                         }
                     }
@@ -124,11 +124,9 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
                     ),
                     ok,
                 );
-                if ok {
+                if ok && rewrite_summary(ctx, id) {
                     if let Ok(conv) = log::load(&path) {
-                        let s = conv.summary();
-                        let _ = ctx.store.write_summary(&s);
-                        healthy.push(s);
+                        healthy.push(conv.summary());
                     }
                 }
             }
@@ -178,20 +176,15 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             .cloned()
             .collect();
         if !missing.is_empty() {
-            let session = panechat::session::Session {
-                key: rec.key.clone(),
-                multiplexer: panechat::session::Multiplexer::from_key(rec.key.as_str()),
-                pane: rec.pane.clone(),
-                server: rec.server.clone(),
-            };
+            let session = rec.pane.to_session(rec.server.clone());
             let ok = fix
                 && missing
                     .iter()
-                    .all(|id| mapping::forget(&p, &session, id).is_ok());
+                    .all(|id| mapping::forget(&p, &session, id, &|c| ctx.store.exists(c)).is_ok());
             r.problem(
                 format!(
                     "session {} refers to {} deleted conversation(s)",
-                    rec.key,
+                    rec.pane.session,
                     missing.len()
                 ),
                 ok,
@@ -233,6 +226,15 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     }
     out(&text)?;
     Ok(if left == 0 { 0 } else { 1 })
+}
+
+/// Rewrites a conversation's summary from its log, under the conversation's lock (so a query
+/// appending at the same time is never overwritten with an older summary).
+fn rewrite_summary(ctx: &Ctx, id: &ConversationId) -> bool {
+    repair_locked(ctx, id, || {
+        let s = log::load(&ctx.store.log_path(id))?.summary();
+        ctx.store.write_summary(&s)
+    })
 }
 
 fn repair_locked(ctx: &Ctx, id: &ConversationId, f: impl FnOnce() -> Result<()>) -> bool {

@@ -1,39 +1,97 @@
 //! `panechat fork`: copy a conversation (all turns or the last N) and print the new id.
 
+use std::os::unix::process::CommandExt;
+
+use panechat::schema::ForkResult;
+use panechat::state::SCHEMA;
 use panechat::store::mapping;
-use panechat::Result;
+use panechat::{Error, Result};
 
-use super::{out, show, ui, Ctx};
+use super::{out, out_json, show, Ctx};
 
-/// `panechat fork [TARGET] [--last N] [--session KEY]`
+/// `panechat fork [TARGET] [--last N] [--session KEY] [--exec-shell] [--json]`
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// last, prev, pick, or an id or unique prefix (default: this session's active one).
+    /// last, prev, pick, or an id or unique prefix (default: this session's active one; with
+    /// --exec-shell, `$PANECHAT_FORK_FROM` first).
     target: Option<String>,
     /// Keep only the last N turns.
     #[arg(long, value_name = "N")]
     last: Option<usize>,
     /// Make the fork the active conversation of this session: a key from `panechat sessions`,
     /// or `pane:<id>` for a pane of the current multiplexer (e.g. `pane:%7`).
-    #[arg(long, value_name = "KEY")]
+    #[arg(long, value_name = "KEY", conflicts_with = "exec_shell")]
     session: Option<String>,
+    /// The command of a new split: make the fork this pane's conversation, then replace this
+    /// process with `$SHELL` (which then starts already mapped). Errors are shown and the
+    /// shell starts anyway.
+    #[arg(long)]
+    exec_shell: bool,
+    /// Print the new conversation as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Runs the command.
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
+    if args.exec_shell {
+        let shell = ctx
+            .env
+            .get_os("SHELL")
+            .filter(|s| !s.is_empty())
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| "/bin/sh".into());
+        match fork_here(ctx, &args) {
+            Ok(id) => ctx.note(&format!("panechat: this pane continues fork {id}")),
+            Err(e) => {
+                super::report(&e);
+            }
+        }
+        // A login-less interactive shell, named like the shell (argv[0]).
+        let err = std::process::Command::new(&shell).exec();
+        return Err(Error::Other(format!(
+            "cannot start the shell {}: {err}; set $SHELL",
+            shell.display()
+        )));
+    }
     let src = show::resolve(ctx, args.target.as_deref())?;
     ctx.store.ensure_dirs()?;
     let s = ctx.store.fork(&src, args.last)?;
+    let mut activated = None;
     if let Some(raw) = &args.session {
         let target = ctx.named_session(raw)?;
         mapping::activate(&ctx.paths, &target, &s.id)?;
-        let here = ctx.session().ok();
-        if here.as_ref().map(|h| &h.key) == Some(&target.key) {
-            ui::publish_here(ctx, &target, &s);
-        } else {
-            ui::publish_other(ctx, &target, &s);
-        }
+        ctx.publish(&s.id);
+        activated = Some(target.key.to_string());
     }
-    out(&format!("{}\n", s.id))?;
+    if args.json {
+        out_json(&ForkResult {
+            schema: SCHEMA,
+            id: s.id.clone(),
+            parent: s.parent.clone(),
+            title: s.title.clone(),
+            turns: s.turns,
+            session: activated,
+        })?;
+    } else {
+        out(&format!("{}\n", s.id))?;
+    }
     Ok(0)
+}
+
+/// Forks the source into this process's own session (for `--exec-shell`).
+fn fork_here(ctx: &mut Ctx, args: &Args) -> Result<panechat::store::conversation::ConversationId> {
+    let from_env = ctx
+        .env
+        .get("PANECHAT_FORK_FROM")
+        .filter(|v| !v.is_empty())
+        .map(str::to_string);
+    let target = args.target.clone().or(from_env);
+    let src = show::resolve(ctx, target.as_deref())?;
+    ctx.store.ensure_dirs()?;
+    let s = ctx.store.fork(&src, args.last)?;
+    let here = ctx.session()?;
+    mapping::activate(&ctx.paths, &here, &s.id)?;
+    ctx.publish(&s.id);
+    Ok(s.id)
 }

@@ -6,7 +6,10 @@ use panechat::runs::{self, Run};
 use panechat::session::process_alive;
 use panechat::{Error, Result};
 
-use super::Ctx;
+use panechat::schema::{KillResult, KilledRun};
+use panechat::state::SCHEMA;
+
+use super::{out_json, Ctx};
 
 /// `panechat kill [SESSION] [--all]`
 #[derive(clap::Args, Debug)]
@@ -19,6 +22,9 @@ pub struct Args {
     /// Seconds between SIGTERM and SIGKILL.
     #[arg(long, default_value = "3", value_name = "SECONDS")]
     grace: f64,
+    /// Print what was ended as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 fn is_our_panechat(r: &Run) -> bool {
@@ -53,7 +59,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     let me = std::process::id();
     let targets: Vec<Run> = runs::live(&ctx.paths)?
         .into_iter()
-        .filter(|r| key.as_ref().is_none_or(|k| r.session == k.as_str()) && r.pid != me)
+        .filter(|r| key.as_ref().is_none_or(|k| r.pane.session == *k) && r.pid != me)
         .filter(|r| {
             let ok = is_our_panechat(r);
             if !ok {
@@ -66,11 +72,29 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         })
         .collect();
     let total = targets.len();
+    let mut result = KillResult {
+        schema: SCHEMA,
+        total,
+        ended: 0,
+        forced: 0,
+        runs: targets
+            .iter()
+            .map(|r| KilledRun {
+                pid: r.pid,
+                session: r.pane.session.to_string(),
+                conversation: r.conversation.clone(),
+            })
+            .collect(),
+    };
     if total == 0 {
-        ctx.note(&match &key {
-            Some(k) => format!("no live runs in session {k}"),
-            None => "no live runs".into(),
-        });
+        if args.json {
+            out_json(&result)?;
+        } else {
+            ctx.note(&match &key {
+                Some(k) => format!("no live runs in session {k}"),
+                None => "no live runs".into(),
+            });
+        }
         return Ok(0);
     }
     for r in &targets {
@@ -78,7 +102,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             "INFO",
             &format!(
                 "kill: SIGTERM to run pid {} (session {}, conversation {})",
-                r.pid, r.session, r.conversation
+                r.pid, r.pane.session, r.conversation
             ),
         );
         // SAFETY: signalling a pid verified above to be our own panechat process.
@@ -118,15 +142,35 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         .iter()
         .filter(|r| !process_alive(r.pid, r.start))
         .count();
+    // The runs' own ends (or their watchers, after SIGKILL) republish; this makes sure the
+    // panes are idle again even if neither could.
+    for r in targets.iter().filter(|r| !process_alive(r.pid, r.start)) {
+        let _ = std::fs::remove_file(panechat::runs::run_file(&ctx.paths, r.pid, r.start));
+    }
+    let mut convs: Vec<&str> = targets.iter().map(|r| r.conversation.as_str()).collect();
+    convs.sort_unstable();
+    convs.dedup();
+    for c in convs {
+        if let Some(id) = panechat::store::conversation::ConversationId::from_trusted(c) {
+            ctx.publish(&id);
+        }
+    }
+    result.ended = ended;
+    result.forced = forced;
+    if args.json {
+        out_json(&result)?;
+    }
     let forced_text = if forced > 0 {
         format!(" ({forced} needed SIGKILL)")
     } else {
         String::new()
     };
-    ctx.note(&format!(
-        "ended {ended} of {total} run{}{forced_text}",
-        if total == 1 { "" } else { "s" }
-    ));
+    if !args.json {
+        ctx.note(&format!(
+            "ended {ended} of {total} run{}{forced_text}",
+            if total == 1 { "" } else { "s" }
+        ));
+    }
     if ended < total {
         return Err(Error::Other(format!(
             "{} run(s) could not be ended",

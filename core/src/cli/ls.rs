@@ -1,12 +1,14 @@
 //! `panechat ls`: conversations, most recently active first.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use panechat::runs;
-use panechat::store::conversation::{Parent, Summary};
+use panechat::schema::ConversationItem;
+use panechat::session::PaneRef;
+use panechat::state::Activity;
+use panechat::store::conversation::Summary;
 use panechat::store::mapping;
 use panechat::Result;
-use serde::Serialize;
 
 use super::ui::truncate;
 use super::{out, out_json, Ctx};
@@ -14,30 +16,13 @@ use super::{out, out_json, Ctx};
 /// `panechat ls [--json]`
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Print a JSON array (stable fields: id, title, turns, created_at, updated_at, parent,
-    /// locked, active_in).
+    /// Print a JSON array (fields in docs/integration.md: id, title, turns, created_at,
+    /// updated_at, parent, locked, activity, held_by, active_in, panes, …).
     #[arg(long)]
     json: bool,
     /// Show at most N conversations.
     #[arg(short = 'n', long, value_name = "N")]
     limit: Option<usize>,
-}
-
-/// One conversation in `ls --json`: the documented fields only (the summary's cache
-/// bookkeeping stays out of the stable output).
-#[derive(Serialize)]
-pub struct Item<'a> {
-    id: &'a str,
-    title: &'a Option<String>,
-    turns: u64,
-    created_at: &'a str,
-    updated_at: &'a str,
-    parent: &'a Option<Parent>,
-    model: &'a Option<String>,
-    system: &'a Option<String>,
-    last_message: &'a Option<String>,
-    locked: bool,
-    active_in: Vec<String>,
 }
 
 /// Runs the command.
@@ -46,41 +31,25 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     if let Some(n) = args.limit {
         list.truncate(n);
     }
-    let locked: BTreeSet<String> = runs::live(&ctx.paths)?
-        .into_iter()
-        .filter(|r| r.state.holds_lock())
-        .map(|r| r.conversation)
-        .collect();
-    let mut active_in: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let live = runs::live(&ctx.paths)?;
+    let mut panes_of: BTreeMap<String, Vec<PaneRef>> = BTreeMap::new();
     for rec in mapping::all(&ctx.paths)? {
         if let Some(a) = rec.active {
-            active_in
-                .entry(a.to_string())
-                .or_default()
-                .push(rec.key.to_string());
+            panes_of.entry(a.to_string()).or_default().push(rec.pane);
         }
     }
-    let here = ctx.session().ok().map(|s| s.key.to_string());
+    let items: Vec<ConversationItem> = list
+        .iter()
+        .map(|s| {
+            let panes = panes_of.remove(s.id.as_str()).unwrap_or_default();
+            ConversationItem::new(s, &live, panes)
+        })
+        .collect();
     if args.json {
-        let items: Vec<Item> = list
-            .iter()
-            .map(|s| Item {
-                id: s.id.as_str(),
-                title: &s.title,
-                turns: s.turns,
-                created_at: &s.created_at,
-                updated_at: &s.updated_at,
-                parent: &s.parent,
-                model: &s.model,
-                system: &s.system,
-                last_message: &s.last_message,
-                locked: locked.contains(s.id.as_str()),
-                active_in: active_in.get(s.id.as_str()).cloned().unwrap_or_default(),
-            })
-            .collect();
         out_json(&items)?;
         return Ok(0);
     }
+    let here = ctx.session().ok().map(|s| s.key.to_string());
     if list.is_empty() {
         ctx.note("no conversations yet; start one with `panechat q \"your question\"`");
         return Ok(0);
@@ -88,12 +57,14 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     let prefixes = unique_prefix_lens(&list);
     let width = terminal_width();
     let mut text = String::new();
-    for (s, plen) in list.iter().zip(prefixes) {
-        let panes = active_in.get(s.id.as_str());
+    for ((s, item), plen) in list.iter().zip(&items).zip(prefixes) {
+        let panes = Some(&item.active_in).filter(|v| !v.is_empty());
         let mine = panes.is_some_and(|v| here.as_ref().is_some_and(|h| v.contains(h)));
         let mut flags = Vec::new();
-        if locked.contains(s.id.as_str()) {
-            flags.push("locked".to_string());
+        match (&item.held_by, item.activity) {
+            (Some(h), _) => flags.push(format!("locked by {}", h.pane.place())),
+            (None, Activity::Waiting) => flags.push("waiting".to_string()),
+            _ => {}
         }
         if let Some(p) = &s.parent {
             flags.push(format!("fork of {}", p.id.short()));

@@ -1,9 +1,15 @@
 //! `panechat query`: ask in this pane's conversation.
 //!
 //! Order of work: read the message, resolve the conversation, save the message as the session's
-//! draft (so nothing typed is lost), make the conversation active and publish it, register the
-//! run, take the conversation's lock (waiting, asking or failing per `--on-locked`), load the
-//! history, stream the reply, append the turn durably, clear the draft, then generate a title.
+//! draft (so nothing typed is lost), register the run (from then on the pane shows that
+//! conversation and what the run does: see [`panechat::state`]), take the conversation's lock
+//! (waiting, asking or failing per `--on-locked`), load the history, stream the reply, append the
+//! turn durably, clear the draft, make the conversation the session's active one, then generate
+//! a title. Each change of the run's state is published to every pane that shows the
+//! conversation; a watcher process republishes if this process is killed.
+//!
+//! The session's mapping changes only once the turn is stored: a query that gives up, is
+//! cancelled or fails leaves the session's active and previous conversations as they were.
 //!
 //! A failed run (provider error, timeout, Ctrl-C, `panechat kill`) appends nothing: the
 //! conversation stays exactly as it was, and the message (with any partial reply) stays in the
@@ -48,20 +54,31 @@ pub enum OnLocked {
 }
 
 /// `panechat query [MESSAGE...]`
+///
+/// `--id` and `--fork` take an optional value. Written with `=` (`--id=prev`, `--fork=2`) the
+/// value is always theirs. Written with a space, the next word is their value only when it can
+/// be nothing else: for `--id` a keyword (`last`, `prev`, `pick`, `-`) or an id prefix with a
+/// digit in it (every id starts with digits), for `--fork` a number or `all`. Any other word
+/// starts the message, so `--id "question"` opens the picker and sends "question". After `--`,
+/// every word is message text. [`spaced_value`] applies this rule to the command line.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The message; when absent, read from stdin if it is not a terminal, else from $EDITOR.
     /// Options go before it: from its first word on, everything is message text (dashes too).
     #[arg(value_name = "MESSAGE", trailing_var_arg = true)]
     message: Vec<OsString>,
-    /// Conversation to ask in: last, prev, pick, or an id or unique prefix (`--id` alone = pick).
-    #[arg(long, value_name = "TARGET", num_args = 0..=1, default_missing_value = "pick")]
+    /// Conversation to ask in: last, prev, pick, or an id or unique id prefix; `--id` alone or
+    /// followed by the message opens the picker.
+    #[arg(long, value_name = "TARGET", num_args = 0..=1, require_equals = true,
+          default_missing_value = "pick", value_parser = parse_target_arg)]
     id: Option<String>,
     /// Start a new conversation.
     #[arg(long, conflicts_with_all = ["id", "fork"])]
     new: bool,
-    /// Fork the target (default: this session's active conversation), keeping all turns or the last N.
-    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "all", require_equals = true)]
+    /// Fork the target (default: this session's active conversation), keeping all turns or the
+    /// last N (`--fork 2` or `--fork=2`).
+    #[arg(long, value_name = "N", num_args = 0..=1, require_equals = true,
+          default_missing_value = "all", value_parser = parse_keep_arg)]
     fork: Option<String>,
     /// When the conversation is locked by another query.
     #[arg(long, value_enum, value_name = "MODE")]
@@ -78,6 +95,96 @@ pub struct Args {
     /// Send this session's unanswered message again.
     #[arg(long, conflicts_with = "message")]
     retry: bool,
+    /// The word `--id WORD` took as its target (written with a space), for a precise error.
+    #[arg(skip)]
+    spaced_id: Option<String>,
+}
+
+fn parse_target_arg(s: &str) -> std::result::Result<String, String> {
+    Target::parse(s)
+        .map(|_| s.to_string())
+        .map_err(|e| e.to_string())
+}
+
+fn parse_keep_arg(s: &str) -> std::result::Result<String, String> {
+    parse_keep(s)
+        .map(|_| s.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// Whether `word`, written after a bare `--id`, is the conversation rather than the message.
+fn is_target_word(word: &str) -> bool {
+    let lower = word.to_ascii_lowercase();
+    matches!(lower.as_str(), "last" | "prev" | "pick" | "-")
+        || (lower.len() <= panechat::store::conversation::ID_LEN
+            && panechat::store::conversation::is_id_text(&lower)
+            && lower.bytes().any(|b| b.is_ascii_digit()))
+}
+
+/// Whether `word`, written after a bare `--fork`, is the number of turns to keep.
+fn is_keep_word(word: &str) -> bool {
+    word == "all" || (!word.is_empty() && word.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// When `argv` (the whole command line that parsed into `args`) has `--id WORD` or `--fork WORD`
+/// where WORD is that option's value by the rule on [`Args`], returns the command line with
+/// `--id=WORD` / `--fork=WORD` instead (to parse again: options may follow WORD), and the word
+/// when it was `--id`'s.
+pub fn spaced_value(argv: &[OsString], args: &Args) -> Option<(Vec<OsString>, Option<String>)> {
+    let n = args.message.len();
+    if n == 0 || argv.len() <= n {
+        return None;
+    }
+    // The message is the tail of the command line (everything from its first word on).
+    let split = argv.len() - n;
+    if argv[split..] != args.message[..] {
+        return None;
+    }
+    let flag = argv[split - 1].to_str()?;
+    let word = args.message[0].to_str()?;
+    let spaced_id = match flag {
+        "--id" if is_target_word(word) => Some(word.to_string()),
+        "--fork" if is_keep_word(word) => None,
+        _ => return None,
+    };
+    let mut v = argv[..split - 1].to_vec();
+    v.push(format!("{flag}={word}").into());
+    v.extend_from_slice(&argv[split + 1..]);
+    Some((v, spaced_id))
+}
+
+impl Args {
+    /// Records that `--id`'s value was written with a space (see [`spaced_value`]).
+    pub fn set_spaced_id(&mut self, word: String) {
+        self.spaced_id = Some(word);
+    }
+
+    /// Adds, to a "no such conversation" error about `--id WORD`, how to send WORD as text.
+    fn explain(&self, e: Error) -> Error {
+        match (e, &self.spaced_id) {
+            (Error::NotFound(m), Some(w)) => Error::NotFound(format!(
+                "{m}\n(`--id {w}` names a conversation; to pick one and send a message that starts with `{w}`, put `--` before the message: panechat q --id -- {w} …)"
+            )),
+            (e, _) => e,
+        }
+    }
+
+    /// Before $EDITOR opens, checks that a conversation named with `--id` exists, so nothing is
+    /// typed for a query that cannot run.
+    fn check_target(&self, ctx: &Ctx) -> Result<()> {
+        let Some(t) = &self.id else {
+            return Ok(());
+        };
+        let res = match Target::parse(t)? {
+            Target::Pick => return Ok(()),
+            Target::Id(p) => target::resolve_prefix(&ctx.store, &p).map(drop),
+            other => {
+                let s = panechat::session::resolve(&ctx.env)?;
+                target::resolve_keyword(&ctx.store, &s.key, &other).map(drop)
+            }
+        };
+        res.map_err(|e| self.explain(e))
+    }
 }
 
 static SIGNAL: AtomicI32 = AtomicI32::new(0);
@@ -105,10 +212,14 @@ fn interrupted() -> Option<Error> {
     match SIGNAL.load(Ordering::SeqCst) {
         0 => None,
         libc::SIGINT => Some(Error::Cancelled("interrupted".into())),
-        libc::SIGTERM => Some(Error::Cancelled(
-            "stopped (SIGTERM, e.g. `panechat kill`)".into(),
-        )),
-        _ => Some(Error::Cancelled("the terminal went away (SIGHUP)".into())),
+        libc::SIGTERM => Some(Error::Signalled {
+            signal: libc::SIGTERM,
+            message: "stopped (SIGTERM, e.g. `panechat kill`)".into(),
+        }),
+        sig => Some(Error::Signalled {
+            signal: sig,
+            message: "the terminal went away (SIGHUP)".into(),
+        }),
     }
 }
 
@@ -118,6 +229,9 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     // A missing API key is reported before a conversation is created or a message typed.
     let pcfg = cfg.provider();
     provider::preflight(&pcfg)?;
+    if let Some(w) = cfg.unset_key_warning() {
+        eprintln!("panechat: warning: {w}");
+    }
     let session = ctx.session()?;
     install_signal_handlers();
     let on_locked = args.on_locked.unwrap_or(if ui::can_ask() {
@@ -146,18 +260,29 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         at: panechat::time::now_rfc3339(),
     };
     ctx.store.save_draft(&draft)?;
-    activate(ctx, &session, &summary)?;
 
     let mut reg = Registration::register(
         &ctx.paths,
         &session,
+        "query",
         summary.id.as_str(),
         RunState::WaitingForLock,
         pcfg.kind.as_str(),
         &cfg.model,
     )?;
-    let (mut guard, locked_summary) =
-        lock_conversation(ctx, &cfg, &session, summary, on_locked, &mut reg)?;
+    let _watcher = spawn_watcher(ctx, &reg);
+    let locked = lock_conversation(ctx, &cfg, summary, on_locked, &mut reg);
+    let (mut guard, locked_summary) = match locked {
+        Ok(x) => x,
+        Err(e) => {
+            let id = reg.run().conversation.clone();
+            drop(reg);
+            if let Some(id) = ConversationId::from_trusted(&id) {
+                ctx.publish_here_and(&id);
+            }
+            return Err(e);
+        }
+    };
     summary = locked_summary;
     guard.write_holder(&lock::Holder::this_process(&session, "query"))?;
     draft.conversation = Some(summary.id.clone());
@@ -178,10 +303,12 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         .system
         .clone()
         .filter(|s| conv.system.as_ref() != Some(s));
-    ctx.store.set_settings(&mut conv, new_model, new_system)?;
+    ctx.store
+        .set_settings(&guard, &mut conv, new_model, new_system)?;
     let model = conv.model.clone().unwrap_or_else(|| cfg.model.clone());
     reg.set_model(pcfg.kind.as_str(), &model);
     reg.set(summary.id.as_str(), RunState::Streaming)?;
+    ctx.publish_here_and(&summary.id);
 
     let messages = vec![Message {
         role: Role::User,
@@ -225,9 +352,13 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             draft.error = err.to_string();
             let _ = ctx.store.save_draft(&draft);
             drop(guard);
+            drop(reg);
+            ctx.publish_here_and(&summary.id);
             return Err(match err {
                 Error::Cancelled(m) => Error::Cancelled(format!("{m}; nothing was added to the conversation, your message is kept: `panechat q --retry` sends it again")),
-                other => Error::Other(format!("{other}\nnothing was added to the conversation; your message is kept: `panechat q --retry` sends it again")),
+                other => Error::RunFailed {
+                    source: Box::new(other),
+                },
             });
         }
     };
@@ -258,11 +389,13 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             }
         ),
     );
-    ctx.store.append_turn(&mut conv, &turn)?;
+    ctx.store.append_turn(&guard, &mut conv, &turn)?;
     ctx.store.clear_draft(&session.key)?;
+    mapping::activate(&ctx.paths, &session, &summary.id)?;
 
     if conv.title.is_none() && cfg.title_generate && interrupted().is_none() {
         reg.set(summary.id.as_str(), RunState::GeneratingTitle)?;
+        ctx.publish_here_and(&summary.id);
         let first = if conv.turns == 1 {
             Some(turn)
         } else {
@@ -273,15 +406,56 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             .unwrap_or_else(|| Ok(String::new()))
         {
             Ok(t) if !t.is_empty() => {
-                let s = ctx.store.set_title(&summary.id, &t, "model")?;
-                ui::publish_here(ctx, &session, &s);
+                ctx.store.set_title(&guard, &summary.id, &t, "model")?;
             }
             Ok(_) => ctx.debug("the model's title was empty"),
             Err(e) => ctx.debug(&format!("no title generated: {e}")),
         }
     }
     drop(guard);
+    drop(reg);
+    ctx.publish_here_and(&summary.id);
     Ok(0)
+}
+
+/// Starts `panechat refresh --after-pid` in its own session: it waits for this process to end
+/// (its stdin is a pipe whose only writer is this process) and, if the run's record is still
+/// there (this process was killed), removes it and republishes the panes. The returned write
+/// end must live as long as the run.
+fn spawn_watcher(ctx: &Ctx, reg: &Registration) -> Option<std::os::fd::OwnedFd> {
+    use std::os::unix::process::CommandExt;
+    let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ok()?;
+    let exe = std::env::current_exe().ok()?;
+    let run = reg.run();
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args([
+        "refresh",
+        "--after-pid",
+        &run.pid.to_string(),
+        "--start",
+        &run.start.to_string(),
+    ])
+    .stdin(std::process::Stdio::from(read))
+    .stdout(std::process::Stdio::null());
+    // SAFETY: setsid is async-signal-safe; the watcher must survive signals sent to this
+    // process's group or session (Ctrl-C, a closed pane).
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    match cmd.spawn() {
+        Ok(child) => {
+            // Not waited for: it outlives this process by design.
+            std::mem::forget(child);
+            Some(write)
+        }
+        Err(e) => {
+            ctx.debug(&format!("cannot start the run watcher: {e}"));
+            None
+        }
+    }
 }
 
 fn read_message(ctx: &Ctx, args: &Args) -> Result<String> {
@@ -307,6 +481,7 @@ fn read_message(ctx: &Ctx, args: &Args) -> Result<String> {
             ))
         })?
     } else {
+        args.check_target(ctx)?;
         edit_message(ctx)?
     };
     check_size(text.len())?;
@@ -380,19 +555,19 @@ fn resolve(
         _ => None,
     };
     let base = match explicit {
-        Some(t) => Some(resolve_target(ctx, session, &t)?),
+        Some(t) => Some(resolve_target(ctx, session, &t).map_err(|e| args.explain(e))?),
         None => None,
     };
     let base = match base {
         Some(b) => b,
         None => {
-            let active = mapping::read(&ctx.paths, &session.key)
-                .ok()
-                .flatten()
-                .and_then(|r| r.active)
-                .filter(|id| ctx.store.exists(id));
+            let rec = mapping::read(&ctx.paths, &session.key).ok().flatten();
+            let pending_new = rec.as_ref().is_some_and(|r| r.pending_new);
+            let active = rec.and_then(|r| r.active).filter(|id| ctx.store.exists(id));
             match active {
                 Some(id) => Resolved::Id(id),
+                // `panechat new`: this pane's next question starts a new conversation.
+                None if pending_new => Resolved::New,
                 None => match &cfg.default_id {
                     DefaultId::New => Resolved::New,
                     DefaultId::Last => {
@@ -430,8 +605,10 @@ fn resolve(
             let keep = parse_keep(n)?;
             let s = ctx.store.fork(&id, keep)?;
             ctx.note(&format!(
-                "panechat: forked {} into {} ({} turns kept)",
-                id, s.id, s.turns
+                "panechat: forked {} into {} ({} kept)",
+                id,
+                s.id,
+                ui::turns(s.turns)
             ));
             Ok(s)
         }
@@ -485,12 +662,6 @@ fn new_conversation(ctx: &Ctx, cfg: &Config, args: &Args) -> Result<Summary> {
     Ok(s)
 }
 
-fn activate(ctx: &Ctx, session: &Session, s: &Summary) -> Result<()> {
-    mapping::activate(&ctx.paths, session, &s.id)?;
-    ui::publish_here(ctx, session, s);
-    Ok(())
-}
-
 /// The live "waiting for …" line.
 struct WaitLine {
     tty: bool,
@@ -531,7 +702,6 @@ impl WaitLine {
 fn lock_conversation(
     ctx: &Ctx,
     cfg: &Config,
-    session: &Session,
     mut summary: Summary,
     mode: OnLocked,
     reg: &mut Registration,
@@ -543,6 +713,8 @@ fn lock_conversation(
             return Ok((g, summary));
         }
         let waiter = Waiter::start(&path)?;
+        // The pane now shows that it waits (and the holder's panes nothing new).
+        ctx.publish_here_and(&summary.id);
         ctx.log(
             "INFO",
             &format!(
@@ -577,9 +749,16 @@ fn lock_conversation(
                 .map(|h| h.describe())
                 .unwrap_or_else(|| "another process".into());
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            // What matters first, and short: a narrow pane cuts the end of the line.
+            let busy = ui::truncate(&summary.display_title(), 24);
             let wait_text = match left {
-                Some(l) => format!("panechat: waiting for {what}, held by {holder} (up to {}s more; Ctrl-C cancels)", l.as_secs_f64().ceil()),
-                None => format!("panechat: waiting for {what}, held by {holder} (Ctrl-C cancels)"),
+                Some(l) => format!(
+                    "panechat: waiting up to {}s (Ctrl-C cancels) for \"{busy}\", held by {holder}",
+                    l.as_secs_f64().ceil()
+                ),
+                None => {
+                    format!("panechat: waiting (Ctrl-C cancels) for \"{busy}\", held by {holder}")
+                }
             };
             line.show(wait_text);
             let tick = Duration::from_millis(100);
@@ -618,7 +797,6 @@ fn lock_conversation(
                                 "panechat: {what} is busy; continuing in new conversation {}",
                                 summary.id
                             ));
-                            activate(ctx, session, &summary)?;
                             continue 'conversation;
                         }
                         LockAnswer::Fork => {
@@ -628,7 +806,6 @@ fn lock_conversation(
                                 "panechat: {what} is busy; continuing in its fork {}",
                                 summary.id
                             ));
-                            activate(ctx, session, &summary)?;
                             continue 'conversation;
                         }
                         LockAnswer::Cancel => {

@@ -1,17 +1,22 @@
 //! `panechat rename`: set a conversation's title.
 
-use panechat::store::mapping;
+use panechat::runs::{Registration, RunState};
+use panechat::schema::RenameResult;
+use panechat::state::SCHEMA;
 use panechat::title::sanitize_title;
 use panechat::{Error, Result};
 
-use super::{show, ui, Ctx};
+use super::{out_json, show, Ctx};
 
-/// `panechat rename [TARGET] TITLE`
+/// `panechat rename [TARGET] TITLE [--json]`
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// [TARGET] TITLE: the conversation (default: this session's active one) and its new title.
     #[arg(num_args = 1..=2, required = true, value_name = "[TARGET] TITLE")]
     words: Vec<String>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Runs the command.
@@ -32,13 +37,28 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     let session = ctx.session()?;
     let mut guard = super::rm::lock_for_write(ctx, &id, cfg.lock_wait)?;
     guard.write_holder(&panechat::lock::Holder::this_process(&session, "rename"))?;
-    let s = ctx.store.set_title(&id, &title, "user")?;
+    let reg = Registration::register(
+        &ctx.paths,
+        &session,
+        "rename",
+        id.as_str(),
+        RunState::Writing,
+        "",
+        "",
+    )?;
+    ctx.store.set_title(&guard, &id, &title, "user")?;
+    drop(reg);
     drop(guard);
-    let active_here =
-        mapping::read(&ctx.paths, &session.key)?.and_then(|r| r.active) == Some(id.clone());
-    if active_here {
-        ui::publish_here(ctx, &session, &s);
+    // Every pane that shows it gets the new title, wherever the rename came from.
+    ctx.publish(&id);
+    if args.json {
+        out_json(&RenameResult {
+            schema: SCHEMA,
+            id: id.clone(),
+            title: title.clone(),
+        })?;
+    } else {
+        ctx.note(&format!("renamed {id} to \"{title}\""));
     }
-    ctx.note(&format!("renamed {id} to \"{title}\""));
     Ok(0)
 }

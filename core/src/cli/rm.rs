@@ -1,15 +1,23 @@
 //! `panechat rm`: delete conversations.
+//!
+//! The store stays consistent: every session that had a removed conversation active falls back
+//! to its most recent earlier one (as `prev` would) or to none, its panes are republished, and
+//! the command says which panes it affected. A conversation that a live pane shows is only
+//! removed after a warning (and a confirmation on a terminal).
 
 use std::time::Duration;
 
 use panechat::lock::{self, LockGuard, WaitOutcome, Waiter};
+use panechat::runs::{self, Registration, RunState};
+use panechat::schema::{Fallback, RmResult};
+use panechat::state::SCHEMA;
 use panechat::store::conversation::ConversationId;
 use panechat::store::mapping;
 use panechat::{Error, Result};
 
-use super::{show, ui, Ctx};
+use super::{out_json, show, ui, Ctx};
 
-/// `panechat rm TARGET... [--yes]`
+/// `panechat rm TARGET... [--yes] [--json]`
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Conversations: ids or unique prefixes (or last, prev, pick).
@@ -18,6 +26,9 @@ pub struct Args {
     /// Do not ask for confirmation (required when not on a terminal).
     #[arg(short, long)]
     yes: bool,
+    /// Print what was deleted and which sessions fell back to what, as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Takes a conversation's lock for a short write, waiting up to `wait` (exit 75 after).
@@ -51,6 +62,31 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             ids.push(id);
         }
     }
+    let records = mapping::all(&ctx.paths)?;
+    let live = runs::live(&ctx.paths)?;
+    let here = ctx.session()?;
+    // Panes (other than this one) that show a conversation about to go.
+    let in_use: Vec<String> = records
+        .iter()
+        .filter(|r| r.pane.session != here.key)
+        .filter(|r| r.active.as_ref().is_some_and(|a| ids.contains(a)))
+        .map(|r| r.pane.place())
+        .chain(
+            live.iter()
+                .filter(|r| {
+                    r.pane.session != here.key && ids.iter().any(|i| i.as_str() == r.conversation)
+                })
+                .map(|r| r.pane.place()),
+        )
+        .collect();
+    let mut in_use_note = String::new();
+    if !in_use.is_empty() {
+        let mut panes = in_use.clone();
+        panes.sort();
+        panes.dedup();
+        in_use_note = format!("in use by {}", panes.join(", "));
+        ctx.note(&format!("panechat: warning: {in_use_note}"));
+    }
     if !args.yes {
         if !ui::can_ask() {
             return Err(Error::Usage(
@@ -61,28 +97,76 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             .iter()
             .map(|id| {
                 format!(
-                    "{id} \"{}\"",
+                    "{} \"{}\"",
+                    id.short(),
                     ctx.store
                         .summary(id)
-                        .map(|s| s.display_title())
+                        .map(|s| ui::truncate(&s.display_title(), 30))
                         .unwrap_or_default()
                 )
             })
             .collect();
-        if !ui::confirm(&format!("Delete {}?", names.join(", ")))? {
+        let extra = if in_use_note.is_empty() {
+            String::new()
+        } else {
+            format!(" ({in_use_note})")
+        };
+        if !ui::confirm(&format!("Delete {}{extra}?", names.join(", ")))? {
             return Err(Error::Cancelled("nothing deleted".into()));
         }
     }
     let cfg = ctx.config()?;
-    let session = ctx.session()?;
+    let mut result = RmResult {
+        schema: SCHEMA,
+        deleted: Vec::new(),
+        sessions: Vec::new(),
+    };
     for id in &ids {
         let mut guard = lock_for_write(ctx, id, cfg.lock_wait)?;
-        guard.write_holder(&lock::Holder::this_process(&session, "rm"))?;
-        ctx.store.remove(id)?;
-        mapping::forget(&ctx.paths, &session, id)?;
+        guard.write_holder(&lock::Holder::this_process(&here, "rm"))?;
+        let reg = Registration::register(
+            &ctx.paths,
+            &here,
+            "rm",
+            id.as_str(),
+            RunState::Writing,
+            "",
+            "",
+        )?;
+        ctx.store.remove(&guard, id)?;
+        // Every session that knew it forgets it; those that showed it fall back.
+        let mut affected = Vec::new();
+        for rec in mapping::all(&ctx.paths)? {
+            let had_active = rec.active.as_ref() == Some(id);
+            if !had_active && !rec.previous.contains(id) {
+                continue;
+            }
+            let session = rec.pane.to_session(rec.server.clone());
+            let now = mapping::forget(&ctx.paths, &session, id, &|c| ctx.store.exists(c))?;
+            if had_active {
+                affected.push(rec.pane.session.clone());
+                let shown = match &now {
+                    Some(c) => format!("now shows {}", c.short()),
+                    None => "now has no conversation".into(),
+                };
+                ctx.note(&format!("{}: {shown}", rec.pane.place()));
+                result.sessions.push(Fallback {
+                    session: rec.pane.session.to_string(),
+                    conversation: now,
+                });
+            }
+        }
         // Unlink while holding: waiters see the conversation is gone instead of recreating it.
+        drop(reg);
         guard.unlink()?;
-        ctx.note(&format!("deleted {id}"));
+        ctx.publish_sessions(&affected);
+        if !args.json {
+            ctx.note(&format!("deleted {id}"));
+        }
+        result.deleted.push(id.clone());
+    }
+    if args.json {
+        out_json(&result)?;
     }
     Ok(0)
 }

@@ -9,9 +9,11 @@ use std::io::IsTerminal;
 
 use panechat::prune::{self, Liveness};
 use panechat::runs::{self, Run};
+use panechat::schema::SessionItem;
+use panechat::session::SessionKey;
+use panechat::state::{self, PaneState};
 use panechat::store::mapping;
 use panechat::Result;
-use serde_json::json;
 
 use super::{out, out_json, ui::truncate, Ctx};
 
@@ -29,14 +31,19 @@ pub struct Args {
 /// Runs the command.
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     let runs = runs::live(&ctx.paths)?;
-    let runs_of = |key: &str| -> Vec<&Run> { runs.iter().filter(|r| r.session == key).collect() };
+    let runs_of = |key: &SessionKey| -> Vec<&Run> {
+        runs.iter().filter(|r| r.pane.session == *key).collect()
+    };
     let mut records = Vec::new();
     let mut pruned = 0;
     for rec in mapping::all(&ctx.paths)? {
-        if runs_of(rec.key.as_str()).is_empty() {
+        if runs_of(&rec.pane.session).is_empty() {
             if let Liveness::Gone(why) = prune::check(&rec, args.prune) {
-                mapping::remove(&ctx.paths, &rec.key)?;
-                ctx.log("INFO", &format!("forgot session {}: {why}", rec.key));
+                mapping::remove(&ctx.paths, &rec.pane.session)?;
+                ctx.log(
+                    "INFO",
+                    &format!("forgot session {}: {why}", rec.pane.session),
+                );
                 pruned += 1;
                 continue;
             }
@@ -50,50 +57,34 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     }
     // Sessions with runs but no record yet (a first query still waiting) are shown too.
     for r in &runs {
-        if !records.iter().any(|s| s.key.as_str() == r.session) {
-            if let Ok(key) = panechat::session::SessionKey::normalize(&r.session) {
-                records.push(mapping::SessionRecord {
-                    key,
-                    multiplexer: r.multiplexer.clone(),
-                    pane: r.pane.clone(),
-                    server: None,
-                    active: None,
-                    previous: Vec::new(),
-                    updated_at: r.since.clone(),
-                });
-            }
+        if !records.iter().any(|s| s.pane.session == r.pane.session) {
+            records.push(mapping::SessionRecord {
+                pane: r.pane.clone(),
+                server: None,
+                tty: None,
+                pending_new: false,
+                active: None,
+                previous: Vec::new(),
+                updated_at: r.since.clone(),
+            });
         }
     }
     records.sort_by(|a, b| {
         let (la, lb) = (
-            !runs_of(a.key.as_str()).is_empty(),
-            !runs_of(b.key.as_str()).is_empty(),
+            !runs_of(&a.pane.session).is_empty(),
+            !runs_of(&b.pane.session).is_empty(),
         );
         lb.cmp(&la).then_with(|| b.updated_at.cmp(&a.updated_at))
     });
+    let states: Vec<PaneState> = records
+        .iter()
+        .map(|rec| state::of_record(&ctx.store, rec, &runs))
+        .collect();
     if args.json {
-        let items: Vec<_> = records
+        let items: Vec<SessionItem> = states
             .iter()
-            .map(|s| {
-                json!({
-                    "key": s.key,
-                    "multiplexer": s.multiplexer,
-                    "pane": s.pane,
-                    "conversation": s.active,
-                    "previous": s.previous.first(),
-                    "history": s.previous,
-                    "updated_at": s.updated_at,
-                    "runs": runs_of(s.key.as_str()).iter().map(|r| json!({
-                        "pid": r.pid,
-                        "conversation": r.conversation,
-                        "state": r.state,
-                        "since": r.since,
-                        "state_since": r.state_since,
-                        "provider": r.provider,
-                        "model": r.model,
-                    })).collect::<Vec<_>>(),
-                })
-            })
+            .zip(&records)
+            .map(|(st, rec)| SessionItem::new(st.clone(), rec, &runs))
             .collect();
         out_json(&items)?;
         return Ok(0);
@@ -105,14 +96,10 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     let color = std::io::stdout().is_terminal() && ctx.env.get("NO_COLOR").is_none();
     let rows: Vec<[String; 6]> = records
         .iter()
-        .map(|s| {
-            let rs = runs_of(s.key.as_str());
-            let title = s
-                .active
-                .as_ref()
-                .and_then(|id| ctx.store.read_summary_file(id))
-                .map(|x| truncate(&x.display_title(), 32))
-                .unwrap_or_default();
+        .zip(&states)
+        .map(|(s, st)| {
+            let rs = runs_of(&s.pane.session);
+            let title = truncate(&st.label(), 32);
             let runs_text = if rs.is_empty() {
                 "-".to_string()
             } else {
@@ -121,7 +108,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
                         format!(
                             "{} {} {}",
                             r.pid,
-                            r.state.as_str(),
+                            panechat::state::Activity::of_run(r.state).as_str(),
                             panechat::time::ago(&r.since)
                         )
                     })
@@ -129,10 +116,10 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
                     .join(", ")
             };
             [
-                truncate(s.key.as_str(), 40),
-                s.multiplexer.clone(),
-                s.pane.clone().unwrap_or_else(|| "-".into()),
-                s.active
+                truncate(s.pane.session.as_str(), 40),
+                s.pane.multiplexer.to_string(),
+                s.pane.pane.clone().unwrap_or_else(|| "-".into()),
+                st.conversation
                     .as_ref()
                     .map(|i| i.short().to_string())
                     .unwrap_or_else(|| "-".into()),
@@ -148,17 +135,33 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             *w = (*w).max(c.chars().count());
         }
     }
+    // On a terminal, the table fits its width (a wrapped row breaks every column): the title,
+    // then the session key give up room first, and the runs column is cut last.
+    let width = terminal_width();
+    if let Some(w) = width {
+        let total = |ws: &[usize; 6]| ws[..5].iter().sum::<usize>() + 2 * 5 + ws[5];
+        for (col, min) in [(4, 12), (0, 16)] {
+            let over = total(&widths).saturating_sub(w);
+            let room = widths[col].saturating_sub(min.max(header[col].len()));
+            widths[col] -= over.min(room);
+        }
+    }
     let fmt_row = |cells: [&str; 6], live: bool| -> String {
         let mut line = String::new();
         for (i, (c, w)) in cells.iter().zip(widths.iter()).enumerate() {
             if i == 5 {
+                let room = width.map(|tw| tw.saturating_sub(line.chars().count()).max(4));
+                let c = match room {
+                    Some(r) => truncate(c, r),
+                    None => c.to_string(),
+                };
                 if color && live {
                     line.push_str(&format!("\x1b[32m{c}\x1b[0m"));
                 } else {
-                    line.push_str(c);
+                    line.push_str(&c);
                 }
             } else {
-                line.push_str(&format!("{c:<w$}  "));
+                line.push_str(&format!("{:<w$}  ", truncate(c, *w)));
             }
         }
         line.trim_end().to_string() + "\n"
@@ -172,4 +175,14 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     }
     out(&text)?;
     Ok(0)
+}
+
+/// The terminal's width when stdout is one.
+fn terminal_width() -> Option<usize> {
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    console::Term::stdout()
+        .size_checked()
+        .map(|(_, w)| w as usize)
 }

@@ -2,12 +2,12 @@
 
 use std::io::IsTerminal;
 
+use panechat::schema::ConversationDoc;
 use panechat::store::conversation::ConversationId;
 use panechat::store::mapping;
 use panechat::target::{self, Target};
 use panechat::title::strip_terminal_controls;
 use panechat::{Error, Result};
-use serde_json::json;
 
 use super::ui::{self, Picked};
 use super::{out, out_json, Ctx};
@@ -17,7 +17,7 @@ use super::{out, out_json, Ctx};
 pub struct Args {
     /// last, prev, pick, or an id or unique prefix (default: this session's active one).
     target: Option<String>,
-    /// Print JSON: id, title, parent, messages [{role, content}], turns with usage and times.
+    /// Print JSON: id, title, parent, turns, messages [{role, content, at, model, usage}].
     #[arg(long)]
     json: bool,
 }
@@ -45,25 +45,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     let id = resolve(ctx, args.target.as_deref())?;
     let conv = ctx.store.load(&id)?;
     if args.json {
-        let mut messages = Vec::new();
-        if let Some(s) = &conv.system {
-            messages.push(json!({"role": "system", "content": s}));
-        }
-        for t in &conv.turns {
-            messages.push(json!({"role": "user", "content": t.user}));
-            messages.push(json!({"role": "assistant", "content": t.assistant}));
-        }
-        out_json(&json!({
-            "id": conv.header.id,
-            "title": conv.title,
-            "parent": conv.header.parent,
-            "created_at": conv.header.created_at,
-            "updated_at": conv.updated_at,
-            "model": conv.model,
-            "system": conv.system,
-            "messages": messages,
-            "turns": conv.turns,
-        }))?;
+        out_json(&ConversationDoc::from(&conv))?;
         return Ok(0);
     }
     let tty = std::io::stdout().is_terminal();
@@ -76,16 +58,17 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     };
     let s = conv.summary();
     let mut text = format!(
-        "# {}\n{} · {} turns · updated {} ago",
+        "# {}\n{} · {} · updated {} ago",
         s.display_title(),
         s.id,
-        s.turns,
+        super::ui::turns(s.turns),
         panechat::time::ago(&s.updated_at)
     );
     if let Some(p) = &s.parent {
         text.push_str(&format!(
-            " · fork of {} ({} turns kept)",
-            p.id, p.turns_kept
+            " · fork of {} ({} kept)",
+            p.id,
+            super::ui::turns(p.turns_kept)
         ));
     }
     text.push('\n');

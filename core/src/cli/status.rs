@@ -1,11 +1,11 @@
-//! `panechat status`: one short line for status bars. It reads three small files (the session's
+//! `panechat status`: one short line for status bars. It reads a few small files (the session's
 //! mapping, the conversation's summary, the runs directory) and never loads the config, takes a
-//! lock or writes anything.
+//! lock or writes anything. The line comes from the pane's state ([`panechat::state`]).
 
 use panechat::runs;
+use panechat::state::{self, Activity};
 use panechat::store::mapping;
 use panechat::Result;
-use serde_json::json;
 
 use super::{out, Ctx};
 
@@ -16,7 +16,7 @@ pub enum Format {
     Tmux,
     /// Plain text.
     Plain,
-    /// One JSON object.
+    /// The pane state as one JSON object (see docs/integration.md).
     Json,
 }
 
@@ -41,45 +41,21 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         .ok()
         .flatten()
         .and_then(|r| r.active);
-    let summary = active
-        .as_ref()
-        .and_then(|id| ctx.store.read_summary_file(id));
-    let mut state = "idle";
-    if let Some(id) = &active {
-        for r in runs::live_readonly(&ctx.paths).unwrap_or_default() {
-            if r.conversation == id.as_str() {
-                if r.session == session.key.as_str() {
-                    state = r.state.as_str();
-                    break;
-                } else if r.state.holds_lock() {
-                    state = "locked";
-                }
-            }
-        }
-    }
-    let title = summary
-        .as_ref()
-        .map(|s| s.display_title())
-        .unwrap_or_default();
-    let marker = match state {
-        "idle" => "",
-        "streaming" | "generating-title" => " [running]",
-        "waiting-for-lock" => " [waiting]",
-        _ => " [locked]",
+    let live = runs::live_readonly(&ctx.paths).unwrap_or_default();
+    let st = state::pane_state(&session.pane_ref(), active.as_ref(), &live, &|id| {
+        ctx.store.read_summary_file(id)
+    });
+    let marker = match (st.activity, &st.held_by) {
+        (Activity::Streaming | Activity::Titling, _) => " [running]",
+        (Activity::Waiting, _) => " [waiting]",
+        (Activity::Idle, Some(_)) => " [locked]",
+        (Activity::Idle, None) => "",
     };
     let line = match args.format {
-        Format::Json => json!({
-            "session": session.key,
-            "conversation": active,
-            "title": summary.as_ref().and_then(|s| s.title.clone()),
-            "turns": summary.as_ref().map(|s| s.turns),
-            "state": state,
-        })
-        .to_string(),
-        Format::Plain if active.is_none() => String::new(),
-        Format::Plain => format!("{title}{marker}"),
-        Format::Tmux if active.is_none() => String::new(),
-        Format::Tmux => panechat::adapters::tmux::format_escape(&format!("{title}{marker}")),
+        Format::Json => serde_json::to_string(&st).expect("state serialises"),
+        _ if st.conversation.is_none() => String::new(),
+        Format::Plain => format!("{}{marker}", st.label()),
+        Format::Tmux => panechat::adapters::tmux::format_escape(&format!("{}{marker}", st.label())),
     };
     out(&format!("{line}\n"))?;
     Ok(0)

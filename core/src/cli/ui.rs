@@ -1,13 +1,11 @@
-//! Interactive pieces: the fuzzy picker, the lock question, confirmations, and publishing the
-//! pane's conversation to the terminal and multiplexer.
+//! Interactive pieces: the fuzzy picker, the lock question, confirmations.
 
 use std::io::IsTerminal;
 
 use console::Term;
 use dialoguer::theme::ColorfulTheme;
 use dialoguer::{Confirm, FuzzySelect, Select};
-use panechat::adapters::{self, tmux::RealTmux, LockAnswer, Published};
-use panechat::session::Session;
+use panechat::adapters::LockAnswer;
 use panechat::store::conversation::{ConversationId, Summary};
 use panechat::{Error, Result};
 
@@ -41,15 +39,16 @@ pub enum Picked {
     Id(ConversationId),
 }
 
-/// One picker row: title, id, turns, age; free of control characters.
-/// One picker row, fitted to `width` columns (a row that wraps garbles the picker's redraw):
-/// the details go first when the pane is narrow, then the title is cut.
+/// One picker row (title, id, turns, age, fork marker), free of control characters, fitted to
+/// `width` columns (a row that wraps garbles the picker's redraw): the details go first when
+/// the pane is narrow, then the title is cut. Every column has the same width in every row.
 pub fn row(s: &Summary, marker: &str, width: usize) -> String {
-    let fork = if s.parent.is_some() { " fork" } else { "" };
+    let fork = if s.parent.is_some() { "  fork" } else { "" };
     let details = format!(
-        "  {}  {:>3} turns  {:>4} ago{fork}",
+        "  {}  {:>3} {:<5}  {:>4} ago{fork:<6}",
         s.id.short(),
         s.turns,
+        if s.turns == 1 { "turn" } else { "turns" },
         panechat::time::ago(&s.updated_at)
     );
     // The picker indents rows by 2 and needs a spare column.
@@ -57,9 +56,19 @@ pub fn row(s: &Summary, marker: &str, width: usize) -> String {
     let title = s.display_title();
     if room >= details.chars().count() + 16 {
         let t = room - details.chars().count();
-        format!("{marker}{:<t$}{details}", truncate(&title, t.min(40)))
+        let row = format!("{marker}{:<t$}{details}", truncate(&title, t.min(40)));
+        row.trim_end().to_string()
     } else {
         format!("{marker}{}", truncate(&title, room.max(8)))
+    }
+}
+
+/// "1 turn", "2 turns".
+pub fn turns(n: u64) -> String {
+    if n == 1 {
+        "1 turn".into()
+    } else {
+        format!("{n} turns")
     }
 }
 
@@ -110,9 +119,45 @@ pub fn pick(ctx: &Ctx, prompt: &str, active: Option<&ConversationId>) -> Result<
     }
 }
 
-/// The lock question, asked in this terminal.
+/// Breaks `text` into lines of at most `width` columns at spaces (a word longer than a line
+/// is cut), so that no terminal wraps it mid-word.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let mut word: Vec<char> = word.chars().collect();
+        let used = line.chars().count();
+        if used > 0 && used + 1 + word.len() <= width {
+            line.push(' ');
+            line.extend(word);
+            continue;
+        }
+        if used > 0 {
+            lines.push(std::mem::take(&mut line));
+        }
+        while word.len() > width {
+            lines.push(word.drain(..width).collect());
+        }
+        line.extend(word);
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// The lock question, asked in this terminal. What is busy and who holds it is printed first,
+/// wrapped at spaces to the terminal's width; the menu's own prompt stays one short row (a
+/// prompt that wraps makes the menu redraw over the wrong rows).
 pub fn lock_question(what: &str, holder: &str) -> Result<LockAnswer> {
-    let prompt = format!("{what} is in use ({holder}). What now?");
+    let term = Term::stderr();
+    let width = term.size_checked().map_or(80, |(_, w)| w as usize);
+    let about = format!("{what} is in use ({holder}).");
+    for line in wrap(&about, width.saturating_sub(1)) {
+        let _ = term.write_line(&line);
+    }
+    let prompt = "What now?";
     let items = [
         "Keep waiting",
         "Start a new conversation",
@@ -143,26 +188,34 @@ pub fn confirm(prompt: &str) -> Result<bool> {
         .map_err(ui_err)
 }
 
-/// Publishes `summary` as this pane's conversation (OSC 2, tmux options, WezTerm user vars).
-pub fn publish_here(ctx: &Ctx, session: &Session, summary: &Summary) {
-    let p = Published {
-        id: summary.id.to_string(),
-        title: summary.title.clone(),
-    };
-    let mut stderr = std::io::stderr();
-    let term: Option<&mut dyn std::io::Write> = if stderr.is_terminal() {
-        Some(&mut stderr)
-    } else {
-        None
-    };
-    adapters::publish(&ctx.env, session, &p, term, &RealTmux);
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Publishes `summary` on another pane (no terminal access there).
-pub fn publish_other(ctx: &Ctx, session: &Session, summary: &Summary) {
-    let p = Published {
-        id: summary.id.to_string(),
-        title: summary.title.clone(),
-    };
-    adapters::publish_other(&ctx.env, session, &p, &RealTmux);
+    #[test]
+    fn wrap_breaks_at_spaces_and_cuts_only_overlong_words() {
+        assert_eq!(
+            wrap(
+                "conversation \"Rust\" is in use (tmux pane %3, pid 42).",
+                20
+            ),
+            vec![
+                "conversation \"Rust\"",
+                "is in use (tmux pane",
+                "%3, pid 42)."
+            ]
+        );
+        assert_eq!(wrap("abcdefghij xy", 4), vec!["abcd", "efgh", "ij", "xy"]);
+        assert_eq!(wrap("", 10), vec![""]);
+        for line in wrap(&"word ".repeat(50), 13) {
+            assert!(line.chars().count() <= 13, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn turns_are_counted_in_english() {
+        assert_eq!(turns(0), "0 turns");
+        assert_eq!(turns(1), "1 turn");
+        assert_eq!(turns(2), "2 turns");
+    }
 }

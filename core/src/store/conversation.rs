@@ -26,7 +26,7 @@ impl<'de> Deserialize<'de> for ConversationId {
         let s = String::deserialize(d)?;
         ConversationId::from_trusted(&s).ok_or_else(|| {
             serde::de::Error::custom(format_args!(
-                "not a conversation id ({ID_LEN} characters of 0-9 and a-z)"
+                "not a conversation id ({ID_LEN} characters of 0-9 and a-z except i, l, o, u)"
             ))
         })
     }
@@ -56,7 +56,7 @@ impl ConversationId {
             Ok(ConversationId(lower))
         } else {
             Err(Error::Usage(format!(
-                "`{}` is not a conversation id (ids are {ID_LEN} characters of 0-9 and a-z, e.g. from `panechat ls`)",
+                "`{}` is not a conversation id (ids are {ID_LEN} characters of 0-9 and a-z except i, l, o, u, e.g. from `panechat ls`)",
                 crate::title::sanitize_title(s)
             )))
         }
@@ -267,6 +267,54 @@ pub struct Conversation {
     pub updated_at: String,
     /// Bytes after the last newline: a write that never completed (ignored).
     pub torn_tail: Option<u64>,
+}
+
+impl Summary {
+    /// The summary of a conversation that has only its header.
+    pub fn from_header(h: &Header) -> Summary {
+        Summary {
+            id: h.id.clone(),
+            title: None,
+            turns: 0,
+            created_at: h.created_at.clone(),
+            updated_at: h.created_at.clone(),
+            parent: h.parent.clone(),
+            model: h.model.clone(),
+            system: h.system.clone(),
+            last_message: None,
+            deleted: false,
+            log_len: 0,
+            history_len: 0,
+        }
+    }
+
+    /// Applies one record that follows the header: the one rule by which a summary follows its
+    /// log, used when a log is read and when a record is appended.
+    pub fn apply(&mut self, rec: &Record) {
+        match rec {
+            Record::Header(_) => {}
+            Record::Turn(t) => {
+                self.turns += 1;
+                self.last_message = Some(snippet(&t.user));
+                if !t.finished_at.is_empty() {
+                    self.updated_at = t.finished_at.clone();
+                }
+            }
+            Record::Title { title, at, .. } => {
+                self.title = Some(title.clone()).filter(|t| !t.is_empty());
+                self.updated_at = at.clone();
+            }
+            Record::Settings { model, system, at } => {
+                if model.is_some() {
+                    self.model = model.clone().filter(|m| !m.is_empty());
+                }
+                if system.is_some() {
+                    self.system = system.clone().filter(|s| !s.is_empty());
+                }
+                self.updated_at = at.clone();
+            }
+        }
+    }
 }
 
 impl Conversation {

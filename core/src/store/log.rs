@@ -11,7 +11,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::atomic;
-use super::conversation::{Conversation, Record, Turn};
+use super::conversation::{Conversation, Record, Summary, Turn};
 use crate::error::{Error, IoContext, Result};
 
 /// Parses one line. `Ok(None)` for a record of a kind this version does not know (a newer
@@ -48,7 +48,7 @@ pub fn parse_log(path: &Path, bytes: &[u8]) -> Result<Conversation> {
         None => 0,
     };
     let torn_tail = (complete < bytes.len()).then_some(complete as u64);
-    let mut conv: Option<Conversation> = None;
+    let mut conv: Option<(Conversation, Summary)> = None;
     for (i, line) in bytes[..complete].split(|&b| b == b'\n').enumerate() {
         let lineno = i + 1;
         if line.is_empty() || line.iter().all(u8::is_ascii_whitespace) {
@@ -62,15 +62,19 @@ pub fn parse_log(path: &Path, bytes: &[u8]) -> Result<Conversation> {
         let Some(rec) = rec else { continue };
         match (rec, conv.as_mut()) {
             (Record::Header(h), None) => {
-                conv = Some(Conversation {
-                    updated_at: h.created_at.clone(),
-                    model: h.model.clone(),
-                    system: h.system.clone(),
-                    header: h,
-                    turns: Vec::new(),
-                    title: None,
-                    torn_tail,
-                })
+                let sum = Summary::from_header(&h);
+                conv = Some((
+                    Conversation {
+                        updated_at: String::new(),
+                        model: None,
+                        system: None,
+                        header: h,
+                        turns: Vec::new(),
+                        title: None,
+                        torn_tail,
+                    },
+                    sum,
+                ))
             }
             (Record::Header(_), Some(_)) => {
                 return Err(Error::Corrupt {
@@ -86,27 +90,22 @@ pub fn parse_log(path: &Path, bytes: &[u8]) -> Result<Conversation> {
                     msg: "the log does not start with a header record".into(),
                 })
             }
-            (Record::Turn(t), Some(c)) => {
-                if !t.finished_at.is_empty() {
-                    c.updated_at = t.finished_at.clone();
+            (rec, Some((c, sum))) => {
+                sum.apply(&rec);
+                if let Record::Turn(t) = rec {
+                    c.turns.push(t);
                 }
-                c.turns.push(t);
-            }
-            (Record::Title { title, at, .. }, Some(c)) => {
-                c.title = Some(title).filter(|t| !t.is_empty());
-                c.updated_at = at;
-            }
-            (Record::Settings { model, system, at }, Some(c)) => {
-                if model.is_some() {
-                    c.model = model.filter(|m| !m.is_empty());
-                }
-                if system.is_some() {
-                    c.system = system.filter(|s| !s.is_empty());
-                }
-                c.updated_at = at;
             }
         }
     }
+    // The conversation's derived fields are the summary's, so the two never disagree.
+    let conv = conv.map(|(mut c, sum)| {
+        c.title = sum.title;
+        c.model = sum.model;
+        c.system = sum.system;
+        c.updated_at = sum.updated_at;
+        c
+    });
     conv.ok_or_else(|| Error::Corrupt {
         path: path.to_path_buf(),
         line: 1,

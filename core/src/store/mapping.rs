@@ -13,7 +13,7 @@ use super::conversation::ConversationId;
 use crate::error::{Error, Result};
 use crate::lock;
 use crate::paths::{ensure_dir, Paths};
-use crate::session::{Session, SessionKey};
+use crate::session::{PaneRef, Session, SessionKey};
 
 /// How many earlier conversations a session remembers.
 pub const HISTORY_LEN: usize = 32;
@@ -21,16 +21,20 @@ pub const HISTORY_LEN: usize = 32;
 /// What is stored for a session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionRecord {
-    /// The session key.
-    pub key: SessionKey,
-    /// `tmux`, `zellij`, `wezterm`, … (see [`crate::session::Multiplexer`]).
-    pub multiplexer: String,
-    /// The pane id, in a multiplexer.
-    #[serde(default)]
-    pub pane: Option<String>,
-    /// What the pane lives in (see [`Session::server`]), for pruning.
+    /// The pane (session key, multiplexer, pane id).
+    #[serde(flatten)]
+    pub pane: PaneRef,
+    /// What the pane lives in (see [`Session::server`]), for pruning and for reaching its
+    /// multiplexer from elsewhere.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
+    /// The pane's terminal device (`/dev/pts/3`), recorded when a command runs in it, so that
+    /// terminal-only channels (WezTerm user vars, OSC titles) can reach the pane from elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tty: Option<String>,
+    /// The pane's next query starts a new conversation (`panechat new`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pending_new: bool,
     /// The active conversation.
     #[serde(default)]
     pub active: Option<ConversationId>,
@@ -55,7 +59,7 @@ pub fn read(paths: &Paths, key: &SessionKey) -> Result<Option<SessionRecord>> {
     let p = file(paths, key);
     match fs::read(&p) {
         Ok(b) => match serde_json::from_slice::<SessionRecord>(&b) {
-            Ok(r) if r.key == *key => Ok(Some(r)),
+            Ok(r) if r.pane.session == *key => Ok(Some(r)),
             Ok(_) => Ok(None), // hash collision: treat as no record
             Err(e) => Err(Error::Corrupt {
                 path: p,
@@ -80,10 +84,10 @@ pub fn update<T>(
         Ok(Some(r)) => r,
         // A corrupt record is replaced (its content is only a pointer).
         Ok(None) | Err(Error::Corrupt { .. }) => SessionRecord {
-            key: session.key.clone(),
-            multiplexer: session.multiplexer.as_str().to_string(),
-            pane: session.pane.clone(),
+            pane: session.pane_ref(),
             server: session.server.clone(),
+            tty: None,
+            pending_new: false,
             active: None,
             previous: Vec::new(),
             updated_at: String::new(),
@@ -92,6 +96,9 @@ pub fn update<T>(
     };
     if rec.server.is_none() {
         rec.server = session.server.clone();
+    }
+    if session.tty.is_some() {
+        rec.tty = session.tty.clone();
     }
     let out = f(&mut rec);
     rec.updated_at = crate::time::now_rfc3339();
@@ -103,13 +110,19 @@ pub fn update<T>(
 /// Makes `id` the session's active conversation; the old one becomes `prev`.
 pub fn activate(paths: &Paths, session: &Session, id: &ConversationId) -> Result<()> {
     let current = read(paths, &session.key).ok().flatten();
-    if current.as_ref().and_then(|r| r.active.as_ref()) == Some(id) {
+    let unchanged = current.as_ref().is_some_and(|r| {
+        r.active.as_ref() == Some(id)
+            && !r.pending_new
+            && (session.tty.is_none() || r.tty == session.tty)
+    });
+    if unchanged {
         if last(paths).as_ref() != Some(id) {
             set_last(paths, id)?;
         }
         return Ok(());
     }
     update(paths, session, |r| {
+        r.pending_new = false;
         if r.active.as_ref() != Some(id) {
             if let Some(old) = r.active.take() {
                 r.previous.retain(|p| p != &old);
@@ -123,13 +136,38 @@ pub fn activate(paths: &Paths, session: &Session, id: &ConversationId) -> Result
     set_last(paths, id)
 }
 
-/// Forgets `id` in a session (after `rm`).
-pub fn forget(paths: &Paths, session: &Session, id: &ConversationId) -> Result<()> {
+/// Makes the session's next query start a new conversation (`panechat new`): the active one
+/// becomes `prev`.
+pub fn detach(paths: &Paths, session: &Session) -> Result<()> {
     update(paths, session, |r| {
-        if r.active.as_ref() == Some(id) {
-            r.active = None;
+        if let Some(old) = r.active.take() {
+            r.previous.retain(|p| p != &old);
+            r.previous.insert(0, old);
+            r.previous.truncate(HISTORY_LEN);
         }
-        r.previous.retain(|p| p != id);
+        r.pending_new = true;
+    })
+}
+
+/// Forgets `id` in a session (after `rm`). When it was the active conversation, the session
+/// falls back to its most recent earlier one that still `exists`, as `prev` would; returns the
+/// session's active conversation afterwards.
+pub fn forget(
+    paths: &Paths,
+    session: &Session,
+    id: &ConversationId,
+    exists: &dyn Fn(&ConversationId) -> bool,
+) -> Result<Option<ConversationId>> {
+    update(paths, session, |r| {
+        r.previous.retain(|p| p != id && exists(p));
+        if r.active.as_ref() == Some(id) {
+            r.active = if r.previous.is_empty() {
+                None
+            } else {
+                Some(r.previous.remove(0))
+            };
+        }
+        r.active.clone()
     })
 }
 
@@ -162,14 +200,24 @@ pub fn all(paths: &Paths) -> Result<Vec<SessionRecord>> {
     Ok(out)
 }
 
-/// Removes a session's record and lock file (its conversations are never touched).
+/// Removes a session's record and lock file (its conversations are never touched). The lock is
+/// held while both are unlinked, so a concurrent [`update`] either finishes first or finds the
+/// lock file replaced and starts over on a new one (see [`crate::lock`]).
 pub fn remove(paths: &Paths, key: &SessionKey) -> Result<()> {
-    for p in [file(paths, key), lock_file(paths, key)] {
-        match fs::remove_file(&p) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io(&p, e)),
-        }
+    let lock_path = lock_file(paths, key);
+    let guard = match lock::acquire(&lock_path) {
+        Ok(g) => Some(g),
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
+    let p = file(paths, key);
+    match fs::remove_file(&p) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(&p, e)),
     }
-    Ok(())
+    match guard {
+        Some(g) => g.unlink(),
+        None => Ok(()),
+    }
 }

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IoContext, Result};
+use crate::lock::LockGuard;
 use crate::paths::{ensure_dir, Paths};
 use crate::provider::History;
 use crate::session::SessionKey;
@@ -107,6 +108,19 @@ impl Store {
     /// The lock file of `id`.
     pub fn lock_path(&self, id: &ConversationId) -> PathBuf {
         self.paths.locks().join(format!("{id}.lock"))
+    }
+
+    /// Checks that `guard` is the lock of conversation `id` (every write to an existing
+    /// conversation takes it, so two writers never interleave).
+    fn check_guard(&self, guard: &LockGuard, id: &ConversationId) -> Result<()> {
+        if guard.path() == self.lock_path(id) {
+            Ok(())
+        } else {
+            Err(Error::Other(format!(
+                "internal error: writing conversation {id} under the lock {}",
+                guard.path().display()
+            )))
+        }
     }
 
     /// Creates the directories writers need.
@@ -297,46 +311,45 @@ impl Store {
     /// Appends a completed turn (caller holds the lock and opened the conversation with
     /// [`open_for_query`](Self::open_for_query)): one write and an fsync of the log, then the
     /// history cache and the summary. The cost does not depend on the conversation's length.
-    pub fn append_turn(&self, summary: &mut Summary, turn: &Turn) -> Result<()> {
+    pub fn append_turn(&self, guard: &LockGuard, summary: &mut Summary, turn: &Turn) -> Result<()> {
         let id = summary.id.clone();
-        log::append(&self.log_path(&id), &[Record::Turn(turn.clone())])?;
+        self.check_guard(guard, &id)?;
+        let rec = Record::Turn(turn.clone());
+        log::append(&self.log_path(&id), std::slice::from_ref(&rec))?;
         let log_len = self.log_len(&id)?;
         let enc = conversation::encode_history(turn);
         let hp = self.history_path(&id);
         let mut f = atomic::open_append(&hp)?;
         use std::io::Write;
         f.write_all(&enc).ctx(&hp)?;
-        summary.turns += 1;
-        summary.updated_at = if turn.finished_at.is_empty() {
-            crate::time::now_rfc3339()
-        } else {
-            turn.finished_at.clone()
-        };
-        summary.last_message = Some(conversation::snippet(&turn.user));
+        summary.apply(&rec);
         summary.log_len = log_len;
         summary.history_len += enc.len() as u64;
         self.write_summary(summary)
     }
 
     /// Appends a title record (caller holds the lock) and updates the summary.
-    pub fn set_title(&self, id: &ConversationId, title: &str, source: &str) -> Result<Summary> {
+    pub fn set_title(
+        &self,
+        guard: &LockGuard,
+        id: &ConversationId,
+        title: &str,
+        source: &str,
+    ) -> Result<Summary> {
+        self.check_guard(guard, id)?;
         let path = self.log_path(id);
         let mut s = self.summary(id)?;
         let in_step = s.log_len > 0 && self.log_len(id).ok() == Some(s.log_len);
         if !in_step {
             log::repair_torn_tail(&path)?;
         }
-        let now = crate::time::now_rfc3339();
-        log::append(
-            &path,
-            &[Record::Title {
-                title: title.to_string(),
-                at: now.clone(),
-                source: source.into(),
-            }],
-        )?;
-        s.title = Some(title.to_string()).filter(|t| !t.is_empty());
-        s.updated_at = now;
+        let rec = Record::Title {
+            title: title.to_string(),
+            at: crate::time::now_rfc3339(),
+            source: source.into(),
+        };
+        log::append(&path, std::slice::from_ref(&rec))?;
+        s.apply(&rec);
         // Keep the history cache valid only if it was valid before this record.
         s.log_len = if in_step { self.log_len(id)? } else { 0 };
         self.write_summary(&s)?;
@@ -347,6 +360,7 @@ impl Store {
     /// [`open_for_query`](Self::open_for_query)).
     pub fn set_settings(
         &self,
+        guard: &LockGuard,
         summary: &mut Summary,
         model: Option<String>,
         system: Option<String>,
@@ -354,23 +368,15 @@ impl Store {
         if model.is_none() && system.is_none() {
             return Ok(());
         }
+        self.check_guard(guard, &summary.id)?;
         let path = self.log_path(&summary.id);
-        let now = crate::time::now_rfc3339();
-        log::append(
-            &path,
-            &[Record::Settings {
-                model: model.clone(),
-                system: system.clone(),
-                at: now.clone(),
-            }],
-        )?;
-        if model.is_some() {
-            summary.model = model.filter(|m| !m.is_empty());
-        }
-        if system.is_some() {
-            summary.system = system.filter(|s| !s.is_empty());
-        }
-        summary.updated_at = now;
+        let rec = Record::Settings {
+            model,
+            system,
+            at: crate::time::now_rfc3339(),
+        };
+        log::append(&path, std::slice::from_ref(&rec))?;
+        summary.apply(&rec);
         summary.log_len = self.log_len(&summary.id)?;
         self.write_summary(summary)
     }
@@ -390,7 +396,8 @@ impl Store {
     }
 
     /// Deletes a conversation's files (caller holds the lock and unlinks it afterwards).
-    pub fn remove(&self, id: &ConversationId) -> Result<()> {
+    pub fn remove(&self, guard: &LockGuard, id: &ConversationId) -> Result<()> {
+        self.check_guard(guard, id)?;
         let mut tomb = self.summary(id).unwrap_or_else(|_| Summary {
             id: id.clone(),
             title: None,
@@ -502,5 +509,65 @@ impl Store {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(Error::io(&p, e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(name: &str) -> Store {
+        let root =
+            std::env::temp_dir().join(format!("panechat-store-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let env = crate::env::Env::from_pairs([(
+            "PANECHAT_HOME".to_string(),
+            root.display().to_string(),
+        )]);
+        Store::new(Paths::resolve(&env).unwrap())
+    }
+
+    fn turn(user: &str, finished: &str) -> Turn {
+        Turn {
+            user: user.into(),
+            assistant: format!("re: {user}"),
+            model: "m".into(),
+            usage: Default::default(),
+            started_at: String::new(),
+            finished_at: finished.into(),
+            finish_reason: None,
+            truncated: false,
+        }
+    }
+
+    #[test]
+    fn the_summary_written_on_append_is_the_one_the_log_implies() {
+        let st = store("apply");
+        let created = st.create(NewConversation::default()).unwrap();
+        let id = created.id.clone();
+        let guard = crate::lock::acquire(&st.lock_path(&id)).unwrap();
+        let mut s = st.open_for_query(&id).unwrap().summary;
+        st.append_turn(&guard, &mut s, &turn("one", "2030-01-01T00:00:00Z"))
+            .unwrap();
+        // A turn without a finish time keeps the last change time, on both paths.
+        st.append_turn(&guard, &mut s, &turn("two\nlines", ""))
+            .unwrap();
+        st.set_settings(&guard, &mut s, Some("m2".into()), None)
+            .unwrap();
+        st.set_title(&guard, &id, "A title", "user").unwrap();
+        let mut written = st.read_summary_file(&id).unwrap();
+        let mut derived = st.load(&id).unwrap().summary();
+        written.log_len = 0;
+        written.history_len = 0;
+        derived.log_len = 0;
+        derived.history_len = 0;
+        assert_eq!(written, derived);
+        assert_eq!(written.turns, 2);
+        assert_eq!(written.model.as_deref(), Some("m2"));
+        assert_eq!(written.last_message.as_deref(), Some("two lines"));
+        // A guard for another conversation is refused.
+        let other = st.create(NewConversation::default()).unwrap();
+        assert!(st.set_title(&guard, &other.id, "x", "user").is_err());
+        let _ = fs::remove_dir_all(st.paths.data.parent().unwrap());
     }
 }

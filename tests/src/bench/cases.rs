@@ -231,11 +231,14 @@ fn append(w: &World) -> Result<Vec<Row>, String> {
      -> Result<f64, String> {
         let mut conv = orig.clone();
         let turn = world::turn(&mut rng.borrow_mut(), SystemTime::now());
+        let guard =
+            panechat::lock::acquire(&store.lock_path(&conv.id)).map_err(|e| e.to_string())?;
         let t = Instant::now();
         store
-            .append_turn(&mut conv, &turn)
+            .append_turn(&guard, &mut conv, &turn)
             .map_err(|e| e.to_string())?;
         let d = t.elapsed();
+        drop(guard);
         w.big.restore(&orig.id, snap)?;
         Ok(ms_of(d))
     };
@@ -312,7 +315,10 @@ fn fork(w: &World) -> Result<Vec<Row>, String> {
         if s.turns != 5 {
             return Err(format!("the fork {id} has {} turns, expected 5", s.turns));
         }
-        w.big.store.remove(&id).map_err(|e| e.to_string())?;
+        let guard =
+            panechat::lock::acquire(&w.big.store.lock_path(&id)).map_err(|e| e.to_string())?;
+        w.big.store.remove(&guard, &id).map_err(|e| e.to_string())?;
+        guard.unlink().map_err(|e| e.to_string())?;
         Ok(ms_of(t.wall))
     };
     let (long, short) = interleave(2, 20, &mut || once(SESSION_LONG), &mut || {
@@ -562,9 +568,11 @@ fn sizes(w: &World) -> Result<Vec<Row>, String> {
         series: Vec::new(),
         notes: Vec::new(),
     }];
-    let wasm_dir = panechat_e2e::env::profile_dir()
-        .parent()
-        .map(|t| t.join("zellij-plugin").join("wasm32-wasip1").join("release"));
+    let wasm_dir = panechat_e2e::env::profile_dir().parent().map(|t| {
+        t.join("zellij-plugin")
+            .join("wasm32-wasip1")
+            .join("release")
+    });
     let mut wasm: Vec<(String, u64)> = wasm_dir
         .as_ref()
         .and_then(|d| std::fs::read_dir(d).ok())

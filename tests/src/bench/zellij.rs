@@ -114,7 +114,11 @@ pub fn picker(_w: &World) -> Result<Vec<Row>, String> {
     // Filtering as the user types, too.
     let mut typed = full.clone();
     for c in "topic 1".chars() {
-        drive(&mut typed, Input::Key(panechat_zellij_model::Key::Char(c)), &mut Inert);
+        drive(
+            &mut typed,
+            Input::Key(panechat_zellij_model::Key::Char(c)),
+            &mut Inert,
+        );
     }
     let f = time_renders(&typed, 200);
     let (verdict, detail) = limit_verdict(a.median() / 1000.0, 1.0, "ms", 3);

@@ -221,8 +221,9 @@ pub struct Conv {
 struct Naming {
     /// The name the plugin gave it.
     ours: Option<String>,
-    /// Its title just before that.
-    before: String,
+    /// Titles it showed since the plugin last named it, which pane updates still in flight
+    /// may carry (its own title, earlier names of the plugin).
+    before: Vec<String>,
     /// Zellij has shown our name since.
     confirmed: bool,
     /// The user renamed it by hand.
@@ -407,8 +408,16 @@ impl State {
             if want.is_none() && n.ours.is_none() {
                 continue;
             }
-            if n.ours.is_none() {
-                n.before = title;
+            if n.confirmed {
+                n.before.clear();
+            }
+            if !n.before.contains(&title) {
+                n.before.push(title);
+            }
+            if let Some(old) = n.ours.take() {
+                if !n.before.contains(&old) {
+                    n.before.push(old);
+                }
             }
             n.ours = want.clone();
             n.confirmed = false;
@@ -430,7 +439,10 @@ impl State {
             let Some(ours) = &n.ours else { continue };
             if &p.title == ours {
                 n.confirmed = true;
-            } else if n.confirmed || (p.title != n.before && !p.title.starts_with("panechat: ")) {
+                n.before.clear();
+            } else if n.confirmed
+                || (!n.before.contains(&p.title) && !p.title.starts_with("panechat: "))
+            {
                 n.manual = true;
             }
         }

@@ -325,6 +325,39 @@ fn a_pane_renamed_by_hand_is_left_alone_unless_configured() {
 }
 
 #[test]
+fn a_quick_retitle_is_not_mistaken_for_a_hand_made_name() {
+    let (mut s, mut h) = ready(1, "[]");
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(1, Some("01abcdefghijk"), None)),
+        &mut h,
+    );
+    let first = h.renames();
+    echo_renames(&mut s, &mut h, &first);
+    drive(
+        &mut s,
+        pipe(
+            PIPE_STATE,
+            &state_json(1, Some("01abcdefghijk"), Some("Titled")),
+        ),
+        &mut h,
+    );
+    assert_eq!(h.renames(), [(1, "💬 Titled".to_string())]);
+    // A pane update sent before the second rename landed still shows the first name.
+    echo_renames(&mut s, &mut h, &first);
+    echo_renames(&mut s, &mut h, &[(1, "💬 Titled".to_string())]);
+    drive(
+        &mut s,
+        pipe(
+            PIPE_STATE,
+            &state_json(1, Some("01abcdefghijk"), Some("Retitled")),
+        ),
+        &mut h,
+    );
+    assert_eq!(h.renames(), [(1, "💬 Retitled".to_string())]);
+}
+
+#[test]
 fn a_pane_that_loses_its_conversation_gets_its_own_name_back() {
     let (mut s, mut h) = ready(1, "[]");
     drive(

@@ -1,0 +1,89 @@
+//! `panechat refresh`: publish the state of every known pane again (after a multiplexer
+//! restart, or when a plugin loads), or of one session.
+//!
+//! With `--after-pid PID --start S` (hidden; started by every query) it is a run's watcher: it
+//! blocks until its standard input, a pipe only the query writes to, reaches end of file, i.e.
+//! until the query's process is gone however it ended. If the query's run record is still
+//! there (SIGKILL), it removes it and republishes the panes that showed the run.
+
+use std::io::Read;
+
+use panechat::runs::{self, Run};
+use panechat::session::process_alive;
+use panechat::store::conversation::ConversationId;
+use panechat::Result;
+
+use super::{out, Ctx};
+
+/// `panechat refresh [--session KEY]`
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Only this session: a key from `panechat sessions`, or `pane:<id>` of this multiplexer.
+    #[arg(long, value_name = "KEY")]
+    session: Option<String>,
+    /// Watch the run of this process (used by queries).
+    #[arg(long, value_name = "PID", hide = true, requires = "start")]
+    after_pid: Option<u32>,
+    /// Its start time (with --after-pid).
+    #[arg(long, value_name = "TICKS", hide = true)]
+    start: Option<u64>,
+}
+
+/// Runs the command.
+pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
+    if let (Some(pid), Some(start)) = (args.after_pid, args.start) {
+        return watch(ctx, pid, start);
+    }
+    match &args.session {
+        Some(k) => {
+            let s = ctx.named_session(k)?;
+            ctx.publish_sessions(std::slice::from_ref(&s.key));
+        }
+        None => {
+            let _ = ctx.session();
+            let n = ctx.publisher().everything()?;
+            ctx.note(&format!("republished {n} pane(s)"));
+        }
+    }
+    out("")?;
+    Ok(0)
+}
+
+fn watch(ctx: &mut Ctx, pid: u32, start: u64) -> Result<i32> {
+    let file = runs::run_file(&ctx.paths, pid, start);
+    let run: Option<Run> = std::fs::read(&file)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    // Blocks until every writer of the pipe is gone: the query has exited or was killed.
+    let mut sink = [0u8; 64];
+    let mut stdin = std::io::stdin().lock();
+    while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
+    // Its descriptors close just before it becomes a zombie; give it a moment to be gone.
+    let t = std::time::Instant::now();
+    while process_alive(pid, start) && t.elapsed() < std::time::Duration::from_secs(2) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    if !file.exists() || process_alive(pid, start) {
+        return Ok(0);
+    }
+    // The record as the run left it (its conversation may have changed since it started).
+    let run = std::fs::read(&file)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Run>(&b).ok())
+        .or(run);
+    let _ = std::fs::remove_file(&file);
+    if let Some(run) = run {
+        ctx.log(
+            "INFO",
+            &format!(
+                "run pid {pid} ended without cleaning up (killed?); republishing {}",
+                run.pane.place()
+            ),
+        );
+        match ConversationId::from_trusted(&run.conversation) {
+            Some(id) => ctx.publish(&id),
+            None => ctx.publish_sessions(std::slice::from_ref(&run.pane.session)),
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,336 @@
+//! Publishing pane states to the multiplexers: the one place that decides what each channel
+//! is told, and when a change reaches every pane it concerns.
+//!
+//! Callers say *what changed* (a conversation, or some sessions); [`Publisher`] finds every pane
+//! that shows it (its mapping, or a live run in it), computes each pane's [`PaneState`] and sends
+//! it to every channel that pane has (see `docs/integration.md`):
+//! - tmux: the pane options `@panechat_id`, `@panechat_title`, `@panechat_state`,
+//!   `@panechat_held` and the pane title, through argv only ([`crate::adapters::tmux`]);
+//! - WezTerm: the user vars of the same names, written to the pane's terminal;
+//! - every terminal: the OSC 2 title `panechat: <title>`;
+//! - Zellij: a `panechat::state` message to the plugin ([`crate::adapters::zellij`]).
+//!
+//! Every call to a multiplexer or terminal goes through [`Sink`], which tests replace with a
+//! recorder.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use crate::adapters::{self, tmux, wezterm};
+use crate::env::Env;
+use crate::error::Result;
+use crate::runs::{self, Run};
+use crate::session::{Multiplexer, PaneRef, Session, SessionKey};
+use crate::state::{self, PaneState};
+use crate::store::conversation::ConversationId;
+use crate::store::mapping::{self, SessionRecord};
+use crate::store::Store;
+
+/// Where published bytes and commands go.
+pub trait Sink {
+    /// Runs `tmux [-S SOCKET] ARGS…` without waiting for it.
+    fn tmux(&self, socket: Option<&str>, args: &[String]);
+    /// Writes to this process's own terminal (nothing when it has none).
+    fn own_terminal(&self, bytes: &[u8]);
+    /// Writes to another pane's terminal device.
+    fn tty(&self, path: &str, bytes: &[u8]);
+    /// Sends a pane-state payload to the panechat plugin of Zellij session `name`.
+    fn zellij(&self, name: &str, payload: &str);
+}
+
+/// The real channels.
+#[derive(Debug, Default)]
+pub struct RealSink;
+
+impl Sink for RealSink {
+    fn tmux(&self, socket: Option<&str>, args: &[String]) {
+        let mut all: Vec<String> = Vec::with_capacity(args.len() + 2);
+        if let Some(s) = socket {
+            all.push("-S".into());
+            all.push(s.into());
+        }
+        all.extend(args.iter().cloned());
+        tmux::Tmux::spawn(&tmux::RealTmux, &all);
+    }
+
+    fn own_terminal(&self, bytes: &[u8]) {
+        use std::io::IsTerminal;
+        let mut err = std::io::stderr();
+        if err.is_terminal() {
+            let _ = err.write_all(bytes);
+            let _ = err.flush();
+        }
+    }
+
+    fn tty(&self, path: &str, bytes: &[u8]) {
+        let _ = write_tty(path, bytes);
+    }
+
+    fn zellij(&self, name: &str, payload: &str) {
+        adapters::zellij::publish_payload(Some(name), payload);
+    }
+}
+
+/// Writes `bytes` to terminal device `path`, only if it is a character device of this user
+/// under `/dev/` (never blocks: a full terminal buffer drops the write).
+fn write_tty(path: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+    if !path.starts_with("/dev/") || path.contains("..") {
+        return Ok(());
+    }
+    let meta = std::fs::metadata(path)?;
+    // SAFETY: getuid has no preconditions.
+    if !meta.file_type().is_char_device() || meta.uid() != unsafe { libc::getuid() } {
+        return Ok(());
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK)
+        .open(path)?;
+    f.write_all(bytes)
+}
+
+/// Publishes pane states (see the module docs).
+pub struct Publisher<'a> {
+    /// The store.
+    pub store: &'a Store,
+    /// This process's environment.
+    pub env: &'a Env,
+    /// This process's own session, when it has one: its terminal is written directly.
+    pub here: Option<&'a Session>,
+    /// Where everything goes.
+    pub sink: &'a dyn Sink,
+}
+
+impl Publisher<'_> {
+    /// Publishes to every pane that shows conversation `id` (its active one, or a live run's).
+    pub fn conversation(&self, id: &ConversationId) -> Result<()> {
+        self.conversation_and(id, &[])
+    }
+
+    /// Publishes to every pane that shows conversation `id`, and to the sessions `also` (e.g. a
+    /// pane whose failed query no longer shows it).
+    pub fn conversation_and(&self, id: &ConversationId, also: &[SessionKey]) -> Result<()> {
+        let runs = runs::live_readonly(&self.store.paths).unwrap_or_default();
+        let mut targets: BTreeMap<SessionKey, Option<SessionRecord>> = BTreeMap::new();
+        for rec in mapping::all(&self.store.paths)? {
+            if rec.active.as_ref() == Some(id) {
+                targets.insert(rec.pane.session.clone(), Some(rec));
+            }
+        }
+        for r in runs.iter().filter(|r| r.conversation == id.as_str()) {
+            targets.entry(r.pane.session.clone()).or_insert(None);
+        }
+        for k in also {
+            targets.entry(k.clone()).or_insert(None);
+        }
+        self.send_all(targets, &runs)
+    }
+
+    /// Publishes the states of these sessions.
+    pub fn sessions(&self, keys: &[SessionKey]) -> Result<()> {
+        let runs = runs::live_readonly(&self.store.paths).unwrap_or_default();
+        let targets = keys.iter().map(|k| (k.clone(), None)).collect();
+        self.send_all(targets, &runs)
+    }
+
+    /// Publishes the state of every known session (after a multiplexer restart, a plugin load).
+    pub fn everything(&self) -> Result<usize> {
+        let runs = runs::live_readonly(&self.store.paths).unwrap_or_default();
+        let mut targets: BTreeMap<SessionKey, Option<SessionRecord>> = BTreeMap::new();
+        for rec in mapping::all(&self.store.paths)? {
+            targets.insert(rec.pane.session.clone(), Some(rec));
+        }
+        let n = targets.len();
+        self.send_all(targets, &runs)?;
+        Ok(n)
+    }
+
+    fn send_all(
+        &self,
+        targets: BTreeMap<SessionKey, Option<SessionRecord>>,
+        runs: &[Run],
+    ) -> Result<()> {
+        for (key, rec) in targets {
+            let rec = match rec {
+                Some(r) => Some(r),
+                None => mapping::read(&self.store.paths, &key).ok().flatten(),
+            };
+            let pane = match (&rec, self.here) {
+                (Some(r), _) => r.pane.clone(),
+                (None, Some(h)) if h.key == key => h.pane_ref(),
+                (None, _) => match runs.iter().find(|r| r.pane.session == key) {
+                    Some(r) => r.pane.clone(),
+                    None => PaneRef::from_key(key.clone()),
+                },
+            };
+            let active = rec.as_ref().and_then(|r| r.active.clone());
+            let st = state::pane_state(&pane, active.as_ref(), runs, &|id| {
+                self.store.read_summary_file(id)
+            });
+            let server = rec.as_ref().and_then(|r| r.server.clone()).or_else(|| {
+                self.here
+                    .filter(|h| h.key == key)
+                    .and_then(|h| h.server.clone())
+            });
+            let tty = rec.as_ref().and_then(|r| r.tty.clone());
+            self.send(&st, server.as_deref(), tty.as_deref());
+        }
+        Ok(())
+    }
+
+    /// Sends one pane's state to its channels.
+    pub fn send(&self, st: &PaneState, server: Option<&str>, tty: Option<&str>) {
+        let is_here = self.here.is_some_and(|h| h.key == st.pane.session);
+        if st.pane.multiplexer == Multiplexer::Tmux {
+            if let Some(pane) = &st.pane.pane {
+                let socket = server.map(|s| s.rsplit_once(',').map_or(s, |(sock, _pid)| sock));
+                self.sink.tmux(socket, &tmux::state_args(pane, st));
+            }
+        }
+        let mut bytes = Vec::new();
+        if is_here {
+            bytes.extend(adapters::osc2(&st.label()));
+            if self.env.get("WEZTERM_PANE").is_some()
+                || self.env.get("TERM_PROGRAM") == Some("WezTerm")
+            {
+                bytes.extend(wezterm::state_vars(st, self.env.get("TMUX").is_some()));
+            }
+            self.sink.own_terminal(&bytes);
+        } else if let Some(tty) = tty {
+            match st.pane.multiplexer {
+                // tmux panes get their title through tmux; their terminal is tmux's.
+                Multiplexer::Tmux => {}
+                Multiplexer::Wezterm => {
+                    bytes.extend(adapters::osc2(&st.label()));
+                    bytes.extend(wezterm::state_vars(st, false));
+                    self.sink.tty(tty, &bytes);
+                }
+                _ => {
+                    bytes.extend(adapters::osc2(&st.label()));
+                    self.sink.tty(tty, &bytes);
+                }
+            }
+        }
+        if st.pane.multiplexer == Multiplexer::Zellij {
+            if let Some(name) = server {
+                let payload = serde_json::to_string(st).expect("state serialises");
+                self.sink.zellij(name, &payload);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// Records every call.
+    #[derive(Default)]
+    pub struct Recorder {
+        pub calls: RefCell<Vec<String>>,
+    }
+
+    impl Sink for Recorder {
+        fn tmux(&self, socket: Option<&str>, args: &[String]) {
+            self.calls
+                .borrow_mut()
+                .push(format!("tmux {socket:?} {}", args.join(" ")));
+        }
+        fn own_terminal(&self, bytes: &[u8]) {
+            self.calls.borrow_mut().push(format!(
+                "own {}",
+                String::from_utf8_lossy(bytes).escape_debug()
+            ));
+        }
+        fn tty(&self, path: &str, bytes: &[u8]) {
+            self.calls.borrow_mut().push(format!(
+                "tty {path} {}",
+                String::from_utf8_lossy(bytes).escape_debug()
+            ));
+        }
+        fn zellij(&self, name: &str, payload: &str) {
+            self.calls
+                .borrow_mut()
+                .push(format!("zellij {name} {payload}"));
+        }
+    }
+
+    fn st(mux: Multiplexer, key: &str, pane: &str, title: &str) -> PaneState {
+        PaneState {
+            schema: 1,
+            pane: PaneRef {
+                session: SessionKey::normalize(key).unwrap(),
+                multiplexer: mux,
+                pane: Some(pane.into()),
+            },
+            conversation: ConversationId::from_trusted("01m7yd5d6e4q2r8kzz"),
+            title: Some(title.into()),
+            turns: 1,
+            updated_at: None,
+            activity: state::Activity::Streaming,
+            held_by: None,
+        }
+    }
+
+    fn publisher<'a>(store: &'a Store, env: &'a Env, sink: &'a Recorder) -> Publisher<'a> {
+        Publisher {
+            store,
+            env,
+            here: None,
+            sink,
+        }
+    }
+
+    fn store() -> Store {
+        let env = Env::from_pairs([("PANECHAT_HOME".to_string(), "/nonexistent".to_string())]);
+        Store::new(crate::paths::Paths::resolve(&env).unwrap())
+    }
+
+    #[test]
+    fn each_multiplexer_gets_its_channels() {
+        let (store, env, rec) = (store(), Env::default(), Recorder::default());
+        let p = publisher(&store, &env, &rec);
+        p.send(
+            &st(Multiplexer::Tmux, "tmux:h:%3", "%3", "t #(x)"),
+            Some("/tmp/sock,42"),
+            Some("/dev/pts/9"),
+        );
+        p.send(
+            &st(Multiplexer::Wezterm, "wezterm:h:7", "7", "w"),
+            Some("/sock"),
+            Some("/dev/pts/8"),
+        );
+        p.send(
+            &st(Multiplexer::Zellij, "zellij:s:4", "4", "z"),
+            Some("s"),
+            Some("/dev/pts/7"),
+        );
+        let calls = rec.calls.borrow();
+        assert_eq!(calls.len(), 4, "{calls:#?}");
+        assert!(calls[0].starts_with("tmux Some(\"/tmp/sock\") set-option -p -t %3 @panechat_id"));
+        assert!(calls[0].contains("@panechat_state streaming"));
+        assert!(calls[0].contains("-T panechat: t ##(x)"), "{}", calls[0]);
+        assert!(calls[1].starts_with("tty /dev/pts/8 "));
+        assert!(calls[1].contains("SetUserVar=panechat_state="));
+        assert!(calls[2].starts_with("tty /dev/pts/7 "));
+        assert!(calls[3].starts_with("zellij s {\"schema\":1"));
+        assert!(calls[3].contains("\"activity\":\"streaming\""));
+    }
+
+    #[test]
+    fn writes_only_to_terminal_devices() {
+        let f = std::env::temp_dir().join(format!("panechat-tty-{}", std::process::id()));
+        std::fs::write(&f, b"").unwrap();
+        write_tty(f.to_str().unwrap(), b"x").unwrap();
+        assert_eq!(
+            std::fs::read(&f).unwrap(),
+            b"",
+            "a file outside /dev is never written"
+        );
+        let _ = std::fs::remove_file(&f);
+        // /dev/null is a character device, but root's: left alone unless we are root.
+        assert!(write_tty("/dev/null", b"x").is_ok());
+    }
+}

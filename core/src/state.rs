@@ -1,0 +1,320 @@
+//! The state of a pane, computed in one place from the store and the live runs.
+//!
+//! A pane's state is its conversation (id, title, turns), what its own query is doing
+//! ([`Activity`]), and who else holds the conversation's lock ([`HeldBy`]). `status`,
+//! `sessions`, `ls` and every channel to the multiplexers ([`crate::publish`]) use these
+//! functions, so there is one vocabulary (documented in `docs/integration.md`).
+//!
+//! While a pane's query runs, the pane shows the conversation that query is writing to (the
+//! mapping itself changes only once the turn is stored, so a failed query changes nothing).
+
+use serde::{Deserialize, Serialize};
+
+use crate::runs::{Run, RunState};
+use crate::session::PaneRef;
+use crate::store::conversation::{ConversationId, Summary};
+use crate::store::mapping::SessionRecord;
+use crate::store::Store;
+use crate::title::sanitize_title;
+
+/// Version of every JSON document panechat prints; bumped when a field is renamed or removed.
+pub const SCHEMA: u32 = 1;
+
+/// What a pane's own query is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Activity {
+    /// No query runs in the pane.
+    Idle,
+    /// Its query waits for the conversation's lock.
+    Waiting,
+    /// Its query receives the reply.
+    Streaming,
+    /// Its query asks the model for a title.
+    Titling,
+}
+
+impl Activity {
+    /// The lower-case name (`idle`, `waiting`, `streaming`, `titling`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Activity::Idle => "idle",
+            Activity::Waiting => "waiting",
+            Activity::Streaming => "streaming",
+            Activity::Titling => "titling",
+        }
+    }
+
+    /// The activity a run in `state` shows (a short write such as `rename` shows as idle).
+    pub fn of_run(state: RunState) -> Activity {
+        match state {
+            RunState::WaitingForLock => Activity::Waiting,
+            RunState::Streaming => Activity::Streaming,
+            RunState::GeneratingTitle => Activity::Titling,
+            RunState::Writing | RunState::Done => Activity::Idle,
+        }
+    }
+}
+
+/// Another process holding a conversation's lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldBy {
+    /// Its pane.
+    #[serde(flatten)]
+    pub pane: PaneRef,
+    /// Its process id.
+    pub pid: u32,
+    /// What it is doing (`query`, `rename`, `rm`).
+    pub command: String,
+    /// Since when it holds the lock (RFC 3339).
+    pub since: String,
+}
+
+impl HeldBy {
+    /// `tmux pane %3, pid 4242, query, 12s`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{}, pid {}, {}, {}",
+            self.pane.place(),
+            self.pid,
+            self.command,
+            crate::time::ago(&self.since)
+        )
+    }
+}
+
+/// The run holding conversation `id`'s lock, if any, other than one of `except`'s session.
+pub fn holder(runs: &[Run], id: &str, except: Option<&PaneRef>) -> Option<HeldBy> {
+    runs.iter()
+        .filter(|r| r.conversation == id && r.state.holds_lock())
+        .find(|r| except.is_none_or(|e| e.session != r.pane.session))
+        .map(|r| HeldBy {
+            pane: r.pane.clone(),
+            pid: r.pid,
+            command: r.command.clone(),
+            since: if r.state_since.is_empty() {
+                r.since.clone()
+            } else {
+                r.state_since.clone()
+            },
+        })
+}
+
+/// The activity of conversation `id` as a whole: that of the run holding its lock, else of a
+/// run waiting for it.
+pub fn conversation_activity(runs: &[Run], id: &str) -> Activity {
+    let on: Vec<&Run> = runs.iter().filter(|r| r.conversation == id).collect();
+    on.iter()
+        .find(|r| r.state.holds_lock())
+        .or_else(|| on.first())
+        .map_or(Activity::Idle, |r| Activity::of_run(r.state))
+}
+
+/// One pane's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaneState {
+    /// Always [`SCHEMA`].
+    pub schema: u32,
+    /// The pane.
+    #[serde(flatten)]
+    pub pane: PaneRef,
+    /// The conversation the pane shows: the one its query is writing to while one runs, else
+    /// its active one.
+    pub conversation: Option<ConversationId>,
+    /// Its title (controls removed), `None` while untitled.
+    pub title: Option<String>,
+    /// Its number of turns.
+    pub turns: u64,
+    /// When it last changed (RFC 3339).
+    pub updated_at: Option<String>,
+    /// What the pane's own query is doing.
+    pub activity: Activity,
+    /// Another process holding the conversation's lock.
+    pub held_by: Option<HeldBy>,
+}
+
+impl PaneState {
+    /// The label channels show: the title, or the id while untitled (empty without a
+    /// conversation).
+    pub fn label(&self) -> String {
+        match (&self.title, &self.conversation) {
+            (Some(t), _) if !t.is_empty() => t.clone(),
+            (_, Some(id)) => id.to_string(),
+            _ => String::new(),
+        }
+    }
+}
+
+/// Computes the state of `pane`, whose mapping says `active`, given the live `runs` (from
+/// [`crate::runs::live`]). `summary` reads a conversation's summary (the store's summary file:
+/// no log is parsed).
+pub fn pane_state(
+    pane: &PaneRef,
+    active: Option<&ConversationId>,
+    runs: &[Run],
+    summary: &dyn Fn(&ConversationId) -> Option<Summary>,
+) -> PaneState {
+    let own = runs
+        .iter()
+        .rev()
+        .filter(|r| r.pane.session == pane.session && r.command == "query")
+        .find_map(|r| ConversationId::from_trusted(&r.conversation).map(|id| (id, r.state)));
+    let (conversation, activity) = match own {
+        Some((id, state)) => (Some(id), Activity::of_run(state)),
+        None => (active.cloned(), Activity::Idle),
+    };
+    let s = conversation.as_ref().and_then(summary);
+    let held_by = conversation
+        .as_ref()
+        .and_then(|id| holder(runs, id.as_str(), Some(pane)));
+    PaneState {
+        schema: SCHEMA,
+        pane: pane.clone(),
+        title: s
+            .as_ref()
+            .and_then(|s| s.title.as_deref())
+            .map(sanitize_title)
+            .filter(|t| !t.is_empty()),
+        turns: s.as_ref().map_or(0, |s| s.turns),
+        updated_at: s.as_ref().map(|s| s.updated_at.clone()),
+        conversation,
+        activity,
+        held_by,
+    }
+}
+
+/// The state of the session recorded in `rec`.
+pub fn of_record(store: &Store, rec: &SessionRecord, runs: &[Run]) -> PaneState {
+    pane_state(&rec.pane, rec.active.as_ref(), runs, &|id| {
+        store.read_summary_file(id)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::{Multiplexer, SessionKey};
+
+    fn pane(key: &str, p: &str) -> PaneRef {
+        PaneRef {
+            session: SessionKey::normalize(key).unwrap(),
+            multiplexer: Multiplexer::Tmux,
+            pane: Some(p.into()),
+        }
+    }
+
+    fn run(p: &PaneRef, conv: &str, state: RunState, command: &str) -> Run {
+        Run {
+            pid: 42,
+            start: 1,
+            pane: p.clone(),
+            command: command.into(),
+            conversation: conv.into(),
+            state,
+            since: "2026-01-01T00:00:00Z".into(),
+            state_since: "2026-01-01T00:00:01Z".into(),
+            provider: String::new(),
+            model: String::new(),
+        }
+    }
+
+    const A: &str = "01m7yd5d6e4q2r8kzz";
+    const B: &str = "01m7yd5aqv00000000";
+
+    fn summary(id: &ConversationId) -> Option<Summary> {
+        (id.as_str() == A).then(|| Summary {
+            id: id.clone(),
+            title: Some("tmux \x1b[31mnotes".into()),
+            turns: 3,
+            created_at: String::new(),
+            updated_at: "2026-01-01T00:00:00Z".into(),
+            parent: None,
+            model: None,
+            system: None,
+            last_message: None,
+            deleted: false,
+            log_len: 0,
+            history_len: 0,
+        })
+    }
+
+    #[test]
+    fn idle_pane_shows_its_active_conversation() {
+        let p = pane("tmux:x:%1", "%1");
+        let a = ConversationId::from_trusted(A).unwrap();
+        let s = pane_state(&p, Some(&a), &[], &summary);
+        assert_eq!(s.conversation.as_ref(), Some(&a));
+        assert_eq!(s.title.as_deref(), Some("tmux [31mnotes"));
+        assert_eq!(s.turns, 3);
+        assert_eq!(s.activity, Activity::Idle);
+        assert_eq!(s.held_by, None);
+        assert_eq!(s.label(), "tmux [31mnotes");
+    }
+
+    #[test]
+    fn a_running_query_decides_the_conversation_and_activity() {
+        let p = pane("tmux:x:%1", "%1");
+        let a = ConversationId::from_trusted(A).unwrap();
+        let b = ConversationId::from_trusted(B).unwrap();
+        for (state, act) in [
+            (RunState::WaitingForLock, Activity::Waiting),
+            (RunState::Streaming, Activity::Streaming),
+            (RunState::GeneratingTitle, Activity::Titling),
+        ] {
+            let s = pane_state(&p, Some(&b), &[run(&p, A, state, "query")], &summary);
+            assert_eq!(s.conversation.as_ref(), Some(&a));
+            assert_eq!(s.activity, act);
+            assert_eq!(s.held_by, None, "its own run is not another holder");
+        }
+    }
+
+    #[test]
+    fn another_panes_run_or_write_holds_the_conversation() {
+        let me = pane("tmux:x:%1", "%1");
+        let other = pane("tmux:x:%2", "%2");
+        let a = ConversationId::from_trusted(A).unwrap();
+        let s = pane_state(
+            &me,
+            Some(&a),
+            &[run(&other, A, RunState::Streaming, "query")],
+            &summary,
+        );
+        assert_eq!(s.activity, Activity::Idle);
+        let h = s.held_by.expect("held");
+        assert_eq!(h.pane.pane.as_deref(), Some("%2"));
+        assert_eq!(h.since, "2026-01-01T00:00:01Z");
+        // A rename holds the lock without a query.
+        let s = pane_state(
+            &me,
+            Some(&a),
+            &[run(&other, A, RunState::Writing, "rename")],
+            &summary,
+        );
+        assert_eq!(s.held_by.expect("held by rename").command, "rename");
+        // Waiting for the lock is not holding it.
+        let s = pane_state(
+            &me,
+            Some(&a),
+            &[run(&other, A, RunState::WaitingForLock, "query")],
+            &summary,
+        );
+        assert_eq!(s.held_by, None);
+        assert_eq!(
+            conversation_activity(&[run(&other, A, RunState::WaitingForLock, "query")], A),
+            Activity::Waiting
+        );
+    }
+
+    #[test]
+    fn a_pane_without_conversation_is_empty() {
+        let p = pane("tmux:x:%1", "%1");
+        let s = pane_state(&p, None, &[], &summary);
+        assert_eq!(s.conversation, None);
+        assert_eq!(s.label(), "");
+        let j = serde_json::to_value(&s).unwrap();
+        assert_eq!(j["schema"], 1);
+        assert_eq!(j["session"], "tmux:x:%1");
+        assert_eq!(j["multiplexer"], "tmux");
+        assert_eq!(j["activity"], "idle");
+    }
+}

@@ -657,3 +657,134 @@ fn publishing_never_hangs_on_a_plugin_that_waits_for_permission() {
     assert!(pipes().is_empty(), "left behind: {:?}", pipes());
     assert!(t.elapsed() < Duration::from_secs(20));
 }
+
+#[test]
+fn the_fork_key_opens_a_pane_mapped_to_the_fork() {
+    let (env, _fake) = setup();
+    let mut z = Zellij::start(&env, Opts::default());
+    z.wait_prompt(0);
+    z.type_line(0, "panechat q --new 'one [[title:Alpha topic]]'");
+    z.wait_for("pane 0 renamed", Duration::from_secs(20), |z| {
+        z.title(0) == "💬 Alpha topic"
+    });
+    let conv_of = |z: &Zellij, pane: u64| -> Option<String> {
+        z.plugin_view()["panes"]
+            .as_array()?
+            .iter()
+            .find(|p| p["pane"] == pane)?["conversation"]
+            .as_str()
+            .map(str::to_string)
+    };
+    let original = conv_of(&z, 0).expect("pane 0's conversation");
+    // Alt y, typed on the client while pane 0 has the focus.
+    z.keys(b"\x1by");
+    z.wait_for("a new pane", Duration::from_secs(15), |z| {
+        z.terminal_panes().len() == 2
+    });
+    let new = z
+        .terminal_panes()
+        .iter()
+        .filter_map(|p| p["id"].as_u64())
+        .max()
+        .unwrap();
+    z.wait_for(
+        "the new pane mapped to a fork",
+        Duration::from_secs(20),
+        |z| conv_of(z, new).is_some_and(|c| c != original),
+    );
+    let fork = conv_of(&z, new).unwrap();
+    let shown = env.run(["show", "--json", &fork]).ok().stdout;
+    let v: Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(v["parent"]["id"], original.as_str(), "{v}");
+    // Its shell runs in the same directory, and the pane is named after the fork.
+    z.wait_for("the fork's pane named", Duration::from_secs(10), |z| {
+        z.title(new).starts_with("💬 Alpha topic")
+    });
+    z.wait_prompt(new);
+    z.type_line(new, "pwd");
+    let work = env.root.join("work").display().to_string();
+    z.wait_for("pwd in the fork's pane", Duration::from_secs(10), |z| {
+        z.screen(&format!("terminal_{new}")).contains(&work)
+    });
+}
+
+#[test]
+fn a_locked_conversation_asks_in_a_floating_pane_and_each_answer_takes_effect() {
+    let (env, _fake) = setup();
+    let mut z = Zellij::start(&env, Opts::default());
+    z.wait_prompt(0);
+    let p1 = z.new_pane();
+    z.type_line(0, "panechat q --new 'one [[title:Shared topic]]'");
+    z.wait_for("pane 0 renamed", Duration::from_secs(20), |z| {
+        z.title(0) == "💬 Shared topic"
+    });
+    let view_of = |z: &Zellij, pane: u64, field: &str| -> String {
+        z.plugin_view()["panes"]
+            .as_array()
+            .and_then(|a| a.iter().find(|p| p["pane"] == pane).cloned())
+            .and_then(|p| p[field].as_str().map(str::to_string))
+            .unwrap_or_default()
+    };
+    let shared = view_of(&z, 0, "conversation");
+    // (answer keys, what pane 1 must end up with)
+    let rounds: [(&[u8], &str); 3] = [
+        (b"\x1b[B\r", "new"),
+        (b"\x1b[B\x1b[B\r", "fork"),
+        (b"\x1b[B\x1b[B\x1b[B\r", "cancel"),
+    ];
+    for (keys, answer) in rounds {
+        z.type_line(
+            0,
+            &format!("panechat q --id {shared} 'hold [[slow:8000]] [[chunks:20]]'"),
+        );
+        z.wait_for("pane 0 streaming", Duration::from_secs(15), |z| {
+            view_of(z, 0, "activity") == "streaming"
+        });
+        z.type_line(
+            p1,
+            &format!("panechat q --id {shared} 'second'; echo rc=$?"),
+        );
+        z.wait_for("the floating question", Duration::from_secs(20), |z| {
+            z.terminal_panes()
+                .iter()
+                .any(|p| p["is_floating"] == true && p["title"] == "panechat")
+                && z.try_action(&["dump-screen"])
+                    .is_some_and(|s| s.contains("What now?") && s.contains("in use"))
+        });
+        let question = z.try_action(&["dump-screen"]).unwrap_or_default();
+        assert!(
+            question.contains("pane 0") || question.contains("%0") || question.contains(" 0"),
+            "{question}"
+        );
+        z.keys(keys);
+        z.wait_for("the question answered", Duration::from_secs(10), |z| {
+            !z.terminal_panes().iter().any(|p| p["is_floating"] == true)
+        });
+        let screen = || z.screen(&format!("terminal_{p1}"));
+        match answer {
+            "cancel" => {
+                z.wait_for("the cancelled query", Duration::from_secs(10), |_| {
+                    screen().contains("rc=130")
+                });
+            }
+            _ => {
+                z.wait_for("pane 1's query done", Duration::from_secs(20), |_| {
+                    screen().matches("rc=0").count() > usize::from(answer == "fork")
+                });
+                let conv = view_of(&z, p1, "conversation");
+                assert!(!conv.is_empty() && conv != shared, "{answer}: {conv}");
+                let v: Value =
+                    serde_json::from_str(&env.run(["show", "--json", &conv]).ok().stdout).unwrap();
+                if answer == "fork" {
+                    assert_eq!(v["parent"]["id"], shared.as_str(), "{v}");
+                } else {
+                    assert!(v["parent"].is_null(), "{v}");
+                }
+            }
+        }
+        // Let the holder finish before the next round.
+        z.wait_for("pane 0 idle", Duration::from_secs(20), |z| {
+            view_of(z, 0, "activity") == "idle"
+        });
+    }
+}

@@ -452,7 +452,7 @@ fn queries_rename_their_panes_and_hostile_titles_stay_literal() {
     let p1 = z.new_pane();
     let p2 = z.new_pane();
     let hostile =
-        "#(touch M1) #[fg=red] ; kill-server $(touch M2) \\e]0;owned\\a\\e[31m\\x9b2J end";
+        "Plan #(touch M1) #[fg=red] ; kill-server $(touch M2) \\e]0;owned\\a\\e[31m\\x9b2J end";
     z.type_line(0, &format!("panechat q --new 'hello [[title:{hostile}]]'"));
     z.type_line(p1, "panechat q --new 'hi [[title:Zellij layouts 日本語]]'");
     let shown = "💬 Plan #(touch M1) #[fg=red] ; kill-server $(touch M2)";

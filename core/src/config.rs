@@ -79,6 +79,9 @@ pub struct Config {
     pub lock_wait: Duration,
     /// `lock.prompt`.
     pub lock_prompt: PromptMode,
+    /// `lock.prompt_timeout`: how long a question asked through a multiplexer plugin waits for
+    /// its answer before it is asked in the terminal.
+    pub lock_prompt_timeout: Duration,
     /// `title.generate`.
     pub title_generate: bool,
     /// `title.timeout`.
@@ -204,6 +207,13 @@ const KEYS: &[KeyDef] = &[
         default: "auto",
         project_ok: true,
         doc: "where to ask about a locked conversation",
+    },
+    KeyDef {
+        name: "lock.prompt_timeout",
+        ty: Ty::Dur,
+        default: "60s",
+        project_ok: true,
+        doc: "how long a question shown by a plugin (WezTerm) waits for its answer",
     },
     KeyDef {
         name: "title.generate",
@@ -385,6 +395,7 @@ impl Config {
             system,
             lock_wait: d(get("lock.wait", &mut sources)),
             lock_prompt,
+            lock_prompt_timeout: d(get("lock.prompt_timeout", &mut sources)),
             title_generate: get("title.generate", &mut sources)
                 .as_bool()
                 .unwrap_or(true),

@@ -17,6 +17,7 @@ pub mod paths;
 pub mod provider;
 pub mod prune;
 pub mod publish;
+pub mod question;
 pub mod runs;
 pub mod schema;
 pub mod session;

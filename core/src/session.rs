@@ -278,8 +278,10 @@ fn tmux_server_hash(tmux: &str) -> String {
 
 /// Builds the key of pane `pane` in the multiplexer this process runs in (used to name another
 /// pane's session, e.g. the new split of a fork). `None` when not inside a multiplexer.
+/// The WezTerm GUI itself (whose plugin runs panechat) has `WEZTERM_UNIX_SOCKET` but no pane.
 pub fn key_for_pane(env: &Env, pane: &str) -> Result<Option<Session>> {
-    let Some(mux) = innermost_multiplexer(env) else {
+    let gui = env.get("WEZTERM_UNIX_SOCKET").map(|_| Multiplexer::Wezterm);
+    let Some(mux) = innermost_multiplexer(env).or(gui) else {
         return Ok(None);
     };
     let bad = || Error::Usage(format!("`{pane}` is not a {mux} pane id"));
@@ -641,6 +643,16 @@ mod tests {
         let other = key_for_pane(&e, "%5").unwrap().unwrap();
         assert_eq!(me.key.as_str().replace("%0", "%5"), other.key.as_str());
         assert!(key_for_pane(&e, "5;x").is_err());
+        // From the WezTerm GUI (a plugin): the socket, no pane of its own.
+        let pane = env(&[
+            ("WEZTERM_UNIX_SOCKET", "/run/w/gui-sock-1"),
+            ("WEZTERM_PANE", "3"),
+        ]);
+        let gui = env(&[("WEZTERM_UNIX_SOCKET", "/run/w/gui-sock-1")]);
+        assert_eq!(
+            key_for_pane(&gui, "3").unwrap().unwrap().key,
+            resolve(&pane).unwrap().key
+        );
     }
 
     #[test]

@@ -411,3 +411,16 @@ fn wezterm_user_vars_reach_a_pane_from_elsewhere() {
     pty.send(b"exit\r");
     let _ = pty.wait(T);
 }
+
+#[test]
+fn the_first_question_on_an_empty_store_starts_a_conversation_without_a_picker() {
+    // As the README says: nothing to pick from, so no picker.
+    let (env, _fake) = setup();
+    let mut cmd = env.cmd(["q", "hello"]);
+    cmd.env("PANECHAT_SESSION", "a");
+    let mut pty = Pty::spawn(cmd);
+    assert_eq!(pty.wait(T), 0, "{}", pty.text());
+    assert!(pty.text().contains("echo: hello"), "{}", pty.text());
+    assert!(!pty.text().contains("type to filter"), "{}", pty.text());
+    assert!(!active(&env, "a").is_empty());
+}

@@ -5,8 +5,10 @@
 //! - `zellij pipe --name N -- PAYLOAD` (no `--plugin`) broadcasts to the session's plugins and
 //!   returns at once (~30 ms) whether or not a plugin listens, and also when the session does not
 //!   exist. It blocks, however, while a listening plugin still waits for its permissions to be
-//!   granted. So the message is sent by a detached `zellij` process that the caller never waits
-//!   for, with an alarm set before `exec` that ends it after [`PIPE_DEADLINE_SECS`] at most.
+//!   granted. So the message is sent by a detached `zellij` process that the caller does not
+//!   wait for, with an alarm set before `exec` that ends it after [`PIPE_DEADLINE_SECS`] at most.
+//!   Only a second message from the same process waits (at most 300 ms, normally ~30 ms) for
+//!   the first to be delivered, so that the plugin sees one process's states in order.
 //! - `zellij run --floating --close-on-exit --block-until-exit -- CMD` returns CMD's exit
 //!   status, but in a session without an attached client it runs the command where nobody can
 //!   see it. So the popup is only used when `zellij action list-clients` lists a client.
@@ -14,6 +16,8 @@
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Name of the pipe message that carries a pane's state.
@@ -93,15 +97,36 @@ pub fn publish_payload(session: Option<&str>, payload: &str) {
             Ok(())
         });
     }
+    // Messages from one process arrive in order: a state must not overtake the one sent just
+    // before it (`titling`, then the title). The previous message normally takes ~30 ms; wait
+    // for it at most ORDER_WAIT.
+    let previous = LAST_SENT.lock().ok().and_then(|mut l| l.take());
+    if let Some(done) = previous {
+        let start = Instant::now();
+        while !done.load(Ordering::Acquire) && start.elapsed() < ORDER_WAIT {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
     if let Ok(mut child) = cmd.spawn() {
+        let done = Arc::new(AtomicBool::new(false));
+        if let Ok(mut l) = LAST_SENT.lock() {
+            *l = Some(done.clone());
+        }
         // Reap it without waiting for it (a caller that exits first leaves it to init).
         let _ = std::thread::Builder::new()
             .name("zellij-pipe".into())
             .spawn(move || {
                 let _ = child.wait();
+                done.store(true, Ordering::Release);
             });
     }
 }
+
+/// Longest wait for this process's previous message before sending the next.
+const ORDER_WAIT: Duration = Duration::from_millis(300);
+
+/// Whether this process's last `zellij pipe` has ended.
+static LAST_SENT: Mutex<Option<Arc<AtomicBool>>> = Mutex::new(None);
 
 /// Runs `zellij ARGS` for at most `deadline`; its exit status and stdout.
 fn run_bounded(args: &[&str], deadline: Duration) -> Option<(i32, String)> {

@@ -31,7 +31,8 @@ pub struct Args {
     /// tmux, wezterm, zellij, bash, zsh or fish.
     #[arg(value_enum)]
     tool: Tool,
-    /// Zellij only: where the plugin's .wasm lives (a `file:/abs/path.wasm` or `https://` URL).
+    /// Zellij: where the plugin's .wasm lives (a `file:/abs/path.wasm` or `https://` URL).
+    /// WezTerm: a file to write the plugin to (loaded with `dofile` instead of `plugin.require`).
     #[arg(long, value_name = "URL")]
     plugin: Option<String>,
 }
@@ -91,15 +92,15 @@ fn check_plugin_url(url: &str) -> Result<()> {
 
 /// Renders the snippet for `tool`.
 pub fn render(tool: Tool, plugin: Option<&str>) -> Result<String> {
-    if plugin.is_some() && tool != Tool::Zellij {
+    if plugin.is_some() && !matches!(tool, Tool::Zellij | Tool::Wezterm) {
         return Err(Error::Usage(
-            "`--plugin` is for `panechat init zellij` only".into(),
+            "`--plugin` is for `panechat init zellij` and `panechat init wezterm` only".into(),
         ));
     }
     let bin = exe();
     let text = match tool {
         Tool::Tmux => include_str!("../../templates/tmux.conf").replace("{{panechat}}", &bin),
-        Tool::Wezterm => include_str!("../../templates/wezterm.lua").replace("{{panechat}}", &bin),
+        Tool::Wezterm => wezterm(&bin, plugin)?,
         Tool::Zellij => {
             let url = match plugin {
                 Some(u) => {
@@ -117,6 +118,48 @@ pub fn render(tool: Tool, plugin: Option<&str>) -> Result<String> {
         Tool::Fish => include_str!("../../templates/fish.fish").replace("{{panechat}}", &bin),
     };
     Ok(text)
+}
+
+/// The WezTerm plugin, carried by the binary for `init wezterm --plugin FILE`.
+pub const WEZTERM_PLUGIN: &str = include_str!("../../../wezterm-lua/plugin/init.lua");
+
+/// The project's repository, which `wezterm.plugin.require` clones.
+const REPOSITORY: &str = "https://github.com/panechat/panechat";
+
+/// A Lua string literal for `s`.
+fn lua_quote(s: &str) -> String {
+    let mut out = String::from("'");
+    for b in s.bytes() {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'\'' => out.push_str("\\'"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\{b:03}")),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// The WezTerm lines: `plugin.require` of the repository, or (with `--plugin FILE`) the plugin
+/// written to FILE and loaded with `dofile`.
+fn wezterm(bin: &str, plugin: Option<&str>) -> Result<String> {
+    let load = match plugin {
+        None => format!("wezterm.plugin.require {}", lua_quote(REPOSITORY)),
+        Some(file) => {
+            let path = std::path::absolute(file).map_err(|e| {
+                panechat::Error::Usage(format!("--plugin {file}: not a usable path ({e})"))
+            })?;
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| panechat::Error::io(dir, e))?;
+            }
+            panechat::store::atomic::write_atomic(&path, WEZTERM_PLUGIN.as_bytes())?;
+            format!("dofile({})", lua_quote(&path.to_string_lossy()))
+        }
+    };
+    Ok(include_str!("../../templates/wezterm.lua")
+        .replace("{{load}}", &load)
+        .replace("{{panechat_lua}}", &lua_quote(bin)))
 }
 
 /// Runs the command.

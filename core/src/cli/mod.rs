@@ -5,6 +5,7 @@ mod doctor;
 mod fork;
 mod init;
 mod kill;
+mod lock_answer;
 mod lock_prompt;
 mod ls;
 mod man;
@@ -121,6 +122,9 @@ enum Command {
     /// Ask what to do about a locked conversation (used by multiplexer popups).
     #[command(hide = true)]
     LockPrompt(lock_prompt::Args),
+    /// Answer a lock question asked through a plugin (used by the WezTerm plugin).
+    #[command(hide = true)]
+    LockAnswer(lock_answer::Args),
 }
 
 /// Shared state for one command.
@@ -321,6 +325,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Completions(a) => completions::run(a),
         Command::Man(a) => man::run(a),
         Command::LockPrompt(a) => lock_prompt::run(&mut ctx, a),
+        Command::LockAnswer(a) => lock_answer::run(&mut ctx, a),
     }
 }
 

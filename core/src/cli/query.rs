@@ -841,6 +841,15 @@ fn ask(ctx: &Ctx, cfg: &Config, summary: &Summary, what: &str, holder: &str) -> 
         if let Some(a) = adapters::popup_prompt(&ctx.env, &argv, &pass) {
             return Ok(a);
         }
+        let wezterm = Some(panechat::session::Multiplexer::Wezterm);
+        if panechat::session::innermost_multiplexer(&ctx.env) == wezterm {
+            let (id, title) = (summary.id.as_str(), summary.display_title());
+            let go = || interrupted().is_none();
+            let t = cfg.lock_prompt_timeout;
+            if let Some(a) = super::lock_answer::ask_plugin(ctx, t, id, &title, holder, go) {
+                return Ok(a);
+            }
+        }
         ctx.debug("the multiplexer popup could not be shown; asking here");
     }
     if ui::can_ask() {

@@ -27,6 +27,8 @@ pub const ALL: &[Case] = &[
     ("fork --last 5", fork),
     ("lock hand-off", lock_handoff),
     ("peak memory", memory),
+    ("wezterm update-status", wezterm_status),
+    ("wezterm plugin load", wezterm_load),
     ("sizes", sizes),
     ("zellij picker", super::zellij::picker),
 ];
@@ -213,8 +215,8 @@ fn append(w: &World) -> Result<Vec<Row>, String> {
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("conversation {id} is locked"))
     };
-    let _long_guard = take(&w.long)?;
-    let _short_guard = take(&w.short)?;
+    let long_guard = take(&w.long)?;
+    let short_guard = take(&w.short)?;
     let long = store
         .open_for_query(&w.long)
         .map_err(|e| e.to_string())?
@@ -227,24 +229,25 @@ fn append(w: &World) -> Result<Vec<Row>, String> {
     let short_snap = w.big.snapshot(&w.short)?;
     let rng = std::cell::RefCell::new(Rng(7));
     let once = |orig: &panechat::store::conversation::Summary,
-                snap: &world::Snapshot|
+                snap: &world::Snapshot,
+                guard: &lock::LockGuard|
      -> Result<f64, String> {
         let mut conv = orig.clone();
         let turn = world::turn(&mut rng.borrow_mut(), SystemTime::now());
-        let guard =
-            panechat::lock::acquire(&store.lock_path(&conv.id)).map_err(|e| e.to_string())?;
         let t = Instant::now();
         store
-            .append_turn(&guard, &mut conv, &turn)
+            .append_turn(guard, &mut conv, &turn)
             .map_err(|e| e.to_string())?;
         let d = t.elapsed();
-        drop(guard);
         w.big.restore(&orig.id, snap)?;
         Ok(ms_of(d))
     };
-    let (a, b) = interleave(3, 30, &mut || once(&long, &long_snap), &mut || {
-        once(&short, &short_snap)
-    })?;
+    let (a, b) = interleave(
+        3,
+        30,
+        &mut || once(&long, &long_snap, &long_guard),
+        &mut || once(&short, &short_snap, &short_guard),
+    )?;
     let (verdict, detail) = ratio_verdict(a.median(), b.median(), 1.3);
     Ok(vec![Row {
         case: "append_turn, 10k turns".into(),
@@ -609,4 +612,83 @@ fn sizes(w: &World) -> Result<Vec<Row>, String> {
             .unwrap_or_default(),
     });
     Ok(rows)
+}
+
+fn samples(v: &[f64]) -> Samples {
+    let mut s = Samples::new();
+    for x in v {
+        s.push(*x);
+    }
+    s
+}
+
+fn us(s: &Samples) -> String {
+    format!("{:.2} us [{:.2}..{:.2}]", s.median(), s.min(), s.p90())
+}
+
+/// `wezterm update-status`: the WezTerm plugin's `update-status` handler in Lua 5.4 (mlua,
+/// safe mode, as WezTerm runs it) against the `wezterm` stub, over 200 windows whose active
+/// panes each show a conversation, 200 rounds after 3 warm-up rounds; per call, next to a
+/// config whose handler does nothing. Two rows: every title changed before each round (nothing
+/// cached), and unchanged panes (most ticks). Budgets: median ≤ 50 µs and ≤ 10 µs per call;
+/// no child process at all.
+fn wezterm_status(_w: &World) -> Result<Vec<Row>, String> {
+    let mut rows = Vec::new();
+    for (changed, limit, what) in [(true, 50.0, "titles changed"), (false, 10.0, "unchanged")] {
+        let (with, without, children) =
+            panechat_wezterm_tests::bench::update_status(200, 200, changed)
+                .map_err(|e| e.to_string())?;
+        let (a, b) = (samples(&with), samples(&without));
+        let (mut verdict, mut detail) = limit_verdict(a.median(), limit, "us", 2);
+        if children != 0 {
+            verdict = Verdict::Fail;
+            detail = format!("{children} child processes started");
+        }
+        rows.push(Row {
+            case: format!("wezterm update-status, 200 panes, {what}"),
+            measured: format!("{} per call, {children} processes", us(&a)),
+            reference: format!("empty handler {}", us(&b)),
+            budget: format!("<= {limit} us per call, no process"),
+            verdict,
+            detail,
+            series: vec![
+                Series {
+                    label: "plugin, us per call".into(),
+                    unit: "us",
+                    decimals: 2,
+                    samples: a,
+                },
+                Series {
+                    label: "empty handler, us per call".into(),
+                    unit: "us",
+                    decimals: 2,
+                    samples: b,
+                },
+            ],
+            notes: Vec::new(),
+        });
+    }
+    Ok(rows)
+}
+
+/// `wezterm plugin load`: a fresh safe-mode Lua state that loads the plugin through its root
+/// `plugin/init.lua` and applies it to a config, next to one that evaluates an empty config;
+/// 50 rounds after 2 warm-up rounds. Budget: median ≤ 5 ms.
+fn wezterm_load(_w: &World) -> Result<Vec<Row>, String> {
+    let (with, without) = panechat_wezterm_tests::bench::load(50).map_err(|e| e.to_string())?;
+    let (a, b) = (samples(&with), samples(&without));
+    let (verdict, detail) = limit_verdict(a.median(), 5.0, "ms", 3);
+    Ok(vec![Row {
+        case: "wezterm plugin load + apply_to_config".into(),
+        measured: ms(&a),
+        reference: format!("empty config {}", ms(&b)),
+        budget: "<= 5 ms".into(),
+        verdict,
+        detail,
+        series: vec![
+            Series::ms("load + apply", &a),
+            Series::ms("empty config", &b),
+        ],
+        notes: Vec::new(),
+    }])
 }

@@ -1,0 +1,90 @@
+//! `panechat lock-answer TOKEN wait|new|fork|cancel`: answers a lock question asked through a
+//! plugin (the WezTerm overlay), and the query's side of that channel ([`ask_plugin`]).
+
+use std::io::{IsTerminal, Write};
+
+use panechat::adapters::{wezterm, LockAnswer};
+use panechat::question::{self, Question};
+use panechat::Result;
+
+use super::Ctx;
+
+/// The user var that carries the question to the plugin.
+pub const USER_VAR: &str = "panechat_question";
+
+/// An answer on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Answer {
+    /// Keep waiting for the lock.
+    Wait,
+    /// Start a new conversation.
+    New,
+    /// Fork the locked conversation.
+    Fork,
+    /// Give up.
+    Cancel,
+}
+
+/// `panechat lock-answer TOKEN ANSWER`
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The question's token (from the user var panechat_question).
+    token: String,
+    /// wait, new, fork or cancel.
+    #[arg(value_enum)]
+    answer: Answer,
+}
+
+/// Runs the command.
+pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
+    let a = match args.answer {
+        Answer::Wait => LockAnswer::Wait,
+        Answer::New => LockAnswer::New,
+        Answer::Fork => LockAnswer::Fork,
+        Answer::Cancel => LockAnswer::Cancel,
+    };
+    question::answer(&ctx.paths, &args.token, a)?;
+    Ok(0)
+}
+
+/// Writes the user var to this process's terminal (`/dev/tty`, else stderr when it is one).
+fn set_var(value: &str) -> bool {
+    let bytes = wezterm::set_user_var(USER_VAR, value, false);
+    if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/tty") {
+        return tty.write_all(&bytes).and_then(|_| tty.flush()).is_ok();
+    }
+    let mut err = std::io::stderr();
+    err.is_terminal() && err.write_all(&bytes).and_then(|_| err.flush()).is_ok()
+}
+
+/// Asks the lock question through the WezTerm plugin: records a question, sets the pane's user
+/// var `panechat_question`, and waits `lock.prompt_timeout` for `panechat lock-answer`.
+/// `None` when it could not be asked or nobody answered in time (the caller asks inline).
+pub fn ask_plugin(
+    ctx: &Ctx,
+    timeout: std::time::Duration,
+    conversation: &str,
+    title: &str,
+    holder: &str,
+    keep_going: impl FnMut() -> bool,
+) -> Option<LockAnswer> {
+    let pane = ctx.env.get("WEZTERM_PANE");
+    let pending = Question::new(conversation, title, holder, pane)
+        .and_then(|q| q.ask(&ctx.paths))
+        .map_err(|e| ctx.debug(&format!("could not record the lock question: {e}")))
+        .ok()?;
+    if !set_var(&pending.question().to_json()) {
+        ctx.debug("no terminal to signal the WezTerm plugin; asking here");
+        return None;
+    }
+    let q = pending.question();
+    ctx.note(&format!(
+        "panechat: \"{}\" is locked by {}; answer in WezTerm's overlay (asked here after {})",
+        q.title,
+        q.holder,
+        humantime::format_duration(timeout)
+    ));
+    let answer = pending.wait(timeout, keep_going);
+    set_var("");
+    answer
+}

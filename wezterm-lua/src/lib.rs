@@ -1,0 +1,454 @@
+//! Runs the WezTerm plugin (`wezterm-lua/plugin/init.lua`) the way WezTerm does: Lua 5.4 in
+//! safe mode (`Lua::new()`, no C modules, no `debug`), with `require 'wezterm'` answered by a
+//! recording stub of the `wezterm` module (`src/stub.lua`) whose names, argument orders and
+//! return values follow WezTerm 20240203-110809-5046fc22.
+//!
+//! The stub runs child processes through [`Runner`]: canned answers, or the real `panechat`
+//! binary in a test environment. Every child process is counted, so a test can prove that the
+//! status bar spawns nothing per tick.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine;
+use mlua::{Function, Lua, MultiValue, Table, Value};
+
+/// The stub module's source.
+pub const STUB: &str = include_str!("stub.lua");
+
+/// The repository root (where `plugin/init.lua` and `wezterm-lua/` live).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the crate lives in the repository")
+        .to_path_buf()
+}
+
+/// What `run_child_process` returns: `(success, stdout, stderr)`.
+pub type ChildResult = (bool, String, String);
+
+/// A canned answer for every argv.
+pub type Canned = Arc<dyn Fn(&[String]) -> ChildResult + Send + Sync>;
+
+/// How `wezterm.run_child_process` answers.
+#[derive(Clone)]
+pub enum Runner {
+    /// Answers from a function of the argv: `(success, stdout, stderr)`.
+    Canned(Canned),
+    /// Runs the argv for real with exactly this environment (and no stdin).
+    Real {
+        /// The environment of the child.
+        env: Vec<(String, String)>,
+    },
+}
+
+impl Runner {
+    /// Runs `argv`.
+    pub fn run(&self, argv: &[String]) -> (bool, String, String) {
+        match self {
+            Runner::Canned(f) => f(argv),
+            Runner::Real { env } => {
+                let out = Command::new(&argv[0])
+                    .args(&argv[1..])
+                    .env_clear()
+                    .envs(env.iter().map(|(k, v)| (k, v)))
+                    .stdin(std::process::Stdio::null())
+                    .output();
+                match out {
+                    Ok(o) => (
+                        o.status.success(),
+                        String::from_utf8_lossy(&o.stdout).into_owned(),
+                        String::from_utf8_lossy(&o.stderr).into_owned(),
+                    ),
+                    Err(e) => (false, String::new(), format!("{}: {e}", argv[0])),
+                }
+            }
+        }
+    }
+}
+
+static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The argv of every `run_child_process` call, in order.
+pub type RunLog = Arc<Mutex<Vec<Vec<String>>>>;
+
+/// A Lua state with the stub registered as `wezterm`.
+pub struct Harness {
+    /// The Lua state (safe mode).
+    pub lua: Lua,
+    /// The stub module.
+    pub wezterm: Table,
+    /// Every `run_child_process` argv.
+    pub runs: RunLog,
+    runner: Arc<Mutex<Runner>>,
+}
+
+fn json_to_lua(lua: &Lua, v: &serde_json::Value) -> mlua::Result<Value> {
+    Ok(match v {
+        serde_json::Value::Null => Value::Nil,
+        serde_json::Value::Bool(b) => Value::Boolean(*b),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Value::Integer(i),
+            None => Value::Number(n.as_f64().unwrap_or(0.0)),
+        },
+        serde_json::Value::String(s) => Value::String(lua.create_string(s)?),
+        serde_json::Value::Array(a) => {
+            let t = lua.create_table()?;
+            for (i, x) in a.iter().enumerate() {
+                t.raw_set(i + 1, json_to_lua(lua, x)?)?;
+            }
+            Value::Table(t)
+        }
+        serde_json::Value::Object(o) => {
+            let t = lua.create_table()?;
+            for (k, x) in o {
+                t.raw_set(k.as_str(), json_to_lua(lua, x)?)?;
+            }
+            Value::Table(t)
+        }
+    })
+}
+
+/// The `(name, value)` pairs of the OSC 1337 `SetUserVar` sequences in `text`.
+pub fn decode_user_vars(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("\x1b]1337;SetUserVar=") {
+        rest = &rest[i + "\x1b]1337;SetUserVar=".len()..];
+        let end = rest.find(['\x07', '\x1b']).unwrap_or(rest.len());
+        let body = &rest[..end];
+        if let Some((name, b64)) = body.split_once('=') {
+            if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(b64) {
+                out.push((
+                    name.to_string(),
+                    String::from_utf8_lossy(&bytes).into_owned(),
+                ));
+            }
+        }
+        rest = &rest[end..];
+    }
+    out
+}
+
+impl Harness {
+    /// A fresh safe-mode Lua state with the stub as `wezterm`.
+    pub fn new(runner: Runner) -> mlua::Result<Harness> {
+        let lua = Lua::new();
+        let runner = Arc::new(Mutex::new(runner));
+        let runs: RunLog = Arc::default();
+        let host = lua.create_table()?;
+        let (r, log) = (runner.clone(), runs.clone());
+        host.set(
+            "run",
+            lua.create_function(move |lua, args: Table| {
+                let argv: Vec<String> = args
+                    .sequence_values::<String>()
+                    .collect::<mlua::Result<_>>()?;
+                log.lock().unwrap().push(argv.clone());
+                let runner = r.lock().unwrap().clone();
+                let (ok, out, err) = runner.run(&argv);
+                Ok((ok, lua.create_string(out)?, lua.create_string(err)?))
+            })?,
+        )?;
+        host.set(
+            "json_parse",
+            lua.create_function(|lua, s: String| {
+                let v: serde_json::Value = serde_json::from_str(&s)
+                    .map_err(|e| mlua::Error::external(format!("json_parse: {e}")))?;
+                json_to_lua(lua, &v)
+            })?,
+        )?;
+        host.set(
+            "json_encode",
+            lua.create_function(|_, v: Value| {
+                serde_json::to_string(&v).map_err(mlua::Error::external)
+            })?,
+        )?;
+        host.set(
+            "decode_osc",
+            lua.create_function(|lua, s: mlua::LuaString| {
+                let t = lua.create_table()?;
+                for (i, (n, v)) in decode_user_vars(&s.to_string_lossy())
+                    .into_iter()
+                    .enumerate()
+                {
+                    t.raw_set(i + 1, lua.create_sequence_from([n, v])?)?;
+                }
+                Ok(t)
+            })?,
+        )?;
+        let plugins = std::env::temp_dir().join(format!(
+            "panechat-wezterm-plugins-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        ));
+        host.set(
+            "checkout",
+            lua.create_function(move |_, url: String| {
+                let component = encode_url(&url);
+                let dir = plugins.join(&component);
+                copy_checkout(&repo_root(), &dir).map_err(mlua::Error::external)?;
+                Ok((
+                    component,
+                    dir.to_string_lossy().into_owned(),
+                    plugins.to_string_lossy().into_owned(),
+                ))
+            })?,
+        )?;
+        let wezterm: Table = lua.load(STUB).set_name("=wezterm-stub").call(host)?;
+        lua.register_module("wezterm", &wezterm)?;
+        Ok(Harness {
+            lua,
+            wezterm,
+            runs,
+            runner,
+        })
+    }
+
+    /// Changes how child processes are answered.
+    pub fn set_runner(&self, runner: Runner) {
+        *self.runner.lock().unwrap() = runner;
+    }
+
+    /// Runs Lua code, returning its values.
+    pub fn eval<R: mlua::FromLuaMulti>(&self, code: &str) -> mlua::Result<R> {
+        self.lua.load(code).set_name("=test").eval()
+    }
+
+    /// The recording table (`wezterm.__rec`).
+    pub fn rec(&self) -> Table {
+        self.wezterm.get("__rec").expect("the stub records")
+    }
+
+    /// How many child processes the plugin started (foreground and background).
+    pub fn children(&self) -> i64 {
+        self.rec().get("children").expect("a counter")
+    }
+
+    /// Loads the plugin with the stub's `wezterm.plugin.require(url)` (which copies this
+    /// repository to `<plugins>/<encoded url>` and requires its root `plugin/init.lua` through
+    /// `package.path`, as WezTerm does). Returns the module, stored as the global `panechat`.
+    pub fn plugin_require(&self, url: &str) -> mlua::Result<Table> {
+        let plugin = self.wezterm.get::<Table>("plugin")?;
+        let require: Function = plugin.get("require")?;
+        let m: Table = require.call(url)?;
+        self.lua.globals().set("panechat", &m)?;
+        Ok(m)
+    }
+
+    /// Loads a plugin file with `dofile`, stored as the global `panechat`.
+    pub fn dofile(&self, path: &Path) -> mlua::Result<Table> {
+        let dofile: Function = self.lua.globals().get("dofile")?;
+        let m: Table = dofile.call(path.to_string_lossy().as_ref())?;
+        self.lua.globals().set("panechat", &m)?;
+        Ok(m)
+    }
+
+    /// Calls `wezterm.emit(name, args…)`.
+    pub fn emit(&self, name: &str, args: MultiValue) -> mlua::Result<bool> {
+        let emit: Function = self.wezterm.get("emit")?;
+        let mut all = MultiValue::new();
+        all.push_back(Value::String(self.lua.create_string(name)?));
+        all.extend(args);
+        emit.call(all)
+    }
+}
+
+/// The directory name WezTerm gives a plugin's checkout: `:` `/` `\` `.` encoded as `sCs`,
+/// `sZs`, `sZs`, `sDs` (`config/src/lua.rs` / the plugin crate).
+pub fn encode_url(url: &str) -> String {
+    let mut s = String::new();
+    for c in url.chars() {
+        match c {
+            ':' => s.push_str("sCs"),
+            '/' | '\\' => s.push_str("sZs"),
+            '.' => s.push_str("sDs"),
+            c => s.push(c),
+        }
+    }
+    s
+}
+
+/// Copies the files a checkout of the repository carries for WezTerm (`plugin/`, `wezterm-lua/plugin/`).
+pub fn copy_checkout(root: &Path, to: &Path) -> std::io::Result<()> {
+    for sub in ["plugin", "wezterm-lua/plugin"] {
+        let from = root.join(sub);
+        let dest = to.join(sub);
+        std::fs::create_dir_all(&dest)?;
+        for e in std::fs::read_dir(&from)? {
+            let e = e?;
+            if e.file_type()?.is_file() {
+                std::fs::copy(e.path(), dest.join(e.file_name()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Visible text of a formatted status: SGR sequences (`ESC [ … m`) removed.
+pub fn visible(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' && chars.peek() == Some(&'[') {
+            chars.next();
+            for d in chars.by_ref() {
+                if d == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_user_vars_and_encodes_urls() {
+        assert_eq!(
+            decode_user_vars("x\x1b]1337;SetUserVar=a=aGk=\x07y\x1b]1337;SetUserVar=b=\x07"),
+            vec![("a".into(), "hi".into()), ("b".into(), "".into())]
+        );
+        assert_eq!(
+            encode_url("https://github.com/panechat/panechat"),
+            "httpssCssZssZsgithubsDscomsZspanechatsZspanechat"
+        );
+        assert_eq!(visible("\x1b[38;2;1;2;3mab\x1b[0mc"), "abc");
+    }
+
+    #[test]
+    fn the_benchmark_figures_can_be_measured() {
+        let (with, without, children) = bench::update_status(200, 3, true).unwrap();
+        assert_eq!((with.len(), without.len(), children), (3, 3, 0));
+        eprintln!(
+            "update-status, changed: plugin {with:?} us/call, empty handler {without:?} us/call"
+        );
+        let (with, without, children) = bench::update_status(200, 3, false).unwrap();
+        assert_eq!((with.len(), without.len(), children), (3, 3, 0));
+        eprintln!("update-status: plugin {with:?} us/call, empty handler {without:?} us/call");
+        let (with, without) = bench::load(2).unwrap();
+        eprintln!("load: plugin {with:?} ms, empty {without:?} ms");
+    }
+
+    #[test]
+    fn the_vm_is_safe_mode_like_wezterm() {
+        let h = Harness::new(Runner::Real { env: vec![] }).unwrap();
+        let has_debug: bool = h.eval("return debug ~= nil").unwrap();
+        assert!(!has_debug, "WezTerm's Lua has no debug library");
+        let err = h
+            .eval::<Value>("return package.loadlib('libc.so.6', 'printf')")
+            .map(|v| format!("{v:?}"))
+            .unwrap_or_else(|e| e.to_string());
+        assert!(err.contains("safe mode") || err.contains("nil"), "{err}");
+    }
+}
+
+/// Figures for the benchmark command.
+pub mod bench {
+    use std::time::Instant;
+
+    use super::{repo_root, Harness, Runner};
+
+    fn harness() -> mlua::Result<Harness> {
+        Harness::new(Runner::Canned(std::sync::Arc::new(|argv| {
+            (
+                false,
+                String::new(),
+                format!("no child processes here: {argv:?}"),
+            )
+        })))
+    }
+
+    /// One window per pane, `n` of them, each active pane with its own conversation title;
+    /// every tenth pane is running, every seventh is held elsewhere.
+    fn windows(h: &Harness, n: usize) -> mlua::Result<()> {
+        h.eval::<()>(&format!(
+            "local wezterm = require 'wezterm'
+             wins, panes = {{}}, {{}}
+             for i = 1, {n} do
+               local w = wezterm.__new_window()
+               local p = wezterm.__new_pane {{ window = w }}
+               p.__vars = {{ panechat_id = string.format('01m7yd5d6e%08d', i),
+                 panechat_title = 'Conversation number ' .. i .. ' about something long enough',
+                 panechat_state = (i % 10 == 0) and 'streaming' or 'idle',
+                 panechat_held = (i % 7 == 0) and 'wezterm pane 9' or '' }}
+               wins[i], panes[i] = w, p
+             end"
+        ))
+    }
+
+    /// Microseconds per `update-status` call over `n` panes (one window each), per round:
+    /// `(with the plugin, with an empty handler, child processes started by the plugin)`.
+    /// With `changed`, every pane's title changes before each round (nothing is cached);
+    /// otherwise the panes stay as they are, as between most ticks.
+    pub fn update_status(
+        n: usize,
+        rounds: usize,
+        changed: bool,
+    ) -> mlua::Result<(Vec<f64>, Vec<f64>, i64)> {
+        let plugin = harness()?;
+        plugin.dofile(&repo_root().join("plugin/init.lua"))?;
+        plugin.eval::<()>("panechat.apply_to_config(require('wezterm').config_builder(), {})")?;
+        windows(&plugin, n)?;
+        let empty = harness()?;
+        empty.eval::<()>("require('wezterm').on('update-status', function(window, pane) end)")?;
+        windows(&empty, n)?;
+        let tick = "local emit = require('wezterm').emit
+                    for i = 1, #wins do emit('update-status', wins[i], panes[i]) end";
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for round in 0..rounds + 3 {
+            for (h, out) in [(&plugin, &mut a), (&empty, &mut b)] {
+                if changed {
+                    h.eval::<()>(&format!(
+                        "for i = 1, #panes do
+                           panes[i].__vars.panechat_title = 'Conversation number ' .. i .. ' round {round}'
+                         end"
+                    ))?;
+                }
+                let f = h.lua.load(tick).into_function()?;
+                let t = Instant::now();
+                f.call::<()>(())?;
+                let us = t.elapsed().as_secs_f64() * 1e6 / n as f64;
+                if round >= 3 {
+                    out.push(us);
+                }
+            }
+        }
+        let shown: String = plugin.eval("return wins[1].__right or ''")?;
+        if !super::visible(&shown).contains("Conversation number 1 ") {
+            return Err(mlua::Error::external(format!(
+                "the status shows {shown:?}, not the pane's conversation"
+            )));
+        }
+        Ok((a, b, plugin.children()))
+    }
+
+    /// Milliseconds to start a Lua state and evaluate a config, per round: `(loading the
+    /// plugin through its root loader and applying it, an empty config)`.
+    pub fn load(rounds: usize) -> mlua::Result<(Vec<f64>, Vec<f64>)> {
+        let loader = repo_root().join("plugin/init.lua");
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for round in 0..rounds + 2 {
+            let t = Instant::now();
+            let h = harness()?;
+            h.dofile(&loader)?;
+            h.eval::<()>("panechat.apply_to_config(require('wezterm').config_builder(), {})")?;
+            let with = t.elapsed().as_secs_f64() * 1e3;
+            let t = Instant::now();
+            let h = harness()?;
+            h.eval::<()>("local c = require('wezterm').config_builder() c.keys = {}")?;
+            let without = t.elapsed().as_secs_f64() * 1e3;
+            if round >= 2 {
+                a.push(with);
+                b.push(without);
+            }
+        }
+        Ok((a, b))
+    }
+}

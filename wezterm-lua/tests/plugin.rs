@@ -1,0 +1,557 @@
+//! The WezTerm plugin in Lua 5.4 (safe mode), loaded as WezTerm loads it, against the recording
+//! stub: status bar, fork key, picker, loading paths.
+
+use std::sync::Arc;
+
+use panechat_wezterm_tests::{repo_root, visible, Harness, Runner};
+
+const URL: &str = "https://github.com/panechat/panechat";
+
+fn canned(f: impl Fn(&[String]) -> (bool, String, String) + Send + Sync + 'static) -> Runner {
+    Runner::Canned(Arc::new(f))
+}
+
+fn no_children() -> Runner {
+    canned(|argv| panic!("unexpected child process {argv:?}"))
+}
+
+/// A harness with the plugin loaded by URL, a user config that already has a key and a status
+/// handler, one window and its active pane 3 (global `win`, `pane`, `config`).
+fn loaded(runner: Runner, opts: &str) -> Harness {
+    let h = Harness::new(runner).unwrap();
+    h.plugin_require(URL).unwrap();
+    h.eval::<()>(&format!(
+        r#"
+        local wezterm = require 'wezterm'
+        config = wezterm.config_builder()
+        config.keys = {{ {{ key = 'x', mods = 'ALT', action = wezterm.action.Nop }} }}
+        wezterm.on('update-status', function(window, pane)
+          window:set_left_status('user-left')
+        end)
+        panechat.apply_to_config(config, {opts})
+        win = wezterm.__new_window()
+        pane = wezterm.__new_pane {{ id = 3, window = win }}
+        win.__active = pane
+        "#
+    ))
+    .unwrap();
+    h
+}
+
+fn set_vars(h: &Harness, vars: &[(&str, &str)]) {
+    let t = h.lua.create_table().unwrap();
+    for (k, v) in vars {
+        t.set(*k, *v).unwrap();
+    }
+    h.lua.globals().set("vars", t).unwrap();
+    h.eval::<()>("for k, v in pairs(vars) do pane:__set_var(k, v) end")
+        .unwrap();
+}
+
+fn tick(h: &Harness) -> (String, String) {
+    h.eval::<()>("require('wezterm').emit('update-status', win, pane)")
+        .unwrap();
+    h.eval("return win.__right or '', win.__left or ''")
+        .unwrap()
+}
+
+#[test]
+fn user_keys_and_handlers_survive_and_plugin_keys_are_added() {
+    let h = loaded(no_children(), "{}");
+    let keys: Vec<(String, String, String)> = h
+        .eval::<mlua::Table>(
+            "local out = {} for i, k in ipairs(config.keys) do
+               local a = k.action
+               out[i] = { k.key, k.mods or '', a.EmitEvent or (a.__unit or next(a)) } end
+             return out",
+        )
+        .unwrap()
+        .sequence_values::<mlua::Table>()
+        .map(|t| {
+            let t = t.unwrap();
+            (t.get(1).unwrap(), t.get(2).unwrap(), t.get(3).unwrap())
+        })
+        .collect();
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    assert_eq!(keys[0], ("x".into(), "ALT".into(), "Nop".into()));
+    assert_eq!(
+        (keys[1].0.as_str(), keys[1].1.as_str()),
+        ("F", "CTRL|SHIFT")
+    );
+    assert_eq!(
+        (keys[2].0.as_str(), keys[2].1.as_str()),
+        ("C", "CTRL|SHIFT")
+    );
+    assert!(keys[1].2.starts_with("user-defined-"));
+    let n: i64 = h
+        .eval("return #require('wezterm').__rec.handlers['update-status']")
+        .unwrap();
+    assert_eq!(n, 2);
+    // A pane without a conversation: the user's status stays, ours is empty.
+    assert_eq!(tick(&h), (String::new(), "user-left".into()));
+    assert_eq!(h.children(), 0);
+}
+
+#[test]
+fn status_shows_title_running_and_locked_from_user_vars_with_no_child_process() {
+    let h = loaded(no_children(), "{}");
+    set_vars(
+        &h,
+        &[
+            ("panechat_id", "01m7yd5d6e4q2r8kzz"),
+            ("panechat_title", "Zellij layouts"),
+            ("panechat_state", "idle"),
+            ("panechat_held", ""),
+        ],
+    );
+    let (right, left) = tick(&h);
+    assert_eq!(left, "user-left");
+    assert_eq!(visible(&right), "panechat Zellij layouts ");
+    set_vars(&h, &[("panechat_state", "streaming")]);
+    let (right, _) = tick(&h);
+    assert_eq!(visible(&right), "panechat Zellij layouts ● ");
+    assert!(
+        right.contains("\x1b[38;2;224;175;104m ●"),
+        "the running marker has its color: {right:?}"
+    );
+    set_vars(
+        &h,
+        &[
+            ("panechat_state", "idle"),
+            ("panechat_held", "wezterm pane 7"),
+        ],
+    );
+    let (right, _) = tick(&h);
+    assert_eq!(visible(&right), "panechat Zellij layouts locked ");
+    // The run ends: the marker goes.
+    set_vars(&h, &[("panechat_held", "")]);
+    assert_eq!(visible(&tick(&h).0), "panechat Zellij layouts ");
+    // Untitled: the id.
+    set_vars(&h, &[("panechat_title", "")]);
+    assert_eq!(visible(&tick(&h).0), "panechat 01m7yd5d6e4q2r8kzz ");
+    for _ in 0..500 {
+        tick(&h);
+    }
+    assert_eq!(h.children(), 0, "the status bar spawned a process");
+    assert!(h.runs.lock().unwrap().is_empty());
+}
+
+#[test]
+fn a_hostile_title_renders_as_plain_text() {
+    let h = loaded(no_children(), "{ max_title = 200, icon = '' }");
+    let hostile = "#(touch M1) #[fg=red] ; kill-server $(touch M2)\x1b]0;pwn\x07\u{9b}31m\x1b[31m{ Text = 'x' }\r\n\x7f%s";
+    set_vars(
+        &h,
+        &[
+            ("panechat_id", "01m7yd5d6e4q2r8kzz"),
+            ("panechat_title", hostile),
+        ],
+    );
+    let (right, _) = tick(&h);
+    // The only escape sequence is the plugin's own reset.
+    assert_eq!(right.matches('\x1b').count(), 1, "{right:?}");
+    assert!(right.contains("\x1b[0m"));
+    assert!(
+        !right.chars().any(|c| c.is_control() && c != '\x1b'),
+        "{right:?}"
+    );
+    assert_eq!(
+        visible(&right),
+        "#(touch M1) #[fg=red] ; kill-server $(touch M2)]0;pwn31m[31m{ Text = 'x' }%s "
+    );
+}
+
+#[test]
+fn status_can_go_left_be_composed_or_be_left_to_the_user() {
+    let h = loaded(no_children(), "{ status = 'left' }");
+    set_vars(&h, &[("panechat_id", "01abc"), ("panechat_title", "T")]);
+    // Our handler runs after the user's: the left status is ours, the right untouched.
+    assert_eq!(tick(&h).0, "");
+    assert_eq!(visible(&tick(&h).1), "panechat T ");
+
+    let h = loaded(
+        no_children(),
+        "{ compose = function(window, pane, seg) return 'clock | ' .. seg end }",
+    );
+    set_vars(&h, &[("panechat_id", "01abc"), ("panechat_title", "T")]);
+    assert_eq!(visible(&tick(&h).0), "clock | panechat T ");
+
+    let h = loaded(no_children(), "{ status = false }");
+    set_vars(&h, &[("panechat_id", "01abc"), ("panechat_title", "T")]);
+    assert_eq!(tick(&h).0, "");
+    let seg: String = h.eval("return panechat.segment(win, pane)").unwrap();
+    assert_eq!(visible(&seg), "panechat T ");
+}
+
+fn press(h: &Harness, key: &str) {
+    h.eval::<()>(&format!(
+        "for _, k in ipairs(config.keys) do
+           if k.key == '{key}' and k.mods == 'CTRL|SHIFT' then win:perform_action(k.action, pane) end
+         end"
+    ))
+    .unwrap();
+}
+
+fn splits(h: &Harness) -> Vec<Vec<String>> {
+    h.eval::<mlua::Table>("return require('wezterm').__rec.splits")
+        .unwrap()
+        .sequence_values::<mlua::Table>()
+        .map(|s| {
+            let args: mlua::Table = s.unwrap().get("args").unwrap();
+            args.sequence_values::<String>()
+                .map(Result::unwrap)
+                .collect()
+        })
+        .collect()
+}
+
+fn toasts(h: &Harness) -> Vec<String> {
+    h.eval::<mlua::Table>("return require('wezterm').__rec.toasts")
+        .unwrap()
+        .sequence_values::<mlua::Table>()
+        .map(|t| t.unwrap().get::<String>("message").unwrap())
+        .collect()
+}
+
+#[test]
+fn the_fork_key_splits_with_panechat_fork_exec_shell_or_toasts() {
+    let h = loaded(no_children(), "{ panechat = '/opt/bin/panechat' }");
+    press(&h, "F");
+    assert!(splits(&h).is_empty());
+    let t = toasts(&h);
+    assert_eq!(t.len(), 1);
+    assert!(t[0].contains("no conversation"), "{t:?}");
+
+    set_vars(&h, &[("panechat_id", "01m7yd5d6e4q2r8kzz")]);
+    press(&h, "F");
+    assert_eq!(
+        splits(&h),
+        vec![vec![
+            "/opt/bin/panechat",
+            "fork",
+            "01m7yd5d6e4q2r8kzz",
+            "--exec-shell"
+        ]]
+    );
+    let dir: String = h
+        .eval("return require('wezterm').__rec.splits[1].direction")
+        .unwrap();
+    assert_eq!(dir, "Right");
+
+    let h = loaded(
+        no_children(),
+        "{ fork_last = 2, fork_direction = 'Down', fork_key = { key = 'K', mods = 'CTRL|SHIFT' } }",
+    );
+    set_vars(&h, &[("panechat_id", "01abc")]);
+    press(&h, "F");
+    assert!(splits(&h).is_empty(), "the default key was replaced");
+    press(&h, "K");
+    assert_eq!(
+        splits(&h),
+        vec![vec![
+            "panechat",
+            "fork",
+            "01abc",
+            "--last",
+            "2",
+            "--exec-shell"
+        ]]
+    );
+    // A user var that is not an id never reaches the argv.
+    set_vars(&h, &[("panechat_id", "--help")]);
+    press(&h, "K");
+    assert_eq!(splits(&h).len(), 1);
+    assert_eq!(h.children(), 0);
+}
+
+const LS: &str = r#"[
+ {"schema":1,"id":"01m7yd5d6e4q2r8kzz","title":"Zellij layouts","turns":3,"created_at":"2026-12-02T10:00:00Z","updated_at":"2026-12-02T10:00:00Z","parent":null,"model":null,"system":null,"last_message":"what?","locked":true,"activity":"streaming","held_by":{"session":"wezterm:/s:7","multiplexer":"wezterm","pane":"7","pid":42,"command":"query","since":"2026-12-02T10:00:00Z"},"active_in":["wezterm:/s:7"],"panes":[{"session":"wezterm:/s:7","multiplexer":"wezterm","pane":"7"}]},
+ {"schema":1,"id":"01m7yd5aqv0000000000","title":"evil\u001b]0;x\u0007 #(touch M1)","turns":1,"created_at":"2026-12-01T10:00:00Z","updated_at":"2026-12-01T10:00:00Z","parent":null,"model":null,"system":null,"last_message":"x","locked":false,"activity":"idle","held_by":null,"active_in":[],"panes":[]}
+]"#;
+
+fn state(id: &str, title: &str) -> String {
+    format!(
+        r#"{{"schema":1,"session":"wezterm:/s:3","multiplexer":"wezterm","pane":"3","conversation":"{id}","title":"{title}","turns":3,"updated_at":"2026-12-02T10:00:00Z","activity":"idle","held_by":null}}"#
+    )
+}
+
+fn picker_runner() -> Runner {
+    canned(|argv| match argv[1].as_str() {
+        "ls" => (true, LS.into(), String::new()),
+        "use" => (true, state(&argv[2], "Zellij layouts"), String::new()),
+        "new" => (true, state("", ""), String::new()),
+        _ => (false, String::new(), format!("unexpected {argv:?}")),
+    })
+}
+
+fn selector(h: &Harness) -> mlua::Table {
+    h.eval("local a = require('wezterm').__rec.actions return a[#a].action.InputSelector")
+        .unwrap()
+}
+
+fn choose(h: &Harness, id: Option<&str>) {
+    let sel = selector(h);
+    let action: mlua::Table = sel.get("action").unwrap();
+    let event: String = action.get("EmitEvent").unwrap();
+    h.lua.globals().set("ev", event).unwrap();
+    h.lua.globals().set("choice", id).unwrap();
+    h.eval::<()>("require('wezterm').emit(ev, win, pane, choice, choice)")
+        .unwrap();
+}
+
+#[test]
+fn the_picker_lists_conversations_and_each_choice_does_what_it_says() {
+    let h = loaded(picker_runner(), "{}");
+    h.eval::<()>("require('wezterm').__new_pane { id = 7, window = win }")
+        .unwrap();
+    press(&h, "C");
+    assert_eq!(
+        h.runs.lock().unwrap().last().unwrap()[1..],
+        ["ls", "--json"]
+    );
+    let sel = selector(&h);
+    assert!(sel.get::<bool>("fuzzy").unwrap());
+    let rows: Vec<(String, String)> = sel
+        .get::<mlua::Table>("choices")
+        .unwrap()
+        .sequence_values::<mlua::Table>()
+        .map(|c| {
+            let c = c.unwrap();
+            (c.get("id").unwrap(), c.get("label").unwrap())
+        })
+        .collect();
+    let ids: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "new",
+            "use:01m7yd5d6e4q2r8kzz",
+            "jump:7",
+            "fork:01m7yd5d6e4q2r8kzz",
+            "use:01m7yd5aqv0000000000",
+            "fork:01m7yd5aqv0000000000"
+        ]
+    );
+    assert_eq!(rows[0].1, "+ new conversation");
+    let first = &rows[1].1;
+    for part in ["Zellij layouts", "3 turns", "pane 7", "running", "locked"] {
+        assert!(first.contains(part), "{first:?} lacks {part}");
+    }
+    assert!(
+        rows.iter().all(|r| !r.1.chars().any(char::is_control)),
+        "{rows:?}"
+    );
+
+    // Use: the pane gets the conversation, and the bar shows it at once.
+    choose(&h, Some("use:01m7yd5d6e4q2r8kzz"));
+    assert_eq!(
+        h.runs.lock().unwrap().last().unwrap()[1..],
+        ["use", "01m7yd5d6e4q2r8kzz", "--session", "pane:3", "--json"]
+    );
+    assert_eq!(visible(&tick(&h).0), "panechat Zellij layouts ");
+
+    // Jump: pane 7 is activated.
+    press(&h, "C");
+    choose(&h, Some("jump:7"));
+    let activated: i64 = h.eval("return require('wezterm').__rec.activated").unwrap();
+    assert_eq!(activated, 7);
+
+    // Fork: a split running panechat fork.
+    press(&h, "C");
+    choose(&h, Some("fork:01m7yd5aqv0000000000"));
+    assert_eq!(
+        splits(&h),
+        vec![vec![
+            "panechat",
+            "fork",
+            "01m7yd5aqv0000000000",
+            "--exec-shell"
+        ]]
+    );
+
+    // New: the pane's next question starts a new conversation; the bar empties.
+    press(&h, "C");
+    choose(&h, Some("new"));
+    assert_eq!(
+        h.runs.lock().unwrap().last().unwrap()[1..],
+        ["new", "--session", "pane:3", "--json"]
+    );
+    assert_eq!(tick(&h).0, "");
+
+    // Esc: nothing happens.
+    let before = h.runs.lock().unwrap().len();
+    press(&h, "C");
+    choose(&h, None);
+    assert_eq!(h.runs.lock().unwrap().len(), before + 1, "only the ls");
+}
+
+#[test]
+fn a_failing_panechat_is_a_toast_not_an_error() {
+    let h = loaded(
+        canned(|_| {
+            (
+                false,
+                String::new(),
+                "panechat: store is damaged\nhint: run doctor".into(),
+            )
+        }),
+        "{}",
+    );
+    press(&h, "C");
+    let t = toasts(&h);
+    assert_eq!(t, ["panechat ls failed: panechat: store is damaged"]);
+    let h = loaded(canned(|_| (true, "not json".into(), String::new())), "{}");
+    press(&h, "C");
+    assert!(toasts(&h)[0].contains("not JSON"));
+    // A binary that cannot be started.
+    let h = loaded(
+        Runner::Real { env: vec![] },
+        "{ panechat = '/nonexistent/panechat' }",
+    );
+    press(&h, "C");
+    assert!(
+        toasts(&h)[0].contains("/nonexistent/panechat"),
+        "{:?}",
+        toasts(&h)
+    );
+}
+
+#[test]
+fn loads_from_a_file_url_and_with_dofile() {
+    let root = repo_root();
+    // A local clone, by file:// URL.
+    let h = Harness::new(no_children()).unwrap();
+    let m = h
+        .plugin_require(&format!("file://{}", root.display()))
+        .unwrap();
+    assert!(m.get::<mlua::Function>("apply_to_config").is_ok());
+    // dofile of the plugin itself, and of the root loader.
+    for file in ["wezterm-lua/plugin/init.lua", "plugin/init.lua"] {
+        let h = Harness::new(no_children()).unwrap();
+        let m = h.dofile(&root.join(file)).unwrap();
+        assert!(m.get::<mlua::Function>("apply_to_config").is_ok(), "{file}");
+    }
+}
+
+#[test]
+fn the_loader_finds_the_plugin_through_the_plugin_list() {
+    let h = Harness::new(no_children()).unwrap();
+    let loader = std::fs::read_to_string(repo_root().join("plugin/init.lua")).unwrap();
+    // Installed once (so the list has it), then loaded from a chunk that knows no path.
+    h.plugin_require("https://github.com/someone/other-plugin")
+        .unwrap();
+    h.plugin_require(URL).unwrap();
+    let m: mlua::Table = h.lua.load(&loader).set_name("=loader").call(()).unwrap();
+    assert!(m.get::<mlua::Function>("apply_to_config").is_ok());
+    // With nothing to find: an error that says what to do.
+    let h = Harness::new(no_children()).unwrap();
+    let err = h
+        .lua
+        .load(&loader)
+        .set_name("=loader")
+        .call::<mlua::Table>(())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("dofile(\"/path/to/panechat/wezterm-lua/plugin/init.lua\")"),
+        "{err}"
+    );
+}
+
+#[test]
+fn tab_titles_show_the_conversation_title() {
+    let h = loaded(no_children(), "{ tab_title = true }");
+    let t: String = h
+        .eval(
+            r"local items = require('wezterm').__rec.handlers['format-tab-title'][1]({
+               active_pane = { title = 'zsh', user_vars = { panechat_title = 'Zellij\27]0;x\7 layouts' } } })
+             return require('wezterm').format(items)",
+        )
+        .unwrap();
+    assert_eq!(t, " Zellij]0;x layouts ");
+}
+
+#[test]
+fn bad_options_are_config_errors_that_say_what_to_write() {
+    for (opts, says) in [
+        (
+            "{ fork_last = 'two' }",
+            "fork_last must be a positive whole number",
+        ),
+        (
+            "{ status = 'top' }",
+            "status must be 'right', 'left' or false",
+        ),
+        ("{ fork_direction = 'Right ' }", "fork_direction must be"),
+        ("{ fork_key = 'F' }", "fork_key must be a table"),
+        ("{ panechat = 42 }", "panechat must be the path"),
+    ] {
+        let h = Harness::new(no_children()).unwrap();
+        h.plugin_require(URL).unwrap();
+        let err = h
+            .eval::<()>(&format!("panechat.apply_to_config({{}}, {opts})"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(says), "{opts}: {err}");
+    }
+}
+
+#[test]
+fn a_question_shows_once_and_malformed_ones_are_ignored() {
+    let h = loaded(no_children(), "{}");
+    let count =
+        |h: &Harness| -> i64 { h.eval("return #require('wezterm').__rec.actions").unwrap() };
+    let q = r#"{"token":"0123456789abcdef0123456789abcdef","conversation":"01abc","title":"T\u001b[2J","holder":"wezterm pane 7, pid 42, 3s","pane":"3"}"#;
+    h.lua.globals().set("q", q).unwrap();
+    h.eval::<()>("pane:__set_var('panechat_question', q)")
+        .unwrap();
+    assert_eq!(count(&h), 1);
+    let desc: String = h
+        .eval("return require('wezterm').__rec.actions[1].action.InputSelector.description")
+        .unwrap();
+    assert_eq!(
+        desc,
+        "\"T[2J\" is held by wezterm pane 7, pid 42, 3s. What now?   Esc: cancel"
+    );
+    h.eval::<()>("pane:__set_var('panechat_question', q)")
+        .unwrap();
+    h.eval::<()>("pane:__set_var('panechat_question', '')")
+        .unwrap();
+    assert_eq!(count(&h), 1);
+    for bad in [
+        "not json",
+        r#"{"token":"../../x"}"#,
+        r#"{"title":"no token"}"#,
+    ] {
+        h.lua.globals().set("q", bad).unwrap();
+        h.eval::<()>("pane:__set_var('panechat_question', q)")
+            .unwrap();
+    }
+    assert_eq!(count(&h), 1);
+    assert_eq!(toasts(&h).len(), 3);
+    // Esc in the overlay cancels the query.
+    choose(&h, None);
+    let bg: Vec<String> = h
+        .eval::<mlua::Table>("return require('wezterm').__rec.background[1]")
+        .unwrap()
+        .sequence_values::<String>()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        bg,
+        [
+            "panechat",
+            "lock-answer",
+            "0123456789abcdef0123456789abcdef",
+            "cancel"
+        ]
+    );
+}
+
+#[test]
+fn titles_that_are_not_utf8_still_render() {
+    let h = loaded(no_children(), "{ max_title = 5, icon = '' }");
+    h.eval::<()>(r"pane:__set_var('panechat_id', '01abc') pane:__set_var('panechat_title', 'ab\255\254cdefgh')")
+        .unwrap();
+    assert_eq!(visible(&tick(&h).0), "ab?c… ");
+}

@@ -1,0 +1,248 @@
+//! The plugin's keys against the real `panechat` binary, run as WezTerm's GUI runs it: with
+//! `WEZTERM_UNIX_SOCKET` set and no pane of its own.
+
+use std::path::PathBuf;
+use std::process::Output;
+
+use panechat_e2e::env::{panechat_bin, TestEnv};
+use panechat_e2e::helpers::{json, setup};
+use panechat_wezterm_tests::{visible, Harness, Runner};
+use serde_json::Value;
+
+fn sock(env: &TestEnv) -> PathBuf {
+    env.root.join("wezterm-sock")
+}
+
+/// Runs panechat in WezTerm pane `n`.
+fn in_pane(env: &TestEnv, n: &str, args: &[&str]) -> Output {
+    let o = env
+        .cmd(args)
+        .env_remove("PANECHAT_SESSION")
+        .env("WEZTERM_PANE", n)
+        .env("WEZTERM_UNIX_SOCKET", sock(env))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{args:?} in pane {n}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+fn pane_state(env: &TestEnv, n: &str) -> Value {
+    json(&String::from_utf8_lossy(
+        &in_pane(env, n, &["status", "--format", "json"]).stdout,
+    ))
+}
+
+fn gui_env(env: &TestEnv) -> Vec<(String, String)> {
+    let mut e: Vec<(String, String)> = env
+        .env
+        .clone()
+        .into_iter()
+        .filter(|(k, _)| k != "PANECHAT_SESSION")
+        .collect();
+    e.push((
+        "WEZTERM_UNIX_SOCKET".into(),
+        sock(env).to_string_lossy().into(),
+    ));
+    e
+}
+
+fn choose(h: &Harness, id: &str) {
+    h.lua.globals().set("choice", id).unwrap();
+    h.eval::<()>(
+        "local a = require('wezterm').__rec.actions
+         local sel = a[#a].action.InputSelector
+         require('wezterm').emit(sel.action.EmitEvent, win, pane, choice, choice)",
+    )
+    .unwrap();
+}
+
+fn press(h: &Harness, key: &str) {
+    h.eval::<()>(&format!(
+        "for _, k in ipairs(config.keys) do
+           if k.key == '{key}' then win:perform_action(k.action, pane) end
+         end"
+    ))
+    .unwrap();
+}
+
+#[test]
+fn picker_and_fork_key_with_the_real_binary() {
+    let (env, _fake) = setup();
+    in_pane(&env, "7", &["q", "lifetimes? [[title:Rust lifetimes]]"]);
+    in_pane(
+        &env,
+        "8",
+        &["q", "--new", "x [[title:evil\u{1b}]0;x\u{7} #(touch M1)]]"],
+    );
+    let rust = pane_state(&env, "7")["conversation"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let h = Harness::new(Runner::Real { env: gui_env(&env) }).unwrap();
+    h.plugin_require("https://github.com/panechat/panechat")
+        .unwrap();
+    h.lua
+        .globals()
+        .set("bin", panechat_bin().to_string_lossy().as_ref())
+        .unwrap();
+    h.eval::<()>(
+        "local wezterm = require 'wezterm'
+         config = wezterm.config_builder()
+         panechat.apply_to_config(config, { panechat = bin })
+         win = wezterm.__new_window()
+         pane = wezterm.__new_pane { id = 3, window = win }
+         wezterm.__new_pane { id = 7, window = win }",
+    )
+    .unwrap();
+
+    // The picker's rows come from `panechat ls --json`.
+    press(&h, "C");
+    let rows: Vec<(String, String)> = h
+        .eval::<mlua::Table>(
+            "local a = require('wezterm').__rec.actions return a[#a].action.InputSelector.choices",
+        )
+        .unwrap()
+        .sequence_values::<mlua::Table>()
+        .map(|c| {
+            let c = c.unwrap();
+            (c.get("id").unwrap(), c.get("label").unwrap())
+        })
+        .collect();
+    let row = rows
+        .iter()
+        .find(|r| r.0 == format!("use:{rust}"))
+        .expect("the conversation is listed");
+    assert!(
+        row.1.starts_with("Rust lifetimes  ·  1 turn  ·  "),
+        "{}",
+        row.1
+    );
+    assert!(row.1.ends_with("pane 7"), "{}", row.1);
+    assert!(rows.iter().any(|r| r.0 == "jump:7"));
+    assert!(rows.iter().all(|r| !r.1.chars().any(char::is_control)));
+    assert!(rows.iter().any(|r| r.1.contains("#(touch M1)")));
+    assert!(!env.root.join("work/M1").exists());
+
+    // Use: pane 3 now has it, and its bar shows it at once.
+    choose(&h, &format!("use:{rust}"));
+    assert_eq!(pane_state(&env, "3")["conversation"], rust.as_str());
+    h.eval::<()>("require('wezterm').emit('update-status', win, pane)")
+        .unwrap();
+    let right: String = h.eval("return win.__right").unwrap();
+    assert_eq!(visible(&right), "panechat Rust lifetimes ");
+
+    // The fork key: the split runs `panechat fork ID --exec-shell`; run it as the new pane
+    // (pane 9) would, with a shell that exits at once.
+    press(&h, "F");
+    let (new_pane, argv): (i64, Vec<String>) = {
+        let s: mlua::Table = h
+            .eval("local s = require('wezterm').__rec.splits return s[#s]")
+            .unwrap();
+        let args: mlua::Table = s.get("args").unwrap();
+        (
+            s.get("pane").unwrap(),
+            args.sequence_values::<String>()
+                .map(Result::unwrap)
+                .collect(),
+        )
+    };
+    assert_eq!(argv[1..], ["fork", rust.as_str(), "--exec-shell"]);
+    let n = new_pane.to_string();
+    let o = env
+        .cmd(&argv[1..])
+        .env_remove("PANECHAT_SESSION")
+        .env("WEZTERM_PANE", &n)
+        .env("WEZTERM_UNIX_SOCKET", sock(&env))
+        .env("SHELL", "/bin/true")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let forked = pane_state(&env, &n);
+    let fork_id = forked["conversation"].as_str().unwrap();
+    assert_ne!(fork_id, rust);
+    let shown = json(&String::from_utf8_lossy(
+        &in_pane(&env, &n, &["show", "--json"]).stdout,
+    ));
+    assert_eq!(shown["parent"]["id"], rust.as_str());
+
+    // New: pane 3's next question starts afresh; the bar empties.
+    press(&h, "C");
+    choose(&h, "new");
+    assert_eq!(pane_state(&env, "3")["conversation"], Value::Null);
+    h.eval::<()>("require('wezterm').emit('update-status', win, pane)")
+        .unwrap();
+    let right: String = h.eval("return win.__right").unwrap();
+    assert_eq!(right, "");
+}
+
+/// Runs a wezterm.lua made of `panechat init wezterm` output, as WezTerm evaluates its config.
+fn run_config(h: &Harness, snippet: &str) -> mlua::Table {
+    let code = format!(
+        "local wezterm = require 'wezterm'\nlocal config = wezterm.config_builder()\n{snippet}\nreturn config\n"
+    );
+    h.lua.load(&code).set_name("@wezterm.lua").eval().unwrap()
+}
+
+#[test]
+fn init_prints_two_lines_that_load_the_plugin() {
+    let env = TestEnv::new();
+    let out = env.run(["init", "wezterm"]).ok().stdout;
+    let code: Vec<&str> = out
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("--"))
+        .collect();
+    assert_eq!(code.len(), 2, "{out}");
+    assert!(
+        code[0].contains("wezterm.plugin.require 'https://github.com/panechat/panechat'"),
+        "{out}"
+    );
+    let h = Harness::new(Runner::Real { env: vec![] }).unwrap();
+    let config = run_config(&h, &out);
+    let keys: mlua::Table = config.get("keys").unwrap();
+    assert_eq!(keys.raw_len(), 2);
+    assert_eq!(fork_argv0(&h, &config), panechat_bin().to_string_lossy());
+
+    // Offline: the binary writes the plugin it carries, loaded with dofile.
+    let file = env.root.join("wezterm cfg/it's panechat.lua");
+    let out = env
+        .run(["init", "wezterm", "--plugin", file.to_str().unwrap()])
+        .ok()
+        .stdout;
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        std::fs::read_to_string(
+            panechat_wezterm_tests::repo_root().join("wezterm-lua/plugin/init.lua")
+        )
+        .unwrap()
+    );
+    assert!(out.contains("dofile('"), "{out}");
+    let h = Harness::new(Runner::Real { env: vec![] }).unwrap();
+    let config = run_config(&h, &out);
+    let keys: mlua::Table = config.get("keys").unwrap();
+    assert_eq!(keys.raw_len(), 2);
+    let n: i64 = h
+        .eval("return #require('wezterm').__rec.handlers['update-status']")
+        .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(fork_argv0(&h, &config), panechat_bin().to_string_lossy());
+}
+
+/// The program the fork key would run (so: the binary path the config passed).
+fn fork_argv0(h: &Harness, config: &mlua::Table) -> String {
+    h.lua.globals().set("config", config).unwrap();
+    h.eval(
+        "local wezterm = require 'wezterm'
+         local w = wezterm.__new_window()
+         local p = wezterm.__new_pane { window = w }
+         p:__set_var('panechat_id', '01abc')
+         w:perform_action(config.keys[1].action, p)
+         local s = wezterm.__rec.splits
+         return s[#s].args[1]",
+    )
+    .unwrap()
+}

@@ -72,8 +72,6 @@ struct Opts<'a> {
     plugin_option: Option<(&'a str, &'a str)>,
     /// Write permissions.kdl.
     grant: bool,
-    /// PATH without panechat's directory.
-    hide_panechat: bool,
 }
 
 impl Default for Opts<'_> {
@@ -81,7 +79,6 @@ impl Default for Opts<'_> {
         Opts {
             plugin_option: None,
             grant: true,
-            hide_panechat: false,
         }
     }
 }
@@ -122,11 +119,7 @@ impl Zellij {
         vars.push(("PANECHAT_FAKE_API_KEY".into(), "sk-test".into()));
         let bin_dir = panechat_bin().parent().unwrap().display().to_string();
         let path = std::env::var("PATH").unwrap_or_default();
-        let path = if opts.hide_panechat {
-            path
-        } else {
-            format!("{bin_dir}:{path}")
-        };
+        let path = format!("{bin_dir}:{path}");
         vars.retain(|(k, _)| k != "PATH");
         vars.push(("PATH".into(), path));
         // A quiet shell prompt that the tests can wait for.

@@ -345,7 +345,7 @@ fn fork(w: &World) -> Result<Vec<Row>, String> {
 
 /// Lock hand-off: the benchmark holds the 10-turn conversation's lock (`lock::try_acquire` on
 /// `Store::lock_path`), starts `panechat q --on-locked wait …` on it, waits until `panechat
-/// sessions --json` shows the run `waiting-for-lock` (and, where `/proc/locks` shows it, until
+/// sessions --json` shows the run `waiting` (and, where `/proc/locks` shows it, until
 /// the child is blocked in `flock`), then releases the lock at t0; the figure is the arrival of
 /// the request's first byte at the fake provider minus t0. Reference: the same command's
 /// spawn-to-first-byte time without contention. 10 samples of each, alternately, after 2
@@ -370,7 +370,7 @@ fn lock_handoff(w: &World) -> Result<Vec<Row>, String> {
     ];
     if unconfirmed > 0 {
         notes.push(format!(
-            "{unconfirmed} sample(s): the child's blocked flock was not seen in /proc/locks; released after the registry showed waiting-for-lock"
+            "{unconfirmed} sample(s): the child's blocked flock was not seen in /proc/locks; released after the registry showed waiting"
         ));
     }
     Ok(vec![Row {
@@ -424,7 +424,7 @@ fn handoff_once(w: &World) -> Result<(f64, bool), String> {
         .map_err(|e| format!("{}: {e}", proc::show(&cmd)))?;
     proc::check(&cmd, &output)?;
     if !waiting {
-        return Err("`panechat sessions --json` never showed the query waiting-for-lock".into());
+        return Err("`panechat sessions --json` never showed the query waiting".into());
     }
     let req = single_request(w)?;
     w.big.restore(&w.short, &len)?;
@@ -449,7 +449,7 @@ fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
 }
 
-/// Whether `panechat sessions --json` lists run `pid` as `waiting-for-lock`.
+/// Whether `panechat sessions --json` lists run `pid` as `waiting`.
 fn run_is_waiting(w: &World, pid: u32) -> bool {
     let mut cmd = w.panechat(&w.big, SESSION_SHORT, &["sessions", "--json"]);
     cmd.stdout(Stdio::piped());
@@ -464,7 +464,7 @@ fn run_is_waiting(w: &World, pid: u32) -> bool {
             .as_array()
             .into_iter()
             .flatten()
-            .any(|r| r["pid"].as_u64() == Some(u64::from(pid)) && r["state"] == "waiting-for-lock")
+            .any(|r| r["pid"].as_u64() == Some(u64::from(pid)) && r["state"] == "waiting")
     })
 }
 

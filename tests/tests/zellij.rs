@@ -596,6 +596,9 @@ fn a_missing_binary_is_said_in_the_picker() {
         },
     );
     z.wait_prompt(0);
+    z.wait_for("the plugin ready", Duration::from_secs(20), |z| {
+        z.plugin_view()["granted"] == true
+    });
     z.keys(b"\x1bm");
     z.wait_for("the error line", Duration::from_secs(10), |z| {
         let s = z.plugin_screen();

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every panechat test on a fresh machine: installs what the tests need (tmux, TPM,
-# shellcheck, the wasm32-wasip1 target, Zellij), then the whole workspace test suite (unit,
+# Runs every panechat test on a fresh machine: installs what the tests need (tmux, TPM, the
+# ShellCheck linter, the wasm32-wasip1 target, Zellij), then the whole workspace test suite (unit,
 # end-to-end against the fake provider, pty, real tmux, real headless Zellij, the WezTerm plugin
 # in Lua 5.4), then each fuzz target briefly when a nightly toolchain is available.
 #
@@ -40,6 +40,15 @@ echo "==> $(zellij --version)"
 
 logs="$(mktemp -d)"
 trap 'rm -rf "$logs"' EXIT
+
+# The Zellij plugin is its own workspace (wasm32-wasip1 only). Build it into the target dir the
+# end-to-end tests look in; they load it into a real Zellij.
+target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
+echo "==> building the Zellij plugin (.wasm)"
+cargo build --release --locked --quiet --target wasm32-wasip1 \
+  --manifest-path zellij-plugin/Cargo.toml --target-dir "$target_dir/zellij-plugin"
+export PANECHAT_ZELLIJ_WASM="$target_dir/zellij-plugin/wasm32-wasip1/release/panechat.wasm"
+echo "==> $(du -k "$PANECHAT_ZELLIJ_WASM" | cut -f1) KiB $PANECHAT_ZELLIJ_WASM"
 
 echo "==> cargo test --workspace"
 set +e

@@ -67,7 +67,7 @@ pub fn popup_prompt(
     env_pass: &[(String, String)],
 ) -> Option<LockAnswer> {
     let code = match innermost_multiplexer(env)? {
-        Multiplexer::Tmux => tmux::popup(argv, env_pass)?,
+        Multiplexer::Tmux => tmux::popup(&tmux::RealTmux, env.get("TMUX_PANE"), argv, env_pass)?,
         Multiplexer::Zellij => zellij::popup(argv, env_pass)?,
         _ => return None,
     };

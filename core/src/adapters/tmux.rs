@@ -148,7 +148,25 @@ pub fn shell_quote(s: &str) -> String {
 /// tmux does not expand the popup's command as a format (3.2 to 3.5), so it is only
 /// shell-quoted; `-e` values are not expanded either. A popup has no `TMUX_PANE` of its own:
 /// the waiting pane's is passed, so the prompt knows its multiplexer and pane.
-pub fn popup(argv: &[String], env_pass: &[(String, String)]) -> Option<i32> {
+pub fn popup(
+    tmux: &dyn Tmux,
+    pane: Option<&str>,
+    argv: &[String],
+    env_pass: &[(String, String)],
+) -> Option<i32> {
+    let code = tmux.run(&popup_args(pane, argv, env_pass))?;
+    // display-popup itself fails with 1 when it cannot open; the prompt never exits 1.
+    (code != 1).then_some(code)
+}
+
+/// The `display-popup` argv that runs `argv` over `pane` (a popup has no pane of its own, so
+/// the pane is passed on as `TMUX_PANE`). The command is one shell-quoted string; tmux runs it
+/// with `/bin/sh` without expanding formats in it, and a trailing `;` is escaped.
+pub fn popup_args(
+    pane: Option<&str>,
+    argv: &[String],
+    env_pass: &[(String, String)],
+) -> Vec<String> {
     let mut args: Vec<String> = vec![
         "display-popup".into(),
         "-E".into(),
@@ -159,10 +177,10 @@ pub fn popup(argv: &[String], env_pass: &[(String, String)]) -> Option<i32> {
         "-T".into(),
         " panechat ".into(),
     ];
-    if let Some(pane) = std::env::var("TMUX_PANE").ok().filter(|p| !p.is_empty()) {
+    if let Some(pane) = pane.filter(|p| !p.is_empty()) {
         args.extend([
             "-t".into(),
-            pane.clone(),
+            pane.to_string(),
             "-e".into(),
             format!("TMUX_PANE={pane}"),
         ]);
@@ -177,9 +195,7 @@ pub fn popup(argv: &[String], env_pass: &[(String, String)]) -> Option<i32> {
         .collect::<Vec<_>>()
         .join(" ");
     args.push(arg_escape(&cmd));
-    let code = RealTmux.run(&args)?;
-    // display-popup itself fails with 1 when it cannot open; the prompt never exits 1.
-    (code != 1).then_some(code)
+    args
 }
 
 #[cfg(test)]
@@ -233,6 +249,38 @@ mod tests {
         let a = state_args("%3", &none);
         assert!(a.starts_with(&["set-option".into(), "-p".into(), "-u".into()]));
         assert_eq!(a.last().unwrap(), "");
+    }
+
+    #[test]
+    fn the_popup_runs_the_prompt_over_the_waiting_pane_as_one_quoted_command() {
+        let argv: Vec<String> = vec![
+            "/opt/my #1 build/panechat".into(),
+            "lock-prompt".into(),
+            "--id".into(),
+            "01m7yd5d6e4q2r8kzz".into(),
+        ];
+        let env = [("PANECHAT_HOME".to_string(), "/home/u/it's;".to_string())];
+        let a = popup_args(Some("%3"), &argv, &env);
+        assert_eq!(
+            a[..8],
+            [
+                "display-popup",
+                "-E",
+                "-w",
+                "72",
+                "-h",
+                "12",
+                "-T",
+                " panechat "
+            ]
+        );
+        assert_eq!(a[8..12], ["-t", "%3", "-e", "TMUX_PANE=%3"]);
+        assert_eq!(a[12..14], ["-e", "PANECHAT_HOME=/home/u/it's\\;"]);
+        assert_eq!(
+            a[14],
+            "'/opt/my #1 build/panechat' 'lock-prompt' '--id' '01m7yd5d6e4q2r8kzz'"
+        );
+        assert_eq!(popup_args(None, &argv, &[]).len(), 9);
     }
 
     #[test]

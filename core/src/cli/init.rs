@@ -3,7 +3,8 @@
 //! Each snippet is a template under `core/templates/`, compiled into the binary, with
 //! `{{panechat}}` replaced by this binary's path (shell-quoted for the tool that reads it).
 
-use panechat::Result;
+use panechat::env::Env;
+use panechat::{Error, Result};
 
 use super::out;
 
@@ -48,15 +49,75 @@ fn exe() -> String {
         .unwrap_or_else(|| "panechat".into())
 }
 
+/// Where `init zellij` says the plugin lives when `--plugin` is not given:
+/// `<Zellij config dir>/plugins/panechat.wasm`, the config dir being `$ZELLIJ_CONFIG_DIR`, else
+/// `$XDG_CONFIG_HOME/zellij`, else `~/.config/zellij`.
+pub fn default_zellij_plugin(env: &Env) -> String {
+    let nonempty = |k: &str| env.get(k).filter(|v| !v.is_empty()).map(str::to_string);
+    let dir = nonempty("ZELLIJ_CONFIG_DIR")
+        .or_else(|| nonempty("XDG_CONFIG_HOME").map(|x| format!("{x}/zellij")))
+        .or_else(|| nonempty("HOME").map(|h| format!("{h}/.config/zellij")))
+        .unwrap_or_else(|| "~/.config/zellij".into());
+    format!("file:{}/plugins/panechat.wasm", dir.trim_end_matches('/'))
+}
+
+/// `s` as the inside of a KDL string (backslashes, quotes and controls escaped).
+fn kdl_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Checks a `--plugin` URL: `file:/absolute/path`, `https://…`, `http://…` or `zellij:…`.
+fn check_plugin_url(url: &str) -> Result<()> {
+    let ok = match url.split_once(':') {
+        Some(("file", rest)) => rest.starts_with('/') || rest.starts_with('~'),
+        Some(("https" | "http", rest)) => rest.starts_with("//"),
+        Some(("zellij", rest)) => !rest.is_empty(),
+        _ => false,
+    };
+    if ok && !url.chars().any(char::is_control) {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "`--plugin {url}` is not a plugin location Zellij loads; give `file:/absolute/path/panechat.wasm` or an `https://` URL"
+        )))
+    }
+}
+
 /// Renders the snippet for `tool`.
 pub fn render(tool: Tool, plugin: Option<&str>) -> Result<String> {
-    let _ = plugin;
+    if plugin.is_some() && !matches!(tool, Tool::Zellij | Tool::Wezterm) {
+        return Err(Error::Usage(
+            "`--plugin` is for `panechat init zellij` and `panechat init wezterm` only".into(),
+        ));
+    }
     let bin = exe();
     let text = match tool {
         Tool::Tmux => include_str!("../../templates/tmux.conf")
             .replace("{{panechat}}", &super::tmux_load::quote_for_run_shell(&bin)),
         Tool::Wezterm => wezterm(&bin, plugin)?,
-        Tool::Zellij => include_str!("../../templates/zellij.kdl").replace("{{panechat}}", &bin),
+        Tool::Zellij => {
+            let url = match plugin {
+                Some(u) => {
+                    check_plugin_url(u)?;
+                    u.to_string()
+                }
+                None => default_zellij_plugin(&Env::capture()),
+            };
+            include_str!("../../templates/zellij.kdl")
+                .replace("{{panechat}}", &kdl_escape(&bin))
+                .replace("{{plugin}}", &kdl_escape(&url))
+        }
         Tool::Bash => include_str!("../../templates/bash.sh").replace("{{panechat}}", &bin),
         Tool::Zsh => include_str!("../../templates/zsh.zsh").replace("{{panechat}}", &bin),
         Tool::Fish => include_str!("../../templates/fish.fish").replace("{{panechat}}", &bin),

@@ -35,6 +35,7 @@ pub const ALL: &[Case] = &[
     ("tmux fork key", super::tmux::fork),
     ("tmux picker open", super::tmux::picker),
     ("tmux status refresh", super::tmux::status),
+    ("zellij picker", super::zellij::picker),
 ];
 
 /// Runs `warmup` unrecorded rounds, then `n` recorded rounds of `a` then `b`, alternating, so
@@ -713,7 +714,8 @@ fn memory(w: &World) -> Result<Vec<Row>, String> {
 }
 
 /// Sizes: the release `panechat` binary, and the Zellij plugin's `.wasm` files under
-/// `<target>/wasm32-wasip1/release/` when built. Reported, no budget.
+/// `<target>/zellij-plugin/wasm32-wasip1/release/` (where the test command builds it) when
+/// built. Reported, no budget.
 fn sizes(w: &World) -> Result<Vec<Row>, String> {
     let bin = std::fs::metadata(&w.panechat)
         .map_err(|e| format!("{}: {e}", w.panechat.display()))?
@@ -728,9 +730,11 @@ fn sizes(w: &World) -> Result<Vec<Row>, String> {
         series: Vec::new(),
         notes: Vec::new(),
     }];
-    let wasm_dir = panechat_e2e::env::profile_dir()
-        .parent()
-        .map(|t| t.join("wasm32-wasip1").join("release"));
+    let wasm_dir = panechat_e2e::env::profile_dir().parent().map(|t| {
+        t.join("zellij-plugin")
+            .join("wasm32-wasip1")
+            .join("release")
+    });
     let mut wasm: Vec<(String, u64)> = wasm_dir
         .as_ref()
         .and_then(|d| std::fs::read_dir(d).ok())

@@ -16,6 +16,7 @@ pub mod report;
 pub mod stats;
 pub mod tmux;
 pub mod world;
+pub mod zellij;
 
 use std::fs;
 use std::path::{Path, PathBuf};

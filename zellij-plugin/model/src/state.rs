@@ -1,0 +1,892 @@
+//! The plugin's state and its reducer: [`State::handle`] takes one [`Input`] (an event, a pipe
+//! message, a key, a command's result) and returns the [`Effect`]s to perform and whether to
+//! redraw. Nothing here talks to Zellij: the shim turns Zellij events into inputs and performs
+//! the effects through a [`Host`].
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::config::Config;
+use crate::data::{self, PaneState};
+use crate::fuzzy;
+use crate::text;
+
+/// Name of the pipe message panechat sends whenever a pane's state changes.
+pub const PIPE_STATE: &str = "panechat::state";
+/// Name of the pipe message (from a keybind) that opens the picker.
+pub const PIPE_PICK: &str = "panechat::pick";
+/// Name of the pipe message (from a keybind) that forks the focused pane's conversation.
+pub const PIPE_FORK: &str = "panechat::fork";
+/// Name of the pipe message that asks the plugin for its view of the panes (JSON on the CLI's
+/// stdout): what scripts and tests use to see what the plugin knows.
+pub const PIPE_LIST: &str = "panechat::list";
+
+/// A terminal pane as Zellij reports it (`PaneUpdate`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pane {
+    /// Terminal pane id (`ZELLIJ_PANE_ID`).
+    pub id: u32,
+    /// Position of its tab.
+    pub tab: usize,
+    /// Its current name or title, as Zellij shows it.
+    pub title: String,
+    /// Focused in its tab.
+    pub focused: bool,
+    /// A floating pane.
+    pub floating: bool,
+    /// Its command has exited (held pane).
+    pub exited: bool,
+}
+
+/// A tab as Zellij reports it (`TabUpdate`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tab {
+    /// Position.
+    pub position: usize,
+    /// Name.
+    pub name: String,
+    /// The active tab.
+    pub active: bool,
+    /// Floating panes are shown in it.
+    pub floating_visible: bool,
+}
+
+/// A key the picker understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    /// A printable character (typed into the filter).
+    Char(char),
+    /// `Ctrl` + a letter.
+    Ctrl(char),
+    /// Enter.
+    Enter,
+    /// Esc.
+    Esc,
+    /// Backspace.
+    Backspace,
+    /// Arrow up.
+    Up,
+    /// Arrow down.
+    Down,
+    /// Page up.
+    PageUp,
+    /// Page down.
+    PageDown,
+    /// Anything else.
+    Other,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// The Zellij session's name (`ModeUpdate`).
+    SessionName(String),
+    /// The permission prompt was answered (or the cached grant applied).
+    Permission(bool),
+    /// Every terminal pane of the session.
+    Panes(Vec<Pane>),
+    /// Every tab of the session.
+    Tabs(Vec<Tab>),
+    /// A pane was closed.
+    PaneClosed(u32),
+    /// A pipe message. `payload` `None` marks the end of a CLI pipe (from a keybind, it only
+    /// means that no payload was configured).
+    Pipe {
+        /// Message name.
+        name: String,
+        /// Its payload.
+        payload: Option<String>,
+        /// The CLI pipe's id, when it came from `zellij pipe`.
+        cli: Option<String>,
+    },
+    /// A key pressed in the plugin's pane.
+    Key(Key),
+    /// The plugin's pane was shown or hidden.
+    Visible(bool),
+    /// A command started by [`Effect::Run`] ended (`exit` `None`: it could not run or was killed).
+    CommandDone {
+        /// The context given to [`Effect::Run`].
+        context: BTreeMap<String, String>,
+        /// Exit status.
+        exit: Option<i32>,
+        /// Its stdout.
+        stdout: String,
+        /// Its stderr.
+        stderr: String,
+    },
+    /// A pane opened by [`Effect::OpenTerminal`] exists (or could not be opened: `None`).
+    TerminalOpened {
+        /// The context given to [`Effect::OpenTerminal`].
+        context: BTreeMap<String, String>,
+        /// Its terminal pane id.
+        pane: Option<u32>,
+    },
+}
+
+/// What the host should do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Run a command in the background (`run_command`); its result comes back as
+    /// [`Input::CommandDone`] with `context`.
+    Run {
+        /// argv (never a shell string).
+        argv: Vec<String>,
+        /// Extra environment.
+        env: BTreeMap<String, String>,
+        /// Routing tag.
+        context: BTreeMap<String, String>,
+    },
+    /// Rename a terminal pane (literally); an empty name gives the pane its own title back.
+    Rename {
+        /// Terminal pane id.
+        pane: u32,
+        /// The new name.
+        name: String,
+    },
+    /// Focus a terminal pane (switching tab).
+    Focus(u32),
+    /// Open a command pane next to the focused pane, in the cwd of pane `cwd_of`.
+    OpenCommand {
+        /// argv.
+        argv: Vec<String>,
+        /// Whose cwd the new pane starts in.
+        cwd_of: Option<u32>,
+        /// Extra environment.
+        env: BTreeMap<String, String>,
+    },
+    /// Open a shell pane next to the focused pane, in the cwd of pane `cwd_of`; the host
+    /// answers with [`Input::TerminalOpened`].
+    OpenTerminal {
+        /// Whose cwd the new pane starts in.
+        cwd_of: Option<u32>,
+        /// Routing tag.
+        context: BTreeMap<String, String>,
+    },
+    /// Show the plugin's pane (floating).
+    Show,
+    /// Hide the plugin's pane.
+    Hide,
+    /// Write to a CLI pipe's stdout.
+    CliOutput {
+        /// The pipe id.
+        pipe: String,
+        /// Text.
+        text: String,
+    },
+    /// Let a CLI pipe go on (or end).
+    CliUnblock(String),
+}
+
+/// Performs effects; the shim's implementation calls `zellij-tile`, tests record them.
+pub trait Host {
+    /// Performs one effect; effects that produce an answer at once return it.
+    fn perform(&mut self, effect: Effect) -> Option<Input>;
+}
+
+/// Feeds `input` to `state`, performs the effects through `host` (feeding immediate answers
+/// back in), and returns whether to redraw.
+pub fn drive(state: &mut State, input: Input, host: &mut dyn Host) -> bool {
+    let mut queue = vec![input];
+    let mut redraw = false;
+    while let Some(input) = queue.pop() {
+        let (effects, r) = state.handle(input);
+        redraw |= r;
+        for e in effects {
+            if let Some(back) = host.perform(e) {
+                queue.push(back);
+            }
+        }
+    }
+    redraw
+}
+
+/// A pane's conversation, as last published.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Conv {
+    /// Conversation id.
+    pub id: String,
+    /// Title, inert and capped (`None` while untitled).
+    pub title: Option<String>,
+    /// Turns.
+    pub turns: u64,
+    /// Last change, Unix seconds.
+    pub updated: Option<i64>,
+    /// `idle`, `waiting`, `streaming`, `titling`.
+    pub activity: String,
+    /// The pane (or other place) holding its lock, inert.
+    pub held_by: Option<String>,
+}
+
+/// How the plugin named one pane.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Naming {
+    /// The name the plugin gave it.
+    ours: Option<String>,
+    /// Titles it showed since the plugin last named it, which pane updates still in flight
+    /// may carry (its own title, earlier names of the plugin).
+    before: Vec<String>,
+    /// Zellij has shown our name since.
+    confirmed: bool,
+    /// The user renamed it by hand.
+    manual: bool,
+}
+
+/// The picker's state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Picker {
+    /// Shown.
+    pub open: bool,
+    /// The filter typed so far.
+    pub filter: String,
+    /// Index of the selected row among the filtered rows.
+    pub selected: usize,
+    /// The pane that was focused when the picker opened ("here").
+    pub origin: Option<u32>,
+}
+
+/// One picker row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row<'a> {
+    /// The pane.
+    pub pane: &'a Pane,
+    /// Its tab's name.
+    pub tab_name: &'a str,
+    /// Its conversation.
+    pub conv: Option<&'a Conv>,
+    /// It is the pane the picker was opened from.
+    pub here: bool,
+}
+
+/// Everything the plugin knows.
+#[derive(Debug, Clone, Default)]
+pub struct State {
+    /// Options.
+    pub cfg: Config,
+    /// Why the options could not be used (shown instead of the picker).
+    pub cfg_error: Option<String>,
+    /// The Zellij session's name.
+    pub session_name: Option<String>,
+    /// The permission answer (`None`: not yet).
+    pub granted: Option<bool>,
+    /// Terminal panes, by tab then id.
+    pub panes: Vec<Pane>,
+    /// Tabs, by position.
+    pub tabs: Vec<Tab>,
+    /// Conversations by terminal pane id.
+    pub convs: HashMap<u32, Conv>,
+    naming: HashMap<u32, Naming>,
+    /// The picker.
+    pub picker: Picker,
+    /// The last problem worth a line on screen.
+    pub status: Option<String>,
+    /// A `sessions --json` is running.
+    loading: bool,
+    /// Another one was asked for while it ran.
+    reload: bool,
+    next_req: u64,
+}
+
+fn ctx(kind: &str, req: u64, extra: &[(&str, String)]) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    m.insert("panechat".to_string(), kind.to_string());
+    m.insert("req".to_string(), req.to_string());
+    for (k, v) in extra {
+        m.insert((*k).to_string(), v.clone());
+    }
+    m
+}
+
+impl State {
+    /// A state with these options (`Err`: the options' problem, shown on screen; defaults used).
+    pub fn new(cfg: Result<Config, String>) -> State {
+        let (cfg, cfg_error) = match cfg {
+            Ok(c) => (c, None),
+            Err(e) => (Config::default(), Some(e)),
+        };
+        State {
+            cfg,
+            cfg_error,
+            ..State::default()
+        }
+    }
+
+    fn req(&mut self) -> u64 {
+        self.next_req += 1;
+        self.next_req
+    }
+
+    fn session_part(&self) -> Option<String> {
+        self.session_name.as_deref().map(data::session_part)
+    }
+
+    /// The environment every `panechat` run gets: the session's name, so that panechat can
+    /// reach this session's panes.
+    fn env(&self) -> BTreeMap<String, String> {
+        let mut env = BTreeMap::new();
+        if let Some(n) = &self.session_name {
+            env.insert("ZELLIJ_SESSION_NAME".into(), n.clone());
+        }
+        env
+    }
+
+    fn panechat(&mut self, kind: &str, args: &[&str], extra: &[(&str, String)]) -> Effect {
+        let req = self.req();
+        let mut argv = vec![self.cfg.panechat.clone()];
+        argv.extend(args.iter().map(|s| s.to_string()));
+        Effect::Run {
+            argv,
+            env: self.env(),
+            context: ctx(kind, req, extra),
+        }
+    }
+
+    /// Asks panechat for every pane's state (one process; a second request while it runs is
+    /// folded into one more run afterwards).
+    fn load_sessions(&mut self) -> Vec<Effect> {
+        if self.granted != Some(true) {
+            return Vec::new();
+        }
+        if self.loading {
+            self.reload = true;
+            return Vec::new();
+        }
+        self.loading = true;
+        vec![self.panechat("sessions", &["sessions", "--json"], &[])]
+    }
+
+    /// The terminal pane focused in the active tab (a floating one when floating panes show).
+    pub fn focused_pane(&self) -> Option<u32> {
+        let tab = self.tabs.iter().find(|t| t.active)?;
+        let mut focused = self
+            .panes
+            .iter()
+            .filter(|p| p.tab == tab.position && p.focused);
+        let (mut tiled, mut floating) = (None, None);
+        for p in focused.by_ref() {
+            if p.floating {
+                floating = floating.or(Some(p.id));
+            } else {
+                tiled = tiled.or(Some(p.id));
+            }
+        }
+        if tab.floating_visible {
+            floating.or(tiled)
+        } else {
+            tiled.or(floating)
+        }
+    }
+
+    /// The name pane `id` should have, or `None` when it has no conversation.
+    pub fn desired_name(&self, id: u32) -> Option<String> {
+        let conv = self.convs.get(&id)?;
+        let short: String = conv.id.chars().take(10).collect();
+        let title = conv.title.clone().unwrap_or(short);
+        let name = self
+            .cfg
+            .title_format
+            .replace("{title}", &title)
+            .replace("{id}", &conv.id);
+        Some(text::cap_chars(&text::inert(&name), self.cfg.name_max))
+    }
+
+    /// Renames the panes whose conversation's name differs from what they show.
+    fn reconcile_names(&mut self) -> Vec<Effect> {
+        if !self.cfg.rename_panes || self.granted != Some(true) {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for i in 0..self.panes.len() {
+            let (id, title) = (self.panes[i].id, self.panes[i].title.clone());
+            let want = self.desired_name(id);
+            let overwrite = self.cfg.overwrite_renamed;
+            let n = self.naming.entry(id).or_default();
+            if n.manual && !overwrite {
+                continue;
+            }
+            if want == n.ours {
+                continue;
+            }
+            if want.is_none() && n.ours.is_none() {
+                continue;
+            }
+            if n.confirmed {
+                n.before.clear();
+            }
+            if !n.before.contains(&title) {
+                n.before.push(title);
+            }
+            if let Some(old) = n.ours.take() {
+                if !n.before.contains(&old) {
+                    n.before.push(old);
+                }
+            }
+            n.ours = want.clone();
+            n.confirmed = false;
+            n.manual = false;
+            out.push(Effect::Rename {
+                pane: id,
+                name: want.unwrap_or_default(),
+            });
+        }
+        out
+    }
+
+    /// Notes panes whose name changed away from the plugin's (renamed by hand).
+    fn notice_manual_renames(&mut self) {
+        for p in &self.panes {
+            let Some(n) = self.naming.get_mut(&p.id) else {
+                continue;
+            };
+            let Some(ours) = &n.ours else { continue };
+            if &p.title == ours {
+                n.confirmed = true;
+                n.before.clear();
+            } else if n.confirmed
+                || (!n.before.contains(&p.title) && !p.title.starts_with("panechat: "))
+            {
+                n.manual = true;
+            }
+        }
+    }
+
+    fn apply_state(&mut self, s: &PaneState) -> bool {
+        let part = self.session_part();
+        let Some(pane) = s.zellij_pane(part.as_deref()) else {
+            return false;
+        };
+        let conv = s.conversation.as_ref().map(|id| Conv {
+            id: text::cap_chars(&text::inert(id), 64),
+            title: s
+                .title
+                .as_deref()
+                .map(|t| text::cap_chars(&text::inert(t), 200))
+                .filter(|t| !t.is_empty()),
+            turns: s.turns.unwrap_or(0),
+            updated: s.updated_at.as_deref().and_then(data::unix_seconds),
+            activity: text::cap_chars(&text::inert(s.activity()), 16),
+            held_by: s.held_by.as_ref().map(|h| {
+                let who = match (&h.multiplexer, &h.pane) {
+                    (Some(m), Some(p)) if m == "zellij" => format!("pane {p}"),
+                    (Some(m), Some(p)) => format!("{m} {p}"),
+                    _ => h
+                        .pid
+                        .map(|p| format!("pid {p}"))
+                        .unwrap_or_else(|| "another process".into()),
+                };
+                text::cap_chars(&text::inert(&who), 40)
+            }),
+        });
+        let changed = self.convs.get(&pane) != conv.as_ref();
+        match conv {
+            Some(c) => {
+                self.convs.insert(pane, c);
+            }
+            None => {
+                self.convs.remove(&pane);
+            }
+        }
+        changed
+    }
+
+    /// Handles one input: the effects to perform, and whether to redraw.
+    pub fn handle(&mut self, input: Input) -> (Vec<Effect>, bool) {
+        match input {
+            Input::SessionName(name) => {
+                let changed = self.session_name.as_deref() != Some(name.as_str());
+                self.session_name = Some(name);
+                let fx = if changed && self.granted == Some(true) {
+                    self.load_sessions()
+                } else {
+                    Vec::new()
+                };
+                (fx, changed)
+            }
+            Input::Permission(ok) => {
+                self.granted = Some(ok);
+                if !ok {
+                    self.status = Some(
+                        "permissions denied: panechat cannot read or rename panes. Grant them: \
+                         delete this plugin's entry in ~/.cache/zellij/permissions.kdl and reload"
+                            .into(),
+                    );
+                    return (Vec::new(), true);
+                }
+                let mut fx = self.load_sessions();
+                fx.extend(self.reconcile_names());
+                (fx, true)
+            }
+            Input::Panes(mut panes) => {
+                panes.sort_by_key(|p| (p.tab, p.id));
+                // Pane updates reach only plugins granted ReadApplicationState: a cached grant
+                // whose result event was lost (a session started without a client) shows here.
+                let mut fx = Vec::new();
+                if self.granted.is_none() {
+                    self.granted = Some(true);
+                    fx.extend(self.load_sessions());
+                }
+                let changed = panes != self.panes;
+                self.panes = panes;
+                let live: Vec<u32> = self.panes.iter().map(|p| p.id).collect();
+                self.naming.retain(|id, _| live.contains(id));
+                self.notice_manual_renames();
+                fx.extend(self.reconcile_names());
+                (fx, changed && self.picker.open)
+            }
+            Input::Tabs(mut tabs) => {
+                tabs.sort_by_key(|t| t.position);
+                let changed = tabs != self.tabs;
+                self.tabs = tabs;
+                (Vec::new(), changed && self.picker.open)
+            }
+            Input::PaneClosed(id) => {
+                self.panes.retain(|p| p.id != id);
+                self.naming.remove(&id);
+                (Vec::new(), self.picker.open)
+            }
+            Input::Pipe { name, payload, cli } => self.pipe(&name, payload, cli),
+            Input::Key(k) => self.key(k),
+            Input::Visible(v) => {
+                if !v && self.picker.open {
+                    self.picker.open = false;
+                }
+                (Vec::new(), v)
+            }
+            Input::CommandDone {
+                context,
+                exit,
+                stdout,
+                stderr,
+            } => self.command_done(&context, exit, &stdout, &stderr),
+            Input::TerminalOpened { context, pane } => {
+                match (context.get("panechat").map(String::as_str), pane) {
+                    (Some("new"), Some(pane)) => {
+                        let Some(name) = self.session_name.clone() else {
+                            self.status =
+                                Some("the session's name is not known yet: try again".into());
+                            return (Vec::new(), true);
+                        };
+                        let key = data::session_key(&name, pane);
+                        let fx = self.panechat("new", &["new", "--session", &key], &[]);
+                        (vec![fx], false)
+                    }
+                    (Some("new"), None) => {
+                        self.status = Some("could not open a pane".into());
+                        (Vec::new(), true)
+                    }
+                    _ => (Vec::new(), false),
+                }
+            }
+        }
+    }
+
+    fn pipe(
+        &mut self,
+        name: &str,
+        payload: Option<String>,
+        cli: Option<String>,
+    ) -> (Vec<Effect>, bool) {
+        // Every CLI pipe ends with a message without payload: the end, not an empty message.
+        // Keybind messages (`MessagePlugin`) carry no payload unless one is configured.
+        let payload = match (payload, &cli) {
+            (Some(p), _) => p,
+            (None, Some(_)) => return (Vec::new(), false),
+            (None, None) => String::new(),
+        };
+        let mut fx = Vec::new();
+        let mut redraw = false;
+        match name {
+            PIPE_STATE => match data::parse_state(&payload) {
+                Ok(s) => {
+                    redraw = self.apply_state(&s) && self.picker.open;
+                    fx.extend(self.reconcile_names());
+                }
+                Err(e) => {
+                    self.status = Some(format!("ignored a {PIPE_STATE} message: {e}"));
+                    redraw = self.picker.open;
+                }
+            },
+            PIPE_PICK => {
+                fx.extend(self.open_picker());
+                redraw = true;
+            }
+            PIPE_FORK => {
+                let from = self.focused_pane();
+                fx.extend(self.fork(from));
+            }
+            PIPE_LIST => {
+                if let Some(pipe) = &cli {
+                    fx.push(Effect::CliOutput {
+                        pipe: pipe.clone(),
+                        text: self.list_json() + "\n",
+                    });
+                }
+            }
+            _ => {}
+        }
+        if let Some(pipe) = cli {
+            fx.push(Effect::CliUnblock(pipe));
+        }
+        (fx, redraw)
+    }
+
+    /// What the plugin knows, as JSON (`panechat::list`).
+    pub fn list_json(&self) -> String {
+        let panes: Vec<serde_json::Value> = self
+            .panes
+            .iter()
+            .map(|p| {
+                let c = self.convs.get(&p.id);
+                let n = self.naming.get(&p.id);
+                serde_json::json!({
+                    "pane": p.id,
+                    "tab": p.tab,
+                    "title": p.title,
+                    "conversation": c.map(|c| &c.id),
+                    "conversation_title": c.and_then(|c| c.title.as_ref()),
+                    "activity": c.map(|c| &c.activity),
+                    "renamed_by_hand": n.is_some_and(|n| n.manual),
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "schema": 1,
+            "session": self.session_name,
+            "granted": self.granted,
+            "status": self.status,
+            "panes": panes,
+        })
+        .to_string()
+    }
+
+    fn open_picker(&mut self) -> Vec<Effect> {
+        self.picker = Picker {
+            open: true,
+            filter: String::new(),
+            selected: 0,
+            origin: self.focused_pane(),
+        };
+        let mut fx = vec![Effect::Show];
+        fx.extend(self.load_sessions());
+        fx
+    }
+
+    fn close_picker(&mut self) -> Effect {
+        self.picker.open = false;
+        self.picker.filter.clear();
+        self.picker.selected = 0;
+        Effect::Hide
+    }
+
+    fn fork(&mut self, from: Option<u32>) -> Vec<Effect> {
+        let Some(from) = from else {
+            self.status = Some("no terminal pane is focused: nothing to fork".into());
+            return Vec::new();
+        };
+        let mut argv = vec![self.cfg.panechat.clone(), "fork".to_string()];
+        if let Some(c) = self.convs.get(&from) {
+            argv.push(c.id.clone());
+        }
+        argv.push("--exec-shell".into());
+        // Without a conversation, panechat says there is nothing to fork and starts the shell.
+        vec![Effect::OpenCommand {
+            argv,
+            cwd_of: Some(from),
+            env: self.env(),
+        }]
+    }
+
+    /// The picker's rows (every terminal pane, the origin pane first), before filtering.
+    pub fn rows(&self) -> Vec<Row<'_>> {
+        let mut rows: Vec<Row<'_>> = self
+            .panes
+            .iter()
+            .map(|p| Row {
+                pane: p,
+                tab_name: self
+                    .tabs
+                    .iter()
+                    .find(|t| t.position == p.tab)
+                    .map_or("", |t| t.name.as_str()),
+                conv: self.convs.get(&p.id),
+                here: self.picker.origin == Some(p.id),
+            })
+            .collect();
+        rows.sort_by_key(|r| !r.here);
+        rows
+    }
+
+    /// The rows matching the filter, best first (ties keep the pane order).
+    pub fn filtered(&self) -> Vec<Row<'_>> {
+        let rows = self.rows();
+        if self.picker.filter.trim().is_empty() {
+            return rows;
+        }
+        let mut scored: Vec<(i64, usize, Row<'_>)> = rows
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                let mut hay = format!("{} {} {}", r.tab_name, r.pane.title, r.pane.id);
+                if let Some(c) = r.conv {
+                    hay.push(' ');
+                    hay.push_str(c.title.as_deref().unwrap_or(""));
+                    hay.push(' ');
+                    hay.push_str(&c.id);
+                }
+                fuzzy::score(&self.picker.filter, &hay).map(|s| (s, i, r))
+            })
+            .collect();
+        scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        scored.into_iter().map(|(_, _, r)| r).collect()
+    }
+
+    fn selected(&self) -> Option<(u32, Option<String>)> {
+        let rows = self.filtered();
+        let r = rows.get(self.picker.selected)?;
+        Some((r.pane.id, r.conv.map(|c| c.id.clone())))
+    }
+
+    fn key(&mut self, k: Key) -> (Vec<Effect>, bool) {
+        if !self.picker.open {
+            return (Vec::new(), false);
+        }
+        let count = self.filtered().len();
+        let mut fx = Vec::new();
+        match k {
+            Key::Esc => fx.push(self.close_picker()),
+            Key::Up => self.picker.selected = self.picker.selected.saturating_sub(1),
+            Key::Down => {
+                self.picker.selected = (self.picker.selected + 1).min(count.saturating_sub(1))
+            }
+            Key::PageUp => self.picker.selected = self.picker.selected.saturating_sub(10),
+            Key::PageDown => {
+                self.picker.selected = (self.picker.selected + 10).min(count.saturating_sub(1))
+            }
+            Key::Backspace => {
+                self.picker.filter.pop();
+                self.picker.selected = 0;
+            }
+            Key::Char(c) if !text::is_control(c) => {
+                if self.picker.filter.chars().count() < 64 {
+                    self.picker.filter.push(c);
+                }
+                self.picker.selected = 0;
+            }
+            Key::Enter => {
+                if let Some((pane, _)) = self.selected() {
+                    fx.push(self.close_picker());
+                    fx.push(Effect::Focus(pane));
+                }
+            }
+            Key::Ctrl('f') => {
+                if let Some((pane, conv)) = self.selected() {
+                    if conv.is_none() {
+                        self.status = Some(format!("pane {pane} has no conversation to fork"));
+                    } else {
+                        fx.push(self.close_picker());
+                        fx.push(Effect::Focus(pane));
+                        fx.extend(self.fork(Some(pane)));
+                    }
+                }
+            }
+            Key::Ctrl('e') => {
+                if let Some((pane, _)) = self.selected() {
+                    let req = self.req();
+                    fx.push(self.close_picker());
+                    fx.push(Effect::Focus(pane));
+                    fx.push(Effect::OpenTerminal {
+                        cwd_of: Some(pane),
+                        context: ctx("new", req, &[]),
+                    });
+                }
+            }
+            Key::Ctrl('u') => match (self.selected(), self.picker.origin, &self.session_name) {
+                (Some((_, Some(conv))), Some(here), Some(name)) => {
+                    let key = data::session_key(name, here);
+                    let run = self.panechat(
+                        "use",
+                        &["use", &conv, "--session", &key],
+                        &[("pane", here.to_string())],
+                    );
+                    fx.push(self.close_picker());
+                    fx.push(run);
+                }
+                (Some((pane, None)), _, _) => {
+                    self.status = Some(format!("pane {pane} has no conversation to use"));
+                }
+                _ => self.status = Some("no pane to give the conversation to".into()),
+            },
+            _ => return (Vec::new(), false),
+        }
+        (fx, true)
+    }
+
+    fn command_done(
+        &mut self,
+        context: &BTreeMap<String, String>,
+        exit: Option<i32>,
+        stdout: &str,
+        stderr: &str,
+    ) -> (Vec<Effect>, bool) {
+        let Some(kind) = context.get("panechat").cloned() else {
+            return (Vec::new(), false);
+        };
+        let mut fx = Vec::new();
+        if kind == "sessions" {
+            self.loading = false;
+            if std::mem::take(&mut self.reload) {
+                fx.extend(self.load_sessions());
+            }
+        }
+        if exit != Some(0) {
+            let why = stderr
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .map(text::inert);
+            let not_found = why
+                .as_deref()
+                .is_some_and(|w| w.contains("No such file or directory"));
+            self.status = Some(if exit.is_none() || not_found {
+                format!(
+                    "could not run `{}`{}: is panechat installed and on the PATH Zellij was \
+                     started with? (the plugin option `panechat` names the binary)",
+                    self.cfg.panechat,
+                    why.map(|w| format!(" ({})", text::cap_chars(&w, 80)))
+                        .unwrap_or_default()
+                )
+            } else {
+                match why {
+                    Some(line) => {
+                        format!("`panechat {kind}` failed: {}", text::cap_chars(&line, 200))
+                    }
+                    None => format!(
+                        "`panechat {kind}` failed (exit status {})",
+                        exit.unwrap_or(-1)
+                    ),
+                }
+            });
+            return (fx, true);
+        }
+        if kind == "sessions" {
+            match data::parse_sessions(stdout) {
+                Ok(states) => {
+                    let part = self.session_part();
+                    // Panes of this session that panechat no longer knows lose their conversation.
+                    let known: Vec<u32> = states
+                        .iter()
+                        .filter_map(|s| s.zellij_pane(part.as_deref()))
+                        .collect();
+                    self.convs.retain(|id, _| known.contains(id));
+                    for s in &states {
+                        self.apply_state(s);
+                    }
+                    self.status = None;
+                    fx.extend(self.reconcile_names());
+                }
+                Err(e) => {
+                    self.status = Some(format!("could not read `panechat sessions --json`: {e}"))
+                }
+            }
+        }
+        (fx, true)
+    }
+}

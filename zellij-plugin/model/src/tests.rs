@@ -1,0 +1,769 @@
+//! Reducer and rendering tests: a recording host stands in for Zellij.
+
+use std::collections::BTreeMap;
+
+use crate::render::{plain, render};
+use crate::state::{PIPE_FORK, PIPE_LIST, PIPE_PICK, PIPE_STATE};
+use crate::text::width;
+use crate::*;
+
+const HOSTILE: &str =
+    "#(touch M1) #[fg=red] ; kill-server $(touch M2)\x1b]0;owned\x07\x1b[31m\u{9b}2J\x7f";
+
+#[derive(Default)]
+struct Rec {
+    effects: Vec<Effect>,
+    next_pane: u32,
+}
+
+impl Host for Rec {
+    fn perform(&mut self, e: Effect) -> Option<Input> {
+        self.effects.push(e.clone());
+        match e {
+            Effect::OpenTerminal { context, .. } => {
+                self.next_pane += 1;
+                Some(Input::TerminalOpened {
+                    context,
+                    pane: Some(100 + self.next_pane),
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Rec {
+    fn take(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+    fn renames(&mut self) -> Vec<(u32, String)> {
+        self.take()
+            .into_iter()
+            .filter_map(|e| match e {
+                Effect::Rename { pane, name } => Some((pane, name)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn pane(id: u32, tab: usize, title: &str, focused: bool) -> Pane {
+    Pane {
+        id,
+        tab,
+        title: title.into(),
+        focused,
+        floating: false,
+        exited: false,
+    }
+}
+
+fn tabs(n: usize) -> Vec<Tab> {
+    (0..n)
+        .map(|i| Tab {
+            position: i,
+            name: format!("Tab #{}", i + 1),
+            active: i == 0,
+            floating_visible: false,
+        })
+        .collect()
+}
+
+fn state_json(pane: u32, conv: Option<&str>, title: Option<&str>) -> String {
+    serde_json::json!({
+        "schema": 1, "session": format!("zellij:dev:{pane}"), "multiplexer": "zellij",
+        "pane": pane.to_string(), "conversation": conv, "title": title, "turns": 2,
+        "updated_at": "2026-12-02T10:00:00Z", "activity": "idle", "held_by": null,
+    })
+    .to_string()
+}
+
+fn pipe(name: &str, payload: &str) -> Input {
+    Input::Pipe {
+        name: name.into(),
+        payload: Some(payload.into()),
+        cli: None,
+    }
+}
+
+/// A granted plugin in session `dev` with panes 1..=n (tab 0, pane 1 focused) and the initial
+/// `sessions --json` answered with `sessions`.
+fn ready(n: u32, sessions: &str) -> (State, Rec) {
+    let mut s = State::new(Ok(Config::default()));
+    let mut h = Rec::default();
+    drive(&mut s, Input::SessionName("dev".into()), &mut h);
+    drive(&mut s, Input::Tabs(tabs(1)), &mut h);
+    drive(&mut s, Input::Permission(true), &mut h);
+    let fx = h.take();
+    drive(
+        &mut s,
+        Input::Panes(
+            (1..=n)
+                .map(|i| pane(i, 0, &format!("shell {i}"), i == 1))
+                .collect(),
+        ),
+        &mut h,
+    );
+    h.effects = fx;
+    let fx = h.take();
+    let Some(Effect::Run { argv, context, env }) = fx.first().cloned() else {
+        panic!("expected sessions --json first: {fx:?}")
+    };
+    assert_eq!(argv, ["panechat", "sessions", "--json"]);
+    assert_eq!(
+        env.get("ZELLIJ_SESSION_NAME").map(String::as_str),
+        Some("dev")
+    );
+    drive(
+        &mut s,
+        Input::CommandDone {
+            context,
+            exit: Some(0),
+            stdout: sessions.into(),
+            stderr: String::new(),
+        },
+        &mut h,
+    );
+    (s, h)
+}
+
+/// Zellij reports the names the plugin set.
+fn echo_renames(s: &mut State, h: &mut Rec, renames: &[(u32, String)]) {
+    let mut panes = s.panes.clone();
+    for (id, name) in renames {
+        let p = panes.iter_mut().find(|p| p.id == *id).unwrap();
+        p.title = if name.is_empty() {
+            format!("shell {id}")
+        } else {
+            name.clone()
+        };
+    }
+    drive(s, Input::Panes(panes), h);
+}
+
+#[test]
+fn a_state_message_renames_its_pane_with_the_format() {
+    let (mut s, mut h) = ready(3, "[]");
+    assert!(h.take().is_empty());
+    drive(
+        &mut s,
+        pipe(
+            PIPE_STATE,
+            &state_json(2, Some("01abc"), Some("Zellij layouts")),
+        ),
+        &mut h,
+    );
+    assert_eq!(h.renames(), [(2, "💬 Zellij layouts".to_string())]);
+    // The same state again renames nothing.
+    drive(
+        &mut s,
+        pipe(
+            PIPE_STATE,
+            &state_json(2, Some("01abc"), Some("Zellij layouts")),
+        ),
+        &mut h,
+    );
+    assert!(h.renames().is_empty());
+}
+
+#[test]
+fn initial_sessions_rename_this_sessions_panes_only() {
+    let sessions = format!(
+        "[{},{},{}]",
+        state_json(1, Some("01aaa"), Some("First")),
+        state_json(3, Some("01ccc"), None),
+        r#"{"schema":1,"key":"zellij:other:2","conversation":"01zzz","title":"Elsewhere"}"#
+    );
+    let (_s, mut h) = ready(3, &sessions);
+    let mut r = h.renames();
+    r.sort();
+    assert_eq!(
+        r,
+        [(1, "💬 First".to_string()), (3, "💬 01ccc".to_string())],
+        "untitled conversations show their short id; other sessions are left alone"
+    );
+}
+
+#[test]
+fn hostile_titles_are_renamed_literally_without_controls() {
+    let (mut s, mut h) = ready(1, "[]");
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(1, Some("01abc"), Some(HOSTILE))),
+        &mut h,
+    );
+    let r = h.renames();
+    assert_eq!(r.len(), 1);
+    let name = &r[0].1;
+    assert!(
+        name.starts_with("💬 #(touch M1) #[fg=red] ; kill-server $(touch M2)"),
+        "{name:?}"
+    );
+    assert!(!name.chars().any(|c| c.is_control()), "{name:?}");
+    assert!(name.chars().count() <= 60, "capped: {name:?}");
+}
+
+#[test]
+fn kdl_looking_and_wide_titles_stay_text() {
+    let (mut s, mut h) = ready(2, "[]");
+    let kdl = "plugins { x location=\"file:/evil.wasm\" } // \"q\"";
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(1, Some("01a"), Some(kdl))),
+        &mut h,
+    );
+    drive(
+        &mut s,
+        pipe(
+            PIPE_STATE,
+            &state_json(2, Some("01b"), Some("会話の要約 🧪")),
+        ),
+        &mut h,
+    );
+    let r = h.renames();
+    assert_eq!(r[0].1, format!("💬 {kdl}"));
+    assert_eq!(r[1].1, "💬 会話の要約 🧪");
+}
+
+#[test]
+fn the_end_of_a_pipe_is_not_an_empty_title() {
+    let (mut s, mut h) = ready(1, "[]");
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(1, Some("01a"), Some("Kept"))),
+        &mut h,
+    );
+    h.take();
+    let (fx, redraw) = s.handle(Input::Pipe {
+        name: PIPE_STATE.into(),
+        payload: None,
+        cli: Some("pipe-1".into()),
+    });
+    assert!(fx.is_empty() && !redraw);
+    assert_eq!(s.desired_name(1).as_deref(), Some("💬 Kept"));
+}
+
+#[test]
+fn keybind_messages_without_payload_still_act() {
+    let (mut s, mut h) = ready(2, "[]");
+    drive(
+        &mut s,
+        Input::Pipe {
+            name: PIPE_PICK.into(),
+            payload: None,
+            cli: None,
+        },
+        &mut h,
+    );
+    assert!(s.picker.open);
+    assert_eq!(h.take()[0], Effect::Show);
+}
+
+#[test]
+fn cli_pipes_are_unblocked_and_list_answers() {
+    let (mut s, mut h) = ready(2, "[]");
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(2, Some("01b"), Some("B"))),
+        &mut h,
+    );
+    h.take();
+    drive(
+        &mut s,
+        Input::Pipe {
+            name: PIPE_LIST.into(),
+            payload: Some(String::new()),
+            cli: Some("p7".into()),
+        },
+        &mut h,
+    );
+    let fx = h.take();
+    let Effect::CliOutput { pipe, text } = &fx[0] else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(pipe, "p7");
+    let v: serde_json::Value = serde_json::from_str(text).unwrap();
+    assert_eq!(v["panes"][1]["conversation_title"], "B");
+    assert_eq!(fx[1], Effect::CliUnblock("p7".into()));
+}
+
+#[test]
+fn a_pane_renamed_by_hand_is_left_alone_unless_configured() {
+    let (mut s, mut h) = ready(2, "[]");
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(1, Some("01a"), Some("One"))),
+        &mut h,
+    );
+    let r = h.renames();
+    // A pane update from before the rename landed is not mistaken for a manual rename.
+    let same = s.panes.clone();
+    drive(&mut s, Input::Panes(same), &mut h);
+    echo_renames(&mut s, &mut h, &r);
+    // The user renames pane 1.
+    let mut panes = s.panes.clone();
+    panes[0].title = "my build".into();
+    drive(&mut s, Input::Panes(panes.clone()), &mut h);
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(1, Some("01a"), Some("Retitled"))),
+        &mut h,
+    );
+    assert!(h.renames().is_empty(), "hand-made name kept");
+
+    let mut cfg = BTreeMap::new();
+    cfg.insert("overwrite_renamed".to_string(), "true".to_string());
+    s.cfg = Config::from_map(&cfg).unwrap();
+    drive(&mut s, Input::Panes(panes), &mut h);
+    assert_eq!(h.renames(), [(1, "💬 Retitled".to_string())]);
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(1, Some("01a"), Some("Again"))),
+        &mut h,
+    );
+    assert_eq!(h.renames(), [(1, "💬 Again".to_string())]);
+}
+
+#[test]
+fn a_quick_retitle_is_not_mistaken_for_a_hand_made_name() {
+    let (mut s, mut h) = ready(1, "[]");
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(1, Some("01abcdefghijk"), None)),
+        &mut h,
+    );
+    let first = h.renames();
+    echo_renames(&mut s, &mut h, &first);
+    drive(
+        &mut s,
+        pipe(
+            PIPE_STATE,
+            &state_json(1, Some("01abcdefghijk"), Some("Titled")),
+        ),
+        &mut h,
+    );
+    assert_eq!(h.renames(), [(1, "💬 Titled".to_string())]);
+    // A pane update sent before the second rename landed still shows the first name.
+    echo_renames(&mut s, &mut h, &first);
+    echo_renames(&mut s, &mut h, &[(1, "💬 Titled".to_string())]);
+    drive(
+        &mut s,
+        pipe(
+            PIPE_STATE,
+            &state_json(1, Some("01abcdefghijk"), Some("Retitled")),
+        ),
+        &mut h,
+    );
+    assert_eq!(h.renames(), [(1, "💬 Retitled".to_string())]);
+}
+
+#[test]
+fn a_pane_that_loses_its_conversation_gets_its_own_name_back() {
+    let (mut s, mut h) = ready(1, "[]");
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(1, Some("01a"), Some("One"))),
+        &mut h,
+    );
+    let r = h.renames();
+    echo_renames(&mut s, &mut h, &r);
+    drive(&mut s, pipe(PIPE_STATE, &state_json(1, None, None)), &mut h);
+    assert_eq!(h.renames(), [(1, String::new())]);
+    // Panes that never had one are never touched.
+    drive(&mut s, pipe(PIPE_STATE, &state_json(1, None, None)), &mut h);
+    assert!(h.renames().is_empty());
+}
+
+#[test]
+fn state_for_a_pane_not_yet_known_applies_when_it_appears() {
+    let (mut s, mut h) = ready(1, "[]");
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(5, Some("01e"), Some("Later"))),
+        &mut h,
+    );
+    assert!(h.renames().is_empty());
+    let mut panes = s.panes.clone();
+    panes.push(pane(5, 0, "shell 5", false));
+    drive(&mut s, Input::Panes(panes), &mut h);
+    assert_eq!(h.renames(), [(5, "💬 Later".to_string())]);
+}
+
+#[test]
+fn nothing_is_renamed_or_run_before_a_grant_and_pane_updates_imply_one() {
+    let mut s = State::new(Ok(Config::default()));
+    let mut h = Rec::default();
+    drive(&mut s, Input::SessionName("dev".into()), &mut h);
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(1, Some("01a"), Some("A"))),
+        &mut h,
+    );
+    assert!(h.take().is_empty());
+    // Zellij sends pane updates only to plugins granted ReadApplicationState.
+    drive(
+        &mut s,
+        Input::Panes(vec![pane(1, 0, "shell", true)]),
+        &mut h,
+    );
+    let fx = h.take();
+    assert!(
+        matches!(&fx[0], Effect::Run { argv, .. } if argv[1] == "sessions"),
+        "{fx:?}"
+    );
+    assert_eq!(
+        fx[1],
+        Effect::Rename {
+            pane: 1,
+            name: "💬 A".into()
+        }
+    );
+}
+
+#[test]
+fn denied_permissions_and_bad_messages_say_so() {
+    let mut s = State::new(Ok(Config::default()));
+    let mut h = Rec::default();
+    drive(&mut s, Input::Permission(false), &mut h);
+    assert!(h.take().is_empty());
+    assert!(s.status.as_deref().unwrap().contains("permissions denied"));
+    let lines = render(&s, 5, 100, 0);
+    assert!(lines.iter().any(|l| l.contains("permissions denied")));
+
+    let (mut s, mut h) = ready(1, "[]");
+    drive(&mut s, pipe(PIPE_STATE, "{not json"), &mut h);
+    assert!(s
+        .status
+        .as_deref()
+        .unwrap()
+        .contains("ignored a panechat::state message"));
+}
+
+#[test]
+fn a_missing_binary_is_named_on_screen() {
+    let mut s = State::new(Ok(Config::default()));
+    let mut h = Rec::default();
+    drive(&mut s, Input::Permission(true), &mut h);
+    let Some(Effect::Run { context, .. }) = h.take().pop() else {
+        panic!()
+    };
+    drive(
+        &mut s,
+        Input::CommandDone {
+            context: context.clone(),
+            exit: None,
+            stdout: String::new(),
+            stderr: String::new(),
+        },
+        &mut h,
+    );
+    let msg = s.status.clone().unwrap();
+    assert!(
+        msg.contains("could not run `panechat`") && msg.contains("PATH"),
+        "{msg}"
+    );
+    drive(
+        &mut s,
+        Input::CommandDone {
+            context,
+            exit: Some(1),
+            stdout: String::new(),
+            stderr: "\npanechat: the store is damaged\x1b[31m\n".into(),
+        },
+        &mut h,
+    );
+    assert_eq!(
+        s.status.as_deref(),
+        Some("`panechat sessions` failed: panechat: the store is damaged[31m")
+    );
+}
+
+#[test]
+fn one_sessions_run_at_a_time() {
+    let (mut s, mut h) = ready(1, "[]");
+    drive(&mut s, pipe(PIPE_PICK, ""), &mut h);
+    let runs = |fx: &[Effect]| {
+        fx.iter()
+            .filter(|e| matches!(e, Effect::Run { .. }))
+            .count()
+    };
+    let fx = h.take();
+    assert_eq!(runs(&fx), 1);
+    drive(&mut s, Input::Key(Key::Esc), &mut h);
+    drive(&mut s, pipe(PIPE_PICK, ""), &mut h);
+    assert_eq!(runs(&h.take()), 0, "still running: folded");
+    let Some(Effect::Run { context, .. }) =
+        fx.into_iter().find(|e| matches!(e, Effect::Run { .. }))
+    else {
+        panic!()
+    };
+    drive(
+        &mut s,
+        Input::CommandDone {
+            context,
+            exit: Some(0),
+            stdout: "[]".into(),
+            stderr: String::new(),
+        },
+        &mut h,
+    );
+    assert_eq!(
+        runs(&h.take()),
+        1,
+        "the folded request runs once afterwards"
+    );
+}
+
+fn many(n: u32) -> (State, Rec) {
+    let sessions: Vec<String> = (1..=n)
+        .filter(|i| i % 4 != 0)
+        .map(|i| {
+            state_json(
+                i,
+                Some(&format!("01conv{i:04}")),
+                Some(&format!("Topic number {i}")),
+            )
+        })
+        .collect();
+    let (mut s, mut h) = ready(n, &format!("[{}]", sessions.join(",")));
+    // Spread over 4 tabs, pane 37 focused.
+    let mut panes = s.panes.clone();
+    for p in &mut panes {
+        p.tab = (p.id as usize) % 4;
+        p.focused = p.id == 37;
+    }
+    drive(&mut s, Input::Tabs(tabs(4)), &mut h);
+    let mut t = tabs(4);
+    t[0].active = false;
+    t[1].active = true;
+    drive(&mut s, Input::Tabs(t), &mut h);
+    drive(&mut s, Input::Panes(panes), &mut h);
+    h.take();
+    (s, h)
+}
+
+#[test]
+fn the_picker_lists_200_panes_the_focused_one_first_and_fits_the_pane() {
+    let (mut s, mut h) = many(200);
+    drive(&mut s, pipe(PIPE_PICK, ""), &mut h);
+    assert_eq!(h.take()[0], Effect::Show);
+    assert_eq!(s.picker.origin, Some(37));
+    let rows = s.filtered();
+    assert_eq!(rows.len(), 200);
+    assert_eq!(rows[0].pane.id, 37);
+    for (rows_n, cols) in [(30, 120), (10, 40), (3, 20), (50, 200)] {
+        let lines = render(&s, rows_n, cols, 1_796_205_660);
+        assert_eq!(lines.len(), rows_n, "{rows_n}x{cols}");
+        for l in &lines {
+            assert_eq!(width(&plain(l)), cols, "{l:?}");
+        }
+    }
+    let lines: Vec<String> = render(&s, 30, 120, 1_796_205_660)
+        .iter()
+        .map(|l| plain(l))
+        .collect();
+    assert!(lines[0].contains("200 of 200 panes"), "{}", lines[0]);
+    assert!(
+        lines[1].starts_with("▸ Tab #2") && lines[1].contains("Topic number 37"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[1].contains("2t") && lines[1].contains("1m"),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[29].contains("Enter focus"));
+}
+
+#[test]
+fn typing_filters_fuzzily_and_enter_focuses_the_choice() {
+    let (mut s, mut h) = many(200);
+    drive(&mut s, pipe(PIPE_PICK, ""), &mut h);
+    h.take();
+    for c in "topic 142".chars() {
+        drive(&mut s, Input::Key(Key::Char(c)), &mut h);
+    }
+    let rows = s.filtered();
+    assert_eq!(
+        rows[0].pane.id,
+        142,
+        "{:?}",
+        rows.iter().map(|r| r.pane.id).collect::<Vec<_>>()
+    );
+    let lines: Vec<String> = render(&s, 10, 100, 0).iter().map(|l| plain(l)).collect();
+    assert!(lines[0].contains("filter: topic 142"));
+    drive(&mut s, Input::Key(Key::Enter), &mut h);
+    assert_eq!(h.take(), [Effect::Hide, Effect::Focus(142)]);
+    assert!(!s.picker.open);
+}
+
+#[test]
+fn arrows_move_and_backspace_widens() {
+    let (mut s, mut h) = many(20);
+    drive(&mut s, pipe(PIPE_PICK, ""), &mut h);
+    drive(&mut s, Input::Key(Key::Char('z')), &mut h);
+    drive(&mut s, Input::Key(Key::Char('z')), &mut h);
+    drive(&mut s, Input::Key(Key::Char('q')), &mut h);
+    assert!(s.filtered().is_empty());
+    let lines: Vec<String> = render(&s, 6, 60, 0).iter().map(|l| plain(l)).collect();
+    assert!(lines.iter().any(|l| l.contains("no pane matches")));
+    drive(&mut s, Input::Key(Key::Enter), &mut h);
+    for _ in 0..3 {
+        drive(&mut s, Input::Key(Key::Backspace), &mut h);
+    }
+    drive(&mut s, Input::Key(Key::Down), &mut h);
+    drive(&mut s, Input::Key(Key::Down), &mut h);
+    drive(&mut s, Input::Key(Key::Up), &mut h);
+    h.take();
+    let second = s.filtered()[1].pane.id;
+    drive(&mut s, Input::Key(Key::Enter), &mut h);
+    assert_eq!(h.take(), [Effect::Hide, Effect::Focus(second)]);
+}
+
+#[test]
+fn picker_keys_fork_new_and_use() {
+    let (mut s, mut h) = many(8);
+    drive(&mut s, pipe(PIPE_PICK, ""), &mut h);
+    h.take();
+    // Select pane 2 (row order: 37 is absent here, so origin is None -> tab order).
+    s.picker.origin = Some(1);
+    let idx = s.filtered().iter().position(|r| r.pane.id == 2).unwrap();
+    s.picker.selected = idx;
+    drive(&mut s, Input::Key(Key::Ctrl('f')), &mut h);
+    assert_eq!(
+        h.take(),
+        [
+            Effect::Hide,
+            Effect::Focus(2),
+            Effect::OpenCommand {
+                argv: vec![
+                    "panechat".into(),
+                    "fork".into(),
+                    "01conv0002".into(),
+                    "--exec-shell".into()
+                ],
+                cwd_of: Some(2),
+                env: [("ZELLIJ_SESSION_NAME".to_string(), "dev".to_string())].into(),
+            }
+        ]
+    );
+
+    drive(&mut s, pipe(PIPE_PICK, ""), &mut h);
+    s.picker.origin = Some(1);
+    s.picker.selected = s.filtered().iter().position(|r| r.pane.id == 3).unwrap();
+    h.take();
+    drive(&mut s, Input::Key(Key::Ctrl('u')), &mut h);
+    let fx = h.take();
+    assert_eq!(fx[0], Effect::Hide);
+    let Effect::Run { argv, .. } = &fx[1] else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(
+        argv,
+        &["panechat", "use", "01conv0003", "--session", "zellij:dev:1"]
+    );
+
+    drive(&mut s, pipe(PIPE_PICK, ""), &mut h);
+    s.picker.selected = s.filtered().iter().position(|r| r.pane.id == 3).unwrap();
+    h.take();
+    drive(&mut s, Input::Key(Key::Ctrl('e')), &mut h);
+    let fx = h.take();
+    assert!(
+        matches!(
+            fx[2],
+            Effect::OpenTerminal {
+                cwd_of: Some(3),
+                ..
+            }
+        ),
+        "{fx:?}"
+    );
+    let Effect::Run { argv, .. } = &fx[3] else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(argv, &["panechat", "new", "--session", "zellij:dev:101"]);
+
+    // A pane without a conversation cannot be forked: said on screen, picker stays.
+    drive(&mut s, pipe(PIPE_PICK, ""), &mut h);
+    s.picker.selected = s.filtered().iter().position(|r| r.pane.id == 4).unwrap();
+    h.take();
+    drive(&mut s, Input::Key(Key::Ctrl('f')), &mut h);
+    assert!(h.take().is_empty());
+    assert!(s.picker.open);
+    assert_eq!(
+        s.status.as_deref(),
+        Some("pane 4 has no conversation to fork")
+    );
+}
+
+#[test]
+fn the_fork_key_forks_the_focused_pane() {
+    let (mut s, mut h) = ready(3, &format!("[{}]", state_json(1, Some("01a"), Some("A"))));
+    h.take();
+    drive(&mut s, pipe(PIPE_FORK, ""), &mut h);
+    let fx = h.take();
+    let Effect::OpenCommand { argv, cwd_of, .. } = &fx[0] else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(argv, &["panechat", "fork", "01a", "--exec-shell"]);
+    assert_eq!(*cwd_of, Some(1));
+}
+
+#[test]
+fn running_and_locked_panes_are_marked() {
+    let (mut s, mut h) = ready(2, "[]");
+    let busy = serde_json::json!({
+        "schema":1,"session":"zellij:dev:2","multiplexer":"zellij","pane":"2",
+        "conversation":"01b","title":"Busy","turns":4,"activity":"waiting",
+        "held_by":{"session":"zellij:dev:1","multiplexer":"zellij","pane":"1","pid":9}
+    });
+    drive(&mut s, pipe(PIPE_STATE, &busy.to_string()), &mut h);
+    drive(&mut s, pipe(PIPE_PICK, ""), &mut h);
+    let lines: Vec<String> = render(&s, 8, 120, 0).iter().map(|l| plain(l)).collect();
+    let row = lines.iter().find(|l| l.contains("Busy")).unwrap();
+    assert!(row.contains("● waiting locked by pane 1"), "{row}");
+}
+
+#[test]
+fn hostile_titles_render_inert_at_any_width() {
+    let (mut s, mut h) = ready(3, "[]");
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(1, Some("01a"), Some(HOSTILE))),
+        &mut h,
+    );
+    drive(
+        &mut s,
+        pipe(
+            PIPE_STATE,
+            &state_json(
+                2,
+                Some("01b"),
+                Some("全角の題名がとても長い場合の表示テスト"),
+            ),
+        ),
+        &mut h,
+    );
+    let mut panes = s.panes.clone();
+    panes[2].title = "tab\x1b[2Jname\u{7}".into();
+    drive(&mut s, Input::Panes(panes), &mut h);
+    drive(&mut s, pipe(PIPE_PICK, ""), &mut h);
+    for cols in [1, 7, 33, 80] {
+        for l in render(&s, 6, cols, 0) {
+            let p = plain(&l);
+            assert_eq!(width(&p), cols, "{p:?}");
+            assert!(!p.chars().any(|c| c.is_control()), "{p:?}");
+        }
+    }
+}
+
+#[test]
+fn bad_options_are_shown_and_defaults_used() {
+    let mut cfg = BTreeMap::new();
+    cfg.insert("rename_panes".to_string(), "sometimes".to_string());
+    let s = State::new(Config::from_map(&cfg));
+    assert!(s.cfg.rename_panes);
+    let lines = render(&s, 3, 90, 0);
+    assert!(lines[0].contains("option `rename_panes`"), "{lines:?}");
+}

@@ -1,0 +1,146 @@
+//! Text that came from elsewhere (a model's title, a pane's title): made inert and fitted to
+//! a width.
+//!
+//! Pane names are set with `rename_terminal_pane`, which Zellij stores literally (no format
+//! expansion, no shell), so the only danger is terminal control sequences, which Zellij would
+//! pass to every attached terminal when it draws the pane frame. [`inert`] removes them.
+
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+/// Whether `c` must never reach a terminal: C0 controls, DEL, C1 controls, and the Unicode
+/// bidirectional overrides and isolates (which reorder the rest of a line on screen).
+pub fn is_control(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `s` without control characters: tabs and line breaks become one space, every other control
+/// character (ESC, BEL, C1, DEL, bidi overrides) is dropped; runs of spaces are collapsed and the
+/// ends trimmed. What remains is shown exactly as written.
+pub fn inert(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut space = false;
+    for c in s.chars() {
+        let c = if matches!(c, '\t' | '\n' | '\r' | '\u{b}' | '\u{c}' | '\u{85}') {
+            ' '
+        } else if is_control(c) {
+            continue;
+        } else {
+            c
+        };
+        if c == ' ' {
+            space = !out.is_empty();
+            continue;
+        }
+        if space {
+            out.push(' ');
+            space = false;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// At most `max` characters of `s`, ending in `…` when it was cut.
+pub fn cap_chars(s: &str, max: usize) -> String {
+    if max == 0 {
+        return String::new();
+    }
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}
+
+/// Display width of `s` in terminal cells (wide characters count two).
+pub fn width(s: &str) -> usize {
+    UnicodeWidthStr::width(s)
+}
+
+/// `s` cut to at most `cells` terminal cells (with `…` when cut), without padding.
+pub fn truncate(s: &str, cells: usize) -> String {
+    if width(s) <= cells {
+        return s.to_string();
+    }
+    if cells == 0 {
+        return String::new();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > cells - 1 {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    out.push('…');
+    out
+}
+
+/// `s` fitted to exactly `cells` terminal cells: cut with `…`, or padded with spaces.
+pub fn fit(s: &str, cells: usize) -> String {
+    let mut out = truncate(s, cells);
+    let w = width(&out);
+    out.extend(std::iter::repeat_n(' ', cells.saturating_sub(w)));
+    out
+}
+
+/// `s` right-aligned in `cells` terminal cells (cut when longer).
+pub fn fit_right(s: &str, cells: usize) -> String {
+    let cut = truncate(s, cells);
+    let pad = cells.saturating_sub(width(&cut));
+    let mut out = " ".repeat(pad);
+    out.push_str(&cut);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inert_removes_every_control_and_keeps_the_rest_literally() {
+        let hostile =
+            "#(touch M1) #[fg=red] ; kill-server $(touch M2)\x1b]2;pwned\x07\u{9b}31m\x7f\u{202e}x";
+        let s = inert(hostile);
+        assert_eq!(
+            s,
+            "#(touch M1) #[fg=red] ; kill-server $(touch M2)]2;pwned31mx"
+        );
+        assert!(!s.chars().any(is_control));
+    }
+
+    #[test]
+    fn inert_turns_line_breaks_into_single_spaces() {
+        assert_eq!(inert("  a\n\n\tb \r\n c  "), "a b c");
+        assert_eq!(inert("\x1b\x1b"), "");
+    }
+
+    #[test]
+    fn kdl_looking_text_is_plain_text() {
+        let s = "pane { plugin location=\"file:/x.wasm\" }; \"quoted\" // comment";
+        assert_eq!(inert(s), s);
+    }
+
+    #[test]
+    fn widths_count_wide_characters_twice() {
+        assert_eq!(width("日本語"), 6);
+        assert_eq!(fit("日本語", 5), "日本…");
+        assert_eq!(width(&fit("日本語", 5)), 5);
+        assert_eq!(fit("ab", 4), "ab  ");
+        assert_eq!(fit_right("ab", 4), "  ab");
+        assert_eq!(truncate("💬 chat", 3), "💬…");
+        assert_eq!(truncate("abc", 0), "");
+    }
+
+    #[test]
+    fn caps_count_characters() {
+        assert_eq!(cap_chars("abcdef", 4), "abc…");
+        assert_eq!(cap_chars("日本語", 3), "日本語");
+        assert_eq!(cap_chars("x", 0), "");
+    }
+}

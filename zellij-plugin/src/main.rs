@@ -1,0 +1,224 @@
+//! panechat's Zellij plugin: the shim between `zellij-tile` and the plugin's logic
+//! (`panechat-zellij-model`, which holds the state, the reducer and the rendering and is tested
+//! natively). This file only translates Zellij events into inputs and performs effects.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use panechat_zellij_model::{self as model, drive, Effect, Host, Input, Key};
+use zellij_tile::prelude::*;
+
+#[derive(Default)]
+struct Plugin {
+    state: model::State,
+}
+
+register_plugin!(Plugin);
+
+/// Performs effects with `zellij-tile` calls.
+struct Zellij;
+
+impl Host for Zellij {
+    fn perform(&mut self, effect: Effect) -> Option<Input> {
+        match effect {
+            Effect::Run { argv, env, context } => {
+                let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+                run_command_with_env_variables_and_cwd(&argv, env, PathBuf::from("."), context);
+                None
+            }
+            Effect::Rename { pane, name } => {
+                rename_terminal_pane(pane, name);
+                None
+            }
+            Effect::Focus(pane) => {
+                focus_terminal_pane(pane, false, false);
+                None
+            }
+            Effect::OpenCommand { argv, cwd_of, env } => {
+                let _ = env; // command panes start with the Zellij server's environment
+                let mut args = argv.into_iter();
+                let path = args.next()?;
+                let cmd = CommandToRun {
+                    path: PathBuf::from(path),
+                    args: args.collect(),
+                    cwd: cwd_of.and_then(cwd),
+                };
+                open_command_pane(cmd, BTreeMap::new());
+                None
+            }
+            Effect::OpenTerminal { cwd_of, context } => {
+                let dir = cwd_of.and_then(cwd).unwrap_or_else(|| PathBuf::from("."));
+                let pane = match open_terminal(dir) {
+                    Some(PaneId::Terminal(id)) => Some(id),
+                    _ => None,
+                };
+                Some(Input::TerminalOpened { context, pane })
+            }
+            Effect::Show => {
+                show_self(true);
+                // A plugin started by `load_plugins` keeps a small default geometry.
+                let me = PaneId::Plugin(get_plugin_ids().plugin_id);
+                if let Some(c) = FloatingPaneCoordinates::new(
+                    Some("10%".into()),
+                    Some("15%".into()),
+                    Some("80%".into()),
+                    Some("70%".into()),
+                    None,
+                    None,
+                ) {
+                    change_floating_panes_coordinates(vec![(me, c)]);
+                }
+                None
+            }
+            Effect::Hide => {
+                hide_self();
+                None
+            }
+            Effect::CliOutput { pipe, text } => {
+                cli_pipe_output(&pipe, &text);
+                None
+            }
+            Effect::CliUnblock(pipe) => {
+                unblock_cli_pipe_input(&pipe);
+                None
+            }
+        }
+    }
+}
+
+fn cwd(pane: u32) -> Option<PathBuf> {
+    get_pane_cwd(PaneId::Terminal(pane)).ok()
+}
+
+fn key(k: &KeyWithModifier) -> Key {
+    let ctrl: BTreeSet<KeyModifier> = [KeyModifier::Ctrl].into();
+    match k.bare_key {
+        BareKey::Char(c) if k.key_modifiers == ctrl => Key::Ctrl(c.to_ascii_lowercase()),
+        _ if !k.has_no_modifiers() && !k.has_only_modifiers(&[KeyModifier::Shift]) => Key::Other,
+        BareKey::Char(c) => Key::Char(c),
+        BareKey::Enter => Key::Enter,
+        BareKey::Esc => Key::Esc,
+        BareKey::Backspace => Key::Backspace,
+        BareKey::Up => Key::Up,
+        BareKey::Down => Key::Down,
+        BareKey::PageUp => Key::PageUp,
+        BareKey::PageDown => Key::PageDown,
+        _ => Key::Other,
+    }
+}
+
+fn panes(manifest: &PaneManifest) -> Vec<model::Pane> {
+    manifest
+        .panes
+        .iter()
+        .flat_map(|(tab, panes)| {
+            panes
+                .iter()
+                .filter(|p| !p.is_plugin && !p.is_suppressed)
+                .map(|p| model::Pane {
+                    id: p.id,
+                    tab: *tab,
+                    title: p.title.clone(),
+                    focused: p.is_focused,
+                    floating: p.is_floating,
+                    exited: p.exited,
+                })
+        })
+        .collect()
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+impl ZellijPlugin for Plugin {
+    fn load(&mut self, configuration: BTreeMap<String, String>) {
+        self.state = model::State::new(model::Config::from_map(&configuration));
+        request_permission(&[
+            PermissionType::ReadApplicationState,
+            PermissionType::ChangeApplicationState,
+            PermissionType::RunCommands,
+            PermissionType::OpenTerminalsOrPlugins,
+            PermissionType::ReadCliPipes,
+        ]);
+        subscribe(&[
+            EventType::ModeUpdate,
+            EventType::SessionUpdate,
+            EventType::TabUpdate,
+            EventType::PaneUpdate,
+            EventType::PaneClosed,
+            EventType::PermissionRequestResult,
+            EventType::RunCommandResult,
+            EventType::Key,
+            EventType::Visible,
+        ]);
+    }
+
+    fn update(&mut self, event: Event) -> bool {
+        let input = match event {
+            Event::ModeUpdate(mode) => match mode.session_name {
+                Some(name) => Input::SessionName(name),
+                None => return false,
+            },
+            Event::SessionUpdate(sessions, _) => {
+                match sessions.into_iter().find(|s| s.is_current_session) {
+                    Some(s) => Input::SessionName(s.name),
+                    None => return false,
+                }
+            }
+            Event::TabUpdate(tabs) => Input::Tabs(
+                tabs.iter()
+                    .map(|t| model::Tab {
+                        position: t.position,
+                        name: t.name.clone(),
+                        active: t.active,
+                        floating_visible: t.are_floating_panes_visible,
+                    })
+                    .collect(),
+            ),
+            Event::PaneUpdate(manifest) => Input::Panes(panes(&manifest)),
+            Event::PaneClosed(PaneId::Terminal(id)) => Input::PaneClosed(id),
+            Event::PermissionRequestResult(status) => {
+                Input::Permission(status == PermissionStatus::Granted)
+            }
+            Event::RunCommandResult(exit, stdout, stderr, context) => Input::CommandDone {
+                context,
+                exit,
+                stdout: String::from_utf8_lossy(&stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&stderr).into_owned(),
+            },
+            Event::Key(k) => Input::Key(key(&k)),
+            Event::Visible(v) => Input::Visible(v),
+            _ => return false,
+        };
+        drive(&mut self.state, input, &mut Zellij)
+    }
+
+    fn pipe(&mut self, message: PipeMessage) -> bool {
+        let cli = match &message.source {
+            PipeSource::Cli(id) => Some(id.clone()),
+            _ => None,
+        };
+        let input = Input::Pipe {
+            name: message.name,
+            payload: message.payload,
+            cli,
+        };
+        drive(&mut self.state, input, &mut Zellij)
+    }
+
+    fn render(&mut self, rows: usize, cols: usize) {
+        for (i, line) in model::render::render(&self.state, rows, cols, now())
+            .iter()
+            .enumerate()
+        {
+            if i + 1 < rows {
+                println!("{line}");
+            } else {
+                print!("{line}");
+            }
+        }
+    }
+}

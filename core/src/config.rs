@@ -86,6 +86,10 @@ pub struct Config {
     pub title_generate: bool,
     /// `title.timeout`.
     pub title_timeout: Duration,
+    /// `context.lines`: how many lines of a pane `--pane` attaches by default.
+    pub context_lines: usize,
+    /// `context.max_bytes` and `context.redact`: how attachments are capped and redacted.
+    pub context: crate::context::Limits,
     sources: BTreeMap<&'static str, String>,
 }
 
@@ -228,6 +232,27 @@ const KEYS: &[KeyDef] = &[
         default: "20s",
         project_ok: true,
         doc: "longest wait for a generated title",
+    },
+    KeyDef {
+        name: "context.lines",
+        ty: Ty::Int,
+        default: "1000",
+        project_ok: true,
+        doc: "lines of a pane --pane attaches (screen and scrollback)",
+    },
+    KeyDef {
+        name: "context.max_bytes",
+        ty: Ty::Int,
+        default: "262144",
+        project_ok: true,
+        doc: "cap on one attachment's size (cut with a marker)",
+    },
+    KeyDef {
+        name: "context.redact",
+        ty: Ty::Bool,
+        default: "true",
+        project_ok: false,
+        doc: "mask strings that look like secrets in attachments",
     },
 ];
 
@@ -400,6 +425,14 @@ impl Config {
                 .as_bool()
                 .unwrap_or(true),
             title_timeout: d(get("title.timeout", &mut sources)),
+            context_lines: int(get("context.lines", &mut sources)).clamp(1, 1_000_000) as usize,
+            context: crate::context::Limits {
+                max_bytes: int(get("context.max_bytes", &mut sources)).clamp(1024, 64 << 20)
+                    as usize,
+                redact: get("context.redact", &mut sources)
+                    .as_bool()
+                    .unwrap_or(true),
+            },
             sources,
         })
     }

@@ -9,6 +9,7 @@
 
 pub mod adapters;
 pub mod config;
+pub mod context;
 pub mod env;
 pub mod error;
 pub mod lock;

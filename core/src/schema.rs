@@ -23,6 +23,9 @@ pub struct ConversationItem {
     pub title: Option<String>,
     /// Number of turns.
     pub turns: u64,
+    /// How many attachments (panes, piped input, files) its turns carry.
+    #[serde(default)]
+    pub attachments: u64,
     /// Creation time (RFC 3339).
     pub created_at: String,
     /// Last change (RFC 3339).
@@ -56,6 +59,7 @@ impl ConversationItem {
             id: s.id.clone(),
             title: s.title.clone(),
             turns: s.turns,
+            attachments: s.attachments,
             created_at: s.created_at.clone(),
             updated_at: s.updated_at.clone(),
             parent: s.parent.clone(),
@@ -162,6 +166,9 @@ pub struct MessageItem {
     /// The reply was cut at `provider.max_reply_bytes` (assistant messages; absent otherwise).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
+    /// Text attached to a user message, each with its `source` and `text` (absent when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<crate::context::Attachment>,
 }
 
 /// `show --json`.
@@ -200,6 +207,7 @@ impl From<&Conversation> for ConversationDoc {
                 model: None,
                 usage: None,
                 truncated: false,
+                attachments: Vec::new(),
             });
         }
         for t in &c.turns {
@@ -210,6 +218,7 @@ impl From<&Conversation> for ConversationDoc {
                 model: None,
                 usage: None,
                 truncated: false,
+                attachments: t.attachments.clone(),
             });
             messages.push(MessageItem {
                 role: "assistant".into(),
@@ -218,6 +227,7 @@ impl From<&Conversation> for ConversationDoc {
                 model: Some(t.model.clone()),
                 usage: Some(t.usage),
                 truncated: t.truncated,
+                attachments: Vec::new(),
             });
         }
         ConversationDoc {

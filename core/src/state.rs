@@ -235,6 +235,7 @@ mod tests {
             deleted: false,
             log_len: 0,
             history_len: 0,
+            attachments: 0,
         })
     }
 

@@ -848,6 +848,11 @@ const QUERY_EXAMPLES: &[&str] = &[
     r#"panechat q --id prev "question""#,
     r#"panechat q --id last "question""#,
     r#"panechat q --id -- 2 "question""#,
+    // Attachments: tests/tests/context.rs runs each of these.
+    r#"panechat q --pane "why did this fail?""#,
+    r#"panechat q --pane left "what is wrong there?""#,
+    r#"panechat q --pane --lines 50 "why?""#,
+    r#"panechat q -f src/main.rs -f Cargo.toml "why does this not build?""#,
 ];
 
 /// The `panechat q …` example commands in `text` (each up to its first `  ` or `#`).

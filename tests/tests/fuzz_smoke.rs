@@ -170,6 +170,7 @@ fn turn(i: usize, filler: usize) -> Turn {
         finished_at: format!("f{i}"),
         finish_reason: (i % 3 == 0).then(|| "stop".to_owned()),
         truncated: i % 5 == 0,
+        attachments: Vec::new(),
     }
 }
 

@@ -79,8 +79,12 @@ fn every_json_output_matches_its_documented_example() {
     let docs = examples();
     assert!(docs.len() >= 8, "examples found: {}", docs.len());
     let (env, fake) = setup();
-    env.run_in("a", ["q", "--new", "first [[title:Shared]]"])
-        .ok();
+    std::fs::write(env.root.join("work/layout.kdl"), "layout {\n    pane\n}\n").unwrap();
+    env.run_in(
+        "a",
+        ["q", "--new", "-f", "layout.kdl", "first [[title:Shared]]"],
+    )
+    .ok();
     let parent = active(&env, "a");
     let fork: Value = json(
         &env.run_in("a", ["fork", "--session", "b", "--json"])

@@ -36,6 +36,7 @@ fn msg(role: Role, content: &str) -> Message {
     Message {
         role,
         content: content.to_owned(),
+        attachments: Vec::new(),
     }
 }
 
@@ -869,4 +870,74 @@ fn fake_wire_formats_look_like_the_real_ones() {
     ));
     assert!(lines[2].contains(r#""done_reason":"stop","done":true,"#));
     assert!(lines[2].contains(r#""prompt_eval_count":2,"#));
+}
+
+// ---- attachments ----
+
+fn with_attachments() -> ChatRequest {
+    let mut m = msg(Role::User, "why did this fail?");
+    m.attachments = vec![
+        panechat::context::Attachment {
+            source: "pane tmux %3, 2 lines".to_owned(),
+            text: "$ make\nerror: no rule to make target 'all'".to_owned(),
+        },
+        panechat::context::Attachment {
+            source: "file Makefile".to_owned(),
+            text: "al:\n\techo hi".to_owned(),
+        },
+    ];
+    request(vec![
+        msg(Role::User, "earlier"),
+        msg(Role::Assistant, "ok"),
+        m,
+    ])
+}
+
+const PANE_FRAMED: &str = "--- pane tmux %3, 2 lines ---\n$ make\nerror: no rule to make target 'all'\n--- end of pane tmux %3, 2 lines ---";
+const FILE_FRAMED: &str = "--- file Makefile ---\nal:\n\techo hi\n--- end of file Makefile ---";
+
+#[test]
+fn every_provider_kind_receives_attachments_in_its_wire_shape() {
+    let fake = FakeProvider::start();
+    for kind in HTTP_KINDS {
+        fake.clear_requests();
+        let out = run(&fake.provider_config(kind), with_attachments());
+        assert!(out.failed.is_none(), "{kind}: {out:?}");
+        let reqs = fake.wait_for_requests(1, WAIT);
+        let body = &reqs[0].body;
+        let msgs = body["messages"].as_array().unwrap();
+        let last = msgs.last().unwrap();
+        assert_eq!(last["role"], "user", "{kind}");
+        let want = match kind {
+            // Chat Completions content parts and Messages API text blocks: one per attachment,
+            // then the question.
+            ProviderKind::Openai | ProviderKind::Anthropic => json!([
+                {"type": "text", "text": PANE_FRAMED},
+                {"type": "text", "text": FILE_FRAMED},
+                {"type": "text", "text": "why did this fail?"},
+            ]),
+            // Ollama's native API takes a string.
+            _ => json!(format!(
+                "{PANE_FRAMED}\n\n{FILE_FRAMED}\n\nwhy did this fail?"
+            )),
+        };
+        assert_eq!(last["content"], want, "{kind}: {body}");
+        // Earlier messages are untouched.
+        assert_eq!(msgs[msgs.len() - 3]["content"], "earlier", "{kind}");
+        assert!(out.text().starts_with("echo: "), "{kind}: {}", out.text());
+    }
+    // The command provider: framed text in `content`, the sources beside it.
+    let out = run(&command_cfg(&["cat"]), with_attachments());
+    let v: Value = serde_json::from_str(&out.text()).unwrap();
+    assert_eq!(
+        v["messages"][2],
+        json!({
+            "role": "user",
+            "content": format!("{PANE_FRAMED}\n\n{FILE_FRAMED}\n\nwhy did this fail?"),
+            "attachments": [
+                {"source": "pane tmux %3, 2 lines", "bytes": 42},
+                {"source": "file Makefile", "bytes": 12},
+            ],
+        })
+    );
 }

@@ -1,5 +1,6 @@
 //! Command-line interface: argument definitions, dispatch and the one error report.
 
+mod attach;
 mod completions;
 mod doctor;
 mod fork;

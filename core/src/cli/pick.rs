@@ -687,6 +687,7 @@ mod tests {
             deleted: false,
             log_len: 0,
             history_len: 0,
+            attachments: 0,
         };
         Item::new(
             s,

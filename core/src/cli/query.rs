@@ -58,7 +58,7 @@ pub enum OnLocked {
 /// `--id` and `--fork` take an optional value. Written with `=` (`--id=prev`, `--fork=2`) the
 /// value is always theirs. Written with a space, the next word is their value only when it can
 /// be nothing else: for `--id` a keyword (`last`, `prev`, `pick`, `-`) or an id prefix with a
-/// digit in it (every id starts with digits), for `--fork` a number or `all`. Any other word
+/// digit in it (every id starts with digits), for `--fork` a number or `all`, for `--pane` a direction, `last` or a pane id. Any other word
 /// starts the message, so `--id "question"` opens the picker and sends "question". After `--`,
 /// every word is message text. [`spaced_value`] applies this rule to the command line.
 #[derive(clap::Args, Debug)]
@@ -95,6 +95,22 @@ pub struct Args {
     /// Send this session's unanswered message again.
     #[arg(long, conflicts_with = "message")]
     retry: bool,
+    /// Attach a pane's text: this pane (`--pane` alone), left, right, up, down, last (tmux), or a
+    /// pane id (`--pane left` or `--pane=left`); the command line that asked is left out.
+    #[arg(long, value_name = "WHICH", num_args = 0..=1, require_equals = true,
+          default_missing_value = "", value_parser = parse_pane_arg, conflicts_with = "retry")]
+    pane: Option<String>,
+    /// How many lines of screen and scrollback `--pane` attaches (default: context.lines).
+    #[arg(long, value_name = "N", requires = "pane")]
+    lines: Option<usize>,
+    /// Attach a file (repeatable). Piped stdin is attached too when a MESSAGE is given.
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "PATH",
+        conflicts_with = "retry"
+    )]
+    file: Vec<std::path::PathBuf>,
     /// The word `--id WORD` took as its target (written with a space), for a precise error.
     #[arg(skip)]
     spaced_id: Option<String>,
@@ -102,6 +118,12 @@ pub struct Args {
 
 fn parse_target_arg(s: &str) -> std::result::Result<String, String> {
     Target::parse(s)
+        .map(|_| s.to_string())
+        .map_err(|e| e.to_string())
+}
+
+fn parse_pane_arg(s: &str) -> std::result::Result<String, String> {
+    panechat::context::Which::parse(s)
         .map(|_| s.to_string())
         .map_err(|e| e.to_string())
 }
@@ -145,6 +167,7 @@ pub fn spaced_value(argv: &[OsString], args: &Args) -> Option<(Vec<OsString>, Op
     let spaced_id = match flag {
         "--id" if is_target_word(word) => Some(word.to_string()),
         "--fork" if is_keep_word(word) => None,
+        "--pane" if !word.is_empty() && panechat::context::Which::parse(word).is_ok() => None,
         _ => return None,
     };
     let mut v = argv[..split - 1].to_vec();
@@ -240,13 +263,28 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         OnLocked::Fail
     });
 
-    let (message, retry_target) = if args.retry {
+    let (message, retry_target, attachments) = if args.retry {
         let d = ctx.store.draft(&session.key).ok_or_else(|| {
             Error::NotFound("this session has no unanswered message to retry".into())
         })?;
-        (d.message, d.conversation)
+        (d.message, d.conversation, d.attachments)
     } else {
-        (read_message(ctx, &args)?, None)
+        let message = read_message(ctx, &args)?;
+        let prepared = super::attach::gather(
+            ctx,
+            &cfg,
+            &super::attach::Wanted {
+                pane: args.pane.as_deref(),
+                lines: args.lines,
+                files: &args.file,
+                stdin: !args.message.is_empty(),
+            },
+        )?;
+        if let Some(line) = super::attach::summary_line(&prepared) {
+            ctx.note(&line);
+        }
+        let attachments = prepared.into_iter().map(|p| p.attachment).collect();
+        (message, None, attachments)
     };
 
     ctx.store.ensure_dirs()?;
@@ -255,6 +293,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         session: session.key.clone(),
         conversation: Some(summary.id.clone()),
         message: message.clone(),
+        attachments: attachments.clone(),
         partial_reply: String::new(),
         error: String::new(),
         at: panechat::time::now_rfc3339(),
@@ -313,6 +352,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     let messages = vec![Message {
         role: Role::User,
         content: message.clone(),
+        attachments: attachments.clone(),
     }];
     let request = ChatRequest {
         model: model.clone(),
@@ -371,6 +411,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         finished_at: panechat::time::now_rfc3339(),
         finish_reason: reply.finish_reason,
         truncated: reply.truncated,
+        attachments,
     };
     let model_for_title = turn.model.clone();
     ctx.log(
@@ -1026,6 +1067,7 @@ fn generate_title(
         messages: vec![Message {
             role: Role::User,
             content: prompt,
+            attachments: Vec::new(),
         }],
         history: None,
         stream: true,

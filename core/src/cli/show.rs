@@ -17,9 +17,12 @@ use super::{out, out_json, Ctx};
 pub struct Args {
     /// last, prev, pick, or an id or unique prefix (default: this session's active one).
     target: Option<String>,
-    /// Print JSON: id, title, parent, turns, messages [{role, content, at, model, usage}].
+    /// Print JSON: id, title, parent, turns, messages [{role, content, at, model, usage, attachments}].
     #[arg(long)]
     json: bool,
+    /// Show attached text (panes, piped input, files) in full, not one line each.
+    #[arg(long, short = 'a')]
+    attachments: bool,
 }
 
 /// Resolves an optional target to an id (default: the session's active conversation).
@@ -76,7 +79,21 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         text.push_str(&format!("system: {}\n", clean(sys)));
     }
     for t in &conv.turns {
-        text.push_str("\n>>> ");
+        text.push('\n');
+        for a in &t.attachments {
+            if args.attachments {
+                text.push_str(&format!("[attached: {}, {}]\n", clean(&a.source), a.size()));
+                text.push_str(&clean(&a.text));
+                text.push_str("\n[end of attachment]\n");
+            } else {
+                text.push_str(&format!(
+                    "[attached: {}, {}] (show --attachments prints it)\n",
+                    clean(&a.source),
+                    a.size()
+                ));
+            }
+        }
+        text.push_str(">>> ");
         text.push_str(&clean(&t.user).replace('\n', "\n    "));
         text.push_str("\n\n");
         text.push_str(&clean(&t.assistant));

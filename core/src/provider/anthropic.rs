@@ -71,7 +71,7 @@ pub(crate) fn request_body(req: &ChatRequest, max_tokens: u32) -> RequestBody {
     if !system.is_empty() {
         head["system"] = json!(system.join("\n\n"));
     }
-    req.body(&head, false, true)
+    req.body_shaped(&head, false, true, AttachmentShape::TextParts)
 }
 
 impl Provider for Anthropic {
@@ -583,10 +583,12 @@ data: {"type":"message_stop"}
                 Message {
                     role: Role::System,
                     content: "more".into(),
+                    attachments: Vec::new(),
                 },
                 Message {
                     role: Role::User,
                     content: "q".into(),
+                    attachments: Vec::new(),
                 },
             ],
             stream: true,

@@ -14,6 +14,12 @@
 //! with `role` (`"user"`, `"assistant"` or `"system"`) and `content`, ending with the new user
 //! message.
 //!
+//! A message with attachments (a pane, piped input, files: `panechat q --pane`, `-f`) has them
+//! framed in its `content` before the question (`--- stdin ---` … `--- end of stdin ---`), so a
+//! program that knows nothing of attachments still sees them, and lists them beside it:
+//! `"attachments": [{"source": "pane tmux %3, 120 lines", "bytes": 5123}]`. Earlier messages
+//! carry theirs in `content` only.
+//!
 //! **Output.** Everything the program writes to standard output is the reply, streamed as it
 //! arrives (UTF-8; a character split across writes is held back until complete, invalid bytes
 //! become `U+FFFD`). Standard error is captured. Exit status 0 means the reply is complete
@@ -60,8 +66,17 @@ impl CommandProvider {
 /// The JSON document written to the program's standard input (see the module docs), with its
 /// trailing newline.
 pub fn transcript_json(req: &ChatRequest) -> String {
-    let mut s = String::from_utf8(req.body_with_messages(&transcript_head(req), false, false))
-        .expect("JSON is UTF-8");
+    let mut s = String::from_utf8(
+        req.body_shaped(
+            &transcript_head(req),
+            false,
+            false,
+            AttachmentShape::JoinedWithSources,
+        )
+        .to_vec()
+        .expect("in-memory bodies read"),
+    )
+    .expect("JSON is UTF-8");
     s.push('\n');
     s
 }
@@ -110,7 +125,14 @@ impl Provider for CommandProvider {
         // transcript must not deadlock against a full stdout pipe.
         if let Some(mut stdin) = child.stdin.take() {
             // Streamed, so a long history goes from its file to the pipe without a copy.
-            let mut input = req.body(&transcript_head(req), false, false).into_reader();
+            let mut input = req
+                .body_shaped(
+                    &transcript_head(req),
+                    false,
+                    false,
+                    AttachmentShape::JoinedWithSources,
+                )
+                .into_reader();
             let _ = std::thread::Builder::new()
                 .name("command-stdin".into())
                 .spawn(move || {
@@ -402,6 +424,7 @@ mod tests {
             messages: vec![Message {
                 role: Role::User,
                 content: "hi \"there\"\n".into(),
+                attachments: Vec::new(),
             }],
             stream: true,
         };
@@ -446,6 +469,7 @@ mod tests {
             messages: vec![Message {
                 role: Role::User,
                 content: "hello".into(),
+                attachments: Vec::new(),
             }],
             stream: true,
         };

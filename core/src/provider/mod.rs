@@ -27,6 +27,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::context::Attachment;
+
 /// Which wire format a provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -123,6 +125,25 @@ pub struct Message {
     pub role: Role,
     /// The text.
     pub content: String,
+    /// Text attached to it (a pane, piped input, files), sent in each API's own shape (see
+    /// [`AttachmentShape`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
+/// How a wire format carries a message's attachments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachmentShape {
+    /// `content` becomes an array of text parts: one `{"type":"text","text":…}` per attachment
+    /// (framed with its source, see [`Attachment::framed`]), then the message itself. OpenAI
+    /// Chat Completions and the Anthropic Messages API both take this form.
+    TextParts,
+    /// `content` stays one string: the framed attachments, then the message
+    /// ([`crate::context::joined_content`]). Ollama's native API.
+    Joined,
+    /// As `Joined`, plus `"attachments": [{"source": …, "bytes": …}]` beside `content`, so a
+    /// program can tell what was attached. The `command` provider.
+    JoinedWithSources,
 }
 
 /// A request: the whole transcript to send.
@@ -274,6 +295,17 @@ impl ChatRequest {
         system_first: bool,
         skip_system: bool,
     ) -> RequestBody {
+        self.body_shaped(head, system_first, skip_system, AttachmentShape::Joined)
+    }
+
+    /// [`body`](Self::body), with attachments in `shape`.
+    pub fn body_shaped(
+        &self,
+        head: &serde_json::Value,
+        system_first: bool,
+        skip_system: bool,
+        shape: AttachmentShape,
+    ) -> RequestBody {
         let mut prefix = serde_json::to_vec(head).expect("JSON values serialise");
         debug_assert_eq!(prefix.last(), Some(&b'}'));
         prefix.pop();
@@ -308,7 +340,11 @@ impl ChatRequest {
                 suffix.push(b',');
             }
             any = true;
-            suffix.extend_from_slice(&encode(m.role.as_str(), &m.content));
+            if m.attachments.is_empty() {
+                suffix.extend_from_slice(&encode(m.role.as_str(), &m.content));
+            } else {
+                suffix.extend_from_slice(&encode_with_attachments(m, shape));
+            }
         }
         suffix.extend_from_slice(b"]}");
         RequestBody {
@@ -329,6 +365,32 @@ impl ChatRequest {
             .to_vec()
             .expect("in-memory bodies read")
     }
+}
+
+/// One message with attachments as a JSON object in `shape`.
+fn encode_with_attachments(m: &Message, shape: AttachmentShape) -> Vec<u8> {
+    use serde_json::json;
+    let v = match shape {
+        AttachmentShape::TextParts => {
+            let mut parts: Vec<serde_json::Value> = m
+                .attachments
+                .iter()
+                .map(|a| json!({"type": "text", "text": a.framed()}))
+                .collect();
+            parts.push(json!({"type": "text", "text": m.content}));
+            json!({"role": m.role.as_str(), "content": parts})
+        }
+        AttachmentShape::Joined => json!({
+            "role": m.role.as_str(),
+            "content": crate::context::joined_content(&m.content, &m.attachments),
+        }),
+        AttachmentShape::JoinedWithSources => json!({
+            "role": m.role.as_str(),
+            "content": crate::context::joined_content(&m.content, &m.attachments),
+            "attachments": m.attachments.iter().map(|a| json!({"source": a.source, "bytes": a.text.len()})).collect::<Vec<_>>(),
+        }),
+    };
+    serde_json::to_vec(&v).expect("serialises")
 }
 
 /// Token counts, when the provider reports them.
@@ -588,4 +650,83 @@ pub fn join_url(base: &str, path: &str) -> String {
         base.trim_end_matches('/'),
         path.trim_start_matches('/')
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn request() -> ChatRequest {
+        ChatRequest {
+            model: "m".into(),
+            system: None,
+            history: Some(History::Bytes(Arc::new(
+                br#"{"role":"user","content":"earlier"},{"role":"assistant","content":"ok"}"#
+                    .to_vec(),
+            ))),
+            messages: vec![Message {
+                role: Role::User,
+                content: "why?".into(),
+                attachments: vec![
+                    Attachment {
+                        source: "pane tmux %3, 2 lines".into(),
+                        text: "$ make\nerror: x".into(),
+                    },
+                    Attachment {
+                        source: "stdin".into(),
+                        text: "piped".into(),
+                    },
+                ],
+            }],
+            stream: true,
+        }
+    }
+
+    fn last_message(body: RequestBody) -> Value {
+        let v: Value = serde_json::from_slice(&body.to_vec().unwrap()).unwrap();
+        let msgs = v["messages"].as_array().unwrap();
+        assert_eq!(msgs[0]["content"], "earlier", "history first");
+        msgs.last().unwrap().clone()
+    }
+
+    #[test]
+    fn each_shape_carries_the_attachments() {
+        let req = request();
+        let head = json!({"model": "m"});
+        let parts = last_message(req.body_shaped(&head, true, false, AttachmentShape::TextParts));
+        assert_eq!(
+            parts,
+            json!({"role": "user", "content": [
+                {"type": "text", "text": "--- pane tmux %3, 2 lines ---\n$ make\nerror: x\n--- end of pane tmux %3, 2 lines ---"},
+                {"type": "text", "text": "--- stdin ---\npiped\n--- end of stdin ---"},
+                {"type": "text", "text": "why?"},
+            ]})
+        );
+        let joined = last_message(req.body_shaped(&head, true, false, AttachmentShape::Joined));
+        assert_eq!(
+            joined,
+            json!({"role": "user", "content": "--- pane tmux %3, 2 lines ---\n$ make\nerror: x\n--- end of pane tmux %3, 2 lines ---\n\n--- stdin ---\npiped\n--- end of stdin ---\n\nwhy?"})
+        );
+        let with_sources =
+            last_message(req.body_shaped(&head, true, false, AttachmentShape::JoinedWithSources));
+        assert_eq!(with_sources["content"], joined["content"]);
+        assert_eq!(
+            with_sources["attachments"],
+            json!([{"source": "pane tmux %3, 2 lines", "bytes": 15}, {"source": "stdin", "bytes": 5}])
+        );
+        // Without attachments every shape is the plain string form.
+        let mut plain = req.clone();
+        plain.messages[0].attachments.clear();
+        for shape in [
+            AttachmentShape::TextParts,
+            AttachmentShape::Joined,
+            AttachmentShape::JoinedWithSources,
+        ] {
+            assert_eq!(
+                last_message(plain.body_shaped(&head, true, false, shape)),
+                json!({"role": "user", "content": "why?"})
+            );
+        }
+    }
 }

@@ -328,6 +328,7 @@ mod tests {
             messages: vec![Message {
                 role: Role::User,
                 content: "q".into(),
+                attachments: Vec::new(),
             }],
             stream: false,
         };

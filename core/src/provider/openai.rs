@@ -62,7 +62,7 @@ pub(crate) fn request_body(req: &ChatRequest) -> RequestBody {
     if req.stream {
         head["stream_options"] = json!({"include_usage": true});
     }
-    req.body(&head, true, false)
+    req.body_shaped(&head, true, false, AttachmentShape::TextParts)
 }
 
 impl Provider for OpenAi {
@@ -453,10 +453,12 @@ data: [DONE]
                 Message {
                     role: Role::User,
                     content: "a".into(),
+                    attachments: Vec::new(),
                 },
                 Message {
                     role: Role::Assistant,
                     content: "b".into(),
+                    attachments: Vec::new(),
                 },
             ],
             stream: true,

@@ -166,6 +166,10 @@ pub struct Turn {
     /// The reply was cut at `provider.max_reply_bytes`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
+    /// Text attached to the user's message (a pane, piped input, files), sent with it and,
+    /// as history, with every later question.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<crate::context::Attachment>,
 }
 
 /// One line of a conversation log.
@@ -235,6 +239,9 @@ pub struct Summary {
     /// Size of the pre-encoded history file that goes with `log_len`.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub history_len: u64,
+    /// How many attachments its turns carry.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attachments: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -285,6 +292,7 @@ impl Summary {
             deleted: false,
             log_len: 0,
             history_len: 0,
+            attachments: 0,
         }
     }
 
@@ -295,6 +303,7 @@ impl Summary {
             Record::Header(_) => {}
             Record::Turn(t) => {
                 self.turns += 1;
+                self.attachments += t.attachments.len() as u64;
                 self.last_message = Some(snippet(&t.user));
                 if !t.finished_at.is_empty() {
                     self.updated_at = t.finished_at.clone();
@@ -333,16 +342,25 @@ impl Conversation {
             deleted: false,
             log_len: 0,
             history_len: 0,
+            attachments: self.turns.iter().map(|t| t.attachments.len() as u64).sum(),
         }
     }
 }
 
 /// The history encoding of one turn: `,{"role":"user","content":…},{"role":"assistant",…}`
-/// (with a leading comma; the reader drops the first one).
+/// (with a leading comma; the reader drops the first one). The history is shared by every
+/// provider kind, so a turn's attachments are in the one form all of them accept: framed in the
+/// user's content string, before the message ([`crate::context::joined_content`]).
 pub fn encode_history(turn: &Turn) -> Vec<u8> {
-    let mut v = Vec::with_capacity(turn.user.len() + turn.assistant.len() + 64);
+    let attached: usize = turn.attachments.iter().map(|a| a.text.len() + 64).sum();
+    let mut v = Vec::with_capacity(turn.user.len() + turn.assistant.len() + attached + 64);
     v.extend_from_slice(b",{\"role\":\"user\",\"content\":");
-    serde_json::to_writer(&mut v, &turn.user).expect("strings serialise");
+    if turn.attachments.is_empty() {
+        serde_json::to_writer(&mut v, &turn.user).expect("strings serialise");
+    } else {
+        let joined = crate::context::joined_content(&turn.user, &turn.attachments);
+        serde_json::to_writer(&mut v, &joined).expect("strings serialise");
+    }
     v.extend_from_slice(b"},{\"role\":\"assistant\",\"content\":");
     serde_json::to_writer(&mut v, &turn.assistant).expect("strings serialise");
     v.push(b'}');
@@ -419,5 +437,75 @@ mod tests {
         let s = serde_json::to_string(&r).unwrap();
         assert!(s.contains("\"type\":\"title\""));
         assert_eq!(serde_json::from_str::<Record>(&s).unwrap(), r);
+    }
+}
+
+#[cfg(test)]
+mod attachment_tests {
+    use super::*;
+    use crate::context::Attachment;
+
+    fn turn(attachments: Vec<Attachment>) -> Turn {
+        Turn {
+            user: "why?".into(),
+            assistant: "because".into(),
+            model: "m".into(),
+            usage: Usage::default(),
+            started_at: String::new(),
+            finished_at: String::new(),
+            finish_reason: None,
+            truncated: false,
+            attachments,
+        }
+    }
+
+    #[test]
+    fn old_logs_read_unchanged_and_attachments_roundtrip() {
+        let old = r#"{"type":"turn","user":"u","assistant":"a","model":"m"}"#;
+        let Record::Turn(t) = serde_json::from_str::<Record>(old).unwrap() else {
+            panic!("a turn")
+        };
+        assert!(t.attachments.is_empty());
+        // A turn without attachments is written as before.
+        let plain = serde_json::to_string(&Record::Turn(turn(vec![]))).unwrap();
+        assert!(!plain.contains("attachments"), "{plain}");
+        let a = Attachment {
+            source: "file src/main.rs".into(),
+            text: "fn main() {}".into(),
+        };
+        let rec = Record::Turn(turn(vec![a.clone()]));
+        let s = serde_json::to_string(&rec).unwrap();
+        assert_eq!(serde_json::from_str::<Record>(&s).unwrap(), rec);
+        let mut summary = Summary::from_header(&Header {
+            v: 1,
+            id: ConversationId::generate(),
+            created_at: String::new(),
+            parent: None,
+            model: None,
+            system: None,
+        });
+        summary.apply(&rec);
+        summary.apply(&rec);
+        assert_eq!(summary.attachments, 2);
+    }
+
+    #[test]
+    fn history_carries_attachments_as_framed_text() {
+        let a = Attachment {
+            source: "stdin".into(),
+            text: "error: x".into(),
+        };
+        let enc = encode_history(&turn(vec![a]));
+        let v: serde_json::Value =
+            serde_json::from_slice(&[b"[", &enc[1..], b"]"].concat()).unwrap();
+        assert_eq!(
+            v[0]["content"],
+            "--- stdin ---\nerror: x\n--- end of stdin ---\n\nwhy?"
+        );
+        assert_eq!(v[1]["content"], "because");
+        assert_eq!(
+            encode_history(&turn(vec![])),
+            b",{\"role\":\"user\",\"content\":\"why?\"},{\"role\":\"assistant\",\"content\":\"because\"}"
+        );
     }
 }

@@ -282,6 +282,7 @@ mod tests {
             finished_at: format!("t{i}"),
             finish_reason: None,
             truncated: false,
+            attachments: Vec::new(),
         }
     }
 

@@ -73,6 +73,9 @@ pub struct Draft {
     pub conversation: Option<ConversationId>,
     /// The message.
     pub message: String,
+    /// What was attached to it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<crate::context::Attachment>,
     /// Reply text received before the run ended, if any.
     #[serde(default)]
     pub partial_reply: String,
@@ -411,6 +414,7 @@ impl Store {
             deleted: false,
             log_len: 0,
             history_len: 0,
+            attachments: 0,
         });
         for p in [
             self.log_path(id),
@@ -537,6 +541,7 @@ mod tests {
             finished_at: finished.into(),
             finish_reason: None,
             truncated: false,
+            attachments: Vec::new(),
         }
     }
 

@@ -22,6 +22,7 @@ pub type Case = (&'static str, fn(&World) -> Result<Vec<Row>, String>);
 pub const ALL: &[Case] = &[
     ("status", status),
     ("pre-request overhead", pre_request),
+    ("attach a tmux pane", attach_pane),
     ("append", append),
     ("ls", ls),
     ("fork --last 5", fork),
@@ -115,6 +116,18 @@ fn query_once(
     extra: &[&str],
     expect_messages: Option<usize>,
 ) -> Result<(f64, f64), String> {
+    query_once_with(w, session, conv, extra, &[], expect_messages)
+}
+
+/// [`query_once`] with extra environment variables.
+fn query_once_with(
+    w: &World,
+    session: &str,
+    conv: &ConversationId,
+    extra: &[&str],
+    envs: &[(&str, &str)],
+    expect_messages: Option<usize>,
+) -> Result<(f64, f64), String> {
     w.fake.clear_requests();
     let len = w.big.snapshot(conv)?;
     // As when a pane asks again: the conversation is already the one activated last, so the
@@ -123,7 +136,9 @@ fn query_once(
     let mut args = vec!["q", "--cfg", "title.generate=false"];
     args.extend_from_slice(extra);
     args.push(QUESTION);
-    let t = proc::run_timed(&mut w.panechat(&w.big, session, &args))?;
+    let mut cmd = w.panechat(&w.big, session, &args);
+    cmd.envs(envs.iter().copied());
+    let t = proc::run_timed(&mut cmd)?;
     let req = single_request(w)?;
     if let Some(n) = expect_messages {
         let got = req.messages().len();
@@ -145,7 +160,8 @@ fn query_once(
 fn single_request(w: &World) -> Result<RecordedRequest, String> {
     let reqs = w.fake.requests();
     match reqs.as_slice() {
-        [r] if r.last_user_message().as_deref() == Some(QUESTION) => Ok(r.clone()),
+        // (With attachments, the question is the last text part.)
+        [r] if r.last_user_message().is_some_and(|m| m.ends_with(QUESTION)) => Ok(r.clone()),
         _ => Err(format!(
             "expected one chat request for the question, got {} request(s): {:?}",
             reqs.len(),
@@ -196,6 +212,145 @@ fn pre_request(w: &World) -> Result<Vec<Row>, String> {
             Series::ms("spawn -> whole request received, 10 turns", &short_full),
         ],
         notes: Vec::new(),
+    }])
+}
+
+/// Attaching a pane: from spawning `panechat q --pane --lines 10000 "…"` in a tmux pane whose
+/// scrollback holds 10,000 lines of build output (a private tmux server, `history-limit` 20000)
+/// to the first byte of the request, against the same query without `--pane` (same environment,
+/// so both publish to tmux alike), in the 10-turn conversation, alternately, 15 samples each
+/// after 2 warm-up rounds. Budget: the median difference ≤ 30 ms.
+fn attach_pane(w: &World) -> Result<Vec<Row>, String> {
+    let tmpdir = w.root.join("tmux");
+    std::fs::create_dir_all(&tmpdir).map_err(|e| e.to_string())?;
+    let socket = format!("pcbench{}", std::process::id());
+    let tmux = |args: &[&str]| -> Result<String, String> {
+        let o = Command::new("tmux")
+            .args(["-L", &socket, "-f", "/dev/null"])
+            .args(args)
+            .env("TMUX_TMPDIR", &tmpdir)
+            .env_remove("TMUX")
+            .env_remove("TMUX_PANE")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("tmux: {e} (is tmux installed?)"))?;
+        if !o.status.success() {
+            return Err(format!(
+                "tmux {args:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            ));
+        }
+        Ok(String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    struct Kill<'a>(&'a dyn Fn(&[&str]) -> Result<String, String>);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = (self.0)(&["kill-server"]);
+        }
+    }
+    tmux(&[
+        "start-server", ";", "set", "-g", "history-limit", "20000", ";", "new-session", "-d",
+        "-s", "bench", "-x", "160", "-y", "50",
+        "seq -f 'src/module%g.c:12:5: warning: unused variable [-Wunused-variable] while building the thing' 1 10000; exec sleep 3600",
+    ])?;
+    let _kill = Kill(&tmux);
+    let pane = tmux(&["display-message", "-p", "-t", "bench", "#{pane_id}"])?
+        .trim()
+        .to_string();
+    let socket_path = tmux(&["display-message", "-p", "-t", "bench", "#{socket_path}"])?
+        .trim()
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let n: usize = tmux(&["display-message", "-p", "-t", &pane, "#{history_size}"])?
+            .trim()
+            .parse()
+            .unwrap_or(0);
+        if n >= 9_950 {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("the pane's scrollback holds {n} lines, not 10,000"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let tmux_var = format!("{socket_path},1,0");
+    let envs = [("TMUX", tmux_var.as_str()), ("TMUX_PANE", pane.as_str())];
+    // The attachment must really be the 10,000 lines.
+    query_once_with(
+        w,
+        SESSION_SHORT,
+        &w.short,
+        &["--pane", "--lines", "10000"],
+        &envs,
+        None,
+    )?;
+    let msgs = 2 * world::SHORT_TURNS + 1;
+    let mut attached_bytes = 0usize;
+    let (with, without) = interleave(
+        2,
+        15,
+        &mut || {
+            let (first, _) = query_once_with(
+                w,
+                SESSION_SHORT,
+                &w.short,
+                &["--pane", "--lines", "10000"],
+                &envs,
+                Some(msgs),
+            )?;
+            Ok(first)
+        },
+        &mut || {
+            let (first, _) = query_once_with(w, SESSION_SHORT, &w.short, &[], &envs, Some(msgs))?;
+            Ok(first)
+        },
+    )?;
+    {
+        // One more, to record what was attached.
+        w.fake.clear_requests();
+        let len = w.big.snapshot(&w.short)?;
+        let mut cmd = w.panechat(
+            &w.big,
+            SESSION_SHORT,
+            &[
+                "q",
+                "--cfg",
+                "title.generate=false",
+                "--pane",
+                "--lines",
+                "10000",
+                QUESTION,
+            ],
+        );
+        cmd.envs(envs.iter().copied());
+        proc::run_timed(&mut cmd)?;
+        let req = single_request(w)?;
+        w.big.restore(&w.short, &len)?;
+        w.fake.clear_requests();
+        if let Some(m) = req.last_user_message() {
+            attached_bytes = m.len();
+            if m.matches("unused variable").count() < 2_000 {
+                return Err("the request did not carry the pane's scrollback".into());
+            }
+        }
+    }
+    let extra = with.median() - without.median();
+    let (verdict, detail) = limit_verdict(extra, 30.0, "ms", 2);
+    Ok(vec![Row {
+        case: "attach 10k-line tmux pane".into(),
+        measured: format!("+{extra:.3} ms ({})", ms(&with)),
+        reference: format!("no --pane {}", ms(&without)),
+        budget: "<= +30 ms".into(),
+        verdict,
+        detail,
+        series: vec![
+            Series::ms("spawn -> first request byte, --pane (10,000 lines)", &with),
+            Series::ms("spawn -> first request byte, no attachment", &without),
+        ],
+        notes: vec![format!(
+            "the attached pane text (capped at context.max_bytes) made a message of {attached_bytes} bytes"
+        )],
     }])
 }
 

@@ -340,6 +340,7 @@ pub fn turn(rng: &mut Rng, at: SystemTime) -> Turn {
         finished_at: rfc3339(at + Duration::from_secs(4)),
         finish_reason: Some("stop".into()),
         truncated: false,
+        attachments: Vec::new(),
     }
 }
 

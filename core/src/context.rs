@@ -1,0 +1,1469 @@
+//! Context attached to a question: the text of a pane, piped input, files.
+//!
+//! Every attachment goes through the same steps before it is stored or sent:
+//! 1. **capture** — a pane's text with its multiplexer's own tool ([`capture_pane`]): tmux
+//!    `capture-pane -p -J -S -N -t PANE` (wrapped lines joined), Zellij
+//!    `zellij action dump-screen --pane-id terminal_N --full`, WezTerm
+//!    `wezterm cli get-text --pane-id N --start-line -N`. Neighbours (`left`, `right`, `up`,
+//!    `down`, `last`) are found without moving the focus: from the pane geometry that
+//!    `tmux list-panes` and `zellij action list-panes --json` report, and with
+//!    `wezterm cli get-pane-direction`. Every program is run through a [`Runner`], so tests
+//!    record the exact argv.
+//! 2. **clean** ([`clean`]) — ANSI CSI/OSC/DCS/APC sequences, other escapes, C0 and C1
+//!    controls removed (tabs and newlines kept; a carriage return keeps what was written after
+//!    it, a backspace erases), trailing blanks of each line and blank lines at both ends
+//!    trimmed. For the pane the command runs in, the command line that asked is dropped
+//!    ([`drop_asking_line`]).
+//! 3. **cap** ([`cap`]) — beyond `context.max_bytes` the text is cut at a line boundary with a
+//!    visible marker saying how much was left out (the end of a pane or piped output is kept,
+//!    the start of a file).
+//! 4. **redact** ([`redact`]) — strings that look like secrets (OpenAI, Anthropic, GitHub, AWS,
+//!    Slack keys, `Authorization:`/`X-Api-Key:` header values, PEM private-key blocks) are
+//!    replaced by `[REDACTED …]` and counted, unless `context.redact = false`.
+//!
+//! The result is an [`Attachment`]: a label saying where the text came from
+//! (`pane tmux %3, 120 lines`, `stdin`, `file src/main.rs`) and the text itself.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde::{Deserialize, Serialize};
+
+use crate::env::Env;
+use crate::error::{Error, Result};
+use crate::session::{innermost_multiplexer, Multiplexer};
+
+/// Text attached to a user's message, stored with the turn and sent with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// Where it came from: `pane tmux %3, 120 lines`, `stdin`, `file src/main.rs`.
+    pub source: String,
+    /// The text, cleaned, capped and redacted.
+    pub text: String,
+}
+
+impl Attachment {
+    /// The attachment as one delimited block of text: a header line naming the source, the
+    /// text, a closing line.
+    pub fn framed(&self) -> String {
+        let mut s = String::with_capacity(self.text.len() + 2 * self.source.len() + 32);
+        s.push_str("--- ");
+        s.push_str(&self.source);
+        s.push_str(" ---\n");
+        s.push_str(&self.text);
+        if !self.text.ends_with('\n') {
+            s.push('\n');
+        }
+        s.push_str("--- end of ");
+        s.push_str(&self.source);
+        s.push_str(" ---");
+        s
+    }
+
+    /// Its size for people: `812 B`, `14.2 KB`, `1.3 MB`.
+    pub fn size(&self) -> String {
+        human_bytes(self.text.len() as u64)
+    }
+}
+
+/// A user's message with its attachments as one text: each attachment framed (see
+/// [`Attachment::framed`]), then the message. This is the form for APIs whose message
+/// content is a single string (Ollama's native API, the `command` provider, the stored history).
+pub fn joined_content(message: &str, attachments: &[Attachment]) -> String {
+    if attachments.is_empty() {
+        return message.to_string();
+    }
+    let mut s = String::new();
+    for a in attachments {
+        s.push_str(&a.framed());
+        s.push_str("\n\n");
+    }
+    s.push_str(message);
+    s
+}
+
+/// A byte count for people.
+pub fn human_bytes(n: u64) -> String {
+    if n < 1000 {
+        format!("{n} B")
+    } else if n < 1_000_000 {
+        format!("{:.1} KB", n as f64 / 1000.0)
+    } else {
+        format!("{:.1} MB", n as f64 / 1_000_000.0)
+    }
+}
+
+/// How attachments are prepared (`context.*` config keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// `context.max_bytes`: the most bytes one attachment keeps.
+    pub max_bytes: usize,
+    /// `context.redact`: mask strings that look like secrets.
+    pub redact: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_bytes: 256 * 1024,
+            redact: true,
+        }
+    }
+}
+
+/// An attachment with what happened to it on the way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prepared {
+    /// The attachment.
+    pub attachment: Attachment,
+    /// How many secrets were masked.
+    pub redacted: usize,
+    /// Whether it was cut at `context.max_bytes`.
+    pub truncated: bool,
+}
+
+/// Which end of a long text to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// The start (files).
+    Head,
+    /// The end (panes, piped output: errors come last).
+    Tail,
+}
+
+/// Cleans, caps and redacts `raw` into an attachment labelled `source`.
+pub fn prepare(source: String, raw: &str, keep: Keep, limits: Limits) -> Prepared {
+    let cleaned = clean(raw);
+    finish(source, cleaned, keep, limits, 0)
+}
+
+fn finish(source: String, cleaned: String, keep: Keep, limits: Limits, unread: u64) -> Prepared {
+    let (text, truncated) = cap_counting(&cleaned, limits.max_bytes, keep, unread);
+    let (text, redacted) = if limits.redact {
+        redact(&text)
+    } else {
+        (text, 0)
+    };
+    Prepared {
+        attachment: Attachment { source, text },
+        redacted,
+        truncated,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cleaning
+
+/// Removes terminal control sequences and controls from `raw` (see the module docs).
+pub fn clean(raw: &str) -> String {
+    #[derive(PartialEq)]
+    enum St {
+        Text,
+        Esc,
+        EscInter,
+        Csi,
+        Str,
+        StrEsc,
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut line_start = 0usize;
+    let mut st = St::Text;
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        match st {
+            St::Text => match c {
+                '\x1b' => st = St::Esc,
+                '\u{9b}' => st = St::Csi,
+                '\u{90}' | '\u{9d}' | '\u{9e}' | '\u{9f}' | '\u{98}' => st = St::Str,
+                '\n' => {
+                    out.push('\n');
+                    line_start = out.len();
+                }
+                '\t' => out.push('\t'),
+                '\r' => {
+                    if chars.peek() == Some(&'\n') {
+                        continue;
+                    }
+                    // What follows overwrites the line (progress bars): keep the last version,
+                    // unless nothing follows on this line.
+                    let rest_is_eol = matches!(chars.peek(), None | Some('\r'));
+                    if !rest_is_eol {
+                        out.truncate(line_start);
+                    }
+                }
+                '\x08' => {
+                    if out.len() > line_start {
+                        out.pop();
+                    }
+                }
+                c if (c as u32) < 0x20 || c == '\x7f' || ('\u{80}'..='\u{9f}').contains(&c) => {}
+                c => out.push(c),
+            },
+            St::Esc => {
+                st = match c {
+                    '[' => St::Csi,
+                    ']' | 'P' | '_' | '^' | 'X' => St::Str,
+                    ' '..='/' => St::EscInter,
+                    _ => St::Text,
+                }
+            }
+            St::EscInter => {
+                if !(' '..='/').contains(&c) {
+                    st = St::Text;
+                }
+            }
+            St::Csi => {
+                if ('\x40'..='\x7e').contains(&c) {
+                    st = St::Text;
+                } else if !(' '..='?').contains(&c) {
+                    // Malformed: drop the sequence and keep the character if it is text.
+                    st = St::Text;
+                    if c == '\n' {
+                        out.push('\n');
+                        line_start = out.len();
+                    }
+                }
+            }
+            St::Str => match c {
+                '\x07' | '\u{9c}' => st = St::Text,
+                '\x1b' => st = St::StrEsc,
+                _ => {}
+            },
+            St::StrEsc => {
+                st = if c == '\\' { St::Text } else { St::Str };
+            }
+        }
+    }
+    trim_lines(&out)
+}
+
+/// Trailing blanks of each line removed, blank lines at both ends dropped.
+fn trim_lines(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for line in s.split('\n') {
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out.trim_end_matches('\n')
+        .trim_start_matches('\n')
+        .to_string()
+}
+
+/// Drops the command line that asked from the captured text of the pane the command runs in:
+/// the last line that mentions `name` (the program as invoked) among the last three lines, and
+/// everything after it; when none does, the last line (the line the cursor is on).
+pub fn drop_asking_line(text: &str, name: &str) -> String {
+    let lines: Vec<&str> = text.split('\n').collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    let from = lines.len().saturating_sub(3);
+    let cut = (from..lines.len())
+        .rev()
+        .find(|&i| !name.is_empty() && lines[i].contains(name))
+        .unwrap_or(lines.len() - 1);
+    trim_lines(&lines[..cut].join("\n"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Capping
+
+fn cut_marker(bytes: u64, max: usize) -> String {
+    format!(
+        "[… {} cut here: context.max_bytes is {max} …]",
+        human_bytes(bytes)
+    )
+}
+
+/// Cuts `text` to at most about `max` bytes at a line boundary, keeping its start or end, with a
+/// marker line where text was left out. Returns the text and whether it was cut.
+pub fn cap(text: &str, max: usize, keep: Keep) -> (String, bool) {
+    cap_counting(text, max, keep, 0)
+}
+
+/// [`cap`], for a text of which `unread` more bytes were never read (at the end for
+/// [`Keep::Head`], at the start for [`Keep::Tail`]): the marker counts them too.
+fn cap_counting(text: &str, max: usize, keep: Keep, unread: u64) -> (String, bool) {
+    if text.len() <= max && unread == 0 {
+        return (text.to_string(), false);
+    }
+    match keep {
+        Keep::Head => {
+            let mut end = max.min(text.len());
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            if end < text.len() {
+                if let Some(nl) = text[..end].rfind('\n') {
+                    end = nl;
+                }
+            }
+            let cut = (text.len() - end) as u64 + unread;
+            (format!("{}\n{}", &text[..end], cut_marker(cut, max)), true)
+        }
+        Keep::Tail => {
+            let mut start = text.len().saturating_sub(max);
+            while !text.is_char_boundary(start) {
+                start += 1;
+            }
+            if start > 0 {
+                if let Some(nl) = text[start..].find('\n') {
+                    start += nl + 1;
+                }
+            }
+            let cut = start as u64 + unread;
+            (
+                format!("{}\n{}", cut_marker(cut, max), &text[start..]),
+                true,
+            )
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redaction
+
+fn is_token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+}
+
+/// Known key prefixes, what they are, and the least number of token characters after them.
+const KEY_PREFIXES: &[(&str, &str, usize)] = &[
+    ("sk-ant-", "Anthropic key", 20),
+    ("sk-proj-", "OpenAI key", 20),
+    ("sk-", "OpenAI key", 20),
+    ("github_pat_", "GitHub token", 20),
+    ("ghp_", "GitHub token", 30),
+    ("gho_", "GitHub token", 30),
+    ("ghu_", "GitHub token", 30),
+    ("ghs_", "GitHub token", 30),
+    ("ghr_", "GitHub token", 30),
+    ("xoxb-", "Slack token", 10),
+    ("xoxp-", "Slack token", 10),
+    ("xoxa-", "Slack token", 10),
+    ("xoxs-", "Slack token", 10),
+    ("xapp-", "Slack token", 10),
+];
+
+/// Masks strings that look like secrets; returns the text and how many were masked.
+pub fn redact(text: &str) -> (String, usize) {
+    let mut count = 0;
+    let text = redact_pem(text, &mut count);
+    let text = redact_headers(&text, &mut count);
+    let text = redact_tokens(&text, &mut count);
+    (text, count)
+}
+
+fn redact_pem(text: &str, count: &mut usize) -> String {
+    const BEGIN: &str = "-----BEGIN ";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(BEGIN) {
+        let after = &rest[i + BEGIN.len()..];
+        let Some(label_end) = after.find("-----") else {
+            break;
+        };
+        let label = &after[..label_end];
+        if !label.ends_with("PRIVATE KEY") || label.contains('\n') {
+            out.push_str(&rest[..i + BEGIN.len()]);
+            rest = after;
+            continue;
+        }
+        let end_line = format!("-----END {label}-----");
+        let body_start = i + BEGIN.len() + label_end + 5;
+        out.push_str(&rest[..body_start]);
+        if rest[body_start..].starts_with("\n[REDACTED private key]\n") {
+            rest = &rest[body_start..];
+            continue;
+        }
+        out.push_str("\n[REDACTED private key]\n");
+        *count += 1;
+        match rest[body_start..].find(&end_line) {
+            Some(j) => rest = &rest[body_start + j..],
+            None => {
+                // No end line (cut off): mask everything after the header.
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn redact_headers(text: &str, count: &mut usize) -> String {
+    const HEADERS: &[&str] = &["authorization:", "proxy-authorization:", "x-api-key:"];
+    let lower = text.to_ascii_lowercase();
+    let mut hits: Vec<(usize, usize)> = Vec::new();
+    for h in HEADERS {
+        let mut from = 0;
+        while let Some(p) = lower[from..].find(h) {
+            let at = from + p;
+            from = at + h.len();
+            if at > 0 && is_token_char(lower.as_bytes()[at - 1]) {
+                continue;
+            }
+            // The value: after blanks and an optional scheme word (`Bearer`, `Basic`), up to a
+            // quote or the end of the line.
+            let b = text.as_bytes();
+            let mut v = from;
+            while v < b.len() && (b[v] == b' ' || b[v] == b'\t') {
+                v += 1;
+            }
+            let word_end = (v..b.len())
+                .find(|&i| !b[i].is_ascii_alphabetic())
+                .unwrap_or(b.len());
+            if word_end > v && word_end < b.len() && b[word_end] == b' ' {
+                let after = word_end + 1;
+                if after < b.len() && !matches!(b[after], b'\n' | b'\'' | b'"' | b' ') {
+                    v = after;
+                }
+            }
+            let end = (v..b.len())
+                .find(|&i| matches!(b[i], b'\n' | b'\r' | b'\'' | b'"'))
+                .unwrap_or(b.len());
+            if end > v && !text[v..end].starts_with("[REDACTED") {
+                hits.push((v, end));
+            }
+        }
+    }
+    hits.sort();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (v, end) in hits {
+        if v < copied {
+            continue;
+        }
+        out.push_str(&text[copied..v]);
+        out.push_str("[REDACTED credential]");
+        *count += 1;
+        copied = end;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+fn redact_tokens(text: &str, count: &mut usize) -> String {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if i > 0 && is_token_char(b[i - 1]) {
+            i += 1;
+            continue;
+        }
+        let mut matched: Option<(usize, &str)> = None;
+        for (prefix, what, min) in KEY_PREFIXES {
+            if b[i..].starts_with(prefix.as_bytes()) {
+                let mut j = i + prefix.len();
+                while j < b.len() && is_token_char(b[j]) {
+                    j += 1;
+                }
+                if j - i - prefix.len() >= *min {
+                    matched = Some((j, what));
+                }
+                break;
+            }
+        }
+        if matched.is_none() && (b[i..].starts_with(b"AKIA") || b[i..].starts_with(b"ASIA")) {
+            let j = i + 20;
+            if j <= b.len()
+                && b[i + 4..j]
+                    .iter()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+                && (j == b.len() || !is_token_char(b[j]))
+            {
+                matched = Some((j, "AWS key id"));
+            }
+        }
+        match matched {
+            Some((j, what)) => {
+                out.push_str(&text[copied..i]);
+                out.push_str("[REDACTED ");
+                out.push_str(what);
+                out.push(']');
+                *count += 1;
+                copied = j;
+                i = j;
+            }
+            None => i += 1,
+        }
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running the multiplexers' tools
+
+/// What a program printed and how it ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunOutput {
+    /// Exit status (`None` when killed by a signal).
+    pub status: Option<i32>,
+    /// Standard output.
+    pub stdout: Vec<u8>,
+    /// Standard error.
+    pub stderr: Vec<u8>,
+}
+
+/// Runs a program with an argv (never a shell); tests substitute a recorder.
+pub trait Runner {
+    /// Runs `program ARGS…` to completion.
+    fn run(&self, program: &str, args: &[String]) -> std::io::Result<RunOutput>;
+}
+
+/// Runs the real programs.
+#[derive(Debug, Default)]
+pub struct RealRunner;
+
+impl Runner for RealRunner {
+    fn run(&self, program: &str, args: &[String]) -> std::io::Result<RunOutput> {
+        let out = Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()?;
+        Ok(RunOutput {
+            status: out.status.code(),
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
+    }
+}
+
+/// Which pane `--pane` means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Which {
+    /// The pane the command runs in.
+    Own,
+    /// The neighbour to the left.
+    Left,
+    /// The neighbour to the right.
+    Right,
+    /// The neighbour above.
+    Up,
+    /// The neighbour below.
+    Down,
+    /// The previously active pane.
+    Last,
+    /// A pane id of the current multiplexer (`%3` or `3` in tmux, `terminal_3` or `3` in Zellij,
+    /// `3` in WezTerm).
+    Id(String),
+}
+
+impl Which {
+    /// Parses the `--pane` argument (empty = this pane).
+    pub fn parse(s: &str) -> Result<Which> {
+        Ok(match s {
+            "" | "self" | "this" => Which::Own,
+            "left" => Which::Left,
+            "right" => Which::Right,
+            "up" => Which::Up,
+            "down" => Which::Down,
+            "last" => Which::Last,
+            id if is_pane_id(id) => Which::Id(id.to_string()),
+            other => {
+                return Err(Error::Usage(format!(
+                    "`--pane {}` names no pane: use left, right, up, down, last, or a pane id (%3 in tmux, 3 or terminal_3 in Zellij, 3 in WezTerm); `--pane` alone means this pane",
+                    crate::title::sanitize_title(other)
+                )))
+            }
+        })
+    }
+
+    fn direction(&self) -> Option<Dir> {
+        match self {
+            Which::Left => Some(Dir::Left),
+            Which::Right => Some(Dir::Right),
+            Which::Up => Some(Dir::Up),
+            Which::Down => Some(Dir::Down),
+            _ => None,
+        }
+    }
+}
+
+fn is_pane_id(s: &str) -> bool {
+    let digits = s
+        .strip_prefix('%')
+        .or_else(|| s.strip_prefix("terminal_"))
+        .unwrap_or(s);
+    !digits.is_empty() && digits.len() <= 10 && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn digits_of(s: &str) -> &str {
+    s.strip_prefix('%')
+        .or_else(|| s.strip_prefix("terminal_"))
+        .unwrap_or(s)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dir {
+    Left,
+    Right,
+    Up,
+    Down,
+}
+
+/// A pane's rectangle in cells: columns `x0..x1`, rows `y0..y1` (ends exclusive).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Rect {
+    id: String,
+    x0: i64,
+    y0: i64,
+    x1: i64,
+    y1: i64,
+    last: bool,
+}
+
+/// The neighbour of `me` in direction `dir`: a pane whose facing edge lies within two cells
+/// (borders, separators) and which overlaps `me` along the other axis; among several, the one
+/// sharing the longest edge, then the top-most or left-most.
+fn neighbour<'a>(me: &Rect, panes: &'a [Rect], dir: Dir) -> Option<&'a Rect> {
+    let overlap = |a0: i64, a1: i64, b0: i64, b1: i64| (a1.min(b1) - a0.max(b0)).max(0);
+    panes
+        .iter()
+        .filter(|p| p.id != me.id)
+        .filter_map(|p| {
+            let (gap, shared, order) = match dir {
+                Dir::Left => (me.x0 - p.x1, overlap(me.y0, me.y1, p.y0, p.y1), p.y0),
+                Dir::Right => (p.x0 - me.x1, overlap(me.y0, me.y1, p.y0, p.y1), p.y0),
+                Dir::Up => (me.y0 - p.y1, overlap(me.x0, me.x1, p.x0, p.x1), p.x0),
+                Dir::Down => (p.y0 - me.y1, overlap(me.x0, me.x1, p.x0, p.x1), p.x0),
+            };
+            ((0..=2).contains(&gap) && shared > 0).then_some((p, shared, order))
+        })
+        .max_by_key(|(_, shared, order)| (*shared, -*order))
+        .map(|(p, _, _)| p)
+}
+
+/// Parses `tmux list-panes -F '#{pane_id} #{pane_left} #{pane_top} #{pane_right}
+/// #{pane_bottom} #{pane_last}'` output (right and bottom inclusive).
+fn parse_tmux_panes(out: &str) -> Vec<Rect> {
+    out.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.len() < 6 {
+                return None;
+            }
+            let n = |i: usize| f[i].parse::<i64>().ok();
+            Some(Rect {
+                id: f[0].to_string(),
+                x0: n(1)?,
+                y0: n(2)?,
+                x1: n(3)? + 1,
+                y1: n(4)? + 1,
+                last: f[5] == "1",
+            })
+        })
+        .collect()
+}
+
+/// Parses `zellij action list-panes --json --all`: the visible tiled terminal panes of the tab
+/// that holds terminal pane `own`.
+fn parse_zellij_panes(out: &str, own: &str) -> Result<Vec<Rect>> {
+    let v: serde_json::Value = serde_json::from_str(out).map_err(|e| {
+        Error::Other(format!(
+            "cannot read `zellij action list-panes --json`: {e}"
+        ))
+    })?;
+    let items = v.as_array().cloned().unwrap_or_default();
+    let field = |p: &serde_json::Value, k: &str| p.get(k).and_then(|x| x.as_i64());
+    let is_term = |p: &serde_json::Value| {
+        !p.get("is_plugin")
+            .and_then(|x| x.as_bool())
+            .unwrap_or(false)
+    };
+    let tab_of = |p: &serde_json::Value| p.get("tab_id").and_then(|x| x.as_i64());
+    let own_tab = items
+        .iter()
+        .find(|p| is_term(p) && field(p, "id").map(|i| i.to_string()).as_deref() == Some(own))
+        .and_then(tab_of);
+    Ok(items
+        .iter()
+        .filter(|p| is_term(p) && tab_of(p) == own_tab)
+        .filter(|p| {
+            !p.get("is_floating")
+                .and_then(|x| x.as_bool())
+                .unwrap_or(false)
+        })
+        .filter(|p| {
+            !p.get("is_suppressed")
+                .and_then(|x| x.as_bool())
+                .unwrap_or(false)
+        })
+        .filter_map(|p| {
+            let x = field(p, "pane_x")?;
+            let y = field(p, "pane_y")?;
+            Some(Rect {
+                id: field(p, "id")?.to_string(),
+                x0: x,
+                y0: y,
+                x1: x + field(p, "pane_columns")?,
+                y1: y + field(p, "pane_rows")?,
+                last: false,
+            })
+        })
+        .collect())
+}
+
+/// A pane's captured text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaneText {
+    /// Which multiplexer.
+    pub multiplexer: Multiplexer,
+    /// The pane, as that multiplexer names it (`%3`, `terminal_3`, `3`).
+    pub pane: String,
+    /// Whether it is the pane the command runs in.
+    pub own: bool,
+    /// The raw text the tool printed.
+    pub raw: String,
+}
+
+fn run_tool(runner: &dyn Runner, program: &str, args: Vec<String>, what: &str) -> Result<String> {
+    let out = runner.run(program, &args).map_err(|e| {
+        Error::Other(format!(
+            "cannot run `{program}` to {what}: {e}; is {program} on PATH?"
+        ))
+    })?;
+    if out.status != Some(0) {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let err = crate::title::sanitize_title(err.trim());
+        return Err(Error::Other(format!(
+            "`{program} {}` failed ({}){}",
+            args.join(" "),
+            out.status
+                .map_or("killed by a signal".to_string(), |c| format!(
+                    "exit status {c}"
+                )),
+            if err.is_empty() {
+                String::new()
+            } else {
+                format!(": {err}")
+            }
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn outside_error() -> Error {
+    Error::Usage(
+        "--pane needs a multiplexer pane (tmux, Zellij or WezTerm), and this command does not run in one; \
+         pipe the text instead (`make 2>&1 | panechat q \"why did this fail?\"`) or attach a file with -f PATH"
+            .into(),
+    )
+}
+
+/// Captures the text of the pane `which` names, at most `lines` lines of screen and scrollback,
+/// with the multiplexer the command runs in (innermost, when nested).
+pub fn capture_pane(
+    env: &Env,
+    runner: &dyn Runner,
+    which: &Which,
+    lines: usize,
+) -> Result<PaneText> {
+    let lines = lines.max(1);
+    let mux = innermost_multiplexer(env).or_else(|| {
+        // In a tmux popup `TMUX_PANE` is empty: a pane named by id still works.
+        (env.get("TMUX").is_some() && matches!(which, Which::Id(_))).then_some(Multiplexer::Tmux)
+    });
+    match mux {
+        Some(Multiplexer::Tmux) => capture_tmux(env, runner, which, lines),
+        Some(Multiplexer::Zellij) => capture_zellij(env, runner, which, lines),
+        Some(Multiplexer::Wezterm) => capture_wezterm(env, runner, which, lines),
+        _ => Err(outside_error()),
+    }
+}
+
+fn no_neighbour(which: &Which, own: &str, tool: &str) -> Error {
+    Error::NotFound(format!(
+        "there is no pane {} of {own} in this {tool} window; `--pane` alone takes this pane, or name a pane by its id",
+        match which {
+            Which::Left => "to the left",
+            Which::Right => "to the right",
+            Which::Up => "above",
+            Which::Down => "below",
+            _ => "before",
+        }
+    ))
+}
+
+fn capture_tmux(env: &Env, runner: &dyn Runner, which: &Which, lines: usize) -> Result<PaneText> {
+    let own = env.get("TMUX_PANE").unwrap_or_default().to_string();
+    let pane = match which {
+        Which::Own if own.is_empty() => return Err(outside_error()),
+        Which::Own => own.clone(),
+        Which::Id(id) => format!("%{}", digits_of(id)),
+        _ => {
+            if own.is_empty() {
+                return Err(outside_error());
+            }
+            let listing = run_tool(
+                runner,
+                "tmux",
+                vec![
+                    "list-panes".into(),
+                    "-t".into(),
+                    own.clone(),
+                    "-F".into(),
+                    "#{pane_id} #{pane_left} #{pane_top} #{pane_right} #{pane_bottom} #{pane_last}"
+                        .into(),
+                ],
+                "list the panes of this window",
+            )?;
+            let panes = parse_tmux_panes(&listing);
+            let me = panes
+                .iter()
+                .find(|p| p.id == own)
+                .ok_or_else(|| Error::NotFound(format!("tmux does not list this pane ({own})")))?;
+            let found = match which.direction() {
+                Some(d) => neighbour(me, &panes, d),
+                None => panes.iter().find(|p| p.last && p.id != own),
+            };
+            found
+                .ok_or_else(|| no_neighbour(which, &own, "tmux"))?
+                .id
+                .clone()
+        }
+    };
+    let raw = run_tool(
+        runner,
+        "tmux",
+        vec![
+            "capture-pane".into(),
+            "-p".into(),
+            "-J".into(),
+            "-S".into(),
+            format!("-{lines}"),
+            "-t".into(),
+            pane.clone(),
+        ],
+        &format!("capture pane {pane}"),
+    )?;
+    Ok(PaneText {
+        multiplexer: Multiplexer::Tmux,
+        own: pane == own,
+        pane,
+        raw,
+    })
+}
+
+fn capture_zellij(
+    env: &Env,
+    runner: &dyn Runner,
+    which: &Which,
+    _lines: usize,
+) -> Result<PaneText> {
+    let own = env
+        .get("ZELLIJ_PANE_ID")
+        .ok_or_else(outside_error)?
+        .to_string();
+    let id = match which {
+        Which::Own => own.clone(),
+        Which::Id(id) => digits_of(id).to_string(),
+        Which::Last => {
+            return Err(Error::Usage(
+                "Zellij does not tell which pane was active before; name the pane by its id (`zellij action list-panes`) or a direction (left, right, up, down)".into(),
+            ))
+        }
+        _ => {
+            let listing = run_tool(
+                runner,
+                "zellij",
+                vec![
+                    "action".into(),
+                    "list-panes".into(),
+                    "--json".into(),
+                    "--all".into(),
+                ],
+                "list the panes of this session",
+            )?;
+            let panes = parse_zellij_panes(&listing, &own)?;
+            let me = panes.iter().find(|p| p.id == own).ok_or_else(|| {
+                Error::NotFound(format!("Zellij does not list this pane (terminal_{own}) among the tiled panes"))
+            })?;
+            neighbour(me, &panes, which.direction().expect("a direction"))
+                .ok_or_else(|| no_neighbour(which, &format!("terminal_{own}"), "Zellij"))?
+                .id
+                .clone()
+        }
+    };
+    let pane = format!("terminal_{id}");
+    let raw = run_tool(
+        runner,
+        "zellij",
+        vec![
+            "action".into(),
+            "dump-screen".into(),
+            "--pane-id".into(),
+            pane.clone(),
+            "--full".into(),
+        ],
+        &format!("capture pane {pane}"),
+    )?;
+    Ok(PaneText {
+        multiplexer: Multiplexer::Zellij,
+        own: id == own,
+        pane,
+        raw,
+    })
+}
+
+fn capture_wezterm(
+    env: &Env,
+    runner: &dyn Runner,
+    which: &Which,
+    lines: usize,
+) -> Result<PaneText> {
+    let own = env
+        .get("WEZTERM_PANE")
+        .ok_or_else(outside_error)?
+        .to_string();
+    let pane = match which {
+        Which::Own => own.clone(),
+        Which::Id(id) => digits_of(id).to_string(),
+        Which::Last => {
+            return Err(Error::Usage(
+                "WezTerm's command line does not tell which pane was active before; name the pane by its id (`wezterm cli list`) or a direction (left, right, up, down)".into(),
+            ))
+        }
+        _ => {
+            let dir = match which.direction().expect("a direction") {
+                Dir::Left => "Left",
+                Dir::Right => "Right",
+                Dir::Up => "Up",
+                Dir::Down => "Down",
+            };
+            let out = run_tool(
+                runner,
+                "wezterm",
+                vec![
+                    "cli".into(),
+                    "get-pane-direction".into(),
+                    "--pane-id".into(),
+                    own.clone(),
+                    dir.into(),
+                ],
+                "find the neighbouring pane",
+            )?;
+            let id = out.trim().to_string();
+            if !is_pane_id(&id) {
+                return Err(no_neighbour(which, &own, "WezTerm"));
+            }
+            id
+        }
+    };
+    let raw = run_tool(
+        runner,
+        "wezterm",
+        vec![
+            "cli".into(),
+            "get-text".into(),
+            "--pane-id".into(),
+            pane.clone(),
+            "--start-line".into(),
+            format!("-{lines}"),
+        ],
+        &format!("capture pane {pane}"),
+    )?;
+    Ok(PaneText {
+        multiplexer: Multiplexer::Wezterm,
+        own: pane == own,
+        pane,
+        raw,
+    })
+}
+
+/// Turns a captured pane into an attachment: cleaned, the asking command line dropped from the
+/// own pane (`invoked_as` = the program name as typed), the last `lines` lines kept, capped and
+/// redacted. The label reads `pane tmux %3, 120 lines`.
+pub fn pane_attachment(p: &PaneText, lines: usize, invoked_as: &str, limits: Limits) -> Prepared {
+    let mut text = clean(&p.raw);
+    if p.own {
+        text = drop_asking_line(&text, invoked_as);
+    }
+    let total = text.lines().count();
+    if total > lines {
+        let skip = total - lines;
+        let start = text
+            .match_indices('\n')
+            .nth(skip - 1)
+            .map_or(0, |(i, _)| i + 1);
+        text = trim_lines(&text[start..]);
+    }
+    let tool = match p.multiplexer {
+        Multiplexer::Tmux => "tmux",
+        Multiplexer::Zellij => "zellij",
+        _ => "wezterm",
+    };
+    let mut prepared = finish(String::new(), text, Keep::Tail, limits, 0);
+    let n = prepared.attachment.text.lines().count();
+    prepared.attachment.source = format!(
+        "pane {tool} {}, {n} line{}",
+        p.pane,
+        if n == 1 { "" } else { "s" }
+    );
+    prepared
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files and piped input
+
+/// How far into a file or input to look for a NUL byte (which marks it as binary).
+const BINARY_PROBE: usize = 8192;
+
+fn binary_error(what: &str, at: usize) -> Error {
+    Error::Usage(format!(
+        "{what} looks binary (a NUL byte at offset {at}); attach text only, e.g. the output of a tool that prints it as text"
+    ))
+}
+
+/// Reads a file for `-f PATH`: a clear error for a missing file, a directory, anything but a
+/// regular file and binary content; a file beyond `context.max_bytes` is read only that far
+/// and cut with a marker.
+pub fn file_attachment(path: &Path, limits: Limits) -> Result<Prepared> {
+    let shown = path.display().to_string();
+    let meta = std::fs::metadata(path)
+        .map_err(|e| Error::Usage(format!("cannot attach {shown}: {}", io_reason(&e))))?;
+    if meta.is_dir() {
+        return Err(Error::Usage(format!(
+            "cannot attach {shown}: it is a directory; attach its files one by one (-f {shown}/FILE)"
+        )));
+    }
+    if !meta.is_file() {
+        return Err(Error::Usage(format!(
+            "cannot attach {shown}: not a regular file (a device, pipe or socket); pipe its output instead: `cat {shown} | panechat q …`"
+        )));
+    }
+    let f = std::fs::File::open(path)
+        .map_err(|e| Error::Usage(format!("cannot attach {shown}: {}", io_reason(&e))))?;
+    // Read a little more than the cap, so cutting still ends at a line boundary.
+    let want = limits.max_bytes as u64 + 4096;
+    let mut buf = Vec::new();
+    f.take(want)
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::io(path, e))?;
+    if let Some(at) = buf.iter().take(BINARY_PROBE).position(|&b| b == 0) {
+        return Err(binary_error(&format!("file {shown}"), at));
+    }
+    let size = meta.len();
+    let unread = size.saturating_sub(buf.len() as u64);
+    let text = String::from_utf8_lossy(&buf);
+    Ok(finish(
+        format!("file {shown}"),
+        clean(&text),
+        Keep::Head,
+        limits,
+        unread,
+    ))
+}
+
+/// Reads piped input completely (so the writer never blocks or gets SIGPIPE), keeping only its
+/// last `4 × context.max_bytes`: memory stays bounded for any input size. Binary input is an
+/// error; long input is cut at the start with a marker.
+pub fn reader_attachment(source: &str, mut r: impl Read, limits: Limits) -> Result<Prepared> {
+    let keep = limits.max_bytes.saturating_mul(4).max(64 * 1024);
+    let mut buf: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut total: u64 = 0;
+    let mut dropped: u64 = 0;
+    loop {
+        let n = match r.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::Other(format!("cannot read {source}: {e}"))),
+        };
+        if total < BINARY_PROBE as u64 {
+            let probe = (BINARY_PROBE as u64 - total).min(n as u64) as usize;
+            if let Some(at) = chunk[..probe].iter().position(|&b| b == 0) {
+                return Err(binary_error(source, total as usize + at));
+            }
+        }
+        total += n as u64;
+        buf.extend_from_slice(&chunk[..n]);
+        if buf.len() > 2 * keep {
+            let cut = buf.len() - keep;
+            dropped += cut as u64;
+            buf.drain(..cut);
+        }
+    }
+    let mut text = String::from_utf8_lossy(&buf).into_owned();
+    if dropped > 0 {
+        // Start at a whole line.
+        if let Some(nl) = text.find('\n') {
+            dropped += nl as u64 + 1;
+            text.drain(..=nl);
+        }
+    }
+    Ok(finish(
+        source.to_string(),
+        clean(&text),
+        Keep::Tail,
+        limits,
+        dropped,
+    ))
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// Records every argv and answers from a script of outputs.
+    struct Recorder {
+        calls: RefCell<Vec<Vec<String>>>,
+        answers: RefCell<Vec<RunOutput>>,
+    }
+
+    impl Recorder {
+        fn new(answers: &[&str]) -> Recorder {
+            Recorder {
+                calls: RefCell::new(Vec::new()),
+                answers: RefCell::new(
+                    answers
+                        .iter()
+                        .rev()
+                        .map(|a| RunOutput {
+                            status: Some(0),
+                            stdout: a.as_bytes().to_vec(),
+                            stderr: Vec::new(),
+                        })
+                        .collect(),
+                ),
+            }
+        }
+    }
+
+    impl Runner for Recorder {
+        fn run(&self, program: &str, args: &[String]) -> std::io::Result<RunOutput> {
+            let mut argv = vec![program.to_string()];
+            argv.extend(args.iter().cloned());
+            self.calls.borrow_mut().push(argv);
+            Ok(self.answers.borrow_mut().pop().unwrap_or_default())
+        }
+    }
+
+    fn argv(s: &str) -> Vec<String> {
+        s.split(' ').map(String::from).collect()
+    }
+
+    const TMUX_PANES: &str =
+        "%0 0 0 59 14 0\n%1 61 0 119 29 1\n%2 0 16 59 29 0\n%3 120 0 130 29 0\n";
+
+    fn tmux_env() -> Env {
+        Env::from_pairs([("TMUX", "/tmp/t/default,1,0"), ("TMUX_PANE", "%2")])
+    }
+
+    #[test]
+    fn tmux_own_pane_argv() {
+        let r = Recorder::new(&["x\n"]);
+        let p = capture_pane(&tmux_env(), &r, &Which::Own, 120).unwrap();
+        assert_eq!(
+            *r.calls.borrow(),
+            vec![argv("tmux capture-pane -p -J -S -120 -t %2")]
+        );
+        assert!(p.own);
+        assert_eq!(p.pane, "%2");
+    }
+
+    #[test]
+    fn tmux_neighbours_from_geometry_without_moving_focus() {
+        // %0 top-left, %2 bottom-left, %1 right half, %3 further right.
+        for (which, want) in [(Which::Up, "%0"), (Which::Right, "%1"), (Which::Last, "%1")] {
+            let r = Recorder::new(&[TMUX_PANES, "text\n"]);
+            let p = capture_pane(&tmux_env(), &r, &which, 50).unwrap();
+            assert_eq!(p.pane, want, "{which:?}");
+            assert!(!p.own);
+            let calls = r.calls.borrow();
+            assert_eq!(calls[0][..4], argv("tmux list-panes -t %2")[..]);
+            assert_eq!(
+                calls[1],
+                argv(&format!("tmux capture-pane -p -J -S -50 -t {want}"))
+            );
+            // Nothing that changes the focus is ever run.
+            assert!(calls.iter().flatten().all(|a| a != "select-pane"));
+        }
+        let r = Recorder::new(&[TMUX_PANES]);
+        let e = capture_pane(&tmux_env(), &r, &Which::Left, 50).unwrap_err();
+        assert!(e.to_string().contains("no pane to the left of %2"), "{e}");
+        let r = Recorder::new(&["x"]);
+        let p = capture_pane(&tmux_env(), &r, &Which::parse("7").unwrap(), 5).unwrap();
+        assert_eq!(p.pane, "%7");
+        // In a popup (no TMUX_PANE) a pane named by id still works; this pane does not.
+        let popup = Env::from_pairs([("TMUX", "/tmp/t/default,1,0")]);
+        let r = Recorder::new(&["x"]);
+        let p = capture_pane(&popup, &r, &Which::parse("%4").unwrap(), 5).unwrap();
+        assert_eq!(
+            r.calls.borrow()[0],
+            argv("tmux capture-pane -p -J -S -5 -t %4")
+        );
+        assert!(!p.own);
+        assert!(capture_pane(&popup, &Recorder::new(&[]), &Which::Own, 5).is_err());
+    }
+
+    #[test]
+    fn neighbour_prefers_longest_shared_edge() {
+        let panes = parse_tmux_panes("%0 0 0 59 29 0\n%1 61 0 119 9 0\n%2 61 11 119 29 0\n");
+        let me = panes[0].clone();
+        assert_eq!(neighbour(&me, &panes, Dir::Right).unwrap().id, "%2");
+        assert_eq!(neighbour(&panes[1], &panes, Dir::Down).unwrap().id, "%2");
+        assert_eq!(neighbour(&panes[1], &panes, Dir::Left).unwrap().id, "%0");
+        assert!(neighbour(&panes[1], &panes, Dir::Up).is_none());
+    }
+
+    #[test]
+    fn zellij_argv_and_geometry() {
+        let env = Env::from_pairs([
+            ("ZELLIJ", "0"),
+            ("ZELLIJ_PANE_ID", "1"),
+            ("ZELLIJ_SESSION_NAME", "s"),
+        ]);
+        let r = Recorder::new(&["$ make\nerror\n"]);
+        let p = capture_pane(&env, &r, &Which::Own, 10).unwrap();
+        assert_eq!(
+            *r.calls.borrow(),
+            vec![argv(
+                "zellij action dump-screen --pane-id terminal_1 --full"
+            )]
+        );
+        assert_eq!(p.pane, "terminal_1");
+        let listing = r#"[
+          {"id":0,"is_plugin":false,"is_floating":false,"is_suppressed":false,"pane_x":0,"pane_y":1,"pane_columns":60,"pane_rows":28,"tab_id":0},
+          {"id":1,"is_plugin":false,"is_floating":false,"is_suppressed":false,"pane_x":60,"pane_y":1,"pane_columns":60,"pane_rows":28,"tab_id":0},
+          {"id":0,"is_plugin":true,"pane_x":0,"pane_y":0,"pane_columns":120,"pane_rows":1,"tab_id":0},
+          {"id":5,"is_plugin":false,"is_floating":false,"pane_x":0,"pane_y":1,"pane_columns":60,"pane_rows":28,"tab_id":1}
+        ]"#;
+        let r = Recorder::new(&[listing, "x"]);
+        let p = capture_pane(&env, &r, &Which::Left, 10).unwrap();
+        assert_eq!(p.pane, "terminal_0");
+        assert_eq!(
+            r.calls.borrow()[0],
+            argv("zellij action list-panes --json --all")
+        );
+        let e = capture_pane(&env, &Recorder::new(&[]), &Which::Last, 10).unwrap_err();
+        assert!(e.to_string().contains("pane by its id"), "{e}");
+    }
+
+    #[test]
+    fn wezterm_argv_and_recorded_output() {
+        let env = Env::from_pairs([("WEZTERM_PANE", "4"), ("WEZTERM_UNIX_SOCKET", "/s")]);
+        // Recorded from `wezterm cli get-text`: plain text, rows padded with blanks.
+        let recorded = "$ cargo build                                   \n   Compiling x v0.1.0\nerror[E0425]: cannot find value `y` in this scope\n --> src/main.rs:2:5\n$ panechat q --pane \"why?\"\n\n\n";
+        let r = Recorder::new(&[recorded]);
+        let p = capture_pane(&env, &r, &Which::Own, 200).unwrap();
+        assert_eq!(
+            *r.calls.borrow(),
+            vec![argv("wezterm cli get-text --pane-id 4 --start-line -200")]
+        );
+        let a = pane_attachment(&p, 200, "panechat", Limits::default());
+        assert_eq!(a.attachment.source, "pane wezterm 4, 4 lines");
+        assert_eq!(
+            a.attachment.text,
+            "$ cargo build\n   Compiling x v0.1.0\nerror[E0425]: cannot find value `y` in this scope\n --> src/main.rs:2:5"
+        );
+        let r = Recorder::new(&["9\n", "x"]);
+        let p = capture_pane(&env, &r, &Which::Down, 3).unwrap();
+        assert_eq!(
+            r.calls.borrow()[0],
+            argv("wezterm cli get-pane-direction --pane-id 4 Down")
+        );
+        assert_eq!(
+            r.calls.borrow()[1],
+            argv("wezterm cli get-text --pane-id 9 --start-line -3")
+        );
+        assert!(!p.own);
+    }
+
+    #[test]
+    fn outside_a_multiplexer_says_what_works() {
+        let e = capture_pane(&Env::default(), &Recorder::new(&[]), &Which::Own, 10).unwrap_err();
+        assert!(matches!(e, Error::Usage(_)));
+        assert!(
+            e.to_string().contains("-f PATH") && e.to_string().contains("pipe"),
+            "{e}"
+        );
+        assert!(Which::parse("../x").is_err());
+        assert!(Which::parse("%x").is_err());
+        assert_eq!(
+            Which::parse("terminal_3").unwrap(),
+            Which::Id("terminal_3".into())
+        );
+    }
+
+    #[test]
+    fn failing_tool_is_reported() {
+        struct Fails;
+        impl Runner for Fails {
+            fn run(&self, _: &str, _: &[String]) -> std::io::Result<RunOutput> {
+                Ok(RunOutput {
+                    status: Some(1),
+                    stdout: vec![],
+                    stderr: b"can't find pane: %9\n".to_vec(),
+                })
+            }
+        }
+        let e = capture_pane(&tmux_env(), &Fails, &Which::Id("%9".into()), 10).unwrap_err();
+        assert!(e.to_string().contains("can't find pane: %9"), "{e}");
+    }
+
+    #[test]
+    fn clean_removes_sequences_and_controls() {
+        let raw = "\x1b[1;31merror\x1b[0m: \x1b]0;title\x07bad\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\\n\
+                   \x1bPq#0;2;0;0;0\x1b\\dcs gone\x1b[2K\x1b[1A\x1b(Bplain\u{9b}31mc1\u{9d}osc\u{9c}\x07\x7f\n\
+                   50%\r100%\n\
+                   ab\x08c\tt  \n\n\n";
+        assert_eq!(clean(raw), "error: badlink\ndcs goneplainc1\n100%\nac\tt");
+        assert_eq!(clean("\n\n  x\n\n"), "  x");
+        assert_eq!(clean("line\r\nnext\r\n"), "line\nnext");
+    }
+
+    #[test]
+    fn asking_line_is_dropped() {
+        let t = "$ make\nerror: x\n$ panechat q --pane \"why\"";
+        assert_eq!(drop_asking_line(t, "panechat"), "$ make\nerror: x");
+        // Wrapped over two rows.
+        let t = "$ make\nerror: x\n$ panechat q --pane \"a very long\nquestion\"";
+        assert_eq!(drop_asking_line(t, "panechat"), "$ make\nerror: x");
+        // Invoked through an alias: the cursor line goes.
+        assert_eq!(drop_asking_line("out\n$ ask why", "panechat"), "out");
+    }
+
+    #[test]
+    fn cap_marks_what_was_cut() {
+        let text: String = (0..100).map(|i| format!("line {i}\n")).collect();
+        let (t, cut) = cap(&text, 100, Keep::Tail);
+        assert!(cut);
+        assert!(
+            t.starts_with("[… ") && t.contains("context.max_bytes is 100"),
+            "{t}"
+        );
+        assert!(t.ends_with("line 99\n"));
+        let (h, _) = cap(&text, 100, Keep::Head);
+        assert!(
+            h.starts_with("line 0\n") && h.ends_with("max_bytes is 100 …]"),
+            "{h}"
+        );
+        assert!(h.len() < 200);
+        // Bytes never read count in the marker.
+        let (h, cut) = cap_counting("a\nb", 100, Keep::Head, 5_000_000);
+        assert!(cut);
+        assert_eq!(h, "a\nb\n[… 5.0 MB cut here: context.max_bytes is 100 …]");
+        assert_eq!(cap("short", 100, Keep::Head), ("short".into(), false));
+        // Multi-byte text is cut on a character boundary.
+        let (u, _) = cap(&"é".repeat(100), 51, Keep::Tail);
+        assert!(u.ends_with('é'));
+    }
+
+    #[test]
+    fn secrets_are_masked_and_counted() {
+        let text = "export OPENAI_API_KEY=sk-proj-abcdefghijklmnopqrstuvwxyz012345\n\
+                    ANTHROPIC=sk-ant-api03-AAAAAAAAAAAAAAAAAAAAAAAAAAAA-bbbb\n\
+                    token ghp_0123456789abcdefghijABCDEFGHIJ012345 and github_pat_11ABCDEFG0123456789_abcdefghijkl\n\
+                    aws AKIAIOSFODNN7EXAMPLE slack xoxb-1234567890-abcdefghij\n\
+                    curl -H 'Authorization: Bearer abc.def.ghi' -H \"x-api-key: k123\"\n\
+                    -----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAA\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n\
+                    ok: task-force sk-short ghp_short AKIAlower";
+        let (out, n) = redact(text);
+        for secret in [
+            "abcdefghijklmnopqrstuvwxyz012345",
+            "api03-AAAA",
+            "0123456789abcdefghij",
+            "11ABCDEFG",
+            "IOSFODNN7",
+            "1234567890-abc",
+            "abc.def.ghi",
+            "b3BlbnNzaC1",
+            "k123",
+        ] {
+            assert!(!out.contains(secret), "{secret} left in:\n{out}");
+        }
+        assert!(out.contains("[REDACTED OpenAI key]"));
+        assert!(out.contains("[REDACTED Anthropic key]"));
+        assert!(out.contains("[REDACTED GitHub token]"));
+        assert!(out.contains("[REDACTED AWS key id]"));
+        assert!(out.contains("[REDACTED Slack token]"));
+        assert!(out.contains("Authorization: Bearer [REDACTED credential]"));
+        assert!(out.contains("-----BEGIN OPENSSH PRIVATE KEY-----\n[REDACTED private key]\n-----END OPENSSH PRIVATE KEY-----"));
+        assert!(out.ends_with("ok: task-force sk-short ghp_short AKIAlower"));
+        // Two headers on one line count as two.
+        assert_eq!(n, 9, "{out}");
+        // Redacting again changes nothing.
+        assert_eq!(redact(&out).1, 0);
+    }
+
+    #[test]
+    fn files_give_clear_errors() {
+        let dir = std::env::temp_dir().join(format!("panechat-ctx-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let limits = Limits {
+            max_bytes: 1000,
+            redact: true,
+        };
+        let e = file_attachment(&dir.join("missing.txt"), limits).unwrap_err();
+        assert!(e.to_string().contains("missing.txt: no such file"), "{e}");
+        let e = file_attachment(&dir, limits).unwrap_err();
+        assert!(e.to_string().contains("is a directory"), "{e}");
+        std::fs::write(dir.join("bin"), b"ELF\x00\x01").unwrap();
+        let e = file_attachment(&dir.join("bin"), limits).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("looks binary (a NUL byte at offset 3)"),
+            "{e}"
+        );
+        let big: String = (0..10_000).map(|i| format!("row {i}\n")).collect();
+        std::fs::write(dir.join("big"), &big).unwrap();
+        let p = file_attachment(&dir.join("big"), limits).unwrap();
+        assert!(p.truncated);
+        assert!(p.attachment.text.starts_with("row 0\n"));
+        assert!(p.attachment.text.len() < 1200);
+        assert!(p.attachment.text.ends_with("context.max_bytes is 1000 …]"));
+        std::fs::write(dir.join("ok.rs"), "fn main() {}\n").unwrap();
+        let p = file_attachment(&dir.join("ok.rs"), limits).unwrap();
+        assert_eq!(
+            p.attachment.source,
+            format!("file {}", dir.join("ok.rs").display())
+        );
+        assert_eq!(p.attachment.text, "fn main() {}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn piped_input_is_bounded() {
+        let limits = Limits {
+            max_bytes: 64 * 1024,
+            redact: false,
+        };
+        let big: String = (0..2_000_000).map(|i| format!("{i}\n")).collect();
+        let p = reader_attachment("stdin", big.as_bytes(), limits).unwrap();
+        assert!(p.truncated);
+        assert!(p.attachment.text.ends_with("1999999"));
+        assert!(p.attachment.text.starts_with("[… "));
+        assert!(p.attachment.text.len() < 70 * 1024);
+        let e = reader_attachment("stdin", &b"abc\x00"[..], limits).unwrap_err();
+        assert!(e.to_string().contains("stdin looks binary"), "{e}");
+    }
+
+    #[test]
+    fn framing_and_joined_content() {
+        let a = Attachment {
+            source: "stdin".into(),
+            text: "make: *** [all] Error 1".into(),
+        };
+        assert_eq!(
+            joined_content("why?", std::slice::from_ref(&a)),
+            "--- stdin ---\nmake: *** [all] Error 1\n--- end of stdin ---\n\nwhy?"
+        );
+        assert_eq!(joined_content("why?", &[]), "why?");
+        assert_eq!(a.size(), "23 B");
+        assert_eq!(human_bytes(14_200), "14.2 KB");
+    }
+}

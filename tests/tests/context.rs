@@ -1,0 +1,643 @@
+//! Context attached to a question: a pane's text in real tmux (`--pane`, `--pane left`), piped
+//! input with a message, `-f` files and their errors. The fake provider records each request.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use panechat_e2e::env::{panechat_bin, TestEnv};
+use panechat_e2e::fake::{FakeProvider, RecordedRequest};
+use panechat_e2e::helpers::{json, setup};
+
+/// A private tmux server (`-L`, no config) whose panes run bash with the test's environment.
+struct Tmux {
+    socket: String,
+    tmpdir: PathBuf,
+}
+
+impl Tmux {
+    fn start(env: &TestEnv) -> Tmux {
+        assert!(
+            Command::new("tmux")
+                .arg("-V")
+                .output()
+                .is_ok_and(|o| o.status.success()),
+            "tmux is not installed; the test command (scripts/test.sh) installs it"
+        );
+        let tmpdir = env.root.join("tmux");
+        std::fs::create_dir_all(&tmpdir).unwrap();
+        let t = Tmux {
+            socket: format!("pcctx{}", std::process::id()),
+            tmpdir,
+        };
+        let mut args: Vec<String> = ["new-session", "-d", "-s", "t", "-x", "150", "-y", "40"]
+            .map(String::from)
+            .to_vec();
+        for (k, v) in &env.env {
+            if k != "PANECHAT_SESSION" {
+                args.push("-e".into());
+                args.push(format!("{k}={v}"));
+            }
+        }
+        args.extend(["-c".into(), env.root.join("work").display().to_string()]);
+        args.extend(["bash --norc --noprofile".into()]);
+        t.ok(&args);
+        t
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket, "-f", "/dev/null"])
+            .env("TMUX_TMPDIR", &self.tmpdir)
+            .env_remove("TMUX")
+            .env_remove("TMUX_PANE");
+        c
+    }
+
+    fn ok<S: AsRef<str>>(&self, args: &[S]) -> String {
+        let o = self
+            .cmd()
+            .args(args.iter().map(|a| a.as_ref()))
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "tmux {:?} failed: {}",
+            args.iter().map(|a| a.as_ref()).collect::<Vec<_>>(),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    fn capture(&self, pane: &str) -> String {
+        self.ok(&["capture-pane", "-p", "-J", "-t", pane])
+    }
+
+    fn wait_for(&self, pane: &str, needle: &str) -> String {
+        let t = Instant::now();
+        loop {
+            let screen = self.capture(pane);
+            if screen.contains(needle) {
+                return screen;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "pane {pane} never showed {needle:?}:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn type_line(&self, pane: &str, line: &str) {
+        self.ok(&["send-keys", "-t", pane, "-l", line]);
+        self.ok(&["send-keys", "-t", pane, "Enter"]);
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").output();
+    }
+}
+
+/// The request whose last user message ends with `question`.
+fn request_for(fake: &FakeProvider, question: &str) -> RecordedRequest {
+    let t = Instant::now();
+    loop {
+        if let Some(r) = fake
+            .requests()
+            .into_iter()
+            .find(|r| r.last_user_message().is_some_and(|m| m.ends_with(question)))
+        {
+            return r;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "no request asked {question:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The text parts of the last user message of an OpenAI request.
+fn parts(r: &RecordedRequest) -> Vec<String> {
+    let msgs = r.body["messages"].as_array().unwrap();
+    let last = msgs.last().unwrap();
+    last["content"]
+        .as_array()
+        .unwrap_or_else(|| panic!("content is not parts: {last}"))
+        .iter()
+        .map(|p| {
+            assert_eq!(p["type"], "text");
+            p["text"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+/// A build that fails: coloured output, a title sequence, a secret in the environment dump.
+const FAIL_SCRIPT: &str = r#"printf '\033]2;building\007\033[1m   Compiling\033[0m demo v0.1.0\n'
+printf '\033[1;31merror[E0425]\033[0m: cannot find value `count` in this scope\n'
+printf ' --> src/main.rs:3:20\n'
+printf 'OPENAI_API_KEY=sk-proj-Zq3vX9aB7cD1eF5gH2iJ4kL6mN8oP0qR\n'
+exit 101
+"#;
+
+/// What a person sees of that build on the screen, the secret masked (the command line first).
+const SEEN: &str = "$ bash fail.sh\n   Compiling demo v0.1.0\nerror[E0425]: cannot find value `count` in this scope\n --> src/main.rs:3:20\nOPENAI_API_KEY=[REDACTED OpenAI key]";
+
+#[test]
+fn a_pane_and_its_neighbour_are_attached_as_seen() {
+    let fake = FakeProvider::start();
+    let env = TestEnv::new();
+    env.use_openai(&fake.base_url_openai());
+    std::fs::write(env.root.join("work/fail.sh"), FAIL_SCRIPT).unwrap();
+    let tmux = Tmux::start(&env);
+    let p0 = tmux.ok(&["display-message", "-p", "-t", "t", "#{pane_id}"]);
+    let p0 = p0.trim().to_string();
+    let p1 = tmux
+        .ok(&[
+            "split-window",
+            "-h",
+            "-t",
+            &p0,
+            "-P",
+            "-F",
+            "#{pane_id}",
+            "-c",
+            &env.root.join("work").display().to_string(),
+            "bash --norc --noprofile",
+        ])
+        .trim()
+        .to_string();
+    let pc = panechat_bin().display().to_string();
+    for p in [&p0, &p1] {
+        tmux.type_line(p, "PS1='$ '; clear");
+    }
+    tmux.wait_for(&p0, "$");
+    tmux.type_line(&p0, "bash fail.sh");
+    tmux.wait_for(&p0, "OPENAI_API_KEY");
+
+    // From the neighbour on the right: `--pane left` takes the first pane's screen as it is.
+    tmux.type_line(
+        &p1,
+        &format!("{pc} q --new --pane left 'what broke there? [[reply:a typo]]'; echo DONE-$((1))"),
+    );
+    let screen1 = tmux.wait_for(&p1, "DONE-1");
+    let r = request_for(&fake, "what broke there? [[reply:a typo]]");
+    let got = parts(&r);
+    assert_eq!(got.len(), 2, "{got:?}");
+    let lines = SEEN.lines().count() + 1;
+    assert_eq!(
+        got[0],
+        format!("--- pane tmux {p0}, {lines} lines ---\n{SEEN}\n$\n--- end of pane tmux {p0}, {lines} lines ---")
+    );
+    assert_eq!(got[1], "what broke there? [[reply:a typo]]");
+    assert!(
+        screen1.contains(&format!(
+            "panechat: attached pane tmux {p0}, {lines} lines ("
+        )) && screen1.contains("masked 1 secret"),
+        "{screen1}"
+    );
+    assert!(screen1.contains("a typo"), "{screen1}");
+    // `--pane --lines N`: only the last N lines of this pane (the command line left out).
+    tmux.type_line(
+        &p1,
+        &format!("{pc} q --pane --lines 3 'those three? [[reply:yes]]'; echo DONE-$((3))"),
+    );
+    tmux.wait_for(&p1, "DONE-3");
+    let got = parts(&request_for(&fake, "those three? [[reply:yes]]"));
+    assert!(
+        got[0].starts_with(&format!(
+            "--- pane tmux {p1}, 3 lines ---\npanechat: attached pane tmux {p0}"
+        )) && got[0].ends_with(&format!(
+            "a typo\nDONE-1\n--- end of pane tmux {p1}, 3 lines ---"
+        )),
+        "{}",
+        got[0]
+    );
+    // The focus never moved.
+    assert_eq!(
+        tmux.ok(&["display-message", "-p", "-t", "t", "#{pane_id}"])
+            .trim(),
+        p1
+    );
+
+    // In the pane itself: the screen without the command line that asks.
+    tmux.type_line(
+        &p0,
+        &format!("{pc} q --new --pane 'why did this fail? [[reply:count is undefined]]'; echo DONE-$((2))"),
+    );
+    tmux.wait_for(&p0, "DONE-2");
+    let r = request_for(&fake, "why did this fail? [[reply:count is undefined]]");
+    let got = parts(&r);
+    let n = SEEN.lines().count();
+    assert_eq!(
+        got[0],
+        format!(
+            "--- pane tmux {p0}, {n} lines ---\n{SEEN}\n--- end of pane tmux {p0}, {n} lines ---"
+        )
+    );
+    assert!(!r.raw_body.contains("\\u001b"), "escape sequences sent");
+    assert!(!r.raw_body.contains("Zq3vX9aB7cD1"), "the secret was sent");
+    assert!(
+        !r.raw_body.contains("building"),
+        "the title sequence was sent"
+    );
+
+    // The stored turn carries the attachment; a follow-up sends it again as history.
+    let ls = json(&env.run(["ls", "--json"]).ok().stdout);
+    let mine = ls
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["panes"][0]["pane"] == p0.as_str())
+        .unwrap_or_else(|| panic!("{ls}"))
+        .clone();
+    assert_eq!(mine["attachments"], 1);
+    let id = mine["id"].as_str().unwrap();
+    let shown = json(&env.run(["show", id, "--json"]).ok().stdout);
+    let att = &shown["messages"][0]["attachments"][0];
+    assert_eq!(att["source"], format!("pane tmux {p0}, {n} lines"));
+    assert_eq!(att["text"], SEEN);
+    let text = env.run(["show", id]).ok().stdout;
+    assert!(
+        text.contains(&format!("[attached: pane tmux {p0}, {n} lines, "))
+            && !text.contains("cannot find value"),
+        "collapsed by default:\n{text}"
+    );
+    let full = env.run(["show", id, "--attachments"]).ok().stdout;
+    assert!(full.contains("error[E0425]: cannot find value"), "{full}");
+
+    tmux.type_line(
+        &p0,
+        &format!("{pc} q 'and how do I fix it? [[reply:declare it]]'"),
+    );
+    tmux.wait_for(&p0, "declare it");
+    let r = request_for(&fake, "and how do I fix it? [[reply:declare it]]");
+    let msgs = r.body["messages"].as_array().unwrap();
+    assert_eq!(
+        msgs[0]["content"],
+        format!("--- pane tmux {p0}, {n} lines ---\n{SEEN}\n--- end of pane tmux {p0}, {n} lines ---\n\nwhy did this fail? [[reply:count is undefined]]")
+    );
+    assert_eq!(msgs[1]["content"], "count is undefined");
+    assert_eq!(
+        msgs[2]["content"],
+        "and how do I fix it? [[reply:declare it]]"
+    );
+}
+
+#[test]
+fn pane_outside_a_multiplexer_says_what_works() {
+    let (env, fake) = setup();
+    let r = env.run(["q", "--new", "--pane", "why?"]).code(2);
+    assert!(
+        r.stderr.contains("does not run in one")
+            && r.stderr.contains("panechat q \"why did this fail?\"")
+            && r.stderr.contains("-f PATH"),
+        "{}",
+        r.stderr
+    );
+    let r = env.run(["q", "--new", "--pane=sideways", "why?"]).code(2);
+    assert!(
+        r.stderr.contains("left, right, up, down, last"),
+        "{}",
+        r.stderr
+    );
+    assert!(fake.requests().is_empty());
+}
+
+#[test]
+fn piped_output_and_the_message_are_both_sent() {
+    let (env, fake) = setup();
+    let make = b"cc -c main.c\n\x1b[01;31merror:\x1b[0m 'x' undeclared\r\nmake: *** [Makefile:2: all] Error 1\n\n\n";
+    let r = env.run_stdin(["q", "--new", "why [[reply:x is undeclared]]"], make);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("x is undeclared"));
+    assert!(
+        r.stderr.contains("panechat: attached stdin (70 B)"),
+        "{}",
+        r.stderr
+    );
+    let got = parts(&request_for(&fake, "why [[reply:x is undeclared]]"));
+    assert_eq!(
+        got,
+        [
+            "--- stdin ---\ncc -c main.c\nerror: 'x' undeclared\nmake: *** [Makefile:2: all] Error 1\n--- end of stdin ---",
+            "why [[reply:x is undeclared]]"
+        ]
+    );
+    // A fork keeps the attachment with its turn.
+    let fork = json(&env.run(["fork", "--json"]).ok().stdout);
+    let shown = json(
+        &env.run(["show", fork["id"].as_str().unwrap(), "--json"])
+            .ok()
+            .stdout,
+    );
+    assert_eq!(shown["messages"][0]["attachments"][0]["source"], "stdin");
+    assert_eq!(
+        shown["messages"][0]["attachments"][0]["text"],
+        "cc -c main.c\nerror: 'x' undeclared\nmake: *** [Makefile:2: all] Error 1"
+    );
+    // Without a message, stdin is the message (as before), not an attachment.
+    fake.clear_requests();
+    let r = env.run_stdin(["q", "[[reply:ok]] just text"], b"");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("attached"), "{}", r.stderr);
+    let r = env.run_stdin(["q"], b"the question itself");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("attached"), "{}", r.stderr);
+    let last = fake.requests().last().unwrap().body["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["content"], "the question itself");
+}
+
+#[test]
+fn files_are_attached_and_bad_ones_refused() {
+    let (env, fake) = setup();
+    let work = env.root.join("work");
+    std::fs::write(work.join("main.c"), "int main() { return x; }\n").unwrap();
+    std::fs::write(work.join("prog"), b"\x7fELF\x02\x01\x01\x00\x00").unwrap();
+    std::fs::create_dir_all(work.join("src")).unwrap();
+
+    let r = env.run([
+        "q",
+        "--new",
+        "-f",
+        "main.c",
+        "--file",
+        "src/../main.c",
+        "what is wrong?",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let got = parts(&request_for(&fake, "what is wrong?"));
+    assert_eq!(got.len(), 3);
+    assert_eq!(
+        got[0],
+        "--- file main.c ---\nint main() { return x; }\n--- end of file main.c ---"
+    );
+    assert!(got[1].starts_with("--- file src/../main.c ---\n"));
+
+    // The README's example, word for word.
+    std::fs::write(work.join("src/main.rs"), "fn main() { let x: u8 = 256; }\n").unwrap();
+    std::fs::write(work.join("Cargo.toml"), "[package]\nname = \"demo\"\n").unwrap();
+    let r = env.run([
+        "q",
+        "-f",
+        "src/main.rs",
+        "-f",
+        "Cargo.toml",
+        "why does this not build?",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let got = parts(&request_for(&fake, "why does this not build?"));
+    assert_eq!(
+        got,
+        [
+            "--- file src/main.rs ---\nfn main() { let x: u8 = 256; }\n--- end of file src/main.rs ---",
+            "--- file Cargo.toml ---\n[package]\nname = \"demo\"\n--- end of file Cargo.toml ---",
+            "why does this not build?",
+        ]
+    );
+
+    let before = fake.requests().len();
+    for (args, want) in [
+        (
+            vec!["-f", "missing.c"],
+            "cannot attach missing.c: no such file",
+        ),
+        (vec!["-f", "src"], "cannot attach src: it is a directory"),
+        (
+            vec!["-f", "prog"],
+            "file prog looks binary (a NUL byte at offset 7)",
+        ),
+        (vec!["-f", "/dev/zero"], "not a regular file"),
+    ] {
+        let mut argv = vec!["q", "--new"];
+        argv.extend(args);
+        argv.push("why?");
+        let r = env.run(&argv).code(2);
+        assert!(r.stderr.contains(want), "{argv:?}: {}", r.stderr);
+    }
+    assert_eq!(fake.requests().len(), before, "nothing was sent");
+
+    // A 50 MB file: read only up to the cap, cut visibly, quickly.
+    let big = work.join("big.log");
+    let line = "2026-12-02T10:00:00Z INFO a log line of a long build, padded to be wide\n";
+    let chunk = line.repeat(1024 * 1024 / line.len() + 1);
+    let mut data = Vec::with_capacity(51 * 1024 * 1024);
+    while data.len() < 50 * 1024 * 1024 {
+        data.extend_from_slice(chunk.as_bytes());
+    }
+    std::fs::write(&big, &data).unwrap();
+    let t = Instant::now();
+    let r = env.run(["q", "--new", "-f", "big.log", "summarise [[reply:long]]"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        t.elapsed()
+    );
+    assert!(
+        r.stderr.contains("big.log (262.") && r.stderr.contains("cut at context.max_bytes"),
+        "{}",
+        r.stderr
+    );
+    let got = parts(&request_for(&fake, "summarise [[reply:long]]"));
+    assert!(got[0].len() < 270_000, "{}", got[0].len());
+    assert!(
+        got[0].contains("MB cut here: context.max_bytes is 262144 …]\n--- end of file big.log ---"),
+        "{}",
+        &got[0][got[0].len() - 200..]
+    );
+}
+
+/// A headless Zellij session (private sockets, config and cache under the test's root) with a
+/// client attached on a pty, as a person's terminal would be.
+struct Zellij {
+    session: String,
+    envs: Vec<(String, String)>,
+    cwd: PathBuf,
+    client: Option<panechat_e2e::pty::Pty>,
+}
+
+impl Zellij {
+    fn start(env: &TestEnv) -> Zellij {
+        assert!(
+            Command::new("zellij")
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success()),
+            "zellij is not installed; the test command (scripts/test.sh) installs it"
+        );
+        let z = env.root.join("zj");
+        let home = env.root.join("home");
+        let mut envs: Vec<(String, String)> = env
+            .env
+            .iter()
+            .filter(|(k, _)| *k != "PANECHAT_SESSION")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (k, dir) in [
+            ("XDG_CONFIG_HOME", home.join(".config")),
+            ("XDG_CACHE_HOME", home.join(".cache")),
+            ("XDG_DATA_HOME", home.join(".local/share")),
+            ("ZELLIJ_SOCKET_DIR", z.join("sock")),
+            ("TMPDIR", z.join("tmp")),
+        ] {
+            std::fs::create_dir_all(&dir).unwrap();
+            envs.push((k.into(), dir.display().to_string()));
+        }
+        envs.push(("SHELL".into(), "/bin/bash".into()));
+        envs.push(("TERM".into(), "xterm-256color".into()));
+        std::fs::create_dir_all(home.join(".config/zellij")).unwrap();
+        std::fs::write(
+            home.join(".config/zellij/config.kdl"),
+            "show_startup_tips false\nshow_release_notes false\n",
+        )
+        .unwrap();
+        let mut zj = Zellij {
+            session: format!("pcctx{}", std::process::id()),
+            envs,
+            cwd: env.root.join("work"),
+            client: None,
+        };
+        let o = zj
+            .cmd()
+            .args(["attach", "--create-background", &zj.session])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "zellij: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let mut c = zj.cmd();
+        c.args(["attach", &zj.session]);
+        zj.client = Some(panechat_e2e::pty::Pty::spawn_sized(c, 200, 50));
+        let t = Instant::now();
+        while !zj
+            .action(&["list-panes", "--json"])
+            .contains("\"is_plugin\": false")
+        {
+            assert!(t.elapsed() < Duration::from_secs(30), "no Zellij panes");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        zj
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("zellij");
+        c.env_clear()
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
+            .current_dir(&self.cwd)
+            .stdin(std::process::Stdio::null());
+        c
+    }
+
+    fn action(&self, args: &[&str]) -> String {
+        let o = self
+            .cmd()
+            .args(["--session", &self.session, "action"])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    fn dump(&self, pane: &str) -> String {
+        self.action(&["dump-screen", "--pane-id", pane, "--full"])
+    }
+
+    fn wait_for(&self, pane: &str, needle: &str) -> String {
+        let t = Instant::now();
+        loop {
+            let screen = self.dump(pane);
+            if screen.contains(needle) {
+                return screen;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "pane {pane} never showed {needle:?}:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn type_line(&self, pane: &str, line: &str) {
+        self.action(&["write-chars", "-p", pane, &format!("{line}\n")]);
+    }
+}
+
+impl Drop for Zellij {
+    fn drop(&mut self) {
+        let _ = self
+            .cmd()
+            .args(["delete-session", "--force", &self.session])
+            .output();
+        if let Some(mut c) = self.client.take() {
+            let _ = c.child.kill();
+            let _ = c.child.wait();
+        }
+    }
+}
+
+#[test]
+fn zellij_panes_are_attached_with_dump_screen() {
+    let fake = FakeProvider::start();
+    let env = TestEnv::new();
+    env.use_openai(&fake.base_url_openai());
+    std::fs::write(env.root.join("work/fail.sh"), FAIL_SCRIPT).unwrap();
+    let zj = Zellij::start(&env);
+    let right = zj
+        .action(&["new-pane", "--direction", "right"])
+        .trim()
+        .to_string();
+    assert_eq!(right, "terminal_1");
+    let left = "terminal_0";
+    for p in [left, right.as_str()] {
+        zj.type_line(p, "PS1='$ '; clear");
+    }
+    zj.type_line(left, "bash fail.sh");
+    zj.wait_for(left, "OPENAI_API_KEY");
+    let pc = panechat_bin().display().to_string();
+
+    zj.type_line(
+        &right,
+        &format!("{pc} q --new --pane left 'what broke there? [[reply:a typo]]'; echo DONE-$((1))"),
+    );
+    let screen = zj.wait_for(&right, "DONE-1");
+    assert!(screen.contains("a typo"), "{screen}");
+    let got = parts(&request_for(&fake, "what broke there? [[reply:a typo]]"));
+    let lines = SEEN.lines().count() + 1;
+    assert!(
+        got[0].starts_with(&format!("--- pane zellij terminal_0, {lines} lines ---\n")),
+        "{}",
+        got[0]
+    );
+    assert!(
+        got[0].ends_with(&format!(
+            "{SEEN}\n$\n--- end of pane zellij terminal_0, {lines} lines ---"
+        )),
+        "{}",
+        got[0]
+    );
+
+    zj.type_line(
+        left,
+        &format!("{pc} q --new --pane 'why did this fail? [[reply:count is undefined]]'"),
+    );
+    zj.wait_for(left, "count is undefined");
+    let r = request_for(&fake, "why did this fail? [[reply:count is undefined]]");
+    let got = parts(&r);
+    let n = SEEN.lines().count();
+    assert_eq!(
+        got[0],
+        format!("--- pane zellij terminal_0, {n} lines ---\n{SEEN}\n--- end of pane zellij terminal_0, {n} lines ---")
+    );
+    assert!(!r.raw_body.contains("\\u001b"), "escape sequences sent");
+    assert!(!r.raw_body.contains("Zq3vX9aB7cD1"), "the secret was sent");
+}

@@ -52,7 +52,7 @@ echo "==> $(du -k "$PANECHAT_ZELLIJ_WASM" | cut -f1) KiB $PANECHAT_ZELLIJ_WASM"
 
 echo "==> cargo test --workspace"
 set +e
-cargo test --workspace --locked 2>&1 | tee "$logs/test.log"
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$logs/test.log"
 status=${PIPESTATUS[0]}
 set -e
 passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$logs/test.log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')

@@ -363,7 +363,7 @@ fn the_popup_question_wraps_between_words() {
     }
     let joined = about.join(" ");
     assert!(
-        joined.contains("conversation \"A rather long title about many things\" is in use (session tmux:0123456789abcdef:%12, pid "),
+        joined.contains("\"A rather long title about many things\" is in use (held by session tmux:0123456789abcdef:%12 for "),
         "{rows:?}"
     );
     pty.send(b"\x1b[B\x1b[B\r"); // Fork

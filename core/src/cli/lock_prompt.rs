@@ -56,13 +56,16 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     let width = Term::stderr()
         .size_checked()
         .map_or(72, |(_, w)| w as usize);
-    let prompt = format!(
-        "\"{}\" is in use ({holder_text})",
-        ui::truncate(
-            &super::pick::clean(&title),
-            width.saturating_sub(30).max(12)
-        )
+    // What is busy, wrapped between words to the popup's width; then the short question.
+    let about = format!(
+        "\"{}\" is in use ({holder_text}).",
+        ui::truncate(&super::pick::clean(&title), 80)
     );
+    let term = Term::stderr();
+    for line in ui::wrap(&about, width.saturating_sub(1)) {
+        let _ = term.write_line(&line);
+    }
+    let prompt = "What now?";
     let mut items: Vec<(String, LockAnswer, bool)> =
         vec![("Keep waiting".into(), LockAnswer::Wait, false)];
     if let Some(p) = &jump {

@@ -268,6 +268,15 @@ impl Zellij {
     }
 
     /// What the plugin knows (`panechat::list` over a CLI pipe).
+    /// Waits until the plugin has its permissions and knows its session (before that, pane
+    /// states sent to it cannot be placed; it reloads them once it is ready).
+    fn wait_plugin_ready(&self) {
+        self.wait_for("the plugin ready", Duration::from_secs(30), |z| {
+            let v = z.plugin_view();
+            v["granted"] == true && v["session"].is_string()
+        });
+    }
+
     fn plugin_view(&self) -> Value {
         let o = self
             .zellij()
@@ -449,6 +458,7 @@ fn queries_rename_their_panes_and_hostile_titles_stay_literal() {
     let (env, _fake) = setup();
     let z = Zellij::start(&env, Opts::default());
     z.wait_prompt(0);
+    z.wait_plugin_ready();
     let p1 = z.new_pane();
     let p2 = z.new_pane();
     let hostile =

@@ -66,8 +66,17 @@ cargo test --workspace --locked --no-fail-fast -- "${skips[@]}" 2>&1 | tee "$log
 status=${PIPESTATUS[0]}
 for t in $zellij_tests; do
   echo "==> real Zellij: $t"
-  cargo test -p panechat-e2e --test zellij --locked -- --exact "$t" 2>&1 | tee -a "$logs/test.log"
-  zstatus=${PIPESTATUS[0]}
+  cargo test -p panechat-e2e --test zellij --locked -- --exact "$t" > "$logs/zellij.log" 2>&1
+  zstatus=$?
+  if [ "$zstatus" -ne 0 ]; then
+    # A known intermittent failure: the test's Zellij server is sometimes gone
+    # mid-test. A failure is shown in full and the test runs once more; failing twice fails.
+    cat "$logs/zellij.log"
+    echo "==> real Zellij: $t failed; running it once more"
+    cargo test -p panechat-e2e --test zellij --locked -- --exact "$t" > "$logs/zellij.log" 2>&1
+    zstatus=$?
+  fi
+  tee -a "$logs/test.log" < "$logs/zellij.log"
   [ "$zstatus" -eq 0 ] || status=$zstatus
 done
 set -e

@@ -111,6 +111,7 @@ impl Publisher<'_> {
     /// Publishes to every pane that shows conversation `id`, and to the sessions `also` (e.g. a
     /// pane whose failed query no longer shows it).
     pub fn conversation_and(&self, id: &ConversationId, also: &[SessionKey]) -> Result<()> {
+        let stamp = adapters::zellij::stamp_now();
         let runs = runs::live_readonly(&self.store.paths).unwrap_or_default();
         let mut targets: BTreeMap<SessionKey, Option<SessionRecord>> = BTreeMap::new();
         for rec in mapping::all(&self.store.paths)? {
@@ -124,32 +125,36 @@ impl Publisher<'_> {
         for k in also {
             targets.entry(k.clone()).or_insert(None);
         }
-        self.send_all(targets, &runs)
+        self.send_all(targets, &runs, stamp)
     }
 
     /// Publishes the states of these sessions.
     pub fn sessions(&self, keys: &[SessionKey]) -> Result<()> {
+        let stamp = adapters::zellij::stamp_now();
         let runs = runs::live_readonly(&self.store.paths).unwrap_or_default();
         let targets = keys.iter().map(|k| (k.clone(), None)).collect();
-        self.send_all(targets, &runs)
+        self.send_all(targets, &runs, stamp)
     }
 
     /// Publishes the state of every known session (after a multiplexer restart, a plugin load).
     pub fn everything(&self) -> Result<usize> {
+        let stamp = adapters::zellij::stamp_now();
         let runs = runs::live_readonly(&self.store.paths).unwrap_or_default();
         let mut targets: BTreeMap<SessionKey, Option<SessionRecord>> = BTreeMap::new();
         for rec in mapping::all(&self.store.paths)? {
             targets.insert(rec.pane.session.clone(), Some(rec));
         }
         let n = targets.len();
-        self.send_all(targets, &runs)?;
+        self.send_all(targets, &runs, stamp)?;
         Ok(n)
     }
 
+    /// `stamp`: [`adapters::zellij::stamp_now`] taken before the store was read for these states.
     fn send_all(
         &self,
         targets: BTreeMap<SessionKey, Option<SessionRecord>>,
         runs: &[Run],
+        stamp: u64,
     ) -> Result<()> {
         for (key, rec) in targets {
             let rec = match rec {
@@ -174,13 +179,15 @@ impl Publisher<'_> {
                     .and_then(|h| h.server.clone())
             });
             let tty = rec.as_ref().and_then(|r| r.tty.clone());
-            self.send(&st, server.as_deref(), tty.as_deref());
+            self.send(&st, server.as_deref(), tty.as_deref(), stamp);
         }
         Ok(())
     }
 
-    /// Sends one pane's state to its channels.
-    pub fn send(&self, st: &PaneState, server: Option<&str>, tty: Option<&str>) {
+    /// Sends one pane's state to its channels. `stamp` orders the states of one pane that
+    /// reach the Zellij plugin (see `docs/integration.md`): take it with
+    /// [`adapters::zellij::stamp_now`] before reading what `st` was computed from.
+    pub fn send(&self, st: &PaneState, server: Option<&str>, tty: Option<&str>, stamp: u64) {
         let is_here = self.here.is_some_and(|h| h.key == st.pane.session);
         if st.pane.multiplexer == Multiplexer::Tmux {
             if let Some(pane) = &st.pane.pane {
@@ -214,7 +221,12 @@ impl Publisher<'_> {
         }
         if st.pane.multiplexer == Multiplexer::Zellij {
             if let Some(name) = server {
-                let payload = serde_json::to_string(st).expect("state serialises");
+                // The pane state's object, with `stamp` as its last member.
+                let mut payload = serde_json::to_string(st).expect("state serialises");
+                if payload.ends_with('}') {
+                    payload.pop();
+                    payload.push_str(&format!(",\"stamp\":{stamp}}}"));
+                }
                 self.sink.zellij(name, &payload);
             }
         }
@@ -296,16 +308,19 @@ mod tests {
             &st(Multiplexer::Tmux, "tmux:h:%3", "%3", "t #(x)"),
             Some("/tmp/sock,42"),
             Some("/dev/pts/9"),
+            1,
         );
         p.send(
             &st(Multiplexer::Wezterm, "wezterm:h:7", "7", "w"),
             Some("/sock"),
             Some("/dev/pts/8"),
+            2,
         );
         p.send(
             &st(Multiplexer::Zellij, "zellij:s:4", "4", "z"),
             Some("s"),
             Some("/dev/pts/7"),
+            3,
         );
         let calls = rec.calls.borrow();
         assert_eq!(calls.len(), 4, "{calls:#?}");
@@ -317,6 +332,7 @@ mod tests {
         assert!(calls[2].starts_with("tty /dev/pts/7 "));
         assert!(calls[3].starts_with("zellij s {\"schema\":1"));
         assert!(calls[3].contains("\"activity\":\"streaming\""));
+        assert!(calls[3].ends_with(",\"stamp\":3}"), "{}", calls[3]);
     }
 
     #[test]

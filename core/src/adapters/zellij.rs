@@ -7,17 +7,28 @@
 //!   exist. It blocks, however, while a listening plugin still waits for its permissions to be
 //!   granted. So the message is sent by a detached `zellij` process that the caller does not
 //!   wait for, with an alarm set before `exec` that ends it after [`PIPE_DEADLINE_SECS`] at most.
-//!   Only a second message from the same process waits (at most 300 ms, normally ~30 ms) for
-//!   the first to be delivered, so that the plugin sees one process's states in order.
+//! - That process gets a pseudo-terminal as its stdin. With any other stdin (`/dev/null`, a
+//!   pipe) `zellij pipe` reads stdin to its end and then sends a second, empty message and exits
+//!   at once, without waiting for it to be taken. Once the plugins have taken that message, the
+//!   Zellij 0.45.1 server acknowledges it to the pipe's client; that client is gone, so the server
+//!   sends the acknowledgement to *every* client connected at that moment. Each `zellij` command
+//!   (`zellij action …`, another `zellij pipe`) starts by checking that the session answers
+//!   (it connects and expects "connected" as the first reply); one that receives the stray
+//!   acknowledgement instead concludes "There is no active session!" and fails. With a terminal on
+//!   stdin, `zellij pipe` sends the payload alone and exits when the plugins have taken it, so no
+//!   acknowledgement goes astray.
+//! - Messages from different processes (a query, its watcher, a query in another pane that shares
+//!   the conversation) can arrive in any order; each payload carries a `stamp` (see
+//!   [`stamp_now`]) so that the plugin keeps the newest state of each pane.
 //! - `zellij run --floating --close-on-exit --block-until-exit -- CMD` returns CMD's exit
 //!   status, but in a session without an attached client it runs the command where nobody can
 //!   see it. So the popup is only used when `zellij action list-clients` lists a client.
 
 use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// Name of the pipe message that carries a pane's state.
@@ -63,6 +74,33 @@ pub fn publish_args(payload: &str, session: Option<&str>) -> Vec<String> {
     args
 }
 
+/// A number that grows with time, the same for every process on this machine: nanoseconds of
+/// the monotonic clock (`CLOCK_MONOTONIC`, which never steps back). A pane state stamped before
+/// the store was read for it is never newer than a state stamped later.
+pub fn stamp_now() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) } != 0 {
+        return 0;
+    }
+    (ts.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec as u64)
+}
+
+/// A pseudo-terminal for a `zellij pipe`'s stdin: (master, slave), both close-on-exec.
+fn stdin_terminal() -> Option<(OwnedFd, OwnedFd)> {
+    let pty = nix::pty::openpty(None, None).ok()?;
+    for fd in [&pty.master, &pty.slave] {
+        // SAFETY: fcntl on a descriptor we own.
+        unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    Some((pty.master, pty.slave))
+}
+
 /// Delivers one `panechat::state` message with `payload` (the pane-state JSON of
 /// `docs/integration.md`) to the plugins of Zellij session `session` (when `None`: the session
 /// named in the payload's key, else the one of `ZELLIJ_SESSION_NAME`). Never blocks: the
@@ -83,50 +121,91 @@ pub fn publish_payload(session: Option<&str>, payload: &str) {
             }
         }
     };
+    let args = publish_args(payload, session.as_deref());
+    let Some(first) = spawn_pipe(&args) else {
+        return;
+    };
+    if let Ok(mut n) = IN_FLIGHT.0.lock() {
+        *n += 1;
+    }
+    // Reap it without waiting for it (a caller that exits first leaves it to init), and send
+    // the message again when the session's check failed (exit status 1: "There is no active
+    // session!"; nothing was sent then). Zellij 0.45.1 reuses a client's number as soon as it
+    // is free and may still act on the previous holder's disconnection afterwards, so a
+    // `zellij` command that starts while others end is now and then turned away although the
+    // session is there.
+    let reaper = std::thread::Builder::new()
+        .name("zellij-pipe".into())
+        .spawn(move || {
+            let mut child = first;
+            for attempt in 1..=PIPE_ATTEMPTS {
+                let turned_away = matches!(child.wait(), Ok(s) if s.code() == Some(1));
+                if !turned_away || attempt == PIPE_ATTEMPTS {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(25 * u64::from(attempt)));
+                match spawn_pipe(&args) {
+                    Some(c) => child = c,
+                    None => break,
+                }
+            }
+            let (n, cv) = &IN_FLIGHT;
+            if let Ok(mut n) = n.lock() {
+                *n = n.saturating_sub(1);
+            }
+            cv.notify_all();
+        });
+    if reaper.is_err() {
+        if let Ok(mut n) = IN_FLIGHT.0.lock() {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
+/// How many times one message is sent at most (see [`publish_payload`]).
+const PIPE_ATTEMPTS: u32 = 3;
+
+/// Publications of this process whose `zellij pipe` has not ended yet.
+static IN_FLIGHT: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
+
+/// Waits, at most `max`, until every message this process published has been taken by the
+/// plugins or given up on, so that a command that ends right after publishing does not cut
+/// short a second attempt. Returns at once when nothing is on its way.
+pub fn settle(max: Duration) {
+    let (n, cv) = &IN_FLIGHT;
+    let Ok(guard) = n.lock() else {
+        return;
+    };
+    let _ = cv.wait_timeout_while(guard, max, |n| *n > 0);
+}
+
+/// Starts one detached `zellij ARGS` that sends a message: its own session, an alarm that ends
+/// it after [`PIPE_DEADLINE_SECS`], a terminal on stdin (see the module docs).
+fn spawn_pipe(args: &[String]) -> Option<Child> {
     let mut cmd = Command::new("zellij");
-    cmd.args(publish_args(payload, session.as_deref()))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    // SAFETY: setsid and alarm are async-signal-safe; the alarm survives exec and its default
-    // action ends the process.
+    cmd.args(args).stdout(Stdio::null()).stderr(Stdio::null());
+    // The child also keeps the master side open, so that the terminal stays usable when this
+    // process exits first. Without a pseudo-terminal the message still goes out, from /dev/null.
+    let pty = stdin_terminal();
+    let master = pty.as_ref().map(|(m, _)| m.as_raw_fd());
+    match pty.as_ref().and_then(|(_, s)| s.try_clone().ok()) {
+        Some(slave) => cmd.stdin(Stdio::from(slave)),
+        None => cmd.stdin(Stdio::null()),
+    };
+    // SAFETY: setsid, fcntl and alarm are async-signal-safe; the alarm survives exec and its
+    // default action ends the process.
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
             libc::setsid();
+            if let Some(fd) = master {
+                libc::fcntl(fd, libc::F_SETFD, 0);
+            }
             libc::alarm(PIPE_DEADLINE_SECS);
             Ok(())
         });
     }
-    // Messages from one process arrive in order: a state must not overtake the one sent just
-    // before it (`titling`, then the title). The previous message normally takes ~30 ms; wait
-    // for it at most ORDER_WAIT.
-    let previous = LAST_SENT.lock().ok().and_then(|mut l| l.take());
-    if let Some(done) = previous {
-        let start = Instant::now();
-        while !done.load(Ordering::Acquire) && start.elapsed() < ORDER_WAIT {
-            std::thread::sleep(Duration::from_millis(2));
-        }
-    }
-    if let Ok(mut child) = cmd.spawn() {
-        let done = Arc::new(AtomicBool::new(false));
-        if let Ok(mut l) = LAST_SENT.lock() {
-            *l = Some(done.clone());
-        }
-        // Reap it without waiting for it (a caller that exits first leaves it to init).
-        let _ = std::thread::Builder::new()
-            .name("zellij-pipe".into())
-            .spawn(move || {
-                let _ = child.wait();
-                done.store(true, Ordering::Release);
-            });
-    }
+    cmd.spawn().ok()
 }
-
-/// Longest wait for this process's previous message before sending the next.
-const ORDER_WAIT: Duration = Duration::from_millis(300);
-
-/// Whether this process's last `zellij pipe` has ended.
-static LAST_SENT: Mutex<Option<Arc<AtomicBool>>> = Mutex::new(None);
 
 /// Runs `zellij ARGS` for at most `deadline`; its exit status and stdout.
 fn run_bounded(args: &[&str], deadline: Duration) -> Option<(i32, String)> {
@@ -172,8 +251,21 @@ pub fn has_client(list_clients: &str) -> bool {
 /// `zellij run` failed). `env_pass` reaches the prompt through `env(1)`, since the pane starts
 /// with the Zellij server's environment.
 pub fn popup(argv: &[String], env_pass: &[(String, String)]) -> Option<i32> {
-    let (code, clients) = run_bounded(&["action", "list-clients"], Duration::from_secs(2))?;
-    if code != 0 || !has_client(&clients) {
+    // (a `zellij` command is now and then turned away while others end: see publish_payload)
+    let mut clients = None;
+    for attempt in 1..=PIPE_ATTEMPTS {
+        match run_bounded(&["action", "list-clients"], Duration::from_secs(2))? {
+            (0, out) => {
+                clients = Some(out);
+                break;
+            }
+            _ if attempt < PIPE_ATTEMPTS => {
+                std::thread::sleep(Duration::from_millis(25 * u64::from(attempt)));
+            }
+            _ => {}
+        }
+    }
+    if !has_client(&clients?) {
         return None;
     }
     let mut args: Vec<String> = vec![
@@ -188,15 +280,33 @@ pub fn popup(argv: &[String], env_pass: &[(String, String)]) -> Option<i32> {
     ];
     args.extend(env_pass.iter().map(|(k, v)| format!("{k}={v}")));
     args.extend(argv.iter().cloned());
-    let status = Command::new("zellij")
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .ok()?;
-    let code = status.code()?;
-    (code != 1 && code != 2).then_some(code)
+    for attempt in 1..=PIPE_ATTEMPTS {
+        let out = Command::new("zellij")
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .ok()?;
+        let code = out.status.code()?;
+        if code == 1
+            && turned_away(&String::from_utf8_lossy(&out.stderr))
+            && attempt < PIPE_ATTEMPTS
+        {
+            // Nothing ran: the session's check failed before the pane was asked for.
+            std::thread::sleep(Duration::from_millis(25 * u64::from(attempt)));
+            continue;
+        }
+        return (code != 1 && code != 2).then_some(code);
+    }
+    None
+}
+
+/// Whether a `zellij` command's stderr says it was turned away before doing anything (the
+/// session did not answer its check).
+pub fn turned_away(stderr: &str) -> bool {
+    stderr.contains("There is no active session!")
+        || stderr.contains("not found. The following sessions are active")
 }
 
 #[cfg(test)]
@@ -230,6 +340,47 @@ mod tests {
         assert_eq!(a[6], hostile);
         assert_eq!(a.len(), 7);
         assert_eq!(publish_args("{}", None)[0], "pipe");
+    }
+
+    #[test]
+    fn a_command_turned_away_is_told_from_one_that_ran() {
+        assert!(turned_away("There is no active session!\n"));
+        assert!(turned_away(
+            "Session 'dev' not found. The following sessions are active:\nother\n"
+        ));
+        assert!(!turned_away(""));
+        assert!(!turned_away("Error: could not open a pane"));
+    }
+
+    #[test]
+    fn stamps_grow() {
+        let a = stamp_now();
+        let b = stamp_now();
+        assert!(a > 0 && b >= a, "{a} {b}");
+    }
+
+    #[test]
+    fn the_pipes_stdin_is_a_terminal() {
+        let (master, slave) = stdin_terminal().expect("a pseudo-terminal");
+        // SAFETY: isatty and fcntl on descriptors we own.
+        unsafe {
+            assert_eq!(libc::isatty(slave.as_raw_fd()), 1);
+            assert_ne!(
+                libc::fcntl(master.as_raw_fd(), libc::F_GETFD) & libc::FD_CLOEXEC,
+                0
+            );
+            assert_ne!(
+                libc::fcntl(slave.as_raw_fd(), libc::F_GETFD) & libc::FD_CLOEXEC,
+                0
+            );
+        }
+    }
+
+    #[test]
+    fn settling_with_nothing_on_its_way_returns_at_once() {
+        let t = Instant::now();
+        settle(Duration::from_secs(5));
+        assert!(t.elapsed() < Duration::from_secs(1));
     }
 
     #[test]

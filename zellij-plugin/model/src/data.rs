@@ -71,6 +71,10 @@ pub struct PaneState {
     /// Live runs (`sessions --json`).
     #[serde(default)]
     pub runs: Vec<Run>,
+    /// Orders the states of one pane (`panechat::state` messages only): a state whose stamp is
+    /// smaller than one already applied to its pane is older and is dropped.
+    #[serde(default)]
+    pub stamp: Option<u64>,
 }
 
 impl PaneState {

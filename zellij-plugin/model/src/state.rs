@@ -283,6 +283,15 @@ pub struct State {
     /// Another one was asked for while it ran.
     reload: bool,
     next_req: u64,
+    /// The newest `stamp` applied to each pane (`panechat::state` messages from different
+    /// processes can arrive out of order).
+    stamps: HashMap<u32, u64>,
+    /// `panechat::state` messages applied so far, and the count when each pane got its last
+    /// one: a `sessions --json` started before that message does not overwrite it.
+    applied: u64,
+    applied_at: HashMap<u32, u64>,
+    /// `applied` when the running `sessions --json` was started.
+    load_started: u64,
 }
 
 fn ctx(kind: &str, req: u64, extra: &[(&str, String)]) -> BTreeMap<String, String> {
@@ -350,6 +359,7 @@ impl State {
             return Vec::new();
         }
         self.loading = true;
+        self.load_started = self.applied;
         vec![self.panechat("sessions", &["sessions", "--json"], &[])]
     }
 
@@ -448,6 +458,24 @@ impl State {
         }
     }
 
+    /// Whether the `panechat::state` message `s` is the newest its pane got (then it is
+    /// recorded as such); an older one (smaller `stamp`) that arrives late is to be dropped.
+    fn newest(&mut self, s: &PaneState) -> bool {
+        let part = self.session_part();
+        let Some(pane) = s.zellij_pane(part.as_deref()) else {
+            return true;
+        };
+        if let Some(stamp) = s.stamp {
+            if self.stamps.get(&pane).is_some_and(|&last| stamp < last) {
+                return false;
+            }
+            self.stamps.insert(pane, stamp);
+        }
+        self.applied += 1;
+        self.applied_at.insert(pane, self.applied);
+        true
+    }
+
     fn apply_state(&mut self, s: &PaneState) -> bool {
         let part = self.session_part();
         let Some(pane) = s.zellij_pane(part.as_deref()) else {
@@ -540,6 +568,8 @@ impl State {
             Input::PaneClosed(id) => {
                 self.panes.retain(|p| p.id != id);
                 self.naming.remove(&id);
+                self.stamps.remove(&id);
+                self.applied_at.remove(&id);
                 (Vec::new(), self.picker.open)
             }
             Input::Pipe { name, payload, cli } => self.pipe(&name, payload, cli),
@@ -596,8 +626,10 @@ impl State {
         match name {
             PIPE_STATE => match data::parse_state(&payload) {
                 Ok(s) => {
-                    redraw = self.apply_state(&s) && self.picker.open;
-                    fx.extend(self.reconcile_names());
+                    if self.newest(&s) {
+                        redraw = self.apply_state(&s) && self.picker.open;
+                        fx.extend(self.reconcile_names());
+                    }
                 }
                 Err(e) => {
                     self.status = Some(format!("ignored a {PIPE_STATE} message: {e}"));
@@ -830,6 +862,8 @@ impl State {
             return (Vec::new(), false);
         };
         let mut fx = Vec::new();
+        // (when this output was asked for, before a folded reload starts another load)
+        let load_started = self.load_started;
         if kind == "sessions" {
             self.loading = false;
             if std::mem::take(&mut self.reload) {
@@ -870,14 +904,33 @@ impl State {
             match data::parse_sessions(stdout) {
                 Ok(states) => {
                     let part = self.session_part();
+                    // A pane that got a `panechat::state` message since this output was asked
+                    // for keeps that state: it is at least as new.
+                    let fresh = |st: &State, pane: u32| {
+                        st.applied_at
+                            .get(&pane)
+                            .is_some_and(|&at| at > load_started)
+                    };
                     // Panes of this session that panechat no longer knows lose their conversation.
                     let known: Vec<u32> = states
                         .iter()
                         .filter_map(|s| s.zellij_pane(part.as_deref()))
                         .collect();
-                    self.convs.retain(|id, _| known.contains(id));
+                    let gone: Vec<u32> = self
+                        .convs
+                        .keys()
+                        .copied()
+                        .filter(|id| !known.contains(id) && !fresh(self, *id))
+                        .collect();
+                    for id in gone {
+                        self.convs.remove(&id);
+                    }
                     for s in &states {
-                        self.apply_state(s);
+                        if s.zellij_pane(part.as_deref())
+                            .is_some_and(|p| !fresh(self, p))
+                        {
+                            self.apply_state(s);
+                        }
                     }
                     self.status = None;
                     fx.extend(self.reconcile_names());

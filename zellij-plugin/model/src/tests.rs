@@ -767,3 +767,114 @@ fn bad_options_are_shown_and_defaults_used() {
     let lines = render(&s, 3, 90, 0);
     assert!(lines[0].contains("option `rename_panes`"), "{lines:?}");
 }
+
+fn stamped(pane: u32, title: &str, activity: &str, stamp: u64) -> String {
+    serde_json::json!({
+        "schema": 1, "session": format!("zellij:dev:{pane}"), "multiplexer": "zellij",
+        "pane": pane.to_string(), "conversation": "01a", "title": title, "turns": 2,
+        "updated_at": "2026-12-02T10:00:00Z", "activity": activity, "held_by": null,
+        "stamp": stamp,
+    })
+    .to_string()
+}
+
+#[test]
+fn a_state_that_arrives_after_a_newer_one_of_its_pane_is_dropped() {
+    let (mut s, mut h) = ready(2, "[]");
+    // The newer state (stamp 20) overtook the older one (stamp 10) on the way.
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &stamped(1, "New", "idle", 20)),
+        &mut h,
+    );
+    assert_eq!(h.renames(), [(1, "💬 New".to_string())]);
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &stamped(1, "Old", "titling", 10)),
+        &mut h,
+    );
+    assert!(h.renames().is_empty());
+    assert_eq!(s.convs[&1].title.as_deref(), Some("New"));
+    assert_eq!(s.convs[&1].activity, "idle");
+    // Another pane's stamps are its own; a newer state of pane 1 applies.
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &stamped(2, "Two", "idle", 5)),
+        &mut h,
+    );
+    assert_eq!(h.renames(), [(2, "💬 Two".to_string())]);
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &stamped(1, "Newer", "idle", 30)),
+        &mut h,
+    );
+    assert_eq!(h.renames(), [(1, "💬 Newer".to_string())]);
+    // A state without a stamp (an older panechat) always applies.
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(1, Some("01a"), Some("Plain"))),
+        &mut h,
+    );
+    assert_eq!(h.renames(), [(1, "💬 Plain".to_string())]);
+}
+
+#[test]
+fn a_sessions_listing_asked_for_before_a_state_message_does_not_overwrite_it() {
+    let (mut s, mut h) = ready(2, "[]");
+    // The picker opens: a `sessions --json` starts...
+    drive(&mut s, pipe(PIPE_PICK, ""), &mut h);
+    let context = h
+        .take()
+        .into_iter()
+        .find_map(|e| match e {
+            Effect::Run { context, .. } => Some(context),
+            _ => None,
+        })
+        .expect("sessions --json");
+    // ... a state message arrives while it runs ...
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &stamped(1, "Fresh", "idle", 50)),
+        &mut h,
+    );
+    // ... and its output, read before that change, comes last.
+    let listing = format!(
+        "[{},{}]",
+        stamped(1, "Stale", "streaming", 1).replace(",\"stamp\":1", ""),
+        state_json(2, Some("01b"), Some("Other"))
+    );
+    drive(
+        &mut s,
+        Input::CommandDone {
+            context,
+            exit: Some(0),
+            stdout: listing,
+            stderr: String::new(),
+        },
+        &mut h,
+    );
+    assert_eq!(s.convs[&1].title.as_deref(), Some("Fresh"));
+    assert_eq!(s.convs[&2].title.as_deref(), Some("Other"));
+    // The next listing applies to pane 1 again.
+    drive(&mut s, pipe(PIPE_PICK, ""), &mut h);
+    let context = h
+        .take()
+        .into_iter()
+        .find_map(|e| match e {
+            Effect::Run { context, .. } => Some(context),
+            _ => None,
+        })
+        .expect("sessions --json");
+    drive(
+        &mut s,
+        Input::CommandDone {
+            context,
+            exit: Some(0),
+            stdout: format!("[{}]", state_json(1, Some("01a"), Some("Later"))),
+            stderr: String::new(),
+        },
+        &mut h,
+    );
+    assert_eq!(s.convs[&1].title.as_deref(), Some("Later"));
+    assert!(!s.convs.contains_key(&2), "pane 2 lost its conversation");
+}

@@ -177,30 +177,78 @@ impl Zellij {
             .status()
             .expect("running zellij");
         assert!(st.success(), "zellij attach --create-background failed");
-        // The client runs on the pty that script(1) makes; what the test writes to script's
-        // stdin reaches Zellij as typed keys. (Zellij's server went away at once when the client
-        // itself was the pty's session leader.)
+        // The session is set up before a client attaches (a client that attached while the
+        // session's first tab was still being made was sometimes not given that tab, and the
+        // plugin then got no events).
+        z.wait_for("the first shell pane", Duration::from_secs(30), |z| {
+            z.terminal_panes().len() == 1
+        });
+        // Zellij 0.45.1 also now and then disconnects a client right after it attached ("Your
+        // zellij client lost connection"), on a busy machine: it reuses the number of a
+        // connection that just ended and may still act on that one's end. A client that Zellij
+        // does not list half a second later is started again.
+        let work = env.root.join("work");
+        for attempt in 1.. {
+            z.attach(&work);
+            if z.client_stays() {
+                break;
+            }
+            assert!(attempt < 4, "the Zellij client never stayed attached");
+        }
+        z
+    }
+
+    /// Attaches a client on the pty that script(1) makes; what the test writes to script's
+    /// stdin reaches Zellij as typed keys. (Zellij's server went away at once when the client
+    /// itself was the pty's session leader.)
+    fn attach(&mut self, work: &Path) {
+        self.kill_client();
         let mut cmd = Command::new("script");
         cmd.env_clear()
-            .envs(z.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .args([
                 "-qfc",
-                &format!("stty cols 120 rows 40; exec zellij attach {}", z.session),
+                &format!("stty cols 120 rows 40; exec zellij attach {}", self.session),
                 "/dev/null",
             ])
-            .current_dir(env.root.join("work"))
+            .current_dir(work)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .process_group(0);
-        z.client = Some(
+        self.client = Some(
             cmd.spawn()
                 .expect("starting script(1) for the Zellij client (package bsdutils)"),
         );
-        z.wait_for("the first shell pane", Duration::from_secs(30), |z| {
-            z.terminal_panes().len() == 1
-        });
-        z
+    }
+
+    /// Whether the attached client is listed by Zellij and still there half a second later.
+    fn client_stays(&mut self) -> bool {
+        let listed = |z: &Zellij| {
+            z.try_action(&["list-clients"])
+                .is_some_and(|s| panechat::adapters::zellij::has_client(&s))
+        };
+        let t = Instant::now();
+        while !listed(self) && t.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        let running = self
+            .client
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)));
+        running && listed(self)
+    }
+
+    fn kill_client(&mut self) {
+        if let Some(mut c) = self.client.take() {
+            // script and the zellij client share its process group.
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(c.id() as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            let _ = c.wait();
+        }
     }
 
     /// `zellij` with this test's environment.
@@ -393,14 +441,7 @@ impl Drop for Zellij {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
-        if let Some(mut c) = self.client.take() {
-            // script and the zellij client share its process group.
-            let _ = nix::sys::signal::killpg(
-                nix::unistd::Pid::from_raw(c.id() as i32),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-            let _ = c.wait();
-        }
+        self.kill_client();
         let _ = (&self.root, &self.wasm);
     }
 }

@@ -46,6 +46,25 @@ impl Host for Zellij {
                 open_command_pane(cmd, BTreeMap::new());
                 None
             }
+            Effect::OpenFloatingCommand {
+                argv,
+                cwd_of,
+                context,
+            } => {
+                let mut args = argv.into_iter();
+                let path = args.next()?;
+                let cmd = CommandToRun {
+                    path: PathBuf::from(path),
+                    args: args.collect(),
+                    cwd: cwd_of.and_then(cwd),
+                };
+                open_command_pane_floating(cmd, coordinates(), context);
+                None
+            }
+            Effect::ClosePane(pane) => {
+                close_terminal_pane(pane);
+                None
+            }
             Effect::OpenTerminal { cwd_of, context } => {
                 let dir = cwd_of.and_then(cwd).unwrap_or_else(|| PathBuf::from("."));
                 let pane = match open_terminal(dir) {
@@ -58,14 +77,7 @@ impl Host for Zellij {
                 show_self(true);
                 // A plugin started by `load_plugins` keeps a small default geometry.
                 let me = PaneId::Plugin(get_plugin_ids().plugin_id);
-                if let Some(c) = FloatingPaneCoordinates::new(
-                    Some("10%".into()),
-                    Some("15%".into()),
-                    Some("80%".into()),
-                    Some("70%".into()),
-                    None,
-                    None,
-                ) {
+                if let Some(c) = coordinates() {
                     change_floating_panes_coordinates(vec![(me, c)]);
                 }
                 None
@@ -84,6 +96,18 @@ impl Host for Zellij {
             }
         }
     }
+}
+
+/// Where floating panes (the picker, the ask pane) go: centred, most of the screen.
+fn coordinates() -> Option<FloatingPaneCoordinates> {
+    FloatingPaneCoordinates::new(
+        Some("10%".into()),
+        Some("15%".into()),
+        Some("80%".into()),
+        Some("70%".into()),
+        None,
+        None,
+    )
 }
 
 fn cwd(pane: u32) -> Option<PathBuf> {
@@ -151,6 +175,7 @@ impl ZellijPlugin for Plugin {
             EventType::PaneClosed,
             EventType::PermissionRequestResult,
             EventType::RunCommandResult,
+            EventType::CommandPaneExited,
             EventType::Key,
             EventType::Visible,
         ]);
@@ -189,6 +214,9 @@ impl ZellijPlugin for Plugin {
                 stdout: String::from_utf8_lossy(&stdout).into_owned(),
                 stderr: String::from_utf8_lossy(&stderr).into_owned(),
             },
+            Event::CommandPaneExited(pane, _exit, context) => {
+                Input::CommandPaneExited { pane, context }
+            }
             Event::Key(k) => Input::Key(key(&k)),
             Event::Visible(v) => Input::Visible(v),
             _ => return false,

@@ -16,6 +16,9 @@ pub const PIPE_STATE: &str = "panechat::state";
 pub const PIPE_PICK: &str = "panechat::pick";
 /// Name of the pipe message (from a keybind) that forks the focused pane's conversation.
 pub const PIPE_FORK: &str = "panechat::fork";
+/// Name of the pipe message (from a keybind) that asks a question about the focused pane in a
+/// floating pane.
+pub const PIPE_ASK: &str = "panechat::ask";
 /// Name of the pipe message that asks the plugin for its view of the panes (JSON on the CLI's
 /// stdout): what scripts and tests use to see what the plugin knows.
 pub const PIPE_LIST: &str = "panechat::list";
@@ -113,6 +116,13 @@ pub enum Input {
         /// Its stderr.
         stderr: String,
     },
+    /// A command pane opened by [`Effect::OpenFloatingCommand`] (or another command pane) ended.
+    CommandPaneExited {
+        /// Its terminal pane id.
+        pane: u32,
+        /// The context given when it was opened.
+        context: BTreeMap<String, String>,
+    },
     /// A pane opened by [`Effect::OpenTerminal`] exists (or could not be opened: `None`).
     TerminalOpened {
         /// The context given to [`Effect::OpenTerminal`].
@@ -153,6 +163,18 @@ pub enum Effect {
         /// Extra environment.
         env: BTreeMap<String, String>,
     },
+    /// Open a floating command pane in the cwd of pane `cwd_of`; when its command ends the host
+    /// reports [`Input::CommandPaneExited`] with `context`.
+    OpenFloatingCommand {
+        /// argv.
+        argv: Vec<String>,
+        /// Whose cwd the new pane starts in.
+        cwd_of: Option<u32>,
+        /// Routing tag.
+        context: BTreeMap<String, String>,
+    },
+    /// Close a terminal pane.
+    ClosePane(u32),
     /// Open a shell pane next to the focused pane, in the cwd of pane `cwd_of`; the host
     /// answers with [`Input::TerminalOpened`].
     OpenTerminal {
@@ -586,6 +608,13 @@ impl State {
                 stdout,
                 stderr,
             } => self.command_done(&context, exit, &stdout, &stderr),
+            Input::CommandPaneExited { pane, context } => {
+                if context.get("panechat").map(String::as_str) == Some("ask") {
+                    (vec![Effect::ClosePane(pane)], false)
+                } else {
+                    (Vec::new(), false)
+                }
+            }
             Input::TerminalOpened { context, pane } => {
                 match (context.get("panechat").map(String::as_str), pane) {
                     (Some("new"), Some(pane)) => {
@@ -643,6 +672,11 @@ impl State {
             PIPE_FORK => {
                 let from = self.focused_pane();
                 fx.extend(self.fork(from));
+            }
+            PIPE_ASK => {
+                let from = self.focused_pane();
+                fx.extend(self.ask(from));
+                redraw = self.picker.open;
             }
             PIPE_LIST => {
                 if let Some(pipe) = &cli {
@@ -723,6 +757,38 @@ impl State {
             argv,
             cwd_of: Some(from),
             env: self.env(),
+        }]
+    }
+
+    /// A floating pane that asks a question about pane `from` in that pane's conversation
+    /// (`panechat q --session pane:terminal_N --pane --prompt --hold`, in its cwd); it closes
+    /// when the command ends (after the key `--hold` waits for).
+    fn ask(&mut self, from: Option<u32>) -> Vec<Effect> {
+        if self.granted != Some(true) {
+            self.status =
+                Some("the plugin's permissions are not granted yet: nothing to ask".into());
+            return Vec::new();
+        }
+        let Some(from) = from else {
+            self.status = Some("no terminal pane is focused: nothing to ask about".into());
+            return Vec::new();
+        };
+        let req = self.req();
+        let argv = [
+            self.cfg.panechat.as_str(),
+            "q",
+            "--session",
+            &format!("pane:terminal_{from}"),
+            "--pane",
+            "--prompt",
+            "--hold",
+        ]
+        .map(String::from)
+        .to_vec();
+        vec![Effect::OpenFloatingCommand {
+            argv,
+            cwd_of: Some(from),
+            context: ctx("ask", req, &[("pane", from.to_string())]),
         }]
     }
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::render::{plain, render};
-use crate::state::{PIPE_FORK, PIPE_LIST, PIPE_PICK, PIPE_STATE};
+use crate::state::{PIPE_ASK, PIPE_FORK, PIPE_LIST, PIPE_PICK, PIPE_STATE};
 use crate::text::width;
 use crate::*;
 
@@ -877,4 +877,105 @@ fn a_sessions_listing_asked_for_before_a_state_message_does_not_overwrite_it() {
     );
     assert_eq!(s.convs[&1].title.as_deref(), Some("Later"));
     assert!(!s.convs.contains_key(&2), "pane 2 lost its conversation");
+}
+
+#[test]
+fn the_ask_key_opens_a_floating_pane_that_asks_about_the_focused_pane() {
+    let (mut s, mut h) = ready(3, "[]");
+    // Pane 2 has the focus.
+    let panes = (1..=3)
+        .map(|i| pane(i, 0, &format!("shell {i}"), i == 2))
+        .collect();
+    drive(&mut s, Input::Panes(panes), &mut h);
+    h.take();
+    drive(&mut s, pipe(PIPE_ASK, ""), &mut h);
+    let fx = h.take();
+    let [Effect::OpenFloatingCommand {
+        argv,
+        cwd_of,
+        context,
+    }] = fx.as_slice()
+    else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(
+        argv,
+        &[
+            "panechat",
+            "q",
+            "--session",
+            "pane:terminal_2",
+            "--pane",
+            "--prompt",
+            "--hold"
+        ]
+    );
+    assert_eq!(*cwd_of, Some(2));
+    // When its command ends (after the key `--hold` waits for), the pane closes.
+    drive(
+        &mut s,
+        Input::CommandPaneExited {
+            pane: 7,
+            context: context.clone(),
+        },
+        &mut h,
+    );
+    assert_eq!(h.take(), [Effect::ClosePane(7)]);
+    // Other command panes (a fork's) are left alone.
+    drive(
+        &mut s,
+        Input::CommandPaneExited {
+            pane: 8,
+            context: BTreeMap::new(),
+        },
+        &mut h,
+    );
+    assert!(h.take().is_empty());
+}
+
+#[test]
+fn the_ask_key_follows_a_floating_terminal_and_says_when_nothing_is_focused() {
+    let (mut s, mut h) = ready(2, "[]");
+    let mut panes: Vec<Pane> = (1..=2).map(|i| pane(i, 0, "sh", i == 1)).collect();
+    panes.push(Pane {
+        floating: true,
+        ..pane(5, 0, "floating", true)
+    });
+    drive(&mut s, Input::Panes(panes), &mut h);
+    let mut t = tabs(1);
+    t[0].floating_visible = true;
+    drive(&mut s, Input::Tabs(t), &mut h);
+    h.take();
+    drive(&mut s, pipe(PIPE_ASK, ""), &mut h);
+    match h.take().as_slice() {
+        [Effect::OpenFloatingCommand { argv, cwd_of, .. }] => {
+            assert_eq!(argv[3], "pane:terminal_5");
+            assert_eq!(*cwd_of, Some(5));
+        }
+        fx => panic!("{fx:?}"),
+    }
+    // No terminal pane focused in the active tab: a line says so, nothing opens.
+    drive(
+        &mut s,
+        Input::Panes(vec![pane(1, 1, "other tab", true)]),
+        &mut h,
+    );
+    h.take();
+    drive(&mut s, pipe(PIPE_ASK, ""), &mut h);
+    assert!(h.take().is_empty());
+    assert!(s
+        .status
+        .as_deref()
+        .unwrap()
+        .contains("nothing to ask about"));
+}
+
+#[test]
+fn the_ask_key_waits_for_the_permissions() {
+    let mut s = State::new(Ok(Config::default()));
+    let mut h = Rec::default();
+    drive(&mut s, Input::Tabs(tabs(1)), &mut h);
+    drive(&mut s, pipe(PIPE_ASK, ""), &mut h);
+    assert!(h.take().is_empty());
+    assert!(s.status.as_deref().unwrap().contains("permissions"));
 }

@@ -72,7 +72,7 @@ fn user_keys_and_handlers_survive_and_plugin_keys_are_added() {
             (t.get(1).unwrap(), t.get(2).unwrap(), t.get(3).unwrap())
         })
         .collect();
-    assert_eq!(keys.len(), 3, "{keys:?}");
+    assert_eq!(keys.len(), 4, "{keys:?}");
     assert_eq!(keys[0], ("x".into(), "ALT".into(), "Nop".into()));
     assert_eq!(
         (keys[1].0.as_str(), keys[1].1.as_str()),
@@ -82,7 +82,11 @@ fn user_keys_and_handlers_survive_and_plugin_keys_are_added() {
         (keys[2].0.as_str(), keys[2].1.as_str()),
         ("C", "CTRL|SHIFT")
     );
-    assert!(keys[1].2.starts_with("user-defined-"));
+    assert_eq!(
+        (keys[3].0.as_str(), keys[3].1.as_str()),
+        ("A", "CTRL|SHIFT")
+    );
+    assert!(keys[1..].iter().all(|k| k.2.starts_with("user-defined-")));
     let n: i64 = h
         .eval("return #require('wezterm').__rec.handlers['update-status']")
         .unwrap();
@@ -485,6 +489,10 @@ fn bad_options_are_config_errors_that_say_what_to_write() {
         ("{ fork_direction = 'Right ' }", "fork_direction must be"),
         ("{ fork_key = 'F' }", "fork_key must be a table"),
         ("{ panechat = 42 }", "panechat must be the path"),
+        ("{ ask_direction = 'Bottom' }", "ask_direction must be"),
+        ("{ ask_key = { mods = 'ALT' } }", "ask_key must be a table"),
+        ("{ ask_size = { Percent = 150 } }", "ask_size must be"),
+        ("{ fork_size = 50 }", "fork_size must be"),
     ] {
         let h = Harness::new(no_children()).unwrap();
         h.plugin_require(URL).unwrap();

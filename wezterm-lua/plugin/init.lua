@@ -285,9 +285,18 @@ local function percent_decode(s)
   end))
 end
 
---- The pane's working directory as a local path, or nil when it is unknown or not a file URL.
---- WezTerm 20240127 and later return a Url object (its file_path is decoded); older ones a
---- URI string.
+-- Whether a cwd URL's host is this machine (a shell on another host over ssh reports its own).
+local function local_host(host)
+  if host == nil or host == '' or host == 'localhost' then
+    return true
+  end
+  local ok, me = pcall(wezterm.hostname)
+  return ok and type(me) == 'string' and host:lower() == me:lower()
+end
+
+--- The pane's working directory as a local path, or nil when it is unknown, not a file URL, or
+--- on another host. WezTerm 20240127 and later return a Url object (its file_path is decoded);
+--- older ones a URI string.
 function M.cwd_of(pane)
   local ok, url = pcall(function()
     return pane:get_current_working_dir()
@@ -296,13 +305,13 @@ function M.cwd_of(pane)
     return nil
   end
   if type(url) == 'string' then
-    local path = url:match('^file://[^/]*(/[^?#]*)')
-    return path and percent_decode(path) or nil
+    local host, path = url:match('^file://([^/]*)(/[^?#]*)')
+    return path and local_host(host) and percent_decode(path) or nil
   end
-  local got, scheme, path = pcall(function()
-    return url.scheme, url.file_path
+  local got, scheme, host, path = pcall(function()
+    return url.scheme, url.host, url.file_path
   end)
-  if got and scheme == 'file' and type(path) == 'string' and path ~= '' then
+  if got and scheme == 'file' and local_host(host) and type(path) == 'string' and path ~= '' then
     return path
   end
   return nil

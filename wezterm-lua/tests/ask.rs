@@ -291,17 +291,30 @@ fn the_working_directory_comes_from_url_objects_and_older_uri_strings() {
     assert_eq!(cwd(&h, "pane.__cwd = nil"), None);
     // A Url object (WezTerm 20240127 and later).
     assert_eq!(
-        cwd(&h, "pane.__cwd = 'file://host/srv/a%23b%20c'"),
+        cwd(&h, "pane.__cwd = 'file://stubhost/srv/a%23b%20c'"),
         Some("/srv/a#b c".into())
     );
+    assert_eq!(
+        cwd(&h, "pane.__cwd = 'file:///srv/x'"),
+        Some("/srv/x".into())
+    );
+    // A shell on another machine (ssh) reports its own directories: not here.
+    assert_eq!(cwd(&h, "pane.__cwd = 'file://build-server/srv/x'"), None);
     assert_eq!(cwd(&h, "pane.__cwd = 'https://example.com/x'"), None);
     // A URI string (before 20240127).
     assert_eq!(
         cwd(
             &h,
-            "function pane:get_current_working_dir() return 'file://host/home/me/x%20y' end"
+            "function pane:get_current_working_dir() return 'file://localhost/home/me/x%20y' end"
         ),
         Some("/home/me/x y".into())
+    );
+    assert_eq!(
+        cwd(
+            &h,
+            "function pane:get_current_working_dir() return 'file://elsewhere/home/me' end"
+        ),
+        None
     );
     assert_eq!(
         cwd(

@@ -438,7 +438,21 @@ fn the_split_answers_about_the_pane_screen_and_continues_its_conversation() {
         .env("WEZTERM_PANE", new_pane.to_string())
         .current_dir(cwd.as_deref().expect("the split has the pane's cwd"));
     let mut pty = Pty::spawn(cmd);
-    pty.expect("press any key to close", Duration::from_secs(30));
+    let t = std::time::Instant::now();
+    while !pty.text().contains("press any key to close") {
+        if let Some(st) = pty.child.try_wait().unwrap() {
+            panic!(
+                "the split's command ended ({st}) without holding:\n{}",
+                pty.text()
+            );
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "no \"press any key to close\":\n{}",
+            pty.text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let text = pty.text();
     assert!(text.contains("pane wezterm 3"), "{text}");
 

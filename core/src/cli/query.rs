@@ -111,6 +111,23 @@ pub struct Args {
         conflicts_with = "retry"
     )]
     file: Vec<std::path::PathBuf>,
+    /// Ask in this session's conversation instead of this terminal's: a key printed by
+    /// `panechat sessions`, or `pane:<id>` for a pane of this multiplexer (tmux `%3`, Zellij
+    /// `terminal_3`, WezTerm `3`). `--pane` then means that pane. For popups, floating panes and
+    /// splits opened to ask about a pane.
+    #[arg(long, value_name = "SESSION", conflicts_with = "retry")]
+    session: Option<String>,
+    /// Read the question with a one-line prompt on this terminal (Enter sends, Esc cancels)
+    /// instead of $EDITOR; the attachments are gathered first and named above the prompt.
+    #[arg(long, conflicts_with_all = ["message", "retry"])]
+    prompt: bool,
+    /// When the query ends (answer or error), wait for a key before exiting, so a popup that
+    /// closes with its command stays readable. Esc/Ctrl-C at the prompt still closes at once.
+    #[arg(long)]
+    pub hold: bool,
+    /// Attach the text selected in tmux copy mode by panechat's ask key (docs/tmux.md).
+    #[arg(long, conflicts_with = "retry")]
+    selection: bool,
     /// The word `--id WORD` took as its target (written with a space), for a precise error.
     #[arg(skip)]
     spaced_id: Option<String>,
@@ -202,7 +219,10 @@ impl Args {
             Target::Pick => return Ok(()),
             Target::Id(p) => target::resolve_prefix(&ctx.store, &p).map(drop),
             other => {
-                let s = panechat::session::resolve(&ctx.env)?;
+                let s = match &ctx.session {
+                    Some(s) => s.clone(),
+                    None => panechat::session::resolve(&ctx.env)?,
+                };
                 target::resolve_keyword(&ctx.store, &s.key, &other).map(drop)
             }
         };
@@ -255,6 +275,10 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     if let Some(w) = cfg.unset_key_warning() {
         eprintln!("panechat: warning: {w}");
     }
+    if let Some(raw) = &args.session {
+        let named = ctx.named_session(raw)?;
+        ctx.use_named_session(named);
+    }
     let session = ctx.session()?;
     install_signal_handlers();
     let on_locked = args.on_locked.unwrap_or(if ui::can_ask() {
@@ -269,7 +293,13 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         })?;
         (d.message, d.conversation, d.attachments)
     } else {
-        let message = read_message(ctx, &args)?;
+        // With --prompt the question is asked after the attachments are gathered and named.
+        let typed = if args.prompt {
+            None
+        } else {
+            Some(read_message(ctx, &args)?)
+        };
+        let named = args.session.as_ref().map(|_| session.clone());
         let prepared = super::attach::gather(
             ctx,
             &cfg,
@@ -278,11 +308,17 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
                 lines: args.lines,
                 files: &args.file,
                 stdin: !args.message.is_empty(),
+                selection: args.selection,
+                from: named.as_ref(),
             },
         )?;
         if let Some(line) = super::attach::summary_line(&prepared) {
             ctx.note(&line);
         }
+        let message = match typed {
+            Some(m) => m,
+            None => prompt_message(&prepared)?,
+        };
         let attachments = prepared.into_iter().map(|p| p.attachment).collect();
         (message, None, attachments)
     };
@@ -531,6 +567,26 @@ fn read_message(ctx: &Ctx, args: &Args) -> Result<String> {
             "the message is empty; pass it as arguments, on stdin, or write it in $EDITOR".into(),
         ));
     }
+    Ok(text)
+}
+
+/// `--prompt`: the question, read on this terminal after naming what is attached.
+fn prompt_message(prepared: &[panechat::context::Prepared]) -> Result<String> {
+    let about = match prepared.first() {
+        Some(p) => format!(
+            "about {}",
+            panechat::title::sanitize_title(&p.attachment.source)
+        ),
+        None => "panechat".into(),
+    };
+    eprintln!(
+        "{}",
+        console::style(format!("Ask {about}: Enter sends, Esc cancels")).dim()
+    );
+    let text = ui::read_line("› ")?
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| Error::Cancelled("no question asked; nothing was sent".into()))?;
+    check_size(text.len())?;
     Ok(text)
 }
 

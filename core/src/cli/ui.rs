@@ -188,6 +188,81 @@ pub fn confirm(prompt: &str) -> Result<bool> {
         .map_err(ui_err)
 }
 
+/// Reads one line on the terminal after `prompt` (for `panechat q --prompt` in popups): Enter
+/// sends, Esc or Ctrl-C cancels (`None`), Backspace, Ctrl-U (clear) and Ctrl-W (delete a word)
+/// edit. The line is redrawn on one row, showing its end when it is longer than the row.
+pub fn read_line(prompt: &str) -> Result<Option<String>> {
+    if !can_ask() {
+        return Err(Error::Usage(
+            "--prompt needs a terminal to read the question from; pass the question as arguments instead".into(),
+        ));
+    }
+    let term = Term::stderr();
+    let width = usize::from(term.size().1).max(20);
+    let prompt = truncate(prompt, width / 2);
+    let room = width.saturating_sub(prompt.chars().count() + 1).max(4);
+    let mut line: Vec<char> = Vec::new();
+    let draw = |line: &[char]| {
+        let skip = line.len().saturating_sub(room);
+        let shown: String = line[skip..].iter().collect();
+        let _ = term.write_str(&format!("\r\x1b[K{prompt}{shown}"));
+    };
+    draw(&line);
+    loop {
+        let key = term.read_key().map_err(|e| {
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                Error::Cancelled("cancelled".into())
+            } else {
+                Error::Other(format!("cannot read the terminal: {e}"))
+            }
+        })?;
+        match key {
+            console::Key::Enter => {
+                let _ = term.write_str("\r\n");
+                return Ok(Some(line.into_iter().collect()));
+            }
+            console::Key::Escape | console::Key::CtrlC => {
+                let _ = term.write_str("\r\n");
+                return Ok(None);
+            }
+            console::Key::Backspace => {
+                line.pop();
+            }
+            console::Key::Char('\u{15}') => line.clear(),
+            console::Key::Char('\u{17}') => {
+                while line.last().is_some_and(|c| c.is_whitespace()) {
+                    line.pop();
+                }
+                while line.last().is_some_and(|c| !c.is_whitespace()) {
+                    line.pop();
+                }
+            }
+            console::Key::Char('\u{4}') if line.is_empty() => {
+                let _ = term.write_str("\r\n");
+                return Ok(None);
+            }
+            console::Key::Char(c) if !c.is_control() => line.push(c),
+            _ => continue,
+        }
+        draw(&line);
+    }
+}
+
+/// Waits for a key before the command ends, so a popup or floating pane that closes with its
+/// command stays readable (`panechat q --hold`). Does nothing when stdin is not a terminal.
+pub fn hold() {
+    if !std::io::stdin().is_terminal() {
+        return;
+    }
+    let term = Term::stderr();
+    let _ = term.write_str(&format!(
+        "\n{}",
+        console::style("press any key to close").dim()
+    ));
+    let _ = term.read_key();
+    let _ = term.write_str("\r\n");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

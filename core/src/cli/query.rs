@@ -267,7 +267,7 @@ fn interrupted() -> Option<Error> {
 }
 
 /// Runs the command.
-pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
+pub fn run(ctx: &mut Ctx, mut args: Args) -> Result<i32> {
     let cfg = ctx.config()?;
     // A missing API key is reported before a conversation is created or a message typed.
     let pcfg = cfg.provider();
@@ -293,6 +293,24 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         })?;
         (d.message, d.conversation, d.attachments)
     } else {
+        // `--id` alone with the message still to be typed: the conversation is picked first,
+        // then the message is written (nothing is typed for a conversation not yet chosen).
+        let typed_later =
+            args.prompt || (args.message.is_empty() && std::io::stdin().is_terminal());
+        if typed_later
+            && args
+                .id
+                .as_deref()
+                .is_some_and(|t| matches!(Target::parse(t), Ok(Target::Pick)))
+        {
+            match resolve_target(ctx, &session, &Target::Pick)? {
+                Resolved::New => {
+                    args.id = None;
+                    args.new = true;
+                }
+                Resolved::Id(id) => args.id = Some(id.to_string()),
+            }
+        }
         // With --prompt the question is asked after the attachments are gathered and named.
         let typed = if args.prompt {
             None

@@ -12,7 +12,7 @@ use std::time::Duration;
 use panechat_e2e::env::panechat_bin;
 use panechat_e2e::helpers::{json, setup};
 use panechat_e2e::pty::Pty;
-use panechat_wezterm_tests::{Harness, Runner};
+use panechat_wezterm_tests::{repo_root, Harness, Runner};
 
 const URL: &str = "https://github.com/panechat/panechat";
 
@@ -455,6 +455,25 @@ fn the_split_answers_about_the_pane_screen_and_continues_its_conversation() {
     }
     let text = pty.text();
     assert!(text.contains("pane wezterm 3"), "{text}");
+    // docs/wezterm.md shows the split's first and last lines as the real binary draws them.
+    let rows: Vec<String> = pty
+        .rows()
+        .into_iter()
+        .map(|r| r.trim_end().to_string())
+        .filter(|r| !r.is_empty())
+        .collect();
+    let doc = std::fs::read_to_string(repo_root().join("docs/wezterm.md")).unwrap();
+    let marker =
+        "<!-- ask-split: first and last lines checked by wezterm-lua/tests/ask.rs -->\n```text\n";
+    let start = doc.find(marker).expect("the marker in docs/wezterm.md") + marker.len();
+    let shown: Vec<&str> = doc[start..start + doc[start..].find("```").unwrap()]
+        .lines()
+        .collect();
+    assert_eq!(
+        (shown[0], shown[shown.len() - 1]),
+        (rows[0].as_str(), rows[rows.len() - 1].as_str()),
+        "update the block in docs/wezterm.md"
+    );
 
     // The request carries pane 3's screen as WezTerm shows it (cleaned, the secret masked),
     // the question exactly as typed, and the conversation so far.

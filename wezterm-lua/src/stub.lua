@@ -417,11 +417,6 @@ function Window:perform_action(action, pane)
     W.emit(action.EmitEvent, self, pane)
   end
 end
--- The text selected in `pane` ('' when nothing is).
-function Window:get_selection_text_for_pane(pane)
-  argcheck(getmetatable(pane) == Pane, 'get_selection_text_for_pane: expected a Pane')
-  return pane.__selection or ''
-end
 
 W.mux = {
   get_pane = function(id)

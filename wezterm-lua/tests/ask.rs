@@ -119,8 +119,8 @@ fn ask_argv(bin: &str, pane: &str, question: &str) -> Vec<String> {
     .to_vec()
 }
 
-/// WezTerm's own default assignments with CTRL+SHIFT and SUPER (docs/config/default-keys.md):
-/// the default ask key must not take one of them, nor one of the plugin's other keys.
+/// The keys WezTerm assigns with CTRL+SHIFT by default (docs/config/default-keys.md): the
+/// default ask key must not take one of them, nor one of the plugin's other keys.
 const WEZTERM_CTRL_SHIFT: &[&str] = &[
     "c",
     "v",

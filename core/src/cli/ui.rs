@@ -52,11 +52,11 @@ pub fn row(s: &Summary, marker: &str, width: usize) -> String {
         panechat::time::ago(&s.updated_at)
     );
     // The picker indents rows by 2 and needs a spare column.
-    let room = width.saturating_sub(marker.chars().count() + 3);
+    let room = width.saturating_sub(self::width(marker) + 3);
     let title = s.display_title();
     if room >= details.chars().count() + 16 {
         let t = room - details.chars().count();
-        let row = format!("{marker}{:<t$}{details}", truncate(&title, t.min(40)));
+        let row = format!("{marker}{}{details}", pad(&truncate(&title, t.min(40)), t));
         row.trim_end().to_string()
     } else {
         format!("{marker}{}", truncate(&title, room.max(8)))
@@ -72,15 +72,40 @@ pub fn turns(n: u64) -> String {
     }
 }
 
-/// Cuts text to `n` characters with an ellipsis.
+/// The columns `s` takes on a terminal (wide characters such as CJK take two, combining marks
+/// none).
+pub fn width(s: &str) -> usize {
+    console::measure_text_width(s)
+}
+
+/// The columns one character takes.
+pub fn char_width(c: char) -> usize {
+    let mut buf = [0u8; 4];
+    console::measure_text_width(c.encode_utf8(&mut buf))
+}
+
+/// Cuts text to `n` columns with an ellipsis.
 pub fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
-        t.push('…');
-        t
+    if width(s) <= n {
+        return s.to_string();
     }
+    let mut t = String::new();
+    let mut w = 0;
+    for c in s.chars() {
+        let cw = char_width(c);
+        if w + cw > n.saturating_sub(1) {
+            break;
+        }
+        t.push(c);
+        w += cw;
+    }
+    t.push('…');
+    t
+}
+
+/// `s` followed by spaces up to `n` columns.
+pub fn pad(s: &str, n: usize) -> String {
+    format!("{s}{:1$}", "", n.saturating_sub(width(s)))
 }
 
 /// The interactive fuzzy picker over every conversation, with a "new conversation" entry first.

@@ -172,34 +172,47 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
-/// The lock question, asked in this terminal. What is busy and who holds it is printed first,
-/// wrapped at spaces to the terminal's width; the menu's own prompt stays one short row (a
-/// prompt that wraps makes the menu redraw over the wrong rows).
-pub fn lock_question(what: &str, holder: &str) -> Result<LockAnswer> {
+/// The lock question, asked in this terminal (inline, or in a popup by `panechat lock-prompt`).
+/// What is busy and who holds it is printed first, wrapped at spaces to the terminal's width;
+/// the menu's own prompt stays one short row (a prompt that wraps makes the menu redraw over the
+/// wrong rows). With `go_to` (the holder's pane, when it can be visited), a second "keep
+/// waiting" row also goes there: the answer then comes with `true`. Esc is Cancel.
+pub fn lock_question(what: &str, holder: &str, go_to: Option<&str>) -> Result<(LockAnswer, bool)> {
     let term = Term::stderr();
     let width = term.size_checked().map_or(80, |(_, w)| w as usize);
     let about = format!("{what} is in use ({holder}).");
     for line in wrap(&about, width.saturating_sub(1)) {
         let _ = term.write_line(&line);
     }
-    let prompt = "What now?";
-    let items = [
-        "Keep waiting",
-        "Start a new conversation",
-        "Fork it and continue in the copy",
-        "Cancel",
-    ];
+    let mut items: Vec<(String, LockAnswer, bool)> =
+        vec![("Keep waiting".into(), LockAnswer::Wait, false)];
+    if let Some(p) = go_to {
+        items.push((
+            format!(
+                "Keep waiting, and go to pane {}",
+                panechat::title::sanitize_title(p)
+            ),
+            LockAnswer::Wait,
+            true,
+        ));
+    }
+    items.push(("Start a new conversation".into(), LockAnswer::New, false));
+    items.push((
+        "Fork it and continue in the copy".into(),
+        LockAnswer::Fork,
+        false,
+    ));
+    items.push(("Cancel".into(), LockAnswer::Cancel, false));
+    let labels: Vec<&str> = items.iter().map(|(l, _, _)| l.as_str()).collect();
     let choice = Select::with_theme(&ColorfulTheme::default())
-        .with_prompt(prompt)
-        .items(items)
+        .with_prompt("What now?")
+        .items(&labels)
         .default(0)
-        .interact_on_opt(&Term::stderr())
+        .interact_on_opt(&term)
         .map_err(ui_err)?;
     Ok(match choice {
-        Some(0) => LockAnswer::Wait,
-        Some(1) => LockAnswer::New,
-        Some(2) => LockAnswer::Fork,
-        _ => LockAnswer::Cancel,
+        Some(i) => (items[i].1, items[i].2),
+        None => (LockAnswer::Cancel, false),
     })
 }
 

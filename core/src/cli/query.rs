@@ -968,7 +968,7 @@ fn ask(ctx: &Ctx, cfg: &Config, summary: &Summary, what: &str, holder: &str) -> 
         ctx.debug("the multiplexer popup could not be shown; asking here");
     }
     if ui::can_ask() {
-        return ui::lock_question(what, holder);
+        return ui::lock_question(what, holder, None).map(|(answer, _)| answer);
     }
     Err(Error::Locked(format!(
         "{what} is still locked by {holder}, and there is no terminal to ask what to do"

@@ -52,11 +52,11 @@ pub fn row(s: &Summary, marker: &str, width: usize) -> String {
         panechat::time::ago(&s.updated_at)
     );
     // The picker indents rows by 2 and needs a spare column.
-    let room = width.saturating_sub(marker.chars().count() + 3);
+    let room = width.saturating_sub(self::width(marker) + 3);
     let title = s.display_title();
     if room >= details.chars().count() + 16 {
         let t = room - details.chars().count();
-        let row = format!("{marker}{:<t$}{details}", truncate(&title, t.min(40)));
+        let row = format!("{marker}{}{details}", pad(&truncate(&title, t.min(40)), t));
         row.trim_end().to_string()
     } else {
         format!("{marker}{}", truncate(&title, room.max(8)))
@@ -72,15 +72,40 @@ pub fn turns(n: u64) -> String {
     }
 }
 
-/// Cuts text to `n` characters with an ellipsis.
+/// The columns `s` takes on a terminal (wide characters such as CJK take two, combining marks
+/// none).
+pub fn width(s: &str) -> usize {
+    console::measure_text_width(s)
+}
+
+/// The columns one character takes.
+pub fn char_width(c: char) -> usize {
+    let mut buf = [0u8; 4];
+    console::measure_text_width(c.encode_utf8(&mut buf))
+}
+
+/// Cuts text to `n` columns with an ellipsis.
 pub fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
-        t.push('…');
-        t
+    if width(s) <= n {
+        return s.to_string();
     }
+    let mut t = String::new();
+    let mut w = 0;
+    for c in s.chars() {
+        let cw = char_width(c);
+        if w + cw > n.saturating_sub(1) {
+            break;
+        }
+        t.push(c);
+        w += cw;
+    }
+    t.push('…');
+    t
+}
+
+/// `s` followed by spaces up to `n` columns.
+pub fn pad(s: &str, n: usize) -> String {
+    format!("{s}{:1$}", "", n.saturating_sub(width(s)))
 }
 
 /// The interactive fuzzy picker over every conversation, with a "new conversation" entry first.
@@ -147,34 +172,47 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
-/// The lock question, asked in this terminal. What is busy and who holds it is printed first,
-/// wrapped at spaces to the terminal's width; the menu's own prompt stays one short row (a
-/// prompt that wraps makes the menu redraw over the wrong rows).
-pub fn lock_question(what: &str, holder: &str) -> Result<LockAnswer> {
+/// The lock question, asked in this terminal (inline, or in a popup by `panechat lock-prompt`).
+/// What is busy and who holds it is printed first, wrapped at spaces to the terminal's width;
+/// the menu's own prompt stays one short row (a prompt that wraps makes the menu redraw over the
+/// wrong rows). With `go_to` (the holder's pane, when it can be visited), a second "keep
+/// waiting" row also goes there: the answer then comes with `true`. Esc is Cancel.
+pub fn lock_question(what: &str, holder: &str, go_to: Option<&str>) -> Result<(LockAnswer, bool)> {
     let term = Term::stderr();
     let width = term.size_checked().map_or(80, |(_, w)| w as usize);
     let about = format!("{what} is in use ({holder}).");
     for line in wrap(&about, width.saturating_sub(1)) {
         let _ = term.write_line(&line);
     }
-    let prompt = "What now?";
-    let items = [
-        "Keep waiting",
-        "Start a new conversation",
-        "Fork it and continue in the copy",
-        "Cancel",
-    ];
+    let mut items: Vec<(String, LockAnswer, bool)> =
+        vec![("Keep waiting".into(), LockAnswer::Wait, false)];
+    if let Some(p) = go_to {
+        items.push((
+            format!(
+                "Keep waiting, and go to pane {}",
+                panechat::title::sanitize_title(p)
+            ),
+            LockAnswer::Wait,
+            true,
+        ));
+    }
+    items.push(("Start a new conversation".into(), LockAnswer::New, false));
+    items.push((
+        "Fork it and continue in the copy".into(),
+        LockAnswer::Fork,
+        false,
+    ));
+    items.push(("Cancel".into(), LockAnswer::Cancel, false));
+    let labels: Vec<&str> = items.iter().map(|(l, _, _)| l.as_str()).collect();
     let choice = Select::with_theme(&ColorfulTheme::default())
-        .with_prompt(prompt)
-        .items(items)
+        .with_prompt("What now?")
+        .items(&labels)
         .default(0)
-        .interact_on_opt(&Term::stderr())
+        .interact_on_opt(&term)
         .map_err(ui_err)?;
     Ok(match choice {
-        Some(0) => LockAnswer::Wait,
-        Some(1) => LockAnswer::New,
-        Some(2) => LockAnswer::Fork,
-        _ => LockAnswer::Cancel,
+        Some(i) => (items[i].1, items[i].2),
+        None => (LockAnswer::Cancel, false),
     })
 }
 

@@ -43,12 +43,12 @@ M.defaults = {
   ask_direction = 'Down',
   ask_size = { Percent = 50 },
   -- The fork key, the turns it keeps (false = all), and where the split goes.
-  fork_key = { key = 'F', mods = 'CTRL|SHIFT' },
+  fork_key = { key = 'Y', mods = 'CTRL|SHIFT' },
   fork_last = false,
   fork_direction = 'Right',
   fork_size = { Percent = 50 },
   -- The picker key, and its extra rows per conversation.
-  picker_key = { key = 'C', mods = 'CTRL|SHIFT' },
+  picker_key = { key = 'M', mods = 'CTRL|SHIFT' },
   picker_jump = true,
   picker_fork = true,
   -- Show the lock question (wait / new / fork / cancel) as an overlay.
@@ -635,7 +635,7 @@ local function check(o)
   end
   for _, k in ipairs { 'ask_key', 'fork_key', 'picker_key' } do
     if o[k] and (type(o[k]) ~= 'table' or type(o[k].key) ~= 'string') then
-      bad(k, "a table such as { key = 'F', mods = 'CTRL|SHIFT' }, or false")
+      bad(k, "a table such as { key = 'Y', mods = 'CTRL|SHIFT' }, or false")
     end
   end
 end

@@ -176,6 +176,13 @@ fn the_default_ask_key_is_free_and_opens_a_prompt_about_the_active_pane() {
         .map(Result::unwrap)
         .collect();
     assert!(!others.iter().any(|k| k.eq_ignore_ascii_case(&key)));
+    // Fork and pick leave WezTerm's own keys (copy, search…) alone too.
+    for k in &others {
+        assert!(
+            !WEZTERM_CTRL_SHIFT.iter().any(|d| d.eq_ignore_ascii_case(k)),
+            "{k} is one of WezTerm's default CTRL+SHIFT keys"
+        );
+    }
 
     assert!(press(&h, "A", "CTRL|SHIFT"), "the ask key is bound");
     let (desc, event, over) = prompt(&h);

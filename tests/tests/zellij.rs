@@ -531,7 +531,7 @@ fn init_snippet_is_accepted_by_zellij_and_its_keys_are_free() {
         defaults.contains("bind \"Alt f\""),
         "dump-config changed shape"
     );
-    for key in ["Alt m", "Alt y"] {
+    for key in ["Alt m", "Alt y", "Alt a"] {
         assert!(snippet.contains(&format!("bind \"{key}\"")));
         assert!(
             !defaults.contains(&format!("\"{key}\"")),
@@ -817,6 +817,126 @@ fn publications_send_nothing_to_the_sessions_other_clients() {
     }
     assert_eq!(z.title(0), "💬 Busy pane");
     assert!(z.plugin_view()["granted"] == true);
+}
+
+#[test]
+fn the_ask_key_asks_about_the_focused_pane_in_a_floating_pane() {
+    let (env, fake) = setup();
+    // A build that fails; its error text is not on the command line that runs it.
+    std::fs::write(
+        env.root.join("work/build.sh"),
+        "printf '\\033[1;31merror[E0425]\\033[0m: cannot find value `count`\\n'; exit 1\n",
+    )
+    .unwrap();
+    let mut z = Zellij::start(&env, Opts::default());
+    z.wait_prompt(0);
+    z.wait_plugin_ready();
+    z.type_line(0, "sh build.sh");
+    z.wait_for("the build's error", Duration::from_secs(10), |z| {
+        z.screen("terminal_0")
+            .contains("error[E0425]: cannot find value `count`")
+    });
+    // Alt a, typed on the client while pane 0 has the focus.
+    z.keys(b"\x1ba");
+    let floating = |z: &Zellij| -> Option<u64> {
+        z.terminal_panes()
+            .iter()
+            .find(|p| p["is_floating"] == true)
+            .and_then(|p| p["id"].as_u64())
+    };
+    z.wait_for("the floating question", Duration::from_secs(15), |z| {
+        floating(z).is_some_and(|id| {
+            z.screen(&format!("terminal_{id}"))
+                .contains("Enter sends, Esc cancels")
+        })
+    });
+    let ask = format!("terminal_{}", floating(&z).unwrap());
+    let s = z.screen(&ask);
+    assert!(
+        s.contains("panechat: attached pane zellij terminal_0, "),
+        "{s}"
+    );
+    assert!(s.contains("Ask about pane zellij terminal_0"), "{s}");
+    // It runs in pane 0's directory.
+    let cwd = z
+        .terminal_panes()
+        .iter()
+        .find(|p| p["is_floating"] == true)
+        .map(|p| p["pane_cwd"].as_str().unwrap_or("").to_string())
+        .unwrap();
+    assert_eq!(cwd, env.root.join("work").display().to_string());
+    // The question, typed in the floating pane.
+    let question = "why did this fail? [[reply:`count` is used but never declared.]]";
+    z.keys(question.as_bytes());
+    z.keys(b"\r");
+    z.wait_for("the answer", Duration::from_secs(20), |z| {
+        let s = z.screen(&ask);
+        s.contains("press any key to close") && s.contains("never declared")
+    });
+    eprintln!(
+        "zellij: the ask pane, as dump-screen shows it:\n{}",
+        z.try_action(&["dump-screen"]).unwrap_or_default()
+    );
+    // The provider got pane 0's text (not the asking line, no escape sequences) and the
+    // question.
+    let r = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.last_user_message().is_some_and(|m| m.ends_with(question)))
+        .expect("a request with the question");
+    let sent = r.last_user_message().unwrap();
+    assert!(sent.contains("--- pane zellij terminal_0, "), "{sent}");
+    assert!(
+        sent.contains("error[E0425]: cannot find value `count`"),
+        "{sent}"
+    );
+    assert!(
+        !sent.contains("--prompt"),
+        "the asking line was sent: {sent}"
+    );
+    assert!(!r.raw_body.contains("\\u001b"), "escape sequences sent");
+    // Any key closes it.
+    z.keys(b"x");
+    z.wait_for("the floating pane closed", Duration::from_secs(10), |z| {
+        floating(z).is_none()
+    });
+    // The turn is pane 0's: its conversation has it, with the pane's text attached.
+    let key = format!("zellij:{}:0", z.session);
+    let sessions: Value =
+        serde_json::from_str(&env.run(["sessions", "--json"]).ok().stdout).unwrap();
+    let conv = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"] == key.as_str())
+        .and_then(|s| s["conversation"].as_str())
+        .unwrap_or_else(|| panic!("pane 0 has no conversation: {sessions:#}"))
+        .to_string();
+    let shown: Value =
+        serde_json::from_str(&env.run(["show", "--json", &conv]).ok().stdout).unwrap();
+    assert_eq!(shown["turns"], 1, "{shown:#}");
+    let first = &shown["messages"][0];
+    assert!(
+        first["content"].as_str().unwrap().ends_with(question),
+        "{shown:#}"
+    );
+    assert!(
+        first["attachments"][0]["source"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("pane zellij terminal_0")),
+        "{shown:#}"
+    );
+    // ... and the plugin shows it on pane 0.
+    z.wait_for(
+        "pane 0's conversation in the plugin",
+        Duration::from_secs(10),
+        |z| {
+            z.plugin_view()["panes"].as_array().is_some_and(|a| {
+                a.iter()
+                    .any(|p| p["pane"] == 0 && p["conversation"] == conv.as_str())
+            })
+        },
+    );
 }
 
 #[test]

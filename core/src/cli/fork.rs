@@ -47,6 +47,9 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
                 super::report(&e);
             }
         }
+        // The pane's new state may still be on its way to the Zellij plugin, from a process
+        // that could need sending again (see `adapters::zellij::publish_payload`).
+        panechat::adapters::zellij::settle(std::time::Duration::from_millis(500));
         // A login-less interactive shell, named like the shell (argv[0]).
         let err = std::process::Command::new(&shell).exec();
         return Err(Error::Other(format!(

@@ -336,20 +336,30 @@ impl Zellij {
     }
 
     fn plugin_view(&self) -> Value {
-        // From a terminal, as panechat publishes: `zellij pipe` with any other stdin makes the
-        // Zellij server send its last acknowledgement to every client, and a `zellij` command
-        // starting at that moment fails with "There is no active session!" (see
-        // core/src/adapters/zellij.rs).
-        let pty = nix::pty::openpty(None, None).expect("a pseudo-terminal");
-        let o = self
-            .zellij()
-            .args(["pipe", "--name", "panechat::list", "--", "x"])
-            .stdin(Stdio::from(pty.slave))
-            .output()
-            .unwrap();
-        drop(pty.master);
-        let out = String::from_utf8_lossy(&o.stdout);
-        serde_json::from_str(out.lines().next().unwrap_or("")).unwrap_or(Value::Null)
+        // (run again when Zellij turned it away: see `action`)
+        for _ in 0..3 {
+            // From a terminal, as panechat publishes: `zellij pipe` with any other stdin makes
+            // the Zellij server send its last acknowledgement to every client, and a `zellij`
+            // command starting at that moment fails with "There is no active session!" (see
+            // core/src/adapters/zellij.rs).
+            let pty = nix::pty::openpty(None, None).expect("a pseudo-terminal");
+            let o = self
+                .zellij()
+                .args(["pipe", "--name", "panechat::list", "--", "x"])
+                .stdin(Stdio::from(pty.slave))
+                .output()
+                .unwrap();
+            drop(pty.master);
+            let out = String::from_utf8_lossy(&o.stdout);
+            if let Ok(v) = serde_json::from_str(out.lines().next().unwrap_or("")) {
+                return v;
+            }
+            if !panechat::adapters::zellij::turned_away(&String::from_utf8_lossy(&o.stderr)) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Value::Null
     }
 
     #[track_caller]

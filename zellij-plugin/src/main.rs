@@ -160,13 +160,6 @@ fn now() -> i64 {
 impl ZellijPlugin for Plugin {
     fn load(&mut self, configuration: BTreeMap<String, String>) {
         self.state = model::State::new(model::Config::from_map(&configuration));
-        request_permission(&[
-            PermissionType::ReadApplicationState,
-            PermissionType::ChangeApplicationState,
-            PermissionType::RunCommands,
-            PermissionType::OpenTerminalsOrPlugins,
-            PermissionType::ReadCliPipes,
-        ]);
         subscribe(&[
             EventType::ModeUpdate,
             EventType::SessionUpdate,
@@ -178,6 +171,14 @@ impl ZellijPlugin for Plugin {
             EventType::CommandPaneExited,
             EventType::Key,
             EventType::Visible,
+        ]);
+        // (subscribed first: the answer to a grant Zellij remembers comes at once)
+        request_permission(&[
+            PermissionType::ReadApplicationState,
+            PermissionType::ChangeApplicationState,
+            PermissionType::RunCommands,
+            PermissionType::OpenTerminalsOrPlugins,
+            PermissionType::ReadCliPipes,
         ]);
     }
 

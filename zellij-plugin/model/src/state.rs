@@ -537,20 +537,37 @@ impl State {
         changed
     }
 
+    /// Session, tab and pane updates reach only a plugin granted ReadApplicationState (asked
+    /// for with the other permissions, in one request): when one arrives before the answer to
+    /// that request, the answer was lost (it happens when the session was started without a
+    /// client, or on a busy machine) and the cached grant applies.
+    fn grant_shown(&mut self) -> Vec<Effect> {
+        if self.granted.is_some() {
+            return Vec::new();
+        }
+        self.granted = Some(true);
+        let mut fx = self.load_sessions();
+        fx.extend(self.reconcile_names());
+        fx
+    }
+
     /// Handles one input: the effects to perform, and whether to redraw.
     pub fn handle(&mut self, input: Input) -> (Vec<Effect>, bool) {
         match input {
             Input::SessionName(name) => {
                 let changed = self.session_name.as_deref() != Some(name.as_str());
                 self.session_name = Some(name);
-                let fx = if changed && self.granted == Some(true) {
-                    self.load_sessions()
-                } else {
-                    Vec::new()
-                };
+                let mut fx = self.grant_shown();
+                if changed && fx.is_empty() && self.granted == Some(true) {
+                    fx = self.load_sessions();
+                }
                 (fx, changed)
             }
             Input::Permission(ok) => {
+                if ok && self.granted == Some(true) {
+                    // (already shown by an update that needs the grant)
+                    return (Vec::new(), true);
+                }
                 self.granted = Some(ok);
                 if !ok {
                     self.status = Some(
@@ -566,13 +583,7 @@ impl State {
             }
             Input::Panes(mut panes) => {
                 panes.sort_by_key(|p| (p.tab, p.id));
-                // Pane updates reach only plugins granted ReadApplicationState: a cached grant
-                // whose result event was lost (a session started without a client) shows here.
-                let mut fx = Vec::new();
-                if self.granted.is_none() {
-                    self.granted = Some(true);
-                    fx.extend(self.load_sessions());
-                }
+                let mut fx = self.grant_shown();
                 let changed = panes != self.panes;
                 self.panes = panes;
                 let live: Vec<u32> = self.panes.iter().map(|p| p.id).collect();
@@ -585,7 +596,7 @@ impl State {
                 tabs.sort_by_key(|t| t.position);
                 let changed = tabs != self.tabs;
                 self.tabs = tabs;
-                (Vec::new(), changed && self.picker.open)
+                (self.grant_shown(), changed && self.picker.open)
             }
             Input::PaneClosed(id) => {
                 self.panes.retain(|p| p.id != id);

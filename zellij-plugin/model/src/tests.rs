@@ -393,13 +393,13 @@ fn state_for_a_pane_not_yet_known_applies_when_it_appears() {
 fn nothing_is_renamed_or_run_before_a_grant_and_pane_updates_imply_one() {
     let mut s = State::new(Ok(Config::default()));
     let mut h = Rec::default();
-    drive(&mut s, Input::SessionName("dev".into()), &mut h);
     drive(
         &mut s,
         pipe(PIPE_STATE, &state_json(1, Some("01a"), Some("A"))),
         &mut h,
     );
     assert!(h.take().is_empty());
+    assert_eq!(s.granted, None);
     // Zellij sends pane updates only to plugins granted ReadApplicationState.
     drive(
         &mut s,
@@ -418,6 +418,24 @@ fn nothing_is_renamed_or_run_before_a_grant_and_pane_updates_imply_one() {
             name: "💬 A".into()
         }
     );
+    // The answer to the request, when it comes after all, changes nothing.
+    drive(&mut s, Input::Permission(true), &mut h);
+    assert!(h.take().is_empty());
+}
+
+#[test]
+fn session_and_tab_updates_also_show_a_grant_whose_answer_was_lost() {
+    for first in [Input::SessionName("dev".into()), Input::Tabs(tabs(1))] {
+        let mut s = State::new(Ok(Config::default()));
+        let mut h = Rec::default();
+        drive(&mut s, first, &mut h);
+        assert_eq!(s.granted, Some(true));
+        let fx = h.take();
+        assert!(
+            matches!(&fx[..], [Effect::Run { argv, .. }] if argv[1] == "sessions"),
+            "{fx:?}"
+        );
+    }
 }
 
 #[test]
@@ -974,7 +992,6 @@ fn the_ask_key_follows_a_floating_terminal_and_says_when_nothing_is_focused() {
 fn the_ask_key_waits_for_the_permissions() {
     let mut s = State::new(Ok(Config::default()));
     let mut h = Rec::default();
-    drive(&mut s, Input::Tabs(tabs(1)), &mut h);
     drive(&mut s, pipe(PIPE_ASK, ""), &mut h);
     assert!(h.take().is_empty());
     assert!(s.status.as_deref().unwrap().contains("permissions"));

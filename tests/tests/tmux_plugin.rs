@@ -77,7 +77,7 @@ fn loading_binds_the_keys_and_keeps_the_users_settings() {
     // Exactly the configured keys are new.
     let before: Vec<&str> = keys_before.lines().collect();
     let added: Vec<&str> = keys.lines().filter(|l| !before.contains(l)).collect();
-    assert_eq!(added.len(), 2, "{added:#?}");
+    assert_eq!(added.len(), 3, "{added:#?}");
     // Hooks untouched, aliases defined once.
     assert_eq!(t.ok(&["show-hooks", "-g"]), hooks_before);
     let aliases = t.ok(&["show-options", "-s", "command-alias"]);

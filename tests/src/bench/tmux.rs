@@ -91,7 +91,7 @@ pub fn load(w: &World) -> Result<Vec<Row>, String> {
             Series::ms("run-shell panechat.tmux", &a),
             Series::ms("run-shell true", &b),
         ],
-        notes: vec!["two tmux commands per load: one reads every option, one applies".into()],
+        notes: vec!["two tmux commands per load (one reads the options, key tables and version, one applies); no other process".into()],
     }])
 }
 

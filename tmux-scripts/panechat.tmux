@@ -5,8 +5,8 @@
 # `run-shell /path/to/tmux-scripts/panechat.tmux`, or use the lines `panechat init tmux` prints.
 #
 # Loading runs at every tmux start, so it costs two tmux commands and nothing else: one reads
-# every option, the key tables and the version at once, one applies everything. No subshell,
-# no other program. Loading it again replaces what the previous load set; nothing stacks.
+# the version, every option and the bindings of the plugin's keys at once, one applies
+# everything. No subshell, no other program. Loading it again replaces what the previous load set; nothing stacks.
 set -u
 set -f # word splitting below must not glob
 
@@ -25,23 +25,40 @@ SCRIPTS_DIR="$CURRENT_DIR/scripts"
 declare -A opt=()      # @panechat-* and the other global options this file reads
 declare -A alias_at=() # command-alias index of each panechat-* alias
 alias_next=0
-keys_out=""  # list-keys of the tables the plugin binds in
 version=0    # tmux's version, MAJOR*100+MINOR (see tmux_version)
 cmds=()
 
-# Reads every global option, the command aliases, the key tables and the version in one tmux
-# call, into memory (bash reads a pipe a byte at a time; a command substitution does not).
+# The keys the plugin binds: option, default, table (the same order as key_alias in main).
+key_option=("$fork_key_option" "$pick_key_option" "$new_key_option" "$ask_key_option"
+	"$ask_selection_key_option" "$ask_selection_key_option")
+key_default=("$fork_key_default" "$pick_key_default" "$new_key_default" "$ask_key_default"
+	"$ask_selection_key_default" "$ask_selection_key_default")
+key_table=(prefix prefix prefix prefix copy-mode copy-mode-vi)
+declare -A bound=() # index in the lists above -> what its key is bound to now
+
+# Reads the version, every global option, the command aliases and what each of the plugin's
+# keys is bound to now, in one tmux call, into memory (bash reads a pipe a byte at a time; a
+# command substitution does not). Each key is looked up by tmux itself: run-shell -C expands
+# the key option (or its default) and runs list-keys for that one key, so nothing but a few
+# lines comes back. An unbound key is an error there, which ends only that lookup.
 read_tmux_state() {
-	local out line name value idx
+	local out line name value idx i cur="" q=(display-message -p 'version #{version}' \; show-options -g \;
+		show-options -s command-alias)
+	for i in "${!key_option[@]}"; do
+		name=${key_option[i]}
+		q+=(\; display-message -p "key $i" \; run-shell -C
+			"list-keys -T ${key_table[i]} #{?$name,#{q:$name},${key_default[i]}}")
+	done
 	local IFS=$'\n'
-	out=$(tmux display-message -p 'version #{version}' \; show-options -g \; show-options -s command-alias \; \
-		list-keys -T prefix \; list-keys -T copy-mode \; list-keys -T copy-mode-vi 2>/dev/null)
-	keys_out=$'\n'$out
-	# (Pattern removal such as ${out%%…*} is slow on long text in bash; splitting is not.)
+	out=$(tmux "${q[@]}" 2>/dev/null)
 	for line in $out; do
 		case $line in
-		bind-key\ *) break ;; # the options come before the key tables
 		version\ *) tmux_version version "${line#version }" ;;
+		key\ [0-9]*) cur=${line#key } ;;
+		bind-key\ *)
+			# bind-key [-r] -T TABLE KEY COMMAND…
+			[[ $line =~ ^bind-key\ +(-r\ +)?-T\ +[^\ ]+\ +[^\ ]+\ +(.*)$ ]] && bound[$cur]=${BASH_REMATCH[2]}
+			;;
 		command-alias\[*)
 			idx=${line#command-alias[}
 			idx=${idx%%]*}
@@ -58,21 +75,6 @@ read_tmux_state() {
 			;;
 		esac
 	done
-}
-
-# Sets _bound to the command KEY is bound to in TABLE, as list-keys prints it; returns 1 when
-# it is not bound. (A regular expression over the table, not a loop over its lines.)
-binding_of() { # TABLE KEY
-	local k=$2 re c i esc=""
-	# list-keys prints these keys behind a backslash.
-	case $k in [\;\#\"\'\$%\{\}\~]) k="\\$k" ;; esac
-	for ((i = 0; i < ${#k}; i++)); do
-		c=${k:i:1}
-		case $c in [][\\.^\$*+?\(\)\{\}\|]) esc+="\\$c" ;; *) esc+=$c ;; esac
-	done
-	re=$'\n''bind-key +(-r +)?-T '"$1"' +'"$esc"$' +([^\n]*)'
-	[[ $keys_out =~ $re ]] || return 1
-	_bound=${BASH_REMATCH[2]}
 }
 
 get_opt() { # VAR NAME DEFAULT: VAR = the option NAME, or DEFAULT when it is not set
@@ -142,38 +144,43 @@ run_script() { # SCRIPT FORMAT_ARGS LITERAL_ARGS…
 # runs display-popup as a tmux command. Layers, innermost first: the popup's shell command
 # (shell-quoted; display-popup does not expand it as a format), a tmux "…" word of the
 # display-popup command, '#' doubled for run-shell's format expansion, then a tmux "…" word of
-# the alias. The command gets the pane in TMUX_PANE (popups have none) through `env`, which
-# works in every shell and with tmux 3.2 (display-popup -e is 3.3).
+# the alias. The command gets the pane in TMUX_PANE (popups have none) through -e, or on tmux
+# 3.2 (which has no display-popup -e, nor -T for the title) through `env`.
 popup_alias() { # ARGS…
-	local b a q cmd title=""
+	local b a q cmd opts=""
 	# Sizes go into the command unquoted by tmux: only N or N%.
 	[[ $width =~ ^[0-9]+%?$ ]] || width=$ask_width_default
 	[[ $height =~ ^[0-9]+%?$ ]] || height=$ask_height_default
 	set_shell_quoted b "$bin"
-	cmd="exec env TMUX_PANE=#{pane_id} ${b//\#/##}"
+	if [ "$version" -ge 303 ]; then
+		# A title, and the pane through -e (tmux 3.3).
+		opts=" -T ' panechat ' -e TMUX_PANE=#{pane_id}"
+		cmd="exec ${b//\#/##}"
+	else
+		cmd="exec env TMUX_PANE=#{pane_id} ${b//\#/##}"
+	fi
 	for a in "$@"; do
 		set_shell_quoted q "$a"
 		cmd+=" ${q//\#/##}"
 	done
 	cmd+=" --session pane:#{pane_id}"
-	# -T (a title) is tmux 3.3.
-	[ "$version" -ge 303 ] && title=" -T ' panechat '"
 	set_dquoted cmd "$cmd"
-	cmd="display-popup -E -d '##{pane_current_path}' -w '$width' -h '$height'$title \"$cmd\""
+	cmd="display-popup -E -d '##{pane_current_path}' -w '$width' -h '$height'$opts \"$cmd\""
 	set_dquoted cmd "$cmd"
 	_rs="run-shell -C \"$cmd\""
 }
 
-# Binds KEY in TABLE (default prefix) to ALIAS unless KEY is empty/none or already bound to
-# something else.
-bind_key() { # KEY ALIAS NOTE [TABLE]
-	local key=$1 table=${4:-prefix} _bound
+# Binds key number I (see key_option) to ALIAS unless it is set to "" or none, or already bound
+# to something else.
+bind_key() { # I ALIAS NOTE
+	local i=$1 key table=${key_table[$1]}
+	get_opt key "${key_option[i]}" "${key_default[i]}"
 	case $key in "" | none) return ;; esac
 	# A key still bound to tmux's own default (prefix + C: customize-mode) is taken; one the
 	# user bound is left alone.
-	if binding_of "$table" "$key" && [[ $_bound != *panechat* ]] &&
-		[ "$_bound" != "${tmux_default_binding[$table $key]-}" ]; then
-		skipped+=("${4:-prefix +} $key")
+	if [ -n "${bound[$i]+x}" ] && [[ ${bound[$i]} != *panechat* ]] &&
+		[ "${bound[$i]}" != "${tmux_default_binding[$table $key]-}" ]; then
+		if [ "$table" = prefix ]; then skipped+=("prefix + $key"); else skipped+=("$key in $table"); fi
 		return
 	fi
 	add bind-key -N "$3" -T "$table" "$key" "$2"
@@ -252,14 +259,9 @@ message_alias() {
 }
 
 main() {
-	local bin split keep fork_key pick_key new_key ask_key sel_key width height msg name
+	local bin split keep width height msg name
 	skipped=()
 	read_tmux_state
-	get_opt fork_key "$fork_key_option" "$fork_key_default"
-	get_opt pick_key "$pick_key_option" "$pick_key_default"
-	get_opt new_key "$new_key_option" "$new_key_default"
-	get_opt ask_key "$ask_key_option" "$ask_key_default"
-	get_opt sel_key "$ask_selection_key_option" "$ask_selection_key_default"
 	find_panechat
 	if [ -z "$bin" ]; then
 		# Keys that explain what is missing, instead of keys that fail silently.
@@ -278,9 +280,9 @@ main() {
 		get_opt width "$popup_width_option" "$popup_width_default"
 		get_opt height "$popup_height_option" "$popup_height_default"
 		if [ "$version" -ge 302 ] || [ "$version" -eq 0 ]; then
-			local title=""
-			[ "$version" -ge 303 ] && title=" panechat "
-			run_script "$SCRIPTS_DIR/pick.sh" '#{pane_id} #{q:client_name}' "$bin" "$width" "$height" "$title"
+			local modern=0
+			[ "$version" -ge 303 ] && modern=1
+			run_script "$SCRIPTS_DIR/pick.sh" '#{pane_id} #{q:client_name}' "$bin" "$width" "$height" "$modern"
 			set_alias panechat-pick "$_rs"
 			get_opt width "$ask_width_option" "$ask_width_default"
 			get_opt height "$ask_height_option" "$ask_height_default"
@@ -299,12 +301,12 @@ main() {
 		setup_pane_border
 		setup_resurrect
 	fi
-	bind_key "$fork_key" panechat-fork "panechat: fork this pane's conversation into a split"
-	bind_key "$pick_key" panechat-pick "panechat: pick a conversation"
-	bind_key "$new_key" panechat-new "panechat: start a new conversation in this pane"
-	bind_key "$ask_key" panechat-ask "panechat: ask about this pane"
-	bind_key "$sel_key" panechat-ask-selection "panechat: ask about the selection" copy-mode
-	bind_key "$sel_key" panechat-ask-selection "panechat: ask about the selection" copy-mode-vi
+	bind_key 0 panechat-fork "panechat: fork this pane's conversation into a split"
+	bind_key 1 panechat-pick "panechat: pick a conversation"
+	bind_key 2 panechat-new "panechat: start a new conversation in this pane"
+	bind_key 3 panechat-ask "panechat: ask about this pane"
+	bind_key 4 panechat-ask-selection "panechat: ask about the selection"
+	bind_key 5 panechat-ask-selection "panechat: ask about the selection"
 	if [ ${#skipped[@]} -gt 0 ]; then
 		msg=${skipped[0]}
 		for name in "${skipped[@]:1}"; do msg+=", $name"; done

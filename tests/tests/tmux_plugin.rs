@@ -883,3 +883,349 @@ fn plugin_scripts_pass_shellcheck() {
         }
     }
 }
+
+/// Two clients: A on session `t` (window 0, pane p0), B on session `g`, grouped with `t`,
+/// showing window 1 (pane q0). B's popups, splits and answers stay on B; A sees none of them.
+/// Returns (world, p0, q0).
+fn two_clients(env: &TestEnv) -> (World, String, String) {
+    let mut w = World::start(env, 110, 30);
+    w.load_plugin();
+    let p0 = w.pane0();
+    let q0 = w
+        .tmux
+        .ok(&[
+            "new-window",
+            "-d",
+            "-t",
+            "t:1",
+            "-P",
+            "-F",
+            "#{pane_id}",
+            "bash --norc --noprofile",
+        ])
+        .trim()
+        .to_string();
+    w.tmux.ok(&["new-session", "-d", "-t", "t", "-s", "g"]);
+    w.tmux.ok(&["select-window", "-t", "g:1"]);
+    w.attach_client(env, "term", "t", 110, 30);
+    w.attach_client(env, "b", "g", 110, 30);
+    assert_eq!(w.clients().len(), 2);
+    (w, p0, q0)
+}
+
+#[test]
+fn with_two_clients_the_lock_popup_goes_to_the_one_showing_the_waiting_pane() {
+    let (env, _fake) = setup();
+    let (mut w, p0, q0) = two_clients(&env);
+    ask(&w, &p0, "base [[title:Shared one]]");
+    wait_until("id", || !w.tmux.value(&p0, "#{@panechat_id}").is_empty());
+    let id = w.tmux.value(&p0, "#{@panechat_id}");
+    w.tmux.type_line(&q0, &format!("panechat use {id}"));
+    wait_until("q0 uses it", || w.tmux.value(&q0, "#{@panechat_id}") == id);
+
+    // The slow query is typed on client A, so A is the most recently active client (tmux's own
+    // choice of client would be A's, since both sessions show the window).
+    w.text_on(
+        "term",
+        &format!("panechat q --id {id} 'long [[slow:400]] [[chunks:20]]'"),
+    );
+    w.keys_on("term", &["Enter"]);
+    wait_until("the slow query streams", || {
+        w.tmux.value(&p0, "#{@panechat_state}") == "streaming"
+    });
+    w.tmux.type_line(&q0, "panechat q 'mine'; echo \"rc=$?\"");
+    let b = w.wait_screen_of("b", "is in use");
+    assert!(
+        b.contains("Shared one") && b.contains(&format!("tmux pane {p0}")),
+        "{b}"
+    );
+    // Not on A, and not inline in the waiting pane.
+    let a = w.screen_of("term");
+    assert!(
+        !a.contains("is in use"),
+        "client A shows the popup too:\n{a}"
+    );
+    assert!(!w.tmux.capture(&q0).contains("What now?"));
+    // Cancel, on B.
+    for _ in 0..4 {
+        w.keys_on("b", &["Down"]);
+    }
+    w.keys_on("b", &["Enter"]);
+    w.tmux.wait_for(&q0, "rc=130");
+    assert!(!w.screen_of("b").contains("is in use"));
+    wait_until("the slow query ended", || {
+        w.tmux.value(&p0, "#{@panechat_state}") != "streaming"
+    });
+
+    // No client attached: the question is asked in the waiting pane itself.
+    w.term = None; // kills the terminal server, and with it both clients
+    wait_until("no client", || w.clients().is_empty());
+    w.tmux.type_line(&q0, "clear");
+    start_slow(&w, &p0, &id, 400);
+    w.tmux.type_line(&q0, "panechat q 'again'; echo \"rc2=$?\"");
+    w.tmux.wait_for(&q0, "What now?");
+    for _ in 0..3 {
+        w.tmux.ok(&["send-keys", "-t", &q0, "Down"]);
+    }
+    w.tmux.ok(&["send-keys", "-t", &q0, "Enter"]);
+    w.tmux.wait_for(&q0, "rc2=130");
+}
+
+#[test]
+fn with_two_clients_the_picker_and_fork_keys_act_for_the_client_that_typed_them() {
+    let (env, _fake) = setup();
+    let (w, p0, q0) = two_clients(&env);
+    ask(&w, &q0, "on b [[title:Bee talk]]");
+    wait_until("title", || {
+        w.tmux.value(&q0, "#{@panechat_title}") == "Bee talk"
+    });
+    // The picker opens on B, over B's pane, and only there.
+    w.prefix_on("b", "C");
+    let b = w.wait_screen_of("b", PICKER_HELP);
+    assert!(b.contains("Bee talk"), "{b}");
+    assert!(!w.screen_of("term").contains(PICKER_HELP));
+    w.keys_on("b", &["Escape"]);
+    wait_until("the picker closed", || {
+        !w.screen_of("b").contains(PICKER_HELP)
+    });
+    // The fork key on B splits B's pane (window 1), not A's.
+    w.prefix_on("b", "F");
+    wait_until("a new pane", || w.tmux.panes().len() == 3);
+    let new = w
+        .tmux
+        .panes()
+        .into_iter()
+        .find(|p| *p != p0 && *p != q0)
+        .unwrap();
+    assert_eq!(
+        w.tmux.value(&new, "#{window_id}"),
+        w.tmux.value(&q0, "#{window_id}")
+    );
+    wait_until("the fork mapped", || {
+        !w.tmux.value(&new, "#{@panechat_id}").is_empty()
+    });
+    assert_eq!(w.tmux.value(&p0, "#{window_panes}"), "1");
+}
+
+#[test]
+fn the_loader_parses_tmux_versions_like_the_core() {
+    let cases = [
+        "3.3a",
+        "tmux 3.3a",
+        "3.4",
+        "3.2",
+        "3.2a",
+        "3.10",
+        "next-3.6",
+        "openbsd-7.4",
+        "openbsd-7.0",
+        "openbsd-6.9",
+        "openbsd-6.8",
+        "master",
+        "",
+        "unknown",
+        "3",
+    ];
+    let helpers = repo_root().join("tmux-scripts/scripts/helpers.sh");
+    let mut script = format!(". '{}'\n", helpers.display());
+    for v in cases {
+        script.push_str(&format!("tmux_version n '{v}'; echo \"$n\"\n"));
+    }
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let got: Vec<u32> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    let want: Vec<u32> = cases
+        .iter()
+        .map(|v| panechat::adapters::tmux::parse_version(v))
+        .collect();
+    assert_eq!(got, want, "{cases:?}");
+    assert_eq!(want[0], 303);
+    assert_eq!(want[6], 306);
+    assert_eq!(want[11], 9999);
+}
+
+/// Loads the plugin into a server whose `#{version}` answer is replaced (a tmux 3.2 seen by the
+/// loader): the popups lose their title, and get the pane through `env` instead of `-e`.
+#[test]
+fn on_tmux_3_2_the_popups_have_no_title_and_still_get_the_pane() {
+    let (env, _fake) = setup();
+    let w = World::start(&env, 100, 30);
+    // A wrapper that answers `version 3.2` to the loader's first question, as tmux 3.2 would.
+    let dir = env.root.join("tmux32");
+    std::fs::create_dir_all(&dir).unwrap();
+    let real = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v tmux"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("tmux"),
+        format!(
+            "#!/bin/sh\nif [ \"$2\" = -p ] && [ \"$3\" = 'version #{{version}}' ]; then\n  shift 4\n  echo 'version 3.2'\nfi\nexec {} \"$@\"\n",
+            real.trim()
+        ),
+    )
+    .unwrap();
+    Command::new("chmod")
+        .arg("+x")
+        .arg(dir.join("tmux"))
+        .status()
+        .unwrap();
+    let script = repo_root().join("tmux-scripts/panechat.tmux");
+    let (ok, out, err) = w.tmux.run(&[
+        "run-shell",
+        &format!("PATH='{}':\"$PATH\" '{}'", dir.display(), script.display()),
+    ]);
+    assert!(ok, "{out}{err}");
+    let keys = w.tmux.ok(&["list-keys", "-T", "prefix"]);
+    let ask = key_line(&keys, "A").expect("prefix A bound");
+    assert!(!ask.contains("-T"), "{ask}");
+    assert!(ask.contains("env TMUX_PANE=#{pane_id}"), "{ask}");
+    let pick = key_line(&keys, "C").unwrap();
+    assert!(pick.contains("'90%' '80%' '0' #{pane_id}"), "{pick}");
+    // And on the real tmux (3.3a here) the title is there, and the pane goes through -e.
+    w.load_plugin();
+    let keys = w.tmux.ok(&["list-keys", "-T", "prefix"]);
+    let ask = key_line(&keys, "A").unwrap();
+    assert!(
+        ask.contains("-T ' panechat ' -e TMUX_PANE=#{pane_id}"),
+        "{ask}"
+    );
+    assert!(!ask.contains("env TMUX_PANE"), "{ask}");
+    assert!(key_line(&keys, "C")
+        .unwrap()
+        .contains("'90%' '80%' '1' #{pane_id}"));
+}
+
+/// The ask keys hand display-popup a binary path and a PANECHAT_HOME with `#`, spaces, quotes
+/// and `$` intact: a stand-in binary at such a path records what it was run with.
+#[test]
+fn ask_keys_run_the_popup_with_hostile_paths_intact() {
+    let (env, _fake) = setup();
+    let weird = "a #{pane_id} #(touch M4) 'q' \"d\" $HOME ;x";
+    let bindir = env.root.join(format!("bin {weird}"));
+    let home = env.root.join(format!("home {weird}"));
+    let work = env.root.join(format!("work/dir {weird}"));
+    for d in [&bindir, &home, &work] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let rec = env.root.join("rec.txt");
+    let bin = bindir.join("panechat");
+    std::fs::write(
+        &bin,
+        format!(
+            "#!/bin/sh\n{{ pwd; echo \"$TMUX_PANE\"; echo \"$PANECHAT_HOME\"; for a in \"$@\"; do echo \"$a\"; done; }} > '{}.tmp'\nmv '{0}.tmp' '{0}'\n",
+            rec.display()
+        ),
+    )
+    .unwrap();
+    Command::new("chmod").arg("+x").arg(&bin).status().unwrap();
+    let senv: Vec<(String, String)> = server_env(&env)
+        .into_iter()
+        .map(|(k, v)| {
+            if k == "PANECHAT_HOME" {
+                (k, home.display().to_string())
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    let mut w = World::start_with(&env, senv, 100, 30);
+    w.tmux.ok(&[
+        "set-option",
+        "-g",
+        "@panechat-bin",
+        &bin.display().to_string(),
+    ]);
+    w.load_plugin();
+    w.attach(&env, 100, 30);
+    let p0 = w.pane0();
+    w.tmux.type_line(
+        &p0,
+        &format!("cd {}", shell_quote(&work.display().to_string())),
+    );
+    w.tmux.type_line(&p0, "clear; echo 'the line to select'");
+    w.tmux.wait_for(&p0, "the line to select");
+    let record = || -> Vec<String> {
+        wait_until("the stand-in ran", || rec.exists());
+        let text = std::fs::read_to_string(&rec).unwrap();
+        std::fs::remove_file(&rec).unwrap();
+        text.lines().map(str::to_string).collect()
+    };
+    w.prefix("A");
+    let r = record();
+    assert_eq!(r[0], work.display().to_string());
+    assert_eq!(r[1], p0);
+    assert_eq!(r[2], home.display().to_string());
+    assert_eq!(
+        r[3..],
+        [
+            "q",
+            "--pane",
+            "--prompt",
+            "--hold",
+            "--session",
+            &format!("pane:{p0}")
+        ]
+    );
+
+    // Copy mode: select the echoed line's first word and press Q.
+    let buffers = || w.tmux.ok(&["list-buffers", "-F", "#{buffer_name}"]);
+    assert!(!buffers().contains("panechat-selection"));
+    w.prefix("[");
+    wait_until("copy mode", || w.tmux.value(&p0, "#{pane_in_mode}") == "1");
+    w.tmux.ok(&[
+        "send-keys",
+        "-t",
+        &p0,
+        "-X",
+        "search-backward",
+        "the line to select",
+    ]);
+    w.tmux
+        .ok(&["send-keys", "-t", &p0, "-X", "begin-selection"]);
+    w.tmux.ok(&["send-keys", "-t", &p0, "-X", "next-word-end"]);
+    w.keys(&["Q"]);
+    let r = record();
+    assert_eq!(r[0], work.display().to_string());
+    assert_eq!(r[1], p0);
+    assert_eq!(
+        r[3..],
+        [
+            "q",
+            "--selection",
+            "--prompt",
+            "--hold",
+            "--session",
+            &format!("pane:{p0}")
+        ]
+    );
+    assert_eq!(w.tmux.value(&p0, "#{pane_in_mode}"), "0");
+    let name = buffers()
+        .lines()
+        .find(|b| b.starts_with("panechat-selection"))
+        .expect("the selection buffer")
+        .to_string();
+    assert_eq!(w.tmux.ok(&["show-buffer", "-b", &name]), "the");
+    // Nothing in the paths ran.
+    assert!(
+        !Path::new("M4").exists()
+            && !work.join("M4").exists()
+            && !env.root.join("work/M4").exists()
+    );
+    assert!(w.tmux.alive());
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}

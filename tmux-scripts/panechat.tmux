@@ -289,7 +289,7 @@ main() {
 			popup_alias q --pane --prompt --hold
 			set_alias panechat-ask "$_rs"
 			popup_alias q --selection --prompt --hold
-			set_alias panechat-ask-selection "send-keys -X copy-selection-and-cancel panechat-selection \\; $_rs"
+			set_alias panechat-ask-selection "send-keys -X copy-selection-and-cancel panechat-selection ; $_rs"
 		else
 			# display-popup is tmux 3.2.
 			message_alias "panechat: the picker and the ask popups need tmux 3.2 or newer"

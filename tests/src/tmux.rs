@@ -128,12 +128,15 @@ impl Server {
         }
     }
 
-    /// Every pane id of the server.
+    /// Every pane id of the server, once each (grouped sessions list their panes again).
     pub fn panes(&self) -> Vec<String> {
-        self.ok(&["list-panes", "-a", "-F", "#{pane_id}"])
-            .lines()
-            .map(str::to_string)
-            .collect()
+        let mut out: Vec<String> = Vec::new();
+        for p in self.ok(&["list-panes", "-a", "-F", "#{pane_id}"]).lines() {
+            if !out.iter().any(|o| o == p) {
+                out.push(p.to_string());
+            }
+        }
+        out
     }
 
     /// Whether the server answers.

@@ -1089,7 +1089,7 @@ fn on_tmux_3_2_the_popups_have_no_title_and_still_get_the_pane() {
     assert!(ok, "{out}{err}");
     let keys = w.tmux.ok(&["list-keys", "-T", "prefix"]);
     let ask = key_line(&keys, "A").expect("prefix A bound");
-    assert!(!ask.contains("-T"), "{ask}");
+    assert!(!ask.contains("-T ' panechat '"), "{ask}");
     assert!(ask.contains("env TMUX_PANE=#{pane_id}"), "{ask}");
     let pick = key_line(&keys, "C").unwrap();
     assert!(pick.contains("'90%' '80%' '0' #{pane_id}"), "{pick}");

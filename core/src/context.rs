@@ -974,6 +974,88 @@ fn capture_wezterm(
     })
 }
 
+/// The environment `env` as seen from pane `pane` of multiplexer `mux` (`%3`, `3`): that pane's
+/// variable set and the other multiplexers' pane variables cleared, so `--pane` and its
+/// directions are taken from a pane other than the one the command runs in (a popup, a
+/// floating pane or a split opened to ask about it).
+pub fn env_in_pane(env: &Env, mux: Multiplexer, pane: &str) -> Env {
+    let mut e = env.clone();
+    for v in ["TMUX_PANE", "ZELLIJ_PANE_ID", "WEZTERM_PANE"] {
+        e.set(v, "");
+    }
+    match mux {
+        Multiplexer::Tmux => e.set("TMUX_PANE", format!("%{}", digits_of(pane))),
+        Multiplexer::Zellij => e.set("ZELLIJ_PANE_ID", digits_of(pane)),
+        Multiplexer::Wezterm => e.set("WEZTERM_PANE", digits_of(pane)),
+        _ => {}
+    }
+    e
+}
+
+/// The prefix of the tmux paste buffers a copy-mode binding fills for `--selection`
+/// (`send -X copy-selection-and-cancel panechat-selection` names them `panechat-selectionN`).
+pub const SELECTION_BUFFER_PREFIX: &str = "panechat-selection";
+
+/// Takes the selection a tmux copy-mode binding copied for pane `pane`: the newest paste buffer
+/// named [`SELECTION_BUFFER_PREFIX`]`N`, deleted once read (the user's own buffers are left
+/// alone), as an attachment labelled `selection tmux %3`.
+pub fn tmux_selection(
+    env: &Env,
+    runner: &dyn Runner,
+    pane: Option<&str>,
+    limits: Limits,
+) -> Result<Prepared> {
+    if env.get("TMUX").is_none() {
+        return Err(Error::Usage(
+            "--selection takes what a tmux copy-mode key copied, and this command does not run inside tmux; \
+             pipe the text instead (`… | panechat q \"question\"`) or attach a file with -f PATH"
+                .into(),
+        ));
+    }
+    // Newest first.
+    let names = run_tool(
+        runner,
+        "tmux",
+        vec!["list-buffers".into(), "-F".into(), "#{buffer_name}".into()],
+        "list the paste buffers",
+    )?;
+    let name = names
+        .lines()
+        .find(|n| {
+            n.strip_prefix(SELECTION_BUFFER_PREFIX)
+                .is_some_and(|rest| rest.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .ok_or_else(|| {
+            Error::NotFound(
+                "no selection to attach: select text in copy mode, then press panechat's ask key there (see docs/tmux.md)".into(),
+            )
+        })?
+        .to_string();
+    let raw = run_tool(
+        runner,
+        "tmux",
+        vec!["show-buffer".into(), "-b".into(), name.clone()],
+        "read the selection",
+    );
+    // Deleted whatever happened, so a stale selection is never attached to a later question.
+    let _ = runner.run("tmux", &["delete-buffer".into(), "-b".into(), name.clone()]);
+    let raw = raw?;
+    if raw.as_bytes().iter().take(BINARY_PROBE).any(|&b| b == 0) {
+        return Err(binary_error("the selection", 0));
+    }
+    let source = match pane {
+        Some(p) => format!("selection tmux %{}", digits_of(p)),
+        None => "selection tmux".to_string(),
+    };
+    let p = prepare(source, &raw, Keep::Tail, limits);
+    if p.attachment.text.trim().is_empty() {
+        return Err(Error::Usage(
+            "the selection is empty: select some text in copy mode first".into(),
+        ));
+    }
+    Ok(p)
+}
+
 /// Turns a captured pane into an attachment: cleaned, the asking command line dropped from the
 /// own pane (`invoked_as` = the program name as typed), the last `lines` lines kept, capped and
 /// redacted. The label reads `pane tmux %3, 120 lines`.
@@ -1208,6 +1290,56 @@ mod tests {
         );
         assert!(!p.own);
         assert!(capture_pane(&popup, &Recorder::new(&[]), &Which::Own, 5).is_err());
+    }
+
+    #[test]
+    fn a_popup_sees_the_pane_it_was_opened_from() {
+        // A tmux popup has TMUX but no TMUX_PANE; asked about %1, `--pane` alone is %1 and
+        // `up`/`left` are taken from %1.
+        let popup = Env::from_pairs([("TMUX", "/tmp/t/default,1,0")]);
+        let e = env_in_pane(&popup, Multiplexer::Tmux, "%2");
+        let r = Recorder::new(&[TMUX_PANES, "text\n"]);
+        let p = capture_pane(&e, &r, &Which::Up, 10).unwrap();
+        assert_eq!(p.pane, "%0");
+        let r = Recorder::new(&["x"]);
+        assert_eq!(capture_pane(&e, &r, &Which::Own, 10).unwrap().pane, "%2");
+        // A Zellij floating pane asking about terminal_4.
+        let z = Env::from_pairs([("ZELLIJ", "0"), ("ZELLIJ_PANE_ID", "9")]);
+        let e = env_in_pane(&z, Multiplexer::Zellij, "terminal_4");
+        assert_eq!(e.get("ZELLIJ_PANE_ID"), Some("4"));
+        // A WezTerm split asking about pane 3; the other pane variables are cleared.
+        let w = Env::from_pairs([("WEZTERM_PANE", "8"), ("TMUX_PANE", "%1")]);
+        let e = env_in_pane(&w, Multiplexer::Wezterm, "3");
+        assert_eq!(e.get("WEZTERM_PANE"), Some("3"));
+        assert_eq!(e.get("TMUX_PANE"), None);
+    }
+
+    #[test]
+    fn the_tmux_selection_is_the_newest_panechat_buffer_and_is_deleted() {
+        let r = Recorder::new(&[
+            "buffer3\npanechat-selection7\npanechat-selection2\npanechat-selectionx\n",
+            "error: \x1b[31mno such file\x1b[0m\n",
+            "",
+        ]);
+        let p = tmux_selection(&tmux_env(), &r, Some("%2"), Limits::default()).unwrap();
+        assert_eq!(p.attachment.source, "selection tmux %2");
+        assert_eq!(p.attachment.text, "error: no such file");
+        let calls = r.calls.borrow();
+        assert_eq!(calls[1], argv("tmux show-buffer -b panechat-selection7"));
+        assert_eq!(calls[2], argv("tmux delete-buffer -b panechat-selection7"));
+        // The user's own buffers are never read.
+        let r = Recorder::new(&["buffer0\nbuffer1\n"]);
+        let e = tmux_selection(&tmux_env(), &r, None, Limits::default()).unwrap_err();
+        assert!(e.to_string().contains("select text in copy mode"), "{e}");
+        assert_eq!(r.calls.borrow().len(), 1);
+        let e = tmux_selection(
+            &Env::default(),
+            &Recorder::new(&[]),
+            None,
+            Limits::default(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("inside tmux"), "{e}");
     }
 
     #[test]

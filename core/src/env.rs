@@ -75,6 +75,12 @@ impl Env {
         }
     }
 
+    /// Sets a variable in this snapshot only (the process environment is left alone): used to
+    /// look at another pane as if running in it.
+    pub fn set(&mut self, name: &str, value: impl Into<OsString>) {
+        self.vars.insert(name.to_string(), value.into());
+    }
+
     /// A variable's value when it is set, non-empty and valid UTF-8.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.vars

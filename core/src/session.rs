@@ -281,7 +281,9 @@ fn tmux_server_hash(tmux: &str) -> String {
 /// The WezTerm GUI itself (whose plugin runs panechat) has `WEZTERM_UNIX_SOCKET` but no pane.
 pub fn key_for_pane(env: &Env, pane: &str) -> Result<Option<Session>> {
     let gui = env.get("WEZTERM_UNIX_SOCKET").map(|_| Multiplexer::Wezterm);
-    let Some(mux) = innermost_multiplexer(env).or(gui) else {
+    // A tmux popup has `TMUX` but no `TMUX_PANE` of its own.
+    let popup = (env.get("TMUX").is_some() && pane.starts_with('%')).then_some(Multiplexer::Tmux);
+    let Some(mux) = innermost_multiplexer(env).or(popup).or(gui) else {
         return Ok(None);
     };
     let bad = || Error::Usage(format!("`{pane}` is not a {mux} pane id"));
@@ -643,6 +645,9 @@ mod tests {
         let other = key_for_pane(&e, "%5").unwrap().unwrap();
         assert_eq!(me.key.as_str().replace("%0", "%5"), other.key.as_str());
         assert!(key_for_pane(&e, "5;x").is_err());
+        // From a tmux popup (TMUX, no TMUX_PANE): the pane it was opened over.
+        let popup = env(&[("TMUX", "/tmp/t,9,0")]);
+        assert_eq!(key_for_pane(&popup, "%5").unwrap().unwrap().key, other.key);
         // From the WezTerm GUI (a plugin): the socket, no pane of its own.
         let pane = env(&[
             ("WEZTERM_UNIX_SOCKET", "/run/w/gui-sock-1"),

@@ -424,3 +424,82 @@ fn the_first_question_on_an_empty_store_starts_a_conversation_without_a_picker()
     assert!(!pty.text().contains("type to filter"), "{}", pty.text());
     assert!(!active(&env, "a").is_empty());
 }
+
+#[test]
+fn id_alone_picks_the_conversation_before_the_editor_opens() {
+    let (env, fake) = setup();
+    env.run_in("a", ["q", "--new", "about [[title:Rust lifetimes]]"])
+        .ok();
+    let rust = active(&env, "a");
+    env.run_in("a", ["q", "--new", "about [[title:Tmux popups]]"])
+        .ok();
+    // The editor records that it ran and writes the message.
+    let marker = env.root.join("editor-ran");
+    let editor = env.root.join("editor.sh");
+    std::fs::write(
+        &editor,
+        format!(
+            "#!/bin/sh\ntouch '{}'\nprintf 'from the editor' > \"$1\"\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    fake.clear_requests();
+    let mut cmd = env.cmd(["q", "--id"]);
+    cmd.env("PANECHAT_SESSION", "a").env("EDITOR", &editor);
+    let mut pty = Pty::spawn(cmd);
+    pty.expect("type to filter", T);
+    assert!(!marker.exists(), "the editor opened before the picker");
+    pty.send(b"lifetimes");
+    std::thread::sleep(Duration::from_millis(300));
+    pty.send(b"\r");
+    pty.expect("echo: from the editor", T);
+    assert_eq!(pty.wait(T), 0, "{}", pty.text());
+    assert!(marker.exists());
+    assert_eq!(active(&env, "a"), rust);
+}
+
+#[test]
+fn prompt_reads_the_question_on_the_terminal_and_hold_waits_for_a_key() {
+    let (env, fake) = setup();
+    let mut cmd = env.cmd(["q", "--new", "--prompt", "--hold"]);
+    cmd.env("PANECHAT_SESSION", "a");
+    let mut pty = Pty::spawn(cmd);
+    pty.expect("Enter sends, Esc cancels", T);
+    // Typing, a word deleted with Ctrl-W, a character with Backspace.
+    pty.send(b"what about this oops");
+    pty.send(b"\x17");
+    pty.send(b"that!\x7f?");
+    pty.send(b"\r");
+    pty.expect("echo: what about this that?", T);
+    pty.expect("press any key to close", T);
+    std::thread::sleep(Duration::from_millis(200));
+    pty.send(b"x");
+    assert_eq!(pty.wait(T), 0, "{}", pty.text());
+    assert_eq!(
+        fake.requests()[0].messages().last().unwrap().1,
+        "what about this that?"
+    );
+
+    // Esc closes at once (no hold), sending nothing.
+    fake.clear_requests();
+    let mut cmd = env.cmd(["q", "--prompt", "--hold"]);
+    cmd.env("PANECHAT_SESSION", "a");
+    let mut pty = Pty::spawn(cmd);
+    pty.expect("Enter sends, Esc cancels", T);
+    pty.send(b"never mind");
+    pty.send(b"\x1b");
+    assert_eq!(pty.wait(T), 130, "{}", pty.text());
+    assert!(!pty.text().contains("press any key"), "{}", pty.text());
+    assert!(fake.requests().is_empty());
+
+    // An error is shown, then held.
+    let mut cmd = env.cmd(["q", "--id=zzzz", "--hold", "hello"]);
+    cmd.env("PANECHAT_SESSION", "a");
+    let mut pty = Pty::spawn(cmd);
+    pty.expect("press any key to close", T);
+    assert!(pty.text().contains("panechat: "), "{}", pty.text());
+    pty.send(b"\r");
+    assert_ne!(pty.wait(T), 0);
+}

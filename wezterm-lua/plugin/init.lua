@@ -1,13 +1,14 @@
--- panechat for WezTerm: the pane's conversation in the status bar, a key to fork it into a
--- split, a picker over every conversation, and the lock question as an overlay.
+-- panechat for WezTerm: the pane's conversation in the status bar, a key to ask about the
+-- active pane (the answer in a split next to it), a key to fork the conversation into a split,
+-- a picker over every conversation, and the lock question as an overlay.
 --
 --   local panechat = wezterm.plugin.require 'https://github.com/panechat/panechat'
 --   panechat.apply_to_config(config, { panechat = '/path/to/panechat' })
 --
 -- The status bar reads only the user vars panechat sets on each pane (panechat_title,
 -- panechat_state, panechat_held): nothing is spawned per status tick. Keys and the overlay run
--- the panechat binary. Events emitted for your own handlers: panechat.fork, panechat.picked,
--- panechat.question, panechat.answered, panechat.error.
+-- the panechat binary. Events emitted for your own handlers: panechat.ask, panechat.fork,
+-- panechat.picked, panechat.question, panechat.answered, panechat.error.
 
 local wezterm = require 'wezterm'
 local act = wezterm.action
@@ -36,13 +37,18 @@ M.defaults = {
     running = '#e0af68',
     locked = '#f7768e',
   },
+  -- The ask key (a question about the active pane, its screen attached), and where the split
+  -- with the answer goes.
+  ask_key = { key = 'A', mods = 'CTRL|SHIFT' },
+  ask_direction = 'Down',
+  ask_size = { Percent = 50 },
   -- The fork key, the turns it keeps (false = all), and where the split goes.
-  fork_key = { key = 'F', mods = 'CTRL|SHIFT' },
+  fork_key = { key = 'Y', mods = 'CTRL|SHIFT' },
   fork_last = false,
   fork_direction = 'Right',
   fork_size = { Percent = 50 },
   -- The picker key, and its extra rows per conversation.
-  picker_key = { key = 'C', mods = 'CTRL|SHIFT' },
+  picker_key = { key = 'M', mods = 'CTRL|SHIFT' },
   picker_jump = true,
   picker_fork = true,
   -- Show the lock question (wait / new / fork / cancel) as an overlay.
@@ -269,6 +275,87 @@ local function state_vars(st)
     held = clean(tostring(st.held_by.multiplexer or '') .. ' pane ' .. tostring(st.held_by.pane or ''))
   end
   return { panechat_id = id, panechat_title = title, panechat_state = activity, panechat_held = held }
+end
+
+-- The ask key -------------------------------------------------------------------------------
+
+local function percent_decode(s)
+  return (s:gsub('%%(%x%x)', function(h)
+    return string.char(tonumber(h, 16))
+  end))
+end
+
+-- Whether a cwd URL's host is this machine (a shell on another host over ssh reports its own).
+local function local_host(host)
+  if host == nil or host == '' or host == 'localhost' then
+    return true
+  end
+  local ok, me = pcall(wezterm.hostname)
+  return ok and type(me) == 'string' and host:lower() == me:lower()
+end
+
+--- The pane's working directory as a local path, or nil when it is unknown, not a file URL, or
+--- on another host. WezTerm 20240127 and later return a Url object (its file_path is decoded);
+--- older ones a URI string.
+function M.cwd_of(pane)
+  local ok, url = pcall(function()
+    return pane:get_current_working_dir()
+  end)
+  if not ok or url == nil then
+    return nil
+  end
+  if type(url) == 'string' then
+    local host, path = url:match('^file://([^/]*)(/[^?#]*)')
+    return path and local_host(host) and percent_decode(path) or nil
+  end
+  local got, scheme, host, path = pcall(function()
+    return url.scheme, url.host, url.file_path
+  end)
+  if got and scheme == 'file' and local_host(host) and type(path) == 'string' and path ~= '' then
+    return path
+  end
+  return nil
+end
+
+--- The command the answer split runs: argv, never a shell, so the question is one argument
+--- whatever it contains.
+function M.ask_argv(pane_id, question)
+  return { opts.panechat, 'q', '--session', 'pane:' .. tostring(pane_id), '--pane', '--hold', '--', question }
+end
+
+-- PromptInputLine's callback: line is nil on Esc/CTRL-C, '' on a bare Enter.
+local function ask_entered(window, pane, line)
+  if type(line) ~= 'string' or not line:find('%S') then
+    return
+  end
+  emit('panechat.ask', window, pane, line)
+  window:perform_action(
+    act.SplitPane {
+      direction = opts.ask_direction,
+      size = opts.ask_size,
+      command = { args = M.ask_argv(pane:pane_id(), line), cwd = M.cwd_of(pane) },
+    },
+    pane
+  )
+end
+local ask_callback
+
+--- Asks for a question about the active pane, then answers it in a split next to the pane,
+--- continuing the pane's conversation with its screen attached.
+function M.ask(window, pane)
+  local title = clean(vars_of(pane).panechat_title, opts.max_title)
+  local about = 'panechat: ask about pane ' .. tostring(pane:pane_id()) .. ' (its screen is attached'
+  if title ~= '' then
+    about = about .. ', continuing "' .. title .. '"'
+  end
+  ask_callback = ask_callback or wezterm.action_callback(ask_entered)
+  window:perform_action(
+    act.PromptInputLine {
+      description = about .. ')   Enter: ask   Esc: cancel',
+      action = ask_callback,
+    },
+    pane
+  )
 end
 
 -- The fork key ------------------------------------------------------------------------------
@@ -528,8 +615,17 @@ local function check(o)
     bad('fork_last', 'a positive whole number of turns or false')
   end
   local dirs = { Right = true, Left = true, Up = true, Down = true }
-  if not dirs[o.fork_direction] then
-    bad('fork_direction', "'Right', 'Left', 'Up' or 'Down'")
+  for _, k in ipairs { 'fork_direction', 'ask_direction' } do
+    if not dirs[o[k]] then
+      bad(k, "'Right', 'Left', 'Up' or 'Down'")
+    end
+  end
+  for _, k in ipairs { 'fork_size', 'ask_size' } do
+    local v = o[k]
+    local n = type(v) == 'table' and (v.Percent or v.Cells)
+    if not (math.tointeger(n) and n > 0 and (v.Cells or n < 100)) then
+      bad(k, '{ Percent = N } (1 to 99) or { Cells = N }')
+    end
   end
   if o.compose and type(o.compose) ~= 'function' then
     bad('compose', 'a function(window, pane, segment) or false')
@@ -537,9 +633,9 @@ local function check(o)
   if type(o.panechat) ~= 'string' or o.panechat == '' then
     bad('panechat', 'the path of the panechat binary')
   end
-  for _, k in ipairs { 'fork_key', 'picker_key' } do
+  for _, k in ipairs { 'ask_key', 'fork_key', 'picker_key' } do
     if o[k] and (type(o[k]) ~= 'table' or type(o[k].key) ~= 'string') then
-      bad(k, "a table such as { key = 'F', mods = 'CTRL|SHIFT' }, or false")
+      bad(k, "a table such as { key = 'Y', mods = 'CTRL|SHIFT' }, or false")
     end
   end
 end
@@ -556,8 +652,10 @@ function M.apply_to_config(config, given)
       return M.tab_title(tab)
     end)
   end
+  ask_callback = wezterm.action_callback(ask_entered)
   add_key(config, opts.fork_key, wezterm.action_callback(M.fork))
   add_key(config, opts.picker_key, wezterm.action_callback(M.picker))
+  add_key(config, opts.ask_key, wezterm.action_callback(M.ask))
   return config
 end
 

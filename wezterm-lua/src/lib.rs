@@ -12,7 +12,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
-use mlua::{Function, Lua, MultiValue, Table, Value};
+use mlua::{Function, Lua, MultiValue, Table, UserData, UserDataFields, UserDataMethods, Value};
 
 /// The stub module's source.
 pub const STUB: &str = include_str!("stub.lua");
@@ -65,6 +65,149 @@ impl Runner {
                 }
             }
         }
+    }
+}
+
+/// WezTerm's `Url` object (`wezterm.url.parse`, `pane:get_current_working_dir()` since
+/// 20240127-113634-bbcac864): userdata with the fields `scheme`, `username`, `password`,
+/// `host`, `port`, `path`, `query`, `fragment`, `file_path` (the path percent-decoded), and
+/// `tostring` giving the URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Url {
+    /// The URL as given.
+    pub text: String,
+    /// `file`, `https`, ...
+    pub scheme: String,
+    /// The user name, or "".
+    pub username: String,
+    /// The password, if any.
+    pub password: Option<String>,
+    /// The host, if any.
+    pub host: Option<String>,
+    /// The port, if given.
+    pub port: Option<u16>,
+    /// The path, percent-encoded as written.
+    pub path: String,
+    /// The query, if any.
+    pub query: Option<String>,
+    /// The fragment, if any.
+    pub fragment: Option<String>,
+}
+
+impl Url {
+    /// Parses `scheme://[user[:password]@]host[:port]/path[?query][#fragment]` (or
+    /// `scheme:path`).
+    pub fn parse(s: &str) -> Result<Url, String> {
+        let (scheme, rest) = s
+            .split_once(':')
+            .filter(|(sc, _)| {
+                !sc.is_empty()
+                    && sc.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && sc
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+            })
+            .ok_or_else(|| format!("relative URL without a base while parsing {s} as URL"))?;
+        let (rest, fragment) = match rest.split_once('#') {
+            Some((r, f)) => (r, Some(f.to_string())),
+            None => (rest, None),
+        };
+        let (rest, query) = match rest.split_once('?') {
+            Some((r, q)) => (r, Some(q.to_string())),
+            None => (rest, None),
+        };
+        let (mut username, mut password, mut host, mut port) = (String::new(), None, None, None);
+        let path = if let Some(after) = rest.strip_prefix("//") {
+            let end = after.find('/').unwrap_or(after.len());
+            let (authority, path) = after.split_at(end);
+            let hostport = match authority.rsplit_once('@') {
+                Some((user, hp)) => {
+                    match user.split_once(':') {
+                        Some((u, p)) => {
+                            username = u.to_string();
+                            password = Some(p.to_string());
+                        }
+                        None => username = user.to_string(),
+                    }
+                    hp
+                }
+                None => authority,
+            };
+            let h = match hostport.rsplit_once(':') {
+                Some((h, p)) if !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()) => {
+                    port = Some(
+                        p.parse()
+                            .map_err(|e| format!("{e} while parsing {s} as URL"))?,
+                    );
+                    h
+                }
+                _ => hostport,
+            };
+            if !h.is_empty() {
+                host = Some(h.to_string());
+            }
+            if path.is_empty() {
+                "/".to_string()
+            } else {
+                path.to_string()
+            }
+        } else {
+            rest.to_string()
+        };
+        Ok(Url {
+            text: s.to_string(),
+            scheme: scheme.to_ascii_lowercase(),
+            username,
+            password,
+            host,
+            port,
+            path,
+            query,
+            fragment,
+        })
+    }
+
+    /// The path percent-decoded, as bytes (`None` for a URL without a hierarchical path).
+    pub fn file_path(&self) -> Option<Vec<u8>> {
+        if !self.path.starts_with('/') {
+            return None;
+        }
+        let b = self.path.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            let hex = |c: u8| (c as char).to_digit(16);
+            if b[i] == b'%' && i + 2 < b.len() {
+                if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
+                }
+            }
+            out.push(b[i]);
+            i += 1;
+        }
+        Some(out)
+    }
+}
+
+impl UserData for Url {
+    fn add_fields<F: UserDataFields<Self>>(fields: &mut F) {
+        fields.add_field_method_get("scheme", |_, u| Ok(u.scheme.clone()));
+        fields.add_field_method_get("username", |_, u| Ok(u.username.clone()));
+        fields.add_field_method_get("password", |_, u| Ok(u.password.clone()));
+        fields.add_field_method_get("host", |_, u| Ok(u.host.clone()));
+        fields.add_field_method_get("port", |_, u| Ok(u.port));
+        fields.add_field_method_get("path", |_, u| Ok(u.path.clone()));
+        fields.add_field_method_get("query", |_, u| Ok(u.query.clone()));
+        fields.add_field_method_get("fragment", |_, u| Ok(u.fragment.clone()));
+        fields.add_field_method_get("file_path", |lua, u| {
+            u.file_path().map(|b| lua.create_string(b)).transpose()
+        });
+    }
+
+    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        methods.add_meta_method(mlua::MetaMethod::ToString, |_, u, ()| Ok(u.text.clone()));
     }
 }
 
@@ -177,6 +320,10 @@ impl Harness {
                 }
                 Ok(t)
             })?,
+        )?;
+        host.set(
+            "url",
+            lua.create_function(|_, s: String| Url::parse(&s).map_err(mlua::Error::external))?,
         )?;
         let plugins = std::env::temp_dir().join(format!(
             "panechat-wezterm-plugins-{}-{}",
@@ -320,6 +467,44 @@ mod tests {
             "httpssCssZssZsgithubsDscomsZspanechatsZspanechat"
         );
         assert_eq!(visible("\x1b[38;2;1;2;3mab\x1b[0mc"), "abc");
+    }
+
+    #[test]
+    fn urls_read_like_wezterms() {
+        let h = Harness::new(Runner::Real { env: vec![] }).unwrap();
+        let got: (String, String, String, Option<String>, String, String) = h
+            .eval(
+                "local u = require('wezterm').url.parse 'file://myhost/some/path%20with%20spaces?x#y'
+                 return type(u), u.scheme, u.file_path, u.host, u.path, tostring(u)",
+            )
+            .unwrap();
+        assert_eq!(
+            got,
+            (
+                "userdata".into(),
+                "file".into(),
+                "/some/path with spaces".into(),
+                Some("myhost".into()),
+                "/some/path%20with%20spaces".into(),
+                "file://myhost/some/path%20with%20spaces?x#y".into()
+            )
+        );
+        let u = Url::parse("https://me:pw@github.com:8443/rust-lang?labels=E-easy").unwrap();
+        assert_eq!(
+            (
+                u.username.as_str(),
+                u.password.as_deref(),
+                u.host.as_deref(),
+                u.port
+            ),
+            ("me", Some("pw"), Some("github.com"), Some(8443))
+        );
+        assert_eq!(u.query.as_deref(), Some("labels=E-easy"));
+        assert!(Url::parse("/no/scheme").is_err());
+        assert_eq!(
+            Url::parse("file:///a%2").unwrap().file_path().unwrap(),
+            b"/a%2"
+        );
     }
 
     #[test]

@@ -164,6 +164,17 @@ function W.json_encode(v)
   return host.json_encode(v)
 end
 
+function W.hostname()
+  return 'stubhost'
+end
+
+W.url = {
+  parse = function(s)
+    argcheck(type(s) == 'string', 'url.parse: expected a string')
+    return host.url(s)
+  end,
+}
+
 function W.config_builder()
   return {}
 end
@@ -231,6 +242,7 @@ function W.__new_pane(opts)
     __output = {},
     __args = opts.args,
     __env = opts.env,
+    __cwd = opts.cwd,
     __window = opts.window,
   }, Pane)
   panes[id] = p
@@ -253,6 +265,15 @@ end
 function Pane:get_title()
   return self.__title
 end
+-- The working directory the pane's shell reported (OSC 7) as a Url object (since
+-- 20240127-113634-bbcac864; a URI string before), or nil when unknown. Tests set `__cwd` to
+-- the URI.
+function Pane:get_current_working_dir()
+  if self.__cwd == nil then
+    return nil
+  end
+  return host.url(self.__cwd)
+end
 function Pane:activate()
   rec.activated = self.__id
   if self.__window then
@@ -272,12 +293,46 @@ function Pane:inject_output(text)
     self:__set_var(nv[1], nv[2])
   end
 end
+-- pane:split{ args, cwd, set_environment_variables, domain, direction, top_level, size }:
+-- direction is Right (default), Left, Top or Bottom; size a fraction below 1 or cells from 1
+-- (default 0.5). Other fields are refused here (WezTerm would warn and ignore them).
+local split_fields = {
+  args = true, cwd = true, set_environment_variables = true, domain = true,
+  direction = true, top_level = true, size = true,
+}
 function Pane:split(args)
   args = args or {}
+  argcheck(type(args) == 'table', 'pane:split: expected a table')
+  for k in pairs(args) do
+    argcheck(split_fields[k], 'pane:split: unknown field `' .. tostring(k) .. '`')
+  end
   local dirs = { Right = true, Left = true, Top = true, Bottom = true }
   argcheck(args.direction == nil or dirs[args.direction], 'pane:split: direction must be Right, Left, Top or Bottom')
-  local p = W.__new_pane { args = args.args, env = args.set_environment_variables, window = self.__window }
-  table.insert(rec.splits, { from = self.__id, pane = p.__id, args = args.args, direction = args.direction })
+  argcheck(args.size == nil or (type(args.size) == 'number' and args.size > 0), 'pane:split: size must be a number')
+  argcheck(args.cwd == nil or type(args.cwd) == 'string', 'pane:split: cwd must be a string')
+  if args.args ~= nil then
+    argcheck(type(args.args) == 'table' and #args.args > 0, 'pane:split: args must be a non-empty argv table')
+    for i, a in ipairs(args.args) do
+      argcheck(type(a) == 'string', 'pane:split: args[' .. i .. '] must be a string')
+    end
+  end
+  local p = W.__new_pane {
+    args = args.args,
+    env = args.set_environment_variables,
+    cwd = args.cwd and ('file://' .. W.hostname() .. args.cwd:gsub('[^%w/%-%._~]', function(c)
+      return string.format('%%%02X', c:byte())
+    end)),
+    window = self.__window,
+  }
+  table.insert(rec.splits, {
+    from = self.__id,
+    pane = p.__id,
+    args = args.args,
+    cwd = args.cwd,
+    direction = args.direction or 'Right',
+    size = args.size or 0.5,
+    top_level = args.top_level or false,
+  })
   return p
 end
 rec.splits = {}
@@ -309,17 +364,55 @@ function Window:toast_notification(title, message, url, timeout)
   argcheck(type(title) == 'string' and type(message) == 'string', 'toast_notification(title, message, [url, [timeout]])')
   table.insert(rec.toasts, { title = title, message = message, url = url, timeout = timeout })
 end
--- perform_action(action, pane): records it; SplitPane splits that pane as WezTerm would.
+-- The fields of the key assignments the stub checks, as WezTerm 20240203-110809-5046fc22
+-- has them. PromptInputLine's `prompt` and `initial_value` came later (nightly): WezTerm
+-- 20240203 ignores unknown fields with a warning; the stub refuses them.
+local action_fields = {
+  PromptInputLine = { description = true, action = true },
+  SplitPane = { direction = true, size = true, command = true, top_level = true },
+}
+local command_fields = { label = true, args = true, cwd = true, set_environment_variables = true, domain = true, position = true }
+
+local function check_fields(name, t, fields)
+  argcheck(type(t) == 'table', name .. ': expected a table')
+  for k in pairs(t) do
+    argcheck(fields[k], name .. ': unknown field `' .. tostring(k) .. '` (not in WezTerm ' .. W.version .. ')')
+  end
+end
+
+-- perform_action(action, pane): records it; SplitPane splits that pane and focuses the new
+-- one, as WezTerm does; EmitEvent runs the handlers; PromptInputLine and InputSelector are
+-- left open for the test to answer (through their action's event).
 function Window:perform_action(action, pane)
   argcheck(type(action) == 'table', 'perform_action: expected a KeyAssignment')
   argcheck(getmetatable(pane) == Pane, 'perform_action: the second argument must be a Pane')
   table.insert(rec.actions, { action = action, pane = pane.__id })
   if action.SplitPane then
     local a = action.SplitPane
+    check_fields('SplitPane', a, action_fields.SplitPane)
     local dir = ({ Right = 'Right', Left = 'Left', Up = 'Top', Down = 'Bottom' })[a.direction]
     argcheck(dir, 'SplitPane: direction must be Up, Down, Left or Right')
+    local size = 0.5
+    if a.size ~= nil then
+      argcheck(type(a.size) == 'table' and (a.size.Percent or a.size.Cells), 'SplitPane: size must be { Percent = N } or { Cells = N }')
+      size = a.size.Percent and a.size.Percent / 100 or a.size.Cells
+    end
     local cmd = a.command or {}
-    pane:split { direction = dir, args = cmd.args, set_environment_variables = cmd.set_environment_variables }
+    check_fields('SplitPane.command', cmd, command_fields)
+    local p = pane:split {
+      direction = dir,
+      size = size,
+      top_level = a.top_level,
+      args = cmd.args,
+      cwd = cmd.cwd,
+      set_environment_variables = cmd.set_environment_variables,
+    }
+    self.__active = p
+  elseif action.PromptInputLine then
+    local a = action.PromptInputLine
+    check_fields('PromptInputLine', a, action_fields.PromptInputLine)
+    argcheck(a.description == nil or type(a.description) == 'string', 'PromptInputLine: description must be a string')
+    argcheck(type(a.action) == 'table' and a.action.EmitEvent, 'PromptInputLine: action must be a wezterm.action_callback')
   elseif action.EmitEvent then
     W.emit(action.EmitEvent, self, pane)
   end

@@ -72,17 +72,21 @@ fn user_keys_and_handlers_survive_and_plugin_keys_are_added() {
             (t.get(1).unwrap(), t.get(2).unwrap(), t.get(3).unwrap())
         })
         .collect();
-    assert_eq!(keys.len(), 3, "{keys:?}");
+    assert_eq!(keys.len(), 4, "{keys:?}");
     assert_eq!(keys[0], ("x".into(), "ALT".into(), "Nop".into()));
     assert_eq!(
         (keys[1].0.as_str(), keys[1].1.as_str()),
-        ("F", "CTRL|SHIFT")
+        ("Y", "CTRL|SHIFT")
     );
     assert_eq!(
         (keys[2].0.as_str(), keys[2].1.as_str()),
-        ("C", "CTRL|SHIFT")
+        ("M", "CTRL|SHIFT")
     );
-    assert!(keys[1].2.starts_with("user-defined-"));
+    assert_eq!(
+        (keys[3].0.as_str(), keys[3].1.as_str()),
+        ("A", "CTRL|SHIFT")
+    );
+    assert!(keys[1..].iter().all(|k| k.2.starts_with("user-defined-")));
     let n: i64 = h
         .eval("return #require('wezterm').__rec.handlers['update-status']")
         .unwrap();
@@ -216,14 +220,14 @@ fn toasts(h: &Harness) -> Vec<String> {
 #[test]
 fn the_fork_key_splits_with_panechat_fork_exec_shell_or_toasts() {
     let h = loaded(no_children(), "{ panechat = '/opt/bin/panechat' }");
-    press(&h, "F");
+    press(&h, "Y");
     assert!(splits(&h).is_empty());
     let t = toasts(&h);
     assert_eq!(t.len(), 1);
     assert!(t[0].contains("no conversation"), "{t:?}");
 
     set_vars(&h, &[("panechat_id", "01m7yd5d6e4q2r8kzz")]);
-    press(&h, "F");
+    press(&h, "Y");
     assert_eq!(
         splits(&h),
         vec![vec![
@@ -243,7 +247,7 @@ fn the_fork_key_splits_with_panechat_fork_exec_shell_or_toasts() {
         "{ fork_last = 2, fork_direction = 'Down', fork_key = { key = 'K', mods = 'CTRL|SHIFT' } }",
     );
     set_vars(&h, &[("panechat_id", "01abc")]);
-    press(&h, "F");
+    press(&h, "Y");
     assert!(splits(&h).is_empty(), "the default key was replaced");
     press(&h, "K");
     assert_eq!(
@@ -304,7 +308,7 @@ fn the_picker_lists_conversations_and_each_choice_does_what_it_says() {
     let h = loaded(picker_runner(), "{}");
     h.eval::<()>("require('wezterm').__new_pane { id = 7, window = win }")
         .unwrap();
-    press(&h, "C");
+    press(&h, "M");
     assert_eq!(
         h.runs.lock().unwrap().last().unwrap()[1..],
         ["ls", "--json"]
@@ -351,13 +355,13 @@ fn the_picker_lists_conversations_and_each_choice_does_what_it_says() {
     assert_eq!(visible(&tick(&h).0), "panechat Zellij layouts ");
 
     // Jump: pane 7 is activated.
-    press(&h, "C");
+    press(&h, "M");
     choose(&h, Some("jump:7"));
     let activated: i64 = h.eval("return require('wezterm').__rec.activated").unwrap();
     assert_eq!(activated, 7);
 
     // Fork: a split running panechat fork.
-    press(&h, "C");
+    press(&h, "M");
     choose(&h, Some("fork:01m7yd5aqv0000000000"));
     assert_eq!(
         splits(&h),
@@ -370,7 +374,7 @@ fn the_picker_lists_conversations_and_each_choice_does_what_it_says() {
     );
 
     // New: the pane's next question starts a new conversation; the bar empties.
-    press(&h, "C");
+    press(&h, "M");
     choose(&h, Some("new"));
     assert_eq!(
         h.runs.lock().unwrap().last().unwrap()[1..],
@@ -380,7 +384,7 @@ fn the_picker_lists_conversations_and_each_choice_does_what_it_says() {
 
     // Esc: nothing happens.
     let before = h.runs.lock().unwrap().len();
-    press(&h, "C");
+    press(&h, "M");
     choose(&h, None);
     assert_eq!(h.runs.lock().unwrap().len(), before + 1, "only the ls");
 }
@@ -397,18 +401,18 @@ fn a_failing_panechat_is_a_toast_not_an_error() {
         }),
         "{}",
     );
-    press(&h, "C");
+    press(&h, "M");
     let t = toasts(&h);
     assert_eq!(t, ["panechat ls failed: panechat: store is damaged"]);
     let h = loaded(canned(|_| (true, "not json".into(), String::new())), "{}");
-    press(&h, "C");
+    press(&h, "M");
     assert!(toasts(&h)[0].contains("not JSON"));
     // A binary that cannot be started.
     let h = loaded(
         Runner::Real { env: vec![] },
         "{ panechat = '/nonexistent/panechat' }",
     );
-    press(&h, "C");
+    press(&h, "M");
     assert!(
         toasts(&h)[0].contains("/nonexistent/panechat"),
         "{:?}",
@@ -485,6 +489,10 @@ fn bad_options_are_config_errors_that_say_what_to_write() {
         ("{ fork_direction = 'Right ' }", "fork_direction must be"),
         ("{ fork_key = 'F' }", "fork_key must be a table"),
         ("{ panechat = 42 }", "panechat must be the path"),
+        ("{ ask_direction = 'Bottom' }", "ask_direction must be"),
+        ("{ ask_key = { mods = 'ALT' } }", "ask_key must be a table"),
+        ("{ ask_size = { Percent = 150 } }", "ask_size must be"),
+        ("{ fork_size = 50 }", "fork_size must be"),
     ] {
         let h = Harness::new(no_children()).unwrap();
         h.plugin_require(URL).unwrap();

@@ -101,7 +101,7 @@ fn picker_and_fork_key_with_the_real_binary() {
     .unwrap();
 
     // The picker's rows come from `panechat ls --json`.
-    press(&h, "C");
+    press(&h, "M");
     let rows: Vec<(String, String)> = h
         .eval::<mlua::Table>(
             "local a = require('wezterm').__rec.actions return a[#a].action.InputSelector.choices",
@@ -138,7 +138,7 @@ fn picker_and_fork_key_with_the_real_binary() {
 
     // The fork key: the split runs `panechat fork ID --exec-shell`; run it as the new pane
     // (pane 9) would, with a shell that exits at once.
-    press(&h, "F");
+    press(&h, "Y");
     let (new_pane, argv): (i64, Vec<String>) = {
         let s: mlua::Table = h
             .eval("local s = require('wezterm').__rec.splits return s[#s]")
@@ -171,7 +171,7 @@ fn picker_and_fork_key_with_the_real_binary() {
     assert_eq!(shown["parent"]["id"], rust.as_str());
 
     // New: pane 3's next question starts afresh; the bar empties.
-    press(&h, "C");
+    press(&h, "M");
     choose(&h, "new");
     assert_eq!(pane_state(&env, "3")["conversation"], Value::Null);
     h.eval::<()>("require('wezterm').emit('update-status', win, pane)")
@@ -204,7 +204,7 @@ fn init_prints_two_lines_that_load_the_plugin() {
     let h = Harness::new(Runner::Real { env: vec![] }).unwrap();
     let config = run_config(&h, &out);
     let keys: mlua::Table = config.get("keys").unwrap();
-    assert_eq!(keys.raw_len(), 2);
+    assert_eq!(keys.raw_len(), 3);
     assert_eq!(fork_argv0(&h, &config), panechat_bin().to_string_lossy());
 
     // Offline: the binary writes the plugin it carries, loaded with dofile.
@@ -224,7 +224,7 @@ fn init_prints_two_lines_that_load_the_plugin() {
     let h = Harness::new(Runner::Real { env: vec![] }).unwrap();
     let config = run_config(&h, &out);
     let keys: mlua::Table = config.get("keys").unwrap();
-    assert_eq!(keys.raw_len(), 2);
+    assert_eq!(keys.raw_len(), 3);
     let n: i64 = h
         .eval("return #require('wezterm').__rec.handlers['update-status']")
         .unwrap();

@@ -1,11 +1,12 @@
-//! What `panechat query` attaches to a message: `--pane [WHICH]`, piped stdin (when a message
-//! is also given), `-f PATH` (repeatable). The text is prepared by [`panechat::context`]; this
+//! What `panechat query` attaches to a message: `--pane [WHICH]`, `--selection` (tmux copy
+//! mode), piped stdin (when a message is also given), `-f PATH` (repeatable). The text is prepared by [`panechat::context`]; this
 //! file reads the inputs and says, in one line on stderr, what was attached.
 
 use std::path::PathBuf;
 
 use panechat::config::Config;
 use panechat::context::{self, Prepared, RealRunner, Which};
+use panechat::session::Session;
 use panechat::Result;
 
 use super::Ctx;
@@ -20,6 +21,11 @@ pub struct Wanted<'a> {
     pub files: &'a [PathBuf],
     /// Whether stdin is to be read as an attachment (a message was given on the command line).
     pub stdin: bool,
+    /// `--selection`: what a tmux copy-mode key copied.
+    pub selection: bool,
+    /// `--session`: the session asked in, when it is not this process's: `--pane` and its
+    /// directions are then taken from that session's pane.
+    pub from: Option<&'a Session>,
 }
 
 /// Whether stdin is a pipe or a redirected file: the only inputs read as an attachment (a
@@ -37,10 +43,22 @@ fn stdin_is_piped() -> bool {
 pub fn gather(ctx: &Ctx, cfg: &Config, want: &Wanted<'_>) -> Result<Vec<Prepared>> {
     let limits = cfg.context;
     let mut out = Vec::new();
+    let from_pane = want
+        .from
+        .and_then(|s| s.pane.as_deref().map(|p| (s.multiplexer, p)));
     if let Some(which) = want.pane {
         let which = Which::parse(which)?;
         let lines = want.lines.unwrap_or(cfg.context_lines).max(1);
-        let captured = context::capture_pane(&ctx.env, &RealRunner, &which, lines)?;
+        let captured = match from_pane {
+            Some((mux, pane)) => {
+                let env = context::env_in_pane(&ctx.env, mux, pane);
+                let mut c = context::capture_pane(&env, &RealRunner, &which, lines)?;
+                // The command that asked runs elsewhere (a popup, a floating pane, a split).
+                c.own = false;
+                c
+            }
+            None => context::capture_pane(&ctx.env, &RealRunner, &which, lines)?,
+        };
         let invoked = std::env::args_os()
             .next()
             .map(PathBuf::from)
@@ -54,6 +72,17 @@ pub fn gather(ctx: &Ctx, cfg: &Config, want: &Wanted<'_>) -> Result<Vec<Prepared
             )));
         }
         out.push(p);
+    }
+    if want.selection {
+        let pane = from_pane
+            .map(|(_, p)| p.to_string())
+            .or_else(|| ctx.env.get("TMUX_PANE").map(str::to_string));
+        out.push(context::tmux_selection(
+            &ctx.env,
+            &RealRunner,
+            pane.as_deref(),
+            limits,
+        )?);
     }
     if want.stdin && stdin_is_piped() {
         let p = context::reader_attachment("stdin", std::io::stdin().lock(), limits)?;

@@ -2,10 +2,8 @@
 //! waiting pane. It names the conversation, the pane holding it and for how long, and offers to
 //! go to that pane. Its exit status is the answer: 10 wait, 11 new, 12 fork, 130 cancel.
 
-use console::Term;
-use dialoguer::theme::ColorfulTheme;
-use dialoguer::Select;
-use panechat::adapters::LockAnswer;
+use panechat::adapters::tmux::Tmux;
+use panechat::adapters::{self, LockAnswer};
 use panechat::lock;
 use panechat::session::Multiplexer;
 use panechat::store::conversation::ConversationId;
@@ -53,53 +51,19 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             && server_of(h.pane.session.as_str()) == this_server;
         h.pane.pane.clone().filter(|_| same)
     });
-    let width = Term::stderr()
-        .size_checked()
-        .map_or(72, |(_, w)| w as usize);
     // What is busy, wrapped between words to the popup's width; then the short question.
-    let about = format!(
-        "\"{}\" is in use ({holder_text}).",
-        ui::truncate(&super::pick::clean(&title), 80)
-    );
-    let term = Term::stderr();
-    for line in ui::wrap(&about, width.saturating_sub(1)) {
-        let _ = term.write_line(&line);
-    }
-    let prompt = "What now?";
-    let mut items: Vec<(String, LockAnswer, bool)> =
-        vec![("Keep waiting".into(), LockAnswer::Wait, false)];
-    if let Some(p) = &jump {
-        items.push((
-            format!("Keep waiting, and go to pane {p}"),
-            LockAnswer::Wait,
-            true,
-        ));
-    }
-    items.push(("Start a new conversation".into(), LockAnswer::New, false));
-    items.push((
-        "Fork it and continue in the copy".into(),
-        LockAnswer::Fork,
-        false,
-    ));
-    items.push(("Cancel".into(), LockAnswer::Cancel, false));
-    let labels: Vec<&str> = items.iter().map(|(l, _, _)| l.as_str()).collect();
-    let choice = Select::with_theme(&ColorfulTheme::default())
-        .with_prompt(prompt)
-        .items(&labels)
-        .default(0)
-        .interact_on_opt(&Term::stderr());
-    let Ok(Some(i)) = choice else {
-        return Ok(LockAnswer::Cancel.exit_code());
+    let what = format!("\"{}\"", ui::truncate(&super::pick::clean(&title), 80));
+    let (answer, go) = match ui::lock_question(&what, &holder_text, jump.as_deref()) {
+        Ok(x) => x,
+        Err(_) => (LockAnswer::Cancel, false),
     };
-    let (_, answer, go) = &items[i];
-    if *go {
+    if go {
         if let Some(p) = &jump {
-            let _ = std::process::Command::new("tmux")
-                .args(["switch-client", "-t", p])
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status();
+            let _ = adapters::tmux::RealTmux.run(&[
+                "switch-client".to_string(),
+                "-t".into(),
+                p.clone(),
+            ]);
         }
     }
     Ok(answer.exit_code())

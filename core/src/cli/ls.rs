@@ -97,7 +97,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         let line = format!("{head}{}{flags}", truncate(&s.display_title(), room));
         // A narrow pane: cut the line (flags last) rather than let it wrap.
         let line = match width {
-            Some(w) if line.chars().count() > w => truncate(&line, w.max(20)),
+            Some(w) if super::ui::width(&line) > w => truncate(&line, w.max(20)),
             _ => line,
         };
         text.push_str(&line);

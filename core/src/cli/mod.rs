@@ -141,6 +141,9 @@ pub struct Ctx {
     quiet: bool,
     verbose: u8,
     session: Option<Session>,
+    /// Whether `session` was named on the command line (`q --session`) rather than being the
+    /// one this process runs in: this terminal is then not that pane's.
+    session_named: bool,
 }
 
 impl Ctx {
@@ -155,6 +158,7 @@ impl Ctx {
             quiet: cli.quiet,
             verbose: cli.verbose,
             session: None,
+            session_named: false,
         })
     }
 
@@ -184,6 +188,12 @@ impl Ctx {
             self.session = Some(session::resolve(&self.env)?);
         }
         Ok(self.session.clone().expect("set"))
+    }
+
+    /// Makes a session named on the command line this command's session.
+    fn use_named_session(&mut self, s: Session) {
+        self.session = Some(s);
+        self.session_named = true;
     }
 
     /// A session named on the command line: a key, or `pane:<id>` for a pane of the
@@ -232,7 +242,7 @@ impl Ctx {
         panechat::publish::Publisher {
             store: &self.store,
             env: &self.env,
-            here: self.session.as_ref(),
+            here: self.session.as_ref().filter(|_| !self.session_named),
             sink: &panechat::publish::RealSink,
         }
     }
@@ -313,6 +323,18 @@ fn dispatch(cli: Cli) -> Result<i32> {
         ctx.warn_if_config_broken();
     }
     match cli.command {
+        Command::Query(a) if a.hold => {
+            // The outcome is shown before the wait, so the popup shows it; Esc or Ctrl-C
+            // (cancelled) closes at once.
+            let code = match query::run(&mut ctx, a) {
+                Ok(code) => code,
+                Err(e) => report(&e),
+            };
+            if code != 130 {
+                ui::hold();
+            }
+            Ok(code)
+        }
         Command::Query(a) => query::run(&mut ctx, a),
         Command::Ls(a) => ls::run(&mut ctx, a),
         Command::Show(a) => show::run(&mut ctx, a),

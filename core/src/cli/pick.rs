@@ -290,7 +290,7 @@ impl Model {
         lines.push(format!(
             "{prompt}{:pad$}\x1b[2m{count}\x1b[0m",
             "",
-            pad = width - prompt.chars().count() - count.chars().count()
+            pad = width - ui::width(&prompt) - count.chars().count()
         ));
         // The list takes what the preview and the help leave.
         let want_preview = height >= 12;
@@ -368,14 +368,14 @@ pub fn row_text(it: &Item, width: usize) -> String {
         return format!(
             "{mark}{state}{t}{:pad$}",
             "",
-            pad = width - head - t.chars().count()
+            pad = width - head - ui::width(&t)
         );
     }
     let t = ui::truncate(&it.title, room);
     format!(
         "{mark}{state}{t}{:pad$}{tail}",
         "",
-        pad = room - t.chars().count()
+        pad = room - ui::width(&t)
     )
 }
 
@@ -385,16 +385,30 @@ fn wrap(prefix: &str, text: &str, width: usize, max: usize) -> Vec<String> {
         "{prefix}{}",
         clean(text).split_whitespace().collect::<Vec<_>>().join(" ")
     );
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = Vec::new();
-    for chunk in chars.chunks(width.max(1)) {
+    // Cut by columns (a wide character takes two).
+    let mut chunks: Vec<String> = Vec::new();
+    let (mut cur, mut w) = (String::new(), 0);
+    for c in text.chars() {
+        let cw = ui::char_width(c);
+        if w + cw > width.max(2) {
+            chunks.push(std::mem::take(&mut cur));
+            w = 0;
+        }
+        cur.push(c);
+        w += cw;
+    }
+    if !cur.is_empty() {
+        chunks.push(cur);
+    }
+    let mut out: Vec<String> = Vec::new();
+    for chunk in chunks {
         if out.len() == max {
             if let Some(last) = out.last_mut() {
                 *last = ui::truncate(&format!("{last}…"), width);
             }
             break;
         }
-        out.push(chunk.iter().collect());
+        out.push(chunk);
     }
     out
 }
@@ -772,5 +786,29 @@ mod tests {
             assert!(!p.chars().any(|c| c.is_control()), "{p:?}");
         }
         assert!(plain(&lines[1]).contains("#(touch M1)"));
+    }
+
+    #[test]
+    fn wide_titles_keep_the_columns_aligned() {
+        let items = vec![
+            item(
+                "01m7yd5a00000000aa",
+                "日本語のタイトルとても長いタイトルです",
+                &["%0"],
+            ),
+            item("01m7yd5b00000000bb", "ascii title", &["%1"]),
+        ];
+        let mut m = Model::new(items, None);
+        let mut pv = |_: &Item, w: usize| vec![ui::truncate(&"プレビュー".repeat(20), w)];
+        for width in [40, 41, 80] {
+            let lines = m.render(width, 20, &mut pv);
+            for l in &lines {
+                let p = plain(l);
+                assert!(ui::width(&p) <= width, "{p:?} is wider than {width}");
+            }
+            // Both rows end at the same column.
+            let rows: Vec<String> = lines[1..3].iter().map(|l| plain(l)).collect();
+            assert_eq!(ui::width(&rows[0]), ui::width(&rows[1]), "{rows:?}");
+        }
     }
 }

@@ -111,6 +111,23 @@ pub struct Args {
         conflicts_with = "retry"
     )]
     file: Vec<std::path::PathBuf>,
+    /// Ask in this session's conversation instead of this terminal's: a key printed by
+    /// `panechat sessions`, or `pane:<id>` for a pane of this multiplexer (tmux `%3`, Zellij
+    /// `terminal_3`, WezTerm `3`). `--pane` then means that pane. For popups, floating panes and
+    /// splits opened to ask about a pane.
+    #[arg(long, value_name = "SESSION", conflicts_with = "retry")]
+    session: Option<String>,
+    /// Read the question with a one-line prompt on this terminal (Enter sends, Esc cancels)
+    /// instead of $EDITOR; the attachments are gathered first and named above the prompt.
+    #[arg(long, conflicts_with_all = ["message", "retry"])]
+    prompt: bool,
+    /// When the query ends (answer or error), wait for a key before exiting, so a popup that
+    /// closes with its command stays readable. Esc/Ctrl-C at the prompt still closes at once.
+    #[arg(long)]
+    pub hold: bool,
+    /// Attach the text selected in tmux copy mode by panechat's ask key (docs/tmux.md).
+    #[arg(long, conflicts_with = "retry")]
+    selection: bool,
     /// The word `--id WORD` took as its target (written with a space), for a precise error.
     #[arg(skip)]
     spaced_id: Option<String>,
@@ -202,7 +219,10 @@ impl Args {
             Target::Pick => return Ok(()),
             Target::Id(p) => target::resolve_prefix(&ctx.store, &p).map(drop),
             other => {
-                let s = panechat::session::resolve(&ctx.env)?;
+                let s = match &ctx.session {
+                    Some(s) => s.clone(),
+                    None => panechat::session::resolve(&ctx.env)?,
+                };
                 target::resolve_keyword(&ctx.store, &s.key, &other).map(drop)
             }
         };
@@ -247,13 +267,17 @@ fn interrupted() -> Option<Error> {
 }
 
 /// Runs the command.
-pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
+pub fn run(ctx: &mut Ctx, mut args: Args) -> Result<i32> {
     let cfg = ctx.config()?;
     // A missing API key is reported before a conversation is created or a message typed.
     let pcfg = cfg.provider();
     provider::preflight(&pcfg)?;
     if let Some(w) = cfg.unset_key_warning() {
         eprintln!("panechat: warning: {w}");
+    }
+    if let Some(raw) = &args.session {
+        let named = ctx.named_session(raw)?;
+        ctx.use_named_session(named);
     }
     let session = ctx.session()?;
     install_signal_handlers();
@@ -269,7 +293,31 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         })?;
         (d.message, d.conversation, d.attachments)
     } else {
-        let message = read_message(ctx, &args)?;
+        // `--id` alone with the message still to be typed: the conversation is picked first,
+        // then the message is written (nothing is typed for a conversation not yet chosen).
+        let typed_later =
+            args.prompt || (args.message.is_empty() && std::io::stdin().is_terminal());
+        if typed_later
+            && args
+                .id
+                .as_deref()
+                .is_some_and(|t| matches!(Target::parse(t), Ok(Target::Pick)))
+        {
+            match resolve_target(ctx, &session, &Target::Pick)? {
+                Resolved::New => {
+                    args.id = None;
+                    args.new = true;
+                }
+                Resolved::Id(id) => args.id = Some(id.to_string()),
+            }
+        }
+        // With --prompt the question is asked after the attachments are gathered and named.
+        let typed = if args.prompt {
+            None
+        } else {
+            Some(read_message(ctx, &args)?)
+        };
+        let named = args.session.as_ref().map(|_| session.clone());
         let prepared = super::attach::gather(
             ctx,
             &cfg,
@@ -278,11 +326,17 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
                 lines: args.lines,
                 files: &args.file,
                 stdin: !args.message.is_empty(),
+                selection: args.selection,
+                from: named.as_ref(),
             },
         )?;
         if let Some(line) = super::attach::summary_line(&prepared) {
             ctx.note(&line);
         }
+        let message = match typed {
+            Some(m) => m,
+            None => prompt_message(&prepared)?,
+        };
         let attachments = prepared.into_iter().map(|p| p.attachment).collect();
         (message, None, attachments)
     };
@@ -531,6 +585,26 @@ fn read_message(ctx: &Ctx, args: &Args) -> Result<String> {
             "the message is empty; pass it as arguments, on stdin, or write it in $EDITOR".into(),
         ));
     }
+    Ok(text)
+}
+
+/// `--prompt`: the question, read on this terminal after naming what is attached.
+fn prompt_message(prepared: &[panechat::context::Prepared]) -> Result<String> {
+    let about = match prepared.first() {
+        Some(p) => format!(
+            "about {}",
+            panechat::title::sanitize_title(&p.attachment.source)
+        ),
+        None => "panechat".into(),
+    };
+    eprintln!(
+        "{}",
+        console::style(format!("Ask {about}: Enter sends, Esc cancels")).dim()
+    );
+    let text = ui::read_line("› ")?
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| Error::Cancelled("no question asked; nothing was sent".into()))?;
+    check_size(text.len())?;
     Ok(text)
 }
 
@@ -894,7 +968,7 @@ fn ask(ctx: &Ctx, cfg: &Config, summary: &Summary, what: &str, holder: &str) -> 
         ctx.debug("the multiplexer popup could not be shown; asking here");
     }
     if ui::can_ask() {
-        return ui::lock_question(what, holder);
+        return ui::lock_question(what, holder, None).map(|(answer, _)| answer);
     }
     Err(Error::Locked(format!(
         "{what} is still locked by {holder}, and there is no terminal to ask what to do"

@@ -132,7 +132,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     let mut widths = header.map(|h| h.chars().count());
     for r in &rows {
         for (w, c) in widths.iter_mut().zip(r.iter()) {
-            *w = (*w).max(c.chars().count());
+            *w = (*w).max(super::ui::width(c));
         }
     }
     // On a terminal, the table fits its width (a wrapped row breaks every column): the title,
@@ -150,7 +150,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         let mut line = String::new();
         for (i, (c, w)) in cells.iter().zip(widths.iter()).enumerate() {
             if i == 5 {
-                let room = width.map(|tw| tw.saturating_sub(line.chars().count()).max(4));
+                let room = width.map(|tw| tw.saturating_sub(super::ui::width(&line)).max(4));
                 let c = match room {
                     Some(r) => truncate(c, r),
                     None => c.to_string(),
@@ -161,7 +161,8 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
                     line.push_str(&c);
                 }
             } else {
-                line.push_str(&format!("{:<w$}  ", truncate(c, *w)));
+                line.push_str(&super::ui::pad(&truncate(c, *w), *w));
+                line.push_str("  ");
             }
         }
         line.trim_end().to_string() + "\n"

@@ -52,11 +52,11 @@ pub fn row(s: &Summary, marker: &str, width: usize) -> String {
         panechat::time::ago(&s.updated_at)
     );
     // The picker indents rows by 2 and needs a spare column.
-    let room = width.saturating_sub(marker.chars().count() + 3);
+    let room = width.saturating_sub(self::width(marker) + 3);
     let title = s.display_title();
     if room >= details.chars().count() + 16 {
         let t = room - details.chars().count();
-        let row = format!("{marker}{:<t$}{details}", truncate(&title, t.min(40)));
+        let row = format!("{marker}{}{details}", pad(&truncate(&title, t.min(40)), t));
         row.trim_end().to_string()
     } else {
         format!("{marker}{}", truncate(&title, room.max(8)))
@@ -72,15 +72,40 @@ pub fn turns(n: u64) -> String {
     }
 }
 
-/// Cuts text to `n` characters with an ellipsis.
+/// The columns `s` takes on a terminal (wide characters such as CJK take two, combining marks
+/// none).
+pub fn width(s: &str) -> usize {
+    console::measure_text_width(s)
+}
+
+/// The columns one character takes.
+pub fn char_width(c: char) -> usize {
+    let mut buf = [0u8; 4];
+    console::measure_text_width(c.encode_utf8(&mut buf))
+}
+
+/// Cuts text to `n` columns with an ellipsis.
 pub fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
-        t.push('…');
-        t
+    if width(s) <= n {
+        return s.to_string();
     }
+    let mut t = String::new();
+    let mut w = 0;
+    for c in s.chars() {
+        let cw = char_width(c);
+        if w + cw > n.saturating_sub(1) {
+            break;
+        }
+        t.push(c);
+        w += cw;
+    }
+    t.push('…');
+    t
+}
+
+/// `s` followed by spaces up to `n` columns.
+pub fn pad(s: &str, n: usize) -> String {
+    format!("{s}{:1$}", "", n.saturating_sub(width(s)))
 }
 
 /// The interactive fuzzy picker over every conversation, with a "new conversation" entry first.
@@ -147,34 +172,47 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
-/// The lock question, asked in this terminal. What is busy and who holds it is printed first,
-/// wrapped at spaces to the terminal's width; the menu's own prompt stays one short row (a
-/// prompt that wraps makes the menu redraw over the wrong rows).
-pub fn lock_question(what: &str, holder: &str) -> Result<LockAnswer> {
+/// The lock question, asked in this terminal (inline, or in a popup by `panechat lock-prompt`).
+/// What is busy and who holds it is printed first, wrapped at spaces to the terminal's width;
+/// the menu's own prompt stays one short row (a prompt that wraps makes the menu redraw over the
+/// wrong rows). With `go_to` (the holder's pane, when it can be visited), a second "keep
+/// waiting" row also goes there: the answer then comes with `true`. Esc is Cancel.
+pub fn lock_question(what: &str, holder: &str, go_to: Option<&str>) -> Result<(LockAnswer, bool)> {
     let term = Term::stderr();
     let width = term.size_checked().map_or(80, |(_, w)| w as usize);
     let about = format!("{what} is in use ({holder}).");
     for line in wrap(&about, width.saturating_sub(1)) {
         let _ = term.write_line(&line);
     }
-    let prompt = "What now?";
-    let items = [
-        "Keep waiting",
-        "Start a new conversation",
-        "Fork it and continue in the copy",
-        "Cancel",
-    ];
+    let mut items: Vec<(String, LockAnswer, bool)> =
+        vec![("Keep waiting".into(), LockAnswer::Wait, false)];
+    if let Some(p) = go_to {
+        items.push((
+            format!(
+                "Keep waiting, and go to pane {}",
+                panechat::title::sanitize_title(p)
+            ),
+            LockAnswer::Wait,
+            true,
+        ));
+    }
+    items.push(("Start a new conversation".into(), LockAnswer::New, false));
+    items.push((
+        "Fork it and continue in the copy".into(),
+        LockAnswer::Fork,
+        false,
+    ));
+    items.push(("Cancel".into(), LockAnswer::Cancel, false));
+    let labels: Vec<&str> = items.iter().map(|(l, _, _)| l.as_str()).collect();
     let choice = Select::with_theme(&ColorfulTheme::default())
-        .with_prompt(prompt)
-        .items(items)
+        .with_prompt("What now?")
+        .items(&labels)
         .default(0)
-        .interact_on_opt(&Term::stderr())
+        .interact_on_opt(&term)
         .map_err(ui_err)?;
     Ok(match choice {
-        Some(0) => LockAnswer::Wait,
-        Some(1) => LockAnswer::New,
-        Some(2) => LockAnswer::Fork,
-        _ => LockAnswer::Cancel,
+        Some(i) => (items[i].1, items[i].2),
+        None => (LockAnswer::Cancel, false),
     })
 }
 
@@ -186,6 +224,81 @@ pub fn confirm(prompt: &str) -> Result<bool> {
         .interact_on_opt(&Term::stderr())
         .map(|o| o.unwrap_or(false))
         .map_err(ui_err)
+}
+
+/// Reads one line on the terminal after `prompt` (for `panechat q --prompt` in popups): Enter
+/// sends, Esc or Ctrl-C cancels (`None`), Backspace, Ctrl-U (clear) and Ctrl-W (delete a word)
+/// edit. The line is redrawn on one row, showing its end when it is longer than the row.
+pub fn read_line(prompt: &str) -> Result<Option<String>> {
+    if !can_ask() {
+        return Err(Error::Usage(
+            "--prompt needs a terminal to read the question from; pass the question as arguments instead".into(),
+        ));
+    }
+    let term = Term::stderr();
+    let width = usize::from(term.size().1).max(20);
+    let prompt = truncate(prompt, width / 2);
+    let room = width.saturating_sub(prompt.chars().count() + 1).max(4);
+    let mut line: Vec<char> = Vec::new();
+    let draw = |line: &[char]| {
+        let skip = line.len().saturating_sub(room);
+        let shown: String = line[skip..].iter().collect();
+        let _ = term.write_str(&format!("\r\x1b[K{prompt}{shown}"));
+    };
+    draw(&line);
+    loop {
+        let key = term.read_key().map_err(|e| {
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                Error::Cancelled("cancelled".into())
+            } else {
+                Error::Other(format!("cannot read the terminal: {e}"))
+            }
+        })?;
+        match key {
+            console::Key::Enter => {
+                let _ = term.write_str("\r\n");
+                return Ok(Some(line.into_iter().collect()));
+            }
+            console::Key::Escape | console::Key::CtrlC => {
+                let _ = term.write_str("\r\n");
+                return Ok(None);
+            }
+            console::Key::Backspace => {
+                line.pop();
+            }
+            console::Key::Char('\u{15}') => line.clear(),
+            console::Key::Char('\u{17}') => {
+                while line.last().is_some_and(|c| c.is_whitespace()) {
+                    line.pop();
+                }
+                while line.last().is_some_and(|c| !c.is_whitespace()) {
+                    line.pop();
+                }
+            }
+            console::Key::Char('\u{4}') if line.is_empty() => {
+                let _ = term.write_str("\r\n");
+                return Ok(None);
+            }
+            console::Key::Char(c) if !c.is_control() => line.push(c),
+            _ => continue,
+        }
+        draw(&line);
+    }
+}
+
+/// Waits for a key before the command ends, so a popup or floating pane that closes with its
+/// command stays readable (`panechat q --hold`). Does nothing when stdin is not a terminal.
+pub fn hold() {
+    if !std::io::stdin().is_terminal() {
+        return;
+    }
+    let term = Term::stderr();
+    let _ = term.write_str(&format!(
+        "\n{}",
+        console::style("press any key to close").dim()
+    ));
+    let _ = term.read_key();
+    let _ = term.write_str("\r\n");
 }
 
 #[cfg(test)]

@@ -1229,3 +1229,174 @@ fn ask_keys_run_the_popup_with_hostile_paths_intact() {
 fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
+
+/// A failing build's output, with colour.
+const FAIL: &str = "printf '\\033[1;31merror[E0425]\\033[0m: cannot find value `count`\\n'";
+
+/// The request whose last user message ends with `question`.
+fn request_for(fake: &FakeProvider, question: &str) -> panechat_e2e::fake::RecordedRequest {
+    let t = Instant::now();
+    loop {
+        if let Some(r) = fake
+            .requests()
+            .into_iter()
+            .find(|r| r.last_user_message().is_some_and(|m| m.ends_with(question)))
+        {
+            return r;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "no request asked {question:?}"
+        );
+        std::thread::sleep(Duration::from_millis(40));
+    }
+}
+
+/// The text parts of the last user message of an OpenAI request.
+fn parts(r: &panechat_e2e::fake::RecordedRequest) -> Vec<String> {
+    let msgs = r.body["messages"].as_array().unwrap();
+    msgs.last().unwrap()["content"]
+        .as_array()
+        .unwrap_or_else(|| panic!("content is not parts: {}", r.raw_body))
+        .iter()
+        .map(|p| p["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The ask keys end to end, typed on an attached client, with the binary and PANECHAT_HOME at
+/// paths holding `#`, spaces, quotes and `$`: prefix + A over a pane that printed an error,
+/// the question typed in the popup, the answer read there, a key to close it, and the turn in
+/// the pane's own conversation; then the same from copy mode with a selection.
+#[test]
+fn ask_keys_ask_about_the_pane_and_the_selection_in_a_popup() {
+    let (env, fake) = setup();
+    let weird = "a #{pane_id} #(touch M5) 'q' \"d\" $HOME ;x";
+    let bindir = env.root.join(format!("bin {weird}"));
+    let home = env.root.join(format!("home {weird}"));
+    std::fs::create_dir_all(&bindir).unwrap();
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::copy(env.home().join("config.toml"), home.join("config.toml")).unwrap();
+    let bin = bindir.join("panechat");
+    std::os::unix::fs::symlink(panechat_e2e::env::panechat_bin(), &bin).unwrap();
+    let senv: Vec<(String, String)> = server_env(&env)
+        .into_iter()
+        .map(|(k, v)| {
+            if k == "PANECHAT_HOME" {
+                (k, home.display().to_string())
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    let ls = || -> Value {
+        let o = Command::new(&bin)
+            .args(["ls", "--json"])
+            .env_clear()
+            .envs(senv.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{o:?}");
+        json(&String::from_utf8_lossy(&o.stdout))
+    };
+    let mut w = World::start_with(&env, senv.clone(), 110, 30);
+    w.tmux.ok(&[
+        "set-option",
+        "-g",
+        "@panechat-bin",
+        &bin.display().to_string(),
+    ]);
+    w.load_plugin();
+    w.attach(&env, 110, 30);
+    let p0 = w.pane0();
+    w.tmux.type_line(&p0, "PS1='$ '; clear");
+    w.tmux.wait_for(&p0, "$");
+    w.tmux.type_line(&p0, FAIL);
+    w.tmux.wait_for(&p0, "error[E0425]");
+
+    // prefix + A: the popup names the pane and what is attached, and waits for the question.
+    w.prefix("A");
+    let s = w.wait_screen("Enter sends, Esc cancels");
+    assert!(s.contains(&format!("Ask about pane tmux {p0}")), "{s}");
+    assert!(
+        s.contains(&format!("panechat: attached pane tmux {p0}, ")),
+        "{s}"
+    );
+    let q = "why did this fail? [[reply:count is undefined; declare it]] [[title:Build failure]]";
+    w.text(q);
+    w.keys(&["Enter"]);
+    let s = w.wait_screen("press any key to close");
+    assert!(s.contains("count is undefined; declare it"), "{s}");
+    let r = request_for(&fake, q);
+    let got = parts(&r);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(
+        got[0].starts_with(&format!("--- pane tmux {p0}, "))
+            && got[0].contains("error[E0425]: cannot find value `count`"),
+        "{}",
+        got[0]
+    );
+    assert!(!r.raw_body.contains("\\u001b"), "escape sequences sent");
+    assert!(
+        !got[0].contains("--prompt") && !got[0].contains("panechat"),
+        "the asking line was sent: {}",
+        got[0]
+    );
+    // Any key closes it.
+    w.keys(&["x"]);
+    w.wait_screen_for(|s| !s.contains("press any key"), "the popup closed");
+    // The turn is the pane's: its conversation, its options and title.
+    let l = ls();
+    let convs = l.as_array().unwrap();
+    assert_eq!(convs.len(), 1, "{l}");
+    assert_eq!(convs[0]["panes"][0]["pane"], p0.as_str(), "{l}");
+    assert_eq!(convs[0]["turns"], 1);
+    let id = convs[0]["id"].as_str().unwrap().to_string();
+    wait_until("the pane's options and title", || {
+        w.tmux.value(&p0, "#{@panechat_id}") == id
+            && w.tmux.value(&p0, "#{@panechat_title}") == "Build failure"
+            && w.tmux.value(&p0, "#{pane_title}") == "panechat: Build failure"
+    });
+    w.wait_screen("Build failure"); // the status segment
+
+    // Copy mode: select the error line and press Q.
+    w.prefix("[");
+    wait_until("copy mode", || w.tmux.value(&p0, "#{pane_in_mode}") == "1");
+    w.tmux.ok(&[
+        "send-keys",
+        "-t",
+        &p0,
+        "-X",
+        "search-backward",
+        "cannot find value",
+    ]);
+    w.tmux.ok(&["send-keys", "-t", &p0, "-X", "start-of-line"]);
+    w.tmux
+        .ok(&["send-keys", "-t", &p0, "-X", "begin-selection"]);
+    w.tmux.ok(&["send-keys", "-t", &p0, "-X", "end-of-line"]);
+    w.keys(&["Q"]);
+    let s = w.wait_screen("Enter sends, Esc cancels");
+    assert!(s.contains(&format!("Ask about selection tmux {p0}")), "{s}");
+    let q2 = "what is this? [[reply:a missing variable]]";
+    w.text(q2);
+    w.keys(&["Enter"]);
+    let s = w.wait_screen("press any key to close");
+    assert!(s.contains("a missing variable"), "{s}");
+    let got = parts(&request_for(&fake, q2));
+    assert!(
+        got[0].starts_with(&format!(
+            "--- selection tmux {p0} ---\nerror[E0425]: cannot find value `count`"
+        )),
+        "{}",
+        got[0]
+    );
+    assert!(!got[0].contains("printf"), "{}", got[0]);
+    w.keys(&["Enter"]);
+    w.wait_screen_for(|s| !s.contains("press any key"), "the popup closed");
+    // The selection's buffer is gone; the conversation has both turns.
+    let buffers = w.tmux.ok(&["list-buffers", "-F", "#{buffer_name}"]);
+    assert!(!buffers.contains("panechat-selection"), "{buffers}");
+    assert_eq!(ls()[0]["turns"], 2);
+    // Nothing in the paths ran.
+    assert!(!env.root.join("work/M5").exists() && !Path::new("M5").exists());
+    assert!(w.tmux.alive());
+}

@@ -972,7 +972,7 @@ fn with_two_clients_the_lock_popup_goes_to_the_one_showing_the_waiting_pane() {
 }
 
 #[test]
-fn with_two_clients_the_picker_and_fork_keys_act_for_the_client_that_typed_them() {
+fn with_two_clients_the_picker_ask_and_fork_keys_act_for_the_client_that_typed_them() {
     let (env, _fake) = setup();
     let (w, p0, q0) = two_clients(&env);
     ask(&w, &q0, "on b [[title:Bee talk]]");
@@ -987,6 +987,15 @@ fn with_two_clients_the_picker_and_fork_keys_act_for_the_client_that_typed_them(
     w.keys_on("b", &["Escape"]);
     wait_until("the picker closed", || {
         !w.screen_of("b").contains(PICKER_HELP)
+    });
+    // The ask popup opens on B, about B's pane, and only there; Esc closes it.
+    w.prefix_on("b", "A");
+    let b = w.wait_screen_of("b", "Enter sends, Esc cancels");
+    assert!(b.contains(&format!("Ask about pane tmux {q0}")), "{b}");
+    assert!(!w.screen_of("term").contains("Esc cancels"));
+    w.keys_on("b", &["Escape"]);
+    wait_until("the ask popup closed", || {
+        !w.screen_of("b").contains("Esc cancels")
     });
     // The fork key on B splits B's pane (window 1), not A's.
     w.prefix_on("b", "F");
@@ -1399,4 +1408,42 @@ fn ask_keys_ask_about_the_pane_and_the_selection_in_a_popup() {
     // Nothing in the paths ran.
     assert!(!env.root.join("work/M5").exists() && !Path::new("M5").exists());
     assert!(w.tmux.alive());
+}
+
+/// Every option in `variables.sh` is in docs/tmux.md's option table, with its default.
+#[test]
+fn every_option_is_documented_with_its_default() {
+    let root = repo_root();
+    let vars = std::fs::read_to_string(root.join("tmux-scripts/scripts/variables.sh")).unwrap();
+    let docs = std::fs::read_to_string(root.join("docs/tmux.md")).unwrap();
+    let value = |line: &str| {
+        line.split_once('=')
+            .unwrap()
+            .1
+            .trim_matches('"')
+            .to_string()
+    };
+    let mut n = 0;
+    for line in vars.lines().filter(|l| l.contains("_option=\"@panechat-")) {
+        let name = value(line);
+        let stem = line.split("_option=").next().unwrap();
+        let row = docs
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{name}` |")))
+            .unwrap_or_else(|| panic!("{name} is not in docs/tmux.md's option table"));
+        if let Some(d) = vars
+            .lines()
+            .find(|l| l.starts_with(&format!("{stem}_default=")))
+        {
+            let d = value(d);
+            let cell = row.split('|').nth(2).unwrap().trim();
+            if d.is_empty() {
+                assert!(cell.starts_with("empty"), "{name}: {row}");
+            } else {
+                assert_eq!(cell, format!("`{d}`"), "{name}: {row}");
+            }
+        }
+        n += 1;
+    }
+    assert!(n >= 17, "only {n} options found");
 }

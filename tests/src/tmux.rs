@@ -128,6 +128,56 @@ impl Server {
         }
     }
 
+    /// A server with one session `t` (`cols` x `rows`, in the test's `work` directory) whose
+    /// pane runs bash, with the test's environment ([`server_env`]).
+    pub fn start(env: &TestEnv, tag: &str, cols: u16, rows: u16) -> Server {
+        let s = Server::new(&env.root, tag, server_env(env));
+        s.ok(&[
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            &cols.to_string(),
+            "-y",
+            &rows.to_string(),
+            "-c",
+            &env.root.join("work").display().to_string(),
+            "bash --norc --noprofile",
+        ]);
+        s
+    }
+
+    /// The text of a pane with wrapped lines joined (`capture-pane -J`).
+    pub fn capture_joined(&self, pane: &str) -> String {
+        self.ok(&["capture-pane", "-p", "-J", "-t", pane])
+    }
+
+    /// Waits (30 s at most) until pane `pane`, with wrapped lines joined, shows `needle`.
+    #[track_caller]
+    pub fn wait_for_joined(&self, pane: &str, needle: &str) -> String {
+        let t = Instant::now();
+        loop {
+            let screen = self.capture_joined(pane);
+            if screen.contains(needle) {
+                return screen;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "pane {pane} never showed {needle:?}:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Attaches a client to session `session` on a pty of this process (so the status line is
+    /// drawn).
+    pub fn attach_pty(&self, session: &str) -> crate::pty::Pty {
+        let mut c = self.cmd();
+        c.args(["attach", "-t", session]);
+        crate::pty::Pty::spawn(c)
+    }
+
     /// Every pane id of the server, once each (grouped sessions list their panes again).
     pub fn panes(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();

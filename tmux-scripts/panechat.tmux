@@ -312,9 +312,12 @@ main() {
 		for name in "${skipped[@]:1}"; do msg+=", $name"; done
 		msg="panechat: $msg already bound; choose other keys with @panechat-fork-key, @panechat-pick-key, @panechat-new-key, @panechat-ask-key, @panechat-ask-selection-key"
 		add display-message "${msg//\#/##}"
+		# Without a client (tmux starting) the message fails; that is no failure of the load.
+		tmux "${cmds[@]}"
+		return 0
 	fi
-	tmux "${cmds[@]}"
-	return 0
+	# The last thing this process does: tmux replaces it (one process fewer).
+	exec tmux "${cmds[@]}"
 }
 
 main

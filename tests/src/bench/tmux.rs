@@ -95,7 +95,7 @@ pub fn load(w: &World) -> Result<Vec<Row>, String> {
             Series::ms("run-shell true", &b),
         ],
         notes: vec![format!(
-            "processes started by one load (strace -f of the server): {spawned} (run-shell's sh, bash, two tmux clients: one reads the options, the plugin's keys and the version, one applies)"
+            "processes started by one load (strace -f of the server): {spawned} (run-shell's sh, bash, and two tmux clients: one reads the options, the plugin's keys and the version; bash then becomes the one that applies)"
         )],
     }])
 }

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR
-# panechat's tmux plugin: keys to fork, pick and start conversations, a status segment, pane
-# border titles, and tmux-resurrect support. Load it with TPM (`set -g @plugin …`), with
+# panechat's tmux plugin: keys to fork, pick, start and ask in conversations, a status segment,
+# pane border titles, and tmux-resurrect support. Load it with TPM (`set -g @plugin …`), with
 # `run-shell /path/to/tmux-scripts/panechat.tmux`, or use the lines `panechat init tmux` prints.
 #
-# Loading costs two tmux commands: one reads every option at once, one applies everything.
-# Loading it again replaces what the previous load set; nothing stacks.
+# Loading runs at every tmux start, so it costs two tmux commands and nothing else: one reads
+# the version, every option and the bindings of the plugin's keys at once, one applies
+# everything. No subshell, no other program. Loading it again replaces what the previous load set; nothing stacks.
 set -u
+set -f # word splitting below must not glob
 
-# (No subshells on this path: loading runs at every tmux start.)
 CURRENT_DIR=${BASH_SOURCE[0]}
 [[ $CURRENT_DIR == /* ]] || CURRENT_DIR=$PWD/$CURRENT_DIR
 CURRENT_DIR=${CURRENT_DIR%/*}
@@ -21,32 +22,51 @@ SCRIPTS_DIR="$CURRENT_DIR/scripts"
 # shellcheck source=scripts/helpers.sh
 . "$SCRIPTS_DIR/helpers.sh"
 
-declare -A opt=()     # @panechat-* and the other global options this file reads
+declare -A opt=()      # @panechat-* and the other global options this file reads
 declare -A alias_at=() # command-alias index of each panechat-* alias
-declare -A bound=()   # prefix-table key -> its command
 alias_next=0
+version=0    # tmux's version, MAJOR*100+MINOR (see tmux_version)
 cmds=()
 
-# Reads every global option, the command aliases and the prefix table in one tmux call.
+# The keys the plugin binds: option, default, table (the same order as key_alias in main).
+key_option=("$fork_key_option" "$pick_key_option" "$new_key_option" "$ask_key_option"
+	"$ask_selection_key_option" "$ask_selection_key_option")
+key_default=("$fork_key_default" "$pick_key_default" "$new_key_default" "$ask_key_default"
+	"$ask_selection_key_default" "$ask_selection_key_default")
+key_table=(prefix prefix prefix prefix copy-mode copy-mode-vi)
+declare -A bound=() # index in the lists above -> what its key is bound to now
+
+# Reads the version, every global option, the command aliases and what each of the plugin's
+# keys is bound to now, in one tmux call, into memory (bash reads a pipe a byte at a time; a
+# command substitution does not). Each key is looked up by tmux itself: run-shell -C expands
+# the key option (or its default) and runs list-keys for that one key, so nothing but a few
+# lines comes back. An unbound key is an error there, which ends only that lookup.
 read_tmux_state() {
-	local line name value idx key words
-	while IFS= read -r line; do
+	local out line name value idx i cur="" q=(display-message -p 'version #{version}' \; show-options -g \;
+		show-options -s command-alias)
+	for i in "${!key_option[@]}"; do
+		name=${key_option[i]}
+		q+=(\; display-message -p "key $i" \; run-shell -C
+			"list-keys -T ${key_table[i]} #{?$name,#{q:$name},${key_default[i]}}")
+	done
+	local IFS=$'\n'
+	out=$(tmux "${q[@]}" 2>/dev/null)
+	for line in $out; do
 		case $line in
+		version\ *) tmux_version version "${line#version }" ;;
+		key\ [0-9]*) cur=${line#key } ;;
+		bind-key\ *)
+			# bind-key [-r] -T TABLE KEY COMMAND…
+			[[ $line =~ ^bind-key\ +(-r\ +)?-T\ +[^\ ]+\ +[^\ ]+\ +(.*)$ ]] && bound[$cur]=${BASH_REMATCH[2]}
+			;;
 		command-alias\[*)
 			idx=${line#command-alias[}
 			idx=${idx%%]*}
 			[ "$idx" -ge "$alias_next" ] && alias_next=$((idx + 1))
-			tmux_unquote value "${line#* }"
+			# Only the name matters (unquoting whole values costs a loop per character).
+			value=${line#* }
+			value=${value#[\"\']}
 			case $value in panechat-*=*) alias_at[${value%%=*}]=$idx ;; esac
-			;;
-		bind-key\ *)
-			# bind-key [-r] -T prefix KEY COMMAND…
-			read -r -a words <<<"$line"
-			idx=1
-			[ "${words[idx]}" = -r ] && idx=$((idx + 1))
-			idx=$((idx + 2))
-			tmux_unquote key "${words[idx]}"
-			bound[$key]="${words[*]:idx+1}"
 			;;
 		@panechat-* | status-left\ * | status-right\ * | pane-border-format\ * | pane-border-status\ * | @resurrect-hook-*)
 			name=${line%% *}
@@ -54,7 +74,7 @@ read_tmux_state() {
 			opt[$name]=$value
 			;;
 		esac
-	done < <(tmux show-options -g \; show-options -s \; list-keys -T prefix 2>/dev/null)
+	done
 }
 
 get_opt() { # VAR NAME DEFAULT: VAR = the option NAME, or DEFAULT when it is not set
@@ -69,6 +89,7 @@ add() { # appends one tmux command (argv) to the batch
 
 # Sets bin to the panechat binary ("" when there is none).
 find_panechat() {
+	local d
 	get_opt bin "$panechat_bin_option" ""
 	if [ -n "$bin" ]; then
 		[ -x "$bin" ] || bin=""
@@ -79,7 +100,15 @@ find_panechat() {
 		bin=$PANECHAT_BIN
 		return
 	fi
-	bin=$(type -P panechat) && return
+	local IFS=:
+	for d in ${PATH:-}; do
+		[ -n "$d" ] || d=.
+		if [ -f "$d/panechat" ] && [ -x "$d/panechat" ]; then
+			bin=$d/panechat
+			[[ $bin == /* ]] || bin=$PWD/$bin
+			return
+		fi
+	done
 	bin="${CURRENT_DIR%/*}/target/release/panechat"
 	[ -x "$bin" ] || bin=""
 }
@@ -101,28 +130,60 @@ run_script() { # SCRIPT FORMAT_ARGS LITERAL_ARGS…
 	local fmt=$2 s="" a q
 	set -- "$1" "${@:3}"
 	for a in "$@"; do
-		q="'${a//\'/\'\\\'\'}'"
+		set_shell_quoted q "$a"
 		s+="${s:+ }${q//\#/##}"
 	done
 	s+=" $fmt"
-	s=${s//\\/\\\\}
-	s=${s//\"/\\\"}
-	s=${s//\$/\\\$}
+	set_dquoted s "$s"
 	_rs="run-shell -b \"$s\""
 }
 
-# Binds prefix + KEY to ALIAS unless KEY is empty/none or already bound to something else.
-bind_key() { # KEY ALIAS
-	local key=$1
+# Sets _rs to an alias body that opens a popup over the pane the key was pressed in, on the
+# client that pressed it, running `panechat ARGS… --session pane:PANE` in that pane's directory.
+# Nothing but tmux runs until the popup does: run-shell -C expands the pane id (a format) and
+# runs display-popup as a tmux command. Layers, innermost first: the popup's shell command
+# (shell-quoted; display-popup does not expand it as a format), a tmux "…" word of the
+# display-popup command, '#' doubled for run-shell's format expansion, then a tmux "…" word of
+# the alias. The command gets the pane in TMUX_PANE (popups have none) through -e, or on tmux
+# 3.2 (which has no display-popup -e, nor -T for the title) through `env`.
+popup_alias() { # ARGS…
+	local b a q cmd opts=""
+	# Sizes go into the command unquoted by tmux: only N or N%.
+	[[ $width =~ ^[0-9]+%?$ ]] || width=$ask_width_default
+	[[ $height =~ ^[0-9]+%?$ ]] || height=$ask_height_default
+	set_shell_quoted b "$bin"
+	if [ "$version" -ge 303 ]; then
+		# A title, and the pane through -e (tmux 3.3).
+		opts=" -T ' panechat ' -e TMUX_PANE=#{pane_id}"
+		cmd="exec ${b//\#/##}"
+	else
+		cmd="exec env TMUX_PANE=#{pane_id} ${b//\#/##}"
+	fi
+	for a in "$@"; do
+		set_shell_quoted q "$a"
+		cmd+=" ${q//\#/##}"
+	done
+	cmd+=" --session pane:#{pane_id}"
+	set_dquoted cmd "$cmd"
+	cmd="display-popup -E -d '##{pane_current_path}' -w '$width' -h '$height'$opts \"$cmd\""
+	set_dquoted cmd "$cmd"
+	_rs="run-shell -C \"$cmd\""
+}
+
+# Binds key number I (see key_option) to ALIAS unless it is set to "" or none, or already bound
+# to something else.
+bind_key() { # I ALIAS NOTE
+	local i=$1 key table=${key_table[$1]}
+	get_opt key "${key_option[i]}" "${key_default[i]}"
 	case $key in "" | none) return ;; esac
 	# A key still bound to tmux's own default (prefix + C: customize-mode) is taken; one the
 	# user bound is left alone.
-	if [ -n "${bound[$key]+x}" ] && [[ ${bound[$key]} != *panechat* ]] &&
-		[ "${bound[$key]}" != "${tmux_default_binding[$key]-}" ]; then
-		skipped+=("$key")
+	if [ -n "${bound[$i]+x}" ] && [[ ${bound[$i]} != *panechat* ]] &&
+		[ "${bound[$i]}" != "${tmux_default_binding[$table $key]-}" ]; then
+		if [ "$table" = prefix ]; then skipped+=("prefix + $key"); else skipped+=("$key in $table"); fi
 		return
 	fi
-	add bind-key -T prefix "$key" "$2"
+	add bind-key -N "$3" -T "$table" "$key" "$2"
 }
 
 # Sets _seg to the status segment's format.
@@ -171,12 +232,11 @@ setup_pane_border() {
 }
 
 setup_resurrect() {
-	local save restore name cur
+	local save restore name cur p
 	local on
 	get_opt on "$resurrect_option" "$resurrect_default"
 	[ "$on" = on ] || return
-	local p="$SCRIPTS_DIR/resurrect.sh"
-	p="'${p//\'/\'\\\'\'}'"
+	set_shell_quoted p "$SCRIPTS_DIR/resurrect.sh"
 	save="$p save"
 	restore="$p restore"
 	for name in save restore; do
@@ -191,51 +251,73 @@ setup_resurrect() {
 	done
 }
 
+# Sets _rs to an alias body that shows MESSAGE.
+message_alias() {
+	local m
+	set_dquoted m "${1//\#/##}"
+	_rs="display-message \"$m\""
+}
+
 main() {
-	local bin split keep fork_key pick_key new_key msg width height
+	local bin split keep width height msg name
 	skipped=()
 	read_tmux_state
-	get_opt fork_key "$fork_key_option" "$fork_key_default"
-	get_opt pick_key "$pick_key_option" "$pick_key_default"
-	get_opt new_key "$new_key_option" "$new_key_default"
 	find_panechat
 	if [ -z "$bin" ]; then
 		# Keys that explain what is missing, instead of keys that fail silently.
-		msg="panechat: the panechat binary was not found (on PATH, in @panechat-bin, or at ${CURRENT_DIR%/*}/target/release). Install it: cargo install --path ${CURRENT_DIR%/*}/core, or download a release; then reload tmux.conf"
-		msg="display-message \"$(tmux_dquote_escape "$(format_escape "$msg")")\""
-		set_alias panechat-fork "$msg"
-		set_alias panechat-pick "$msg"
-		set_alias panechat-new "$msg"
+		message_alias "panechat: the panechat binary was not found (on PATH, in @panechat-bin, or at ${CURRENT_DIR%/*}/target/release). Install it: cargo install --path ${CURRENT_DIR%/*}/core, or download a release; then reload tmux.conf"
+		for name in fork pick new ask ask-selection; do
+			set_alias "panechat-$name" "$_rs"
+		done
 	else
 		add set-option -g @panechat-bin "$bin"
 		get_opt split "$fork_split_option" "$fork_split_default"
 		get_opt keep "$fork_keep_option" "$fork_keep_default"
 		run_script "$SCRIPTS_DIR/fork.sh" '#{pane_id} #{q:@panechat_id}' "$bin" "$split" "$keep"
 		set_alias panechat-fork "$_rs"
-		get_opt width "$popup_width_option" "$popup_width_default"
-		get_opt height "$popup_height_option" "$popup_height_default"
-		run_script "$SCRIPTS_DIR/pick.sh" '#{pane_id} #{q:client_name}' "$bin" "$width" "$height"
-		set_alias panechat-pick "$_rs"
 		run_script "$SCRIPTS_DIR/new.sh" '#{pane_id}' "$bin"
 		set_alias panechat-new "$_rs"
+		get_opt width "$popup_width_option" "$popup_width_default"
+		get_opt height "$popup_height_option" "$popup_height_default"
+		if [ "$version" -ge 302 ] || [ "$version" -eq 0 ]; then
+			local modern=0
+			[ "$version" -ge 303 ] && modern=1
+			run_script "$SCRIPTS_DIR/pick.sh" '#{pane_id} #{q:client_name}' "$bin" "$width" "$height" "$modern"
+			set_alias panechat-pick "$_rs"
+			get_opt width "$ask_width_option" "$ask_width_default"
+			get_opt height "$ask_height_option" "$ask_height_default"
+			popup_alias q --pane --prompt --hold
+			set_alias panechat-ask "$_rs"
+			popup_alias q --selection --prompt --hold
+			set_alias panechat-ask-selection "send-keys -X copy-selection-and-cancel panechat-selection ; $_rs"
+		else
+			# display-popup is tmux 3.2.
+			message_alias "panechat: the picker and the ask popups need tmux 3.2 or newer"
+			set_alias panechat-pick "$_rs"
+			set_alias panechat-ask "$_rs"
+			set_alias panechat-ask-selection "$_rs"
+		fi
 		setup_status
 		setup_pane_border
 		setup_resurrect
 	fi
-	bind_key "$fork_key" panechat-fork
-	bind_key "$pick_key" panechat-pick
-	bind_key "$new_key" panechat-new
+	bind_key 0 panechat-fork "panechat: fork this pane's conversation into a split"
+	bind_key 1 panechat-pick "panechat: pick a conversation"
+	bind_key 2 panechat-new "panechat: start a new conversation in this pane"
+	bind_key 3 panechat-ask "panechat: ask about this pane"
+	bind_key 4 panechat-ask-selection "panechat: ask about the selection"
+	bind_key 5 panechat-ask-selection "panechat: ask about the selection"
 	if [ ${#skipped[@]} -gt 0 ]; then
-		add display-message "$(format_escape "panechat: prefix + ${skipped[*]} already bound; choose other keys with @panechat-fork-key, @panechat-pick-key, @panechat-new-key")"
+		msg=${skipped[0]}
+		for name in "${skipped[@]:1}"; do msg+=", $name"; done
+		msg="panechat: $msg already bound; choose other keys with @panechat-fork-key, @panechat-pick-key, @panechat-new-key, @panechat-ask-key, @panechat-ask-selection-key"
+		add display-message "${msg//\#/##}"
+		# Without a client (tmux starting) the message fails; that is no failure of the load.
+		tmux "${cmds[@]}"
+		return 0
 	fi
-	if [ -n "$bin" ]; then
-		# Republish every known pane's conversation (pane options are lost when tmux restarts);
-		# tmux starts it in the background, so loading does not wait for it.
-		local q="'${bin//\'/\'\\\'\'}'"
-		add run-shell -b "${q//\#/##} refresh >/dev/null 2>&1"
-	fi
-	tmux "${cmds[@]}"
-	return 0
+	# The last thing this process does: tmux replaces it (one process fewer).
+	exec tmux "${cmds[@]}"
 }
 
 main

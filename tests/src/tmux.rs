@@ -128,12 +128,65 @@ impl Server {
         }
     }
 
-    /// Every pane id of the server.
+    /// A server with one session `t` (`cols` x `rows`, in the test's `work` directory) whose
+    /// pane runs bash, with the test's environment ([`server_env`]).
+    pub fn start(env: &TestEnv, tag: &str, cols: u16, rows: u16) -> Server {
+        let s = Server::new(&env.root, tag, server_env(env));
+        s.ok(&[
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            &cols.to_string(),
+            "-y",
+            &rows.to_string(),
+            "-c",
+            &env.root.join("work").display().to_string(),
+            "bash --norc --noprofile",
+        ]);
+        s
+    }
+
+    /// The text of a pane with wrapped lines joined (`capture-pane -J`).
+    pub fn capture_joined(&self, pane: &str) -> String {
+        self.ok(&["capture-pane", "-p", "-J", "-t", pane])
+    }
+
+    /// Waits (30 s at most) until pane `pane`, with wrapped lines joined, shows `needle`.
+    #[track_caller]
+    pub fn wait_for_joined(&self, pane: &str, needle: &str) -> String {
+        let t = Instant::now();
+        loop {
+            let screen = self.capture_joined(pane);
+            if screen.contains(needle) {
+                return screen;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "pane {pane} never showed {needle:?}:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Attaches a client to session `session` on a pty of this process (so the status line is
+    /// drawn).
+    pub fn attach_pty(&self, session: &str) -> crate::pty::Pty {
+        let mut c = self.cmd();
+        c.args(["attach", "-t", session]);
+        crate::pty::Pty::spawn(c)
+    }
+
+    /// Every pane id of the server, once each (grouped sessions list their panes again).
     pub fn panes(&self) -> Vec<String> {
-        self.ok(&["list-panes", "-a", "-F", "#{pane_id}"])
-            .lines()
-            .map(str::to_string)
-            .collect()
+        let mut out: Vec<String> = Vec::new();
+        for p in self.ok(&["list-panes", "-a", "-F", "#{pane_id}"]).lines() {
+            if !out.iter().any(|o| o == p) {
+                out.push(p.to_string());
+            }
+        }
+        out
     }
 
     /// Whether the server answers.
@@ -227,17 +280,34 @@ impl World {
 
     /// Attaches a client on a terminal of `cols` x `rows`.
     pub fn attach(&mut self, env: &TestEnv, cols: u16, rows: u16) {
-        let term = Server::new(&env.root, "term", server_env(env));
+        self.attach_client(env, "term", "t", cols, rows);
+    }
+
+    /// Attaches one more client, on its own terminal `name` (a session of the terminal
+    /// server), to `session` of the server under test. The first terminal is `term`.
+    pub fn attach_client(
+        &mut self,
+        env: &TestEnv,
+        name: &str,
+        session: &str,
+        cols: u16,
+        rows: u16,
+    ) {
+        if self.term.is_none() {
+            self.term = Some(Server::new(&env.root, "term", server_env(env)));
+        }
+        let before = self.clients().len();
         let attach = format!(
-            "env -u TMUX -u TMUX_PANE TMUX_TMPDIR='{}' tmux -L '{}' -f /dev/null attach -t t",
+            "env -u TMUX -u TMUX_PANE TMUX_TMPDIR='{}' tmux -L '{}' -f /dev/null attach -t '{session}'",
             self.tmux.tmpdir.display(),
             self.tmux.socket
         );
+        let term = self.term();
         term.ok(&[
             "new-session",
             "-d",
             "-s",
-            "term",
+            name,
             "-x",
             &cols.to_string(),
             "-y",
@@ -247,15 +317,23 @@ impl World {
         // The terminal shows nothing of its own: no status line.
         term.ok(&["set-option", "-g", "status", "off"]);
         let t = Instant::now();
-        while self.tmux.ok(&["list-clients"]).trim().is_empty() {
+        while self.clients().len() <= before {
             assert!(
                 t.elapsed() < Duration::from_secs(10),
                 "the client never attached: {}",
-                term.capture("term")
+                term.capture(name)
             );
             std::thread::sleep(Duration::from_millis(30));
         }
-        self.term = Some(term);
+    }
+
+    /// The names of the attached clients.
+    pub fn clients(&self) -> Vec<String> {
+        self.tmux
+            .ok(&["list-clients", "-F", "#{client_name}"])
+            .lines()
+            .map(str::to_string)
+            .collect()
     }
 
     fn term(&self) -> &Server {
@@ -264,7 +342,12 @@ impl World {
 
     /// What the person sees on the terminal.
     pub fn screen(&self) -> String {
-        self.term().capture("term")
+        self.screen_of("term")
+    }
+
+    /// What the person at terminal `name` sees.
+    pub fn screen_of(&self, name: &str) -> String {
+        self.term().capture(name)
     }
 
     /// The screen with colours and attributes (`capture-pane -e`).
@@ -274,20 +357,52 @@ impl World {
 
     /// Types keys on the client (tmux key names, e.g. `C-b`, `F`, `Enter`, `Escape`).
     pub fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "term"];
+        self.keys_on("term", keys);
+    }
+
+    /// Types keys on the client of terminal `name`.
+    pub fn keys_on(&self, name: &str, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", name];
         args.extend_from_slice(keys);
         self.term().ok(&args);
     }
 
     /// Types literal text on the client.
     pub fn text(&self, text: &str) {
-        self.term().ok(&["send-keys", "-t", "term", "-l", text]);
+        self.text_on("term", text);
+    }
+
+    /// Types literal text on the client of terminal `name`.
+    pub fn text_on(&self, name: &str, text: &str) {
+        self.term().ok(&["send-keys", "-t", name, "-l", text]);
     }
 
     /// prefix + KEY on the client.
     pub fn prefix(&self, key: &str) {
-        self.keys(&["C-b"]);
-        self.keys(&[key]);
+        self.prefix_on("term", key);
+    }
+
+    /// prefix + KEY on the client of terminal `name`.
+    pub fn prefix_on(&self, name: &str, key: &str) {
+        self.keys_on(name, &["C-b"]);
+        self.keys_on(name, &[key]);
+    }
+
+    /// Waits until terminal `name` shows `needle`.
+    #[track_caller]
+    pub fn wait_screen_of(&self, name: &str, needle: &str) -> String {
+        let t = Instant::now();
+        loop {
+            let s = self.screen_of(name);
+            if s.contains(needle) {
+                return s;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "terminal {name} never showed {needle:?}:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(40));
+        }
     }
 
     /// Waits until the terminal shows `needle`.

@@ -8,97 +8,7 @@ use std::time::{Duration, Instant};
 use panechat_e2e::env::{panechat_bin, TestEnv};
 use panechat_e2e::fake::{FakeProvider, RecordedRequest};
 use panechat_e2e::helpers::{json, setup};
-
-/// A private tmux server (`-L`, no config) whose panes run bash with the test's environment.
-struct Tmux {
-    socket: String,
-    tmpdir: PathBuf,
-}
-
-impl Tmux {
-    fn start(env: &TestEnv) -> Tmux {
-        assert!(
-            Command::new("tmux")
-                .arg("-V")
-                .output()
-                .is_ok_and(|o| o.status.success()),
-            "tmux is not installed; the test command (scripts/test.sh) installs it"
-        );
-        let tmpdir = env.root.join("tmux");
-        std::fs::create_dir_all(&tmpdir).unwrap();
-        let t = Tmux {
-            socket: format!("pcctx{}", std::process::id()),
-            tmpdir,
-        };
-        let mut args: Vec<String> = ["new-session", "-d", "-s", "t", "-x", "150", "-y", "40"]
-            .map(String::from)
-            .to_vec();
-        for (k, v) in &env.env {
-            if k != "PANECHAT_SESSION" {
-                args.push("-e".into());
-                args.push(format!("{k}={v}"));
-            }
-        }
-        args.extend(["-c".into(), env.root.join("work").display().to_string()]);
-        args.extend(["bash --norc --noprofile".into()]);
-        t.ok(&args);
-        t
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket, "-f", "/dev/null"])
-            .env("TMUX_TMPDIR", &self.tmpdir)
-            .env_remove("TMUX")
-            .env_remove("TMUX_PANE");
-        c
-    }
-
-    fn ok<S: AsRef<str>>(&self, args: &[S]) -> String {
-        let o = self
-            .cmd()
-            .args(args.iter().map(|a| a.as_ref()))
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "tmux {:?} failed: {}",
-            args.iter().map(|a| a.as_ref()).collect::<Vec<_>>(),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    fn capture(&self, pane: &str) -> String {
-        self.ok(&["capture-pane", "-p", "-J", "-t", pane])
-    }
-
-    fn wait_for(&self, pane: &str, needle: &str) -> String {
-        let t = Instant::now();
-        loop {
-            let screen = self.capture(pane);
-            if screen.contains(needle) {
-                return screen;
-            }
-            assert!(
-                t.elapsed() < Duration::from_secs(30),
-                "pane {pane} never showed {needle:?}:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn type_line(&self, pane: &str, line: &str) {
-        self.ok(&["send-keys", "-t", pane, "-l", line]);
-        self.ok(&["send-keys", "-t", pane, "Enter"]);
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd().arg("kill-server").output();
-    }
-}
+use panechat_e2e::tmux::Server;
 
 /// The request whose last user message ends with `question`.
 fn request_for(fake: &FakeProvider, question: &str) -> RecordedRequest {
@@ -151,7 +61,7 @@ fn a_pane_and_its_neighbour_are_attached_as_seen() {
     let env = TestEnv::new();
     env.use_openai(&fake.base_url_openai());
     std::fs::write(env.root.join("work/fail.sh"), FAIL_SCRIPT).unwrap();
-    let tmux = Tmux::start(&env);
+    let tmux = Server::start(&env, "ctx", 150, 40);
     let p0 = tmux.ok(&["display-message", "-p", "-t", "t", "#{pane_id}"]);
     let p0 = p0.trim().to_string();
     let p1 = tmux
@@ -173,16 +83,16 @@ fn a_pane_and_its_neighbour_are_attached_as_seen() {
     for p in [&p0, &p1] {
         tmux.type_line(p, "PS1='$ '; clear");
     }
-    tmux.wait_for(&p0, "$");
+    tmux.wait_for_joined(&p0, "$");
     tmux.type_line(&p0, "bash fail.sh");
-    tmux.wait_for(&p0, "OPENAI_API_KEY");
+    tmux.wait_for_joined(&p0, "OPENAI_API_KEY");
 
     // From the neighbour on the right: `--pane left` takes the first pane's screen as it is.
     tmux.type_line(
         &p1,
         &format!("{pc} q --new --pane left 'what broke there? [[reply:a typo]]'; echo DONE-$((1))"),
     );
-    let screen1 = tmux.wait_for(&p1, "DONE-1");
+    let screen1 = tmux.wait_for_joined(&p1, "DONE-1");
     let r = request_for(&fake, "what broke there? [[reply:a typo]]");
     let got = parts(&r);
     assert_eq!(got.len(), 2, "{got:?}");
@@ -204,7 +114,7 @@ fn a_pane_and_its_neighbour_are_attached_as_seen() {
         &p1,
         &format!("{pc} q --pane --lines 3 'those three? [[reply:yes]]'; echo DONE-$((3))"),
     );
-    tmux.wait_for(&p1, "DONE-3");
+    tmux.wait_for_joined(&p1, "DONE-3");
     let got = parts(&request_for(&fake, "those three? [[reply:yes]]"));
     assert!(
         got[0].starts_with(&format!(
@@ -227,7 +137,7 @@ fn a_pane_and_its_neighbour_are_attached_as_seen() {
         &p0,
         &format!("{pc} q --new --pane 'why did this fail? [[reply:count is undefined]]'; echo DONE-$((2))"),
     );
-    tmux.wait_for(&p0, "DONE-2");
+    tmux.wait_for_joined(&p0, "DONE-2");
     let r = request_for(&fake, "why did this fail? [[reply:count is undefined]]");
     let got = parts(&r);
     let n = SEEN.lines().count();
@@ -272,7 +182,7 @@ fn a_pane_and_its_neighbour_are_attached_as_seen() {
         &p0,
         &format!("{pc} q 'and how do I fix it? [[reply:declare it]]'"),
     );
-    tmux.wait_for(&p0, "declare it");
+    tmux.wait_for_joined(&p0, "declare it");
     let r = request_for(&fake, "and how do I fix it? [[reply:declare it]]");
     let msgs = r.body["messages"].as_array().unwrap();
     assert_eq!(

@@ -1,128 +1,12 @@
 //! panechat in real tmux panes: a private server (`tmux -L NAME -f /dev/null`), two panes, a
 //! person typing `panechat q ...` in each.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use panechat_e2e::env::{panechat_bin, TestEnv};
 use panechat_e2e::fake::FakeProvider;
-
-struct Tmux {
-    socket: String,
-    tmpdir: PathBuf,
-}
-
-impl Tmux {
-    fn start(env: &TestEnv) -> Tmux {
-        assert!(
-            Command::new("tmux")
-                .arg("-V")
-                .output()
-                .is_ok_and(|o| o.status.success()),
-            "tmux is not installed; the test command (scripts/test.sh) installs it"
-        );
-        let tmpdir = env.root.join("tmux");
-        std::fs::create_dir_all(&tmpdir).unwrap();
-        let t = Tmux {
-            socket: format!("pctest{}", std::process::id()),
-            tmpdir,
-        };
-        let mut args: Vec<String> = vec![
-            "new-session".into(),
-            "-d".into(),
-            "-s".into(),
-            "t".into(),
-            "-x".into(),
-            "150".into(),
-            "-y".into(),
-            "40".into(),
-        ];
-        for (k, v) in &env.env {
-            if k != "PANECHAT_SESSION" {
-                args.push("-e".into());
-                args.push(format!("{k}={v}"));
-            }
-        }
-        args.extend(["bash".into(), "--norc".into(), "--noprofile".into()]);
-        t.ok(&args);
-        t
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket, "-f", "/dev/null"])
-            .env("TMUX_TMPDIR", &self.tmpdir)
-            .env_remove("TMUX")
-            .env_remove("TMUX_PANE");
-        c
-    }
-
-    fn run<S: AsRef<str>>(&self, args: &[S]) -> (bool, String) {
-        let o = self
-            .cmd()
-            .args(args.iter().map(|a| a.as_ref()))
-            .output()
-            .unwrap();
-        (
-            o.status.success(),
-            String::from_utf8_lossy(&o.stdout).into_owned(),
-        )
-    }
-
-    fn ok<S: AsRef<str>>(&self, args: &[S]) -> String {
-        let (ok, out) = self.run(args);
-        assert!(
-            ok,
-            "tmux {:?} failed",
-            args.iter().map(|a| a.as_ref()).collect::<Vec<_>>()
-        );
-        out
-    }
-
-    fn capture(&self, pane: &str) -> String {
-        self.ok(&["capture-pane", "-p", "-t", pane])
-    }
-
-    fn wait_for(&self, pane: &str, needle: &str) -> String {
-        let t = Instant::now();
-        loop {
-            let screen = self.capture(pane);
-            if screen.contains(needle) {
-                return screen;
-            }
-            assert!(
-                t.elapsed() < Duration::from_secs(20),
-                "pane {pane} never showed {needle:?}:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn type_line(&self, pane: &str, line: &str) {
-        self.ok(&["send-keys", "-t", pane, "-l", line]);
-        self.ok(&["send-keys", "-t", pane, "Enter"]);
-    }
-
-    /// Attaches a client on a pty (so the status line is drawn).
-    fn attach(&self) -> panechat_e2e::pty::Pty {
-        let mut c = self.cmd();
-        c.args(["attach", "-t", "t"]);
-        panechat_e2e::pty::Pty::spawn(c)
-    }
-
-    fn pane_value(&self, pane: &str, format: &str) -> String {
-        self.ok(&["display-message", "-p", "-t", pane, format])
-            .trim_end()
-            .to_string()
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd().arg("kill-server").output();
-    }
-}
+use panechat_e2e::tmux::Server;
 
 fn bin() -> String {
     panechat_bin().display().to_string()
@@ -141,8 +25,8 @@ fn two_tmux_panes_hold_separate_conversations() {
     let fake = FakeProvider::start();
     let env = TestEnv::new();
     env.use_openai(&fake.base_url_openai());
-    let tmux = Tmux::start(&env);
-    let p0 = tmux.pane_value("t", "#{pane_id}");
+    let tmux = Server::start(&env, "test", 150, 40);
+    let p0 = tmux.value("t", "#{pane_id}");
     let p1 = tmux
         .ok(&[
             "split-window",
@@ -189,16 +73,16 @@ fn two_tmux_panes_hold_separate_conversations() {
 
     // The core published each pane's conversation: pane options and the pane title.
     wait_until(
-        || tmux.pane_value(&p0, "#{@panechat_title}") == "Fake title",
+        || tmux.value(&p0, "#{@panechat_title}") == "Fake title",
         "title option on pane 0",
     );
-    let id0 = tmux.pane_value(&p0, "#{@panechat_id}");
-    let id1 = tmux.pane_value(&p1, "#{@panechat_id}");
+    let id0 = tmux.value(&p0, "#{@panechat_id}");
+    let id1 = tmux.value(&p1, "#{@panechat_id}");
     assert_eq!(id0.len(), 18);
     assert_eq!(id1.len(), 18);
     assert_ne!(id0, id1);
     wait_until(
-        || tmux.pane_value(&p1, "#{pane_title}") == "panechat: Fake title",
+        || tmux.value(&p1, "#{pane_title}") == "panechat: Fake title",
         "pane title on pane 1",
     );
 
@@ -228,31 +112,25 @@ fn hostile_titles_never_run_in_tmux() {
     let fake = FakeProvider::start();
     let env = TestEnv::new();
     env.use_openai(&fake.base_url_openai());
-    let tmux = Tmux::start(&env);
-    let p0 = tmux.pane_value("t", "#{pane_id}");
+    let tmux = Server::start(&env, "test", 150, 40);
+    let p0 = tmux.value("t", "#{pane_id}");
     let marker = env.root.join("PWNED");
     let title = format!("x #(touch {}) #[fg=red]; y;", marker.display());
     tmux.type_line(&p0, &format!("{} q --new 'hi [[title:{title}]]'", bin()));
     tmux.wait_for(&p0, "echo: hi");
     wait_until(
-        || {
-            tmux.pane_value(&p0, "#{@panechat_title}")
-                .starts_with("x #(")
-        },
+        || tmux.value(&p0, "#{@panechat_title}").starts_with("x #("),
         "title option",
     );
     // Stored and shown literally; nothing executed.
-    assert_eq!(tmux.pane_value(&p0, "#{@panechat_title}"), title);
+    assert_eq!(tmux.value(&p0, "#{@panechat_title}"), title);
     assert_eq!(
-        tmux.pane_value(&p0, "#{q/h:@panechat_title}"),
+        tmux.value(&p0, "#{q/h:@panechat_title}"),
         title.replace('#', "##")
     );
     // The pane title too (set by OSC 2, read back literally).
     wait_until(
-        || {
-            tmux.pane_value(&p0, "#{pane_title}")
-                .starts_with("panechat: x")
-        },
+        || tmux.value(&p0, "#{pane_title}").starts_with("panechat: x"),
         "pane title",
     );
     // A status line that shows it the safe way draws it literally, on an attached client
@@ -264,7 +142,7 @@ fn hostile_titles_never_run_in_tmux() {
         "[#{q/h:@panechat_title}]",
     ]);
     tmux.ok(&["set-option", "-g", "status-right-length", "200"]);
-    let client = tmux.attach();
+    let client = tmux.attach_pty("t");
     client.expect("#(touch", Duration::from_secs(10));
     client.expect("#[fg=red]; y;]", Duration::from_secs(10));
     assert!(!Path::new(&marker).exists(), "a title ran a command");
@@ -283,19 +161,19 @@ fn hostile_titles_never_run_in_tmux() {
         .to_string();
     tmux.type_line(&p0, &format!("{} fork --session pane:{p1}", bin()));
     wait_until(
-        || tmux.pane_value(&p1, "#{@panechat_title}") == format!("{title} (fork)"),
+        || tmux.value(&p1, "#{@panechat_title}") == format!("{title} (fork)"),
         "fork published on the new pane",
     );
     wait_until(
-        || tmux.pane_value(&p1, "#{pane_title}") == format!("panechat: {title} (fork)"),
+        || tmux.value(&p1, "#{pane_title}") == format!("panechat: {title} (fork)"),
         "fork pane title",
     );
     assert!(!Path::new(&marker).exists(), "a title ran a command");
 }
 
 /// The pane states a status bar reads: (state, held, title) of a pane.
-fn state_of(tmux: &Tmux, pane: &str) -> (String, String, String) {
-    let v = tmux.pane_value(
+fn state_of(tmux: &Server, pane: &str) -> (String, String, String) {
+    let v = tmux.value(
         pane,
         "#{@panechat_state}|#{@panechat_held}|#{@panechat_title}|#{@panechat_id}",
     );
@@ -323,9 +201,9 @@ fn pane_state_reaches_every_pane_that_shows_the_conversation() {
     let fake = FakeProvider::start();
     let env = TestEnv::new();
     env.use_openai(&fake.base_url_openai());
-    let tmux = Tmux::start(&env);
+    let tmux = Server::start(&env, "test", 150, 40);
     let pc = bin();
-    let p0 = tmux.pane_value("t", "#{pane_id}");
+    let p0 = tmux.value("t", "#{pane_id}");
     let p1 = tmux
         .ok(&[
             "split-window",
@@ -342,7 +220,7 @@ fn pane_state_reaches_every_pane_that_shows_the_conversation() {
     tmux.type_line(&p0, &format!("{pc} q --new 'first [[title:Shared]]'"));
     tmux.wait_for(&p0, "echo: first");
     wait_until(|| state_of(&tmux, &p0).2 == "Shared", "title on pane 0");
-    let id = tmux.pane_value(&p0, "#{@panechat_id}");
+    let id = tmux.value(&p0, "#{@panechat_id}");
     tmux.type_line(&p1, &format!("{pc} use {id}"));
     wait_until(
         || state_of(&tmux, &p1) == ("idle".into(), String::new(), "Shared".into()),
@@ -369,7 +247,7 @@ fn pane_state_reaches_every_pane_that_shows_the_conversation() {
     for p in [&p0, &p1] {
         wait_until(|| state_of(&tmux, p).2 == hostile, "renamed option");
         wait_until(
-            || tmux.pane_value(p, "#{pane_title}") == format!("panechat: {hostile}"),
+            || tmux.value(p, "#{pane_title}") == format!("panechat: {hostile}"),
             "renamed pane title",
         );
     }
@@ -423,9 +301,9 @@ fn pane_state_reaches_every_pane_that_shows_the_conversation() {
     );
     for p in [&p0, &p1] {
         wait_until(
-            || tmux.pane_value(p, "#{@panechat_id}").is_empty(),
+            || tmux.value(p, "#{@panechat_id}").is_empty(),
             "id option cleared",
         );
-        assert_eq!(tmux.pane_value(p, "#{@panechat_title}"), "");
+        assert_eq!(tmux.value(p, "#{@panechat_title}"), "");
     }
 }

@@ -77,7 +77,7 @@ fn loading_binds_the_keys_and_keeps_the_users_settings() {
     // Exactly the configured keys are new.
     let before: Vec<&str> = keys_before.lines().collect();
     let added: Vec<&str> = keys.lines().filter(|l| !before.contains(l)).collect();
-    assert_eq!(added.len(), 2, "{added:#?}");
+    assert_eq!(added.len(), 3, "{added:#?}");
     // Hooks untouched, aliases defined once.
     assert_eq!(t.ok(&["show-hooks", "-g"]), hooks_before);
     let aliases = t.ok(&["show-options", "-s", "command-alias"]);
@@ -882,4 +882,568 @@ fn plugin_scripts_pass_shellcheck() {
             );
         }
     }
+}
+
+/// Two clients: A on session `t` (window 0, pane p0), B on session `g`, grouped with `t`,
+/// showing window 1 (pane q0). B's popups, splits and answers stay on B; A sees none of them.
+/// Returns (world, p0, q0).
+fn two_clients(env: &TestEnv) -> (World, String, String) {
+    let mut w = World::start(env, 110, 30);
+    w.load_plugin();
+    let p0 = w.pane0();
+    let q0 = w
+        .tmux
+        .ok(&[
+            "new-window",
+            "-d",
+            "-t",
+            "t:1",
+            "-P",
+            "-F",
+            "#{pane_id}",
+            "bash --norc --noprofile",
+        ])
+        .trim()
+        .to_string();
+    w.tmux.ok(&["new-session", "-d", "-t", "t", "-s", "g"]);
+    w.tmux.ok(&["select-window", "-t", "g:1"]);
+    w.attach_client(env, "term", "t", 110, 30);
+    w.attach_client(env, "b", "g", 110, 30);
+    assert_eq!(w.clients().len(), 2);
+    (w, p0, q0)
+}
+
+#[test]
+fn with_two_clients_the_lock_popup_goes_to_the_one_showing_the_waiting_pane() {
+    let (env, _fake) = setup();
+    let (mut w, p0, q0) = two_clients(&env);
+    ask(&w, &p0, "base [[title:Shared one]]");
+    wait_until("id", || !w.tmux.value(&p0, "#{@panechat_id}").is_empty());
+    let id = w.tmux.value(&p0, "#{@panechat_id}");
+    w.tmux.type_line(&q0, &format!("panechat use {id}"));
+    wait_until("q0 uses it", || w.tmux.value(&q0, "#{@panechat_id}") == id);
+
+    // The slow query is typed on client A, so A is the most recently active client (tmux's own
+    // choice of client would be A's, since both sessions show the window).
+    w.text_on(
+        "term",
+        &format!("panechat q --id {id} 'long [[slow:400]] [[chunks:20]]'"),
+    );
+    w.keys_on("term", &["Enter"]);
+    wait_until("the slow query streams", || {
+        w.tmux.value(&p0, "#{@panechat_state}") == "streaming"
+    });
+    w.tmux.type_line(&q0, "panechat q 'mine'; echo \"rc=$?\"");
+    let b = w.wait_screen_of("b", "is in use");
+    assert!(
+        b.contains("Shared one") && b.contains(&format!("tmux pane {p0}")),
+        "{b}"
+    );
+    // Not on A, and not inline in the waiting pane.
+    let a = w.screen_of("term");
+    assert!(
+        !a.contains("is in use"),
+        "client A shows the popup too:\n{a}"
+    );
+    assert!(!w.tmux.capture(&q0).contains("What now?"));
+    // Cancel, on B.
+    for _ in 0..4 {
+        w.keys_on("b", &["Down"]);
+    }
+    w.keys_on("b", &["Enter"]);
+    w.tmux.wait_for(&q0, "rc=130");
+    assert!(!w.screen_of("b").contains("is in use"));
+    wait_until("the slow query ended", || {
+        w.tmux.value(&p0, "#{@panechat_state}") != "streaming"
+    });
+
+    // No client attached: the question is asked in the waiting pane itself.
+    w.term = None; // kills the terminal server, and with it both clients
+    wait_until("no client", || w.clients().is_empty());
+    w.tmux.type_line(&q0, "clear");
+    start_slow(&w, &p0, &id, 400);
+    w.tmux.type_line(&q0, "panechat q 'again'; echo \"rc2=$?\"");
+    w.tmux.wait_for(&q0, "What now?");
+    for _ in 0..3 {
+        w.tmux.ok(&["send-keys", "-t", &q0, "Down"]);
+    }
+    w.tmux.ok(&["send-keys", "-t", &q0, "Enter"]);
+    w.tmux.wait_for(&q0, "rc2=130");
+}
+
+#[test]
+fn with_two_clients_the_picker_ask_and_fork_keys_act_for_the_client_that_typed_them() {
+    let (env, _fake) = setup();
+    let (w, p0, q0) = two_clients(&env);
+    ask(&w, &q0, "on b [[title:Bee talk]]");
+    wait_until("title", || {
+        w.tmux.value(&q0, "#{@panechat_title}") == "Bee talk"
+    });
+    // The picker opens on B, over B's pane, and only there.
+    w.prefix_on("b", "C");
+    let b = w.wait_screen_of("b", PICKER_HELP);
+    assert!(b.contains("Bee talk"), "{b}");
+    assert!(!w.screen_of("term").contains(PICKER_HELP));
+    w.keys_on("b", &["Escape"]);
+    wait_until("the picker closed", || {
+        !w.screen_of("b").contains(PICKER_HELP)
+    });
+    // The ask popup opens on B, about B's pane, and only there; Esc closes it.
+    w.prefix_on("b", "A");
+    let b = w.wait_screen_of("b", "Enter sends, Esc cancels");
+    assert!(b.contains(&format!("Ask about pane tmux {q0}")), "{b}");
+    assert!(!w.screen_of("term").contains("Esc cancels"));
+    w.keys_on("b", &["Escape"]);
+    wait_until("the ask popup closed", || {
+        !w.screen_of("b").contains("Esc cancels")
+    });
+    // The fork key on B splits B's pane (window 1), not A's.
+    w.prefix_on("b", "F");
+    wait_until("a new pane", || w.tmux.panes().len() == 3);
+    let new = w
+        .tmux
+        .panes()
+        .into_iter()
+        .find(|p| *p != p0 && *p != q0)
+        .unwrap();
+    assert_eq!(
+        w.tmux.value(&new, "#{window_id}"),
+        w.tmux.value(&q0, "#{window_id}")
+    );
+    wait_until("the fork mapped", || {
+        !w.tmux.value(&new, "#{@panechat_id}").is_empty()
+    });
+    assert_eq!(w.tmux.value(&p0, "#{window_panes}"), "1");
+}
+
+#[test]
+fn the_loader_parses_tmux_versions_like_the_core() {
+    let cases = [
+        "3.3a",
+        "tmux 3.3a",
+        "3.4",
+        "3.2",
+        "3.2a",
+        "3.10",
+        "next-3.6",
+        "openbsd-7.4",
+        "openbsd-7.0",
+        "openbsd-6.9",
+        "openbsd-6.8",
+        "master",
+        "",
+        "unknown",
+        "3",
+    ];
+    let helpers = repo_root().join("tmux-scripts/scripts/helpers.sh");
+    let mut script = format!(". '{}'\n", helpers.display());
+    for v in cases {
+        script.push_str(&format!("tmux_version n '{v}'; echo \"$n\"\n"));
+    }
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let got: Vec<u32> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    let want: Vec<u32> = cases
+        .iter()
+        .map(|v| panechat::adapters::tmux::parse_version(v))
+        .collect();
+    assert_eq!(got, want, "{cases:?}");
+    assert_eq!(want[0], 303);
+    assert_eq!(want[6], 306);
+    assert_eq!(want[11], 9999);
+}
+
+/// Loads the plugin into a server whose `#{version}` answer is replaced (a tmux 3.2 seen by the
+/// loader): the popups lose their title, and get the pane through `env` instead of `-e`.
+#[test]
+fn on_tmux_3_2_the_popups_have_no_title_and_still_get_the_pane() {
+    let (env, _fake) = setup();
+    let w = World::start(&env, 100, 30);
+    // A wrapper that answers `version 3.2` to the loader's first question, as tmux 3.2 would.
+    let dir = env.root.join("tmux32");
+    std::fs::create_dir_all(&dir).unwrap();
+    let real = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v tmux"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("tmux"),
+        format!(
+            "#!/bin/sh\nif [ \"$2\" = -p ] && [ \"$3\" = 'version #{{version}}' ]; then\n  shift 4\n  echo 'version 3.2'\nfi\nexec {} \"$@\"\n",
+            real.trim()
+        ),
+    )
+    .unwrap();
+    Command::new("chmod")
+        .arg("+x")
+        .arg(dir.join("tmux"))
+        .status()
+        .unwrap();
+    let script = repo_root().join("tmux-scripts/panechat.tmux");
+    let (ok, out, err) = w.tmux.run(&[
+        "run-shell",
+        &format!("PATH='{}':\"$PATH\" '{}'", dir.display(), script.display()),
+    ]);
+    assert!(ok, "{out}{err}");
+    let keys = w.tmux.ok(&["list-keys", "-T", "prefix"]);
+    let ask = key_line(&keys, "A").expect("prefix A bound");
+    assert!(!ask.contains("-T ' panechat '"), "{ask}");
+    assert!(ask.contains("env TMUX_PANE=#{pane_id}"), "{ask}");
+    let pick = key_line(&keys, "C").unwrap();
+    assert!(pick.contains("'90%' '80%' '0' #{pane_id}"), "{pick}");
+    // And on the real tmux (3.3a here) the title is there, and the pane goes through -e.
+    w.load_plugin();
+    let keys = w.tmux.ok(&["list-keys", "-T", "prefix"]);
+    let ask = key_line(&keys, "A").unwrap();
+    assert!(
+        ask.contains("-T ' panechat ' -e TMUX_PANE=#{pane_id}"),
+        "{ask}"
+    );
+    assert!(!ask.contains("env TMUX_PANE"), "{ask}");
+    assert!(key_line(&keys, "C")
+        .unwrap()
+        .contains("'90%' '80%' '1' #{pane_id}"));
+}
+
+/// The ask keys hand display-popup a binary path and a PANECHAT_HOME with `#`, spaces, quotes
+/// and `$` intact: a stand-in binary at such a path records what it was run with.
+#[test]
+fn ask_keys_run_the_popup_with_hostile_paths_intact() {
+    let (env, _fake) = setup();
+    let weird = "a #{pane_id} #(touch M4) 'q' \"d\" $HOME ;x";
+    let bindir = env.root.join(format!("bin {weird}"));
+    let home = env.root.join(format!("home {weird}"));
+    let work = env.root.join(format!("work/dir {weird}"));
+    for d in [&bindir, &home, &work] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let rec = env.root.join("rec.txt");
+    let bin = bindir.join("panechat");
+    std::fs::write(
+        &bin,
+        format!(
+            "#!/bin/sh\n{{ pwd; echo \"$TMUX_PANE\"; echo \"$PANECHAT_HOME\"; for a in \"$@\"; do echo \"$a\"; done; }} > '{}.tmp'\nmv '{0}.tmp' '{0}'\n",
+            rec.display()
+        ),
+    )
+    .unwrap();
+    Command::new("chmod").arg("+x").arg(&bin).status().unwrap();
+    let senv: Vec<(String, String)> = server_env(&env)
+        .into_iter()
+        .map(|(k, v)| {
+            if k == "PANECHAT_HOME" {
+                (k, home.display().to_string())
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    let mut w = World::start_with(&env, senv, 100, 30);
+    w.tmux.ok(&[
+        "set-option",
+        "-g",
+        "@panechat-bin",
+        &bin.display().to_string(),
+    ]);
+    w.load_plugin();
+    w.attach(&env, 100, 30);
+    let p0 = w.pane0();
+    w.tmux.type_line(
+        &p0,
+        &format!("cd {}", shell_quote(&work.display().to_string())),
+    );
+    w.tmux.type_line(&p0, "clear; echo 'the line to select'");
+    w.tmux.wait_for(&p0, "the line to select");
+    let record = || -> Vec<String> {
+        wait_until("the stand-in ran", || rec.exists());
+        let text = std::fs::read_to_string(&rec).unwrap();
+        std::fs::remove_file(&rec).unwrap();
+        text.lines().map(str::to_string).collect()
+    };
+    w.prefix("A");
+    let r = record();
+    assert_eq!(r[0], work.display().to_string());
+    assert_eq!(r[1], p0);
+    assert_eq!(r[2], home.display().to_string());
+    assert_eq!(
+        r[3..],
+        [
+            "q",
+            "--pane",
+            "--prompt",
+            "--hold",
+            "--session",
+            &format!("pane:{p0}")
+        ]
+    );
+
+    // Copy mode: select the echoed line's first word and press Q.
+    let buffers = || w.tmux.ok(&["list-buffers", "-F", "#{buffer_name}"]);
+    assert!(!buffers().contains("panechat-selection"));
+    w.prefix("[");
+    wait_until("copy mode", || w.tmux.value(&p0, "#{pane_in_mode}") == "1");
+    w.tmux.ok(&[
+        "send-keys",
+        "-t",
+        &p0,
+        "-X",
+        "search-backward",
+        "the line to select",
+    ]);
+    w.tmux
+        .ok(&["send-keys", "-t", &p0, "-X", "begin-selection"]);
+    w.tmux.ok(&["send-keys", "-t", &p0, "-X", "next-word-end"]);
+    w.keys(&["Q"]);
+    let r = record();
+    assert_eq!(r[0], work.display().to_string());
+    assert_eq!(r[1], p0);
+    assert_eq!(
+        r[3..],
+        [
+            "q",
+            "--selection",
+            "--prompt",
+            "--hold",
+            "--session",
+            &format!("pane:{p0}")
+        ]
+    );
+    assert_eq!(w.tmux.value(&p0, "#{pane_in_mode}"), "0");
+    let name = buffers()
+        .lines()
+        .find(|b| b.starts_with("panechat-selection"))
+        .expect("the selection buffer")
+        .to_string();
+    assert_eq!(w.tmux.ok(&["show-buffer", "-b", &name]), "the");
+    // Nothing in the paths ran.
+    assert!(
+        !Path::new("M4").exists()
+            && !work.join("M4").exists()
+            && !env.root.join("work/M4").exists()
+    );
+    assert!(w.tmux.alive());
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// A failing build's output, with colour.
+const FAIL: &str = "printf '\\033[1;31merror[E0425]\\033[0m: cannot find value `count`\\n'";
+
+/// The request whose last user message ends with `question`.
+fn request_for(fake: &FakeProvider, question: &str) -> panechat_e2e::fake::RecordedRequest {
+    let t = Instant::now();
+    loop {
+        if let Some(r) = fake
+            .requests()
+            .into_iter()
+            .find(|r| r.last_user_message().is_some_and(|m| m.ends_with(question)))
+        {
+            return r;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "no request asked {question:?}"
+        );
+        std::thread::sleep(Duration::from_millis(40));
+    }
+}
+
+/// The text parts of the last user message of an OpenAI request.
+fn parts(r: &panechat_e2e::fake::RecordedRequest) -> Vec<String> {
+    let msgs = r.body["messages"].as_array().unwrap();
+    msgs.last().unwrap()["content"]
+        .as_array()
+        .unwrap_or_else(|| panic!("content is not parts: {}", r.raw_body))
+        .iter()
+        .map(|p| p["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The ask keys end to end, typed on an attached client, with the binary and PANECHAT_HOME at
+/// paths holding `#`, spaces, quotes and `$`: prefix + A over a pane that printed an error,
+/// the question typed in the popup, the answer read there, a key to close it, and the turn in
+/// the pane's own conversation; then the same from copy mode with a selection.
+#[test]
+fn ask_keys_ask_about_the_pane_and_the_selection_in_a_popup() {
+    let (env, fake) = setup();
+    let weird = "a #{pane_id} #(touch M5) 'q' \"d\" $HOME ;x";
+    let bindir = env.root.join(format!("bin {weird}"));
+    let home = env.root.join(format!("home {weird}"));
+    std::fs::create_dir_all(&bindir).unwrap();
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::copy(env.home().join("config.toml"), home.join("config.toml")).unwrap();
+    let bin = bindir.join("panechat");
+    std::os::unix::fs::symlink(panechat_e2e::env::panechat_bin(), &bin).unwrap();
+    let senv: Vec<(String, String)> = server_env(&env)
+        .into_iter()
+        .map(|(k, v)| {
+            if k == "PANECHAT_HOME" {
+                (k, home.display().to_string())
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    let ls = || -> Value {
+        let o = Command::new(&bin)
+            .args(["ls", "--json"])
+            .env_clear()
+            .envs(senv.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{o:?}");
+        json(&String::from_utf8_lossy(&o.stdout))
+    };
+    let mut w = World::start_with(&env, senv.clone(), 110, 30);
+    w.tmux.ok(&[
+        "set-option",
+        "-g",
+        "@panechat-bin",
+        &bin.display().to_string(),
+    ]);
+    w.load_plugin();
+    w.attach(&env, 110, 30);
+    let p0 = w.pane0();
+    w.tmux.type_line(&p0, "PS1='$ '; clear");
+    w.tmux.wait_for(&p0, "$");
+    w.tmux.type_line(&p0, FAIL);
+    w.tmux.wait_for(&p0, "error[E0425]");
+
+    // prefix + A: the popup names the pane and what is attached, and waits for the question.
+    w.prefix("A");
+    let s = w.wait_screen("Enter sends, Esc cancels");
+    assert!(s.contains(&format!("Ask about pane tmux {p0}")), "{s}");
+    assert!(
+        s.contains(&format!("panechat: attached pane tmux {p0}, ")),
+        "{s}"
+    );
+    let q = "why did this fail? [[reply:count is undefined; declare it]] [[title:Build failure]]";
+    w.text(q);
+    w.keys(&["Enter"]);
+    let s = w.wait_screen("press any key to close");
+    assert!(s.contains("count is undefined; declare it"), "{s}");
+    let r = request_for(&fake, q);
+    let got = parts(&r);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(
+        got[0].starts_with(&format!("--- pane tmux {p0}, "))
+            && got[0].contains("error[E0425]: cannot find value `count`"),
+        "{}",
+        got[0]
+    );
+    assert!(!r.raw_body.contains("\\u001b"), "escape sequences sent");
+    assert!(
+        !got[0].contains("--prompt") && !got[0].contains("panechat"),
+        "the asking line was sent: {}",
+        got[0]
+    );
+    // Any key closes it.
+    w.keys(&["x"]);
+    w.wait_screen_for(|s| !s.contains("press any key"), "the popup closed");
+    // The turn is the pane's: its conversation, its options and title.
+    let l = ls();
+    let convs = l.as_array().unwrap();
+    assert_eq!(convs.len(), 1, "{l}");
+    assert_eq!(convs[0]["panes"][0]["pane"], p0.as_str(), "{l}");
+    assert_eq!(convs[0]["turns"], 1);
+    let id = convs[0]["id"].as_str().unwrap().to_string();
+    wait_until("the pane's options and title", || {
+        w.tmux.value(&p0, "#{@panechat_id}") == id
+            && w.tmux.value(&p0, "#{@panechat_title}") == "Build failure"
+            && w.tmux.value(&p0, "#{pane_title}") == "panechat: Build failure"
+    });
+    w.wait_screen("Build failure"); // the status segment
+
+    // Copy mode: select the error line and press Q.
+    w.prefix("[");
+    wait_until("copy mode", || w.tmux.value(&p0, "#{pane_in_mode}") == "1");
+    w.tmux.ok(&[
+        "send-keys",
+        "-t",
+        &p0,
+        "-X",
+        "search-backward",
+        "cannot find value",
+    ]);
+    w.tmux.ok(&["send-keys", "-t", &p0, "-X", "start-of-line"]);
+    w.tmux
+        .ok(&["send-keys", "-t", &p0, "-X", "begin-selection"]);
+    w.tmux.ok(&["send-keys", "-t", &p0, "-X", "end-of-line"]);
+    w.keys(&["Q"]);
+    let s = w.wait_screen("Enter sends, Esc cancels");
+    assert!(s.contains(&format!("Ask about selection tmux {p0}")), "{s}");
+    let q2 = "what is this? [[reply:a missing variable]]";
+    w.text(q2);
+    w.keys(&["Enter"]);
+    let s = w.wait_screen("press any key to close");
+    assert!(s.contains("a missing variable"), "{s}");
+    let got = parts(&request_for(&fake, q2));
+    assert!(
+        got[0].starts_with(&format!(
+            "--- selection tmux {p0} ---\nerror[E0425]: cannot find value `count`"
+        )),
+        "{}",
+        got[0]
+    );
+    assert!(!got[0].contains("printf"), "{}", got[0]);
+    w.keys(&["Enter"]);
+    w.wait_screen_for(|s| !s.contains("press any key"), "the popup closed");
+    // The selection's buffer is gone; the conversation has both turns.
+    let buffers = w.tmux.ok(&["list-buffers", "-F", "#{buffer_name}"]);
+    assert!(!buffers.contains("panechat-selection"), "{buffers}");
+    assert_eq!(ls()[0]["turns"], 2);
+    // Nothing in the paths ran.
+    assert!(!env.root.join("work/M5").exists() && !Path::new("M5").exists());
+    assert!(w.tmux.alive());
+}
+
+/// Every option in `variables.sh` is in docs/tmux.md's option table, with its default.
+#[test]
+fn every_option_is_documented_with_its_default() {
+    let root = repo_root();
+    let vars = std::fs::read_to_string(root.join("tmux-scripts/scripts/variables.sh")).unwrap();
+    let docs = std::fs::read_to_string(root.join("docs/tmux.md")).unwrap();
+    let value = |line: &str| {
+        line.split_once('=')
+            .unwrap()
+            .1
+            .trim_matches('"')
+            .to_string()
+    };
+    let mut n = 0;
+    for line in vars.lines().filter(|l| l.contains("_option=\"@panechat-")) {
+        let name = value(line);
+        let stem = line.split("_option=").next().unwrap();
+        let row = docs
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{name}` |")))
+            .unwrap_or_else(|| panic!("{name} is not in docs/tmux.md's option table"));
+        if let Some(d) = vars
+            .lines()
+            .find(|l| l.starts_with(&format!("{stem}_default=")))
+        {
+            let d = value(d);
+            let cell = row.split('|').nth(2).unwrap().trim();
+            if d.is_empty() {
+                assert!(cell.starts_with("empty"), "{name}: {row}");
+            } else {
+                assert_eq!(cell, format!("`{d}`"), "{name}: {row}");
+            }
+        }
+        n += 1;
+    }
+    assert!(n >= 17, "only {n} options found");
 }

@@ -14,6 +14,14 @@ pick_key_default="C"
 # prefix + KEY: the pane's next `panechat q` starts a new conversation.
 new_key_option="@panechat-new-key"
 new_key_default="N"
+# prefix + KEY asks about this pane in a popup: type the question, the answer streams there,
+# continuing the pane's conversation.
+ask_key_option="@panechat-ask-key"
+ask_key_default="A"
+# KEY in copy mode (both the copy-mode and copy-mode-vi tables) copies the selection and asks
+# about it in the same popup.
+ask_selection_key_option="@panechat-ask-selection-key"
+ask_selection_key_default="Q"
 
 # Where the fork goes: h (beside the pane) or v (below it).
 fork_split_option="@panechat-fork-split"
@@ -46,6 +54,11 @@ popup_width_option="@panechat-popup-width"
 popup_width_default="90%"
 popup_height_option="@panechat-popup-height"
 popup_height_default="80%"
+# Size of the ask popup.
+ask_width_option="@panechat-ask-width"
+ask_width_default="80%"
+ask_height_option="@panechat-ask-height"
+ask_height_default="60%"
 
 # tmux-resurrect: remember each pane's conversation on save, give it back on restore (on|off),
 # and the file that holds it.
@@ -56,6 +69,6 @@ resurrect_file_option="@panechat-resurrect-file"
 # The placeholder users may put in status-left/status-right.
 status_placeholder='#{panechat_status}'
 
-# tmux's own bindings the default keys replace (as list-keys prints them); any other binding of
-# a key is the user's and is kept.
-declare -A tmux_default_binding=([C]="customize-mode -Z")
+# tmux's own bindings the default keys replace ("TABLE KEY" -> the command as list-keys prints
+# it); any other binding of a key is the user's and is kept.
+declare -A tmux_default_binding=(["prefix C"]="customize-mode -Z")

@@ -15,6 +15,8 @@ pub trait Tmux {
     fn run(&self, args: &[String]) -> Option<i32>;
     /// Starts `tmux ARGS…` without waiting for it.
     fn spawn(&self, args: &[String]);
+    /// Runs `tmux ARGS…` and returns what it printed (`None` if it failed or could not run).
+    fn output(&self, args: &[String]) -> Option<String>;
 }
 
 /// The real tmux binary, talking to the server named by `$TMUX`.
@@ -45,6 +47,105 @@ impl Tmux for RealTmux {
             std::thread::spawn(move || child.wait());
         }
     }
+
+    fn output(&self, args: &[String]) -> Option<String> {
+        let o = Command::new("tmux")
+            .args(args)
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        o.status
+            .success()
+            .then(|| String::from_utf8_lossy(&o.stdout).into_owned())
+    }
+}
+
+/// A tmux version as `MAJOR * 100 + MINOR`, parsed from `tmux -V` or `#{version}`: `3.3a` is
+/// 303, `3.4` 304, `next-3.6` (the development version leading to 3.6) 306, `master` (built
+/// from the source tree) 9999, `openbsd-7.4` the tmux that OpenBSD release carried (7.1 and
+/// later: 303; 6.9 and 7.0: 302; older: 301). Anything else is 0: unknown, so only what every
+/// supported tmux (3.2) has is used. The plugin's loader parses it the same way
+/// (`tmux_version` in `tmux-scripts/scripts/helpers.sh`).
+pub fn parse_version(v: &str) -> u32 {
+    let v = v.trim();
+    let v = v.strip_prefix("tmux ").unwrap_or(v);
+    if v == "master" || v.ends_with("-master") {
+        return 9999;
+    }
+    let major_minor = |s: &str| -> Option<(u32, u32)> {
+        let (major, rest) = s.split_once('.')?;
+        let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+        Some((major.parse().ok()?, digits.parse().ok()?))
+    };
+    if let Some(obsd) = v.strip_prefix("openbsd-") {
+        return match major_minor(obsd) {
+            Some((major, minor)) if major > 7 || (major == 7 && minor >= 1) => 303,
+            Some((7, _)) | Some((6, 9)) => 302,
+            Some(_) => 301,
+            None => 0,
+        };
+    }
+    let v = v.strip_prefix("next-").unwrap_or(v);
+    major_minor(v).map_or(0, |(major, minor)| major * 100 + minor)
+}
+
+/// The first version whose `display-popup` has `-T` (a title) and `-e` (environment).
+pub const POPUP_TITLE_AND_ENV: u32 = 303;
+
+/// What tmux says about the waiting pane and the attached clients, asked in one call before a
+/// popup: the argv of that call.
+pub fn clients_args(pane: &str) -> Vec<String> {
+    [
+        "display-message",
+        "-p",
+        "-t",
+        pane,
+        "#{version}\t#{window_id}\t#{session_id}",
+        ";",
+        "list-clients",
+        "-F",
+        "#{client_name}\t#{window_id}\t#{session_id}\t#{client_activity}\t#{client_control_mode}#{client_readonly}",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// From the output of [`clients_args`]: tmux's version ([`parse_version`]) and the client to
+/// show a popup over the waiting pane on. That is the client showing the pane's window (the
+/// most recently active one when several do); else one attached to the pane's session, where
+/// the person who asked is; else none (the question is then asked in the pane). Control-mode
+/// and read-only clients cannot answer a popup and are never chosen.
+pub fn choose_client(out: &str) -> (u32, Option<String>) {
+    let mut lines = out.lines();
+    let Some(head) = lines.next() else {
+        return (0, None);
+    };
+    let mut h = head.split('\t');
+    let version = parse_version(h.next().unwrap_or(""));
+    let (window, session) = (h.next().unwrap_or(""), h.next().unwrap_or(""));
+    let mut best: Option<(u8, u64, &str)> = None;
+    for line in lines {
+        let f: Vec<&str> = line.split('\t').collect();
+        let [name, w, s, activity, flags] = f[..] else {
+            continue;
+        };
+        if name.is_empty() || flags.contains('1') {
+            continue;
+        }
+        let rank = if !window.is_empty() && w == window {
+            2
+        } else if !session.is_empty() && s == session {
+            1
+        } else {
+            continue;
+        };
+        let key = (rank, activity.parse().unwrap_or(0), name);
+        if best.is_none_or(|b| (key.0, key.1) > (b.0, b.1)) {
+            best = Some(key);
+        }
+    }
+    (version, best.map(|b| b.2.to_string()))
 }
 
 /// Escapes `#` for text tmux will expand and then draw (status segments, like `#{q/h:…}`):
@@ -142,10 +243,12 @@ pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
-/// Shows `argv` in `display-popup -E` over this process's pane and returns its exit status
-/// (`None` when no popup could be shown, e.g. no client is attached).
+/// Shows `argv` in `display-popup -E` over `pane` (this process's) and returns its exit status
+/// (`None` when no popup could be shown: no client shows the pane or its session, or tmux
+/// could not open it). One tmux call first asks for the version and the clients
+/// ([`choose_client`]), so the popup goes to the client of the person who asked.
 ///
-/// tmux does not expand the popup's command as a format (3.2 to 3.5), so it is only
+/// tmux does not expand the popup's command as a format (3.2 to 3.7), so it is only
 /// shell-quoted; `-e` values are not expanded either. A popup has no `TMUX_PANE` of its own:
 /// the waiting pane's is passed, so the prompt knows its multiplexer and pane.
 pub fn popup(
@@ -154,47 +257,54 @@ pub fn popup(
     argv: &[String],
     env_pass: &[(String, String)],
 ) -> Option<i32> {
-    let code = tmux.run(&popup_args(pane, argv, env_pass))?;
+    let pane = pane.filter(|p| !p.is_empty())?;
+    let (version, client) = choose_client(&tmux.output(&clients_args(pane))?);
+    let client = client?;
+    let code = tmux.run(&popup_args(pane, &client, version, argv, env_pass))?;
     // display-popup itself fails with 1 when it cannot open; the prompt never exits 1.
     (code != 1).then_some(code)
 }
 
-/// The `display-popup` argv that runs `argv` over `pane` (a popup has no pane of its own, so
-/// the pane is passed on as `TMUX_PANE`). The command is one shell-quoted string; tmux runs it
-/// with `/bin/sh` without expanding formats in it, and a trailing `;` is escaped.
+/// The `display-popup` argv that runs `argv` over `pane` on `client` (a popup has no pane of
+/// its own, so the pane is passed on as `TMUX_PANE`). The command is one shell-quoted string;
+/// tmux runs it with the shell without expanding formats in it, and a trailing `;` is escaped.
+/// tmux 3.3 and later get a title (`-T`) and the environment through `-e`; tmux 3.2, which
+/// has neither, gets the environment through `env` in the command.
 pub fn popup_args(
-    pane: Option<&str>,
+    pane: &str,
+    client: &str,
+    version: u32,
     argv: &[String],
     env_pass: &[(String, String)],
 ) -> Vec<String> {
-    let mut args: Vec<String> = vec![
-        "display-popup".into(),
-        "-E".into(),
-        "-w".into(),
-        "72".into(),
-        "-h".into(),
-        "12".into(),
-        "-T".into(),
-        " panechat ".into(),
-    ];
-    if let Some(pane) = pane.filter(|p| !p.is_empty()) {
-        args.extend([
-            "-t".into(),
-            pane.to_string(),
-            "-e".into(),
-            format!("TMUX_PANE={pane}"),
-        ]);
+    let modern = version >= POPUP_TITLE_AND_ENV;
+    let mut args: Vec<String> = ["display-popup", "-E", "-w", "72", "-h", "12"]
+        .map(String::from)
+        .to_vec();
+    if modern {
+        args.extend(["-T".into(), " panechat ".into()]);
     }
-    for (k, v) in env_pass {
-        args.push("-e".into());
-        args.push(arg_escape(&format!("{k}={v}")));
+    args.extend([
+        "-c".into(),
+        client.to_string(),
+        "-t".into(),
+        pane.to_string(),
+    ]);
+    let mut env: Vec<(String, String)> = vec![("TMUX_PANE".into(), pane.to_string())];
+    env.extend(env_pass.iter().cloned());
+    let mut words: Vec<String> = Vec::new();
+    if modern {
+        for (k, v) in &env {
+            args.push("-e".into());
+            args.push(arg_escape(&format!("{k}={v}")));
+        }
+    } else {
+        words.push("exec".into());
+        words.push("env".into());
+        words.extend(env.iter().map(|(k, v)| shell_quote(&format!("{k}={v}"))));
     }
-    let cmd = argv
-        .iter()
-        .map(|a| shell_quote(a))
-        .collect::<Vec<_>>()
-        .join(" ");
-    args.push(arg_escape(&cmd));
+    words.extend(argv.iter().map(|a| shell_quote(a)));
+    args.push(arg_escape(&words.join(" ")));
     args
 }
 
@@ -260,7 +370,7 @@ mod tests {
             "01m7yd5d6e4q2r8kzz".into(),
         ];
         let env = [("PANECHAT_HOME".to_string(), "/home/u/it's;".to_string())];
-        let a = popup_args(Some("%3"), &argv, &env);
+        let a = popup_args("%3", "/dev/pts/4", 303, &argv, &env);
         assert_eq!(
             a[..8],
             [
@@ -274,13 +384,69 @@ mod tests {
                 " panechat "
             ]
         );
-        assert_eq!(a[8..12], ["-t", "%3", "-e", "TMUX_PANE=%3"]);
-        assert_eq!(a[12..14], ["-e", "PANECHAT_HOME=/home/u/it's\\;"]);
+        assert_eq!(a[8..12], ["-c", "/dev/pts/4", "-t", "%3"]);
+        assert_eq!(a[12..14], ["-e", "TMUX_PANE=%3"]);
+        assert_eq!(a[14..16], ["-e", "PANECHAT_HOME=/home/u/it's\\;"]);
         assert_eq!(
-            a[14],
+            a[16],
             "'/opt/my #1 build/panechat' 'lock-prompt' '--id' '01m7yd5d6e4q2r8kzz'"
         );
-        assert_eq!(popup_args(None, &argv, &[]).len(), 9);
+        assert_eq!(a.len(), 17);
+        // tmux 3.2: no title, no -e; the environment goes through env in the command.
+        let a = popup_args("%3", "/dev/pts/4", 302, &argv, &env);
+        assert_eq!(a[..6], ["display-popup", "-E", "-w", "72", "-h", "12"]);
+        assert_eq!(a[6..10], ["-c", "/dev/pts/4", "-t", "%3"]);
+        assert_eq!(
+            a[10],
+            "exec env 'TMUX_PANE=%3' 'PANECHAT_HOME=/home/u/it'\\''s;' '/opt/my #1 build/panechat' 'lock-prompt' '--id' '01m7yd5d6e4q2r8kzz'"
+        );
+        assert_eq!(a.len(), 11);
+    }
+
+    #[test]
+    fn tmux_versions() {
+        for (v, n) in [
+            ("3.3a", 303),
+            ("tmux 3.3a", 303),
+            ("3.4", 304),
+            ("3.2", 302),
+            ("3.10", 310),
+            ("next-3.6", 306),
+            ("openbsd-7.4", 303),
+            ("openbsd-7.0", 302),
+            ("openbsd-6.9", 302),
+            ("openbsd-6.8", 301),
+            ("master", 9999),
+            ("", 0),
+            ("unknown", 0),
+            ("3", 0),
+        ] {
+            assert_eq!(parse_version(v), n, "{v}");
+        }
+    }
+
+    #[test]
+    fn the_popup_goes_to_the_client_showing_the_waiting_pane() {
+        let head = "3.3a\t@2\t$1\n";
+        // Two clients: one on another session (more recently active), one showing @2.
+        let out = format!("{head}/dev/pts/1\t@0\t$0\t200\t00\n/dev/pts/2\t@2\t$1\t100\t00\n");
+        assert_eq!(choose_client(&out), (303, Some("/dev/pts/2".into())));
+        // Two showing it: the most recently active.
+        let out = format!("{head}/dev/pts/1\t@2\t$1\t200\t00\n/dev/pts/2\t@2\t$1\t100\t00\n");
+        assert_eq!(choose_client(&out).1.as_deref(), Some("/dev/pts/1"));
+        // A client of a grouped session showing @2 beats one of the pane's session elsewhere.
+        let out = format!("{head}/dev/pts/1\t@1\t$1\t300\t00\n/dev/pts/2\t@2\t$4\t100\t00\n");
+        assert_eq!(choose_client(&out).1.as_deref(), Some("/dev/pts/2"));
+        // None shows it: one attached to its session (on another window).
+        let out = format!("{head}/dev/pts/1\t@0\t$0\t300\t00\n/dev/pts/2\t@1\t$1\t100\t00\n");
+        assert_eq!(choose_client(&out).1.as_deref(), Some("/dev/pts/2"));
+        // Only other sessions, control-mode or read-only clients, or none: no popup.
+        let out = format!(
+            "{head}/dev/pts/1\t@0\t$0\t300\t00\n/dev/pts/2\t@2\t$1\t100\t10\nc\t@2\t$1\t100\t01\n"
+        );
+        assert_eq!(choose_client(&out), (303, None));
+        assert_eq!(choose_client(head), (303, None));
+        assert_eq!(choose_client(""), (0, None));
     }
 
     #[test]

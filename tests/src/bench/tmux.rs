@@ -79,6 +79,9 @@ pub fn load(w: &World) -> Result<Vec<Row>, String> {
     if !keys.contains("fork.sh") {
         return Err("the plugin bound no fork key".into());
     }
+    let spawned = processes_during(&s, || {
+        s.run(&["run-shell", &script]);
+    })?;
     let (verdict, detail) = limit_verdict(a.median(), 30.0, "ms", 1);
     Ok(vec![Row {
         case: "tmux plugin load".into(),
@@ -91,7 +94,9 @@ pub fn load(w: &World) -> Result<Vec<Row>, String> {
             Series::ms("run-shell panechat.tmux", &a),
             Series::ms("run-shell true", &b),
         ],
-        notes: vec!["two tmux commands per load: one reads every option, one applies".into()],
+        notes: vec![format!(
+            "processes started by one load (strace -f of the server): {spawned} (run-shell's sh, bash, and two tmux clients: one reads the options, the plugin's keys and the version; bash then becomes the one that applies)"
+        )],
     }])
 }
 
@@ -241,6 +246,37 @@ pub fn picker(w: &World) -> Result<Vec<Row>, String> {
         ],
         notes: vec!["spawn on a pty to the first frame (polled every 0.2 ms)".into()],
     }])
+}
+
+/// Counts the processes the tmux server and its children start (clone/fork/vfork, followed by
+/// `strace -f`; threads are not processes) while `f` runs.
+fn processes_during(s: &Server, f: impl FnOnce()) -> Result<usize, String> {
+    let pid = s.value("t", "#{pid}");
+    let log = s.tmpdir.join(format!("strace-load-{pid}.log"));
+    let mut tracer = Command::new("strace")
+        .args(["-f", "-qq", "-e", "trace=clone,clone3,fork,vfork", "-o"])
+        .arg(&log)
+        .args(["-p", &pid])
+        .spawn()
+        .map_err(|e| format!("strace: {e} (install strace to measure this case)"))?;
+    std::thread::sleep(Duration::from_millis(500));
+    f();
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(tracer.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    );
+    let _ = tracer.wait();
+    let text = std::fs::read_to_string(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+    Ok(text
+        .lines()
+        .filter(|l| {
+            (l.contains("clone(") || l.contains("clone3(") || l.contains("fork("))
+                && !l.contains("CLONE_THREAD")
+                && !l.contains("= -1")
+                && !l.contains("resumed>")
+        })
+        .count())
 }
 
 /// Counts the processes the tmux server starts (clone/fork/vfork, followed by `strace -f`)

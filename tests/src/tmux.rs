@@ -153,6 +153,25 @@ impl Server {
         self.ok(&["capture-pane", "-p", "-J", "-t", pane])
     }
 
+    /// Sets a short prompt in a fresh bash pane, clears it, and waits until the pane shows only
+    /// that prompt (so what is typed next is what the screen shows next).
+    #[track_caller]
+    pub fn quiet_prompt(&self, pane: &str) {
+        self.type_line(pane, "PS1='$ '; clear");
+        let t = Instant::now();
+        loop {
+            let screen = self.capture_joined(pane);
+            if screen.trim() == "$" {
+                return;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "pane {pane} never showed a bare prompt:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Waits (30 s at most) until pane `pane`, with wrapped lines joined, shows `needle`.
     #[track_caller]
     pub fn wait_for_joined(&self, pane: &str, needle: &str) -> String {

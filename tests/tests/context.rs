@@ -81,9 +81,8 @@ fn a_pane_and_its_neighbour_are_attached_as_seen() {
         .to_string();
     let pc = panechat_bin().display().to_string();
     for p in [&p0, &p1] {
-        tmux.type_line(p, "PS1='$ '; clear");
+        tmux.quiet_prompt(p);
     }
-    tmux.wait_for_joined(&p0, "$");
     tmux.type_line(&p0, "bash fail.sh");
     tmux.wait_for_joined(&p0, "OPENAI_API_KEY");
 
@@ -180,9 +179,9 @@ fn a_pane_and_its_neighbour_are_attached_as_seen() {
 
     tmux.type_line(
         &p0,
-        &format!("{pc} q 'and how do I fix it? [[reply:declare it]]'"),
+        &format!("{pc} q 'and how do I fix it? [[reply:declare it]]'; echo DONE-$((4))"),
     );
-    tmux.wait_for_joined(&p0, "declare it");
+    tmux.wait_for_joined(&p0, "DONE-4");
     let r = request_for(&fake, "and how do I fix it? [[reply:declare it]]");
     let msgs = r.body["messages"].as_array().unwrap();
     assert_eq!(
@@ -448,14 +447,24 @@ impl Zellij {
         c
     }
 
+    /// Runs `zellij action ARGS`; an action Zellij turns away while a client connects or
+    /// leaves ("There is no active session!") is run again.
     fn action(&self, args: &[&str]) -> String {
-        let o = self
-            .cmd()
-            .args(["--session", &self.session, "action"])
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&o.stdout).into_owned()
+        let mut tries = 0;
+        loop {
+            let o = self
+                .cmd()
+                .args(["--session", &self.session, "action"])
+                .args(args)
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&o.stderr);
+            tries += 1;
+            if o.status.success() || !err.contains("no active session") || tries == 5 {
+                return String::from_utf8_lossy(&o.stdout).into_owned();
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 
     fn dump(&self, pane: &str) -> String {
@@ -510,6 +519,14 @@ fn zellij_panes_are_attached_with_dump_screen() {
     let left = "terminal_0";
     for p in [left, right.as_str()] {
         zj.type_line(p, "PS1='$ '; clear");
+        let t = Instant::now();
+        while zj.dump(p).trim() != "$" {
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "no bare prompt in {p}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
     zj.type_line(left, "bash fail.sh");
     zj.wait_for(left, "OPENAI_API_KEY");
@@ -538,9 +555,11 @@ fn zellij_panes_are_attached_with_dump_screen() {
 
     zj.type_line(
         left,
-        &format!("{pc} q --new --pane 'why did this fail? [[reply:count is undefined]]'"),
+        &format!(
+            "{pc} q --new --pane 'why did this fail? [[reply:count is undefined]]'; echo DONE-$((2))"
+        ),
     );
-    zj.wait_for(left, "count is undefined");
+    zj.wait_for(left, "DONE-2");
     let r = request_for(&fake, "why did this fail? [[reply:count is undefined]]");
     let got = parts(&r);
     let n = SEEN.lines().count();

@@ -1,7 +1,7 @@
 //! Test support for panechat: an isolated environment per test ([`env`]), a pty runner
 //! ([`pty`]), a provider server speaking the real wire formats ([`fake`]), and the parser
 //! invariants shared by the fuzz targets and the stable fuzz smoke test ([`fuzz_checks`]), and private
-//! tmux servers with an attached client ([`tmux`]).
+//! tmux servers with an attached client ([`tmux`]), and real headless Zellij ([`zellij`]).
 
 pub mod env;
 pub mod fake;
@@ -9,3 +9,4 @@ pub mod fuzz_checks;
 pub mod helpers;
 pub mod pty;
 pub mod tmux;
+pub mod zellij;

@@ -36,6 +36,7 @@ pub const ALL: &[Case] = &[
     ("tmux picker open", super::tmux::picker),
     ("tmux status refresh", super::tmux::status),
     ("zellij picker", super::zellij::picker),
+    ("zellij retitle", super::zellij::retitle),
 ];
 
 /// Runs `warmup` unrecorded rounds, then `n` recorded rounds of `a` then `b`, alternating, so

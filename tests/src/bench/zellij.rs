@@ -151,3 +151,71 @@ pub fn picker(_w: &World) -> Result<Vec<Row>, String> {
         },
     ])
 }
+
+/// Time from a new title to the pane's new name, in a real headless Zellij with the plugin: Enter
+/// on `panechat rename TITLE` typed in a pane (a whole panechat run, which publishes the pane's
+/// state) until `zellij action list-panes` shows that pane named after the title. Reference: one
+/// `list-panes` round trip, which also bounds how finely the new name can be seen.
+pub fn retitle(_w: &World) -> Result<Vec<Row>, String> {
+    use panechat_e2e::env::TestEnv;
+    use panechat_e2e::fake::FakeProvider;
+    use panechat_e2e::zellij::{Opts, Zellij};
+    use std::time::Duration;
+
+    let measure = || -> (Samples, Samples) {
+        let fake = FakeProvider::start();
+        let env = TestEnv::new();
+        env.use_openai(&fake.base_url_openai());
+        let z = Zellij::start(&env, Opts::default());
+        z.wait_plugin_ready();
+        z.wait_prompt(0);
+        z.type_line(0, "panechat q --new 'hello [[title:First]]'");
+        z.wait_for("pane 0 named", Duration::from_secs(30), |z| {
+            z.title(0) == "💬 First"
+        });
+        let (mut lat, mut rt) = (Samples::new(), Samples::new());
+        for i in 0..12 {
+            let want = format!("💬 Title {i}");
+            let t = Instant::now();
+            z.type_line(0, &format!("panechat rename 'Title {i}'"));
+            z.wait_for("pane 0 renamed", Duration::from_secs(10), |z| {
+                z.title(0) == want
+            });
+            let ms = t.elapsed().as_secs_f64() * 1000.0;
+            let t = Instant::now();
+            let _ = z.panes();
+            let one = t.elapsed().as_secs_f64() * 1000.0;
+            // The first rounds warm the shell and Zellij up.
+            if i >= 2 {
+                lat.push(ms);
+                rt.push(one);
+            }
+        }
+        (lat, rt)
+    };
+    let (lat, rt) =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(measure)).map_err(|e| {
+            e.downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "the Zellij session failed".into())
+        })?;
+    let series = |label: &str, s: &Samples| Series {
+        label: label.into(),
+        unit: "ms",
+        decimals: 1,
+        samples: s.clone(),
+    };
+    Ok(vec![Row {
+        case: "zellij: new title to pane name".into(),
+        measured: format!("{:.1} ms median", lat.median()),
+        reference: format!("{:.1} ms (one list-panes)", rt.median()),
+        budget: "reported".into(),
+        verdict: Verdict::Info,
+        detail: String::new(),
+        series: vec![series("rename to name", &lat), series("list-panes", &rt)],
+        notes: vec![
+            "real headless Zellij 0.45.1 with the plugin and a client on a pty; from Enter on `panechat rename` in the pane to the name in `list-panes` (polled)".into(),
+        ],
+    }])
+}

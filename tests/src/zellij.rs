@@ -1,0 +1,476 @@
+//! Real headless Zellij 0.45.1 for the plugin tests and the benchmark: a private `HOME`,
+//! `XDG_*`, `ZELLIJ_SOCKET_DIR` and `TMPDIR` per session, the config printed by
+//! `panechat init zellij --plugin file:<built wasm>`, a pre-seeded `permissions.kdl`, and a
+//! client attached on a pty (plugins get events only with a client).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crate::env::{panechat_bin, profile_dir, TestEnv};
+use serde_json::Value;
+use std::os::unix::process::CommandExt;
+
+/// The Zellij release the plugin targets.
+pub const ZELLIJ_VERSION: &str = "zellij 0.45.1";
+
+/// The plugin's `.wasm`, built once (release, wasm32-wasip1) into `<target>/zellij-plugin`.
+pub fn wasm() -> PathBuf {
+    static WASM: OnceLock<PathBuf> = OnceLock::new();
+    WASM.get_or_init(|| {
+        if let Some(p) = std::env::var_os("PANECHAT_ZELLIJ_WASM") {
+            return PathBuf::from(p);
+        }
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../zellij-plugin/Cargo.toml");
+        let target = profile_dir()
+            .parent()
+            .expect("target dir")
+            .join("zellij-plugin");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let st = Command::new(cargo)
+            .args(["build", "--quiet", "--release", "--target", "wasm32-wasip1"])
+            .arg("--manifest-path")
+            .arg(&manifest)
+            .arg("--target-dir")
+            .arg(&target)
+            .env_remove("CARGO_TARGET_DIR")
+            .status()
+            .expect("running cargo build for the Zellij plugin");
+        assert!(
+            st.success(),
+            "building the Zellij plugin failed (is the wasm32-wasip1 target installed? \
+             `rustup target add wasm32-wasip1`; scripts/test.sh does it)"
+        );
+        target.join("wasm32-wasip1/release/panechat.wasm")
+    })
+    .clone()
+}
+
+/// Panics with an install hint unless `zellij` on PATH is [`ZELLIJ_VERSION`].
+pub fn check_zellij() {
+    let v = Command::new("zellij").arg("--version").output();
+    let v = v.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    assert_eq!(
+        v.as_deref().unwrap_or("not installed"),
+        ZELLIJ_VERSION,
+        "these tests need {ZELLIJ_VERSION} on PATH; scripts/test.sh installs it \
+         (cargo install --locked zellij --version 0.45.1)"
+    );
+}
+
+/// A private headless Zellij session with the plugin loaded and a client attached on a pty.
+pub struct Zellij {
+    /// The session's name.
+    pub session: String,
+    /// Its private root (dirs, sockets, logs under `tmp/`).
+    pub root: PathBuf,
+    /// The `.wasm` it loads.
+    pub wasm: PathBuf,
+    /// The environment every `zellij` command and pane gets.
+    pub env: Vec<(String, String)>,
+    /// The attached client.
+    pub client: Option<std::process::Child>,
+    /// One Zellij at a time: several sessions at once on a small machine make the timings
+    /// these tests wait on (key delivery, pane updates) unreliable.
+    _serial: std::sync::MutexGuard<'static, ()>,
+}
+
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// How a session is started.
+pub struct Opts<'a> {
+    /// Extra lines for config.kdl's plugin block (`panechat "/x"`).
+    pub plugin_option: Option<(&'a str, &'a str)>,
+    /// Write permissions.kdl.
+    pub grant: bool,
+}
+
+impl Default for Opts<'_> {
+    fn default() -> Self {
+        Opts {
+            plugin_option: None,
+            grant: true,
+        }
+    }
+}
+
+impl Zellij {
+    /// Starts a session for `env` (its own dirs, the config `panechat init zellij` prints, the
+    /// plugin) with a client attached, and waits for its first shell pane.
+    pub fn start(env: &TestEnv, opts: Opts<'_>) -> Zellij {
+        check_zellij();
+        let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let root = env.root.join("z");
+        let home = env.root.join("home");
+        let dirs = [
+            ("XDG_CONFIG_HOME", home.join(".config")),
+            ("XDG_CACHE_HOME", home.join(".cache")),
+            ("XDG_DATA_HOME", home.join(".local/share")),
+            ("XDG_STATE_HOME", home.join(".local/state")),
+            ("XDG_RUNTIME_DIR", root.join("run")),
+            ("ZELLIJ_SOCKET_DIR", root.join("s")),
+            ("TMPDIR", root.join("tmp")),
+        ];
+        for (_, d) in &dirs {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::create_dir_all(home.join(".config/zellij")).unwrap();
+        std::fs::create_dir_all(home.join(".cache/zellij")).unwrap();
+        let wasm = root.join("panechat.wasm");
+        std::fs::copy(self::wasm(), &wasm).unwrap();
+
+        let mut vars: Vec<(String, String)> = env
+            .env
+            .iter()
+            .filter(|(k, _)| k.as_str() != "PANECHAT_SESSION")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (k, d) in &dirs {
+            vars.push((k.to_string(), d.display().to_string()));
+        }
+        vars.push(("SHELL".into(), "/bin/bash".into()));
+        vars.push(("TERM".into(), "xterm-256color".into()));
+        vars.push(("PANECHAT_FAKE_API_KEY".into(), "sk-test".into()));
+        let bin_dir = panechat_bin().parent().unwrap().display().to_string();
+        let path = std::env::var("PATH").unwrap_or_default();
+        let path = format!("{bin_dir}:{path}");
+        vars.retain(|(k, _)| k != "PATH");
+        vars.push(("PATH".into(), path));
+        // A quiet shell prompt that the tests can wait for.
+        std::fs::write(home.join(".bashrc"), "PS1='$ '\n").unwrap();
+
+        // The config, as printed by `panechat init zellij`.
+        let url = format!("file:{}", wasm.display());
+        let init = env.run(["init", "zellij", "--plugin", &url]).ok().stdout;
+        let mut config =
+            String::from("show_startup_tips false\nshow_release_notes false\npane_frames true\n");
+        let init = match opts.plugin_option {
+            Some((k, v)) => init.replacen(
+                "title_format",
+                &format!("{k} \"{v}\"\n        title_format"),
+                1,
+            ),
+            None => init,
+        };
+        config.push_str(&init);
+        std::fs::write(home.join(".config/zellij/config.kdl"), config).unwrap();
+        if opts.grant {
+            std::fs::write(
+                home.join(".cache/zellij/permissions.kdl"),
+                format!(
+                    "\"{}\" {{\n    ReadApplicationState\n    ChangeApplicationState\n    RunCommands\n    OpenTerminalsOrPlugins\n    ReadCliPipes\n}}\n",
+                    wasm.display()
+                ),
+            )
+            .unwrap();
+        }
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let session = format!("pc{}-{n}", std::process::id() % 100_000);
+        let mut z = Zellij {
+            session,
+            root,
+            wasm,
+            env: vars,
+            client: None,
+            _serial: serial,
+        };
+        // The server starts first, on its own (a client that starts the server itself sometimes
+        // lost it while the session was being set up, on a loaded machine).
+        let st = z
+            .bare()
+            .args(["attach", "--create-background"])
+            .arg(&z.session)
+            .current_dir(env.root.join("work"))
+            .status()
+            .expect("running zellij");
+        assert!(st.success(), "zellij attach --create-background failed");
+        // The session is set up before a client attaches (a client that attached while the
+        // session's first tab was still being made was sometimes not given that tab, and the
+        // plugin then got no events).
+        z.wait_for("the first shell pane", Duration::from_secs(30), |z| {
+            z.terminal_panes().len() == 1
+        });
+        // Zellij 0.45.1 also now and then disconnects a client right after it attached ("Your
+        // zellij client lost connection"), on a busy machine: it reuses the number of a
+        // connection that just ended and may still act on that one's end. A client that Zellij
+        // does not list half a second later is started again.
+        let work = env.root.join("work");
+        for attempt in 1.. {
+            z.attach(&work);
+            if z.client_stays() {
+                break;
+            }
+            assert!(attempt < 4, "the Zellij client never stayed attached");
+        }
+        z
+    }
+
+    /// Attaches a client on the pty that script(1) makes; what the test writes to script's
+    /// stdin reaches Zellij as typed keys. (Zellij's server went away at once when the client
+    /// itself was the pty's session leader.)
+    pub fn attach(&mut self, work: &Path) {
+        self.kill_client();
+        let mut cmd = Command::new("script");
+        cmd.env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .args([
+                "-qfc",
+                &format!("stty cols 120 rows 40; exec zellij attach {}", self.session),
+                "/dev/null",
+            ])
+            .current_dir(work)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0);
+        self.client = Some(
+            cmd.spawn()
+                .expect("starting script(1) for the Zellij client (package bsdutils)"),
+        );
+    }
+
+    /// Whether the attached client is listed by Zellij and still there half a second later.
+    pub fn client_stays(&mut self) -> bool {
+        let listed = |z: &Zellij| {
+            z.try_action(&["list-clients"])
+                .is_some_and(|s| panechat::adapters::zellij::has_client(&s))
+        };
+        let t = Instant::now();
+        while !listed(self) && t.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        let running = self
+            .client
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)));
+        running && listed(self)
+    }
+
+    /// Ends the attached client.
+    pub fn kill_client(&mut self) {
+        if let Some(mut c) = self.client.take() {
+            // script and the zellij client share its process group.
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(c.id() as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            let _ = c.wait();
+        }
+    }
+
+    /// `zellij` with this test's environment.
+    pub fn bare(&self) -> Command {
+        let mut c = Command::new("zellij");
+        c.env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// `zellij --session <this session>`.
+    pub fn zellij(&self) -> Command {
+        let mut c = self.bare();
+        c.args(["--session", &self.session]);
+        c
+    }
+
+    /// Runs `zellij action ARGS` in this session: its output, or `None` when it failed.
+    pub fn try_action(&self, args: &[&str]) -> Option<String> {
+        let o = self.zellij().arg("action").args(args).output().ok()?;
+        o.status
+            .success()
+            .then(|| String::from_utf8_lossy(&o.stdout).into_owned())
+    }
+
+    /// Runs `zellij action ARGS`. Zellij 0.45.1 now and then turns a command away before it
+    /// does anything ("There is no active session!") while other `zellij` commands end (it
+    /// reuses a client's number at once and may still act on the previous holder's
+    /// disconnection); such a command is run again, as panechat does.
+    #[track_caller]
+    pub fn action(&self, args: &[&str]) -> String {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let o = self.zellij().arg("action").args(args).output().unwrap();
+            let err = String::from_utf8_lossy(&o.stderr);
+            if !o.status.success() && attempts < 3 && panechat::adapters::zellij::turned_away(&err)
+            {
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+            assert!(o.status.success(), "zellij action {args:?} failed: {err}");
+            return String::from_utf8_lossy(&o.stdout).into_owned();
+        }
+    }
+
+    /// `list-panes --json`: every pane.
+    pub fn panes(&self) -> Vec<Value> {
+        self.try_action(&["list-panes", "--json"])
+            .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+    }
+
+    /// The terminal panes (no plugins).
+    pub fn terminal_panes(&self) -> Vec<Value> {
+        self.panes()
+            .into_iter()
+            .filter(|p| p["is_plugin"] == false)
+            .collect()
+    }
+
+    /// Terminal pane `id`.
+    pub fn pane(&self, id: u64) -> Value {
+        self.terminal_panes()
+            .into_iter()
+            .find(|p| p["id"] == id)
+            .unwrap_or(Value::Null)
+    }
+
+    /// Terminal pane `id`'s name.
+    pub fn title(&self, id: u64) -> String {
+        self.pane(id)["title"].as_str().unwrap_or("").to_string()
+    }
+
+    /// What pane `pane` shows (`dump-screen`).
+    pub fn screen(&self, pane: &str) -> String {
+        self.try_action(&["dump-screen", "--pane-id", pane])
+            .unwrap_or_default()
+    }
+
+    /// What the plugin knows (`panechat::list` over a CLI pipe).
+    /// Waits until the plugin has its permissions and knows its session (before that, pane
+    /// states sent to it cannot be placed; it reloads them once it is ready).
+    pub fn wait_plugin_ready(&self) {
+        self.wait_for("the plugin ready", Duration::from_secs(30), |z| {
+            let v = z.plugin_view();
+            v["granted"] == true && v["session"].is_string()
+        });
+    }
+
+    /// The plugin's own view of the session (its JSON answer to a pipe message).
+    pub fn plugin_view(&self) -> Value {
+        // (run again when Zellij turned it away: see `action`)
+        for _ in 0..3 {
+            // From a terminal, as panechat publishes: `zellij pipe` with any other stdin makes
+            // the Zellij server send its last acknowledgement to every client, and a `zellij`
+            // command starting at that moment fails with "There is no active session!" (see
+            // core/src/adapters/zellij.rs).
+            let pty = nix::pty::openpty(None, None).expect("a pseudo-terminal");
+            let o = self
+                .zellij()
+                .args(["pipe", "--name", "panechat::list", "--", "x"])
+                .stdin(Stdio::from(pty.slave))
+                .output()
+                .unwrap();
+            drop(pty.master);
+            let out = String::from_utf8_lossy(&o.stdout);
+            if let Ok(v) = serde_json::from_str(out.lines().next().unwrap_or("")) {
+                return v;
+            }
+            if !panechat::adapters::zellij::turned_away(&String::from_utf8_lossy(&o.stderr)) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Value::Null
+    }
+
+    /// Polls `f` every 50 ms until it holds; panics after `timeout` naming `what`.
+    #[track_caller]
+    pub fn wait_for(&self, what: &str, timeout: Duration, mut f: impl FnMut(&Zellij) -> bool) {
+        let t = Instant::now();
+        while t.elapsed() < timeout {
+            if f(self) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let log = std::fs::read_to_string(self.root.join("tmp/zellij-0/zellij-log/zellij.log"))
+            .unwrap_or_default();
+        let tail: String = log.lines().rev().take(15).collect::<Vec<_>>().join("\n");
+        panic!(
+            "timed out waiting for {what}\npanes: {:#}\nplugin: {}\nfocused screen:\n{}\nzellij log (last lines, newest first):\n{tail}",
+            Value::Array(self.panes()),
+            self.plugin_view(),
+            self.try_action(&["dump-screen"]).unwrap_or_default()
+        );
+    }
+
+    /// Types `line` + Enter into terminal pane `id` (its shell runs it).
+    pub fn type_line(&self, id: u64, line: &str) {
+        let pane = format!("terminal_{id}");
+        self.action_retry(&["write-chars", "--pane-id", &pane, line]);
+        self.action_retry(&["write", "--pane-id", &pane, "13"]);
+    }
+
+    /// An action that a busy server sometimes refuses once ("There is no active session!").
+    #[track_caller]
+    pub fn action_retry(&self, args: &[&str]) {
+        for _ in 0..20 {
+            if self.try_action(args).is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.action(args);
+    }
+
+    /// Waits until pane `id` shows a shell prompt ready for input.
+    pub fn wait_prompt(&self, id: u64) {
+        let pane = format!("terminal_{id}");
+        self.wait_for("a shell prompt", Duration::from_secs(20), |z| {
+            z.screen(&pane).lines().any(|l| l.trim_end() == "$")
+        });
+    }
+
+    /// Keys typed on the attached client, as a person would.
+    pub fn keys(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        let stdin = self.client.as_mut().unwrap().stdin.as_mut().unwrap();
+        stdin.write_all(bytes).unwrap();
+        stdin.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(150));
+    }
+
+    /// Opens a terminal pane and returns its id.
+    pub fn new_pane(&self) -> u64 {
+        let out = self.action(&["new-pane"]);
+        let id: u64 = out
+            .trim()
+            .strip_prefix("terminal_")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("new-pane printed {out:?}"));
+        self.wait_prompt(id);
+        id
+    }
+
+    /// The plugin's pane as drawn (it has the focus while the picker shows; Zellij 0.45.1
+    /// dumps plugin panes only as the focused pane).
+    pub fn plugin_screen(&self) -> String {
+        let focused_plugin = self.panes().into_iter().any(|p| {
+            p["is_plugin"] == true && p["plugin_url"] == "panechat" && p["is_focused"] == true
+        });
+        if focused_plugin {
+            self.try_action(&["dump-screen"]).unwrap_or_default()
+        } else {
+            String::new()
+        }
+    }
+}
+
+impl Drop for Zellij {
+    fn drop(&mut self) {
+        let _ = self
+            .bare()
+            .args(["delete-session", "--force", &self.session])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        self.kill_client();
+        let _ = (&self.root, &self.wasm);
+    }
+}

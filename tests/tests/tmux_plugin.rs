@@ -152,7 +152,19 @@ fn without_the_binary_the_keys_say_how_to_get_it() {
         })
         .collect();
     let mut w = World::start_with(&env, senv, 100, 30);
-    w.load_plugin();
+    // A clone with no build in it (the plugin also looks for target/release/panechat there).
+    let clone = env.root.join("clone");
+    std::fs::create_dir_all(&clone).unwrap();
+    let st = Command::new("cp")
+        .arg("-R")
+        .arg(repo_root().join("tmux-scripts"))
+        .arg(&clone)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let script = clone.join("tmux-scripts/panechat.tmux");
+    let (ok, out, err) = w.tmux.run(&["run-shell", &script.display().to_string()]);
+    assert!(ok, "loading the plugin failed: {out}{err}");
     w.attach(&env, 100, 30);
     w.prefix("F");
     let s = w.wait_screen("binary was not found");

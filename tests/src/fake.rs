@@ -151,6 +151,22 @@ impl RecordedRequest {
         messages_of(&self.body)
     }
 
+    /// The text parts of the last message of an OpenAI request whose content is a list of
+    /// parts (a question with attachments); panics when it is not.
+    pub fn text_parts(&self) -> Vec<String> {
+        let msgs = self.body["messages"].as_array().expect("messages");
+        let last = msgs.last().expect("a message");
+        last["content"]
+            .as_array()
+            .unwrap_or_else(|| panic!("content is not parts: {last}"))
+            .iter()
+            .map(|p| {
+                assert_eq!(p["type"], "text");
+                p["text"].as_str().expect("text").to_string()
+            })
+            .collect()
+    }
+
     /// The text of the last `user` message, if any.
     pub fn last_user_message(&self) -> Option<String> {
         self.messages()
@@ -307,6 +323,26 @@ impl FakeProvider {
     /// Forgets the requests received so far.
     pub fn clear_requests(&self) {
         self.shared.requests.lock().unwrap().clear();
+    }
+
+    /// Waits (30 s at most) for the request whose last user message ends with `question`.
+    #[track_caller]
+    pub fn request_for(&self, question: &str) -> RecordedRequest {
+        let t = Instant::now();
+        loop {
+            if let Some(r) = self
+                .requests()
+                .into_iter()
+                .find(|r| r.last_user_message().is_some_and(|m| m.ends_with(question)))
+            {
+                return r;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "no request asked {question:?}"
+            );
+            std::thread::sleep(Duration::from_millis(40));
+        }
     }
 
     /// Waits until at least `n` requests have arrived (or `timeout` passes) and returns them all.

@@ -106,3 +106,8 @@ pub fn hold(env: &TestEnv, session: &str, id: &str) -> Held {
     let _ = child.wait();
     panic!("the holder never started streaming");
 }
+
+/// `s` quoted for a POSIX shell (single quotes).
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}

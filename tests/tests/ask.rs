@@ -4,18 +4,13 @@
 //! lands in the pane's own conversation with that pane's text attached. Also `--selection`
 //! (what a copy-mode key copied) and Esc at the prompt.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use panechat_e2e::fake::{FakeProvider, RecordedRequest};
-use panechat_e2e::helpers::{json, setup};
+use panechat_e2e::helpers::{json, setup, shell_quote};
 use panechat_e2e::tmux::{wait_until, World};
 
 /// A failing build's output, with colour.
 const FAIL: &str = "printf '\\033[1;31merror[E0425]\\033[0m: cannot find value `count`\\n'";
-
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
 
 /// Opens the ask popup over `pane` on the attached client, running `panechat q ARGS`.
 fn popup(w: &World, pane: &str, args: &str) {
@@ -43,36 +38,6 @@ fn popup(w: &World, pane: &str, args: &str) {
     std::thread::spawn(move || child.wait());
 }
 
-/// The request whose last user message ends with `question`.
-fn request_for(fake: &FakeProvider, question: &str) -> RecordedRequest {
-    let t = Instant::now();
-    loop {
-        if let Some(r) = fake
-            .requests()
-            .into_iter()
-            .find(|r| r.last_user_message().is_some_and(|m| m.ends_with(question)))
-        {
-            return r;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "no request asked {question:?}"
-        );
-        std::thread::sleep(Duration::from_millis(40));
-    }
-}
-
-/// The text parts of the last user message of an OpenAI request.
-fn parts(r: &RecordedRequest) -> Vec<String> {
-    let msgs = r.body["messages"].as_array().unwrap();
-    msgs.last().unwrap()["content"]
-        .as_array()
-        .unwrap_or_else(|| panic!("content is not parts: {}", r.raw_body))
-        .iter()
-        .map(|p| p["text"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 fn a_popup_asks_about_its_pane_and_continues_that_panes_conversation() {
     let (env, fake) = setup();
@@ -96,8 +61,8 @@ fn a_popup_asks_about_its_pane_and_continues_that_panes_conversation() {
     w.keys(&["Enter"]);
     let s = w.wait_screen("press any key to close");
     assert!(s.contains("count is undefined"), "{s}");
-    let r = request_for(&fake, "why did this fail? [[reply:count is undefined]]");
-    let got = parts(&r);
+    let r = fake.request_for("why did this fail? [[reply:count is undefined]]");
+    let got = r.text_parts();
     assert_eq!(got.len(), 2, "{got:?}");
     assert!(
         got[0].starts_with(&format!("--- pane tmux {p0}, "))
@@ -161,10 +126,9 @@ fn a_popup_asks_about_its_pane_and_continues_that_panes_conversation() {
     w.text("what is this? [[reply:a missing variable]]");
     w.keys(&["Enter"]);
     w.wait_screen("press any key to close");
-    let got = parts(&request_for(
-        &fake,
-        "what is this? [[reply:a missing variable]]",
-    ));
+    let got = fake
+        .request_for("what is this? [[reply:a missing variable]]")
+        .text_parts();
     assert_eq!(
         got[0],
         format!("--- selection tmux {p0} ---\nerror[E0425]: cannot find value `count`\n--- end of selection tmux {p0} ---")

@@ -6,43 +6,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use panechat_e2e::env::{panechat_bin, TestEnv};
-use panechat_e2e::fake::{FakeProvider, RecordedRequest};
+use panechat_e2e::fake::FakeProvider;
 use panechat_e2e::helpers::{json, setup};
 use panechat_e2e::tmux::Server;
-
-/// The request whose last user message ends with `question`.
-fn request_for(fake: &FakeProvider, question: &str) -> RecordedRequest {
-    let t = Instant::now();
-    loop {
-        if let Some(r) = fake
-            .requests()
-            .into_iter()
-            .find(|r| r.last_user_message().is_some_and(|m| m.ends_with(question)))
-        {
-            return r;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(30),
-            "no request asked {question:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// The text parts of the last user message of an OpenAI request.
-fn parts(r: &RecordedRequest) -> Vec<String> {
-    let msgs = r.body["messages"].as_array().unwrap();
-    let last = msgs.last().unwrap();
-    last["content"]
-        .as_array()
-        .unwrap_or_else(|| panic!("content is not parts: {last}"))
-        .iter()
-        .map(|p| {
-            assert_eq!(p["type"], "text");
-            p["text"].as_str().unwrap().to_string()
-        })
-        .collect()
-}
 
 /// A build that fails: coloured output, a title sequence, a secret in the environment dump.
 const FAIL_SCRIPT: &str = r#"printf '\033]2;building\007\033[1m   Compiling\033[0m demo v0.1.0\n'
@@ -92,8 +58,8 @@ fn a_pane_and_its_neighbour_are_attached_as_seen() {
         &format!("{pc} q --new --pane left 'what broke there? [[reply:a typo]]'; echo DONE-$((1))"),
     );
     let screen1 = tmux.wait_for_joined(&p1, "DONE-1");
-    let r = request_for(&fake, "what broke there? [[reply:a typo]]");
-    let got = parts(&r);
+    let r = fake.request_for("what broke there? [[reply:a typo]]");
+    let got = r.text_parts();
     assert_eq!(got.len(), 2, "{got:?}");
     let lines = SEEN.lines().count() + 1;
     assert_eq!(
@@ -114,7 +80,7 @@ fn a_pane_and_its_neighbour_are_attached_as_seen() {
         &format!("{pc} q --pane --lines 3 'those three? [[reply:yes]]'; echo DONE-$((3))"),
     );
     tmux.wait_for_joined(&p1, "DONE-3");
-    let got = parts(&request_for(&fake, "those three? [[reply:yes]]"));
+    let got = fake.request_for("those three? [[reply:yes]]").text_parts();
     assert!(
         got[0].starts_with(&format!(
             "--- pane tmux {p1}, 3 lines ---\npanechat: attached pane tmux {p0}"
@@ -137,8 +103,8 @@ fn a_pane_and_its_neighbour_are_attached_as_seen() {
         &format!("{pc} q --new --pane 'why did this fail? [[reply:count is undefined]]'; echo DONE-$((2))"),
     );
     tmux.wait_for_joined(&p0, "DONE-2");
-    let r = request_for(&fake, "why did this fail? [[reply:count is undefined]]");
-    let got = parts(&r);
+    let r = fake.request_for("why did this fail? [[reply:count is undefined]]");
+    let got = r.text_parts();
     let n = SEEN.lines().count();
     assert_eq!(
         got[0],
@@ -182,7 +148,7 @@ fn a_pane_and_its_neighbour_are_attached_as_seen() {
         &format!("{pc} q 'and how do I fix it? [[reply:declare it]]'; echo DONE-$((4))"),
     );
     tmux.wait_for_joined(&p0, "DONE-4");
-    let r = request_for(&fake, "and how do I fix it? [[reply:declare it]]");
+    let r = fake.request_for("and how do I fix it? [[reply:declare it]]");
     let msgs = r.body["messages"].as_array().unwrap();
     assert_eq!(
         msgs[0]["content"],
@@ -227,7 +193,9 @@ fn piped_output_and_the_message_are_both_sent() {
         "{}",
         r.stderr
     );
-    let got = parts(&request_for(&fake, "why [[reply:x is undeclared]]"));
+    let got = fake
+        .request_for("why [[reply:x is undeclared]]")
+        .text_parts();
     assert_eq!(
         got,
         [
@@ -282,7 +250,7 @@ fn files_are_attached_and_bad_ones_refused() {
         "what is wrong?",
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let got = parts(&request_for(&fake, "what is wrong?"));
+    let got = fake.request_for("what is wrong?").text_parts();
     assert_eq!(got.len(), 3);
     assert_eq!(
         got[0],
@@ -302,7 +270,7 @@ fn files_are_attached_and_bad_ones_refused() {
         "why does this not build?",
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let got = parts(&request_for(&fake, "why does this not build?"));
+    let got = fake.request_for("why does this not build?").text_parts();
     assert_eq!(
         got,
         [
@@ -355,7 +323,7 @@ fn files_are_attached_and_bad_ones_refused() {
         "{}",
         r.stderr
     );
-    let got = parts(&request_for(&fake, "summarise [[reply:long]]"));
+    let got = fake.request_for("summarise [[reply:long]]").text_parts();
     assert!(got[0].len() < 270_000, "{}", got[0].len());
     assert!(
         got[0].contains("MB cut here: context.max_bytes is 262144 …]\n--- end of file big.log ---"),
@@ -538,7 +506,9 @@ fn zellij_panes_are_attached_with_dump_screen() {
     );
     let screen = zj.wait_for(&right, "DONE-1");
     assert!(screen.contains("a typo"), "{screen}");
-    let got = parts(&request_for(&fake, "what broke there? [[reply:a typo]]"));
+    let got = fake
+        .request_for("what broke there? [[reply:a typo]]")
+        .text_parts();
     let lines = SEEN.lines().count() + 1;
     assert!(
         got[0].starts_with(&format!("--- pane zellij terminal_0, {lines} lines ---\n")),
@@ -560,8 +530,8 @@ fn zellij_panes_are_attached_with_dump_screen() {
         ),
     );
     zj.wait_for(left, "DONE-2");
-    let r = request_for(&fake, "why did this fail? [[reply:count is undefined]]");
-    let got = parts(&r);
+    let r = fake.request_for("why did this fail? [[reply:count is undefined]]");
+    let got = r.text_parts();
     let n = SEEN.lines().count();
     assert_eq!(
         got[0],

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use panechat_e2e::env::TestEnv;
 use panechat_e2e::fake::FakeProvider;
-use panechat_e2e::helpers::json;
+use panechat_e2e::helpers::{json, shell_quote};
 use panechat_e2e::tmux::{repo_root, server_env, wait_until, World};
 use serde_json::Value;
 
@@ -1247,42 +1247,8 @@ fn ask_keys_run_the_popup_with_hostile_paths_intact() {
     assert!(w.tmux.alive());
 }
 
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
-
 /// A failing build's output, with colour.
 const FAIL: &str = "printf '\\033[1;31merror[E0425]\\033[0m: cannot find value `count`\\n'";
-
-/// The request whose last user message ends with `question`.
-fn request_for(fake: &FakeProvider, question: &str) -> panechat_e2e::fake::RecordedRequest {
-    let t = Instant::now();
-    loop {
-        if let Some(r) = fake
-            .requests()
-            .into_iter()
-            .find(|r| r.last_user_message().is_some_and(|m| m.ends_with(question)))
-        {
-            return r;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "no request asked {question:?}"
-        );
-        std::thread::sleep(Duration::from_millis(40));
-    }
-}
-
-/// The text parts of the last user message of an OpenAI request.
-fn parts(r: &panechat_e2e::fake::RecordedRequest) -> Vec<String> {
-    let msgs = r.body["messages"].as_array().unwrap();
-    msgs.last().unwrap()["content"]
-        .as_array()
-        .unwrap_or_else(|| panic!("content is not parts: {}", r.raw_body))
-        .iter()
-        .map(|p| p["text"].as_str().unwrap().to_string())
-        .collect()
-}
 
 /// The ask keys end to end, typed on an attached client, with the binary and PANECHAT_HOME at
 /// paths holding `#`, spaces, quotes and `$`: prefix + A over a pane that printed an error,
@@ -1347,8 +1313,8 @@ fn ask_keys_ask_about_the_pane_and_the_selection_in_a_popup() {
     w.keys(&["Enter"]);
     let s = w.wait_screen("press any key to close");
     assert!(s.contains("count is undefined; declare it"), "{s}");
-    let r = request_for(&fake, q);
-    let got = parts(&r);
+    let r = fake.request_for(q);
+    let got = r.text_parts();
     assert_eq!(got.len(), 2, "{got:?}");
     assert!(
         got[0].starts_with(&format!("--- pane tmux {p0}, "))
@@ -1402,7 +1368,7 @@ fn ask_keys_ask_about_the_pane_and_the_selection_in_a_popup() {
     w.keys(&["Enter"]);
     let s = w.wait_screen("press any key to close");
     assert!(s.contains("a missing variable"), "{s}");
-    let got = parts(&request_for(&fake, q2));
+    let got = fake.request_for(q2).text_parts();
     assert!(
         got[0].starts_with(&format!(
             "--- selection tmux {p0} ---\nerror[E0425]: cannot find value `count`"

@@ -256,8 +256,10 @@ pub fn read_line(prompt: &str) -> Result<Option<String>> {
         })?;
         match key {
             console::Key::Enter => {
-                let _ = term.write_str("\r\n");
-                return Ok(Some(line.into_iter().collect()));
+                // The whole question stays on screen above the answer (wrapped by the terminal).
+                let text: String = line.into_iter().collect();
+                let _ = term.write_str(&format!("\r\x1b[K{prompt}{text}\r\n"));
+                return Ok(Some(text));
             }
             console::Key::Escape | console::Key::CtrlC => {
                 let _ = term.write_str("\r\n");

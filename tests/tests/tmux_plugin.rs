@@ -591,7 +591,8 @@ fn lock_popup_over_the_waiting_pane_answers_wait_new_fork_and_cancel() {
         let before = show(&env, &id)["turns"].as_u64().unwrap();
         w.tmux
             .type_line(&p1, &format!("panechat q 'mine {n}'; echo \"rc=$?\""));
-        let s = w.wait_screen("is in use");
+        // The whole menu, not just its first rows (the popup draws it in steps).
+        let s = w.wait_screen("Cancel");
         assert!(s.contains("Busy one"), "{s}");
         assert!(s.contains(&format!("tmux pane {p0}")), "{s}");
         assert!(s.contains(&format!("go to pane {p0}")), "{s}");

@@ -27,6 +27,7 @@
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -512,6 +513,23 @@ pub struct RunOutput {
 pub trait Runner {
     /// Runs `program ARGS…` to completion.
     fn run(&self, program: &str, args: &[String]) -> std::io::Result<RunOutput>;
+
+    /// Starts `program ARGS…` (a command that keeps printing, such as `zellij subscribe`),
+    /// returns the first line it prints within `wait` and stops it. `None` when it printed no
+    /// line in time or ended first.
+    fn first_line(
+        &self,
+        program: &str,
+        args: &[String],
+        wait: Duration,
+    ) -> std::io::Result<Option<String>> {
+        let _ = wait;
+        let out = self.run(program, args)?;
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .map(str::to_string))
+    }
 }
 
 /// Runs the real programs.
@@ -529,6 +547,34 @@ impl Runner for RealRunner {
             stdout: out.stdout,
             stderr: out.stderr,
         })
+    }
+
+    fn first_line(
+        &self,
+        program: &str,
+        args: &[String],
+        wait: Duration,
+    ) -> std::io::Result<Option<String>> {
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let stdout = child.stdout.take().expect("a piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let got = std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
+                .ok()
+                .filter(|n| *n > 0 && line.ends_with('\n'))
+                .map(|_| line.trim_end_matches('\n').to_string());
+            let _ = tx.send(got);
+        });
+        let line = rx.recv_timeout(wait).ok().flatten();
+        let _ = child.kill();
+        let _ = child.wait();
+        Ok(line)
     }
 }
 
@@ -746,6 +792,55 @@ fn run_tool(runner: &dyn Runner, program: &str, args: Vec<String>, what: &str) -
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// The rows of a pane (scrollback, then viewport) from the first `zellij subscribe --format
+/// json` event.
+fn zellij_rows(line: &str) -> Option<Vec<String>> {
+    #[derive(Deserialize)]
+    struct Update {
+        #[serde(default)]
+        scrollback: Option<Vec<String>>,
+        viewport: Vec<String>,
+    }
+    let u: Update = serde_json::from_str(line).ok()?;
+    let mut rows = u.scrollback.unwrap_or_default();
+    rows.extend(u.viewport);
+    Some(rows)
+}
+
+/// Puts back into `dump` (Zellij's dump-screen: one line per logical line, each row's trailing
+/// blanks dropped) the blanks that ended a row where its line wrapped, taken from `rows` (the
+/// same pane's rows as stored, blanks kept). `None` when the two do not describe the same text
+/// (the pane changed in between): the dump is then used as it is.
+fn rejoin_wrapped(dump: &str, rows: &[String]) -> Option<String> {
+    // (the CLI ends what it prints with a newline of its own)
+    let (body, end) = match dump.strip_suffix('\n') {
+        Some(body) => (body, "\n"),
+        None => (dump, ""),
+    };
+    let mut rows = rows.iter();
+    let mut out = String::with_capacity(dump.len());
+    for (n, line) in body.split('\n').enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        let mut rest = line;
+        loop {
+            let row = rows.next()?;
+            let seg = row.trim_end_matches(' ');
+            rest = rest.strip_prefix(seg)?;
+            if rest.is_empty() {
+                out.push_str(seg);
+                break;
+            }
+            // the line goes on in the next row: this row was full, blanks included
+            out.push_str(row);
+        }
+    }
+    // rows left over are blank rows below the last line the dump printed
+    rows.all(|r| r.trim_end_matches(' ').is_empty())
+        .then(|| out + end)
+}
+
 fn outside_error() -> Error {
     Error::Usage(
         "--pane needs a multiplexer pane (tmux, Zellij or WezTerm), and this command does not run in one; \
@@ -901,6 +996,29 @@ fn capture_zellij(
         ],
         &format!("capture pane {pane}"),
     )?;
+    // dump-screen joins a line that wrapped but drops the blanks at the end of each row, so
+    // "in this scope" wrapped after "this " reads "in thisscope". The rows as the pane holds
+    // them (`zellij subscribe`, Zellij 0.45+) put those blanks back; without them the dump is
+    // used as it is.
+    let rows = runner
+        .first_line(
+            "zellij",
+            &[
+                "subscribe".into(),
+                "--pane-id".into(),
+                pane.clone(),
+                "--scrollback".into(),
+                "--format".into(),
+                "json".into(),
+            ],
+            Duration::from_secs(2),
+        )
+        .ok()
+        .flatten()
+        .and_then(|line| zellij_rows(&line));
+    let raw = rows
+        .and_then(|rows| rejoin_wrapped(&raw, &rows))
+        .unwrap_or(raw);
     Ok(PaneText {
         multiplexer: Multiplexer::Zellij,
         own: id == own,
@@ -1363,11 +1481,14 @@ mod tests {
         let p = capture_pane(&env, &r, &Which::Own, 10).unwrap();
         assert_eq!(
             *r.calls.borrow(),
-            vec![argv(
-                "zellij action dump-screen --pane-id terminal_1 --full"
-            )]
+            vec![
+                argv("zellij action dump-screen --pane-id terminal_1 --full"),
+                argv("zellij subscribe --pane-id terminal_1 --scrollback --format json"),
+            ]
         );
         assert_eq!(p.pane, "terminal_1");
+        // no rows from subscribe: the dump as it is
+        assert_eq!(p.raw, "$ make\nerror\n");
         let listing = r#"[
           {"id":0,"is_plugin":false,"is_floating":false,"is_suppressed":false,"pane_x":0,"pane_y":1,"pane_columns":60,"pane_rows":28,"tab_id":0},
           {"id":1,"is_plugin":false,"is_floating":false,"is_suppressed":false,"pane_x":60,"pane_y":1,"pane_columns":60,"pane_rows":28,"tab_id":0},
@@ -1383,6 +1504,52 @@ mod tests {
         );
         let e = capture_pane(&env, &Recorder::new(&[]), &Which::Last, 10).unwrap_err();
         assert!(e.to_string().contains("pane by its id"), "{e}");
+    }
+
+    #[test]
+    fn zellij_wrapped_rows_keep_the_blank_at_the_wrap() {
+        // Recorded from Zellij 0.45.1, a 40-column pane: the line wrapped right after a blank.
+        let dump = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab end\n$\n\n\n";
+        let update = r#"{"event":"pane_update","is_initial":true,"pane_id":"terminal_0","scrollback":[],"viewport":["aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa ","b end                                   ","$                                       ","                                        ","                                        "]}"#;
+        let env = Env::from_pairs([("ZELLIJ", "0"), ("ZELLIJ_PANE_ID", "0")]);
+        let r = Recorder::new(&[dump, update]);
+        let p = capture_pane(&env, &r, &Which::Own, 10).unwrap();
+        assert_eq!(
+            p.raw,
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa b end\n$\n\n\n"
+        );
+    }
+
+    #[test]
+    fn zellij_rejoin_checks_that_rows_and_dump_agree() {
+        let rows = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // scrollback rows, a line wrapping over three rows, a blank line
+        assert_eq!(
+            rejoin_wrapped(
+                "one\nabcdef\n\nz",
+                &rows(&["one  ", "ab ", "cd ", "ef ", "   ", "z"])
+            )
+            .as_deref(),
+            Some("one\nab cd ef\n\nz")
+        );
+        // a wrap in the middle of a word keeps it whole
+        assert_eq!(
+            rejoin_wrapped("abcdef", &rows(&["abc", "def"])).as_deref(),
+            Some("abcdef")
+        );
+        // the pane changed between the two reads: no rejoining
+        assert_eq!(rejoin_wrapped("abc\nnew", &rows(&["abc", "old"])), None);
+        assert_eq!(rejoin_wrapped("abc\ndef", &rows(&["abc"])), None);
+        assert_eq!(rejoin_wrapped("abc", &rows(&["abc", "more"])), None);
+        assert_eq!(zellij_rows("not json"), None);
+        assert_eq!(
+            zellij_rows(r#"{"scrollback":["a"],"viewport":["b"]}"#),
+            Some(rows(&["a", "b"]))
+        );
+        assert_eq!(
+            zellij_rows(r#"{"scrollback":null,"viewport":["b"]}"#),
+            Some(rows(&["b"]))
+        );
     }
 
     #[test]

@@ -353,8 +353,11 @@ impl Zellij {
 
     /// The plugin's own view of the session (its JSON answer to a pipe message).
     pub fn plugin_view(&self) -> Value {
-        // (run again when Zellij turned it away: see `action`)
-        for _ in 0..3 {
+        // Run again while it fails (Zellij turns a command away while a client connects or
+        // leaves, see `action`; the plugin may be reloading): a view that cannot be read is
+        // `Null` only after 2 s, with what Zellij said.
+        let t = Instant::now();
+        loop {
             // From a terminal, as panechat publishes: `zellij pipe` with any other stdin makes
             // the Zellij server send its last acknowledgement to every client, and a `zellij`
             // command starting at that moment fails with "There is no active session!" (see
@@ -371,12 +374,16 @@ impl Zellij {
             if let Ok(v) = serde_json::from_str(out.lines().next().unwrap_or("")) {
                 return v;
             }
-            if !panechat::adapters::zellij::turned_away(&String::from_utf8_lossy(&o.stderr)) {
-                break;
+            if t.elapsed() > Duration::from_secs(2) {
+                eprintln!(
+                    "zellij: the plugin's view could not be read ({}): stdout {out:?}, stderr {:?}",
+                    o.status,
+                    String::from_utf8_lossy(&o.stderr)
+                );
+                return Value::Null;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Value::Null
     }
 
     /// Polls `f` every 50 ms until it holds; panics after `timeout` naming `what`.

@@ -9,6 +9,7 @@ use panechat_e2e::env::{panechat_bin, TestEnv};
 use panechat_e2e::fake::FakeProvider;
 use panechat_e2e::helpers::{json, setup};
 use panechat_e2e::tmux::Server;
+use serde_json::Value;
 
 /// A build that fails: coloured output, a title sequence, a secret in the environment dump.
 const FAIL_SCRIPT: &str = r#"printf '\033]2;building\007\033[1m   Compiling\033[0m demo v0.1.0\n'
@@ -539,4 +540,34 @@ fn zellij_panes_are_attached_with_dump_screen() {
     );
     assert!(!r.raw_body.contains("\\u001b"), "escape sequences sent");
     assert!(!r.raw_body.contains("Zq3vX9aB7cD1"), "the secret was sent");
+
+    // A line that wraps right after a blank: dump-screen drops the blank ("xx…xtail"), the
+    // attachment keeps it.
+    let listing: Value = serde_json::from_str(&zj.action(&["list-panes", "--json"])).unwrap();
+    let width = listing
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == 0 && p["is_plugin"] == false)
+        .and_then(|p| p["pane_content_columns"].as_u64())
+        .expect("terminal_0's width") as usize;
+    let xs = "x".repeat(width - 1);
+    zj.type_line(left, "clear");
+    zj.type_line(
+        left,
+        &format!(
+            "printf '%s %s\\n' \"$(printf 'x%.0s' $(seq {}))\" tail",
+            width - 1
+        ),
+    );
+    let screen = zj.wait_for(left, &format!("{xs}tail"));
+    assert!(!screen.contains(&format!("{xs} tail")), "{screen}");
+    assert!(screen.lines().any(|l| l == format!("{xs}tail")), "{screen}");
+    zj.type_line(
+        &right,
+        &format!("{pc} q --new --pane left 'and this? [[reply:ok]]'; echo DONE-$((3))"),
+    );
+    zj.wait_for(&right, "DONE-3");
+    let got = fake.request_for("and this? [[reply:ok]]").text_parts();
+    assert!(got[0].contains(&format!("\n{xs} tail\n")), "{}", got[0]);
 }

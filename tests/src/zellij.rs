@@ -400,10 +400,19 @@ impl Zellij {
             .unwrap_or_default();
         let tail: String = log.lines().rev().take(15).collect::<Vec<_>>().join("\n");
         panic!(
-            "timed out waiting for {what}\npanes: {:#}\nplugin: {}\nfocused screen:\n{}\nzellij log (last lines, newest first):\n{tail}",
+            "timed out waiting for {what}\npanes: {:#}\nplugin: {}\nfocused screen:\n{}\n{}zellij log (last lines, newest first):\n{tail}",
             Value::Array(self.panes()),
             self.plugin_view(),
-            self.try_action(&["dump-screen"]).unwrap_or_default()
+            self.try_action(&["dump-screen"]).unwrap_or_default(),
+            self.terminal_panes()
+                .iter()
+                .filter_map(|p| p["id"].as_u64())
+                .map(|id| {
+                    let pane = format!("terminal_{id}");
+                    let s = self.screen(&pane);
+                    format!("{pane}:\n{}\n", s.trim_end())
+                })
+                .collect::<String>()
         );
     }
 

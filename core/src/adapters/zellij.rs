@@ -23,6 +23,11 @@
 //! - `zellij run --floating --close-on-exit --block-until-exit -- CMD` returns CMD's exit
 //!   status, but in a session without an attached client it runs the command where nobody can
 //!   see it. So the popup is only used when `zellij action list-clients` lists a client.
+//! - Zellij 0.45.1 ends every command's connection twice; a connection that starts in between
+//!   can be given the same client number and is then dropped with it. A `zellij run` dropped
+//!   that way ends with status 0 while its pane stays on screen, so the lock question's answer
+//!   also goes through a question channel (`lock-prompt --token`), read while the pane that
+//!   runs it is listed ([`pane_runs`]).
 
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -216,14 +221,19 @@ fn run_bounded(args: &[&str], deadline: Duration) -> Option<(i32, String)> {
         .stderr(Stdio::null())
         .spawn()
         .ok()?;
+    // (read while it runs: a listing can be longer than a pipe holds)
+    let reader = child.stdout.take().map(|mut so| {
+        std::thread::spawn(move || {
+            let mut out = String::new();
+            let _ = so.read_to_string(&mut out);
+            out
+        })
+    });
     let start = Instant::now();
     loop {
         match child.try_wait() {
             Ok(Some(status)) => {
-                let mut out = String::new();
-                if let Some(mut so) = child.stdout.take() {
-                    let _ = so.read_to_string(&mut out);
-                }
+                let out = reader.and_then(|r| r.join().ok()).unwrap_or_default();
                 return Some((status.code().unwrap_or(-1), out));
             }
             Ok(None) if start.elapsed() < deadline => {
@@ -236,6 +246,28 @@ fn run_bounded(args: &[&str], deadline: Duration) -> Option<(i32, String)> {
             }
         }
     }
+}
+
+/// Whether a pane of the session runs a command that contains `marker` (`zellij action
+/// list-panes --json`); `None` when Zellij did not answer.
+pub fn pane_runs(marker: &str) -> Option<bool> {
+    for attempt in 1..=PIPE_ATTEMPTS {
+        match run_bounded(&["action", "list-panes", "--json"], Duration::from_secs(2)) {
+            Some((0, out)) => {
+                let panes: Vec<serde_json::Value> = serde_json::from_str(&out).ok()?;
+                return Some(panes.iter().any(|p| {
+                    ["pane_command", "terminal_command"]
+                        .iter()
+                        .any(|k| p[k].as_str().is_some_and(|c| c.contains(marker)))
+                }));
+            }
+            _ if attempt < PIPE_ATTEMPTS => {
+                std::thread::sleep(Duration::from_millis(25 * u64::from(attempt)));
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Whether `zellij action list-clients` output lists at least one client.

@@ -1,6 +1,9 @@
 //! `panechat lock-prompt --id ID`: the lock question, run inside a multiplexer popup over the
 //! waiting pane. It names the conversation, the pane holding it and for how long, and offers to
-//! go to that pane. Its exit status is the answer: 10 wait, 11 new, 12 fork, 130 cancel.
+//! go to that pane. Its exit status is the answer: 10 wait, 11 new, 12 fork, 130 cancel. With
+//! `--token` (hidden) the answer is also given to the query's question of that token: Zellij
+//! can cut off the `zellij run` that waits for the exit status while the question is still on
+//! screen.
 
 use panechat::adapters::tmux::Tmux;
 use panechat::adapters::{self, LockAnswer};
@@ -17,6 +20,9 @@ pub struct Args {
     /// The locked conversation.
     #[arg(long)]
     id: String,
+    /// The token of the query's question to answer as well.
+    #[arg(long, hide = true)]
+    token: Option<String>,
 }
 
 /// Runs the command.
@@ -57,6 +63,10 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         Ok(x) => x,
         Err(_) => (LockAnswer::Cancel, false),
     };
+    if let Some(token) = &args.token {
+        // (the query may be gone, or have its answer already: the exit status still tells)
+        let _ = panechat::question::answer(&ctx.paths, token, answer);
+    }
     if go {
         if let Some(p) = &jump {
             let _ = adapters::tmux::RealTmux.run(&[

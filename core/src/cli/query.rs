@@ -941,12 +941,32 @@ fn ask(ctx: &Ctx, cfg: &Config, summary: &Summary, what: &str, holder: &str) -> 
         let exe = std::env::current_exe()
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_else(|_| "panechat".into());
-        let argv = vec![
+        let mut argv = vec![
             exe,
             "lock-prompt".into(),
             "--id".into(),
             summary.id.to_string(),
         ];
+        let zellij = Some(panechat::session::Multiplexer::Zellij);
+        // In Zellij the answer also comes through a question of its own: the `zellij run` that
+        // waits for the popup's exit status can be cut off by Zellij while the question is
+        // still on screen (it then ends with status 0).
+        let channel = (panechat::session::innermost_multiplexer(&ctx.env) == zellij)
+            .then(|| {
+                panechat::question::Question::new(
+                    summary.id.as_str(),
+                    &summary.display_title(),
+                    holder,
+                    ctx.env.get("ZELLIJ_PANE_ID"),
+                )
+                .and_then(|q| q.ask(&ctx.paths))
+                .map_err(|e| ctx.debug(&format!("could not record the lock question: {e}")))
+                .ok()
+            })
+            .flatten();
+        if let Some(p) = &channel {
+            argv.extend(["--token".into(), p.question().token.clone()]);
+        }
         let mut pass = Vec::new();
         for var in ["PANECHAT_HOME", "PANECHAT_CONFIG"] {
             if let Some(v) = ctx.env.get(var) {
@@ -955,6 +975,11 @@ fn ask(ctx: &Ctx, cfg: &Config, summary: &Summary, what: &str, holder: &str) -> 
         }
         if let Some(a) = adapters::popup_prompt(&ctx.env, &argv, &pass) {
             return Ok(a);
+        }
+        if let Some(p) = &channel {
+            if let Some(a) = answer_from_zellij_popup(p) {
+                return Ok(a);
+            }
         }
         let wezterm = Some(panechat::session::Multiplexer::Wezterm);
         if panechat::session::innermost_multiplexer(&ctx.env) == wezterm {
@@ -973,6 +998,35 @@ fn ask(ctx: &Ctx, cfg: &Config, summary: &Summary, what: &str, holder: &str) -> 
     Err(Error::Locked(format!(
         "{what} is still locked by {holder}, and there is no terminal to ask what to do"
     )))
+}
+
+/// The answer to a lock question whose `zellij run` ended without one: given through the
+/// question channel while the popup is still on screen. `None` once the popup is gone
+/// unanswered, on Ctrl-C, or when Zellij stops answering.
+fn answer_from_zellij_popup(pending: &panechat::question::Pending) -> Option<LockAnswer> {
+    let token = pending.question().token.clone();
+    let mut unanswered = 0;
+    loop {
+        if let Some(a) = pending.wait(Duration::from_millis(500), || interrupted().is_none()) {
+            return Some(a);
+        }
+        if interrupted().is_some() {
+            return None;
+        }
+        match panechat::adapters::zellij::pane_runs(&token) {
+            Some(true) => unanswered = 0,
+            Some(false) => {
+                // (the answer may have landed as the popup closed)
+                return pending.wait(Duration::ZERO, || false);
+            }
+            None => {
+                unanswered += 1;
+                if unanswered == 5 {
+                    return None;
+                }
+            }
+        }
+    }
 }
 
 /// A completed reply.

@@ -58,18 +58,30 @@ impl LockAnswer {
     }
 }
 
+/// How a lock question asked in a multiplexer popup ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Popup {
+    /// The popup answered.
+    Answer(LockAnswer),
+    /// No popup here, or it could not be shown (no client attached, the multiplexer did not
+    /// answer): the caller asks inline.
+    NotShown,
+    /// The command that showed it ended without an answer (Zellij can cut it off while the
+    /// popup stays on screen): the answer may still come through another channel.
+    Unclear,
+}
+
 /// Asks the lock question in a multiplexer popup that runs `argv` (`panechat lock-prompt …`).
-/// `None` when this multiplexer has no popup here or it could not be shown (the caller then
-/// asks inline).
-pub fn popup_prompt(
-    env: &Env,
-    argv: &[String],
-    env_pass: &[(String, String)],
-) -> Option<LockAnswer> {
-    let code = match innermost_multiplexer(env)? {
-        Multiplexer::Tmux => tmux::popup(&tmux::RealTmux, env.get("TMUX_PANE"), argv, env_pass)?,
-        Multiplexer::Zellij => zellij::popup(argv, env_pass)?,
-        _ => return None,
+pub fn popup_prompt(env: &Env, argv: &[String], env_pass: &[(String, String)]) -> Popup {
+    let code = match innermost_multiplexer(env) {
+        Some(Multiplexer::Tmux) => {
+            tmux::popup(&tmux::RealTmux, env.get("TMUX_PANE"), argv, env_pass)
+        }
+        Some(Multiplexer::Zellij) => zellij::popup(argv, env_pass),
+        _ => None,
     };
-    LockAnswer::from_exit_code(code)
+    match code {
+        None => Popup::NotShown,
+        Some(code) => LockAnswer::from_exit_code(code).map_or(Popup::Unclear, Popup::Answer),
+    }
 }

@@ -279,15 +279,17 @@ pub fn has_client(list_clients: &str) -> bool {
 }
 
 /// Runs `argv` in a floating pane (`zellij run --floating --block-until-exit`) and returns its
-/// exit status; `None` when it could not be shown (no client is attached to the session, or
-/// `zellij run` failed). `env_pass` reaches the prompt through `env(1)`, since the pane starts
+/// exit status (-1 when `zellij run` was ended by a signal); `None` when it could not be shown
+/// (no client is attached to the session, or `zellij run` failed). `env_pass` reaches the prompt through `env(1)`, since the pane starts
 /// with the Zellij server's environment.
 pub fn popup(argv: &[String], env_pass: &[(String, String)]) -> Option<i32> {
     // (a `zellij` command is now and then turned away while others end: see publish_payload)
     let mut clients = None;
     for attempt in 1..=PIPE_ATTEMPTS {
         match run_bounded(&["action", "list-clients"], Duration::from_secs(2))? {
-            (0, out) => {
+            // (a command Zellij cut off ends with status 0 and prints nothing, not even the
+            // header)
+            (0, out) if out.contains("CLIENT_ID") => {
                 clients = Some(out);
                 break;
             }
@@ -320,7 +322,10 @@ pub fn popup(argv: &[String], env_pass: &[(String, String)]) -> Option<i32> {
             .stderr(Stdio::piped())
             .output()
             .ok()?;
-        let code = out.status.code()?;
+        // (ended by a signal: nothing tells whether the pane opened; the caller looks)
+        let Some(code) = out.status.code() else {
+            return Some(-1);
+        };
         if code == 1
             && turned_away(&String::from_utf8_lossy(&out.stderr))
             && attempt < PIPE_ATTEMPTS

@@ -973,12 +973,18 @@ fn ask(ctx: &Ctx, cfg: &Config, summary: &Summary, what: &str, holder: &str) -> 
                 pass.push((var.to_string(), v.to_string()));
             }
         }
-        if let Some(a) = adapters::popup_prompt(&ctx.env, &argv, &pass) {
-            return Ok(a);
-        }
-        if let Some(p) = &channel {
-            if let Some(a) = answer_from_zellij_popup(p) {
-                return Ok(a);
+        for _ in 0..3 {
+            match adapters::popup_prompt(&ctx.env, &argv, &pass) {
+                adapters::Popup::Answer(a) => return Ok(a),
+                adapters::Popup::NotShown => break,
+                adapters::Popup::Unclear => {}
+            }
+            let Some(p) = &channel else { break };
+            match answer_from_zellij_popup(p) {
+                Waited::Answer(a) => return Ok(a),
+                // (cut off before its pane opened: shown again)
+                Waited::NeverShown => continue,
+                Waited::Over => break,
             }
         }
         let wezterm = Some(panechat::session::Multiplexer::Wezterm);
@@ -1000,29 +1006,41 @@ fn ask(ctx: &Ctx, cfg: &Config, summary: &Summary, what: &str, holder: &str) -> 
     )))
 }
 
+/// What waiting on a Zellij popup's question channel gave.
+enum Waited {
+    Answer(LockAnswer),
+    /// No pane ever ran the question.
+    NeverShown,
+    /// The popup closed unanswered, Ctrl-C, or Zellij stopped answering.
+    Over,
+}
+
 /// The answer to a lock question whose `zellij run` ended without one: given through the
-/// question channel while the popup is still on screen. `None` once the popup is gone
-/// unanswered, on Ctrl-C, or when Zellij stops answering.
-fn answer_from_zellij_popup(pending: &panechat::question::Pending) -> Option<LockAnswer> {
+/// question channel while the popup is still on screen.
+fn answer_from_zellij_popup(pending: &panechat::question::Pending) -> Waited {
     let token = pending.question().token.clone();
-    let mut unanswered = 0;
+    let (mut seen, mut unanswered) = (false, 0);
     loop {
         if let Some(a) = pending.wait(Duration::from_millis(500), || interrupted().is_none()) {
-            return Some(a);
+            return Waited::Answer(a);
         }
         if interrupted().is_some() {
-            return None;
+            return Waited::Over;
         }
         match panechat::adapters::zellij::pane_runs(&token) {
-            Some(true) => unanswered = 0,
+            Some(true) => (seen, unanswered) = (true, 0),
             Some(false) => {
                 // (the answer may have landed as the popup closed)
-                return pending.wait(Duration::ZERO, || false);
+                return match pending.wait(Duration::ZERO, || false) {
+                    Some(a) => Waited::Answer(a),
+                    None if seen => Waited::Over,
+                    None => Waited::NeverShown,
+                };
             }
             None => {
                 unanswered += 1;
                 if unanswered == 5 {
-                    return None;
+                    return Waited::Over;
                 }
             }
         }

@@ -279,10 +279,25 @@ impl Zellij {
 
     /// Runs `zellij action ARGS` in this session: its output, or `None` when it failed.
     pub fn try_action(&self, args: &[&str]) -> Option<String> {
-        let o = self.zellij().arg("action").args(args).output().ok()?;
-        o.status
-            .success()
-            .then(|| String::from_utf8_lossy(&o.stdout).into_owned())
+        // A command that Zellij 0.45.1 cut off (it ends every connection twice and may drop a
+        // new one that got the same client number in between) ends with status 0 and prints
+        // nothing. Commands that only read always print something, so those are run again.
+        let reads = matches!(
+            args.first(),
+            Some(&("dump-screen" | "list-panes" | "list-clients"))
+        );
+        for attempt in 1..=5 {
+            let o = self.zellij().arg("action").args(args).output().ok()?;
+            if !o.status.success() {
+                return None;
+            }
+            if reads && o.stdout.is_empty() && attempt < 5 {
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+            return Some(String::from_utf8_lossy(&o.stdout).into_owned());
+        }
+        None
     }
 
     /// Runs `zellij action ARGS`. Zellij 0.45.1 now and then turns a command away before it
@@ -296,7 +311,13 @@ impl Zellij {
             attempts += 1;
             let o = self.zellij().arg("action").args(args).output().unwrap();
             let err = String::from_utf8_lossy(&o.stderr);
-            if !o.status.success() && attempts < 3 && panechat::adapters::zellij::turned_away(&err)
+            let reads = matches!(
+                args.first(),
+                Some(&("dump-screen" | "list-panes" | "list-clients"))
+            );
+            let cut_off = o.status.success() && reads && o.stdout.is_empty();
+            if (cut_off || (!o.status.success() && panechat::adapters::zellij::turned_away(&err)))
+                && attempts < 3
             {
                 std::thread::sleep(Duration::from_millis(50));
                 continue;

@@ -429,7 +429,13 @@ impl Zellij {
                 .unwrap();
             let err = String::from_utf8_lossy(&o.stderr);
             tries += 1;
-            if o.status.success() || !err.contains("no active session") || tries == 5 {
+            // (a reading command that Zellij cut off ends with status 0 and prints nothing)
+            let cut_off = o.status.success()
+                && o.stdout.is_empty()
+                && matches!(args.first(), Some(&("dump-screen" | "list-panes")));
+            if ((o.status.success() || !err.contains("no active session")) && !cut_off)
+                || tries == 5
+            {
                 return String::from_utf8_lossy(&o.stdout).into_owned();
             }
             std::thread::sleep(Duration::from_millis(200));

@@ -660,14 +660,20 @@ fn a_locked_conversation_asks_in_a_floating_pane_and_each_answer_takes_effect() 
             p1,
             &format!("clear; panechat q --id {shared} 'second'; echo rc=$?"),
         );
+        // (the screen that showed it is kept: a later read can be cut off by Zellij)
+        let mut question = String::new();
         z.wait_for("the floating question", Duration::from_secs(20), |z| {
             z.terminal_panes()
                 .iter()
                 .any(|p| p["is_floating"] == true && p["title"] == "panechat")
-                && z.try_action(&["dump-screen"])
-                    .is_some_and(|s| s.contains("What now?") && s.contains("in use"))
+                && z.try_action(&["dump-screen"]).is_some_and(|s| {
+                    let shown = s.contains("What now?") && s.contains("in use");
+                    if shown {
+                        question = s;
+                    }
+                    shown
+                })
         });
-        let question = z.try_action(&["dump-screen"]).unwrap_or_default();
         assert!(
             question.contains("pane 0") || question.contains("%0") || question.contains(" 0"),
             "{question}"
@@ -680,10 +686,13 @@ fn a_locked_conversation_asks_in_a_floating_pane_and_each_answer_takes_effect() 
                 zellij_runs_of(z).is_empty()
             });
             std::thread::sleep(Duration::from_millis(300));
-            assert!(
-                z.try_action(&["dump-screen"])
-                    .is_some_and(|s| s.contains("What now?")),
-                "the question left the screen with its `zellij run`"
+            z.wait_for(
+                "the question still on screen without its `zellij run`",
+                Duration::from_secs(5),
+                |z| {
+                    z.try_action(&["dump-screen"])
+                        .is_some_and(|s| s.contains("What now?"))
+                },
             );
         }
         z.keys(keys);

@@ -792,6 +792,21 @@ fn run_tool(runner: &dyn Runner, program: &str, args: Vec<String>, what: &str) -
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Runs a `zellij action` that reads (`list-panes`, `dump-screen`): those always print
+/// something, and one that Zellij 0.45.1 cut off (it ends every connection twice and may drop a
+/// new one that got the same client number in between) ends with status 0 and prints nothing,
+/// so it is run again (3 times at most) rather than taken as an empty pane.
+fn zellij_read(runner: &dyn Runner, args: Vec<String>, what: &str) -> Result<String> {
+    for attempt in 1..=3u64 {
+        let out = run_tool(runner, "zellij", args.clone(), what)?;
+        if !out.is_empty() || attempt == 3 {
+            return Ok(out);
+        }
+        std::thread::sleep(Duration::from_millis(25 * attempt));
+    }
+    unreachable!("the last attempt returns")
+}
+
 /// The rows of a pane (scrollback, then viewport) from the first `zellij subscribe --format
 /// json` event.
 fn zellij_rows(line: &str) -> Option<Vec<String>> {
@@ -962,9 +977,8 @@ fn capture_zellij(
             ))
         }
         _ => {
-            let listing = run_tool(
+            let listing = zellij_read(
                 runner,
-                "zellij",
                 vec![
                     "action".into(),
                     "list-panes".into(),
@@ -984,9 +998,8 @@ fn capture_zellij(
         }
     };
     let pane = format!("terminal_{id}");
-    let raw = run_tool(
+    let raw = zellij_read(
         runner,
-        "zellij",
         vec![
             "action".into(),
             "dump-screen".into(),
@@ -1504,6 +1517,22 @@ mod tests {
         );
         let e = capture_pane(&env, &Recorder::new(&[]), &Which::Last, 10).unwrap_err();
         assert!(e.to_string().contains("pane by its id"), "{e}");
+    }
+
+    #[test]
+    fn zellij_reads_cut_off_by_zellij_are_run_again() {
+        let env = Env::from_pairs([("ZELLIJ", "0"), ("ZELLIJ_PANE_ID", "1")]);
+        // (an empty dump-screen: the command was cut off; the second one prints the pane)
+        let r = Recorder::new(&["", "$ make\nerror\n"]);
+        let p = capture_pane(&env, &r, &Which::Own, 10).unwrap();
+        assert_eq!(p.raw, "$ make\nerror\n");
+        let dumps = r
+            .calls
+            .borrow()
+            .iter()
+            .filter(|c| c[2] == "dump-screen")
+            .count();
+        assert_eq!(dumps, 2);
     }
 
     #[test]

@@ -581,6 +581,10 @@ impl State {
                 fx.extend(self.reconcile_names());
                 (fx, true)
             }
+            // A session always has a terminal pane: an update without any (Zellij 0.45.1 sends
+            // one now and then while it drops a client) says nothing about the panes, and
+            // taking it would forget every pane's conversation until the next update.
+            Input::Panes(panes) if panes.is_empty() => (Vec::new(), false),
             Input::Panes(mut panes) => {
                 panes.sort_by_key(|p| (p.tab, p.id));
                 let mut fx = self.grant_shown();

@@ -996,3 +996,22 @@ fn the_ask_key_waits_for_the_permissions() {
     assert!(h.take().is_empty());
     assert!(s.status.as_deref().unwrap().contains("permissions"));
 }
+
+#[test]
+fn an_update_without_terminal_panes_forgets_nothing() {
+    let (mut s, mut h) = ready(2, "[]");
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(2, Some("01abc"), Some("Kept"))),
+        &mut h,
+    );
+    h.take();
+    // (Zellij now and then sends a manifest with plugin panes only)
+    drive(&mut s, Input::Panes(Vec::new()), &mut h);
+    let list: serde_json::Value = serde_json::from_str(&s.list_json()).unwrap();
+    let panes = list["panes"].as_array().unwrap();
+    assert_eq!(panes.len(), 2, "{list}");
+    assert!(panes
+        .iter()
+        .any(|p| p["pane"] == 2 && p["conversation"] == "01abc"));
+}

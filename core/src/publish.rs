@@ -42,48 +42,15 @@ pub trait Sink {
 #[derive(Debug, Default)]
 pub struct RealSink;
 
-/// The `tmux` this process started last to publish a state. Publishes from one process reach
-/// tmux in the order they were made: each waits (at most [`TMUX_ORDER_WAIT`]) for the previous
-/// one to end before it starts, so a later state ("streaming") is never overwritten by an
-/// earlier one ("waiting") whose `tmux` happened to run second. The last one is not waited for.
-static LAST_TMUX: std::sync::Mutex<Option<std::process::Child>> = std::sync::Mutex::new(None);
-
-/// How long a publish waits for the previous one to reach tmux.
-const TMUX_ORDER_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
-
 impl Sink for RealSink {
     fn tmux(&self, socket: Option<&str>, args: &[String]) {
-        use std::process::{Command, Stdio};
         let mut all: Vec<String> = Vec::with_capacity(args.len() + 2);
         if let Some(s) = socket {
             all.push("-S".into());
             all.push(s.into());
         }
         all.extend(args.iter().cloned());
-        let mut last = LAST_TMUX.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(mut prev) = last.take() {
-            let deadline = std::time::Instant::now() + TMUX_ORDER_WAIT;
-            loop {
-                match prev.try_wait() {
-                    Ok(None) if std::time::Instant::now() < deadline => {
-                        std::thread::sleep(std::time::Duration::from_millis(1));
-                    }
-                    Ok(None) => {
-                        // A tmux that does not answer: reap it in the background.
-                        std::thread::spawn(move || prev.wait());
-                        break;
-                    }
-                    _ => break,
-                }
-            }
-        }
-        *last = Command::new("tmux")
-            .args(&all)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok();
+        tmux::Tmux::spawn(&tmux::RealTmux, &all);
     }
 
     fn own_terminal(&self, bytes: &[u8]) {

@@ -5,6 +5,7 @@
 //! ending in `;` (which tmux would take as a command separator) is escaped as `\;`.
 
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::state::PaneState;
 use crate::title::sanitize_title;
@@ -13,15 +14,27 @@ use crate::title::sanitize_title;
 pub trait Tmux {
     /// Runs `tmux ARGS…` and returns its exit status (`None` if it could not run).
     fn run(&self, args: &[String]) -> Option<i32>;
-    /// Starts `tmux ARGS…` without waiting for it.
+    /// Starts `tmux ARGS…` without waiting for it (but after the previous one this process
+    /// started this way has ended, see [`RealTmux`]).
     fn spawn(&self, args: &[String]);
     /// Runs `tmux ARGS…` and returns what it printed (`None` if it failed or could not run).
     fn output(&self, args: &[String]) -> Option<String>;
 }
 
 /// The real tmux binary, talking to the server named by `$TMUX`.
+///
+/// The commands it starts without waiting (pane states being published) reach tmux in the
+/// order they were made: each waits (at most [`SPAWN_ORDER_WAIT`]) for the previous one to end
+/// before it starts, so a later state ("streaming") is never overwritten by an earlier one
+/// ("waiting") whose `tmux` happened to run second. The last one is not waited for.
 #[derive(Debug, Default)]
 pub struct RealTmux;
+
+/// The `tmux` this process last started without waiting.
+static LAST_SPAWNED: std::sync::Mutex<Option<std::process::Child>> = std::sync::Mutex::new(None);
+
+/// How long [`RealTmux::spawn`] waits for the previous one to reach tmux.
+const SPAWN_ORDER_WAIT: Duration = Duration::from_secs(1);
 
 impl Tmux for RealTmux {
     fn run(&self, args: &[String]) -> Option<i32> {
@@ -36,16 +49,30 @@ impl Tmux for RealTmux {
     }
 
     fn spawn(&self, args: &[String]) {
-        if let Ok(mut child) = Command::new("tmux")
+        let mut last = LAST_SPAWNED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(mut prev) = last.take() {
+            let deadline = Instant::now() + SPAWN_ORDER_WAIT;
+            loop {
+                match prev.try_wait() {
+                    Ok(None) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    Ok(None) => {
+                        // A tmux that does not answer: reap it in the background.
+                        std::thread::spawn(move || prev.wait());
+                        break;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        *last = Command::new("tmux")
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-        {
-            // Reap it in the background so the caller does not wait.
-            std::thread::spawn(move || child.wait());
-        }
+            .ok();
     }
 
     fn output(&self, args: &[String]) -> Option<String> {

@@ -204,11 +204,6 @@ impl ZellijPlugin for Plugin {
                     })
                     .collect(),
             ),
-            // (a manifest without a single pane, plugin panes included, says nothing about the
-            // session's panes: a session always has one)
-            Event::PaneUpdate(manifest) if manifest.panes.values().all(Vec::is_empty) => {
-                return false
-            }
             Event::PaneUpdate(manifest) => Input::Panes(panes(&manifest)),
             Event::PaneClosed(PaneId::Terminal(id)) => Input::PaneClosed(id),
             Event::PermissionRequestResult(status) => {

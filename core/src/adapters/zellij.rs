@@ -248,19 +248,15 @@ fn run_bounded(args: &[&str], deadline: Duration) -> Option<(i32, String)> {
     }
 }
 
-/// Whether a pane of the session runs a command that contains `marker` (`zellij action
-/// list-panes --json`); `None` when Zellij did not answer.
-pub fn pane_runs(marker: &str) -> Option<bool> {
+/// What `zellij ARGS…` printed, for a command that only reads (`action list-panes`,
+/// `action list-clients`); `None` when Zellij did not answer. Such a command always prints
+/// something, and one that Zellij 0.45.1 cut off (it ends every connection twice and may drop a
+/// new one that got the same client number in between) ends with status 0 and prints nothing,
+/// so it is run again, as is one turned away.
+fn read(args: &[&str]) -> Option<String> {
     for attempt in 1..=PIPE_ATTEMPTS {
-        match run_bounded(&["action", "list-panes", "--json"], Duration::from_secs(2)) {
-            Some((0, out)) => {
-                let panes: Vec<serde_json::Value> = serde_json::from_str(&out).ok()?;
-                return Some(panes.iter().any(|p| {
-                    ["pane_command", "terminal_command"]
-                        .iter()
-                        .any(|k| p[k].as_str().is_some_and(|c| c.contains(marker)))
-                }));
-            }
+        match run_bounded(args, Duration::from_secs(2))? {
+            (0, out) if !out.is_empty() => return Some(out),
             _ if attempt < PIPE_ATTEMPTS => {
                 std::thread::sleep(Duration::from_millis(25 * u64::from(attempt)));
             }
@@ -268,6 +264,18 @@ pub fn pane_runs(marker: &str) -> Option<bool> {
         }
     }
     None
+}
+
+/// Whether a pane of the session runs a command that contains `marker` (`zellij action
+/// list-panes --json`); `None` when Zellij did not answer.
+pub fn pane_runs(marker: &str) -> Option<bool> {
+    let panes: Vec<serde_json::Value> =
+        serde_json::from_str(&read(&["action", "list-panes", "--json"])?).ok()?;
+    Some(panes.iter().any(|p| {
+        ["pane_command", "terminal_command"]
+            .iter()
+            .any(|k| p[k].as_str().is_some_and(|c| c.contains(marker)))
+    }))
 }
 
 /// Whether `zellij action list-clients` output lists at least one client.
@@ -280,26 +288,11 @@ pub fn has_client(list_clients: &str) -> bool {
 
 /// Runs `argv` in a floating pane (`zellij run --floating --block-until-exit`) and returns its
 /// exit status (-1 when `zellij run` was ended by a signal); `None` when it could not be shown
-/// (no client is attached to the session, or `zellij run` failed). `env_pass` reaches the prompt through `env(1)`, since the pane starts
-/// with the Zellij server's environment.
+/// (no client is attached to the session, or `zellij run` failed). `env_pass` reaches the
+/// prompt through `env(1)`, since the pane starts with the Zellij server's environment.
 pub fn popup(argv: &[String], env_pass: &[(String, String)]) -> Option<i32> {
-    // (a `zellij` command is now and then turned away while others end: see publish_payload)
-    let mut clients = None;
-    for attempt in 1..=PIPE_ATTEMPTS {
-        match run_bounded(&["action", "list-clients"], Duration::from_secs(2))? {
-            // (a command Zellij cut off ends with status 0 and prints nothing, not even the
-            // header)
-            (0, out) if out.contains("CLIENT_ID") => {
-                clients = Some(out);
-                break;
-            }
-            _ if attempt < PIPE_ATTEMPTS => {
-                std::thread::sleep(Duration::from_millis(25 * u64::from(attempt)));
-            }
-            _ => {}
-        }
-    }
-    if !has_client(&clients?) {
+    let clients = read(&["action", "list-clients"])?;
+    if !has_client(&clients) {
         return None;
     }
     let mut args: Vec<String> = vec![

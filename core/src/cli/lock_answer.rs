@@ -57,6 +57,21 @@ fn set_var(value: &str) -> bool {
     err.is_terminal() && err.write_all(&bytes).and_then(|_| err.flush()).is_ok()
 }
 
+/// Records a lock question with a fresh token, to be answered by `panechat lock-answer` or
+/// `panechat lock-prompt --token`; `None` (logged) when it cannot be recorded.
+pub fn record(
+    ctx: &Ctx,
+    conversation: &str,
+    title: &str,
+    holder: &str,
+    pane: Option<&str>,
+) -> Option<question::Pending> {
+    Question::new(conversation, title, holder, pane)
+        .and_then(|q| q.ask(&ctx.paths))
+        .map_err(|e| ctx.debug(&format!("could not record the lock question: {e}")))
+        .ok()
+}
+
 /// Asks the lock question through the WezTerm plugin: records a question, sets the pane's user
 /// var `panechat_question`, and waits `lock.prompt_timeout` for `panechat lock-answer`.
 /// `None` when it could not be asked or nobody answered in time (the caller asks inline).
@@ -68,11 +83,13 @@ pub fn ask_plugin(
     holder: &str,
     keep_going: impl FnMut() -> bool,
 ) -> Option<LockAnswer> {
-    let pane = ctx.env.get("WEZTERM_PANE");
-    let pending = Question::new(conversation, title, holder, pane)
-        .and_then(|q| q.ask(&ctx.paths))
-        .map_err(|e| ctx.debug(&format!("could not record the lock question: {e}")))
-        .ok()?;
+    let pending = record(
+        ctx,
+        conversation,
+        title,
+        holder,
+        ctx.env.get("WEZTERM_PANE"),
+    )?;
     if !set_var(&pending.question().to_json()) {
         ctx.debug("no terminal to signal the WezTerm plugin; asking here");
         return None;

@@ -953,15 +953,9 @@ fn ask(ctx: &Ctx, cfg: &Config, summary: &Summary, what: &str, holder: &str) -> 
         // still on screen (it then ends with status 0).
         let channel = (panechat::session::innermost_multiplexer(&ctx.env) == zellij)
             .then(|| {
-                panechat::question::Question::new(
-                    summary.id.as_str(),
-                    &summary.display_title(),
-                    holder,
-                    ctx.env.get("ZELLIJ_PANE_ID"),
-                )
-                .and_then(|q| q.ask(&ctx.paths))
-                .map_err(|e| ctx.debug(&format!("could not record the lock question: {e}")))
-                .ok()
+                let (id, title) = (summary.id.as_str(), summary.display_title());
+                let pane = ctx.env.get("ZELLIJ_PANE_ID");
+                super::lock_answer::record(ctx, id, &title, holder, pane)
             })
             .flatten();
         if let Some(p) = &channel {

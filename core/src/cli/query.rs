@@ -936,8 +936,9 @@ fn lock_conversation(
 }
 
 fn ask(ctx: &Ctx, cfg: &Config, summary: &Summary, what: &str, holder: &str) -> Result<LockAnswer> {
-    let in_mux = panechat::session::innermost_multiplexer(&ctx.env).is_some();
-    if cfg.lock_prompt != PromptMode::Inline && in_mux {
+    use panechat::session::Multiplexer;
+    let mux = panechat::session::innermost_multiplexer(&ctx.env);
+    if cfg.lock_prompt != PromptMode::Inline && mux.is_some() {
         let exe = std::env::current_exe()
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_else(|_| "panechat".into());
@@ -947,11 +948,10 @@ fn ask(ctx: &Ctx, cfg: &Config, summary: &Summary, what: &str, holder: &str) -> 
             "--id".into(),
             summary.id.to_string(),
         ];
-        let zellij = Some(panechat::session::Multiplexer::Zellij);
         // In Zellij the answer also comes through a question of its own: the `zellij run` that
         // waits for the popup's exit status can be cut off by Zellij while the question is
         // still on screen (it then ends with status 0).
-        let channel = (panechat::session::innermost_multiplexer(&ctx.env) == zellij)
+        let channel = (mux == Some(Multiplexer::Zellij))
             .then(|| {
                 let (id, title) = (summary.id.as_str(), summary.display_title());
                 let pane = ctx.env.get("ZELLIJ_PANE_ID");
@@ -981,8 +981,7 @@ fn ask(ctx: &Ctx, cfg: &Config, summary: &Summary, what: &str, holder: &str) -> 
                 Waited::Over => break,
             }
         }
-        let wezterm = Some(panechat::session::Multiplexer::Wezterm);
-        if panechat::session::innermost_multiplexer(&ctx.env) == wezterm {
+        if mux == Some(Multiplexer::Wezterm) {
             let (id, title) = (summary.id.as_str(), summary.display_title());
             let go = || interrupted().is_none();
             let t = cfg.lock_prompt_timeout;

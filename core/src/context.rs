@@ -521,9 +521,9 @@ pub trait Runner {
         &self,
         program: &str,
         args: &[String],
-        wait: Duration,
+        _wait: Duration,
     ) -> std::io::Result<Option<String>> {
-        let _ = wait;
+        // (this default runs it to its end: for runners whose programs end by themselves)
         let out = self.run(program, args)?;
         Ok(String::from_utf8_lossy(&out.stdout)
             .lines()

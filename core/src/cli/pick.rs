@@ -418,7 +418,7 @@ fn preview_lines(ctx: &Ctx, it: &Item, width: usize) -> Vec<String> {
     let s = &it.summary;
     let mut facts = vec![
         s.id.to_string(),
-        format!("{} turns", s.turns),
+        ui::turns(s.turns),
         format!("{} ago", panechat::time::ago(&s.updated_at)),
     ];
     if let Some(p) = &s.parent {

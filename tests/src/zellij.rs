@@ -231,6 +231,33 @@ impl Zellij {
         );
     }
 
+    /// Attaches one more client (another terminal on the same session), on its own pty;
+    /// returns once Zellij lists it. Dropping the returned client kills it (the client leaves).
+    pub fn another_client(&self, work: &Path) -> OtherClient {
+        let count = |z: &Zellij| z.client_ids().len();
+        let before = count(self);
+        let child = Command::new("script")
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .args([
+                "-qfc",
+                &format!("stty cols 100 rows 30; exec zellij attach {}", self.session),
+                "/dev/null",
+            ])
+            .current_dir(work)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("starting script(1) for a Zellij client (package bsdutils)");
+        let other = OtherClient(child);
+        self.wait_for("the other client listed", Duration::from_secs(10), |z| {
+            count(z) > before
+        });
+        other
+    }
+
     /// Whether the attached client is listed by Zellij and still there half a second later.
     pub fn client_stays(&mut self) -> bool {
         let listed = |z: &Zellij| {
@@ -374,6 +401,31 @@ impl Zellij {
 
     /// The plugin's own view of the session (its JSON answer to a pipe message).
     pub fn plugin_view(&self) -> Value {
+        // Every instance answers `all`; the one of the attached client with the smallest id
+        // acts for the session (the others keep what they knew when their client left).
+        let views = self.plugin_views("all");
+        let acting = self.client_ids().into_iter().min();
+        let pick = views
+            .iter()
+            .position(|v| acting.is_some_and(|id| v["client"] == id))
+            .unwrap_or(0);
+        views.into_iter().nth(pick).unwrap_or(Value::Null)
+    }
+
+    /// The ids of the attached clients (`list-clients`).
+    pub fn client_ids(&self) -> Vec<u64> {
+        self.try_action(&["list-clients"])
+            .unwrap_or_default()
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+            .collect()
+    }
+
+    /// The views of the plugin's instances that answer `panechat::list` with `payload` (Zellij
+    /// runs one instance per client that attached; `all` asks each, otherwise the one that acts
+    /// for the session answers): one JSON value per line.
+    pub fn plugin_views(&self, payload: &str) -> Vec<Value> {
         // Run again while it fails (Zellij turns a command away while a client connects or
         // leaves, see `action`; the plugin may be reloading): a view that cannot be read is
         // `Null` only after 2 s, with what Zellij said.
@@ -386,14 +438,18 @@ impl Zellij {
             let pty = nix::pty::openpty(None, None).expect("a pseudo-terminal");
             let o = self
                 .zellij()
-                .args(["pipe", "--name", "panechat::list", "--", "x"])
+                .args(["pipe", "--name", "panechat::list", "--", payload])
                 .stdin(Stdio::from(pty.slave))
                 .output()
                 .unwrap();
             drop(pty.master);
             let out = String::from_utf8_lossy(&o.stdout);
-            if let Ok(v) = serde_json::from_str(out.lines().next().unwrap_or("")) {
-                return v;
+            let views: Vec<Value> = out
+                .lines()
+                .map_while(|l| serde_json::from_str(l).ok())
+                .collect();
+            if !views.is_empty() && views.len() == out.lines().count() {
+                return views;
             }
             if t.elapsed() > Duration::from_secs(2) {
                 eprintln!(
@@ -401,7 +457,7 @@ impl Zellij {
                     o.status,
                     String::from_utf8_lossy(&o.stderr)
                 );
-                return Value::Null;
+                return Vec::new();
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -437,11 +493,39 @@ impl Zellij {
         );
     }
 
-    /// Types `line` + Enter into terminal pane `id` (its shell runs it).
+    /// Types `line` + Enter into terminal pane `id` (its shell runs it). Zellij 0.45.1 drops
+    /// now and then a command that starts while another ends (it exits with status 0 then,
+    /// having done nothing or not): each of the two writes is made again when the pane's
+    /// cursor has not moved 3 s later (the shell echoes what it gets).
+    #[track_caller]
     pub fn type_line(&self, id: u64, line: &str) {
         let pane = format!("terminal_{id}");
-        self.action_retry(&["write-chars", "--pane-id", &pane, line]);
-        self.action_retry(&["write", "--pane-id", &pane, "13"]);
+        self.write_until_cursor_moves(id, &["write-chars", "--pane-id", &pane, line]);
+        self.write_until_cursor_moves(id, &["write", "--pane-id", &pane, "13"]);
+    }
+
+    /// Where the cursor of terminal pane `id` is (`list-panes`).
+    pub fn cursor(&self, id: u64) -> Option<Value> {
+        let c = self.pane(id)["cursor_coordinates_in_pane"].clone();
+        (!c.is_null()).then_some(c)
+    }
+
+    #[track_caller]
+    fn write_until_cursor_moves(&self, id: u64, args: &[&str]) {
+        let before = self.cursor(id);
+        for attempt in 1..=3 {
+            self.action_retry(args);
+            let t = Instant::now();
+            while t.elapsed() < Duration::from_secs(3) {
+                let now = self.cursor(id);
+                if now.is_some() && now != before {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(30));
+            }
+            eprintln!("zellij: {args:?} moved no cursor (attempt {attempt})");
+        }
+        panic!("zellij: {args:?} never reached pane {id}");
     }
 
     /// An action that a busy server sometimes refuses once ("There is no active session!").
@@ -473,16 +557,55 @@ impl Zellij {
         std::thread::sleep(Duration::from_millis(150));
     }
 
-    /// Opens a terminal pane and returns its id.
+    /// Opens a terminal pane and returns its id. (A `new-pane` that Zellij cut off prints
+    /// nothing, whether or not the pane was made: the new pane is then looked for, and asked
+    /// for again when there is none.)
+    #[track_caller]
     pub fn new_pane(&self) -> u64 {
-        let out = self.action(&["new-pane"]);
-        let id: u64 = out
-            .trim()
-            .strip_prefix("terminal_")
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("new-pane printed {out:?}"));
-        self.wait_prompt(id);
-        id
+        let ids = |z: &Zellij| -> Vec<u64> {
+            z.terminal_panes()
+                .iter()
+                .filter_map(|p| p["id"].as_u64())
+                .collect()
+        };
+        let before = ids(self);
+        for _ in 0..3 {
+            let out = self.action(&["new-pane"]);
+            let printed = out
+                .trim()
+                .strip_prefix("terminal_")
+                .and_then(|n| n.parse().ok());
+            let t = Instant::now();
+            let mut made = printed;
+            while made.is_none() && t.elapsed() < Duration::from_secs(2) {
+                made = ids(self).into_iter().find(|id| !before.contains(id));
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if let Some(id) = made {
+                self.wait_prompt(id);
+                return id;
+            }
+            eprintln!("zellij: new-pane printed {out:?} and made no pane");
+        }
+        panic!("zellij: new-pane never made a pane");
+    }
+
+    /// Runs `zellij action ARGS` until `done` holds (each run waits up to 3 s for it; a run
+    /// that Zellij cut off may have done nothing).
+    #[track_caller]
+    pub fn action_until(&self, args: &[&str], done: impl Fn(&Zellij) -> bool) {
+        for _ in 0..3 {
+            self.action_retry(args);
+            let t = Instant::now();
+            while t.elapsed() < Duration::from_secs(3) {
+                if done(self) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            eprintln!("zellij: {args:?} did not take effect, running it again");
+        }
+        panic!("zellij: {args:?} never took effect");
     }
 
     /// The plugin's pane as drawn (it has the focus while the picker shows; Zellij 0.45.1
@@ -496,6 +619,20 @@ impl Zellij {
         } else {
             String::new()
         }
+    }
+}
+
+/// A client attached by [`Zellij::another_client`]; it leaves when dropped.
+pub struct OtherClient(std::process::Child);
+
+impl Drop for OtherClient {
+    fn drop(&mut self) {
+        // script and the zellij client share its process group.
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(self.0.id() as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let _ = self.0.wait();
     }
 }
 

@@ -185,12 +185,15 @@ fn queries_rename_their_panes_and_hostile_titles_stay_literal() {
     let latency = t.elapsed();
     eprintln!("zellij: retitle to pane name: {} ms", latency.as_millis());
     assert!(latency < Duration::from_millis(1500), "{latency:?}");
-    z.action(&[
-        "rename-pane",
-        "--pane-id",
-        &format!("terminal_{p1}"),
-        "my build",
-    ]);
+    z.action_until(
+        &[
+            "rename-pane",
+            "--pane-id",
+            &format!("terminal_{p1}"),
+            "my build",
+        ],
+        |z| z.title(p1) == "my build",
+    );
     z.wait_for(
         "the plugin notices the hand-made name",
         Duration::from_secs(10),
@@ -217,10 +220,7 @@ fn picker_lists_every_panes_conversation_and_enter_focuses_the_choice() {
     let mut z = Zellij::start(&env, Opts::default());
     z.wait_prompt(0);
     z.type_line(0, "panechat q --new 'one [[title:Alpha topic]]'");
-    z.action(&["new-tab"]);
-    z.wait_for("a second tab", Duration::from_secs(10), |z| {
-        z.terminal_panes().len() == 2
-    });
+    z.action_until(&["new-tab"], |z| z.terminal_panes().len() == 2);
     let p1 = z
         .terminal_panes()
         .iter()
@@ -731,4 +731,80 @@ fn a_locked_conversation_asks_in_a_floating_pane_and_each_answer_takes_effect() 
         // Let the holder finish before the next round.
         z.wait_for("pane 0 idle", Duration::from_secs(40), |_| !running(&env));
     }
+}
+
+#[test]
+fn a_client_that_came_and_left_leaves_one_plugin_instance_acting() {
+    // Zellij runs the plugin once per client that attached and keeps the instance of a client
+    // that left: it hears no more pane updates but still every `panechat::state`. Renaming
+    // from what it knew then would undo a name the user gave a pane since.
+    let (env, _fake) = setup();
+    let z = Zellij::start(&env, Opts::default());
+    z.wait_prompt(0);
+    z.wait_plugin_ready();
+    let work = env.root.join("work");
+    z.type_line(0, "panechat q --new 'hi [[title:First]]'");
+    z.wait_for("pane 0 named", Duration::from_secs(20), |z| {
+        z.title(0) == "💬 First"
+    });
+    let other = z.another_client(&work);
+    z.wait_for("an instance per client", Duration::from_secs(20), |z| {
+        let views = z.plugin_views("all");
+        views.len() == 2
+            && views
+                .iter()
+                .all(|v| v["panes"][0]["conversation_title"] == "First")
+    });
+    // One of them acts for the session: the first client's (it has the smaller id).
+    let first_client = z.plugin_view()["client"].clone();
+    assert!(first_client.is_u64(), "{first_client}");
+    let views = z.plugin_views("x");
+    assert_eq!(views.len(), 1, "{views:?}");
+    assert_eq!(views[0]["leader"], true);
+    assert_eq!(views[0]["client"], first_client);
+    drop(other);
+    z.wait_for("the other client gone", Duration::from_secs(10), |z| {
+        z.client_ids().len() == 1
+    });
+    // The user names the pane, then the conversation gets a new title.
+    z.action_until(
+        &["rename-pane", "--pane-id", "terminal_0", "my build"],
+        |z| z.title(0) == "my build",
+    );
+    z.wait_for(
+        "the plugin notices the hand-made name",
+        Duration::from_secs(10),
+        |z| z.plugin_view()["panes"][0]["renamed_by_hand"] == true,
+    );
+    z.type_line(0, "panechat rename 'Second'");
+    z.wait_for("the conversation retitled", Duration::from_secs(10), |z| {
+        z.plugin_view()["panes"][0]["conversation_title"] == "Second"
+    });
+    // The instance of the client that left heard it too, and learnt from Zellij that its client
+    // is gone: it renames nothing.
+    std::thread::sleep(Duration::from_millis(500));
+    let views = z.plugin_views("all");
+    assert!(
+        views
+            .iter()
+            .any(|v| v["client"] != first_client && v["leader"] == false),
+        "{views:?}"
+    );
+    assert_eq!(z.title(0), "my build", "{views:?}");
+
+    // Another client attaches, and the first one leaves: the other client's instance renames.
+    let other = z.another_client(&work);
+    let mut z = z;
+    z.kill_client();
+    z.wait_for("the first client gone", Duration::from_secs(10), |z| {
+        let ids = z.client_ids();
+        ids.len() == 1 && first_client != ids[0]
+    });
+    let p1 = z.new_pane();
+    z.type_line(p1, "panechat q --new 'hi [[title:Handed over]]'");
+    z.wait_for("the new pane named", Duration::from_secs(20), |z| {
+        z.title(p1) == "💬 Handed over"
+    });
+    assert_eq!(z.title(0), "my build");
+    drop(other);
 }

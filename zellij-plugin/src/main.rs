@@ -94,6 +94,10 @@ impl Host for Zellij {
                 unblock_cli_pipe_input(&pipe);
                 None
             }
+            Effect::ListClients => {
+                list_clients();
+                None
+            }
         }
     }
 }
@@ -160,6 +164,8 @@ fn now() -> i64 {
 impl ZellijPlugin for Plugin {
     fn load(&mut self, configuration: BTreeMap<String, String>) {
         self.state = model::State::new(model::Config::from_map(&configuration));
+        // (Zellij runs one instance per client that attached)
+        self.state.client = Some(get_plugin_ids().client_id);
         subscribe(&[
             EventType::ModeUpdate,
             EventType::SessionUpdate,
@@ -171,6 +177,7 @@ impl ZellijPlugin for Plugin {
             EventType::CommandPaneExited,
             EventType::Key,
             EventType::Visible,
+            EventType::ListClients,
         ]);
         // (subscribed first: the answer to a grant Zellij remembers comes at once)
         request_permission(&[
@@ -189,11 +196,25 @@ impl ZellijPlugin for Plugin {
                 None => return false,
             },
             Event::SessionUpdate(sessions, _) => {
-                match sessions.into_iter().find(|s| s.is_current_session) {
-                    Some(s) => Input::SessionName(s.name),
-                    None => return false,
-                }
+                let Some(s) = sessions.into_iter().find(|s| s.is_current_session) else {
+                    return false;
+                };
+                let redraw = drive(
+                    &mut self.state,
+                    Input::ClientCount(s.connected_clients),
+                    &mut Zellij,
+                );
+                return drive(&mut self.state, Input::SessionName(s.name), &mut Zellij) || redraw;
             }
+            Event::ListClients(clients) => Input::Clients(
+                clients
+                    .iter()
+                    .map(|c| model::Client {
+                        id: c.client_id,
+                        current: c.is_current_client,
+                    })
+                    .collect(),
+            ),
             Event::TabUpdate(tabs) => Input::Tabs(
                 tabs.iter()
                     .map(|t| model::Tab {

@@ -53,6 +53,15 @@ pub struct Tab {
     pub floating_visible: bool,
 }
 
+/// A client attached to the session, as `list_clients` reports it (`ListClients`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Client {
+    /// Zellij's client id.
+    pub id: u16,
+    /// The client this plugin instance belongs to.
+    pub current: bool,
+}
+
 /// A key the picker understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Key {
@@ -91,6 +100,11 @@ pub enum Input {
     Tabs(Vec<Tab>),
     /// A pane was closed.
     PaneClosed(u32),
+    /// The clients attached to the session, answering [`Effect::ListClients`].
+    Clients(Vec<Client>),
+    /// How many clients the session has (`SessionUpdate`); a change is worth asking who they
+    /// are.
+    ClientCount(usize),
     /// A pipe message. `payload` `None` marks the end of a CLI pipe (from a keybind, it only
     /// means that no payload was configured).
     Pipe {
@@ -196,6 +210,9 @@ pub enum Effect {
     },
     /// Let a CLI pipe go on (or end).
     CliUnblock(String),
+    /// Ask which clients are attached (`list_clients`); Zellij answers with
+    /// [`Input::Clients`].
+    ListClients,
 }
 
 /// Performs effects; the shim's implementation calls `zellij-tile`, tests record them.
@@ -314,6 +331,31 @@ pub struct State {
     applied_at: HashMap<u32, u64>,
     /// `applied` when the running `sessions --json` was started.
     load_started: u64,
+    /// Whether this instance's client was attached when Zellij last said (`None`: not asked
+    /// yet). Zellij runs one instance of the plugin per client that attached; the instance of a
+    /// client that left stays loaded, gets no more events, but still gets every pipe message.
+    pub live: Option<bool>,
+    /// This instance renames panes: its client was attached and had the smallest id when
+    /// Zellij last said (one instance acts for the session).
+    pub leader: bool,
+    /// This instance's client id (`get_plugin_ids`), set by the shim.
+    pub client: Option<u16>,
+    /// How many clients the last `SessionUpdate` counted.
+    client_count: Option<usize>,
+    /// Panes to rename once Zellij says this instance renames (see [`Mode::Quiet`]).
+    due: Vec<u32>,
+}
+
+/// When [`State::reconcile`] renames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Keep the account only: whether this instance renames is to be asked first.
+    Quiet,
+    /// Rename when this instance renames for the session.
+    AsLeader,
+    /// Zellij has just said this instance renames: also the panes that do not show the name
+    /// the account says they were given (another instance may have left before renaming).
+    Claim,
 }
 
 fn ctx(kind: &str, req: u64, extra: &[(&str, String)]) -> BTreeMap<String, String> {
@@ -420,8 +462,10 @@ impl State {
         Some(text::cap_chars(&text::inert(&name), self.cfg.name_max))
     }
 
-    /// Renames the panes whose conversation's name differs from what they show.
-    fn reconcile_names(&mut self) -> Vec<Effect> {
+    /// Renames the panes whose conversation's name differs from what they show (see [`Mode`]).
+    /// Every instance keeps the same account of names; one renames.
+    fn reconcile(&mut self, mode: Mode) -> Vec<Effect> {
+        let claim = mode == Mode::Claim;
         if !self.cfg.rename_panes || self.granted != Some(true) {
             return Vec::new();
         }
@@ -432,9 +476,18 @@ impl State {
             let overwrite = self.cfg.overwrite_renamed;
             let n = self.naming.entry(id).or_default();
             if n.manual && !overwrite {
+                // A pane that already shows the name it should have is ours again (another
+                // instance renamed it before this one heard of the new title).
+                if want.as_ref() == Some(&title) {
+                    *n = Naming {
+                        ours: want,
+                        confirmed: true,
+                        ..Naming::default()
+                    };
+                }
                 continue;
             }
-            if want == n.ours {
+            if want == n.ours && !(claim && want.is_some() && want.as_ref() != Some(&title)) {
                 continue;
             }
             if want.is_none() && n.ours.is_none() {
@@ -459,7 +512,20 @@ impl State {
                 name: want.unwrap_or_default(),
             });
         }
-        out
+        match mode {
+            Mode::Quiet => {
+                for e in out {
+                    if let Effect::Rename { pane, .. } = e {
+                        if !self.due.contains(&pane) {
+                            self.due.push(pane);
+                        }
+                    }
+                }
+                Vec::new()
+            }
+            _ if self.leader => out,
+            _ => Vec::new(),
+        }
     }
 
     /// Notes panes whose name changed away from the plugin's (renamed by hand).
@@ -547,7 +613,7 @@ impl State {
         }
         self.granted = Some(true);
         let mut fx = self.load_sessions();
-        fx.extend(self.reconcile_names());
+        fx.push(Effect::ListClients);
         fx
     }
 
@@ -578,7 +644,7 @@ impl State {
                     return (Vec::new(), true);
                 }
                 let mut fx = self.load_sessions();
-                fx.extend(self.reconcile_names());
+                fx.push(Effect::ListClients);
                 (fx, true)
             }
             // A session always has a terminal pane: an update without any (Zellij 0.45.1 sends
@@ -593,7 +659,8 @@ impl State {
                 let live: Vec<u32> = self.panes.iter().map(|p| p.id).collect();
                 self.naming.retain(|id, _| live.contains(id));
                 self.notice_manual_renames();
-                fx.extend(self.reconcile_names());
+                // (only the instance of an attached client gets pane updates)
+                fx.extend(self.reconcile(Mode::AsLeader));
                 (fx, changed && self.picker.open)
             }
             Input::Tabs(mut tabs) => {
@@ -601,6 +668,18 @@ impl State {
                 let changed = tabs != self.tabs;
                 self.tabs = tabs;
                 (self.grant_shown(), changed && self.picker.open)
+            }
+            Input::Clients(list) => self.clients(&list),
+            Input::ClientCount(n) => {
+                let changed = self.client_count.replace(n) != Some(n);
+                (
+                    if changed {
+                        self.ask_clients()
+                    } else {
+                        Vec::new()
+                    },
+                    false,
+                )
             }
             Input::PaneClosed(id) => {
                 self.panes.retain(|p| p.id != id);
@@ -672,7 +751,11 @@ impl State {
                 Ok(s) => {
                     if self.newest(&s) {
                         redraw = self.apply_state(&s) && self.picker.open;
-                        fx.extend(self.reconcile_names());
+                        // The instance of a client that left gets this message too: it renames
+                        // only once Zellij says its client is attached (asked for every
+                        // message: an instance is not told that its client left).
+                        fx.extend(self.reconcile(Mode::Quiet));
+                        fx.extend(self.ask_clients());
                     }
                 }
                 Err(e) => {
@@ -694,7 +777,9 @@ impl State {
                 redraw = self.picker.open;
             }
             PIPE_LIST => {
-                if let Some(pipe) = &cli {
+                // (the payload `all` asks every instance, those of clients that left too)
+                let asked = self.leader || self.granted != Some(true) || payload.trim() == "all";
+                if let Some(pipe) = cli.as_ref().filter(|_| asked) {
                     fx.push(Effect::CliOutput {
                         pipe: pipe.clone(),
                         text: self.list_json() + "\n",
@@ -707,6 +792,57 @@ impl State {
             fx.push(Effect::CliUnblock(pipe));
         }
         (fx, redraw)
+    }
+
+    /// Asks Zellij which clients are attached (once granted: it needs ReadApplicationState).
+    fn ask_clients(&mut self) -> Vec<Effect> {
+        if self.granted == Some(true) {
+            vec![Effect::ListClients]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Zellij listed the attached clients: whether this instance's client is one of them and
+    /// has the smallest id (then it renames panes and answers `panechat::list`).
+    fn clients(&mut self, list: &[Client]) -> (Vec<Effect>, bool) {
+        let me = list.iter().find(|c| c.current).map(|c| c.id);
+        let was_live = self.live;
+        let was_leader = self.leader;
+        self.live = Some(me.is_some());
+        self.client = me.or(self.client);
+        self.leader = me.is_some_and(|me| list.iter().all(|c| c.id >= me));
+        let mut fx = Vec::new();
+        let due = std::mem::take(&mut self.due);
+        if was_live == Some(false) && me.is_some() {
+            // Back after its client left (a client got its number): what it knows may be old,
+            // names included; it renames again after a reload and a pane update.
+            fx.extend(self.load_sessions());
+            return (fx, false);
+        }
+        if !self.leader {
+            return (fx, false);
+        }
+        let mut renames = self.reconcile(if was_leader {
+            Mode::AsLeader
+        } else {
+            Mode::Claim
+        });
+        for pane in due {
+            let named = |e: &Effect| matches!(e, Effect::Rename { pane: p, .. } if *p == pane);
+            let Some(n) = self.naming.get(&pane) else {
+                continue;
+            };
+            let live = self.panes.iter().any(|p| p.id == pane);
+            if live && !renames.iter().any(named) && (!n.manual || self.cfg.overwrite_renamed) {
+                renames.push(Effect::Rename {
+                    pane,
+                    name: n.ours.clone().unwrap_or_default(),
+                });
+            }
+        }
+        fx.extend(renames);
+        (fx, false)
     }
 
     /// What the plugin knows, as JSON (`panechat::list`).
@@ -733,6 +869,8 @@ impl State {
             "session": self.session_name,
             "granted": self.granted,
             "status": self.status,
+            "client": self.client,
+            "leader": self.leader,
             "panes": panes,
         })
         .to_string()
@@ -1014,7 +1152,8 @@ impl State {
                         }
                     }
                     self.status = None;
-                    fx.extend(self.reconcile_names());
+                    fx.extend(self.reconcile(Mode::Quiet));
+                    fx.extend(self.ask_clients());
                 }
                 Err(e) => {
                     self.status = Some(format!("could not read `panechat sessions --json`: {e}"))

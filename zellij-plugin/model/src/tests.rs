@@ -14,10 +14,24 @@ const HOSTILE: &str =
 struct Rec {
     effects: Vec<Effect>,
     next_pane: u32,
+    /// The clients `list_clients` reports (`None`: this instance's client, id 1, alone); the
+    /// answer comes at once.
+    clients: Option<Vec<Client>>,
+    /// `list_clients` calls.
+    asked: usize,
 }
 
 impl Host for Rec {
     fn perform(&mut self, e: Effect) -> Option<Input> {
+        if e == Effect::ListClients {
+            self.asked += 1;
+            return Some(Input::Clients(self.clients.clone().unwrap_or_else(|| {
+                vec![Client {
+                    id: 1,
+                    current: true,
+                }]
+            })));
+        }
         self.effects.push(e.clone());
         match e {
             Effect::OpenTerminal { context, .. } => {
@@ -1014,4 +1028,185 @@ fn an_update_without_terminal_panes_forgets_nothing() {
     assert!(panes
         .iter()
         .any(|p| p["pane"] == 2 && p["conversation"] == "01abc"));
+}
+
+fn cli(name: &str, payload: &str, id: &str) -> Input {
+    Input::Pipe {
+        name: name.into(),
+        payload: Some(payload.into()),
+        cli: Some(id.into()),
+    }
+}
+
+fn clients(ids: &[(u16, bool)]) -> Option<Vec<Client>> {
+    Some(
+        ids.iter()
+            .map(|&(id, current)| Client { id, current })
+            .collect(),
+    )
+}
+
+#[test]
+fn a_state_renames_only_once_zellij_says_the_client_is_attached() {
+    let (mut s, mut h) = ready(2, "[]");
+    h.take();
+    let (fx, _) = s.handle(cli(
+        PIPE_STATE,
+        &state_json(2, Some("01b"), Some("B")),
+        "p1",
+    ));
+    assert_eq!(
+        fx,
+        [Effect::ListClients, Effect::CliUnblock("p1".into())],
+        "no rename before the answer"
+    );
+    let (fx, _) = s.handle(Input::Clients(vec![Client {
+        id: 3,
+        current: true,
+    }]));
+    assert_eq!(
+        fx,
+        [Effect::Rename {
+            pane: 2,
+            name: "💬 B".into()
+        }]
+    );
+    // A later answer renames nothing again.
+    let (fx, _) = s.handle(Input::Clients(vec![Client {
+        id: 3,
+        current: true,
+    }]));
+    assert!(fx.is_empty(), "{fx:?}");
+    let (fx, _) = s.handle(cli(PIPE_LIST, "", "p2"));
+    assert!(
+        matches!(&fx[0], Effect::CliOutput { pipe, text } if pipe == "p2" && text.contains("\"leader\":true")),
+        "{fx:?}"
+    );
+}
+
+#[test]
+fn the_instance_of_a_client_that_left_renames_nothing_and_answers_no_list() {
+    // Zellij keeps the plugin instance of a client that detached: it gets no more pane
+    // updates but every pipe message. Renaming from what it knew then would undo what
+    // happened since (here: the user's own name for pane 1).
+    let (mut s, mut h) = ready(2, "[]");
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(1, Some("01a"), Some("One"))),
+        &mut h,
+    );
+    let r = h.renames();
+    echo_renames(&mut s, &mut h, &r);
+    h.clients = clients(&[(2, false)]);
+    drive(
+        &mut s,
+        cli(
+            PIPE_STATE,
+            &state_json(1, Some("01a"), Some("Retitled")),
+            "p1",
+        ),
+        &mut h,
+    );
+    drive(&mut s, cli(PIPE_LIST, "", "p2"), &mut h);
+    assert_eq!(
+        h.take(),
+        [
+            Effect::CliUnblock("p1".into()),
+            Effect::CliUnblock("p2".into())
+        ],
+        "no rename, no answer"
+    );
+    assert_eq!(s.live, Some(false));
+    // Asked for every instance's view, it answers.
+    drive(&mut s, cli(PIPE_LIST, "all", "p3"), &mut h);
+    assert!(
+        matches!(&h.take()[0], Effect::CliOutput { text, .. } if text.contains("\"leader\":false")),
+    );
+    // A client attaches again with its number: the instance is back and reloads.
+    h.clients = clients(&[(1, true), (2, false)]);
+    drive(&mut s, Input::ClientCount(2), &mut h);
+    assert!(
+        matches!(&h.take()[..], [Effect::Run { argv, .. }] if argv[1] == "sessions"),
+        "reloaded"
+    );
+}
+
+#[test]
+fn one_instance_renames_and_another_takes_over_when_its_client_leaves() {
+    // Instance of client 2, while client 1 is attached too.
+    let (mut s, mut h) = ready(2, "[]");
+    h.clients = clients(&[(1, false), (2, true)]);
+    drive(&mut s, Input::ClientCount(2), &mut h);
+    assert!(!s.leader);
+    drive(
+        &mut s,
+        cli(PIPE_STATE, &state_json(1, Some("01a"), Some("One")), "p1"),
+        &mut h,
+    );
+    drive(&mut s, cli(PIPE_LIST, "", "p2"), &mut h);
+    assert_eq!(
+        h.take(),
+        [
+            Effect::CliUnblock("p1".into()),
+            Effect::CliUnblock("p2".into())
+        ],
+        "the other instance renames and answers"
+    );
+    // It still knows the conversation (its client's picker shows it)...
+    assert_eq!(s.rows()[0].conv.map(|c| c.id.as_str()), Some("01a"));
+    // ...and does not take the name the other instance gave for a rename by hand, even when
+    // the pane update comes before the state.
+    drive(
+        &mut s,
+        cli(PIPE_STATE, &state_json(2, Some("01b"), Some("Two")), "p3"),
+        &mut h,
+    );
+    h.take();
+    let mut panes = s.panes.clone();
+    panes[0].title = "💬 One".into();
+    panes[1].title = "💬 Two".into();
+    drive(&mut s, Input::Panes(panes.clone()), &mut h);
+    panes[1].title = "💬 Two again".into();
+    drive(&mut s, Input::Panes(panes.clone()), &mut h);
+    drive(
+        &mut s,
+        cli(
+            PIPE_STATE,
+            &state_json(2, Some("01b"), Some("Two again")),
+            "p4",
+        ),
+        &mut h,
+    );
+    h.take();
+    let v: serde_json::Value = serde_json::from_str(&s.list_json()).unwrap();
+    assert_eq!(v["panes"][1]["renamed_by_hand"], false, "{v}");
+    // Pane 1 is retitled, and client 1 leaves before its instance renamed the pane: this
+    // instance renames from now on, that pane too.
+    drive(
+        &mut s,
+        cli(
+            PIPE_STATE,
+            &state_json(1, Some("01a"), Some("One bis")),
+            "p5",
+        ),
+        &mut h,
+    );
+    assert!(h.renames().is_empty());
+    h.clients = clients(&[(2, true)]);
+    drive(&mut s, Input::ClientCount(1), &mut h);
+    assert!(s.leader);
+    assert_eq!(h.renames(), [(1, "💬 One bis".to_string())]);
+    // A pane the user renamed stays as it is.
+    panes[0].title = "my build".into();
+    drive(&mut s, Input::Panes(panes), &mut h);
+    drive(
+        &mut s,
+        cli(
+            PIPE_STATE,
+            &state_json(1, Some("01a"), Some("One ter")),
+            "p6",
+        ),
+        &mut h,
+    );
+    assert!(h.renames().is_empty());
 }

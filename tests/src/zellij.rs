@@ -71,6 +71,8 @@ pub struct Zellij {
     pub env: Vec<(String, String)>,
     /// The attached client.
     pub client: Option<std::process::Child>,
+    /// Its terminal: columns, rows.
+    size: (u16, u16),
     /// One Zellij at a time: several sessions at once on a small machine make the timings
     /// these tests wait on (key delivery, pane updates) unreliable.
     _serial: std::sync::MutexGuard<'static, ()>,
@@ -84,6 +86,8 @@ pub struct Opts<'a> {
     pub plugin_option: Option<(&'a str, &'a str)>,
     /// Write permissions.kdl.
     pub grant: bool,
+    /// The attached client's terminal: columns, rows.
+    pub size: (u16, u16),
 }
 
 impl Default for Opts<'_> {
@@ -91,6 +95,7 @@ impl Default for Opts<'_> {
         Opts {
             plugin_option: None,
             grant: true,
+            size: (120, 40),
         }
     }
 }
@@ -174,6 +179,7 @@ impl Zellij {
             wasm,
             env: vars,
             client: None,
+            size: opts.size,
             _serial: serial,
         };
         // The server starts first, on its own (a client that starts the server itself sometimes
@@ -217,7 +223,10 @@ impl Zellij {
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .args([
                 "-qfc",
-                &format!("stty cols 120 rows 40; exec zellij attach {}", self.session),
+                &format!(
+                    "stty cols {} rows {}; exec zellij attach {}",
+                    self.size.0, self.size.1, self.session
+                ),
                 "/dev/null",
             ])
             .current_dir(work)
@@ -381,6 +390,13 @@ impl Zellij {
     /// Terminal pane `id`'s name.
     pub fn title(&self, id: u64) -> String {
         self.pane(id)["title"].as_str().unwrap_or("").to_string()
+    }
+
+    /// `dump-screen --full` of terminal pane `id`: its scrollback and screen.
+    pub fn full_screen(&self, id: u64) -> String {
+        let pane = format!("terminal_{id}");
+        self.try_action(&["dump-screen", "--pane-id", &pane, "--full"])
+            .unwrap_or_default()
     }
 
     /// What pane `pane` shows (`dump-screen`).
@@ -562,6 +578,12 @@ impl Zellij {
     /// for again when there is none.)
     #[track_caller]
     pub fn new_pane(&self) -> u64 {
+        self.new_pane_with(&[])
+    }
+
+    /// [`Zellij::new_pane`] with `new-pane` options (`--direction right`).
+    #[track_caller]
+    pub fn new_pane_with(&self, options: &[&str]) -> u64 {
         let ids = |z: &Zellij| -> Vec<u64> {
             z.terminal_panes()
                 .iter()
@@ -570,7 +592,9 @@ impl Zellij {
         };
         let before = ids(self);
         for _ in 0..3 {
-            let out = self.action(&["new-pane"]);
+            let mut args = vec!["new-pane"];
+            args.extend(options);
+            let out = self.action(&args);
             let printed = out
                 .trim()
                 .strip_prefix("terminal_")

@@ -1,15 +1,13 @@
 //! Context attached to a question: a pane's text in real tmux (`--pane`, `--pane left`), piped
 //! input with a message, `-f` files and their errors. The fake provider records each request.
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use panechat_e2e::env::{panechat_bin, TestEnv};
 use panechat_e2e::fake::FakeProvider;
 use panechat_e2e::helpers::{json, setup};
 use panechat_e2e::tmux::Server;
-use serde_json::Value;
+use panechat_e2e::zellij::{Opts, Zellij};
 
 /// A build that fails: coloured output, a title sequence, a secret in the environment dump.
 const FAIL_SCRIPT: &str = r#"printf '\033]2;building\007\033[1m   Compiling\033[0m demo v0.1.0\n'
@@ -333,185 +331,45 @@ fn files_are_attached_and_bad_ones_refused() {
     );
 }
 
-/// A headless Zellij session (private sockets, config and cache under the test's root) with a
-/// client attached on a pty, as a person's terminal would be.
-struct Zellij {
-    session: String,
-    envs: Vec<(String, String)>,
-    cwd: PathBuf,
-    client: Option<panechat_e2e::pty::Pty>,
-}
-
-impl Zellij {
-    fn start(env: &TestEnv) -> Zellij {
-        assert!(
-            Command::new("zellij")
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success()),
-            "zellij is not installed; the test command (scripts/test.sh) installs it"
-        );
-        let z = env.root.join("zj");
-        let home = env.root.join("home");
-        let mut envs: Vec<(String, String)> = env
-            .env
-            .iter()
-            .filter(|(k, _)| *k != "PANECHAT_SESSION")
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        for (k, dir) in [
-            ("XDG_CONFIG_HOME", home.join(".config")),
-            ("XDG_CACHE_HOME", home.join(".cache")),
-            ("XDG_DATA_HOME", home.join(".local/share")),
-            ("ZELLIJ_SOCKET_DIR", z.join("sock")),
-            ("TMPDIR", z.join("tmp")),
-        ] {
-            std::fs::create_dir_all(&dir).unwrap();
-            envs.push((k.into(), dir.display().to_string()));
-        }
-        envs.push(("SHELL".into(), "/bin/bash".into()));
-        envs.push(("TERM".into(), "xterm-256color".into()));
-        std::fs::create_dir_all(home.join(".config/zellij")).unwrap();
-        std::fs::write(
-            home.join(".config/zellij/config.kdl"),
-            "show_startup_tips false\nshow_release_notes false\n",
-        )
-        .unwrap();
-        let mut zj = Zellij {
-            session: format!("pcctx{}", std::process::id()),
-            envs,
-            cwd: env.root.join("work"),
-            client: None,
-        };
-        let o = zj
-            .cmd()
-            .args(["attach", "--create-background", &zj.session])
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "zellij: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        let mut c = zj.cmd();
-        c.args(["attach", &zj.session]);
-        zj.client = Some(panechat_e2e::pty::Pty::spawn_sized(c, 200, 50));
-        let t = Instant::now();
-        while !zj
-            .action(&["list-panes", "--json"])
-            .contains("\"is_plugin\": false")
-        {
-            assert!(t.elapsed() < Duration::from_secs(30), "no Zellij panes");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        zj
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new("zellij");
-        c.env_clear()
-            .envs(self.envs.iter().map(|(k, v)| (k, v)))
-            .current_dir(&self.cwd)
-            .stdin(std::process::Stdio::null());
-        c
-    }
-
-    /// Runs `zellij action ARGS`; an action Zellij turns away while a client connects or
-    /// leaves ("There is no active session!") is run again.
-    fn action(&self, args: &[&str]) -> String {
-        let mut tries = 0;
-        loop {
-            let o = self
-                .cmd()
-                .args(["--session", &self.session, "action"])
-                .args(args)
-                .output()
-                .unwrap();
-            let err = String::from_utf8_lossy(&o.stderr);
-            tries += 1;
-            // (a reading command that Zellij cut off ends with status 0 and prints nothing)
-            let cut_off = o.status.success()
-                && o.stdout.is_empty()
-                && matches!(args.first(), Some(&("dump-screen" | "list-panes")));
-            if ((o.status.success() || !err.contains("no active session")) && !cut_off)
-                || tries == 5
-            {
-                return String::from_utf8_lossy(&o.stdout).into_owned();
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    fn dump(&self, pane: &str) -> String {
-        self.action(&["dump-screen", "--pane-id", pane, "--full"])
-    }
-
-    fn wait_for(&self, pane: &str, needle: &str) -> String {
-        let t = Instant::now();
-        loop {
-            let screen = self.dump(pane);
-            if screen.contains(needle) {
-                return screen;
-            }
-            assert!(
-                t.elapsed() < Duration::from_secs(30),
-                "pane {pane} never showed {needle:?}:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn type_line(&self, pane: &str, line: &str) {
-        self.action(&["write-chars", "-p", pane, &format!("{line}\n")]);
-    }
-}
-
-impl Drop for Zellij {
-    fn drop(&mut self) {
-        let _ = self
-            .cmd()
-            .args(["delete-session", "--force", &self.session])
-            .output();
-        if let Some(mut c) = self.client.take() {
-            let _ = c.child.kill();
-            let _ = c.child.wait();
-        }
-    }
-}
-
 #[test]
 fn zellij_panes_are_attached_with_dump_screen() {
     let fake = FakeProvider::start();
     let env = TestEnv::new();
     env.use_openai(&fake.base_url_openai());
     std::fs::write(env.root.join("work/fail.sh"), FAIL_SCRIPT).unwrap();
-    let zj = Zellij::start(&env);
-    let right = zj
-        .action(&["new-pane", "--direction", "right"])
-        .trim()
-        .to_string();
-    assert_eq!(right, "terminal_1");
-    let left = "terminal_0";
-    for p in [left, right.as_str()] {
-        zj.type_line(p, "PS1='$ '; clear");
-        let t = Instant::now();
-        while zj.dump(p).trim() != "$" {
-            assert!(
-                t.elapsed() < Duration::from_secs(30),
-                "no bare prompt in {p}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+    let zj = Zellij::start(
+        &env,
+        Opts {
+            size: (200, 50),
+            ..Opts::default()
+        },
+    );
+    zj.wait_prompt(0);
+    let right = zj.new_pane_with(&["--direction", "right"]);
+    let left = 0;
+    let wait_for = |pane: u64, needle: &str| -> String {
+        zj.wait_for(
+            &format!("terminal_{pane} showing {needle:?}"),
+            Duration::from_secs(30),
+            |z| z.full_screen(pane).contains(needle),
+        );
+        zj.full_screen(pane)
+    };
+    for p in [left, right] {
+        zj.type_line(p, "clear");
+        zj.wait_for("a bare prompt", Duration::from_secs(30), |z| {
+            z.full_screen(p).trim() == "$"
+        });
     }
     zj.type_line(left, "bash fail.sh");
-    zj.wait_for(left, "OPENAI_API_KEY");
+    wait_for(left, "OPENAI_API_KEY");
     let pc = panechat_bin().display().to_string();
 
     zj.type_line(
-        &right,
+        right,
         &format!("{pc} q --new --pane left 'what broke there? [[reply:a typo]]'; echo DONE-$((1))"),
     );
-    let screen = zj.wait_for(&right, "DONE-1");
+    let screen = wait_for(right, "DONE-1");
     assert!(screen.contains("a typo"), "{screen}");
     let got = fake
         .request_for("what broke there? [[reply:a typo]]")
@@ -536,7 +394,7 @@ fn zellij_panes_are_attached_with_dump_screen() {
             "{pc} q --new --pane 'why did this fail? [[reply:count is undefined]]'; echo DONE-$((2))"
         ),
     );
-    zj.wait_for(left, "DONE-2");
+    wait_for(left, "DONE-2");
     let r = fake.request_for("why did this fail? [[reply:count is undefined]]");
     let got = r.text_parts();
     let n = SEEN.lines().count();
@@ -549,13 +407,8 @@ fn zellij_panes_are_attached_with_dump_screen() {
 
     // A line that wraps right after a blank: dump-screen drops the blank ("xx…xtail"), the
     // attachment keeps it.
-    let listing: Value = serde_json::from_str(&zj.action(&["list-panes", "--json"])).unwrap();
-    let width = listing
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["id"] == 0 && p["is_plugin"] == false)
-        .and_then(|p| p["pane_content_columns"].as_u64())
+    let width = zj.pane(0)["pane_content_columns"]
+        .as_u64()
         .expect("terminal_0's width") as usize;
     let xs = "x".repeat(width - 1);
     zj.type_line(left, "clear");
@@ -566,14 +419,14 @@ fn zellij_panes_are_attached_with_dump_screen() {
             width - 1
         ),
     );
-    let screen = zj.wait_for(left, &format!("{xs}tail"));
+    let screen = wait_for(left, &format!("{xs}tail"));
     assert!(!screen.contains(&format!("{xs} tail")), "{screen}");
     assert!(screen.lines().any(|l| l == format!("{xs}tail")), "{screen}");
     zj.type_line(
-        &right,
+        right,
         &format!("{pc} q --new --pane left 'and this? [[reply:ok]]'; echo DONE-$((3))"),
     );
-    zj.wait_for(&right, "DONE-3");
+    wait_for(right, "DONE-3");
     let got = fake.request_for("and this? [[reply:ok]]").text_parts();
     assert!(got[0].contains(&format!("\n{xs} tail\n")), "{}", got[0]);
 }

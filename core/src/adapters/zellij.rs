@@ -27,7 +27,9 @@
 //!   can be given the same client number and is then dropped with it. A `zellij run` dropped
 //!   that way ends with status 0 while its pane stays on screen, so the lock question's answer
 //!   also goes through a question channel (`lock-prompt --token`), read while the pane that
-//!   runs it is listed ([`pane_runs`]).
+//!   runs it is listed ([`pane_runs`]). A `zellij pipe` dropped that way also ends with status
+//!   0, having sent nothing: the plugin prints [`ACK`] for every state message it takes, and a
+//!   message without it is sent again ([`again`]).
 
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -127,6 +129,11 @@ pub fn publish_payload(session: Option<&str>, payload: &str) {
         }
     };
     let args = publish_args(payload, session.as_deref());
+    let unheard = Unheard::of(
+        session
+            .as_deref()
+            .or(std::env::var("ZELLIJ_SESSION_NAME").ok().as_deref()),
+    );
     let Some(first) = spawn_pipe(&args) else {
         return;
     };
@@ -134,18 +141,27 @@ pub fn publish_payload(session: Option<&str>, payload: &str) {
         *n += 1;
     }
     // Reap it without waiting for it (a caller that exits first leaves it to init), and send
-    // the message again when the session's check failed (exit status 1: "There is no active
-    // session!"; nothing was sent then). Zellij 0.45.1 reuses a client's number as soon as it
-    // is free and may still act on the previous holder's disconnection afterwards, so a
-    // `zellij` command that starts while others end is now and then turned away although the
-    // session is there.
+    // the message again when it did not arrive (see [`again`]).
     let reaper = std::thread::Builder::new()
         .name("zellij-pipe".into())
         .spawn(move || {
             let mut child = first;
             for attempt in 1..=PIPE_ATTEMPTS {
-                let turned_away = matches!(child.wait(), Ok(s) if s.code() == Some(1));
-                if !turned_away || attempt == PIPE_ATTEMPTS {
+                let mut out = String::new();
+                if let Some(mut so) = child.stdout.take() {
+                    let _ = so.read_to_string(&mut out);
+                }
+                let code = child.wait().ok().and_then(|s| s.code());
+                let heard = code == Some(0) && acknowledged(&out);
+                if let Some(u) = &unheard {
+                    match (heard, code) {
+                        (true, _) => u.forget(),
+                        (false, Some(0)) if attempt == PIPE_ATTEMPTS => u.note(),
+                        _ => {}
+                    }
+                }
+                let known_unheard = unheard.as_ref().is_some_and(Unheard::recent);
+                if !again(code, heard, known_unheard) || attempt == PIPE_ATTEMPTS {
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(25 * u64::from(attempt)));
@@ -170,6 +186,75 @@ pub fn publish_payload(session: Option<&str>, payload: &str) {
 /// How many times one message is sent at most (see [`publish_payload`]).
 const PIPE_ATTEMPTS: u32 = 3;
 
+/// What the plugin prints for each `panechat::state` message it takes.
+pub const ACK: &str = "ok";
+
+/// Whether a `zellij pipe`'s output holds a plugin's acknowledgement ([`ACK`]).
+pub fn acknowledged(out: &str) -> bool {
+    out.lines().any(|l| l.trim() == ACK)
+}
+
+/// Whether a message whose `zellij pipe` ended with `code` is sent again:
+/// - status 1: the session's check failed ("There is no active session!"), nothing was sent.
+///   Zellij 0.45.1 reuses a client's number as soon as it is free and may still act on the
+///   previous holder's disconnection afterwards, so a `zellij` command that starts while
+///   others end is now and then turned away although the session is there;
+/// - status 0 without the plugin's acknowledgement: the same race can drop the connection
+///   after it was accepted (the command then ends with status 0 having sent nothing), or no
+///   plugin listens. Not sent again when recently no attempt in this session was acknowledged
+///   (`known_unheard`: the plugin is not loaded there), so that panechat without the plugin
+///   costs one `zellij pipe` per message.
+///
+/// A process ended by its alarm (a plugin still asking for its permissions) is not.
+pub fn again(code: Option<i32>, heard: bool, known_unheard: bool) -> bool {
+    match code {
+        Some(1) => true,
+        Some(0) => !heard && !known_unheard,
+        _ => false,
+    }
+}
+
+/// The mark that messages to one Zellij session went unacknowledged lately: a file under
+/// panechat's state directory whose age says when.
+struct Unheard(std::path::PathBuf);
+
+impl Unheard {
+    /// How long the mark counts.
+    const FOR: Duration = Duration::from_secs(600);
+
+    /// The mark of session `name` (`None` when panechat's directories cannot be told).
+    fn of(name: Option<&str>) -> Option<Unheard> {
+        let env = crate::env::Env::capture();
+        let paths = crate::paths::Paths::resolve(&env).ok()?;
+        let mut file = String::from("unacknowledged-");
+        for b in name.unwrap_or("").bytes() {
+            if b.is_ascii_alphanumeric() || b == b'-' || b == b'.' {
+                file.push(b as char);
+            } else {
+                file.push_str(&format!("_{b:02x}"));
+            }
+        }
+        Some(Unheard(paths.state.join("zellij").join(file)))
+    }
+
+    fn recent(&self) -> bool {
+        std::fs::metadata(&self.0)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age < Self::FOR))
+    }
+
+    fn note(&self) {
+        if let Some(dir) = self.0.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = std::fs::write(&self.0, b"");
+    }
+
+    fn forget(&self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// Publications of this process whose `zellij pipe` has not ended yet.
 static IN_FLIGHT: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
 
@@ -188,7 +273,7 @@ pub fn settle(max: Duration) {
 /// it after [`PIPE_DEADLINE_SECS`], a terminal on stdin (see the module docs).
 fn spawn_pipe(args: &[String]) -> Option<Child> {
     let mut cmd = Command::new("zellij");
-    cmd.args(args).stdout(Stdio::null()).stderr(Stdio::null());
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::null());
     // The child also keeps the master side open, so that the terminal stays usable when this
     // process exits first. Without a pseudo-terminal the message still goes out, from /dev/null.
     let pty = stdin_terminal();
@@ -342,6 +427,21 @@ pub fn turned_away(stderr: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_goes_again_when_turned_away_or_not_acknowledged() {
+        assert!(acknowledged("ok\n") && acknowledged("ok\nok\n") && !acknowledged(""));
+        assert!(!acknowledged("okay\n"));
+        // Turned away: always again.
+        assert!(again(Some(1), false, true));
+        // Ended without the plugin's word: again, unless the session lately never answered.
+        assert!(again(Some(0), false, false));
+        assert!(!again(Some(0), false, true));
+        assert!(!again(Some(0), true, false));
+        // Ended by its alarm (a plugin waiting for its permissions), or failed otherwise.
+        assert!(!again(None, false, false));
+        assert!(!again(Some(2), false, false));
+    }
 
     #[test]
     fn the_session_comes_from_the_key_when_it_is_the_real_name() {

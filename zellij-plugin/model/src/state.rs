@@ -12,6 +12,10 @@ use crate::text;
 
 /// Name of the pipe message panechat sends whenever a pane's state changes.
 pub const PIPE_STATE: &str = "panechat::state";
+/// What the plugin prints to a `zellij pipe` that brought a `panechat::state` message
+/// (panechat's `adapters::zellij::ACK`; panechat sends a message again when a `zellij pipe`
+/// ends without it).
+pub const ACK: &str = "ok";
 /// Name of the pipe message (from a keybind) that opens the picker.
 pub const PIPE_PICK: &str = "panechat::pick";
 /// Name of the pipe message (from a keybind) that forks the focused pane's conversation.
@@ -747,6 +751,8 @@ impl State {
         let mut fx = Vec::new();
         let mut redraw = false;
         match name {
+            // Every message that arrives is acknowledged (`ok` on the CLI's stdout): a
+            // `zellij pipe` without it was cut off by Zellij and panechat sends it again.
             PIPE_STATE => match data::parse_state(&payload) {
                 Ok(s) => {
                     if self.newest(&s) {
@@ -789,6 +795,12 @@ impl State {
             _ => {}
         }
         if let Some(pipe) = cli {
+            if name == PIPE_STATE {
+                fx.push(Effect::CliOutput {
+                    pipe: pipe.clone(),
+                    text: format!("{ACK}\n"),
+                });
+            }
             fx.push(Effect::CliUnblock(pipe));
         }
         (fx, redraw)

@@ -1038,6 +1038,13 @@ fn cli(name: &str, payload: &str, id: &str) -> Input {
     }
 }
 
+fn ack(pipe: &str) -> Effect {
+    Effect::CliOutput {
+        pipe: pipe.into(),
+        text: "ok\n".into(),
+    }
+}
+
 fn clients(ids: &[(u16, bool)]) -> Option<Vec<Client>> {
     Some(
         ids.iter()
@@ -1057,8 +1064,15 @@ fn a_state_renames_only_once_zellij_says_the_client_is_attached() {
     ));
     assert_eq!(
         fx,
-        [Effect::ListClients, Effect::CliUnblock("p1".into())],
-        "no rename before the answer"
+        [
+            Effect::ListClients,
+            Effect::CliOutput {
+                pipe: "p1".into(),
+                text: "ok\n".into()
+            },
+            Effect::CliUnblock("p1".into())
+        ],
+        "no rename before the answer; the message is acknowledged"
     );
     let (fx, _) = s.handle(Input::Clients(vec![Client {
         id: 3,
@@ -1111,6 +1125,7 @@ fn the_instance_of_a_client_that_left_renames_nothing_and_answers_no_list() {
     assert_eq!(
         h.take(),
         [
+            ack("p1"),
             Effect::CliUnblock("p1".into()),
             Effect::CliUnblock("p2".into())
         ],
@@ -1147,6 +1162,7 @@ fn one_instance_renames_and_another_takes_over_when_its_client_leaves() {
     assert_eq!(
         h.take(),
         [
+            ack("p1"),
             Effect::CliUnblock("p1".into()),
             Effect::CliUnblock("p2".into())
         ],

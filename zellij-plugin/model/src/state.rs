@@ -348,6 +348,10 @@ pub struct State {
     client_count: Option<usize>,
     /// Panes to rename once Zellij says this instance renames (see [`Mode::Quiet`]).
     due: Vec<u32>,
+    /// A client attached again with this instance's number: at the next pane update (which
+    /// shows names given meanwhile, by hand or by another instance) it renames what its account
+    /// says should be renamed.
+    rejoined: bool,
 }
 
 /// When [`State::reconcile`] renames.
@@ -664,7 +668,12 @@ impl State {
                 self.naming.retain(|id, _| live.contains(id));
                 self.notice_manual_renames();
                 // (only the instance of an attached client gets pane updates)
-                fx.extend(self.reconcile(Mode::AsLeader));
+                let mode = if std::mem::take(&mut self.rejoined) {
+                    Mode::Claim
+                } else {
+                    Mode::AsLeader
+                };
+                fx.extend(self.reconcile(mode));
                 (fx, changed && self.picker.open)
             }
             Input::Tabs(mut tabs) => {
@@ -829,6 +838,7 @@ impl State {
         if was_live == Some(false) && me.is_some() {
             // Back after its client left (a client got its number): what it knows may be old,
             // names included; it renames again after a reload and a pane update.
+            self.rejoined = true;
             fx.extend(self.load_sessions());
             return (fx, false);
         }

@@ -1226,3 +1226,31 @@ fn one_instance_renames_and_another_takes_over_when_its_client_leaves() {
     );
     assert!(h.renames().is_empty());
 }
+
+#[test]
+fn states_heard_before_any_client_attached_name_the_panes_once_one_does() {
+    // A session started in the background: the plugin runs before any client is attached.
+    let (mut s, mut h) = ready(2, "[]");
+    h.clients = clients(&[]);
+    drive(&mut s, Input::ClientCount(0), &mut h);
+    assert_eq!(s.live, Some(false));
+    drive(
+        &mut s,
+        cli(PIPE_STATE, &state_json(1, Some("01a"), Some("Early")), "p1"),
+        &mut h,
+    );
+    assert!(h.renames().is_empty());
+    // A client attaches (with this instance's number): a reload, then the pane update names the
+    // pane (and leaves pane 2, without a conversation, as it is).
+    h.clients = clients(&[(1, true)]);
+    drive(&mut s, Input::ClientCount(1), &mut h);
+    let fx = h.take();
+    assert!(
+        matches!(&fx[..], [Effect::Run { argv, .. }] if argv[1] == "sessions"),
+        "{fx:?}"
+    );
+    let mut panes = s.panes.clone();
+    panes[1].title = "mine".into();
+    drive(&mut s, Input::Panes(panes), &mut h);
+    assert_eq!(h.renames(), [(1, "💬 Early".to_string())]);
+}

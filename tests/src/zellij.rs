@@ -430,11 +430,19 @@ impl Zellij {
 
     /// The ids of the attached clients (`list-clients`).
     pub fn client_ids(&self) -> Vec<u64> {
+        self.client_panes().into_iter().map(|(id, _)| id).collect()
+    }
+
+    /// The attached clients and the pane each has focused (`list-clients`: `terminal_N`).
+    pub fn client_panes(&self) -> Vec<(u64, String)> {
         self.try_action(&["list-clients"])
             .unwrap_or_default()
             .lines()
             .skip(1)
-            .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+            .filter_map(|l| {
+                let mut cols = l.split_whitespace();
+                Some((cols.next()?.parse().ok()?, cols.next()?.to_string()))
+            })
             .collect()
     }
 
@@ -648,6 +656,17 @@ impl Zellij {
 
 /// A client attached by [`Zellij::another_client`]; it leaves when dropped.
 pub struct OtherClient(std::process::Child);
+
+impl OtherClient {
+    /// Keys typed on this client, as a person would.
+    pub fn keys(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        let stdin = self.0.stdin.as_mut().unwrap();
+        stdin.write_all(bytes).unwrap();
+        stdin.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(150));
+    }
+}
 
 impl Drop for OtherClient {
     fn drop(&mut self) {

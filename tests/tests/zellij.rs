@@ -808,3 +808,81 @@ fn a_client_that_came_and_left_leaves_one_plugin_instance_acting() {
     assert_eq!(z.title(0), "my build");
     drop(other);
 }
+
+#[test]
+fn a_key_acts_once_on_the_pane_its_client_focused() {
+    // Zellij sends a key's message to the plugin instance of every client that ever attached;
+    // the instance of a client that left must not act on it (it would fork again, from what
+    // was focused when its client left).
+    let (env, _fake) = setup();
+    let mut z = Zellij::start(&env, Opts::default());
+    z.wait_prompt(0);
+    let p1 = z.new_pane();
+    z.type_line(0, "panechat q --new 'one [[title:Left topic]]'");
+    z.type_line(p1, "panechat q --new 'two [[title:Right topic]]'");
+    z.wait_for("both panes named", Duration::from_secs(20), |z| {
+        z.title(0) == "💬 Left topic" && z.title(p1) == "💬 Right topic"
+    });
+    // A second client comes, focuses the left pane, and leaves.
+    let mut other = z.another_client(&env.root.join("work"));
+    z.wait_for("an instance per client", Duration::from_secs(20), |z| {
+        z.plugin_views("all").len() == 2
+    });
+    let first = z.client_ids()[0];
+    let on = |z: &Zellij, who: u64, pane: &str| {
+        z.client_panes()
+            .iter()
+            .any(|(id, p)| *id == who && p == pane)
+    };
+    let second = z.client_ids().into_iter().find(|id| *id != first).unwrap();
+    for _ in 0..3 {
+        other.keys(b"\x1bh");
+        if on(&z, second, "terminal_0") {
+            break;
+        }
+    }
+    z.wait_for(
+        "the other client on the left pane",
+        Duration::from_secs(10),
+        |z| on(z, second, "terminal_0"),
+    );
+    drop(other);
+    z.wait_for("the other client gone", Duration::from_secs(10), |z| {
+        z.client_ids().len() == 1
+    });
+    // The remaining client, on the right pane, presses Alt y: one fork, of the right pane.
+    let right = format!("terminal_{p1}");
+    for _ in 0..3 {
+        z.keys(b"\x1bl");
+        if on(&z, first, &right) {
+            break;
+        }
+    }
+    z.wait_for(
+        "the client on the right pane",
+        Duration::from_secs(10),
+        |z| on(z, first, &right),
+    );
+    z.keys(b"\x1by");
+    z.wait_for("a new pane", Duration::from_secs(15), |z| {
+        z.terminal_panes().len() == 3
+    });
+    let new = z
+        .terminal_panes()
+        .iter()
+        .filter_map(|p| p["id"].as_u64())
+        .max()
+        .unwrap();
+    z.wait_for(
+        "the new pane named after the right pane's fork",
+        Duration::from_secs(20),
+        |z| z.title(new).starts_with("💬 Right topic"),
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let titles: Vec<String> = z
+        .terminal_panes()
+        .iter()
+        .map(|p| p["title"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(titles.len(), 3, "one fork only: {titles:?}");
+}

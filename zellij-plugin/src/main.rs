@@ -212,6 +212,10 @@ impl ZellijPlugin for Plugin {
                     .map(|c| model::Client {
                         id: c.client_id,
                         current: c.is_current_client,
+                        pane: match c.pane_id {
+                            PaneId::Terminal(id) => Some(id),
+                            PaneId::Plugin(_) => None,
+                        },
                     })
                     .collect(),
             ),

@@ -64,6 +64,8 @@ pub struct Client {
     pub id: u16,
     /// The client this plugin instance belongs to.
     pub current: bool,
+    /// The terminal pane it has focused (`None`: a plugin pane).
+    pub pane: Option<u32>,
 }
 
 /// A key the picker understands.
@@ -352,6 +354,10 @@ pub struct State {
     /// shows names given meanwhile, by hand or by another instance) it renames what its account
     /// says should be renamed.
     rejoined: bool,
+    /// Keys (`panechat::pick`, `::fork`, `::ask`) waiting to learn whether this instance's
+    /// client is attached and which pane it has focused (Zellij marks a pane focused when any
+    /// client focuses it).
+    keys: Vec<&'static str>,
 }
 
 /// When [`State::reconcile`] renames.
@@ -778,18 +784,20 @@ impl State {
                     redraw = self.picker.open;
                 }
             },
-            PIPE_PICK => {
-                fx.extend(self.open_picker());
-                redraw = true;
+            PIPE_PICK | PIPE_FORK | PIPE_ASK if self.granted == Some(true) => {
+                // (acted on when Zellij says which pane this client has focused)
+                let key = match name {
+                    PIPE_PICK => PIPE_PICK,
+                    PIPE_FORK => PIPE_FORK,
+                    _ => PIPE_ASK,
+                };
+                self.keys.push(key);
+                fx.push(Effect::ListClients);
             }
-            PIPE_FORK => {
-                let from = self.focused_pane();
-                fx.extend(self.fork(from));
-            }
-            PIPE_ASK => {
-                let from = self.focused_pane();
-                fx.extend(self.ask(from));
-                redraw = self.picker.open;
+            PIPE_PICK | PIPE_FORK | PIPE_ASK => {
+                let (f, r) = self.key_message(name, self.focused_pane());
+                fx.extend(f);
+                redraw = r;
             }
             PIPE_LIST => {
                 // (the payload `all` asks every instance, those of clients that left too)
@@ -834,16 +842,32 @@ impl State {
         self.client = me.or(self.client);
         self.leader = me.is_some_and(|me| list.iter().all(|c| c.id >= me));
         let mut fx = Vec::new();
+        let mut redraw = false;
+        // The pane this client focused (a pane of this session), else the focused one.
+        let focus = list
+            .iter()
+            .find(|c| c.current)
+            .and_then(|c| c.pane)
+            .filter(|id| self.panes.iter().any(|p| p.id == *id))
+            .or_else(|| self.focused_pane());
+        // Zellij sends a key's message to the instance of every client that attached, those
+        // of clients that left too: those drop it.
+        let keys = std::mem::take(&mut self.keys);
+        for key in keys.into_iter().filter(|_| me.is_some()) {
+            let (f, r) = self.key_message(key, focus);
+            fx.extend(f);
+            redraw |= r;
+        }
         let due = std::mem::take(&mut self.due);
         if was_live == Some(false) && me.is_some() {
             // Back after its client left (a client got its number): what it knows may be old,
             // names included; it renames again after a reload and a pane update.
             self.rejoined = true;
             fx.extend(self.load_sessions());
-            return (fx, false);
+            return (fx, redraw);
         }
         if !self.leader {
-            return (fx, false);
+            return (fx, redraw);
         }
         let mut renames = self.reconcile(if was_leader {
             Mode::AsLeader
@@ -864,7 +888,7 @@ impl State {
             }
         }
         fx.extend(renames);
-        (fx, false)
+        (fx, redraw)
     }
 
     /// What the plugin knows, as JSON (`panechat::list`).
@@ -898,12 +922,24 @@ impl State {
         .to_string()
     }
 
-    fn open_picker(&mut self) -> Vec<Effect> {
+    /// Acts on a key's message (`pick`, `fork`, `ask`) for the pane `from` the client focused.
+    fn key_message(&mut self, name: &str, from: Option<u32>) -> (Vec<Effect>, bool) {
+        match name {
+            PIPE_PICK => (self.open_picker(from), true),
+            PIPE_FORK => (self.fork(from), false),
+            _ => {
+                let fx = self.ask(from);
+                (fx, self.picker.open)
+            }
+        }
+    }
+
+    fn open_picker(&mut self, origin: Option<u32>) -> Vec<Effect> {
         self.picker = Picker {
             open: true,
             filter: String::new(),
             selected: 0,
-            origin: self.focused_pane(),
+            origin,
         };
         let mut fx = vec![Effect::Show];
         fx.extend(self.load_sessions());

@@ -29,6 +29,7 @@ impl Host for Rec {
                 vec![Client {
                     id: 1,
                     current: true,
+                    pane: None,
                 }]
             })));
         }
@@ -1048,7 +1049,11 @@ fn ack(pipe: &str) -> Effect {
 fn clients(ids: &[(u16, bool)]) -> Option<Vec<Client>> {
     Some(
         ids.iter()
-            .map(|&(id, current)| Client { id, current })
+            .map(|&(id, current)| Client {
+                id,
+                current,
+                pane: None,
+            })
             .collect(),
     )
 }
@@ -1077,6 +1082,7 @@ fn a_state_renames_only_once_zellij_says_the_client_is_attached() {
     let (fx, _) = s.handle(Input::Clients(vec![Client {
         id: 3,
         current: true,
+        pane: None,
     }]));
     assert_eq!(
         fx,
@@ -1089,6 +1095,7 @@ fn a_state_renames_only_once_zellij_says_the_client_is_attached() {
     let (fx, _) = s.handle(Input::Clients(vec![Client {
         id: 3,
         current: true,
+        pane: None,
     }]));
     assert!(fx.is_empty(), "{fx:?}");
     let (fx, _) = s.handle(cli(PIPE_LIST, "", "p2"));
@@ -1253,4 +1260,61 @@ fn states_heard_before_any_client_attached_name_the_panes_once_one_does() {
     panes[1].title = "mine".into();
     drive(&mut s, Input::Panes(panes), &mut h);
     assert_eq!(h.renames(), [(1, "💬 Early".to_string())]);
+}
+
+#[test]
+fn keys_act_on_the_pane_the_pressing_client_focused() {
+    // Two clients focus different panes of one tab: Zellij marks both focused.
+    let sessions = format!(
+        "[{},{}]",
+        state_json(1, Some("01a"), Some("A")),
+        state_json(2, Some("01b"), Some("B"))
+    );
+    let (mut s, mut h) = ready(2, &sessions);
+    let mut panes = s.panes.clone();
+    panes[1].focused = true;
+    drive(&mut s, Input::Panes(panes), &mut h);
+    h.take();
+    // This instance's client has pane 2.
+    h.clients = Some(vec![
+        Client {
+            id: 1,
+            current: false,
+            pane: Some(1),
+        },
+        Client {
+            id: 2,
+            current: true,
+            pane: Some(2),
+        },
+    ]);
+    // The key waits for Zellij's answer, then forks pane 2's conversation.
+    let (fx, _) = s.handle(pipe(PIPE_FORK, ""));
+    assert_eq!(fx, [Effect::ListClients]);
+    let answer = Input::Clients(h.clients.clone().unwrap());
+    drive(&mut s, answer, &mut h);
+    let fx = h.take();
+    assert_eq!(fx.len(), 1, "{fx:?}");
+    let Effect::OpenCommand { argv, cwd_of, .. } = &fx[0] else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(argv, &["panechat", "fork", "01b", "--exec-shell"]);
+    assert_eq!(*cwd_of, Some(2));
+    // The picker opened by this client starts at its pane.
+    drive(&mut s, pipe(PIPE_PICK, ""), &mut h);
+    assert!(s.picker.open);
+    assert_eq!(s.picker.origin, Some(2));
+}
+
+#[test]
+fn the_instance_of_a_client_that_left_ignores_keys() {
+    // Zellij sends a key's message to every instance of the plugin.
+    let (mut s, mut h) = ready(2, &format!("[{}]", state_json(1, Some("01a"), Some("A"))));
+    h.take();
+    h.clients = clients(&[(2, false)]);
+    for key in [PIPE_FORK, PIPE_ASK, PIPE_PICK] {
+        drive(&mut s, pipe(key, ""), &mut h);
+    }
+    assert!(h.take().is_empty());
+    assert!(!s.picker.open);
 }

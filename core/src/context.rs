@@ -795,12 +795,16 @@ fn run_tool(runner: &dyn Runner, program: &str, args: Vec<String>, what: &str) -
 /// Runs a `zellij action` that reads (`list-panes`, `dump-screen`): those always print
 /// something, and one that Zellij 0.45.1 cut off (it ends every connection twice and may drop a
 /// new one that got the same client number in between) ends with status 0 and prints nothing,
-/// so it is run again (3 times at most) rather than taken as an empty pane.
+/// so it is run again rather than taken as an empty pane; so is one turned away by the same
+/// race ("There is no active session!" while the session is there). 3 times at most.
 fn zellij_read(runner: &dyn Runner, args: Vec<String>, what: &str) -> Result<String> {
     for attempt in 1..=3u64 {
-        let out = run_tool(runner, "zellij", args.clone(), what)?;
-        if !out.is_empty() || attempt == 3 {
-            return Ok(out);
+        let last = attempt == 3;
+        match run_tool(runner, "zellij", args.clone(), what) {
+            Ok(out) if !out.is_empty() || last => return Ok(out),
+            Ok(_) => {}
+            Err(e) if !last && crate::adapters::zellij::turned_away(&e.to_string()) => {}
+            Err(e) => return Err(e),
         }
         std::thread::sleep(Duration::from_millis(25 * attempt));
     }
@@ -1533,6 +1537,29 @@ mod tests {
             .filter(|c| c[2] == "dump-screen")
             .count();
         assert_eq!(dumps, 2);
+    }
+
+    #[test]
+    fn zellij_reads_turned_away_by_zellij_are_run_again() {
+        let env = Env::from_pairs([("ZELLIJ", "0"), ("ZELLIJ_PANE_ID", "1")]);
+        let r = Recorder::new(&["$ make\nerror\n"]);
+        r.answers.borrow_mut().push(RunOutput {
+            status: Some(1),
+            stdout: Vec::new(),
+            stderr: b"There is no active session!\n".to_vec(),
+        });
+        let p = capture_pane(&env, &r, &Which::Own, 10).unwrap();
+        assert_eq!(p.raw, "$ make\nerror\n");
+        // Another failure is said at once.
+        let r = Recorder::new(&[]);
+        r.answers.borrow_mut().push(RunOutput {
+            status: Some(2),
+            stdout: Vec::new(),
+            stderr: b"bad pane id\n".to_vec(),
+        });
+        let e = capture_pane(&env, &r, &Which::Own, 10).unwrap_err();
+        assert!(e.to_string().contains("bad pane id"), "{e}");
+        assert_eq!(r.calls.borrow().len(), 1);
     }
 
     #[test]

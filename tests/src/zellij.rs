@@ -325,6 +325,12 @@ impl Zellij {
         for attempt in 1..=5 {
             let o = self.zellij().arg("action").args(args).output().ok()?;
             if !o.status.success() {
+                // (a read turned away by the same race is run again too)
+                let err = String::from_utf8_lossy(&o.stderr);
+                if reads && attempt < 5 && panechat::adapters::zellij::turned_away(&err) {
+                    std::thread::sleep(Duration::from_millis(50));
+                    continue;
+                }
                 return None;
             }
             if reads && o.stdout.is_empty() && attempt < 5 {
@@ -579,6 +585,21 @@ impl Zellij {
         stdin.write_all(bytes).unwrap();
         stdin.flush().unwrap();
         std::thread::sleep(Duration::from_millis(150));
+    }
+
+    /// Waits until the session has `n` terminal panes; returns the newest one's id.
+    #[track_caller]
+    pub fn wait_terminal_panes(&self, n: usize) -> u64 {
+        self.wait_for(
+            &format!("{n} terminal panes"),
+            Duration::from_secs(15),
+            |z| z.terminal_panes().len() == n,
+        );
+        self.terminal_panes()
+            .iter()
+            .filter_map(|p| p["id"].as_u64())
+            .max()
+            .expect("a terminal pane")
     }
 
     /// Opens a terminal pane and returns its id. (A `new-pane` that Zellij cut off prints

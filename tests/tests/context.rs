@@ -426,7 +426,8 @@ fn zellij_panes_are_attached_with_dump_screen() {
         right,
         &format!("{pc} q --new --pane left 'and this? [[reply:ok]]'; echo DONE-$((3))"),
     );
-    wait_for(right, "DONE-3");
+    let screen = wait_for(right, "DONE-3");
+    assert!(screen.contains("ok\n"), "no answer shown:\n{screen}");
     let got = fake.request_for("and this? [[reply:ok]]").text_parts();
     assert!(got[0].contains(&format!("\n{xs} tail\n")), "{}", got[0]);
 }

@@ -221,12 +221,7 @@ fn picker_lists_every_panes_conversation_and_enter_focuses_the_choice() {
     z.wait_prompt(0);
     z.type_line(0, "panechat q --new 'one [[title:Alpha topic]]'");
     z.action_until(&["new-tab"], |z| z.terminal_panes().len() == 2);
-    let p1 = z
-        .terminal_panes()
-        .iter()
-        .filter_map(|p| p["id"].as_u64())
-        .max()
-        .unwrap();
+    let p1 = z.wait_terminal_panes(2);
     z.wait_prompt(p1);
     z.type_line(p1, "panechat q --new 'two [[title:Beta topic]]'");
     z.wait_for("both panes renamed", Duration::from_secs(20), |z| {
@@ -570,15 +565,7 @@ fn the_fork_key_opens_a_pane_mapped_to_the_fork() {
     let original = conv_of(&z, 0).unwrap();
     // Alt y, typed on the client while pane 0 has the focus.
     z.keys(b"\x1by");
-    z.wait_for("a new pane", Duration::from_secs(15), |z| {
-        z.terminal_panes().len() == 2
-    });
-    let new = z
-        .terminal_panes()
-        .iter()
-        .filter_map(|p| p["id"].as_u64())
-        .max()
-        .unwrap();
+    let new = z.wait_terminal_panes(2);
     z.wait_for(
         "the new pane mapped to a fork",
         Duration::from_secs(20),
@@ -864,15 +851,7 @@ fn a_key_acts_once_on_the_pane_its_client_focused() {
         |z| on(z, first, &right),
     );
     z.keys(b"\x1by");
-    z.wait_for("a new pane", Duration::from_secs(15), |z| {
-        z.terminal_panes().len() == 3
-    });
-    let new = z
-        .terminal_panes()
-        .iter()
-        .filter_map(|p| p["id"].as_u64())
-        .max()
-        .unwrap();
+    let new = z.wait_terminal_panes(3);
     z.wait_for(
         "the new pane named after the right pane's fork",
         Duration::from_secs(20),

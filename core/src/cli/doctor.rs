@@ -3,7 +3,8 @@
 //! Checks: directory permissions; every conversation log parses (an incomplete last record from
 //! an interrupted write, or lines that do not parse); summaries match their logs; the index lists
 //! exactly the conversations; lock files belong to conversations; sessions point at existing
-//! conversations; unanswered messages kept as drafts. `--repair` moves bad bytes into side
+//! conversations; unanswered messages kept as drafts. Also notes Zellij sessions whose plugin
+//! stopped answering panechat's messages. `--repair` moves bad bytes into side
 //! files next to the log (`<id>.jsonl.torn-*`, `<id>.jsonl.corrupt-*`) instead of deleting them.
 
 use std::fs;
@@ -200,6 +201,15 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         .unwrap_or(0);
     if drafts > 0 {
         r.lines.push(format!("note: {drafts} unanswered message(s) kept; `panechat q --retry` in that pane sends it again"));
+    }
+    // Not the store's, but what `doctor` is run for when something looks off: a Zellij
+    // session whose plugin stopped answering (pane names and the picker are then stale).
+    for (session, age) in panechat::adapters::zellij::unanswered(&p.state) {
+        r.lines.push(format!(
+            "note: Zellij session '{}': the panechat plugin did not answer panechat's last message ({} ago); pane names and its picker are not kept up to date there. Is it loaded? (docs/zellij.md, Install)",
+            panechat::title::sanitize_title(&session),
+            panechat::time::short_duration(age),
+        ));
     }
     let mut text = format!(
         "store: {} ({} conversations)\n",

@@ -628,7 +628,16 @@ impl State {
         self.granted = Some(true);
         let mut fx = self.load_sessions();
         fx.push(Effect::ListClients);
+        fx.extend(self.to_background());
         fx
+    }
+
+    /// Once granted, the plugin works in the background: loaded into a pane of its own
+    /// (`zellij action start-or-reload-plugin panechat`, a `zellij pipe --plugin`), it hides
+    /// that pane, as `load_plugins` would have started it, unless the picker shows there.
+    /// (Before the grant the pane stays, for Zellij's permission question.)
+    fn to_background(&self) -> Option<Effect> {
+        (!self.picker.open).then_some(Effect::Hide)
     }
 
     /// Handles one input: the effects to perform, and whether to redraw.
@@ -659,6 +668,7 @@ impl State {
                 }
                 let mut fx = self.load_sessions();
                 fx.push(Effect::ListClients);
+                fx.extend(self.to_background());
                 (fx, true)
             }
             // A session always has a terminal pane: an update without any (Zellij 0.45.1 sends

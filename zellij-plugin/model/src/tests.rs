@@ -51,6 +51,17 @@ impl Rec {
     fn take(&mut self) -> Vec<Effect> {
         std::mem::take(&mut self.effects)
     }
+    /// [`Rec::take`] without the [`Effect::Hide`] that puts a newly granted plugin in the
+    /// background, asserting that it was there.
+    fn take_granted(&mut self) -> Vec<Effect> {
+        let fx = self.take();
+        assert_eq!(
+            fx.iter().filter(|e| **e == Effect::Hide).count(),
+            1,
+            "{fx:?}"
+        );
+        fx.into_iter().filter(|e| *e != Effect::Hide).collect()
+    }
     fn renames(&mut self) -> Vec<(u32, String)> {
         self.take()
             .into_iter()
@@ -421,7 +432,7 @@ fn nothing_is_renamed_or_run_before_a_grant_and_pane_updates_imply_one() {
         Input::Panes(vec![pane(1, 0, "shell", true)]),
         &mut h,
     );
-    let fx = h.take();
+    let fx = h.take_granted();
     assert!(
         matches!(&fx[0], Effect::Run { argv, .. } if argv[1] == "sessions"),
         "{fx:?}"
@@ -445,12 +456,37 @@ fn session_and_tab_updates_also_show_a_grant_whose_answer_was_lost() {
         let mut h = Rec::default();
         drive(&mut s, first, &mut h);
         assert_eq!(s.granted, Some(true));
-        let fx = h.take();
+        let fx = h.take_granted();
         assert!(
             matches!(&fx[..], [Effect::Run { argv, .. }] if argv[1] == "sessions"),
             "{fx:?}"
         );
     }
+}
+
+#[test]
+fn a_granted_plugin_goes_to_the_background_unless_its_picker_shows() {
+    // Loaded into a pane of its own (start-or-reload-plugin, zellij pipe --plugin): the grant
+    // hides that pane.
+    let mut s = State::new(Ok(Config::default()));
+    let mut h = Rec::default();
+    drive(&mut s, Input::Permission(true), &mut h);
+    assert!(h.take().contains(&Effect::Hide));
+    // Denied: the pane stays, saying so.
+    let mut s = State::new(Ok(Config::default()));
+    drive(&mut s, Input::Permission(false), &mut h);
+    assert!(!h.take().contains(&Effect::Hide));
+    // The picker opened before the grant was known stays open.
+    let mut s = State::new(Ok(Config::default()));
+    drive(&mut s, pipe(PIPE_PICK, ""), &mut h);
+    assert!(s.picker.open, "{:?}", h.take());
+    drive(
+        &mut s,
+        Input::Panes(vec![pane(1, 0, "shell", true)]),
+        &mut h,
+    );
+    assert!(!h.take().contains(&Effect::Hide));
+    assert!(s.picker.open);
 }
 
 #[test]
@@ -477,7 +513,7 @@ fn a_missing_binary_is_named_on_screen() {
     let mut s = State::new(Ok(Config::default()));
     let mut h = Rec::default();
     drive(&mut s, Input::Permission(true), &mut h);
-    let Some(Effect::Run { context, .. }) = h.take().pop() else {
+    let Some(Effect::Run { context, .. }) = h.take_granted().pop() else {
         panic!()
     };
     drive(

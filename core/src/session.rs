@@ -5,8 +5,8 @@
 //! 2. the multiplexer pane: tmux (`$TMUX_PANE` qualified by the server from `$TMUX`), Zellij
 //!    (`$ZELLIJ_PANE_ID` qualified by `$ZELLIJ_SESSION_NAME`), WezTerm (`$WEZTERM_PANE`
 //!    qualified by `$WEZTERM_UNIX_SOCKET`). The innermost multiplexer wins: WezTerm is always
-//!    outermost; when both tmux and Zellij variables are present, `$TERM` (tmux sets
-//!    `screen*`/`tmux*`) decides;
+//!    outermost; when both tmux and Zellij variables are present, the nearer of the two servers
+//!    among this process's ancestors decides (else `$TERM`: tmux sets `screen*`/`tmux*`);
 //! 3. other terminals' per-tab ids (`$KITTY_WINDOW_ID`, `$ITERM_SESSION_ID`,
 //!    `$TERM_SESSION_ID`, `$WT_SESSION`);
 //! 4. the Unix session id (`getsid(0)`) qualified by the session leader's start time.
@@ -339,10 +339,66 @@ fn wezterm_session(socket: Option<&str>, n: &str) -> Session {
 
 /// Which multiplexer's pane variables describe this process, innermost first.
 pub fn innermost_multiplexer(env: &Env) -> Option<Multiplexer> {
+    innermost_with(env, &proc_parent)
+}
+
+/// A process's parent and command name, from `/proc/PID/stat` (Linux).
+fn proc_parent(pid: i32) -> Option<(i32, String)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `PID (COMM) STATE PPID …`, where COMM may hold spaces and parentheses.
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let comm = stat.get(open + 1..close)?.to_string();
+    let ppid = stat
+        .get(close + 1..)?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some((ppid, comm))
+}
+
+/// Zellij inside tmux, or tmux inside Zellij: both leave their pane variables to what runs in
+/// the other, and a shell started by a multiplexer is a child of its server. So the nearer of
+/// the two servers among this process's ancestors is the innermost (tmux names its server's pid
+/// in `$TMUX`; Zellij's server runs as `zellij`). `None` when neither is found (no `/proc`).
+fn nearest_server(env: &Env, stat: &dyn Fn(i32) -> Option<(i32, String)>) -> Option<Multiplexer> {
+    let tmux_server: Option<i32> = env
+        .get("TMUX")
+        .and_then(|t| t.split(',').nth(1))
+        .and_then(|p| p.parse().ok())
+        .filter(|p| *p > 1);
+    let mut pid = std::process::id() as i32;
+    for _ in 0..64 {
+        let (parent, _) = stat(pid)?;
+        if parent <= 1 {
+            return None;
+        }
+        if Some(parent) == tmux_server {
+            return Some(Multiplexer::Tmux);
+        }
+        let (_, comm) = stat(parent)?;
+        if comm == "zellij" {
+            return Some(Multiplexer::Zellij);
+        }
+        if comm.starts_with("tmux: server") {
+            return Some(Multiplexer::Tmux);
+        }
+        pid = parent;
+    }
+    None
+}
+
+fn innermost_with(env: &Env, stat: &dyn Fn(i32) -> Option<(i32, String)>) -> Option<Multiplexer> {
     let tmux = env.get("TMUX").is_some() && env.get("TMUX_PANE").is_some();
     let zellij = env.get("ZELLIJ_PANE_ID").is_some();
     let wezterm = env.get("WEZTERM_PANE").is_some();
     if tmux && zellij {
+        if let Some(m) = nearest_server(env, stat) {
+            return Some(m);
+        }
+        // Without the process tree: tmux sets `TERM` to `screen*`/`tmux*` in its panes, which
+        // Zellij passes on unchanged, so this guesses right only for tmux inside Zellij.
         let term = env.get("TERM").unwrap_or("");
         return Some(if term.starts_with("screen") || term.starts_with("tmux") {
             Multiplexer::Tmux
@@ -562,26 +618,61 @@ mod tests {
             resolve(&tmux_in_wezterm).unwrap().multiplexer,
             Multiplexer::Tmux
         );
-        let zellij_in_tmux = env(&[
-            ("TMUX", "/s,1,0"),
-            ("TMUX_PANE", "%2"),
-            ("ZELLIJ_PANE_ID", "3"),
-            ("TERM", "xterm-256color"),
+        // tmux and Zellij: the nearer server among this process's ancestors decides.
+        let me = std::process::id() as i32;
+        let tree = |rows: Vec<(i32, i32, &'static str)>| {
+            move |pid: i32| {
+                rows.iter()
+                    .find(|r| r.0 == pid)
+                    .map(|r| (r.1, r.2.to_string()))
+            }
+        };
+        let both = |term: &str| {
+            env(&[
+                ("TMUX", "/tmp/tmux-0/default,500,0"),
+                ("TMUX_PANE", "%2"),
+                ("ZELLIJ_PANE_ID", "3"),
+                ("TERM", term),
+            ])
+        };
+        // Zellij started in a tmux pane: its panes keep tmux's variables and `TERM`.
+        let zellij_in_tmux = tree(vec![
+            (me, 900, "panechat"),
+            (900, 800, "bash"),
+            (800, 1, "zellij"),
         ]);
         assert_eq!(
-            resolve(&zellij_in_tmux).unwrap().multiplexer,
-            Multiplexer::Zellij
+            innermost_with(&both("tmux-256color"), &zellij_in_tmux),
+            Some(Multiplexer::Zellij)
         );
-        let tmux_in_zellij = env(&[
-            ("TMUX", "/s,1,0"),
-            ("TMUX_PANE", "%2"),
-            ("ZELLIJ_PANE_ID", "3"),
-            ("TERM", "tmux-256color"),
+        // tmux started in a Zellij pane: the shell is a child of the server named in `$TMUX`.
+        let tmux_in_zellij = tree(vec![
+            (me, 900, "panechat"),
+            (900, 500, "bash"),
+            (500, 1, "tmux: server"),
         ]);
         assert_eq!(
-            resolve(&tmux_in_zellij).unwrap().multiplexer,
-            Multiplexer::Tmux
+            innermost_with(&both("xterm-256color"), &tmux_in_zellij),
+            Some(Multiplexer::Tmux)
         );
+        // A popup of that tmux (a child of its server, further down).
+        let popup = tree(vec![(me, 700, "sh"), (700, 500, "sh"), (500, 1, "x")]);
+        assert_eq!(
+            innermost_with(&both("xterm-256color"), &popup),
+            Some(Multiplexer::Tmux)
+        );
+        // Without a process tree (no /proc), `TERM` decides.
+        let none = |_: i32| None;
+        assert_eq!(
+            innermost_with(&both("xterm-256color"), &none),
+            Some(Multiplexer::Zellij)
+        );
+        assert_eq!(
+            innermost_with(&both("tmux-256color"), &none),
+            Some(Multiplexer::Tmux)
+        );
+        // The real process tree can be read.
+        assert!(proc_parent(me).is_some_and(|(parent, _)| parent > 0));
     }
 
     #[test]

@@ -88,6 +88,8 @@ pub struct Opts<'a> {
     pub grant: bool,
     /// The attached client's terminal: columns, rows.
     pub size: (u16, u16),
+    /// More environment for the session (as if Zellij were started where these are set).
+    pub env: &'a [(&'a str, &'a str)],
 }
 
 impl Default for Opts<'_> {
@@ -96,6 +98,7 @@ impl Default for Opts<'_> {
             plugin_option: None,
             grant: true,
             size: (120, 40),
+            env: &[],
         }
     }
 }
@@ -142,6 +145,10 @@ impl Zellij {
         let path = format!("{bin_dir}:{path}");
         vars.retain(|(k, _)| k != "PATH");
         vars.push(("PATH".into(), path));
+        for (k, v) in opts.env {
+            vars.retain(|(x, _)| x != k);
+            vars.push((k.to_string(), v.to_string()));
+        }
         // A quiet shell prompt that the tests can wait for.
         std::fs::write(home.join(".bashrc"), "PS1='$ '\n").unwrap();
 

@@ -465,6 +465,51 @@ fn a_closed_plugin_is_named_by_doctor() {
 }
 
 #[test]
+fn zellij_started_in_a_tmux_pane_keys_queries_by_its_own_panes() {
+    let (env, _fake) = setup();
+    // Zellij started from a pane of a real tmux: its panes inherit `TMUX`, `TMUX_PANE` and
+    // tmux's `TERM`.
+    let tmux = panechat_e2e::tmux::Server::start(&env, "nest", 80, 24);
+    let tmux_var = tmux.value("t", "#{socket_path},#{pid},0");
+    let tmux_pane = tmux.value("t", "#{pane_id}");
+    let z = Zellij::start(
+        &env,
+        Opts {
+            env: &[
+                ("TMUX", &tmux_var),
+                ("TMUX_PANE", &tmux_pane),
+                ("TERM", "tmux-256color"),
+            ],
+            ..Opts::default()
+        },
+    );
+    z.wait_prompt(0);
+    z.wait_plugin_ready();
+    z.type_line(0, "echo the build broke");
+    z.type_line(0, "panechat q --new --pane 'one [[title:Nested topic]]'");
+    // The query is keyed by the Zellij pane it runs in: that pane is renamed, its screen is
+    // the one attached, and the tmux pane outside is left alone.
+    z.wait_for("the Zellij pane renamed", Duration::from_secs(20), |z| {
+        z.title(0) == "💬 Nested topic"
+    });
+    assert!(
+        z.screen("terminal_0")
+            .contains("attached pane zellij terminal_0"),
+        "{}",
+        z.screen("terminal_0")
+    );
+    let sessions: Value = serde_json::from_str(&env.run(["sessions", "--json"]).stdout).unwrap();
+    let keys: Vec<&str> = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["key"].as_str())
+        .collect();
+    assert_eq!(keys, [format!("zellij:{}:0", z.session).as_str()]);
+    assert_eq!(tmux.value(&tmux_pane, "#{@panechat_id}"), "");
+}
+
+#[test]
 fn a_missing_binary_is_said_in_the_picker() {
     let (env, _fake) = setup();
     let mut z = Zellij::start(

@@ -1206,8 +1206,9 @@ fn provider_failures_keep_their_kind_hint_and_exit_code() {
         r.stderr
     );
     assert!(r.stderr.contains("--retry"), "{}", r.stderr);
+    // (counted as `HTTP 401`: the fake provider's port may hold "401" too)
     assert_eq!(
-        r.stderr.matches("401").count(),
+        r.stderr.matches("HTTP 401").count(),
         1,
         "the cause is said once: {}",
         r.stderr

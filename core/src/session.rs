@@ -342,20 +342,10 @@ pub fn innermost_multiplexer(env: &Env) -> Option<Multiplexer> {
     innermost_with(env, &proc_parent)
 }
 
-/// A process's parent and command name, from `/proc/PID/stat` (Linux).
+/// A process's parent and command name (Linux `/proc`).
 fn proc_parent(pid: i32) -> Option<(i32, String)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // `PID (COMM) STATE PPID …`, where COMM may hold spaces and parentheses.
-    let open = stat.find('(')?;
-    let close = stat.rfind(')')?;
-    let comm = stat.get(open + 1..close)?.to_string();
-    let ppid = stat
-        .get(close + 1..)?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some((ppid, comm))
+    let st = proc_stat(u32::try_from(pid).ok()?)?;
+    Some((st.ppid, st.comm))
 }
 
 /// Zellij inside tmux, or tmux inside Zellij: both leave their pane variables to what runs in
@@ -368,16 +358,16 @@ fn nearest_server(env: &Env, stat: &dyn Fn(i32) -> Option<(i32, String)>) -> Opt
         .and_then(|t| t.split(',').nth(1))
         .and_then(|p| p.parse().ok())
         .filter(|p| *p > 1);
-    let mut pid = std::process::id() as i32;
+    // One read per ancestor: its parent (the next one) and its name.
+    let (mut pid, _) = stat(std::process::id() as i32)?;
     for _ in 0..64 {
-        let (parent, _) = stat(pid)?;
-        if parent <= 1 {
+        if pid <= 1 {
             return None;
         }
-        if Some(parent) == tmux_server {
+        if Some(pid) == tmux_server {
             return Some(Multiplexer::Tmux);
         }
-        let (_, comm) = stat(parent)?;
+        let (parent, comm) = stat(pid)?;
         if comm == "zellij" {
             return Some(Multiplexer::Zellij);
         }
@@ -516,17 +506,37 @@ fn unix_session() -> Result<Session> {
 /// A process's start time in clock ticks since boot (`/proc/PID/stat` field 22), used with the
 /// pid so a recycled pid is not mistaken for the old process.
 pub fn process_start_time(pid: u32) -> Option<u64> {
-    proc_stat(pid).map(|(_, start)| start)
+    proc_stat(pid).map(|st| st.start)
 }
 
-/// `(state, start time)` from `/proc/PID/stat`.
-fn proc_stat(pid: u32) -> Option<(char, u64)> {
+/// What panechat reads of `/proc/PID/stat`.
+struct ProcStat {
+    /// Field 2, the command name.
+    comm: String,
+    /// Field 3.
+    state: char,
+    /// Field 4, the parent's pid.
+    ppid: i32,
+    /// Field 22, the start time in clock ticks since boot.
+    start: u64,
+}
+
+fn proc_stat(pid: u32) -> Option<ProcStat> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) is in parentheses and may contain spaces or ')'.
-    let after = &stat[stat.rfind(')')? + 1..];
-    let mut fields = after.split_whitespace();
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let comm = stat.get(open + 1..close)?.to_string();
+    let mut fields = stat.get(close + 1..)?.split_whitespace();
     let state = fields.next()?.chars().next()?;
-    Some((state, fields.nth(18)?.parse().ok()?))
+    let ppid = fields.next()?.parse().ok()?;
+    let start = fields.nth(17)?.parse().ok()?;
+    Some(ProcStat {
+        comm,
+        state,
+        ppid,
+        start,
+    })
 }
 
 /// Whether process `pid` is alive and is the same process that started at `start`
@@ -537,7 +547,7 @@ pub fn process_alive(pid: u32, start: u64) -> bool {
     }
     match proc_stat(pid) {
         // A zombie has exited; it only waits for its parent to reap it.
-        Some((state, s)) => state != 'Z' && state != 'X' && (start == 0 || s == start),
+        Some(st) => st.state != 'Z' && st.state != 'X' && (start == 0 || st.start == start),
         // No /proc entry: fall back to kill(pid, 0).
         None => {
             // SAFETY: signal 0 only checks for existence.

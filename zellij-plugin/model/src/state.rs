@@ -625,19 +625,22 @@ impl State {
         if self.granted.is_some() {
             return Vec::new();
         }
+        self.granted_now()
+    }
+
+    /// What follows the grant: the conversations are loaded, the attached clients asked for,
+    /// and the plugin goes to the background. Loaded into a pane of its own (`zellij action
+    /// start-or-reload-plugin panechat`, a `zellij pipe --plugin`) it hides that pane, as
+    /// `load_plugins` would have started it, unless the picker shows there. (Before the grant
+    /// the pane stays, for Zellij's permission question.)
+    fn granted_now(&mut self) -> Vec<Effect> {
         self.granted = Some(true);
         let mut fx = self.load_sessions();
         fx.push(Effect::ListClients);
-        fx.extend(self.to_background());
+        if !self.picker.open {
+            fx.push(Effect::Hide);
+        }
         fx
-    }
-
-    /// Once granted, the plugin works in the background: loaded into a pane of its own
-    /// (`zellij action start-or-reload-plugin panechat`, a `zellij pipe --plugin`), it hides
-    /// that pane, as `load_plugins` would have started it, unless the picker shows there.
-    /// (Before the grant the pane stays, for Zellij's permission question.)
-    fn to_background(&self) -> Option<Effect> {
-        (!self.picker.open).then_some(Effect::Hide)
     }
 
     /// Handles one input: the effects to perform, and whether to redraw.
@@ -657,8 +660,8 @@ impl State {
                     // (already shown by an update that needs the grant)
                     return (Vec::new(), true);
                 }
-                self.granted = Some(ok);
                 if !ok {
+                    self.granted = Some(false);
                     self.status = Some(
                         "permissions denied: panechat cannot read or rename panes. Grant them: \
                          delete this plugin's entry in ~/.cache/zellij/permissions.kdl and reload"
@@ -666,10 +669,7 @@ impl State {
                     );
                     return (Vec::new(), true);
                 }
-                let mut fx = self.load_sessions();
-                fx.push(Effect::ListClients);
-                fx.extend(self.to_background());
-                (fx, true)
+                (self.granted_now(), true)
             }
             // A session always has a terminal pane: an update without any (Zellij 0.45.1 sends
             // one now and then while it drops a client) says nothing about the panes, and

@@ -35,6 +35,18 @@ fn bystander(z: &Zellij) -> std::os::unix::net::UnixStream {
     panic!("no quiet connection to the Zellij session");
 }
 
+/// The conversation panechat maps Zellij pane `pane` of session `session` to (`sessions
+/// --json`), or "" when it maps none.
+fn mapped_conversation(env: &TestEnv, session: &str, pane: u64) -> String {
+    let key = format!("zellij:{session}:{pane}");
+    serde_json::from_str::<Value>(&env.run(["sessions", "--json"]).stdout)
+        .ok()
+        .and_then(|v| v.as_array().cloned())
+        .and_then(|a| a.into_iter().find(|x| x["key"] == key.as_str()))
+        .and_then(|x| x["conversation"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
 /// Asks in pane 0 for a new conversation titled `title`; waits until the pane has its name.
 #[track_caller]
 fn new_conversation_in_pane_0(z: &Zellij, title: &str) {
@@ -332,15 +344,7 @@ fn the_pickers_keys_use_fork_and_start_new_conversations() {
     });
     // Which conversation a pane has, as panechat itself maps it.
     let session = z.session.clone();
-    let conv_of = |env: &TestEnv, pane: u64| -> String {
-        let key = format!("zellij:{session}:{pane}");
-        serde_json::from_str::<Value>(&env.run(["sessions", "--json"]).stdout)
-            .ok()
-            .and_then(|v| v.as_array().cloned())
-            .and_then(|a| a.into_iter().find(|x| x["key"] == key.as_str()))
-            .and_then(|x| x["conversation"].as_str().map(str::to_string))
-            .unwrap_or_default()
-    };
+    let conv_of = |env: &TestEnv, pane: u64| mapped_conversation(env, &session, pane);
     let parent_of = |env: &TestEnv, conv: &str| -> Value {
         let v: Value = serde_json::from_str(&env.run(["show", "--json", conv]).ok().stdout)
             .expect("show --json");
@@ -838,15 +842,7 @@ fn a_locked_conversation_asks_in_a_floating_pane_and_each_answer_takes_effect() 
     // Which conversation a pane has, as panechat itself maps it (`sessions --json`): this test
     // is about the question, not the plugin's view.
     let session = z.session.clone();
-    let conv_of = |env: &TestEnv, pane: u64| -> String {
-        let key = format!("zellij:{session}:{pane}");
-        serde_json::from_str::<Value>(&env.run(["sessions", "--json"]).stdout)
-            .ok()
-            .and_then(|v| v.as_array().cloned())
-            .and_then(|a| a.into_iter().find(|x| x["key"] == key.as_str()))
-            .and_then(|x| x["conversation"].as_str().map(str::to_string))
-            .unwrap_or_default()
-    };
+    let conv_of = |env: &TestEnv, pane: u64| mapped_conversation(env, &session, pane);
     let shared = conv_of(&env, 0);
     assert!(!shared.is_empty(), "pane 0 has no conversation");
     // (answer keys, what pane 1 must end up with, whether the `zellij run` that waits for the

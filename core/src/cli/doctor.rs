@@ -206,7 +206,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     // session whose plugin stopped answering (pane names and the picker are then stale).
     for (session, age) in panechat::adapters::zellij::unanswered(&p.state) {
         r.lines.push(format!(
-            "note: Zellij session '{}': the panechat plugin did not answer panechat's last message ({} ago); pane names and its picker are not kept up to date there. Is it loaded? (docs/zellij.md, Install)",
+            "note: Zellij session '{}': the panechat plugin did not answer ({} ago),\n  so pane names and its picker are stale there. Is it loaded? (docs/zellij.md)",
             panechat::title::sanitize_title(&session),
             panechat::time::short_duration(age),
         ));

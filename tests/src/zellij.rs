@@ -514,8 +514,9 @@ impl Zellij {
             .unwrap_or_default();
         let tail: String = log.lines().rev().take(15).collect::<Vec<_>>().join("\n");
         panic!(
-            "timed out waiting for {what}\npanes: {:#}\nplugin: {}\nfocused screen:\n{}\n{}zellij log (last lines, newest first):\n{tail}",
+            "timed out waiting for {what}\npanes: {:#}\nclients:\n{}\nplugin: {}\nfocused screen:\n{}\n{}zellij log (last lines, newest first):\n{tail}",
             Value::Array(self.panes()),
+            self.try_action(&["list-clients"]).unwrap_or_default(),
             self.plugin_view(),
             self.try_action(&["dump-screen"]).unwrap_or_default(),
             self.terminal_panes()

@@ -1048,19 +1048,21 @@ fn a_key_acts_once_on_the_pane_its_client_focused() {
     z.wait_for("both panes named", Duration::from_secs(20), |z| {
         z.title(0) == "💬 Left topic" && z.title(p1) == "💬 Right topic"
     });
+    // The test's own client, by its number (not always 1: Zellij numbers a client 2 when a
+    // command holds 1 as it attaches).
+    let ids = z.client_ids();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let first = ids[0];
     // A second client comes, focuses the left pane, and leaves.
     let mut other = z.another_client(&env.root.join("work"));
     z.wait_for("an instance per client", Duration::from_secs(20), |z| {
         z.plugin_views("all").len() == 2
     });
-    let first = z.client_ids()[0];
     let on = |z: &Zellij, who: u64, pane: &str| {
         z.client_panes()
             .iter()
             .any(|(id, p)| *id == who && p == pane)
     };
-    // (any client but the first: Zellij may drop a client that just attached and attach it
-    // again under another number)
     let other_on_left = |z: &Zellij| {
         z.client_panes()
             .iter()

@@ -56,6 +56,17 @@ pub fn check(rec: &SessionRecord, deep: bool) -> Liveness {
 pub fn check_with(rec: &SessionRecord, deep: bool, probe: &dyn Probe) -> Liveness {
     let run = |program: &str, args: &[&str], env: &[(&str, &str)]| probe.run(program, args, env);
     let server = rec.server.as_deref().unwrap_or("");
+    // The instance first: a restarted server reuses pane ids, a killed Zellij session's name
+    // and a WezTerm socket path can be reused, and none of those panes is this one.
+    if !rec.instance_live() {
+        return Liveness::Gone(match (&rec.instance, rec.pane.multiplexer) {
+            (None, _) => "recorded before panes were keyed by their multiplexer's instance".into(),
+            (Some(_), Multiplexer::Tmux) => "its tmux server has stopped".into(),
+            (Some(_), Multiplexer::Zellij) => format!("its Zellij session {server} has ended"),
+            (Some(_), Multiplexer::Wezterm) => "its WezTerm instance has stopped".into(),
+            (Some(_), _) => "its terminal session has ended".into(),
+        });
+    }
     match rec.pane.multiplexer {
         Multiplexer::Tmux => {
             let Some((socket, pid)) = server.rsplit_once(',') else {
@@ -141,7 +152,7 @@ pub fn check_with(rec: &SessionRecord, deep: bool, probe: &dyn Probe) -> Livenes
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::{PaneRef, SessionKey};
+    use crate::session::{Instance, PaneRef, SessionKey};
     use std::cell::RefCell;
 
     struct Canned {
@@ -158,6 +169,38 @@ mod tests {
         }
     }
 
+    fn me() -> Instance {
+        let pid = std::process::id();
+        Instance::Process {
+            pid,
+            start: crate::session::process_start_time(pid).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_pane_of_a_stopped_instance_is_gone_without_asking_anyone() {
+        let quiet = Canned {
+            out: "%3\n",
+            calls: RefCell::default(),
+        };
+        let Instance::Process { pid, start } = me() else {
+            unreachable!()
+        };
+        for mux in [Multiplexer::Tmux, Multiplexer::Zellij, Multiplexer::Wezterm] {
+            // The same pid, started at another time: a recycled pid, not the server.
+            let mut r = rec(mux, "tmux:h:%3", "%3", "/tmp/s,1");
+            r.instance = Some(Instance::Process {
+                pid,
+                start: start + 1,
+            });
+            assert!(matches!(check_with(&r, true, &quiet), Liveness::Gone(_)));
+            // Recorded before instances were: its key is never resolved again.
+            r.instance = None;
+            assert!(matches!(check_with(&r, false, &quiet), Liveness::Gone(_)));
+        }
+        assert!(quiet.calls.borrow().is_empty(), "nothing is spawned");
+    }
+
     fn rec(mux: Multiplexer, key: &str, pane: &str, server: &str) -> SessionRecord {
         SessionRecord {
             pane: PaneRef {
@@ -166,6 +209,8 @@ mod tests {
                 pane: Some(pane.into()),
             },
             server: Some(server.into()),
+            // This test process stands for the multiplexer's server: alive.
+            instance: Some(me()),
             tty: None,
             pending_new: false,
             active: None,

@@ -149,6 +149,41 @@ impl Publisher<'_> {
         Ok(n)
     }
 
+    /// Clears what panes of the tmux server this process runs in show when nothing gives it to
+    /// them: a pane whose `@panechat_id` names a conversation that neither its mapping nor a
+    /// live run in it has (set by an older panechat on a pane whose id an earlier server had
+    /// used). Each such pane is published its true state. Returns how many there were; nothing
+    /// is asked outside tmux.
+    pub fn tmux_strays(&self, tmux: &dyn tmux::Tmux) -> Result<usize> {
+        if self.env.get("TMUX").is_none() {
+            return Ok(0);
+        }
+        let Some(list) = tmux.output(&tmux::shown_ids_args()) else {
+            return Ok(0);
+        };
+        let runs = runs::live_readonly(&self.store.paths).unwrap_or_default();
+        let mut strays = Vec::new();
+        for (pane, shown) in tmux::parse_shown_ids(&list) {
+            let Ok(Some(session)) = crate::session::key_for_pane(self.env, &pane) else {
+                continue;
+            };
+            let rec = mapping::read(&self.store.paths, &session.key)
+                .ok()
+                .flatten();
+            let st = state::pane_state(
+                &session.pane_ref(),
+                rec.as_ref().and_then(|r| r.active.as_ref()),
+                &runs,
+                &|_| None,
+            );
+            if st.conversation.as_ref().map(|c| c.as_str()) != Some(shown.as_str()) {
+                strays.push(session.key);
+            }
+        }
+        self.sessions(&strays)?;
+        Ok(strays.len())
+    }
+
     /// `stamp`: [`adapters::zellij::stamp_now`] taken before the store was read for these states.
     fn send_all(
         &self,
@@ -161,6 +196,12 @@ impl Publisher<'_> {
                 Some(r) => Some(r),
                 None => mapping::read(&self.store.paths, &key).ok().flatten(),
             };
+            // A pane of a multiplexer instance that has stopped is never published to: its
+            // pane id may now belong to an unrelated pane of a new server or session.
+            let live_run = runs.iter().any(|r| r.pane.session == key);
+            if rec.as_ref().is_some_and(|r| !r.instance_live()) && !live_run {
+                continue;
+            }
             let pane = match (&rec, self.here) {
                 (Some(r), _) => r.pane.clone(),
                 (None, Some(h)) if h.key == key => h.pane_ref(),
@@ -326,7 +367,12 @@ mod tests {
         assert_eq!(calls.len(), 4, "{calls:#?}");
         assert!(calls[0].starts_with("tmux Some(\"/tmp/sock\") set-option -p -t %3 @panechat_id"));
         assert!(calls[0].contains("@panechat_state streaming"));
-        assert!(calls[0].contains("-T panechat: t ##(x)"), "{}", calls[0]);
+        assert!(calls[0].contains("-T panechat: t ♯(x)"), "{}", calls[0]);
+        assert!(
+            !calls[0].contains('#'),
+            "no `#` is left in tmux: {}",
+            calls[0]
+        );
         assert!(calls[1].starts_with("tty /dev/pts/8 "));
         assert!(calls[1].contains("SetUserVar=panechat_state="));
         assert!(calls[2].starts_with("tty /dev/pts/7 "));

@@ -201,6 +201,7 @@ impl PaneRef {
             pane: self.pane.clone(),
             server,
             tty: None,
+            instance: None,
         }
     }
 }
@@ -220,6 +221,8 @@ pub struct Session {
     /// The terminal device of this process (`/dev/pts/3`) when the session is its own and it
     /// has one; recorded so other processes can reach the pane's terminal.
     pub tty: Option<String>,
+    /// The multiplexer instance the pane lives in, when known (part of the key).
+    pub instance: Option<Instance>,
 }
 
 impl Session {
@@ -231,6 +234,103 @@ impl Session {
             pane: self.pane.clone(),
         }
     }
+}
+
+/// Which run of a multiplexer a pane lives in. Pane ids (`%0` in tmux, `0` in Zellij and
+/// WezTerm) start again when a server restarts, and a Zellij session name or a WezTerm socket
+/// path is reused, so a pane is known by its instance as well: a new instance never inherits
+/// an old one's panes. Recorded with each session's mapping, and checked without spawning
+/// anything ([`Instance::alive`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Instance {
+    /// The multiplexer's server process (tmux, Zellij): its pid and start time (clock ticks
+    /// since boot), so a recycled pid is not mistaken for it.
+    Process {
+        /// The server's pid.
+        pid: u32,
+        /// Its start time.
+        start: u64,
+    },
+    /// The multiplexer's socket file (WezTerm): made anew by each instance.
+    Socket {
+        /// The file's device.
+        dev: u64,
+        /// Its inode.
+        ino: u64,
+    },
+}
+
+impl Instance {
+    /// Whether this instance still runs; `socket` is the record's socket path (WezTerm).
+    pub fn alive(&self, socket: Option<&str>) -> bool {
+        match *self {
+            Instance::Process { pid, start } => process_alive(pid, start),
+            Instance::Socket { dev, ino } => socket.and_then(socket_identity) == Some((dev, ino)),
+        }
+    }
+
+    /// A short, stable tag of the instance for keys.
+    fn tag(&self) -> String {
+        let s = match *self {
+            Instance::Process { pid, start } => format!("p{pid},{start}"),
+            Instance::Socket { dev, ino } => format!("s{dev},{ino}"),
+        };
+        hex64(fnv1a(s.as_bytes()))[..8].to_string()
+    }
+}
+
+/// Whether this system tells multiplexer instances apart (Linux `/proc`). Where it does not,
+/// keys name the server as before and records carry no instance.
+pub fn instances_known() -> bool {
+    std::path::Path::new("/proc/self/stat").exists()
+}
+
+/// The device and inode of a socket file.
+fn socket_identity(path: &str) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(path).ok()?;
+    Some((m.dev(), m.ino()))
+}
+
+/// The tmux server named in `$TMUX` (`<socket>,<pid>,<session index>`).
+fn tmux_instance(tmux: &str) -> Option<Instance> {
+    let pid: u32 = tmux.split(',').nth(1)?.parse().ok()?;
+    let start = process_start_time(pid)?;
+    Some(Instance::Process { pid, start })
+}
+
+/// The nearest ancestor of this process whose command name satisfies `is_server` (a shell in
+/// a Zellij pane, a command the plugin runs and a floating pane are all children of the
+/// session's server).
+fn server_ancestor(
+    stat: &dyn Fn(u32) -> Option<ProcStat>,
+    is_server: &dyn Fn(&str) -> bool,
+) -> Option<Instance> {
+    let mut pid = u32::try_from(stat(std::process::id())?.ppid).ok()?;
+    for _ in 0..64 {
+        if pid <= 1 {
+            return None;
+        }
+        let st = stat(pid)?;
+        if is_server(&st.comm) {
+            return Some(Instance::Process {
+                pid,
+                start: st.start,
+            });
+        }
+        pid = u32::try_from(st.ppid).ok()?;
+    }
+    None
+}
+
+fn zellij_instance() -> Option<Instance> {
+    server_ancestor(&proc_stat, &|comm| comm == "zellij")
+}
+
+fn wezterm_instance(socket: Option<&str>) -> Option<Instance> {
+    let (dev, ino) = socket_identity(socket?)?;
+    Some(Instance::Socket { dev, ino })
 }
 
 /// 64-bit FNV-1a: a stable hash for keys and file names (not for security).
@@ -283,57 +383,84 @@ pub fn key_for_pane(env: &Env, pane: &str) -> Result<Option<Session>> {
     let gui = env.get("WEZTERM_UNIX_SOCKET").map(|_| Multiplexer::Wezterm);
     // A tmux popup has `TMUX` but no `TMUX_PANE` of its own.
     let popup = (env.get("TMUX").is_some() && pane.starts_with('%')).then_some(Multiplexer::Tmux);
-    let Some(mux) = innermost_multiplexer(env).or(popup).or(gui) else {
+    // A command the Zellij plugin runs has the session's name but no pane of its own.
+    let plugin = (env.get("ZELLIJ_SESSION_NAME").is_some() && pane.starts_with("terminal_"))
+        .then_some(Multiplexer::Zellij);
+    let Some(mux) = innermost_multiplexer(env).or(popup).or(plugin).or(gui) else {
         return Ok(None);
     };
     let bad = || Error::Usage(format!("`{pane}` is not a {mux} pane id"));
     let session = match mux {
         Multiplexer::Tmux => {
             let n = pane.strip_prefix('%').and_then(numeric).ok_or_else(bad)?;
-            tmux_session(env.get("TMUX").unwrap_or(""), n)
+            let tmux = env.get("TMUX").unwrap_or("");
+            tmux_session(tmux, n, tmux_instance(tmux))
         }
         Multiplexer::Zellij => {
             let n = numeric(pane.strip_prefix("terminal_").unwrap_or(pane)).ok_or_else(bad)?;
-            zellij_session(env.get("ZELLIJ_SESSION_NAME").unwrap_or(""), n)
+            zellij_session(
+                env.get("ZELLIJ_SESSION_NAME").unwrap_or(""),
+                n,
+                zellij_instance(),
+            )
         }
         Multiplexer::Wezterm => {
             let n = numeric(pane).ok_or_else(bad)?;
-            wezterm_session(env.get("WEZTERM_UNIX_SOCKET"), n)
+            let socket = env.get("WEZTERM_UNIX_SOCKET");
+            wezterm_session(socket, n, wezterm_instance(socket))
         }
         _ => return Ok(None),
     };
     Ok(Some(session))
 }
 
-fn tmux_session(tmux: &str, n: &str) -> Session {
+/// Pane `%n` of the tmux server `$TMUX` names, in `instance` of it.
+fn tmux_session(tmux: &str, n: &str, instance: Option<Instance>) -> Session {
     let server = tmux.rsplit_once(',').map_or(tmux, |(head, _idx)| head);
+    let mut hash = tmux_server_hash(tmux);
+    if let Some(i) = &instance {
+        hash = short_hash(&format!("{hash},{}", i.tag()));
+    }
     Session {
-        key: SessionKey(format!("tmux:{}:%{n}", tmux_server_hash(tmux))),
+        key: SessionKey(format!("tmux:{hash}:%{n}")),
         multiplexer: Multiplexer::Tmux,
         pane: Some(format!("%{n}")),
         server: Some(server.to_string()),
         tty: None,
+        instance,
     }
 }
 
-fn zellij_session(name: &str, n: &str) -> Session {
+/// Pane `n` of Zellij session `name`: `zellij:<name>:<n>`, or `zellij:<name>~<instance>:<n>`
+/// when the session's server is known (a session of the same name started later is another).
+fn zellij_session(name: &str, n: &str, instance: Option<Instance>) -> Session {
+    let part = safe_part(name, 64);
+    let key = match &instance {
+        Some(i) => format!("zellij:{part}~{}:{n}", i.tag()),
+        None => format!("zellij:{part}:{n}"),
+    };
     Session {
-        key: SessionKey(format!("zellij:{}:{n}", safe_part(name, 64))),
+        key: SessionKey(key),
         multiplexer: Multiplexer::Zellij,
         pane: Some(n.to_string()),
         server: Some(name.to_string()),
         tty: None,
+        instance,
     }
 }
 
-fn wezterm_session(socket: Option<&str>, n: &str) -> Session {
-    let server = socket.map(short_hash).unwrap_or_else(|| "local".into());
+fn wezterm_session(socket: Option<&str>, n: &str, instance: Option<Instance>) -> Session {
+    let mut server = socket.map(short_hash).unwrap_or_else(|| "local".into());
+    if let Some(i) = &instance {
+        server = short_hash(&format!("{server},{}", i.tag()));
+    }
     Session {
         key: SessionKey(format!("wezterm:{server}:{n}")),
         multiplexer: Multiplexer::Wezterm,
         pane: Some(n.to_string()),
         server: socket.map(str::to_string),
         tty: None,
+        instance,
     }
 }
 
@@ -435,13 +562,15 @@ fn resolve_key(env: &Env) -> Result<Session> {
             pane: None,
             server: None,
             tty: None,
+            instance: None,
         });
     }
     match innermost_multiplexer(env) {
         Some(Multiplexer::Tmux) => {
             let pane = env.get("TMUX_PANE").unwrap_or("");
             if let Some(n) = pane.strip_prefix('%').and_then(numeric) {
-                return Ok(tmux_session(env.get("TMUX").unwrap_or(""), n));
+                let tmux = env.get("TMUX").unwrap_or("");
+                return Ok(tmux_session(tmux, n, tmux_instance(tmux)));
             }
         }
         Some(Multiplexer::Zellij) => {
@@ -449,12 +578,14 @@ fn resolve_key(env: &Env) -> Result<Session> {
                 return Ok(zellij_session(
                     env.get("ZELLIJ_SESSION_NAME").unwrap_or(""),
                     n,
+                    zellij_instance(),
                 ));
             }
         }
         Some(Multiplexer::Wezterm) => {
             if let Some(n) = env.get("WEZTERM_PANE").and_then(numeric) {
-                return Ok(wezterm_session(env.get("WEZTERM_UNIX_SOCKET"), n));
+                let socket = env.get("WEZTERM_UNIX_SOCKET");
+                return Ok(wezterm_session(socket, n, wezterm_instance(socket)));
             }
         }
         _ => {}
@@ -479,6 +610,7 @@ fn resolve_key(env: &Env) -> Result<Session> {
                 pane: Some(crate::title::sanitize_title(v).chars().take(64).collect()),
                 server: None,
                 tty: None,
+                instance: None,
             });
         }
     }
@@ -500,6 +632,11 @@ fn unix_session() -> Result<Session> {
         pane: None,
         server: Some(format!("{sid}-{start}")),
         tty: None,
+        // The session leader: the session ends with it.
+        instance: (start != 0).then_some(Instance::Process {
+            pid: sid as u32,
+            start,
+        }),
     })
 }
 

@@ -15,7 +15,7 @@ use crate::session::PaneRef;
 use crate::store::conversation::{ConversationId, Summary};
 use crate::store::mapping::SessionRecord;
 use crate::store::Store;
-use crate::title::sanitize_title;
+use crate::title::pane_text;
 
 /// Version of every JSON document panechat prints; bumped when a field is renamed or removed.
 pub const SCHEMA: u32 = 1;
@@ -173,7 +173,7 @@ pub fn pane_state(
         title: s
             .as_ref()
             .and_then(|s| s.title.as_deref())
-            .map(sanitize_title)
+            .map(pane_text)
             .filter(|t| !t.is_empty()),
         turns: s.as_ref().map_or(0, |s| s.turns),
         updated_at: s.as_ref().map(|s| s.updated_at.clone()),

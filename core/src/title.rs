@@ -43,6 +43,33 @@ pub fn sanitize_title(raw: &str) -> String {
     out
 }
 
+/// What stands for `#` in text panechat leaves in a multiplexer: U+266F MUSIC SHARP SIGN, which
+/// reads the same (`C♯ generics`) and starts no tmux format, style or command.
+pub const HASH_STAND_IN: char = '\u{266f}';
+
+/// The form of a title (or any other text derived from a model or a user) that panechat leaves
+/// in a multiplexer or a terminal title: tmux pane titles and `@panechat_*` options, the OSC 2
+/// title, WezTerm user vars and tab titles, Zellij pane names.
+///
+/// The rule holds against any later reader, not only panechat's own calls: every tmux format,
+/// style and command substitution starts with `#` (`#{…}`, `#[…]`, `#(…)`), and text left in
+/// tmux is expanded again by others (tmux-resurrect replays `pane_title` through
+/// `select-pane -T`, a user's `status-left` draws `#{pane_title}` and parses styles in it). So
+/// the text carries no `#` at all: each becomes [`HASH_STAND_IN`]. It also never ends in `;` or
+/// `\` (an argument ending in `;` separates tmux commands when replayed), and carries no control
+/// character ([`sanitize_title`]). Re-reading it any number of times gives it back unchanged.
+pub fn pane_text(raw: &str) -> String {
+    let clean = sanitize_title(raw);
+    let mut out: String = clean
+        .chars()
+        .map(|c| if c == '#' { HASH_STAND_IN } else { c })
+        .collect();
+    while out.ends_with([';', '\\', ' ']) {
+        out.pop();
+    }
+    out
+}
+
 /// Cleans a model's answer to a title request: first non-empty line, quotes, a `Title:` label and
 /// trailing punctuation removed, then [`sanitize_title`].
 pub fn clean_generated_title(raw: &str) -> String {
@@ -80,6 +107,16 @@ pub fn strip_terminal_controls(text: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pane_text_carries_nothing_tmux_expands() {
+        let t = pane_text("#(touch PWNED) #{pane_id} #[fg=red]C# ##x \x1b]2;y\x07 end;\\;");
+        assert!(!t.contains('#'), "{t}");
+        assert_eq!(t, "♯(touch PWNED) ♯{pane_id} ♯[fg=red]C♯ ♯♯x ]2;y end");
+        assert_eq!(pane_text(&t), t, "re-reading changes nothing");
+        assert_eq!(pane_text(";;"), "");
+        assert_eq!(pane_text("plain title"), "plain title");
+    }
 
     #[test]
     fn strips_every_control() {

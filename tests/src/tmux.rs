@@ -285,6 +285,41 @@ impl World {
         }
     }
 
+    /// Stops the server (`kill-server`, as a person or a reboot would) and starts a new one on
+    /// the same socket with the same session `t`: its panes get the ids the old ones had
+    /// (`%0`, …). Clients are gone with the old server: attach again.
+    pub fn restart_server(&mut self, env: &TestEnv, cols: u16, rows: u16) {
+        let _ = self.tmux.run(&["kill-server"]);
+        if let Some(term) = &self.term {
+            let _ = term.run(&["kill-server"]);
+        }
+        self.term = None;
+        // kill-server returns before the server has gone; a command sent meanwhile reaches the
+        // dying server ("server exited unexpectedly").
+        let t = Instant::now();
+        while self.tmux.run(&["list-sessions"]).0 {
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "the server never stopped"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.tmux.ok(&[
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            &cols.to_string(),
+            "-y",
+            &rows.to_string(),
+            "-c",
+            &env.root.join("work").display().to_string(),
+            "bash --norc --noprofile",
+        ]);
+        self.tmux.ok(&["set-option", "-g", "window-size", "latest"]);
+    }
+
     /// The first pane.
     pub fn pane0(&self) -> String {
         self.tmux.value("t", "#{pane_id}")

@@ -717,7 +717,7 @@ fn json_outputs_and_commands() {
     env.run_in("a", ["rename", &id[..8], "Chat #1 #(x)"]).ok();
     assert_eq!(
         env.run_in("a", ["status", "--format", "tmux"]).ok().stdout,
-        "Chat ##1 ##(x)\n"
+        "Chat ♯1 ♯(x)\n"
     );
     // sessions --json.
     let s = json(&env.run(["sessions", "--json"]).ok().stdout);

@@ -119,14 +119,18 @@ fn hostile_titles_never_run_in_tmux() {
     tmux.type_line(&p0, &format!("{} q --new 'hi [[title:{title}]]'", bin()));
     tmux.wait_for(&p0, "echo: hi");
     wait_until(
-        || tmux.value(&p0, "#{@panechat_title}").starts_with("x #("),
+        || tmux.value(&p0, "#{@panechat_title}").starts_with("x ♯("),
         "title option",
     );
-    // Stored and shown literally; nothing executed.
-    assert_eq!(tmux.value(&p0, "#{@panechat_title}"), title);
+    // What tmux keeps has no `#` (each is a `♯`) and no trailing `;`: inert to any reader
+    // that expands it again. Nothing executed.
+    let shown = format!("x ♯(touch {}) ♯[fg=red]; y", marker.display());
+    assert_eq!(tmux.value(&p0, "#{@panechat_title}"), shown);
+    assert_eq!(tmux.value(&p0, "#{q/h:@panechat_title}"), shown);
     assert_eq!(
-        tmux.value(&p0, "#{q/h:@panechat_title}"),
-        title.replace('#', "##")
+        tmux.value(&p0, "#{@panechat_title}"),
+        shown,
+        "expanded again"
     );
     // The pane title too (set by OSC 2, read back literally).
     wait_until(
@@ -143,8 +147,8 @@ fn hostile_titles_never_run_in_tmux() {
     ]);
     tmux.ok(&["set-option", "-g", "status-right-length", "200"]);
     let client = tmux.attach_pty("t");
-    client.expect("#(touch", Duration::from_secs(10));
-    client.expect("#[fg=red]; y;]", Duration::from_secs(10));
+    client.expect("♯(touch", Duration::from_secs(10));
+    client.expect("♯[fg=red]; y]", Duration::from_secs(10));
     assert!(!Path::new(&marker).exists(), "a title ran a command");
     // `fork --session pane:%N` from inside tmux publishes on the other pane with select-pane -T.
     let p1 = tmux
@@ -161,11 +165,11 @@ fn hostile_titles_never_run_in_tmux() {
         .to_string();
     tmux.type_line(&p0, &format!("{} fork --session pane:{p1}", bin()));
     wait_until(
-        || tmux.value(&p1, "#{@panechat_title}") == format!("{title} (fork)"),
+        || tmux.value(&p1, "#{@panechat_title}") == format!("{shown}; (fork)"),
         "fork published on the new pane",
     );
     wait_until(
-        || tmux.value(&p1, "#{pane_title}") == format!("panechat: {title} (fork)"),
+        || tmux.value(&p1, "#{pane_title}") == format!("panechat: {shown}; (fork)"),
         "fork pane title",
     );
     assert!(!Path::new(&marker).exists(), "a title ran a command");
@@ -244,10 +248,11 @@ fn pane_state_reaches_every_pane_that_shows_the_conversation() {
     // A rename from outside any multiplexer reaches both panes' options and titles.
     let hostile = format!("R #(touch {}) #[fg=red]", env.root.join("M1").display());
     env.run(["rename", &id, &hostile]).ok();
+    let shown = hostile.replace('#', "♯");
     for p in [&p0, &p1] {
-        wait_until(|| state_of(&tmux, p).2 == hostile, "renamed option");
+        wait_until(|| state_of(&tmux, p).2 == shown, "renamed option");
         wait_until(
-            || tmux.value(p, "#{pane_title}") == format!("panechat: {hostile}"),
+            || tmux.value(p, "#{pane_title}") == format!("panechat: {shown}"),
             "renamed pane title",
         );
     }
@@ -306,4 +311,50 @@ fn pane_state_reaches_every_pane_that_shows_the_conversation() {
         );
         assert_eq!(tmux.value(p, "#{@panechat_title}"), "");
     }
+}
+
+#[test]
+fn a_killed_first_query_leaves_no_pane_streaming() {
+    let fake = FakeProvider::start();
+    let env = TestEnv::new();
+    env.use_openai(&fake.base_url_openai());
+    let tmux = Server::start(&env, "test", 150, 40);
+    let pc = bin();
+    let p0 = tmux.value("t", "#{pane_id}");
+    // The pane's first query creates its conversation, so no mapping points to it yet.
+    tmux.type_line(&p0, &format!("{pc} q --new 'long [[gate:never]]'"));
+    wait_until(|| state_of(&tmux, &p0).0 == "streaming", "pane 0 streaming");
+    let pid = run_pid(&env, &p0).expect("the query's run");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_until(
+        || {
+            let st = state_of(&tmux, &p0).0;
+            st.is_empty() || st == "idle"
+        },
+        "pane 0 no longer streaming after its query was killed",
+    );
+    // A pane that had a conversation shows it again after a `--new` query is killed.
+    tmux.type_line(&p0, &format!("{pc} q --new 'kept [[title:Kept]]'"));
+    wait_until(|| state_of(&tmux, &p0).2 == "Kept", "titled");
+    let kept = tmux.value(&p0, "#{@panechat_id}");
+    tmux.type_line(&p0, &format!("{pc} q --new 'long again [[gate:never]]'"));
+    wait_until(
+        || state_of(&tmux, &p0).0 == "streaming" && tmux.value(&p0, "#{@panechat_id}") != kept,
+        "streaming the new one",
+    );
+    let pid = run_pid(&env, &p0).expect("the query's run");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_until(
+        || state_of(&tmux, &p0) == ("idle".into(), String::new(), "Kept".into()),
+        "pane 0 shows its own conversation again, idle",
+    );
+    assert_eq!(tmux.value(&p0, "#{@panechat_id}"), kept);
 }

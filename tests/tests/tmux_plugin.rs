@@ -723,7 +723,7 @@ fn hostile_titles_run_nothing_and_restyle_nothing_anywhere() {
     );
     w.tmux.wait_for(&p0, "echo: hi");
     let t = Instant::now();
-    while !w.tmux.value(&p0, "#{@panechat_title}").contains("#(touch") {
+    while !w.tmux.value(&p0, "#{@panechat_title}").contains("♯(touch") {
         assert!(
             t.elapsed() < Duration::from_secs(20),
             "the title never came: {:?}\n{}",
@@ -734,8 +734,8 @@ fn hostile_titles_run_nothing_and_restyle_nothing_anywhere() {
     }
     let title = w.tmux.value(&p0, "#{@panechat_title}");
     assert!(!title.chars().any(|c| c.is_control()), "{title:?}");
-    // Status line and pane border show it literally, unstyled.
-    w.wait_screen("#(touch");
+    // Status line and pane border show it literally, unstyled (every `#` a `♯`).
+    w.wait_screen("♯(touch");
     std::thread::sleep(Duration::from_millis(1500)); // a status refresh or two
     let styled = w.screen_styled();
     assert!(
@@ -747,7 +747,7 @@ fn hostile_titles_run_nothing_and_restyle_nothing_anywhere() {
     wait_until("the fork", || w.tmux.panes().len() == 2);
     let p1 = w.tmux.panes().into_iter().find(|p| *p != p0).unwrap();
     wait_until("the fork's title", || {
-        w.tmux.value(&p1, "#{@panechat_title}").contains("#(touch")
+        w.tmux.value(&p1, "#{@panechat_title}").contains("♯(touch")
     });
     // Picker.
     w.prefix("C");
@@ -1425,4 +1425,209 @@ fn every_option_is_documented_with_its_default() {
         n += 1;
     }
     assert!(n >= 17, "only {n} options found");
+}
+
+/// Runs `line` in `pane` under `strace -f`, which ends only when every process it started has
+/// (the tmux commands a publish spawns included), and returns the argv of every `tmux` run.
+/// (What it waits for is printed by the line, and is not in the line as typed.)
+fn traced_tmux_calls(w: &World, env: &TestEnv, pane: &str, line: &str, tag: &str) -> Vec<String> {
+    let trace = env.root.join(format!("trace-{tag}"));
+    w.tmux.type_line(
+        pane,
+        &format!(
+            "strace -f -s 512 -qq -e trace=execve -o {} {line}; echo \"DONE\"-{tag}",
+            trace.display()
+        ),
+    );
+    w.tmux.wait_for(pane, &format!("DONE-{tag}"));
+    std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("execve(") && l.contains("tmux\", [\"tmux\""))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_hostile_title_stays_inert_through_resurrect_and_a_users_own_status_line() {
+    let (env, _fake) = setup();
+    let work = env.root.join("work");
+    // What a model may title a conversation: tmux command substitution, a style, a format, a
+    // trailing command separator.
+    let raw = "x #(touch M1) #[fg=red]red #{pane_id} C# ;";
+    let mut w = World::start(&env, 160, 30);
+    // A user's own status line that draws the pane title and the option without `q/h`.
+    w.tmux.ok(&[
+        "set-option",
+        "-g",
+        "status-left",
+        "[#{pane_title}|#{@panechat_title}] ",
+    ]);
+    w.tmux
+        .ok(&["set-option", "-g", "status-left-length", "150"]);
+    w.tmux.ok(&["set-option", "-g", "@panechat-status", "off"]);
+    w.load_plugin();
+    w.attach(&env, 160, 30);
+    let p0 = w.pane0();
+    w.tmux
+        .type_line(&p0, &format!("panechat q --new 'hi [[title:{raw}]]'"));
+    w.tmux.wait_for(&p0, "echo: hi");
+    wait_until("the title", || {
+        w.tmux.value(&p0, "#{@panechat_title}").contains("touch M1")
+    });
+    // Nothing panechat left in tmux carries a `#`: not the title, not any option.
+    let title = w.tmux.value(&p0, "#{pane_title}");
+    assert_eq!(title, "panechat: x ♯(touch M1) ♯[fg=red]red ♯{pane_id} C♯");
+    let options = w.tmux.ok(&["show-options", "-p", "-t", &p0]);
+    for line in options.lines().filter(|l| l.starts_with("@panechat")) {
+        assert!(!line.contains('#'), "{line}");
+    }
+    // The user's status line draws both literally, in the default style.
+    let s = w.wait_screen("[panechat: x ♯(touch M1)");
+    assert!(
+        s.contains("|x ♯(touch M1) ♯[fg=red]red ♯{pane_id} C♯]"),
+        "{s}"
+    );
+    let styled = w.screen_styled();
+    assert!(
+        !styled.contains("31m") && !styled.contains("38;5;1m"),
+        "{styled}"
+    );
+
+    // tmux-resurrect (in no package registry here, so its steps are done exactly): it saves
+    // each pane's `#{pane_title}`, the server stops, and after a restart it replays each saved
+    // title with `select-pane -T "$title"`, which expands formats.
+    let saved = w.tmux.value(&p0, "#{pane_title}");
+    w.restart_server(&env, 160, 30);
+    let p0 = w.pane0();
+    w.tmux.ok(&["select-pane", "-t", &p0, "-T", &saved]);
+    assert_eq!(
+        w.tmux.value(&p0, "#{pane_title}"),
+        saved,
+        "replayed unchanged"
+    );
+    // A title of the test's own that does run a command, replayed after it: once its marker
+    // exists, tmux has run the jobs of both replays.
+    let canary = env.root.join("CANARY");
+    w.tmux.ok(&[
+        "select-pane",
+        "-t",
+        &p0,
+        "-T",
+        &format!("#(touch {})", canary.display()),
+    ]);
+    wait_until("tmux to run the canary's job", || canary.exists());
+    for dir in [&work, &env.home(), &std::env::current_dir().unwrap()] {
+        assert!(!dir.join("M1").exists(), "a title ran a command in {dir:?}");
+    }
+}
+
+#[test]
+fn a_restarted_server_never_shows_the_old_servers_conversations() {
+    let (env, _fake) = setup();
+    let mut w = World::start(&env, 120, 30);
+    w.load_plugin();
+    let p0 = w.pane0();
+    let p1 = w.tmux.ok(&[
+        "split-window",
+        "-h",
+        "-t",
+        "t",
+        "-P",
+        "-F",
+        "#{pane_id}",
+        "bash --norc --noprofile",
+    ]);
+    let p1 = p1.trim().to_string();
+    ask(&w, &p0, "first [[title:Alpha]]");
+    ask(&w, &p1, "second [[title:Bravo]]");
+    wait_until("titles", || {
+        w.tmux.value(&p1, "#{@panechat_title}") == "Bravo"
+            && w.tmux.value(&p0, "#{@panechat_title}") == "Alpha"
+    });
+    let a = w.tmux.value(&p0, "#{@panechat_id}");
+    let b = w.tmux.value(&p1, "#{@panechat_id}");
+
+    // The same socket, a new server: the new panes get the old ids.
+    w.restart_server(&env, 120, 30);
+    w.load_plugin();
+    let n0 = w.pane0();
+    let n1 = w.tmux.ok(&[
+        "split-window",
+        "-h",
+        "-t",
+        "t",
+        "-P",
+        "-F",
+        "#{pane_id}",
+        "bash --norc --noprofile",
+    ]);
+    let n1 = n1.trim().to_string();
+    assert_eq!((n0.as_str(), n1.as_str()), (p0.as_str(), p1.as_str()));
+    w.attach(&env, 120, 30);
+
+    // `use B` in the new first pane reaches that pane, and no other.
+    let calls = traced_tmux_calls(&w, &env, &n0, &format!("panechat use {b}"), "use");
+    assert!(
+        !calls.is_empty(),
+        "published nothing\n{}\n{}",
+        w.tmux.capture(&n0),
+        std::fs::read_to_string(env.root.join("trace-use")).unwrap_or_default()
+    );
+    for c in &calls {
+        assert!(
+            !c.contains(&format!("\"{n1}\"")),
+            "published onto {n1}: {c}"
+        );
+    }
+    assert_eq!(w.tmux.value(&n0, "#{@panechat_id}"), b);
+    assert_eq!(w.tmux.value(&n1, "#{@panechat_id}"), "");
+    assert!(!w.tmux.value(&n1, "#{pane_title}").contains("Alpha"));
+    // The new second pane starts with nothing: its first question does not continue Alpha.
+    w.tmux.type_line(&n1, "panechat show; echo SHOWN");
+    let s = w.tmux.wait_for(&n1, "SHOWN");
+    assert!(!s.contains("first"), "{s}");
+    assert_eq!(show(&env, &a)["turns"], 1);
+
+    // `refresh`, which the docs give after a restart, paints nothing old onto new panes.
+    let calls = traced_tmux_calls(&w, &env, &n0, "panechat refresh", "refresh");
+    for c in &calls {
+        assert!(
+            !c.contains(&format!("\"{n1}\"")),
+            "refresh published onto {n1}: {c}"
+        );
+    }
+    assert_eq!(w.tmux.value(&n1, "#{@panechat_id}"), "");
+
+    // `sessions` lists only the live server's panes, and `--prune` forgets the old ones.
+    let listed = json(&env.run(["sessions", "--json"]).ok().stdout);
+    let keys: Vec<String> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["pane"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(keys, vec![n0.clone()], "{listed}");
+
+    // A pane an older panechat painted wrongly (the old server's mapping of its id) is
+    // cleared by `sessions --prune` run in this server.
+    w.tmux
+        .ok(&["set-option", "-p", "-t", &n1, "@panechat_id", &a]);
+    w.tmux
+        .ok(&["set-option", "-p", "-t", &n1, "@panechat_title", "Alpha"]);
+    w.tmux
+        .ok(&["select-pane", "-t", &n1, "-T", "panechat: Alpha"]);
+    let calls = traced_tmux_calls(&w, &env, &n0, "panechat sessions --prune", "prune");
+    assert!(
+        calls.iter().any(|c| c.contains(&format!("\"{n1}\""))),
+        "{calls:#?}\n{}",
+        w.tmux.capture(&n0)
+    );
+    assert_eq!(w.tmux.value(&n1, "#{@panechat_id}"), "");
+    assert_eq!(w.tmux.value(&n1, "#{@panechat_title}"), "");
+    assert_eq!(
+        w.tmux.value(&n0, "#{@panechat_id}"),
+        b,
+        "the rightful pane keeps its own"
+    );
 }

@@ -206,7 +206,8 @@ fn queries_rename_their_panes_and_hostile_titles_stay_literal() {
         "Plan #(touch M1) #[fg=red] ; kill-server $(touch M2) \\e]0;owned\\a\\e[31m\\x9b2J end";
     z.type_line(0, &format!("panechat q --new 'hello [[title:{hostile}]]'"));
     z.type_line(p1, "panechat q --new 'hi [[title:Zellij layouts 日本語]]'");
-    let shown = "💬 Plan #(touch M1) #[fg=red] ; kill-server $(touch M2)";
+    // Pane names follow the rule for all text left in a multiplexer: no `#` (each a `♯`).
+    let shown = "💬 Plan ♯(touch M1) ♯[fg=red] ; kill-server $(touch M2)";
     z.wait_for(
         "pane 0 named after its conversation",
         Duration::from_secs(20),

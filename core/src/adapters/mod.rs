@@ -1,7 +1,8 @@
 //! Per-multiplexer encodings of what the core tells the multiplexers (what is sent when is
 //! decided in [`crate::publish`]), and the popups through which they ask the lock question.
 //!
-//! All text is sanitised first ([`crate::title::sanitize_title`]).
+//! All text goes through [`crate::title::pane_text`] first: no controls, and no `#` that a later
+//! reader of what panechat left (tmux-resurrect, a user's status line) could expand.
 
 pub mod tmux;
 pub mod wezterm;
@@ -9,12 +10,12 @@ pub mod zellij;
 
 use crate::env::Env;
 use crate::session::{innermost_multiplexer, Multiplexer};
-use crate::title::sanitize_title;
+use crate::title::pane_text;
 
 /// The bytes that set the terminal title to `panechat: <label>` (nothing but `panechat` while
 /// the pane has no conversation).
 pub fn osc2(label: &str) -> Vec<u8> {
-    let label = sanitize_title(label);
+    let label = pane_text(label);
     if label.is_empty() {
         b"\x1b]2;panechat\x07".to_vec()
     } else {

@@ -1,14 +1,16 @@
 //! tmux: pane options, titles and popups, always through argv vectors.
 //!
 //! Untrusted text never reaches a tmux format or a shell unescaped: options are set from argv
-//! elements (not expanded), `select-pane -T` (a format) gets every `#` doubled, and an argument
+//! elements (not expanded), and every text left in tmux (pane titles, `@panechat_*` options) is
+//! [`pane_text`], which carries no `#` at all, so it stays inert whoever re-reads it later
+//! (tmux-resurrect's `select-pane -T`, a user's `#{pane_title}` in a status line). An argument
 //! ending in `;` (which tmux would take as a command separator) is escaped as `\;`.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::state::PaneState;
-use crate::title::sanitize_title;
+use crate::title::pane_text;
 
 /// Runs tmux commands; tests substitute a recorder.
 pub trait Tmux {
@@ -181,30 +183,6 @@ pub fn format_escape(s: &str) -> String {
     s.replace('#', "##")
 }
 
-/// Escapes text for an argument tmux expands once and stores (`select-pane -T`), so that it is
-/// stored exactly: a run of `#` is doubled, except a run just before `[`, which tmux keeps as it
-/// is (style markers survive expansion). Checked against tmux 3.3a in the end-to-end tests.
-pub fn title_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '#' {
-            out.push(c);
-            continue;
-        }
-        let mut run = 1;
-        while chars.peek() == Some(&'#') {
-            chars.next();
-            run += 1;
-        }
-        let keep = chars.peek() == Some(&'[');
-        for _ in 0..(if keep { run } else { 2 * run }) {
-            out.push('#');
-        }
-    }
-    out
-}
-
 /// Protects an argv element from tmux's `;` command separator.
 pub fn arg_escape(s: &str) -> String {
     match s.strip_suffix(';') {
@@ -220,7 +198,7 @@ pub fn state_args(pane: &str, st: &PaneState) -> Vec<String> {
     let held = st
         .held_by
         .as_ref()
-        .map(|h| sanitize_title(&h.pane.place()))
+        .map(|h| pane_text(&h.pane.place()))
         .unwrap_or_default();
     let values = [
         (
@@ -232,7 +210,7 @@ pub fn state_args(pane: &str, st: &PaneState) -> Vec<String> {
         ),
         (
             "@panechat_title",
-            st.title.as_deref().map(sanitize_title).unwrap_or_default(),
+            st.title.as_deref().map(pane_text).unwrap_or_default(),
         ),
         ("@panechat_state", st.activity.as_str().to_string()),
         ("@panechat_held", held),
@@ -250,7 +228,7 @@ pub fn state_args(pane: &str, st: &PaneState) -> Vec<String> {
         }
     }
     let title = if st.conversation.is_some() {
-        format!("panechat: {}", sanitize_title(&st.label()))
+        format!("panechat: {}", pane_text(&st.label()))
     } else {
         String::new()
     };
@@ -260,9 +238,28 @@ pub fn state_args(pane: &str, st: &PaneState) -> Vec<String> {
         "-t".into(),
         pane.into(),
         "-T".into(),
-        arg_escape(&title_escape(&title)),
+        // `select-pane -T` expands formats; the text has no `#` (pane_text), doubling is a
+        // second guard.
+        arg_escape(&format_escape(&title)),
     ]);
     args
+}
+
+/// The argv that lists every pane of the server with the conversation it shows
+/// (`@panechat_id`), one `<pane id>\t<id>` line each.
+pub fn shown_ids_args() -> Vec<String> {
+    ["list-panes", "-a", "-F", "#{pane_id}\t#{@panechat_id}"]
+        .map(String::from)
+        .to_vec()
+}
+
+/// The panes of [`shown_ids_args`]'s output that show a conversation: `(pane, id)`.
+pub fn parse_shown_ids(out: &str) -> Vec<(String, String)> {
+    out.lines()
+        .filter_map(|l| l.split_once('\t'))
+        .filter(|(pane, id)| pane.starts_with('%') && !id.is_empty())
+        .map(|(pane, id)| (pane.to_string(), id.to_string()))
+        .collect()
 }
 
 /// Quotes a string for `/bin/sh` (single quotes).
@@ -370,11 +367,11 @@ mod tests {
         };
         let a = state_args("%3", &st);
         assert_eq!(a[5], "01m7yd5d6e4q2r8kzz");
-        assert_eq!(a[12], "x #(touch PWNED) [31m\\;");
+        assert_eq!(a[12], "x ♯(touch PWNED) [31m");
         assert_eq!(a[19], "idle");
         assert_eq!(a[26], "tmux pane %4");
-        assert_eq!(a.last().unwrap(), "panechat: x ##(touch PWNED) [31m\\;");
-        assert_eq!(title_escape("a #[x] ##[ #{y} ##"), "a #[x] ##[ ##{y} ####");
+        assert_eq!(a.last().unwrap(), "panechat: x ♯(touch PWNED) [31m");
+        assert!(!a.iter().any(|s| s.contains('#')), "{a:?}");
         assert_eq!(a.iter().filter(|s| *s == ";").count(), 4);
         // Without a conversation the options are unset and the title cleared.
         let none = PaneState {

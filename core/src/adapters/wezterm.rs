@@ -17,18 +17,18 @@ pub fn set_user_var(name: &str, value: &str, inside_tmux: bool) -> Vec<u8> {
 /// The user vars that publish a pane's state: `panechat_id`, `panechat_title`,
 /// `panechat_state` and `panechat_held` (empty values while the pane has no conversation).
 pub fn state_vars(st: &crate::state::PaneState, inside_tmux: bool) -> Vec<u8> {
-    use crate::title::sanitize_title;
+    use crate::title::pane_text;
     let mut out = Vec::new();
     let id = st
         .conversation
         .as_ref()
         .map(|c| c.to_string())
         .unwrap_or_default();
-    let title = st.title.as_deref().map(sanitize_title).unwrap_or_default();
+    let title = st.title.as_deref().map(pane_text).unwrap_or_default();
     let held = st
         .held_by
         .as_ref()
-        .map(|h| sanitize_title(&h.pane.place()))
+        .map(|h| pane_text(&h.pane.place()))
         .unwrap_or_default();
     out.extend(set_user_var("panechat_id", &id, inside_tmux));
     out.extend(set_user_var("panechat_title", &title, inside_tmux));

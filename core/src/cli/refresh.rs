@@ -42,6 +42,8 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         None => {
             let _ = ctx.session();
             let n = ctx.publisher().everything()?;
+            ctx.publisher()
+                .tmux_strays(&panechat::adapters::tmux::RealTmux)?;
             ctx.note(&format!("republished {n} pane(s)"));
         }
     }
@@ -80,9 +82,15 @@ fn watch(ctx: &mut Ctx, pid: u32, start: u64) -> Result<i32> {
                 run.pane.place()
             ),
         );
-        match ConversationId::from_trusted(&run.conversation) {
-            Some(id) => ctx.publish(&id),
-            None => ctx.publish_sessions(std::slice::from_ref(&run.pane.session)),
+        // The run's own pane too: a run that created its conversation was the only thing
+        // pointing that pane at it (no mapping does until its turn is stored).
+        let own = std::slice::from_ref(&run.pane.session);
+        let done = match ConversationId::from_trusted(&run.conversation) {
+            Some(id) => ctx.publisher().conversation_and(&id, own),
+            None => ctx.publisher().sessions(own),
+        };
+        if let Err(e) = done {
+            ctx.debug(&format!("republishing after run {pid}: {e}"));
         }
     }
     Ok(0)

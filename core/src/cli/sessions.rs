@@ -50,6 +50,18 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         }
         records.push(rec);
     }
+    if args.prune {
+        // Panes of this tmux server showing a conversation nothing gives them.
+        let _ = ctx.session();
+        let strays = ctx
+            .publisher()
+            .tmux_strays(&panechat::adapters::tmux::RealTmux)?;
+        if strays > 0 {
+            ctx.note(&format!(
+                "cleared {strays} tmux pane(s) that showed a conversation they do not have"
+            ));
+        }
+    }
     if pruned > 0 || args.prune {
         ctx.note(&format!(
             "pruned {pruned} session(s) whose pane is gone (their conversations are kept)"
@@ -61,6 +73,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             records.push(mapping::SessionRecord {
                 pane: r.pane.clone(),
                 server: None,
+                instance: None,
                 tty: None,
                 pending_new: false,
                 active: None,

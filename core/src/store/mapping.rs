@@ -13,7 +13,7 @@ use super::conversation::ConversationId;
 use crate::error::{Error, Result};
 use crate::lock;
 use crate::paths::{ensure_dir, Paths};
-use crate::session::{PaneRef, Session, SessionKey};
+use crate::session::{instances_known, Instance, Multiplexer, PaneRef, Session, SessionKey};
 
 /// How many earlier conversations a session remembers.
 pub const HISTORY_LEN: usize = 32;
@@ -28,6 +28,10 @@ pub struct SessionRecord {
     /// multiplexer from elsewhere.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
+    /// The multiplexer instance the pane lives in ([`Instance`]); `None` in records written by
+    /// older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<Instance>,
     /// The pane's terminal device (`/dev/pts/3`), recorded when a command runs in it, so that
     /// terminal-only channels (WezTerm user vars, OSC titles) can reach the pane from elsewhere.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -44,6 +48,25 @@ pub struct SessionRecord {
     /// Last change.
     #[serde(default)]
     pub updated_at: String,
+}
+
+impl SessionRecord {
+    /// Whether the multiplexer instance this pane lived in still runs (checked without spawning
+    /// anything). A record of a stopped server, a killed Zellij session or a closed WezTerm is
+    /// not: its pane ids may have been given to new panes, which must not be shown its
+    /// conversation. A tmux, Zellij or WezTerm record written before instances were recorded
+    /// (its key names no instance, so no pane resolves to it any more) is not either.
+    pub fn instance_live(&self) -> bool {
+        match &self.instance {
+            Some(i) => i.alive(self.server.as_deref()),
+            None => {
+                !(matches!(
+                    self.pane.multiplexer,
+                    Multiplexer::Tmux | Multiplexer::Zellij | Multiplexer::Wezterm
+                ) && instances_known())
+            }
+        }
+    }
 }
 
 fn file(paths: &Paths, key: &SessionKey) -> PathBuf {
@@ -86,6 +109,7 @@ pub fn update<T>(
         Ok(None) | Err(Error::Corrupt { .. }) => SessionRecord {
             pane: session.pane_ref(),
             server: session.server.clone(),
+            instance: session.instance,
             tty: None,
             pending_new: false,
             active: None,
@@ -96,6 +120,9 @@ pub fn update<T>(
     };
     if rec.server.is_none() {
         rec.server = session.server.clone();
+    }
+    if rec.instance.is_none() {
+        rec.instance = session.instance;
     }
     if session.tty.is_some() {
         rec.tty = session.tty.clone();

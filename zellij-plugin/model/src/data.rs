@@ -93,7 +93,11 @@ impl PaneState {
             return None;
         }
         if let Some(want) = session_part {
-            if sess != want {
+            // `zellij:<name>~<instance>:<pane>`: panechat names the session's run too, and
+            // publishes only to panes of the run that is live, so any instance of this name is
+            // this session.
+            let name = sess.split_once('~').map_or(sess, |(name, _instance)| name);
+            if name != want {
                 return None;
             }
         }
@@ -165,9 +169,10 @@ pub fn session_part(name: &str) -> String {
     format!("h{}", &format!("{h:016x}")[..12])
 }
 
-/// The session key of terminal pane `pane` in Zellij session `name`.
-pub fn session_key(name: &str, pane: u32) -> String {
-    format!("zellij:{}:{pane}", session_part(name))
+/// How a command the plugin runs names terminal pane `pane` of this session (`--session`):
+/// panechat resolves it to the pane's key (which names the session's running instance).
+pub fn pane_session(pane: u32) -> String {
+    format!("pane:terminal_{pane}")
 }
 
 /// Seconds since the Unix epoch of an RFC 3339 time (`2026-12-02T10:00:00Z`, fractions and
@@ -265,12 +270,20 @@ mod tests {
         assert_eq!(v.len(), 2);
         assert_eq!(v[0].zellij_pane(None), None);
         assert_eq!(v[1].zellij_pane(Some("dev")), Some(7));
+        let mut later = v[1].clone();
+        later.session = Some("zellij:dev~0a1b2c3d:7".into());
+        assert_eq!(
+            later.zellij_pane(Some("dev")),
+            Some(7),
+            "any run of the session"
+        );
+        assert_eq!(later.zellij_pane(Some("de")), None);
         assert_eq!(v[1].activity(), "waiting");
     }
 
     #[test]
     fn session_keys_match_panechats() {
-        assert_eq!(session_key("dev", 3), "zellij:dev:3");
+        assert_eq!(pane_session(3), "pane:terminal_3");
         let odd = session_part("my session/1");
         assert!(odd.starts_with('h') && odd.len() == 13, "{odd}");
     }

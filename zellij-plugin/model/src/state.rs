@@ -741,12 +741,13 @@ impl State {
             Input::TerminalOpened { context, pane } => {
                 match (context.get("panechat").map(String::as_str), pane) {
                     (Some("new"), Some(pane)) => {
-                        let Some(name) = self.session_name.clone() else {
+                        // panechat finds the pane by the session's name (in `env`).
+                        if self.session_name.is_none() {
                             self.status =
                                 Some("the session's name is not known yet: try again".into());
                             return (Vec::new(), true);
-                        };
-                        let key = data::session_key(&name, pane);
+                        }
+                        let key = data::pane_session(pane);
                         let fx = self.panechat("new", &["new", "--session", &key], &[]);
                         (vec![fx], false)
                     }
@@ -1118,8 +1119,8 @@ impl State {
                 }
             }
             Key::Ctrl('u') => match (self.selected(), self.picker.origin, &self.session_name) {
-                (Some((_, Some(conv))), Some(here), Some(name)) => {
-                    let key = data::session_key(name, here);
+                (Some((_, Some(conv))), Some(here), Some(_)) => {
+                    let key = data::pane_session(here);
                     let run = self.panechat(
                         "use",
                         &["use", &conv, "--session", &key],

@@ -730,7 +730,13 @@ fn picker_keys_fork_new_and_use() {
     };
     assert_eq!(
         argv,
-        &["panechat", "use", "01conv0003", "--session", "zellij:dev:1"]
+        &[
+            "panechat",
+            "use",
+            "01conv0003",
+            "--session",
+            "pane:terminal_1"
+        ]
     );
 
     drive(&mut s, pipe(PIPE_PICK, ""), &mut h);
@@ -751,7 +757,7 @@ fn picker_keys_fork_new_and_use() {
     let Effect::Run { argv, .. } = &fx[3] else {
         panic!("{fx:?}")
     };
-    assert_eq!(argv, &["panechat", "new", "--session", "zellij:dev:101"]);
+    assert_eq!(argv, &["panechat", "new", "--session", "pane:terminal_101"]);
 
     // A pane without a conversation cannot be forked: said on screen, picker stays.
     drive(&mut s, pipe(PIPE_PICK, ""), &mut h);

@@ -213,6 +213,9 @@ pub fn arg_escape(s: &str) -> String {
     }
 }
 
+/// The pane title of a pane whose next question starts a new conversation.
+pub const NEW_CONVERSATION_TITLE: &str = "panechat: new conversation";
+
 /// The argv (one tmux invocation, commands joined by `;`) that publishes a pane's state on
 /// tmux pane `pane`: the options `@panechat_id`, `@panechat_title`, `@panechat_state`,
 /// `@panechat_held` (unset while the pane has no conversation) and the pane title.
@@ -252,7 +255,9 @@ pub fn state_args(pane: &str, st: &PaneState) -> Vec<String> {
     let title = if st.conversation.is_some() {
         format!("panechat: {}", sanitize_title(&st.label()))
     } else {
-        String::new()
+        // The pane's next question starts one (`panechat new`, a removed conversation): an
+        // empty title would show as `""` in tmux's default status line.
+        NEW_CONVERSATION_TITLE.to_string()
     };
     args.extend([
         ";".into(),
@@ -376,7 +381,7 @@ mod tests {
         assert_eq!(a.last().unwrap(), "panechat: x ##(touch PWNED) [31m\\;");
         assert_eq!(title_escape("a #[x] ##[ #{y} ##"), "a #[x] ##[ ##{y} ####");
         assert_eq!(a.iter().filter(|s| *s == ";").count(), 4);
-        // Without a conversation the options are unset and the title cleared.
+        // Without a conversation the options are unset and the title says so.
         let none = PaneState {
             conversation: None,
             title: None,
@@ -385,7 +390,7 @@ mod tests {
         };
         let a = state_args("%3", &none);
         assert!(a.starts_with(&["set-option".into(), "-p".into(), "-u".into()]));
-        assert_eq!(a.last().unwrap(), "");
+        assert_eq!(a.last().unwrap(), "panechat: new conversation");
     }
 
     #[test]

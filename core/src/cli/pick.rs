@@ -1,4 +1,4 @@
-//! `panechat pick`: the conversation picker a multiplexer shows in a popup (tmux: prefix + C).
+//! `panechat pick`: the conversation picker a multiplexer shows in a popup (tmux: prefix + P).
 //!
 //! Every conversation, most recent first, with its title, turns, age, the panes that have it and
 //! whether a query runs in it; typing filters (fuzzy); the selected conversation's last turns are
@@ -502,23 +502,21 @@ pub fn load_items(ctx: &Ctx, target: Option<&Session>) -> Result<Vec<Item>> {
 
 /// Runs `tmux ARGS` and returns its error output when it fails.
 fn tmux(args: &[String]) -> std::result::Result<(), String> {
+    tmux_output(args).map(drop)
+}
+
+/// Runs `tmux ARGS` and returns what it printed, or its error output when it fails.
+fn tmux_output(args: &[String]) -> std::result::Result<String, String> {
     let out = Command::new("tmux")
         .args(args)
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("could not run tmux: {e}"))?;
     if out.status.success() {
-        Ok(())
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
         Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
     }
-}
-
-fn exe() -> String {
-    std::env::current_exe()
-        .ok()
-        .and_then(|p| p.to_str().map(str::to_string))
-        .unwrap_or_else(|| "panechat".into())
 }
 
 /// Publishes like every command, but waits for each tmux command: the popup's processes are
@@ -589,32 +587,31 @@ fn act(
                 .clone()
                 .filter(|_| is_tmux)
                 .ok_or("forking into a split needs tmux")?;
-            let mut cmd = format!(
-                "exec {} fork --exec-shell",
-                panechat::adapters::tmux::shell_quote(&exe())
-            );
-            if let Some(n) = args.keep {
-                cmd.push_str(&format!(" --last {n}"));
-            }
             let flag = if args.split == "v" { "-v" } else { "-h" };
-            let mut a: Vec<String> = vec![
+            // A pane like any other (tmux runs its default-command, else default-shell), in the
+            // pane's directory (-c is expanded by tmux against the pane: any name works); the
+            // fork becomes its conversation as soon as tmux has made it.
+            let new = tmux_output(&[
                 "split-window".into(),
                 flag.into(),
                 "-t".into(),
                 pane,
-                // Expanded by tmux against the pane: any directory name works.
                 "-c".into(),
                 "#{pane_current_path}".into(),
-                "-e".into(),
-                format!("PANECHAT_FORK_FROM={id}"),
-            ];
-            for var in ["PANECHAT_HOME", "PANECHAT_CONFIG"] {
-                if let Some(v) = ctx.env.get(var) {
-                    a.extend(["-e".into(), format!("{var}={v}")]);
-                }
-            }
-            a.push(cmd);
-            tmux(&a).map_err(|e| format!("cannot split: {e}"))
+                "-P".into(),
+                "-F".into(),
+                "#{pane_id}".into(),
+            ])
+            .map_err(|e| format!("cannot split: {e}"))?;
+            let new = new.trim();
+            let fork = ctx.store.fork(id, args.keep).map_err(|e| e.to_string())?;
+            let session = ctx
+                .named_session(&format!("pane:{new}"))
+                .map_err(|e| e.to_string())?;
+            mapping::activate(&ctx.paths, &session, &fork.id).map_err(|e| e.to_string())?;
+            publisher(ctx)
+                .conversation(&fork.id)
+                .map_err(|e| e.to_string())
         }
         Action::New => {
             ctx.store.ensure_dirs().map_err(|e| e.to_string())?;

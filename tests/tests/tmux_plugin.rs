@@ -1762,3 +1762,66 @@ fn fork_splits_are_ordinary_panes_that_run_the_default_command() {
         .unwrap();
     check(&p2, "picker");
 }
+
+/// The lock popup says which pane asks, and opens over that pane's window: the client showing
+/// the holder's window (in the same session) is taken to the asking pane first. A wide (CJK)
+/// title is wrapped by the cells it takes: every row of the question ends between words.
+#[test]
+fn lock_popup_names_the_asking_pane_and_opens_over_its_window() {
+    let (env, _fake) = setup();
+    let mut w = World::start(&env, 120, 34);
+    w.load_plugin();
+    w.attach(&env, 120, 34);
+    let p0 = w.pane0();
+    ask(&w, &p0, "base [[title:Busy one]]");
+    wait_until("id", || !w.tmux.value(&p0, "#{@panechat_id}").is_empty());
+    let id = w.tmux.value(&p0, "#{@panechat_id}");
+    // 22 wide characters: "tmux pane %1 asks: " and the quoted title take 65 cells, so a
+    // row filled by counting characters would run past the popup's 70 cells inside "in".
+    let title = "日本語のタイトルはとても長くて幅が広い文字列";
+    env.run(["rename", &id, title]).ok();
+    let q0 = w
+        .tmux
+        .ok(&[
+            "new-window",
+            "-d",
+            "-t",
+            "t:1",
+            "-P",
+            "-F",
+            "#{pane_id}",
+            "bash --norc --noprofile",
+        ])
+        .trim()
+        .to_string();
+    w.tmux.type_line(&q0, &format!("panechat use {id}"));
+    wait_until("q0 uses it", || w.tmux.value(&q0, "#{@panechat_id}") == id);
+    assert_eq!(w.tmux.value("t", "#{window_index}"), "0");
+
+    start_slow(&w, &p0, &id, 400);
+    w.tmux.type_line(&q0, "panechat q 'mine'; echo \"rc=$?\"");
+    let s = w.wait_screen("Cancel");
+    // Over the asking pane's window, naming it.
+    assert_eq!(w.tmux.value("t", "#{window_index}"), "1", "{s}");
+    assert_eq!(w.tmux.value("t", "#{pane_id}"), q0);
+    // The question's rows, between the popup's borders, up to the menu.
+    let rows: Vec<String> = s
+        .lines()
+        .filter_map(|l| {
+            let a = l.find('│')?;
+            let b = l.rfind('│')?;
+            (b > a).then(|| l[a + '│'.len_utf8()..b].trim().to_string())
+        })
+        .take_while(|r| !r.contains("What now?"))
+        .collect();
+    let text = rows.join(" ");
+    assert!(text.contains(&format!("tmux pane {q0} asks")), "{s}");
+    assert!(
+        text.contains(&format!(
+            "\"{title}\" is in use (held by tmux pane {p0} for"
+        )),
+        "a row was cut inside a word:\n{s}"
+    );
+    w.keys(&["Escape"]);
+    w.tmux.wait_for(&q0, "rc=130");
+}

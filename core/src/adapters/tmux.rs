@@ -175,6 +175,19 @@ pub fn choose_client(out: &str) -> (u32, Option<String>) {
     (version, best.map(|b| b.2.to_string()))
 }
 
+/// From the output of [`clients_args`]: whether `client` shows the waiting pane's window.
+pub fn shows_pane_window(out: &str, client: &str) -> bool {
+    let mut lines = out.lines();
+    let window = lines
+        .next()
+        .and_then(|head| head.split('\t').nth(1))
+        .unwrap_or("");
+    lines.any(|l| {
+        let mut f = l.split('\t');
+        f.next() == Some(client) && f.next() == Some(window) && !window.is_empty()
+    })
+}
+
 /// Escapes `#` for text tmux will expand and then draw (status segments, like `#{q/h:…}`):
 /// every `#` doubled, so `#(…)`, `#{…}` and `#[style]` all show literally.
 pub fn format_escape(s: &str) -> String {
@@ -278,7 +291,8 @@ pub fn shell_quote(s: &str) -> String {
 /// Shows `argv` in `display-popup -E` over `pane` (this process's) and returns its exit status
 /// (`None` when no popup could be shown: no client shows the pane or its session, or tmux
 /// could not open it). One tmux call first asks for the version and the clients
-/// ([`choose_client`]), so the popup goes to the client of the person who asked.
+/// ([`choose_client`]), so the popup goes to the client of the person who asked; a client that
+/// shows another window of the pane's session is first switched to the pane.
 ///
 /// tmux does not expand the popup's command as a format (3.2 to 3.7), so it is only
 /// shell-quoted; `-e` values are not expanded either. A popup has no `TMUX_PANE` of its own:
@@ -290,8 +304,14 @@ pub fn popup(
     env_pass: &[(String, String)],
 ) -> Option<i32> {
     let pane = pane.filter(|p| !p.is_empty())?;
-    let (version, client) = choose_client(&tmux.output(&clients_args(pane))?);
+    let out = tmux.output(&clients_args(pane))?;
+    let (version, client) = choose_client(&out);
     let client = client?;
+    if !shows_pane_window(&out, &client) {
+        // The client is on another window of the pane's session (the holder's, say): take it to
+        // the asking pane, so the popup opens over the pane it is about.
+        tmux.run(&["switch-client", "-c", &client, "-t", pane].map(String::from))?;
+    }
     let code = tmux.run(&popup_args(pane, &client, version, argv, env_pass))?;
     // display-popup itself fails with 1 when it cannot open; the prompt never exits 1.
     (code != 1).then_some(code)
@@ -472,6 +492,11 @@ mod tests {
         // None shows it: one attached to its session (on another window).
         let out = format!("{head}/dev/pts/1\t@0\t$0\t300\t00\n/dev/pts/2\t@1\t$1\t100\t00\n");
         assert_eq!(choose_client(&out).1.as_deref(), Some("/dev/pts/2"));
+        assert!(!shows_pane_window(&out, "/dev/pts/2"));
+        assert!(shows_pane_window(
+            &format!("{head}/dev/pts/2\t@2\t$1\t100\t00\n"),
+            "/dev/pts/2"
+        ));
         // Only other sessions, control-mode or read-only clients, or none: no popup.
         let out = format!(
             "{head}/dev/pts/1\t@0\t$0\t300\t00\n/dev/pts/2\t@2\t$1\t100\t10\nc\t@2\t$1\t100\t01\n"

@@ -144,27 +144,34 @@ pub fn pick(ctx: &Ctx, prompt: &str, active: Option<&ConversationId>) -> Result<
     }
 }
 
-/// Breaks `text` into lines of at most `width` columns at spaces (a word longer than a line
-/// is cut), so that no terminal wraps it mid-word.
+/// Breaks `text` into lines of at most `width` columns (terminal cells: a wide character such
+/// as CJK takes two) at spaces (a word longer than a line is cut), so that no terminal wraps it
+/// mid-word.
 pub fn wrap(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(1);
+    let width = width.max(2);
     let mut lines = Vec::new();
     let mut line = String::new();
     for word in text.split_whitespace() {
-        let mut word: Vec<char> = word.chars().collect();
-        let used = line.chars().count();
-        if used > 0 && used + 1 + word.len() <= width {
+        let used = self::width(&line);
+        if used > 0 && used + 1 + self::width(word) <= width {
             line.push(' ');
-            line.extend(word);
+            line.push_str(word);
             continue;
         }
         if used > 0 {
             lines.push(std::mem::take(&mut line));
         }
-        while word.len() > width {
-            lines.push(word.drain(..width).collect());
+        // A word wider than a line is cut by cells (a wide character takes two).
+        let mut w = 0;
+        for c in word.chars() {
+            let cw = char_width(c);
+            if w + cw > width {
+                lines.push(std::mem::take(&mut line));
+                w = 0;
+            }
+            line.push(c);
+            w += cw;
         }
-        line.extend(word);
     }
     if !line.is_empty() || lines.is_empty() {
         lines.push(line);
@@ -325,6 +332,15 @@ mod tests {
         for line in wrap(&"word ".repeat(50), 13) {
             assert!(line.chars().count() <= 13, "{line:?}");
         }
+        // Wide characters take two cells each.
+        assert_eq!(
+            wrap("\"日本語のタイトル\" is in use", 20),
+            vec!["\"日本語のタイトル\"", "is in use"]
+        );
+        assert_eq!(
+            wrap("日本語のタイトル", 6),
+            vec!["日本語", "のタイ", "トル"]
+        );
     }
 
     #[test]

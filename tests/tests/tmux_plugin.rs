@@ -1825,3 +1825,55 @@ fn lock_popup_names_the_asking_pane_and_opens_over_its_window() {
     w.keys(&["Escape"]);
     w.tmux.wait_for(&q0, "rc=130");
 }
+
+/// The picker opens on the pane's own conversation (Enter right away keeps it), its rows show
+/// the short id, and its filter also finds conversations by what was said in them.
+#[test]
+fn picker_opens_on_the_panes_own_conversation_and_finds_what_was_said() {
+    let (env, _fake) = setup();
+    let mut w = World::start(&env, 120, 34);
+    w.load_plugin();
+    w.attach(&env, 120, 34);
+    let p0 = w.pane0();
+    w.tmux.type_line(
+        &p0,
+        "panechat q --new 'about borrowing [[reply:the borrow checker says no]] [[title:Mine]]'",
+    );
+    w.tmux.wait_for(&p0, "the borrow checker says no");
+    let p1 = w
+        .tmux
+        .ok(&["split-window", "-h", "-t", &p0, "-P", "-F", "#{pane_id}"])
+        .trim()
+        .to_string();
+    ask(&w, &p1, "zellij [[title:Newer one]]");
+    // p1's conversation is the most recently active one by far.
+    w.tmux.type_line(&p1, "panechat q 'again'");
+    w.tmux.wait_for(&p1, "echo: again");
+    wait_until("titles", || {
+        w.tmux.value(&p0, "#{@panechat_title}") == "Mine"
+            && w.tmux.value(&p1, "#{@panechat_title}") == "Newer one"
+    });
+    let mine = w.tmux.value(&p0, "#{@panechat_id}");
+    w.tmux.ok(&["select-pane", "-t", &p0]);
+    w.prefix("P");
+    let s = w.wait_screen(PICKER_HELP);
+    // The preview is the selected conversation's: this pane's, not the most recent.
+    assert!(s.contains("you: about borrowing"), "{s}");
+    assert!(
+        s.lines()
+            .any(|l| l.contains("Mine") && l.contains(&mine[..8])),
+        "{s}"
+    );
+    w.keys(&["Enter"]);
+    w.wait_screen_for(|s| !s.contains(PICKER_HELP), "the picker closed");
+    assert_eq!(w.tmux.value(&p0, "#{@panechat_id}"), mine);
+
+    // Words of a reply find the conversation, whose title holds none of them.
+    w.prefix("P");
+    w.wait_screen(PICKER_HELP);
+    w.text("checker says");
+    let s = w.wait_screen("1/2");
+    assert!(s.contains("Mine"), "{s}");
+    w.keys(&["Escape"]);
+    w.wait_screen_for(|s| !s.contains(PICKER_HELP), "the picker closed");
+}

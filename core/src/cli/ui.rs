@@ -63,6 +63,19 @@ pub fn row(s: &Summary, marker: &str, width: usize) -> String {
     }
 }
 
+/// The shortest id prefix width (at least 8, at most 18) that tells every one of `ids` apart.
+pub fn unique_prefix_width(ids: &[&str]) -> usize {
+    let mut sorted = ids.to_vec();
+    sorted.sort_unstable();
+    let common = |a: &str, b: &str| a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+    sorted
+        .windows(2)
+        .map(|w| common(w[0], w[1]) + 1)
+        .max()
+        .unwrap_or(0)
+        .clamp(8, 18)
+}
+
 /// "1 turn", "2 turns".
 pub fn turns(n: u64) -> String {
     if n == 1 {

@@ -25,6 +25,10 @@ SCRIPTS_DIR="$CURRENT_DIR/scripts"
 declare -A opt=()      # @panechat-* and the other global options this file reads
 declare -A alias_at=() # command-alias index of each panechat-* alias
 alias_next=0
+clients=()     # the clients attached now
+hook_next=0    # the first client-session-changed hook index after every one set
+notice_hook="" # the index of the hook that shows panechat's notice at the next attach
+declare -A key_bind=() # index in key_option -> the key this load binds
 version=0    # tmux's version, MAJOR*100+MINOR (see tmux_version)
 cmds=()
 
@@ -43,7 +47,9 @@ declare -A bound=() # index in the lists above -> what its key is bound to now
 # lines comes back. An unbound key is an error there, which ends only that lookup.
 read_tmux_state() {
 	local out line name value idx i cur="" q=(display-message -p 'version #{version}' \; show-options -g \;
-		show-options -s command-alias)
+		show-options -gw pane-border-format \; show-options -gw pane-border-status \;
+		show-options -s command-alias \; show-hooks -g client-session-changed \;
+		list-clients -F 'panechat-client #{client_name}')
 	for i in "${!key_option[@]}"; do
 		name=${key_option[i]}
 		q+=(\; display-message -p "key $i" \; run-shell -C
@@ -59,6 +65,13 @@ read_tmux_state() {
 			# bind-key [-r] -T TABLE KEY COMMAND…
 			[[ $line =~ ^bind-key\ +(-r\ +)?-T\ +[^\ ]+\ +[^\ ]+\ +(.*)$ ]] && bound[$cur]=${BASH_REMATCH[2]}
 			;;
+		panechat-client\ *) clients+=("${line#panechat-client }") ;;
+		client-session-changed\[*)
+			idx=${line#client-session-changed[}
+			idx=${idx%%]*}
+			[ "$idx" -ge "$hook_next" ] && hook_next=$((idx + 1))
+			[[ $line == *panechat* ]] && notice_hook=$idx
+			;;
 		command-alias\[*)
 			idx=${line#command-alias[}
 			idx=${idx%%]*}
@@ -68,7 +81,7 @@ read_tmux_state() {
 			value=${value#[\"\']}
 			case $value in panechat-*=*) alias_at[${value%%=*}]=$idx ;; esac
 			;;
-		@panechat-* | status-left\ * | status-right\ * | pane-border-format\ * | pane-border-status\ * | @resurrect-hook-*)
+		@panechat-* | status-left\ * | status-right\ * | status-right-length\ * | pane-border-format\ * | pane-border-status\ * | @resurrect-hook-*)
 			name=${line%% *}
 			tmux_unquote value "${line#* }"
 			opt[$name]=$value
@@ -170,20 +183,71 @@ popup_alias() { # ARGS…
 	_rs="run-shell -C \"$cmd\""
 }
 
-# Binds key number I (see key_option) to ALIAS unless it is set to "" or none, or already bound
-# to something else.
+# Decides which of the plugin's keys this load binds (key_bind: index -> key): each key
+# option's value, unless it is "" or none, or already bound to something else (a key the user
+# bound is left alone, and named in `skipped`; a key still bound to tmux's own default, which
+# only a key the user chose can be, is taken).
+choose_keys() {
+	local i key table
+	for i in "${!key_option[@]}"; do
+		table=${key_table[i]}
+		get_opt key "${key_option[i]}" "${key_default[i]}"
+		case $key in "" | none) continue ;; esac
+		if [ -n "${bound[$i]+x}" ] && [[ ${bound[$i]} != *panechat* ]] &&
+			[ "${bound[$i]}" != "${tmux_default_binding[$table $key]-}" ]; then
+			if [ "$table" = prefix ]; then
+				skipped+=("prefix + $key")
+			elif [ "$table" = copy-mode ]; then
+				skipped+=("$key in copy mode (emacs keys)")
+			else
+				skipped+=("$key in copy mode (vi keys)")
+			fi
+			continue
+		fi
+		key_bind[$i]=$key
+	done
+}
+
+# Sets _kp to how messages name key number I: "prefix + KEY", or "" when it is not bound.
+key_phrase() { # I
+	_kp=""
+	[ -n "${key_bind[$1]-}" ] && _kp="prefix + ${key_bind[$1]}"
+}
+
+# Binds key number I (see key_option) to ALIAS, if choose_keys chose it.
 bind_key() { # I ALIAS NOTE
-	local i=$1 key table=${key_table[$1]}
-	get_opt key "${key_option[i]}" "${key_default[i]}"
-	case $key in "" | none) return ;; esac
-	# A key still bound to tmux's own default (prefix + C: customize-mode) is taken; one the
-	# user bound is left alone.
-	if [ -n "${bound[$i]+x}" ] && [[ ${bound[$i]} != *panechat* ]] &&
-		[ "${bound[$i]}" != "${tmux_default_binding[$table $key]-}" ]; then
-		if [ "$table" = prefix ]; then skipped+=("prefix + $key"); else skipped+=("$key in $table"); fi
-		return
+	[ -n "${key_bind[$1]-}" ] || return 0
+	add bind-key -N "$3" -T "${key_table[$1]}" "${key_bind[$1]}" "$2"
+}
+
+# Tells the user which keys were left alone (skipped) where they will see it: on the clients
+# attached now, or, while none is (tmux starting), on the first one to attach, through a
+# client-session-changed hook that removes itself. The message stays until a key is pressed,
+# and stays in tmux's message log (prefix + ~). @panechat-skipped-keys keeps the list for
+# `panechat doctor`. Without skipped keys, an earlier load's hook is removed.
+notice_skipped() {
+	local msg name idx q
+	if [ ${#skipped[@]} -eq 0 ]; then
+		unset_global @panechat-skipped-keys
+		[ -n "$notice_hook" ] && add set-hook -gu "client-session-changed[$notice_hook]"
+		return 0
 	fi
-	add bind-key -N "$3" -T "$table" "$key" "$2"
+	msg=${skipped[0]}
+	for name in "${skipped[@]:1}"; do msg+=", $name"; done
+	set_global @panechat-skipped-keys "$msg"
+	msg="panechat: $msg already bound to something else, so left alone; choose other keys with @panechat-fork-key, @panechat-pick-key, @panechat-new-key, @panechat-ask-key, @panechat-ask-selection-key"
+	local d=()
+	[ "$version" -ge 302 ] && d=(-d 0)
+	if [ ${#clients[@]} -gt 0 ]; then
+		[ -n "$notice_hook" ] && add set-hook -gu "client-session-changed[$notice_hook]"
+		for name in "${clients[@]}"; do
+			add display-message -c "$name" "${d[@]}" "${msg//\#/##}"
+		done
+	else
+		idx=${notice_hook:-$hook_next}
+		set_dquoted q "${msg//\#/##}"
+		add set-hook -g "client-session-changed[$idx]" "display-message ${d[*]} \"$q\" ; set-hook -gu client-session-changed[$idx]"
+	fi
 }
 
 # Sets _seg to the status segment's format.
@@ -201,34 +265,94 @@ status_segment() {
 	_seg="#{?@panechat_id,#{?#{||:#{==:#{@panechat_state},},#{==:#{@panechat_state},idle}},,$running}#{?@panechat_held,$held,}#{?@panechat_title,#{=/$max/…:#{q/h:@panechat_title}},#{=8:@panechat_id}} ,}"
 }
 
+# Sets the global option NAME to VALUE, unless it already has that value.
+set_global() { # NAME VALUE
+	[ "${opt[$1]-}" = "$2" ] && [ -n "${opt[$1]+x}" ] && return
+	add set-option -g "$1" "$2"
+}
+# Unsets the global option NAME, if it is set.
+unset_global() { # NAME
+	[ -n "${opt[$1]+x}" ] && add set-option -gu "$1"
+}
+
+# The status segment. In auto mode (the default), unless the user placed it (the segment
+# `#{E:@panechat-status-format}`, or the placeholder `#{panechat_status}`, which is filled), it
+# goes in front of status-right and status-right-length grows by the segment's widest
+# (markers, the longest title, an ellipsis and a space), so the user's own status-right keeps
+# its room. What a load added is recorded in @panechat-status-added ("LENGTH_BEFORE
+# LENGTH_SET") and taken back first at every load, so loading again, or with another mode,
+# starts from what the user had.
 setup_status() {
-	local mode seg right left
+	local mode seg right left len added was set width running held max
 	get_opt mode "$status_option" "$status_default"
 	status_segment
-	add set-option -g @panechat-status-format "$_seg"
-	[ "$mode" = off ] && return
 	seg='#{E:@panechat-status-format}'
 	right=${opt[status-right]-}
 	left=${opt[status-left]-}
-	if [[ $right == *"$status_placeholder"* || $left == *"$status_placeholder"* ]]; then
-		[[ $right == *"$status_placeholder"* ]] && add set-option -g status-right "${right//"$status_placeholder"/$seg}"
-		[[ $left == *"$status_placeholder"* ]] && add set-option -g status-left "${left//"$status_placeholder"/$seg}"
-	elif [ "$mode" = auto ] && [[ $right != *"$seg"* && $left != *"$seg"* ]]; then
-		add set-option -g status-right "$seg$right"
+	len=${opt[status-right-length]-40}
+	added=${opt[@panechat-status-added]-}
+	if [ -n "$added" ]; then
+		was=${added%% *}
+		set=${added##* }
+		right=${right#"$seg"}
+		[ "$len" = "$set" ] && len=$was
 	fi
+	if [ "$mode" = off ]; then
+		unset_global @panechat-status-format
+		added=""
+	else
+		set_global @panechat-status-format "$_seg"
+		added=""
+		if [[ $right == *"$status_placeholder"* || $left == *"$status_placeholder"* ]]; then
+			right=${right//"$status_placeholder"/$seg}
+			left=${left//"$status_placeholder"/$seg}
+		elif [ "$mode" = auto ] && [[ $right != *"$seg"* && $left != *"$seg"* ]]; then
+			get_opt running "$status_running_option" "$status_running_default"
+			get_opt held "$status_held_option" "$status_held_default"
+			get_opt max "$status_max_option" "$status_max_default"
+			[[ $max =~ ^[0-9]+$ ]] || max=$status_max_default
+			[[ $len =~ ^[0-9]+$ ]] || len=40
+			width=$((${#running} + ${#held} + max + 2))
+			added="$len $((len + width))"
+			right=$seg$right
+			len=$((len + width))
+		fi
+	fi
+	set_global status-right "$right"
+	set_global status-left "$left"
+	[ "$len" = "${opt[status-right-length]-40}" ] || add set-option -g status-right-length "$len"
+	if [ -n "$added" ]; then set_global @panechat-status-added "$added"; else unset_global @panechat-status-added; fi
 }
 
+# The pane border: `#{E:@panechat-pane-border-format}` at the end of the user's own
+# pane-border-format (a window option), and pane-border-status top only when it was off. What
+# a load added is recorded in @panechat-pane-border-added (the pane-border-status it found)
+# and taken back first at every load.
 setup_pane_border() {
-	local fmt max seg
-	local on
+	local on max fmt status added seg='#{E:@panechat-pane-border-format}'
 	get_opt on "$pane_border_option" "$pane_border_default"
-	[ "$on" = on ] || return
-	get_opt max "$status_max_option" "$status_max_default"
-	[[ $max =~ ^[0-9]+$ ]] || max=$status_max_default
-	seg="#{?@panechat_id, #{=/$max/…:#{q/h:@panechat_title}} ,}"
 	fmt=${opt[pane-border-format]-}
-	[[ $fmt == *"$seg"* ]] || add set-option -g pane-border-format "$fmt$seg"
-	[ "${opt[pane-border-status]-off}" = off ] && add set-option -g pane-border-status top
+	status=${opt[pane-border-status]-off}
+	added=${opt[@panechat-pane-border-added]-}
+	fmt=${fmt//"$seg"/}
+	[ -n "$added" ] && [ "$status" = top ] && status=$added
+	if [ "$on" = on ]; then
+		get_opt max "$status_max_option" "$status_max_default"
+		[[ $max =~ ^[0-9]+$ ]] || max=$status_max_default
+		set_global @panechat-pane-border-format "#{?@panechat_id, #{=/$max/…:#{q/h:@panechat_title}} ,}"
+		fmt+=$seg
+		added=""
+		if [ "$status" = off ]; then
+			added=off
+			status=top
+		fi
+	else
+		unset_global @panechat-pane-border-format
+		added=""
+	fi
+	[ "$fmt" = "${opt[pane-border-format]-}" ] || add set-option -gw pane-border-format "$fmt"
+	[ "$status" = "${opt[pane-border-status]-off}" ] || add set-option -gw pane-border-status "$status"
+	if [ -n "$added" ]; then set_global @panechat-pane-border-added "$added"; else unset_global @panechat-pane-border-added; fi
 }
 
 setup_resurrect() {
@@ -259,9 +383,10 @@ message_alias() {
 }
 
 main() {
-	local bin split keep width height msg name
+	local bin split keep width height name
 	skipped=()
 	read_tmux_state
+	choose_keys
 	find_panechat
 	if [ -z "$bin" ]; then
 		# Keys that explain what is missing, instead of keys that fail silently.
@@ -273,7 +398,8 @@ main() {
 		add set-option -g @panechat-bin "$bin"
 		get_opt split "$fork_split_option" "$fork_split_default"
 		get_opt keep "$fork_keep_option" "$fork_keep_default"
-		run_script "$SCRIPTS_DIR/fork.sh" '#{pane_id} #{q:@panechat_id}' "$bin" "$split" "$keep"
+		key_phrase 1
+		run_script "$SCRIPTS_DIR/fork.sh" '#{pane_id} #{q:@panechat_id}' "$bin" "$split" "$keep" "$_kp"
 		set_alias panechat-fork "$_rs"
 		run_script "$SCRIPTS_DIR/new.sh" '#{pane_id}' "$bin"
 		set_alias panechat-new "$_rs"
@@ -307,12 +433,9 @@ main() {
 	bind_key 3 panechat-ask "panechat: ask about this pane"
 	bind_key 4 panechat-ask-selection "panechat: ask about the selection"
 	bind_key 5 panechat-ask-selection "panechat: ask about the selection"
-	if [ ${#skipped[@]} -gt 0 ]; then
-		msg=${skipped[0]}
-		for name in "${skipped[@]:1}"; do msg+=", $name"; done
-		msg="panechat: $msg already bound; choose other keys with @panechat-fork-key, @panechat-pick-key, @panechat-new-key, @panechat-ask-key, @panechat-ask-selection-key"
-		add display-message "${msg//\#/##}"
-		# Without a client (tmux starting) the message fails; that is no failure of the load.
+	notice_skipped
+	if [ ${#clients[@]} -gt 0 ] && [ ${#skipped[@]} -gt 0 ]; then
+		# A client may go away before the message reaches it; that is no failure of the load.
 		tmux "${cmds[@]}"
 		return 0
 	fi

@@ -21,6 +21,7 @@ pub mod publish;
 pub mod question;
 pub mod runs;
 pub mod schema;
+pub mod search;
 pub mod session;
 pub mod state;
 pub mod store;

@@ -47,6 +47,26 @@ pub fn build_bin(package: &str, bin: &str) -> PathBuf {
     if let Some(target) = profile_dir.parent() {
         cmd.env("CARGO_TARGET_DIR", target);
     }
+    // Cargo gives a running test its own package's variables; build scripts (ring's) rerun when
+    // these change, so passing them on would rebuild the dependencies at every switch between
+    // `cargo test` and this build.
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy();
+        if [
+            "CARGO_PKG_",
+            "CARGO_MANIFEST_",
+            "CARGO_CRATE_",
+            "CARGO_PRIMARY_",
+            "CARGO_BIN_",
+        ]
+        .iter()
+        .any(|p| k.starts_with(p))
+            || k == "CARGO_TARGET_TMPDIR"
+            || k == "OUT_DIR"
+        {
+            cmd.env_remove(&*k);
+        }
+    }
     let st = cmd
         .status()
         .unwrap_or_else(|e| panic!("running cargo build for the {bin} binary: {e}"));

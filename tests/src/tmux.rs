@@ -278,6 +278,14 @@ impl World {
         ]);
         // Sizes follow the attached client; a quiet prompt keeps screens readable.
         tmux.ok(&["set-option", "-g", "window-size", "latest"]);
+        // A pane made without a command (a split, a new window) runs the same shell as the
+        // first, with the test's PATH (a login shell would reset it from /etc/profile).
+        tmux.ok(&[
+            "set-option",
+            "-g",
+            "default-command",
+            "exec bash --norc --noprofile",
+        ]);
         World {
             tmux,
             term: None,

@@ -1271,3 +1271,78 @@ fn a_refused_or_failed_query_leaves_the_mapping_as_it_was() {
     env.run_in("b", ["q", "--id", &x, "fine now"]).ok();
     assert_eq!(active(&env, "b"), x);
 }
+
+/// `panechat search` finds conversations by what was said in them, best match first (the
+/// words together before the words apart), in any case, in JSON too; a fork of a fork is
+/// titled with one "(fork)".
+#[test]
+fn search_finds_conversations_by_what_was_said_best_match_first() {
+    let (env, _fake) = setup();
+    env.run_in(
+        "a",
+        [
+            "q",
+            "--new",
+            "the borrow rules [[reply:a checker for borrows]] [[title:Rules]]",
+        ],
+    )
+    .ok();
+    env.run_in(
+        "b",
+        [
+            "q",
+            "--new",
+            "How does the Borrow Checker work? [[reply:it checks\u{1b}[31m]] [[title:Lifetimes]]",
+        ],
+    )
+    .ok();
+    env.run_in("c", ["q", "--new", "zellij layouts [[title:Layouts]]"])
+        .ok();
+    let r = env.run(["search", "borrow", "checker"]).ok();
+    no_panic(&r);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    let lifetimes = lines.iter().position(|l| l.contains("Lifetimes"));
+    let rules = lines.iter().position(|l| l.contains("Rules"));
+    assert!(
+        lifetimes.is_some() && rules.is_some() && lifetimes < rules,
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("Layouts"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("you: How does the Borrow Checker"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains('\u{1b}'), "{:?}", r.stdout);
+    let j = json(&env.run(["search", "--json", "BORROW CHECKER"]).ok().stdout);
+    let titles: Vec<&str> = j
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["Lifetimes", "Rules"]);
+    assert!(j[0]["id"].as_str().unwrap().len() == 18);
+    // Nothing found: said so, and nothing printed on stdout.
+    let none = env.run(["search", "nowhere-said"]).ok();
+    assert_eq!(none.stdout, "");
+    assert!(
+        none.stderr.contains("no conversation mentions"),
+        "{}",
+        none.stderr
+    );
+    // No words: a usage error that says what to give.
+    let bad = env.run(["search", " "]).code(2);
+    assert!(bad.stderr.contains("panechat search"), "{}", bad.stderr);
+
+    // A fork of a fork: "(fork)" once.
+    let id = json(&env.run(["search", "--json", "zellij"]).ok().stdout)[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let f1 = env.run(["fork", &id]).ok().stdout.trim().to_string();
+    let f2 = env.run(["fork", &f1]).ok().stdout.trim().to_string();
+    assert_eq!(show(&env, "a", Some(&f1))["title"], "Layouts (fork)");
+    assert_eq!(show(&env, "a", Some(&f2))["title"], "Layouts (fork)");
+}

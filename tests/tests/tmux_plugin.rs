@@ -69,7 +69,7 @@ fn loading_binds_the_keys_and_keeps_the_users_settings() {
     let keys = prefix_keys(&w);
     let fork = key_line(&keys, "F").expect("prefix F bound");
     assert!(fork.contains("fork.sh"), "{fork}");
-    let pick = key_line(&keys, "C").expect("prefix C bound");
+    let pick = key_line(&keys, "P").expect("prefix P bound");
     assert!(pick.contains("pick.sh"), "{pick}");
     // N was the user's: left alone, and the user is told.
     assert_eq!(key_line(&keys, "N"), key_line(&keys_before, "N"));
@@ -78,8 +78,20 @@ fn loading_binds_the_keys_and_keeps_the_users_settings() {
     let before: Vec<&str> = keys_before.lines().collect();
     let added: Vec<&str> = keys.lines().filter(|l| !before.contains(l)).collect();
     assert_eq!(added.len(), 3, "{added:#?}");
-    // Hooks untouched, aliases defined once.
-    assert_eq!(t.ok(&["show-hooks", "-g"]), hooks_before);
+    // The user's hooks untouched (the one addition: the notice that prefix + N was left
+    // alone, for the first client to attach), aliases defined once.
+    let hooks = t.ok(&["show-hooks", "-g"]);
+    let without_notice: Vec<&str> = hooks
+        .lines()
+        .map(|l| {
+            if l.starts_with("client-session-changed[") && l.contains("prefix + N already bound") {
+                "client-session-changed"
+            } else {
+                l
+            }
+        })
+        .collect();
+    assert_eq!(without_notice, hooks_before.lines().collect::<Vec<_>>());
     let aliases = t.ok(&["show-options", "-s", "command-alias"]);
     for name in ["panechat-fork=", "panechat-pick=", "panechat-new="] {
         assert_eq!(aliases.matches(name).count(), 1, "{aliases}");
@@ -329,7 +341,7 @@ fn tpm_installs_and_loads_the_plugin_from_a_clone() {
     std::fs::write(
         &conf,
         format!(
-            "set -g @plugin '{}'\nset -g @panechat-pick-key 'M-p'\nrun '{}'\n",
+            "set -g @plugin '{}'\nset -g @panechat-pick-key 'M-k'\nrun '{}'\n",
             repo.display(),
             tpm.join("tpm").display()
         ),
@@ -355,7 +367,7 @@ fn tpm_installs_and_loads_the_plugin_from_a_clone() {
     // Loading the config runs TPM, which runs the plugin's root *.tmux.
     w.tmux.ok(&["source-file", &conf.display().to_string()]);
     wait_until("TPM loaded the plugin", || {
-        key_line(&prefix_keys(&w), "M-p").is_some()
+        key_line(&prefix_keys(&w), "M-k").is_some()
     });
     let keys = prefix_keys(&w);
     let f = key_line(&keys, "F").unwrap();
@@ -376,7 +388,7 @@ fn init_tmux_prints_lines_that_load_the_plugin_from_the_binary_alone() {
     w.tmux.ok(&["source-file", &conf.display().to_string()]);
     wait_until("keys bound", || key_line(&prefix_keys(&w), "F").is_some());
     let keys = prefix_keys(&w);
-    assert!(key_line(&keys, "C").unwrap().contains("pick.sh"));
+    assert!(key_line(&keys, "P").unwrap().contains("pick.sh"));
     // The scripts come from the binary, not from this checkout (whose path may also be the
     // binary's, under target/).
     assert!(!keys.contains(&repo_root().join("tmux-scripts").display().to_string()));
@@ -433,7 +445,7 @@ fn picker_opens_filters_assigns_jumps_forks_and_starts_new() {
     let shells = server_children(&w);
 
     // Open from p1: both conversations, most recent first, with their panes.
-    w.prefix("C");
+    w.prefix("P");
     let s = w.wait_screen(PICKER_HELP);
     assert!(
         s.contains("Tmux splits") && s.contains("Zellij layouts"),
@@ -459,7 +471,7 @@ fn picker_opens_filters_assigns_jumps_forks_and_starts_new() {
     w.wait_screen_for(|s| !s.contains(PICKER_HELP), "the picker closed");
 
     // Enter: this pane (p0) gets the selected conversation.
-    w.prefix("C");
+    w.prefix("P");
     w.wait_screen(PICKER_HELP);
     w.text("zel");
     w.wait_screen("1/2");
@@ -470,7 +482,7 @@ fn picker_opens_filters_assigns_jumps_forks_and_starts_new() {
     w.wait_screen_for(|s| !s.contains(PICKER_HELP), "the picker closed");
 
     // ^F: fork the selected conversation into a new split beside p0.
-    w.prefix("C");
+    w.prefix("P");
     w.wait_screen(PICKER_HELP);
     w.text("tmux");
     w.wait_screen("1/2");
@@ -492,12 +504,16 @@ fn picker_opens_filters_assigns_jumps_forks_and_starts_new() {
 
     // ^N: the pane's next question starts a new conversation.
     w.tmux.ok(&["select-pane", "-t", &p0]);
-    w.prefix("C");
+    w.prefix("P");
     w.wait_screen(PICKER_HELP);
     w.keys(&["C-n"]);
     wait_until("p0 detached", || {
         w.tmux.value(&p0, "#{@panechat_id}").is_empty()
     });
+    assert_eq!(
+        w.tmux.value(&p0, "#{pane_title}"),
+        "panechat: new conversation"
+    );
     w.tmux.type_line(&p0, "panechat q 'fresh start'");
     w.tmux.wait_for(&p0, "echo: fresh start");
     wait_until("p0 has a new conversation", || {
@@ -507,7 +523,7 @@ fn picker_opens_filters_assigns_jumps_forks_and_starts_new() {
 
     // Esc closes it and leaves nothing behind.
     let panes = w.tmux.panes();
-    w.prefix("C");
+    w.prefix("P");
     w.wait_screen(PICKER_HELP);
     w.keys(&["Escape"]);
     w.wait_screen_for(|s| !s.contains(PICKER_HELP), "the picker closed");
@@ -531,7 +547,7 @@ fn picker_fits_a_forty_column_popup() {
     wait_until("title", || {
         !w.tmux.value(&p0, "#{@panechat_title}").is_empty()
     });
-    w.prefix("C");
+    w.prefix("P");
     let s = w.wait_screen("⏎ use");
     // 90% of 44 columns: 39 inside the popup's border.
     for line in s.lines() {
@@ -713,6 +729,11 @@ fn hostile_titles_run_nothing_and_restyle_nothing_anywhere() {
     w.tmux.ok(&["set-option", "-g", "status-interval", "1"]);
     w.tmux
         .ok(&["set-option", "-g", "@panechat-pane-border", "on"]);
+    // The plugin's segment is added to the user's border format; this one shows the pane
+    // index only (tmux's default also shows #{pane_title} as a format, which is the pane
+    // title's own rule, tested with the titles).
+    w.tmux
+        .ok(&["set-option", "-gw", "pane-border-format", "#{pane_index}"]);
     w.load_plugin();
     w.attach(&env, 120, 34);
     let p0 = w.pane0();
@@ -750,7 +771,7 @@ fn hostile_titles_run_nothing_and_restyle_nothing_anywhere() {
         w.tmux.value(&p1, "#{@panechat_title}").contains("♯(touch")
     });
     // Picker.
-    w.prefix("C");
+    w.prefix("P");
     let s = w.wait_screen(PICKER_HELP);
     assert!(s.contains("#(touch"), "{s}");
     w.keys(&["Escape"]);
@@ -848,6 +869,22 @@ fn new_key_makes_the_panes_next_question_start_a_new_conversation() {
     wait_until("detached", || {
         w.tmux.value(&p0, "#{@panechat_id}").is_empty()
     });
+    // The pane says what it has now: a new conversation, not an empty title ("" in tmux's
+    // default status-right).
+    assert_eq!(
+        w.tmux.value(&p0, "#{pane_title}"),
+        "panechat: new conversation"
+    );
+    let s = w.wait_screen_for(
+        |s| {
+            s.lines()
+                .last()
+                .unwrap_or("")
+                .contains("\"panechat: new convers\"")
+        },
+        "the title in the status line",
+    );
+    assert!(!s.contains("\"\""), "{s}");
     w.tmux.type_line(&p0, "panechat q 'new one'");
     w.tmux.wait_for(&p0, "echo: new one");
     wait_until("a new conversation", || {
@@ -993,7 +1030,7 @@ fn with_two_clients_the_picker_ask_and_fork_keys_act_for_the_client_that_typed_t
         w.tmux.value(&q0, "#{@panechat_title}") == "Bee talk"
     });
     // The picker opens on B, over B's pane, and only there.
-    w.prefix_on("b", "C");
+    w.prefix_on("b", "P");
     let b = w.wait_screen_of("b", PICKER_HELP);
     assert!(b.contains("Bee talk"), "{b}");
     assert!(!w.screen_of("term").contains(PICKER_HELP));
@@ -1113,7 +1150,7 @@ fn on_tmux_3_2_the_popups_have_no_title_and_still_get_the_pane() {
     let ask = key_line(&keys, "A").expect("prefix A bound");
     assert!(!ask.contains("-T ' panechat '"), "{ask}");
     assert!(ask.contains("env TMUX_PANE=#{pane_id}"), "{ask}");
-    let pick = key_line(&keys, "C").unwrap();
+    let pick = key_line(&keys, "P").unwrap();
     assert!(pick.contains("'90%' '80%' '0' #{pane_id}"), "{pick}");
     // And on the real tmux (3.3a here) the title is there, and the pane goes through -e.
     w.load_plugin();
@@ -1124,7 +1161,7 @@ fn on_tmux_3_2_the_popups_have_no_title_and_still_get_the_pane() {
         "{ask}"
     );
     assert!(!ask.contains("env TMUX_PANE"), "{ask}");
-    assert!(key_line(&keys, "C")
+    assert!(key_line(&keys, "P")
         .unwrap()
         .contains("'90%' '80%' '1' #{pane_id}"));
 }
@@ -1630,4 +1667,418 @@ fn a_restarted_server_never_shows_the_old_servers_conversations() {
         b,
         "the rightful pane keeps its own"
     );
+}
+
+/// A global window option's value (`show-options -gwv`).
+fn window_option(w: &World, name: &str) -> String {
+    w.tmux
+        .ok(&["show-options", "-gwv", name])
+        .trim_end_matches('\n')
+        .to_string()
+}
+
+/// A global option's value (`show-options -gv`).
+fn global_option(w: &World, name: &str) -> String {
+    w.tmux
+        .ok(&["show-options", "-gv", name])
+        .trim_end_matches('\n')
+        .to_string()
+}
+
+/// The pane border segment adds to the user's own `pane-border-format` (a window option) and
+/// keeps their `pane-border-status`; turning it off and loading again gives back exactly what
+/// the user had. A user without borders gets them on top, and back off again.
+#[test]
+fn pane_border_adds_to_the_users_border_and_off_gives_it_back() {
+    let (env, _fake) = setup();
+    let mut w = World::start(&env, 120, 30);
+    let user_fmt = " USER-BORDER #{pane_index} ";
+    w.tmux
+        .ok(&["set-option", "-gw", "pane-border-format", user_fmt]);
+    w.tmux
+        .ok(&["set-option", "-gw", "pane-border-status", "bottom"]);
+    w.tmux
+        .ok(&["set-option", "-g", "@panechat-pane-border", "on"]);
+    w.load_plugin();
+    w.load_plugin(); // loading again adds nothing more
+    let fmt = window_option(&w, "pane-border-format");
+    assert!(fmt.starts_with(user_fmt), "{fmt}");
+    assert_eq!(fmt.matches("panechat").count(), 1, "{fmt}");
+    assert_eq!(window_option(&w, "pane-border-status"), "bottom");
+
+    // On screen: the user's border text and the conversation's title, on the bottom border.
+    w.attach(&env, 120, 30);
+    let p0 = w.pane0();
+    w.tmux
+        .ok(&["split-window", "-h", "-t", &p0, "bash --norc --noprofile"]);
+    ask(&w, &p0, "hi [[title:Border title]]");
+    let s = w.wait_screen_for(
+        |s| {
+            s.lines()
+                .any(|l| l.contains("USER-BORDER 0") && l.contains("Border title"))
+        },
+        "the user's border text and the title",
+    );
+    assert!(
+        !s.lines().next().unwrap_or("").contains("USER-BORDER"),
+        "{s}"
+    );
+
+    // Off, loaded again: exactly what the user had.
+    w.tmux
+        .ok(&["set-option", "-g", "@panechat-pane-border", "off"]);
+    w.load_plugin();
+    assert_eq!(window_option(&w, "pane-border-format"), user_fmt);
+    assert_eq!(window_option(&w, "pane-border-status"), "bottom");
+
+    // A user without borders: on turns them on (top); off turns them off again.
+    w.tmux
+        .ok(&["set-option", "-gw", "pane-border-status", "off"]);
+    w.tmux
+        .ok(&["set-option", "-g", "@panechat-pane-border", "on"]);
+    w.load_plugin();
+    assert_eq!(window_option(&w, "pane-border-status"), "top");
+    w.tmux
+        .ok(&["set-option", "-g", "@panechat-pane-border", "off"]);
+    w.load_plugin();
+    assert_eq!(window_option(&w, "pane-border-status"), "off");
+    assert_eq!(window_option(&w, "pane-border-format"), user_fmt);
+}
+
+/// The status segment does not eat the user's `status-right`: with tmux's default
+/// `status-right-length` (40) and a long title, the end of the user's status-right stays on
+/// screen. `@panechat-status off` and a reload give back the user's status-right and its
+/// length; a segment the user placed (`#{E:@panechat-status-format}`) is left where it is.
+#[test]
+fn the_status_segment_keeps_the_users_status_right_on_screen_and_off_undoes_it() {
+    let (env, _fake) = setup();
+    let mut w = World::start(&env, 120, 20);
+    let user_right = "\"#{=21:pane_title}\" USER-END";
+    w.tmux.ok(&["set-option", "-g", "status-right", user_right]);
+    let length = global_option(&w, "status-right-length");
+    assert_eq!(length, "40");
+    w.load_plugin();
+    w.load_plugin();
+    w.attach(&env, 120, 20);
+    let p0 = w.pane0();
+    let last_line = |s: &str| s.lines().last().unwrap_or("").to_string();
+    ask(
+        &w,
+        &p0,
+        "hi [[title:A title long enough to fill the segment up]]",
+    );
+    let s = w.wait_screen_for(
+        |s| last_line(s).contains("A title long"),
+        "the title in the status line",
+    );
+    assert!(last_line(&s).ends_with("USER-END"), "{s}");
+
+    // Off, loaded again: the user's status-right and its length, as they were.
+    w.tmux.ok(&["set-option", "-g", "@panechat-status", "off"]);
+    w.load_plugin();
+    assert_eq!(global_option(&w, "status-right"), user_right);
+    assert_eq!(global_option(&w, "status-right-length"), length);
+    w.wait_screen_for(
+        |s| !last_line(s).contains("A title long") && last_line(s).ends_with("USER-END"),
+        "the segment gone",
+    );
+
+    // Placed by the user: left where it is, and shown there.
+    let placed = "[#{E:@panechat-status-format}] USER-END";
+    w.tmux.ok(&["set-option", "-g", "status-right", placed]);
+    w.tmux.ok(&["set-option", "-g", "@panechat-status", "auto"]);
+    w.load_plugin();
+    assert_eq!(global_option(&w, "status-right"), placed);
+    w.wait_screen_for(
+        |s| last_line(s).contains("[A title long"),
+        "the placed segment",
+    );
+}
+
+/// A key the plugin leaves alone because the user bound it is named where the user sees it:
+/// loaded while no client is attached (tmux starting), on the first client that attaches,
+/// once; loaded with a client attached, on that client. Messages that name a key name the
+/// one actually bound.
+#[test]
+fn skipped_keys_are_named_on_the_client_and_messages_name_the_bound_keys() {
+    let (env, _fake) = setup();
+    let mut w = World::start(&env, 150, 30);
+    w.tmux.ok(&["bind-key", "N", "display-message", "user N"]);
+    w.tmux
+        .ok(&["set-option", "-g", "@panechat-pick-key", "M-k"]);
+    w.load_plugin();
+    assert!(w.clients().is_empty());
+    assert_eq!(global_option(&w, "@panechat-skipped-keys"), "prefix + N");
+    w.attach(&env, 150, 30);
+    let s = w.wait_screen("prefix + N already bound");
+    assert!(s.contains("@panechat-new-key"), "{s}");
+    // The message stays until a key is pressed, and is kept in tmux's message log.
+    w.keys(&["Escape"]);
+    w.wait_screen_for(|s| !s.contains("already bound"), "the message gone");
+    let log = w.tmux.ok(&["show-messages"]);
+    assert!(log.contains("prefix + N already bound"), "{log}");
+    // Shown once: a second client attaching sees nothing of it.
+    w.tmux.ok(&["new-session", "-d", "-s", "g", "-t", "t"]);
+    w.attach_client(&env, "b", "g", 150, 30);
+    let hooks = w.tmux.ok(&["show-hooks", "-g", "client-session-changed"]);
+    assert!(!hooks.contains("panechat"), "{hooks}");
+
+    // Loaded with a client attached: the message is on that client.
+    w.tmux.ok(&["bind-key", "F", "display-message", "user F"]);
+    w.load_plugin();
+    w.wait_screen("prefix + F, prefix + N already bound");
+    w.keys(&["Escape"]);
+    w.wait_screen_for(|s| !s.contains("already bound"), "the message gone");
+
+    // The fork key's message names the picker's key as bound (M-k), not the default.
+    w.tmux.ok(&["unbind-key", "F"]);
+    w.load_plugin();
+    assert_eq!(global_option(&w, "@panechat-skipped-keys"), "prefix + N");
+    w.wait_screen("prefix + N already bound");
+    w.keys(&["Escape"]);
+    w.wait_screen_for(|s| !s.contains("already bound"), "the message gone");
+    w.prefix("F");
+    let s = w.wait_screen("this pane has no conversation yet");
+    assert!(s.contains("(prefix + M-k)"), "{s}");
+    // Nothing skipped any more: nothing is said, and nothing is left for the next attach.
+    w.tmux.ok(&["unbind-key", "N"]);
+    w.load_plugin();
+    assert_eq!(
+        w.tmux
+            .run(&["show-options", "-gv", "@panechat-skipped-keys"])
+            .1,
+        ""
+    );
+    let hooks = w.tmux.ok(&["show-hooks", "-g", "client-session-changed"]);
+    assert!(!hooks.contains("panechat"), "{hooks}");
+}
+
+/// The default keys shadow none of tmux's own bindings: every default is checked against
+/// `list-keys` of a fresh tmux server (`-f /dev/null`), and loading the plugin there keeps
+/// every one of tmux's bindings.
+#[test]
+fn default_keys_shadow_no_binding_of_tmux() {
+    let (env, _fake) = setup();
+    let vars =
+        std::fs::read_to_string(repo_root().join("tmux-scripts/scripts/variables.sh")).unwrap();
+    let default = |name: &str| -> String {
+        vars.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}_key_default=")))
+            .unwrap_or_else(|| panic!("{name}_key_default in variables.sh"))
+            .trim_matches('"')
+            .to_string()
+    };
+    let w = World::start(&env, 100, 30);
+    let fresh = w.tmux.ok(&["list-keys"]);
+    let bound_in = |keys: &str, table: &str, key: &str| {
+        keys.lines().any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let at = f.iter().position(|x| *x == "-T");
+            at.is_some_and(|i| f.get(i + 1) == Some(&table) && f.get(i + 2) == Some(&key))
+        })
+    };
+    let mut checked = 0;
+    for name in ["fork", "pick", "new", "ask"] {
+        let key = default(name);
+        assert!(
+            !bound_in(&fresh, "prefix", &key),
+            "prefix + {key} (@panechat-{name}-key) is one of tmux's own keys"
+        );
+        checked += 1;
+    }
+    let key = default("ask_selection");
+    for table in ["copy-mode", "copy-mode-vi"] {
+        assert!(
+            !bound_in(&fresh, table, &key),
+            "{key} in {table} is one of tmux's own keys"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 6);
+    w.load_plugin();
+    let after = w.tmux.ok(&["list-keys"]);
+    for line in fresh.lines() {
+        assert!(after.lines().any(|l| l == line), "lost: {line}");
+    }
+    assert_eq!(after.lines().count(), fresh.lines().count() + 6);
+    assert!(w
+        .tmux
+        .run(&["show-options", "-gv", "@panechat-skipped-keys"])
+        .1
+        .is_empty());
+}
+
+/// The fork split is a pane like any other: tmux runs its default-command in it, and nothing of
+/// panechat's is left in its shell's environment; the fork is its conversation all the same.
+/// The same through the picker's ^F.
+#[test]
+fn fork_splits_are_ordinary_panes_that_run_the_default_command() {
+    let (env, _fake) = setup();
+    let mut w = World::start(&env, 120, 30);
+    w.tmux.ok(&[
+        "set-option",
+        "-g",
+        "default-command",
+        "FROM_DEFAULT_COMMAND=yes exec bash --norc --noprofile",
+    ]);
+    w.load_plugin();
+    w.attach(&env, 120, 30);
+    let p0 = w.pane0();
+    ask(&w, &p0, "first [[title:Fork me]]");
+    wait_until("the pane option", || {
+        !w.tmux.value(&p0, "#{@panechat_id}").is_empty()
+    });
+    let src = w.tmux.value(&p0, "#{@panechat_id}");
+    let check = |pane: &str, tag: &str| {
+        w.tmux.type_line(
+            pane,
+            &format!("echo \"{tag}[$FROM_DEFAULT_COMMAND][${{PANECHAT_FORK_FROM-unset}}]\""),
+        );
+        w.tmux.wait_for(pane, &format!("{tag}[yes][unset]"));
+        wait_until("the fork is the pane's conversation", || {
+            let id = w.tmux.value(pane, "#{@panechat_id}");
+            !id.is_empty() && id != src
+        });
+        let fork = show(&env, &w.tmux.value(pane, "#{@panechat_id}"));
+        assert_eq!(fork["parent"]["id"], src.as_str());
+    };
+    w.prefix("F");
+    wait_until("a new pane", || w.tmux.panes().len() == 2);
+    let p1 = w.tmux.panes().into_iter().find(|p| *p != p0).unwrap();
+    check(&p1, "key");
+    assert!(
+        !w.tmux
+            .value(&p1, "#{pane_start_command}")
+            .contains("panechat"),
+        "{}",
+        w.tmux.value(&p1, "#{pane_start_command}")
+    );
+
+    w.tmux.ok(&["select-pane", "-t", &p0]);
+    w.prefix("P");
+    w.wait_screen(PICKER_HELP);
+    w.keys(&["C-f"]);
+    wait_until("a third pane", || w.tmux.panes().len() == 3);
+    let p2 = w
+        .tmux
+        .panes()
+        .into_iter()
+        .find(|p| *p != p0 && *p != p1)
+        .unwrap();
+    check(&p2, "picker");
+}
+
+/// The lock popup says which pane asks, and opens over that pane's window: the client showing
+/// the holder's window (in the same session) is taken to the asking pane first. A wide (CJK)
+/// title is wrapped by the cells it takes: every row of the question ends between words.
+#[test]
+fn lock_popup_names_the_asking_pane_and_opens_over_its_window() {
+    let (env, _fake) = setup();
+    let mut w = World::start(&env, 120, 34);
+    w.load_plugin();
+    w.attach(&env, 120, 34);
+    let p0 = w.pane0();
+    ask(&w, &p0, "base [[title:Busy one]]");
+    wait_until("id", || !w.tmux.value(&p0, "#{@panechat_id}").is_empty());
+    let id = w.tmux.value(&p0, "#{@panechat_id}");
+    // 22 wide characters: "tmux pane %1 asks: " and the quoted title take 65 cells, so a
+    // row filled by counting characters would run past the popup's 70 cells inside "in".
+    let title = "日本語のタイトルはとても長くて幅が広い文字列";
+    env.run(["rename", &id, title]).ok();
+    let q0 = w
+        .tmux
+        .ok(&[
+            "new-window",
+            "-d",
+            "-t",
+            "t:1",
+            "-P",
+            "-F",
+            "#{pane_id}",
+            "bash --norc --noprofile",
+        ])
+        .trim()
+        .to_string();
+    w.tmux.type_line(&q0, &format!("panechat use {id}"));
+    wait_until("q0 uses it", || w.tmux.value(&q0, "#{@panechat_id}") == id);
+    assert_eq!(w.tmux.value("t", "#{window_index}"), "0");
+
+    start_slow(&w, &p0, &id, 400);
+    w.tmux.type_line(&q0, "panechat q 'mine'; echo \"rc=$?\"");
+    let s = w.wait_screen("Cancel");
+    // Over the asking pane's window, naming it.
+    assert_eq!(w.tmux.value("t", "#{window_index}"), "1", "{s}");
+    assert_eq!(w.tmux.value("t", "#{pane_id}"), q0);
+    // The question's rows, between the popup's borders, up to the menu.
+    let rows: Vec<String> = s
+        .lines()
+        .filter_map(|l| {
+            let a = l.find('│')?;
+            let b = l.rfind('│')?;
+            (b > a).then(|| l[a + '│'.len_utf8()..b].trim().to_string())
+        })
+        .take_while(|r| !r.contains("What now?"))
+        .collect();
+    let text = rows.join(" ");
+    assert!(text.contains(&format!("tmux pane {q0} asks")), "{s}");
+    assert!(
+        text.contains(&format!(
+            "\"{title}\" is in use (held by tmux pane {p0} for"
+        )),
+        "a row was cut inside a word:\n{s}"
+    );
+    w.keys(&["Escape"]);
+    w.tmux.wait_for(&q0, "rc=130");
+}
+
+/// The picker opens on the pane's own conversation (Enter right away keeps it), its rows show
+/// the short id, and its filter also finds conversations by what was said in them.
+#[test]
+fn picker_opens_on_the_panes_own_conversation_and_finds_what_was_said() {
+    let (env, _fake) = setup();
+    let mut w = World::start(&env, 120, 34);
+    w.load_plugin();
+    w.attach(&env, 120, 34);
+    let p0 = w.pane0();
+    w.tmux.type_line(
+        &p0,
+        "panechat q --new 'about borrowing [[reply:the borrow checker says no]] [[title:Mine]]'",
+    );
+    w.tmux.wait_for(&p0, "the borrow checker says no");
+    let p1 = w
+        .tmux
+        .ok(&["split-window", "-h", "-t", &p0, "-P", "-F", "#{pane_id}"])
+        .trim()
+        .to_string();
+    ask(&w, &p1, "zellij [[title:Newer one]]");
+    // p1's conversation is the most recently active one by far.
+    w.tmux.type_line(&p1, "panechat q 'again'");
+    w.tmux.wait_for(&p1, "echo: again");
+    wait_until("titles", || {
+        w.tmux.value(&p0, "#{@panechat_title}") == "Mine"
+            && w.tmux.value(&p1, "#{@panechat_title}") == "Newer one"
+    });
+    let mine = w.tmux.value(&p0, "#{@panechat_id}");
+    w.tmux.ok(&["select-pane", "-t", &p0]);
+    w.prefix("P");
+    let s = w.wait_screen(PICKER_HELP);
+    // The preview is the selected conversation's: this pane's, not the most recent.
+    assert!(s.contains("you: about borrowing"), "{s}");
+    assert!(
+        s.lines()
+            .any(|l| l.contains("Mine") && l.contains(&mine[..8])),
+        "{s}"
+    );
+    w.keys(&["Enter"]);
+    w.wait_screen_for(|s| !s.contains(PICKER_HELP), "the picker closed");
+    assert_eq!(w.tmux.value(&p0, "#{@panechat_id}"), mine);
+
+    // Words of a reply find the conversation, whose title holds none of them.
+    w.prefix("P");
+    w.wait_screen(PICKER_HELP);
+    w.text("checker says");
+    let s = w.wait_screen("1/2");
+    assert!(s.contains("Mine"), "{s}");
+    w.keys(&["Escape"]);
+    w.wait_screen_for(|s| !s.contains(PICKER_HELP), "the picker closed");
 }

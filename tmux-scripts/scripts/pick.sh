@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# prefix + C: the conversation picker in a popup over PANE, on CLIENT.
+# prefix + P: the conversation picker in a popup over PANE, on CLIENT.
 #   pick.sh BIN WIDTH HEIGHT MODERN PANE CLIENT    (MODERN: 1 on tmux 3.3 and later, else 0)
 # shellcheck source-path=SCRIPTDIR
 set -u

@@ -10,7 +10,7 @@ fork_key_option="@panechat-fork-key"
 fork_key_default="F"
 # prefix + KEY opens the conversation picker in a popup.
 pick_key_option="@panechat-pick-key"
-pick_key_default="C"
+pick_key_default="P"
 # prefix + KEY: the pane's next `panechat q` starts a new conversation.
 new_key_option="@panechat-new-key"
 new_key_default="N"
@@ -30,8 +30,9 @@ fork_split_default="h"
 fork_keep_option="@panechat-fork-keep"
 fork_keep_default=""
 
-# The status segment: auto (fill #{panechat_status} where status-left/right has it, else put the
-# segment in front of status-right), placeholder (only fill the placeholder), off.
+# The status segment: auto (where the user placed #{E:@panechat-status-format} in
+# status-left/right, nothing to do; else the segment goes in front of status-right, which gets
+# room for it in status-right-length), placeholder (only where the user placed it), off.
 status_option="@panechat-status"
 status_default="auto"
 # Markers shown before the title while this pane's query runs, and while another pane holds
@@ -44,8 +45,8 @@ status_held_default="[locked] "
 status_max_option="@panechat-status-max"
 status_max_default="32"
 
-# on: show each pane's conversation title in its border (sets pane-border-format and
-# pane-border-status).
+# on: show each pane's conversation title in its border (added at the end of the user's
+# pane-border-format; pane-border-status becomes top only if it was off).
 pane_border_option="@panechat-pane-border"
 pane_border_default="off"
 
@@ -66,9 +67,11 @@ resurrect_option="@panechat-resurrect"
 resurrect_default="on"
 resurrect_file_option="@panechat-resurrect-file"
 
-# The placeholder users may put in status-left/status-right.
+# The older placeholder users may put in status-left/status-right (replaced by the segment).
 status_placeholder='#{panechat_status}'
 
-# tmux's own bindings the default keys replace ("TABLE KEY" -> the command as list-keys prints
-# it); any other binding of a key is the user's and is kept.
+# The default keys shadow none of tmux's own bindings (tmux 3.2 to 3.7: checked in the tests
+# against `list-keys` of a fresh server). A key the user chooses may be one of tmux's: these
+# are taken over ("TABLE KEY" -> the command as list-keys prints it); any other binding of a
+# key is the user's and is kept.
 declare -A tmux_default_binding=(["prefix C"]="customize-mode -Z")

@@ -177,6 +177,19 @@ pub fn choose_client(out: &str) -> (u32, Option<String>) {
     (version, best.map(|b| b.2.to_string()))
 }
 
+/// From the output of [`clients_args`]: whether `client` shows the waiting pane's window.
+pub fn shows_pane_window(out: &str, client: &str) -> bool {
+    let mut lines = out.lines();
+    let window = lines
+        .next()
+        .and_then(|head| head.split('\t').nth(1))
+        .unwrap_or("");
+    lines.any(|l| {
+        let mut f = l.split('\t');
+        f.next() == Some(client) && f.next() == Some(window) && !window.is_empty()
+    })
+}
+
 /// Escapes `#` for text tmux will expand and then draw (status segments, like `#{q/h:…}`):
 /// every `#` doubled, so `#(…)`, `#{…}` and `#[style]` all show literally.
 pub fn format_escape(s: &str) -> String {
@@ -190,6 +203,9 @@ pub fn arg_escape(s: &str) -> String {
         None => s.to_string(),
     }
 }
+
+/// The pane title of a pane whose next question starts a new conversation.
+pub const NEW_CONVERSATION_TITLE: &str = "panechat: new conversation";
 
 /// The argv (one tmux invocation, commands joined by `;`) that publishes a pane's state on
 /// tmux pane `pane`: the options `@panechat_id`, `@panechat_title`, `@panechat_state`,
@@ -230,7 +246,9 @@ pub fn state_args(pane: &str, st: &PaneState) -> Vec<String> {
     let title = if st.conversation.is_some() {
         format!("panechat: {}", pane_text(&st.label()))
     } else {
-        String::new()
+        // The pane's next question starts one (`panechat new`, a removed conversation): an
+        // empty title would show as `""` in tmux's default status line.
+        NEW_CONVERSATION_TITLE.to_string()
     };
     args.extend([
         ";".into(),
@@ -270,7 +288,8 @@ pub fn shell_quote(s: &str) -> String {
 /// Shows `argv` in `display-popup -E` over `pane` (this process's) and returns its exit status
 /// (`None` when no popup could be shown: no client shows the pane or its session, or tmux
 /// could not open it). One tmux call first asks for the version and the clients
-/// ([`choose_client`]), so the popup goes to the client of the person who asked.
+/// ([`choose_client`]), so the popup goes to the client of the person who asked; a client that
+/// shows another window of the pane's session is first switched to the pane.
 ///
 /// tmux does not expand the popup's command as a format (3.2 to 3.7), so it is only
 /// shell-quoted; `-e` values are not expanded either. A popup has no `TMUX_PANE` of its own:
@@ -282,8 +301,14 @@ pub fn popup(
     env_pass: &[(String, String)],
 ) -> Option<i32> {
     let pane = pane.filter(|p| !p.is_empty())?;
-    let (version, client) = choose_client(&tmux.output(&clients_args(pane))?);
+    let out = tmux.output(&clients_args(pane))?;
+    let (version, client) = choose_client(&out);
     let client = client?;
+    if !shows_pane_window(&out, &client) {
+        // The client is on another window of the pane's session (the holder's, say): take it to
+        // the asking pane, so the popup opens over the pane it is about.
+        tmux.run(&["switch-client", "-c", &client, "-t", pane].map(String::from))?;
+    }
     let code = tmux.run(&popup_args(pane, &client, version, argv, env_pass))?;
     // display-popup itself fails with 1 when it cannot open; the prompt never exits 1.
     (code != 1).then_some(code)
@@ -373,7 +398,7 @@ mod tests {
         assert_eq!(a.last().unwrap(), "panechat: x ♯(touch PWNED) [31m");
         assert!(!a.iter().any(|s| s.contains('#')), "{a:?}");
         assert_eq!(a.iter().filter(|s| *s == ";").count(), 4);
-        // Without a conversation the options are unset and the title cleared.
+        // Without a conversation the options are unset and the title says so.
         let none = PaneState {
             conversation: None,
             title: None,
@@ -382,7 +407,7 @@ mod tests {
         };
         let a = state_args("%3", &none);
         assert!(a.starts_with(&["set-option".into(), "-p".into(), "-u".into()]));
-        assert_eq!(a.last().unwrap(), "");
+        assert_eq!(a.last().unwrap(), "panechat: new conversation");
     }
 
     #[test]
@@ -464,6 +489,11 @@ mod tests {
         // None shows it: one attached to its session (on another window).
         let out = format!("{head}/dev/pts/1\t@0\t$0\t300\t00\n/dev/pts/2\t@1\t$1\t100\t00\n");
         assert_eq!(choose_client(&out).1.as_deref(), Some("/dev/pts/2"));
+        assert!(!shows_pane_window(&out, "/dev/pts/2"));
+        assert!(shows_pane_window(
+            &format!("{head}/dev/pts/2\t@2\t$1\t100\t00\n"),
+            "/dev/pts/2"
+        ));
         // Only other sessions, control-mode or read-only clients, or none: no popup.
         let out = format!(
             "{head}/dev/pts/1\t@0\t$0\t300\t00\n/dev/pts/2\t@2\t$1\t100\t10\nc\t@2\t$1\t100\t01\n"

@@ -57,8 +57,18 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             && server_of(h.pane.session.as_str()) == this_server;
         h.pane.pane.clone().filter(|_| same)
     });
-    // What is busy, wrapped between words to the popup's width; then the short question.
+    // Who asks (the popup has the waiting pane's id: a popup may open away from it), what is
+    // busy, wrapped between words to the popup's width; then the short question.
     let what = format!("\"{}\"", ui::truncate(&super::pick::clean(&title), 80));
+    let asker = ctx
+        .session()
+        .ok()
+        .filter(|s| s.pane.is_some())
+        .map(|s| panechat::title::sanitize_title(&s.pane_ref().place()));
+    let what = match asker {
+        Some(a) => format!("{a} asks: {what}"),
+        None => what,
+    };
     let (answer, go) = match ui::lock_question(&what, &holder_text, jump.as_deref()) {
         Ok(x) => x,
         Err(_) => (LockAnswer::Cancel, false),

@@ -16,6 +16,7 @@ mod query;
 mod refresh;
 mod rename;
 mod rm;
+mod search;
 mod sessions;
 mod show;
 mod status;
@@ -106,6 +107,8 @@ enum Command {
     Rename(rename::Args),
     /// Delete conversations.
     Rm(rm::Args),
+    /// Find conversations by what was said in them, best match first.
+    Search(search::Args),
     /// Every known session with its active conversation and live runs.
     Sessions(sessions::Args),
     /// Stop the live runs of a session (default: this one).
@@ -312,6 +315,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
     if matches!(
         cli.command,
         Command::Ls(_)
+            | Command::Search(_)
             | Command::Show(_)
             | Command::Fork(_)
             | Command::Use(_)
@@ -344,6 +348,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Refresh(a) => refresh::run(&mut ctx, a),
         Command::Rename(a) => rename::run(&mut ctx, a),
         Command::Rm(a) => rm::run(&mut ctx, a),
+        Command::Search(a) => search::run(&mut ctx, a),
         Command::Sessions(a) => sessions::run(&mut ctx, a),
         Command::Kill(a) => kill::run(&mut ctx, a),
         Command::Status(a) => status::run(&mut ctx, a),

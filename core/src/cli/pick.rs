@@ -1,8 +1,10 @@
-//! `panechat pick`: the conversation picker a multiplexer shows in a popup (tmux: prefix + C).
+//! `panechat pick`: the conversation picker a multiplexer shows in a popup (tmux: prefix + P).
 //!
-//! Every conversation, most recent first, with its title, turns, age, the panes that have it and
-//! whether a query runs in it; typing filters (fuzzy); the selected conversation's last turns are
-//! previewed. Enter gives it to the pane the picker was opened for, ^G jumps to a pane that has
+//! Every conversation, most recent first, with its title, short id, turns, age, the panes that
+//! have it and whether a query runs in it; it opens on the pane's own conversation. Typing
+//! filters: titles and ids (an exact or prefix match first, then fuzzy ones), then conversations
+//! whose messages hold the words ([`panechat::search`]); the selected conversation's last turns
+//! are previewed. Enter gives it to the pane the picker was opened for, ^G jumps to a pane that has
 //! it, ^F forks it into a new split, ^N starts a new conversation in the pane, Esc closes.
 //!
 //! It reads the store through the library (one index read, the session records and the runs
@@ -149,6 +151,11 @@ pub struct Model {
     items: Vec<Item>,
     filter: String,
     matches: Vec<usize>,
+    /// Items whose messages hold the filter's words (see [`Model::set_content`]), best first.
+    content: Vec<usize>,
+    /// Columns of the id prefix and of the panes in every row.
+    id_width: usize,
+    panes_width: usize,
     sel: usize,
     top: usize,
     /// The pane the picker acts for.
@@ -172,17 +179,51 @@ const HELP: &str = "⏎ use  ^G go  ^F fork  ^N new  esc";
 
 impl Model {
     /// A picker over `items` (most recent first) for `pane`.
+    /// It opens with the pane's own conversation selected (Enter right away keeps it).
     pub fn new(items: Vec<Item>, pane: Option<String>) -> Model {
         let matches = (0..items.len()).collect();
+        let sel = items.iter().position(|it| it.here).unwrap_or(0);
+        let ids: Vec<&str> = items.iter().map(|it| it.summary.id.as_str()).collect();
+        let id_width = ui::unique_prefix_width(&ids);
+        let panes_width = items
+            .iter()
+            .map(|it| ui::width(&it.panes.join(",")))
+            .max()
+            .unwrap_or(0)
+            .min(8);
         Model {
             items,
             filter: String::new(),
             matches,
-            sel: 0,
+            content: Vec::new(),
+            id_width,
+            panes_width,
+            sel,
             top: 0,
             pane,
             message: None,
         }
+    }
+
+    /// The filter as typed.
+    pub fn filter(&self) -> &str {
+        &self.filter
+    }
+
+    /// Sets the conversations whose messages hold the filter's words (ids, best first): they
+    /// follow the ones whose title or id matches.
+    pub fn set_content(&mut self, ids: &[ConversationId]) {
+        let at: HashMap<&str, usize> = self
+            .items
+            .iter()
+            .enumerate()
+            .map(|(i, it)| (it.summary.id.as_str(), i))
+            .collect();
+        self.content = ids
+            .iter()
+            .filter_map(|id| at.get(id.as_str()).copied())
+            .collect();
+        self.refilter();
     }
 
     /// The selected item.
@@ -200,15 +241,21 @@ impl Model {
         if needle.is_empty() {
             self.matches = (0..self.items.len()).collect();
         } else {
+            let typed = self.filter.trim().to_lowercase();
             let mut scored: Vec<(i64, usize)> = self
                 .items
                 .iter()
                 .enumerate()
-                .filter_map(|(i, it)| fuzzy_score(&it.hay, &needle).map(|s| (s, i)))
+                .filter_map(|(i, it)| match_score(it, &typed, &needle).map(|s| (s, i)))
                 .collect();
             // Best match first; among equals, the most recent (lower index) first.
             scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
             self.matches = scored.into_iter().map(|(_, i)| i).collect();
+            for &i in &self.content {
+                if !self.matches.contains(&i) {
+                    self.matches.push(i);
+                }
+            }
         }
         self.sel = 0;
         self.top = 0;
@@ -311,7 +358,7 @@ impl Model {
                 continue;
             };
             let selected = self.top + row == self.sel;
-            let line = row_text(&self.items[i], width);
+            let line = row_text(&self.items[i], width, self.id_width, self.panes_width);
             lines.push(if selected {
                 format!("\x1b[7m{line}\x1b[0m")
             } else {
@@ -347,30 +394,57 @@ impl Model {
     }
 }
 
-/// One list row: marker, state, title, turns, age, panes; exactly `width` columns.
-pub fn row_text(it: &Item, width: usize) -> String {
+/// How well an item matches the filter (`typed`: as typed, lower-case; `needle`: its
+/// characters): the title equal to it first, then a title or id starting with it, then a title
+/// holding it, then fuzzy matches; a shorter title first among those. `None`: no match.
+pub fn match_score(it: &Item, typed: &str, needle: &[char]) -> Option<i64> {
+    let fuzzy = fuzzy_score(&it.hay, needle)?;
+    let title = it.title.to_lowercase();
+    let tier = if title == typed {
+        4
+    } else if title.starts_with(typed) || it.summary.id.as_str().starts_with(typed) {
+        3
+    } else if title.contains(typed) {
+        2
+    } else {
+        0
+    };
+    Some(tier * 1_000_000 + fuzzy * 10 - (title.chars().count().min(999) as i64))
+}
+
+/// One list row: marker, state, title, short id, turns, age, panes; exactly `width` columns,
+/// with every column at the same place in every row (`id_width` and `panes_width` columns for
+/// the id and the panes, whether or not this row lists panes). A narrow popup drops the panes,
+/// then the id, then the rest before the title gets fewer than 8 columns.
+pub fn row_text(it: &Item, width: usize, id_width: usize, panes_width: usize) -> String {
     let mark = if it.here { '*' } else { ' ' };
     let state = if it.running.is_some() { '●' } else { ' ' };
-    let panes = if it.panes.is_empty() {
-        String::new()
-    } else {
-        format!(" {}", ui::truncate(&it.panes.join(","), 8))
-    };
-    let tail = format!(
-        " {:>3} {:>4}{panes}",
+    let id = &it.summary.id.as_str()[..id_width.min(it.summary.id.as_str().len())];
+    let turns_age = format!(
+        " {:>3} {:>4}",
         it.summary.turns,
         panechat::time::ago(&it.summary.updated_at)
     );
+    let panes = if panes_width > 0 {
+        format!(
+            " {}",
+            ui::pad(&ui::truncate(&it.panes.join(","), panes_width), panes_width)
+        )
+    } else {
+        String::new()
+    };
     let head = 2;
-    let room = width.saturating_sub(head + tail.chars().count());
-    if room < 8 {
-        let t = ui::truncate(&it.title, width.saturating_sub(head));
-        return format!(
-            "{mark}{state}{t}{:pad$}",
-            "",
-            pad = width - head - ui::width(&t)
-        );
-    }
+    let tails = [
+        format!(" {id}{turns_age}{panes}"),
+        format!(" {id}{turns_age}"),
+        turns_age,
+        String::new(),
+    ];
+    let tail = tails
+        .iter()
+        .find(|t| width.saturating_sub(head + ui::width(t)) >= 8)
+        .map_or("", |t| t.as_str());
+    let room = width.saturating_sub(head + ui::width(tail));
     let t = ui::truncate(&it.title, room);
     format!(
         "{mark}{state}{t}{:pad$}{tail}",
@@ -502,23 +576,21 @@ pub fn load_items(ctx: &Ctx, target: Option<&Session>) -> Result<Vec<Item>> {
 
 /// Runs `tmux ARGS` and returns its error output when it fails.
 fn tmux(args: &[String]) -> std::result::Result<(), String> {
+    tmux_output(args).map(drop)
+}
+
+/// Runs `tmux ARGS` and returns what it printed, or its error output when it fails.
+fn tmux_output(args: &[String]) -> std::result::Result<String, String> {
     let out = Command::new("tmux")
         .args(args)
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("could not run tmux: {e}"))?;
     if out.status.success() {
-        Ok(())
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
         Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
     }
-}
-
-fn exe() -> String {
-    std::env::current_exe()
-        .ok()
-        .and_then(|p| p.to_str().map(str::to_string))
-        .unwrap_or_else(|| "panechat".into())
 }
 
 /// Publishes like every command, but waits for each tmux command: the popup's processes are
@@ -589,32 +661,31 @@ fn act(
                 .clone()
                 .filter(|_| is_tmux)
                 .ok_or("forking into a split needs tmux")?;
-            let mut cmd = format!(
-                "exec {} fork --exec-shell",
-                panechat::adapters::tmux::shell_quote(&exe())
-            );
-            if let Some(n) = args.keep {
-                cmd.push_str(&format!(" --last {n}"));
-            }
             let flag = if args.split == "v" { "-v" } else { "-h" };
-            let mut a: Vec<String> = vec![
+            // A pane like any other (tmux runs its default-command, else default-shell), in the
+            // pane's directory (-c is expanded by tmux against the pane: any name works); the
+            // fork becomes its conversation as soon as tmux has made it.
+            let new = tmux_output(&[
                 "split-window".into(),
                 flag.into(),
                 "-t".into(),
                 pane,
-                // Expanded by tmux against the pane: any directory name works.
                 "-c".into(),
                 "#{pane_current_path}".into(),
-                "-e".into(),
-                format!("PANECHAT_FORK_FROM={id}"),
-            ];
-            for var in ["PANECHAT_HOME", "PANECHAT_CONFIG"] {
-                if let Some(v) = ctx.env.get(var) {
-                    a.extend(["-e".into(), format!("{var}={v}")]);
-                }
-            }
-            a.push(cmd);
-            tmux(&a).map_err(|e| format!("cannot split: {e}"))
+                "-P".into(),
+                "-F".into(),
+                "#{pane_id}".into(),
+            ])
+            .map_err(|e| format!("cannot split: {e}"))?;
+            let new = new.trim();
+            let fork = ctx.store.fork(id, args.keep).map_err(|e| e.to_string())?;
+            let session = ctx
+                .named_session(&format!("pane:{new}"))
+                .map_err(|e| e.to_string())?;
+            mapping::activate(&ctx.paths, &session, &fork.id).map_err(|e| e.to_string())?;
+            publisher(ctx)
+                .conversation(&fork.id)
+                .map_err(|e| e.to_string())
         }
         Action::New => {
             ctx.store.ensure_dirs().map_err(|e| e.to_string())?;
@@ -669,7 +740,20 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             Ok(k) => k,
             Err(e) => break Err(Error::Other(format!("reading a key: {e}"))),
         };
+        let before = model.filter().to_string();
         match model.key(key) {
+            Step::Continue if model.filter() != before => {
+                // The filter also finds conversations by what was said in them (3 characters
+                // or more: fewer would match nearly everything).
+                let typed = model.filter().trim().to_string();
+                let found = if typed.chars().count() >= 3 {
+                    panechat::search::ids(&ctx.store, &typed).unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
+                let ids: Vec<ConversationId> = found.into_iter().map(|(id, _)| id).collect();
+                model.set_content(&ids);
+            }
             Step::Continue => {}
             Step::Quit => break Ok(0),
             Step::Act(a) => match act(ctx, &args, &target, &a) {
@@ -786,6 +870,91 @@ mod tests {
             assert!(!p.chars().any(|c| c.is_control()), "{p:?}");
         }
         assert!(plain(&lines[1]).contains("#(touch M1)"));
+    }
+
+    #[test]
+    fn it_opens_on_the_panes_own_conversation() {
+        let mut items = vec![
+            item("01m7yd5b00000000bb", "Most recent", &["%1"]),
+            item("01m7yd5a00000000aa", "Mine", &["%0"]),
+        ];
+        items[1].here = true;
+        let mut m = Model::new(items, Some("%0".into()));
+        assert_eq!(m.selected().unwrap().title, "Mine");
+        assert_eq!(
+            m.key(Key::Enter),
+            Step::Act(Action::Use(
+                ConversationId::from_trusted("01m7yd5a00000000aa").unwrap()
+            ))
+        );
+    }
+
+    #[test]
+    fn exact_and_prefix_matches_rank_above_longer_fuzzy_ones() {
+        let items = vec![
+            item("01m7yd5d00000000dd", "notes (fork)", &[]),
+            item("01m7yd5c00000000cc", "no tests here", &[]),
+            item("01m7yd5b00000000bb", "the notes of monday", &[]),
+            item("01m7yd5a00000000aa", "notes", &[]),
+        ];
+        let mut m = Model::new(items, None);
+        for c in "notes".chars() {
+            m.key(Key::Char(c));
+        }
+        let order: Vec<&str> = m
+            .matches
+            .iter()
+            .map(|&i| m.items[i].title.as_str())
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "notes",
+                "notes (fork)",
+                "the notes of monday",
+                "no tests here"
+            ]
+        );
+        // Conversations found by what was said in them come after, once each.
+        m.set_content(&[
+            ConversationId::from_trusted("01m7yd5a00000000aa").unwrap(),
+            ConversationId::from_trusted("01m7yd5c00000000cc").unwrap(),
+        ]);
+        assert_eq!(m.match_count(), 4);
+        let mut m = Model::new(m.items.clone(), None);
+        for c in "monday".chars() {
+            m.key(Key::Char(c));
+        }
+        assert_eq!(m.match_count(), 1);
+        m.set_content(&[ConversationId::from_trusted("01m7yd5c00000000cc").unwrap()]);
+        assert_eq!(m.match_count(), 2);
+        m.key(Key::ArrowDown);
+        assert_eq!(m.selected().unwrap().title, "no tests here");
+    }
+
+    #[test]
+    fn rows_show_the_short_id_and_align_with_or_without_panes() {
+        let items = vec![
+            item("01m7yd5d00000000dd", "notes (fork)", &[]),
+            item("01m7yd5d00000001ee", "notes (fork)", &["%3", "%12"]),
+            item("01m7yd5a00000000aa", "other", &["%0"]),
+        ];
+        let mut m = Model::new(items, None);
+        let mut pv = |_: &Item, _: usize| vec![String::new()];
+        for width in [40, 60, 100] {
+            let lines = m.render(width, 20, &mut pv);
+            let rows: Vec<String> = lines[1..4].iter().map(|l| plain(l)).collect();
+            // The two forks are told apart by their ids.
+            assert!(rows[0].contains("01m7yd5d00000000"), "{rows:?}");
+            assert!(rows[1].contains("01m7yd5d00000001"), "{rows:?}");
+            // The turns column is at the same place in every row.
+            let col = |r: &String| r.find(" 3 ").unwrap();
+            assert_eq!(col(&rows[0]), col(&rows[1]), "{rows:?}");
+            assert_eq!(col(&rows[0]), col(&rows[2]), "{rows:?}");
+            for r in &rows {
+                assert_eq!(ui::width(r), width, "{r:?}");
+            }
+        }
     }
 
     #[test]

@@ -63,6 +63,19 @@ pub fn row(s: &Summary, marker: &str, width: usize) -> String {
     }
 }
 
+/// The shortest id prefix width (at least 8, at most 18) that tells every one of `ids` apart.
+pub fn unique_prefix_width(ids: &[&str]) -> usize {
+    let mut sorted = ids.to_vec();
+    sorted.sort_unstable();
+    let common = |a: &str, b: &str| a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+    sorted
+        .windows(2)
+        .map(|w| common(w[0], w[1]) + 1)
+        .max()
+        .unwrap_or(0)
+        .clamp(8, 18)
+}
+
 /// "1 turn", "2 turns".
 pub fn turns(n: u64) -> String {
     if n == 1 {
@@ -144,27 +157,34 @@ pub fn pick(ctx: &Ctx, prompt: &str, active: Option<&ConversationId>) -> Result<
     }
 }
 
-/// Breaks `text` into lines of at most `width` columns at spaces (a word longer than a line
-/// is cut), so that no terminal wraps it mid-word.
+/// Breaks `text` into lines of at most `width` columns (terminal cells: a wide character such
+/// as CJK takes two) at spaces (a word longer than a line is cut), so that no terminal wraps it
+/// mid-word.
 pub fn wrap(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(1);
+    let width = width.max(2);
     let mut lines = Vec::new();
     let mut line = String::new();
     for word in text.split_whitespace() {
-        let mut word: Vec<char> = word.chars().collect();
-        let used = line.chars().count();
-        if used > 0 && used + 1 + word.len() <= width {
+        let used = self::width(&line);
+        if used > 0 && used + 1 + self::width(word) <= width {
             line.push(' ');
-            line.extend(word);
+            line.push_str(word);
             continue;
         }
         if used > 0 {
             lines.push(std::mem::take(&mut line));
         }
-        while word.len() > width {
-            lines.push(word.drain(..width).collect());
+        // A word wider than a line is cut by cells (a wide character takes two).
+        let mut w = 0;
+        for c in word.chars() {
+            let cw = char_width(c);
+            if w + cw > width {
+                lines.push(std::mem::take(&mut line));
+                w = 0;
+            }
+            line.push(c);
+            w += cw;
         }
-        line.extend(word);
     }
     if !line.is_empty() || lines.is_empty() {
         lines.push(line);
@@ -325,6 +345,15 @@ mod tests {
         for line in wrap(&"word ".repeat(50), 13) {
             assert!(line.chars().count() <= 13, "{line:?}");
         }
+        // Wide characters take two cells each.
+        assert_eq!(
+            wrap("\"日本語のタイトル\" is in use", 20),
+            vec!["\"日本語のタイトル\"", "is in use"]
+        );
+        assert_eq!(
+            wrap("日本語のタイトル", 6),
+            vec!["日本語", "のタイ", "トル"]
+        );
     }
 
     #[test]

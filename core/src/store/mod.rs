@@ -203,10 +203,15 @@ impl Store {
             }),
             model: src.model.clone(),
             system: src.system.clone(),
-            title: src
-                .title
-                .as_ref()
-                .map(|t| crate::title::sanitize_title(&format!("{t} (fork)"))),
+            // "notes (fork)", and a fork of that is "notes (fork)" again, not "(fork) (fork)":
+            // the short id (pickers, `ls`) tells the forks apart.
+            title: src.title.as_ref().map(|t| {
+                if t.ends_with(" (fork)") {
+                    t.clone()
+                } else {
+                    crate::title::sanitize_title(&format!("{t} (fork)"))
+                }
+            }),
             turns,
         })
     }

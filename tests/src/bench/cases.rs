@@ -25,6 +25,7 @@ pub const ALL: &[Case] = &[
     ("attach a tmux pane", attach_pane),
     ("append", append),
     ("ls", ls),
+    ("search", search),
     ("fork --last 5", fork),
     ("lock hand-off", lock_handoff),
     ("peak memory", memory),
@@ -459,6 +460,75 @@ fn ls(w: &World) -> Result<Vec<Row>, String> {
             Series::ms("panechat ls, 10 conversations", &small),
         ],
         notes: Vec::new(),
+    }])
+}
+
+/// `search`: whole-process wall time of `panechat search WORD` (output to /dev/null) over the
+/// store of 10,000 conversations plus the 10,000-turn one, against `grep -r -l -i WORD` over the
+/// same store's directory, alternately, 10 samples each after 2 warm-up rounds. The word
+/// occurs nowhere (every log is read and searched, none is parsed: the cost grep has too).
+/// Budget: median ≤ 2 × grep's. A word said in many conversations (each of those is parsed and
+/// ranked) is measured too and reported.
+fn search(w: &World) -> Result<Vec<Row>, String> {
+    let rare = "zyxwvutsrq";
+    // grep exits 1 when nothing matches (every file read whole), 2 on an error.
+    let grep = || -> Result<f64, String> {
+        let t = Instant::now();
+        let st = Command::new("grep")
+            .args(["-r", "-l", "-i", rare])
+            .arg(&w.big.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status()
+            .map_err(|e| format!("grep: {e}"))?;
+        let wall = ms_of(t.elapsed());
+        match st.code() {
+            Some(1) => Ok(wall),
+            _ => Err(format!("grep -r -l -i {rare} ended with {st}")),
+        }
+    };
+    // The searches must search: a word said in the store is found.
+    let mut check = w.panechat(&w.big, SESSION_LONG, &["search", "--json", "the"]);
+    check.stdout(Stdio::piped());
+    let found: Value = serde_json::from_slice(&proc::run_timed(&mut check)?.output.stdout)
+        .map_err(|e| format!("`panechat search --json the` printed no JSON: {e}"))?;
+    let n = found.as_array().map_or(0, Vec::len);
+    if n < world::BULK_CONVERSATIONS / 2 {
+        return Err(format!(
+            "`panechat search the` found only {n} conversations"
+        ));
+    }
+    let (ours, reference) = interleave(
+        2,
+        10,
+        &mut || wall_ms(w.panechat(&w.big, SESSION_LONG, &["search", rare])),
+        &mut || grep(),
+    )?;
+    let mut common = Samples::new();
+    for _ in 0..5 {
+        common.push(wall_ms(w.panechat(
+            &w.big,
+            SESSION_LONG,
+            &["search", "the"],
+        ))?);
+    }
+    let (verdict, detail) = ratio_verdict(ours.median(), reference.median(), 2.0);
+    Ok(vec![Row {
+        case: "search, 10k convs".into(),
+        measured: ms(&ours),
+        reference: format!("grep -r {}", ms(&reference)),
+        budget: "<= 2x ref".into(),
+        verdict,
+        detail,
+        series: vec![
+            Series::ms("panechat search (a word said nowhere)", &ours),
+            Series::ms("grep -r -l -i over the same store", &reference),
+            Series::ms(format!("panechat search the ({n} found)"), &common),
+        ],
+        notes: vec![format!(
+            "a word said in {n} conversations: {} (reported, no budget)",
+            ms(&common)
+        )],
     }])
 }
 

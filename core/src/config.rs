@@ -286,7 +286,7 @@ impl Config {
     pub fn load(env: &Env, opts: &LoadOptions) -> Result<Config> {
         let mut raw: BTreeMap<&'static str, Raw> = BTreeMap::new();
         if let Some(path) = &opts.user_file {
-            match std::fs::read_to_string(path) {
+            match crate::files::read_regular(path) {
                 Ok(text) => apply_file(&mut raw, path, &text, false)?,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound && !opts.user_file_required => {}
                 Err(e) => {
@@ -299,7 +299,7 @@ impl Config {
         }
         if let Some(cwd) = &opts.cwd {
             if let Some(path) = find_project_file(cwd) {
-                let text = std::fs::read_to_string(&path).map_err(|e| {
+                let text = crate::files::read_regular(&path).map_err(|e| {
                     Error::Config(format!(
                         "cannot read project config {}: {e}",
                         path.display()

@@ -643,7 +643,7 @@ fn edit_message(ctx: &Ctx) -> Result<String> {
                 "cannot start the editor `{editor}`: {e}; set $EDITOR"
             ))
         })?;
-    let text = std::fs::read(&file).unwrap_or_default();
+    let text = panechat::files::read(&file).unwrap_or_default();
     let _ = std::fs::remove_file(&file);
     if !status.success() {
         return Err(Error::Cancelled(format!(

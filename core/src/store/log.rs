@@ -259,8 +259,8 @@ pub fn last_turns(path: &Path, n: usize) -> Result<Vec<Turn>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::fs;
     use crate::store::conversation::{ConversationId, Header};
+    use std::fs;
 
     fn turn(i: usize) -> Turn {
         Turn {

@@ -201,6 +201,9 @@ pub fn open_private_file(path: &Path, access: Access) -> io::Result<File> {
 fn explain_open_error(path: &Path, e: io::Error) -> io::Error {
     match e.raw_os_error() {
         Some(libc::ELOOP) => link_error(path),
+        Some(libc::EEXIST) if fs::symlink_metadata(path).is_ok_and(|m| m.is_symlink()) => {
+            link_error(path)
+        }
         Some(libc::ENXIO) | Some(libc::EWOULDBLOCK) | Some(libc::EOPNOTSUPP) => {
             match fs::symlink_metadata(path) {
                 Ok(m) if !m.file_type().is_file() => not_regular(path, kind(&m)),

@@ -135,7 +135,8 @@ impl Store {
 
     /// Whether conversation `id` exists.
     pub fn exists(&self, id: &ConversationId) -> bool {
-        self.log_path(id).is_file()
+        // Whatever is there counts (a link or a FIFO is then refused, by name, when read).
+        fs::symlink_metadata(self.log_path(id)).is_ok_and(|m| !m.is_dir())
     }
 
     /// Creates a conversation; its log is durable when this returns.

@@ -76,8 +76,9 @@ fn mark_checked(dir: &Path) {
 }
 
 fn euid() -> u32 {
+    static EUID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
+    *EUID.get_or_init(|| unsafe { libc::geteuid() })
 }
 
 /// A path panechat refuses to use: the error inside the `io::Error`, naming the path at fault
@@ -162,6 +163,11 @@ fn foreign(path: &Path, uid: u32) -> io::Error {
 /// regular file of the user's with one link, and files in a directory that is not private. Never
 /// blocks on a FIFO. The error names what is wrong and what to do (the caller adds the path).
 pub fn open_private_file(path: &Path, access: Access) -> io::Result<File> {
+    open_private(path, access).map(|(f, _)| f)
+}
+
+/// [`open_private_file`], with the file's metadata from the `fstat` that checked it.
+pub fn open_private(path: &Path, access: Access) -> io::Result<(File, fs::Metadata)> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         check_chain(dir, false)?;
     }
@@ -192,8 +198,8 @@ pub fn open_private_file(path: &Path, access: Access) -> io::Result<File> {
             quoted(path)
         )));
     }
-    clear_nonblock(&file)?;
-    Ok(file)
+    clear_nonblock(&file, access == Access::Append)?;
+    Ok((file, meta))
 }
 
 /// Turns `ELOOP` (a link under `O_NOFOLLOW`) and `ENXIO` (a FIFO without a reader, a socket)
@@ -214,15 +220,12 @@ fn explain_open_error(path: &Path, e: io::Error) -> io::Error {
     }
 }
 
-fn clear_nonblock(file: &File) -> io::Result<()> {
-    let fd = file.as_raw_fd();
+/// Clears `O_NONBLOCK` once the file is known to be regular. `F_SETFL` sets only the status
+/// flags (`O_APPEND`, `O_NONBLOCK`, …), so the one this file was opened with is kept.
+fn clear_nonblock(file: &File, append: bool) -> io::Result<()> {
+    let flags = if append { libc::O_APPEND } else { 0 };
     // SAFETY: fcntl on a descriptor this function's caller owns, with integer arguments only.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    if flags < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: as above.
-    if unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+    if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETFL, flags) } < 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(())
@@ -231,9 +234,10 @@ fn clear_nonblock(file: &File) -> io::Result<()> {
 /// Reads a whole private file (see [`open_private_file`]); a missing file is `NotFound`, as
 /// with `fs::read`.
 pub fn read(path: &Path) -> io::Result<Vec<u8>> {
-    let mut f = open_private_file(path, Access::Read)?;
-    let mut buf = Vec::with_capacity(f.metadata().map_or(0, |m| m.len() as usize));
-    f.read_to_end(&mut buf)?;
+    let (f, meta) = open_private(path, Access::Read)?;
+    let mut buf = Vec::with_capacity(meta.len() as usize + 1);
+    // Through `Take`, so no second fstat and no lseek: the size is known.
+    f.take(u64::MAX).read_to_end(&mut buf)?;
     Ok(buf)
 }
 
@@ -254,7 +258,7 @@ pub fn read_regular(path: &Path) -> io::Result<String> {
     if !meta.file_type().is_file() {
         return Err(not_regular(path, kind(&meta)));
     }
-    clear_nonblock(&f)?;
+    clear_nonblock(&f, false)?;
     let mut s = String::new();
     f.read_to_string(&mut s)?;
     Ok(s)
@@ -307,7 +311,20 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
     if is_checked(dir) && fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
         return Ok(());
     }
-    check_chain(dir, true).map_err(|e| Error::io(dir, e))
+    match check_chain(dir, true) {
+        // A checked directory was removed meanwhile: check (and create) everything again.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            forget_checked();
+            check_chain(dir, true)
+        }
+        other => other,
+    }
+    .map_err(|e| Error::io(dir, e))
+}
+
+fn forget_checked() {
+    let mut c = CHECKED.lock().unwrap_or_else(|e| e.into_inner());
+    *c = None;
 }
 
 /// Checks `dir` and the directories between it and its root (creating them when `create`). A
@@ -330,20 +347,23 @@ fn check_chain(dir: &Path, create: bool) -> io::Result<()> {
     let mut cur = root.clone();
     for comp in dir.strip_prefix(&root).expect("root_of").components() {
         cur.push(comp);
-        if is_checked(&cur) && !create {
+        // A checked directory is still there (nobody else can remove it), unless this is the
+        // one being ensured, which may have been removed by the user.
+        if is_checked(&cur) && !(create && cur == dir) {
             continue;
         }
         let mut created = false;
-        if create {
-            match fs::DirBuilder::new().mode(0o700).create(&cur) {
-                Ok(()) => created = true,
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(e),
-            }
-        }
         let d = match open_dir_nofollow(&cur) {
             Ok(d) => d,
             Err(e) if e.kind() == io::ErrorKind::NotFound && !create => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                match fs::DirBuilder::new().mode(0o700).create(&cur) {
+                    Ok(()) => created = true,
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(e),
+                }
+                open_dir_nofollow(&cur)?
+            }
             Err(e) => return Err(e),
         };
         if created {

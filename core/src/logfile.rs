@@ -68,11 +68,11 @@ impl Logger {
         if ensure_dir(dir).is_err() {
             return;
         }
-        let open = || crate::files::open_private_file(&self.path, crate::files::Access::Append);
-        let Ok(mut f) = open() else { return };
-        if f.metadata().is_ok_and(|m| m.len() > MAX_LOG_BYTES) {
+        let open = || crate::files::open_private(&self.path, crate::files::Access::Append);
+        let Ok((mut f, meta)) = open() else { return };
+        if meta.len() > MAX_LOG_BYTES {
             self.rotate();
-            let Ok(g) = open() else { return };
+            let Ok((g, _)) = open() else { return };
             f = g;
         }
         let _ = f.write_all(line.as_bytes());

@@ -286,7 +286,7 @@ impl Config {
     pub fn load(env: &Env, opts: &LoadOptions) -> Result<Config> {
         let mut raw: BTreeMap<&'static str, Raw> = BTreeMap::new();
         if let Some(path) = &opts.user_file {
-            match std::fs::read_to_string(path) {
+            match crate::files::read_regular(path) {
                 Ok(text) => apply_file(&mut raw, path, &text, false)?,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound && !opts.user_file_required => {}
                 Err(e) => {
@@ -299,7 +299,7 @@ impl Config {
         }
         if let Some(cwd) = &opts.cwd {
             if let Some(path) = find_project_file(cwd) {
-                let text = std::fs::read_to_string(&path).map_err(|e| {
+                let text = crate::files::read_regular(&path).map_err(|e| {
                     Error::Config(format!(
                         "cannot read project config {}: {e}",
                         path.display()
@@ -415,7 +415,7 @@ impl Config {
             timeout: d(get("provider.timeout", &mut sources)),
             connect_timeout: d(get("provider.connect_timeout", &mut sources)),
             max_reply_bytes: int(get("provider.max_reply_bytes", &mut sources)),
-            max_tokens: int(get("provider.max_tokens", &mut sources)).min(u32::MAX as u64) as u32,
+            max_tokens: int(get("provider.max_tokens", &mut sources)) as u32,
             default_id,
             system,
             lock_wait: d(get("lock.wait", &mut sources)),
@@ -425,10 +425,9 @@ impl Config {
                 .as_bool()
                 .unwrap_or(true),
             title_timeout: d(get("title.timeout", &mut sources)),
-            context_lines: int(get("context.lines", &mut sources)).clamp(1, 1_000_000) as usize,
+            context_lines: int(get("context.lines", &mut sources)) as usize,
             context: crate::context::Limits {
-                max_bytes: int(get("context.max_bytes", &mut sources)).clamp(1024, 64 << 20)
-                    as usize,
+                max_bytes: int(get("context.max_bytes", &mut sources)) as usize,
                 redact: get("context.redact", &mut sources)
                     .as_bool()
                     .unwrap_or(true),
@@ -596,7 +595,20 @@ fn parse_cli_value(v: &str) -> toml::Value {
     }
 }
 
+/// The range of an integer key whose value is refused (not clamped) outside it.
+fn int_range(name: &str) -> Option<(i64, i64)> {
+    Some(match name {
+        "context.max_bytes" => (1024, 64 << 20),
+        "context.lines" => (1, 1_000_000),
+        "provider.max_tokens" => (1, u32::MAX as i64),
+        _ => return None,
+    })
+}
+
 fn expected(def: &KeyDef) -> String {
+    if let Some((lo, hi)) = int_range(def.name) {
+        return format!("an integer from {lo} to {hi}");
+    }
     match def.ty {
         Ty::Str => "a string".into(),
         Ty::StrList => "an array of strings, e.g. [\"llm\", \"-m\", \"gpt-4o\"]".into(),
@@ -668,13 +680,18 @@ fn set(
             }
             other => return Err(bad(&other)),
         },
-        Ty::Int => match value {
-            toml::Value::Integer(i) if i >= 0 => value,
-            toml::Value::String(ref s) if s.parse::<u64>().is_ok() => {
-                toml::Value::Integer(s.parse::<i64>().unwrap_or(i64::MAX))
+        Ty::Int => {
+            let (lo, hi) = int_range(def.name).unwrap_or((0, i64::MAX));
+            match value {
+                toml::Value::Integer(i) if (lo..=hi).contains(&i) => value,
+                toml::Value::String(ref s)
+                    if s.parse::<i64>().is_ok_and(|i| (lo..=hi).contains(&i)) =>
+                {
+                    toml::Value::Integer(s.parse::<i64>().expect("checked"))
+                }
+                other => return Err(bad(&other)),
             }
-            other => return Err(bad(&other)),
-        },
+        }
         Ty::Choice(choices) => match value {
             toml::Value::String(ref s) if choices.contains(&s.as_str()) => value,
             other => return Err(bad(&other)),

@@ -81,12 +81,13 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// An I/O error on `path`.
+    /// An I/O error on `path` (or on the directory or file that [`crate::files`] refused on
+    /// the way to it, which the error then names).
     pub fn io(path: impl AsRef<Path>, source: io::Error) -> Error {
-        Error::Io {
-            path: path.as_ref().to_path_buf(),
-            source,
-        }
+        let path = crate::files::refused_path(&source)
+            .unwrap_or(path.as_ref())
+            .to_path_buf();
+        Error::Io { path, source }
     }
 
     /// The process exit code for this error (SPEC §2).

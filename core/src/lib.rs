@@ -12,6 +12,7 @@ pub mod config;
 pub mod context;
 pub mod env;
 pub mod error;
+pub mod files;
 pub mod lock;
 pub mod logfile;
 pub mod paths;

@@ -11,9 +11,9 @@
 //! waiting for. Waiting is a blocking `flock` on a helper thread and a channel with a deadline,
 //! so a waiter wakes the moment the holder releases (no polling).
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::fs::{self, File};
+use std::io::{Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::Duration;
@@ -106,14 +106,7 @@ impl Drop for LockGuard {
 }
 
 fn open(path: &Path) -> Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(path)
-        .ctx(path)
+    crate::files::open_private_file(path, crate::files::Access::Lock).ctx(path)
 }
 
 /// Checks that `file` is still the file at `path` (it was not unlinked and replaced).
@@ -122,7 +115,7 @@ fn still_current(file: &File, path: &Path) -> Result<bool> {
     if held.nlink() == 0 {
         return Ok(false);
     }
-    match fs::metadata(path) {
+    match fs::symlink_metadata(path) {
         Ok(now) => Ok(now.ino() == held.ino() && now.dev() == held.dev()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(Error::io(path, e)),
@@ -191,8 +184,7 @@ pub fn acquire_shared(path: &Path) -> Result<LockGuard> {
 
 /// Reads the holder record of a lock file (no locking; may be empty or stale).
 pub fn read_holder(path: &Path) -> Option<Holder> {
-    let mut s = String::new();
-    File::open(path).ok()?.read_to_string(&mut s).ok()?;
+    let s = crate::files::read_to_string(path).ok()?;
     serde_json::from_str(s.trim()).ok()
 }
 

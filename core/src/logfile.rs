@@ -2,9 +2,8 @@
 //! session it came from (`[tmux %3]`), so the work of many panes can be told apart. The file is
 //! rotated by size (`panechat.log.1`, `.2`, `.3`). Message text is never logged, only sizes.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use crate::paths::{ensure_dir, Paths};
@@ -69,20 +68,14 @@ impl Logger {
         if ensure_dir(dir).is_err() {
             return;
         }
-        if fs::metadata(&self.path)
-            .map(|m| m.len() > MAX_LOG_BYTES)
-            .unwrap_or(false)
-        {
+        let open = || crate::files::open_private(&self.path, crate::files::Access::Append);
+        let Ok((mut f, meta)) = open() else { return };
+        if meta.len() > MAX_LOG_BYTES {
             self.rotate();
+            let Ok((g, _)) = open() else { return };
+            f = g;
         }
-        if let Ok(mut f) = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o600)
-            .open(&self.path)
-        {
-            let _ = f.write_all(line.as_bytes());
-        }
+        let _ = f.write_all(line.as_bytes());
     }
 
     fn rotate(&self) {

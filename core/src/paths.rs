@@ -4,14 +4,14 @@
 //! `ROOT/state`). Otherwise the XDG base directories are used: data in
 //! `$XDG_DATA_HOME/panechat`, state (sessions, locks, runs, logs, drafts) in
 //! `$XDG_STATE_HOME/panechat`, config in `$XDG_CONFIG_HOME/panechat/config.toml`.
-//! Directories are created 0700 and files 0600.
+//! Directories are created 0700 and files 0600; the rules every file and directory below these
+//! roots must meet (no links, no FIFOs, private directories) are in [`crate::files`].
 
 use std::fs;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::env::Env;
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 
 /// The resolved directories.
 #[derive(Debug, Clone)]
@@ -39,6 +39,7 @@ impl Paths {
                 Some(p) => PathBuf::from(p),
                 None => root.join("config.toml"),
             };
+            crate::files::add_root(&root);
             return Ok(Paths {
                 data: root.join("data"),
                 state: root.join("state"),
@@ -64,9 +65,15 @@ impl Paths {
             Some(p) => PathBuf::from(p),
             None => xdg("XDG_CONFIG_HOME", ".config")?.join("panechat/config.toml"),
         };
+        let (data_base, state_base) = (
+            xdg("XDG_DATA_HOME", ".local/share")?,
+            xdg("XDG_STATE_HOME", ".local/state")?,
+        );
+        crate::files::add_root(&data_base);
+        crate::files::add_root(&state_base);
         Ok(Paths {
-            data: xdg("XDG_DATA_HOME", ".local/share")?.join("panechat"),
-            state: xdg("XDG_STATE_HOME", ".local/state")?.join("panechat"),
+            data: data_base.join("panechat"),
+            state: state_base.join("panechat"),
             config_file,
         })
     }
@@ -109,22 +116,21 @@ impl Paths {
     }
 }
 
-/// Creates `dir` and its parents with mode 0700 (existing directories are left as they are).
+/// Creates `dir` and its parents with mode 0700 (existing directories are left as they are)
+/// and checks that every directory below panechat's root is private (see [`crate::files`]).
 pub fn ensure_dir(dir: &Path) -> Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .ctx(dir)?;
-    // DirBuilder applies the umask; make the leaf private regardless.
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).ctx(dir)
+    crate::files::ensure_private_dir(dir)
 }
 
 /// The entries of `dir`, or none when it does not exist yet (unreadable entries are skipped).
+/// `dir` is checked as [`crate::files`] requires (no link, private).
 pub fn list_dir(dir: &Path) -> Result<Vec<fs::DirEntry>> {
+    if let Err(e) = crate::files::open_dir(dir) {
+        return match e.kind() {
+            std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            _ => Err(Error::io(dir, e)),
+        };
+    }
     match fs::read_dir(dir) {
         Ok(entries) => Ok(entries.flatten().collect()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),

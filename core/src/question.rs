@@ -9,7 +9,6 @@
 
 use std::fs;
 use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -90,12 +89,8 @@ impl Question {
         let dir = dir(paths);
         ensure_dir(&dir)?;
         let path = dir.join(format!("{}.json", self.token));
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .ctx(&path)?;
+        let mut f =
+            crate::files::open_private_file(&path, crate::files::Access::CreateNew).ctx(&path)?;
         f.write_all(self.to_json().as_bytes()).ctx(&path)?;
         Ok(Pending {
             question: self,
@@ -120,7 +115,7 @@ impl Pending {
         let path = self.dir.join(format!("{}.answer", self.question.token));
         let deadline = Instant::now() + timeout;
         loop {
-            if let Ok(text) = fs::read_to_string(&path) {
+            if let Ok(text) = crate::files::read_to_string(&path) {
                 if let Some(a) = parse_answer(text.trim()) {
                     return Some(a);
                 }
@@ -171,7 +166,7 @@ pub fn answer(paths: &Paths, token: &str, answer: LockAnswer) -> Result<Question
     }
     let dir = dir(paths);
     let qpath = dir.join(format!("{token}.json"));
-    let text = match fs::read_to_string(&qpath) {
+    let text = match crate::files::read_to_string(&qpath) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::Other(
             "no query is waiting for this answer any more (it was answered, timed out, or ended)"
@@ -186,12 +181,7 @@ pub fn answer(paths: &Paths, token: &str, answer: LockAnswer) -> Result<Question
         ))
     })?;
     let apath = dir.join(format!("{token}.answer"));
-    let mut f = match fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&apath)
-    {
+    let mut f = match crate::files::open_private_file(&apath, crate::files::Access::CreateNew) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             return Err(Error::Usage(

@@ -208,7 +208,7 @@ fn scan(paths: &Paths, remove_dead: bool) -> Result<Vec<Run>> {
             }
             continue;
         }
-        if let Ok(b) = fs::read(&p) {
+        if let Ok(b) = crate::files::read(&p) {
             if let Ok(run) = serde_json::from_slice::<Run>(&b) {
                 if run.pid == pid && run.start == start {
                     out.push(run);

@@ -97,6 +97,11 @@ pub struct Run {
 }
 
 impl Run {
+    /// What a finished process printed and how it ended.
+    pub fn from_output(o: Output) -> Run {
+        Run::from(o)
+    }
+
     fn from(o: Output) -> Run {
         Run {
             code: o.status.code().unwrap_or(-1),
@@ -241,6 +246,31 @@ impl TestEnv {
         let o = child.wait_with_output().unwrap();
         t.join().unwrap();
         Run::from(o)
+    }
+
+    /// Runs `cmd` (from [`TestEnv::cmd`] or any command) to completion, and panics with what it
+    /// printed so far when it has not exited within `limit`: for commands that must never block.
+    #[track_caller]
+    pub fn run_within(cmd: &mut Command, limit: std::time::Duration) -> Run {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting the command");
+        let deadline = std::time::Instant::now() + limit;
+        while child.try_wait().expect("waiting for the command").is_none() {
+            if std::time::Instant::now() >= deadline {
+                let _ = child.kill();
+                let o = child.wait_with_output().expect("collecting its output");
+                panic!(
+                    "{cmd:?} did not exit within {limit:?} (blocked?)\nstdout:\n{}\nstderr:\n{}",
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        Run::from(child.wait_with_output().expect("collecting its output"))
     }
 
     /// Every file under the root that is not under `PANECHAT_HOME`, `home/` or `work/`.

@@ -1122,6 +1122,64 @@ fn config_mistakes_are_exact_and_never_silent() {
 }
 
 #[test]
+fn numbers_out_of_their_range_are_refused_not_clamped() {
+    let (env, fake) = setup();
+    let good = std::fs::read_to_string(env.home().join("config.toml")).unwrap();
+    let line = good.lines().count() + 2;
+    for (key, value, range) in [
+        ("max_bytes", "0", "from 1024 to 67108864"),
+        ("max_bytes", "1023", "from 1024 to 67108864"),
+        ("max_bytes", "9223372036854775807", "from 1024 to 67108864"),
+        ("lines", "0", "from 1 to 1000000"),
+        ("lines", "1000001", "from 1 to 1000000"),
+    ] {
+        env.write_config(&format!("{good}[context]\n{key} = {value}\n"));
+        let r = env.run(["q", "--new", "hi"]).code(1);
+        no_panic(&r);
+        assert!(
+            r.stderr.contains(&format!(
+                "config.toml:{line}: `context.{key}` must be an integer {range}, got {value}"
+            )),
+            "{key} = {value}: {}",
+            r.stderr
+        );
+        // `--cfg` is refused the same way, naming the flag.
+        env.write_config(&good);
+        let r = env
+            .run(["--cfg", &format!("context.{key}={value}"), "q", "hi"])
+            .code(1);
+        assert!(
+            r.stderr.contains(&format!(
+                "--cfg context.{key}: `context.{key}` must be an integer {range}"
+            )),
+            "{}",
+            r.stderr
+        );
+    }
+    for value in ["0", "4294967296"] {
+        let r = env
+            .run(["--cfg", &format!("provider.max_tokens={value}"), "q", "hi"])
+            .code(1);
+        assert!(
+            r.stderr.contains(&format!(
+                "`provider.max_tokens` must be an integer from 1 to 4294967295, got {value}"
+            )),
+            "{}",
+            r.stderr
+        );
+    }
+    assert!(
+        fake.requests().is_empty(),
+        "nothing is sent with a bad config"
+    );
+    // The limits themselves are accepted.
+    env.write_config(&format!("{good}[context]\nmax_bytes = 1024\nlines = 1\n"));
+    env.run(["q", "--new", "hi"]).ok();
+    env.write_config(&format!("{good}[context]\nmax_bytes = 67108864\n"));
+    env.run(["q", "hi"]).ok();
+}
+
+#[test]
 fn api_key_errors_say_which_variable_once() {
     let (mut env, fake) = setup();
     // A custom base_url with api_key_env naming an unset variable: a warning, then the query.

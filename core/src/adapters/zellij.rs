@@ -230,16 +230,16 @@ const UNHEARD_PREFIX: &str = "unacknowledged-";
 /// minutes (the plugin is not loaded there, was closed, or crashed): each session's name and how
 /// long ago, newest first. `state` is panechat's state directory.
 pub fn unanswered(state: &std::path::Path) -> Vec<(String, Duration)> {
-    let Ok(dir) = std::fs::read_dir(state.join(UNHEARD_DIR)) else {
+    let Ok(dir) = crate::paths::list_dir(&state.join(UNHEARD_DIR)) else {
         return Vec::new();
     };
     let mut found: Vec<(String, Duration)> = dir
-        .flatten()
+        .into_iter()
         .filter(|e| e.file_name().to_string_lossy().starts_with(UNHEARD_PREFIX))
         .filter_map(|e| {
             let age = e.metadata().ok()?.modified().ok()?.elapsed().ok()?;
             (age < Unheard::FOR).then_some(())?;
-            let name = std::fs::read(e.path()).ok()?;
+            let name = crate::files::read(&e.path()).ok()?;
             let name = String::from_utf8_lossy(&name).trim().to_string();
             let name = if name.is_empty() {
                 e.file_name().to_string_lossy()[UNHEARD_PREFIX.len()..].to_string()
@@ -284,9 +284,9 @@ impl Unheard {
 
     fn note(&self) {
         if let Some(dir) = self.path.parent() {
-            let _ = std::fs::create_dir_all(dir);
+            let _ = crate::paths::ensure_dir(dir);
         }
-        let _ = std::fs::write(&self.path, self.name.as_bytes());
+        let _ = crate::store::atomic::write_replace(&self.path, self.name.as_bytes());
     }
 
     fn forget(&self) {

@@ -1,6 +1,8 @@
 //! `panechat doctor [--repair]`: check the store, and fix what can be fixed without losing data.
 //!
-//! Checks: directory permissions; every conversation log parses (an incomplete last record from
+//! Checks: links, FIFOs, sockets, devices and another user's files anywhere in the store, and
+//! directories writable by others (which every other command refuses; `--repair` makes the
+//! user's own directories 0700, nothing else); directory permissions; every conversation log parses (an incomplete last record from
 //! an interrupted write, or lines that do not parse); summaries match their logs; the index lists
 //! exactly the conversations; lock files belong to conversations; sessions point at existing
 //! conversations; unanswered messages kept as drafts. Also notes Zellij sessions whose plugin
@@ -52,6 +54,25 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     };
     let fix = args.repair;
     let p = ctx.paths.clone();
+    // What panechat refuses to use (links, FIFOs, another user's files, loose directories)
+    // comes first: the other checks cannot read past it.
+    let mut blocked = 0;
+    for f in panechat::files::audit(&p.data)
+        .into_iter()
+        .chain(panechat::files::audit(&p.state))
+    {
+        let ok = fix && f.tightenable && panechat::files::tighten_dir(&f.path).is_ok();
+        if !ok {
+            blocked += 1;
+        }
+        r.problem(f.problem, ok);
+    }
+    if blocked > 0 {
+        r.lines.push(
+            "the other checks need panechat's directories: fix what is listed above first".into(),
+        );
+        return finish(&p, &r, fix, None);
+    }
     for dir in [
         &p.data,
         &p.state,
@@ -59,9 +80,9 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         &p.sessions(),
         &p.locks(),
     ] {
-        if let Ok(m) = fs::metadata(dir) {
+        if let Ok(m) = fs::symlink_metadata(dir) {
             let mode = m.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
+            if mode & 0o077 != 0 && !m.file_type().is_symlink() {
                 let ok = fix && fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).is_ok();
                 r.problem(
                     format!(
@@ -101,7 +122,8 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
                             .iter()
                             .flat_map(panechat::store::conversation::encode_history)
                             .collect();
-                        let actual = fs::read(ctx.store.history_path(id)).unwrap_or_default();
+                        let actual =
+                            panechat::files::read(&ctx.store.history_path(id)).unwrap_or_default();
                         if actual != expected {
                             // Forgetting the recorded sizes makes the next query rebuild it.
                             let ok = fix && rewrite_summary(ctx, id);
@@ -211,11 +233,15 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             panechat::time::short_duration(age),
         ));
     }
-    let mut text = format!(
-        "store: {} ({} conversations)\n",
-        p.data.display(),
-        ids.len()
-    );
+    finish(&p, &r, fix, Some(ids.len()))
+}
+
+/// Prints the report; the exit code is 0 when no problem is left.
+fn finish(p: &panechat::paths::Paths, r: &Report, fix: bool, ids: Option<usize>) -> Result<i32> {
+    let mut text = match ids {
+        Some(n) => format!("store: {} ({n} conversations)\n", p.data.display()),
+        None => format!("store: {}\n", p.data.display()),
+    };
     for l in &r.lines {
         text.push_str(l);
         text.push('\n');
@@ -257,7 +283,7 @@ fn repair_locked(ctx: &Ctx, id: &ConversationId, f: impl FnOnce() -> Result<()>)
 /// Moves lines that do not parse (and a torn tail) into a side file and rewrites the log
 /// with the rest.
 fn quarantine(path: &std::path::Path) -> Result<()> {
-    let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = panechat::files::read(path).map_err(|e| Error::io(path, e))?;
     let mut good = Vec::new();
     let mut bad = Vec::new();
     let mut seen_header = false;

@@ -643,7 +643,7 @@ fn edit_message(ctx: &Ctx) -> Result<String> {
                 "cannot start the editor `{editor}`: {e}; set $EDITOR"
             ))
         })?;
-    let text = std::fs::read(&file).unwrap_or_default();
+    let text = panechat::files::read(&file).unwrap_or_default();
     let _ = std::fs::remove_file(&file);
     if !status.success() {
         return Err(Error::Cancelled(format!(
@@ -676,7 +676,11 @@ fn resolve(
     let base = match base {
         Some(b) => b,
         None => {
-            let rec = mapping::read(&ctx.paths, &session.key).ok().flatten();
+            // A corrupt record is as good as none; a file that cannot be read is an error.
+            let rec = match mapping::read(&ctx.paths, &session.key) {
+                Err(e @ Error::Io { .. }) => return Err(e),
+                other => other.ok().flatten(),
+            };
             let pending_new = rec.as_ref().is_some_and(|r| r.pending_new);
             let active = rec.and_then(|r| r.active).filter(|id| ctx.store.exists(id));
             match active {

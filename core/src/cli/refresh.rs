@@ -53,7 +53,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
 
 fn watch(ctx: &mut Ctx, pid: u32, start: u64) -> Result<i32> {
     let file = runs::run_file(&ctx.paths, pid, start);
-    let run: Option<Run> = std::fs::read(&file)
+    let run: Option<Run> = panechat::files::read(&file)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok());
     // Blocks until every writer of the pipe is gone: the query has exited or was killed.
@@ -69,7 +69,7 @@ fn watch(ctx: &mut Ctx, pid: u32, start: u64) -> Result<i32> {
         return Ok(0);
     }
     // The record as the run left it (its conversation may have changed since it started).
-    let run = std::fs::read(&file)
+    let run = panechat::files::read(&file)
         .ok()
         .and_then(|b| serde_json::from_slice::<Run>(&b).ok())
         .or(run);

@@ -53,17 +53,18 @@ pub fn quote_for_run_shell(bin: &str) -> String {
         .replace('$', "\\$")
 }
 
-/// Writes `text` to `path` unless it already holds it (temp file + rename, mode 0755).
+/// Writes `text` to `path` unless it already holds it (temp file + rename, mode 0755; never
+/// through a link, see `panechat::files`).
 fn install(path: &Path, text: &str) -> Result<()> {
-    if fs::read_to_string(path).is_ok_and(|t| t == text) {
+    if panechat::files::read_to_string(path).is_ok_and(|t| t == text) {
         return Ok(());
     }
     let dir = path.parent().expect("a file under the plugin directory");
-    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
-    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)).map_err(|e| Error::io(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    panechat::paths::ensure_dir(dir)?;
+    panechat::store::atomic::write_atomic(path, text.as_bytes())?;
+    panechat::files::open_private_file(path, panechat::files::Access::Read)
+        .and_then(|f| f.set_permissions(fs::Permissions::from_mode(0o755)))
+        .map_err(|e| Error::io(path, e))
 }
 
 /// Where the carried plugin is written.

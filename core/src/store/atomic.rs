@@ -2,21 +2,16 @@
 //! fsync the directory. Readers see the old or the new file, never a mix; an acknowledged write
 //! survives power loss.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use crate::error::{IoContext, Result};
+use crate::files::{self, Access};
 
-/// Opens (creating 0600) a file for appending.
+/// Opens (creating 0600) a file for appending (never through a link; see [`crate::files`]).
 pub fn open_append(path: &Path) -> Result<File> {
-    OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .open(path)
-        .ctx(path)
+    files::open_private_file(path, Access::Append).ctx(path)
 }
 
 /// Replaces `path` with `bytes` atomically and durably.
@@ -37,13 +32,9 @@ fn replace(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp.{}.{}", std::process::id(), unique()));
+    files::check_replace_target(path).ctx(path)?;
     let res = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .ctx(&tmp)?;
+        let mut f = files::open_private_file(&tmp, Access::CreateNew).ctx(&tmp)?;
         f.write_all(bytes).ctx(&tmp)?;
         if durable {
             f.sync_all().ctx(&tmp)?;
@@ -62,7 +53,7 @@ fn replace(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
 
 /// fsyncs a directory so a rename or create in it is durable.
 pub fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).ctx(dir)
+    files::open_dir(dir).and_then(|d| d.sync_all()).ctx(dir)
 }
 
 fn unique() -> u64 {

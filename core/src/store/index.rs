@@ -6,7 +6,6 @@
 //! The index is a cache: `doctor --repair` rebuilds it from the per-conversation summaries.
 
 use std::collections::HashMap;
-use std::fs;
 use std::io::Write;
 use std::path::Path;
 
@@ -40,7 +39,7 @@ pub struct IndexRead {
 
 /// Reads the index (a missing file is an empty index).
 pub fn read(path: &Path) -> Result<IndexRead> {
-    let bytes = match fs::read(path) {
+    let bytes = match crate::files::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(IndexRead::default()),
         Err(e) => return Err(crate::error::Error::io(path, e)),

@@ -6,7 +6,6 @@
 //! appends, so a new record never glues onto half of an old one. A complete line that does not
 //! parse is an error naming the file and line.
 
-use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -37,7 +36,7 @@ pub fn parse_record(line: &[u8]) -> std::result::Result<Option<Record>, String> 
 
 /// Reads a whole log.
 pub fn load(path: &Path) -> Result<Conversation> {
-    let bytes = fs::read(path).ctx(path)?;
+    let bytes = crate::files::read(path).ctx(path)?;
     parse_log(path, &bytes)
 }
 
@@ -134,11 +133,7 @@ pub fn torn_path(path: &Path) -> PathBuf {
 /// Moves bytes after the last newline into a side file and truncates the log to its last
 /// complete line. Returns the side file, if anything was moved. Caller holds the lock.
 pub fn repair_torn_tail(path: &Path) -> Result<Option<PathBuf>> {
-    let mut f = fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .ctx(path)?;
+    let mut f = crate::files::open_private_file(path, crate::files::Access::ReadWrite).ctx(path)?;
     let len = f.metadata().ctx(path)?.len();
     if len == 0 {
         return Ok(None);
@@ -185,17 +180,11 @@ pub fn append(path: &Path, recs: &[Record]) -> Result<()> {
 
 /// Creates a new log with `recs`, failing if it exists. Durable when it returns.
 pub fn create(path: &Path, recs: &[Record]) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
     let mut bytes = Vec::new();
     for r in recs {
         bytes.extend_from_slice(&encode(r));
     }
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .ctx(path)?;
+    let mut f = crate::files::open_private_file(path, crate::files::Access::CreateNew).ctx(path)?;
     f.write_all(&bytes).ctx(path)?;
     f.sync_all().ctx(path)?;
     atomic::sync_dir(path.parent().unwrap_or(Path::new(".")))
@@ -203,7 +192,7 @@ pub fn create(path: &Path, recs: &[Record]) -> Result<()> {
 
 /// The last `n` turns, reading the file backwards: work proportional to `n`, not to the log.
 pub fn last_turns(path: &Path, n: usize) -> Result<Vec<Turn>> {
-    let mut f = File::open(path).ctx(path)?;
+    let mut f = crate::files::open_private_file(path, crate::files::Access::Read).ctx(path)?;
     let len = f.metadata().ctx(path)?.len();
     let mut turns: Vec<Turn> = Vec::new();
     if n == 0 {
@@ -271,6 +260,7 @@ pub fn last_turns(path: &Path, n: usize) -> Result<Vec<Turn>> {
 mod tests {
     use super::*;
     use crate::store::conversation::{ConversationId, Header};
+    use std::fs;
 
     fn turn(i: usize) -> Turn {
         Turn {

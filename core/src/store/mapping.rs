@@ -80,7 +80,7 @@ fn lock_file(paths: &Paths, key: &SessionKey) -> PathBuf {
 /// Reads a session's record (`None` if it has none or it is unreadable).
 pub fn read(paths: &Paths, key: &SessionKey) -> Result<Option<SessionRecord>> {
     let p = file(paths, key);
-    match fs::read(&p) {
+    match crate::files::read(&p) {
         Ok(b) => match serde_json::from_slice::<SessionRecord>(&b) {
             Ok(r) if r.pane.session == *key => Ok(Some(r)),
             Ok(_) => Ok(None), // hash collision: treat as no record
@@ -206,7 +206,7 @@ pub fn set_last(paths: &Paths, id: &ConversationId) -> Result<()> {
 
 /// The conversation activated last, in any session.
 pub fn last(paths: &Paths) -> Option<ConversationId> {
-    let s = fs::read_to_string(paths.last()).ok()?;
+    let s = crate::files::read_to_string(&paths.last()).ok()?;
     ConversationId::from_trusted(s.trim())
 }
 
@@ -218,7 +218,7 @@ pub fn all(paths: &Paths) -> Result<Vec<SessionRecord>> {
         if p.extension().and_then(|x| x.to_str()) != Some("json") {
             continue;
         }
-        if let Ok(b) = fs::read(&p) {
+        if let Ok(b) = crate::files::read(&p) {
             if let Ok(r) = serde_json::from_slice::<SessionRecord>(&b) {
                 out.push(r);
             }

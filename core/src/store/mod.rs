@@ -135,7 +135,8 @@ impl Store {
 
     /// Whether conversation `id` exists.
     pub fn exists(&self, id: &ConversationId) -> bool {
-        self.log_path(id).is_file()
+        // Whatever is there counts (a link or a FIFO is then refused, by name, when read).
+        fs::symlink_metadata(self.log_path(id)).is_ok_and(|m| !m.is_dir())
     }
 
     /// Creates a conversation; its log is durable when this returns.
@@ -237,7 +238,7 @@ impl Store {
 
     /// The summary file only (no fallback): for fast paths such as `status`.
     pub fn read_summary_file(&self, id: &ConversationId) -> Option<Summary> {
-        let b = fs::read(self.summary_path(id)).ok()?;
+        let b = crate::files::read(&self.summary_path(id)).ok()?;
         serde_json::from_slice::<Summary>(&b)
             .ok()
             .filter(|s| s.id == *id)
@@ -276,7 +277,10 @@ impl Store {
         use std::os::unix::fs::FileExt;
         if let Some(s) = self.read_summary_file(id) {
             if s.log_len > 0 && self.log_len(id).ok() == Some(s.log_len) {
-                if let Ok(f) = fs::File::open(self.history_path(id)) {
+                if let Ok(f) = crate::files::open_private_file(
+                    &self.history_path(id),
+                    crate::files::Access::Read,
+                ) {
                     if f.metadata().map(|m| m.len()).ok() == Some(s.history_len) {
                         let mut first = [0u8; 1];
                         let skip = u64::from(
@@ -393,7 +397,7 @@ impl Store {
     pub fn first_turn(&self, id: &ConversationId) -> Result<Option<Turn>> {
         use std::io::BufRead;
         let p = self.log_path(id);
-        let f = fs::File::open(&p).ctx(&p)?;
+        let f = crate::files::open_private_file(&p, crate::files::Access::Read).ctx(&p)?;
         for line in std::io::BufReader::new(f).split(b'\n') {
             let line = line.ctx(&p)?;
             if let Ok(Some(Record::Turn(t))) = log::parse_record(&line) {
@@ -506,7 +510,7 @@ impl Store {
 
     /// The session's draft, if any.
     pub fn draft(&self, key: &SessionKey) -> Option<Draft> {
-        let b = fs::read(self.draft_path(key)).ok()?;
+        let b = crate::files::read(&self.draft_path(key)).ok()?;
         serde_json::from_slice(&b).ok()
     }
 

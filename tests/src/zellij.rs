@@ -103,6 +103,19 @@ impl Default for Opts<'_> {
     }
 }
 
+/// Whether `key` is panechat's key of terminal pane `pane` of Zellij session `session`
+/// (`zellij:<session>~<instance>:<pane>`: the instance names the session's server).
+pub fn is_pane_key(key: &str, session: &str, pane: u64) -> bool {
+    let Some(rest) = key.strip_prefix("zellij:") else {
+        return false;
+    };
+    let Some((sess, p)) = rest.rsplit_once(':') else {
+        return false;
+    };
+    let name = sess.split_once('~').map_or(sess, |(name, _)| name);
+    name == session && p == pane.to_string()
+}
+
 impl Zellij {
     /// Starts a session for `env` (its own dirs, the config `panechat init zellij` prints, the
     /// plugin) with a client attached, and waits for its first shell pane.
@@ -189,35 +202,60 @@ impl Zellij {
             size: opts.size,
             _serial: serial,
         };
+        z.boot(&env.root.join("work"));
+        z
+    }
+
+    /// Starts the session's server (in `work`), waits for its first shell pane and attaches a
+    /// client.
+    fn boot(&mut self, work: &Path) {
         // The server starts first, on its own (a client that starts the server itself sometimes
         // lost it while the session was being set up, on a loaded machine).
-        let st = z
+        let st = self
             .bare()
             .args(["attach", "--create-background"])
-            .arg(&z.session)
-            .current_dir(env.root.join("work"))
+            .arg(&self.session)
+            .current_dir(work)
             .status()
             .expect("running zellij");
         assert!(st.success(), "zellij attach --create-background failed");
         // The session is set up before a client attaches (a client that attached while the
         // session's first tab was still being made was sometimes not given that tab, and the
         // plugin then got no events).
-        z.wait_for("the first shell pane", Duration::from_secs(30), |z| {
+        self.wait_for("the first shell pane", Duration::from_secs(30), |z| {
             z.terminal_panes().len() == 1
         });
         // Zellij 0.45.1 also now and then disconnects a client right after it attached ("Your
         // zellij client lost connection"), on a busy machine: it reuses the number of a
         // connection that just ended and may still act on that one's end. A client that Zellij
         // does not list half a second later is started again.
-        let work = env.root.join("work");
         for attempt in 1.. {
-            z.attach(&work);
-            if z.client_stays() {
+            self.attach(work);
+            if self.client_stays() {
                 break;
             }
             assert!(attempt < 4, "the Zellij client never stayed attached");
         }
-        z
+    }
+
+    /// Kills the session and deletes it (`zellij kill-session`, `delete-session --force`), then
+    /// starts a new one under the same name, with a client: the new session's panes get the ids
+    /// the old one's had.
+    pub fn restart_session(&mut self, work: &Path) {
+        self.kill_client();
+        let _ = self
+            .bare()
+            .args(["kill-session", &self.session])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = self
+            .bare()
+            .args(["delete-session", "--force", &self.session])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        self.boot(work);
     }
 
     /// Attaches a client on the pty that script(1) makes; what the test writes to script's

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use panechat_e2e::env::TestEnv;
 use panechat_e2e::fake::FakeProvider;
-use panechat_e2e::zellij::{check_zellij, Opts, Zellij};
+use panechat_e2e::zellij::{check_zellij, is_pane_key, Opts, Zellij};
 use serde_json::Value;
 
 /// A client connected to `z`'s session that asks for nothing. (Zellij 0.45.1 reuses a client's
@@ -38,11 +38,13 @@ fn bystander(z: &Zellij) -> std::os::unix::net::UnixStream {
 /// The conversation panechat maps Zellij pane `pane` of session `session` to (`sessions
 /// --json`), or "" when it maps none.
 fn mapped_conversation(env: &TestEnv, session: &str, pane: u64) -> String {
-    let key = format!("zellij:{session}:{pane}");
     serde_json::from_str::<Value>(&env.run(["sessions", "--json"]).stdout)
         .ok()
         .and_then(|v| v.as_array().cloned())
-        .and_then(|a| a.into_iter().find(|x| x["key"] == key.as_str()))
+        .and_then(|a| {
+            a.into_iter()
+                .find(|x| is_pane_key(x["key"].as_str().unwrap_or(""), session, pane))
+        })
         .and_then(|x| x["conversation"].as_str().map(str::to_string))
         .unwrap_or_default()
 }
@@ -510,7 +512,10 @@ fn zellij_started_in_a_tmux_pane_keys_queries_by_its_own_panes() {
         .iter()
         .filter_map(|s| s["key"].as_str())
         .collect();
-    assert_eq!(keys, [format!("zellij:{}:0", z.session).as_str()]);
+    assert!(
+        keys.len() == 1 && is_pane_key(keys[0], &z.session, 0),
+        "{keys:?}"
+    );
     assert_eq!(tmux.value(&tmux_pane, "#{@panechat_id}"), "");
 }
 
@@ -742,14 +747,13 @@ fn the_ask_key_asks_about_the_focused_pane_in_a_floating_pane() {
         floating(z).is_none()
     });
     // The turn is pane 0's: its conversation has it, with the pane's text attached.
-    let key = format!("zellij:{}:0", z.session);
     let sessions: Value =
         serde_json::from_str(&env.run(["sessions", "--json"]).ok().stdout).unwrap();
     let conv = sessions
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| s["key"] == key.as_str())
+        .find(|s| is_pane_key(s["key"].as_str().unwrap_or(""), &z.session, 0))
         .and_then(|s| s["conversation"].as_str())
         .unwrap_or_else(|| panic!("pane 0 has no conversation: {sessions:#}"))
         .to_string();
@@ -862,7 +866,7 @@ fn a_locked_conversation_asks_in_a_floating_pane_and_each_answer_takes_effect() 
             &format!("panechat q --id {shared} 'hold [[slow:500]] [[chunks:24]]'"),
         );
         // (panechat's own view: this test is about the question, not the plugin's view.)
-        let key = format!("zellij:{}:0", z.session);
+        let session = z.session.clone();
         let running = |env: &TestEnv| -> bool {
             let out = env.run(["sessions", "--json"]).stdout;
             serde_json::from_str::<Value>(&out)
@@ -870,7 +874,7 @@ fn a_locked_conversation_asks_in_a_floating_pane_and_each_answer_takes_effect() 
                 .and_then(|v| v.as_array().cloned())
                 .is_some_and(|a| {
                     a.iter().any(|x| {
-                        x["key"] == key.as_str()
+                        is_pane_key(x["key"].as_str().unwrap_or(""), &session, 0)
                             && x["runs"].as_array().is_some_and(|r| !r.is_empty())
                     })
                 })
@@ -1111,4 +1115,43 @@ fn a_key_acts_once_on_the_pane_its_client_focused() {
         .map(|p| p["title"].as_str().unwrap_or("").to_string())
         .collect();
     assert_eq!(titles.len(), 3, "one fork only: {titles:?}");
+}
+
+#[test]
+fn a_session_started_again_under_its_old_name_inherits_no_pane() {
+    let (env, _fake) = setup();
+    let mut z = Zellij::start(&env, Opts::default());
+    z.wait_prompt(0);
+    z.wait_plugin_ready();
+    new_conversation_in_pane_0(&z, "Old one");
+    let old = mapped_conversation(&env, &z.session, 0);
+    assert!(!old.is_empty());
+
+    // The session is killed and deleted, and one of the same name started: its first pane is
+    // pane 0 again.
+    z.restart_session(&env.root.join("work"));
+    z.wait_prompt(0);
+    z.wait_plugin_ready();
+    // panechat lists none of the old session's panes.
+    let listed = env.run(["sessions", "--json"]).ok().stdout;
+    assert!(!listed.contains(&old), "{listed}");
+    // The new pane 0 starts a conversation of its own: its question does not continue the
+    // old pane 0's, and it is named after the new one.
+    z.type_line(
+        0,
+        "panechat --cfg conversation.default_id=new q 'second [[title:New one]]'",
+    );
+    z.wait_for(
+        "pane 0 named after its own conversation",
+        Duration::from_secs(20),
+        |z| z.title(0) == "💬 New one",
+    );
+    let new = mapped_conversation(&env, &z.session, 0);
+    assert!(!new.is_empty() && new != old, "{new} {old}");
+    let shown: Value =
+        serde_json::from_str(&env.run(["show", "--json", &old]).ok().stdout).unwrap();
+    assert_eq!(
+        shown["turns"], 1,
+        "the old conversation is untouched and kept"
+    );
 }

@@ -260,3 +260,28 @@ fn answering_an_overlay_no_query_waits_for_says_so() {
     assert_eq!(pty.wait(T), 0, "{}", pty.text());
     holder.release(&fake);
 }
+
+#[test]
+fn answering_the_overlay_of_a_killed_query_says_so() {
+    let (env, fake) = setup();
+    env.run_in("a", ["q", "start"]).ok();
+    let id = active(&env, "a");
+    let holder = hold(&env, "holder", &id);
+    let h = plugin(&env);
+    let mut pty = waiting_query(&env, &id, "then killed", "30s");
+    let q = wait_for_question(&pty);
+    deliver(&h, &q);
+    // The query dies without taking its question back (SIGKILL): the overlay stays up.
+    pty.child.kill().unwrap();
+    pty.child.wait().unwrap();
+    h.eval::<()>("require('wezterm').__answer(win, 'new')")
+        .unwrap();
+    let t = toasts(&h);
+    assert_eq!(t.len(), 1, "{t:?}");
+    assert!(
+        t[0].starts_with("pane 5 is no longer waiting for this answer: ")
+            && t[0].contains("no query is waiting for this answer any more"),
+        "{t:?}"
+    );
+    holder.release(&fake);
+}

@@ -3,8 +3,12 @@
 //!
 //! Cheap checks spawn nothing: a tmux server's pid, a WezTerm socket, a Unix session leader's
 //! pid and start time. Deep checks (for `panechat sessions --prune`) ask the multiplexer:
-//! `tmux list-panes -a`, `wezterm cli list`, `zellij list-sessions`.
+//! `tmux list-panes -a`, `zellij list-sessions`. WezTerm is always asked (`wezterm cli list`,
+//! while its socket is there): nothing else tells a closed WezTerm pane, and a [`Cached`] probe
+//! asks each instance once.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::process::{Command, Stdio};
 
 use crate::session::{process_alive, Multiplexer};
@@ -45,6 +49,44 @@ impl Probe for RealProbe {
             .success()
             .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     }
+}
+
+/// Remembers what another probe answered, so each multiplexer instance is asked once.
+pub struct Cached<'a> {
+    inner: &'a dyn Probe,
+    answers: RefCell<HashMap<String, Option<String>>>,
+}
+
+impl<'a> Cached<'a> {
+    /// A cache in front of `inner`.
+    pub fn new(inner: &'a dyn Probe) -> Self {
+        Cached {
+            inner,
+            answers: RefCell::default(),
+        }
+    }
+}
+
+impl Probe for Cached<'_> {
+    fn run(&self, program: &str, args: &[&str], env: &[(&str, &str)]) -> Option<String> {
+        let key = format!("{env:?} {program} {args:?}");
+        if let Some(a) = self.answers.borrow().get(&key) {
+            return a.clone();
+        }
+        let a = self.inner.run(program, args, env);
+        self.answers.borrow_mut().insert(key, a.clone());
+        a
+    }
+}
+
+/// The `wezterm` program: next to the WezTerm that started this process
+/// (`$WEZTERM_EXECUTABLE_DIR`, which WezTerm sets for what it runs), else from `PATH`.
+fn wezterm_program() -> String {
+    std::env::var_os("WEZTERM_EXECUTABLE_DIR")
+        .map(|d| std::path::Path::new(&d).join("wezterm"))
+        .filter(|p| p.is_file())
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "wezterm".into())
 }
 
 /// Checks a session record; `deep` allows asking the multiplexer.
@@ -99,9 +141,9 @@ pub fn check_with(rec: &SessionRecord, deep: bool, probe: &dyn Probe) -> Livenes
             if !server.is_empty() && !std::path::Path::new(server).exists() {
                 return Liveness::Gone("the WezTerm instance is gone".into());
             }
-            if deep {
+            if !server.is_empty() {
                 let list = run(
-                    "wezterm",
+                    &wezterm_program(),
                     &["cli", "list", "--format", "json"],
                     &[("WEZTERM_UNIX_SOCKET", server)],
                 );
@@ -259,6 +301,20 @@ mod tests {
             Liveness::Gone("WezTerm pane 7 was closed".into())
         );
         assert!(probe.calls.borrow()[0].contains("WEZTERM_UNIX_SOCKET"));
+        // A closed WezTerm pane is found without `deep` too (nothing else tells), and a cached
+        // probe asks each instance once.
+        let probe = Canned {
+            out: r#"[{"pane_id": 1}, {"pane_id": 7}]"#,
+            calls: RefCell::default(),
+        };
+        let cached = Cached::new(&probe);
+        let other = rec(Multiplexer::Wezterm, "wezterm:h:2", "2", &sock);
+        assert_eq!(
+            check_with(&other, false, &cached),
+            Liveness::Gone("WezTerm pane 2 was closed".into())
+        );
+        assert_eq!(check_with(&wez, false, &cached), Liveness::Unknown);
+        assert_eq!(probe.calls.borrow().len(), 1);
 
         let zj = rec(Multiplexer::Zellij, "zellij:gone:4", "4", "gone");
         let probe = Canned {

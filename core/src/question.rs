@@ -33,6 +33,10 @@ pub struct Question {
     pub holder: String,
     /// The pane the question is asked in (`$WEZTERM_PANE`), when known.
     pub pane: Option<String>,
+    /// The asking process (pid, start time in clock ticks since boot): a question whose asker
+    /// died without taking it back (SIGKILL) answers nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asker: Option<(u32, u64)>,
 }
 
 /// A question waiting for its answer; dropping it withdraws the question.
@@ -76,6 +80,10 @@ impl Question {
             title: crate::title::sanitize_title(title),
             holder: crate::title::sanitize_title(holder),
             pane: pane.map(crate::title::sanitize_title),
+            asker: {
+                let pid = std::process::id();
+                Some((pid, crate::session::process_start_time(pid).unwrap_or(0)))
+            },
         })
     }
 
@@ -157,7 +165,8 @@ pub fn answer_word(a: LockAnswer) -> &'static str {
 }
 
 /// Answers the question with `token`. Errors when the token is malformed, when no such
-/// question is waiting (answered, timed out, or never asked), or when it was already answered.
+/// question is waiting (answered, timed out, never asked, or its query died), or when it was
+/// already answered.
 pub fn answer(paths: &Paths, token: &str, answer: LockAnswer) -> Result<Question> {
     if !is_token(token) {
         return Err(Error::Usage(format!(
@@ -166,12 +175,15 @@ pub fn answer(paths: &Paths, token: &str, answer: LockAnswer) -> Result<Question
     }
     let dir = dir(paths);
     let qpath = dir.join(format!("{token}.json"));
-    let text = match crate::files::read_to_string(&qpath) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::Other(
+    let gone = || {
+        Error::Other(
             "no query is waiting for this answer any more (it was answered, timed out, or ended)"
                 .into(),
-        )),
+        )
+    };
+    let text = match crate::files::read_to_string(&qpath) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(gone()),
         Err(e) => return Err(Error::io(&qpath, e)),
     };
     let q: Question = serde_json::from_str(&text).map_err(|e| {
@@ -181,6 +193,14 @@ pub fn answer(paths: &Paths, token: &str, answer: LockAnswer) -> Result<Question
         ))
     })?;
     let apath = dir.join(format!("{token}.answer"));
+    if let Some((pid, start)) = q.asker {
+        if !crate::session::process_alive(pid, start) {
+            // Killed before it could take the question back: nobody reads the answer.
+            let _ = fs::remove_file(&qpath);
+            let _ = fs::remove_file(&apath);
+            return Err(gone());
+        }
+    }
     let mut f = match crate::files::open_private_file(&apath, crate::files::Access::CreateNew) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -237,6 +257,24 @@ mod tests {
             answer(&p, &token, LockAnswer::Wait),
             Err(Error::Other(_))
         ));
+        let _ = fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn a_question_whose_query_died_answers_nothing() {
+        let (p, root) = paths();
+        let mut q = Question::new("01abc", "t", "pane %3", None).unwrap();
+        assert_eq!(q.asker.unwrap().0, std::process::id());
+        // A process that has exited (and been reaped).
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        q.asker = Some((dead, 0));
+        let token = q.token.clone();
+        let pending = q.ask(&p).unwrap();
+        let err = answer(&p, &token, LockAnswer::New).unwrap_err().to_string();
+        assert!(err.contains("no query is waiting"), "{err}");
+        assert_eq!(pending.wait(Duration::ZERO, || false), None);
         let _ = fs::remove_dir_all(root);
     }
 

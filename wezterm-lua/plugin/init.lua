@@ -23,7 +23,7 @@ M.defaults = {
   -- function(window, pane, segment) -> formatted string: combine the segment with your own
   -- status (segment is already a wezterm.format string, or '' when the pane has none).
   compose = false,
-  -- The longest title shown, in characters.
+  -- The longest title shown, in terminal cells (a wide CJK character takes two).
   max_title = 40,
   -- Text around the segment.
   icon = 'panechat ',
@@ -48,7 +48,7 @@ M.defaults = {
   fork_direction = 'Right',
   fork_size = { Percent = 50 },
   -- The picker key, and its extra rows per conversation.
-  picker_key = { key = 'M', mods = 'CTRL|SHIFT' },
+  picker_key = { key = 'O', mods = 'CTRL|SHIFT' },
   picker_jump = true,
   picker_fork = true,
   -- Show the lock question (wait / new / fork / cancel) as an overlay.
@@ -62,7 +62,49 @@ local opts
 -- Formatted segments by user-var values: a tick with nothing new formats nothing.
 local cache, cached = {}, 0
 
--- Control characters (C0, DEL and UTF-8 C1) removed, capped at n characters.
+-- Code points a terminal draws in two cells (East Asian Wide and Fullwidth, emoji) or in
+-- none (combining marks, zero-width spaces and joiners, variation selectors).
+local wide = {
+  { 0x1100, 0x115F }, { 0x231A, 0x231B }, { 0x2329, 0x232A }, { 0x23E9, 0x23EC },
+  { 0x2614, 0x2615 }, { 0x2E80, 0x303E }, { 0x3041, 0x33FF }, { 0x3400, 0x4DBF },
+  { 0x4E00, 0x9FFF }, { 0xA000, 0xA4CF }, { 0xA960, 0xA97F }, { 0xAC00, 0xD7A3 },
+  { 0xF900, 0xFAFF }, { 0xFE10, 0xFE19 }, { 0xFE30, 0xFE6F }, { 0xFF00, 0xFF60 },
+  { 0xFFE0, 0xFFE6 }, { 0x1F300, 0x1F64F }, { 0x1F680, 0x1F6FF }, { 0x1F900, 0x1F9FF },
+  { 0x20000, 0x2FFFD }, { 0x30000, 0x3FFFD },
+}
+local zero = { { 0x0300, 0x036F }, { 0x200B, 0x200F }, { 0x20D0, 0x20FF }, { 0xFE00, 0xFE0F } }
+local function within(ranges, c)
+  for _, r in ipairs(ranges) do
+    if c < r[1] then
+      return false
+    elseif c <= r[2] then
+      return true
+    end
+  end
+  return false
+end
+local function cell_width(c)
+  if c < 0x300 then
+    return 1
+  elseif within(zero, c) then
+    return 0
+  elseif within(wide, c) then
+    return 2
+  end
+  return 1
+end
+
+--- How many terminal cells a (clean, UTF-8) string takes.
+function M.cells(s)
+  local n = 0
+  for _, c in utf8.codes(s) do
+    n = n + cell_width(c)
+  end
+  return n
+end
+
+-- Control characters (C0, DEL and UTF-8 C1) removed, capped at n cells (a longer string ends
+-- in `…`).
 local function clean(s, n)
   if type(s) ~= 'string' then
     return ''
@@ -72,8 +114,17 @@ local function clean(s, n)
     -- Not UTF-8: keep the ASCII, mark the rest.
     s = s:gsub('[\128-\255]+', '?')
   end
-  if n and utf8.len(s) > n then
-    s = s:sub(1, utf8.offset(s, n) - 1) .. '…'
+  if n and M.cells(s) > n then
+    local used, cut = 0, 0
+    for p, c in utf8.codes(s) do
+      local w = cell_width(c)
+      if used + w > n - 1 then
+        cut = p
+        break
+      end
+      used = used + w
+    end
+    s = s:sub(1, cut - 1) .. '…'
   end
   return s
 end
@@ -161,9 +212,29 @@ local function conversation_id(vars)
   return nil
 end
 
+-- Answer splits of the ask key: split pane id -> the pane it asks about.
+local asks = {}
+
+-- The pane whose state the bar shows for `pane`: itself, or for an answer split of the ask key
+-- (which shows no conversation of its own), the pane it asks about, whose run it streams.
+local function shown_for(pane)
+  local ok, id = pcall(function()
+    return pane:pane_id()
+  end)
+  local of = ok and asks[id]
+  if of and (vars_of(pane).panechat_id or '') == '' then
+    local found, p = pcall(wezterm.mux.get_pane, of)
+    if found and p then
+      return p
+    end
+  end
+  return pane
+end
+
 --- The status segment of a pane, as a wezterm.format string ('' when it has no conversation).
+--- For the ask key's answer split, the segment of the pane it asks about.
 function M.segment(window, pane)
-  local vars = vars_of(pane)
+  local vars = vars_of(shown_for(pane))
   local title = vars.panechat_title or ''
   local id = vars.panechat_id or ''
   local state = vars.panechat_state or ''
@@ -323,20 +394,32 @@ function M.ask_argv(pane_id, question)
   return { opts.panechat, 'q', '--session', 'pane:' .. tostring(pane_id), '--pane', '--hold', '--', question }
 end
 
--- PromptInputLine's callback: line is nil on Esc/CTRL-C, '' on a bare Enter.
+-- SplitPane's direction and size as pane:split takes them.
+local split_directions = { Right = 'Right', Left = 'Left', Up = 'Top', Down = 'Bottom' }
+local function split_size(size)
+  return size.Percent and size.Percent / 100 or size.Cells
+end
+
+-- PromptInputLine's callback: line is nil on Esc/CTRL-C, '' on a bare Enter. The split is
+-- made with pane:split, which gives its pane (SplitPane does not), so the bar can show the
+-- asked pane's run while the split has the focus.
 local function ask_entered(window, pane, line)
   if type(line) ~= 'string' or not line:find('%S') then
     return
   end
   emit('panechat.ask', window, pane, line)
-  window:perform_action(
-    act.SplitPane {
-      direction = opts.ask_direction,
-      size = opts.ask_size,
-      command = { args = M.ask_argv(pane:pane_id(), line), cwd = M.cwd_of(pane) },
-    },
-    pane
-  )
+  local ok, split = pcall(function()
+    return pane:split {
+      direction = split_directions[opts.ask_direction],
+      size = split_size(opts.ask_size),
+      args = M.ask_argv(pane:pane_id(), line),
+      cwd = M.cwd_of(pane),
+    }
+  end)
+  if not ok then
+    return fail(window, 'could not open the answer split: ' .. first_line(tostring(split)))
+  end
+  asks[split:pane_id()] = pane:pane_id()
 end
 local ask_callback
 
@@ -415,21 +498,35 @@ local function ago(iso)
   return (dt // 86400) .. 'd'
 end
 
--- WezTerm pane ids (numbers) of the panes that show a conversation.
-local function wezterm_panes(c)
+-- Whether pane `id` is open in this WezTerm (a closed pane has left the mux).
+local function is_open(id)
+  local ok, p = pcall(wezterm.mux.get_pane, id)
+  return ok and p ~= nil
+end
+
+-- WezTerm pane ids (numbers) of the open panes that show a conversation; `closed` counts the
+-- others.
+local function wezterm_panes(c, closed)
   local ids = {}
   if type(c.panes) == 'table' then
     for _, p in ipairs(c.panes) do
       if type(p) == 'table' and p.multiplexer == 'wezterm' and tostring(p.pane or ''):match('^%d+$') then
-        ids[#ids + 1] = tonumber(p.pane)
+        local id = math.tointeger(tonumber(p.pane))
+        if id and is_open(id) then
+          ids[#ids + 1] = id
+        elseif closed then
+          closed.n = closed.n + 1
+        end
       end
     end
   end
   return ids
 end
 
---- The picker rows for `panechat ls --json` output (a list of {label, id}).
+--- The picker rows for `panechat ls --json` output (a list of {label, id}), and how many
+--- listed WezTerm panes are closed (they are left out).
 function M.choices(list, here)
+  local closed = { n = 0 }
   local rows = { { label = '+ new conversation', id = 'new' } }
   for _, c in ipairs(list) do
     if type(c) == 'table' and type(c.id) == 'string' and c.id:match('^[0-9a-z]+$') then
@@ -439,7 +536,7 @@ function M.choices(list, here)
       end
       local turns = math.tointeger(tonumber(c.turns)) or 0
       local bits = { title, turns .. (turns == 1 and ' turn' or ' turns'), ago(c.updated_at) .. ' ago' }
-      local panes = wezterm_panes(c)
+      local panes = wezterm_panes(c, closed)
       if #panes > 0 then
         local names = {}
         for _, p in ipairs(panes) do
@@ -466,7 +563,7 @@ function M.choices(list, here)
       end
     end
   end
-  return rows
+  return rows, closed.n
 end
 
 local function picked(window, pane, id)
@@ -512,13 +609,19 @@ function M.picker(window, pane)
   if type(list) ~= 'table' then
     return fail(window, 'panechat ls --json printed something that is not JSON')
   end
+  local choices, closed = M.choices(list, pane:pane_id())
+  if closed > 0 then
+    -- Forget the closed panes' mappings (their conversations stay).
+    pcall(wezterm.background_child_process, { opts.panechat, 'sessions', '--prune' })
+  end
+  -- In fuzzy mode WezTerm shows fuzzy_description (and the filter) instead of description.
   window:perform_action(
     act.InputSelector {
       title = 'panechat: conversations',
-      choices = M.choices(list, pane:pane_id()),
+      choices = choices,
       fuzzy = true,
-      description = 'Enter: use in this pane (↳ rows jump or fork)   /: filter   Esc: close',
-      fuzzy_description = 'conversation: ',
+      description = 'Enter: use in this pane (↳ rows jump or fork)   Esc: close',
+      fuzzy_description = 'Enter: use in this pane (↳ rows jump or fork)   Esc: close   filter: ',
       action = wezterm.action_callback(picked),
     },
     pane
@@ -526,9 +629,21 @@ function M.picker(window, pane)
 end
 
 -- The lock question -------------------------------------------------------------------------
+--
+-- WezTerm opens an overlay in the window's active tab, over its active pane, whatever pane
+-- perform_action is given: the asking pane is activated first (its tab too), so the overlay
+-- covers the pane that asks. An overlay stays until it is answered or cancelled, and nothing
+-- can close it from outside but a key sent to it: when the query withdraws its question (it
+-- gave up waiting and asks in its own terminal, or it ended), the plugin sends Escape to the
+-- overlay's pane, so it does not hide the question in the terminal; that Escape answers
+-- nothing. An answer that no query waits for any more says so in a notification.
 
--- Tokens already shown: a question is asked once.
-local asked = {}
+-- Questions shown, by token: { pane = asking pane id, overlay = the overlay's pane id,
+-- window = the window, withdrawn = true once the query took it back, closing = true once the
+-- plugin sent Escape to its overlay, done = true once answered }.
+local shown = {}
+-- The token of the question each pane shows.
+local showing = {}
 
 local answers = {
   { id = 'wait', label = 'wait for it' },
@@ -537,8 +652,51 @@ local answers = {
   { id = 'cancel', label = 'cancel' },
 }
 
+-- The query took its question back: close its overlay if it is still up.
+local function withdraw(token)
+  local s = shown[token]
+  if not s or s.withdrawn then
+    return
+  end
+  s.withdrawn = true
+  if showing[s.pane] == token then
+    showing[s.pane] = nil
+  end
+  if s.overlay and not s.done then
+    local ok, overlay = pcall(wezterm.mux.get_pane, s.overlay)
+    if ok and overlay then
+      s.closing = true
+      pcall(function()
+        s.window:perform_action(act.SendKey { key = 'Escape' }, overlay)
+      end)
+    end
+  end
+end
+
+local function answered(token, w, p, id)
+  local s = shown[token]
+  if not s or s.done or (s.closing and id == nil) then
+    -- (closed by the plugin: the query asks in its own terminal)
+    return
+  end
+  s.done = true
+  if showing[s.pane] == token then
+    showing[s.pane] = nil
+  end
+  local answer = id or 'cancel'
+  local ok, _, err = run { 'lock-answer', token, answer }
+  if not ok then
+    return fail(w, 'pane ' .. s.pane .. ' is no longer waiting for this answer: ' .. first_line(err))
+  end
+  emit('panechat.answered', w, p, answer)
+end
+
 function M.question(window, pane, value)
+  local pane_id = pane:pane_id()
   if type(value) ~= 'string' or value == '' then
+    if showing[pane_id] then
+      withdraw(showing[pane_id])
+    end
     return
   end
   local q = parse_json(value)
@@ -546,10 +704,12 @@ function M.question(window, pane, value)
     return fail(window, 'ignored a malformed lock question')
   end
   local token = q.token
-  if asked[token] then
+  if shown[token] then
     return
   end
-  asked[token] = true
+  if showing[pane_id] then
+    withdraw(showing[pane_id])
+  end
   local title = clean(q.title, opts.max_title)
   local holder = clean(q.holder, 80)
   emit('panechat.question', window, pane, q)
@@ -557,20 +717,31 @@ function M.question(window, pane, value)
   for _, a in ipairs(answers) do
     choices[#choices + 1] = { id = a.id, label = a.label }
   end
+  shown[token] = { pane = pane_id, window = window }
+  showing[pane_id] = token
+  -- The overlay opens over the active pane of the window's active tab: make that this pane.
+  pcall(function()
+    pane:activate()
+  end)
   window:perform_action(
     act.InputSelector {
       title = 'panechat: conversation locked',
-      description = '"' .. title .. '" is held by ' .. holder .. '. What now?   Esc: cancel',
+      description = 'pane ' .. pane_id .. ' asks: "' .. title .. '" is held by ' .. holder .. '. What now?   Esc: cancel',
       choices = choices,
       alphabet = 'wnfc',
       action = wezterm.action_callback(function(w, p, id)
-        local answer = id or 'cancel'
-        pcall(wezterm.background_child_process, { opts.panechat, 'lock-answer', token, answer })
-        emit('panechat.answered', w, p, answer)
+        answered(token, w, p, id)
       end),
     },
     pane
   )
+  -- The overlay is the window's active pane now (a pane of its own in the mux).
+  local ok, over = pcall(function()
+    return window:active_pane():pane_id()
+  end)
+  if ok and over ~= pane_id then
+    shown[token].overlay = over
+  end
 end
 
 local function user_var_changed(window, pane, name, value)
@@ -581,15 +752,31 @@ end
 
 -- Tab titles --------------------------------------------------------------------------------
 
---- A tab title: the active pane's conversation title, else its own title.
-function M.tab_title(tab)
+--- A tab title as WezTerm's own (tabbar.rs: "N: title", the index as
+--- `show_tab_index_in_tab_bar` and `tab_and_split_indices_are_zero_based` say, padded in the
+--- retro tab bar), showing the active pane's conversation title, else the tab's title, else
+--- the pane's; at most `max_width` cells. Arguments as the `format-tab-title` event gives them.
+function M.tab_title(tab, tabs, panes, config, hover, max_width)
+  config = type(config) == 'table' and config or {}
   local p = tab.active_pane or {}
   local vars = p.user_vars or {}
-  local t = clean(vars.panechat_title, opts.max_title)
+  local t = clean(vars.panechat_title)
   if t == '' then
-    t = clean(p.title, opts.max_title)
+    t = clean(tab.tab_title)
   end
-  return { { Text = ' ' .. t .. ' ' } }
+  if t == '' then
+    t = clean(p.title)
+  end
+  local pad = config.use_fancy_tab_bar == false and ' ' or ''
+  local index = ''
+  if config.show_tab_index_in_tab_bar ~= false and math.tointeger(tab.tab_index) then
+    index = (tab.tab_index + (config.tab_and_split_indices_are_zero_based and 0 or 1)) .. ': '
+  end
+  local room = opts.max_title
+  if math.tointeger(max_width) then
+    room = math.min(room, max_width - M.cells(pad .. index .. pad))
+  end
+  return { { Text = pad .. index .. clean(t, math.max(room, 1)) .. pad } }
 end
 
 -- Setup -------------------------------------------------------------------------------------
@@ -648,8 +835,8 @@ function M.apply_to_config(config, given)
   wezterm.on('update-status', update_status)
   wezterm.on('user-var-changed', user_var_changed)
   if opts.tab_title then
-    wezterm.on('format-tab-title', function(tab)
-      return M.tab_title(tab)
+    wezterm.on('format-tab-title', function(tab, tabs, panes, config, hover, max_width)
+      return M.tab_title(tab, tabs, panes, config, hover, max_width)
     end)
   end
   ask_callback = wezterm.action_callback(ask_entered)

@@ -325,6 +325,14 @@ impl Harness {
             "url",
             lua.create_function(|_, s: String| Url::parse(&s).map_err(mlua::Error::external))?,
         )?;
+        host.set(
+            "visible",
+            lua.create_function(|_, s: mlua::LuaString| Ok(visible(&s.to_string_lossy())))?,
+        )?;
+        host.set(
+            "cut_left",
+            lua.create_function(|_, (s, space): (String, usize)| Ok(cut_left(&s, space)))?,
+        )?;
         let plugins = std::env::temp_dir().join(format!(
             "panechat-wezterm-plugins-{}-{}",
             std::process::id(),
@@ -433,6 +441,110 @@ pub fn copy_checkout(root: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// How many terminal cells `s` takes (East Asian wide and fullwidth characters take 2).
+pub fn cells(s: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(s)
+}
+
+/// What a tab bar shows of `s` in `space` cells: characters removed from the left while it is
+/// too wide, as WezTerm does with the right status.
+pub fn cut_left(s: &str, space: usize) -> String {
+    let mut rest = s;
+    while cells(rest) > space {
+        let mut it = rest.chars();
+        it.next();
+        rest = it.as_str();
+    }
+    rest.to_string()
+}
+
+/// `wezterm show-keys` of WezTerm 20250223-062404-4ff581a8 with an empty config, recorded from
+/// the real program (`tests/fixtures/wezterm-default-keys.txt`).
+pub const DEFAULT_KEYS: &str = include_str!("../tests/fixtures/wezterm-default-keys.txt");
+
+/// A key as WezTerm matches it: its modifiers (sorted, aliases resolved) and the key, a letter
+/// in lower case with an upper-case letter counting as SHIFT plus that letter (WezTerm binds
+/// `CTRL M`, `SHIFT|CTRL M` and `SHIFT|CTRL m` to the same key press).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct KeyPress {
+    /// `ALT`, `CTRL`, `SHIFT`, `SUPER` (and `LEADER`), sorted.
+    pub mods: Vec<String>,
+    /// The key: a lower-case letter, another character, or a key name (`Tab`, `PageUp`, …).
+    pub key: String,
+}
+
+impl KeyPress {
+    /// A key from WezTerm's spelling: `mods` such as `CTRL|SHIFT` or `SHIFT | CTRL` (in any
+    /// order, `OPT`/`META` for ALT, `CMD`/`WIN` for SUPER), and `key` such as `M`, `m`, `Tab` or
+    /// `Space (Physical)`.
+    pub fn new(mods: &str, key: &str) -> KeyPress {
+        let mut m: Vec<String> = mods
+            .split('|')
+            .map(|x| x.trim().to_ascii_uppercase())
+            .filter(|x| !x.is_empty() && x != "NONE")
+            .map(|x| match x.as_str() {
+                "OPT" | "META" => "ALT".to_string(),
+                "CMD" | "WIN" => "SUPER".to_string(),
+                _ => x,
+            })
+            .collect();
+        let key = key.trim().trim_end_matches("(Physical)").trim();
+        let mut chars = key.chars();
+        let key = match (chars.next(), chars.next()) {
+            (Some(c), None) if c.is_ascii_uppercase() => {
+                m.push("SHIFT".into());
+                c.to_ascii_lowercase().to_string()
+            }
+            _ => key.to_string(),
+        };
+        m.sort();
+        m.dedup();
+        KeyPress { mods: m, key }
+    }
+}
+
+impl std::fmt::Display for KeyPress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for m in &self.mods {
+            write!(f, "{m}+")?;
+        }
+        write!(f, "{}", self.key)
+    }
+}
+
+/// The default key table of a `wezterm show-keys` listing: every key with its action. Key
+/// tables (copy mode, search mode) and mouse bindings are not part of it.
+pub fn default_key_table(listing: &str) -> Vec<(KeyPress, String)> {
+    let mut out = Vec::new();
+    let mut inside = false;
+    for line in listing.lines() {
+        if !line.starts_with('\t') {
+            let title = line.trim();
+            if !title.is_empty() && !title.chars().all(|c| c == '-') {
+                inside = title == "Default key table";
+            }
+            continue;
+        }
+        if !inside {
+            continue;
+        }
+        let Some((left, action)) = line.split_once("->") else {
+            continue;
+        };
+        let words: Vec<&str> = left.split_whitespace().collect();
+        let n = words
+            .iter()
+            .take_while(|w| matches!(**w, "|" | "CTRL" | "SHIFT" | "ALT" | "SUPER" | "LEADER"))
+            .count();
+        let mods = words[..n].join(" ");
+        let key = words[n..].join(" ");
+        if !key.is_empty() {
+            out.push((KeyPress::new(&mods, &key), action.trim().to_string()));
+        }
+    }
+    out
+}
+
 /// Visible text of a formatted status: SGR sequences (`ESC [ … m`) removed.
 pub fn visible(s: &str) -> String {
     let mut out = String::new();
@@ -467,6 +579,37 @@ mod tests {
             "httpssCssZssZsgithubsDscomsZspanechatsZspanechat"
         );
         assert_eq!(visible("\x1b[38;2;1;2;3mab\x1b[0mc"), "abc");
+    }
+
+    #[test]
+    fn key_presses_compare_as_wezterm_matches_them() {
+        assert_eq!(
+            KeyPress::new("CTRL", "M"),
+            KeyPress::new("SHIFT | CTRL", "m")
+        );
+        assert_eq!(
+            KeyPress::new("CTRL|SHIFT", "M"),
+            KeyPress::new("SHIFT|CTRL", "M")
+        );
+        assert_ne!(KeyPress::new("CTRL", "m"), KeyPress::new("CTRL", "M"));
+        assert_eq!(KeyPress::new("CMD", "c"), KeyPress::new("SUPER", "c"));
+        let table = default_key_table(DEFAULT_KEYS);
+        let hide: Vec<String> = table
+            .iter()
+            .filter(|(_, a)| a == "Hide")
+            .map(|(k, _)| k.to_string())
+            .collect();
+        assert_eq!(
+            hide,
+            ["CTRL+SHIFT+m", "CTRL+SHIFT+m", "CTRL+SHIFT+m", "SUPER+m"]
+        );
+        assert!(table
+            .iter()
+            .any(|(k, a)| k.to_string() == "CTRL+SHIFT+Space" && a == "QuickSelect"));
+        assert!(table.iter().any(|(k, _)| k.to_string() == "Copy"));
+        // Copy mode's own table is not the default table.
+        assert!(!table.iter().any(|(_, a)| a.starts_with("CopyMode(")));
+        assert_eq!(table.len(), 136, "every line of the default key table");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::time::Duration;
 use panechat_e2e::env::panechat_bin;
 use panechat_e2e::helpers::{json, setup};
 use panechat_e2e::pty::Pty;
-use panechat_wezterm_tests::{repo_root, Harness, Runner};
+use panechat_wezterm_tests::{repo_root, visible, Harness, Runner};
 
 const URL: &str = "https://github.com/panechat/panechat";
 
@@ -35,8 +35,7 @@ fn loaded(runner: Runner, opts: &str, cwd: Option<&str>) -> Harness {
          config.keys = {{ {{ key = 'x', mods = 'ALT', action = wezterm.action.Nop }} }}
          panechat.apply_to_config(config, {opts})
          win = wezterm.__new_window()
-         pane = wezterm.__new_pane {{ id = 3, window = win, cwd = cwd }}
-         win.__active = pane"
+         pane = wezterm.__new_pane {{ id = 3, window = win, cwd = cwd }}"
     ))
     .unwrap();
     h
@@ -56,29 +55,23 @@ fn press(h: &Harness, key: &str, mods: &str) -> bool {
     .unwrap()
 }
 
-/// The `PromptInputLine` the last action opened (its description and callback event).
+/// The `PromptInputLine` window `win` shows (its description, callback event, and the pane it
+/// opened over).
 fn prompt(h: &Harness) -> (String, String, i64) {
     h.eval(
-        "local a = require('wezterm').__rec.actions
-         local last = a[#a]
-         local p = last.action.PromptInputLine
-         assert(p, 'the last action is not a PromptInputLine')
-         return p.description, p.action.EmitEvent, last.pane",
+        "local o = require('wezterm').__overlay(win)
+         assert(o and o.kind == 'PromptInputLine', 'the window shows no PromptInputLine')
+         return o.args.description, o.args.action.EmitEvent, o.over",
     )
     .unwrap()
 }
 
 /// Types `line` into the open prompt and presses Enter (`None`: Esc).
 fn answer(h: &Harness, line: Option<&str>) {
-    let (_, event, pane) = prompt(h);
-    h.lua.globals().set("ev", event).unwrap();
+    prompt(h);
     h.lua.globals().set("line", line).unwrap();
-    h.lua.globals().set("over", pane).unwrap();
-    h.eval::<()>(
-        "local wezterm = require 'wezterm'
-         wezterm.emit(ev, win, wezterm.mux.get_pane(over), line)",
-    )
-    .unwrap();
+    h.eval::<()>("require('wezterm').__answer(win, line)")
+        .unwrap();
 }
 
 /// The splits made so far: (argv, cwd, direction, size, from).
@@ -119,71 +112,14 @@ fn ask_argv(bin: &str, pane: &str, question: &str) -> Vec<String> {
     .to_vec()
 }
 
-/// The keys WezTerm assigns with CTRL+SHIFT by default (docs/config/default-keys.md): the
-/// default ask key must not take one of them, nor one of the plugin's other keys.
-const WEZTERM_CTRL_SHIFT: &[&str] = &[
-    "c",
-    "v",
-    "n",
-    "t",
-    "w",
-    "1",
-    "2",
-    "3",
-    "4",
-    "5",
-    "6",
-    "7",
-    "8",
-    "9",
-    "Tab",
-    "PageUp",
-    "PageDown",
-    "R",
-    "K",
-    "L",
-    "P",
-    "U",
-    "F",
-    "X",
-    "Space",
-    "LeftArrow",
-    "RightArrow",
-    "UpArrow",
-    "DownArrow",
-    "Z",
-];
-
 #[test]
-fn the_default_ask_key_is_free_and_opens_a_prompt_about_the_active_pane() {
+fn the_default_ask_key_opens_a_prompt_about_the_active_pane() {
     let h = loaded(no_children(), "{}", None);
     let (key, mods): (String, String) = h
         .eval("return panechat.defaults.ask_key.key, panechat.defaults.ask_key.mods")
         .unwrap();
     assert_eq!((key.as_str(), mods.as_str()), ("A", "CTRL|SHIFT"));
-    assert!(
-        !WEZTERM_CTRL_SHIFT
-            .iter()
-            .any(|k| k.eq_ignore_ascii_case(&key)),
-        "{key} is one of WezTerm's default CTRL+SHIFT keys"
-    );
-    let others: Vec<String> = h
-        .eval::<mlua::Table>(
-            "return { panechat.defaults.fork_key.key, panechat.defaults.picker_key.key }",
-        )
-        .unwrap()
-        .sequence_values::<String>()
-        .map(Result::unwrap)
-        .collect();
-    assert!(!others.iter().any(|k| k.eq_ignore_ascii_case(&key)));
-    // Fork and pick leave WezTerm's own keys (copy, search…) alone too.
-    for k in &others {
-        assert!(
-            !WEZTERM_CTRL_SHIFT.iter().any(|d| d.eq_ignore_ascii_case(k)),
-            "{k} is one of WezTerm's default CTRL+SHIFT keys"
-        );
-    }
-
+    // (That it shadows none of WezTerm's own keys: tests/keys.rs.)
     assert!(press(&h, "A", "CTRL|SHIFT"), "the ask key is bound");
     let (desc, event, over) = prompt(&h);
     assert_eq!(over, 3, "the prompt opens over the active pane");
@@ -235,12 +171,46 @@ fn a_question_opens_a_split_running_panechat_q_with_the_question_as_one_argument
     // The split runs the argv: the plugin itself started nothing.
     assert_eq!(h.children(), 0);
     let asked: String = h
-        .eval(
-            "local a = require('wezterm').__rec.actions
-             return a[#a].action.SplitPane.command.args[8]",
-        )
+        .eval("return require('wezterm').__rec.splits[1].args[8]")
         .unwrap();
     assert_eq!(asked, HOSTILE);
+}
+
+#[test]
+fn while_the_split_answers_the_bar_shows_the_run_of_the_pane_it_asks_about() {
+    let h = loaded(no_children(), "{}", None);
+    h.eval::<()>(
+        "pane:__set_var('panechat_id', '01m7yd5d6e4q2r8kzz')
+         pane:__set_var('panechat_title', 'Demo build')
+         pane:__set_var('panechat_state', 'idle')",
+    )
+    .unwrap();
+    press(&h, "A", "CTRL|SHIFT");
+    answer(&h, Some("why?"));
+    let status = |h: &Harness| -> (i64, String) {
+        let (active, right): (i64, String) = h
+            .eval(
+                "local p = win:active_pane()
+                 require('wezterm').emit('update-status', win, p)
+                 return p:pane_id(), win.__right",
+            )
+            .unwrap();
+        (active, visible(&right))
+    };
+    // The split has the focus; its query (`--session pane:3`) publishes to pane 3.
+    h.eval::<()>("pane:__set_var('panechat_state', 'streaming')")
+        .unwrap();
+    let (active, shown) = status(&h);
+    assert_ne!(active, 3, "the split is the active pane");
+    assert_eq!(shown, "panechat Demo build ● ");
+    h.eval::<()>("pane:__set_var('panechat_state', 'idle')")
+        .unwrap();
+    assert_eq!(status(&h).1, "panechat Demo build ");
+    // Any other pane without a conversation shows nothing.
+    h.eval::<()>("require('wezterm').__new_pane { window = win }:activate()")
+        .unwrap();
+    assert_eq!(status(&h).1, "");
+    assert_eq!(h.children(), 0);
 }
 
 #[test]
@@ -415,8 +385,7 @@ fn the_split_answers_about_the_pane_screen_and_continues_its_conversation() {
          config = wezterm.config_builder()
          panechat.apply_to_config(config, { panechat = bin })
          win = wezterm.__new_window()
-         pane = wezterm.__new_pane { id = 3, window = win, cwd = cwd }
-         win.__active = pane",
+         pane = wezterm.__new_pane { id = 3, window = win, cwd = cwd }",
     )
     .unwrap();
     h.lua.globals().set("conv", conversation.as_str()).unwrap();

@@ -161,3 +161,29 @@ fn the_ask_prompt_and_command_are_what_the_plugin_renders() {
         "update the block in docs/wezterm.md"
     );
 }
+
+#[test]
+fn the_readme_says_how_the_wezterm_ask_key_asks() {
+    let h = Harness::new(Runner::Canned(Arc::new(|a| panic!("spawned {a:?}")))).unwrap();
+    h.dofile(&repo_root().join("plugin/init.lua")).unwrap();
+    let argv: Vec<String> = h
+        .eval::<mlua::Table>(
+            "panechat.apply_to_config({}, {}) return panechat.ask_argv('ID', 'QUESTION')",
+        )
+        .unwrap()
+        .sequence_values()
+        .map(Result::unwrap)
+        .collect();
+    let command = format!("{} {}", "panechat", shell_words(&argv[1..]));
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let start = readme
+        .find("The plugins' ask keys")
+        .expect("the paragraph on ask keys");
+    let para = &readme[start..start + readme[start..].find("\n\n").unwrap()];
+    let para = para.split_whitespace().collect::<Vec<_>>().join(" ");
+    // WezTerm asks in its own line prompt, then runs the command without --prompt.
+    assert!(
+        para.contains("`PromptInputLine`") && para.contains(&format!("`{command}`")),
+        "README.md should say that WezTerm asks with `PromptInputLine` and runs `{command}`:\n{para}"
+    );
+}

@@ -3,7 +3,6 @@
 //! (read here from the query's terminal), the plugin shows the overlay, and the answer the
 //! plugin runs (`panechat lock-answer`, executed for real) reaches the waiting query.
 
-use std::process::Command;
 use std::time::Duration;
 
 use panechat_e2e::env::{panechat_bin, TestEnv};
@@ -50,7 +49,8 @@ fn waiting_query(env: &TestEnv, id: &str, msg: &str, prompt_timeout: &str) -> Pt
     Pty::spawn(cmd)
 }
 
-/// The plugin, loaded with the real binary, and WezTerm pane 5 in a window.
+/// The plugin, loaded with the real binary, and a window of two tabs: the first (active) with
+/// pane 3, the second with pane 5 (global `asking`), where the waiting query runs.
 fn plugin(env: &TestEnv) -> Harness {
     let h = Harness::new(Runner::Real {
         env: env.env.clone().into_iter().collect(),
@@ -67,63 +67,69 @@ fn plugin(env: &TestEnv) -> Harness {
          config = wezterm.config_builder()
          panechat.apply_to_config(config, { panechat = bin })
          win = wezterm.__new_window()
-         pane = wezterm.__new_pane { id = 5, window = win }",
+         pane = wezterm.__new_pane { id = 3, window = win }
+         asking = wezterm.__new_pane { id = 5, tab = wezterm.__new_tab(win) }
+         assert(win:active_pane() == pane)",
     )
     .unwrap();
     h
 }
 
-/// Delivers the user var to the plugin as WezTerm does (user-var-changed), checks the overlay,
-/// picks `answer`, and runs what the plugin asked to run in the background.
-fn answer_in_overlay(h: &Harness, env: &TestEnv, q: &str, answer: &str) -> Vec<String> {
-    h.lua.globals().set("q", q).unwrap();
-    h.eval::<()>("pane:__set_var('panechat_question', q)")
+/// Delivers the user var to the plugin as WezTerm does (user-var-changed, with the window of
+/// the pane that set it).
+fn deliver(h: &Harness, value: &str) {
+    h.lua.globals().set("q", value).unwrap();
+    h.eval::<()>("asking:__set_var('panechat_question', q)")
         .unwrap();
-    let sel: mlua::Table = h
-        .eval("local a = require('wezterm').__rec.actions return a[#a].action.InputSelector")
-        .expect("the overlay is shown");
-    let pane: i64 = h
-        .eval("local a = require('wezterm').__rec.actions return a[#a].pane")
-        .unwrap();
-    assert_eq!(pane, 5, "the overlay covers the asking pane");
-    let desc: String = sel.get("description").unwrap();
-    assert!(desc.contains("held by") && desc.contains("pid"), "{desc}");
-    let ids: Vec<String> = sel
+}
+
+/// The overlay the window shows: (the pane it covers, its description, its choice ids).
+fn overlay(h: &Harness) -> Option<(i64, String, Vec<String>)> {
+    let o: Option<mlua::Table> = h.eval("return require('wezterm').__overlay(win)").unwrap();
+    let o = o?;
+    let args: mlua::Table = o.get("args").unwrap();
+    let ids = args
         .get::<mlua::Table>("choices")
         .unwrap()
         .sequence_values::<mlua::Table>()
         .map(|c| c.unwrap().get("id").unwrap())
         .collect();
+    Some((
+        o.get("over").unwrap(),
+        args.get("description").unwrap(),
+        ids,
+    ))
+}
+
+fn toasts(h: &Harness) -> Vec<String> {
+    h.eval::<mlua::Table>("return require('wezterm').__rec.toasts")
+        .unwrap()
+        .sequence_values::<mlua::Table>()
+        .map(|t| t.unwrap().get::<String>("message").unwrap())
+        .collect()
+}
+
+/// Delivers the question to the plugin, checks the overlay the window shows (over the asking
+/// pane, in its tab, naming it), picks `answer` there, and returns what the plugin ran.
+fn answer_in_overlay(h: &Harness, q: &str, answer: &str) -> Vec<String> {
+    deliver(h, q);
+    let (over, desc, ids) = overlay(h).expect("the window shows the overlay");
+    assert_eq!(over, 5, "the overlay covers the asking pane");
+    let tab_shown: bool = h.eval("return win:active_tab() == asking:tab()").unwrap();
+    assert!(tab_shown, "the asking pane's tab is shown");
+    assert!(desc.starts_with("pane 5 asks: "), "{desc}");
+    assert!(desc.contains("held by") && desc.contains("pid"), "{desc}");
     assert_eq!(ids, ["wait", "new", "fork", "cancel"]);
-    let event: String = sel
-        .get::<mlua::Table>("action")
-        .unwrap()
-        .get("EmitEvent")
-        .unwrap();
-    h.lua.globals().set("ev", event).unwrap();
     h.lua.globals().set("choice", answer).unwrap();
-    h.eval::<()>("require('wezterm').emit(ev, win, pane, choice, choice)")
+    h.eval::<()>("require('wezterm').__answer(win, choice)")
         .unwrap();
-    let argv: Vec<String> = h
-        .eval::<mlua::Table>("local b = require('wezterm').__rec.background return b[#b]")
-        .unwrap()
-        .sequence_values::<String>()
-        .map(Result::unwrap)
-        .collect();
+    assert!(overlay(h).is_none(), "the answer closes the overlay");
+    assert!(toasts(h).is_empty(), "{:?}", toasts(h));
+    // The plugin ran `panechat lock-answer TOKEN ANSWER` (for real, through the runner).
+    let argv = h.runs.lock().unwrap().last().cloned().unwrap();
     assert_eq!(argv[0], panechat_bin().to_string_lossy());
     assert_eq!(argv[1], "lock-answer");
     assert_eq!(argv[3], answer);
-    let st = Command::new(&argv[0])
-        .args(&argv[1..])
-        .env_clear()
-        .envs(&env.env)
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "lock-answer failed: {}",
-        String::from_utf8_lossy(&st.stderr)
-    );
     argv
 }
 
@@ -144,7 +150,8 @@ fn each_answer_in_the_overlay_reaches_the_waiting_query() {
         assert_eq!(v["title"], "Zellij layouts");
         assert_eq!(v["pane"], "5");
         pty.expect("answer in WezTerm's overlay", T);
-        let argv = answer_in_overlay(&h, &env, &q, answer);
+        let argv = answer_in_overlay(&h, &q, answer);
+        h.eval::<()>("pane:activate()").unwrap();
         let holder = if answer == "wait" {
             // Still waiting, until the holder is done.
             std::thread::sleep(Duration::from_millis(300));
@@ -200,19 +207,81 @@ fn each_answer_in_the_overlay_reaches_the_waiting_query() {
 }
 
 #[test]
-fn without_an_answer_the_query_asks_in_its_terminal() {
+fn without_an_answer_the_query_asks_in_its_terminal_and_the_overlay_closes() {
     let (env, fake) = setup();
     env.run_in("a", ["q", "start"]).ok();
     let id = active(&env, "a");
     let holder = hold(&env, "holder", &id);
+    let h = plugin(&env);
     let mut pty = waiting_query(&env, &id, "nobody answers", "1s");
     let q = wait_for_question(&pty);
     assert!(q.contains("\"token\""));
+    deliver(&h, &q);
+    assert_eq!(overlay(&h).expect("the overlay is up").0, 5);
+    // Nobody answers: the query takes its question back and asks in its terminal…
     pty.expect("What now?", T);
     assert_eq!(questions(&pty).last().map(String::as_str), Some(""));
+    deliver(&h, "");
+    // …and the overlay, which would hide that question, is gone, answering nothing.
+    assert!(overlay(&h).is_none(), "the overlay still hides the pane");
+    assert!(h.runs.lock().unwrap().is_empty(), "{:?}", h.runs.lock());
+    assert!(toasts(&h).is_empty(), "{:?}", toasts(&h));
     pty.send(b"\x1b[B\r"); // a new conversation
     pty.expect("echo: nobody answers", T);
     assert_eq!(pty.wait(T), 0, "{}", pty.text());
     assert!(pty.text().contains("new conversation"), "{}", pty.text());
+    holder.release(&fake);
+}
+
+#[test]
+fn answering_an_overlay_no_query_waits_for_says_so() {
+    let (env, fake) = setup();
+    env.run_in("a", ["q", "start"]).ok();
+    let id = active(&env, "a");
+    let holder = hold(&env, "holder", &id);
+    let h = plugin(&env);
+    let mut pty = waiting_query(&env, &id, "asked twice", "1s");
+    let q = wait_for_question(&pty);
+    deliver(&h, &q);
+    pty.expect("What now?", T);
+    // The withdrawal never reached the plugin: the overlay is still up, and answered.
+    h.eval::<()>("require('wezterm').__answer(win, 'fork')")
+        .unwrap();
+    let t = toasts(&h);
+    assert_eq!(t.len(), 1, "{t:?}");
+    assert!(
+        t[0].starts_with("pane 5 is no longer waiting for this answer: ")
+            && t[0].contains("no query is waiting for this answer any more"),
+        "{t:?}"
+    );
+    // The question in the terminal is still there to answer.
+    pty.send(b"\x1b[B\r");
+    pty.expect("echo: asked twice", T);
+    assert_eq!(pty.wait(T), 0, "{}", pty.text());
+    holder.release(&fake);
+}
+
+#[test]
+fn answering_the_overlay_of_a_killed_query_says_so() {
+    let (env, fake) = setup();
+    env.run_in("a", ["q", "start"]).ok();
+    let id = active(&env, "a");
+    let holder = hold(&env, "holder", &id);
+    let h = plugin(&env);
+    let mut pty = waiting_query(&env, &id, "then killed", "30s");
+    let q = wait_for_question(&pty);
+    deliver(&h, &q);
+    // The query dies without taking its question back (SIGKILL): the overlay stays up.
+    pty.child.kill().unwrap();
+    pty.child.wait().unwrap();
+    h.eval::<()>("require('wezterm').__answer(win, 'new')")
+        .unwrap();
+    let t = toasts(&h);
+    assert_eq!(t.len(), 1, "{t:?}");
+    assert!(
+        t[0].starts_with("pane 5 is no longer waiting for this answer: ")
+            && t[0].contains("no query is waiting for this answer any more"),
+        "{t:?}"
+    );
     holder.release(&fake);
 }

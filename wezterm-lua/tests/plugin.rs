@@ -31,7 +31,6 @@ fn loaded(runner: Runner, opts: &str) -> Harness {
         panechat.apply_to_config(config, {opts})
         win = wezterm.__new_window()
         pane = wezterm.__new_pane {{ id = 3, window = win }}
-        win.__active = pane
         "#
     ))
     .unwrap();
@@ -80,7 +79,7 @@ fn user_keys_and_handlers_survive_and_plugin_keys_are_added() {
     );
     assert_eq!(
         (keys[2].0.as_str(), keys[2].1.as_str()),
-        ("M", "CTRL|SHIFT")
+        ("O", "CTRL|SHIFT")
     );
     assert_eq!(
         (keys[3].0.as_str(), keys[3].1.as_str()),
@@ -190,7 +189,7 @@ fn status_can_go_left_be_composed_or_be_left_to_the_user() {
 fn press(h: &Harness, key: &str) {
     h.eval::<()>(&format!(
         "for _, k in ipairs(config.keys) do
-           if k.key == '{key}' and k.mods == 'CTRL|SHIFT' then win:perform_action(k.action, pane) end
+           if k.key == '{key}' and k.mods == 'CTRL|SHIFT' then win:perform_action(k.action, win:active_pane()) end
          end"
     ))
     .unwrap();
@@ -294,12 +293,8 @@ fn selector(h: &Harness) -> mlua::Table {
 }
 
 fn choose(h: &Harness, id: Option<&str>) {
-    let sel = selector(h);
-    let action: mlua::Table = sel.get("action").unwrap();
-    let event: String = action.get("EmitEvent").unwrap();
-    h.lua.globals().set("ev", event).unwrap();
     h.lua.globals().set("choice", id).unwrap();
-    h.eval::<()>("require('wezterm').emit(ev, win, pane, choice, choice)")
+    h.eval::<()>("require('wezterm').__answer(win, choice)")
         .unwrap();
 }
 
@@ -308,13 +303,20 @@ fn the_picker_lists_conversations_and_each_choice_does_what_it_says() {
     let h = loaded(picker_runner(), "{}");
     h.eval::<()>("require('wezterm').__new_pane { id = 7, window = win }")
         .unwrap();
-    press(&h, "M");
+    press(&h, "O");
     assert_eq!(
         h.runs.lock().unwrap().last().unwrap()[1..],
         ["ls", "--json"]
     );
     let sel = selector(&h);
     assert!(sel.get::<bool>("fuzzy").unwrap());
+    // The top line WezTerm draws in fuzzy mode carries the key hints.
+    let top: String = h
+        .eval("local w = require('wezterm') return w.__overlay_lines(w.__overlay(win))[1]")
+        .unwrap();
+    for hint in ["Enter: use in this pane", "jump or fork", "Esc: close"] {
+        assert!(top.contains(hint), "{top:?} lacks {hint:?}");
+    }
     let rows: Vec<(String, String)> = sel
         .get::<mlua::Table>("choices")
         .unwrap()
@@ -355,13 +357,13 @@ fn the_picker_lists_conversations_and_each_choice_does_what_it_says() {
     assert_eq!(visible(&tick(&h).0), "panechat Zellij layouts ");
 
     // Jump: pane 7 is activated.
-    press(&h, "M");
+    press(&h, "O");
     choose(&h, Some("jump:7"));
     let activated: i64 = h.eval("return require('wezterm').__rec.activated").unwrap();
     assert_eq!(activated, 7);
 
     // Fork: a split running panechat fork.
-    press(&h, "M");
+    press(&h, "O");
     choose(&h, Some("fork:01m7yd5aqv0000000000"));
     assert_eq!(
         splits(&h),
@@ -373,8 +375,9 @@ fn the_picker_lists_conversations_and_each_choice_does_what_it_says() {
         ]]
     );
 
-    // New: the pane's next question starts a new conversation; the bar empties.
-    press(&h, "M");
+    // New (back in pane 3): the pane's next question starts a new conversation; the bar empties.
+    h.eval::<()>("pane:activate()").unwrap();
+    press(&h, "O");
     choose(&h, Some("new"));
     assert_eq!(
         h.runs.lock().unwrap().last().unwrap()[1..],
@@ -384,7 +387,7 @@ fn the_picker_lists_conversations_and_each_choice_does_what_it_says() {
 
     // Esc: nothing happens.
     let before = h.runs.lock().unwrap().len();
-    press(&h, "M");
+    press(&h, "O");
     choose(&h, None);
     assert_eq!(h.runs.lock().unwrap().len(), before + 1, "only the ls");
 }
@@ -401,18 +404,18 @@ fn a_failing_panechat_is_a_toast_not_an_error() {
         }),
         "{}",
     );
-    press(&h, "M");
+    press(&h, "O");
     let t = toasts(&h);
     assert_eq!(t, ["panechat ls failed: panechat: store is damaged"]);
     let h = loaded(canned(|_| (true, "not json".into(), String::new())), "{}");
-    press(&h, "M");
+    press(&h, "O");
     assert!(toasts(&h)[0].contains("not JSON"));
     // A binary that cannot be started.
     let h = loaded(
         Runner::Real { env: vec![] },
         "{ panechat = '/nonexistent/panechat' }",
     );
-    press(&h, "M");
+    press(&h, "O");
     assert!(
         toasts(&h)[0].contains("/nonexistent/panechat"),
         "{:?}",
@@ -462,17 +465,86 @@ fn the_loader_finds_the_plugin_through_the_plugin_list() {
     );
 }
 
+/// The tab bar's titles (visible text), as WezTerm draws them with the effective config.
+fn tab_titles(h: &Harness, config: &str) -> Vec<String> {
+    h.eval::<mlua::Table>(&format!(
+        "local wezterm = require 'wezterm'
+         local c = wezterm.__effective_config()
+         for k, v in pairs({config}) do c[k] = v end
+         return wezterm.__tab_titles(win, c)"
+    ))
+    .unwrap()
+    .sequence_values::<String>()
+    .map(Result::unwrap)
+    .collect()
+}
+
 #[test]
-fn tab_titles_show_the_conversation_title() {
+fn tab_titles_show_the_conversation_title_after_wezterms_tab_index() {
     let h = loaded(no_children(), "{ tab_title = true }");
-    let t: String = h
-        .eval(
-            r"local items = require('wezterm').__rec.handlers['format-tab-title'][1]({
-               active_pane = { title = 'zsh', user_vars = { panechat_title = 'Zellij\27]0;x\7 layouts' } } })
-             return require('wezterm').format(items)",
-        )
-        .unwrap();
-    assert_eq!(t, " Zellij]0;x layouts ");
+    h.eval::<()>(
+        r"local wezterm = require 'wezterm'
+          wezterm.__new_pane { id = 9, tab = wezterm.__new_tab(win), title = 'vim' }
+          pane:__set_var('panechat_id', '01m7yd5d6e4q2r8kzz')
+          pane:__set_var('panechat_title', 'Zellij\27]0;x\7 layouts')",
+    )
+    .unwrap();
+    assert_eq!(
+        tab_titles(&h, "{ tab_max_width = 30 }"),
+        ["1: Zellij]0;x layouts", "2: vim"]
+    );
+    // The retro tab bar, zero-based indices, no index: as WezTerm's own titles.
+    assert_eq!(
+        tab_titles(&h, "{ tab_max_width = 30, use_fancy_tab_bar = false }"),
+        [" 1: Zellij]0;x layouts ", " 2: vim "]
+    );
+    assert_eq!(
+        tab_titles(
+            &h,
+            "{ tab_max_width = 30, tab_and_split_indices_are_zero_based = true }"
+        ),
+        ["0: Zellij]0;x layouts", "1: vim"]
+    );
+    assert_eq!(
+        tab_titles(
+            &h,
+            "{ tab_max_width = 30, show_tab_index_in_tab_bar = false }"
+        ),
+        ["Zellij]0;x layouts", "vim"]
+    );
+    // Within the tab's width.
+    let narrow = tab_titles(&h, "{ tab_max_width = 10 }");
+    assert_eq!(narrow[0], "1: Zellij…");
+    // Without the option WezTerm's own titles stay.
+    let h = loaded(no_children(), "{}");
+    assert_eq!(tab_titles(&h, "{}"), ["1: zsh"]);
+}
+
+#[test]
+fn wide_titles_are_cut_by_cells_so_the_right_status_keeps_its_label() {
+    let h = loaded(no_children(), "{}");
+    // 45 CJK characters: 90 cells.
+    let title = "\u{4e2d}\u{6587}\u{6807}\u{9898}\u{6d4b}".repeat(9);
+    h.lua.globals().set("title", title.as_str()).unwrap();
+    h.eval::<()>(
+        "pane:__set_var('panechat_id', '01abc') pane:__set_var('panechat_title', title)
+         require('wezterm').emit('update-status', win, pane)",
+    )
+    .unwrap();
+    let right: String = h.eval("return win.__right").unwrap();
+    let text = visible(&right);
+    // At most max_title (40) cells of title, ending in the ellipsis.
+    assert!(text.starts_with("panechat \u{4e2d}\u{6587}"), "{text}");
+    assert!(text.ends_with("… "), "{text}");
+    let shown_title = &text["panechat ".len()..text.len() - 1];
+    assert!(
+        panechat_wezterm_tests::cells(shown_title) <= 40,
+        "{shown_title:?} is {} cells",
+        panechat_wezterm_tests::cells(shown_title)
+    );
+    // The retro tab bar leaves the status 60 cells here: all of it shows, label first.
+    let shown: String = h.eval("return win:__right_shown(60)").unwrap();
+    assert_eq!(shown, text);
 }
 
 #[test]
@@ -506,26 +578,47 @@ fn bad_options_are_config_errors_that_say_what_to_write() {
 
 #[test]
 fn a_question_shows_once_and_malformed_ones_are_ignored() {
-    let h = loaded(no_children(), "{}");
-    let count =
-        |h: &Harness| -> i64 { h.eval("return #require('wezterm').__rec.actions").unwrap() };
+    let h = loaded(
+        canned(|argv| match argv[1].as_str() {
+            "lock-answer" => (true, String::new(), String::new()),
+            _ => panic!("unexpected child process {argv:?}"),
+        }),
+        "{}",
+    );
+    let selectors = |h: &Harness| -> i64 {
+        h.eval(
+            "local n = 0
+             for _, a in ipairs(require('wezterm').__rec.actions) do
+               if a.action.InputSelector then n = n + 1 end
+             end
+             return n",
+        )
+        .unwrap()
+    };
+    let shown = |h: &Harness| -> bool {
+        h.eval("return require('wezterm').__overlay(win) ~= nil")
+            .unwrap()
+    };
     let q = r#"{"token":"0123456789abcdef0123456789abcdef","conversation":"01abc","title":"T\u001b[2J","holder":"wezterm pane 7, pid 42, 3s","pane":"3"}"#;
     h.lua.globals().set("q", q).unwrap();
     h.eval::<()>("pane:__set_var('panechat_question', q)")
         .unwrap();
-    assert_eq!(count(&h), 1);
+    assert_eq!(selectors(&h), 1);
     let desc: String = h
-        .eval("return require('wezterm').__rec.actions[1].action.InputSelector.description")
+        .eval("return require('wezterm').__overlay(win).args.description")
         .unwrap();
     assert_eq!(
         desc,
-        "\"T[2J\" is held by wezterm pane 7, pid 42, 3s. What now?   Esc: cancel"
+        "pane 3 asks: \"T[2J\" is held by wezterm pane 7, pid 42, 3s. What now?   Esc: cancel"
     );
     h.eval::<()>("pane:__set_var('panechat_question', q)")
         .unwrap();
+    assert_eq!(selectors(&h), 1, "asked once");
+    // Taken back: the overlay closes, answering nothing.
     h.eval::<()>("pane:__set_var('panechat_question', '')")
         .unwrap();
-    assert_eq!(count(&h), 1);
+    assert!(!shown(&h));
+    assert!(h.runs.lock().unwrap().is_empty());
     for bad in [
         "not json",
         r#"{"token":"../../x"}"#,
@@ -535,25 +628,28 @@ fn a_question_shows_once_and_malformed_ones_are_ignored() {
         h.eval::<()>("pane:__set_var('panechat_question', q)")
             .unwrap();
     }
-    assert_eq!(count(&h), 1);
+    assert_eq!(selectors(&h), 1);
     assert_eq!(toasts(&h).len(), 3);
-    // Esc in the overlay cancels the query.
+    // A new question; Esc in its overlay cancels the query.
+    h.lua
+        .globals()
+        .set("q", q.replace("0123456789abcdef", "fedcba9876543210"))
+        .unwrap();
+    h.eval::<()>("pane:__set_var('panechat_question', q)")
+        .unwrap();
+    assert!(shown(&h));
     choose(&h, None);
-    let bg: Vec<String> = h
-        .eval::<mlua::Table>("return require('wezterm').__rec.background[1]")
-        .unwrap()
-        .sequence_values::<String>()
-        .map(Result::unwrap)
-        .collect();
+    assert!(!shown(&h));
     assert_eq!(
-        bg,
-        [
+        h.runs.lock().unwrap().last().unwrap(),
+        &[
             "panechat",
             "lock-answer",
-            "0123456789abcdef0123456789abcdef",
+            "fedcba9876543210fedcba9876543210",
             "cancel"
         ]
     );
+    assert_eq!(toasts(&h).len(), 3);
 }
 
 #[test]

@@ -52,12 +52,8 @@ fn gui_env(env: &TestEnv) -> Vec<(String, String)> {
 
 fn choose(h: &Harness, id: &str) {
     h.lua.globals().set("choice", id).unwrap();
-    h.eval::<()>(
-        "local a = require('wezterm').__rec.actions
-         local sel = a[#a].action.InputSelector
-         require('wezterm').emit(sel.action.EmitEvent, win, pane, choice, choice)",
-    )
-    .unwrap();
+    h.eval::<()>("require('wezterm').__answer(win, choice)")
+        .unwrap();
 }
 
 fn press(h: &Harness, key: &str) {
@@ -101,7 +97,7 @@ fn picker_and_fork_key_with_the_real_binary() {
     .unwrap();
 
     // The picker's rows come from `panechat ls --json`.
-    press(&h, "M");
+    press(&h, "O");
     let rows: Vec<(String, String)> = h
         .eval::<mlua::Table>(
             "local a = require('wezterm').__rec.actions return a[#a].action.InputSelector.choices",
@@ -170,8 +166,9 @@ fn picker_and_fork_key_with_the_real_binary() {
     ));
     assert_eq!(shown["parent"]["id"], rust.as_str());
 
-    // New: pane 3's next question starts afresh; the bar empties.
-    press(&h, "M");
+    // New (back in pane 3): its next question starts afresh; the bar empties.
+    h.eval::<()>("pane:activate()").unwrap();
+    press(&h, "O");
     choose(&h, "new");
     assert_eq!(pane_state(&env, "3")["conversation"], Value::Null);
     h.eval::<()>("require('wezterm').emit('update-status', win, pane)")
@@ -245,4 +242,111 @@ fn fork_argv0(h: &Harness, config: &mlua::Table) -> String {
          return s[#s].args[1]",
     )
     .unwrap()
+}
+
+/// A `wezterm` stand-in in `dir`: `wezterm cli list --format json` prints `dir/list.json`.
+fn fake_wezterm(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).unwrap();
+    let script = format!(
+        "#!/bin/sh\ncase \"$*\" in\n  'cli list --format json') cat '{}' ;;\n  *) echo \"wezterm stand-in: unexpected $*\" >&2; exit 2 ;;\nesac\n",
+        dir.join("list.json").display()
+    );
+    let bin = dir.join("wezterm");
+    std::fs::write(&bin, script).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn closed_panes_leave_the_picker_and_sessions() {
+    let (env, _fake) = setup();
+    // The WezTerm instance is running (its socket is there); panes 7 and 8 have conversations.
+    std::fs::write(sock(&env), "").unwrap();
+    in_pane(&env, "7", &["q", "lifetimes? [[title:Rust lifetimes]]"]);
+    in_pane(&env, "8", &["q", "--new", "x [[title:Other tab]]"]);
+    let rust = pane_state(&env, "7")["conversation"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let fakebin = env.root.join("fakebin");
+    fake_wezterm(&fakebin);
+    let path = format!("{}:{}", fakebin.display(), env.env["PATH"]);
+    let mut gui = gui_env(&env);
+    gui.retain(|(k, _)| k != "PATH");
+    gui.push(("PATH".into(), path.clone()));
+
+    let h = Harness::new(Runner::Real { env: gui }).unwrap();
+    h.plugin_require("https://github.com/panechat/panechat")
+        .unwrap();
+    h.lua
+        .globals()
+        .set("bin", panechat_bin().to_string_lossy().as_ref())
+        .unwrap();
+    // `wezterm cli kill-pane --pane-id 7`: the pane leaves WezTerm's mux.
+    let list: String = h
+        .eval(
+            "local wezterm = require 'wezterm'
+             config = wezterm.config_builder()
+             panechat.apply_to_config(config, { panechat = bin })
+             win = wezterm.__new_window()
+             pane = wezterm.__new_pane { id = 3, window = win }
+             wezterm.__new_pane { id = 7, window = win }
+             wezterm.__new_pane { id = 8, tab = wezterm.__new_tab(win) }
+             wezterm.__kill_pane(7)
+             assert(not pcall(wezterm.mux.get_pane, 7))
+             return wezterm.__cli_list()",
+        )
+        .unwrap();
+    std::fs::write(fakebin.join("list.json"), list).unwrap();
+
+    // The picker neither names pane 7 nor offers to jump there; pane 8 is still offered.
+    h.eval::<()>(
+        "local k = panechat.opts.picker_key
+         for _, b in ipairs(config.keys) do
+           if b.key == k.key and b.mods == k.mods then win:perform_action(b.action, win:active_pane()) end
+         end",
+    )
+    .unwrap();
+    let rows: Vec<(String, String)> = h
+        .eval::<mlua::Table>("return require('wezterm').__overlay(win).args.choices")
+        .unwrap()
+        .sequence_values::<mlua::Table>()
+        .map(|c| {
+            let c = c.unwrap();
+            (c.get("id").unwrap(), c.get("label").unwrap())
+        })
+        .collect();
+    let row = rows
+        .iter()
+        .find(|r| r.0 == format!("use:{rust}"))
+        .expect("the conversation is kept");
+    assert!(!row.1.contains("pane 7"), "{rows:?}");
+    assert!(!rows.iter().any(|r| r.0 == "jump:7"), "{rows:?}");
+    assert!(rows.iter().any(|r| r.0 == "jump:8"), "{rows:?}");
+
+    // `panechat sessions` no longer maps pane 7 (WezTerm's list says it is gone).
+    let o = env
+        .cmd(["sessions", "--json"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let sessions = json(&String::from_utf8_lossy(&o.stdout));
+    let panes: Vec<&str> = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["multiplexer"] == "wezterm")
+        .map(|s| s["pane"].as_str().unwrap())
+        .collect();
+    assert_eq!(panes, ["8"], "{sessions}");
+    // Its conversation stays.
+    let ls = json(&String::from_utf8_lossy(
+        &env.cmd(["ls", "--json"]).output().unwrap().stdout,
+    ));
+    assert!(ls
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["id"] == rust.as_str()));
 }

@@ -1,8 +1,9 @@
 //! `panechat sessions`: every known session, its conversations and live runs.
 //!
 //! Listing also prunes, lazily, the records of panes that are certainly gone (a dead tmux
-//! server, a vanished WezTerm socket, an ended terminal session) without spawning anything;
-//! `--prune` also asks the multiplexers which panes still exist. Conversations are never
+//! server, a vanished WezTerm socket, an ended terminal session, a WezTerm pane that
+//! `wezterm cli list` no longer lists: one `wezterm cli list` per running WezTerm instance);
+//! `--prune` also asks tmux and Zellij which panes still exist. Conversations are never
 //! touched, and a session with a live run is never pruned.
 
 use std::io::IsTerminal;
@@ -36,9 +37,10 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     };
     let mut records = Vec::new();
     let mut pruned = 0;
+    let probe = prune::Cached::new(&prune::RealProbe);
     for rec in mapping::all(&ctx.paths)? {
         if runs_of(&rec.pane.session).is_empty() {
-            if let Liveness::Gone(why) = prune::check(&rec, args.prune) {
+            if let Liveness::Gone(why) = prune::check_with(&rec, args.prune, &probe) {
                 mapping::remove(&ctx.paths, &rec.pane.session)?;
                 ctx.log(
                     "INFO",

@@ -183,21 +183,29 @@ pub fn append(path: &Path, recs: &[Record]) -> Result<()> {
     f.sync_data().ctx(path)
 }
 
-/// Creates a new log with `recs`, failing if it exists. Durable when it returns.
+/// Creates a new log with `recs`, failing (`AlreadyExists`) if it exists. Durable when it
+/// returns. The log is written whole under a temp name and then linked into place, so it never
+/// exists empty or half-written, whenever the writer is killed.
 pub fn create(path: &Path, recs: &[Record]) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut bytes = Vec::new();
     for r in recs {
         bytes.extend_from_slice(&encode(r));
     }
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .ctx(path)?;
-    f.write_all(&bytes).ctx(path)?;
-    f.sync_all().ctx(path)?;
+    let tmp = atomic::temp_path(path);
+    let written = (|| {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .ctx(&tmp)?;
+        f.write_all(&bytes).ctx(&tmp)?;
+        f.sync_all().ctx(&tmp)?;
+        fs::hard_link(&tmp, path).ctx(path)
+    })();
+    let _ = fs::remove_file(&tmp);
+    written?;
     atomic::sync_dir(path.parent().unwrap_or(Path::new(".")))
 }
 
@@ -283,6 +291,7 @@ mod tests {
             finish_reason: None,
             truncated: false,
             attachments: Vec::new(),
+            message_id: None,
         }
     }
 

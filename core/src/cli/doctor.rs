@@ -94,6 +94,35 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         );
     }
     let ids = ctx.store.ids()?;
+    // Derived files of a conversation whose log is gone (a removal that was interrupted).
+    for e in panechat::paths::list_dir(&p.conversations()).unwrap_or_default() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(stem) = name
+            .strip_suffix(".json")
+            .or_else(|| name.strip_suffix(".history"))
+        else {
+            continue;
+        };
+        let Some(id) = ConversationId::from_trusted(stem) else {
+            continue;
+        };
+        if !ctx.store.exists(&id) {
+            let ok = fix
+                && repair_locked(ctx, &id, || {
+                    if ctx.store.exists(&id) {
+                        return Ok(());
+                    }
+                    fs::remove_file(e.path()).map_err(|err| Error::io(e.path(), err))
+                });
+            r.problem(
+                format!(
+                    "{}: left by a removal that was interrupted (its log is gone)",
+                    e.path().display()
+                ),
+                ok,
+            );
+        }
+    }
     let mut healthy = Vec::new();
     for id in &ids {
         let path = ctx.store.log_path(id);

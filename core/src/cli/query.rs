@@ -1,11 +1,14 @@
 //! `panechat query`: ask in this pane's conversation.
 //!
-//! Order of work: read the message, resolve the conversation, save the message as the session's
-//! draft (so nothing typed is lost), register the run (from then on the pane shows that
+//! Order of work: read the message, resolve the conversation (a new one is only reserved: it is
+//! created with its first turn), save the message as a draft of its own with its message id (so
+//! nothing typed is lost), register the run (from then on the pane shows that
 //! conversation and what the run does: see [`panechat::state`]), take the conversation's lock
-//! (waiting, asking or failing per `--on-locked`), load the history, stream the reply, append the
-//! turn durably, clear the draft, make the conversation the session's active one, then generate
-//! a title. Each change of the run's state is published to every pane that shows the
+//! (waiting, asking or failing per `--on-locked`), for a retry look for the message's id in the
+//! log (a stored message is not sent again), load the history, stream the reply, append the turn
+//! durably, clear the draft, make the conversation the session's active one, then generate a
+//! title. Once the turn is stored, nothing that follows makes the query fail: a step that fails
+//! after it is a warning. Each change of the run's state is published to every pane that shows the
 //! conversation; a watcher process republishes if this process is killed.
 //!
 //! The session's mapping changes only once the turn is stored: a query that gives up, is
@@ -92,7 +95,8 @@ pub struct Args {
     /// Print the reply when it is complete instead of as it streams.
     #[arg(long)]
     no_stream: bool,
-    /// Send this session's unanswered message again.
+    /// Send this session's newest unanswered message again (a message already answered is not
+    /// sent twice: its stored reply is shown).
     #[arg(long, conflicts_with = "message")]
     retry: bool,
     /// Attach a pane's text: this pane (`--pane` alone), left, right, up, down, last (tmux), or a

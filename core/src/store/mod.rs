@@ -533,10 +533,12 @@ impl Store {
             history_len: 0,
             attachments: 0,
         });
+        // The log goes last: until it is gone the conversation is whole (its derived files
+        // are rebuilt from it), so a command killed here leaves it there or gone.
         for p in [
-            self.log_path(id),
             self.summary_path(id),
             self.history_path(id),
+            self.log_path(id),
         ] {
             match fs::remove_file(&p) {
                 Ok(()) => {}

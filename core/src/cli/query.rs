@@ -305,6 +305,16 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> Result<i32> {
                 kept.len()
             ));
         }
+        if let Some(id) = d
+            .conversation
+            .as_ref()
+            .filter(|_| ctx.store.draft_answered(&d))
+        {
+            // Stored already (wherever this retry would go now): nothing is sent again.
+            if let Some(turn) = ctx.store.find_message(id, &d.message_id)? {
+                return already_answered(ctx, &session, None, None, id, &d, &turn);
+            }
+        }
         (d.message.clone(), Some(d.clone()), d.attachments)
     } else {
         // `--id` alone with the message still to be typed: the conversation is picked first,
@@ -424,7 +434,15 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> Result<i32> {
     }
     if retried.is_some() && fresh.is_none() {
         if let Some(turn) = ctx.store.find_message(&summary.id, &message_id)? {
-            return already_answered(ctx, &session, guard, reg, &summary.id, &draft, &turn);
+            return already_answered(
+                ctx,
+                &session,
+                Some(guard),
+                Some(reg),
+                &summary.id,
+                &draft,
+                &turn,
+            );
         }
     }
 
@@ -642,8 +660,8 @@ fn answered(ctx: &Ctx, session: &Session, id: &ConversationId, draft: &Draft) {
 fn already_answered(
     ctx: &Ctx,
     session: &Session,
-    guard: LockGuard,
-    reg: Registration,
+    guard: Option<LockGuard>,
+    reg: Option<Registration>,
     id: &ConversationId,
     draft: &Draft,
     turn: &Turn,

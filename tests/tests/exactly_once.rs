@@ -266,6 +266,27 @@ fn after_kills_during_fork_and_new_the_store_is_repaired_clean() {
         }
     }
     assert!(kills > 10, "only {kills} kills");
+    // What older versions left after such kills is repaired too: an empty log, a log with half
+    // a header, the summary of a conversation whose log was removed.
+    let convs = env.home().join("data/conversations");
+    std::fs::write(convs.join("01m00000000000000a.jsonl"), b"").unwrap();
+    std::fs::write(convs.join("01m00000000000000b.jsonl"), b"{\"type\":\"hea").unwrap();
+    std::fs::write(convs.join("01m00000000000000c.json"), b"{}").unwrap();
+    let d = env.run(["doctor"]).code(1);
+    assert_eq!(d.stdout.matches("problem:").count(), 3, "{}", d.stdout);
+    env.run(["doctor", "--repair"]).ok();
+    assert_doctor_clean(&env, "after repairing what older versions left");
+    let kept: Vec<_> = std::fs::read_dir(&convs)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("01m00000000000000"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(
+        kept[0].starts_with("01m00000000000000b.jsonl.torn-"),
+        "{kept:?}"
+    );
 }
 
 #[test]

@@ -255,7 +255,7 @@ impl Ctx {
                 "WARN",
                 &format!("{what} is stored; derived files are stale: {e}"),
             );
-            eprintln!("panechat: warning: {what} is stored, but the list of conversations could not be brought up to date ({e});\n  the next query and `panechat doctor --repair` rebuild it from the conversation's log");
+            eprintln!("panechat: warning: {what} is stored, but the files derived from the conversation's log (its summary, history cache, the list `ls` reads) could not be updated ({e});\n  the next query and `panechat doctor --repair` rebuild them from the log");
         }
     }
 

@@ -102,7 +102,7 @@ impl Paths {
     pub fn runs(&self) -> PathBuf {
         self.state.join("runs")
     }
-    /// `state/drafts`: unanswered messages, one per session.
+    /// `state/drafts`: unanswered messages, one file per message.
     pub fn drafts(&self) -> PathBuf {
         self.state.join("drafts")
     }

@@ -201,6 +201,39 @@ impl TestEnv {
         c
     }
 
+    /// A `panechat` command run under `strace` with `strace_args` (e.g. `-e
+    /// inject=fdatasync:signal=SIGKILL:when=1`), so a kill is placed at an exact syscall.
+    pub fn cmd_traced<I, S>(&self, strace_args: &[&str], args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let mut c = Command::new("strace");
+        c.env_clear()
+            .envs(&self.env)
+            .args(strace_args)
+            .arg("--")
+            .arg(panechat_bin())
+            .args(args)
+            .current_dir(self.root.join("work"))
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Runs panechat under `strace` to completion (see [`TestEnv::cmd_traced`]); a command
+    /// killed by an injected signal ends with code -1 or 128 + the signal (strace's own status).
+    pub fn run_traced<I, S>(&self, strace_args: &[&str], args: I) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        Run::from(
+            self.cmd_traced(strace_args, args)
+                .output()
+                .expect("running strace (is it installed?)"),
+        )
+    }
+
     /// Runs panechat to completion.
     pub fn run<I, S>(&self, args: I) -> Run
     where

@@ -111,3 +111,132 @@ pub fn hold(env: &TestEnv, session: &str, id: &str) -> Held {
 pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
+
+/// The user messages of conversation `id`, in order, from `show --json`.
+pub fn users(env: &TestEnv, id: &str) -> Vec<String> {
+    show(env, "test", Some(id))["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter(|m| m["role"] == "user")
+        .map(|m| m["content"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// The conversations `ls --json` lists, as (id, turns).
+pub fn listed(env: &TestEnv) -> Vec<(String, u64)> {
+    json(&env.run(["ls", "--json"]).ok().stdout)
+        .as_array()
+        .expect("ls --json is an array")
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap_or_default().to_string(),
+                c["turns"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+/// Temp files of interrupted writes (`.NAME.tmp.PID.N`) anywhere under `dir`.
+pub fn litter(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(litter(&p));
+        } else if e.file_name().to_string_lossy().contains(".tmp.") {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Panics (with `what` and doctor's report) unless `panechat doctor` finds no problem.
+#[track_caller]
+pub fn assert_doctor_clean(env: &TestEnv, what: &str) {
+    let d = env.run(["doctor"]);
+    assert!(
+        d.code == 0 && d.stdout.contains("ok: no problems found"),
+        "{what}: doctor is not clean (exit {}):\n{}{}",
+        d.code,
+        d.stdout,
+        d.stderr
+    );
+}
+
+/// A small tmpfs mounted for one test (disk-full cases); unmounted when dropped.
+pub struct Tmpfs {
+    /// The mount point.
+    pub dir: std::path::PathBuf,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (e.g. `200k`) on `dir` (created).
+    ///
+    /// # Panics
+    /// When the mount is refused (the disk-full tests need root, as in CI): the message says
+    /// so, the test is never skipped silently.
+    pub fn mount(dir: &std::path::Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(dir).unwrap();
+        let o = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(dir)
+            .output()
+            .expect("running mount");
+        assert!(
+            o.status.success(),
+            "this test needs a real tmpfs to fill up (run it as root); `mount -t tmpfs` was refused: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        Tmpfs {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Free bytes on the file system.
+    pub fn free(&self) -> u64 {
+        let c = std::ffi::CString::new(self.dir.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: statvfs writes into the zeroed struct; the path is a valid C string.
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        assert_eq!(unsafe { libc::statvfs(c.as_ptr(), &mut st) }, 0);
+        st.f_bavail as u64 * st.f_frsize as u64
+    }
+
+    /// Fills the file system with `filler` so that about `left` bytes stay free.
+    pub fn fill_to(&self, filler: &std::path::Path, left: u64) {
+        let _ = std::fs::remove_file(filler);
+        let n = self.free().saturating_sub(left);
+        let f = std::fs::File::create(filler).unwrap();
+        use std::io::Write;
+        let mut w = std::io::BufWriter::new(f);
+        let block = vec![b'x'; 4096];
+        let mut left_to_write = n as usize;
+        while left_to_write > 0 {
+            let k = left_to_write.min(block.len());
+            if w.write_all(&block[..k]).is_err() {
+                break;
+            }
+            left_to_write -= k;
+        }
+        let _ = w.flush();
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.dir)
+            .status();
+    }
+}

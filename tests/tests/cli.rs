@@ -596,17 +596,26 @@ fn failed_runs_leave_the_conversation_as_it_was_and_keep_the_message() {
         r.stderr
     );
     no_panic(&r);
-    // --retry sends the kept message again, to the same conversation.
+    // --retry sends the newest kept message again, to the same conversation; each failed
+    // message is kept, and the retry says how many older ones remain.
     fake.clear_requests();
     let r = env.run_in("a", ["q", "--retry"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.stdout, "echo: hello?\n");
+    assert!(r.stderr.contains("4 older one(s) kept"), "{}", r.stderr);
     assert_eq!(fake.requests()[0].last_user_message().unwrap(), "hello?");
     assert_eq!(
         show(&env, "a", None)["messages"].as_array().unwrap().len(),
         4
     );
-    let r = env.run_in("a", ["q", "--retry"]);
+    let d = env.run(["doctor"]).ok();
+    assert!(
+        d.stdout.contains("note: 4 unanswered message(s) kept"),
+        "{}",
+        d.stdout
+    );
+    // Another session has nothing to retry.
+    let r = env.run_in("b", ["q", "--retry"]);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("no unanswered message"));
     no_panic(&r);

@@ -171,6 +171,7 @@ fn turn(i: usize, filler: usize) -> Turn {
         finish_reason: (i % 3 == 0).then(|| "stop".to_owned()),
         truncated: i % 5 == 0,
         attachments: Vec::new(),
+        message_id: None,
     }
 }
 

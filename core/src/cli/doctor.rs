@@ -94,10 +94,74 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             }
         }
     }
+    // Temp files of writers that were killed before renaming them.
+    for path in atomic::litter(&[
+        p.data.clone(),
+        p.conversations(),
+        p.state.clone(),
+        p.sessions(),
+        p.drafts(),
+        p.runs(),
+        p.locks(),
+        p.logs(),
+    ]) {
+        let ok = fix && fs::remove_file(&path).is_ok();
+        r.problem(
+            format!(
+                "{}: a temp file left by an interrupted write (its writer is gone; it holds nothing that was stored)",
+                path.display()
+            ),
+            ok,
+        );
+    }
     let ids = ctx.store.ids()?;
+    // Derived files of a conversation whose log is gone (a removal that was interrupted).
+    for e in panechat::paths::list_dir(&p.conversations()).unwrap_or_default() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(stem) = name
+            .strip_suffix(".json")
+            .or_else(|| name.strip_suffix(".history"))
+        else {
+            continue;
+        };
+        let Some(id) = ConversationId::from_trusted(stem) else {
+            continue;
+        };
+        if !ctx.store.exists(&id) {
+            let ok = fix
+                && repair_locked(ctx, &id, || {
+                    if ctx.store.exists(&id) {
+                        return Ok(());
+                    }
+                    fs::remove_file(e.path()).map_err(|err| Error::io(e.path(), err))
+                });
+            r.problem(
+                format!(
+                    "{}: left by a removal that was interrupted (its log is gone)",
+                    e.path().display()
+                ),
+                ok,
+            );
+        }
+    }
     let mut healthy = Vec::new();
     for id in &ids {
         let path = ctx.store.log_path(id);
+        let bytes = fs::read(&path).unwrap_or_default();
+        if !bytes.contains(&b'\n') {
+            // Not one complete record: a conversation whose creation was interrupted by an
+            // older version (logs are now linked into place whole). It never held a turn.
+            let ok = fix && repair_locked(ctx, id, || discard_unborn(ctx, id, &bytes));
+            r.problem(
+                format!(
+                    "{}: a log without a complete header (a creation that was interrupted; it holds no turn){}",
+                    path.display(),
+                    if ok { ", removed" } else { "" }
+                ),
+                ok,
+            );
+            continue;
+        }
         match log::load(&path) {
             Ok(conv) => {
                 if conv.torn_tail.is_some() {
@@ -156,15 +220,29 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             Err(e) => r.problem(format!("{}: {e}", path.display()), false),
         }
     }
-    // Index.
+    // Index: the same conversations, with what their logs say.
     let read = index::read(&p.index())?;
-    let mut listed: Vec<&str> = read.summaries.iter().map(|s| s.id.as_str()).collect();
+    let key =
+        |s: &panechat::store::conversation::Summary| (s.id.to_string(), s.turns, s.title.clone());
+    let mut listed: Vec<_> = read.summaries.iter().map(key).collect();
     listed.sort();
-    let mut actual: Vec<&str> = healthy.iter().map(|s| s.id.as_str()).collect();
+    let mut actual: Vec<_> = healthy.iter().map(key).collect();
     actual.sort();
     if !read.bad_lines.is_empty() || listed != actual {
-        let ok = fix && index::rewrite(&p, &healthy).unwrap_or(false);
-        r.problem(format!("the index ({}) does not match the conversations ({} listed, {} exist, {} bad lines)", p.index().display(), listed.len(), actual.len(), read.bad_lines.len()), ok);
+        let stale = listed.iter().filter(|l| !actual.contains(l)).count();
+        // Rebuilt from the logs as they are once the index lock is held.
+        let ok = fix
+            && index::rewrite_with(&p, || {
+                let mut out = Vec::new();
+                for id in ctx.store.ids()? {
+                    if let Ok(c) = ctx.store.load(&id) {
+                        out.push(c.summary());
+                    }
+                }
+                Ok(out)
+            })
+            .unwrap_or(false);
+        r.problem(format!("the index ({}) does not match the conversations ({} listed, {} exist, {} out of date, {} bad lines)", p.index().display(), listed.len(), actual.len(), stale, read.bad_lines.len()), ok);
     }
     // Orphan lock files.
     if let Ok(entries) = fs::read_dir(p.locks()) {
@@ -177,11 +255,11 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
                 continue;
             };
             if !ctx.store.exists(&id) {
-                let ok = fix
-                    && match lock::try_acquire(&e.path()) {
-                        Ok(Some(g)) => g.unlink().is_ok(),
-                        _ => false,
-                    };
+                // Held: a query creating that conversation with its first turn right now.
+                let Ok(Some(g)) = lock::try_acquire(&e.path()) else {
+                    continue;
+                };
+                let ok = fix && g.unlink().is_ok();
                 r.problem(
                     format!("lock file without a conversation: {}", e.path().display()),
                     ok,
@@ -214,13 +292,25 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             );
         }
     }
-    let drafts = fs::read_dir(p.drafts())
-        .map(|d| {
-            d.flatten()
-                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-                .count()
-        })
-        .unwrap_or(0);
+    // Drafts: a message whose turn is stored is not offered again.
+    let mut drafts = 0;
+    for (path, d) in ctx.store.all_drafts() {
+        if d.in_progress() {
+            continue;
+        }
+        if ctx.store.draft_answered(&d) {
+            let ok = fix && ctx.store.clear_draft(&d).is_ok();
+            r.problem(
+                format!(
+                    "{}: a message kept as unanswered is already answered (a query was killed after storing it)",
+                    path.display()
+                ),
+                ok,
+            );
+        } else {
+            drafts += 1;
+        }
+    }
     if drafts > 0 {
         r.lines.push(format!("note: {drafts} unanswered message(s) kept; `panechat q --retry` in that pane sends it again"));
     }
@@ -278,6 +368,27 @@ fn repair_locked(ctx: &Ctx, id: &ConversationId, f: impl FnOnce() -> Result<()>)
         Ok(Some(_g)) => f().is_ok(),
         _ => false,
     }
+}
+
+/// Removes a conversation whose log never got a complete record (its bytes, if any, are kept
+/// in a `.torn-*` side file) with its derived files, and records the removal in the index.
+fn discard_unborn(ctx: &Ctx, id: &ConversationId, bytes: &[u8]) -> Result<()> {
+    let path = ctx.store.log_path(id);
+    if !bytes.is_empty() {
+        atomic::write_atomic(&log::torn_path(&path), bytes)?;
+    }
+    for f in [
+        path.clone(),
+        ctx.store.summary_path(id),
+        ctx.store.history_path(id),
+    ] {
+        match fs::remove_file(&f) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(&f, e)),
+        }
+    }
+    atomic::sync_dir(&ctx.paths.conversations())
 }
 
 /// Moves lines that do not parse (and a torn tail) into a side file and rewrites the log

@@ -59,7 +59,9 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     }
     let src = show::resolve(ctx, args.target.as_deref())?;
     ctx.store.ensure_dirs()?;
-    let s = ctx.store.fork(&src, args.last)?;
+    let forked = ctx.store.fork(&src, args.last)?;
+    ctx.warn_stale("the fork", forked.stale.as_ref());
+    let s = forked.value;
     let mut activated = None;
     if let Some(raw) = &args.session {
         let target = ctx.named_session(raw)?;
@@ -92,7 +94,9 @@ fn fork_here(ctx: &mut Ctx, args: &Args) -> Result<panechat::store::conversation
     let target = args.target.clone().or(from_env);
     let src = show::resolve(ctx, target.as_deref())?;
     ctx.store.ensure_dirs()?;
-    let s = ctx.store.fork(&src, args.last)?;
+    let forked = ctx.store.fork(&src, args.last)?;
+    ctx.warn_stale("the fork", forked.stale.as_ref());
+    let s = forked.value;
     let here = ctx.session()?;
     mapping::activate(&ctx.paths, &here, &s.id)?;
     ctx.publish(&s.id);

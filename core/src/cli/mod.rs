@@ -250,6 +250,18 @@ impl Ctx {
         }
     }
 
+    /// Warns that `what` is stored but a file derived from the log could not be updated (a
+    /// [`panechat::store::Durable`] with a stale part): the command still succeeds.
+    fn warn_stale(&self, what: &str, stale: Option<&Error>) {
+        if let Some(e) = stale {
+            self.log(
+                "WARN",
+                &format!("{what} is stored; derived files are stale: {e}"),
+            );
+            eprintln!("panechat: warning: {what} is stored, but the files derived from the conversation's log (its summary, history cache, the list `ls` reads) could not be updated ({e});\n  the next query and `panechat doctor --repair` rebuild them from the log");
+        }
+    }
+
     fn note(&self, msg: &str) {
         if !self.quiet {
             eprintln!("{msg}");

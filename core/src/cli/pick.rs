@@ -678,7 +678,9 @@ fn act(
             ])
             .map_err(|e| format!("cannot split: {e}"))?;
             let new = new.trim();
-            let fork = ctx.store.fork(id, args.keep).map_err(|e| e.to_string())?;
+            let forked = ctx.store.fork(id, args.keep).map_err(|e| e.to_string())?;
+            ctx.warn_stale("the fork", forked.stale.as_ref());
+            let fork = forked.value;
             let session = ctx
                 .named_session(&format!("pane:{new}"))
                 .map_err(|e| e.to_string())?;

@@ -1,11 +1,14 @@
 //! `panechat query`: ask in this pane's conversation.
 //!
-//! Order of work: read the message, resolve the conversation, save the message as the session's
-//! draft (so nothing typed is lost), register the run (from then on the pane shows that
+//! Order of work: read the message, resolve the conversation (a new one is only reserved: it is
+//! created with its first turn), save the message as a draft of its own with its message id (so
+//! nothing typed is lost), register the run (from then on the pane shows that
 //! conversation and what the run does: see [`panechat::state`]), take the conversation's lock
-//! (waiting, asking or failing per `--on-locked`), load the history, stream the reply, append the
-//! turn durably, clear the draft, make the conversation the session's active one, then generate
-//! a title. Each change of the run's state is published to every pane that shows the
+//! (waiting, asking or failing per `--on-locked`), for a retry look for the message's id in the
+//! log (a stored message is not sent again), load the history, stream the reply, append the turn
+//! durably, clear the draft, make the conversation the session's active one, then generate a
+//! title. Once the turn is stored, nothing that follows makes the query fail: a step that fails
+//! after it is a warning. Each change of the run's state is published to every pane that shows the
 //! conversation; a watcher process republishes if this process is killed.
 //!
 //! The session's mapping changes only once the turn is stored: a query that gives up, is
@@ -26,8 +29,8 @@ use panechat::lock::{self, LockGuard, WaitOutcome, Waiter};
 use panechat::provider::{self, ChatRequest, Message, Role, StreamEvent, StreamItem, Usage};
 use panechat::runs::{Registration, RunState};
 use panechat::session::Session;
-use panechat::store::conversation::{ConversationId, Summary, Turn};
-use panechat::store::{mapping, Draft, NewConversation};
+use panechat::store::conversation::{new_message_id, snippet, ConversationId, Summary, Turn};
+use panechat::store::{mapping, Draft, NewConversation, NewSettings};
 use panechat::target::{self, Target};
 use panechat::title;
 use panechat::{Error, Result};
@@ -92,7 +95,8 @@ pub struct Args {
     /// Print the reply when it is complete instead of as it streams.
     #[arg(long)]
     no_stream: bool,
-    /// Send this session's unanswered message again.
+    /// Send this session's newest unanswered message again (a message already answered is not
+    /// sent twice: its stored reply is shown).
     #[arg(long, conflicts_with = "message")]
     retry: bool,
     /// Attach a pane's text: this pane (`--pane` alone), left, right, up, down, last (tmux), or a
@@ -287,11 +291,31 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> Result<i32> {
         OnLocked::Fail
     });
 
-    let (message, retry_target, attachments) = if args.retry {
-        let d = ctx.store.draft(&session.key).ok_or_else(|| {
+    let (message, retried, attachments) = if args.retry {
+        // The newest unanswered message of this pane (one that no running query is sending).
+        let mut kept = ctx.store.drafts(&session.key);
+        let d = kept.pop().ok_or_else(|| {
             Error::NotFound("this session has no unanswered message to retry".into())
         })?;
-        (d.message, d.conversation, d.attachments)
+        if !kept.is_empty() {
+            ctx.note(&format!(
+                "panechat: sending again your newest unanswered message (\"{}\", {}); {} older one(s) kept: `panechat q --retry` again sends the next",
+                snippet(&d.message),
+                panechat::time::ago(&d.at),
+                kept.len()
+            ));
+        }
+        if let Some(id) = d
+            .conversation
+            .as_ref()
+            .filter(|_| ctx.store.draft_answered(&d))
+        {
+            // Stored already (wherever this retry would go now): nothing is sent again.
+            if let Some(turn) = ctx.store.find_message(id, &d.message_id)? {
+                return already_answered(ctx, &session, None, None, id, &d, &turn);
+            }
+        }
+        (d.message.clone(), Some(d.clone()), d.attachments)
     } else {
         // `--id` alone with the message still to be typed: the conversation is picked first,
         // then the message is written (nothing is typed for a conversation not yet chosen).
@@ -342,17 +366,36 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> Result<i32> {
     };
 
     ctx.store.ensure_dirs()?;
-    let mut summary = resolve(ctx, &cfg, &session, &args, retry_target)?;
+    // The message's identity, kept by a retry: stored with its turn, it is how a second
+    // attempt of a stored message is recognised.
+    let message_id = retried
+        .as_ref()
+        .map(|d| d.message_id.clone())
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(new_message_id);
+    let (mut summary, mut fresh) = resolve(ctx, &cfg, &session, &args, retried.as_ref())?;
+    let pid = std::process::id();
     let mut draft = Draft {
         session: session.key.clone(),
+        message_id: message_id.clone(),
         conversation: Some(summary.id.clone()),
+        new_conversation: fresh.as_ref().map(new_settings),
         message: message.clone(),
         attachments: attachments.clone(),
         partial_reply: String::new(),
         error: String::new(),
-        at: panechat::time::now_rfc3339(),
+        at: retried
+            .as_ref()
+            .map(|d| d.at.clone())
+            .unwrap_or_else(panechat::time::now_rfc3339),
+        pid,
+        start: panechat::session::process_start_time(pid).unwrap_or(0),
     };
     ctx.store.save_draft(&draft)?;
+    if let Some(old) = retried.as_ref().filter(|d| d.message_id.is_empty()) {
+        // A draft of an older version, now kept under the message's identity.
+        ctx.store.clear_draft(old)?;
+    }
 
     let mut reg = Registration::register(
         &ctx.paths,
@@ -364,8 +407,8 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> Result<i32> {
         &cfg.model,
     )?;
     let _watcher = spawn_watcher(ctx, &reg);
-    let locked = lock_conversation(ctx, &cfg, summary, on_locked, &mut reg);
-    let (mut guard, locked_summary) = match locked {
+    let locked = lock_conversation(ctx, &cfg, summary, fresh, on_locked, &mut reg);
+    let (mut guard, locked_summary, locked_fresh) = match locked {
         Ok(x) => x,
         Err(e) => {
             let id = reg.run().conversation.clone();
@@ -377,10 +420,40 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> Result<i32> {
         }
     };
     summary = locked_summary;
+    fresh = locked_fresh;
     guard.write_holder(&lock::Holder::this_process(&session, "query"))?;
-    draft.conversation = Some(summary.id.clone());
+    if fresh.is_some() && ctx.store.exists(&summary.id) {
+        // Created meanwhile by another attempt at the same message.
+        fresh = None;
+        summary = ctx.store.summary(&summary.id)?;
+    }
+    if draft.conversation.as_ref() != Some(&summary.id) {
+        draft.conversation = Some(summary.id.clone());
+        draft.new_conversation = fresh.as_ref().map(new_settings);
+        ctx.store.save_draft(&draft)?;
+    }
+    if retried.is_some() && fresh.is_none() {
+        if let Some(turn) = ctx.store.find_message(&summary.id, &message_id)? {
+            return already_answered(
+                ctx,
+                &session,
+                Some(guard),
+                Some(reg),
+                &summary.id,
+                &draft,
+                &turn,
+            );
+        }
+    }
 
-    let opened = ctx.store.open_for_query(&summary.id)?;
+    let opened = match &fresh {
+        Some(_) => panechat::store::Opened {
+            summary: summary.clone(),
+            history: provider::History::Bytes(std::sync::Arc::new(Vec::new())),
+            rebuilt: false,
+        },
+        None => ctx.store.open_for_query(&summary.id)?,
+    };
     if opened.rebuilt {
         ctx.debug(&format!(
             "conversation {}: history rebuilt from its log",
@@ -396,8 +469,25 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> Result<i32> {
         .system
         .clone()
         .filter(|s| conv.system.as_ref() != Some(s));
-    ctx.store
-        .set_settings(&guard, &mut conv, new_model, new_system)?;
+    match fresh.as_mut() {
+        // A conversation created with this turn records them in its header.
+        Some(new) => {
+            if new_model.is_some() {
+                new.model = new_model.clone();
+                conv.model = new_model;
+            }
+            if new_system.is_some() {
+                new.system = new_system.clone();
+                conv.system = new_system;
+            }
+        }
+        None => {
+            let stale = ctx
+                .store
+                .set_settings(&guard, &mut conv, new_model, new_system)?;
+            ctx.warn_stale("the conversation's new settings", stale.as_ref());
+        }
+    }
     let model = conv.model.clone().unwrap_or_else(|| cfg.model.clone());
     reg.set_model(pcfg.kind.as_str(), &model);
     reg.set(summary.id.as_str(), RunState::Streaming)?;
@@ -445,7 +535,12 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> Result<i32> {
             draft.partial_reply = partial;
             draft.error = err.to_string();
             let _ = ctx.store.save_draft(&draft);
-            drop(guard);
+            if fresh.is_some() {
+                // The conversation it was to start does not exist: nothing to leave locked.
+                let _ = guard.unlink();
+            } else {
+                drop(guard);
+            }
             drop(reg);
             ctx.publish_here_and(&summary.id);
             return Err(match err {
@@ -466,6 +561,7 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> Result<i32> {
         finish_reason: reply.finish_reason,
         truncated: reply.truncated,
         attachments,
+        message_id: Some(message_id),
     };
     let model_for_title = turn.model.clone();
     ctx.log(
@@ -484,25 +580,60 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> Result<i32> {
             }
         ),
     );
-    ctx.store.append_turn(&guard, &mut conv, &turn)?;
-    ctx.store.clear_draft(&session.key)?;
-    mapping::activate(&ctx.paths, &session, &summary.id)?;
+    let stored = match fresh.take() {
+        Some(new) => ctx
+            .store
+            .create(NewConversation {
+                turns: vec![turn.clone()],
+                ..new
+            })
+            .map(|d| {
+                conv = d.value;
+                d.stale
+            }),
+        None => ctx.store.append_turn(&guard, &mut conv, &turn),
+    };
+    let stale = match stored {
+        Ok(stale) => stale,
+        Err(e) => {
+            // Nothing was stored: the message stays kept, as for a failed run.
+            ctx.log(
+                "ERROR",
+                &format!("the reply in {} could not be stored: {e}", summary.id),
+            );
+            draft.partial_reply = turn.assistant;
+            draft.error = e.to_string();
+            let _ = ctx.store.save_draft(&draft);
+            drop(guard);
+            drop(reg);
+            ctx.publish_here_and(&summary.id);
+            return Err(Error::Other(format!(
+                "the reply could not be stored: {e}\nnothing was added to the conversation, your message is kept: `panechat q --retry` sends it again"
+            )));
+        }
+    };
+    // From here on the turn is stored: nothing that follows turns this into a failure.
+    ctx.warn_stale("the reply", stale.as_ref());
+    answered(ctx, &session, &summary.id, &draft);
 
     if conv.title.is_none() && cfg.title_generate && interrupted().is_none() {
-        reg.set(summary.id.as_str(), RunState::GeneratingTitle)?;
+        if let Err(e) = reg.set(summary.id.as_str(), RunState::GeneratingTitle) {
+            ctx.debug(&format!("cannot record the run's state: {e}"));
+        }
         ctx.publish_here_and(&summary.id);
         let first = if conv.turns == 1 {
             Some(turn)
         } else {
-            ctx.store.first_turn(&summary.id)?
+            ctx.store.first_turn(&summary.id).ok().flatten()
         };
         match first
             .map(|t| generate_title(&cfg, &pcfg, &model_for_title, &t))
             .unwrap_or_else(|| Ok(String::new()))
         {
-            Ok(t) if !t.is_empty() => {
-                ctx.store.set_title(&guard, &summary.id, &t, "model")?;
-            }
+            Ok(t) if !t.is_empty() => match ctx.store.set_title(&guard, &summary.id, &t, "model") {
+                Ok(d) => ctx.warn_stale("the title", d.stale.as_ref()),
+                Err(e) => ctx.debug(&format!("the generated title was not stored: {e}")),
+            },
             Ok(_) => ctx.debug("the model's title was empty"),
             Err(e) => ctx.debug(&format!("no title generated: {e}")),
         }
@@ -511,6 +642,57 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> Result<i32> {
     drop(reg);
     ctx.publish_here_and(&summary.id);
     Ok(0)
+}
+
+/// What follows a stored turn: its draft is removed and the conversation becomes the session's
+/// active one. The turn is stored already, so a failure here is a warning.
+fn answered(ctx: &Ctx, session: &Session, id: &ConversationId, draft: &Draft) {
+    if let Err(e) = ctx.store.clear_draft(draft) {
+        eprintln!("panechat: warning: the reply is stored, but its draft could not be removed ({e});\n  `panechat q --retry` recognises it as answered and does not send it again");
+    }
+    if let Err(e) = mapping::activate(&ctx.paths, session, id) {
+        eprintln!("panechat: warning: the reply is stored in {id}, but it could not be made this pane's conversation ({e}); `panechat use {id}` does it");
+    }
+}
+
+/// `--retry` of a message whose turn is stored already (a query was killed after storing it):
+/// nothing is sent or stored again; the stored reply is shown.
+fn already_answered(
+    ctx: &Ctx,
+    session: &Session,
+    guard: Option<LockGuard>,
+    reg: Option<Registration>,
+    id: &ConversationId,
+    draft: &Draft,
+    turn: &Turn,
+) -> Result<i32> {
+    ctx.note(&format!(
+        "panechat: this message was already answered in conversation {id} (stored {}); it was not sent again. The stored reply:",
+        panechat::time::ago(&turn.finished_at)
+    ));
+    let text = if std::io::stdout().is_terminal() {
+        title::strip_terminal_controls(&turn.assistant)
+    } else {
+        std::borrow::Cow::Borrowed(turn.assistant.as_str())
+    };
+    let mut text = text.into_owned();
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    answered(ctx, session, id, draft);
+    drop(guard);
+    drop(reg);
+    ctx.publish_here_and(id);
+    super::out(&text)?;
+    Ok(0)
+}
+
+/// The settings a draft keeps for the conversation its message starts.
+fn new_settings(new: &NewConversation) -> NewSettings {
+    NewSettings {
+        model: new.model.clone(),
+        system: new.system.clone(),
+    }
 }
 
 /// Starts `panechat refresh --after-pid` in its own session: it waits for this process to end
@@ -653,18 +835,33 @@ fn edit_message(ctx: &Ctx) -> Result<String> {
     String::from_utf8(text).map_err(|_| Error::Usage("the message is not valid UTF-8 text".into()))
 }
 
-/// Decides which conversation this query goes to (creating one for --new / --fork).
+/// Decides which conversation this query goes to: an existing one (created now for --fork), or
+/// one to create with this query's turn (--new and the like; returned with what it starts with,
+/// so a first turn that fails leaves no conversation).
 fn resolve(
     ctx: &mut Ctx,
     cfg: &Config,
     session: &Session,
     args: &Args,
-    retry: Option<ConversationId>,
-) -> Result<Summary> {
+    retry: Option<&Draft>,
+) -> Result<(Summary, Option<NewConversation>)> {
     if args.new {
-        return new_conversation(ctx, cfg, args);
+        return Ok(new_conversation(ctx, cfg, args));
     }
-    let explicit = match (&args.id, retry) {
+    let retry_id = retry.and_then(|d| d.conversation.clone());
+    if let (None, Some(d), Some(id)) = (&args.id, retry, &retry_id) {
+        if let (Some(settings), false) = (&d.new_conversation, ctx.store.exists(id)) {
+            // The message was to start a conversation: it still does, under the same id.
+            let new = NewConversation {
+                id: Some(id.clone()),
+                model: args.model.clone().or_else(|| settings.model.clone()),
+                system: args.system.clone().or_else(|| settings.system.clone()),
+                ..Default::default()
+            };
+            return Ok((ctx.store.reserve(&new), Some(new)));
+        }
+    }
+    let explicit = match (&args.id, retry_id) {
         (Some(t), _) => Some(Target::parse(t)?),
         (None, Some(id)) if ctx.store.exists(&id) => Some(Target::Id(id.to_string())),
         _ => None,
@@ -718,18 +915,20 @@ fn resolve(
         }
     };
     match (base, &args.fork) {
-        (Resolved::New, _) => new_conversation(ctx, cfg, args),
-        (Resolved::Id(id), None) => ctx.store.summary(&id),
+        (Resolved::New, _) => Ok(new_conversation(ctx, cfg, args)),
+        (Resolved::Id(id), None) => Ok((ctx.store.summary(&id)?, None)),
         (Resolved::Id(id), Some(n)) => {
             let keep = parse_keep(n)?;
-            let s = ctx.store.fork(&id, keep)?;
+            let forked = ctx.store.fork(&id, keep)?;
+            ctx.warn_stale("the fork", forked.stale.as_ref());
+            let s = forked.value;
             ctx.note(&format!(
                 "panechat: forked {} into {} ({} kept)",
                 id,
                 s.id,
                 ui::turns(s.turns)
             ));
-            Ok(s)
+            Ok((s, None))
         }
     }
 }
@@ -771,14 +970,20 @@ pub fn parse_keep(n: &str) -> Result<Option<usize>> {
     })
 }
 
-fn new_conversation(ctx: &Ctx, cfg: &Config, args: &Args) -> Result<Summary> {
-    let s = ctx.store.create(NewConversation {
+/// A new conversation, reserved: it is created with its first turn.
+fn new_conversation(ctx: &Ctx, cfg: &Config, args: &Args) -> (Summary, Option<NewConversation>) {
+    let mut new = NewConversation {
         model: args.model.clone(),
         system: args.system.clone().or_else(|| cfg.system.clone()),
         ..Default::default()
-    })?;
-    ctx.debug(&format!("new conversation {}", s.id));
-    Ok(s)
+    };
+    let s = ctx.store.reserve(&new);
+    new.id = Some(s.id.clone());
+    ctx.debug(&format!(
+        "new conversation {} (created with its first turn)",
+        s.id
+    ));
+    (s, Some(new))
 }
 
 /// The live "waiting for …" line.
@@ -822,14 +1027,15 @@ fn lock_conversation(
     ctx: &Ctx,
     cfg: &Config,
     mut summary: Summary,
+    mut fresh: Option<NewConversation>,
     mode: OnLocked,
     reg: &mut Registration,
-) -> Result<(LockGuard, Summary)> {
+) -> Result<(LockGuard, Summary, Option<NewConversation>)> {
     'conversation: loop {
         reg.set(summary.id.as_str(), RunState::WaitingForLock)?;
         let path = ctx.store.lock_path(&summary.id);
         if let Some(g) = lock::try_acquire(&path)? {
-            return Ok((g, summary));
+            return Ok((g, summary, fresh));
         }
         let waiter = Waiter::start(&path)?;
         // The pane now shows that it waits (and the holder's panes nothing new).
@@ -884,7 +1090,7 @@ fn lock_conversation(
             match waiter.wait(Some(left.map_or(tick, |l| l.min(tick))))? {
                 WaitOutcome::Acquired(g) => {
                     line.clear();
-                    return Ok((g, summary));
+                    return Ok((g, summary, fresh));
                 }
                 WaitOutcome::TimedOut => {
                     if deadline.is_none_or(|d| Instant::now() < d) {
@@ -908,10 +1114,13 @@ fn lock_conversation(
                             deadline = None;
                         }
                         LockAnswer::New => {
-                            summary = ctx.store.create(NewConversation {
+                            let mut new = NewConversation {
                                 system: cfg.system.clone(),
                                 ..Default::default()
-                            })?;
+                            };
+                            summary = ctx.store.reserve(&new);
+                            new.id = Some(summary.id.clone());
+                            fresh = Some(new);
                             ctx.note(&format!(
                                 "panechat: {what} is busy; continuing in new conversation {}",
                                 summary.id
@@ -920,7 +1129,10 @@ fn lock_conversation(
                         }
                         LockAnswer::Fork => {
                             let src = summary.id.clone();
-                            summary = ctx.store.fork(&src, None)?;
+                            let forked = ctx.store.fork(&src, None)?;
+                            ctx.warn_stale("the fork", forked.stale.as_ref());
+                            summary = forked.value;
+                            fresh = None;
                             ctx.note(&format!(
                                 "panechat: {what} is busy; continuing in its fork {}",
                                 summary.id

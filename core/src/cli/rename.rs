@@ -46,7 +46,8 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         "",
         "",
     )?;
-    ctx.store.set_title(&guard, &id, &title, "user")?;
+    let stored = ctx.store.set_title(&guard, &id, &title, "user")?;
+    ctx.warn_stale("the title", stored.stale.as_ref());
     drop(reg);
     drop(guard);
     // Every pane that shows it gets the new title, wherever the rename came from.

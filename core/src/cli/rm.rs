@@ -133,7 +133,10 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             "",
             "",
         )?;
-        ctx.store.remove(&guard, id)?;
+        if let Some(e) = ctx.store.remove(&guard, id)? {
+            ctx.log("WARN", &format!("{id} is deleted; the index is stale: {e}"));
+            eprintln!("panechat: warning: {id} is deleted, but the list of conversations could not be updated ({e}); `panechat doctor --repair` rebuilds it");
+        }
         // Every session that knew it forgets it; those that showed it fall back.
         let mut affected = Vec::new();
         for rec in mapping::all(&ctx.paths)? {

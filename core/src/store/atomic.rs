@@ -4,7 +4,7 @@
 
 use std::fs::{self, File};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{IoContext, Result};
 use crate::files::{self, Access};
@@ -25,13 +25,49 @@ pub fn write_replace(path: &Path, bytes: &[u8]) -> Result<()> {
     replace(path, bytes, false)
 }
 
-fn replace(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
+/// A temp file name beside `path` for this process: `.NAME.tmp.PID.N`. Such a file is left
+/// behind only when its writer dies; [`litter`] finds it then.
+pub fn temp_path(path: &Path) -> PathBuf {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp.{}.{}", std::process::id(), unique()));
+    dir.join(format!(".{name}.tmp.{}.{}", std::process::id(), unique()))
+}
+
+/// The pid of the writer of temp file `name` ([`temp_path`]), if it is one.
+fn temp_writer(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix('.')?;
+    let at = rest.rfind(".tmp.")?;
+    let (pid, n) = rest[at + 5..].split_once('.')?;
+    n.parse::<u64>().ok()?;
+    pid.parse().ok()
+}
+
+/// Temp files in `dirs` whose writer is no longer running (it was killed between creating
+/// and renaming them): they hold nothing that was acknowledged.
+pub fn litter(dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for dir in dirs {
+        let Ok(rd) = fs::read_dir(dir) else { continue };
+        for e in rd.flatten() {
+            let name = e.file_name();
+            let Some(pid) = name.to_str().and_then(temp_writer) else {
+                continue;
+            };
+            if !crate::session::process_alive(pid, 0) {
+                out.push(e.path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn replace(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = temp_path(path);
     files::check_replace_target(path).ctx(path)?;
     let res = (|| {
         let mut f = files::open_private_file(&tmp, Access::CreateNew).ctx(&tmp)?;
@@ -81,6 +117,13 @@ mod tests {
         );
         let leftovers: Vec<_> = fs::read_dir(&dir).unwrap().collect();
         assert_eq!(leftovers.len(), 1);
+        // A temp file of a dead writer is litter; one of a live writer (this one) is not.
+        let dead = dir.join(".f.json.tmp.4000000.0");
+        fs::write(&dead, b"x").unwrap();
+        let live = temp_path(&p);
+        fs::write(&live, b"x").unwrap();
+        fs::write(dir.join(".f.json.tmp.x.0"), b"x").unwrap();
+        assert_eq!(litter(std::slice::from_ref(&dir)), vec![dead]);
         fs::remove_dir_all(&dir).unwrap();
     }
 }

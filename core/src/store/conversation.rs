@@ -170,6 +170,16 @@ pub struct Turn {
     /// as history, with every later question.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<crate::context::Attachment>,
+    /// The message's identity, given when it was first drafted ([`new_message_id`]): a retry
+    /// of a message whose id is already in the log is recognised and not stored again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+}
+
+/// A new message identity: like a conversation id, time-ordered (so the newest of several
+/// messages sorts last) and unique.
+pub fn new_message_id() -> String {
+    ConversationId::generate().0
 }
 
 /// One line of a conversation log.
@@ -456,6 +466,7 @@ mod attachment_tests {
             finish_reason: None,
             truncated: false,
             attachments,
+            message_id: None,
         }
     }
 

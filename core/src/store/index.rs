@@ -86,11 +86,17 @@ pub fn needs_compaction(read: &IndexRead) -> bool {
     read.lines > 256 && read.lines > 2 * read.summaries.len()
 }
 
-/// Rewrites the index with exactly `summaries` (exclusive lock; skipped when busy).
-pub fn rewrite(paths: &Paths, summaries: &[Summary]) -> Result<bool> {
+/// Rewrites the index with the summaries `snapshot` returns, called while the exclusive lock
+/// is held, so nothing appended or removed before the rewrite is lost from it (skipped when
+/// busy: returns `false`).
+pub fn rewrite_with(
+    paths: &Paths,
+    snapshot: impl FnOnce() -> Result<Vec<Summary>>,
+) -> Result<bool> {
     let Some(_g) = lock::try_acquire(&paths.index_lock())? else {
         return Ok(false);
     };
+    let summaries = snapshot()?;
     let mut bytes = Vec::with_capacity(summaries.len() * 200);
     let mut sorted: Vec<&Summary> = summaries.iter().collect();
     sorted.sort_by(|a, b| a.updated_at.cmp(&b.updated_at));
@@ -100,4 +106,9 @@ pub fn rewrite(paths: &Paths, summaries: &[Summary]) -> Result<bool> {
     }
     atomic::write_atomic(&paths.index(), &bytes)?;
     Ok(true)
+}
+
+/// Compacts the index: its live summaries, read under the exclusive lock, replace it.
+pub fn compact(paths: &Paths) -> Result<bool> {
+    rewrite_with(paths, || Ok(read(&paths.index())?.summaries))
 }

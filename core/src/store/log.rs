@@ -6,6 +6,7 @@
 //! appends, so a new record never glues onto half of an old one. A complete line that does not
 //! parse is an error naming the file and line.
 
+use std::fs;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -178,15 +179,54 @@ pub fn append(path: &Path, recs: &[Record]) -> Result<()> {
     f.sync_data().ctx(path)
 }
 
-/// Creates a new log with `recs`, failing if it exists. Durable when it returns.
+/// Moves `from` to `to` unless `to` exists (`AlreadyExists`), atomically: `renameat2` with
+/// `RENAME_NOREPLACE`. Where the file system cannot, a hard link and the removal of `from` do
+/// the same (the file has a second name until then).
+fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes());
+    let (f, t) = (c(from)?, c(to)?);
+    // SAFETY: both are valid NUL-terminated paths; renameat2 only reads them.
+    let r = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            f.as_ptr(),
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if r == 0 {
+        return Ok(());
+    }
+    let e = std::io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EINVAL) | Some(libc::ENOSYS) => {
+            fs::hard_link(from, to)?;
+            fs::remove_file(from)
+        }
+        _ => Err(e),
+    }
+}
+
+/// Creates a new log with `recs`, failing (`AlreadyExists`) if it exists. Durable when it
+/// returns. The log is written whole under a temp name and then moved into place without
+/// replacing anything, so it never exists empty or half-written, whenever the writer is killed.
 pub fn create(path: &Path, recs: &[Record]) -> Result<()> {
     let mut bytes = Vec::new();
     for r in recs {
         bytes.extend_from_slice(&encode(r));
     }
-    let mut f = crate::files::open_private_file(path, crate::files::Access::CreateNew).ctx(path)?;
-    f.write_all(&bytes).ctx(path)?;
-    f.sync_all().ctx(path)?;
+    let tmp = atomic::temp_path(path);
+    let written = (|| {
+        let mut f =
+            crate::files::open_private_file(&tmp, crate::files::Access::CreateNew).ctx(&tmp)?;
+        f.write_all(&bytes).ctx(&tmp)?;
+        f.sync_all().ctx(&tmp)?;
+        rename_noreplace(&tmp, path).ctx(path)
+    })();
+    let _ = fs::remove_file(&tmp);
+    written?;
     atomic::sync_dir(path.parent().unwrap_or(Path::new(".")))
 }
 
@@ -273,6 +313,7 @@ mod tests {
             finish_reason: None,
             truncated: false,
             attachments: Vec::new(),
+            message_id: None,
         }
     }
 

@@ -41,6 +41,8 @@ pub struct Store {
 /// What a new conversation starts with.
 #[derive(Debug, Clone, Default)]
 pub struct NewConversation {
+    /// Its id, when reserved beforehand ([`Store::reserve`]); else a fresh one.
+    pub id: Option<ConversationId>,
     /// The parent, for a fork.
     pub parent: Option<Parent>,
     /// Per-conversation model.
@@ -64,13 +66,44 @@ pub struct Opened {
     pub rebuilt: bool,
 }
 
-/// A message that was not answered, kept so it is not lost (see `panechat query --retry`).
+/// A change that is durable in the log, and what could not be brought up to date after it:
+/// the summary, the history cache or the index, files derived from the log that the next query
+/// and `doctor --repair` rebuild. A command reports such a failure as a warning, never as the
+/// change having failed.
+#[derive(Debug)]
+pub struct Durable<T> {
+    /// What was stored.
+    pub value: T,
+    /// The derived file that could not be updated, and why.
+    pub stale: Option<Error>,
+}
+
+/// The settings of a conversation that a message is to start: it is created with the message's
+/// turn, so a first turn that fails leaves no conversation behind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewSettings {
+    /// Per-conversation model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Per-conversation system prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+}
+
+/// A message that was not answered, kept so it is not lost (see `panechat query --retry`): one
+/// file per message, written before the message is sent and removed once its turn is stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Draft {
     /// The session that wrote it.
     pub session: SessionKey,
+    /// The message's identity, stored with its turn (empty in drafts of older versions).
+    #[serde(default)]
+    pub message_id: String,
     /// The conversation it was for.
     pub conversation: Option<ConversationId>,
+    /// Set when the message starts `conversation`, which exists only once its turn is stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_conversation: Option<NewSettings>,
     /// The message.
     pub message: String,
     /// What was attached to it.
@@ -84,6 +117,20 @@ pub struct Draft {
     pub error: String,
     /// When it was written.
     pub at: String,
+    /// The process sending it, with its start time: while that process runs, the message is
+    /// in progress, not unanswered.
+    #[serde(default)]
+    pub pid: u32,
+    /// The start time of `pid` ([`crate::session::process_start_time`]).
+    #[serde(default)]
+    pub start: u64,
+}
+
+impl Draft {
+    /// Whether the process that sends it is still running.
+    pub fn in_progress(&self) -> bool {
+        self.pid != 0 && crate::session::process_alive(self.pid, self.start)
+    }
 }
 
 impl Store {
@@ -139,12 +186,34 @@ impl Store {
         fs::symlink_metadata(self.log_path(id)).is_ok_and(|m| !m.is_dir())
     }
 
-    /// Creates a conversation; its log is durable when this returns.
-    pub fn create(&self, new: NewConversation) -> Result<Summary> {
+    /// An id and summary for a conversation not written yet: [`create`](Self::create) with
+    /// `id` set writes it.
+    pub fn reserve(&self, new: &NewConversation) -> Summary {
+        Summary::from_header(&Header {
+            v: 1,
+            id: new.id.clone().unwrap_or_else(ConversationId::generate),
+            created_at: crate::time::now_rfc3339(),
+            parent: new.parent.clone(),
+            model: new.model.clone(),
+            system: new.system.clone(),
+        })
+    }
+
+    /// Creates a conversation; its log is durable when this returns (its summary, history
+    /// cache and index line follow; see [`Durable`]).
+    pub fn create(&self, new: NewConversation) -> Result<Durable<Summary>> {
         self.ensure_dirs()?;
         let now = crate::time::now_rfc3339();
-        for _ in 0..8 {
-            let id = ConversationId::generate();
+        for attempt in 0..8 {
+            let id = match &new.id {
+                Some(id) if attempt == 0 => id.clone(),
+                Some(id) => {
+                    return Err(Error::Other(format!(
+                        "conversation {id} exists already; nothing was written"
+                    )))
+                }
+                None => ConversationId::generate(),
+            };
             let header = Header {
                 v: 1,
                 id: id.clone(),
@@ -181,9 +250,14 @@ impl Store {
                 torn_tail: None,
             };
             let mut summary = conv.summary();
-            self.write_history(&conv, &mut summary)?;
-            self.write_summary(&summary)?;
-            return Ok(summary);
+            let stale = self
+                .write_history(&conv, &mut summary)
+                .and_then(|_| self.write_summary(&summary))
+                .err();
+            return Ok(Durable {
+                value: summary,
+                stale,
+            });
         }
         Err(Error::Other("could not find a free conversation id".into()))
     }
@@ -191,13 +265,14 @@ impl Store {
     /// Forks `id` into a new conversation that records its parent, keeping the last `keep`
     /// turns (all when `None`; the last N are read from the end of the log, so the work is
     /// proportional to N). No lock is needed: only completed records are read.
-    pub fn fork(&self, id: &ConversationId, keep: Option<usize>) -> Result<Summary> {
+    pub fn fork(&self, id: &ConversationId, keep: Option<usize>) -> Result<Durable<Summary>> {
         let src = self.summary(id)?;
         let turns = match keep {
             Some(n) => self.last_turns(id, n)?,
             None => self.load(id)?.turns,
         };
         self.create(NewConversation {
+            id: None,
             parent: Some(Parent {
                 id: id.clone(),
                 turns_kept: turns.len() as u64,
@@ -323,31 +398,60 @@ impl Store {
     /// Appends a completed turn (caller holds the lock and opened the conversation with
     /// [`open_for_query`](Self::open_for_query)): one write and an fsync of the log, then the
     /// history cache and the summary. The cost does not depend on the conversation's length.
-    pub fn append_turn(&self, guard: &LockGuard, summary: &mut Summary, turn: &Turn) -> Result<()> {
+    ///
+    /// Once the log's fsync succeeded the turn is stored, whatever follows: a failure to update
+    /// the derived files is returned as `Ok(Some(error))` (they are rebuilt from the log).
+    pub fn append_turn(
+        &self,
+        guard: &LockGuard,
+        summary: &mut Summary,
+        turn: &Turn,
+    ) -> Result<Option<Error>> {
         let id = summary.id.clone();
         self.check_guard(guard, &id)?;
         let rec = Record::Turn(turn.clone());
         log::append(&self.log_path(&id), std::slice::from_ref(&rec))?;
-        let log_len = self.log_len(&id)?;
-        let enc = conversation::encode_history(turn);
-        let hp = self.history_path(&id);
-        let mut f = atomic::open_append(&hp)?;
-        use std::io::Write;
-        f.write_all(&enc).ctx(&hp)?;
         summary.apply(&rec);
-        summary.log_len = log_len;
-        summary.history_len += enc.len() as u64;
-        self.write_summary(summary)
+        let stale = (|| {
+            let log_len = self.log_len(&id)?;
+            let enc = conversation::encode_history(turn);
+            let hp = self.history_path(&id);
+            let mut f = atomic::open_append(&hp)?;
+            use std::io::Write;
+            f.write_all(&enc).ctx(&hp)?;
+            summary.log_len = log_len;
+            summary.history_len += enc.len() as u64;
+            self.write_summary(summary)
+        })()
+        .err();
+        if stale.is_some() {
+            // The cache no longer matches: the next query rebuilds it from the log.
+            summary.log_len = 0;
+        }
+        Ok(stale)
     }
 
-    /// Appends a title record (caller holds the lock) and updates the summary.
+    /// The stored turn of message `message_id` in conversation `id`, if any (reads the log).
+    pub fn find_message(&self, id: &ConversationId, message_id: &str) -> Result<Option<Turn>> {
+        if message_id.is_empty() {
+            return Ok(None);
+        }
+        Ok(self
+            .load(id)?
+            .turns
+            .into_iter()
+            .find(|t| t.message_id.as_deref() == Some(message_id)))
+    }
+
+    /// Appends a title record (caller holds the lock) and updates the summary (see
+    /// [`Durable`]: the title is stored once the record's fsync succeeded).
     pub fn set_title(
         &self,
         guard: &LockGuard,
         id: &ConversationId,
         title: &str,
         source: &str,
-    ) -> Result<Summary> {
+    ) -> Result<Durable<Summary>> {
         self.check_guard(guard, id)?;
         let path = self.log_path(id);
         let mut s = self.summary(id)?;
@@ -363,22 +467,27 @@ impl Store {
         log::append(&path, std::slice::from_ref(&rec))?;
         s.apply(&rec);
         // Keep the history cache valid only if it was valid before this record.
-        s.log_len = if in_step { self.log_len(id)? } else { 0 };
-        self.write_summary(&s)?;
-        Ok(s)
+        let stale = (|| {
+            s.log_len = if in_step { self.log_len(id)? } else { 0 };
+            self.write_summary(&s)
+        })()
+        .err();
+        Ok(Durable { value: s, stale })
     }
 
     /// Records per-conversation settings (caller holds the lock, conversation opened with
     /// [`open_for_query`](Self::open_for_query)).
+    /// Like [`append_turn`](Self::append_turn), a failure after the record is durable is
+    /// returned as `Ok(Some(error))`.
     pub fn set_settings(
         &self,
         guard: &LockGuard,
         summary: &mut Summary,
         model: Option<String>,
         system: Option<String>,
-    ) -> Result<()> {
+    ) -> Result<Option<Error>> {
         if model.is_none() && system.is_none() {
-            return Ok(());
+            return Ok(None);
         }
         self.check_guard(guard, &summary.id)?;
         let path = self.log_path(&summary.id);
@@ -389,8 +498,15 @@ impl Store {
         };
         log::append(&path, std::slice::from_ref(&rec))?;
         summary.apply(&rec);
-        summary.log_len = self.log_len(&summary.id)?;
-        self.write_summary(summary)
+        let stale = (|| {
+            summary.log_len = self.log_len(&summary.id)?;
+            self.write_summary(summary)
+        })()
+        .err();
+        if stale.is_some() {
+            summary.log_len = 0;
+        }
+        Ok(stale)
     }
 
     /// The first turn of a conversation, reading only the start of its log.
@@ -407,8 +523,9 @@ impl Store {
         Ok(None)
     }
 
-    /// Deletes a conversation's files (caller holds the lock and unlinks it afterwards).
-    pub fn remove(&self, guard: &LockGuard, id: &ConversationId) -> Result<()> {
+    /// Deletes a conversation's files (caller holds the lock and unlinks it afterwards). Once
+    /// the files are gone, a failure to record it in the index is returned as `Ok(Some(error))`.
+    pub fn remove(&self, guard: &LockGuard, id: &ConversationId) -> Result<Option<Error>> {
         self.check_guard(guard, id)?;
         let mut tomb = self.summary(id).unwrap_or_else(|_| Summary {
             id: id.clone(),
@@ -425,10 +542,12 @@ impl Store {
             history_len: 0,
             attachments: 0,
         });
+        // The log goes last: until it is gone the conversation is whole (its derived files
+        // are rebuilt from it), so a command killed here leaves it there or gone.
         for p in [
-            self.log_path(id),
             self.summary_path(id),
             self.history_path(id),
+            self.log_path(id),
         ] {
             match fs::remove_file(&p) {
                 Ok(()) => {}
@@ -436,10 +555,11 @@ impl Store {
                 Err(e) => return Err(Error::io(&p, e)),
             }
         }
-        atomic::sync_dir(&self.paths.conversations())?;
         tomb.deleted = true;
         tomb.updated_at = crate::time::now_rfc3339();
-        index::append(&self.paths, &tomb)
+        Ok(atomic::sync_dir(&self.paths.conversations())
+            .and_then(|_| index::append(&self.paths, &tomb))
+            .err())
     }
 
     /// Every conversation, most recently updated first, from the index. Rebuilds a missing index
@@ -453,22 +573,37 @@ impl Store {
             }
         }
         if index::needs_compaction(&read) {
-            let _ = index::rewrite(&self.paths, &read.summaries);
+            let _ = index::compact(&self.paths);
         }
         Ok(read.summaries)
     }
 
-    /// Rebuilds the index from every conversation's summary (or log).
+    /// Rebuilds the index from every conversation's summary (or log), listed under the index
+    /// lock.
     pub fn rebuild_index(&self) -> Result<Vec<Summary>> {
+        ensure_dir(&self.paths.locks())?;
+        let mut listed = None;
+        index::rewrite_with(&self.paths, || {
+            let out = self.summaries()?;
+            listed = Some(out.clone());
+            Ok(out)
+        })?;
+        let mut out = match listed {
+            Some(l) => l,
+            None => self.summaries()?,
+        };
+        out.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+        Ok(out)
+    }
+
+    /// Every conversation's summary (from its summary file, or its log).
+    fn summaries(&self) -> Result<Vec<Summary>> {
         let mut out = Vec::new();
         for id in self.ids()? {
             if let Ok(s) = self.summary(&id) {
                 out.push(s);
             }
         }
-        ensure_dir(&self.paths.locks())?;
-        index::rewrite(&self.paths, &out)?;
-        out.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
         Ok(out)
     }
 
@@ -493,35 +628,85 @@ impl Store {
         log::last_turns(&self.log_path(id), n)
     }
 
-    fn draft_path(&self, key: &SessionKey) -> PathBuf {
-        self.paths
-            .drafts()
-            .join(format!("{}.json", key.file_stem()))
+    fn draft_path(&self, key: &SessionKey, message_id: &str) -> PathBuf {
+        let name = if message_id.is_empty() {
+            format!("{}.json", key.file_stem())
+        } else {
+            format!("{}.{message_id}.json", key.file_stem())
+        };
+        self.paths.drafts().join(name)
     }
 
-    /// Saves (replaces) the session's draft.
+    /// Saves (replaces) the draft of a message.
     pub fn save_draft(&self, d: &Draft) -> Result<()> {
+        if !d.message_id.is_empty() && !conversation::is_id_text(&d.message_id) {
+            return Err(Error::Other(format!(
+                "internal error: `{}` is not a message id",
+                d.message_id
+            )));
+        }
         ensure_dir(&self.paths.drafts())?;
         atomic::write_atomic(
-            &self.draft_path(&d.session),
+            &self.draft_path(&d.session, &d.message_id),
             &serde_json::to_vec_pretty(d).expect("draft serialises"),
         )
     }
 
-    /// The session's draft, if any.
-    pub fn draft(&self, key: &SessionKey) -> Option<Draft> {
-        let b = crate::files::read(&self.draft_path(key)).ok()?;
-        serde_json::from_slice(&b).ok()
+    /// Every kept draft, with its file, oldest first.
+    pub fn all_drafts(&self) -> Vec<(PathBuf, Draft)> {
+        let mut out = Vec::new();
+        let Ok(rd) = fs::read_dir(self.paths.drafts()) else {
+            return out;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.starts_with('.') || !name.ends_with(".json") {
+                continue;
+            }
+            let Ok(b) = crate::files::read(&e.path()) else {
+                continue;
+            };
+            if let Ok(d) = serde_json::from_slice::<Draft>(&b) {
+                if e.path() == self.draft_path(&d.session, &d.message_id) {
+                    out.push((e.path(), d));
+                }
+            }
+        }
+        out.sort_by(|a, b| (&a.1.at, &a.1.message_id).cmp(&(&b.1.at, &b.1.message_id)));
+        out
     }
 
-    /// Removes the session's draft (after its message was answered).
-    pub fn clear_draft(&self, key: &SessionKey) -> Result<()> {
-        let p = self.draft_path(key);
+    /// The session's unanswered messages (those no running process is sending), oldest first.
+    pub fn drafts(&self, key: &SessionKey) -> Vec<Draft> {
+        self.all_drafts()
+            .into_iter()
+            .map(|(_, d)| d)
+            .filter(|d| d.session == *key && !d.in_progress())
+            .collect()
+    }
+
+    /// Removes a message's draft (after its message was answered).
+    pub fn clear_draft(&self, d: &Draft) -> Result<()> {
+        let p = self.draft_path(&d.session, &d.message_id);
         match fs::remove_file(&p) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(Error::io(&p, e)),
         }
+    }
+
+    /// Whether a draft's message is already stored in its conversation (a command was killed
+    /// after storing its turn and before removing the draft).
+    pub fn draft_answered(&self, d: &Draft) -> bool {
+        d.conversation.as_ref().is_some_and(|id| {
+            self.exists(id)
+                && self
+                    .find_message(id, &d.message_id)
+                    .ok()
+                    .flatten()
+                    .is_some()
+        })
     }
 }
 
@@ -551,18 +736,21 @@ mod tests {
             finish_reason: None,
             truncated: false,
             attachments: Vec::new(),
+            message_id: None,
         }
     }
 
     #[test]
     fn the_summary_written_on_append_is_the_one_the_log_implies() {
         let st = store("apply");
-        let created = st.create(NewConversation::default()).unwrap();
+        let created = st.create(NewConversation::default()).unwrap().value;
         let id = created.id.clone();
         let guard = crate::lock::acquire(&st.lock_path(&id)).unwrap();
         let mut s = st.open_for_query(&id).unwrap().summary;
-        st.append_turn(&guard, &mut s, &turn("one", "2030-01-01T00:00:00Z"))
-            .unwrap();
+        assert!(st
+            .append_turn(&guard, &mut s, &turn("one", "2030-01-01T00:00:00Z"))
+            .unwrap()
+            .is_none());
         // A turn without a finish time keeps the last change time, on both paths.
         st.append_turn(&guard, &mut s, &turn("two\nlines", ""))
             .unwrap();
@@ -580,7 +768,7 @@ mod tests {
         assert_eq!(written.model.as_deref(), Some("m2"));
         assert_eq!(written.last_message.as_deref(), Some("two lines"));
         // A guard for another conversation is refused.
-        let other = st.create(NewConversation::default()).unwrap();
+        let other = st.create(NewConversation::default()).unwrap().value;
         assert!(st.set_title(&guard, &other.id, "x", "user").is_err());
         let _ = fs::remove_dir_all(st.paths.data.parent().unwrap());
     }

@@ -398,7 +398,8 @@ fn append(w: &World) -> Result<Vec<Row>, String> {
         let t = Instant::now();
         store
             .append_turn(guard, &mut conv, &turn)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())?
+            .map_or(Ok(()), |stale| Err(stale.to_string()))?;
         let d = t.elapsed();
         w.big.restore(&orig.id, snap)?;
         Ok(ms_of(d))

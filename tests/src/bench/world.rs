@@ -173,7 +173,8 @@ impl World {
                 turns: long_turns,
                 ..Default::default()
             })
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())?
+            .value;
         let short = self
             .big
             .store
@@ -182,7 +183,8 @@ impl World {
                 turns: turns(&mut rng, SHORT_TURNS, now - Duration::from_secs(3600)),
                 ..Default::default()
             })
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())?
+            .value;
         self.big.activate(SESSION_LONG, &long.id)?;
         self.big.activate(SESSION_SHORT, &short.id)?;
         self.long = long.id;
@@ -341,6 +343,7 @@ pub fn turn(rng: &mut Rng, at: SystemTime) -> Turn {
         finish_reason: Some("stop".into()),
         truncated: false,
         attachments: Vec::new(),
+        message_id: None,
     }
 }
 

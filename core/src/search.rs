@@ -190,6 +190,7 @@ mod tests {
             finish_reason: None,
             truncated: false,
             attachments: Vec::new(),
+            message_id: None,
         }
     }
 
@@ -214,6 +215,7 @@ mod tests {
                     ..Default::default()
                 })
                 .unwrap()
+                .value
                 .id
         };
         let scattered = mk(

@@ -15,7 +15,7 @@ use panechat::state::{self, PaneState};
 use panechat::store::mapping;
 use panechat::Result;
 
-use super::{out, out_json, ui::truncate, Ctx};
+use super::{out_json, out_spans, ui::truncate, Ctx, Span};
 
 /// `panechat sessions [--json] [--prune]`
 #[derive(clap::Args, Debug)]
@@ -146,7 +146,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             widths[col] -= over.min(room);
         }
     }
-    let fmt_row = |cells: [&str; 6], live: bool| -> String {
+    let fmt_row = |cells: [&str; 6], live: bool, spans: &mut Vec<Span>| {
         let mut line = String::new();
         for (i, (c, w)) in cells.iter().zip(widths.iter()).enumerate() {
             if i == 5 {
@@ -155,26 +155,30 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
                     Some(r) => truncate(c, r),
                     None => c.to_string(),
                 };
-                if color && live {
-                    line.push_str(&format!("\x1b[32m{c}\x1b[0m"));
+                let c = c.trim_end().to_string();
+                if live {
+                    spans.push(Span::Text(line));
+                    spans.push(Span::Green(c));
                 } else {
-                    line.push_str(&c);
+                    spans.push(Span::Text(line + &c));
                 }
-            } else {
-                line.push_str(&super::ui::pad(&truncate(c, *w), *w));
-                line.push_str("  ");
+                spans.push(Span::Text("\n".into()));
+                return;
             }
+            line.push_str(&super::ui::pad(&truncate(c, *w), *w));
+            line.push_str("  ");
         }
-        line.trim_end().to_string() + "\n"
     };
-    let mut text = fmt_row(header, false);
+    let mut spans = Vec::new();
+    fmt_row(header, false, &mut spans);
     for r in &rows {
-        text.push_str(&fmt_row(
+        fmt_row(
             [&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]],
             r[5] != "-",
-        ));
+            &mut spans,
+        );
     }
-    out(&text)?;
+    out_spans(&spans, color)?;
     Ok(0)
 }
 

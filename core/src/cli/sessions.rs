@@ -140,7 +140,8 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     let width = terminal_width();
     if let Some(w) = width {
         let total = |ws: &[usize; 6]| ws[..5].iter().sum::<usize>() + 2 * 5 + ws[5];
-        for (col, min) in [(4, 12), (0, 16)] {
+        // Below 60 columns they give up more; what still does not fit is cut at the edge.
+        for (col, min) in [(4, 12), (0, 16), (0, 8), (4, 6)] {
             let over = total(&widths).saturating_sub(w);
             let room = widths[col].saturating_sub(min.max(header[col].len()));
             widths[col] -= over.min(room);
@@ -155,7 +156,19 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
                     Some(r) => truncate(c, r),
                     None => c.to_string(),
                 };
-                let c = c.trim_end().to_string();
+                let mut c = c.trim_end().to_string();
+                if let Some(w) = width {
+                    if super::ui::width(&line) + super::ui::width(&c) > w {
+                        // A row that wraps breaks every column: cut it at the edge.
+                        line = truncate(&line, w);
+                        let room = w.saturating_sub(super::ui::width(&line));
+                        c = if room == 0 {
+                            String::new()
+                        } else {
+                            truncate(&c, room)
+                        };
+                    }
+                }
                 if live {
                     spans.push(Span::Text(line));
                     spans.push(Span::Green(c));

@@ -1452,8 +1452,8 @@ fn the_resurrect_table_is_kept_under_panechat_home_when_it_is_set() {
         .ok(&["show-options", "-gv", "@resurrect-hook-post-save-all"]);
     w.tmux.ok(&["run-shell", &hook.trim().replace('#', "##")]);
     let table = env.home().join("data/tmux-resurrect.tsv");
-    let text = std::fs::read_to_string(&table)
-        .unwrap_or_else(|e| panic!("{}: {e}", table.display()));
+    let text =
+        std::fs::read_to_string(&table).unwrap_or_else(|e| panic!("{}: {e}", table.display()));
     assert!(text.contains(&id), "{text}");
     let xdg = env.root.join("home/.local/share/panechat");
     assert!(!xdg.exists(), "written under {}", xdg.display());

@@ -390,7 +390,8 @@ main() {
 	find_panechat
 	if [ -z "$bin" ]; then
 		# Keys that explain what is missing, instead of keys that fail silently.
-		message_alias "panechat: the panechat binary was not found (on PATH, in @panechat-bin, or at ${CURRENT_DIR%/*}/target/release). Install it: cargo install --path ${CURRENT_DIR%/*}/core, or download a release; then reload tmux.conf"
+		# The README's install command, first, so that a narrow status line still shows it.
+		message_alias "panechat binary not found. Install it: cargo install --locked --path ${CURRENT_DIR%/*}/core (or set @panechat-bin), then reload tmux.conf"
 		for name in fork pick new ask ask-selection; do
 			set_alias "panechat-$name" "$_rs"
 		done

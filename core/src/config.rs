@@ -612,7 +612,9 @@ fn expected(def: &KeyDef) -> String {
     match def.ty {
         Ty::Str => "a string".into(),
         Ty::StrList => "an array of strings, e.g. [\"llm\", \"-m\", \"gpt-4o\"]".into(),
-        Ty::Dur => "a duration such as \"30s\", \"2m\", \"1h\" or \"0\"".into(),
+        Ty::Dur => {
+            "a duration such as \"30s\", \"2m\", \"1h\" or \"0\" (a number alone is seconds)".into()
+        }
         Ty::Bool => "true or false".into(),
         Ty::Int => "a non-negative integer".into(),
         Ty::Choice(c) => format!(
@@ -670,7 +672,17 @@ fn set(
         },
         Ty::Dur => match &value {
             toml::Value::String(s) if crate::time::parse_duration(s).is_some() => value,
-            toml::Value::Integer(0) => toml::Value::String("0".into()),
+            // A number alone is seconds (`--cfg lock.wait=20`, `wait = 20`).
+            toml::Value::Integer(n)
+                if *n >= 0 && crate::time::parse_duration(&n.to_string()).is_some() =>
+            {
+                toml::Value::String(n.to_string())
+            }
+            toml::Value::Float(f)
+                if *f >= 0.0 && crate::time::parse_duration(&f.to_string()).is_some() =>
+            {
+                toml::Value::String(f.to_string())
+            }
             other => return Err(bad(other)),
         },
         Ty::Bool => match value {
@@ -865,6 +877,25 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.model, "n");
+    }
+
+    #[test]
+    fn a_number_alone_is_seconds_for_every_duration_key() {
+        let c = load_with(
+            Some("[provider]\ntimeout = 90\n[lock]\nprompt_timeout = 1.5\n"),
+            None,
+            &[],
+            &["lock.wait=20", "provider.idle_timeout=\"45\""],
+        )
+        .unwrap();
+        assert_eq!(c.lock_wait, Duration::from_secs(20));
+        assert_eq!(c.idle_timeout, Duration::from_secs(45));
+        assert_eq!(c.timeout, Duration::from_secs(90));
+        assert_eq!(c.lock_prompt_timeout, Duration::from_millis(1500));
+        for bad in ["lock.wait=-1", "lock.wait=99999999999999", "lock.wait=nan"] {
+            let e = load_with(None, None, &[], &[bad]).unwrap_err().to_string();
+            assert!(e.contains("a number alone is seconds"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -17,9 +17,11 @@
 //! 3. **cap** ([`cap`]) — beyond `context.max_bytes` the text is cut at a line boundary with a
 //!    visible marker saying how much was left out (the end of a pane or piped output is kept,
 //!    the start of a file).
-//! 4. **redact** ([`redact`]) — strings that look like secrets (OpenAI, Anthropic, GitHub, AWS,
-//!    Slack keys, `Authorization:`/`X-Api-Key:` header values, PEM private-key blocks) are
-//!    replaced by `[REDACTED …]` and counted, unless `context.redact = false`.
+//! 4. **redact** ([`redact`]) — strings that look like secrets (API keys and tokens of the
+//!    common services known by their prefix, AWS secret keys by their assignment, credential
+//!    headers such as `Authorization:` and `Cookie:`, passwords in URLs, JWTs, PEM private-key
+//!    blocks; see the `redact` module) are replaced by `[REDACTED …]` and counted, unless
+//!    `context.redact = false`.
 //!
 //! The result is an [`Attachment`]: a label saying where the text came from
 //! (`pane tmux %3, 120 lines`, `stdin`, `file src/main.rs`) and the text itself.
@@ -325,175 +327,8 @@ fn cap_counting(text: &str, max: usize, keep: Keep, unread: u64) -> (String, boo
 // ---------------------------------------------------------------------------------------------
 // Redaction
 
-fn is_token_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
-}
-
-/// Known key prefixes, what they are, and the least number of token characters after them.
-const KEY_PREFIXES: &[(&str, &str, usize)] = &[
-    ("sk-ant-", "Anthropic key", 20),
-    ("sk-proj-", "OpenAI key", 20),
-    ("sk-", "OpenAI key", 20),
-    ("github_pat_", "GitHub token", 20),
-    ("ghp_", "GitHub token", 30),
-    ("gho_", "GitHub token", 30),
-    ("ghu_", "GitHub token", 30),
-    ("ghs_", "GitHub token", 30),
-    ("ghr_", "GitHub token", 30),
-    ("xoxb-", "Slack token", 10),
-    ("xoxp-", "Slack token", 10),
-    ("xoxa-", "Slack token", 10),
-    ("xoxs-", "Slack token", 10),
-    ("xapp-", "Slack token", 10),
-];
-
-/// Masks strings that look like secrets; returns the text and how many were masked.
-pub fn redact(text: &str) -> (String, usize) {
-    let mut count = 0;
-    let text = redact_pem(text, &mut count);
-    let text = redact_headers(&text, &mut count);
-    let text = redact_tokens(&text, &mut count);
-    (text, count)
-}
-
-fn redact_pem(text: &str, count: &mut usize) -> String {
-    const BEGIN: &str = "-----BEGIN ";
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find(BEGIN) {
-        let after = &rest[i + BEGIN.len()..];
-        let Some(label_end) = after.find("-----") else {
-            break;
-        };
-        let label = &after[..label_end];
-        if !label.ends_with("PRIVATE KEY") || label.contains('\n') {
-            out.push_str(&rest[..i + BEGIN.len()]);
-            rest = after;
-            continue;
-        }
-        let end_line = format!("-----END {label}-----");
-        let body_start = i + BEGIN.len() + label_end + 5;
-        out.push_str(&rest[..body_start]);
-        if rest[body_start..].starts_with("\n[REDACTED private key]\n") {
-            rest = &rest[body_start..];
-            continue;
-        }
-        out.push_str("\n[REDACTED private key]\n");
-        *count += 1;
-        match rest[body_start..].find(&end_line) {
-            Some(j) => rest = &rest[body_start + j..],
-            None => {
-                // No end line (cut off): mask everything after the header.
-                rest = "";
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-fn redact_headers(text: &str, count: &mut usize) -> String {
-    const HEADERS: &[&str] = &["authorization:", "proxy-authorization:", "x-api-key:"];
-    let lower = text.to_ascii_lowercase();
-    let mut hits: Vec<(usize, usize)> = Vec::new();
-    for h in HEADERS {
-        let mut from = 0;
-        while let Some(p) = lower[from..].find(h) {
-            let at = from + p;
-            from = at + h.len();
-            if at > 0 && is_token_char(lower.as_bytes()[at - 1]) {
-                continue;
-            }
-            // The value: after blanks and an optional scheme word (`Bearer`, `Basic`), up to a
-            // quote or the end of the line.
-            let b = text.as_bytes();
-            let mut v = from;
-            while v < b.len() && (b[v] == b' ' || b[v] == b'\t') {
-                v += 1;
-            }
-            let word_end = (v..b.len())
-                .find(|&i| !b[i].is_ascii_alphabetic())
-                .unwrap_or(b.len());
-            if word_end > v && word_end < b.len() && b[word_end] == b' ' {
-                let after = word_end + 1;
-                if after < b.len() && !matches!(b[after], b'\n' | b'\'' | b'"' | b' ') {
-                    v = after;
-                }
-            }
-            let end = (v..b.len())
-                .find(|&i| matches!(b[i], b'\n' | b'\r' | b'\'' | b'"'))
-                .unwrap_or(b.len());
-            if end > v && !text[v..end].starts_with("[REDACTED") {
-                hits.push((v, end));
-            }
-        }
-    }
-    hits.sort();
-    let mut out = String::with_capacity(text.len());
-    let mut copied = 0;
-    for (v, end) in hits {
-        if v < copied {
-            continue;
-        }
-        out.push_str(&text[copied..v]);
-        out.push_str("[REDACTED credential]");
-        *count += 1;
-        copied = end;
-    }
-    out.push_str(&text[copied..]);
-    out
-}
-
-fn redact_tokens(text: &str, count: &mut usize) -> String {
-    let b = text.as_bytes();
-    let mut out = String::with_capacity(text.len());
-    let mut copied = 0;
-    let mut i = 0;
-    while i < b.len() {
-        if i > 0 && is_token_char(b[i - 1]) {
-            i += 1;
-            continue;
-        }
-        let mut matched: Option<(usize, &str)> = None;
-        for (prefix, what, min) in KEY_PREFIXES {
-            if b[i..].starts_with(prefix.as_bytes()) {
-                let mut j = i + prefix.len();
-                while j < b.len() && is_token_char(b[j]) {
-                    j += 1;
-                }
-                if j - i - prefix.len() >= *min {
-                    matched = Some((j, what));
-                }
-                break;
-            }
-        }
-        if matched.is_none() && (b[i..].starts_with(b"AKIA") || b[i..].starts_with(b"ASIA")) {
-            let j = i + 20;
-            if j <= b.len()
-                && b[i + 4..j]
-                    .iter()
-                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-                && (j == b.len() || !is_token_char(b[j]))
-            {
-                matched = Some((j, "AWS key id"));
-            }
-        }
-        match matched {
-            Some((j, what)) => {
-                out.push_str(&text[copied..i]);
-                out.push_str("[REDACTED ");
-                out.push_str(what);
-                out.push(']');
-                *count += 1;
-                copied = j;
-                i = j;
-            }
-            None => i += 1,
-        }
-    }
-    out.push_str(&text[copied..]);
-    out
-}
+mod redact;
+pub use redact::redact;
 
 // ---------------------------------------------------------------------------------------------
 // Running the multiplexers' tools
@@ -1716,43 +1551,6 @@ mod tests {
         // Multi-byte text is cut on a character boundary.
         let (u, _) = cap(&"é".repeat(100), 51, Keep::Tail);
         assert!(u.ends_with('é'));
-    }
-
-    #[test]
-    fn secrets_are_masked_and_counted() {
-        let text = "export OPENAI_API_KEY=sk-proj-abcdefghijklmnopqrstuvwxyz012345\n\
-                    ANTHROPIC=sk-ant-api03-AAAAAAAAAAAAAAAAAAAAAAAAAAAA-bbbb\n\
-                    token ghp_0123456789abcdefghijABCDEFGHIJ012345 and github_pat_11ABCDEFG0123456789_abcdefghijkl\n\
-                    aws AKIAIOSFODNN7EXAMPLE slack xoxb-1234567890-abcdefghij\n\
-                    curl -H 'Authorization: Bearer abc.def.ghi' -H \"x-api-key: k123\"\n\
-                    -----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAA\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n\
-                    ok: task-force sk-short ghp_short AKIAlower";
-        let (out, n) = redact(text);
-        for secret in [
-            "abcdefghijklmnopqrstuvwxyz012345",
-            "api03-AAAA",
-            "0123456789abcdefghij",
-            "11ABCDEFG",
-            "IOSFODNN7",
-            "1234567890-abc",
-            "abc.def.ghi",
-            "b3BlbnNzaC1",
-            "k123",
-        ] {
-            assert!(!out.contains(secret), "{secret} left in:\n{out}");
-        }
-        assert!(out.contains("[REDACTED OpenAI key]"));
-        assert!(out.contains("[REDACTED Anthropic key]"));
-        assert!(out.contains("[REDACTED GitHub token]"));
-        assert!(out.contains("[REDACTED AWS key id]"));
-        assert!(out.contains("[REDACTED Slack token]"));
-        assert!(out.contains("Authorization: Bearer [REDACTED credential]"));
-        assert!(out.contains("-----BEGIN OPENSSH PRIVATE KEY-----\n[REDACTED private key]\n-----END OPENSSH PRIVATE KEY-----"));
-        assert!(out.ends_with("ok: task-force sk-short ghp_short AKIAlower"));
-        // Two headers on one line count as two.
-        assert_eq!(n, 9, "{out}");
-        // Redacting again changes nothing.
-        assert_eq!(redact(&out).1, 0);
     }
 
     #[test]

@@ -45,7 +45,8 @@ pub fn short_duration(d: Duration) -> String {
 /// The most digits a duration may have in all (humantime also reads `1 000s` as one number).
 const MAX_DURATION_DIGITS: usize = 11;
 
-/// Parses `30s`, `2m`, `1h30m`, `500ms` or `0` into a duration.
+/// Parses `30s`, `2m`, `1h30m`, `500ms`, `0`, or a number alone (`20`, `1.5`), which is
+/// seconds, into a duration.
 ///
 /// At most 11 digits in all keeps every duration under 10¹¹ years (3.2·10¹⁸ seconds):
 /// `humantime` panics instead of failing on a sum that reaches `u64::MAX` seconds
@@ -58,6 +59,13 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     }
     if s.chars().filter(char::is_ascii_digit).count() > MAX_DURATION_DIGITS {
         return None;
+    }
+    let number = !s.is_empty()
+        && s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && s.bytes().filter(|&b| b == b'.').count() <= 1
+        && s.bytes().any(|b| b.is_ascii_digit());
+    if number {
+        return s.parse::<f64>().ok().map(Duration::from_secs_f64);
     }
     humantime::parse_duration(s).ok()
 }
@@ -72,6 +80,12 @@ mod tests {
         assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
         assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
         assert_eq!(parse_duration("soon"), None);
+        // A number alone is seconds.
+        assert_eq!(parse_duration("20"), Some(Duration::from_secs(20)));
+        assert_eq!(parse_duration(" 1.5 "), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("."), None);
+        assert_eq!(parse_duration("1.2.3"), None);
+        assert_eq!(parse_duration("-5"), None);
         assert_eq!(short_duration(Duration::from_secs(125)), "2m");
     }
 

@@ -1413,3 +1413,174 @@ fn search_finds_conversations_by_what_was_said_best_match_first() {
     assert_eq!(show(&env, "a", Some(&f1))["title"], "Layouts (fork)");
     assert_eq!(show(&env, "a", Some(&f2))["title"], "Layouts (fork)");
 }
+
+#[test]
+fn shell_completion_offers_conversation_ids_and_no_internal_command() {
+    let (env, _fake) = setup();
+    env.run_in("a", ["q", "--new", "one"]).ok();
+    env.run_in("a", ["q", "--new", "two"]).ok();
+    let ids: Vec<String> = json(&env.run(["ls", "--json"]).ok().stdout)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(
+        env.run(["ls", "--ids"]).ok().stdout,
+        format!("{}\n{}\n", ids[0], ids[1])
+    );
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let s = env.run(["completions", shell]).ok().stdout;
+        for hidden in ["lock-prompt", "lock-answer", "lock_prompt", "lock__subcmd"] {
+            assert!(!s.contains(hidden), "{shell} offers {hidden}");
+        }
+    }
+    // zsh and fish ask `ls --ids` for the targets (neither shell is installed here to run it).
+    let zsh = env.run(["completions", "zsh"]).ok().stdout;
+    assert_eq!(zsh.matches(":_panechat_ids' \\").count(), 5, "{zsh}");
+    assert!(zsh.contains("ls --ids 2>/dev/null"));
+    let fish = env.run(["completions", "fish"]).ok().stdout;
+    assert!(fish.contains("__fish_panechat_using_subcommand show; or"));
+    assert!(fish.contains("(panechat ls --ids 2>/dev/null)"));
+
+    // Bash, for real: what a Tab after each line offers.
+    let script = env.root.join("panechat.bash");
+    std::fs::write(&script, env.run(["completions", "bash"]).ok().stdout).unwrap();
+    let bin_dir = panechat_e2e::env::panechat_bin()
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let complete = |words: &[&str]| -> Vec<String> {
+        let line = words.join(" ");
+        let prog = format!(
+            ". {}\nCOMP_WORDS=({line}); COMP_CWORD={}\n_panechat_with_ids panechat \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            script.display(),
+            words.len() - 1
+        );
+        let o = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(prog)
+            .env_clear()
+            .envs(&env.env)
+            .env("PATH", format!("{bin_dir}:{}", env.env["PATH"]))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let commands = complete(&["panechat", "''"]);
+    assert!(commands.contains(&"show".to_string()), "{commands:?}");
+    assert!(
+        !commands.iter().any(|c| c.starts_with("lock")),
+        "{commands:?}"
+    );
+    for cmd in ["use", "show", "rm"] {
+        let mut got = complete(&["panechat", cmd, "''"]);
+        got.sort();
+        let mut want = vec!["last".to_string(), "pick".into(), "prev".into()];
+        want.extend(ids.iter().cloned());
+        want.sort();
+        assert_eq!(got, want, "{cmd}");
+    }
+    // A prefix narrows them; options and their values are still clap's.
+    let prefix = &ids[0][..ids[0].len() - 2];
+    assert!(complete(&["panechat", "--cfg", "a=b", "show", prefix]).contains(&ids[0]));
+    assert_eq!(complete(&["panechat", "show", "--ra"]), ["--raw"]);
+}
+
+#[test]
+fn ls_counts_other_panes_and_other_sessions_apart() {
+    let (env, _fake) = setup();
+    env.run_in("a", ["q", "--new", "one"]).ok();
+    let id = active(&env, "a");
+    // A plain terminal session (no multiplexer pane) shows it too.
+    env.run_in("b", ["use", &id]).ok();
+    let ls = env.run_in("a", ["ls"]).ok().stdout;
+    assert!(ls.contains("[1 other session]"), "{ls}");
+    assert!(!ls.contains("pane"), "{ls}");
+    // A tmux pane is a pane (no server answers at this socket: publishing fails quietly).
+    let r = env
+        .cmd(["use", &id])
+        .env_remove("PANECHAT_SESSION")
+        .env("TMUX", env.root.join("no-tmux-socket,1,0"))
+        .env("TMUX_PANE", "%4")
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    env.run_in("c", ["use", &id]).ok();
+    let ls = env.run_in("a", ["ls"]).ok().stdout;
+    assert!(ls.contains("[1 other pane, 2 other sessions]"), "{ls}");
+}
+
+/// The README's install block, one command per line, comments cut.
+fn readme_install_lines() -> Vec<String> {
+    let readme = include_str!("../../README.md");
+    let block = readme
+        .split("## Install\n\n```sh\n")
+        .nth(1)
+        .and_then(|r| r.split("```").next())
+        .expect("README has an Install block");
+    block
+        .lines()
+        .map(|l| l.split("   #").next().unwrap().trim().to_string())
+        .collect()
+}
+
+#[test]
+fn man_panechat_works_after_the_readme_install_steps() {
+    let env = TestEnv::new();
+    let lines = readme_install_lines();
+    let man_dir = lines
+        .iter()
+        .find(|l| l.starts_with("panechat man --dir "))
+        .expect("the README installs the man pages");
+    let manpath = lines
+        .iter()
+        .find(|l| l.starts_with("export MANPATH="))
+        .expect("the README says how to put them on MANPATH");
+    let bin_dir = panechat_e2e::env::panechat_bin()
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    // A user whose PATH has no ~/.local/bin: man-db does not look in ~/.local/share/man.
+    let run = |script: &str| {
+        std::process::Command::new("bash")
+            .arg("-c")
+            .arg(script)
+            .env_clear()
+            .envs(&env.env)
+            .env("PATH", format!("{bin_dir}:/usr/bin:/bin"))
+            .output()
+            .expect("bash")
+    };
+    let o = run(&format!("{man_dir} >/dev/null && man -w panechat"));
+    assert!(!o.status.success(), "found without MANPATH?");
+    let o = run(&format!(
+        "{man_dir} >/dev/null && {manpath} && man -w panechat panechat-query && man -w ls"
+    ));
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let found = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        found.contains(&format!(
+            "{}/.local/share/man/man1/panechat.1",
+            env.env["HOME"]
+        )),
+        "{found}"
+    );
+    assert!(
+        found.contains("/usr/share/man"),
+        "the system's pages stay: {found}"
+    );
+}

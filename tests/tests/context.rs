@@ -431,3 +431,140 @@ fn zellij_panes_are_attached_with_dump_screen() {
     let got = fake.request_for("and this? [[reply:ok]]").text_parts();
     assert!(got[0].contains(&format!("\n{xs} tail\n")), "{}", got[0]);
 }
+
+/// The secrets fixture: every shape to mask, each secret between « and ». Returns the text
+/// without the marks and the secrets.
+fn marked_secrets() -> (String, Vec<String>) {
+    let marked = include_str!("../fixtures/redact/secrets.txt");
+    let mut text = String::new();
+    let mut secrets = Vec::new();
+    let mut rest = marked;
+    while let Some(i) = rest.find('«') {
+        text.push_str(&rest[..i]);
+        let after = &rest[i + '«'.len_utf8()..];
+        let j = after.find('»').expect("a secret ends with »");
+        text.push_str(&after[..j]);
+        secrets.push(after[..j].to_string());
+        rest = &after[j + '»'.len_utf8()..];
+    }
+    text.push_str(rest);
+    (text, secrets)
+}
+
+/// Build and test output as it appears in a pane: cargo, rustc, npm, vitest, pytest, pip, go,
+/// git, docker, make, kubectl, terraform, curl, digests, UUIDs and base64.
+const CLEAN_CORPUS: &[(&str, &str)] = &[
+    (
+        "cargo.log",
+        include_str!("../fixtures/redact/clean/cargo.log"),
+    ),
+    ("npm.log", include_str!("../fixtures/redact/clean/npm.log")),
+    (
+        "pytest.log",
+        include_str!("../fixtures/redact/clean/pytest.log"),
+    ),
+    (
+        "gotest.log",
+        include_str!("../fixtures/redact/clean/gotest.log"),
+    ),
+    ("git.log", include_str!("../fixtures/redact/clean/git.log")),
+    (
+        "docker.log",
+        include_str!("../fixtures/redact/clean/docker.log"),
+    ),
+    (
+        "misc.log",
+        include_str!("../fixtures/redact/clean/misc.log"),
+    ),
+];
+
+#[test]
+fn every_secret_shape_is_masked_and_build_output_is_left_alone() {
+    use panechat::context::redact;
+    let (text, secrets) = marked_secrets();
+    let (out, n) = redact(&text);
+    for s in &secrets {
+        assert!(!out.contains(s.as_str()), "{s} left in:\n{out}");
+    }
+    assert_eq!(n, secrets.len(), "one mask per secret:\n{out}");
+    // What is around a secret stays: the header name, the URL, the key name.
+    for kept in [
+        "aws_secret_access_key = [REDACTED AWS secret key]",
+        "\"Authorization\": \"Bearer [REDACTED credential]\"",
+        "\"X-Api-Key\": \"[REDACTED credential]\"",
+        "MY_KEY_[REDACTED OpenAI key]",
+        "config:\\n[REDACTED OpenAI key]\\nend",
+        "postgres://app:[REDACTED password]@db.internal:5432/app",
+        "PRIVATE-TOKEN: [REDACTED credential]",
+        "Cookie: [REDACTED credential]",
+        "session = [REDACTED JWT]",
+    ] {
+        assert!(out.contains(kept), "{kept:?} not in:\n{out}");
+    }
+    assert_eq!(redact(&out).1, 0, "masking twice masks nothing more");
+
+    for (name, log) in CLEAN_CORPUS {
+        let (out, n) = redact(log);
+        assert_eq!(n, 0, "{name}: a false positive:\n{out}");
+        assert_eq!(&out, log);
+    }
+}
+
+#[test]
+fn masking_256_kib_is_fast() {
+    use panechat::context::redact;
+    let (secrets, _) = marked_secrets();
+    let mut text = String::new();
+    while text.len() < 256 * 1024 {
+        for (_, log) in CLEAN_CORPUS {
+            text.push_str(log);
+        }
+        text.push_str(&secrets);
+    }
+    // Texts made to make a matcher look far ahead again and again, and one without a newline.
+    let fill = |unit: &str| unit.repeat(256 * 1024 / unit.len());
+    let hostile = [
+        text,
+        fill("xAIzaAIza"),
+        fill("ghp_"),
+        fill("Cookie: a b "),
+        fill("password:\""),
+        fill("aws_session_token=AAAA"),
+        fill("eyJaaaaaaaaaa."),
+        fill("u:p@x://"),
+        fill("é"),
+    ];
+    for (i, t) in hostile.iter().enumerate() {
+        let start = Instant::now();
+        let (out, _) = redact(t);
+        let took = start.elapsed();
+        assert!(!out.is_empty());
+        // Unoptimised test builds on a busy machine: the bound catches a matcher that goes
+        // quadratic (minutes), not a slow run.
+        assert!(
+            took < Duration::from_secs(2),
+            "masking text {i} ({} KiB) took {took:?}",
+            t.len() / 1024
+        );
+        eprintln!("masking text {i} ({} KiB) took {took:?}", t.len() / 1024);
+    }
+}
+
+#[test]
+fn secrets_in_a_file_are_masked_before_they_are_sent_or_stored() {
+    let (env, fake) = setup();
+    let (text, secrets) = marked_secrets();
+    std::fs::write(env.root.join("work/creds.txt"), &text).unwrap();
+    let r = env.run(["q", "--new", "-f", "creds.txt", "what is configured?"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let sent = fake
+        .request_for("what is configured?")
+        .text_parts()
+        .join("\n");
+    let stored = env.run(["show", "--json", "--attachments"]).ok().stdout;
+    for s in &secrets {
+        assert!(!sent.contains(s.as_str()), "{s} was sent:\n{sent}");
+        assert!(!stored.contains(s.as_str()), "{s} was stored");
+    }
+    assert!(sent.contains("[REDACTED AWS secret key]"), "{sent}");
+}

@@ -163,7 +163,7 @@ fn without_the_binary_the_keys_say_how_to_get_it() {
             }
         })
         .collect();
-    let mut w = World::start_with(&env, senv, 100, 30);
+    let mut w = World::start_with(&env, senv, 200, 30);
     // A clone with no build in it (the plugin also looks for target/release/panechat there).
     let clone = env.root.join("clone");
     std::fs::create_dir_all(&clone).unwrap();
@@ -177,10 +177,20 @@ fn without_the_binary_the_keys_say_how_to_get_it() {
     let script = clone.join("tmux-scripts/panechat.tmux");
     let (ok, out, err) = w.tmux.run(&["run-shell", &script.display().to_string()]);
     assert!(ok, "loading the plugin failed: {out}{err}");
-    w.attach(&env, 100, 30);
+    w.attach(&env, 200, 30);
     w.prefix("F");
-    let s = w.wait_screen("binary was not found");
-    assert!(s.contains("panechat"), "{s}");
+    let s = w.wait_screen("binary not found");
+    // The README's install command, whole, and nothing the README does not offer.
+    let readme = include_str!("../../README.md");
+    assert!(readme.contains("cargo install --locked --path core"));
+    assert!(
+        s.contains(&format!(
+            "cargo install --locked --path {}/core",
+            clone.display()
+        )),
+        "{s}"
+    );
+    assert!(!s.contains("release"), "{s}");
     assert_eq!(w.tmux.panes().len(), 1);
 }
 
@@ -2081,4 +2091,26 @@ fn picker_opens_on_the_panes_own_conversation_and_finds_what_was_said() {
     assert!(s.contains("Mine"), "{s}");
     w.keys(&["Escape"]);
     w.wait_screen_for(|s| !s.contains(PICKER_HELP), "the picker closed");
+}
+
+#[test]
+fn the_resurrect_table_is_kept_under_panechat_home_when_it_is_set() {
+    let (env, _fake) = setup();
+    let w = World::start(&env, 120, 30);
+    w.load_plugin();
+    let p0 = w.pane0();
+    ask(&w, &p0, "remember me");
+    wait_until("id", || !w.tmux.value(&p0, "#{@panechat_id}").is_empty());
+    let id = w.tmux.value(&p0, "#{@panechat_id}");
+    // What tmux-resurrect does after saving: eval the hook.
+    let hook = w
+        .tmux
+        .ok(&["show-options", "-gv", "@resurrect-hook-post-save-all"]);
+    w.tmux.ok(&["run-shell", &hook.trim().replace('#', "##")]);
+    let table = env.home().join("data/tmux-resurrect.tsv");
+    let text =
+        std::fs::read_to_string(&table).unwrap_or_else(|e| panic!("{}: {e}", table.display()));
+    assert!(text.contains(&id), "{text}");
+    let xdg = env.root.join("home/.local/share/panechat");
+    assert!(!xdg.exists(), "written under {}", xdg.display());
 }

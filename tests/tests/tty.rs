@@ -503,3 +503,103 @@ fn prompt_reads_the_question_on_the_terminal_and_hold_waits_for_a_key() {
     pty.send(b"\r");
     assert_ne!(pty.wait(T), 0);
 }
+
+#[test]
+fn rm_asks_on_one_short_row_and_no_removes_nothing_with_status_0() {
+    let (env, _fake) = setup();
+    let long = "a rather long title for a conversation";
+    for i in 0..3 {
+        env.run_in("a", ["q", "--new", &format!("q{i} [[title:{long} {i}]]")])
+            .ok();
+    }
+    let ids: Vec<String> = json(&env.run(["ls", "--json"]).ok().stdout)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    let rm = |answer: &[u8]| {
+        let mut args = vec!["rm".to_string()];
+        args.extend(ids.iter().cloned());
+        let mut cmd = env.cmd(&args);
+        cmd.env("PANECHAT_SESSION", "a");
+        let mut pty = Pty::spawn_sized(cmd, 40, 20);
+        pty.expect("Delete?", T);
+        pty.send(answer);
+        let code = pty.wait(T);
+        (code, pty)
+    };
+    let (code, pty) = rm(b"n");
+    assert_eq!(code, 0, "{}", pty.text());
+    assert!(pty.text().contains("nothing removed"), "{}", pty.text());
+    // What is asked about is shown once, whole, in rows that fit the 40 columns.
+    for id in &ids {
+        let short = &id[..10];
+        assert_eq!(pty.text().matches(short).count(), 1, "{}", pty.text());
+    }
+    for row in pty.rows() {
+        assert!(panechat_width(&row) <= 40, "{row:?}");
+    }
+    assert_eq!(
+        json(&env.run(["ls", "--json"]).ok().stdout)
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    // Esc cancels (130), "y" deletes.
+    assert_eq!(rm(b"\x1b").0, 130);
+    assert_eq!(
+        json(&env.run(["ls", "--json"]).ok().stdout)
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(rm(b"y").0, 0);
+    assert!(json(&env.run(["ls", "--json"]).ok().stdout)
+        .as_array()
+        .unwrap()
+        .is_empty());
+}
+
+/// The columns `s` takes (CJK and other wide characters count two).
+fn panechat_width(s: &str) -> usize {
+    s.chars()
+        .map(|c| {
+            if ('\u{1100}'..='\u{ffdc}').contains(&c) && c > '\u{2e7f}' {
+                2
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+#[test]
+fn sessions_fit_a_pane_narrower_than_60_columns() {
+    let (env, _fake) = setup();
+    for s in ["a-session-with-a-long-name", "b", "c"] {
+        env.run_in(
+            s,
+            [
+                "q",
+                "--new",
+                "hello [[title:a title that is long enough to be cut]]",
+            ],
+        )
+        .ok();
+    }
+    for cols in [30u16, 40, 59] {
+        let mut cmd = env.cmd(["sessions"]);
+        cmd.env("PANECHAT_SESSION", "a").env("NO_COLOR", "1");
+        let mut pty = Pty::spawn_sized(cmd, cols, 20);
+        assert_eq!(pty.wait(T), 0, "{}", pty.text());
+        let rows: Vec<String> = pty.rows().into_iter().filter(|r| !r.is_empty()).collect();
+        assert_eq!(rows.len(), 4, "a header and 3 rows, none wrapped: {rows:?}");
+        assert!(rows[0].starts_with("SESSION"), "{rows:?}");
+        for row in &rows {
+            assert!(panechat_width(row) <= cols as usize, "{cols}: {row:?}");
+        }
+    }
+}

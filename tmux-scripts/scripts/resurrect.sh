@@ -8,6 +8,10 @@ set -u
 . "$(dirname "${BASH_SOURCE[0]}")/helpers.sh"
 
 file=$(tmux show-option -gqv @panechat-resurrect-file)
+# Beside the conversations: under $PANECHAT_HOME when it is set, as panechat's own files are.
+if [ -z "$file" ] && [ -n "${PANECHAT_HOME:-}" ]; then
+	file="$PANECHAT_HOME/data/tmux-resurrect.tsv"
+fi
 [ -n "$file" ] || file="${XDG_DATA_HOME:-$HOME/.local/share}/panechat/tmux-resurrect.tsv"
 tab=$'\t'
 

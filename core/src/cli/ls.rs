@@ -23,6 +23,9 @@ pub struct Args {
     /// Show at most N conversations.
     #[arg(short = 'n', long, value_name = "N")]
     limit: Option<usize>,
+    /// Print only the ids, one per line (what shell completion offers after use, show, rm).
+    #[arg(long, conflicts_with = "json")]
+    ids: bool,
 }
 
 /// Runs the command.
@@ -30,6 +33,11 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     let mut list = ctx.store.list()?;
     if let Some(n) = args.limit {
         list.truncate(n);
+    }
+    if args.ids {
+        let ids: String = list.iter().map(|s| format!("{}\n", s.id)).collect();
+        out(&ids)?;
+        return Ok(0);
     }
     let live = runs::live(&ctx.paths)?;
     let mut panes_of: BTreeMap<String, Vec<PaneRef>> = BTreeMap::new();
@@ -58,8 +66,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     let width = terminal_width();
     let mut text = String::new();
     for ((s, item), plen) in list.iter().zip(&items).zip(prefixes) {
-        let panes = Some(&item.active_in).filter(|v| !v.is_empty());
-        let mine = panes.is_some_and(|v| here.as_ref().is_some_and(|h| v.contains(h)));
+        let mine = here.as_ref().is_some_and(|h| item.active_in.contains(h));
         let mut flags = Vec::new();
         match (&item.held_by, item.activity) {
             (Some(h), _) => flags.push(format!("locked by {}", h.pane.place())),
@@ -69,13 +76,19 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         if let Some(p) = &s.parent {
             flags.push(format!("fork of {}", p.id.short()));
         }
-        if let Some(v) = panes {
-            let others = v.len() - usize::from(mine);
-            if others > 0 {
-                flags.push(format!(
-                    "{others} other pane{}",
-                    if others == 1 { "" } else { "s" }
-                ));
+        // Others that show it: multiplexer panes, and sessions that are not a pane (a plain
+        // terminal, a named session).
+        let others = item
+            .panes
+            .iter()
+            .filter(|p| here.as_deref() != Some(p.session.as_str()));
+        let (in_panes, in_sessions) = others.fold((0, 0), |(p, s), r| match r.pane {
+            Some(_) => (p + 1, s),
+            None => (p, s + 1),
+        });
+        for (n, what) in [(in_panes, "pane"), (in_sessions, "session")] {
+            if n > 0 {
+                flags.push(format!("{n} other {what}{}", if n == 1 { "" } else { "s" }));
             }
         }
         let flags = if flags.is_empty() {

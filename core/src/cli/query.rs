@@ -277,7 +277,7 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> Result<i32> {
     let pcfg = cfg.provider();
     provider::preflight(&pcfg)?;
     if let Some(w) = cfg.unset_key_warning() {
-        eprintln!("panechat: warning: {w}");
+        super::err_line(&format!("panechat: warning: {w}"));
     }
     if let Some(raw) = &args.session {
         let named = ctx.named_session(raw)?;
@@ -1005,10 +1005,13 @@ impl WaitLine {
             let width = console::Term::stderr()
                 .size_checked()
                 .map_or(80, |(_, w)| w as usize);
-            let row = ui::truncate(&text, width.saturating_sub(1).max(10));
+            let row = ui::truncate(
+                &title::strip_terminal_controls(&text),
+                width.saturating_sub(1).max(10),
+            );
             let _ = write!(err, "\r\x1b[2K{row}");
         } else if !self.printed_once {
-            let _ = writeln!(err, "{text}");
+            let _ = writeln!(err, "{}", title::strip_terminal_controls(&text));
             self.printed_once = true;
         }
         let _ = err.flush();
@@ -1282,9 +1285,9 @@ fn stream(
         finish_reason: None,
         truncated: false,
     };
-    let stdout = std::io::stdout();
-    let tty = stdout.is_terminal();
-    let mut out = stdout.lock();
+    // The reply goes out as `out` prints text: without controls, terminal or not (`show --raw`
+    // and `show --json` give it as stored).
+    let mut out = std::io::stdout().lock();
     let mut printed_any = false;
     let max = cfg.max_reply_bytes as usize;
     let fail = |e: Error, reply: &Reply, printed: bool, out: &mut std::io::StdoutLock| {
@@ -1336,11 +1339,7 @@ fn stream(
                     reply.truncated = true;
                 }
                 if !no_stream && !d.is_empty() {
-                    let shown = if tty {
-                        title::strip_terminal_controls(&d)
-                    } else {
-                        std::borrow::Cow::Borrowed(d.as_str())
-                    };
+                    let shown = title::strip_terminal_controls(&d);
                     if let Err(e) = out.write_all(shown.as_bytes()).and_then(|_| out.flush()) {
                         if e.kind() != std::io::ErrorKind::BrokenPipe {
                             ctx.debug(&format!("cannot write the reply: {e}"));
@@ -1387,11 +1386,7 @@ fn stream(
         }
     }
     if no_stream {
-        let shown = if tty {
-            title::strip_terminal_controls(&reply.text)
-        } else {
-            std::borrow::Cow::Borrowed(reply.text.as_str())
-        };
+        let shown = title::strip_terminal_controls(&reply.text);
         let _ = out.write_all(shown.as_bytes());
     }
     if !reply.text.ends_with('\n') {

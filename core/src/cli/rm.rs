@@ -111,8 +111,14 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         } else {
             format!(" ({in_use_note})")
         };
-        if !ui::confirm(&format!("Delete {}{extra}?", names.join(", ")))? {
-            return Err(Error::Cancelled("nothing deleted".into()));
+        match ui::confirm(&format!("{}{extra}", names.join(", ")), "Delete?")? {
+            Some(true) => {}
+            // "No" is an answer, not an error.
+            Some(false) => {
+                ctx.note("nothing removed");
+                return Ok(0);
+            }
+            None => return Err(Error::Cancelled("nothing removed".into())),
         }
     }
     let cfg = ctx.config()?;

@@ -16,7 +16,7 @@ use panechat::state::{self, PaneState};
 use panechat::store::mapping;
 use panechat::Result;
 
-use super::{out, out_json, ui::truncate, Ctx};
+use super::{out_json, out_spans, ui::truncate, Ctx, Span};
 
 /// `panechat sessions [--json] [--prune]`
 #[derive(clap::Args, Debug)]
@@ -155,13 +155,14 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     let width = terminal_width();
     if let Some(w) = width {
         let total = |ws: &[usize; 6]| ws[..5].iter().sum::<usize>() + 2 * 5 + ws[5];
-        for (col, min) in [(4, 12), (0, 16)] {
+        // Below 60 columns they give up more; what still does not fit is cut at the edge.
+        for (col, min) in [(4, 12), (0, 16), (0, 8), (4, 6)] {
             let over = total(&widths).saturating_sub(w);
             let room = widths[col].saturating_sub(min.max(header[col].len()));
             widths[col] -= over.min(room);
         }
     }
-    let fmt_row = |cells: [&str; 6], live: bool| -> String {
+    let fmt_row = |cells: [&str; 6], live: bool, spans: &mut Vec<Span>| {
         let mut line = String::new();
         for (i, (c, w)) in cells.iter().zip(widths.iter()).enumerate() {
             if i == 5 {
@@ -170,26 +171,42 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
                     Some(r) => truncate(c, r),
                     None => c.to_string(),
                 };
-                if color && live {
-                    line.push_str(&format!("\x1b[32m{c}\x1b[0m"));
-                } else {
-                    line.push_str(&c);
+                let mut c = c.trim_end().to_string();
+                if let Some(w) = width {
+                    if super::ui::width(&line) + super::ui::width(&c) > w {
+                        // A row that wraps breaks every column: cut it at the edge.
+                        line = truncate(&line, w);
+                        let room = w.saturating_sub(super::ui::width(&line));
+                        c = if room == 0 {
+                            String::new()
+                        } else {
+                            truncate(&c, room)
+                        };
+                    }
                 }
-            } else {
-                line.push_str(&super::ui::pad(&truncate(c, *w), *w));
-                line.push_str("  ");
+                if live {
+                    spans.push(Span::Text(line));
+                    spans.push(Span::Green(c));
+                } else {
+                    spans.push(Span::Text(line + &c));
+                }
+                spans.push(Span::Text("\n".into()));
+                return;
             }
+            line.push_str(&super::ui::pad(&truncate(c, *w), *w));
+            line.push_str("  ");
         }
-        line.trim_end().to_string() + "\n"
     };
-    let mut text = fmt_row(header, false);
+    let mut spans = Vec::new();
+    fmt_row(header, false, &mut spans);
     for r in &rows {
-        text.push_str(&fmt_row(
+        fmt_row(
             [&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]],
             r[5] != "-",
-        ));
+            &mut spans,
+        );
     }
-    out(&text)?;
+    out_spans(&spans, color)?;
     Ok(0)
 }
 

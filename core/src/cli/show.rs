@@ -1,16 +1,13 @@
 //! `panechat show`: one conversation.
 
-use std::io::IsTerminal;
-
 use panechat::schema::ConversationDoc;
 use panechat::store::conversation::ConversationId;
 use panechat::store::mapping;
 use panechat::target::{self, Target};
-use panechat::title::strip_terminal_controls;
 use panechat::{Error, Result};
 
 use super::ui::{self, Picked};
-use super::{out, out_json, Ctx};
+use super::{out, out_json, out_raw, Ctx};
 
 /// `panechat show [TARGET] [--json]`
 #[derive(clap::Args, Debug)]
@@ -18,8 +15,12 @@ pub struct Args {
     /// last, prev, pick, or an id or unique prefix (default: this session's active one).
     target: Option<String>,
     /// Print JSON: id, title, parent, turns, messages [{role, content, at, model, usage, attachments}].
-    #[arg(long)]
+    #[arg(long, conflicts_with = "raw")]
     json: bool,
+    /// Print the text exactly as stored, terminal escape sequences included (by default every
+    /// control character is removed, so that a reply cannot act on the terminal).
+    #[arg(long)]
+    raw: bool,
     /// Show attached text (panes, piped input, files) in full, not one line each.
     #[arg(long, short = 'a')]
     attachments: bool,
@@ -51,14 +52,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         out_json(&ConversationDoc::from(&conv))?;
         return Ok(0);
     }
-    let tty = std::io::stdout().is_terminal();
-    let clean = |s: &str| -> String {
-        if tty {
-            strip_terminal_controls(s).into_owned()
-        } else {
-            s.to_string()
-        }
-    };
+    // Model text goes in as stored: `out` removes its controls, `--raw` keeps them.
     let s = conv.summary();
     let mut text = format!(
         "# {}\n{} · {} · updated {} ago",
@@ -76,31 +70,35 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     }
     text.push('\n');
     if let Some(sys) = &conv.system {
-        text.push_str(&format!("system: {}\n", clean(sys)));
+        text.push_str(&format!("system: {}\n", sys));
     }
     for t in &conv.turns {
         text.push('\n');
         for a in &t.attachments {
             if args.attachments {
-                text.push_str(&format!("[attached: {}, {}]\n", clean(&a.source), a.size()));
-                text.push_str(&clean(&a.text));
+                text.push_str(&format!("[attached: {}, {}]\n", a.source, a.size()));
+                text.push_str(&a.text);
                 text.push_str("\n[end of attachment]\n");
             } else {
                 text.push_str(&format!(
                     "[attached: {}, {}] (show --attachments prints it)\n",
-                    clean(&a.source),
+                    a.source,
                     a.size()
                 ));
             }
         }
         text.push_str(">>> ");
-        text.push_str(&clean(&t.user).replace('\n', "\n    "));
+        text.push_str(&t.user.replace('\n', "\n    "));
         text.push_str("\n\n");
-        text.push_str(&clean(&t.assistant));
+        text.push_str(&t.assistant);
         if !t.assistant.ends_with('\n') {
             text.push('\n');
         }
     }
-    out(&text)?;
+    if args.raw {
+        out_raw(&text)?;
+    } else {
+        out(&text)?;
+    }
     Ok(0)
 }

@@ -7,7 +7,7 @@ use panechat::state::{self, Activity};
 use panechat::store::mapping;
 use panechat::Result;
 
-use super::{out, Ctx};
+use super::{json_text, out, out_raw, Ctx};
 
 /// Output style.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -52,7 +52,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         (Activity::Idle, None) => "",
     };
     let line = match args.format {
-        Format::Json => serde_json::to_string(&st).expect("state serialises"),
+        Format::Json => return out_raw(&format!("{}\n", json_text(&st, false))).map(|()| 0),
         _ if st.conversation.is_none() => String::new(),
         Format::Plain => format!("{}{marker}", st.label()),
         Format::Tmux => panechat::adapters::tmux::format_escape(&format!("{}{marker}", st.label())),

@@ -236,13 +236,20 @@ pub fn lock_question(what: &str, holder: &str, go_to: Option<&str>) -> Result<(L
     })
 }
 
-/// Asks yes/no (default no).
-pub fn confirm(prompt: &str) -> Result<bool> {
+/// Asks yes/no (default no) after `about`, which is printed first, wrapped at spaces to the
+/// terminal's width and free of controls: the question itself stays one short row (a prompt
+/// that wraps makes the prompt redraw over the wrong rows, duplicating it). Esc is `None`.
+pub fn confirm(about: &str, prompt: &str) -> Result<Option<bool>> {
+    let term = Term::stderr();
+    let width = term.size_checked().map_or(80, |(_, w)| w as usize);
+    let about = panechat::title::strip_terminal_controls(about);
+    for line in wrap(&about, width.saturating_sub(1)) {
+        let _ = term.write_line(&line);
+    }
     Confirm::with_theme(&ColorfulTheme::default())
         .with_prompt(prompt)
         .default(false)
-        .interact_on_opt(&Term::stderr())
-        .map(|o| o.unwrap_or(false))
+        .interact_on_opt(&term)
         .map_err(ui_err)
 }
 

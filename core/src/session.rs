@@ -259,6 +259,9 @@ pub enum Instance {
         /// Its inode.
         ino: u64,
     },
+    /// Looked for, and not found (no `/proc` entry, no socket variable): the key names the
+    /// server as before, and the record counts as live.
+    Unknown,
 }
 
 impl Instance {
@@ -267,16 +270,18 @@ impl Instance {
         match *self {
             Instance::Process { pid, start } => process_alive(pid, start),
             Instance::Socket { dev, ino } => socket.and_then(socket_identity) == Some((dev, ino)),
+            Instance::Unknown => true,
         }
     }
 
-    /// A short, stable tag of the instance for keys.
-    fn tag(&self) -> String {
+    /// A short, stable tag of the instance for keys (`None` for [`Instance::Unknown`]).
+    fn tag(&self) -> Option<String> {
         let s = match *self {
             Instance::Process { pid, start } => format!("p{pid},{start}"),
             Instance::Socket { dev, ino } => format!("s{dev},{ino}"),
+            Instance::Unknown => return None,
         };
-        hex64(fnv1a(s.as_bytes()))[..8].to_string()
+        Some(hex64(fnv1a(s.as_bytes()))[..8].to_string())
     }
 }
 
@@ -418,9 +423,10 @@ pub fn key_for_pane(env: &Env, pane: &str) -> Result<Option<Session>> {
 fn tmux_session(tmux: &str, n: &str, instance: Option<Instance>) -> Session {
     let server = tmux.rsplit_once(',').map_or(tmux, |(head, _idx)| head);
     let mut hash = tmux_server_hash(tmux);
-    if let Some(i) = &instance {
-        hash = short_hash(&format!("{hash},{}", i.tag()));
+    if let Some(tag) = instance.as_ref().and_then(Instance::tag) {
+        hash = short_hash(&format!("{hash},{tag}"));
     }
+    let instance = Some(instance.unwrap_or(Instance::Unknown));
     Session {
         key: SessionKey(format!("tmux:{hash}:%{n}")),
         multiplexer: Multiplexer::Tmux,
@@ -435,10 +441,11 @@ fn tmux_session(tmux: &str, n: &str, instance: Option<Instance>) -> Session {
 /// when the session's server is known (a session of the same name started later is another).
 fn zellij_session(name: &str, n: &str, instance: Option<Instance>) -> Session {
     let part = safe_part(name, 64);
-    let key = match &instance {
-        Some(i) => format!("zellij:{part}~{}:{n}", i.tag()),
+    let key = match instance.as_ref().and_then(Instance::tag) {
+        Some(tag) => format!("zellij:{part}~{tag}:{n}"),
         None => format!("zellij:{part}:{n}"),
     };
+    let instance = Some(instance.unwrap_or(Instance::Unknown));
     Session {
         key: SessionKey(key),
         multiplexer: Multiplexer::Zellij,
@@ -451,9 +458,10 @@ fn zellij_session(name: &str, n: &str, instance: Option<Instance>) -> Session {
 
 fn wezterm_session(socket: Option<&str>, n: &str, instance: Option<Instance>) -> Session {
     let mut server = socket.map(short_hash).unwrap_or_else(|| "local".into());
-    if let Some(i) = &instance {
-        server = short_hash(&format!("{server},{}", i.tag()));
+    if let Some(tag) = instance.as_ref().and_then(Instance::tag) {
+        server = short_hash(&format!("{server},{tag}"));
     }
+    let instance = Some(instance.unwrap_or(Instance::Unknown));
     Session {
         key: SessionKey(format!("wezterm:{server}:{n}")),
         multiplexer: Multiplexer::Wezterm,

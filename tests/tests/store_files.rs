@@ -125,9 +125,21 @@ fn sh(env: &TestEnv, script: &str) -> Command {
 /// The command failed, saying that `path` is a link and what to run.
 #[track_caller]
 fn refused_link(case: &str, r: &Run, path: &Path) {
-    assert_eq!(r.code, 1, "{case}: exit code\n{}", r.stderr);
     assert!(!r.stderr.contains("panicked"), "{case}: {}", r.stderr);
-    let named = format!("panechat: {}: is a symbolic link", path.display());
+    // A link met after the turn is durable (the index's lock, the summary's temp file) leaves
+    // the turn stored: the command succeeds and its warning names the link.
+    let stored = r.code == 0 && r.stderr.contains("the reply is stored");
+    assert!(
+        r.code == 1 || stored,
+        "{case}: exit code {}\n{}",
+        r.code,
+        r.stderr
+    );
+    let named = if stored {
+        format!("{}: is a symbolic link", path.display())
+    } else {
+        format!("panechat: {}: is a symbolic link", path.display())
+    };
     assert!(
         r.stderr.contains(&named) && r.stderr.contains(&format!("rm '{}'", path.display())),
         "{case}: expected `{named}` and what to run, got:\n{}",
@@ -187,15 +199,8 @@ fn a_link_in_place_of_any_store_file_is_refused_and_its_target_untouched() {
         ),
         ("session lock", |e, _| session_file(e, "lock"), vec!["new"]),
         ("last", |e, _| state(e).join("last"), vec!["use", "ID"]),
-        (
-            "draft",
-            |e, _| {
-                state(e)
-                    .join("drafts")
-                    .join(session_file(e, "json").file_name().unwrap())
-            },
-            vec!["q", "hi"],
-        ),
+        // (Drafts are named by their message's random id, so none can be planted in advance;
+        // a link to the drafts directory is one of the directory cases.)
     ];
     for (case, path_of, args) in cases {
         let (env, _fake, id) = store();
@@ -278,10 +283,13 @@ fn links_at_the_names_a_query_is_about_to_create_are_refused() {
         .output()
         .unwrap(),
     );
-    assert_eq!(r.code, 1, "{}", r.stderr);
+    // The summary is replaced after the turn is durable: the query succeeds, and its warning
+    // names the link it would not write through.
+    assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
-        r.stderr
-            .contains(&format!("panechat: {}/.{id}.json.tmp.", conv.display()))
+        r.stderr.contains("the reply is stored")
+            && r.stderr
+                .contains(&format!("{}/.{id}.json.tmp.", conv.display()))
             && r.stderr.contains(": is a symbolic link"),
         "{}",
         r.stderr
@@ -588,6 +596,8 @@ fn a_fifo_in_place_of_any_file_never_blocks_a_command() {
             vec!["q", "hi"],
             true,
         ),
+        // Drafts are listed, one file per message: one that is not a file is passed over (the
+        // message it would hold is not this query's) and named by doctor.
         (
             "draft",
             |e, _| {
@@ -596,7 +606,7 @@ fn a_fifo_in_place_of_any_file_never_blocks_a_command() {
                     .join(session_file(e, "json").file_name().unwrap())
             },
             vec!["q", "hi"],
-            true,
+            false,
         ),
         (
             "last",

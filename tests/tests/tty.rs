@@ -143,7 +143,7 @@ fn hostile_titles_and_replies_reach_the_terminal_harmless() {
     );
     assert!(titles[0].starts_with("panechat: "), "{titles:?}");
     let last = titles.last().unwrap();
-    assert_eq!(last, "panechat: ]2;pwned [31mred #(touch PWNED)0m");
+    assert_eq!(last, "panechat: ]2;pwned [31mred ♯(touch PWNED)0m");
     // No sequence from the model reached the terminal.
     assert!(find(&out, b"\x1b]2;pwned").is_none());
     assert!(find(&out, b"\x1b]0;evil").is_none());
@@ -154,7 +154,7 @@ fn hostile_titles_and_replies_reach_the_terminal_harmless() {
     assert!(text.contains("ok]0;evil[2Jdone"), "{text}");
     // The stored title is the sanitised one, and status shows it.
     let st = env.run_in("a", ["status"]).ok();
-    assert_eq!(st.stdout, "]2;pwned [31mred #(touch PWNED)0m\n");
+    assert_eq!(st.stdout, "]2;pwned [31mred ♯(touch PWNED)0m\n");
     assert!(!env.root.join("work/PWNED").exists());
 }
 
@@ -171,7 +171,8 @@ fn wezterm_panes_get_user_vars() {
     assert_eq!(pty.wait(T), 0, "{}", pty.text());
     let text = pty.text();
     use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD.encode("Wez #1");
+    // (Text left in a multiplexer shows `#` as `♯`.)
+    let b64 = base64::engine::general_purpose::STANDARD.encode("Wez ♯1");
     assert!(
         text.contains(&format!("\x1b]1337;SetUserVar=panechat_title={b64}\x07")),
         "{text:?}"
@@ -401,10 +402,10 @@ fn wezterm_user_vars_reach_a_pane_from_elsewhere() {
     let id = active(&env, &key);
     env.run(["rename", &id, "Renamed #2"]).ok();
     pty.expect(
-        &format!("SetUserVar=panechat_title={}", b64("Renamed #2")),
+        &format!("SetUserVar=panechat_title={}", b64("Renamed ♯2")),
         T,
     );
-    pty.expect("\x1b]2;panechat: Renamed #2\x07", T);
+    pty.expect("\x1b]2;panechat: Renamed ♯2\x07", T);
     // So does `new` for this pane, from elsewhere: empty vars.
     env.run(["new", "--session", &key]).ok();
     pty.expect(&format!("SetUserVar=panechat_id={}\x07", b64("")), T);

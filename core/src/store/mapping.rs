@@ -55,7 +55,8 @@ impl SessionRecord {
     /// anything). A record of a stopped server, a killed Zellij session or a closed WezTerm is
     /// not: its pane ids may have been given to new panes, which must not be shown its
     /// conversation. A tmux, Zellij or WezTerm record written before instances were recorded
-    /// (its key names no instance, so no pane resolves to it any more) is not either.
+    /// (its key names no instance, so no pane resolves to it any more) is not either; one whose
+    /// instance could not be found ([`Instance::Unknown`]) is.
     pub fn instance_live(&self) -> bool {
         match &self.instance {
             Some(i) => i.alive(self.server.as_deref()),

@@ -673,12 +673,16 @@ pub fn check_session(data: &[u8]) {
     }
     if let Some(pane) = pane {
         // Panes are named in the multiplexer this runs in; in a tmux popup only `TMUX` is set
-        // (and tmux panes are named `%N`); in the WezTerm GUI (the plugin's commands) only
-        // WezTerm's socket is set.
+        // (and tmux panes are named `%N`); a command the Zellij plugin runs has only the
+        // session's name (and names panes `terminal_N`); in the WezTerm GUI (the plugin's
+        // commands) only WezTerm's socket is set.
         let popup =
             (env.get("TMUX").is_some() && pane.starts_with('%')).then_some(Multiplexer::Tmux);
+        let plugin = (env.get("ZELLIJ_SESSION_NAME").is_some() && pane.starts_with("terminal_"))
+            .then_some(Multiplexer::Zellij);
         let expected = session::innermost_multiplexer(&env)
             .or(popup)
+            .or(plugin)
             .or(env.get("WEZTERM_UNIX_SOCKET").map(|_| Multiplexer::Wezterm));
         match session::key_for_pane(&env, &pane) {
             Ok(Some(other)) => {

@@ -288,7 +288,9 @@ impl Instance {
 /// Whether this system tells multiplexer instances apart (Linux `/proc`). Where it does not,
 /// keys name the server as before and records carry no instance.
 pub fn instances_known() -> bool {
-    std::path::Path::new("/proc/self/stat").exists()
+    // Asked for every record a listing or a publish looks at: once per process is enough.
+    static KNOWN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *KNOWN.get_or_init(|| std::path::Path::new("/proc/self/stat").exists())
 }
 
 /// The device and inode of a socket file.

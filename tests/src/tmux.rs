@@ -132,7 +132,14 @@ impl Server {
     /// pane runs bash, with the test's environment ([`server_env`]).
     pub fn start(env: &TestEnv, tag: &str, cols: u16, rows: u16) -> Server {
         let s = Server::new(&env.root, tag, server_env(env));
-        s.ok(&[
+        s.new_session_t(env, cols, rows);
+        s
+    }
+
+    /// Makes session `t` (`cols` x `rows`, in the test's `work` directory) whose pane runs
+    /// bash; starts the server when none runs.
+    pub fn new_session_t(&self, env: &TestEnv, cols: u16, rows: u16) {
+        self.ok(&[
             "new-session",
             "-d",
             "-s",
@@ -145,7 +152,6 @@ impl Server {
             &env.root.join("work").display().to_string(),
             "bash --norc --noprofile",
         ]);
-        s
     }
 
     /// The text of a pane with wrapped lines joined (`capture-pane -J`).
@@ -263,29 +269,7 @@ impl World {
     /// Like [`World::start`] with an explicit server environment.
     pub fn start_with(env: &TestEnv, senv: Vec<(String, String)>, cols: u16, rows: u16) -> World {
         let tmux = Server::new(&env.root, "t", senv);
-        tmux.ok(&[
-            "new-session",
-            "-d",
-            "-s",
-            "t",
-            "-x",
-            &cols.to_string(),
-            "-y",
-            &rows.to_string(),
-            "-c",
-            &env.root.join("work").display().to_string(),
-            "bash --norc --noprofile",
-        ]);
-        // Sizes follow the attached client; a quiet prompt keeps screens readable.
-        tmux.ok(&["set-option", "-g", "window-size", "latest"]);
-        // A pane made without a command (a split, a new window) runs the same shell as the
-        // first, with the test's PATH (a login shell would reset it from /etc/profile).
-        tmux.ok(&[
-            "set-option",
-            "-g",
-            "default-command",
-            "exec bash --norc --noprofile",
-        ]);
+        World::set_up(&tmux, env, cols, rows);
         World {
             tmux,
             term: None,
@@ -312,20 +296,22 @@ impl World {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        self.tmux.ok(&[
-            "new-session",
-            "-d",
-            "-s",
-            "t",
-            "-x",
-            &cols.to_string(),
-            "-y",
-            &rows.to_string(),
-            "-c",
-            &env.root.join("work").display().to_string(),
-            "bash --norc --noprofile",
+        World::set_up(&self.tmux, env, cols, rows);
+    }
+
+    /// Session `t` and the server options every world has.
+    fn set_up(tmux: &Server, env: &TestEnv, cols: u16, rows: u16) {
+        tmux.new_session_t(env, cols, rows);
+        // Sizes follow the attached client; a quiet prompt keeps screens readable.
+        tmux.ok(&["set-option", "-g", "window-size", "latest"]);
+        // A pane made without a command (a split, a new window) runs the same shell as the
+        // first, with the test's PATH (a login shell would reset it from /etc/profile).
+        tmux.ok(&[
+            "set-option",
+            "-g",
+            "default-command",
+            "exec bash --norc --noprofile",
         ]);
-        self.tmux.ok(&["set-option", "-g", "window-size", "latest"]);
     }
 
     /// The first pane.

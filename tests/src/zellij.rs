@@ -243,19 +243,19 @@ impl Zellij {
     /// the old one's had.
     pub fn restart_session(&mut self, work: &Path) {
         self.kill_client();
-        let _ = self
-            .bare()
-            .args(["kill-session", &self.session])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        let _ = self
-            .bare()
-            .args(["delete-session", "--force", &self.session])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        self.quietly(&["kill-session", &self.session]);
+        self.quietly(&["delete-session", "--force", &self.session]);
         self.boot(work);
+    }
+
+    /// Runs `zellij ARGS…`, its output and status ignored.
+    fn quietly(&self, args: &[&str]) {
+        let _ = self
+            .bare()
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
 
     /// Attaches a client on the pty that script(1) makes; what the test writes to script's
@@ -748,12 +748,7 @@ impl Drop for OtherClient {
 
 impl Drop for Zellij {
     fn drop(&mut self) {
-        let _ = self
-            .bare()
-            .args(["delete-session", "--force", &self.session])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        self.quietly(&["delete-session", "--force", &self.session]);
         self.kill_client();
         let _ = (&self.root, &self.wasm);
     }

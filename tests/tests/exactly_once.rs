@@ -338,3 +338,88 @@ fn index_compaction_writes_what_it_reads_under_its_lock() {
     assert!(!ids.contains(&b), "the removed one is listed: {ids:?}");
     assert!(ids.contains(&a), "{ids:?}");
 }
+
+#[test]
+fn rm_that_fails_after_the_delete_says_it_deleted_and_exits_0() {
+    let (env, _fake) = setup();
+    env.run(["q", "--new", "doomed"]).ok();
+    let id = active(&env, "test");
+    env.run(["q", "--new", "kept"]).ok();
+    // Every step after the delete fails: here, removing the conversation's lock file.
+    let lock = env.home().join("state/locks").join(format!("{id}.lock"));
+    let lock = lock.display().to_string();
+    let r = env.run_traced(
+        &[
+            "-f",
+            "-o",
+            "/dev/null",
+            "-P",
+            &lock,
+            "-e",
+            "inject=unlink,unlinkat:error=EIO",
+        ],
+        ["rm", "--yes", &id],
+    );
+    assert_eq!(
+        r.code, 0,
+        "the delete is durable, so rm succeeded:\n{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains(&format!("deleted {id}")), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("warning") && r.stderr.contains("Input/output error"),
+        "what was left undone is said: {}",
+        r.stderr
+    );
+    assert!(
+        !listed(&env).iter().any(|(i, _)| *i == id),
+        "{id} is still listed"
+    );
+    env.run(["doctor", "--repair"]).ok();
+    assert_doctor_clean(&env, "after the repair");
+}
+
+#[test]
+fn fork_into_a_session_it_cannot_name_makes_no_orphan() {
+    let (env, _fake) = setup();
+    env.run(["q", "--new", "source"]).ok();
+    let before = listed(&env).len();
+    // Outside any multiplexer, a pane cannot be named: refused before anything is made.
+    let r = env.run(["fork", "--session", "pane:%1"]).code(2);
+    assert!(
+        r.stderr.contains("not running inside a multiplexer"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(listed(&env).len(), before, "an orphan fork was stored");
+}
+
+#[test]
+fn fork_whose_session_cannot_be_written_says_what_was_made() {
+    let (env, _fake) = setup();
+    env.run(["q", "--new", "source"]).ok();
+    env.run_in("other", ["new"]).ok();
+    // The other session's mapping file is replaced by a link: writing it is refused.
+    let dir = env.home().join("state/sessions");
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.extension().is_some_and(|e| e == "json")
+                && std::fs::read_to_string(p).is_ok_and(|t| t.contains("\"other\""))
+        })
+        .expect("the other session's mapping file");
+    std::fs::remove_file(&file).unwrap();
+    std::os::unix::fs::symlink(env.root.join("elsewhere"), &file).unwrap();
+    let before = listed(&env).len();
+    let r = env.run(["fork", "--session", "other"]);
+    assert_eq!(listed(&env).len(), before + 1, "the fork is stored");
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    let new_id = r.stdout.trim();
+    assert!(
+        !new_id.is_empty() && r.stderr.contains(new_id) && r.stderr.contains("panechat use"),
+        "the fork's id is printed and the error says it exists and how to show it:\nstdout {:?}\nstderr {}",
+        r.stdout,
+        r.stderr
+    );
+}

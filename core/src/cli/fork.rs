@@ -58,14 +58,28 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         )));
     }
     let src = show::resolve(ctx, args.target.as_deref())?;
+    // The session is named before anything is made, so a bad name leaves no orphan fork.
+    let target = args
+        .session
+        .as_deref()
+        .map(|raw| ctx.named_session(raw))
+        .transpose()?;
     ctx.store.ensure_dirs()?;
     let forked = ctx.store.fork(&src, args.last)?;
     ctx.warn_stale("the fork", forked.stale.as_ref());
     let s = forked.value;
     let mut activated = None;
-    if let Some(raw) = &args.session {
-        let target = ctx.named_session(raw)?;
-        mapping::activate(&ctx.paths, &target, &s.id)?;
+    if let Some(target) = target {
+        if let Err(e) = mapping::activate(&ctx.paths, &target, &s.id) {
+            // The fork is stored: say so, with its id, and how to show it.
+            out(&format!("{}\n", s.id))?;
+            return Err(Error::Other(format!(
+                "fork {} is stored, but it could not be made {}'s conversation: {e}; run `panechat use {}` there",
+                s.id,
+                target.key,
+                s.id.short()
+            )));
+        }
         ctx.publish(&s.id);
         activated = Some(target.key.to_string());
     }
@@ -93,12 +107,18 @@ fn fork_here(ctx: &mut Ctx, args: &Args) -> Result<panechat::store::conversation
         .map(str::to_string);
     let target = args.target.clone().or(from_env);
     let src = show::resolve(ctx, target.as_deref())?;
+    let here = ctx.session()?;
     ctx.store.ensure_dirs()?;
     let forked = ctx.store.fork(&src, args.last)?;
     ctx.warn_stale("the fork", forked.stale.as_ref());
     let s = forked.value;
-    let here = ctx.session()?;
-    mapping::activate(&ctx.paths, &here, &s.id)?;
+    mapping::activate(&ctx.paths, &here, &s.id).map_err(|e| {
+        Error::Other(format!(
+            "fork {} is stored, but this pane could not be switched to it: {e}; run `panechat use {}`",
+            s.id,
+            s.id.short()
+        ))
+    })?;
     ctx.publish(&s.id);
     Ok(s.id)
 }

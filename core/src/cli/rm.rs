@@ -10,6 +10,7 @@ use std::time::Duration;
 use panechat::lock::{self, LockGuard, WaitOutcome, Waiter};
 use panechat::runs::{self, Registration, RunState};
 use panechat::schema::{Fallback, RmResult};
+use panechat::session::SessionKey;
 use panechat::state::SCHEMA;
 use panechat::store::conversation::ConversationId;
 use panechat::store::mapping;
@@ -143,34 +144,26 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             ctx.log("WARN", &format!("{id} is deleted; the index is stale: {e}"));
             eprintln!("panechat: warning: {id} is deleted, but the list of conversations could not be updated ({e}); `panechat doctor --repair` rebuilds it");
         }
-        // Every session that knew it forgets it; those that showed it fall back.
+        // The delete is durable from here: whatever fails after it is said as a warning, and
+        // the command still succeeds (the conversation is gone).
         let mut affected = Vec::new();
-        for rec in mapping::all(&ctx.paths)? {
-            let had_active = rec.active.as_ref() == Some(id);
-            if !had_active && !rec.previous.contains(id) {
-                continue;
-            }
-            let session = rec.pane.to_session(rec.server.clone());
-            let now = mapping::forget(&ctx.paths, &session, id, &|c| ctx.store.exists(c))?;
-            if had_active {
-                affected.push(rec.pane.session.clone());
-                let shown = match &now {
-                    Some(c) => format!("now shows {}", c.short()),
-                    None => "now has no conversation".into(),
-                };
-                ctx.note(&format!("{}: {shown}", rec.pane.place()));
-                result.sessions.push(Fallback {
-                    session: rec.pane.session.to_string(),
-                    conversation: now,
-                });
-            }
-        }
-        // Unlink while holding: waiters see the conversation is gone instead of recreating it.
-        drop(reg);
-        guard.unlink()?;
+        let after =
+            forget_everywhere(ctx, id, &mut affected, &mut result.sessions).and_then(|()| {
+                // Unlink while holding: waiters see the conversation is gone instead of
+                // recreating it.
+                drop(reg);
+                guard.unlink()
+            });
         ctx.publish_sessions(&affected);
         if !args.json {
             ctx.note(&format!("deleted {id}"));
+        }
+        if let Err(e) = after {
+            ctx.log(
+                "WARN",
+                &format!("{id} is deleted; tidying up after it failed: {e}"),
+            );
+            eprintln!("panechat: warning: {id} is deleted, but tidying up after it failed ({e}); `panechat doctor --repair` finishes it");
         }
         result.deleted.push(id.clone());
     }
@@ -178,4 +171,35 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         out_json(&result)?;
     }
     Ok(0)
+}
+
+/// Every session that knew `id` forgets it; those that showed it fall back (recorded in
+/// `affected` and `fallbacks`, and said on stderr).
+fn forget_everywhere(
+    ctx: &Ctx,
+    id: &ConversationId,
+    affected: &mut Vec<SessionKey>,
+    fallbacks: &mut Vec<Fallback>,
+) -> Result<()> {
+    for rec in mapping::all(&ctx.paths)? {
+        let had_active = rec.active.as_ref() == Some(id);
+        if !had_active && !rec.previous.contains(id) {
+            continue;
+        }
+        let session = rec.pane.to_session(rec.server.clone());
+        let now = mapping::forget(&ctx.paths, &session, id, &|c| ctx.store.exists(c))?;
+        if had_active {
+            affected.push(rec.pane.session.clone());
+            let shown = match &now {
+                Some(c) => format!("now shows {}", c.short()),
+                None => "now has no conversation".into(),
+            };
+            ctx.note(&format!("{}: {shown}", rec.pane.place()));
+            fallbacks.push(Fallback {
+                session: rec.pane.session.to_string(),
+                conversation: now,
+            });
+        }
+    }
+    Ok(())
 }

@@ -22,6 +22,7 @@ pub type Case = (&'static str, fn(&World) -> Result<Vec<Row>, String>);
 pub const ALL: &[Case] = &[
     ("status", status),
     ("pre-request overhead", pre_request),
+    ("q vs baseline", super::baseline::query_path),
     ("attach a tmux pane", attach_pane),
     ("append", append),
     ("ls", ls),
@@ -42,7 +43,7 @@ pub const ALL: &[Case] = &[
 
 /// Runs `warmup` unrecorded rounds, then `n` recorded rounds of `a` then `b`, alternating, so
 /// that drifts in machine load hit both series alike.
-fn interleave(
+pub fn interleave(
     warmup: usize,
     n: usize,
     a: &mut dyn FnMut() -> Result<f64, String>,
@@ -61,7 +62,7 @@ fn interleave(
 }
 
 /// Wall time of one run of `cmd`, in milliseconds.
-fn wall_ms(mut cmd: Command) -> Result<f64, String> {
+pub fn wall_ms(mut cmd: Command) -> Result<f64, String> {
     Ok(ms_of(proc::run_timed(&mut cmd)?.wall))
 }
 

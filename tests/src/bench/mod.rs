@@ -10,6 +10,7 @@
 //! provider ([`panechat_e2e::fake`]), with release builds of `panechat` and of the trivial
 //! `hello` binary that the benchmark builds itself.
 
+pub mod baseline;
 pub mod cases;
 pub mod proc;
 pub mod report;
@@ -26,7 +27,7 @@ use report::Row;
 use world::World;
 
 const USAGE: &str = "\
-usage: panechat-bench [--check] [--no-save] [--keep] [--only TEXT]
+usage: panechat-bench [--check] [--no-save] [--keep] [--only TEXT] [--baseline PANECHAT]
 
 Measures the speed and size budgets of SPEC section 6 and prints each figure beside its
 reference, its budget and a verdict. Run it as `cargo bench-budgets` (a release build).
@@ -35,6 +36,15 @@ reference, its budget and a verdict. Run it as `cargo bench-budgets` (a release 
   --no-save  do not write bench/runs/<date>-<host>.txt
   --keep     keep the generated stores (the temp directory is printed) for inspection
   --only T   run only the cases whose name contains T (e.g. --only tmux)
+  --baseline PANECHAT
+             a panechat binary built from an earlier commit: the query-path case runs it
+             side by side with this one (without it, that case says how to build one)
+
+A baseline from commit C:
+  git worktree add /tmp/panechat-base C
+  cargo build --release --locked -p panechat --manifest-path /tmp/panechat-base/Cargo.toml \
+    --target-dir /tmp/panechat-base/target
+  cargo bench-budgets --only baseline --baseline /tmp/panechat-base/target/release/panechat
 ";
 
 struct Options {
@@ -42,6 +52,7 @@ struct Options {
     check: bool,
     save: bool,
     keep: bool,
+    baseline: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -50,6 +61,7 @@ fn parse_args() -> Result<Options, String> {
         check: false,
         save: true,
         keep: false,
+        baseline: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -59,6 +71,19 @@ fn parse_args() -> Result<Options, String> {
                     args.next()
                         .ok_or("panechat-bench: --only needs a case name")?,
                 )
+            }
+            "--baseline" => {
+                let p = PathBuf::from(
+                    args.next()
+                        .ok_or("panechat-bench: --baseline needs the path of a panechat binary")?,
+                );
+                if !p.is_file() {
+                    return Err(format!(
+                        "panechat-bench: --baseline {}: no such file (build one: see `cargo bench-budgets -- --help`)",
+                        p.display()
+                    ));
+                }
+                o.baseline = Some(p);
             }
             "--check" => o.check = true,
             "--no-save" => o.save = false,
@@ -109,6 +134,12 @@ pub fn main() -> i32 {
             return 1;
         }
     };
+    if let Some(b) = &opts.baseline {
+        if let Err(e) = world.set_baseline(b) {
+            eprintln!("panechat-bench: cannot set up: {e}");
+            return 1;
+        }
+    }
     let mut rows: Vec<Row> = Vec::new();
     let cpu = CpuClock::now();
     for (name, case) in cases::ALL {

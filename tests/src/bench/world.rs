@@ -38,7 +38,8 @@ pub struct Home {
 }
 
 impl Home {
-    fn new(dir: PathBuf) -> Result<Home, String> {
+    /// A home at `dir` (created when missing).
+    pub fn new(dir: PathBuf) -> Result<Home, String> {
         fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let env = Env::from_pairs([("PANECHAT_HOME", dir.as_os_str())]);
         let paths = Paths::resolve(&env).map_err(|e| e.to_string())?;
@@ -125,6 +126,9 @@ pub struct World {
     pub notes: Vec<String>,
     /// Keep the temp root when dropped.
     pub keep: bool,
+    /// A panechat built from an earlier commit, to measure the query path against
+    /// (`--baseline`), copied next to the measured binary.
+    pub baseline: Option<PathBuf>,
 }
 
 impl World {
@@ -150,6 +154,7 @@ impl World {
             short: ConversationId::generate(),
             notes: Vec::new(),
             keep: false,
+            baseline: None,
             root,
         };
         world.generate()?;
@@ -207,6 +212,15 @@ impl World {
         Ok(())
     }
 
+    /// Copies `bin` (a panechat from an earlier commit) next to the measured one and records it
+    /// as the baseline.
+    pub fn set_baseline(&mut self, bin: &Path) -> Result<(), String> {
+        let dst = self.root.join("bin").join("panechat-baseline");
+        fs::copy(bin, &dst).map_err(|e| format!("copying {}: {e}", bin.display()))?;
+        self.baseline = Some(dst);
+        Ok(())
+    }
+
     /// A command running `program` with this world's environment for `home` and `session`:
     /// cleared environment plus `PANECHAT_HOME`, `HOME`, `PANECHAT_SESSION`, `PATH`, `LANG` and
     /// the fake's API key; stdin and stdout null, so nothing is a terminal.
@@ -246,7 +260,8 @@ impl Drop for World {
     }
 }
 
-fn write_config(home: &Home, fake: &FakeProvider) -> Result<(), String> {
+/// Writes a config for `home` that talks to `fake`.
+pub fn write_config(home: &Home, fake: &FakeProvider) -> Result<(), String> {
     let text = format!(
         "[provider]\nkind = \"openai\"\nbase_url = \"{}\"\nmodel = \"fake-model\"\napi_key_env = \"{FAKE_API_KEY_ENV}\"\nidle_timeout = \"10s\"\n[lock]\nwait = \"2s\"\n",
         fake.base_url_openai()

@@ -200,7 +200,11 @@ pub fn main() -> i32 {
 
     if opts.save {
         let mut text = format!(
-            "panechat-bench run\ncommand: cargo bench-budgets\ncommit: {}\n{machine}\n\n{table}{legend}\n",
+            "panechat-bench run\ncommand: cargo bench-budgets{}\ncommit: {}\n{machine}\n\n{table}{legend}\n",
+            std::env::args()
+                .skip(1)
+                .map(|a| format!(" {a}"))
+                .collect::<String>(),
             commit()
         );
         for n in &setup_notes {

@@ -89,7 +89,7 @@ pub struct Config {
     /// `context.lines`: how many lines of a pane `--pane` attaches by default.
     pub context_lines: usize,
     /// `context.max_bytes` and `context.redact`: how attachments are capped and redacted.
-    pub context: crate::context::Limits,
+    pub context: crate::model::Limits,
     sources: BTreeMap<&'static str, String>,
 }
 
@@ -426,7 +426,7 @@ impl Config {
                 .unwrap_or(true),
             title_timeout: d(get("title.timeout", &mut sources)),
             context_lines: int(get("context.lines", &mut sources)) as usize,
-            context: crate::context::Limits {
+            context: crate::model::Limits {
                 max_bytes: int(get("context.max_bytes", &mut sources)) as usize,
                 redact: get("context.redact", &mut sources)
                     .as_bool()

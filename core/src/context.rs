@@ -31,89 +31,13 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::session::{innermost_multiplexer, Multiplexer};
 
-/// Text attached to a user's message, stored with the turn and sent with it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Attachment {
-    /// Where it came from: `pane tmux %3, 120 lines`, `stdin`, `file src/main.rs`.
-    pub source: String,
-    /// The text, cleaned, capped and redacted.
-    pub text: String,
-}
-
-impl Attachment {
-    /// The attachment as one delimited block of text: a header line naming the source, the
-    /// text, a closing line.
-    pub fn framed(&self) -> String {
-        let mut s = String::with_capacity(self.text.len() + 2 * self.source.len() + 32);
-        s.push_str("--- ");
-        s.push_str(&self.source);
-        s.push_str(" ---\n");
-        s.push_str(&self.text);
-        if !self.text.ends_with('\n') {
-            s.push('\n');
-        }
-        s.push_str("--- end of ");
-        s.push_str(&self.source);
-        s.push_str(" ---");
-        s
-    }
-
-    /// Its size for people: `812 B`, `14.2 KB`, `1.3 MB`.
-    pub fn size(&self) -> String {
-        human_bytes(self.text.len() as u64)
-    }
-}
-
-/// A user's message with its attachments as one text: each attachment framed (see
-/// [`Attachment::framed`]), then the message. This is the form for APIs whose message
-/// content is a single string (Ollama's native API, the `command` provider, the stored history).
-pub fn joined_content(message: &str, attachments: &[Attachment]) -> String {
-    if attachments.is_empty() {
-        return message.to_string();
-    }
-    let mut s = String::new();
-    for a in attachments {
-        s.push_str(&a.framed());
-        s.push_str("\n\n");
-    }
-    s.push_str(message);
-    s
-}
-
-/// A byte count for people.
-pub fn human_bytes(n: u64) -> String {
-    if n < 1000 {
-        format!("{n} B")
-    } else if n < 1_000_000 {
-        format!("{:.1} KB", n as f64 / 1000.0)
-    } else {
-        format!("{:.1} MB", n as f64 / 1_000_000.0)
-    }
-}
-
-/// How attachments are prepared (`context.*` config keys).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// `context.max_bytes`: the most bytes one attachment keeps.
-    pub max_bytes: usize,
-    /// `context.redact`: mask strings that look like secrets.
-    pub redact: bool,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_bytes: 256 * 1024,
-            redact: true,
-        }
-    }
-}
+pub use crate::model::{human_bytes, joined_content, Attachment, Limits};
 
 /// An attachment with what happened to it on the way.
 #[derive(Debug, Clone, PartialEq, Eq)]

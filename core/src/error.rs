@@ -4,7 +4,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::provider::ProviderError;
+use crate::model::ProviderError;
 
 /// Everything that can go wrong in panechat.
 #[derive(Debug, thiserror::Error)]
@@ -84,9 +84,7 @@ impl Error {
     /// An I/O error on `path` (or on the directory or file that [`crate::files`] refused on
     /// the way to it, which the error then names).
     pub fn io(path: impl AsRef<Path>, source: io::Error) -> Error {
-        let path = crate::files::refused_path(&source)
-            .unwrap_or(path.as_ref())
-            .to_path_buf();
+        let path = refused_path(&source).unwrap_or(path.as_ref()).to_path_buf();
         Error::Io { path, source }
     }
 
@@ -122,7 +120,7 @@ impl Error {
 
 /// What to do about a provider failure, by its kind.
 fn provider_hint(p: &ProviderError) -> Option<String> {
-    use crate::provider::ProviderErrorKind as K;
+    use crate::model::ProviderErrorKind as K;
     Some(match p.kind {
         K::Http(401) | K::Http(403) => "the server refused the API key: check the variable named by provider.api_key_env (e.g. OPENAI_API_KEY)".into(),
         K::Http(404) => "check provider.model and provider.base_url (see docs/config.md)".into(),
@@ -145,4 +143,28 @@ impl<T> IoContext<T> for io::Result<T> {
     fn ctx(self, path: impl AsRef<Path>) -> Result<T> {
         self.map_err(|e| Error::io(path, e))
     }
+}
+
+/// A path panechat refuses to use: the error inside the `io::Error`, naming the path at fault
+/// (which may be a directory above the file being opened), so [`Error::io`](crate::Error::io) reports that path.
+#[derive(Debug)]
+pub struct Refused {
+    /// The link, FIFO, foreign or loose directory at fault.
+    pub path: PathBuf,
+    pub(crate) msg: String,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// The path at fault when `e` is a refusal of this module.
+pub fn refused_path(e: &io::Error) -> Option<&Path> {
+    e.get_ref()?
+        .downcast_ref::<Refused>()
+        .map(|r| r.path.as_path())
 }

@@ -25,6 +25,7 @@ use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+pub use crate::error::{refused_path, Refused};
 use crate::error::{Error, Result};
 
 /// How a private file is opened.
@@ -79,30 +80,6 @@ fn euid() -> u32 {
     static EUID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     // SAFETY: geteuid has no preconditions and cannot fail.
     *EUID.get_or_init(|| unsafe { libc::geteuid() })
-}
-
-/// A path panechat refuses to use: the error inside the `io::Error`, naming the path at fault
-/// (which may be a directory above the file being opened), so [`Error::io`] reports that path.
-#[derive(Debug)]
-pub struct Refused {
-    /// The link, FIFO, foreign or loose directory at fault.
-    pub path: PathBuf,
-    msg: String,
-}
-
-impl std::fmt::Display for Refused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.msg)
-    }
-}
-
-impl std::error::Error for Refused {}
-
-/// The path at fault when `e` is a refusal of this module.
-pub fn refused_path(e: &io::Error) -> Option<&Path> {
-    e.get_ref()?
-        .downcast_ref::<Refused>()
-        .map(|r| r.path.as_path())
 }
 
 fn refused(path: &Path, msg: String) -> io::Error {

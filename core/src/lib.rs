@@ -15,6 +15,7 @@ pub mod error;
 pub mod files;
 pub mod lock;
 pub mod logfile;
+pub mod model;
 pub mod paths;
 pub mod provider;
 pub mod prune;

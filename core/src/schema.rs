@@ -162,13 +162,13 @@ pub struct MessageItem {
     pub model: Option<String>,
     /// Token usage (assistant messages).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub usage: Option<crate::provider::Usage>,
+    pub usage: Option<crate::model::Usage>,
     /// The reply was cut at `provider.max_reply_bytes` (assistant messages; absent otherwise).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
     /// Text attached to a user message, each with its `source` and `text` (absent when none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub attachments: Vec<crate::context::Attachment>,
+    pub attachments: Vec<crate::model::Attachment>,
 }
 
 /// `show --json`.

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::context::Attachment;
+pub use crate::model::{Attachment, History, ProviderError, ProviderErrorKind, Usage};
 
 /// Which wire format a provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,7 +139,7 @@ pub enum AttachmentShape {
     /// Chat Completions and the Anthropic Messages API both take this form.
     TextParts,
     /// `content` stays one string: the framed attachments, then the message
-    /// ([`crate::context::joined_content`]). Ollama's native API.
+    /// ([`crate::model::joined_content`]). Ollama's native API.
     Joined,
     /// As `Joined`, plus `"attachments": [{"source": …, "bytes": …}]` beside `content`, so a
     /// program can tell what was attached. The `command` provider.
@@ -162,39 +162,6 @@ pub struct ChatRequest {
     pub messages: Vec<Message>,
     /// Ask the API to stream (`false` = one JSON response).
     pub stream: bool,
-}
-
-/// Pre-encoded earlier messages (see [`ChatRequest::history`]).
-#[derive(Debug, Clone)]
-pub enum History {
-    /// In memory.
-    Bytes(Arc<Vec<u8>>),
-    /// `len` bytes of `file` from `offset`, read while the request is sent.
-    File {
-        /// The open history file.
-        file: Arc<std::fs::File>,
-        /// Where the first object starts.
-        offset: u64,
-        /// How many bytes.
-        len: u64,
-    },
-}
-
-impl History {
-    /// Whether there is nothing in it.
-    pub fn is_empty(&self) -> bool {
-        match self {
-            History::Bytes(b) => b.is_empty(),
-            History::File { len, .. } => *len == 0,
-        }
-    }
-
-    fn len(&self) -> u64 {
-        match self {
-            History::Bytes(b) => b.len() as u64,
-            History::File { len, .. } => *len,
-        }
-    }
 }
 
 /// A request body in three parts, so a long history is streamed from its file rather than
@@ -382,26 +349,15 @@ fn encode_with_attachments(m: &Message, shape: AttachmentShape) -> Vec<u8> {
         }
         AttachmentShape::Joined => json!({
             "role": m.role.as_str(),
-            "content": crate::context::joined_content(&m.content, &m.attachments),
+            "content": crate::model::joined_content(&m.content, &m.attachments),
         }),
         AttachmentShape::JoinedWithSources => json!({
             "role": m.role.as_str(),
-            "content": crate::context::joined_content(&m.content, &m.attachments),
+            "content": crate::model::joined_content(&m.content, &m.attachments),
             "attachments": m.attachments.iter().map(|a| json!({"source": a.source, "bytes": a.text.len()})).collect::<Vec<_>>(),
         }),
     };
     serde_json::to_vec(&v).expect("serialises")
-}
-
-/// Token counts, when the provider reports them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Usage {
-    /// Prompt tokens.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_tokens: Option<u64>,
-    /// Completion tokens.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_tokens: Option<u64>,
 }
 
 /// What a provider reports while a reply streams.
@@ -418,45 +374,6 @@ pub enum StreamEvent {
         /// Why generation stopped (`stop`, `length`, `end_turn`, …), when given.
         finish_reason: Option<String>,
     },
-}
-
-/// Why a provider failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProviderErrorKind {
-    /// Could not connect (refused, DNS, TLS).
-    Connect,
-    /// The server answered with an HTTP error status.
-    Http(u16),
-    /// The server sent an error inside the stream (e.g. OpenAI `error` object on HTTP 200).
-    Stream,
-    /// The bytes received do not follow the wire format.
-    Protocol,
-    /// The command provider's program could not start or failed.
-    Command,
-    /// No API key in the environment.
-    MissingKey,
-    /// Reading or writing failed.
-    Io,
-}
-
-/// A provider failure, with a message that says what the server said.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct ProviderError {
-    /// The category.
-    pub kind: ProviderErrorKind,
-    /// Human-readable detail, including the server's own message when it gave one.
-    pub message: String,
-}
-
-impl ProviderError {
-    /// Builds an error.
-    pub fn new(kind: ProviderErrorKind, message: impl Into<String>) -> ProviderError {
-        ProviderError {
-            kind,
-            message: message.into(),
-        }
-    }
 }
 
 /// Lets the caller stop a running provider (kills the command provider's child).

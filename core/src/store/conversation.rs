@@ -5,7 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::provider::Usage;
+use crate::model::Usage;
 
 /// Crockford base32, lower case: no `i`, `l`, `o`, `u`.
 const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
@@ -169,7 +169,7 @@ pub struct Turn {
     /// Text attached to the user's message (a pane, piped input, files), sent with it and,
     /// as history, with every later question.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub attachments: Vec<crate::context::Attachment>,
+    pub attachments: Vec<crate::model::Attachment>,
     /// The message's identity, given when it was first drafted ([`new_message_id`]): a retry
     /// of a message whose id is already in the log is recognised and not stored again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -360,7 +360,7 @@ impl Conversation {
 /// The history encoding of one turn: `,{"role":"user","content":…},{"role":"assistant",…}`
 /// (with a leading comma; the reader drops the first one). The history is shared by every
 /// provider kind, so a turn's attachments are in the one form all of them accept: framed in the
-/// user's content string, before the message ([`crate::context::joined_content`]).
+/// user's content string, before the message ([`crate::model::joined_content`]).
 pub fn encode_history(turn: &Turn) -> Vec<u8> {
     let attached: usize = turn.attachments.iter().map(|a| a.text.len() + 64).sum();
     let mut v = Vec::with_capacity(turn.user.len() + turn.assistant.len() + attached + 64);
@@ -368,7 +368,7 @@ pub fn encode_history(turn: &Turn) -> Vec<u8> {
     if turn.attachments.is_empty() {
         serde_json::to_writer(&mut v, &turn.user).expect("strings serialise");
     } else {
-        let joined = crate::context::joined_content(&turn.user, &turn.attachments);
+        let joined = crate::model::joined_content(&turn.user, &turn.attachments);
         serde_json::to_writer(&mut v, &joined).expect("strings serialise");
     }
     v.extend_from_slice(b"},{\"role\":\"assistant\",\"content\":");
@@ -453,7 +453,7 @@ mod tests {
 #[cfg(test)]
 mod attachment_tests {
     use super::*;
-    use crate::context::Attachment;
+    use crate::model::Attachment;
 
     fn turn(attachments: Vec<Attachment>) -> Turn {
         Turn {

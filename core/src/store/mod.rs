@@ -26,8 +26,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IoContext, Result};
 use crate::lock::LockGuard;
+use crate::model::History;
 use crate::paths::{ensure_dir, Paths};
-use crate::provider::History;
 use crate::session::SessionKey;
 use conversation::{Conversation, ConversationId, Header, Parent, Record, Summary, Turn};
 
@@ -108,7 +108,7 @@ pub struct Draft {
     pub message: String,
     /// What was attached to it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub attachments: Vec<crate::context::Attachment>,
+    pub attachments: Vec<crate::model::Attachment>,
     /// Reply text received before the run ended, if any.
     #[serde(default)]
     pub partial_reply: String,

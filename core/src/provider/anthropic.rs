@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 
 use super::http::{self, Decoder, Flow};
 use super::sse::SseParser;
-use super::*;
+use super::types::*;
 
 /// The API version sent in `anthropic-version`.
 pub const API_VERSION: &str = "2023-06-01";
@@ -342,6 +342,7 @@ pub fn decode_full(model: &str, body: &[u8]) -> (Vec<StreamEvent>, Result<(), Pr
 mod tests {
     use super::super::http::decode_chunks;
     use super::*;
+    use std::time::Duration;
 
     /// The basic streaming example from Anthropic's documentation ("Streaming Messages").
     const SAMPLE: &str = r#"event: message_start

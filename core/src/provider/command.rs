@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::http::clean;
-use super::*;
+use super::types::*;
 
 /// How much of standard error is kept for the error message.
 const STDERR_KEEP: usize = 16 * 1024;

@@ -4,7 +4,9 @@
 
 use std::io::Read;
 
-use super::{CancelToken, ProviderConfig, ProviderError, ProviderErrorKind, StreamEvent};
+use super::types::{
+    CancelToken, ProviderConfig, ProviderError, ProviderErrorKind, RequestBody, StreamEvent,
+};
 
 /// The message of the `Protocol` error reported when a stream stops before its terminal event.
 pub(crate) const INCOMPLETE: &str = "stream ended before the reply was complete";
@@ -94,7 +96,7 @@ pub(crate) fn post_json(
     cfg: &ProviderConfig,
     url: &str,
     headers: &[(&str, &str)],
-    body: super::RequestBody,
+    body: RequestBody,
     extract: ErrorExtractor,
 ) -> Result<ureq::Body, ProviderError> {
     // The length is known up front, so the history streams from its file with a plain

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use super::http::{self, Decoder, Flow};
 use super::sse::NdjsonSplitter;
-use super::*;
+use super::types::*;
 
 /// The `ollama` provider.
 pub struct Ollama {
@@ -230,6 +230,7 @@ pub fn decode_full(model: &str, body: &[u8]) -> (Vec<StreamEvent>, Result<(), Pr
 mod tests {
     use super::super::http::decode_chunks;
     use super::*;
+    use std::time::Duration;
 
     /// The streaming example from Ollama's API documentation (`POST /api/chat`).
     const SAMPLE: &str = r#"{"model":"llama3.2","created_at":"2023-08-04T08:52:19.385406455-07:00","message":{"role":"assistant","content":"The","images":null},"done":false}

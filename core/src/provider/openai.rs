@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 
 use super::http::{self, Decoder, Flow};
 use super::sse::SseParser;
-use super::*;
+use super::types::*;
 
 /// The `openai` provider.
 pub struct OpenAi {

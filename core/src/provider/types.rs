@@ -1,0 +1,467 @@
+//! What every provider module shares: the config, the request and its encodings, the events a
+//! reply streams as, cancellation, and the [`Provider`] trait. The runner ([`super::start`]) and
+//! the wire formats build on it; it depends on nothing of theirs.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::model::{Attachment, History, ProviderError, ProviderErrorKind, Usage};
+
+/// Which wire format a provider speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// OpenAI Chat Completions (also Ollama `/v1`, llama.cpp, vLLM, LM Studio, OpenRouter, …).
+    Openai,
+    /// Anthropic Messages API.
+    Anthropic,
+    /// Ollama's native `/api/chat`.
+    Ollama,
+    /// A local program.
+    Command,
+}
+
+impl ProviderKind {
+    /// Parses a kind name as written in the config.
+    pub fn parse(s: &str) -> Option<ProviderKind> {
+        match s {
+            "openai" => Some(ProviderKind::Openai),
+            "anthropic" => Some(ProviderKind::Anthropic),
+            "ollama" => Some(ProviderKind::Ollama),
+            "command" => Some(ProviderKind::Command),
+            _ => None,
+        }
+    }
+
+    /// The name as written in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Openai => "openai",
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Ollama => "ollama",
+            ProviderKind::Command => "command",
+        }
+    }
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything a provider needs to reach its model; built by [`crate::config`].
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    /// The wire format.
+    pub kind: ProviderKind,
+    /// Base URL, e.g. `https://api.openai.com/v1`, `https://api.anthropic.com`,
+    /// `http://127.0.0.1:11434` (no trailing slash needed).
+    pub base_url: String,
+    /// Default model (a request carries its own).
+    pub model: String,
+    /// The API key, read from the environment variable named by `provider.api_key_env`.
+    /// Never written anywhere.
+    pub api_key: Option<String>,
+    /// The name of that environment variable, for error messages.
+    pub api_key_env: String,
+    /// For `command`: the argv (program first).
+    pub command: Vec<String>,
+    /// TCP connect timeout.
+    pub connect_timeout: Duration,
+    /// `max_tokens` for APIs that require it (Anthropic).
+    pub max_tokens: u32,
+}
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The system prompt.
+    System,
+    /// The person.
+    User,
+    /// The model.
+    Assistant,
+}
+
+impl Role {
+    /// `"system"`, `"user"` or `"assistant"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+}
+
+/// One message of the transcript sent to a provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// Who wrote it.
+    pub role: Role,
+    /// The text.
+    pub content: String,
+    /// Text attached to it (a pane, piped input, files), sent in each API's own shape (see
+    /// [`AttachmentShape`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
+/// How a wire format carries a message's attachments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachmentShape {
+    /// `content` becomes an array of text parts: one `{"type":"text","text":…}` per attachment
+    /// (framed with its source, see [`Attachment::framed`]), then the message itself. OpenAI
+    /// Chat Completions and the Anthropic Messages API both take this form.
+    TextParts,
+    /// `content` stays one string: the framed attachments, then the message
+    /// ([`crate::model::joined_content`]). Ollama's native API.
+    Joined,
+    /// As `Joined`, plus `"attachments": [{"source": …, "bytes": …}]` beside `content`, so a
+    /// program can tell what was attached. The `command` provider.
+    JoinedWithSources,
+}
+
+/// A request: the whole transcript to send.
+#[derive(Debug, Clone, Default)]
+pub struct ChatRequest {
+    /// Model name.
+    pub model: String,
+    /// System prompt, if any (sent the way each API expects it).
+    pub system: Option<String>,
+    /// Earlier messages already encoded as JSON objects `{"role":…,"content":…}` separated by
+    /// commas (the store keeps a conversation's history in this form beside its log, so a long
+    /// conversation is neither parsed nor re-encoded for a query, and can be streamed from its
+    /// file). Sent before `messages`; user and assistant roles only.
+    pub history: Option<History>,
+    /// The turns so far (after `history`), oldest first, ending with the new user message.
+    pub messages: Vec<Message>,
+    /// Ask the API to stream (`false` = one JSON response).
+    pub stream: bool,
+}
+
+/// A request body in three parts, so a long history is streamed from its file rather than
+/// copied: `prefix`, the history, `suffix`. Its length is known before anything is sent.
+#[derive(Debug)]
+pub struct RequestBody {
+    prefix: Vec<u8>,
+    history: Option<History>,
+    suffix: Vec<u8>,
+}
+
+impl RequestBody {
+    /// The total length in bytes.
+    pub fn len(&self) -> u64 {
+        self.prefix.len() as u64
+            + self.history.as_ref().map_or(0, History::len)
+            + self.suffix.len() as u64
+    }
+
+    /// Whether the body is empty (never, for a JSON object).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A reader over the whole body.
+    pub fn into_reader(self) -> impl std::io::Read + Send + 'static {
+        use std::io::Read;
+        let history: Box<dyn Read + Send> = match self.history {
+            None => Box::new(std::io::empty()),
+            Some(History::Bytes(b)) => Box::new(std::io::Cursor::new(ArcBytes(b))),
+            Some(History::File { file, offset, len }) => Box::new(FileRange {
+                file,
+                pos: offset,
+                end: offset + len,
+            }),
+        };
+        std::io::Cursor::new(self.prefix)
+            .chain(history)
+            .chain(std::io::Cursor::new(self.suffix))
+    }
+
+    /// The whole body in memory.
+    pub fn to_vec(self) -> std::io::Result<Vec<u8>> {
+        use std::io::Read;
+        let mut v = Vec::with_capacity(self.len() as usize);
+        let expected = self.len() as usize;
+        self.into_reader().read_to_end(&mut v)?;
+        if v.len() != expected {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the history file is shorter than recorded",
+            ));
+        }
+        Ok(v)
+    }
+}
+
+struct ArcBytes(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for ArcBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+struct FileRange {
+    file: Arc<std::fs::File>,
+    pos: u64,
+    end: u64,
+}
+
+impl std::io::Read for FileRange {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let want = (self.end - self.pos).min(buf.len() as u64) as usize;
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..want], self.pos)?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the history file is shorter than recorded",
+            ));
+        }
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl ChatRequest {
+    /// The body: `head` (a JSON object) with `"messages": [...]` added: the system prompt first
+    /// when `system_first` (OpenAI, Ollama), then the history, then `messages` (`system`-role
+    /// entries of `messages` are left out when `skip_system`).
+    pub fn body(
+        &self,
+        head: &serde_json::Value,
+        system_first: bool,
+        skip_system: bool,
+    ) -> RequestBody {
+        self.body_shaped(head, system_first, skip_system, AttachmentShape::Joined)
+    }
+
+    /// [`body`](Self::body), with attachments in `shape`.
+    pub fn body_shaped(
+        &self,
+        head: &serde_json::Value,
+        system_first: bool,
+        skip_system: bool,
+        shape: AttachmentShape,
+    ) -> RequestBody {
+        let mut prefix = serde_json::to_vec(head).expect("JSON values serialise");
+        debug_assert_eq!(prefix.last(), Some(&b'}'));
+        prefix.pop();
+        if prefix.len() > 1 {
+            prefix.push(b',');
+        }
+        prefix.extend_from_slice(b"\"messages\":[");
+        let encode = |role: &str, content: &str| -> Vec<u8> {
+            serde_json::to_vec(&serde_json::json!({"role": role, "content": content}))
+                .expect("serialises")
+        };
+        let mut any = false;
+        if system_first {
+            if let Some(system) = self.system.as_deref().filter(|s| !s.is_empty()) {
+                prefix.extend_from_slice(&encode("system", system));
+                any = true;
+            }
+        }
+        let history = self.history.clone().filter(|h| !h.is_empty());
+        if history.is_some() {
+            if any {
+                prefix.push(b',');
+            }
+            any = true;
+        }
+        let mut suffix = Vec::new();
+        for m in &self.messages {
+            if skip_system && m.role == Role::System {
+                continue;
+            }
+            if any {
+                suffix.push(b',');
+            }
+            any = true;
+            if m.attachments.is_empty() {
+                suffix.extend_from_slice(&encode(m.role.as_str(), &m.content));
+            } else {
+                suffix.extend_from_slice(&encode_with_attachments(m, shape));
+            }
+        }
+        suffix.extend_from_slice(b"]}");
+        RequestBody {
+            prefix,
+            history,
+            suffix,
+        }
+    }
+
+    /// [`body`](Self::body), in memory.
+    pub fn body_with_messages(
+        &self,
+        head: &serde_json::Value,
+        system_first: bool,
+        skip_system: bool,
+    ) -> Vec<u8> {
+        self.body(head, system_first, skip_system)
+            .to_vec()
+            .expect("in-memory bodies read")
+    }
+}
+
+/// One message with attachments as a JSON object in `shape`.
+fn encode_with_attachments(m: &Message, shape: AttachmentShape) -> Vec<u8> {
+    use serde_json::json;
+    let v = match shape {
+        AttachmentShape::TextParts => {
+            let mut parts: Vec<serde_json::Value> = m
+                .attachments
+                .iter()
+                .map(|a| json!({"type": "text", "text": a.framed()}))
+                .collect();
+            parts.push(json!({"type": "text", "text": m.content}));
+            json!({"role": m.role.as_str(), "content": parts})
+        }
+        AttachmentShape::Joined => json!({
+            "role": m.role.as_str(),
+            "content": crate::model::joined_content(&m.content, &m.attachments),
+        }),
+        AttachmentShape::JoinedWithSources => json!({
+            "role": m.role.as_str(),
+            "content": crate::model::joined_content(&m.content, &m.attachments),
+            "attachments": m.attachments.iter().map(|a| json!({"source": a.source, "bytes": a.text.len()})).collect::<Vec<_>>(),
+        }),
+    };
+    serde_json::to_vec(&v).expect("serialises")
+}
+
+/// What a provider reports while a reply streams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamEvent {
+    /// More reply text.
+    Delta(String),
+    /// Token usage (may arrive more than once; later values win field by field).
+    Usage(Usage),
+    /// The model the server says answered (if it differs from the one asked).
+    Model(String),
+    /// The reply is complete.
+    Done {
+        /// Why generation stopped (`stop`, `length`, `end_turn`, …), when given.
+        finish_reason: Option<String>,
+    },
+}
+
+/// Lets the caller stop a running provider (kills the command provider's child).
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken {
+    inner: Arc<CancelInner>,
+}
+
+#[derive(Debug, Default)]
+struct CancelInner {
+    cancelled: AtomicBool,
+    child_pid: AtomicI32,
+}
+
+impl CancelToken {
+    /// Asks the provider to stop; kills a registered child process (SIGTERM to its process
+    /// group when it leads one, as the command provider's child does, so its own children go
+    /// too; otherwise to the process alone).
+    pub fn cancel(&self) {
+        self.inner.cancelled.store(true, Ordering::SeqCst);
+        let pid = self.inner.child_pid.load(Ordering::SeqCst);
+        if pid > 0 {
+            // SAFETY: plain kill(2) on a pid this process spawned and has not reaped yet (the
+            // command provider clears it before reaping). A process group with id `pid` can only
+            // be the one that process leads.
+            unsafe {
+                if libc::kill(-pid, libc::SIGTERM) != 0 {
+                    libc::kill(pid, libc::SIGTERM);
+                }
+            }
+        }
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// Registers the child process to kill on cancel (0 clears it).
+    pub fn set_child(&self, pid: i32) {
+        self.inner.child_pid.store(pid, Ordering::SeqCst);
+    }
+}
+
+/// What the worker thread sends.
+#[derive(Debug)]
+pub enum StreamItem {
+    /// An event from the provider.
+    Event(StreamEvent),
+    /// The provider failed; nothing more follows.
+    Failed(ProviderError),
+    /// The worker finished. After a `Done` event this is just the end of the channel. Without
+    /// one it means the provider stopped because it was cancelled or the receiver went away:
+    /// the HTTP providers report a stream that ends before its terminal event as
+    /// `Failed(Protocol)` ("stream ended before the reply was complete") and the command
+    /// provider reports a clean exit as `Done`, so a caller that did not cancel should treat
+    /// `Ended` without `Done` as a failure.
+    Ended,
+}
+
+/// A running request.
+pub struct StreamHandle {
+    pub(super) rx: Receiver<StreamItem>,
+    pub(super) cancel: CancelToken,
+}
+
+impl StreamHandle {
+    /// Waits up to `timeout` for the next item.
+    pub fn next_timeout(&self, timeout: Duration) -> Result<StreamItem, RecvTimeoutError> {
+        self.rx.recv_timeout(timeout)
+    }
+
+    /// Stops the provider (best effort; the worker thread may linger until process exit).
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+}
+
+/// Implemented by each wire format.
+pub trait Provider: Send + Sync {
+    /// Sends `req` and reports events to `emit` until the reply is done or fails.
+    /// `emit` returns `false` when the caller is gone (stop early).
+    fn stream(
+        &self,
+        req: &ChatRequest,
+        cancel: &CancelToken,
+        emit: &mut dyn FnMut(StreamEvent) -> bool,
+    ) -> Result<(), ProviderError>;
+}
+
+/// Merges a later usage report into an earlier one, field by field.
+pub fn merge_usage(into: &mut Usage, later: Usage) {
+    if later.input_tokens.is_some() {
+        into.input_tokens = later.input_tokens;
+    }
+    if later.output_tokens.is_some() {
+        into.output_tokens = later.output_tokens;
+    }
+}
+
+/// Joins a base URL and a path with exactly one `/` between them.
+pub fn join_url(base: &str, path: &str) -> String {
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
+}

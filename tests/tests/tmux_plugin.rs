@@ -284,7 +284,16 @@ fn fork_key_in_a_pane_without_a_conversation_says_so() {
     w.attach(&env, 120, 30);
     w.prefix("F");
     w.wait_screen("this pane has no conversation yet");
-    std::thread::sleep(Duration::from_millis(300));
+    // The key's script says so as its last act (it splits, when it does, before it speaks),
+    // and it is finished once its run-shell job is gone from tmux's jobs.
+    wait_until("the fork script finished", || {
+        !std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+            std::fs::read_to_string(e.path().join("cmdline"))
+                .is_ok_and(|c| c.contains("scripts/fork.sh"))
+                && std::fs::read(e.path().join("environ"))
+                    .is_ok_and(|v| String::from_utf8_lossy(&v).contains(&w.tmux.socket))
+        })
+    });
     assert_eq!(w.tmux.panes().len(), 1);
 }
 
@@ -767,7 +776,13 @@ fn hostile_titles_run_nothing_and_restyle_nothing_anywhere() {
     assert!(!title.chars().any(|c| c.is_control()), "{title:?}");
     // Status line and pane border show it literally, unstyled (every `#` a `♯`).
     w.wait_screen("♯(touch");
-    std::thread::sleep(Duration::from_millis(1500)); // a status refresh or two
+    // A status redraw after the title's: a probe the status line shows, set now.
+    w.tmux
+        .ok(&["set-option", "-g", "status-left-length", "200"]);
+    w.tmux
+        .ok(&["set-option", "-ga", "status-left", "#{@probe}"]);
+    w.tmux.ok(&["set-option", "-g", "@probe", "PROBE1"]);
+    w.wait_screen("PROBE1");
     let styled = w.screen_styled();
     assert!(
         !styled.contains("[31m") && !styled.contains(";31m") && !styled.contains("38;5;1m"),
@@ -795,7 +810,16 @@ fn hostile_titles_run_nothing_and_restyle_nothing_anywhere() {
     assert!(s.contains("#(touch"), "{s}");
     w.keys(&["Escape"]);
     w.wait_screen_for(|s| !s.contains("is in use"), "closed");
-    std::thread::sleep(Duration::from_millis(500));
+    // A job of the test's own, started by a status redraw after everything above and placed
+    // after the titles in the format: once it has run, any job a title started has too.
+    let control = env.root.join("work/CONTROL");
+    w.tmux.ok(&[
+        "set-option",
+        "-ga",
+        "status-left",
+        &format!("#(touch '{}')", control.display()),
+    ]);
+    wait_until("the control job", || control.exists());
     assert_eq!(
         markers(),
         Vec::<std::path::PathBuf>::new(),

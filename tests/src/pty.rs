@@ -99,6 +99,24 @@ impl Pty {
         );
     }
 
+    /// Waits until a row of the output, without its terminal sequences (see [`Pty::rows`]),
+    /// contains `needle`: text a program styles character by character, such as a filter as
+    /// typed; panics with the rows after `timeout`.
+    #[track_caller]
+    pub fn expect_row(&self, needle: &str, timeout: Duration) {
+        let t = Instant::now();
+        while t.elapsed() < timeout {
+            if self.rows().iter().any(|r| r.contains(needle)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "timed out waiting for a row with {needle:?}; rows so far:\n{}",
+            self.rows().join("\n")
+        );
+    }
+
     /// The output as text without terminal sequences (CSI, OSC), split into rows at newlines
     /// and carriage returns: what each redraw wrote on a row.
     pub fn rows(&self) -> Vec<String> {

@@ -4,8 +4,6 @@
 //! lands in the pane's own conversation with that pane's text attached. Also `--selection`
 //! (what a copy-mode key copied) and Esc at the prompt.
 
-use std::time::Duration;
-
 use panechat_e2e::helpers::{json, setup, shell_quote};
 use panechat_e2e::tmux::{wait_until, World};
 
@@ -104,8 +102,26 @@ fn a_popup_asks_about_its_pane_and_continues_that_panes_conversation() {
     w.text("never mind");
     w.keys(&["Escape"]);
     w.wait_screen_for(|s| !s.contains("Esc cancels"), "the popup closed");
-    std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(fake.requests().len(), before);
+    // A request of the test's own, sent after the popup's process is gone: once the fake
+    // has it, anything the popup had sent would be there before it.
+    env.run([
+        "q",
+        "--new",
+        "--cfg",
+        "title.generate=false",
+        "after the popup",
+    ])
+    .ok();
+    let reqs = fake.requests();
+    let users: Vec<_> = reqs[before..]
+        .iter()
+        .filter_map(|r| r.last_user_message())
+        .collect();
+    assert_eq!(
+        users,
+        ["after the popup"],
+        "the cancelled question was sent"
+    );
 
     // A copy-mode selection (what the ask-selection key copies): attached, then its buffer
     // is gone; the user's own buffers stay.

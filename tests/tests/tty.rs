@@ -80,7 +80,7 @@ fn the_picker_continues_any_conversation() {
     pty.expect("type to filter", T);
     pty.expect("Tmux popups", T);
     pty.send(b"lifetimes");
-    std::thread::sleep(Duration::from_millis(300));
+    pty.expect_row("› lifetimes", T);
     pty.send(b"\r");
     pty.expect("echo: more please", T);
     assert_eq!(pty.wait(T), 0, "{}", pty.text());
@@ -202,7 +202,7 @@ fn id_followed_by_the_message_opens_the_picker_and_sends_it() {
     pty.expect("type to filter", T);
     pty.expect("Rust lifetimes", T);
     pty.send(b"lifetimes");
-    std::thread::sleep(Duration::from_millis(300));
+    pty.expect_row("› lifetimes", T);
     pty.send(b"\r");
     pty.expect("echo: question", T);
     assert_eq!(pty.wait(T), 0, "{}", pty.text());
@@ -453,7 +453,7 @@ fn id_alone_picks_the_conversation_before_the_editor_opens() {
     pty.expect("type to filter", T);
     assert!(!marker.exists(), "the editor opened before the picker");
     pty.send(b"lifetimes");
-    std::thread::sleep(Duration::from_millis(300));
+    pty.expect_row("› lifetimes", T);
     pty.send(b"\r");
     pty.expect("echo: from the editor", T);
     assert_eq!(pty.wait(T), 0, "{}", pty.text());

@@ -240,3 +240,13 @@ impl Drop for Tmpfs {
             .status();
     }
 }
+
+/// Polls `f` until it is true (20 s at most).
+#[track_caller]
+pub fn wait_until(what: &str, f: impl Fn() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < Duration::from_secs(20), "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(40));
+    }
+}

@@ -6,6 +6,7 @@
 //! of that pane is exactly what the person sees (status line, popups, messages), and keys are
 //! typed into it with `send-keys`, so they reach the client as keystrokes.
 
+pub use crate::helpers::wait_until;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -474,15 +475,5 @@ impl World {
             );
             std::thread::sleep(Duration::from_millis(40));
         }
-    }
-}
-
-/// Polls `f` until it is true (20 s at most).
-#[track_caller]
-pub fn wait_until(what: &str, f: impl Fn() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < Duration::from_secs(20), "timed out: {what}");
-        std::thread::sleep(Duration::from_millis(40));
     }
 }

@@ -1,10 +1,9 @@
 //! Exactly once: a message is stored once whatever happens (a kill at an exact syscall, a full
 //! disk, two queries in one pane, a failed first turn), and the store is left clean.
 
-use std::time::{Duration, Instant};
 
 use panechat_e2e::helpers::{
-    active, assert_doctor_clean, hold, json, listed, litter, setup, users, Tmpfs,
+    active, assert_doctor_clean, hold, json, listed, litter, setup, users, wait_until, Tmpfs,
 };
 
 /// strace arguments that kill panechat at the `when`th call of `syscall` (its main thread).
@@ -21,14 +20,6 @@ fn kill_at(syscall: &str, when: usize) -> Vec<String> {
 
 fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
-}
-
-fn wait_for(what: &str, f: impl Fn() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < Duration::from_secs(15), "timed out: {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]
@@ -148,7 +139,7 @@ fn two_queries_in_one_pane_keep_their_own_messages() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for("the second query waits", || {
+    wait_until("the second query waits", || {
         json(&env.run(["sessions", "--json"]).ok().stdout)
             .as_array()
             .unwrap()
@@ -320,7 +311,7 @@ fn index_compaction_writes_what_it_reads_under_its_lock() {
         .spawn()
         .unwrap();
     let strace_pid = ls.id();
-    wait_for("ls reaches the compaction's flock", || {
+    wait_until("ls reaches the compaction's flock", || {
         let children =
             std::fs::read_to_string(format!("/proc/{strace_pid}/task/{strace_pid}/children"))
                 .unwrap_or_default();

@@ -5,7 +5,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use panechat_e2e::env::TestEnv;
-use panechat_e2e::helpers::{active, json, setup};
+use panechat_e2e::helpers::{active, json, setup, wait_until};
 use serde_json::Value;
 
 fn sessions(env: &TestEnv) -> Value {
@@ -35,17 +35,6 @@ fn run_states(env: &TestEnv) -> Vec<(String, String)> {
     v
 }
 
-fn wait_for(what: &str, f: impl Fn() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(25));
-    }
-}
-
 fn spawn(env: &TestEnv, session: &str, args: &[&str]) -> Child {
     env.cmd(args)
         .env("PANECHAT_SESSION", session)
@@ -65,7 +54,7 @@ fn sessions_show_concurrent_runs_and_kill_ends_exactly_one_session() {
 
     let slow = "long [[slow:150]] [[chunks:60]]";
     let a = spawn(&env, "a", &["q", slow]);
-    wait_for("a streaming", || {
+    wait_until("a streaming", || {
         run_states(&env).contains(&("a".into(), "streaming".into()))
     });
     let b = spawn(
@@ -74,7 +63,7 @@ fn sessions_show_concurrent_runs_and_kill_ends_exactly_one_session() {
         &["q", "--id", &shared, "--on-locked", "wait", "queued"],
     );
     let c = spawn(&env, "c", &["q", "--id", &other, slow]);
-    wait_for("three runs", || {
+    wait_until("three runs", || {
         run_states(&env)
             == vec![
                 ("a".into(), "streaming".into()),

@@ -6,18 +6,11 @@ use std::time::{Duration, Instant};
 
 use panechat_e2e::env::{panechat_bin, TestEnv};
 use panechat_e2e::fake::FakeProvider;
+use panechat_e2e::helpers::wait_until;
 use panechat_e2e::tmux::Server;
 
 fn bin() -> String {
     panechat_bin().display().to_string()
-}
-
-fn wait_until(f: impl Fn() -> bool, what: &str) {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < Duration::from_secs(20), "timed out: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -72,19 +65,17 @@ fn two_tmux_panes_hold_separate_conversations() {
     assert!(!screen1.contains("and panes?"), "{screen1}");
 
     // The core published each pane's conversation: pane options and the pane title.
-    wait_until(
-        || tmux.value(&p0, "#{@panechat_title}") == "Fake title",
-        "title option on pane 0",
-    );
+    wait_until("title option on pane 0", || {
+        tmux.value(&p0, "#{@panechat_title}") == "Fake title"
+    });
     let id0 = tmux.value(&p0, "#{@panechat_id}");
     let id1 = tmux.value(&p1, "#{@panechat_id}");
     assert_eq!(id0.len(), 18);
     assert_eq!(id1.len(), 18);
     assert_ne!(id0, id1);
-    wait_until(
-        || tmux.value(&p1, "#{pane_title}") == "panechat: Fake title",
-        "pane title on pane 1",
-    );
+    wait_until("pane title on pane 1", || {
+        tmux.value(&p1, "#{pane_title}") == "panechat: Fake title"
+    });
 
     // The session keys are the panes, qualified by the server.
     let sessions: serde_json::Value =
@@ -118,10 +109,9 @@ fn hostile_titles_never_run_in_tmux() {
     let title = format!("x #(touch {}) #[fg=red]; y;", marker.display());
     tmux.type_line(&p0, &format!("{} q --new 'hi [[title:{title}]]'", bin()));
     tmux.wait_for(&p0, "echo: hi");
-    wait_until(
-        || tmux.value(&p0, "#{@panechat_title}").starts_with("x ♯("),
-        "title option",
-    );
+    wait_until("title option", || {
+        tmux.value(&p0, "#{@panechat_title}").starts_with("x ♯(")
+    });
     // What tmux keeps has no `#` (each is a `♯`) and no trailing `;`: inert to any reader
     // that expands it again. Nothing executed.
     let shown = format!("x ♯(touch {}) ♯[fg=red]; y", marker.display());
@@ -133,10 +123,9 @@ fn hostile_titles_never_run_in_tmux() {
         "expanded again"
     );
     // The pane title too (set by OSC 2, read back literally).
-    wait_until(
-        || tmux.value(&p0, "#{pane_title}").starts_with("panechat: x"),
-        "pane title",
-    );
+    wait_until("pane title", || {
+        tmux.value(&p0, "#{pane_title}").starts_with("panechat: x")
+    });
     // A status line that shows it the safe way draws it literally, on an attached client
     // (a detached session draws no status line at all).
     tmux.ok(&[
@@ -164,14 +153,12 @@ fn hostile_titles_never_run_in_tmux() {
         .trim()
         .to_string();
     tmux.type_line(&p0, &format!("{} fork --session pane:{p1}", bin()));
-    wait_until(
-        || tmux.value(&p1, "#{@panechat_title}") == format!("{shown}; (fork)"),
-        "fork published on the new pane",
-    );
-    wait_until(
-        || tmux.value(&p1, "#{pane_title}") == format!("panechat: {shown}; (fork)"),
-        "fork pane title",
-    );
+    wait_until("fork published on the new pane", || {
+        tmux.value(&p1, "#{@panechat_title}") == format!("{shown}; (fork)")
+    });
+    wait_until("fork pane title", || {
+        tmux.value(&p1, "#{pane_title}") == format!("panechat: {shown}; (fork)")
+    });
     assert!(!Path::new(&marker).exists(), "a title ran a command");
 }
 
@@ -223,69 +210,62 @@ fn pane_state_reaches_every_pane_that_shows_the_conversation() {
         .to_string();
     tmux.type_line(&p0, &format!("{pc} q --new 'first [[title:Shared]]'"));
     tmux.wait_for(&p0, "echo: first");
-    wait_until(|| state_of(&tmux, &p0).2 == "Shared", "title on pane 0");
+    wait_until("title on pane 0", || state_of(&tmux, &p0).2 == "Shared");
     let id = tmux.value(&p0, "#{@panechat_id}");
     tmux.type_line(&p1, &format!("{pc} use {id}"));
-    wait_until(
-        || state_of(&tmux, &p1) == ("idle".into(), String::new(), "Shared".into()),
-        "pane 1 shows the conversation, idle",
-    );
+    wait_until("pane 1 shows the conversation, idle", || {
+        state_of(&tmux, &p1) == ("idle".into(), String::new(), "Shared".into())
+    });
 
     // A run in pane 0 flips both panes: streaming there, held by pane 0 here; then back.
     let slow = "slow [[slow:100]] [[chunks:30]]";
     tmux.type_line(&p0, &format!("{pc} q '{slow}'"));
-    wait_until(|| state_of(&tmux, &p0).0 == "streaming", "pane 0 streaming");
-    wait_until(
-        || state_of(&tmux, &p1).1 == format!("tmux pane {p0}"),
-        "pane 1 held by pane 0",
-    );
+    wait_until("pane 0 streaming", || state_of(&tmux, &p0).0 == "streaming");
+    wait_until("pane 1 held by pane 0", || {
+        state_of(&tmux, &p1).1 == format!("tmux pane {p0}")
+    });
     assert_eq!(state_of(&tmux, &p1).0, "idle");
-    wait_until(
-        || state_of(&tmux, &p0).0 == "idle" && state_of(&tmux, &p1).1.is_empty(),
-        "both panes back to idle after the run",
-    );
+    wait_until("both panes back to idle after the run", || {
+        state_of(&tmux, &p0).0 == "idle" && state_of(&tmux, &p1).1.is_empty()
+    });
 
     // A rename from outside any multiplexer reaches both panes' options and titles.
     let hostile = format!("R #(touch {}) #[fg=red]", env.root.join("M1").display());
     env.run(["rename", &id, &hostile]).ok();
     let shown = hostile.replace('#', "♯");
     for p in [&p0, &p1] {
-        wait_until(|| state_of(&tmux, p).2 == shown, "renamed option");
-        wait_until(
-            || tmux.value(p, "#{pane_title}") == format!("panechat: {shown}"),
-            "renamed pane title",
-        );
+        wait_until("renamed option", || state_of(&tmux, p).2 == shown);
+        wait_until("renamed pane title", || {
+            tmux.value(p, "#{pane_title}") == format!("panechat: {shown}")
+        });
     }
     assert!(!env.root.join("M1").exists(), "a title ran a command");
 
     // `kill` returns the panes to idle.
     tmux.type_line(&p0, &format!("{pc} q '{slow}'"));
-    wait_until(|| run_pid(&env, &p0).is_some(), "a run in pane 0");
-    wait_until(|| state_of(&tmux, &p0).0 == "streaming", "streaming");
+    wait_until("a run in pane 0", || run_pid(&env, &p0).is_some());
+    wait_until("streaming", || state_of(&tmux, &p0).0 == "streaming");
     tmux.type_line(&p1, &format!("{pc} kill pane:{p0}"));
-    wait_until(
-        || state_of(&tmux, &p0).0 == "idle" && state_of(&tmux, &p1).1.is_empty(),
-        "idle after kill",
-    );
+    wait_until("idle after kill", || {
+        state_of(&tmux, &p0).0 == "idle" && state_of(&tmux, &p1).1.is_empty()
+    });
 
     // A SIGKILLed run cannot clean up: its watcher corrects the state.
     tmux.type_line(&p0, &format!("clear; {pc} q '{slow}'"));
-    wait_until(|| run_pid(&env, &p0).is_some(), "a run in pane 0");
-    wait_until(|| state_of(&tmux, &p0).0 == "streaming", "streaming");
-    wait_until(
-        || state_of(&tmux, &p1).1 == format!("tmux pane {p0}"),
-        "held",
-    );
+    wait_until("a run in pane 0", || run_pid(&env, &p0).is_some());
+    wait_until("streaming", || state_of(&tmux, &p0).0 == "streaming");
+    wait_until("held", || {
+        state_of(&tmux, &p1).1 == format!("tmux pane {p0}")
+    });
     let pid = run_pid(&env, &p0).unwrap();
     let t = Instant::now();
     // SAFETY: signalling the test's own child process.
     unsafe {
         libc::kill(pid, libc::SIGKILL);
     }
-    wait_until(
-        || state_of(&tmux, &p0).0 == "idle" && state_of(&tmux, &p1).1.is_empty(),
-        "idle after SIGKILL",
-    );
+    wait_until("idle after SIGKILL", || {
+        state_of(&tmux, &p0).0 == "idle" && state_of(&tmux, &p1).1.is_empty()
+    });
     assert!(
         t.elapsed() < Duration::from_secs(2),
         "corrected in {:?}",
@@ -305,10 +285,9 @@ fn pane_state_reaches_every_pane_that_shows_the_conversation() {
         r.stderr
     );
     for p in [&p0, &p1] {
-        wait_until(
-            || tmux.value(p, "#{@panechat_id}").is_empty(),
-            "id option cleared",
-        );
+        wait_until("id option cleared", || {
+            tmux.value(p, "#{@panechat_id}").is_empty()
+        });
         assert_eq!(tmux.value(p, "#{@panechat_title}"), "");
     }
 }
@@ -323,7 +302,7 @@ fn a_killed_first_query_leaves_no_pane_streaming() {
     let p0 = tmux.value("t", "#{pane_id}");
     // The pane's first query creates its conversation, so no mapping points to it yet.
     tmux.type_line(&p0, &format!("{pc} q --new 'long [[gate:never]]'"));
-    wait_until(|| state_of(&tmux, &p0).0 == "streaming", "pane 0 streaming");
+    wait_until("pane 0 streaming", || state_of(&tmux, &p0).0 == "streaming");
     let pid = run_pid(&env, &p0).expect("the query's run");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid),
@@ -331,30 +310,28 @@ fn a_killed_first_query_leaves_no_pane_streaming() {
     )
     .unwrap();
     wait_until(
+        "pane 0 no longer streaming after its query was killed",
         || {
             let st = state_of(&tmux, &p0).0;
             st.is_empty() || st == "idle"
         },
-        "pane 0 no longer streaming after its query was killed",
     );
     // A pane that had a conversation shows it again after a `--new` query is killed.
     tmux.type_line(&p0, &format!("{pc} q --new 'kept [[title:Kept]]'"));
-    wait_until(|| state_of(&tmux, &p0).2 == "Kept", "titled");
+    wait_until("titled", || state_of(&tmux, &p0).2 == "Kept");
     let kept = tmux.value(&p0, "#{@panechat_id}");
     tmux.type_line(&p0, &format!("{pc} q --new 'long again [[gate:never]]'"));
-    wait_until(
-        || state_of(&tmux, &p0).0 == "streaming" && tmux.value(&p0, "#{@panechat_id}") != kept,
-        "streaming the new one",
-    );
+    wait_until("streaming the new one", || {
+        state_of(&tmux, &p0).0 == "streaming" && tmux.value(&p0, "#{@panechat_id}") != kept
+    });
     let pid = run_pid(&env, &p0).expect("the query's run");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid),
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    wait_until(
-        || state_of(&tmux, &p0) == ("idle".into(), String::new(), "Kept".into()),
-        "pane 0 shows its own conversation again, idle",
-    );
+    wait_until("pane 0 shows its own conversation again, idle", || {
+        state_of(&tmux, &p0) == ("idle".into(), String::new(), "Kept".into())
+    });
     assert_eq!(tmux.value(&p0, "#{@panechat_id}"), kept);
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every panechat test on a fresh machine: installs what the tests need (tmux, TPM, the
+# Runs every panechat test on a fresh machine: installs what the tests need (tmux, TPM, zsh, fish, the
 # ShellCheck linter, the wasm32-wasip1 target, Zellij), then the whole workspace test suite (unit,
 # end-to-end against the fake provider, pty, real tmux, real headless Zellij, the WezTerm plugin
 # in Lua 5.4), then each fuzz target briefly when a nightly toolchain is available.
@@ -19,6 +19,9 @@ command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 [ -x /usr/share/tmux-plugin-manager/tpm ] || need_apt+=(tmux-plugin-manager)
 command -v shellcheck >/dev/null 2>&1 || need_apt+=(shellcheck)
 command -v script >/dev/null 2>&1 || need_apt+=(bsdutils)
+# The shells whose `panechat init` lines the tests run for real.
+command -v zsh >/dev/null 2>&1 || need_apt+=(zsh)
+command -v fish >/dev/null 2>&1 || need_apt+=(fish)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> installing ${need_apt[*]}"
   as_root apt-get update -qq

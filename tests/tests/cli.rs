@@ -1436,7 +1436,7 @@ fn shell_completion_offers_conversation_ids_and_no_internal_command() {
             assert!(!s.contains(hidden), "{shell} offers {hidden}");
         }
     }
-    // zsh and fish ask `ls --ids` for the targets (neither shell is installed here to run it).
+    // zsh and fish ask `ls --ids` for the targets (both are run for real in the tty tests).
     let zsh = env.run(["completions", "zsh"]).ok().stdout;
     assert_eq!(zsh.matches(":_panechat_ids' \\").count(), 5, "{zsh}");
     assert!(zsh.contains("ls --ids 2>/dev/null"));

@@ -1,7 +1,6 @@
 //! Exactly once: a message is stored once whatever happens (a kill at an exact syscall, a full
 //! disk, two queries in one pane, a failed first turn), and the store is left clean.
 
-
 use panechat_e2e::helpers::{
     active, assert_doctor_clean, hold, json, listed, litter, setup, users, wait_until, Tmpfs,
 };

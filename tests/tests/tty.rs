@@ -604,3 +604,99 @@ fn sessions_fit_a_pane_narrower_than_60_columns() {
         }
     }
 }
+
+/// A real interactive `shell` (argv) on a pty, with the test's environment and panechat on
+/// `PATH`, as a user's terminal would start it.
+fn shell(env: &panechat_e2e::env::TestEnv, argv: &[&str], extra: &[(&str, String)]) -> Pty {
+    let bin_dir = panechat_e2e::env::panechat_bin()
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let mut c = std::process::Command::new(argv[0]);
+    c.args(&argv[1..])
+        .env_clear()
+        .envs(&env.env)
+        .env("PATH", format!("{bin_dir}:{}", env.env["PATH"]))
+        .env("TERM", "xterm-256color")
+        .current_dir(env.root.join("work"));
+    for (k, v) in extra {
+        c.env(k, v);
+    }
+    Pty::spawn(c)
+}
+
+#[test]
+fn the_init_lines_complete_commands_and_ids_in_real_bash_zsh_and_fish() {
+    let (env, _fake) = setup();
+    env.run(["q", "--new", "hello"]).ok();
+    let id = active(&env, "test");
+    let rc = |shell: &str, before: &str| {
+        let p = env.root.join(format!("rc.{shell}"));
+        let init = env.run(["init", shell]).ok().stdout;
+        std::fs::write(&p, format!("{before}{init}")).unwrap();
+        p.display().to_string()
+    };
+    let bash_rc = rc("bash", "PS1='$ '\n");
+    let zdot = env.root.join("zdot");
+    std::fs::create_dir_all(&zdot).unwrap();
+    std::fs::rename(
+        rc("zsh", "PS1='$ '\nautoload -Uz compinit && compinit -u\n"),
+        zdot.join(".zshrc"),
+    )
+    .unwrap();
+    let fish_rc = rc("fish", "");
+    let shells: Vec<(&str, Pty)> = vec![
+        (
+            "bash",
+            shell(
+                &env,
+                &["bash", "--noprofile", "--rcfile", &bash_rc, "-i"],
+                &[],
+            ),
+        ),
+        (
+            "zsh",
+            shell(
+                &env,
+                &["zsh", "-i"],
+                &[("ZDOTDIR", zdot.display().to_string())],
+            ),
+        ),
+        (
+            "fish",
+            shell(
+                &env,
+                &[
+                    "fish",
+                    "--no-config",
+                    "-i",
+                    "-C",
+                    &format!("source {fish_rc}"),
+                ],
+                &[(
+                    "XDG_CONFIG_HOME",
+                    env.root.join("home/.config").display().to_string(),
+                )],
+            ),
+        ),
+    ];
+    for (name, mut pty) in shells {
+        // A subcommand, then a conversation id, each completed with one Tab.
+        pty.send(b"panechat sessi\t");
+        pty.expect("panechat sessions", T);
+        pty.send(b"\x15"); // ^U: a clean line
+        pty.send(format!("panechat show {}\t", &id[..3]).as_bytes());
+        let t = std::time::Instant::now();
+        while !pty.text().contains(&id) {
+            assert!(
+                t.elapsed() < T,
+                "{name}: the id was not completed:\n{}",
+                pty.rows().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        pty.send(b"\x15exit\r");
+        pty.wait(T);
+    }
+}

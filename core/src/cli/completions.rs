@@ -101,8 +101,9 @@ fn zsh_with_ids(generated: &str) -> String {
     const IDS: &str = r#"
 (( $+functions[_panechat_ids] )) ||
 _panechat_ids() {
+    # (Past the subcommand, $words starts at it: the command itself is $service.)
     local -a ids
-    ids=(last prev pick ${(f)"$(${words[1]} ls --ids 2>/dev/null)"})
+    ids=(last prev pick ${(f)"$(${service:-panechat} ls --ids 2>/dev/null)"})
     compadd -a ids
 }
 "#;

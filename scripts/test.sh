@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every panechat test on a fresh machine: installs what the tests need (tmux, TPM, zsh, fish, the
+# Runs every panechat test on a fresh machine: installs what the tests need (tmux, TPM, strace, zsh, fish, the
 # ShellCheck linter, the wasm32-wasip1 target, Zellij), then the whole workspace test suite (unit,
 # end-to-end against the fake provider, pty, real tmux, real headless Zellij, the WezTerm plugin
 # in Lua 5.4), then each fuzz target briefly when a nightly toolchain is available.
@@ -20,6 +20,7 @@ command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 command -v shellcheck >/dev/null 2>&1 || need_apt+=(shellcheck)
 command -v script >/dev/null 2>&1 || need_apt+=(bsdutils)
 # The shells whose `panechat init` lines the tests run for real.
+command -v strace >/dev/null 2>&1 || need_apt+=(strace)
 command -v zsh >/dev/null 2>&1 || need_apt+=(zsh)
 command -v fish >/dev/null 2>&1 || need_apt+=(fish)
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -54,6 +55,8 @@ export PANECHAT_ZELLIJ_WASM="$target_dir/zellij-plugin/wasm32-wasip1/release/pan
 echo "==> $(du -k "$PANECHAT_ZELLIJ_WASM" | cut -f1) KiB $PANECHAT_ZELLIJ_WASM"
 
 # (the real-Zellij tests run one Zellij at a time, all in their own test binary)
+# Every real-program test runs here: a program missing now fails its test instead of skipping it.
+export PANECHAT_TESTS=all
 echo "==> cargo test --workspace"
 set +e
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$logs/test.log"

@@ -8,5 +8,6 @@ pub mod fake;
 pub mod fuzz_checks;
 pub mod helpers;
 pub mod pty;
+pub mod real;
 pub mod tmux;
 pub mod zellij;

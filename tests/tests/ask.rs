@@ -38,6 +38,7 @@ fn popup(w: &World, pane: &str, args: &str) {
 
 #[test]
 fn a_popup_asks_about_its_pane_and_continues_that_panes_conversation() {
+    panechat_e2e::needs!("tmux");
     let (env, fake) = setup();
     let mut w = World::start(&env, 110, 30);
     w.attach(&env, 110, 30);

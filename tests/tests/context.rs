@@ -22,6 +22,7 @@ const SEEN: &str = "$ bash fail.sh\n   Compiling demo v0.1.0\nerror[E0425]: cann
 
 #[test]
 fn a_pane_and_its_neighbour_are_attached_as_seen() {
+    panechat_e2e::needs!("tmux");
     let fake = FakeProvider::start();
     let env = TestEnv::new();
     env.use_openai(&fake.base_url_openai());
@@ -333,6 +334,7 @@ fn files_are_attached_and_bad_ones_refused() {
 
 #[test]
 fn zellij_panes_are_attached_with_dump_screen() {
+    panechat_e2e::needs!("zellij");
     let fake = FakeProvider::start();
     let env = TestEnv::new();
     env.use_openai(&fake.base_url_openai());

@@ -23,6 +23,7 @@ fn strs(v: &[String]) -> Vec<&str> {
 
 #[test]
 fn a_retry_after_a_kill_at_the_turns_fsync_is_not_stored_twice() {
+    panechat_e2e::needs!("strace");
     let (env, _fake) = setup();
     env.run(["q", "first"]).ok();
     let id = active(&env, "test");
@@ -220,6 +221,7 @@ fn a_failed_first_turn_leaves_no_conversation_and_keeps_the_message() {
 
 #[test]
 fn after_kills_during_fork_and_new_the_store_is_repaired_clean() {
+    panechat_e2e::needs!("strace");
     let (env, _fake) = setup();
     env.run(["q", "--new", "one"]).ok();
     env.run(["q", "two"]).ok();
@@ -281,6 +283,7 @@ fn after_kills_during_fork_and_new_the_store_is_repaired_clean() {
 
 #[test]
 fn index_compaction_writes_what_it_reads_under_its_lock() {
+    panechat_e2e::needs!("strace");
     let (env, _fake) = setup();
     env.run(["q", "--new", "a"]).ok();
     let a = active(&env, "test");
@@ -331,6 +334,7 @@ fn index_compaction_writes_what_it_reads_under_its_lock() {
 
 #[test]
 fn rm_that_fails_after_the_delete_says_it_deleted_and_exits_0() {
+    panechat_e2e::needs!("strace");
     let (env, _fake) = setup();
     env.run(["q", "--new", "doomed"]).ok();
     let id = active(&env, "test");

@@ -217,6 +217,7 @@ impl Suite {
 
 #[test]
 fn hundreds_of_placed_kills_leave_every_message_once_and_the_store_clean() {
+    panechat_e2e::needs!("strace");
     let (env, _fake) = setup();
     env.run(["q", "--new", "m0"]).ok();
     let first = active(&env, "test");

@@ -15,6 +15,7 @@ fn bin() -> String {
 
 #[test]
 fn two_tmux_panes_hold_separate_conversations() {
+    panechat_e2e::needs!("tmux");
     let fake = FakeProvider::start();
     let env = TestEnv::new();
     env.use_openai(&fake.base_url_openai());
@@ -100,6 +101,7 @@ fn two_tmux_panes_hold_separate_conversations() {
 
 #[test]
 fn hostile_titles_never_run_in_tmux() {
+    panechat_e2e::needs!("tmux");
     let fake = FakeProvider::start();
     let env = TestEnv::new();
     env.use_openai(&fake.base_url_openai());
@@ -189,6 +191,7 @@ fn run_pid(env: &TestEnv, pane: &str) -> Option<i32> {
 
 #[test]
 fn pane_state_reaches_every_pane_that_shows_the_conversation() {
+    panechat_e2e::needs!("tmux");
     let fake = FakeProvider::start();
     let env = TestEnv::new();
     env.use_openai(&fake.base_url_openai());
@@ -294,6 +297,7 @@ fn pane_state_reaches_every_pane_that_shows_the_conversation() {
 
 #[test]
 fn a_killed_first_query_leaves_no_pane_streaming() {
+    panechat_e2e::needs!("tmux");
     let fake = FakeProvider::start();
     let env = TestEnv::new();
     env.use_openai(&fake.base_url_openai());

@@ -48,6 +48,7 @@ fn key_line(keys: &str, key: &str) -> Option<String> {
 
 #[test]
 fn loading_binds_the_keys_and_keeps_the_users_settings() {
+    panechat_e2e::needs!("tmux");
     let (env, _fake) = setup();
     let w = World::start(&env, 100, 30);
     let t = &w.tmux;
@@ -116,6 +117,7 @@ fn loading_binds_the_keys_and_keeps_the_users_settings() {
 
 #[test]
 fn the_status_placeholder_is_filled_where_the_user_put_it() {
+    panechat_e2e::needs!("tmux");
     let (env, _fake) = setup();
     let w = World::start(&env, 100, 30);
     w.tmux.ok(&[
@@ -152,6 +154,7 @@ fn the_status_placeholder_is_filled_where_the_user_put_it() {
 
 #[test]
 fn without_the_binary_the_keys_say_how_to_get_it() {
+    panechat_e2e::needs!("tmux");
     let (env, _fake) = setup();
     let senv: Vec<(String, String)> = server_env(&env)
         .into_iter()
@@ -196,6 +199,7 @@ fn without_the_binary_the_keys_say_how_to_get_it() {
 
 #[test]
 fn fork_key_splits_into_a_mapped_fork_of_the_panes_conversation() {
+    panechat_e2e::needs!("tmux");
     let (env, fake) = setup();
     let mut w = World::start(&env, 120, 30);
     w.load_plugin();
@@ -278,6 +282,7 @@ fn fork_key_splits_into_a_mapped_fork_of_the_panes_conversation() {
 
 #[test]
 fn fork_key_in_a_pane_without_a_conversation_says_so() {
+    panechat_e2e::needs!("tmux");
     let (env, _fake) = setup();
     let mut w = World::start(&env, 120, 30);
     w.load_plugin();
@@ -299,6 +304,7 @@ fn fork_key_in_a_pane_without_a_conversation_says_so() {
 
 #[test]
 fn fork_opens_in_the_panes_directory_even_with_a_hash_in_its_name() {
+    panechat_e2e::needs!("tmux");
     let (env, _fake) = setup();
     let dir = env.root.join("work/a#{pane_id}#(touch M3) b");
     std::fs::create_dir_all(&dir).unwrap();
@@ -322,6 +328,7 @@ fn fork_opens_in_the_panes_directory_even_with_a_hash_in_its_name() {
 
 #[test]
 fn tpm_installs_and_loads_the_plugin_from_a_clone() {
+    panechat_e2e::needs!("tmux", "tpm");
     let (env, _fake) = setup();
     let tpm = Path::new("/usr/share/tmux-plugin-manager");
     assert!(
@@ -398,6 +405,7 @@ fn tpm_installs_and_loads_the_plugin_from_a_clone() {
 
 #[test]
 fn init_tmux_prints_lines_that_load_the_plugin_from_the_binary_alone() {
+    panechat_e2e::needs!("tmux");
     let (env, _fake) = setup();
     let conf = env.root.join("home/.tmux.conf");
     let text = env.run(["init", "tmux"]).ok().stdout;
@@ -433,6 +441,7 @@ const PICKER_HELP: &str = "⏎ use";
 
 #[test]
 fn picker_opens_filters_assigns_jumps_forks_and_starts_new() {
+    panechat_e2e::needs!("tmux");
     let (env, _fake) = setup();
     let mut w = World::start(&env, 120, 34);
     w.load_plugin();
@@ -553,6 +562,7 @@ fn picker_opens_filters_assigns_jumps_forks_and_starts_new() {
 
 #[test]
 fn picker_fits_a_forty_column_popup() {
+    panechat_e2e::needs!("tmux");
     let (env, _fake) = setup();
     let mut w = World::start(&env, 44, 24);
     w.load_plugin();
@@ -591,6 +601,7 @@ fn start_slow(w: &World, pane: &str, id: &str, ms: u64) {
 
 #[test]
 fn lock_popup_over_the_waiting_pane_answers_wait_new_fork_and_cancel() {
+    panechat_e2e::needs!("tmux");
     let (env, _fake) = setup();
     let mut w = World::start(&env, 120, 34);
     w.load_plugin();
@@ -671,6 +682,7 @@ fn lock_popup_over_the_waiting_pane_answers_wait_new_fork_and_cancel() {
 
 #[test]
 fn status_line_shows_the_title_the_running_marker_and_drops_it_after_sigkill() {
+    panechat_e2e::needs!("tmux");
     let (env, _fake) = setup();
     let mut w = World::start(&env, 100, 20);
     w.tmux.ok(&["set-option", "-g", "status-interval", "1"]);
@@ -727,6 +739,7 @@ fn status_line_shows_the_title_the_running_marker_and_drops_it_after_sigkill() {
 
 #[test]
 fn hostile_titles_run_nothing_and_restyle_nothing_anywhere() {
+    panechat_e2e::needs!("tmux");
     let (env, _fake) = setup();
     // Relative names: wherever tmux or a shell would run them (the server's directory, the
     // pane's, HOME), a marker would appear in one of these.
@@ -830,6 +843,7 @@ fn hostile_titles_run_nothing_and_restyle_nothing_anywhere() {
 
 #[test]
 fn resurrect_hooks_give_each_pane_its_conversation_back_after_a_restart() {
+    panechat_e2e::needs!("tmux");
     let (env, _fake) = setup();
     let file = env.root.join("panes.tsv");
     let layout = |w: &World| {
@@ -890,6 +904,7 @@ fn resurrect_hooks_give_each_pane_its_conversation_back_after_a_restart() {
 
 #[test]
 fn new_key_makes_the_panes_next_question_start_a_new_conversation() {
+    panechat_e2e::needs!("tmux");
     let (env, _fake) = setup();
     let mut w = World::start(&env, 120, 30);
     w.load_plugin();
@@ -932,6 +947,7 @@ fn new_key_makes_the_panes_next_question_start_a_new_conversation() {
 
 #[test]
 fn plugin_scripts_pass_shellcheck() {
+    panechat_e2e::needs!("tmux", "shellcheck");
     let root = repo_root();
     let mut files = vec![
         root.join("panechat.tmux"),
@@ -999,6 +1015,7 @@ fn two_clients(env: &TestEnv) -> (World, String, String) {
 
 #[test]
 fn with_two_clients_the_lock_popup_goes_to_the_one_showing_the_waiting_pane() {
+    panechat_e2e::needs!("tmux");
     let (env, _fake) = setup();
     let (mut w, p0, q0) = two_clients(&env);
     ask(&w, &p0, "base [[title:Shared one]]");
@@ -1057,6 +1074,7 @@ fn with_two_clients_the_lock_popup_goes_to_the_one_showing_the_waiting_pane() {
 
 #[test]
 fn with_two_clients_the_picker_ask_and_fork_keys_act_for_the_client_that_typed_them() {
+    panechat_e2e::needs!("tmux");
     let (env, _fake) = setup();
     let (w, p0, q0) = two_clients(&env);
     ask(&w, &q0, "on b [[title:Bee talk]]");
@@ -1102,6 +1120,7 @@ fn with_two_clients_the_picker_ask_and_fork_keys_act_for_the_client_that_typed_t
 
 #[test]
 fn the_loader_parses_tmux_versions_like_the_core() {
+    panechat_e2e::needs!("tmux");
     let cases = [
         "3.3a",
         "tmux 3.3a",
@@ -1148,6 +1167,7 @@ fn the_loader_parses_tmux_versions_like_the_core() {
 /// loader): the popups lose their title, and get the pane through `env` instead of `-e`.
 #[test]
 fn on_tmux_3_2_the_popups_have_no_title_and_still_get_the_pane() {
+    panechat_e2e::needs!("tmux");
     let (env, _fake) = setup();
     let w = World::start(&env, 100, 30);
     // A wrapper that answers `version 3.2` to the loader's first question, as tmux 3.2 would.
@@ -1204,6 +1224,7 @@ fn on_tmux_3_2_the_popups_have_no_title_and_still_get_the_pane() {
 /// and `$` intact: a stand-in binary at such a path records what it was run with.
 #[test]
 fn ask_keys_run_the_popup_with_hostile_paths_intact() {
+    panechat_e2e::needs!("tmux");
     let (env, _fake) = setup();
     let weird = "a #{pane_id} #(touch M4) 'q' \"d\" $HOME ;x";
     let bindir = env.root.join(format!("bin {weird}"));
@@ -1328,6 +1349,7 @@ const FAIL: &str = "printf '\\033[1;31merror[E0425]\\033[0m: cannot find value `
 /// the pane's own conversation; then the same from copy mode with a selection.
 #[test]
 fn ask_keys_ask_about_the_pane_and_the_selection_in_a_popup() {
+    panechat_e2e::needs!("tmux");
     let (env, fake) = setup();
     let weird = "a #{pane_id} #(touch M5) 'q' \"d\" $HOME ;x";
     let bindir = env.root.join(format!("bin {weird}"));
@@ -1463,6 +1485,7 @@ fn ask_keys_ask_about_the_pane_and_the_selection_in_a_popup() {
 /// Every option in `variables.sh` is in docs/tmux.md's option table, with its default.
 #[test]
 fn every_option_is_documented_with_its_default() {
+    panechat_e2e::needs!("tmux");
     let root = repo_root();
     let vars = std::fs::read_to_string(root.join("tmux-scripts/scripts/variables.sh")).unwrap();
     let docs = std::fs::read_to_string(root.join("docs/tmux.md")).unwrap();
@@ -1521,6 +1544,7 @@ fn traced_tmux_calls(w: &World, env: &TestEnv, pane: &str, line: &str, tag: &str
 
 #[test]
 fn a_hostile_title_stays_inert_through_resurrect_and_a_users_own_status_line() {
+    panechat_e2e::needs!("tmux");
     let (env, _fake) = setup();
     let work = env.root.join("work");
     // What a model may title a conversation: tmux command substitution, a style, a format, a
@@ -1586,6 +1610,7 @@ fn a_hostile_title_stays_inert_through_resurrect_and_a_users_own_status_line() {
 
 #[test]
 fn a_restarted_server_never_shows_the_old_servers_conversations() {
+    panechat_e2e::needs!("tmux");
     let (env, _fake) = setup();
     let mut w = World::start(&env, 120, 30);
     w.load_plugin();
@@ -1715,6 +1740,7 @@ fn global_option(w: &World, name: &str) -> String {
 /// the user had. A user without borders gets them on top, and back off again.
 #[test]
 fn pane_border_adds_to_the_users_border_and_off_gives_it_back() {
+    panechat_e2e::needs!("tmux");
     let (env, _fake) = setup();
     let mut w = World::start(&env, 120, 30);
     let user_fmt = " USER-BORDER #{pane_index} ";
@@ -1776,6 +1802,7 @@ fn pane_border_adds_to_the_users_border_and_off_gives_it_back() {
 /// length; a segment the user placed (`#{E:@panechat-status-format}`) is left where it is.
 #[test]
 fn the_status_segment_keeps_the_users_status_right_on_screen_and_off_undoes_it() {
+    panechat_e2e::needs!("tmux");
     let (env, _fake) = setup();
     let mut w = World::start(&env, 120, 20);
     let user_right = "\"#{=21:pane_title}\" USER-END";
@@ -1826,6 +1853,7 @@ fn the_status_segment_keeps_the_users_status_right_on_screen_and_off_undoes_it()
 /// one actually bound.
 #[test]
 fn skipped_keys_are_named_on_the_client_and_messages_name_the_bound_keys() {
+    panechat_e2e::needs!("tmux");
     let (env, _fake) = setup();
     let mut w = World::start(&env, 150, 30);
     w.tmux.ok(&["bind-key", "N", "display-message", "user N"]);
@@ -1883,6 +1911,7 @@ fn skipped_keys_are_named_on_the_client_and_messages_name_the_bound_keys() {
 /// every one of tmux's bindings.
 #[test]
 fn default_keys_shadow_no_binding_of_tmux() {
+    panechat_e2e::needs!("tmux");
     let (env, _fake) = setup();
     let vars =
         std::fs::read_to_string(repo_root().join("tmux-scripts/scripts/variables.sh")).unwrap();
@@ -1938,6 +1967,7 @@ fn default_keys_shadow_no_binding_of_tmux() {
 /// The same through the picker's ^F.
 #[test]
 fn fork_splits_are_ordinary_panes_that_run_the_default_command() {
+    panechat_e2e::needs!("tmux");
     let (env, _fake) = setup();
     let mut w = World::start(&env, 120, 30);
     w.tmux.ok(&[
@@ -1998,6 +2028,7 @@ fn fork_splits_are_ordinary_panes_that_run_the_default_command() {
 /// title is wrapped by the cells it takes: every row of the question ends between words.
 #[test]
 fn lock_popup_names_the_asking_pane_and_opens_over_its_window() {
+    panechat_e2e::needs!("tmux");
     let (env, _fake) = setup();
     let mut w = World::start(&env, 120, 34);
     w.load_plugin();
@@ -2060,6 +2091,7 @@ fn lock_popup_names_the_asking_pane_and_opens_over_its_window() {
 /// the short id, and its filter also finds conversations by what was said in them.
 #[test]
 fn picker_opens_on_the_panes_own_conversation_and_finds_what_was_said() {
+    panechat_e2e::needs!("tmux");
     let (env, _fake) = setup();
     let mut w = World::start(&env, 120, 34);
     w.load_plugin();
@@ -2110,6 +2142,7 @@ fn picker_opens_on_the_panes_own_conversation_and_finds_what_was_said() {
 
 #[test]
 fn the_resurrect_table_is_kept_under_panechat_home_when_it_is_set() {
+    panechat_e2e::needs!("tmux");
     let (env, _fake) = setup();
     let w = World::start(&env, 120, 30);
     w.load_plugin();

@@ -628,6 +628,7 @@ fn shell(env: &panechat_e2e::env::TestEnv, argv: &[&str], extra: &[(&str, String
 
 #[test]
 fn the_init_lines_complete_commands_and_ids_in_real_bash_zsh_and_fish() {
+    panechat_e2e::needs!("zsh", "fish");
     let (env, _fake) = setup();
     env.run(["q", "--new", "hello"]).ok();
     let id = active(&env, "test");

@@ -144,6 +144,7 @@ fn setup() -> (TestEnv, FakeProvider) {
 
 #[test]
 fn init_snippet_is_accepted_by_zellij_and_its_keys_are_free() {
+    panechat_e2e::needs!("zellij");
     check_zellij();
     let env = TestEnv::new();
     let url = format!("file:{}", env.root.join("p.wasm").display());
@@ -198,6 +199,7 @@ fn init_snippet_is_accepted_by_zellij_and_its_keys_are_free() {
 
 #[test]
 fn queries_rename_their_panes_and_hostile_titles_stay_literal() {
+    panechat_e2e::needs!("zellij");
     let (env, _fake) = setup();
     let z = Zellij::start(&env, Opts::default());
     z.wait_prompt(0);
@@ -281,6 +283,7 @@ fn queries_rename_their_panes_and_hostile_titles_stay_literal() {
 
 #[test]
 fn picker_lists_every_panes_conversation_and_enter_focuses_the_choice() {
+    panechat_e2e::needs!("zellij");
     let (env, _fake) = setup();
     let mut z = Zellij::start(&env, Opts::default());
     z.wait_prompt(0);
@@ -336,6 +339,7 @@ fn picker_lists_every_panes_conversation_and_enter_focuses_the_choice() {
 
 #[test]
 fn the_pickers_keys_use_fork_and_start_new_conversations() {
+    panechat_e2e::needs!("zellij");
     let (env, _fake) = setup();
     let mut z = Zellij::start(&env, Opts::default());
     z.wait_prompt(0);
@@ -409,6 +413,7 @@ fn the_pickers_keys_use_fork_and_start_new_conversations() {
 
 #[test]
 fn a_closed_plugin_is_named_by_doctor() {
+    panechat_e2e::needs!("zellij");
     let (env, _fake) = setup();
     let z = Zellij::start(&env, Opts::default());
     z.wait_prompt(0);
@@ -473,6 +478,7 @@ fn a_closed_plugin_is_named_by_doctor() {
 
 #[test]
 fn zellij_started_in_a_tmux_pane_keys_queries_by_its_own_panes() {
+    panechat_e2e::needs!("tmux", "zellij");
     let (env, _fake) = setup();
     // Zellij started from a pane of a real tmux: its panes inherit `TMUX`, `TMUX_PANE` and
     // tmux's `TERM`.
@@ -521,6 +527,7 @@ fn zellij_started_in_a_tmux_pane_keys_queries_by_its_own_panes() {
 
 #[test]
 fn a_missing_binary_is_said_in_the_picker() {
+    panechat_e2e::needs!("zellij");
     let (env, _fake) = setup();
     let mut z = Zellij::start(
         &env,
@@ -542,6 +549,7 @@ fn a_missing_binary_is_said_in_the_picker() {
 
 #[test]
 fn publishing_never_hangs_on_a_plugin_that_waits_for_permission() {
+    panechat_e2e::needs!("zellij");
     let (env, _fake) = setup();
     let z = Zellij::start(
         &env,
@@ -590,6 +598,7 @@ fn publishing_never_hangs_on_a_plugin_that_waits_for_permission() {
 
 #[test]
 fn publication_answers_go_to_their_own_pipe_not_to_every_client() {
+    panechat_e2e::needs!("zellij");
     let (env, _fake) = setup();
     let z = Zellij::start(&env, Opts::default());
     z.wait_prompt(0);
@@ -667,6 +676,7 @@ fn publication_answers_go_to_their_own_pipe_not_to_every_client() {
 
 #[test]
 fn the_ask_key_asks_about_the_focused_pane_in_a_floating_pane() {
+    panechat_e2e::needs!("zellij");
     let (env, fake) = setup();
     // A build that fails; its error text is not on the command line that runs it.
     std::fs::write(
@@ -786,6 +796,7 @@ fn the_ask_key_asks_about_the_focused_pane_in_a_floating_pane() {
 
 #[test]
 fn the_fork_key_opens_a_pane_mapped_to_the_fork() {
+    panechat_e2e::needs!("zellij");
     let (env, _fake) = setup();
     let mut z = Zellij::start(&env, Opts::default());
     z.wait_prompt(0);
@@ -836,6 +847,7 @@ fn the_fork_key_opens_a_pane_mapped_to_the_fork() {
 
 #[test]
 fn a_locked_conversation_asks_in_a_floating_pane_and_each_answer_takes_effect() {
+    panechat_e2e::needs!("zellij");
     let (env, _fake) = setup();
     let mut z = Zellij::start(&env, Opts::default());
     z.wait_prompt(0);
@@ -961,6 +973,7 @@ fn a_locked_conversation_asks_in_a_floating_pane_and_each_answer_takes_effect() 
 
 #[test]
 fn a_client_that_came_and_left_leaves_one_plugin_instance_acting() {
+    panechat_e2e::needs!("zellij");
     // Zellij runs the plugin once per client that attached and keeps the instance of a client
     // that left: it hears no more pane updates but still every `panechat::state`. Renaming
     // from what it knew then would undo a name the user gave a pane since.
@@ -1041,6 +1054,7 @@ fn a_client_that_came_and_left_leaves_one_plugin_instance_acting() {
 
 #[test]
 fn a_key_acts_once_on_the_pane_its_client_focused() {
+    panechat_e2e::needs!("zellij");
     // Zellij sends a key's message to the plugin instance of every client that ever attached;
     // the instance of a client that left must not act on it (it would fork again, from what
     // was focused when its client left).
@@ -1119,6 +1133,7 @@ fn a_key_acts_once_on_the_pane_its_client_focused() {
 
 #[test]
 fn a_session_started_again_under_its_old_name_inherits_no_pane() {
+    panechat_e2e::needs!("zellij");
     let (env, _fake) = setup();
     let mut z = Zellij::start(&env, Opts::default());
     z.wait_prompt(0);

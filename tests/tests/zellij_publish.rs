@@ -59,6 +59,7 @@ fn ack_from(dir: &Path, n: usize) {
 
 #[test]
 fn unacknowledged_states_are_sent_again_unless_the_session_never_answers() {
+    panechat_e2e::needs!("zellij");
     let mut env = TestEnv::new();
     let dir = stand_in(&mut env);
     // `panechat new` publishes the pane's state: one message.

@@ -253,4 +253,51 @@ mod tests {
         assert!(search(&store, "  ").unwrap().is_empty());
         let _ = std::fs::remove_dir_all(root);
     }
+
+    #[test]
+    fn a_fifo_in_place_of_a_log_is_skipped_not_waited_on() {
+        let root = std::env::temp_dir().join(format!(
+            "panechat-search-fifo-{}-{}",
+            std::process::id(),
+            crate::time::now_ms()
+        ));
+        let store = Store::new(Paths {
+            data: root.join("data"),
+            state: root.join("state"),
+            config_file: root.join("config.toml"),
+        });
+        store.ensure_dirs().unwrap();
+        let mk = |title: &str| {
+            store
+                .create(NewConversation {
+                    title: Some(title.into()),
+                    turns: vec![turn("where is the fifo", "here")],
+                    ..Default::default()
+                })
+                .unwrap()
+                .value
+                .id
+        };
+        let kept = mk("kept");
+        let gone = mk("gone");
+        let path = store.log_path(&gone);
+        std::fs::remove_file(&path).unwrap();
+        nix::unistd::mkfifo(&path, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        // Run on a thread: a search that opened the FIFO for reading would never return.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let s2 = Store::new(Paths {
+            data: root.join("data"),
+            state: root.join("state"),
+            config_file: root.join("config.toml"),
+        });
+        std::thread::spawn(move || {
+            let _ = tx.send(search(&s2, "fifo").map(|h| h.len()));
+        });
+        let found = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("search returned");
+        assert_eq!(found.unwrap(), 1);
+        assert_eq!(search(&store, "fifo").unwrap()[0].summary.id, kept);
+        let _ = std::fs::remove_dir_all(root);
+    }
 }

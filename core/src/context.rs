@@ -12,8 +12,8 @@
 //! 2. **clean** ([`clean`]) — ANSI CSI/OSC/DCS/APC sequences, other escapes, C0 and C1
 //!    controls removed (tabs and newlines kept; a carriage return keeps what was written after
 //!    it, a backspace erases), trailing blanks of each line and blank lines at both ends
-//!    trimmed. For the pane the command runs in, the command line that asked is dropped
-//!    ([`drop_asking_line`]).
+//!    trimmed. For the pane the command runs in, the command line that asked is dropped when it
+//!    is on the screen ([`drop_asking_line`]).
 //! 3. **cap** ([`cap`]) — beyond `context.max_bytes` the text is cut at a line boundary with a
 //!    visible marker saying how much was left out (the end of a pane or piped output is kept,
 //!    the start of a file).
@@ -178,19 +178,23 @@ fn trim_lines(s: &str) -> String {
 }
 
 /// Drops the command line that asked from the captured text of the pane the command runs in:
-/// the last line that mentions `name` (the program as invoked) among the last three lines, and
-/// everything after it; when none does, the last line (the line the cursor is on).
-pub fn drop_asking_line(text: &str, name: &str) -> String {
+/// the last line among the last three that mentions `name` (the program as invoked) or the
+/// start of `message` (the question as typed, when it has 3 characters or more: what a shell
+/// function or an alias was given), and everything after it. When no line does, the command
+/// line is not on the screen (`clear; echo x; panechat q --pane`, a script, a key binding) and
+/// nothing is dropped: the last line is output the person sees.
+pub fn drop_asking_line(text: &str, name: &str, message: &str) -> String {
     let lines: Vec<&str> = text.split('\n').collect();
-    if lines.is_empty() {
-        return String::new();
-    }
+    let probe: String = message.trim().chars().take(16).collect();
+    let asks = |line: &str| {
+        (!name.is_empty() && line.contains(name))
+            || (probe.chars().count() >= 3 && line.contains(probe.as_str()))
+    };
     let from = lines.len().saturating_sub(3);
-    let cut = (from..lines.len())
-        .rev()
-        .find(|&i| !name.is_empty() && lines[i].contains(name))
-        .unwrap_or(lines.len() - 1);
-    trim_lines(&lines[..cut].join("\n"))
+    match (from..lines.len()).rev().find(|&i| asks(lines[i])) {
+        Some(cut) => trim_lines(&lines[..cut].join("\n")),
+        None => text.to_string(),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -951,12 +955,18 @@ pub fn tmux_selection(
 }
 
 /// Turns a captured pane into an attachment: cleaned, the asking command line dropped from the
-/// own pane (`invoked_as` = the program name as typed), the last `lines` lines kept, capped and
-/// redacted. The label reads `pane tmux %3, 120 lines`.
-pub fn pane_attachment(p: &PaneText, lines: usize, invoked_as: &str, limits: Limits) -> Prepared {
+/// own pane (`invoked_as` = the program name as typed, `message` the question as given), the
+/// last `lines` lines kept, capped and redacted. The label reads `pane tmux %3, 120 lines`.
+pub fn pane_attachment(
+    p: &PaneText,
+    lines: usize,
+    invoked_as: &str,
+    message: &str,
+    limits: Limits,
+) -> Prepared {
     let mut text = clean(&p.raw);
     if p.own {
-        text = drop_asking_line(&text, invoked_as);
+        text = drop_asking_line(&text, invoked_as, message);
     }
     let total = text.lines().count();
     if total > lines {
@@ -1378,7 +1388,7 @@ mod tests {
             *r.calls.borrow(),
             vec![argv("wezterm cli get-text --pane-id 4 --start-line -200")]
         );
-        let a = pane_attachment(&p, 200, "panechat", Limits::default());
+        let a = pane_attachment(&p, 200, "panechat", "why?", Limits::default());
         assert_eq!(a.attachment.source, "pane wezterm 4, 4 lines");
         assert_eq!(
             a.attachment.text,
@@ -1443,12 +1453,29 @@ mod tests {
     #[test]
     fn asking_line_is_dropped() {
         let t = "$ make\nerror: x\n$ panechat q --pane \"why\"";
-        assert_eq!(drop_asking_line(t, "panechat"), "$ make\nerror: x");
+        assert_eq!(drop_asking_line(t, "panechat", "why"), "$ make\nerror: x");
         // Wrapped over two rows.
         let t = "$ make\nerror: x\n$ panechat q --pane \"a very long\nquestion\"";
-        assert_eq!(drop_asking_line(t, "panechat"), "$ make\nerror: x");
-        // Invoked through an alias: the cursor line goes.
-        assert_eq!(drop_asking_line("out\n$ ask why", "panechat"), "out");
+        assert_eq!(
+            drop_asking_line(t, "panechat", "a very long question"),
+            "$ make\nerror: x"
+        );
+        // Invoked through an alias or a function: the line with the question goes.
+        assert_eq!(drop_asking_line("out\n$ ask why", "panechat", "why"), "out");
+        assert_eq!(
+            drop_asking_line(
+                "out\n$ ask 'what is this?' | less",
+                "panechat",
+                "what is this?"
+            ),
+            "out"
+        );
+        // No command line on the screen (`clear; echo x; panechat q --pane`, a script): all of
+        // it is output, kept.
+        assert_eq!(drop_asking_line("x", "panechat", "what is x?"), "x");
+        assert_eq!(drop_asking_line("a\nb", "panechat", ""), "a\nb");
+        // A question of fewer than 3 characters is not looked for (it would match output).
+        assert_eq!(drop_asking_line("x", "panechat", "x"), "x");
     }
 
     #[test]

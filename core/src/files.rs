@@ -218,6 +218,15 @@ pub fn read(path: &Path) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// [`read`] into `buf` (emptied first): a caller reading many files reuses one buffer.
+pub fn read_into(path: &Path, buf: &mut Vec<u8>) -> io::Result<()> {
+    let (f, meta) = open_private(path, Access::Read)?;
+    buf.clear();
+    buf.reserve(meta.len() as usize + 1);
+    f.take(u64::MAX).read_to_end(buf)?;
+    Ok(())
+}
+
 /// Reads a whole private file as UTF-8 text.
 pub fn read_to_string(path: &Path) -> io::Result<String> {
     String::from_utf8(read(path)?).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))

@@ -8,8 +8,6 @@
 //! Best match first: the whole query as one phrase counts most, then words in the title, then
 //! how often the words occur; among equals, the most recently active first.
 
-use std::fs;
-
 use crate::error::Result;
 use crate::store::conversation::{ConversationId, Summary};
 use crate::store::{log, Store};
@@ -41,12 +39,10 @@ fn json_form(word: &str) -> String {
 }
 
 /// Whether `bytes` (ASCII-lower-cased) may hold every word: a first pass that never misses a
-/// conversation that matches (non-ASCII words are left to the second pass).
-fn may_match(bytes: &[u8], forms: &[(String, bool)]) -> bool {
-    let text = String::from_utf8_lossy(bytes);
-    forms
-        .iter()
-        .all(|(form, ascii)| !*ascii || text.contains(form.as_str()))
+/// conversation that matches. `finders` search for the ASCII words' JSON forms (non-ASCII
+/// words are left to the second pass).
+fn may_match(bytes: &[u8], finders: &[memchr::memmem::Finder<'_>]) -> bool {
+    finders.iter().all(|f| f.find(bytes).is_some())
 }
 
 /// Counts the occurrences of `needle` in `hay` (both lower-case).
@@ -125,18 +121,29 @@ pub fn search(store: &Store, text: &str) -> Result<Vec<Hit>> {
         return Ok(Vec::new());
     }
     let phrase = words.join(" ");
-    let forms: Vec<(String, bool)> = words.iter().map(|w| (json_form(w), w.is_ascii())).collect();
+    let forms: Vec<String> = words
+        .iter()
+        .filter(|w| w.is_ascii())
+        .map(|w| json_form(w))
+        .collect();
+    let finders: Vec<memchr::memmem::Finder<'_>> = forms
+        .iter()
+        .map(|f| memchr::memmem::Finder::new(f.as_bytes()))
+        .collect();
     let list = store.list()?;
     let mut hits: Vec<(usize, Hit)> = Vec::new();
+    // One buffer for the log as read, one for its lower-cased copy, reused for every log.
+    let (mut original, mut lower) = (Vec::new(), Vec::new());
     for (rank, s) in list.into_iter().enumerate() {
         let path = store.log_path(&s.id);
-        let Ok(mut bytes) = fs::read(&path) else {
+        // Through `files`, as every file of the store: a link or a FIFO in its place is skipped.
+        if crate::files::read_into(&path, &mut original).is_err() {
             continue;
-        };
-        let original = bytes.clone();
-        bytes.make_ascii_lowercase();
+        }
+        lower.clear();
+        lower.extend(original.iter().map(u8::to_ascii_lowercase));
         let title = s.display_title();
-        if !may_match(&bytes, &forms) {
+        if !may_match(&lower, &finders) {
             // The title (also in the log, as a record) may hold the words as the index has it.
             let t = title.to_lowercase();
             if !words.iter().all(|w| t.contains(w.as_str())) {
@@ -244,6 +251,53 @@ mod tests {
         assert_eq!(search(&store, "zellij").unwrap().len(), 1);
         assert!(search(&store, "nowhere-said").unwrap().is_empty());
         assert!(search(&store, "  ").unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn a_fifo_in_place_of_a_log_is_skipped_not_waited_on() {
+        let root = std::env::temp_dir().join(format!(
+            "panechat-search-fifo-{}-{}",
+            std::process::id(),
+            crate::time::now_ms()
+        ));
+        let store = Store::new(Paths {
+            data: root.join("data"),
+            state: root.join("state"),
+            config_file: root.join("config.toml"),
+        });
+        store.ensure_dirs().unwrap();
+        let mk = |title: &str| {
+            store
+                .create(NewConversation {
+                    title: Some(title.into()),
+                    turns: vec![turn("where is the fifo", "here")],
+                    ..Default::default()
+                })
+                .unwrap()
+                .value
+                .id
+        };
+        let kept = mk("kept");
+        let gone = mk("gone");
+        let path = store.log_path(&gone);
+        std::fs::remove_file(&path).unwrap();
+        nix::unistd::mkfifo(&path, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        // Run on a thread: a search that opened the FIFO for reading would never return.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let s2 = Store::new(Paths {
+            data: root.join("data"),
+            state: root.join("state"),
+            config_file: root.join("config.toml"),
+        });
+        std::thread::spawn(move || {
+            let _ = tx.send(search(&s2, "fifo").map(|h| h.len()));
+        });
+        let found = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("search returned");
+        assert_eq!(found.unwrap(), 1);
+        assert_eq!(search(&store, "fifo").unwrap()[0].summary.id, kept);
         let _ = std::fs::remove_dir_all(root);
     }
 }

@@ -570,3 +570,74 @@ fn secrets_in_a_file_are_masked_before_they_are_sent_or_stored() {
     }
     assert!(sent.contains("[REDACTED AWS secret key]"), "{sent}");
 }
+
+/// `clear; echo x; panechat q --pane …` typed as one line: the screen shows `x` and no command
+/// line (clear erased it), so nothing but `x` is there to attach, and it is attached. The same
+/// after each way a screen gets cleared (`clear`, the erase-scrollback sequence `clear` sends
+/// for terminals with E3, tmux's `clear-history`), through a shell function whose name is not
+/// panechat's, and with the command typed on a line of its own (which is left out). In real
+/// tmux with an attached client.
+#[test]
+fn what_is_on_screen_after_clear_is_attached() {
+    let fake = FakeProvider::start();
+    let env = TestEnv::new();
+    env.use_openai(&fake.base_url_openai());
+    let mut w = panechat_e2e::tmux::World::start(&env, 100, 30);
+    w.attach(&env, 100, 30);
+    let p0 = w.pane0();
+    w.tmux.quiet_prompt(&p0);
+    let pc = panechat_bin().display().to_string();
+    w.tmux
+        .type_line(&p0, &format!("ask() {{ {pc} q --new --pane \"$@\"; }}"));
+    let cases = [
+        ("clear; echo x1; {pc} q --new --pane", "x1"),
+        (
+            "printf '\\033[H\\033[2J\\033[3J'; echo x2; {pc} q --new --pane",
+            "x2",
+        ),
+        (
+            "tmux clear-history; clear; echo x3; {pc} q --new --pane",
+            "x3",
+        ),
+        ("clear; echo x4; ask", "x4"),
+    ];
+    for (n, (line, seen)) in cases.iter().enumerate() {
+        let question = format!("what is on screen {n}? [[reply:ok]]");
+        w.tmux.type_line(
+            &p0,
+            &format!(
+                "{} '{question}'; echo DONE-$(({n}+100))",
+                line.replace("{pc}", &pc)
+            ),
+        );
+        let screen = w.tmux.wait_for_joined(&p0, &format!("DONE-{}", n + 100));
+        assert!(
+            !screen.contains("no text to attach"),
+            "after `{line}`:\n{screen}"
+        );
+        let got = fake.request_for(&question).text_parts();
+        assert_eq!(
+            got[0],
+            format!(
+                "--- pane tmux {p0}, 1 line ---\n{seen}\n--- end of pane tmux {p0}, 1 line ---"
+            ),
+            "after `{line}`"
+        );
+    }
+    // The command on a line of its own after `clear; echo x`: that line is left out.
+    w.tmux.type_line(&p0, "clear; echo x5");
+    w.tmux.wait_for_joined(&p0, "x5\n$");
+    w.tmux.type_line(
+        &p0,
+        &format!("{pc} q --new --pane 'and now? [[reply:ok]]'; echo DONE-$((200))"),
+    );
+    w.tmux.wait_for_joined(&p0, "DONE-200");
+    let got = fake.request_for("and now? [[reply:ok]]").text_parts();
+    assert_eq!(
+        got[0],
+        format!("--- pane tmux {p0}, 1 line ---\nx5\n--- end of pane tmux {p0}, 1 line ---")
+    );
+    // What the person saw: the attachment named, no error.
+    let screen = w.screen();
+    assert!(!screen.contains("no text to attach"), "{screen}");
+}

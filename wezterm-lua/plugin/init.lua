@@ -523,47 +523,164 @@ local function wezterm_panes(c, closed)
   return ids
 end
 
---- The picker rows for `panechat ls --json` output (a list of {label, id}), and how many
---- listed WezTerm panes are closed (they are left out).
-function M.choices(list, here)
-  local closed = { n = 0 }
-  local rows = { { label = '+ new conversation', id = 'new' } }
+-- `s` padded with blanks to `n` cells.
+local function pad(s, n)
+  return s .. string.rep(' ', math.max(0, n - M.cells(s)))
+end
+
+--- How many leading characters tell the ids apart (as `panechat ls` and the tmux picker
+--- show them): at least 8, at most 18.
+function M.id_width(ids)
+  local sorted = {}
+  for i, id in ipairs(ids) do
+    sorted[i] = id
+  end
+  table.sort(sorted)
+  local n = 0
+  for i = 2, #sorted do
+    local a, b, k = sorted[i - 1], sorted[i], 0
+    while k < #a and k < #b and a:byte(k + 1) == b:byte(k + 1) do
+      k = k + 1
+    end
+    n = math.max(n, k + 1)
+  end
+  return math.max(8, math.min(18, n))
+end
+
+local function turns_text(n)
+  return n .. (n == 1 and ' turn' or ' turns')
+end
+
+-- The columns of conversation rows: title, short id, turns, age, then what varies (panes,
+-- running, locked, a snippet), so every column starts at the same cell in every row.
+local function columns(list)
+  local ids, tw = {}, 1
   for _, c in ipairs(list) do
-    if type(c) == 'table' and type(c.id) == 'string' and c.id:match('^[0-9a-z]+$') then
-      local title = clean(type(c.title) == 'string' and c.title or '', opts.max_title)
-      if title == '' then
-        title = '(untitled)'
-      end
-      local turns = math.tointeger(tonumber(c.turns)) or 0
-      local bits = { title, turns .. (turns == 1 and ' turn' or ' turns'), ago(c.updated_at) .. ' ago' }
-      local panes = wezterm_panes(c, closed)
-      if #panes > 0 then
-        local names = {}
-        for _, p in ipairs(panes) do
-          names[#names + 1] = tostring(p)
-        end
-        bits[#bits + 1] = 'pane ' .. table.concat(names, ',')
-      end
-      if type(c.activity) == 'string' and c.activity ~= 'idle' then
-        bits[#bits + 1] = 'running'
-      end
-      if c.locked == true then
-        bits[#bits + 1] = 'locked'
-      end
-      rows[#rows + 1] = { label = table.concat(bits, '  ·  '), id = 'use:' .. c.id }
-      if opts.picker_jump then
-        for _, p in ipairs(panes) do
-          if p ~= here then
-            rows[#rows + 1] = { label = '    ↳ jump to pane ' .. p .. '  ' .. title, id = 'jump:' .. p }
-          end
-        end
-      end
-      if opts.picker_fork then
-        rows[#rows + 1] = { label = '    ↳ fork into a split  ' .. title, id = 'fork:' .. c.id }
+    ids[#ids + 1] = c.id
+    local t = clean(type(c.title) == 'string' and c.title or '', opts.max_title)
+    tw = math.max(tw, M.cells(t ~= '' and t or '(untitled)'))
+  end
+  return { title = tw, id = M.id_width(ids) }
+end
+
+local function row_label(mark, c, cols, extras)
+  local title = clean(type(c.title) == 'string' and c.title or '', opts.max_title)
+  if title == '' then
+    title = '(untitled)'
+  end
+  local turns = math.tointeger(tonumber(c.turns)) or 0
+  local bits = {
+    mark .. pad(title, cols.title),
+    pad(c.id:sub(1, cols.id), cols.id),
+    pad(turns_text(turns), 9),
+    pad(ago(c.updated_at) .. ' ago', 8),
+  }
+  for _, e in ipairs(extras) do
+    bits[#bits + 1] = e
+  end
+  return (table.concat(bits, '  '):gsub('%s+$', '')), title
+end
+
+local function is_conversation(c)
+  return type(c) == 'table' and type(c.id) == 'string' and c.id:match('^[0-9a-z]+$') ~= nil
+end
+
+--- The picker rows for `panechat ls --json` output (a list of {label, id}), and how many
+--- listed WezTerm panes are closed (they are left out). `here` is the pane the picker is for,
+--- `own` its conversation: that row comes first, so Enter right away keeps it (WezTerm's
+--- InputSelector opens on its first row and has no way to open on another). Then a new
+--- conversation, the search inside conversations, and the others, most recent first. Rows show
+--- the short id (forks with one title are told apart) in aligned columns.
+function M.choices(list, here, own)
+  local closed = { n = 0 }
+  local convs = {}
+  for _, c in ipairs(list) do
+    if is_conversation(c) then
+      convs[#convs + 1] = c
+    end
+  end
+  -- Without the pane's user var (set once panechat has published to it), the conversation
+  -- `ls` maps to this pane.
+  for _, c in ipairs(own and {} or convs) do
+    for _, p in ipairs(type(c.panes) == 'table' and c.panes or {}) do
+      if type(p) == 'table' and p.multiplexer == 'wezterm' and tostring(p.pane) == tostring(here) then
+        own = own or c.id
       end
     end
   end
+  local cols = columns(convs)
+  local mine, rest = {}, {}
+  local function add(rows, c)
+    local panes = wezterm_panes(c, closed)
+    local extras = {}
+    if #panes > 0 then
+      local names = {}
+      for _, p in ipairs(panes) do
+        names[#names + 1] = tostring(p)
+      end
+      extras[#extras + 1] = 'pane ' .. table.concat(names, ',')
+    end
+    if type(c.activity) == 'string' and c.activity ~= 'idle' then
+      extras[#extras + 1] = 'running'
+    end
+    if c.locked == true then
+      extras[#extras + 1] = 'locked'
+    end
+    local label, title = row_label(c.id == own and '* ' or '  ', c, cols, extras)
+    rows[#rows + 1] = { label = label, id = 'use:' .. c.id }
+    if opts.picker_jump then
+      for _, p in ipairs(panes) do
+        if p ~= here then
+          rows[#rows + 1] = { label = '    ↳ jump to pane ' .. p .. '  ' .. title, id = 'jump:' .. p }
+        end
+      end
+    end
+    if opts.picker_fork then
+      rows[#rows + 1] = { label = '    ↳ fork into a split  ' .. title, id = 'fork:' .. c.id }
+    end
+  end
+  for _, c in ipairs(convs) do
+    add(c.id == own and mine or rest, c)
+  end
+  local rows = mine
+  rows[#rows + 1] = { label = '+ new conversation', id = 'new' }
+  rows[#rows + 1] = { label = '⌕ search inside conversations (what was said)…', id = 'search' }
+  for _, r in ipairs(rest) do
+    rows[#rows + 1] = r
+  end
   return rows, closed.n
+end
+
+--- The rows for `panechat search --json` output and the words searched: a title equal to the
+--- words first, then a title starting with them, then the rest in panechat's order (best
+--- match first); each row with its short id and where the words were said.
+function M.search_choices(hits, text)
+  local want = text:lower():match('^%s*(.-)%s*$')
+  local convs = {}
+  for i, c in ipairs(hits) do
+    if is_conversation(c) then
+      local t = (type(c.title) == 'string' and c.title or ''):lower()
+      local tier = t == want and 0 or (want ~= '' and t:sub(1, #want) == want) and 1 or 2
+      convs[#convs + 1] = { c = c, tier = tier, i = i }
+    end
+  end
+  table.sort(convs, function(a, b)
+    if a.tier ~= b.tier then
+      return a.tier < b.tier
+    end
+    return a.i < b.i
+  end)
+  local list = {}
+  for i, x in ipairs(convs) do
+    list[i] = x.c
+  end
+  local cols = columns(list)
+  local rows = {}
+  for _, c in ipairs(list) do
+    local label = row_label('', c, cols, { clean(c.snippet, 60) })
+    rows[#rows + 1] = { label = label, id = 'use:' .. c.id }
+  end
+  return rows
 end
 
 local function picked(window, pane, id)
@@ -597,7 +714,57 @@ local function picked(window, pane, id)
     target:activate()
   elseif verb == 'fork' and arg:match('^[0-9a-z]+$') then
     fork_into_split(window, pane, arg)
+  elseif verb == 'search' then
+    M.search(window, pane)
   end
+end
+local picked_callback
+
+-- PromptInputLine's callback for the search: one `panechat search` for the words entered,
+-- its hits in a selector of their own (not fuzzy, so the order is the plugin's).
+local function search_entered(window, pane, line)
+  if type(line) ~= 'string' or not line:find('%S') then
+    return
+  end
+  local ok, out, err = run { 'search', '--json', '-n', '500', '--', line }
+  if not ok then
+    return fail(window, 'panechat search failed: ' .. first_line(err))
+  end
+  local hits = parse_json(out)
+  if type(hits) ~= 'table' then
+    return fail(window, 'panechat search --json printed something that is not JSON')
+  end
+  local choices = M.search_choices(hits, line)
+  local words = clean(line, 40)
+  if #choices == 0 then
+    return fail(window, 'no conversation mentions "' .. words .. '"')
+  end
+  picked_callback = picked_callback or wezterm.action_callback(picked)
+  window:perform_action(
+    act.InputSelector {
+      title = 'panechat: search',
+      choices = choices,
+      description = #choices .. (#choices == 1 and ' conversation mentions "' or ' conversations mention "') .. words
+        .. '", best first   Enter: use in this pane   /: filter   Esc: close',
+      fuzzy_description = 'Enter: use in this pane   Esc: close   filter: ',
+      action = picked_callback,
+    },
+    pane
+  )
+end
+local search_callback
+
+--- Asks for words, then lists the conversations where they were said (`panechat search`, run
+--- once for the words entered: nothing runs per key typed).
+function M.search(window, pane)
+  search_callback = search_callback or wezterm.action_callback(search_entered)
+  window:perform_action(
+    act.PromptInputLine {
+      description = 'panechat: search inside conversations for (every word, any case)   Enter: search   Esc: cancel',
+      action = search_callback,
+    },
+    pane
+  )
 end
 
 function M.picker(window, pane)
@@ -609,7 +776,8 @@ function M.picker(window, pane)
   if type(list) ~= 'table' then
     return fail(window, 'panechat ls --json printed something that is not JSON')
   end
-  local choices, closed = M.choices(list, pane:pane_id())
+  local choices, closed = M.choices(list, pane:pane_id(), conversation_id(vars_of(pane)))
+  picked_callback = picked_callback or wezterm.action_callback(picked)
   if closed > 0 then
     -- Forget the closed panes' mappings (their conversations stay).
     pcall(wezterm.background_child_process, { opts.panechat, 'sessions', '--prune' })
@@ -620,9 +788,9 @@ function M.picker(window, pane)
       title = 'panechat: conversations',
       choices = choices,
       fuzzy = true,
-      description = 'Enter: use in this pane (↳ rows jump or fork)   Esc: close',
-      fuzzy_description = 'Enter: use in this pane (↳ rows jump or fork)   Esc: close   filter: ',
-      action = wezterm.action_callback(picked),
+      description = 'Enter: use in this pane (↳ rows jump or fork; ⌕ searches what was said)   Esc: close',
+      fuzzy_description = 'Enter: use in this pane (↳ rows jump or fork; ⌕ searches what was said)   Esc: close   filter: ',
+      action = picked_callback,
     },
     pane
   )

@@ -329,6 +329,16 @@ impl Harness {
             "visible",
             lua.create_function(|_, s: mlua::LuaString| Ok(visible(&s.to_string_lossy())))?,
         )?;
+        // WezTerm's InputSelector filter (wezterm-gui selector.rs, 20240203 to 20250223):
+        // `SkimMatcherV2::default().fuzzy_match(label, filter)` on each choice's label.
+        host.set(
+            "fuzzy_match",
+            lua.create_function(|_, (label, filter): (mlua::LuaString, String)| {
+                use fuzzy_matcher::FuzzyMatcher;
+                Ok(fuzzy_matcher::skim::SkimMatcherV2::default()
+                    .fuzzy_match(&label.to_string_lossy(), &filter))
+            })?,
+        )?;
         host.set(
             "cut_left",
             lua.create_function(|_, (s, space): (String, usize)| Ok(cut_left(&s, space)))?,

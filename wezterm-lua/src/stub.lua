@@ -646,8 +646,38 @@ function W.__answer(w, value)
   return finish_overlay(o, value, value)
 end
 
+--- The rows an InputSelector shows for `filter` (selector.rs update_filter): every choice in
+--- the plugin's order when the filter is empty; else the choices whose label fuzzy-matches it
+--- (skim's matcher, as WezTerm's), best score first, equal scores in the plugin's order. The
+--- active row is the first: WezTerm 20240203 to 20250223 have no field for an initial
+--- selection, and typing resets it to the first row.
+function W.__filtered(o, filter)
+  local choices = o.args.choices
+  if filter == nil or filter == '' then
+    return choices
+  end
+  local scored = {}
+  for i, c in ipairs(choices) do
+    local score = host.fuzzy_match(c.label, filter)
+    if score then
+      scored[#scored + 1] = { i = i, score = score }
+    end
+  end
+  table.sort(scored, function(a, b)
+    if a.score ~= b.score then
+      return a.score > b.score
+    end
+    return a.i < b.i
+  end)
+  local out = {}
+  for k, s in ipairs(scored) do
+    out[k] = choices[s.i]
+  end
+  return out
+end
+
 --- The lines WezTerm draws in an InputSelector overlay (selector.rs): the description, or in
---- fuzzy mode `fuzzy_description .. filter`, then a row per choice.
+--- fuzzy mode `fuzzy_description .. filter`, then a row per choice that matches `filter`.
 function W.__overlay_lines(o, filter)
   local a = o.args
   local lines = {}
@@ -657,7 +687,7 @@ function W.__overlay_lines(o, filter)
     else
       lines[1] = a.description or 'Select an item and press Enter = accept,  Esc = cancel,  / = filter'
     end
-    for _, c in ipairs(a.choices) do
+    for _, c in ipairs(W.__filtered(o, filter)) do
       lines[#lines + 1] = host.visible(c.label)
     end
   else
@@ -665,6 +695,19 @@ function W.__overlay_lines(o, filter)
     lines[2] = '> ' .. (filter or '')
   end
   return lines
+end
+
+--- The user types `filter` (nil: nothing) into the InputSelector shown in window `w` and
+--- presses Enter: the active row (the first of `__filtered`) is chosen. With no row, Enter
+--- does nothing and the overlay stays (returns false).
+function W.__enter(w, filter)
+  local o = W.__overlay(w)
+  argcheck(o and o.kind == 'InputSelector', '__enter: window ' .. w.__id .. ' shows no InputSelector')
+  local c = W.__filtered(o, filter)[1]
+  if not c then
+    return false
+  end
+  return finish_overlay(o, c.id, c.label)
 end
 
 --- `wezterm cli kill-pane --pane-id ID`: the pane leaves its tab and the mux; an emptied tab

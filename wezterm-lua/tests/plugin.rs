@@ -331,6 +331,7 @@ fn the_picker_lists_conversations_and_each_choice_does_what_it_says() {
         ids,
         [
             "new",
+            "search",
             "use:01m7yd5d6e4q2r8kzz",
             "jump:7",
             "fork:01m7yd5d6e4q2r8kzz",
@@ -339,7 +340,7 @@ fn the_picker_lists_conversations_and_each_choice_does_what_it_says() {
         ]
     );
     assert_eq!(rows[0].1, "+ new conversation");
-    let first = &rows[1].1;
+    let first = &rows[2].1;
     for part in ["Zellij layouts", "3 turns", "pane 7", "running", "locked"] {
         assert!(first.contains(part), "{first:?} lacks {part}");
     }
@@ -658,4 +659,193 @@ fn titles_that_are_not_utf8_still_render() {
     h.eval::<()>(r"pane:__set_var('panechat_id', '01abc') pane:__set_var('panechat_title', 'ab\255\254cdefgh')")
         .unwrap();
     assert_eq!(visible(&tick(&h).0), "ab?c… ");
+}
+
+/// `ls --json` of two forks titled alike, the conversation they came from, and one that only
+/// fuzzy-matches "notes"; most recent first.
+const FORKS: &str = r#"[
+ {"id":"01m7yd5d00000000dd","title":"notes (fork)","turns":4,"updated_at":"2026-12-02T10:03:00Z","locked":false,"activity":"idle","panes":[{"session":"wezterm:/s:7","multiplexer":"wezterm","pane":"7"}]},
+ {"id":"01m7yd5d00000001ee","title":"notes (fork)","turns":12,"updated_at":"2026-12-02T10:02:00Z","locked":false,"activity":"idle","panes":[]},
+ {"id":"01m7yd5c00000000tt","title":"no tests here","turns":1,"updated_at":"2026-12-02T10:01:30Z","locked":false,"activity":"idle","panes":[]},
+ {"id":"01m7yd5a00000000aa","title":"notes","turns":3,"updated_at":"2026-12-02T10:01:00Z","locked":false,"activity":"idle","panes":[]}
+]"#;
+
+fn forks_runner() -> Runner {
+    canned(|argv| match argv[1].as_str() {
+        "ls" => (true, FORKS.into(), String::new()),
+        "use" => (true, state(&argv[2], "notes"), String::new()),
+        "new" => (true, state("", ""), String::new()),
+        _ => (false, String::new(), format!("unexpected {argv:?}")),
+    })
+}
+
+/// The InputSelector shown: its rows for `filter` as WezTerm orders them, (id, label).
+fn shown_rows(h: &Harness, filter: &str) -> Vec<(String, String)> {
+    h.lua.globals().set("filter", filter).unwrap();
+    h.eval::<mlua::Table>(
+        "local w = require('wezterm') return w.__filtered(w.__overlay(win), filter)",
+    )
+    .unwrap()
+    .sequence_values::<mlua::Table>()
+    .map(|c| {
+        let c = c.unwrap();
+        (c.get("id").unwrap(), c.get("label").unwrap())
+    })
+    .collect()
+}
+
+/// Types `filter` into the selector shown and presses Enter.
+fn enter(h: &Harness, filter: Option<&str>) -> bool {
+    h.lua.globals().set("filter", filter).unwrap();
+    h.eval("return require('wezterm').__enter(win, filter)")
+        .unwrap()
+}
+
+#[test]
+fn the_picker_opens_on_the_panes_own_conversation_and_tells_forks_apart() {
+    let h = loaded(forks_runner(), "{}");
+    set_vars(
+        &h,
+        &[
+            ("panechat_id", "01m7yd5a00000000aa"),
+            ("panechat_title", "notes"),
+        ],
+    );
+    h.eval::<()>("require('wezterm').__new_pane { id = 7, window = win }")
+        .unwrap();
+    h.eval::<()>("pane:activate()").unwrap();
+
+    // Enter right away keeps the pane's own conversation (WezTerm opens on the first row).
+    press(&h, "O");
+    let rows = shown_rows(&h, "");
+    assert_eq!(rows[0].0, "use:01m7yd5a00000000aa", "{rows:?}");
+    assert!(rows[0].1.starts_with("* notes "), "{rows:?}");
+    assert!(enter(&h, None));
+    assert_eq!(
+        h.runs.lock().unwrap().last().unwrap()[1..],
+        ["use", "01m7yd5a00000000aa", "--session", "pane:3", "--json"]
+    );
+
+    // The two forks titled alike show ids that tell them apart, and every column starts at
+    // the same cell whether or not the row lists panes.
+    press(&h, "O");
+    let rows = shown_rows(&h, "");
+    let convs: Vec<&(String, String)> = rows.iter().filter(|r| r.0.starts_with("use:")).collect();
+    assert_eq!(convs.len(), 4, "{rows:?}");
+    // The ids differ from their 16th character on: 16 are shown.
+    let short = |r: &(String, String)| r.0["use:".len()..]["".len()..16].to_string();
+    for r in &convs {
+        assert!(r.1.contains(&short(r)), "{r:?} lacks its short id");
+    }
+    assert_ne!(convs[1].1, convs[2].1, "the forks' rows are alike");
+    let at = |r: &(String, String), part: &str| -> usize {
+        let i =
+            r.1.find(part)
+                .unwrap_or_else(|| panic!("{r:?} lacks {part:?}"));
+        panechat_wezterm_tests::cells(&r.1[..i])
+    };
+    let id_col: Vec<usize> = convs.iter().map(|r| at(r, &short(r))).collect();
+    assert!(
+        id_col.iter().all(|c| *c == id_col[0]),
+        "{id_col:?} {convs:?}"
+    );
+    let ago_col: Vec<usize> = convs.iter().map(|r| at(r, " ago")).collect();
+    assert!(
+        ago_col.iter().all(|c| *c == ago_col[0]),
+        "{ago_col:?} {convs:?}"
+    );
+    assert!(convs.iter().any(|r| r.1.contains("pane 7")), "{convs:?}");
+
+    // Typing "notes": WezTerm's matcher puts the rows holding the word whole above the one
+    // it only fuzzy-matches, the pane's own (exact) first among equals.
+    let filtered = shown_rows(&h, "notes");
+    assert_eq!(filtered[0].0, "use:01m7yd5a00000000aa", "{filtered:?}");
+    let pos = |id: &str| filtered.iter().position(|r| r.0 == id).unwrap();
+    for f in ["use:01m7yd5d00000000dd", "use:01m7yd5d00000001ee"] {
+        assert!(pos(f) < pos("use:01m7yd5c00000000tt"), "{filtered:?}");
+    }
+    assert_eq!(h.children(), 3, "ls, use, ls: nothing per row or filter");
+}
+
+const HITS: &str = r#"[
+ {"id":"01m7yd5d00000000dd","title":"Notes on the borrow checker","turns":9,"updated_at":"2026-12-02T10:03:00Z","score":350,"count":7,"snippet":"you: why does the borrow checker\u001b[2J complain"},
+ {"id":"01m7yd5d00000001ee","title":"borrow checker tricks","turns":2,"updated_at":"2026-12-02T10:02:00Z","score":220,"count":3,"snippet":"model: the borrow checker"},
+ {"id":"01m7yd5a00000000aa","title":"Borrow Checker","turns":1,"updated_at":"2026-12-01T10:00:00Z","score":150,"count":1,"snippet":""}
+]"#;
+
+#[test]
+fn search_inside_conversations_runs_panechat_search_once_exact_titles_first() {
+    let h = loaded(
+        canned(|argv| match argv[1].as_str() {
+            "ls" => (true, FORKS.into(), String::new()),
+            "search" if argv.last().unwrap() == "borrow checker" => {
+                (true, HITS.into(), String::new())
+            }
+            "search" => (true, "[]".into(), String::new()),
+            "use" => (true, state(&argv[2], "Borrow Checker"), String::new()),
+            _ => (false, String::new(), format!("unexpected {argv:?}")),
+        }),
+        "{}",
+    );
+    press(&h, "O");
+    // The search row is found by typing "search" in the picker.
+    assert!(enter(&h, Some("search")));
+    let kind: String = h
+        .eval("return require('wezterm').__overlay(win).kind")
+        .unwrap();
+    assert_eq!(kind, "PromptInputLine");
+    let children = h.children();
+    choose(&h, Some("borrow checker"));
+    assert_eq!(h.children(), children + 1, "one search for the words");
+    assert_eq!(
+        h.runs.lock().unwrap().last().unwrap()[1..],
+        ["search", "--json", "-n", "500", "--", "borrow checker"]
+    );
+    // Its hits: the title equal to the words, then the one starting with them, then the rest
+    // as panechat ranks them; not fuzzy, so WezTerm keeps that order.
+    let sel = selector(&h);
+    assert!(!sel.get::<bool>("fuzzy").unwrap_or(false));
+    let rows = shown_rows(&h, "");
+    let ids: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "use:01m7yd5a00000000aa",
+            "use:01m7yd5d00000001ee",
+            "use:01m7yd5d00000000dd"
+        ]
+    );
+    assert!(
+        rows[2]
+            .1
+            .contains("you: why does the borrow checker[2J complain"),
+        "{rows:?}"
+    );
+    assert!(
+        rows.iter().all(|r| !r.1.chars().any(char::is_control)),
+        "{rows:?}"
+    );
+    assert!(rows[0].1.contains("01m7yd5a"), "{rows:?}");
+    let top: String = h
+        .eval("local w = require('wezterm') return w.__overlay_lines(w.__overlay(win))[1]")
+        .unwrap();
+    assert!(
+        top.starts_with("3 conversations mention \"borrow checker\""),
+        "{top}"
+    );
+    // Enter uses the first.
+    assert!(enter(&h, None));
+    assert_eq!(
+        h.runs.lock().unwrap().last().unwrap()[1..],
+        ["use", "01m7yd5a00000000aa", "--session", "pane:3", "--json"]
+    );
+    // Nothing found: said in a notification, no empty list.
+    press(&h, "O");
+    enter(&h, Some("search"));
+    choose(&h, Some("never said"));
+    assert_eq!(toasts(&h), ["no conversation mentions \"never said\""]);
+    let shown: bool = h
+        .eval("return require('wezterm').__overlay(win) ~= nil")
+        .unwrap();
+    assert!(!shown);
 }

@@ -113,8 +113,10 @@ fn picker_and_fork_key_with_the_real_binary() {
         .iter()
         .find(|r| r.0 == format!("use:{rust}"))
         .expect("the conversation is listed");
+    // Title, short id, turns, age, panes, in columns.
+    assert!(row.1.starts_with("  Rust lifetimes "), "{}", row.1);
     assert!(
-        row.1.starts_with("Rust lifetimes  ·  1 turn  ·  "),
+        row.1.contains(&format!("  {}", &rust[..8])) && row.1.contains("  1 turn  "),
         "{}",
         row.1
     );
@@ -349,4 +351,59 @@ fn closed_panes_leave_the_picker_and_sessions() {
         .unwrap()
         .iter()
         .any(|c| c["id"] == rust.as_str()));
+}
+
+#[test]
+fn the_picker_finds_conversations_by_what_was_said_with_the_real_binary() {
+    let (env, _fake) = setup();
+    in_pane(
+        &env,
+        "7",
+        &["q", "how do lifetimes elide? [[title:Rust notes]]"],
+    );
+    in_pane(
+        &env,
+        "8",
+        &["q", "--new", "tabs or spaces? [[title:Style]]"],
+    );
+    let rust = pane_state(&env, "7")["conversation"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let h = Harness::new(Runner::Real { env: gui_env(&env) }).unwrap();
+    h.plugin_require("https://github.com/panechat/panechat")
+        .unwrap();
+    h.lua
+        .globals()
+        .set("bin", panechat_bin().to_string_lossy().as_ref())
+        .unwrap();
+    h.eval::<()>(
+        "local wezterm = require 'wezterm'
+         config = wezterm.config_builder()
+         panechat.apply_to_config(config, { panechat = bin })
+         win = wezterm.__new_window()
+         pane = wezterm.__new_pane { id = 3, window = win }",
+    )
+    .unwrap();
+    press(&h, "O");
+    choose(&h, "search");
+    // Words said in a message, in no title.
+    choose(&h, "Lifetimes ELIDE");
+    let rows: Vec<(String, String)> = h
+        .eval::<mlua::Table>("return require('wezterm').__overlay(win).args.choices")
+        .unwrap()
+        .sequence_values::<mlua::Table>()
+        .map(|c| {
+            let c = c.unwrap();
+            (c.get("id").unwrap(), c.get("label").unwrap())
+        })
+        .collect();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].0, format!("use:{rust}"));
+    assert!(
+        rows[0].1.starts_with("Rust notes") && rows[0].1.contains("you: how do lifetimes elide?"),
+        "{rows:?}"
+    );
+    choose(&h, &format!("use:{rust}"));
+    assert_eq!(pane_state(&env, "3")["conversation"], rust.as_str());
 }

@@ -23,6 +23,9 @@ pub struct Wanted<'a> {
     pub stdin: bool,
     /// `--selection`: what a tmux copy-mode key copied.
     pub selection: bool,
+    /// The question as given on the command line (empty with `--prompt` or stdin): how the
+    /// command line that asked is recognised on the screen of its own pane.
+    pub message: &'a str,
     /// `--session`: the session asked in, when it is not this process's: `--pane` and its
     /// directions are then taken from that session's pane.
     pub from: Option<&'a Session>,
@@ -64,7 +67,7 @@ pub fn gather(ctx: &Ctx, cfg: &Config, want: &Wanted<'_>) -> Result<Vec<Prepared
             .map(PathBuf::from)
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "panechat".into());
-        let p = context::pane_attachment(&captured, lines, &invoked, limits);
+        let p = context::pane_attachment(&captured, lines, &invoked, want.message, limits);
         if p.attachment.text.is_empty() {
             return Err(panechat::Error::Usage(format!(
                 "{} has no text to attach (after the command line that asked is left out); run the failing command first, or name another pane: --pane left|right|up|down|last|ID",

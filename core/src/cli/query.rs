@@ -342,6 +342,12 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> Result<i32> {
             Some(read_message(ctx, &args)?)
         };
         let named = args.session.as_ref().map(|_| session.clone());
+        let on_command_line = args
+            .message
+            .iter()
+            .map(|w| w.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ");
         let prepared = super::attach::gather(
             ctx,
             &cfg,
@@ -351,6 +357,7 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> Result<i32> {
                 files: &args.file,
                 stdin: !args.message.is_empty(),
                 selection: args.selection,
+                message: &on_command_line,
                 from: named.as_ref(),
             },
         )?;

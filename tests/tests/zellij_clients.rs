@@ -302,3 +302,123 @@ fn forks_are_ordinary_panes_beside_their_parent_and_popups_say_what_they_are() {
         "{ask:#}"
     );
 }
+
+/// Whether panechat lists a running query of Zellij pane `pane` (`sessions --json`).
+fn running(env: &TestEnv, session: &str, pane: u64) -> bool {
+    let out = env.run(["sessions", "--json"]).stdout;
+    serde_json::from_str::<Value>(&out)
+        .ok()
+        .and_then(|v| v.as_array().cloned())
+        .is_some_and(|a| {
+            a.iter().any(|x| {
+                panechat_e2e::zellij::is_pane_key(x["key"].as_str().unwrap_or(""), session, pane)
+                    && x["runs"].as_array().is_some_and(|r| !r.is_empty())
+            })
+        })
+}
+
+/// The lock question's floating pane and what it shows, once it shows the question.
+#[track_caller]
+fn the_question(z: &Zellij) -> (Value, String) {
+    let mut found = None;
+    z.wait_for("the lock question", Duration::from_secs(20), |z| {
+        let Some(q) = floating(z).into_iter().find(|p| {
+            p["title"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("panechat"))
+        }) else {
+            return false;
+        };
+        let s = z.screen(&format!("terminal_{}", q["id"].as_u64().unwrap_or(0)));
+        let shown = s.contains("What now?");
+        if shown {
+            found = Some((q, s));
+        }
+        shown
+    });
+    found.unwrap()
+}
+
+#[test]
+fn the_lock_question_lives_as_long_as_the_lock_in_the_asking_panes_tab() {
+    let (env, _fake) = setup();
+    let mut z = Zellij::start(&env, Opts::default());
+    z.wait_prompt(0);
+    z.wait_plugin_ready();
+    z.type_line(0, "panechat q --new 'one [[title:Shared topic]]'");
+    z.wait_for("pane 0 named", Duration::from_secs(20), |z| {
+        z.title(0) == "💬 Shared topic"
+    });
+    let session = z.session.clone();
+    let shared = {
+        let out = env.run(["sessions", "--json"]).ok().stdout;
+        let v: Value = serde_json::from_str(&out).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|x| panechat_e2e::zellij::is_pane_key(x["key"].as_str().unwrap(), &session, 0))
+            .and_then(|x| x["conversation"].as_str())
+            .unwrap()
+            .to_string()
+    };
+    // The asking pane is in a second tab; the user stays in the first, on pane 0.
+    z.action_retry(&["new-tab"]);
+    let asker = z.wait_terminal_panes(2);
+    z.wait_prompt(asker);
+    let me = z.client_ids()[0];
+    z.action_until(&["go-to-tab", "1"], |z| on(z, me, 0));
+
+    for round in ["the lock frees", "closed"] {
+        // (held 6 s, or 12 s while the question is closed by hand)
+        let slow = if round == "closed" { 500 } else { 300 };
+        z.type_line(
+            0,
+            &format!("clear; panechat q --id {shared} 'hold [[slow:{slow}]] [[chunks:20]]'"),
+        );
+        z.wait_for("pane 0 streaming", Duration::from_secs(15), |_| {
+            running(&env, &session, 0)
+        });
+        z.type_line(
+            asker,
+            &format!("clear; panechat q --id {shared} 'second'; echo rc=$?"),
+        );
+        let (q, text) = the_question(&z);
+        // It opens in the asking pane's tab, says which pane asks, and leaves the user where
+        // they are.
+        assert_eq!(q["tab_position"], 1, "{q:#}");
+        assert!(
+            text.contains(&format!("zellij pane {asker} asks")),
+            "{text}"
+        );
+        assert!(on(&z, me, 0), "{:?}", z.client_panes());
+        let asking = format!("terminal_{asker}");
+        if round == "the lock frees" {
+            // Nobody answers: when pane 0's query ends, the question goes and the waiting
+            // query goes on in the shared conversation.
+            z.wait_for("pane 0 done", Duration::from_secs(30), |_| {
+                !running(&env, &session, 0)
+            });
+            z.wait_for("the question gone", Duration::from_secs(10), |z| {
+                floating(z).is_empty()
+            });
+            z.wait_for("the waiting query done", Duration::from_secs(20), |z| {
+                z.screen(&asking).contains("rc=0")
+            });
+            assert!(!running(&env, &session, asker));
+        } else {
+            // The user goes to the asking tab: the question is shown there, with the focus.
+            // Closing it (Ctrl p x) cancels the waiting query, and it does not come back.
+            let id = q["id"].as_u64().unwrap();
+            z.action_until(&["go-to-tab", "2"], |z| on(z, me, id));
+            z.keys(b"\x10");
+            z.keys(b"x");
+            z.wait_for("the query cancelled", Duration::from_secs(10), |z| {
+                z.screen(&asking).contains("rc=130")
+            });
+            assert!(floating(&z).is_empty(), "{:#?}", z.terminal_panes());
+            z.wait_for("pane 0 done", Duration::from_secs(30), |_| {
+                !running(&env, &session, 0)
+            });
+        }
+    }
+}

@@ -422,3 +422,88 @@ fn the_lock_question_lives_as_long_as_the_lock_in_the_asking_panes_tab() {
         }
     }
 }
+
+#[test]
+fn ctrl_c_while_the_ask_pane_streams_cancels_and_keeps_the_pane_until_a_key() {
+    let (env, fake) = setup();
+    // The ask pane's capture of the screen takes a second (a `zellij` that waits before
+    // `dump-screen --full`), so what is typed at once arrives while it gathers.
+    let real = String::from_utf8(
+        std::process::Command::new("sh")
+            .args(["-c", "command -v zellij"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let slow = env.root.join("slow-bin");
+    std::fs::create_dir_all(&slow).unwrap();
+    let wrapper = slow.join("zellij");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\ncase \"$*\" in *dump-screen*--full*) sleep 1;; esac\nexec {} \"$@\"\n",
+            real.trim()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = panechat_e2e::env::panechat_bin();
+    let path = format!(
+        "{}:{}:{}",
+        slow.display(),
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut z = Zellij::start(
+        &env,
+        Opts {
+            env: &[("PATH", &path)],
+            ..Opts::default()
+        },
+    );
+    z.wait_prompt(0);
+    z.wait_plugin_ready();
+    z.type_line(0, "echo build failed");
+    // Alt a; the question and its Enter in one write, as soon as the pane is there (before it
+    // asks for them).
+    z.keys(b"\x1ba");
+    let ask = |z: &Zellij| floating(z).first().and_then(|p| p["id"].as_u64());
+    z.wait_for("the ask pane", Duration::from_secs(10), |z| {
+        ask(z).is_some()
+    });
+    let pane = format!("terminal_{}", ask(&z).unwrap());
+    z.action_retry(&[
+        "write-chars",
+        "--pane-id",
+        &pane,
+        "why? [[slow:300]] [[chunks:40]]\r",
+    ]);
+    z.wait_for("the answer streaming", Duration::from_secs(20), |z| {
+        ask(z).is_some()
+            && fake
+                .requests()
+                .iter()
+                .any(|r| r.last_user_message().is_some_and(|m| m.contains("why?")))
+    });
+    // The question was drawn once.
+    let s = z.screen(&pane);
+    assert_eq!(
+        s.lines().filter(|l| l.contains("why? [[slow")).count(),
+        1,
+        "{s}"
+    );
+    // Ctrl-C: the query is cancelled, and the pane says so and stays until a key.
+    z.keys(b"\x03");
+    z.wait_for("the cancelled query held", Duration::from_secs(10), |z| {
+        let s = z.screen(&pane);
+        s.contains("press any key to close") && s.contains("interrupted")
+    });
+    assert!(ask(&z).is_some());
+    eprintln!("zellij: the ask pane after Ctrl-C:\n{}", z.screen(&pane));
+    z.keys(b"x");
+    z.wait_for("the ask pane closed", Duration::from_secs(10), |z| {
+        ask(z).is_none()
+    });
+}

@@ -255,6 +255,12 @@ fn install_signal_handlers() {
     }
 }
 
+/// Whether Ctrl-C (SIGINT) interrupted the query (a cancel at the `--prompt` question is a
+/// key, not a signal).
+pub fn interrupted_by_ctrl_c() -> bool {
+    SIGNAL.load(Ordering::SeqCst) == libc::SIGINT
+}
+
 fn interrupted() -> Option<Error> {
     match SIGNAL.load(Ordering::SeqCst) {
         0 => None,
@@ -285,6 +291,12 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> Result<i32> {
     }
     let session = ctx.session()?;
     install_signal_handlers();
+    // (until the question is read: typed ahead, it is not echoed before it is asked for)
+    let no_echo = if args.prompt {
+        ui::NoEcho::start()
+    } else {
+        None
+    };
     let on_locked = args.on_locked.unwrap_or(if ui::can_ask() {
         OnLocked::Ask
     } else {
@@ -359,7 +371,11 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> Result<i32> {
         }
         let message = match typed {
             Some(m) => m,
-            None => prompt_message(&prepared)?,
+            None => {
+                let m = prompt_message(&prepared)?;
+                drop(no_echo);
+                m
+            }
         };
         let attachments = prepared.into_iter().map(|p| p.attachment).collect();
         (message, None, attachments)

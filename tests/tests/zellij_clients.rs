@@ -301,6 +301,11 @@ fn forks_are_ordinary_panes_beside_their_parent_and_popups_say_what_they_are() {
         ask["title"], "panechat: ask about 💬 Alpha topic",
         "{ask:#}"
     );
+    // Most of the screen (80% of the 80 columns), as the picker.
+    let id = ask["id"].as_u64().unwrap();
+    z.wait_for("the ask pane sized", Duration::from_secs(10), |z| {
+        geometry(z, id).2 >= 60
+    });
 }
 
 /// Whether panechat lists a running query of Zellij pane `pane` (`sessions --json`).

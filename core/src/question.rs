@@ -136,11 +136,38 @@ impl Pending {
     }
 }
 
+impl Pending {
+    /// Whether a popup showed the question ([`mark_shown`]).
+    pub fn shown(&self) -> bool {
+        self.dir
+            .join(format!("{}.shown", self.question.token))
+            .exists()
+    }
+}
+
+/// Notes that the question with `token` is on screen (a popup that runs `lock-prompt --token`):
+/// when its pane then goes without an answer, it was closed, not cut off before it showed.
+pub fn mark_shown(paths: &Paths, token: &str) {
+    if is_waiting(paths, token) {
+        let path = dir(paths).join(format!("{token}.shown"));
+        let _ = crate::files::open_private_file(&path, crate::files::Access::CreateNew);
+    }
+}
+
 impl Drop for Pending {
     fn drop(&mut self) {
+        let _ = fs::remove_file(self.dir.join(format!("{}.shown", self.question.token)));
         let _ = fs::remove_file(self.dir.join(format!("{}.json", self.question.token)));
         let _ = fs::remove_file(self.dir.join(format!("{}.answer", self.question.token)));
     }
+}
+
+/// Whether the question with `token` still waits for its answer (its query has not taken it
+/// back: answered elsewhere, the lock freed, or the query ended).
+pub fn is_waiting(paths: &Paths, token: &str) -> bool {
+    is_token(token)
+        && dir(paths).join(format!("{token}.json")).exists()
+        && !dir(paths).join(format!("{token}.answer")).exists()
 }
 
 /// `wait`, `new`, `fork` or `cancel`.
@@ -257,6 +284,25 @@ mod tests {
             answer(&p, &token, LockAnswer::Wait),
             Err(Error::Other(_))
         ));
+        let _ = fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn a_popup_sees_whether_its_question_still_waits_and_marks_it_shown() {
+        let (p, root) = paths();
+        let q = Question::new("01abc", "t", "pane %3", None).unwrap();
+        let token = q.token.clone();
+        let pending = q.ask(&p).unwrap();
+        assert!(is_waiting(&p, &token) && !pending.shown());
+        mark_shown(&p, &token);
+        assert!(pending.shown());
+        answer(&p, &token, LockAnswer::New).unwrap();
+        assert!(!is_waiting(&p, &token));
+        drop(pending);
+        // Taken back: nothing waits, and a late popup marks nothing.
+        assert!(!is_waiting(&p, &token));
+        mark_shown(&p, &token);
+        assert!(!dir(&p).join(format!("{token}.shown")).exists());
         let _ = fs::remove_dir_all(root);
     }
 

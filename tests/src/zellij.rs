@@ -184,7 +184,7 @@ impl Zellij {
             std::fs::write(
                 home.join(".cache/zellij/permissions.kdl"),
                 format!(
-                    "\"{}\" {{\n    ReadApplicationState\n    ChangeApplicationState\n    RunCommands\n    OpenTerminalsOrPlugins\n    ReadCliPipes\n}}\n",
+                    "\"{}\" {{\n    ReadApplicationState\n    ChangeApplicationState\n    RunCommands\n    OpenTerminalsOrPlugins\n    ReadCliPipes\n    InterceptInput\n    RunActionsAsUser\n}}\n",
                     wasm.display()
                 ),
             )

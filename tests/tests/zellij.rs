@@ -901,16 +901,18 @@ fn a_locked_conversation_asks_in_a_floating_pane_and_each_answer_takes_effect() 
         // (the screen that showed it is kept: a later read can be cut off by Zellij)
         let mut question = String::new();
         z.wait_for("the floating question", Duration::from_secs(20), |z| {
-            z.terminal_panes()
-                .iter()
-                .any(|p| p["is_floating"] == true && p["title"] == "panechat")
-                && z.try_action(&["dump-screen"]).is_some_and(|s| {
-                    let shown = s.contains("What now?") && s.contains("in use");
-                    if shown {
-                        question = s;
-                    }
-                    shown
-                })
+            z.terminal_panes().iter().any(|p| {
+                p["is_floating"] == true
+                    && p["title"]
+                        .as_str()
+                        .is_some_and(|t| t.starts_with("panechat: zellij pane "))
+            }) && z.try_action(&["dump-screen"]).is_some_and(|s| {
+                let shown = s.contains("What now?") && s.contains("in use");
+                if shown {
+                    question = s;
+                }
+                shown
+            })
         });
         assert!(
             question.contains("pane 0") || question.contains("%0") || question.contains(" 0"),

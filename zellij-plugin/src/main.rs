@@ -5,7 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use panechat_zellij_model::{self as model, drive, Effect, Host, Input, Key};
+use panechat_zellij_model::{self as model, drive, Effect, Host, Input, Key, Placement};
+use zellij_tile::prelude::actions::{Action, RunCommandAction};
 use zellij_tile::prelude::*;
 
 #[derive(Default)]
@@ -34,31 +35,47 @@ impl Host for Zellij {
                 focus_terminal_pane(pane, false, false);
                 None
             }
-            Effect::OpenCommand { argv, cwd_of, env } => {
-                let _ = env; // command panes start with the Zellij server's environment
-                let mut args = argv.into_iter();
-                let path = args.next()?;
-                let cmd = CommandToRun {
-                    path: PathBuf::from(path),
-                    args: args.collect(),
-                    cwd: cwd_of.and_then(cwd),
-                };
-                open_command_pane(cmd, BTreeMap::new());
-                None
-            }
-            Effect::OpenFloatingCommand {
+            Effect::OpenPane {
                 argv,
                 cwd_of,
-                context,
+                name,
+                placement,
             } => {
                 let mut args = argv.into_iter();
-                let path = args.next()?;
-                let cmd = CommandToRun {
-                    path: PathBuf::from(path),
+                let command = RunCommandAction {
+                    command: PathBuf::from(args.next()?),
                     args: args.collect(),
                     cwd: cwd_of.and_then(cwd),
+                    // (closes when the command ends, like a shell's pane: nothing to re-run)
+                    hold_on_close: false,
+                    ..Default::default()
                 };
-                open_command_pane_floating(cmd, coordinates(), context);
+                let floating = placement == Placement::Floating;
+                let action = match placement {
+                    // Splits the pane this instance's client has focused (the parent).
+                    Placement::Beside(pane) => Action::NewTiledPane {
+                        direction: Some(split_direction(pane)),
+                        command: Some(command),
+                        pane_name: Some(name),
+                        near_current_pane: false,
+                        no_focus: false,
+                        borderless: None,
+                        tab_id: None,
+                    },
+                    Placement::Floating => Action::NewFloatingPane {
+                        command: Some(command),
+                        pane_name: Some(name),
+                        coordinates: None,
+                        near_current_pane: false,
+                        no_focus: false,
+                        tab_id: None,
+                    },
+                };
+                let context = BTreeMap::from([(
+                    "panechat".to_string(),
+                    if floating { "floating" } else { "tiled" }.to_string(),
+                )]);
+                run_action(action, context);
                 None
             }
             Effect::ClosePane(pane) => {
@@ -75,8 +92,10 @@ impl Host for Zellij {
             }
             Effect::Show => {
                 show_self(true);
-                // A plugin started by `load_plugins` keeps a small default geometry.
+                // A plugin started by `load_plugins` keeps a small default geometry, and the
+                // alias's location as its name.
                 let me = PaneId::Plugin(get_plugin_ids().plugin_id);
+                rename_plugin_pane(get_plugin_ids().plugin_id, "panechat: panes");
                 if let Some(c) = coordinates() {
                     change_floating_panes_coordinates(vec![(me, c)]);
                 }
@@ -112,6 +131,15 @@ fn coordinates() -> Option<FloatingPaneCoordinates> {
         None,
         None,
     )
+}
+
+/// Which way to split terminal pane `pane` for a pane beside it: to the right when it is wide
+/// (a cell is about twice as tall as it is wide), else below.
+fn split_direction(pane: u32) -> Direction {
+    match get_pane_info(PaneId::Terminal(pane)) {
+        Some(p) if p.pane_content_rows * 2 > p.pane_content_columns => Direction::Down,
+        _ => Direction::Right,
+    }
 }
 
 fn cwd(pane: u32) -> Option<PathBuf> {
@@ -174,10 +202,12 @@ impl ZellijPlugin for Plugin {
             EventType::PaneClosed,
             EventType::PermissionRequestResult,
             EventType::RunCommandResult,
-            EventType::CommandPaneExited,
             EventType::Key,
             EventType::Visible,
             EventType::ListClients,
+            // (who pressed a key bound to this plugin's messages: the messages do not say)
+            EventType::UserAction,
+            EventType::ActionComplete,
         ]);
         // (subscribed first: the answer to a grant Zellij remembers comes at once)
         request_permission(&[
@@ -186,6 +216,8 @@ impl ZellijPlugin for Plugin {
             PermissionType::RunCommands,
             PermissionType::OpenTerminalsOrPlugins,
             PermissionType::ReadCliPipes,
+            PermissionType::InterceptInput,
+            PermissionType::RunActionsAsUser,
         ]);
     }
 
@@ -240,8 +272,15 @@ impl ZellijPlugin for Plugin {
                 stdout: String::from_utf8_lossy(&stdout).into_owned(),
                 stderr: String::from_utf8_lossy(&stderr).into_owned(),
             },
-            Event::CommandPaneExited(pane, _exit, context) => {
-                Input::CommandPaneExited { pane, context }
+            Event::UserAction(Action::KeybindPipe { .. }, client, _, _) => Input::KeyBy(client),
+            Event::ActionComplete(_, Some(PaneId::Terminal(pane)), context)
+                if context.get("panechat").map(String::as_str) == Some("floating") =>
+            {
+                // (a floating pane opened by an action gets Zellij's default geometry)
+                if let Some(c) = coordinates() {
+                    change_floating_panes_coordinates(vec![(PaneId::Terminal(pane), c)]);
+                }
+                return false;
             }
             Event::Key(k) => Input::Key(key(&k)),
             Event::Visible(v) => Input::Visible(v),

@@ -78,7 +78,7 @@ pub fn popup_prompt(env: &Env, argv: &[String], env_pass: &[(String, String)]) -
         Some(Multiplexer::Tmux) => {
             tmux::popup(&tmux::RealTmux, env.get("TMUX_PANE"), argv, env_pass)
         }
-        Some(Multiplexer::Zellij) => zellij::popup(argv, env_pass),
+        // (Zellij's question is watched while it is up: `cli::query`, `zellij::spawn_popup`)
         _ => None,
     };
     match code {

@@ -390,16 +390,21 @@ fn read(args: &[&str]) -> Option<String> {
     None
 }
 
-/// Whether a pane of the session runs a command that contains `marker` (`zellij action
+/// How many panes of the session run a command that contains `marker` (`zellij action
 /// list-panes --json`); `None` when Zellij did not answer.
-pub fn pane_runs(marker: &str) -> Option<bool> {
+pub fn panes_running(marker: &str) -> Option<usize> {
     let panes: Vec<serde_json::Value> =
         serde_json::from_str(&read(&["action", "list-panes", "--json"])?).ok()?;
-    Some(panes.iter().any(|p| {
-        ["pane_command", "terminal_command"]
+    Some(
+        panes
             .iter()
-            .any(|k| p[k].as_str().is_some_and(|c| c.contains(marker)))
-    }))
+            .filter(|p| {
+                ["pane_command", "terminal_command"]
+                    .iter()
+                    .any(|k| p[k].as_str().is_some_and(|c| c.contains(marker)))
+            })
+            .count(),
+    )
 }
 
 /// Whether `zellij action list-clients` output lists at least one client.
@@ -410,50 +415,80 @@ pub fn has_client(list_clients: &str) -> bool {
         .any(|l| !l.trim_start().starts_with("CLIENT_ID"))
 }
 
-/// Runs `argv` in a floating pane (`zellij run --floating --block-until-exit`) and returns its
-/// exit status (-1 when `zellij run` was ended by a signal); `None` when it could not be shown
-/// (no client is attached to the session, or `zellij run` failed). `env_pass` reaches the
-/// prompt through `env(1)`, since the pane starts with the Zellij server's environment.
-pub fn popup(argv: &[String], env_pass: &[(String, String)]) -> Option<i32> {
+/// Starts `argv` in a floating pane named `name` over the tab of pane `pane` (this process's
+/// `ZELLIJ_PANE_ID`; `zellij run --floating --tab-id T --close-on-exit --block-until-exit`: the
+/// pane has the focus in that tab, and a client looking at another tab stays where it is) and
+/// returns the `zellij run`, which ends with `argv`'s exit status (0 when its pane was closed);
+/// `None` when no client is attached (nobody would see the pane) or it could not be started.
+/// `env_pass` reaches `argv` through `env(1)`.
+pub fn spawn_popup(
+    argv: &[String],
+    env_pass: &[(String, String)],
+    name: &str,
+    pane: Option<&str>,
+) -> Option<Child> {
     let clients = read(&["action", "list-clients"])?;
     if !has_client(&clients) {
         return None;
     }
-    let mut args: Vec<String> = vec![
-        "run".into(),
-        "--floating".into(),
-        "--close-on-exit".into(),
-        "--block-until-exit".into(),
-        "--name".into(),
-        "panechat".into(),
-        "--".into(),
-        "env".into(),
-    ];
+    // (`--near-current-pane` would open it unfocused, behind hidden floating panes)
+    let tab = pane.and_then(|pane| {
+        let panes: Vec<serde_json::Value> =
+            serde_json::from_str(&read(&["action", "list-panes", "--json"])?).ok()?;
+        panes
+            .iter()
+            .find(|p| {
+                p["is_plugin"] == false
+                    && p["id"].as_u64().map(|i| i.to_string()) == Some(pane.to_string())
+            })
+            .and_then(|p| p["tab_id"].as_u64())
+    });
+    let mut args: Vec<String> = ["run", "--floating"].map(String::from).to_vec();
+    if let Some(t) = tab {
+        args.extend(["--tab-id".to_string(), t.to_string()]);
+    }
+    args.extend(
+        [
+            "--close-on-exit",
+            "--block-until-exit",
+            "--name",
+            name,
+            "--",
+            "env",
+        ]
+        .map(String::from),
+    );
     args.extend(env_pass.iter().map(|(k, v)| format!("{k}={v}")));
     args.extend(argv.iter().cloned());
-    for attempt in 1..=PIPE_ATTEMPTS {
-        let out = Command::new("zellij")
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .output()
-            .ok()?;
-        // (ended by a signal: nothing tells whether the pane opened; the caller looks)
-        let Some(code) = out.status.code() else {
-            return Some(-1);
-        };
-        if code == 1
-            && turned_away(&String::from_utf8_lossy(&out.stderr))
-            && attempt < PIPE_ATTEMPTS
-        {
-            // Nothing ran: the session's check failed before the pane was asked for.
-            std::thread::sleep(Duration::from_millis(25 * u64::from(attempt)));
-            continue;
+    Command::new("zellij")
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok()
+}
+
+/// Closes the panes of the session whose command contains `marker` (`zellij action
+/// close-pane`); whether Zellij listed the panes.
+pub fn close_panes_running(marker: &str) -> bool {
+    let Some(out) = read(&["action", "list-panes", "--json"]) else {
+        return false;
+    };
+    let panes: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap_or_default();
+    for p in panes {
+        let runs = ["pane_command", "terminal_command"]
+            .iter()
+            .any(|k| p[k].as_str().is_some_and(|c| c.contains(marker)));
+        if let (true, Some(id), false) = (runs, p["id"].as_u64(), p["is_plugin"] == true) {
+            let pane = format!("terminal_{id}");
+            let _ = run_bounded(
+                &["action", "close-pane", "--pane-id", &pane],
+                Duration::from_secs(2),
+            );
         }
-        return (code != 1 && code != 2).then_some(code);
     }
-    None
+    true
 }
 
 /// Whether a `zellij` command's stderr says it was turned away before doing anything (the

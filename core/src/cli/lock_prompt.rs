@@ -23,6 +23,9 @@ pub struct Args {
     /// The token of the query's question to answer as well.
     #[arg(long, hide = true)]
     token: Option<String>,
+    /// Where the waiting query runs (`zellij pane 3`), when the popup has a pane of its own.
+    #[arg(long, hide = true)]
+    asker: Option<String>,
 }
 
 /// Runs the command.
@@ -33,7 +36,27 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         .read_summary_file(&id)
         .map(|s| s.display_title())
         .unwrap_or_else(|| id.to_string());
-    let holder = lock::read_holder(&ctx.store.lock_path(&id));
+    if let Some(token) = &args.token {
+        // The question goes when its query stops waiting for it (the lock was freed, the query
+        // ended or was answered elsewhere): nothing is left on screen to answer.
+        if !panechat::question::is_waiting(&ctx.paths, token) {
+            return Ok(LockAnswer::Wait.exit_code());
+        }
+        let (paths, token) = (ctx.paths.clone(), token.clone());
+        std::thread::spawn(move || loop {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            if !panechat::question::is_waiting(&paths, &token) {
+                std::process::exit(LockAnswer::Wait.exit_code());
+            }
+        });
+    }
+    let path = ctx.store.lock_path(&id);
+    let holder = lock::read_holder(&path);
+    if holder.is_none() && matches!(lock::try_acquire(&path), Ok(Some(_))) {
+        // Freed before the question showed (the guard is dropped at once): nothing to ask,
+        // the query goes on.
+        return Ok(LockAnswer::Wait.exit_code());
+    }
     let holder_text = holder
         .as_ref()
         .map(|h| {
@@ -60,16 +83,25 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     // Who asks (the popup has the waiting pane's id: a popup may open away from it), what is
     // busy, wrapped between words to the popup's width; then the short question.
     let what = format!("\"{}\"", ui::truncate(&super::pick::clean(&title), 80));
-    let asker = ctx
-        .session()
-        .ok()
-        .filter(|s| s.pane.is_some())
-        .map(|s| panechat::title::sanitize_title(&s.pane_ref().place()));
+    let asker = match &args.asker {
+        Some(a) => Some(panechat::title::sanitize_title(a)),
+        None => ctx
+            .session()
+            .ok()
+            .filter(|s| s.pane.is_some())
+            .map(|s| panechat::title::sanitize_title(&s.pane_ref().place())),
+    };
     let what = match asker {
         Some(a) => format!("{a} asks: {what}"),
         None => what,
     };
+    if let Some(token) = &args.token {
+        panechat::question::mark_shown(&ctx.paths, token);
+    }
     let (answer, go) = match ui::lock_question(&what, &holder_text, jump.as_deref()) {
+        // A terminal that went away (its pane closed: Ctrl p x in Zellij) reads as the menu's
+        // default: closing the question cancels.
+        Ok(_) if hung_up() => (LockAnswer::Cancel, false),
         Ok(x) => x,
         Err(_) => (LockAnswer::Cancel, false),
     };
@@ -87,4 +119,16 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         }
     }
     Ok(answer.exit_code())
+}
+
+/// Whether the terminal the question is drawn on (stderr) has hung up.
+fn hung_up() -> bool {
+    let mut fds = libc::pollfd {
+        fd: 2,
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, no timeout.
+    let n = unsafe { libc::poll(&mut fds, 1, 0) };
+    n > 0 && fds.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
 }

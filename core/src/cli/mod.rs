@@ -340,13 +340,14 @@ fn dispatch(cli: Cli) -> Result<i32> {
     }
     match cli.command {
         Command::Query(a) if a.hold => {
-            // The outcome is shown before the wait, so the popup shows it; Esc or Ctrl-C
-            // (cancelled) closes at once.
+            // The outcome is shown before the wait, so the popup shows it; Esc or Ctrl-C at the
+            // question (nothing sent) closes at once, Ctrl-C while the answer streams is shown
+            // (cancelled) and held like any outcome.
             let code = match query::run(&mut ctx, a) {
                 Ok(code) => code,
                 Err(e) => report(&e),
             };
-            if code != 130 {
+            if code != 130 || query::interrupted_by_ctrl_c() {
                 ui::hold();
             }
             Ok(code)

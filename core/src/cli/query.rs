@@ -255,6 +255,12 @@ fn install_signal_handlers() {
     }
 }
 
+/// Whether Ctrl-C (SIGINT) interrupted the query (a cancel at the `--prompt` question is a
+/// key, not a signal).
+pub fn interrupted_by_ctrl_c() -> bool {
+    SIGNAL.load(Ordering::SeqCst) == libc::SIGINT
+}
+
 fn interrupted() -> Option<Error> {
     match SIGNAL.load(Ordering::SeqCst) {
         0 => None,
@@ -285,6 +291,12 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> Result<i32> {
     }
     let session = ctx.session()?;
     install_signal_handlers();
+    // (until the question is read: typed ahead, it is not echoed before it is asked for)
+    let no_echo = if args.prompt {
+        ui::NoEcho::start()
+    } else {
+        None
+    };
     let on_locked = args.on_locked.unwrap_or(if ui::can_ask() {
         OnLocked::Ask
     } else {
@@ -366,7 +378,11 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> Result<i32> {
         }
         let message = match typed {
             Some(m) => m,
-            None => prompt_message(&prepared)?,
+            None => {
+                let m = prompt_message(&prepared)?;
+                drop(no_echo);
+                m
+            }
         };
         let attachments = prepared.into_iter().map(|p| p.attachment).collect();
         (message, None, attachments)
@@ -1117,7 +1133,11 @@ fn lock_conversation(
                                 humantime::format_duration(cfg.lock_wait)
                             )))
                         }
-                        OnLocked::Ask => ask(ctx, cfg, &summary, &what, &holder)?,
+                        OnLocked::Ask => match ask(ctx, cfg, &summary, &what, &holder, &waiter)? {
+                            Asked::Answer(a) => a,
+                            // (freed while the question was up: the question is gone)
+                            Asked::Acquired(g) => return Ok((g, summary, fresh)),
+                        },
                     };
                     match answer {
                         LockAnswer::Wait => {
@@ -1161,7 +1181,22 @@ fn lock_conversation(
     }
 }
 
-fn ask(ctx: &Ctx, cfg: &Config, summary: &Summary, what: &str, holder: &str) -> Result<LockAnswer> {
+/// How the lock question ended.
+enum Asked {
+    /// Answered.
+    Answer(LockAnswer),
+    /// The lock was freed while the question was up: the query has it (the question is gone).
+    Acquired(LockGuard),
+}
+
+fn ask(
+    ctx: &Ctx,
+    cfg: &Config,
+    summary: &Summary,
+    what: &str,
+    holder: &str,
+    waiter: &Waiter,
+) -> Result<Asked> {
     use panechat::session::Multiplexer;
     let mux = panechat::session::innermost_multiplexer(&ctx.env);
     if cfg.lock_prompt != PromptMode::Inline && mux.is_some() {
@@ -1174,92 +1209,165 @@ fn ask(ctx: &Ctx, cfg: &Config, summary: &Summary, what: &str, holder: &str) -> 
             "--id".into(),
             summary.id.to_string(),
         ];
-        // In Zellij the answer also comes through a question of its own: the `zellij run` that
-        // waits for the popup's exit status can be cut off by Zellij while the question is
-        // still on screen (it then ends with status 0).
-        let channel = (mux == Some(Multiplexer::Zellij))
-            .then(|| {
-                let (id, title) = (summary.id.as_str(), summary.display_title());
-                let pane = ctx.env.get("ZELLIJ_PANE_ID");
-                super::lock_answer::record(ctx, id, &title, holder, pane)
-            })
-            .flatten();
-        if let Some(p) = &channel {
-            argv.extend(["--token".into(), p.question().token.clone()]);
-        }
         let mut pass = Vec::new();
         for var in ["PANECHAT_HOME", "PANECHAT_CONFIG"] {
             if let Some(v) = ctx.env.get(var) {
                 pass.push((var.to_string(), v.to_string()));
             }
         }
-        for _ in 0..3 {
-            match adapters::popup_prompt(&ctx.env, &argv, &pass) {
-                adapters::Popup::Answer(a) => return Ok(a),
-                adapters::Popup::NotShown => break,
-                adapters::Popup::Unclear => {}
+        if mux == Some(Multiplexer::Zellij) {
+            // The question's pane has a pane id of its own: it is told which pane asks.
+            let place = ctx
+                .env
+                .get("ZELLIJ_PANE_ID")
+                .filter(|p| !p.is_empty())
+                .map(|p| title::sanitize_title(&format!("zellij pane {p}")));
+            if let Some(p) = &place {
+                argv.extend(["--asker".into(), p.clone()]);
             }
-            let Some(p) = &channel else { break };
-            match answer_from_zellij_popup(p) {
-                Waited::Answer(a) => return Ok(a),
-                // (cut off before its pane opened: shown again)
-                Waited::NeverShown => continue,
-                Waited::Over => break,
-            }
-        }
-        if mux == Some(Multiplexer::Wezterm) {
+            // The answer also comes through a question of its own: the `zellij run` that waits
+            // for the popup's exit status can be cut off by Zellij while the question is still
+            // on screen (it then ends with status 0).
             let (id, title) = (summary.id.as_str(), summary.display_title());
-            let go = || interrupted().is_none();
-            let t = cfg.lock_prompt_timeout;
-            if let Some(a) = super::lock_answer::ask_plugin(ctx, t, id, &title, holder, go) {
-                return Ok(a);
+            let pane = ctx.env.get("ZELLIJ_PANE_ID");
+            if let Some(p) = super::lock_answer::record(ctx, id, &title, holder, pane) {
+                argv.extend(["--token".into(), p.question().token.clone()]);
+                let name = match &place {
+                    Some(place) => format!("panechat: {place} asks"),
+                    None => "panechat: a query asks".into(),
+                };
+                if let Some(asked) = zellij_question(&argv, &pass, &name, pane, &p, waiter)? {
+                    return Ok(asked);
+                }
+            }
+        } else {
+            if let adapters::Popup::Answer(a) = adapters::popup_prompt(&ctx.env, &argv, &pass) {
+                return Ok(Asked::Answer(a));
+            }
+            if mux == Some(Multiplexer::Wezterm) {
+                let (id, title) = (summary.id.as_str(), summary.display_title());
+                let go = || interrupted().is_none();
+                let t = cfg.lock_prompt_timeout;
+                if let Some(a) = super::lock_answer::ask_plugin(ctx, t, id, &title, holder, go) {
+                    return Ok(Asked::Answer(a));
+                }
             }
         }
         ctx.debug("the multiplexer popup could not be shown; asking here");
     }
     if ui::can_ask() {
-        return ui::lock_question(what, holder, None).map(|(answer, _)| answer);
+        return ui::lock_question(what, holder, None).map(|(answer, _)| Asked::Answer(answer));
     }
     Err(Error::Locked(format!(
         "{what} is still locked by {holder}, and there is no terminal to ask what to do"
     )))
 }
 
-/// What waiting on a Zellij popup's question channel gave.
-enum Waited {
-    Answer(LockAnswer),
-    /// No pane ever ran the question.
-    NeverShown,
-    /// The popup closed unanswered, Ctrl-C, or Zellij stopped answering.
-    Over,
-}
-
-/// The answer to a lock question whose `zellij run` ended without one: given through the
-/// question channel while the popup is still on screen.
-fn answer_from_zellij_popup(pending: &panechat::question::Pending) -> Waited {
+/// The lock question in a Zellij floating pane (`lock-prompt --token`, see
+/// [`adapters::zellij::spawn_popup`]), watched until it ends: its answer (from the exit status
+/// of `zellij run`, or through the question channel when Zellij cut `zellij run` off while the
+/// pane stayed), the lock freed (the pane is closed and the query goes on), or the pane closed
+/// by the user without an answer, which cancels. `None`: it could not be shown (no client
+/// attached, or Zellij never ran it), so the caller asks in the pane itself.
+fn zellij_question(
+    argv: &[String],
+    pass: &[(String, String)],
+    name: &str,
+    pane: Option<&str>,
+    pending: &panechat::question::Pending,
+    waiter: &Waiter,
+) -> Result<Option<Asked>> {
+    use adapters::zellij;
     let token = pending.question().token.clone();
-    let (mut seen, mut unanswered) = (false, 0);
-    loop {
-        if let Some(a) = pending.wait(Duration::from_millis(500), || interrupted().is_none()) {
-            return Waited::Answer(a);
-        }
-        if interrupted().is_some() {
-            return Waited::Over;
-        }
-        match panechat::adapters::zellij::pane_runs(&token) {
-            Some(true) => (seen, unanswered) = (true, 0),
-            Some(false) => {
-                // (the answer may have landed as the popup closed)
-                return match pending.wait(Duration::ZERO, || false) {
-                    Some(a) => Waited::Answer(a),
-                    None if seen => Waited::Over,
-                    None => Waited::NeverShown,
-                };
+    let answered = || pending.wait(Duration::ZERO, || false);
+    let mut attempts = 0;
+    'show: loop {
+        attempts += 1;
+        let Some(mut child) = zellij::spawn_popup(argv, pass, name, pane) else {
+            return Ok(None);
+        };
+        let end = |child: &mut std::process::Child| {
+            let _ = child.kill();
+            let _ = child.wait();
+        };
+        let started = Instant::now();
+        // (the most copies of the question seen on screen at once: a `zellij run` that Zellij
+        // cut off can still open its pane later, next to the one shown again)
+        let (mut seen, mut exited, mut unanswered) = (0, false, 0);
+        let mut look = Instant::now() + Duration::from_millis(300);
+        loop {
+            if let Some(e) = interrupted() {
+                end(&mut child);
+                zellij::close_panes_running(&token);
+                return Err(e);
             }
-            None => {
-                unanswered += 1;
-                if unanswered == 5 {
-                    return Waited::Over;
+            if let WaitOutcome::Acquired(g) = waiter.wait(Some(Duration::from_millis(100)))? {
+                end(&mut child);
+                zellij::close_panes_running(&token);
+                return Ok(Some(Asked::Acquired(g)));
+            }
+            if let Some(a) = answered() {
+                end(&mut child);
+                zellij::close_panes_running(&token);
+                return Ok(Some(Asked::Answer(a)));
+            }
+            if !exited {
+                if let Ok(Some(status)) = child.try_wait() {
+                    exited = true;
+                    let code = status.code();
+                    if let Some(a) = code.and_then(LockAnswer::from_exit_code) {
+                        zellij::close_panes_running(&token);
+                        return Ok(Some(Asked::Answer(a)));
+                    }
+                    let mut err = String::new();
+                    if let Some(mut e) = child.stderr.take() {
+                        let _ = e.read_to_string(&mut err);
+                    }
+                    if code == Some(1) && zellij::turned_away(&err) && attempts < 3 {
+                        // Nothing ran: the session's check failed before the pane was asked for.
+                        std::thread::sleep(Duration::from_millis(25 * attempts));
+                        continue 'show;
+                    }
+                    // (cut off by Zellij, or ended otherwise: the pane tells)
+                    look = Instant::now();
+                }
+            }
+            if Instant::now() < look {
+                continue;
+            }
+            look = Instant::now() + Duration::from_millis(500);
+            match zellij::panes_running(&token) {
+                Some(n) if n > 0 && n >= seen => (seen, unanswered) = (n, 0),
+                Some(n) => {
+                    if let Some(a) = answered() {
+                        end(&mut child);
+                        zellij::close_panes_running(&token);
+                        return Ok(Some(Asked::Answer(a)));
+                    }
+                    if seen > 0 || pending.shown() {
+                        // Closed by the user (Ctrl p x) without an answer: cancel.
+                        end(&mut child);
+                        if n > 0 {
+                            zellij::close_panes_running(&token);
+                        }
+                        return Ok(Some(Asked::Answer(LockAnswer::Cancel)));
+                    }
+                    // (the pane of a `zellij run` that Zellij cut off can take seconds to show)
+                    if exited && started.elapsed() > Duration::from_secs(10) {
+                        // Never shown (cut off before its pane was asked for): shown again.
+                        if attempts < 3 {
+                            continue 'show;
+                        }
+                        return Ok(None);
+                    }
+                }
+                None => {
+                    unanswered += 1;
+                    if unanswered == 10 {
+                        end(&mut child);
+                        zellij::close_panes_running(&token);
+                        return Ok(None);
+                    }
                 }
             }
         }

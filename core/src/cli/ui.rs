@@ -315,6 +315,37 @@ pub fn read_line(prompt: &str) -> Result<Option<String>> {
     }
 }
 
+/// The terminal's echo turned off while it lives (restored when dropped), for a question read
+/// later with [`read_line`]: what is typed before it is asked (a question and its Enter typed
+/// at once into a pane that is still starting) would otherwise be echoed, and the question then
+/// shown twice.
+pub struct NoEcho {
+    saved: nix::sys::termios::Termios,
+}
+
+impl NoEcho {
+    /// Turns the echo of stdin's terminal off; `None` when stdin is not a terminal.
+    pub fn start() -> Option<NoEcho> {
+        use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg};
+        let stdin = std::io::stdin();
+        let saved = tcgetattr(&stdin).ok()?;
+        let mut quiet = saved.clone();
+        quiet.local_flags.remove(LocalFlags::ECHO);
+        tcsetattr(&stdin, SetArg::TCSANOW, &quiet).ok()?;
+        Some(NoEcho { saved })
+    }
+}
+
+impl Drop for NoEcho {
+    fn drop(&mut self) {
+        let _ = nix::sys::termios::tcsetattr(
+            std::io::stdin(),
+            nix::sys::termios::SetArg::TCSANOW,
+            &self.saved,
+        );
+    }
+}
+
 /// Waits for a key before the command ends, so a popup or floating pane that closes with its
 /// command stays readable (`panechat q --hold`). Does nothing when stdin is not a terminal.
 pub fn hold() {

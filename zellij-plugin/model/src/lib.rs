@@ -19,7 +19,7 @@ pub mod state;
 pub mod text;
 
 pub use config::Config;
-pub use state::{drive, Client, Effect, Host, Input, Key, Pane, State, Tab};
+pub use state::{drive, Client, Effect, Host, Input, Key, Pane, Placement, State, Tab};
 
 #[cfg(test)]
 mod tests;

@@ -37,6 +37,10 @@ pub fn render(state: &State, rows: usize, cols: usize, now: i64) -> Vec<String> 
         if let Some(s) = &state.status {
             out.push(fit(s, cols));
         }
+        if state.granted == Some(true) {
+            // (seen when another client opened its picker in this tab)
+            out.push(fit("another client's pane picker · Esc closes it", cols));
+        }
     }
     out.truncate(rows);
     out

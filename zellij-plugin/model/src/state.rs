@@ -136,13 +136,9 @@ pub enum Input {
         /// Its stderr.
         stderr: String,
     },
-    /// A command pane opened by [`Effect::OpenFloatingCommand`] (or another command pane) ended.
-    CommandPaneExited {
-        /// Its terminal pane id.
-        pane: u32,
-        /// The context given when it was opened.
-        context: BTreeMap<String, String>,
-    },
+    /// A client pressed a key bound to a plugin message (Zellij's `UserAction` event, which
+    /// comes just before the message itself; the message does not say who sent it).
+    KeyBy(u16),
     /// A pane opened by [`Effect::OpenTerminal`] exists (or could not be opened: `None`).
     TerminalOpened {
         /// The context given to [`Effect::OpenTerminal`].
@@ -174,24 +170,17 @@ pub enum Effect {
     },
     /// Focus a terminal pane (switching tab).
     Focus(u32),
-    /// Open a command pane next to the focused pane, in the cwd of pane `cwd_of`.
-    OpenCommand {
+    /// Open a pane that runs `argv` and closes when it ends (not a command pane: no exit
+    /// status to re-run), named `name`, in the cwd of pane `cwd_of`.
+    OpenPane {
         /// argv.
         argv: Vec<String>,
         /// Whose cwd the new pane starts in.
         cwd_of: Option<u32>,
-        /// Extra environment.
-        env: BTreeMap<String, String>,
-    },
-    /// Open a floating command pane in the cwd of pane `cwd_of`; when its command ends the host
-    /// reports [`Input::CommandPaneExited`] with `context`.
-    OpenFloatingCommand {
-        /// argv.
-        argv: Vec<String>,
-        /// Whose cwd the new pane starts in.
-        cwd_of: Option<u32>,
-        /// Routing tag.
-        context: BTreeMap<String, String>,
+        /// The pane's name.
+        name: String,
+        /// Where it opens.
+        placement: Placement,
     },
     /// Close a terminal pane.
     ClosePane(u32),
@@ -219,6 +208,15 @@ pub enum Effect {
     /// Ask which clients are attached (`list_clients`); Zellij answers with
     /// [`Input::Clients`].
     ListClients,
+}
+
+/// Where [`Effect::OpenPane`] opens its pane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Tiled, splitting terminal pane `0` (the focused pane of this instance's client).
+    Beside(u32),
+    /// Floating, over the tab of this instance's client.
+    Floating,
 }
 
 /// Performs effects; the shim's implementation calls `zellij-tile`, tests record them.
@@ -358,6 +356,9 @@ pub struct State {
     /// client is attached and which pane it has focused (Zellij marks a pane focused when any
     /// client focuses it).
     keys: Vec<&'static str>,
+    /// The client that pressed the last key bound to a plugin message ([`Input::KeyBy`]),
+    /// until that message arrives.
+    key_by: Option<u16>,
 }
 
 /// When [`State::reconcile`] renames.
@@ -468,12 +469,17 @@ impl State {
         let conv = self.convs.get(&id)?;
         let short: String = conv.id.chars().take(10).collect();
         let title = conv.title.clone().unwrap_or(short);
+        Some(self.format_name(&title, &conv.id))
+    }
+
+    /// `title_format` for a conversation's `title` and `id`, inert and capped.
+    fn format_name(&self, title: &str, id: &str) -> String {
         let name = self
             .cfg
             .title_format
-            .replace("{title}", &title)
-            .replace("{id}", &conv.id);
-        Some(text::cap_chars(&text::inert(&name), self.cfg.name_max))
+            .replace("{title}", title)
+            .replace("{id}", id);
+        text::cap_chars(&text::inert(&name), self.cfg.name_max)
     }
 
     /// Renames the panes whose conversation's name differs from what they show (see [`Mode`]).
@@ -719,6 +725,10 @@ impl State {
             }
             Input::Pipe { name, payload, cli } => self.pipe(&name, payload, cli),
             Input::Key(k) => self.key(k),
+            Input::KeyBy(client) => {
+                self.key_by = Some(client);
+                (Vec::new(), false)
+            }
             Input::Visible(v) => {
                 if !v && self.picker.open {
                     self.picker.open = false;
@@ -731,13 +741,6 @@ impl State {
                 stdout,
                 stderr,
             } => self.command_done(&context, exit, &stdout, &stderr),
-            Input::CommandPaneExited { pane, context } => {
-                if context.get("panechat").map(String::as_str) == Some("ask") {
-                    (vec![Effect::ClosePane(pane)], false)
-                } else {
-                    (Vec::new(), false)
-                }
-            }
             Input::TerminalOpened { context, pane } => {
                 match (context.get("panechat").map(String::as_str), pane) {
                     (Some("new"), Some(pane)) => {
@@ -796,14 +799,30 @@ impl State {
                 }
             },
             PIPE_PICK | PIPE_FORK | PIPE_ASK if self.granted == Some(true) => {
-                // (acted on when Zellij says which pane this client has focused)
-                let key = match name {
-                    PIPE_PICK => PIPE_PICK,
-                    PIPE_FORK => PIPE_FORK,
-                    _ => PIPE_ASK,
+                // Zellij sends a key's message to the instance of every client: the one of the
+                // client that pressed it acts (Zellij said who just before, see
+                // [`Input::KeyBy`]). A message from `zellij pipe` is acted on once, by the
+                // instance that acts for the session. Without word of who pressed (an older
+                // Zellij), every attached client's instance acts.
+                let by = if cli.is_none() {
+                    self.key_by.take()
+                } else {
+                    None
                 };
-                self.keys.push(key);
-                fx.push(Effect::ListClients);
+                let mine = match by {
+                    Some(client) => Some(client) == self.client,
+                    None => cli.is_none() || self.leader,
+                };
+                if mine {
+                    // (acted on when Zellij says which pane this client has focused)
+                    let key = match name {
+                        PIPE_PICK => PIPE_PICK,
+                        PIPE_FORK => PIPE_FORK,
+                        _ => PIPE_ASK,
+                    };
+                    self.keys.push(key);
+                    fx.push(Effect::ListClients);
+                }
             }
             PIPE_PICK | PIPE_FORK | PIPE_ASK => {
                 let (f, r) = self.key_message(name, self.focused_pane());
@@ -928,6 +947,7 @@ impl State {
             "status": self.status,
             "client": self.client,
             "leader": self.leader,
+            "picker": self.picker.open,
             "panes": panes,
         })
         .to_string()
@@ -964,27 +984,37 @@ impl State {
         Effect::Hide
     }
 
+    /// A new pane beside pane `from` that continues a fork of its conversation: an ordinary
+    /// shell pane (`panechat fork ID --exec-shell` maps the fork to it and becomes the shell),
+    /// named after the fork, that closes when its shell exits.
     fn fork(&mut self, from: Option<u32>) -> Vec<Effect> {
         let Some(from) = from else {
             self.status = Some("no terminal pane is focused: nothing to fork".into());
             return Vec::new();
         };
         let mut argv = vec![self.cfg.panechat.clone(), "fork".to_string()];
-        if let Some(c) = self.convs.get(&from) {
-            argv.push(c.id.clone());
-        }
+        let name = match self.convs.get(&from) {
+            Some(c) => {
+                argv.push(c.id.clone());
+                let short: String = c.id.chars().take(10).collect();
+                let title = format!("{} (fork)", c.title.clone().unwrap_or(short));
+                self.format_name(&title, &c.id)
+            }
+            None => "panechat: nothing to fork".to_string(),
+        };
         argv.push("--exec-shell".into());
         // Without a conversation, panechat says there is nothing to fork and starts the shell.
-        vec![Effect::OpenCommand {
+        vec![Effect::OpenPane {
             argv,
             cwd_of: Some(from),
-            env: self.env(),
+            name,
+            placement: Placement::Beside(from),
         }]
     }
 
     /// A floating pane that asks a question about pane `from` in that pane's conversation
-    /// (`panechat q --session pane:terminal_N --pane --prompt --hold`, in its cwd); it closes
-    /// when the command ends (after the key `--hold` waits for).
+    /// (`panechat q --session pane:terminal_N --pane --prompt --hold`, in its cwd), named after
+    /// that pane; it closes when the command ends (after the key `--hold` waits for).
     fn ask(&mut self, from: Option<u32>) -> Vec<Effect> {
         if self.granted != Some(true) {
             self.status =
@@ -995,7 +1025,6 @@ impl State {
             self.status = Some("no terminal pane is focused: nothing to ask about".into());
             return Vec::new();
         };
-        let req = self.req();
         let argv = [
             self.cfg.panechat.as_str(),
             "q",
@@ -1007,10 +1036,18 @@ impl State {
         ]
         .map(String::from)
         .to_vec();
-        vec![Effect::OpenFloatingCommand {
+        let shown = self
+            .panes
+            .iter()
+            .find(|p| p.id == from)
+            .map(|p| text::cap_chars(&text::inert(&p.title), 40))
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| format!("pane {from}"));
+        vec![Effect::OpenPane {
             argv,
             cwd_of: Some(from),
-            context: ctx("ask", req, &[("pane", from.to_string())]),
+            name: format!("panechat: ask about {shown}"),
+            placement: Placement::Floating,
         }]
     }
 
@@ -1066,6 +1103,11 @@ impl State {
 
     fn key(&mut self, k: Key) -> (Vec<Effect>, bool) {
         if !self.picker.open {
+            // The pane shows another client's picker: Zellij shows a tab's floating panes, and
+            // gives them the focus, on every client in the tab. Esc closes it (for all).
+            if k == Key::Esc && self.granted == Some(true) {
+                return (vec![Effect::Hide], false);
+            }
             return (Vec::new(), false);
         }
         let count = self.filtered().len();

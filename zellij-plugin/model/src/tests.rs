@@ -705,7 +705,7 @@ fn picker_keys_fork_new_and_use() {
         [
             Effect::Hide,
             Effect::Focus(2),
-            Effect::OpenCommand {
+            Effect::OpenPane {
                 argv: vec![
                     "panechat".into(),
                     "fork".into(),
@@ -713,7 +713,8 @@ fn picker_keys_fork_new_and_use() {
                     "--exec-shell".into()
                 ],
                 cwd_of: Some(2),
-                env: [("ZELLIJ_SESSION_NAME".to_string(), "dev".to_string())].into(),
+                name: "💬 Topic number 2 (fork)".into(),
+                placement: Placement::Beside(2),
             }
         ]
     );
@@ -778,11 +779,18 @@ fn the_fork_key_forks_the_focused_pane() {
     h.take();
     drive(&mut s, pipe(PIPE_FORK, ""), &mut h);
     let fx = h.take();
-    let Effect::OpenCommand { argv, cwd_of, .. } = &fx[0] else {
-        panic!("{fx:?}")
-    };
-    assert_eq!(argv, &["panechat", "fork", "01a", "--exec-shell"]);
-    assert_eq!(*cwd_of, Some(1));
+    // An ordinary pane (it closes with its shell) beside pane 1, named after the fork.
+    assert_eq!(
+        fx,
+        [Effect::OpenPane {
+            argv: ["panechat", "fork", "01a", "--exec-shell"]
+                .map(String::from)
+                .to_vec(),
+            cwd_of: Some(1),
+            name: "💬 A (fork)".into(),
+            placement: Placement::Beside(1),
+        }]
+    );
 }
 
 #[test]
@@ -965,10 +973,11 @@ fn the_ask_key_opens_a_floating_pane_that_asks_about_the_focused_pane() {
     h.take();
     drive(&mut s, pipe(PIPE_ASK, ""), &mut h);
     let fx = h.take();
-    let [Effect::OpenFloatingCommand {
+    let [Effect::OpenPane {
         argv,
         cwd_of,
-        context,
+        name,
+        placement,
     }] = fx.as_slice()
     else {
         panic!("{fx:?}")
@@ -986,26 +995,10 @@ fn the_ask_key_opens_a_floating_pane_that_asks_about_the_focused_pane() {
         ]
     );
     assert_eq!(*cwd_of, Some(2));
-    // When its command ends (after the key `--hold` waits for), the pane closes.
-    drive(
-        &mut s,
-        Input::CommandPaneExited {
-            pane: 7,
-            context: context.clone(),
-        },
-        &mut h,
-    );
-    assert_eq!(h.take(), [Effect::ClosePane(7)]);
-    // Other command panes (a fork's) are left alone.
-    drive(
-        &mut s,
-        Input::CommandPaneExited {
-            pane: 8,
-            context: BTreeMap::new(),
-        },
-        &mut h,
-    );
-    assert!(h.take().is_empty());
+    // A floating pane that closes when its command ends (after the key `--hold` waits for),
+    // named after the pane it asks about, not after its command line.
+    assert_eq!(*placement, Placement::Floating);
+    assert_eq!(name, "panechat: ask about shell 2");
 }
 
 #[test]
@@ -1023,7 +1016,7 @@ fn the_ask_key_follows_a_floating_terminal_and_says_when_nothing_is_focused() {
     h.take();
     drive(&mut s, pipe(PIPE_ASK, ""), &mut h);
     match h.take().as_slice() {
-        [Effect::OpenFloatingCommand { argv, cwd_of, .. }] => {
+        [Effect::OpenPane { argv, cwd_of, .. }] => {
             assert_eq!(argv[3], "pane:terminal_5");
             assert_eq!(*cwd_of, Some(5));
         }
@@ -1337,7 +1330,7 @@ fn keys_act_on_the_pane_the_pressing_client_focused() {
     drive(&mut s, answer, &mut h);
     let fx = h.take();
     assert_eq!(fx.len(), 1, "{fx:?}");
-    let Effect::OpenCommand { argv, cwd_of, .. } = &fx[0] else {
+    let Effect::OpenPane { argv, cwd_of, .. } = &fx[0] else {
         panic!("{fx:?}")
     };
     assert_eq!(argv, &["panechat", "fork", "01b", "--exec-shell"]);
@@ -1359,4 +1352,65 @@ fn the_instance_of_a_client_that_left_ignores_keys() {
     }
     assert!(h.take().is_empty());
     assert!(!s.picker.open);
+}
+
+#[test]
+fn a_key_acts_only_in_the_instance_of_the_client_that_pressed_it() {
+    // Zellij sends a key's message to the instance of every client, and says just before (a
+    // `UserAction`) which client pressed a key bound to a plugin message.
+    let sessions = format!(
+        "[{},{}]",
+        state_json(1, Some("01a"), Some("A")),
+        state_json(2, Some("01b"), Some("B"))
+    );
+    let (mut s, mut h) = ready(2, &sessions);
+    h.take();
+    // This instance is client 1's (on pane 1); client 2 is on pane 2.
+    h.clients = Some(vec![
+        Client {
+            id: 1,
+            current: true,
+            pane: Some(1),
+        },
+        Client {
+            id: 2,
+            current: false,
+            pane: Some(2),
+        },
+    ]);
+    drive(&mut s, Input::Clients(h.clients.clone().unwrap()), &mut h);
+    h.take();
+    // Client 2 presses each key: this instance does nothing, asks nothing.
+    let asked = h.asked;
+    for key in [PIPE_FORK, PIPE_ASK, PIPE_PICK] {
+        drive(&mut s, Input::KeyBy(2), &mut h);
+        drive(&mut s, pipe(key, ""), &mut h);
+    }
+    assert!(h.take().is_empty());
+    assert_eq!(h.asked, asked);
+    assert!(!s.picker.open);
+    // Zellij shows client 2's picker (a floating pane) to this client too, with the focus: Esc
+    // here closes it.
+    drive(&mut s, Input::Key(Key::Esc), &mut h);
+    assert_eq!(h.take(), [Effect::Hide]);
+    // Client 1 presses Alt y: one fork, of its own pane.
+    drive(&mut s, Input::KeyBy(1), &mut h);
+    drive(&mut s, pipe(PIPE_FORK, ""), &mut h);
+    let fx = h.take();
+    assert!(
+        matches!(
+            fx.as_slice(),
+            [Effect::OpenPane {
+                placement: Placement::Beside(1),
+                ..
+            }]
+        ),
+        "{fx:?}"
+    );
+    // Each press is one message: the next message with no word of who pressed it (a message
+    // from `zellij pipe`) is acted on only by the instance that acts for the session (this one:
+    // client 1 has the smallest id).
+    drive(&mut s, cli(PIPE_PICK, "", "p1"), &mut h);
+    assert!(s.picker.open);
+    assert_eq!(s.picker.origin, Some(1));
 }

@@ -697,7 +697,7 @@ impl Loader<'_> {
             let theirs: Vec<&str> = cur
                 .split("; ")
                 .filter(|c| !c.trim().is_empty())
-                .filter(|c| !c.contains("tmux-plugin resurrect") && !c.contains("/resurrect.sh "))
+                .filter(|c| !c.contains("tmux-plugin resurrect") && !c.contains("/resurrect.sh"))
                 .collect();
             let mut value = theirs.join("; ");
             if !value.is_empty() {
@@ -1088,6 +1088,31 @@ mod tests {
             joined.contains("set-option -gu @panechat-status-added"),
             "{joined}"
         );
+    }
+
+    #[test]
+    fn resurrect_hooks_keep_the_users_and_replace_an_older_panechats() {
+        let mut f = found(303);
+        f.opt.insert(
+            "@resurrect-hook-post-save-all".into(),
+            "my-save; '/old/tmux-scripts/scripts/resurrect.sh' save".into(),
+        );
+        let p = plan(&f, "/b");
+        let i = p
+            .cmds
+            .iter()
+            .position(|a| a == "@resurrect-hook-post-save-all")
+            .unwrap();
+        assert_eq!(p.cmds[i + 1], "my-save; '/b' tmux-plugin resurrect save");
+        // Loaded again: nothing stacks.
+        f.opt.insert(
+            "@resurrect-hook-post-save-all".into(),
+            p.cmds[i + 1].clone(),
+        );
+        let again = plan(&f, "/b");
+        assert!(!again
+            .cmds
+            .contains(&"@resurrect-hook-post-save-all".to_string()));
     }
 
     #[test]

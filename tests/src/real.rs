@@ -132,10 +132,7 @@ mod tests {
         let r = std::panic::catch_unwind(|| super::can_run(&["panechat-no-such-program"]));
         if super::required() {
             let msg = r.expect_err("a missing program must fail the test");
-            let msg = msg
-                .downcast_ref::<String>()
-                .cloned()
-                .unwrap_or_default();
+            let msg = msg.downcast_ref::<String>().cloned().unwrap_or_default();
             assert!(msg.contains("panechat-no-such-program"), "{msg}");
         } else {
             assert_eq!(r.ok(), Some(false));

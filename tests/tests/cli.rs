@@ -1432,7 +1432,13 @@ fn shell_completion_offers_conversation_ids_and_no_internal_command() {
     );
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
         let s = env.run(["completions", shell]).ok().stdout;
-        for hidden in ["lock-prompt", "lock-answer", "lock_prompt", "lock__subcmd"] {
+        for hidden in [
+            "lock-prompt",
+            "lock-answer",
+            "lock_prompt",
+            "lock__subcmd",
+            "tmux-plugin",
+        ] {
             assert!(!s.contains(hidden), "{shell} offers {hidden}");
         }
     }

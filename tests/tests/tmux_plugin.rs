@@ -69,9 +69,9 @@ fn loading_binds_the_keys_and_keeps_the_users_settings() {
 
     let keys = prefix_keys(&w);
     let fork = key_line(&keys, "F").expect("prefix F bound");
-    assert!(fork.contains("fork.sh"), "{fork}");
+    assert!(fork.contains("tmux-plugin 'fork'"), "{fork}");
     let pick = key_line(&keys, "P").expect("prefix P bound");
-    assert!(pick.contains("pick.sh"), "{pick}");
+    assert!(pick.contains("tmux-plugin 'pick'"), "{pick}");
     // N was the user's: left alone, and the user is told.
     assert_eq!(key_line(&keys, "N"), key_line(&keys_before, "N"));
     assert_eq!(key_line(&keys, "X"), key_line(&keys_before, "X"));
@@ -112,7 +112,7 @@ fn loading_binds_the_keys_and_keeps_the_users_settings() {
     t.ok(&["set-option", "-g", "@panechat-pick-key", "none"]);
     w.load_plugin();
     let keys = prefix_keys(&w);
-    assert!(key_line(&keys, "M-f").is_some_and(|l| l.contains("fork.sh")));
+    assert!(key_line(&keys, "M-f").is_some_and(|l| l.contains("tmux-plugin 'fork'")));
 }
 
 #[test]
@@ -294,7 +294,7 @@ fn fork_key_in_a_pane_without_a_conversation_says_so() {
     wait_until("the fork script finished", || {
         !std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
             std::fs::read_to_string(e.path().join("cmdline"))
-                .is_ok_and(|c| c.contains("scripts/fork.sh"))
+                .is_ok_and(|c| c.contains("tmux-plugin\0fork"))
                 && std::fs::read(e.path().join("environ"))
                     .is_ok_and(|v| String::from_utf8_lossy(&v).contains(&w.tmux.socket))
         })
@@ -397,10 +397,7 @@ fn tpm_installs_and_loads_the_plugin_from_a_clone() {
     });
     let keys = prefix_keys(&w);
     let f = key_line(&keys, "F").unwrap();
-    assert!(
-        f.contains(".tmux/plugins/panechat/tmux-scripts/scripts/fork.sh"),
-        "{f}"
-    );
+    assert!(f.contains("tmux-plugin 'fork'"), "{f}");
 }
 
 #[test]
@@ -415,9 +412,8 @@ fn init_tmux_prints_lines_that_load_the_plugin_from_the_binary_alone() {
     w.tmux.ok(&["source-file", &conf.display().to_string()]);
     wait_until("keys bound", || key_line(&prefix_keys(&w), "F").is_some());
     let keys = prefix_keys(&w);
-    assert!(key_line(&keys, "P").unwrap().contains("pick.sh"));
-    // The scripts come from the binary, not from this checkout (whose path may also be the
-    // binary's, under target/).
+    assert!(key_line(&keys, "P").unwrap().contains("tmux-plugin 'pick'"));
+    // Nothing comes from this checkout (whose path may also be the binary's, under target/).
     assert!(!keys.contains(&repo_root().join("tmux-scripts").display().to_string()));
     assert!(w
         .tmux
@@ -949,13 +945,10 @@ fn new_key_makes_the_panes_next_question_start_a_new_conversation() {
 fn plugin_scripts_pass_shellcheck() {
     panechat_e2e::needs!("tmux", "shellcheck");
     let root = repo_root();
-    let mut files = vec![
+    let files = [
         root.join("panechat.tmux"),
         root.join("tmux-scripts/panechat.tmux"),
     ];
-    for e in std::fs::read_dir(root.join("tmux-scripts/scripts")).unwrap() {
-        files.push(e.unwrap().path());
-    }
     let out = Command::new("shellcheck")
         .arg("-x")
         .args(&files)
@@ -974,13 +967,7 @@ fn plugin_scripts_pass_shellcheck() {
     use std::os::unix::fs::PermissionsExt;
     for f in &files {
         let mode = std::fs::metadata(f).unwrap().permissions().mode();
-        if f.extension().is_some_and(|x| x == "tmux") || f.to_string_lossy().ends_with(".sh") {
-            assert!(
-                mode & 0o111 != 0 || f.ends_with("helpers.sh") || f.ends_with("variables.sh"),
-                "{} is not executable",
-                f.display()
-            );
-        }
+        assert!(mode & 0o111 != 0, "{} is not executable", f.display());
     }
 }
 
@@ -1116,51 +1103,6 @@ fn with_two_clients_the_picker_ask_and_fork_keys_act_for_the_client_that_typed_t
         !w.tmux.value(&new, "#{@panechat_id}").is_empty()
     });
     assert_eq!(w.tmux.value(&p0, "#{window_panes}"), "1");
-}
-
-#[test]
-fn the_loader_parses_tmux_versions_like_the_core() {
-    panechat_e2e::needs!("tmux");
-    let cases = [
-        "3.3a",
-        "tmux 3.3a",
-        "3.4",
-        "3.2",
-        "3.2a",
-        "3.10",
-        "next-3.6",
-        "openbsd-7.4",
-        "openbsd-7.0",
-        "openbsd-6.9",
-        "openbsd-6.8",
-        "master",
-        "",
-        "unknown",
-        "3",
-    ];
-    let helpers = repo_root().join("tmux-scripts/scripts/helpers.sh");
-    let mut script = format!(". '{}'\n", helpers.display());
-    for v in cases {
-        script.push_str(&format!("tmux_version n '{v}'; echo \"$n\"\n"));
-    }
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg(&script)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let got: Vec<u32> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.parse().unwrap())
-        .collect();
-    let want: Vec<u32> = cases
-        .iter()
-        .map(|v| panechat::adapters::tmux::parse_version(v))
-        .collect();
-    assert_eq!(got, want, "{cases:?}");
-    assert_eq!(want[0], 303);
-    assert_eq!(want[6], 306);
-    assert_eq!(want[11], 9999);
 }
 
 /// Loads the plugin into a server whose `#{version}` answer is replaced (a tmux 3.2 seen by the
@@ -1480,45 +1422,6 @@ fn ask_keys_ask_about_the_pane_and_the_selection_in_a_popup() {
     // Nothing in the paths ran.
     assert!(!env.root.join("work/M5").exists() && !Path::new("M5").exists());
     assert!(w.tmux.alive());
-}
-
-/// Every option in `variables.sh` is in docs/tmux.md's option table, with its default.
-#[test]
-fn every_option_is_documented_with_its_default() {
-    panechat_e2e::needs!("tmux");
-    let root = repo_root();
-    let vars = std::fs::read_to_string(root.join("tmux-scripts/scripts/variables.sh")).unwrap();
-    let docs = std::fs::read_to_string(root.join("docs/tmux.md")).unwrap();
-    let value = |line: &str| {
-        line.split_once('=')
-            .unwrap()
-            .1
-            .trim_matches('"')
-            .to_string()
-    };
-    let mut n = 0;
-    for line in vars.lines().filter(|l| l.contains("_option=\"@panechat-")) {
-        let name = value(line);
-        let stem = line.split("_option=").next().unwrap();
-        let row = docs
-            .lines()
-            .find(|l| l.starts_with(&format!("| `{name}` |")))
-            .unwrap_or_else(|| panic!("{name} is not in docs/tmux.md's option table"));
-        if let Some(d) = vars
-            .lines()
-            .find(|l| l.starts_with(&format!("{stem}_default=")))
-        {
-            let d = value(d);
-            let cell = row.split('|').nth(2).unwrap().trim();
-            if d.is_empty() {
-                assert!(cell.starts_with("empty"), "{name}: {row}");
-            } else {
-                assert_eq!(cell, format!("`{d}`"), "{name}: {row}");
-            }
-        }
-        n += 1;
-    }
-    assert!(n >= 17, "only {n} options found");
 }
 
 /// Runs `line` in `pane` under `strace -f`, which ends only when every process it started has
@@ -1913,14 +1816,16 @@ fn skipped_keys_are_named_on_the_client_and_messages_name_the_bound_keys() {
 fn default_keys_shadow_no_binding_of_tmux() {
     panechat_e2e::needs!("tmux");
     let (env, _fake) = setup();
-    let vars =
-        std::fs::read_to_string(repo_root().join("tmux-scripts/scripts/variables.sh")).unwrap();
     let default = |name: &str| -> String {
-        vars.lines()
-            .find_map(|l| l.strip_prefix(&format!("{name}_key_default=")))
-            .unwrap_or_else(|| panic!("{name}_key_default in variables.sh"))
-            .trim_matches('"')
-            .to_string()
+        use panechat::adapters::tmux_plugin as p;
+        let o = match name {
+            "fork" => p::FORK_KEY,
+            "pick" => p::PICK_KEY,
+            "new" => p::NEW_KEY,
+            "ask" => p::ASK_KEY,
+            _ => p::ASK_SELECTION_KEY,
+        };
+        o.default.unwrap().to_string()
     };
     let w = World::start(&env, 100, 30);
     let fresh = w.tmux.ok(&["list-keys"]);

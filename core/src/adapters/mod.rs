@@ -5,6 +5,7 @@
 //! reader of what panechat left (tmux-resurrect, a user's status line) could expand.
 
 pub mod tmux;
+pub mod tmux_plugin;
 pub mod wezterm;
 pub mod zellij;
 

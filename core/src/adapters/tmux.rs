@@ -94,8 +94,8 @@ impl Tmux for RealTmux {
 /// 303, `3.4` 304, `next-3.6` (the development version leading to 3.6) 306, `master` (built
 /// from the source tree) 9999, `openbsd-7.4` the tmux that OpenBSD release carried (7.1 and
 /// later: 303; 6.9 and 7.0: 302; older: 301). Anything else is 0: unknown, so only what every
-/// supported tmux (3.2) has is used. The plugin's loader parses it the same way
-/// (`tmux_version` in `tmux-scripts/scripts/helpers.sh`).
+/// supported tmux (3.2) has is used. The tmux plugin's loader
+/// ([`super::tmux_plugin`]) uses it too.
 pub fn parse_version(v: &str) -> u32 {
     let v = v.trim();
     let v = v.strip_prefix("tmux ").unwrap_or(v);

@@ -133,6 +133,9 @@ enum Command {
     /// Answer a lock question asked through a plugin (used by the WezTerm plugin).
     #[command(hide = true)]
     LockAnswer(lock_answer::Args),
+    /// What the tmux plugin's keys and tmux-resurrect hooks run.
+    #[command(hide = true)]
+    TmuxPlugin(tmux_load::PluginArgs),
 }
 
 /// Shared state for one command.
@@ -372,6 +375,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Man(a) => man::run(a),
         Command::LockPrompt(a) => lock_prompt::run(&mut ctx, a),
         Command::LockAnswer(a) => lock_answer::run(&mut ctx, a),
+        Command::TmuxPlugin(a) => tmux_load::run(a),
     }
 }
 

@@ -1,48 +1,16 @@
-//! The tmux plugin carried inside the binary, for users who have only `panechat`:
-//! `panechat init tmux` prints a `run-shell` line that calls `panechat init tmux --load`, which
-//! writes the plugin's scripts under panechat's data directory (only when they changed) and
-//! runs its loader, exactly as TPM would run a clone's.
+//! The tmux plugin, carried inside the binary: `panechat init tmux --load` loads it (TPM runs it
+//! through `panechat.tmux`; `panechat init tmux` prints a `run-shell` line that runs it), and
+//! `panechat tmux-plugin ACTION` does what its keys and tmux-resurrect hooks ask. What to tell
+//! tmux is decided in [`panechat::adapters::tmux_plugin`]; this module runs tmux and panechat.
 
-use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
+use panechat::adapters::tmux::{format_escape, RealTmux, Tmux};
+use panechat::adapters::tmux_plugin::{self, Action, BIN, RESURRECT_FILE};
 use panechat::env::Env;
 use panechat::paths::Paths;
 use panechat::{Error, Result};
-
-/// The plugin's files (path under the plugin directory, content), from `tmux-scripts/`.
-const FILES: &[(&str, &str)] = &[
-    (
-        "panechat.tmux",
-        include_str!("../../../tmux-scripts/panechat.tmux"),
-    ),
-    (
-        "scripts/variables.sh",
-        include_str!("../../../tmux-scripts/scripts/variables.sh"),
-    ),
-    (
-        "scripts/helpers.sh",
-        include_str!("../../../tmux-scripts/scripts/helpers.sh"),
-    ),
-    (
-        "scripts/fork.sh",
-        include_str!("../../../tmux-scripts/scripts/fork.sh"),
-    ),
-    (
-        "scripts/pick.sh",
-        include_str!("../../../tmux-scripts/scripts/pick.sh"),
-    ),
-    (
-        "scripts/new.sh",
-        include_str!("../../../tmux-scripts/scripts/new.sh"),
-    ),
-    (
-        "scripts/resurrect.sh",
-        include_str!("../../../tmux-scripts/scripts/resurrect.sh"),
-    ),
-];
 
 /// Quotes `bin` for the `run-shell "…"` line of the tmux template: shell single quotes, `#`
 /// doubled (run-shell expands formats), then `\`, `"` and `$` escaped for tmux's double quotes.
@@ -53,41 +21,284 @@ pub fn quote_for_run_shell(bin: &str) -> String {
         .replace('$', "\\$")
 }
 
-/// Writes `text` to `path` unless it already holds it (temp file + rename, mode 0755; never
-/// through a link, see `panechat::files`).
-fn install(path: &Path, text: &str) -> Result<()> {
-    if panechat::files::read_to_string(path).is_ok_and(|t| t == text) {
+/// `panechat tmux-plugin ACTION…` (run by the plugin's keys and tmux-resurrect hooks).
+#[derive(clap::Args, Debug)]
+pub struct PluginArgs {
+    /// fork SPLIT KEEP PICK PANE [ID] | new PANE | pick WIDTH HEIGHT MODERN PANE CLIENT |
+    /// resurrect save|restore
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+/// Whether `path` names an executable file.
+fn executable(path: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Loads the plugin: one tmux call reads what it needs, one applies the plan (this process
+/// becomes that tmux). `bin` is this binary; `@panechat-bin`, when set to an executable, is
+/// the one the keys run.
+pub fn load(bin: &str) -> Result<i32> {
+    let out = Command::new("tmux")
+        .args(tmux_plugin::query_args())
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| Error::Other(format!("cannot run tmux: {e}")))?;
+    let found = tmux_plugin::parse(&String::from_utf8_lossy(&out.stdout));
+    let chosen = found
+        .opt
+        .get(BIN.name)
+        .filter(|b| !b.is_empty() && executable(b))
+        .map_or(bin, String::as_str)
+        .to_string();
+    let plan = tmux_plugin::plan(&found, &chosen);
+    let mut tmux = Command::new("tmux");
+    tmux.args(&plan.cmds).stdin(Stdio::null());
+    if !found.clients.is_empty() && !plan.skipped.is_empty() {
+        // A client may go away before the notice reaches it; that is no failure of the load.
+        let _ = tmux.status();
+        return Ok(0);
+    }
+    let err = tmux.exec();
+    Err(Error::Other(format!("cannot run tmux: {err}")))
+}
+
+/// This binary, for the commands an action runs.
+fn this_binary() -> std::path::PathBuf {
+    std::env::current_exe().unwrap_or_else(|_| "panechat".into())
+}
+
+/// Runs `panechat ARGS` as the pane `pane` (run-shell gives no `TMUX_PANE`; the pane's tells
+/// panechat which tmux it runs in); `Err` holds the first line of what it said on failure.
+fn panechat_in(pane: &str, args: &[&str]) -> std::result::Result<(), String> {
+    let out = Command::new(this_binary())
+        .args(args)
+        .env("TMUX_PANE", pane)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run panechat: {e}"))?;
+    if out.status.success() {
         return Ok(());
     }
-    let dir = path.parent().expect("a file under the plugin directory");
-    panechat::paths::ensure_dir(dir)?;
-    panechat::store::atomic::write_atomic(path, text.as_bytes())?;
-    panechat::files::open_private_file(path, panechat::files::Access::Read)
-        .and_then(|f| f.set_permissions(fs::Permissions::from_mode(0o755)))
-        .map_err(|e| Error::io(path, e))
+    let err = String::from_utf8_lossy(&out.stderr);
+    Err(err.lines().next().unwrap_or("failed").to_string())
 }
 
-/// Where the carried plugin is written.
-pub fn plugin_dir(paths: &Paths) -> PathBuf {
-    paths.data.join("tmux-plugin")
+/// Shows `msg` on the clients that show `pane` (not expanded as a format).
+fn tell(tmux: &dyn Tmux, pane: &str, msg: &str) {
+    tmux.run(&[
+        "display-message".into(),
+        "-t".into(),
+        pane.into(),
+        format_escape(msg),
+    ]);
 }
 
-/// Writes the plugin and replaces this process with its loader.
-pub fn load(bin: &str) -> Result<i32> {
-    let paths = Paths::resolve(&Env::capture())?;
-    let dir = plugin_dir(&paths);
-    for (rel, text) in FILES {
-        install(&dir.join(rel), text)?;
+/// Runs `panechat tmux-plugin ACTION…`.
+pub fn run(args: PluginArgs) -> Result<i32> {
+    let action = Action::parse(&args.args).map_err(Error::Usage)?;
+    let tmux = RealTmux;
+    match action {
+        Action::Fork {
+            split,
+            keep,
+            pick,
+            pane,
+            id,
+        } => {
+            if id.is_empty() {
+                let how = if pick.is_empty() {
+                    "give it one with panechat use ID".to_string()
+                } else {
+                    format!("pick one with the picker ({pick})")
+                };
+                tell(
+                    &tmux,
+                    &pane,
+                    &format!("panechat: this pane has no conversation yet; ask something with panechat q, or {how}"),
+                );
+                return Ok(0);
+            }
+            let last = match keep.as_str() {
+                "" | "all" => None,
+                n if n.bytes().all(|b| b.is_ascii_digit())
+                    && n.parse::<u64>().is_ok_and(|n| n > 0) =>
+                {
+                    Some(n.to_string())
+                }
+                _ => {
+                    tell(
+                        &tmux,
+                        &pane,
+                        &format!("panechat: @panechat-fork-keep must be a number of turns or empty (all), not '{keep}'"),
+                    );
+                    return Ok(0);
+                }
+            };
+            let flag = if split == "v" { "-v" } else { "-h" };
+            // -c is expanded by tmux against PANE, so any directory name works.
+            let Some(new) = tmux.output(
+                &[
+                    "split-window",
+                    flag,
+                    "-t",
+                    &pane,
+                    "-c",
+                    "#{pane_current_path}",
+                    "-P",
+                    "-F",
+                    "#{pane_id}",
+                ]
+                .map(String::from),
+            ) else {
+                return Ok(0);
+            };
+            let new = new.trim();
+            let session = format!("pane:{new}");
+            let mut a = vec!["fork", id.as_str()];
+            if let Some(n) = &last {
+                a.extend(["--last", n.as_str()]);
+            }
+            a.extend(["--session", session.as_str()]);
+            if let Err(e) = panechat_in(new, &a) {
+                tell(
+                    &tmux,
+                    new,
+                    &format!("panechat: {}", e.trim_start_matches("panechat: ")),
+                );
+            }
+            Ok(0)
+        }
+        Action::New { pane } => {
+            let session = format!("pane:{pane}");
+            match panechat_in(&pane, &["new", "--session", &session]) {
+                Ok(()) => tell(
+                    &tmux,
+                    &pane,
+                    "panechat: the next question in this pane starts a new conversation",
+                ),
+                Err(e) => tell(
+                    &tmux,
+                    &pane,
+                    &format!("panechat: {}", e.trim_start_matches("panechat: ")),
+                ),
+            }
+            Ok(0)
+        }
+        Action::Pick {
+            width,
+            height,
+            modern,
+            pane,
+            client,
+        } => {
+            let bin = this_binary();
+            tmux.run(&tmux_plugin::pick_popup_args(
+                &bin.to_string_lossy(),
+                &width,
+                &height,
+                modern,
+                &pane,
+                &client,
+            ));
+            Ok(0)
+        }
+        Action::ResurrectSave => resurrect_save(&tmux),
+        Action::ResurrectRestore => resurrect_restore(&tmux),
     }
-    let loader = dir.join("panechat.tmux");
-    let err = std::process::Command::new("bash")
-        .arg(&loader)
-        .env("PANECHAT_BIN", bin)
-        .exec();
-    Err(Error::Other(format!(
-        "cannot run the tmux plugin's loader {} with bash: {err}",
-        loader.display()
-    )))
+}
+
+/// The table tmux-resurrect support keeps: `@panechat-resurrect-file`, else beside the
+/// conversations (under `$PANECHAT_HOME` when it is set, as panechat's own files are).
+fn resurrect_file(tmux: &dyn Tmux) -> Result<std::path::PathBuf> {
+    let set = tmux
+        .output(&["show-option", "-gqv", RESURRECT_FILE.name].map(String::from))
+        .map(|s| s.trim_end_matches('\n').to_string())
+        .filter(|s| !s.is_empty());
+    Ok(match set {
+        Some(f) => f.into(),
+        None => Paths::resolve(&Env::capture())?
+            .data
+            .join("tmux-resurrect.tsv"),
+    })
+}
+
+/// tmux gives panes new ids after a restart, so each pane's conversation is remembered by
+/// session name, window index and pane index, from the pane options the core keeps current.
+fn resurrect_save(tmux: &dyn Tmux) -> Result<i32> {
+    let file = resurrect_file(tmux)?;
+    let Some(list) = tmux.output(
+        &[
+            "list-panes",
+            "-a",
+            "-F",
+            "#{session_name}\t#{window_index}\t#{pane_index}\t#{@panechat_id}",
+        ]
+        .map(String::from),
+    ) else {
+        return Ok(0);
+    };
+    let mut table = String::new();
+    for line in list.lines() {
+        if line.rsplit('\t').next().is_some_and(|id| !id.is_empty())
+            && line.matches('\t').count() == 3
+        {
+            table.push_str(line);
+            table.push('\n');
+        }
+    }
+    if let Some(dir) = file.parent() {
+        panechat::paths::ensure_dir(dir)?;
+    }
+    panechat::store::atomic::write_atomic(&file, table.as_bytes())?;
+    Ok(0)
+}
+
+/// Gives each restored pane the conversation its place had.
+fn resurrect_restore(tmux: &dyn Tmux) -> Result<i32> {
+    let file = resurrect_file(tmux)?;
+    let Ok(table) = panechat::files::read_to_string(&file) else {
+        return Ok(0);
+    };
+    let Some(list) = tmux.output(
+        &[
+            "list-panes",
+            "-a",
+            "-F",
+            "#{session_name}\t#{window_index}\t#{pane_index}\t#{pane_id}",
+        ]
+        .map(String::from),
+    ) else {
+        return Ok(0);
+    };
+    let place = |line: &str| {
+        line.rsplit_once('\t')
+            .map(|(p, last)| (p.to_string(), last.to_string()))
+    };
+    let panes: std::collections::HashMap<String, String> = list.lines().filter_map(place).collect();
+    let mut failed = 0;
+    for (at, id) in table.lines().filter_map(place) {
+        let Some(pane) = panes.get(&at) else { continue };
+        if id.is_empty() {
+            continue;
+        }
+        let session = format!("pane:{pane}");
+        if panechat_in(pane, &["use", &id, "--session", &session]).is_err() {
+            failed += 1;
+        }
+    }
+    if failed > 0 {
+        tmux.run(&[
+            "display-message".into(),
+            format_escape(&format!(
+                "panechat: {failed} pane(s) could not get their conversation back (see panechat ls)"
+            )),
+        ]);
+    }
+    Ok(0)
 }
 
 #[cfg(test)]

@@ -76,7 +76,7 @@ pub fn load(w: &World) -> Result<Vec<Row>, String> {
         }
     }
     let keys = s.run(&["list-keys", "-T", "prefix"]).1;
-    if !keys.contains("fork.sh") {
+    if !keys.contains("tmux-plugin 'fork'") {
         return Err("the plugin bound no fork key".into());
     }
     let spawned = processes_during(&s, || {

@@ -579,6 +579,7 @@ fn secrets_in_a_file_are_masked_before_they_are_sent_or_stored() {
 /// tmux with an attached client.
 #[test]
 fn what_is_on_screen_after_clear_is_attached() {
+    panechat_e2e::needs!("tmux");
     let fake = FakeProvider::start();
     let env = TestEnv::new();
     env.use_openai(&fake.base_url_openai());

@@ -100,6 +100,7 @@ fn two_clients(z: &mut Zellij, env: &TestEnv, right: u64) -> (u64, u64, OtherCli
 
 #[test]
 fn each_key_acts_only_for_the_client_that_pressed_it() {
+    panechat_e2e::needs!("zellij");
     let (env, _fake) = setup();
     let mut z = Zellij::start(&env, Opts::default());
     let right = two_topics(&z);
@@ -224,6 +225,7 @@ fn new_pane_named(z: &Zellij, n: usize, name: &str) -> u64 {
 
 #[test]
 fn forks_are_ordinary_panes_beside_their_parent_and_popups_say_what_they_are() {
+    panechat_e2e::needs!("zellij");
     let (env, _fake) = setup();
     let mut z = Zellij::start(
         &env,
@@ -346,6 +348,7 @@ fn the_question(z: &Zellij) -> (Value, String) {
 
 #[test]
 fn the_lock_question_lives_as_long_as_the_lock_in_the_asking_panes_tab() {
+    panechat_e2e::needs!("zellij");
     let (env, _fake) = setup();
     let mut z = Zellij::start(&env, Opts::default());
     z.wait_prompt(0);
@@ -430,6 +433,7 @@ fn the_lock_question_lives_as_long_as_the_lock_in_the_asking_panes_tab() {
 
 #[test]
 fn ctrl_c_while_the_ask_pane_streams_cancels_and_keeps_the_pane_until_a_key() {
+    panechat_e2e::needs!("zellij");
     let (env, fake) = setup();
     // The ask pane's capture of the screen takes a second (a `zellij` that waits before
     // `dump-screen --full`), so what is typed at once arrives while it gathers.

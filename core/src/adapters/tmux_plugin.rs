@@ -13,6 +13,8 @@
 //! `run-shell` commands, a hook) are quoted for each layer by the functions below.
 
 use std::collections::HashMap;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
 
 use super::tmux::{parse_version, shell_quote, POPUP_TITLE_AND_ENV};
 
@@ -794,6 +796,41 @@ pub fn plan(f: &Found, bin: &str) -> Plan {
     }
     l.notice_skipped();
     l.plan
+}
+
+/// Whether `path` names an executable file.
+fn executable(path: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Loads the plugin: one tmux call reads what it needs, one applies the plan (this process
+/// becomes that tmux). `bin` is this binary; `@panechat-bin`, when set to an executable, is
+/// the one the keys run.
+pub fn load(bin: &str) -> crate::Result<i32> {
+    let out = Command::new("tmux")
+        .args(query_args())
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| crate::Error::Other(format!("cannot run tmux: {e}")))?;
+    let found = parse(&String::from_utf8_lossy(&out.stdout));
+    let chosen = found
+        .opt
+        .get(BIN.name)
+        .filter(|b| !b.is_empty() && executable(b))
+        .map_or(bin, String::as_str)
+        .to_string();
+    let plan = plan(&found, &chosen);
+    let mut tmux = Command::new("tmux");
+    tmux.args(&plan.cmds).stdin(Stdio::null());
+    if !found.clients.is_empty() && !plan.skipped.is_empty() {
+        // A client may go away before the notice reaches it; that is no failure of the load.
+        let _ = tmux.status();
+        return Ok(0);
+    }
+    let err = tmux.exec();
+    Err(crate::Error::Other(format!("cannot run tmux: {err}")))
 }
 
 /// The work a key (or a tmux-resurrect hook) hands to `panechat tmux-plugin`.

@@ -3,11 +3,10 @@
 //! `panechat tmux-plugin ACTION` does what its keys and tmux-resurrect hooks ask. What to tell
 //! tmux is decided in [`panechat::adapters::tmux_plugin`]; this module runs tmux and panechat.
 
-use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
 use panechat::adapters::tmux::{format_escape, RealTmux, Tmux};
-use panechat::adapters::tmux_plugin::{self, Action, BIN, RESURRECT_FILE};
+use panechat::adapters::tmux_plugin::{self, Action, RESURRECT_FILE};
 use panechat::env::Env;
 use panechat::paths::Paths;
 use panechat::{Error, Result};
@@ -30,39 +29,9 @@ pub struct PluginArgs {
     args: Vec<String>,
 }
 
-/// Whether `path` names an executable file.
-fn executable(path: &str) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-/// Loads the plugin: one tmux call reads what it needs, one applies the plan (this process
-/// becomes that tmux). `bin` is this binary; `@panechat-bin`, when set to an executable, is
-/// the one the keys run.
+/// Loads the plugin (see [`tmux_plugin::load`]).
 pub fn load(bin: &str) -> Result<i32> {
-    let out = Command::new("tmux")
-        .args(tmux_plugin::query_args())
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .map_err(|e| Error::Other(format!("cannot run tmux: {e}")))?;
-    let found = tmux_plugin::parse(&String::from_utf8_lossy(&out.stdout));
-    let chosen = found
-        .opt
-        .get(BIN.name)
-        .filter(|b| !b.is_empty() && executable(b))
-        .map_or(bin, String::as_str)
-        .to_string();
-    let plan = tmux_plugin::plan(&found, &chosen);
-    let mut tmux = Command::new("tmux");
-    tmux.args(&plan.cmds).stdin(Stdio::null());
-    if !found.clients.is_empty() && !plan.skipped.is_empty() {
-        // A client may go away before the notice reaches it; that is no failure of the load.
-        let _ = tmux.status();
-        return Ok(0);
-    }
-    let err = tmux.exec();
-    Err(Error::Other(format!("cannot run tmux: {err}")))
+    tmux_plugin::load(bin)
 }
 
 /// This binary, for the commands an action runs.

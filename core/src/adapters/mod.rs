@@ -13,6 +13,13 @@ use crate::env::Env;
 use crate::session::{innermost_multiplexer, Multiplexer};
 use crate::title::pane_text;
 
+/// Waits (at most `max`) for what this process handed to the multiplexers and is still on its
+/// way: Zellij pane states sent by detached processes that may need sending again. Returns at
+/// once when nothing is in flight (tmux and WezTerm states are delivered as they are made).
+pub fn settle(max: std::time::Duration) {
+    zellij::settle(max);
+}
+
 /// The bytes that set the terminal title to `panechat: <label>` (nothing but `panechat` while
 /// the pane has no conversation).
 pub fn osc2(label: &str) -> Vec<u8> {

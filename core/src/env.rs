@@ -100,3 +100,9 @@ impl Env {
         std::env::var(name).ok().filter(|s| !s.is_empty())
     }
 }
+
+/// This binary's path (for what it runs again: watchers, popups, the plugins' keys), or
+/// `panechat` (found on `PATH`) when the system cannot say.
+pub fn this_binary() -> std::path::PathBuf {
+    std::env::current_exe().unwrap_or_else(|_| "panechat".into())
+}

@@ -43,10 +43,8 @@ pub struct Args {
 
 /// This binary's path, for the snippets (falls back to `panechat` on PATH).
 fn exe() -> String {
-    std::env::current_exe()
-        .ok()
-        .and_then(|p| p.to_str().map(str::to_string))
-        .unwrap_or_else(|| "panechat".into())
+    let p = panechat::env::this_binary();
+    p.to_str().map_or_else(|| "panechat".into(), str::to_string)
 }
 
 /// Where `init zellij` says the plugin lives when `--plugin` is not given:

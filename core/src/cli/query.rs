@@ -725,7 +725,7 @@ fn new_settings(new: &NewConversation) -> NewSettings {
 fn spawn_watcher(ctx: &Ctx, reg: &Registration) -> Option<std::os::fd::OwnedFd> {
     use std::os::unix::process::CommandExt;
     let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ok()?;
-    let exe = std::env::current_exe().ok()?;
+    let exe = panechat::env::this_binary();
     let run = reg.run();
     let mut cmd = std::process::Command::new(exe);
     cmd.args([
@@ -1200,9 +1200,7 @@ fn ask(
     use panechat::session::Multiplexer;
     let mux = panechat::session::innermost_multiplexer(&ctx.env);
     if cfg.lock_prompt != PromptMode::Inline && mux.is_some() {
-        let exe = std::env::current_exe()
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_else(|_| "panechat".into());
+        let exe = panechat::env::this_binary().to_string_lossy().into_owned();
         let mut argv = vec![
             exe,
             "lock-prompt".into(),

@@ -36,7 +36,7 @@ pub fn load(bin: &str) -> Result<i32> {
 
 /// This binary, for the commands an action runs.
 fn this_binary() -> std::path::PathBuf {
-    std::env::current_exe().unwrap_or_else(|_| "panechat".into())
+    panechat::env::this_binary()
 }
 
 /// Runs `panechat ARGS` as the pane `pane` (run-shell gives no `TMUX_PANE`; the pane's tells

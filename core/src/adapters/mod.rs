@@ -45,6 +45,20 @@ pub enum LockAnswer {
 }
 
 impl LockAnswer {
+    /// Every answer, as written on a command line.
+    pub const NAMES: [&'static str; 4] = ["wait", "new", "fork", "cancel"];
+
+    /// The answer `name` (one of [`LockAnswer::NAMES`]) stands for.
+    pub fn from_name(name: &str) -> Option<LockAnswer> {
+        Some(match name {
+            "wait" => LockAnswer::Wait,
+            "new" => LockAnswer::New,
+            "fork" => LockAnswer::Fork,
+            "cancel" => LockAnswer::Cancel,
+            _ => return None,
+        })
+    }
+
     /// Exit status of `panechat lock-prompt` for this answer (the popup protocol).
     pub fn exit_code(self) -> i32 {
         match self {

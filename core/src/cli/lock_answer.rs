@@ -1,6 +1,7 @@
 //! `panechat lock-answer TOKEN wait|new|fork|cancel`: answers a lock question asked through a
 //! plugin (the WezTerm overlay), and the query's side of that channel ([`ask_plugin`]).
 
+use clap::builder::TypedValueParser as _;
 use std::io::{IsTerminal, Write};
 
 use panechat::adapters::{wezterm, LockAnswer};
@@ -12,38 +13,20 @@ use super::Ctx;
 /// The user var that carries the question to the plugin.
 pub const USER_VAR: &str = "panechat_question";
 
-/// An answer on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Answer {
-    /// Keep waiting for the lock.
-    Wait,
-    /// Start a new conversation.
-    New,
-    /// Fork the locked conversation.
-    Fork,
-    /// Give up.
-    Cancel,
-}
-
 /// `panechat lock-answer TOKEN ANSWER`
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The question's token (from the user var panechat_question).
     token: String,
     /// wait, new, fork or cancel.
-    #[arg(value_enum)]
-    answer: Answer,
+    #[arg(value_parser = clap::builder::PossibleValuesParser::new(LockAnswer::NAMES)
+        .map(|s| LockAnswer::from_name(&s).expect("one of the names")))]
+    answer: LockAnswer,
 }
 
 /// Runs the command.
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
-    let a = match args.answer {
-        Answer::Wait => LockAnswer::Wait,
-        Answer::New => LockAnswer::New,
-        Answer::Fork => LockAnswer::Fork,
-        Answer::Cancel => LockAnswer::Cancel,
-    };
-    question::answer(&ctx.paths, &args.token, a)?;
+    question::answer(&ctx.paths, &args.token, args.answer)?;
     Ok(0)
 }
 

@@ -35,20 +35,23 @@ pub struct Holder {
     pub pane: crate::session::PaneRef,
     /// When it took the lock (RFC 3339).
     pub since: String,
-    /// What it is doing (`query`, `rename`, `rm`, …).
-    pub command: String,
+    /// What it is doing.
+    pub command: crate::runs::RunKind,
 }
 
 impl Holder {
     /// This process, holding a lock for `command` in `session`.
-    pub fn this_process(session: &crate::session::Session, command: &str) -> Holder {
+    pub fn this_process(
+        session: &crate::session::Session,
+        command: crate::runs::RunKind,
+    ) -> Holder {
         let pid = std::process::id();
         Holder {
             pid,
             start: crate::session::process_start_time(pid).unwrap_or(0),
             pane: session.pane_ref(),
             since: crate::time::now_rfc3339(),
-            command: command.to_string(),
+            command,
         }
     }
 
@@ -274,7 +277,7 @@ mod tests {
                 pane: Some("%3".into()),
             },
             since: crate::time::now_rfc3339(),
-            command: "query".into(),
+            command: crate::runs::RunKind::Query,
         };
         g.write_holder(&h).unwrap();
         assert_eq!(read_holder(&p).unwrap(), h);

@@ -51,8 +51,38 @@ impl RunState {
     }
 }
 
-fn default_command() -> String {
-    "query".into()
+/// What a run (or a lock's holder) is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunKind {
+    /// `panechat q`: a question and its reply.
+    #[default]
+    Query,
+    /// `panechat rename`.
+    Rename,
+    /// `panechat rm`.
+    Rm,
+    /// Something a newer panechat does.
+    #[serde(other)]
+    Other,
+}
+
+impl RunKind {
+    /// `query`, `rename`, `rm`, `other`: as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Query => "query",
+            RunKind::Rename => "rename",
+            RunKind::Rm => "rm",
+            RunKind::Other => "other",
+        }
+    }
+}
+
+impl std::fmt::Display for RunKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A registered run.
@@ -66,8 +96,8 @@ pub struct Run {
     #[serde(flatten)]
     pub pane: PaneRef,
     /// What it does: `query`, or a short write (`rename`, `rm`).
-    #[serde(default = "default_command")]
-    pub command: String,
+    #[serde(default)]
+    pub command: RunKind,
     /// Conversation id (empty until resolved).
     pub conversation: String,
     /// State.
@@ -97,7 +127,7 @@ impl Registration {
     pub fn register(
         paths: &Paths,
         session: &Session,
-        command: &str,
+        command: RunKind,
         conversation: &str,
         state: RunState,
         provider: &str,
@@ -111,7 +141,7 @@ impl Registration {
             pid,
             start,
             pane: session.pane_ref(),
-            command: command.to_string(),
+            command,
             conversation: conversation.to_string(),
             state,
             since: now.clone(),

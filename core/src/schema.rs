@@ -85,7 +85,7 @@ pub struct RunItem {
     /// `waiting`, `streaming`, `titling`, or `idle` for a short write.
     pub state: Activity,
     /// What it does (`query`, `rename`, `rm`).
-    pub command: String,
+    pub command: crate::runs::RunKind,
     /// When it started.
     pub since: String,
     /// When its state last changed.
@@ -102,7 +102,7 @@ impl From<&Run> for RunItem {
             pid: r.pid,
             conversation: r.conversation.clone(),
             state: Activity::of_run(r.state),
-            command: r.command.clone(),
+            command: r.command,
             since: r.since.clone(),
             state_since: r.state_since.clone(),
             provider: r.provider.clone(),

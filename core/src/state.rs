@@ -64,8 +64,8 @@ pub struct HeldBy {
     pub pane: PaneRef,
     /// Its process id.
     pub pid: u32,
-    /// What it is doing (`query`, `rename`, `rm`).
-    pub command: String,
+    /// What it is doing.
+    pub command: crate::runs::RunKind,
     /// Since when it holds the lock (RFC 3339).
     pub since: String,
 }
@@ -91,7 +91,7 @@ pub fn holder(runs: &[Run], id: &str, except: Option<&PaneRef>) -> Option<HeldBy
         .map(|r| HeldBy {
             pane: r.pane.clone(),
             pid: r.pid,
-            command: r.command.clone(),
+            command: r.command,
             since: if r.state_since.is_empty() {
                 r.since.clone()
             } else {
@@ -157,7 +157,7 @@ pub fn pane_state(
     let own = runs
         .iter()
         .rev()
-        .filter(|r| r.pane.session == pane.session && r.command == "query")
+        .filter(|r| r.pane.session == pane.session && r.command == crate::runs::RunKind::Query)
         .find_map(|r| ConversationId::from_trusted(&r.conversation).map(|id| (id, r.state)));
     let (conversation, activity) = match own {
         Some((id, state)) => (Some(id), Activity::of_run(state)),
@@ -203,12 +203,12 @@ mod tests {
         }
     }
 
-    fn run(p: &PaneRef, conv: &str, state: RunState, command: &str) -> Run {
+    fn run(p: &PaneRef, conv: &str, state: RunState, command: crate::runs::RunKind) -> Run {
         Run {
             pid: 42,
             start: 1,
             pane: p.clone(),
-            command: command.into(),
+            command,
             conversation: conv.into(),
             state,
             since: "2026-01-01T00:00:00Z".into(),
@@ -262,7 +262,12 @@ mod tests {
             (RunState::Streaming, Activity::Streaming),
             (RunState::GeneratingTitle, Activity::Titling),
         ] {
-            let s = pane_state(&p, Some(&b), &[run(&p, A, state, "query")], &summary);
+            let s = pane_state(
+                &p,
+                Some(&b),
+                &[run(&p, A, state, crate::runs::RunKind::Query)],
+                &summary,
+            );
             assert_eq!(s.conversation.as_ref(), Some(&a));
             assert_eq!(s.activity, act);
             assert_eq!(s.held_by, None, "its own run is not another holder");
@@ -277,7 +282,12 @@ mod tests {
         let s = pane_state(
             &me,
             Some(&a),
-            &[run(&other, A, RunState::Streaming, "query")],
+            &[run(
+                &other,
+                A,
+                RunState::Streaming,
+                crate::runs::RunKind::Query,
+            )],
             &summary,
         );
         assert_eq!(s.activity, Activity::Idle);
@@ -288,20 +298,41 @@ mod tests {
         let s = pane_state(
             &me,
             Some(&a),
-            &[run(&other, A, RunState::Writing, "rename")],
+            &[run(
+                &other,
+                A,
+                RunState::Writing,
+                crate::runs::RunKind::Rename,
+            )],
             &summary,
         );
-        assert_eq!(s.held_by.expect("held by rename").command, "rename");
+        assert_eq!(
+            s.held_by.expect("held by rename").command,
+            crate::runs::RunKind::Rename
+        );
         // Waiting for the lock is not holding it.
         let s = pane_state(
             &me,
             Some(&a),
-            &[run(&other, A, RunState::WaitingForLock, "query")],
+            &[run(
+                &other,
+                A,
+                RunState::WaitingForLock,
+                crate::runs::RunKind::Query,
+            )],
             &summary,
         );
         assert_eq!(s.held_by, None);
         assert_eq!(
-            conversation_activity(&[run(&other, A, RunState::WaitingForLock, "query")], A),
+            conversation_activity(
+                &[run(
+                    &other,
+                    A,
+                    RunState::WaitingForLock,
+                    crate::runs::RunKind::Query
+                )],
+                A
+            ),
             Activity::Waiting
         );
     }

@@ -386,7 +386,7 @@ mod tests {
                     pane: Some("%4".into()),
                 },
                 pid: 1,
-                command: "query".into(),
+                command: crate::runs::RunKind::Query,
                 since: String::new(),
             }),
         };

@@ -423,7 +423,7 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> Result<i32> {
     let mut reg = Registration::register(
         &ctx.paths,
         &session,
-        "query",
+        panechat::runs::RunKind::Query,
         summary.id.as_str(),
         RunState::WaitingForLock,
         pcfg.kind.as_str(),
@@ -444,7 +444,10 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> Result<i32> {
     };
     summary = locked_summary;
     fresh = locked_fresh;
-    guard.write_holder(&lock::Holder::this_process(&session, "query"))?;
+    guard.write_holder(&lock::Holder::this_process(
+        &session,
+        panechat::runs::RunKind::Query,
+    ))?;
     if fresh.is_some() && ctx.store.exists(&summary.id) {
         // Created meanwhile by another attempt at the same message.
         fresh = None;

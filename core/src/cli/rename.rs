@@ -36,11 +36,14 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     let cfg = ctx.config()?;
     let session = ctx.session()?;
     let mut guard = super::rm::lock_for_write(ctx, &id, cfg.lock_wait)?;
-    guard.write_holder(&panechat::lock::Holder::this_process(&session, "rename"))?;
+    guard.write_holder(&panechat::lock::Holder::this_process(
+        &session,
+        panechat::runs::RunKind::Rename,
+    ))?;
     let reg = Registration::register(
         &ctx.paths,
         &session,
-        "rename",
+        panechat::runs::RunKind::Rename,
         id.as_str(),
         RunState::Writing,
         "",

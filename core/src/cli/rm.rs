@@ -130,11 +130,14 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     };
     for id in &ids {
         let mut guard = lock_for_write(ctx, id, cfg.lock_wait)?;
-        guard.write_holder(&lock::Holder::this_process(&here, "rm"))?;
+        guard.write_holder(&lock::Holder::this_process(
+            &here,
+            panechat::runs::RunKind::Rm,
+        ))?;
         let reg = Registration::register(
             &ctx.paths,
             &here,
-            "rm",
+            panechat::runs::RunKind::Rm,
             id.as_str(),
             RunState::Writing,
             "",

@@ -23,11 +23,11 @@ find_bin
 # No binary: the keys say how to get one, instead of failing silently.
 clone=${here%/tmux-scripts}
 msg="panechat binary not found. Install it: cargo install --locked --path $clone/core (or set @panechat-bin), then reload tmux.conf"
-cmds=()
-for o in fork:F pick:P new:N ask:A; do
-	key=$(tmux show-option -gqv "@panechat-${o%%:*}-key")
-	key=${key:-${o#*:}}
-	[ "$key" = none ] || cmds+=(bind-key -T prefix "$key" display-message "${msg//\#/##}" \;)
+for o in fork:F pick:P new:N ask:A; do # a key set to "" or none, or bound by you, is left alone
+	name=@panechat-${o%%:*}-key key=${o#*:}
+	[ -n "$(tmux show-option -gq "$name")" ] && key=$(tmux show-option -gqv "$name")
+	case $key in "" | none) continue ;; esac
+	now=$(tmux list-keys -T prefix "$key" 2>/dev/null) && [[ $now != *panechat* ]] && continue
+	tmux bind-key -T prefix "$key" display-message "${msg//\#/##}"
 done
-[ ${#cmds[@]} -gt 0 ] && tmux "${cmds[@]:0:${#cmds[@]}-1}"
 exit 0

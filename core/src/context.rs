@@ -178,17 +178,30 @@ fn trim_lines(s: &str) -> String {
 }
 
 /// Drops the command line that asked from the captured text of the pane the command runs in:
-/// the last line among the last three that mentions `name` (the program as invoked) or the
-/// start of `message` (the question as typed, when it has 3 characters or more: what a shell
-/// function or an alias was given), and everything after it. When no line does, the command
-/// line is not on the screen (`clear; echo x; panechat q --pane`, a script, a key binding) and
+/// the last line among the last three that mentions `name` (the program as invoked) or shows
+/// the start of `message` as a command's argument (the question as typed, when it has 3
+/// characters or more: what a shell function or an alias was given), and everything after it.
+/// An argument follows a command word: something before it on the line, then a blank or a
+/// quote, and not a diagnostic's `file:line: ` prefix, so output that the question quotes (an
+/// error pasted into it) is not taken for the command line. When no line asks, the command line
+/// is not on the screen (`clear; echo x; panechat q --pane`, a script, a key binding) and
 /// nothing is dropped: the last line is output the person sees.
 pub fn drop_asking_line(text: &str, name: &str, message: &str) -> String {
     let lines: Vec<&str> = text.split('\n').collect();
     let probe: String = message.trim().chars().take(16).collect();
+    let as_argument = |line: &str| {
+        line.match_indices(probe.as_str()).any(|(at, _)| {
+            let before = line[..at].trim_end_matches(['\'', '"']);
+            let words = before.trim_end();
+            before.len() > words.len()
+                && !words.is_empty()
+                && !words.ends_with(':')
+                && (before.len() < line[..at].len() || before.ends_with(char::is_whitespace))
+        })
+    };
     let asks = |line: &str| {
         (!name.is_empty() && line.contains(name))
-            || (probe.chars().count() >= 3 && line.contains(probe.as_str()))
+            || (probe.chars().count() >= 3 && as_argument(line))
     };
     let from = lines.len().saturating_sub(3);
     match (from..lines.len()).rev().find(|&i| asks(lines[i])) {
@@ -1476,6 +1489,22 @@ mod tests {
         assert_eq!(drop_asking_line("a\nb", "panechat", ""), "a\nb");
         // A question of fewer than 3 characters is not looked for (it would match output).
         assert_eq!(drop_asking_line("x", "panechat", "x"), "x");
+        // Output the question quotes is not its command line (`clear; make; panechat q
+        // --pane "error…"`): an error at the start of a line, or after a diagnostic's prefix.
+        let out = "   Compiling x\nerror[E0425]: cannot find value `count` in this scope\n --> src/main.rs:3:5";
+        assert_eq!(
+            drop_asking_line(
+                out,
+                "panechat",
+                "error[E0425]: cannot find value `count`, why?"
+            ),
+            out
+        );
+        let out = "cc main.c\nmain.c:3:5: error: 'count' undeclared";
+        assert_eq!(
+            drop_asking_line(out, "panechat", "error: 'count' undeclared"),
+            out
+        );
     }
 
     #[test]

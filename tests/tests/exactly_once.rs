@@ -374,6 +374,45 @@ fn rm_that_fails_after_the_delete_says_it_deleted_and_exits_0() {
 }
 
 #[test]
+fn rm_that_fails_to_tidy_the_sessions_still_frees_the_lock() {
+    panechat_e2e::needs!("strace");
+    let (env, _fake) = setup();
+    env.run(["q", "--new", "doomed"]).ok();
+    let id = active(&env, "test");
+    env.run_in("other", ["use", &id]).ok();
+    // Making the other session forget the conversation fails.
+    let mapping = std::fs::read_dir(env.home().join("state/sessions"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.extension().is_some_and(|e| e == "json")
+                && std::fs::read_to_string(p).is_ok_and(|t| t.contains("\"other\""))
+        })
+        .expect("the other session's mapping file");
+    let mapping = mapping.display().to_string();
+    let r = env.run_traced(
+        &[
+            "-f",
+            "-o",
+            "/dev/null",
+            "-P",
+            &mapping,
+            // (Its first two opens list the sessions; the third is the forgetting.)
+            "-e",
+            "inject=openat:error=EIO:when=3",
+        ],
+        ["rm", "--yes", &id],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("warning"), "{}", r.stderr);
+    let lock = env.home().join("state/locks").join(format!("{id}.lock"));
+    assert!(
+        !lock.exists(),
+        "the lock of the deleted conversation is left to take"
+    );
+}
+
+#[test]
 fn fork_into_a_session_it_cannot_name_makes_no_orphan() {
     let (env, _fake) = setup();
     env.run(["q", "--new", "source"]).ok();

@@ -177,9 +177,17 @@ fn without_the_binary_the_keys_say_how_to_get_it() {
         .status()
         .unwrap();
     assert!(st.success());
+    // The user's own prefix P stays theirs, and a key set to "" is not bound.
+    w.tmux
+        .ok(&["bind-key", "P", "display-message", "users own P"]);
+    w.tmux.ok(&["set-option", "-g", "@panechat-new-key", ""]);
+    let keys_before = prefix_keys(&w);
     let script = clone.join("tmux-scripts/panechat.tmux");
     let (ok, out, err) = w.tmux.run(&["run-shell", &script.display().to_string()]);
     assert!(ok, "loading the plugin failed: {out}{err}");
+    let keys = prefix_keys(&w);
+    assert_eq!(key_line(&keys, "P"), key_line(&keys_before, "P"));
+    assert_eq!(key_line(&keys, "N"), key_line(&keys_before, "N"));
     w.attach(&env, 200, 30);
     w.prefix("F");
     let s = w.wait_screen("binary not found");
@@ -841,7 +849,12 @@ fn hostile_titles_run_nothing_and_restyle_nothing_anywhere() {
 fn resurrect_hooks_give_each_pane_its_conversation_back_after_a_restart() {
     panechat_e2e::needs!("tmux");
     let (env, _fake) = setup();
+    // The table the user named is a link (kept in their dotfiles): it stays one.
     let file = env.root.join("panes.tsv");
+    let target = env.root.join("dotfiles/panes.tsv");
+    std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+    std::fs::write(&target, "").unwrap();
+    std::os::unix::fs::symlink(&target, &file).unwrap();
     let layout = |w: &World| {
         w.tmux
             .ok(&["split-window", "-h", "-t", "t:0", "bash --norc --noprofile"]);
@@ -871,7 +884,8 @@ fn resurrect_hooks_give_each_pane_its_conversation_back_after_a_restart() {
             .tmux
             .ok(&["show-options", "-gv", "@resurrect-hook-post-save-all"]);
         w.tmux.ok(&["run-shell", &hook.trim().replace('#', "##")]);
-        assert!(file.exists());
+        assert!(file.is_symlink(), "the link was replaced");
+        assert_eq!(std::fs::read_to_string(&target).unwrap().lines().count(), 3);
         w.tmux.ok(&["kill-server"]);
     }
     // A new server (new pane ids, new server key), the same layout restored.

@@ -699,7 +699,7 @@ impl Loader<'_> {
             let theirs: Vec<&str> = cur
                 .split("; ")
                 .filter(|c| !c.trim().is_empty())
-                .filter(|c| !c.contains("tmux-plugin resurrect") && !c.contains("/resurrect.sh"))
+                .filter(|c| !is_panechat_resurrect_hook(c))
                 .collect();
             let mut value = theirs.join("; ");
             if !value.is_empty() {
@@ -709,6 +709,19 @@ impl Loader<'_> {
             self.set_global(&hook, &value);
         }
     }
+}
+
+/// Whether `cmd` is a tmux-resurrect hook a panechat load set: this one's, or an older
+/// panechat's (its bash script, from a clone's `tmux-scripts/` or the data directory's
+/// `tmux-plugin/`). A hook of the user's own, whatever its name, is not.
+fn is_panechat_resurrect_hook(cmd: &str) -> bool {
+    cmd.contains(" tmux-plugin resurrect ")
+        || [
+            "tmux-scripts/scripts/resurrect.sh'",
+            "tmux-plugin/scripts/resurrect.sh'",
+        ]
+        .iter()
+        .any(|old| cmd.contains(old))
 }
 
 /// The tmux commands that load the plugin for the binary `bin` (see the module's docs).
@@ -1132,7 +1145,8 @@ mod tests {
         let mut f = found(303);
         f.opt.insert(
             "@resurrect-hook-post-save-all".into(),
-            "my-save; '/old/tmux-scripts/scripts/resurrect.sh' save".into(),
+            "my-save; ~/bin/resurrect.sh save; '/old/tmux-scripts/scripts/resurrect.sh' save"
+                .into(),
         );
         let p = plan(&f, "/b");
         let i = p
@@ -1140,7 +1154,10 @@ mod tests {
             .iter()
             .position(|a| a == "@resurrect-hook-post-save-all")
             .unwrap();
-        assert_eq!(p.cmds[i + 1], "my-save; '/b' tmux-plugin resurrect save");
+        assert_eq!(
+            p.cmds[i + 1],
+            "my-save; ~/bin/resurrect.sh save; '/b' tmux-plugin resurrect save"
+        );
         // Loaded again: nothing stacks.
         f.opt.insert(
             "@resurrect-hook-post-save-all".into(),

@@ -150,13 +150,12 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         // The delete is durable from here: whatever fails after it is said as a warning, and
         // the command still succeeds (the conversation is gone).
         let mut affected = Vec::new();
-        let after =
-            forget_everywhere(ctx, id, &mut affected, &mut result.sessions).and_then(|()| {
-                // Unlink while holding: waiters see the conversation is gone instead of
-                // recreating it.
-                drop(reg);
-                guard.unlink()
-            });
+        let forgot = forget_everywhere(ctx, id, &mut affected, &mut result.sessions);
+        // Unlink while holding, whatever happened above: waiters see the conversation is gone
+        // instead of taking the lock of a deleted one.
+        drop(reg);
+        let unlinked = guard.unlink();
+        let after = forgot.and(unlinked);
         ctx.publish_sessions(&affected);
         if !args.json {
             ctx.note(&format!("deleted {id}"));

@@ -188,7 +188,8 @@ fn resurrect_file(tmux: &dyn Tmux) -> Result<std::path::PathBuf> {
         .map(|s| s.trim_end_matches('\n').to_string())
         .filter(|s| !s.is_empty());
     Ok(match set {
-        Some(f) => f.into(),
+        // A table of the user's choosing may be a link (dotfiles): its target is the table.
+        Some(f) => std::fs::canonicalize(&f).unwrap_or_else(|_| f.into()),
         None => Paths::resolve(&Env::capture())?
             .data
             .join("tmux-resurrect.tsv"),
@@ -229,7 +230,12 @@ fn resurrect_save(tmux: &dyn Tmux) -> Result<i32> {
 /// Gives each restored pane the conversation its place had.
 fn resurrect_restore(tmux: &dyn Tmux) -> Result<i32> {
     let file = resurrect_file(tmux)?;
-    let Ok(table) = panechat::files::read_to_string(&file) else {
+    // The user may keep the table anywhere, through a link too; only a regular file is read
+    // (a FIFO would hang the hook).
+    if !std::fs::metadata(&file).is_ok_and(|m| m.is_file()) {
+        return Ok(0);
+    }
+    let Ok(table) = std::fs::read_to_string(&file) else {
         return Ok(0);
     };
     let Some(list) = tmux.output(

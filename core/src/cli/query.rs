@@ -1338,19 +1338,18 @@ fn zellij_question(
             }
             look = Instant::now() + Duration::from_millis(500);
             match zellij::panes_running(&token) {
-                Some(n) if n > 0 && n >= seen => (seen, unanswered) = (n, 0),
-                Some(n) => {
+                // (A copy closed while another is still up, a late duplicate closed by the
+                // user: the question is still asked.)
+                Some(n) if n > 0 => (seen, unanswered) = (n, 0),
+                Some(_) => {
                     if let Some(a) = answered() {
                         end(&mut child);
                         zellij::close_panes_running(&token);
                         return Ok(Some(Asked::Answer(a)));
                     }
                     if seen > 0 || pending.shown() {
-                        // Closed by the user (Ctrl p x) without an answer: cancel.
+                        // Every copy closed by the user (Ctrl p x) without an answer: cancel.
                         end(&mut child);
-                        if n > 0 {
-                            zellij::close_panes_running(&token);
-                        }
                         return Ok(Some(Asked::Answer(LockAnswer::Cancel)));
                     }
                     // (the pane of a `zellij run` that Zellij cut off can take seconds to show)

@@ -359,6 +359,8 @@ pub struct State {
     /// The client that pressed the last key bound to a plugin message ([`Input::KeyBy`]),
     /// until that message arrives.
     key_by: Option<u16>,
+    /// Whether Zellij has said who pressed a key at all ([`Input::KeyBy`]; not before 0.45).
+    keys_told: bool,
 }
 
 /// When [`State::reconcile`] renames.
@@ -727,6 +729,7 @@ impl State {
             Input::Key(k) => self.key(k),
             Input::KeyBy(client) => {
                 self.key_by = Some(client);
+                self.keys_told = true;
                 (Vec::new(), false)
             }
             Input::Visible(v) => {
@@ -802,8 +805,10 @@ impl State {
                 // Zellij sends a key's message to the instance of every client: the one of the
                 // client that pressed it acts (Zellij said who just before, see
                 // [`Input::KeyBy`]). A message from `zellij pipe` is acted on once, by the
-                // instance that acts for the session. Without word of who pressed (an older
-                // Zellij), every attached client's instance acts.
+                // instance that acts for the session. When Zellij does say who presses keys but
+                // not for this message (a second press in the same instant took the word of the
+                // first), that instance acts alone: once, if not surely for its client. Where
+                // Zellij never says (older versions), every attached client's instance acts.
                 let by = if cli.is_none() {
                     self.key_by.take()
                 } else {
@@ -811,7 +816,7 @@ impl State {
                 };
                 let mine = match by {
                     Some(client) => Some(client) == self.client,
-                    None => cli.is_none() || self.leader,
+                    None => self.leader || (cli.is_none() && !self.keys_told),
                 };
                 if mine {
                     // (acted on when Zellij says which pane this client has focused)

@@ -1407,6 +1407,36 @@ fn a_key_acts_only_in_the_instance_of_the_client_that_pressed_it() {
         ),
         "{fx:?}"
     );
+    // Two presses in one instant (client 2's, then client 1's) before either message: the
+    // word of who pressed is one slot (another plugin's keys fill it too, so the newest
+    // press is the one that counts), and a message that finds it empty is acted on by the
+    // instance that acts for the session alone, so each press makes one fork, never two.
+    drive(&mut s, Input::KeyBy(2), &mut h);
+    drive(&mut s, Input::KeyBy(1), &mut h);
+    drive(&mut s, pipe(PIPE_FORK, ""), &mut h);
+    assert_eq!(h.take().len(), 1);
+    let before = s.clone();
+    drive(&mut s, pipe(PIPE_FORK, ""), &mut h);
+    assert_eq!(h.take().len(), 1, "this instance acts for the session");
+    // Client 2's instance, told the same, acts on neither: one fork per press, not two.
+    let mut s2 = before;
+    let mine: Vec<Client> = h
+        .clients
+        .clone()
+        .unwrap()
+        .into_iter()
+        .map(|mut c| {
+            c.current = c.id == 2;
+            c
+        })
+        .collect();
+    drive(&mut s2, Input::Clients(mine), &mut h);
+    h.take();
+    drive(&mut s2, Input::KeyBy(2), &mut h);
+    drive(&mut s2, Input::KeyBy(1), &mut h);
+    drive(&mut s2, pipe(PIPE_FORK, ""), &mut h);
+    drive(&mut s2, pipe(PIPE_FORK, ""), &mut h);
+    assert!(h.take().is_empty(), "client 2's instance forked too");
     // Each press is one message: the next message with no word of who pressed it (a message
     // from `zellij pipe`) is acted on only by the instance that acts for the session (this one:
     // client 1 has the smallest id).

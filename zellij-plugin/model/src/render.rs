@@ -38,8 +38,12 @@ pub fn render(state: &State, rows: usize, cols: usize, now: i64) -> Vec<String> 
             out.push(fit(s, cols));
         }
         if state.granted == Some(true) {
-            // (seen when another client opened its picker in this tab)
-            out.push(fit("another client's pane picker · Esc closes it", cols));
+            // (seen when another client opened its picker in this tab, or the plugin's pane
+            // was opened by hand)
+            out.push(fit(
+                "no picker of yours is open here · Esc hides this pane for every client",
+                cols,
+            ));
         }
     }
     out.truncate(rows);

@@ -44,3 +44,58 @@ fn init_zellij_looks_for_the_plugin_under_zellij_config_dir() {
     );
     assert!(text.contains(&want), "{want} not in:\n{text}");
 }
+
+/// Waits for the picker, opened with Alt m on the client.
+#[track_caller]
+fn open_picker(z: &mut Zellij) {
+    z.keys(b"\x1bm");
+    z.wait_for("the picker", Duration::from_secs(10), |z| {
+        z.plugin_screen().contains("panechat ·")
+    });
+}
+
+/// Whether the plugin's pane is hidden (the picker is closed).
+fn picker_closed(z: &Zellij) -> bool {
+    z.panes()
+        .iter()
+        .any(|p| p["plugin_url"] == "panechat" && p["is_suppressed"] == true)
+}
+
+#[test]
+fn cjk_typed_into_the_pickers_filter_arrives_whole() {
+    let (env, _fake) = setup();
+    let mut z = Zellij::start(&env, Opts::default());
+    z.wait_prompt(0);
+    z.wait_plugin_ready();
+    z.type_line(0, "panechat q --new 'one [[title:漢字 notes]]'");
+    z.wait_for("pane 0 renamed", Duration::from_secs(20), |z| {
+        z.title(0) == "💬 漢字 notes"
+    });
+    open_picker(&mut z);
+    z.keys("漢字".as_bytes());
+    z.wait_for(
+        "the filter with the CJK text",
+        Duration::from_secs(10),
+        |z| {
+            let s = z.plugin_screen();
+            s.contains("filter: 漢字▏") && s.contains("1 of 1 panes")
+        },
+    );
+}
+
+#[test]
+fn alt_m_again_closes_the_picker() {
+    let (env, _fake) = setup();
+    let mut z = Zellij::start(&env, Opts::default());
+    z.wait_prompt(0);
+    z.wait_plugin_ready();
+    open_picker(&mut z);
+    z.keys(b"\x1bm");
+    z.wait_for(
+        "the picker closed by Alt m",
+        Duration::from_secs(10),
+        picker_closed,
+    );
+    // And it opens again with the next one.
+    open_picker(&mut z);
+}

@@ -13,7 +13,74 @@ struct Plugin {
     state: model::State,
 }
 
-register_plugin!(Plugin);
+// `register_plugin!(Plugin)`, except for `update`: zellij-tile 0.45.1 decodes a key's
+// character as its low byte only (`char_index as u8 as char`: 漢, U+6F22, arrives as `"`), so
+// key events are decoded here from the code point Zellij sent.
+thread_local! {
+    static STATE: std::cell::RefCell<Plugin> = std::cell::RefCell::new(Default::default());
+}
+
+fn main() {
+    std::panic::set_hook(Box::new(|info| {
+        report_panic(info);
+    }));
+}
+
+#[no_mangle]
+fn load() {
+    use zellij_tile::shim::plugin_api::action::ProtobufPluginConfiguration;
+    use zellij_tile::shim::prost::Message;
+    STATE.with(|state| {
+        let bytes: Vec<u8> = zellij_tile::shim::object_from_stdin().unwrap();
+        let cfg = ProtobufPluginConfiguration::decode(bytes.as_slice()).unwrap();
+        let cfg: BTreeMap<String, String> = BTreeMap::try_from(&cfg).unwrap();
+        state.borrow_mut().load(cfg);
+    });
+}
+
+#[no_mangle]
+pub fn update() -> bool {
+    use zellij_tile::shim::plugin_api::event::{ProtobufEvent, ProtobufEventPayload};
+    use zellij_tile::shim::plugin_api::key::ProtobufMainKey;
+    use zellij_tile::shim::prost::Message;
+    STATE.with(|state| {
+        let bytes: Vec<u8> = zellij_tile::shim::object_from_stdin().unwrap();
+        let event = ProtobufEvent::decode(bytes.as_slice()).unwrap();
+        let typed = match &event.payload {
+            Some(ProtobufEventPayload::KeyPayload(k)) => match k.main_key {
+                Some(ProtobufMainKey::Char(c)) => char::from_u32(c as u32),
+                _ => None,
+            },
+            _ => None,
+        };
+        let mut event: Event = event.try_into().unwrap();
+        if let (Event::Key(k), Some(c)) = (&mut event, typed) {
+            k.bare_key = BareKey::Char(c);
+        }
+        state.borrow_mut().update(event)
+    })
+}
+
+#[no_mangle]
+pub fn pipe() -> bool {
+    use zellij_tile::shim::plugin_api::pipe_message::ProtobufPipeMessage;
+    use zellij_tile::shim::prost::Message;
+    STATE.with(|state| {
+        let bytes: Vec<u8> = zellij_tile::shim::object_from_stdin().unwrap();
+        let message = ProtobufPipeMessage::decode(bytes.as_slice()).unwrap();
+        state.borrow_mut().pipe(message.try_into().unwrap())
+    })
+}
+
+#[no_mangle]
+pub fn render(rows: i32, cols: i32) {
+    STATE.with(|state| state.borrow_mut().render(rows as usize, cols as usize));
+}
+
+#[no_mangle]
+pub fn plugin_version() {
+    println!("{}", zellij_tile::prelude::VERSION);
+}
 
 /// Performs effects with `zellij-tile` calls.
 struct Zellij;

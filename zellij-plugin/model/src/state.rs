@@ -795,6 +795,13 @@ impl State {
                     redraw = self.picker.open;
                 }
             },
+            // While the picker shows, its key closes it at once: Zellij 0.45.1 lists no
+            // client while a client has the plugin's pane focused, so there is no client to
+            // wait for.
+            PIPE_PICK if self.picker.open => {
+                fx.push(self.close_picker());
+                redraw = true;
+            }
             PIPE_PICK | PIPE_FORK | PIPE_ASK if self.granted == Some(true) => {
                 // (acted on when Zellij says which pane this client has focused)
                 let key = match name {
@@ -936,6 +943,8 @@ impl State {
     /// Acts on a key's message (`pick`, `fork`, `ask`) for the pane `from` the client focused.
     fn key_message(&mut self, name: &str, from: Option<u32>) -> (Vec<Effect>, bool) {
         match name {
+            // The key toggles, as Zellij's own do.
+            PIPE_PICK if self.picker.open => (vec![self.close_picker()], true),
             PIPE_PICK => (self.open_picker(from), true),
             PIPE_FORK => (self.fork(from), false),
             _ => {

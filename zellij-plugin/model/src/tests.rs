@@ -931,6 +931,7 @@ fn a_sessions_listing_asked_for_before_a_state_message_does_not_overwrite_it() {
     assert_eq!(s.convs[&1].title.as_deref(), Some("Fresh"));
     assert_eq!(s.convs[&2].title.as_deref(), Some("Other"));
     // The next listing applies to pane 1 again.
+    drive(&mut s, Input::Key(Key::Esc), &mut h);
     drive(&mut s, pipe(PIPE_PICK, ""), &mut h);
     let context = h
         .take()
@@ -1359,4 +1360,15 @@ fn the_instance_of_a_client_that_left_ignores_keys() {
     }
     assert!(h.take().is_empty());
     assert!(!s.picker.open);
+}
+
+#[test]
+fn the_pick_key_toggles_the_picker() {
+    let (mut s, mut h) = ready(2, "[]");
+    drive(&mut s, pipe(PIPE_PICK, ""), &mut h);
+    assert!(s.picker.open);
+    assert!(h.take().contains(&Effect::Show));
+    drive(&mut s, pipe(PIPE_PICK, ""), &mut h);
+    assert!(!s.picker.open);
+    assert!(h.take().contains(&Effect::Hide));
 }

@@ -99,3 +99,45 @@ fn alt_m_again_closes_the_picker() {
     // And it opens again with the next one.
     open_picker(&mut z);
 }
+
+#[test]
+fn denied_permissions_say_in_full_how_to_grant_them() {
+    let (env, _fake) = setup();
+    let mut z = Zellij::start(
+        &env,
+        Opts {
+            grant: false,
+            ..Opts::default()
+        },
+    );
+    z.wait_for("the permission request", Duration::from_secs(20), |z| {
+        z.panes()
+            .iter()
+            .any(|p| p["plugin_url"] == "panechat" && p["is_suppressed"] == false)
+    });
+    // Zellij's question, in the plugin's pane, which has the focus: "n" denies.
+    z.keys(b"n");
+    z.wait_for("the question gone", Duration::from_secs(10), picker_closed);
+    // The picker then says why it cannot work, and how to fix it.
+    z.keys(b"\x1bm");
+    z.wait_for("the denial explained", Duration::from_secs(10), |z| {
+        z.plugin_screen().contains("permissions denied")
+    });
+    let screen = z.plugin_screen();
+    eprintln!("zellij: the plugin's pane after the denial:\n{screen}");
+    // Every word of the explanation is on screen, in order (wrapped, not cut).
+    let words: Vec<&str> = screen
+        .lines()
+        .flat_map(|l| l.split_whitespace())
+        .filter(|w| !w.chars().all(|c| "─│┌┐└┘".contains(c)))
+        .collect();
+    let text = words.join(" ");
+    for part in [
+        "permissions denied: panechat cannot read or rename panes.",
+        "delete this plugin's entry in ~/.cache/zellij/permissions.kdl",
+        "and reload",
+    ] {
+        assert!(text.contains(part), "{part:?} not in {text:?}\n{screen}");
+    }
+    assert!(!screen.contains('…'), "{screen}");
+}

@@ -4,7 +4,7 @@
 
 use crate::data;
 use crate::state::{Row, State};
-use crate::text::{fit, fit_right, inert, width};
+use crate::text::{fit, fit_right, inert, width, wrap};
 
 const BOLD: &str = "\x1b[1m";
 const DIM: &str = "\x1b[2m";
@@ -35,7 +35,7 @@ pub fn render(state: &State, rows: usize, cols: usize, now: i64) -> Vec<String> 
             cols,
         ));
         if let Some(s) = &state.status {
-            out.push(fit(s, cols));
+            out.extend(wrap(s, cols).iter().map(|l| fit(l, cols)));
         }
     }
     out.truncate(rows);
@@ -69,7 +69,14 @@ fn picker(state: &State, rows: usize, cols: usize, now: i64, out: &mut Vec<Strin
         state.picker.filter
     );
     out.push(format!("{BOLD}{}{RESET}", fit(&header, cols)));
-    let footer_lines = 1 + usize::from(state.status.is_some());
+    // The problem and the keys are wrapped, never cut: they say what to do.
+    let status = state
+        .status
+        .as_deref()
+        .map(|s| wrap(s, cols))
+        .unwrap_or_default();
+    let keys = wrap(KEYS, cols);
+    let footer_lines = keys.len() + status.len();
     let body = rows.saturating_sub(1 + footer_lines);
     // Column widths: tab, pane, conversation title (flexible), turns, age, state.
     let tab_w = 10.min(cols / 6);
@@ -120,16 +127,14 @@ fn picker(state: &State, rows: usize, cols: usize, now: i64, out: &mut Vec<Strin
             out.push(line);
         }
     }
-    if shown.is_empty() && body > 0 {
+    if shown.is_empty() && body > 0 && !state.picker.filter.is_empty() {
         out.push(fit("  no pane matches the filter", cols));
     }
     while out.len() < rows.saturating_sub(footer_lines) {
         out.push(" ".repeat(cols));
     }
-    if let Some(s) = &state.status {
-        out.push(fit(s, cols));
-    }
-    out.push(format!("{DIM}{}{RESET}", fit(KEYS, cols)));
+    out.extend(status.iter().map(|l| fit(l, cols)));
+    out.extend(keys.iter().map(|l| format!("{DIM}{}{RESET}", fit(l, cols))));
 }
 
 /// `line` without the plugin's own escape sequences (what a user reads).

@@ -141,3 +141,115 @@ fn denied_permissions_say_in_full_how_to_grant_them() {
     }
     assert!(!screen.contains('…'), "{screen}");
 }
+
+/// What the plugin knows of terminal pane `id` (`panechat::list`).
+fn plugin_pane(z: &Zellij, id: u64) -> Value {
+    z.plugin_view()["panes"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["pane"] == id).cloned())
+        .unwrap_or(Value::Null)
+}
+
+#[test]
+fn names_given_by_hand_stay_across_the_first_question_and_a_plugin_reload() {
+    let (env, _fake) = setup();
+    let z = Zellij::start(&env, Opts::default());
+    z.wait_prompt(0);
+    z.wait_plugin_ready();
+    let p1 = z.new_pane();
+    // Pane 1 is named by hand before its first question.
+    z.action_until(
+        &[
+            "rename-pane",
+            "--pane-id",
+            &format!("terminal_{p1}"),
+            "logs",
+        ],
+        |z| z.title(p1) == "logs",
+    );
+    z.type_line(p1, "panechat q --new 'x [[title:First of one]]'");
+    z.type_line(0, "panechat q --new 'y [[title:Zero]]'");
+    z.wait_for(
+        "pane 0 named, pane 1's conversation known",
+        Duration::from_secs(20),
+        |z| z.title(0) == "💬 Zero" && plugin_pane(z, p1)["conversation_title"] == "First of one",
+    );
+    assert_eq!(z.title(p1), "logs", "the user's name stays");
+    // Pane 0, named by the plugin, is renamed by hand.
+    z.action_until(&["rename-pane", "--pane-id", "terminal_0", "mine"], |z| {
+        plugin_pane(z, 0)["renamed_by_hand"] == true
+    });
+
+    // The plugin is reloaded, as docs/zellij.md says to after it was closed.
+    z.action_retry(&["start-or-reload-plugin", "panechat"]);
+    z.wait_plugin_ready();
+    // A new pane's first question: the reloaded plugin names it...
+    let p2 = z.new_pane();
+    z.type_line(p2, "panechat q --new 'z [[title:Two]]'");
+    // ... and then both retitles, which it knows of, leave the users' names alone.
+    z.type_line(0, "panechat rename 'Zero again'");
+    z.type_line(p1, "panechat rename 'One again'");
+    z.wait_for(
+        "the reloaded plugin at work",
+        Duration::from_secs(20),
+        |z| {
+            z.title(p2) == "💬 Two"
+                && plugin_pane(z, 0)["conversation_title"] == "Zero again"
+                && plugin_pane(z, p1)["conversation_title"] == "One again"
+        },
+    );
+    assert_eq!(z.title(0), "mine");
+    assert_eq!(z.title(p1), "logs");
+}
+
+#[test]
+fn a_session_brought_back_keeps_the_users_names_and_drops_claims_of_old_conversations() {
+    let (env, _fake) = setup();
+    let mut z = Zellij::start(&env, Opts::default());
+    z.wait_prompt(0);
+    z.wait_plugin_ready();
+    z.type_line(0, "panechat q --new 'one [[title:Old one]]'");
+    z.wait_for("pane 0 named", Duration::from_secs(20), |z| {
+        z.title(0) == "💬 Old one"
+    });
+    let p1 = z.new_pane();
+    z.action_until(
+        &[
+            "rename-pane",
+            "--pane-id",
+            &format!("terminal_{p1}"),
+            "notes",
+        ],
+        |z| z.title(p1) == "notes",
+    );
+
+    z.bring_back(&env.root.join("work"), &["💬 Old one", "notes"]);
+    z.wait_plugin_ready();
+    let titles = |z: &Zellij| -> Vec<String> {
+        z.terminal_panes()
+            .iter()
+            .map(|p| p["title"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    eprintln!("zellij: the panes brought back: {:?}", titles(&z));
+    // The pane that showed "Old one" has no conversation in the new session: its name, which
+    // Zellij restored, is taken back.
+    z.wait_for("the old claim dropped", Duration::from_secs(20), |z| {
+        let t = titles(z);
+        t.len() == 2 && !t.iter().any(|t| t.starts_with("💬"))
+    });
+    assert!(
+        titles(&z).contains(&"notes".to_string()),
+        "{:?}",
+        titles(&z)
+    );
+    // And no pane of the new session has a conversation.
+    let listed: Value = serde_json::from_str(&env.run(["sessions", "--json"]).ok().stdout).unwrap();
+    let session = z.session.clone();
+    assert!(
+        !listed.as_array().unwrap().iter().any(|s| {
+            (0..10).any(|p| is_pane_key(s["key"].as_str().unwrap_or(""), &session, p))
+        }),
+        "{listed:#}"
+    );
+}

@@ -165,6 +165,13 @@ impl Host for Zellij {
                 list_clients();
                 None
             }
+            Effect::ReadNames => {
+                // (the layout names each pane given a name; an error names none)
+                let kdl = dump_session_layout()
+                    .map(|(kdl, _)| kdl)
+                    .unwrap_or_default();
+                Some(Input::Names(model::names::given_names(&kdl)))
+            }
         }
     }
 }
@@ -217,6 +224,7 @@ fn panes(manifest: &PaneManifest) -> Vec<model::Pane> {
                     focused: p.is_focused,
                     floating: p.is_floating,
                     exited: p.exited,
+                    titled_by_command: p.terminal_command.as_deref() == Some(p.title.as_str()),
                 })
         })
         .collect()

@@ -42,6 +42,8 @@ pub struct Pane {
     pub floating: bool,
     /// Its command has exited (held pane).
     pub exited: bool,
+    /// It shows the command it runs as its title (a command pane), not a name given to it.
+    pub titled_by_command: bool,
 }
 
 /// A tab as Zellij reports it (`TabUpdate`).
@@ -143,6 +145,9 @@ pub enum Input {
         /// The context given when it was opened.
         context: BTreeMap<String, String>,
     },
+    /// The names panes were given, answering [`Effect::ReadNames`] (see
+    /// [`crate::names::given_names`]).
+    Names(Vec<String>),
     /// A pane opened by [`Effect::OpenTerminal`] exists (or could not be opened: `None`).
     TerminalOpened {
         /// The context given to [`Effect::OpenTerminal`].
@@ -219,6 +224,10 @@ pub enum Effect {
     /// Ask which clients are attached (`list_clients`); Zellij answers with
     /// [`Input::Clients`].
     ListClients,
+    /// Ask Zellij for the names panes were given (by hand, by this plugin, by a layout), as
+    /// opposed to the titles their programs set; the host answers at once with
+    /// [`Input::Names`] (the session's layout, `dump_session_layout`).
+    ReadNames,
 }
 
 /// Performs effects; the shim's implementation calls `zellij-tile`, tests record them.
@@ -273,6 +282,17 @@ struct Naming {
     confirmed: bool,
     /// The user renamed it by hand.
     manual: bool,
+    /// The title it showed when the plugin last asked Zellij which names are the panes' own
+    /// (given by hand, by the plugin, or by a layout), before it ever named the pane.
+    checked: Option<String>,
+    /// Its name is one the plugin gave before it was (re)loaded, which Zellij may also keep
+    /// as the pane's default title (a session brought back): taken back with Zellij's own
+    /// label rather than an empty name.
+    restored: bool,
+    /// Times a restored name was taken back again because Zellij still showed it (while a
+    /// session is brought back, Zellij applies the saved names a moment after the panes exist,
+    /// over a name given meanwhile).
+    retaken: u8,
 }
 
 /// The picker's state.
@@ -358,10 +378,15 @@ pub struct State {
     /// client is attached and which pane it has focused (Zellij marks a pane focused when any
     /// client focuses it).
     keys: Vec<&'static str>,
+    /// A `sessions --json` has been read: a pane without a conversation in it has none.
+    loaded: bool,
+    /// How to rename once Zellij has said which names are the panes' own
+    /// ([`Effect::ReadNames`]).
+    pending: Option<Mode>,
 }
 
-/// When [`State::reconcile`] renames.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// When [`State::reconcile`] renames (ordered: a later one includes the earlier).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Mode {
     /// Keep the account only: whether this instance renames is to be asked first.
     Quiet,
@@ -370,6 +395,19 @@ enum Mode {
     /// Zellij has just said this instance renames: also the panes that do not show the name
     /// the account says they were given (another instance may have left before renaming).
     Claim,
+}
+
+/// Zellij's own label for terminal pane `id` ("Pane #1" is `terminal_0`), which the plugin
+/// gives a pane whose restored name it takes back.
+pub fn default_label(id: u32) -> String {
+    format!("Pane #{}", u64::from(id) + 1)
+}
+
+/// Whether `title` is a label of Zellij's own shape (`Pane #N`), never a name the user chose.
+fn is_default_label(title: &str) -> bool {
+    title
+        .strip_prefix("Pane #")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn ctx(kind: &str, req: u64, extra: &[(&str, String)]) -> BTreeMap<String, String> {
@@ -483,12 +521,30 @@ impl State {
         if !self.cfg.rename_panes || self.granted != Some(true) {
             return Vec::new();
         }
+        // A pane the plugin never named may show a name someone gave it (the user, before its
+        // first question or before the plugin was reloaded; a layout that brought the session
+        // back): Zellij is asked which names are given first, then all is renamed at once.
+        let unchecked = self.panes.iter().any(|p| {
+            self.naming.get(&p.id).is_none_or(|n| {
+                n.ours.is_none() && !n.manual && n.checked.as_ref() != Some(&p.title)
+            })
+        });
+        if unchecked {
+            self.pending = self.pending.max(Some(mode));
+            return vec![Effect::ReadNames];
+        }
         let mut out = Vec::new();
         for i in 0..self.panes.len() {
             let (id, title) = (self.panes[i].id, self.panes[i].title.clone());
             let want = self.desired_name(id);
             let overwrite = self.cfg.overwrite_renamed;
+            let loaded = self.loaded;
             let n = self.naming.entry(id).or_default();
+            // (a name that claims a conversation is taken away only once panechat said which
+            // conversations the panes have)
+            if want.is_none() && !loaded {
+                continue;
+            }
             if n.manual && !overwrite {
                 // A pane that already shows the name it should have is ours again (another
                 // instance renamed it before this one heard of the new title).
@@ -518,13 +574,16 @@ impl State {
                     n.before.push(old);
                 }
             }
+            let name = match want.clone() {
+                Some(name) => name,
+                None if n.restored => default_label(id),
+                None => String::new(),
+            };
             n.ours = want.clone();
             n.confirmed = false;
             n.manual = false;
-            out.push(Effect::Rename {
-                pane: id,
-                name: want.unwrap_or_default(),
-            });
+            n.restored &= n.ours.is_none();
+            out.push(Effect::Rename { pane: id, name });
         }
         match mode {
             Mode::Quiet => {
@@ -537,9 +596,35 @@ impl State {
                 }
                 Vec::new()
             }
-            _ if self.leader => out,
+            _ if self.leader => {
+                // (renamed now: not again when the renames left for later go out)
+                self.due.retain(|d| {
+                    !out.iter()
+                        .any(|e| matches!(e, Effect::Rename { pane, .. } if pane == d))
+                });
+                out
+            }
             _ => Vec::new(),
         }
+    }
+
+    /// Takes back again a restored name that Zellij shows after the plugin took it back (at
+    /// most 5 times a pane).
+    fn retake_restored(&mut self) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        for p in &self.panes {
+            let Some(n) = self.naming.get_mut(&p.id) else {
+                continue;
+            };
+            if n.restored && n.ours.is_none() && n.before.contains(&p.title) && n.retaken < 5 {
+                n.retaken += 1;
+                fx.push(Effect::Rename {
+                    pane: p.id,
+                    name: default_label(p.id),
+                });
+            }
+        }
+        fx
     }
 
     /// Notes panes whose name changed away from the plugin's (renamed by hand).
@@ -606,6 +691,13 @@ impl State {
             }),
         });
         let changed = self.convs.get(&pane) != conv.as_ref();
+        if conv.is_some() && !self.convs.contains_key(&pane) {
+            // Its first conversation: whether its name is one given by hand is asked again
+            // before it is named (the layout is settled by now).
+            if let Some(n) = self.naming.get_mut(&pane) {
+                n.checked = None;
+            }
+        }
         match conv {
             Some(c) => {
                 self.convs.insert(pane, c);
@@ -683,6 +775,9 @@ impl State {
                 let live: Vec<u32> = self.panes.iter().map(|p| p.id).collect();
                 self.naming.retain(|id, _| live.contains(id));
                 self.notice_manual_renames();
+                if self.leader && self.cfg.rename_panes {
+                    fx.extend(self.retake_restored());
+                }
                 // (only the instance of an attached client gets pane updates)
                 let mode = if std::mem::take(&mut self.rejoined) {
                     Mode::Claim
@@ -699,6 +794,41 @@ impl State {
                 (self.grant_shown(), changed && self.picker.open)
             }
             Input::Clients(list) => self.clients(&list),
+            Input::Names(given) => {
+                let format = crate::names::Format::new(&self.cfg);
+                for p in &self.panes {
+                    let n = self.naming.entry(p.id).or_default();
+                    if n.ours.is_some() || n.manual || n.checked.as_ref() == Some(&p.title) {
+                        continue;
+                    }
+                    n.checked = Some(p.title.clone());
+                    if n.before.contains(&p.title) {
+                        // (a name it gave and took back, shown by an update sent before that)
+                        continue;
+                    }
+                    // (a program's title never has the shape of the plugin's names; a restored
+                    // name shows a moment before Zellij lists it as given)
+                    if format.is_ours(&p.title) {
+                        // A name of the plugin's (left from before a reload, or restored with
+                        // the session): renamed after the pane's conversation, or given back
+                        // when the pane has none.
+                        n.ours = Some(p.title.clone());
+                        n.confirmed = true;
+                        n.restored = true;
+                    } else if given.contains(&p.title)
+                        && !is_default_label(&p.title)
+                        && !p.titled_by_command
+                    {
+                        n.manual = true;
+                    }
+                }
+                let mode = self.pending.take().unwrap_or(Mode::Quiet);
+                let mut fx = self.reconcile(mode);
+                if mode == Mode::Quiet {
+                    fx.extend(self.ask_clients());
+                }
+                (fx, self.picker.open)
+            }
             Input::ClientCount(n) => {
                 let changed = self.client_count.replace(n) != Some(n);
                 (
@@ -899,10 +1029,12 @@ impl State {
             };
             let live = self.panes.iter().any(|p| p.id == pane);
             if live && !renames.iter().any(named) && (!n.manual || self.cfg.overwrite_renamed) {
-                renames.push(Effect::Rename {
-                    pane,
-                    name: n.ours.clone().unwrap_or_default(),
-                });
+                let name = match &n.ours {
+                    Some(name) => name.clone(),
+                    None if n.restored => default_label(pane),
+                    None => String::new(),
+                };
+                renames.push(Effect::Rename { pane, name });
             }
         }
         fx.extend(renames);
@@ -1230,6 +1362,14 @@ impl State {
                         }
                     }
                     self.status = None;
+                    if !self.loaded {
+                        // Asked again now: in a session being brought back, Zellij shows the
+                        // restored names a moment before its layout lists them as given.
+                        for n in self.naming.values_mut() {
+                            n.checked = None;
+                        }
+                    }
+                    self.loaded = true;
                     fx.extend(self.reconcile(Mode::Quiet));
                     fx.extend(self.ask_clients());
                 }

@@ -19,6 +19,10 @@ struct Rec {
     clients: Option<Vec<Client>>,
     /// `list_clients` calls.
     asked: usize,
+    /// The names panes were given, as the session's layout lists them ([`Effect::ReadNames`]).
+    given: Vec<String>,
+    /// [`Effect::ReadNames`] calls.
+    read_names: usize,
 }
 
 impl Host for Rec {
@@ -32,6 +36,10 @@ impl Host for Rec {
                     pane: None,
                 }]
             })));
+        }
+        if e == Effect::ReadNames {
+            self.read_names += 1;
+            return Some(Input::Names(self.given.clone()));
         }
         self.effects.push(e.clone());
         match e {
@@ -81,6 +89,7 @@ fn pane(id: u32, tab: usize, title: &str, focused: bool) -> Pane {
         focused,
         floating: false,
         exited: false,
+        titled_by_command: false,
     }
 }
 
@@ -1113,6 +1122,8 @@ fn a_state_renames_only_once_zellij_says_the_client_is_attached() {
     assert_eq!(
         fx,
         [
+            // (whether pane 2's name is one given by hand, before its first conversation names it)
+            Effect::ReadNames,
             Effect::ListClients,
             Effect::CliOutput {
                 pipe: "p1".into(),
@@ -1122,6 +1133,8 @@ fn a_state_renames_only_once_zellij_says_the_client_is_attached() {
         ],
         "no rename before the answer; the message is acknowledged"
     );
+    let (fx, _) = s.handle(Input::Names(Vec::new()));
+    assert_eq!(fx, [Effect::ListClients]);
     let (fx, _) = s.handle(Input::Clients(vec![Client {
         id: 3,
         current: true,
@@ -1371,4 +1384,119 @@ fn the_pick_key_toggles_the_picker() {
     drive(&mut s, pipe(PIPE_PICK, ""), &mut h);
     assert!(!s.picker.open);
     assert!(h.take().contains(&Effect::Hide));
+}
+
+/// A plugin (re)loaded into a session whose panes already have names: pane 1 the plugin's for
+/// its conversation, pane 2 the user's, pane 3 the plugin's for a conversation pane 3 no longer
+/// has (a session brought back), pane 4 its program's title.
+fn reloaded(cfg: Config) -> (State, Rec) {
+    let mut s = State::new(Ok(cfg));
+    let mut h = Rec {
+        given: vec!["💬 One".into(), "my build".into(), "💬 Gone".into()],
+        ..Rec::default()
+    };
+    drive(&mut s, Input::SessionName("dev".into()), &mut h);
+    drive(&mut s, Input::Tabs(tabs(1)), &mut h);
+    drive(&mut s, Input::Permission(true), &mut h);
+    let titles = ["💬 One", "my build", "💬 Gone", "vim notes.txt"];
+    let panes = titles
+        .iter()
+        .enumerate()
+        .map(|(i, t)| pane(i as u32 + 1, 0, t, i == 0))
+        .collect();
+    drive(&mut s, Input::Panes(panes), &mut h);
+    let fx = std::mem::take(&mut h.effects);
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::Rename { .. })),
+        "nothing before the listing: {fx:?}"
+    );
+    let context = fx
+        .into_iter()
+        .find_map(|e| match e {
+            Effect::Run { context, .. } => Some(context),
+            _ => None,
+        })
+        .unwrap();
+    let listing = format!(
+        "[{},{},{}]",
+        state_json(1, Some("01a"), Some("One")),
+        state_json(2, Some("01b"), Some("Two")),
+        state_json(4, Some("01d"), Some("Four")),
+    );
+    drive(
+        &mut s,
+        Input::CommandDone {
+            context,
+            exit: Some(0),
+            stdout: listing,
+            stderr: String::new(),
+        },
+        &mut h,
+    );
+    (s, h)
+}
+
+#[test]
+fn a_reloaded_plugin_keeps_the_users_names_and_takes_back_stale_claims() {
+    let (mut s, mut h) = reloaded(Config::default());
+    assert!(h.read_names >= 1);
+    let mut r = h.renames();
+    r.sort();
+    r.dedup();
+    // Pane 2 keeps the user's name; pane 3's name claimed a conversation it does not have; pane
+    // 4 showed its program's title and is named.
+    assert_eq!(r, [(3, "Pane #4".to_string()), (4, "💬 Four".to_string())]);
+    // A new title later: still not over the user's name.
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(2, Some("01b"), Some("Two bis"))),
+        &mut h,
+    );
+    assert!(h.renames().is_empty());
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&s.list_json()).unwrap()["panes"][1]
+            ["renamed_by_hand"],
+        true
+    );
+    // With `overwrite_renamed`, the user's name is replaced too.
+    let (_, mut h) = reloaded(Config {
+        overwrite_renamed: true,
+        ..Config::default()
+    });
+    let mut r = h.renames();
+    r.sort();
+    r.dedup();
+    assert_eq!(
+        r,
+        [
+            (2, "💬 Two".to_string()),
+            (3, "Pane #4".to_string()),
+            (4, "💬 Four".to_string())
+        ]
+    );
+}
+
+#[test]
+fn a_name_given_before_the_first_question_is_the_users() {
+    let (mut s, mut h) = ready(2, "[]");
+    let mut panes = s.panes.clone();
+    panes[1].title = "logs".into();
+    h.given = vec!["logs".into()];
+    drive(&mut s, Input::Panes(panes), &mut h);
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(2, Some("01b"), Some("First"))),
+        &mut h,
+    );
+    assert!(h.renames().is_empty());
+    // A title its program set is not a given name: the pane is named.
+    let mut panes = s.panes.clone();
+    panes[0].title = "~/src".into();
+    drive(&mut s, Input::Panes(panes), &mut h);
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(1, Some("01a"), Some("Other"))),
+        &mut h,
+    );
+    assert_eq!(h.renames(), [(1, "💬 Other".to_string())]);
 }

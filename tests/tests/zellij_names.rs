@@ -253,3 +253,63 @@ fn a_session_brought_back_keeps_the_users_names_and_drops_claims_of_old_conversa
         "{listed:#}"
     );
 }
+
+/// `panechat ARGS` run outside Zellij but able to reach the test's Zellij (its socket dir).
+fn panechat_beside(env: &TestEnv, z: &Zellij, args: &[&str]) -> std::process::Output {
+    let mut cmd = env.cmd(args);
+    for (k, v) in &z.env {
+        cmd.env(k, v);
+    }
+    cmd.env("PANECHAT_SESSION", "outside").output().unwrap()
+}
+
+#[test]
+fn closed_panes_of_a_live_session_are_reported_and_pruned() {
+    let (env, _fake) = setup();
+    let z = Zellij::start(&env, Opts::default());
+    z.wait_prompt(0);
+    z.wait_plugin_ready();
+    let p1 = z.new_pane();
+    z.type_line(p1, "panechat q --new 'x [[title:Short lived]]'");
+    z.type_line(0, "panechat q --new 'y [[title:Staying]]'");
+    z.wait_for("both panes named", Duration::from_secs(20), |z| {
+        z.title(p1) == "💬 Short lived" && z.title(0) == "💬 Staying"
+    });
+    let keys = |env: &TestEnv| -> Vec<String> {
+        let v: Value =
+            serde_json::from_slice(&panechat_beside(env, &z, &["sessions", "--json"]).stdout)
+                .unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s["key"].as_str().map(str::to_string))
+            .collect()
+    };
+    let session = z.session.clone();
+    let of = |keys: &[String], pane: u64| keys.iter().any(|k| is_pane_key(k, &session, pane));
+    assert!(of(&keys(&env), p1));
+    z.action_until(
+        &["close-pane", "--pane-id", &format!("terminal_{p1}")],
+        |z| z.terminal_panes().len() == 1,
+    );
+    // doctor names the stale mapping, and what to do.
+    let doc = panechat_beside(&env, &z, &["doctor"]);
+    let text =
+        String::from_utf8_lossy(&doc.stdout).to_string() + &String::from_utf8_lossy(&doc.stderr);
+    assert!(
+        text.contains(&format!("Zellij pane {p1} of session {session} was closed"))
+            && text.contains("sessions --prune"),
+        "{text}"
+    );
+    assert_ne!(doc.status.code(), Some(0), "{text}");
+    // `sessions --prune` forgets it (and only it).
+    let pruned = panechat_beside(&env, &z, &["sessions", "--prune"]);
+    let text = String::from_utf8_lossy(&pruned.stderr);
+    assert!(text.contains("pruned 1 session"), "{text}");
+    let after = keys(&env);
+    assert!(!of(&after, p1) && of(&after, 0), "{after:?}");
+    // The conversation is kept.
+    let ls = env.run(["ls"]).ok().stdout;
+    assert!(ls.contains("Short lived"), "{ls}");
+    assert!(panechat_beside(&env, &z, &["doctor"]).status.success());
+}

@@ -313,3 +313,34 @@ fn closed_panes_of_a_live_session_are_reported_and_pruned() {
     assert!(ls.contains("Short lived"), "{ls}");
     assert!(panechat_beside(&env, &z, &["doctor"]).status.success());
 }
+
+#[test]
+fn pane_names_mark_a_running_query_and_a_conversation_held_elsewhere() {
+    let (env, fake) = setup();
+    let z = Zellij::start(&env, Opts::default());
+    z.wait_prompt(0);
+    z.wait_plugin_ready();
+    z.type_line(0, "panechat q --new 'one [[title:Alpha]]'");
+    z.wait_for("pane 0 named", Duration::from_secs(20), |z| {
+        z.title(0) == "💬 Alpha"
+    });
+    let conv = plugin_pane(&z, 0)["conversation"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let p1 = z.new_pane();
+    z.type_line(p1, &format!("panechat use {conv}"));
+    z.wait_for(
+        "pane 1 on the same conversation",
+        Duration::from_secs(20),
+        |z| z.title(p1) == "💬 Alpha",
+    );
+    z.type_line(0, "panechat q 'two [[gate:G]]'");
+    z.wait_for("the markers", Duration::from_secs(20), |z| {
+        z.title(0) == "💬 Alpha ●" && z.title(p1) == "💬 Alpha 🔒"
+    });
+    fake.open_gate("G");
+    z.wait_for("the markers gone", Duration::from_secs(20), |z| {
+        z.title(0) == "💬 Alpha" && z.title(p1) == "💬 Alpha"
+    });
+}

@@ -165,6 +165,13 @@ impl Host for Zellij {
                 list_clients();
                 None
             }
+            Effect::ZjStatus(text) => {
+                pipe_message_to_plugin(
+                    MessageToPlugin::new("pipe")
+                        .with_payload(format!("zjstatus::pipe::pipe_panechat::{text}")),
+                );
+                None
+            }
             Effect::ReadNames => {
                 // (the layout names each pane given a name; an error names none)
                 let kdl = dump_session_layout()
@@ -239,6 +246,7 @@ fn now() -> i64 {
 impl ZellijPlugin for Plugin {
     fn load(&mut self, configuration: BTreeMap<String, String>) {
         self.state = model::State::new(model::Config::from_map(&configuration));
+        let zjstatus = self.state.cfg.zjstatus;
         // (Zellij runs one instance per client that attached)
         self.state.client = Some(get_plugin_ids().client_id);
         subscribe(&[
@@ -255,13 +263,18 @@ impl ZellijPlugin for Plugin {
             EventType::ListClients,
         ]);
         // (subscribed first: the answer to a grant Zellij remembers comes at once)
-        request_permission(&[
+        let mut permissions = vec![
             PermissionType::ReadApplicationState,
             PermissionType::ChangeApplicationState,
             PermissionType::RunCommands,
             PermissionType::OpenTerminalsOrPlugins,
             PermissionType::ReadCliPipes,
-        ]);
+        ];
+        if zjstatus {
+            // (to tell zjstatus what to show; asked for only with the option)
+            permissions.push(PermissionType::MessageAndLaunchOtherPlugins);
+        }
+        request_permission(&permissions);
     }
 
     fn update(&mut self, event: Event) -> bool {

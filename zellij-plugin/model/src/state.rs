@@ -228,6 +228,9 @@ pub enum Effect {
     /// opposed to the titles their programs set; the host answers at once with
     /// [`Input::Names`] (the session's layout, `dump_session_layout`).
     ReadNames,
+    /// Tell zjstatus what its `{pipe_panechat}` shows (`zjstatus::pipe::pipe_panechat::TEXT`,
+    /// sent to every plugin); only with the `zjstatus` option, and only on a change.
+    ZjStatus(String),
 }
 
 /// Performs effects; the shim's implementation calls `zellij-tile`, tests record them.
@@ -383,6 +386,8 @@ pub struct State {
     /// How to rename once Zellij has said which names are the panes' own
     /// ([`Effect::ReadNames`]).
     pending: Option<Mode>,
+    /// What zjstatus was last told.
+    zjstatus_sent: Option<String>,
 }
 
 /// When [`State::reconcile`] renames (ordered: a later one includes the earlier).
@@ -502,16 +507,54 @@ impl State {
     }
 
     /// The name pane `id` should have, or `None` when it has no conversation.
+    ///
+    /// While the pane's query runs the name takes `running_format`, while another pane's
+    /// holds the conversation `held_format`. Two conversations of the same title (two forks)
+    /// are told apart by their short ids; a title too long for `name_max` is cut before its
+    /// `(fork)`, which stays.
     pub fn desired_name(&self, id: u32) -> Option<String> {
         let conv = self.convs.get(&id)?;
         let short: String = conv.id.chars().take(10).collect();
-        let title = conv.title.clone().unwrap_or(short);
-        let name = self
-            .cfg
-            .title_format
-            .replace("{title}", &title)
-            .replace("{id}", &conv.id);
-        Some(text::cap_chars(&text::inert(&name), self.cfg.name_max))
+        let title = conv.title.clone().unwrap_or_else(|| short.clone());
+        let twin = conv.title.is_some()
+            && self
+                .convs
+                .values()
+                .any(|c| c.id != conv.id && c.title == conv.title);
+        let tag = if twin {
+            format!(" {short}")
+        } else {
+            String::new()
+        };
+        let wrap = if !matches!(conv.activity.as_str(), "idle" | "") {
+            self.cfg.running_format.as_str()
+        } else if conv.held_by.is_some() {
+            self.cfg.held_format.as_str()
+        } else {
+            "{name}"
+        };
+        let whole = wrap.replace("{name}", &self.cfg.title_format);
+        let render = |t: &str| text::inert(&whole.replace("{title}", t).replace("{id}", &conv.id));
+        let max = self.cfg.name_max;
+        // (measured with a one-letter title: `inert` trims the spaces an empty one leaves)
+        let room = (max + 1).saturating_sub(render("x").chars().count());
+        let full = format!("{title}{tag}");
+        let fitted = if full.chars().count() <= room || !whole.contains("{title}") {
+            full
+        } else {
+            let (base, fork) = match title.strip_suffix(" (fork)") {
+                Some(base) => (base, " (fork)"),
+                None => (title.as_str(), ""),
+            };
+            let keep = format!("{fork}{tag}");
+            let left = room.saturating_sub(keep.chars().count());
+            if left >= 2 {
+                format!("{}{keep}", text::cap_chars(base, left))
+            } else {
+                text::cap_chars(&full, room)
+            }
+        };
+        Some(text::cap_chars(&render(&fitted), max))
     }
 
     /// Renames the panes whose conversation's name differs from what they show (see [`Mode`]).
@@ -737,6 +780,33 @@ impl State {
 
     /// Handles one input: the effects to perform, and whether to redraw.
     pub fn handle(&mut self, input: Input) -> (Vec<Effect>, bool) {
+        let (mut fx, redraw) = self.handle_input(input);
+        fx.extend(self.zjstatus());
+        (fx, redraw)
+    }
+
+    /// What zjstatus's `{pipe_panechat}` should show: the focused pane's name after its
+    /// conversation (with its running or held marker), empty without one. Told by the one
+    /// instance that renames, when it changes: nothing per frame.
+    fn zjstatus(&mut self) -> Option<Effect> {
+        if !self.cfg.zjstatus || !self.leader || self.granted != Some(true) {
+            return None;
+        }
+        let text = self
+            .focused_pane()
+            .and_then(|p| self.desired_name(p))
+            .unwrap_or_default()
+            // (zjstatus reads `#[…]` as a style and `::` as a separator)
+            .replace('#', "\u{266f}")
+            .replace("::", ": :");
+        if self.zjstatus_sent.as_ref() == Some(&text) {
+            return None;
+        }
+        self.zjstatus_sent = Some(text.clone());
+        Some(Effect::ZjStatus(text))
+    }
+
+    fn handle_input(&mut self, input: Input) -> (Vec<Effect>, bool) {
         match input {
             Input::SessionName(name) => {
                 let changed = self.session_name.as_deref() != Some(name.as_str());

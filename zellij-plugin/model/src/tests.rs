@@ -1500,3 +1500,101 @@ fn a_name_given_before_the_first_question_is_the_users() {
     );
     assert_eq!(h.renames(), [(1, "💬 Other".to_string())]);
 }
+
+#[test]
+fn names_mark_running_and_held_conversations_and_tell_twins_apart() {
+    let (mut s, mut h) = ready(3, "[]");
+    let with = |pane: u32, conv: &str, title: &str, activity: &str, held: bool| {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&state_json(pane, Some(conv), Some(title))).unwrap();
+        v["activity"] = activity.into();
+        if held {
+            v["held_by"] = serde_json::json!({"multiplexer": "zellij", "pane": "1"});
+        }
+        v.to_string()
+    };
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &with(1, "01a", "Alpha", "streaming", false)),
+        &mut h,
+    );
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &with(2, "01a", "Alpha", "idle", true)),
+        &mut h,
+    );
+    assert_eq!(s.desired_name(1).unwrap(), "💬 Alpha ●");
+    assert_eq!(s.desired_name(2).unwrap(), "💬 Alpha 🔒");
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &with(1, "01a", "Alpha", "idle", false)),
+        &mut h,
+    );
+    assert_eq!(s.desired_name(1).unwrap(), "💬 Alpha");
+    // Two forks of one title: each shows its short id.
+    drive(
+        &mut s,
+        pipe(
+            PIPE_STATE,
+            &with(2, "01mforkaaaa1", "Alpha (fork)", "idle", false),
+        ),
+        &mut h,
+    );
+    drive(
+        &mut s,
+        pipe(
+            PIPE_STATE,
+            &with(3, "01mforkbbbb2", "Alpha (fork)", "idle", false),
+        ),
+        &mut h,
+    );
+    assert_eq!(s.desired_name(2).unwrap(), "💬 Alpha (fork) 01mforkaaa");
+    assert_eq!(s.desired_name(3).unwrap(), "💬 Alpha (fork) 01mforkbbb");
+    // A long title is cut before its "(fork)".
+    let long = format!("{} (fork)", "x".repeat(80));
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &with(3, "01c", &long, "idle", false)),
+        &mut h,
+    );
+    let name = s.desired_name(3).unwrap();
+    assert!(
+        name.ends_with("… (fork)") && name.chars().count() == 60,
+        "{name}"
+    );
+}
+
+#[test]
+fn zjstatus_is_told_the_focused_panes_name_on_changes_only() {
+    let (mut s, mut h) = ready(2, "[]");
+    // Off by default: nothing is sent.
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(1, Some("01a"), Some("A #1"))),
+        &mut h,
+    );
+    assert!(!h.take().iter().any(|e| matches!(e, Effect::ZjStatus(_))));
+    s.cfg.zjstatus = true;
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(2, Some("01b"), Some("B"))),
+        &mut h,
+    );
+    let sent = |h: &mut Rec| -> Vec<String> {
+        h.take()
+            .into_iter()
+            .filter_map(|e| match e {
+                Effect::ZjStatus(t) => Some(t),
+                _ => None,
+            })
+            .collect()
+    };
+    // Pane 1 has the focus; its title's `#` cannot start a zjstatus style.
+    assert_eq!(sent(&mut h), ["💬 A ♯1"]);
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(2, Some("01b"), Some("B2"))),
+        &mut h,
+    );
+    assert!(sent(&mut h).is_empty(), "no change for the focused pane");
+}

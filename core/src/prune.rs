@@ -171,7 +171,7 @@ pub fn check_with(rec: &SessionRecord, deep: bool, probe: &dyn Probe) -> Livenes
                 Some(list) if !list.lines().any(|l| l.trim() == server) => {
                     Liveness::Gone(format!("Zellij session {server} no longer exists"))
                 }
-                Some(_) => zellij_pane(rec, server, &run),
+                Some(_) => zellij_pane(rec, server, probe),
                 None => Liveness::Unknown,
             }
         }
@@ -192,17 +192,13 @@ pub fn check_with(rec: &SessionRecord, deep: bool, probe: &dyn Probe) -> Livenes
 }
 
 /// Whether the Zellij pane of `rec` is still open in its (running) session `session`: one
-/// `zellij --session NAME action list-panes --json` per session when `run` caches.
-fn zellij_pane(
-    rec: &SessionRecord,
-    session: &str,
-    run: &dyn Fn(&str, &[&str], &[(&str, &str)]) -> Option<String>,
-) -> Liveness {
+/// `zellij --session NAME action list-panes --json` per session when `probe` caches.
+fn zellij_pane(rec: &SessionRecord, session: &str, probe: &dyn Probe) -> Liveness {
     let Some(pane) = rec.pane.pane.as_deref() else {
         return Liveness::Alive;
     };
     let id = pane.strip_prefix("terminal_").unwrap_or(pane);
-    let Some(list) = run(
+    let Some(list) = probe.run(
         "zellij",
         &["--session", session, "action", "list-panes", "--json"],
         &[],
@@ -216,7 +212,7 @@ fn zellij_pane(
     };
     let open = panes
         .iter()
-        .any(|p| p["is_plugin"] == false && p["id"].to_string() == id);
+        .any(|p| p["is_plugin"] == false && p["id"].as_u64().is_some_and(|n| n.to_string() == id));
     if open || panes.is_empty() {
         Liveness::Alive
     } else {

@@ -344,3 +344,48 @@ fn pane_names_mark_a_running_query_and_a_conversation_held_elsewhere() {
         z.title(0) == "💬 Alpha" && z.title(p1) == "💬 Alpha"
     });
 }
+
+#[test]
+fn the_picker_shows_short_ids_and_its_filter_finds_what_was_said() {
+    let (env, _fake) = setup();
+    let mut z = Zellij::start(&env, Opts::default());
+    z.wait_prompt(0);
+    z.wait_plugin_ready();
+    z.type_line(
+        0,
+        "panechat q --new 'the password is zanzibar [[title:Alpha topic]]'",
+    );
+    let p1 = z.new_pane();
+    z.type_line(p1, "panechat q --new 'two [[title:Beta topic]]'");
+    z.wait_for("both panes named", Duration::from_secs(20), |z| {
+        z.title(0) == "💬 Alpha topic" && z.title(p1) == "💬 Beta topic"
+    });
+    let short = |pane: u64| -> String {
+        plugin_pane(&z, pane)["conversation"].as_str().unwrap()[..10].to_string()
+    };
+    let (alpha, beta) = (short(0), short(p1));
+    open_picker(&mut z);
+    z.wait_for("rows with short ids", Duration::from_secs(10), |z| {
+        let s = z.plugin_screen();
+        s.contains(&alpha) && s.contains(&beta)
+    });
+    let screen = z.plugin_screen();
+    eprintln!("zellij: the picker:\n{screen}");
+    // The pane it was opened from is first (selected), named as Zellij names it.
+    let first = screen.lines().find(|l| l.contains("topic")).unwrap();
+    assert!(
+        first.contains("▸") && first.contains("Beta topic"),
+        "{screen}"
+    );
+    assert!(first.contains(&format!("Pane #{}", p1 + 1)), "{screen}");
+    // Words said in a conversation, not in any title, find it.
+    z.keys(b"zanzibar");
+    z.wait_for(
+        "the conversation found by its content",
+        Duration::from_secs(10),
+        |z| {
+            let s = z.plugin_screen();
+            s.contains("1 of 2 panes") && s.contains("Alpha topic") && !s.contains("Beta topic")
+        },
+    );
+}

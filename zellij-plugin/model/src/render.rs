@@ -89,7 +89,8 @@ fn picker(state: &State, rows: usize, cols: usize, now: i64, out: &mut Vec<Strin
         .max()
         .unwrap_or(0)
         .min(cols / 4);
-    let fixed = 2 + tab_w + 1 + pane_w + 1 + 1 + turns_w + 1 + age_w + 1 + state_w;
+    let id_w = 10;
+    let fixed = 2 + tab_w + 1 + pane_w + 1 + 1 + id_w + 1 + turns_w + 1 + age_w + 1 + state_w;
     let title_w = cols.saturating_sub(fixed).max(1);
     let sel = state.picker.selected.min(shown.len().saturating_sub(1));
     let start = if body == 0 {
@@ -99,21 +100,22 @@ fn picker(state: &State, rows: usize, cols: usize, now: i64, out: &mut Vec<Strin
     };
     for (i, r) in shown.iter().enumerate().skip(start).take(body) {
         let marker = if r.here { "▸ " } else { "  " };
-        let (title, turns, age) = match r.conv {
+        let (title, short, turns, age) = match r.conv {
             Some(c) => (
-                c.title
-                    .clone()
-                    .unwrap_or_else(|| format!("(untitled {})", c.id)),
+                c.title.clone().unwrap_or_else(|| "(untitled)".to_string()),
+                c.id.chars().take(id_w).collect(),
                 format!("{}t", c.turns),
                 c.updated.map(|t| data::age(t, now)).unwrap_or_default(),
             ),
-            None => ("—".to_string(), String::new(), String::new()),
+            None => ("—".to_string(), String::new(), String::new(), String::new()),
         };
+        // Every column has its width whether or not the row has a conversation.
         let line = format!(
-            "{marker}{} {} {} {} {} {}",
+            "{marker}{} {} {} {} {} {} {}",
             fit(&inert(r.tab_name), tab_w),
-            fit(&format!("{} {}", r.pane.id, inert(&r.pane.title)), pane_w),
+            fit(&inert(&state.pane_label(r.pane)), pane_w),
             fit(&title, title_w),
+            fit(&short, id_w),
             fit_right(&turns, turns_w),
             fit_right(&age, age_w),
             fit(&state_label(r), state_w),

@@ -309,6 +309,13 @@ pub struct Picker {
     pub selected: usize,
     /// The pane that was focused when the picker opened ("here").
     pub origin: Option<u32>,
+    /// The conversations whose content matches `found_for` (`panechat search --json`).
+    pub found: Vec<String>,
+    /// The filter `found` answers.
+    pub found_for: String,
+    /// A `panechat search` runs; `search_again`: the filter changed meanwhile.
+    searching: bool,
+    search_again: bool,
 }
 
 /// One picker row.
@@ -723,7 +730,11 @@ impl State {
             activity: text::cap_chars(&text::inert(s.activity()), 16),
             held_by: s.held_by.as_ref().map(|h| {
                 let who = match (&h.multiplexer, &h.pane) {
-                    (Some(m), Some(p)) if m == "zellij" => format!("pane {p}"),
+                    (Some(m), Some(p)) if m == "zellij" => p
+                        .strip_prefix("terminal_")
+                        .unwrap_or(p)
+                        .parse::<u32>()
+                        .map_or_else(|_| format!("pane {p}"), default_label),
                     (Some(m), Some(p)) => format!("{m} {p}"),
                     _ => h
                         .pid
@@ -1157,11 +1168,13 @@ impl State {
     }
 
     fn open_picker(&mut self, origin: Option<u32>) -> Vec<Effect> {
+        // (a search still running answers a filter of the last time: it is dropped)
+        let searching = self.picker.searching;
         self.picker = Picker {
             open: true,
-            filter: String::new(),
-            selected: 0,
             origin,
+            searching,
+            ..Picker::default()
         };
         let mut fx = vec![Effect::Show];
         fx.extend(self.load_sessions());
@@ -1170,6 +1183,8 @@ impl State {
 
     fn close_picker(&mut self) -> Effect {
         self.picker.open = false;
+        self.picker.found.clear();
+        self.picker.found_for.clear();
         self.picker.filter.clear();
         self.picker.selected = 0;
         Effect::Hide
@@ -1225,6 +1240,18 @@ impl State {
         }]
     }
 
+    /// How the picker names a pane: its own name (given by the user, or its program's title),
+    /// or Zellij's label (`Pane #1` for `terminal_0`) while it shows the plugin's name.
+    pub fn pane_label(&self, pane: &Pane) -> String {
+        let ours = self.naming.get(&pane.id).and_then(|n| n.ours.as_ref()) == Some(&pane.title)
+            || self.desired_name(pane.id).as_ref() == Some(&pane.title);
+        if ours || pane.title.is_empty() {
+            default_label(pane.id)
+        } else {
+            pane.title.clone()
+        }
+    }
+
     /// The picker's rows (every terminal pane, the origin pane first), before filtering.
     pub fn rows(&self) -> Vec<Row<'_>> {
         let mut rows: Vec<Row<'_>> = self
@@ -1251,22 +1278,65 @@ impl State {
         if self.picker.filter.trim().is_empty() {
             return rows;
         }
+        let filter = self.picker.filter.trim().to_lowercase();
+        let content = self.picker.found_for == self.picker.filter.trim();
         let mut scored: Vec<(i64, usize, Row<'_>)> = rows
             .into_iter()
             .enumerate()
             .filter_map(|(i, r)| {
-                let mut hay = format!("{} {} {}", r.tab_name, r.pane.title, r.pane.id);
+                let label = self.pane_label(r.pane);
+                let mut hay = format!("{} {} {label}", r.tab_name, r.pane.title);
+                // An exact or prefix match of a name ranks above any longer fuzzy one.
+                let mut bonus = 0;
+                let mut names = vec![r.pane.title.to_lowercase(), label.to_lowercase()];
                 if let Some(c) = r.conv {
                     hay.push(' ');
                     hay.push_str(c.title.as_deref().unwrap_or(""));
                     hay.push(' ');
                     hay.push_str(&c.id);
+                    names.push(c.title.as_deref().unwrap_or("").to_lowercase());
+                    names.push(c.id.to_lowercase());
                 }
-                fuzzy::score(&self.picker.filter, &hay).map(|s| (s, i, r))
+                for n in &names {
+                    if *n == filter {
+                        bonus = bonus.max(2000);
+                    } else if n.starts_with(&filter) {
+                        bonus = bonus.max(1000);
+                    }
+                }
+                match fuzzy::score(&self.picker.filter, &hay) {
+                    Some(s) => Some((s + bonus, i, r)),
+                    // (what was said in its conversation: after every name that matches)
+                    None if content
+                        && r.conv.is_some_and(|c| self.picker.found.contains(&c.id)) =>
+                    {
+                        Some((-1000, i, r))
+                    }
+                    None => None,
+                }
             })
             .collect();
         scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
         scored.into_iter().map(|(_, _, r)| r).collect()
+    }
+
+    /// Asks `panechat search` which conversations mention the filter (one run at a time; a
+    /// filter typed meanwhile is searched for when it ends).
+    fn search(&mut self) -> Vec<Effect> {
+        let filter = self.picker.filter.trim().to_string();
+        if filter.is_empty() || self.granted != Some(true) {
+            return Vec::new();
+        }
+        if self.picker.searching {
+            self.picker.search_again = true;
+            return Vec::new();
+        }
+        self.picker.searching = true;
+        vec![self.panechat(
+            "search",
+            &["search", "--json", "--", &filter],
+            &[("filter", filter.clone())],
+        )]
     }
 
     fn selected(&self) -> Option<(u32, Option<String>)> {
@@ -1294,12 +1364,14 @@ impl State {
             Key::Backspace => {
                 self.picker.filter.pop();
                 self.picker.selected = 0;
+                fx.extend(self.search());
             }
             Key::Char(c) if !text::is_control(c) => {
                 if self.picker.filter.chars().count() < 64 {
                     self.picker.filter.push(c);
                 }
                 self.picker.selected = 0;
+                fx.extend(self.search());
             }
             Key::Enter => {
                 if let Some((pane, _)) = self.selected() {
@@ -1310,7 +1382,10 @@ impl State {
             Key::Ctrl('f') => {
                 if let Some((pane, conv)) = self.selected() {
                     if conv.is_none() {
-                        self.status = Some(format!("pane {pane} has no conversation to fork"));
+                        self.status = Some(format!(
+                            "{} has no conversation to fork",
+                            default_label(pane)
+                        ));
                     } else {
                         fx.push(self.close_picker());
                         fx.push(Effect::Focus(pane));
@@ -1341,7 +1416,10 @@ impl State {
                     fx.push(run);
                 }
                 (Some((pane, None)), _, _) => {
-                    self.status = Some(format!("pane {pane} has no conversation to use"));
+                    self.status = Some(format!(
+                        "{} has no conversation to use",
+                        default_label(pane)
+                    ));
                 }
                 _ => self.status = Some("no pane to give the conversation to".into()),
             },
@@ -1367,6 +1445,26 @@ impl State {
             self.loading = false;
             if std::mem::take(&mut self.reload) {
                 fx.extend(self.load_sessions());
+            }
+        }
+        if kind == "search" {
+            self.picker.searching = false;
+            if std::mem::take(&mut self.picker.search_again) {
+                fx.extend(self.search());
+            }
+            if exit == Some(0) {
+                let ids: Vec<String> = serde_json::from_str::<Vec<serde_json::Value>>(stdout)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|h| {
+                        h["id"]
+                            .as_str()
+                            .map(|id| text::cap_chars(&text::inert(id), 64))
+                    })
+                    .collect();
+                self.picker.found = ids;
+                self.picker.found_for = context.get("filter").cloned().unwrap_or_default();
+                return (fx, self.picker.open);
             }
         }
         if exit != Some(0) {

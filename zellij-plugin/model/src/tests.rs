@@ -671,6 +671,7 @@ fn typing_filters_fuzzily_and_enter_focuses_the_choice() {
     );
     let lines: Vec<String> = render(&s, 10, 100, 0).iter().map(|l| plain(l)).collect();
     assert!(lines[0].contains("filter: topic 142"));
+    h.take();
     drive(&mut s, Input::Key(Key::Enter), &mut h);
     assert_eq!(h.take(), [Effect::Hide, Effect::Focus(142)]);
     assert!(!s.picker.open);
@@ -777,7 +778,7 @@ fn picker_keys_fork_new_and_use() {
     assert!(s.picker.open);
     assert_eq!(
         s.status.as_deref(),
-        Some("pane 4 has no conversation to fork")
+        Some("Pane #5 has no conversation to fork")
     );
 }
 
@@ -806,7 +807,7 @@ fn running_and_locked_panes_are_marked() {
     drive(&mut s, pipe(PIPE_PICK, ""), &mut h);
     let lines: Vec<String> = render(&s, 8, 120, 0).iter().map(|l| plain(l)).collect();
     let row = lines.iter().find(|l| l.contains("Busy")).unwrap();
-    assert!(row.contains("● waiting locked by pane 1"), "{row}");
+    assert!(row.contains("● waiting locked by Pane #2"), "{row}");
 }
 
 #[test]
@@ -1597,4 +1598,79 @@ fn zjstatus_is_told_the_focused_panes_name_on_changes_only() {
         &mut h,
     );
     assert!(sent(&mut h).is_empty(), "no change for the focused pane");
+}
+
+#[test]
+fn the_picker_ranks_exact_and_prefix_matches_first_and_finds_what_was_said() {
+    let sessions = format!(
+        "[{},{},{}]",
+        state_json(1, Some("01maaaaaaaaa1"), Some("a long build note")),
+        state_json(2, Some("01mbbbbbbbbb2"), Some("build")),
+        state_json(3, Some("01mcccccccccc3"), Some("other")),
+    );
+    let (mut s, mut h) = ready(4, &sessions);
+    drive(&mut s, pipe(PIPE_PICK, ""), &mut h);
+    // Opened from pane 1: its own row is first and selected.
+    assert_eq!(s.filtered()[s.picker.selected].pane.id, 1);
+    h.take();
+    for c in "build".chars() {
+        drive(&mut s, Input::Key(Key::Char(c)), &mut h);
+    }
+    let ids: Vec<u32> = s.filtered().iter().map(|r| r.pane.id).collect();
+    assert_eq!(ids[..2], [2, 1], "the exact title first: {ids:?}");
+    // `panechat search` says conversation 3 mentions it: listed after the names that match.
+    let runs: Vec<_> = h
+        .take()
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Run { argv, context, .. } if argv[1] == "search" => Some((argv, context)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(runs.len(), 1, "one search at a time: {runs:?}");
+    assert_eq!(runs[0].0, ["panechat", "search", "--json", "--", "b"]);
+    drive(
+        &mut s,
+        Input::CommandDone {
+            context: runs[0].1.clone(),
+            exit: Some(0),
+            stdout: r#"[{"id":"01mcccccccccc3"}]"#.into(),
+            stderr: String::new(),
+        },
+        &mut h,
+    );
+    // (it answered "b"; the filter is "build" now: searched again)
+    let again: Vec<_> = h
+        .take()
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Run { argv, context, .. } if argv[1] == "search" => Some((argv, context)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(again[0].0[4], "build");
+    drive(
+        &mut s,
+        Input::CommandDone {
+            context: again[0].1.clone(),
+            exit: Some(0),
+            stdout: r#"[{"id":"01mcccccccccc3"}]"#.into(),
+            stderr: String::new(),
+        },
+        &mut h,
+    );
+    let ids: Vec<u32> = s.filtered().iter().map(|r| r.pane.id).collect();
+    assert_eq!(ids, [2, 1, 3]);
+    // Rows show the short id, and every column starts at the same place with or without a
+    // conversation.
+    h.take();
+    drive(&mut s, Input::Key(Key::Esc), &mut h);
+    drive(&mut s, pipe(PIPE_PICK, ""), &mut h);
+    let lines: Vec<String> = render(&s, 8, 120, 0).iter().map(|l| plain(l)).collect();
+    let with = lines.iter().find(|l| l.contains("other")).unwrap();
+    assert!(with.contains("01mccccccc"), "{with}");
+    let without = lines.iter().find(|l| l.contains("shell 4")).unwrap();
+    assert_eq!(width(with), width(without));
+    let col = |l: &str, what: &str| width(&l[..l.find(what).unwrap()]);
+    assert_eq!(col(with, "other"), col(without, "—"));
 }

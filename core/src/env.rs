@@ -30,6 +30,7 @@ const NAMES: &[&str] = &[
     "ZELLIJ",
     "ZELLIJ_PANE_ID",
     "ZELLIJ_SESSION_NAME",
+    "ZELLIJ_CONFIG_DIR",
     "KITTY_WINDOW_ID",
     "KITTY_PID",
     "ITERM_SESSION_ID",

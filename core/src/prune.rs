@@ -171,7 +171,7 @@ pub fn check_with(rec: &SessionRecord, deep: bool, probe: &dyn Probe) -> Livenes
                 Some(list) if !list.lines().any(|l| l.trim() == server) => {
                     Liveness::Gone(format!("Zellij session {server} no longer exists"))
                 }
-                Some(_) => Liveness::Alive,
+                Some(_) => zellij_pane(rec, server, probe),
                 None => Liveness::Unknown,
             }
         }
@@ -188,6 +188,37 @@ pub fn check_with(rec: &SessionRecord, deep: bool, probe: &dyn Probe) -> Livenes
             }
         }
         _ => Liveness::Unknown,
+    }
+}
+
+/// Whether the Zellij pane of `rec` is still open in its (running) session `session`: one
+/// `zellij --session NAME action list-panes --json` per session when `probe` caches.
+fn zellij_pane(rec: &SessionRecord, session: &str, probe: &dyn Probe) -> Liveness {
+    let Some(pane) = rec.pane.pane.as_deref() else {
+        return Liveness::Alive;
+    };
+    let id = pane.strip_prefix("terminal_").unwrap_or(pane);
+    let Some(list) = probe.run(
+        "zellij",
+        &["--session", session, "action", "list-panes", "--json"],
+        &[],
+    ) else {
+        return Liveness::Unknown;
+    };
+    let Ok(serde_json::Value::Array(panes)) = serde_json::from_str::<serde_json::Value>(&list)
+    else {
+        // (Zellij may cut a command off and print nothing)
+        return Liveness::Unknown;
+    };
+    let open = panes
+        .iter()
+        .any(|p| p["is_plugin"] == false && p["id"].as_u64().is_some_and(|n| n.to_string() == id));
+    if open || panes.is_empty() {
+        Liveness::Alive
+    } else {
+        Liveness::Gone(format!(
+            "Zellij pane {pane} of session {session} was closed"
+        ))
     }
 }
 

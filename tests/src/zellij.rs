@@ -169,7 +169,7 @@ impl Zellij {
         let url = format!("file:{}", wasm.display());
         let init = env.run(["init", "zellij", "--plugin", &url]).ok().stdout;
         let mut config =
-            String::from("show_startup_tips false\nshow_release_notes false\npane_frames true\n");
+            String::from("show_startup_tips false\nshow_release_notes false\npane_frames true\nserialization_interval 1\n");
         let init = match opts.plugin_option {
             Some((k, v)) => init.replacen(
                 "title_format",
@@ -209,6 +209,12 @@ impl Zellij {
     /// Starts the session's server (in `work`), waits for its first shell pane and attaches a
     /// client.
     fn boot(&mut self, work: &Path) {
+        self.boot_with(work, 1);
+    }
+
+    /// [`Zellij::boot`] for a session that starts with `panes` terminal panes (one brought
+    /// back from the exited sessions has those it had).
+    fn boot_with(&mut self, work: &Path, panes: usize) {
         // The server starts first, on its own (a client that starts the server itself sometimes
         // lost it while the session was being set up, on a loaded machine).
         let st = self
@@ -223,7 +229,7 @@ impl Zellij {
         // session's first tab was still being made was sometimes not given that tab, and the
         // plugin then got no events).
         self.wait_for("the first shell pane", Duration::from_secs(30), |z| {
-            z.terminal_panes().len() == 1
+            z.terminal_panes().len() == panes
         });
         // Zellij 0.45.1 also now and then disconnects a client right after it attached ("Your
         // zellij client lost connection"), on a busy machine: it reuses the number of a
@@ -246,6 +252,41 @@ impl Zellij {
         self.quietly(&["kill-session", &self.session]);
         self.quietly(&["delete-session", "--force", &self.session]);
         self.boot(work);
+    }
+
+    /// Kills the session without deleting it (`zellij kill-session`: it is listed as exited)
+    /// and brings it back (`zellij attach`), with a client: Zellij rebuilds its tabs and panes
+    /// from the layout it saved, pane names included, under new pane ids.
+    /// `names` are the pane names to wait for in the layout Zellij saves (once a second in
+    /// these sessions: `serialization_interval`).
+    pub fn bring_back(&mut self, work: &Path, names: &[&str]) {
+        let panes = self.terminal_panes().len();
+        let saved = self
+            .root
+            .join("../home/.cache/zellij/contract_version_1/session_info")
+            .join(&self.session)
+            .join("session-layout.kdl");
+        self.wait_for("the layout saved", Duration::from_secs(10), |_| {
+            let kdl = std::fs::read_to_string(&saved).unwrap_or_default();
+            names.iter().all(|n| kdl.contains(&format!("name=\"{n}\"")))
+        });
+        self.kill_client();
+        self.quietly(&["kill-session", &self.session]);
+        self.wait_for(
+            "the session listed as exited",
+            Duration::from_secs(10),
+            |z| {
+                let o = z
+                    .bare()
+                    .args(["list-sessions", "--no-formatting"])
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                    .unwrap_or_default();
+                o.lines()
+                    .any(|l| l.starts_with(&format!("{} ", z.session)) && l.contains("EXITED"))
+            },
+        );
+        self.boot_with(work, panes);
     }
 
     /// Runs `zellij ARGS…`, its output and status ignored.

@@ -14,7 +14,74 @@ struct Plugin {
     state: model::State,
 }
 
-register_plugin!(Plugin);
+// `register_plugin!(Plugin)`, except for `update`: zellij-tile 0.45.1 decodes a key's
+// character as its low byte only (`char_index as u8 as char`: 漢, U+6F22, arrives as `"`), so
+// key events are decoded here from the code point Zellij sent.
+thread_local! {
+    static STATE: std::cell::RefCell<Plugin> = std::cell::RefCell::new(Default::default());
+}
+
+fn main() {
+    std::panic::set_hook(Box::new(|info| {
+        report_panic(info);
+    }));
+}
+
+#[no_mangle]
+fn load() {
+    use zellij_tile::shim::plugin_api::action::ProtobufPluginConfiguration;
+    use zellij_tile::shim::prost::Message;
+    STATE.with(|state| {
+        let bytes: Vec<u8> = zellij_tile::shim::object_from_stdin().unwrap();
+        let cfg = ProtobufPluginConfiguration::decode(bytes.as_slice()).unwrap();
+        let cfg: BTreeMap<String, String> = BTreeMap::try_from(&cfg).unwrap();
+        state.borrow_mut().load(cfg);
+    });
+}
+
+#[no_mangle]
+pub fn update() -> bool {
+    use zellij_tile::shim::plugin_api::event::{ProtobufEvent, ProtobufEventPayload};
+    use zellij_tile::shim::plugin_api::key::ProtobufMainKey;
+    use zellij_tile::shim::prost::Message;
+    STATE.with(|state| {
+        let bytes: Vec<u8> = zellij_tile::shim::object_from_stdin().unwrap();
+        let event = ProtobufEvent::decode(bytes.as_slice()).unwrap();
+        let typed = match &event.payload {
+            Some(ProtobufEventPayload::KeyPayload(k)) => match k.main_key {
+                Some(ProtobufMainKey::Char(c)) => char::from_u32(c as u32),
+                _ => None,
+            },
+            _ => None,
+        };
+        let mut event: Event = event.try_into().unwrap();
+        if let (Event::Key(k), Some(c)) = (&mut event, typed) {
+            k.bare_key = BareKey::Char(c);
+        }
+        state.borrow_mut().update(event)
+    })
+}
+
+#[no_mangle]
+pub fn pipe() -> bool {
+    use zellij_tile::shim::plugin_api::pipe_message::ProtobufPipeMessage;
+    use zellij_tile::shim::prost::Message;
+    STATE.with(|state| {
+        let bytes: Vec<u8> = zellij_tile::shim::object_from_stdin().unwrap();
+        let message = ProtobufPipeMessage::decode(bytes.as_slice()).unwrap();
+        state.borrow_mut().pipe(message.try_into().unwrap())
+    })
+}
+
+#[no_mangle]
+pub fn render(rows: i32, cols: i32) {
+    STATE.with(|state| state.borrow_mut().render(rows as usize, cols as usize));
+}
+
+#[no_mangle]
+pub fn plugin_version() {
+    println!("{}", zellij_tile::prelude::VERSION);
+}
 
 /// Performs effects with `zellij-tile` calls.
 struct Zellij;
@@ -117,6 +184,20 @@ impl Host for Zellij {
                 list_clients();
                 None
             }
+            Effect::ZjStatus(text) => {
+                pipe_message_to_plugin(
+                    MessageToPlugin::new("pipe")
+                        .with_payload(format!("zjstatus::pipe::pipe_panechat::{text}")),
+                );
+                None
+            }
+            Effect::ReadNames => {
+                // (the layout names each pane given a name; an error names none)
+                let kdl = dump_session_layout()
+                    .map(|(kdl, _)| kdl)
+                    .unwrap_or_default();
+                Some(Input::Names(model::names::given_names(&kdl)))
+            }
         }
     }
 }
@@ -178,6 +259,7 @@ fn panes(manifest: &PaneManifest) -> Vec<model::Pane> {
                     focused: p.is_focused,
                     floating: p.is_floating,
                     exited: p.exited,
+                    titled_by_command: p.terminal_command.as_deref() == Some(p.title.as_str()),
                 })
         })
         .collect()
@@ -192,6 +274,7 @@ fn now() -> i64 {
 impl ZellijPlugin for Plugin {
     fn load(&mut self, configuration: BTreeMap<String, String>) {
         self.state = model::State::new(model::Config::from_map(&configuration));
+        let zjstatus = self.state.cfg.zjstatus;
         // (Zellij runs one instance per client that attached)
         self.state.client = Some(get_plugin_ids().client_id);
         subscribe(&[
@@ -210,7 +293,7 @@ impl ZellijPlugin for Plugin {
             EventType::ActionComplete,
         ]);
         // (subscribed first: the answer to a grant Zellij remembers comes at once)
-        request_permission(&[
+        let mut permissions = vec![
             PermissionType::ReadApplicationState,
             PermissionType::ChangeApplicationState,
             PermissionType::RunCommands,
@@ -218,7 +301,12 @@ impl ZellijPlugin for Plugin {
             PermissionType::ReadCliPipes,
             PermissionType::InterceptInput,
             PermissionType::RunActionsAsUser,
-        ]);
+        ];
+        if zjstatus {
+            // (to tell zjstatus what to show; asked for only with the option)
+            permissions.push(PermissionType::MessageAndLaunchOtherPlugins);
+        }
+        request_permission(&permissions);
     }
 
     fn update(&mut self, event: Event) -> bool {

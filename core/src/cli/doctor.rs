@@ -292,6 +292,30 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             );
         }
     }
+    // Zellij panes closed in a session that still runs: their mappings would be listed and
+    // published to (a new pane may get the id); one `list-panes` per session.
+    let probe = panechat::prune::Cached::new(&panechat::prune::RealProbe);
+    let live = panechat::runs::live(&p).unwrap_or_default();
+    for rec in mapping::all(&p)? {
+        if rec.pane.multiplexer != panechat::session::Multiplexer::Zellij
+            || !rec.instance_live()
+            || live.iter().any(|r| r.pane.session == rec.pane.session)
+        {
+            continue;
+        }
+        if let panechat::prune::Liveness::Gone(why) =
+            panechat::prune::check_with(&rec, true, &probe)
+        {
+            let ok = fix && mapping::remove(&p, &rec.pane.session).is_ok();
+            r.problem(
+                format!(
+                    "session {} maps a pane that is gone ({why}); `panechat sessions --prune` (or `doctor --repair`) forgets it, keeping its conversations",
+                    rec.pane.session
+                ),
+                ok,
+            );
+        }
+    }
     // Drafts: a message whose turn is stored is not offered again.
     let mut drafts = 0;
     for (path, d) in ctx.store.all_drafts() {

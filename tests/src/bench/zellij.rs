@@ -55,6 +55,7 @@ fn picker_state(n: u32) -> State {
                     focused: i == 0,
                     floating: false,
                     exited: false,
+                    titled_by_command: false,
                 })
                 .collect(),
         ),

@@ -17,6 +17,14 @@ pub struct Config {
     pub overwrite_renamed: bool,
     /// Longest pane name, in characters (default 60).
     pub name_max: usize,
+    /// The name while the pane's query runs: `{name}` is the name `title_format` gives
+    /// (default `{name} ●`).
+    pub running_format: String,
+    /// The name while another pane's query holds the conversation (default `{name} 🔒`).
+    pub held_format: String,
+    /// Also tell zjstatus (`pipe_panechat` in its bar) about the focused pane's conversation,
+    /// on each change (default `false`).
+    pub zjstatus: bool,
 }
 
 impl Default for Config {
@@ -27,6 +35,9 @@ impl Default for Config {
             rename_panes: true,
             overwrite_renamed: false,
             name_max: 60,
+            running_format: "{name} ●".into(),
+            held_format: "{name} 🔒".into(),
+            zjstatus: false,
         }
     }
 }
@@ -62,6 +73,19 @@ impl Config {
                     }
                     c.title_format = v.clone();
                 }
+                "running_format" | "held_format" => {
+                    if !v.contains("{name}") {
+                        return Err(format!(
+                            "option `{k}` is `{v}`; it needs `{{name}}` (the pane's name)"
+                        ));
+                    }
+                    if k == "running_format" {
+                        c.running_format = v.clone();
+                    } else {
+                        c.held_format = v.clone();
+                    }
+                }
+                "zjstatus" => c.zjstatus = flag(k, v)?,
                 "rename_panes" => c.rename_panes = flag(k, v)?,
                 "overwrite_renamed" => c.overwrite_renamed = flag(k, v)?,
                 "name_max" => {
@@ -80,7 +104,7 @@ impl Config {
                 | "name" | "payload" | "cwd" | "title" => {}
                 _ => {
                     return Err(format!(
-                        "unknown option `{k}`; known: panechat, title_format, rename_panes, overwrite_renamed, name_max"
+                        "unknown option `{k}`; known: panechat, title_format, running_format, held_format, rename_panes, overwrite_renamed, name_max, zjstatus"
                     ))
                 }
             }

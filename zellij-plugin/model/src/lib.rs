@@ -14,6 +14,7 @@
 pub mod config;
 pub mod data;
 pub mod fuzzy;
+pub mod names;
 pub mod render;
 pub mod state;
 pub mod text;

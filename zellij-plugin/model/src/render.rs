@@ -4,7 +4,7 @@
 
 use crate::data;
 use crate::state::{Row, State};
-use crate::text::{fit, fit_right, inert, width};
+use crate::text::{fit, fit_right, inert, width, wrap};
 
 const BOLD: &str = "\x1b[1m";
 const DIM: &str = "\x1b[2m";
@@ -35,7 +35,7 @@ pub fn render(state: &State, rows: usize, cols: usize, now: i64) -> Vec<String> 
             cols,
         ));
         if let Some(s) = &state.status {
-            out.push(fit(s, cols));
+            out.extend(wrap(s, cols).iter().map(|l| fit(l, cols)));
         }
         if state.granted == Some(true) {
             // (seen when another client opened its picker in this tab, or the plugin's pane
@@ -77,7 +77,14 @@ fn picker(state: &State, rows: usize, cols: usize, now: i64, out: &mut Vec<Strin
         state.picker.filter
     );
     out.push(format!("{BOLD}{}{RESET}", fit(&header, cols)));
-    let footer_lines = 1 + usize::from(state.status.is_some());
+    // The problem and the keys are wrapped, never cut: they say what to do.
+    let status = state
+        .status
+        .as_deref()
+        .map(|s| wrap(s, cols))
+        .unwrap_or_default();
+    let keys = wrap(KEYS, cols);
+    let footer_lines = keys.len() + status.len();
     let body = rows.saturating_sub(1 + footer_lines);
     // Column widths: tab, pane, conversation title (flexible), turns, age, state.
     let tab_w = 10.min(cols / 6);
@@ -90,7 +97,8 @@ fn picker(state: &State, rows: usize, cols: usize, now: i64, out: &mut Vec<Strin
         .max()
         .unwrap_or(0)
         .min(cols / 4);
-    let fixed = 2 + tab_w + 1 + pane_w + 1 + 1 + turns_w + 1 + age_w + 1 + state_w;
+    let id_w = 10;
+    let fixed = 2 + tab_w + 1 + pane_w + 1 + 1 + id_w + 1 + turns_w + 1 + age_w + 1 + state_w;
     let title_w = cols.saturating_sub(fixed).max(1);
     let sel = state.picker.selected.min(shown.len().saturating_sub(1));
     let start = if body == 0 {
@@ -100,21 +108,22 @@ fn picker(state: &State, rows: usize, cols: usize, now: i64, out: &mut Vec<Strin
     };
     for (i, r) in shown.iter().enumerate().skip(start).take(body) {
         let marker = if r.here { "▸ " } else { "  " };
-        let (title, turns, age) = match r.conv {
+        let (title, short, turns, age) = match r.conv {
             Some(c) => (
-                c.title
-                    .clone()
-                    .unwrap_or_else(|| format!("(untitled {})", c.id)),
+                c.title.clone().unwrap_or_else(|| "(untitled)".to_string()),
+                c.id.chars().take(id_w).collect(),
                 format!("{}t", c.turns),
                 c.updated.map(|t| data::age(t, now)).unwrap_or_default(),
             ),
-            None => ("—".to_string(), String::new(), String::new()),
+            None => ("—".to_string(), String::new(), String::new(), String::new()),
         };
+        // Every column has its width whether or not the row has a conversation.
         let line = format!(
-            "{marker}{} {} {} {} {} {}",
+            "{marker}{} {} {} {} {} {} {}",
             fit(&inert(r.tab_name), tab_w),
-            fit(&format!("{} {}", r.pane.id, inert(&r.pane.title)), pane_w),
+            fit(&inert(&state.pane_label(r.pane)), pane_w),
             fit(&title, title_w),
+            fit(&short, id_w),
             fit_right(&turns, turns_w),
             fit_right(&age, age_w),
             fit(&state_label(r), state_w),
@@ -128,16 +137,14 @@ fn picker(state: &State, rows: usize, cols: usize, now: i64, out: &mut Vec<Strin
             out.push(line);
         }
     }
-    if shown.is_empty() && body > 0 {
+    if shown.is_empty() && body > 0 && !state.picker.filter.is_empty() {
         out.push(fit("  no pane matches the filter", cols));
     }
     while out.len() < rows.saturating_sub(footer_lines) {
         out.push(" ".repeat(cols));
     }
-    if let Some(s) = &state.status {
-        out.push(fit(s, cols));
-    }
-    out.push(format!("{DIM}{}{RESET}", fit(KEYS, cols)));
+    out.extend(status.iter().map(|l| fit(l, cols)));
+    out.extend(keys.iter().map(|l| format!("{DIM}{}{RESET}", fit(l, cols))));
 }
 
 /// `line` without the plugin's own escape sequences (what a user reads).

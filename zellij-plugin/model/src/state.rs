@@ -42,6 +42,8 @@ pub struct Pane {
     pub floating: bool,
     /// Its command has exited (held pane).
     pub exited: bool,
+    /// It shows the command it runs as its title (a command pane), not a name given to it.
+    pub titled_by_command: bool,
 }
 
 /// A tab as Zellij reports it (`TabUpdate`).
@@ -139,6 +141,9 @@ pub enum Input {
     /// A client pressed a key bound to a plugin message (Zellij's `UserAction` event, which
     /// comes just before the message itself; the message does not say who sent it).
     KeyBy(u16),
+    /// The names panes were given, answering [`Effect::ReadNames`] (see
+    /// [`crate::names::given_names`]).
+    Names(Vec<String>),
     /// A pane opened by [`Effect::OpenTerminal`] exists (or could not be opened: `None`).
     TerminalOpened {
         /// The context given to [`Effect::OpenTerminal`].
@@ -208,6 +213,13 @@ pub enum Effect {
     /// Ask which clients are attached (`list_clients`); Zellij answers with
     /// [`Input::Clients`].
     ListClients,
+    /// Ask Zellij for the names panes were given (by hand, by this plugin, by a layout), as
+    /// opposed to the titles their programs set; the host answers at once with
+    /// [`Input::Names`] (the session's layout, `dump_session_layout`).
+    ReadNames,
+    /// Tell zjstatus what its `{pipe_panechat}` shows (`zjstatus::pipe::pipe_panechat::TEXT`,
+    /// sent to every plugin); only with the `zjstatus` option, and only on a change.
+    ZjStatus(String),
 }
 
 /// Where [`Effect::OpenPane`] opens its pane.
@@ -271,6 +283,17 @@ struct Naming {
     confirmed: bool,
     /// The user renamed it by hand.
     manual: bool,
+    /// The title it showed when the plugin last asked Zellij which names are the panes' own
+    /// (given by hand, by the plugin, or by a layout), before it ever named the pane.
+    checked: Option<String>,
+    /// Its name is one the plugin gave before it was (re)loaded, which Zellij may also keep
+    /// as the pane's default title (a session brought back): taken back with Zellij's own
+    /// label rather than an empty name.
+    restored: bool,
+    /// Times a restored name was taken back again because Zellij still showed it (while a
+    /// session is brought back, Zellij applies the saved names a moment after the panes exist,
+    /// over a name given meanwhile).
+    retaken: u8,
 }
 
 /// The picker's state.
@@ -284,6 +307,13 @@ pub struct Picker {
     pub selected: usize,
     /// The pane that was focused when the picker opened ("here").
     pub origin: Option<u32>,
+    /// The conversations whose content matches `found_for` (`panechat search --json`).
+    pub found: Vec<String>,
+    /// The filter `found` answers.
+    pub found_for: String,
+    /// A `panechat search` runs; `search_again`: the filter changed meanwhile.
+    searching: bool,
+    search_again: bool,
 }
 
 /// One picker row.
@@ -361,10 +391,17 @@ pub struct State {
     key_by: Option<u16>,
     /// Whether Zellij has said who pressed a key at all ([`Input::KeyBy`]; not before 0.45).
     keys_told: bool,
+    /// A `sessions --json` has been read: a pane without a conversation in it has none.
+    loaded: bool,
+    /// How to rename once Zellij has said which names are the panes' own
+    /// ([`Effect::ReadNames`]).
+    pending: Option<Mode>,
+    /// What zjstatus was last told.
+    zjstatus_sent: Option<String>,
 }
 
-/// When [`State::reconcile`] renames.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// When [`State::reconcile`] renames (ordered: a later one includes the earlier).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Mode {
     /// Keep the account only: whether this instance renames is to be asked first.
     Quiet,
@@ -373,6 +410,19 @@ enum Mode {
     /// Zellij has just said this instance renames: also the panes that do not show the name
     /// the account says they were given (another instance may have left before renaming).
     Claim,
+}
+
+/// Zellij's own label for terminal pane `id` ("Pane #1" is `terminal_0`), which the plugin
+/// gives a pane whose restored name it takes back.
+pub fn default_label(id: u32) -> String {
+    format!("Pane #{}", u64::from(id) + 1)
+}
+
+/// Whether `title` is a label of Zellij's own shape (`Pane #N`), never a name the user chose.
+fn is_default_label(title: &str) -> bool {
+    title
+        .strip_prefix("Pane #")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn ctx(kind: &str, req: u64, extra: &[(&str, String)]) -> BTreeMap<String, String> {
@@ -467,11 +517,54 @@ impl State {
     }
 
     /// The name pane `id` should have, or `None` when it has no conversation.
+    ///
+    /// While the pane's query runs the name takes `running_format`, while another pane's
+    /// holds the conversation `held_format`. Two conversations of the same title (two forks)
+    /// are told apart by their short ids; a title too long for `name_max` is cut before its
+    /// `(fork)`, which stays.
     pub fn desired_name(&self, id: u32) -> Option<String> {
         let conv = self.convs.get(&id)?;
         let short: String = conv.id.chars().take(10).collect();
-        let title = conv.title.clone().unwrap_or(short);
-        Some(self.format_name(&title, &conv.id))
+        let title = conv.title.clone().unwrap_or_else(|| short.clone());
+        let twin = conv.title.is_some()
+            && self
+                .convs
+                .values()
+                .any(|c| c.id != conv.id && c.title == conv.title);
+        let tag = if twin {
+            format!(" {short}")
+        } else {
+            String::new()
+        };
+        let wrap = if !matches!(conv.activity.as_str(), "idle" | "") {
+            self.cfg.running_format.as_str()
+        } else if conv.held_by.is_some() {
+            self.cfg.held_format.as_str()
+        } else {
+            "{name}"
+        };
+        let whole = wrap.replace("{name}", &self.cfg.title_format);
+        let render = |t: &str| text::inert(&whole.replace("{title}", t).replace("{id}", &conv.id));
+        let max = self.cfg.name_max;
+        // (measured with a one-letter title: `inert` trims the spaces an empty one leaves)
+        let room = (max + 1).saturating_sub(render("x").chars().count());
+        let full = format!("{title}{tag}");
+        let fitted = if full.chars().count() <= room || !whole.contains("{title}") {
+            full
+        } else {
+            let (base, fork) = match title.strip_suffix(" (fork)") {
+                Some(base) => (base, " (fork)"),
+                None => (title.as_str(), ""),
+            };
+            let keep = format!("{fork}{tag}");
+            let left = room.saturating_sub(keep.chars().count());
+            if left >= 2 {
+                format!("{}{keep}", text::cap_chars(base, left))
+            } else {
+                text::cap_chars(&full, room)
+            }
+        };
+        Some(text::cap_chars(&render(&fitted), max))
     }
 
     /// `title_format` for a conversation's `title` and `id`, inert and capped.
@@ -491,12 +584,30 @@ impl State {
         if !self.cfg.rename_panes || self.granted != Some(true) {
             return Vec::new();
         }
+        // A pane the plugin never named may show a name someone gave it (the user, before its
+        // first question or before the plugin was reloaded; a layout that brought the session
+        // back): Zellij is asked which names are given first, then all is renamed at once.
+        let unchecked = self.panes.iter().any(|p| {
+            self.naming.get(&p.id).is_none_or(|n| {
+                n.ours.is_none() && !n.manual && n.checked.as_ref() != Some(&p.title)
+            })
+        });
+        if unchecked {
+            self.pending = self.pending.max(Some(mode));
+            return vec![Effect::ReadNames];
+        }
         let mut out = Vec::new();
         for i in 0..self.panes.len() {
             let (id, title) = (self.panes[i].id, self.panes[i].title.clone());
             let want = self.desired_name(id);
             let overwrite = self.cfg.overwrite_renamed;
+            let loaded = self.loaded;
             let n = self.naming.entry(id).or_default();
+            // (a name that claims a conversation is taken away only once panechat said which
+            // conversations the panes have)
+            if want.is_none() && !loaded {
+                continue;
+            }
             if n.manual && !overwrite {
                 // A pane that already shows the name it should have is ours again (another
                 // instance renamed it before this one heard of the new title).
@@ -526,13 +637,16 @@ impl State {
                     n.before.push(old);
                 }
             }
+            let name = match want.clone() {
+                Some(name) => name,
+                None if n.restored => default_label(id),
+                None => String::new(),
+            };
             n.ours = want.clone();
             n.confirmed = false;
             n.manual = false;
-            out.push(Effect::Rename {
-                pane: id,
-                name: want.unwrap_or_default(),
-            });
+            n.restored &= n.ours.is_none();
+            out.push(Effect::Rename { pane: id, name });
         }
         match mode {
             Mode::Quiet => {
@@ -545,9 +659,35 @@ impl State {
                 }
                 Vec::new()
             }
-            _ if self.leader => out,
+            _ if self.leader => {
+                // (renamed now: not again when the renames left for later go out)
+                self.due.retain(|d| {
+                    !out.iter()
+                        .any(|e| matches!(e, Effect::Rename { pane, .. } if pane == d))
+                });
+                out
+            }
             _ => Vec::new(),
         }
+    }
+
+    /// Takes back again a restored name that Zellij shows after the plugin took it back (at
+    /// most 5 times a pane).
+    fn retake_restored(&mut self) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        for p in &self.panes {
+            let Some(n) = self.naming.get_mut(&p.id) else {
+                continue;
+            };
+            if n.restored && n.ours.is_none() && n.before.contains(&p.title) && n.retaken < 5 {
+                n.retaken += 1;
+                fx.push(Effect::Rename {
+                    pane: p.id,
+                    name: default_label(p.id),
+                });
+            }
+        }
+        fx
     }
 
     /// Notes panes whose name changed away from the plugin's (renamed by hand).
@@ -603,7 +743,11 @@ impl State {
             activity: text::cap_chars(&text::inert(s.activity()), 16),
             held_by: s.held_by.as_ref().map(|h| {
                 let who = match (&h.multiplexer, &h.pane) {
-                    (Some(m), Some(p)) if m == "zellij" => format!("pane {p}"),
+                    (Some(m), Some(p)) if m == "zellij" => p
+                        .strip_prefix("terminal_")
+                        .unwrap_or(p)
+                        .parse::<u32>()
+                        .map_or_else(|_| format!("pane {p}"), default_label),
                     (Some(m), Some(p)) => format!("{m} {p}"),
                     _ => h
                         .pid
@@ -614,6 +758,13 @@ impl State {
             }),
         });
         let changed = self.convs.get(&pane) != conv.as_ref();
+        if conv.is_some() && !self.convs.contains_key(&pane) {
+            // Its first conversation: whether its name is one given by hand is asked again
+            // before it is named (the layout is settled by now).
+            if let Some(n) = self.naming.get_mut(&pane) {
+                n.checked = None;
+            }
+        }
         match conv {
             Some(c) => {
                 self.convs.insert(pane, c);
@@ -653,6 +804,33 @@ impl State {
 
     /// Handles one input: the effects to perform, and whether to redraw.
     pub fn handle(&mut self, input: Input) -> (Vec<Effect>, bool) {
+        let (mut fx, redraw) = self.handle_input(input);
+        fx.extend(self.zjstatus());
+        (fx, redraw)
+    }
+
+    /// What zjstatus's `{pipe_panechat}` should show: the focused pane's name after its
+    /// conversation (with its running or held marker), empty without one. Told by the one
+    /// instance that renames, when it changes: nothing per frame.
+    fn zjstatus(&mut self) -> Option<Effect> {
+        if !self.cfg.zjstatus || !self.leader || self.granted != Some(true) {
+            return None;
+        }
+        let text = self
+            .focused_pane()
+            .and_then(|p| self.desired_name(p))
+            .unwrap_or_default()
+            // (zjstatus reads `#[…]` as a style and `::` as a separator)
+            .replace('#', "\u{266f}")
+            .replace("::", ": :");
+        if self.zjstatus_sent.as_ref() == Some(&text) {
+            return None;
+        }
+        self.zjstatus_sent = Some(text.clone());
+        Some(Effect::ZjStatus(text))
+    }
+
+    fn handle_input(&mut self, input: Input) -> (Vec<Effect>, bool) {
         match input {
             Input::SessionName(name) => {
                 let changed = self.session_name.as_deref() != Some(name.as_str());
@@ -691,6 +869,9 @@ impl State {
                 let live: Vec<u32> = self.panes.iter().map(|p| p.id).collect();
                 self.naming.retain(|id, _| live.contains(id));
                 self.notice_manual_renames();
+                if self.leader && self.cfg.rename_panes {
+                    fx.extend(self.retake_restored());
+                }
                 // (only the instance of an attached client gets pane updates)
                 let mode = if std::mem::take(&mut self.rejoined) {
                     Mode::Claim
@@ -707,6 +888,41 @@ impl State {
                 (self.grant_shown(), changed && self.picker.open)
             }
             Input::Clients(list) => self.clients(&list),
+            Input::Names(given) => {
+                let format = crate::names::Format::new(&self.cfg);
+                for p in &self.panes {
+                    let n = self.naming.entry(p.id).or_default();
+                    if n.ours.is_some() || n.manual || n.checked.as_ref() == Some(&p.title) {
+                        continue;
+                    }
+                    n.checked = Some(p.title.clone());
+                    if n.before.contains(&p.title) {
+                        // (a name it gave and took back, shown by an update sent before that)
+                        continue;
+                    }
+                    // (a program's title never has the shape of the plugin's names; a restored
+                    // name shows a moment before Zellij lists it as given)
+                    if format.is_ours(&p.title) {
+                        // A name of the plugin's (left from before a reload, or restored with
+                        // the session): renamed after the pane's conversation, or given back
+                        // when the pane has none.
+                        n.ours = Some(p.title.clone());
+                        n.confirmed = true;
+                        n.restored = true;
+                    } else if given.contains(&p.title)
+                        && !is_default_label(&p.title)
+                        && !p.titled_by_command
+                    {
+                        n.manual = true;
+                    }
+                }
+                let mode = self.pending.take().unwrap_or(Mode::Quiet);
+                let mut fx = self.reconcile(mode);
+                if mode == Mode::Quiet {
+                    fx.extend(self.ask_clients());
+                }
+                (fx, self.picker.open)
+            }
             Input::ClientCount(n) => {
                 let changed = self.client_count.replace(n) != Some(n);
                 (
@@ -801,6 +1017,13 @@ impl State {
                     redraw = self.picker.open;
                 }
             },
+            // While the picker shows, its key closes it at once: Zellij 0.45.1 lists no
+            // client while a client has the plugin's pane focused, so there is no client to
+            // wait for.
+            PIPE_PICK if self.picker.open => {
+                fx.push(self.close_picker());
+                redraw = true;
+            }
             PIPE_PICK | PIPE_FORK | PIPE_ASK if self.granted == Some(true) => {
                 // Zellij sends a key's message to the instance of every client: the one of the
                 // client that pressed it acts (Zellij said who just before, see
@@ -916,10 +1139,12 @@ impl State {
             };
             let live = self.panes.iter().any(|p| p.id == pane);
             if live && !renames.iter().any(named) && (!n.manual || self.cfg.overwrite_renamed) {
-                renames.push(Effect::Rename {
-                    pane,
-                    name: n.ours.clone().unwrap_or_default(),
-                });
+                let name = match &n.ours {
+                    Some(name) => name.clone(),
+                    None if n.restored => default_label(pane),
+                    None => String::new(),
+                };
+                renames.push(Effect::Rename { pane, name });
             }
         }
         fx.extend(renames);
@@ -961,6 +1186,8 @@ impl State {
     /// Acts on a key's message (`pick`, `fork`, `ask`) for the pane `from` the client focused.
     fn key_message(&mut self, name: &str, from: Option<u32>) -> (Vec<Effect>, bool) {
         match name {
+            // The key toggles, as Zellij's own do.
+            PIPE_PICK if self.picker.open => (vec![self.close_picker()], true),
             PIPE_PICK => (self.open_picker(from), true),
             PIPE_FORK => (self.fork(from), false),
             _ => {
@@ -971,11 +1198,13 @@ impl State {
     }
 
     fn open_picker(&mut self, origin: Option<u32>) -> Vec<Effect> {
+        // (a search still running answers a filter of the last time: it is dropped)
+        let searching = self.picker.searching;
         self.picker = Picker {
             open: true,
-            filter: String::new(),
-            selected: 0,
             origin,
+            searching,
+            ..Picker::default()
         };
         let mut fx = vec![Effect::Show];
         fx.extend(self.load_sessions());
@@ -984,6 +1213,8 @@ impl State {
 
     fn close_picker(&mut self) -> Effect {
         self.picker.open = false;
+        self.picker.found.clear();
+        self.picker.found_for.clear();
         self.picker.filter.clear();
         self.picker.selected = 0;
         Effect::Hide
@@ -1056,6 +1287,18 @@ impl State {
         }]
     }
 
+    /// How the picker names a pane: its own name (given by the user, or its program's title),
+    /// or Zellij's label (`Pane #1` for `terminal_0`) while it shows the plugin's name.
+    pub fn pane_label(&self, pane: &Pane) -> String {
+        let ours = self.naming.get(&pane.id).and_then(|n| n.ours.as_ref()) == Some(&pane.title)
+            || self.desired_name(pane.id).as_ref() == Some(&pane.title);
+        if ours || pane.title.is_empty() {
+            default_label(pane.id)
+        } else {
+            pane.title.clone()
+        }
+    }
+
     /// The picker's rows (every terminal pane, the origin pane first), before filtering.
     pub fn rows(&self) -> Vec<Row<'_>> {
         let mut rows: Vec<Row<'_>> = self
@@ -1082,22 +1325,65 @@ impl State {
         if self.picker.filter.trim().is_empty() {
             return rows;
         }
+        let filter = self.picker.filter.trim().to_lowercase();
+        let content = self.picker.found_for == self.picker.filter.trim();
         let mut scored: Vec<(i64, usize, Row<'_>)> = rows
             .into_iter()
             .enumerate()
             .filter_map(|(i, r)| {
-                let mut hay = format!("{} {} {}", r.tab_name, r.pane.title, r.pane.id);
+                let label = self.pane_label(r.pane);
+                let mut hay = format!("{} {} {label}", r.tab_name, r.pane.title);
+                // An exact or prefix match of a name ranks above any longer fuzzy one.
+                let mut bonus = 0;
+                let mut names = vec![r.pane.title.to_lowercase(), label.to_lowercase()];
                 if let Some(c) = r.conv {
                     hay.push(' ');
                     hay.push_str(c.title.as_deref().unwrap_or(""));
                     hay.push(' ');
                     hay.push_str(&c.id);
+                    names.push(c.title.as_deref().unwrap_or("").to_lowercase());
+                    names.push(c.id.to_lowercase());
                 }
-                fuzzy::score(&self.picker.filter, &hay).map(|s| (s, i, r))
+                for n in &names {
+                    if *n == filter {
+                        bonus = bonus.max(2000);
+                    } else if n.starts_with(&filter) {
+                        bonus = bonus.max(1000);
+                    }
+                }
+                match fuzzy::score(&self.picker.filter, &hay) {
+                    Some(s) => Some((s + bonus, i, r)),
+                    // (what was said in its conversation: after every name that matches)
+                    None if content
+                        && r.conv.is_some_and(|c| self.picker.found.contains(&c.id)) =>
+                    {
+                        Some((-1000, i, r))
+                    }
+                    None => None,
+                }
             })
             .collect();
         scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
         scored.into_iter().map(|(_, _, r)| r).collect()
+    }
+
+    /// Asks `panechat search` which conversations mention the filter (one run at a time; a
+    /// filter typed meanwhile is searched for when it ends).
+    fn search(&mut self) -> Vec<Effect> {
+        let filter = self.picker.filter.trim().to_string();
+        if filter.is_empty() || self.granted != Some(true) {
+            return Vec::new();
+        }
+        if self.picker.searching {
+            self.picker.search_again = true;
+            return Vec::new();
+        }
+        self.picker.searching = true;
+        vec![self.panechat(
+            "search",
+            &["search", "--json", "--", &filter],
+            &[("filter", filter.clone())],
+        )]
     }
 
     fn selected(&self) -> Option<(u32, Option<String>)> {
@@ -1130,12 +1416,14 @@ impl State {
             Key::Backspace => {
                 self.picker.filter.pop();
                 self.picker.selected = 0;
+                fx.extend(self.search());
             }
             Key::Char(c) if !text::is_control(c) => {
                 if self.picker.filter.chars().count() < 64 {
                     self.picker.filter.push(c);
                 }
                 self.picker.selected = 0;
+                fx.extend(self.search());
             }
             Key::Enter => {
                 if let Some((pane, _)) = self.selected() {
@@ -1146,7 +1434,10 @@ impl State {
             Key::Ctrl('f') => {
                 if let Some((pane, conv)) = self.selected() {
                     if conv.is_none() {
-                        self.status = Some(format!("pane {pane} has no conversation to fork"));
+                        self.status = Some(format!(
+                            "{} has no conversation to fork",
+                            default_label(pane)
+                        ));
                     } else {
                         fx.push(self.close_picker());
                         fx.push(Effect::Focus(pane));
@@ -1177,7 +1468,10 @@ impl State {
                     fx.push(run);
                 }
                 (Some((pane, None)), _, _) => {
-                    self.status = Some(format!("pane {pane} has no conversation to use"));
+                    self.status = Some(format!(
+                        "{} has no conversation to use",
+                        default_label(pane)
+                    ));
                 }
                 _ => self.status = Some("no pane to give the conversation to".into()),
             },
@@ -1203,6 +1497,26 @@ impl State {
             self.loading = false;
             if std::mem::take(&mut self.reload) {
                 fx.extend(self.load_sessions());
+            }
+        }
+        if kind == "search" {
+            self.picker.searching = false;
+            if std::mem::take(&mut self.picker.search_again) {
+                fx.extend(self.search());
+            }
+            if exit == Some(0) {
+                let ids: Vec<String> = serde_json::from_str::<Vec<serde_json::Value>>(stdout)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|h| {
+                        h["id"]
+                            .as_str()
+                            .map(|id| text::cap_chars(&text::inert(id), 64))
+                    })
+                    .collect();
+                self.picker.found = ids;
+                self.picker.found_for = context.get("filter").cloned().unwrap_or_default();
+                return (fx, self.picker.open);
             }
         }
         if exit != Some(0) {
@@ -1268,6 +1582,14 @@ impl State {
                         }
                     }
                     self.status = None;
+                    if !self.loaded {
+                        // Asked again now: in a session being brought back, Zellij shows the
+                        // restored names a moment before its layout lists them as given.
+                        for n in self.naming.values_mut() {
+                            n.checked = None;
+                        }
+                    }
+                    self.loaded = true;
                     fx.extend(self.reconcile(Mode::Quiet));
                     fx.extend(self.ask_clients());
                 }

@@ -19,6 +19,10 @@ struct Rec {
     clients: Option<Vec<Client>>,
     /// `list_clients` calls.
     asked: usize,
+    /// The names panes were given, as the session's layout lists them ([`Effect::ReadNames`]).
+    given: Vec<String>,
+    /// [`Effect::ReadNames`] calls.
+    read_names: usize,
 }
 
 impl Host for Rec {
@@ -32,6 +36,10 @@ impl Host for Rec {
                     pane: None,
                 }]
             })));
+        }
+        if e == Effect::ReadNames {
+            self.read_names += 1;
+            return Some(Input::Names(self.given.clone()));
         }
         self.effects.push(e.clone());
         match e {
@@ -81,6 +89,7 @@ fn pane(id: u32, tab: usize, title: &str, focused: bool) -> Pane {
         focused,
         floating: false,
         exited: false,
+        titled_by_command: false,
     }
 }
 
@@ -662,6 +671,7 @@ fn typing_filters_fuzzily_and_enter_focuses_the_choice() {
     );
     let lines: Vec<String> = render(&s, 10, 100, 0).iter().map(|l| plain(l)).collect();
     assert!(lines[0].contains("filter: topic 142"));
+    h.take();
     drive(&mut s, Input::Key(Key::Enter), &mut h);
     assert_eq!(h.take(), [Effect::Hide, Effect::Focus(142)]);
     assert!(!s.picker.open);
@@ -769,7 +779,7 @@ fn picker_keys_fork_new_and_use() {
     assert!(s.picker.open);
     assert_eq!(
         s.status.as_deref(),
-        Some("pane 4 has no conversation to fork")
+        Some("Pane #5 has no conversation to fork")
     );
 }
 
@@ -805,7 +815,7 @@ fn running_and_locked_panes_are_marked() {
     drive(&mut s, pipe(PIPE_PICK, ""), &mut h);
     let lines: Vec<String> = render(&s, 8, 120, 0).iter().map(|l| plain(l)).collect();
     let row = lines.iter().find(|l| l.contains("Busy")).unwrap();
-    assert!(row.contains("● waiting locked by pane 1"), "{row}");
+    assert!(row.contains("● waiting locked by Pane #2"), "{row}");
 }
 
 #[test]
@@ -939,6 +949,7 @@ fn a_sessions_listing_asked_for_before_a_state_message_does_not_overwrite_it() {
     assert_eq!(s.convs[&1].title.as_deref(), Some("Fresh"));
     assert_eq!(s.convs[&2].title.as_deref(), Some("Other"));
     // The next listing applies to pane 1 again.
+    drive(&mut s, Input::Key(Key::Esc), &mut h);
     drive(&mut s, pipe(PIPE_PICK, ""), &mut h);
     let context = h
         .take()
@@ -1105,6 +1116,8 @@ fn a_state_renames_only_once_zellij_says_the_client_is_attached() {
     assert_eq!(
         fx,
         [
+            // (whether pane 2's name is one given by hand, before its first conversation names it)
+            Effect::ReadNames,
             Effect::ListClients,
             Effect::CliOutput {
                 pipe: "p1".into(),
@@ -1114,6 +1127,8 @@ fn a_state_renames_only_once_zellij_says_the_client_is_attached() {
         ],
         "no rename before the answer; the message is acknowledged"
     );
+    let (fx, _) = s.handle(Input::Names(Vec::new()));
+    assert_eq!(fx, [Effect::ListClients]);
     let (fx, _) = s.handle(Input::Clients(vec![Client {
         id: 3,
         current: true,
@@ -1443,4 +1458,303 @@ fn a_key_acts_only_in_the_instance_of_the_client_that_pressed_it() {
     drive(&mut s, cli(PIPE_PICK, "", "p1"), &mut h);
     assert!(s.picker.open);
     assert_eq!(s.picker.origin, Some(1));
+}
+
+#[test]
+fn the_pick_key_toggles_the_picker() {
+    let (mut s, mut h) = ready(2, "[]");
+    drive(&mut s, pipe(PIPE_PICK, ""), &mut h);
+    assert!(s.picker.open);
+    assert!(h.take().contains(&Effect::Show));
+    drive(&mut s, pipe(PIPE_PICK, ""), &mut h);
+    assert!(!s.picker.open);
+    assert!(h.take().contains(&Effect::Hide));
+}
+
+/// A plugin (re)loaded into a session whose panes already have names: pane 1 the plugin's for
+/// its conversation, pane 2 the user's, pane 3 the plugin's for a conversation pane 3 no longer
+/// has (a session brought back), pane 4 its program's title.
+fn reloaded(cfg: Config) -> (State, Rec) {
+    let mut s = State::new(Ok(cfg));
+    let mut h = Rec {
+        given: vec!["💬 One".into(), "my build".into(), "💬 Gone".into()],
+        ..Rec::default()
+    };
+    drive(&mut s, Input::SessionName("dev".into()), &mut h);
+    drive(&mut s, Input::Tabs(tabs(1)), &mut h);
+    drive(&mut s, Input::Permission(true), &mut h);
+    let titles = ["💬 One", "my build", "💬 Gone", "vim notes.txt"];
+    let panes = titles
+        .iter()
+        .enumerate()
+        .map(|(i, t)| pane(i as u32 + 1, 0, t, i == 0))
+        .collect();
+    drive(&mut s, Input::Panes(panes), &mut h);
+    let fx = std::mem::take(&mut h.effects);
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::Rename { .. })),
+        "nothing before the listing: {fx:?}"
+    );
+    let context = fx
+        .into_iter()
+        .find_map(|e| match e {
+            Effect::Run { context, .. } => Some(context),
+            _ => None,
+        })
+        .unwrap();
+    let listing = format!(
+        "[{},{},{}]",
+        state_json(1, Some("01a"), Some("One")),
+        state_json(2, Some("01b"), Some("Two")),
+        state_json(4, Some("01d"), Some("Four")),
+    );
+    drive(
+        &mut s,
+        Input::CommandDone {
+            context,
+            exit: Some(0),
+            stdout: listing,
+            stderr: String::new(),
+        },
+        &mut h,
+    );
+    (s, h)
+}
+
+#[test]
+fn a_reloaded_plugin_keeps_the_users_names_and_takes_back_stale_claims() {
+    let (mut s, mut h) = reloaded(Config::default());
+    assert!(h.read_names >= 1);
+    let mut r = h.renames();
+    r.sort();
+    r.dedup();
+    // Pane 2 keeps the user's name; pane 3's name claimed a conversation it does not have; pane
+    // 4 showed its program's title and is named.
+    assert_eq!(r, [(3, "Pane #4".to_string()), (4, "💬 Four".to_string())]);
+    // A new title later: still not over the user's name.
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(2, Some("01b"), Some("Two bis"))),
+        &mut h,
+    );
+    assert!(h.renames().is_empty());
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&s.list_json()).unwrap()["panes"][1]
+            ["renamed_by_hand"],
+        true
+    );
+    // With `overwrite_renamed`, the user's name is replaced too.
+    let (_, mut h) = reloaded(Config {
+        overwrite_renamed: true,
+        ..Config::default()
+    });
+    let mut r = h.renames();
+    r.sort();
+    r.dedup();
+    assert_eq!(
+        r,
+        [
+            (2, "💬 Two".to_string()),
+            (3, "Pane #4".to_string()),
+            (4, "💬 Four".to_string())
+        ]
+    );
+}
+
+#[test]
+fn a_name_given_before_the_first_question_is_the_users() {
+    let (mut s, mut h) = ready(2, "[]");
+    let mut panes = s.panes.clone();
+    panes[1].title = "logs".into();
+    h.given = vec!["logs".into()];
+    drive(&mut s, Input::Panes(panes), &mut h);
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(2, Some("01b"), Some("First"))),
+        &mut h,
+    );
+    assert!(h.renames().is_empty());
+    // A title its program set is not a given name: the pane is named.
+    let mut panes = s.panes.clone();
+    panes[0].title = "~/src".into();
+    drive(&mut s, Input::Panes(panes), &mut h);
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(1, Some("01a"), Some("Other"))),
+        &mut h,
+    );
+    assert_eq!(h.renames(), [(1, "💬 Other".to_string())]);
+}
+
+#[test]
+fn names_mark_running_and_held_conversations_and_tell_twins_apart() {
+    let (mut s, mut h) = ready(3, "[]");
+    let with = |pane: u32, conv: &str, title: &str, activity: &str, held: bool| {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&state_json(pane, Some(conv), Some(title))).unwrap();
+        v["activity"] = activity.into();
+        if held {
+            v["held_by"] = serde_json::json!({"multiplexer": "zellij", "pane": "1"});
+        }
+        v.to_string()
+    };
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &with(1, "01a", "Alpha", "streaming", false)),
+        &mut h,
+    );
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &with(2, "01a", "Alpha", "idle", true)),
+        &mut h,
+    );
+    assert_eq!(s.desired_name(1).unwrap(), "💬 Alpha ●");
+    assert_eq!(s.desired_name(2).unwrap(), "💬 Alpha 🔒");
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &with(1, "01a", "Alpha", "idle", false)),
+        &mut h,
+    );
+    assert_eq!(s.desired_name(1).unwrap(), "💬 Alpha");
+    // Two forks of one title: each shows its short id.
+    drive(
+        &mut s,
+        pipe(
+            PIPE_STATE,
+            &with(2, "01mforkaaaa1", "Alpha (fork)", "idle", false),
+        ),
+        &mut h,
+    );
+    drive(
+        &mut s,
+        pipe(
+            PIPE_STATE,
+            &with(3, "01mforkbbbb2", "Alpha (fork)", "idle", false),
+        ),
+        &mut h,
+    );
+    assert_eq!(s.desired_name(2).unwrap(), "💬 Alpha (fork) 01mforkaaa");
+    assert_eq!(s.desired_name(3).unwrap(), "💬 Alpha (fork) 01mforkbbb");
+    // A long title is cut before its "(fork)".
+    let long = format!("{} (fork)", "x".repeat(80));
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &with(3, "01c", &long, "idle", false)),
+        &mut h,
+    );
+    let name = s.desired_name(3).unwrap();
+    assert!(
+        name.ends_with("… (fork)") && name.chars().count() == 60,
+        "{name}"
+    );
+}
+
+#[test]
+fn zjstatus_is_told_the_focused_panes_name_on_changes_only() {
+    let (mut s, mut h) = ready(2, "[]");
+    // Off by default: nothing is sent.
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(1, Some("01a"), Some("A #1"))),
+        &mut h,
+    );
+    assert!(!h.take().iter().any(|e| matches!(e, Effect::ZjStatus(_))));
+    s.cfg.zjstatus = true;
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(2, Some("01b"), Some("B"))),
+        &mut h,
+    );
+    let sent = |h: &mut Rec| -> Vec<String> {
+        h.take()
+            .into_iter()
+            .filter_map(|e| match e {
+                Effect::ZjStatus(t) => Some(t),
+                _ => None,
+            })
+            .collect()
+    };
+    // Pane 1 has the focus; its title's `#` cannot start a zjstatus style.
+    assert_eq!(sent(&mut h), ["💬 A ♯1"]);
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &state_json(2, Some("01b"), Some("B2"))),
+        &mut h,
+    );
+    assert!(sent(&mut h).is_empty(), "no change for the focused pane");
+}
+
+#[test]
+fn the_picker_ranks_exact_and_prefix_matches_first_and_finds_what_was_said() {
+    let sessions = format!(
+        "[{},{},{}]",
+        state_json(1, Some("01maaaaaaaaa1"), Some("a long build note")),
+        state_json(2, Some("01mbbbbbbbbb2"), Some("build")),
+        state_json(3, Some("01mcccccccccc3"), Some("other")),
+    );
+    let (mut s, mut h) = ready(4, &sessions);
+    drive(&mut s, pipe(PIPE_PICK, ""), &mut h);
+    // Opened from pane 1: its own row is first and selected.
+    assert_eq!(s.filtered()[s.picker.selected].pane.id, 1);
+    h.take();
+    for c in "build".chars() {
+        drive(&mut s, Input::Key(Key::Char(c)), &mut h);
+    }
+    let ids: Vec<u32> = s.filtered().iter().map(|r| r.pane.id).collect();
+    assert_eq!(ids[..2], [2, 1], "the exact title first: {ids:?}");
+    // `panechat search` says conversation 3 mentions it: listed after the names that match.
+    let runs: Vec<_> = h
+        .take()
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Run { argv, context, .. } if argv[1] == "search" => Some((argv, context)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(runs.len(), 1, "one search at a time: {runs:?}");
+    assert_eq!(runs[0].0, ["panechat", "search", "--json", "--", "b"]);
+    drive(
+        &mut s,
+        Input::CommandDone {
+            context: runs[0].1.clone(),
+            exit: Some(0),
+            stdout: r#"[{"id":"01mcccccccccc3"}]"#.into(),
+            stderr: String::new(),
+        },
+        &mut h,
+    );
+    // (it answered "b"; the filter is "build" now: searched again)
+    let again: Vec<_> = h
+        .take()
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Run { argv, context, .. } if argv[1] == "search" => Some((argv, context)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(again[0].0[4], "build");
+    drive(
+        &mut s,
+        Input::CommandDone {
+            context: again[0].1.clone(),
+            exit: Some(0),
+            stdout: r#"[{"id":"01mcccccccccc3"}]"#.into(),
+            stderr: String::new(),
+        },
+        &mut h,
+    );
+    let ids: Vec<u32> = s.filtered().iter().map(|r| r.pane.id).collect();
+    assert_eq!(ids, [2, 1, 3]);
+    // Rows show the short id, and every column starts at the same place with or without a
+    // conversation.
+    h.take();
+    drive(&mut s, Input::Key(Key::Esc), &mut h);
+    drive(&mut s, pipe(PIPE_PICK, ""), &mut h);
+    let lines: Vec<String> = render(&s, 8, 120, 0).iter().map(|l| plain(l)).collect();
+    let with = lines.iter().find(|l| l.contains("other")).unwrap();
+    assert!(with.contains("01mccccccc"), "{with}");
+    let without = lines.iter().find(|l| l.contains("shell 4")).unwrap();
+    assert_eq!(width(with), width(without));
+    let col = |l: &str, what: &str| width(&l[..l.find(what).unwrap()]);
+    assert_eq!(col(with, "other"), col(without, "—"));
 }

@@ -98,6 +98,34 @@ pub fn fit_right(s: &str, cells: usize) -> String {
     out
 }
 
+/// `s` broken into lines of at most `cells` terminal cells, at spaces where it can (a word
+/// longer than a line is broken inside); nothing is cut.
+pub fn wrap(s: &str, cells: usize) -> Vec<String> {
+    let cells = cells.max(1);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in s.split_whitespace() {
+        let sep = usize::from(!line.is_empty());
+        if !line.is_empty() && width(&line) + sep + width(word) > cells {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        for c in word.chars() {
+            let w = c.width().unwrap_or(0);
+            if width(&line) + w > cells && !line.is_empty() {
+                lines.push(std::mem::take(&mut line));
+            }
+            line.push(c);
+        }
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,6 +163,20 @@ mod tests {
         assert_eq!(fit_right("ab", 4), "  ab");
         assert_eq!(truncate("💬 chat", 3), "💬…");
         assert_eq!(truncate("abc", 0), "");
+    }
+
+    #[test]
+    fn wrapping_keeps_every_word_within_the_width() {
+        assert_eq!(wrap("ab cd ef", 5), ["ab cd", "ef"]);
+        assert_eq!(wrap("abcdefg", 3), ["abc", "def", "g"]);
+        assert_eq!(wrap("日本語 ok", 4), ["日本", "語", "ok"]);
+        assert_eq!(wrap("", 4), [""]);
+        for l in wrap(
+            "permissions denied: delete ~/.cache/zellij/permissions.kdl",
+            10,
+        ) {
+            assert!(width(&l) <= 10, "{l}");
+        }
     }
 
     #[test]

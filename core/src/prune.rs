@@ -217,7 +217,8 @@ fn zellij_pane(rec: &SessionRecord, session: &str, probe: &dyn Probe) -> Livenes
         Liveness::Alive
     } else {
         Liveness::Gone(format!(
-            "Zellij pane {pane} of session {session} was closed"
+            "Zellij pane {} of session {session} was closed",
+            crate::session::zellij_pane_number(pane)
         ))
     }
 }

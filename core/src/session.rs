@@ -187,6 +187,9 @@ impl PaneRef {
     /// Where it is, for people: `tmux pane %3`, or `session <key>` outside a multiplexer.
     pub fn place(&self) -> String {
         match &self.pane {
+            Some(p) if self.multiplexer == Multiplexer::Zellij => {
+                format!("zellij pane {}", zellij_pane_number(p))
+            }
             Some(p) => format!("{} pane {p}", self.multiplexer),
             None => format!("session {}", self.session),
         }
@@ -203,6 +206,16 @@ impl PaneRef {
             tty: None,
             instance: None,
         }
+    }
+}
+
+/// How Zellij itself shows terminal pane `id` (`terminal_0` is "Pane #1"): `#1`; an id that is
+/// not a number is shown as it is.
+pub fn zellij_pane_number(id: &str) -> String {
+    let n = id.strip_prefix("terminal_").unwrap_or(id);
+    match n.parse::<u64>() {
+        Ok(n) => format!("#{}", n + 1),
+        Err(_) => id.to_string(),
     }
 }
 

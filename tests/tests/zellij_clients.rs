@@ -395,7 +395,7 @@ fn the_lock_question_lives_as_long_as_the_lock_in_the_asking_panes_tab() {
         // they are.
         assert_eq!(q["tab_position"], 1, "{q:#}");
         assert!(
-            text.contains(&format!("zellij pane {asker} asks")),
+            text.contains(&format!("zellij pane #{} asks", asker + 1)),
             "{text}"
         );
         assert!(on(&z, me, 0), "{:?}", z.client_panes());

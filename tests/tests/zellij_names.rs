@@ -304,8 +304,10 @@ fn closed_panes_of_a_live_session_are_reported_and_pruned() {
     let text =
         String::from_utf8_lossy(&doc.stdout).to_string() + &String::from_utf8_lossy(&doc.stderr);
     assert!(
-        text.contains(&format!("Zellij pane {p1} of session {session} was closed"))
-            && text.contains("sessions --prune"),
+        text.contains(&format!(
+            "Zellij pane #{} of session {session} was closed",
+            p1 + 1
+        )) && text.contains("sessions --prune"),
         "{text}"
     );
     assert_ne!(doc.status.code(), Some(0), "{text}");

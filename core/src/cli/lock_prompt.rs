@@ -23,7 +23,7 @@ pub struct Args {
     /// The token of the query's question to answer as well.
     #[arg(long, hide = true)]
     token: Option<String>,
-    /// Where the waiting query runs (`zellij pane 3`), when the popup has a pane of its own.
+    /// Where the waiting query runs (`zellij pane #4`), when the popup has a pane of its own.
     #[arg(long, hide = true)]
     asker: Option<String>,
 }

@@ -1222,7 +1222,12 @@ fn ask(
                 .env
                 .get("ZELLIJ_PANE_ID")
                 .filter(|p| !p.is_empty())
-                .map(|p| title::sanitize_title(&format!("zellij pane {p}")));
+                .map(|p| {
+                    title::sanitize_title(&format!(
+                        "zellij pane {}",
+                        panechat::session::zellij_pane_number(p)
+                    ))
+                });
             if let Some(p) = &place {
                 argv.extend(["--asker".into(), p.clone()]);
             }

@@ -526,11 +526,11 @@ impl State {
         let conv = self.convs.get(&id)?;
         let short: String = conv.id.chars().take(10).collect();
         let title = conv.title.clone().unwrap_or_else(|| short.clone());
+        // (only panes open now: a closed pane's conversation is no twin)
         let twin = conv.title.is_some()
-            && self
-                .convs
-                .values()
-                .any(|c| c.id != conv.id && c.title == conv.title);
+            && self.convs.iter().any(|(pane, c)| {
+                c.id != conv.id && c.title == conv.title && self.panes.iter().any(|p| p.id == *pane)
+            });
         let tag = if twin {
             format!(" {short}")
         } else {
@@ -936,6 +936,7 @@ impl State {
             }
             Input::PaneClosed(id) => {
                 self.panes.retain(|p| p.id != id);
+                self.convs.remove(&id);
                 self.naming.remove(&id);
                 self.stamps.remove(&id);
                 self.applied_at.remove(&id);

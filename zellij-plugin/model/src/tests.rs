@@ -1635,6 +1635,10 @@ fn names_mark_running_and_held_conversations_and_tell_twins_apart() {
     );
     assert_eq!(s.desired_name(2).unwrap(), "💬 Alpha (fork) 01mforkaaa");
     assert_eq!(s.desired_name(3).unwrap(), "💬 Alpha (fork) 01mforkbbb");
+    // Once one of them is closed, the other is no twin: its name is the title alone.
+    let mut after = s.clone();
+    drive(&mut after, Input::PaneClosed(2), &mut h);
+    assert_eq!(after.desired_name(3).unwrap(), "💬 Alpha (fork)");
     // A long title is cut before its "(fork)".
     let long = format!("{} (fork)", "x".repeat(80));
     drive(

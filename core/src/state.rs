@@ -56,32 +56,9 @@ impl Activity {
     }
 }
 
-/// Another process holding a conversation's lock.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HeldBy {
-    /// Its pane.
-    #[serde(flatten)]
-    pub pane: PaneRef,
-    /// Its process id.
-    pub pid: u32,
-    /// What it is doing.
-    pub command: crate::runs::RunKind,
-    /// Since when it holds the lock (RFC 3339).
-    pub since: String,
-}
-
-impl HeldBy {
-    /// `tmux pane %3, pid 4242, query, 12s`.
-    pub fn describe(&self) -> String {
-        format!(
-            "{}, pid {}, {}, {}",
-            self.pane.place(),
-            self.pid,
-            self.command,
-            crate::time::ago(&self.since)
-        )
-    }
-}
+/// Another process holding a conversation's lock: the lock's [`Holder`](crate::lock::Holder),
+/// as the runs tell it.
+pub type HeldBy = crate::lock::Holder;
 
 /// The run holding conversation `id`'s lock, if any, other than one of `except`'s session.
 pub fn holder(runs: &[Run], id: &str, except: Option<&PaneRef>) -> Option<HeldBy> {
@@ -91,6 +68,7 @@ pub fn holder(runs: &[Run], id: &str, except: Option<&PaneRef>) -> Option<HeldBy
         .map(|r| HeldBy {
             pane: r.pane.clone(),
             pid: r.pid,
+            start: r.start,
             command: r.command,
             since: if r.state_since.is_empty() {
                 r.since.clone()

@@ -386,6 +386,7 @@ mod tests {
                     pane: Some("%4".into()),
                 },
                 pid: 1,
+                start: 0,
                 command: crate::runs::RunKind::Query,
                 since: String::new(),
             }),

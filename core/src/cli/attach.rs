@@ -9,7 +9,7 @@ use panechat::context::{self, Prepared, RealRunner, Which};
 use panechat::session::Session;
 use panechat::Result;
 
-use super::Ctx;
+use super::ctx::Ctx;
 
 /// What to attach, from the command line.
 pub struct Wanted<'a> {

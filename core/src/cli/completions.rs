@@ -6,7 +6,6 @@
 //! `pick` and the ids that `panechat ls --ids` prints (one read of the index, no config, no
 //! network), asked of the same `panechat` the line runs.
 
-use clap::CommandFactory;
 use clap_complete::Shell;
 use panechat::Result;
 
@@ -21,14 +20,14 @@ pub struct Args {
 const TARGET_COMMANDS: &[&str] = &["use", "show", "rm", "fork", "rename"];
 
 /// Runs the command.
-pub fn run(args: Args) -> Result<i32> {
-    super::out(&script(args.shell))?;
+/// Runs the command; `full` is the whole command line's definition.
+pub fn run(args: Args, full: clap::Command) -> Result<i32> {
+    super::output::out(&script(args.shell, full))?;
     Ok(0)
 }
 
 /// The command line as people use it: the hidden subcommands left out.
-fn visible_command() -> clap::Command {
-    let full = super::Cli::command();
+fn visible_command(full: clap::Command) -> clap::Command {
     // Everything but the subcommands, as defined on the full command.
     let mut cmd = clap::Command::new("panechat")
         .version(env!("CARGO_PKG_VERSION"))
@@ -45,8 +44,8 @@ fn visible_command() -> clap::Command {
 }
 
 /// The completion script for `shell`.
-pub fn script(shell: Shell) -> String {
-    let mut cmd = visible_command();
+pub fn script(shell: Shell, full: clap::Command) -> String {
+    let mut cmd = visible_command(full);
     let mut buf = Vec::new();
     clap_complete::generate(shell, &mut cmd, "panechat", &mut buf);
     let generated = String::from_utf8_lossy(&buf).into_owned();

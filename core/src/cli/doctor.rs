@@ -17,7 +17,8 @@ use panechat::store::conversation::ConversationId;
 use panechat::store::{atomic, index, log, mapping};
 use panechat::{Error, Result};
 
-use super::{out, Ctx};
+use super::ctx::Ctx;
+use super::output::out;
 
 /// `panechat doctor [--repair]`
 #[derive(clap::Args, Debug)]

@@ -7,7 +7,9 @@ use panechat::state::SCHEMA;
 use panechat::store::mapping;
 use panechat::{Error, Result};
 
-use super::{out, out_json, show, Ctx};
+use super::ctx::Ctx;
+use super::output::{out, out_json};
+use super::show;
 
 /// `panechat fork [TARGET] [--last N] [--session KEY] [--exec-shell] [--json]`
 #[derive(clap::Args, Debug)]
@@ -44,7 +46,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         match fork_here(ctx, &args) {
             Ok(id) => ctx.note(&format!("panechat: this pane continues fork {id}")),
             Err(e) => {
-                super::report(&e);
+                super::output::report(&e);
             }
         }
         // The pane's new state may still be on its way to the Zellij plugin, from a process

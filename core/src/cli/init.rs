@@ -6,7 +6,7 @@
 use panechat::env::Env;
 use panechat::{Error, Result};
 
-use super::out;
+use super::output::out;
 
 /// The tools `init` knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

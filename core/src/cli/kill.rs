@@ -9,7 +9,8 @@ use panechat::{Error, Result};
 use panechat::schema::{KillResult, KilledRun};
 use panechat::state::SCHEMA;
 
-use super::{out_json, Ctx};
+use super::ctx::Ctx;
+use super::output::out_json;
 
 /// `panechat kill [SESSION] [--all]`
 #[derive(clap::Args, Debug)]

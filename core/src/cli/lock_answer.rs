@@ -8,7 +8,7 @@ use panechat::adapters::{wezterm, LockAnswer};
 use panechat::question::{self, Question};
 use panechat::Result;
 
-use super::Ctx;
+use super::ctx::Ctx;
 
 /// The user var that carries the question to the plugin.
 pub const USER_VAR: &str = "panechat_question";

@@ -12,7 +12,8 @@ use panechat::session::Multiplexer;
 use panechat::store::conversation::ConversationId;
 use panechat::Result;
 
-use super::{ui, Ctx};
+use super::ctx::Ctx;
+use super::ui;
 
 /// `panechat lock-prompt --id ID`
 #[derive(clap::Args, Debug)]

@@ -10,8 +10,9 @@ use panechat::store::conversation::Summary;
 use panechat::store::mapping;
 use panechat::Result;
 
+use super::ctx::Ctx;
+use super::output::{out, out_json};
 use super::ui::truncate;
-use super::{out, out_json, Ctx};
 
 /// `panechat ls [--json]`
 #[derive(clap::Args, Debug)]

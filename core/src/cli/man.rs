@@ -5,12 +5,11 @@
 
 use std::path::PathBuf;
 
-use clap::CommandFactory;
 use clap_mangen::Man;
 use panechat::error::IoContext;
 use panechat::{Error, Result};
 
-use super::{out, Cli};
+use super::output::out;
 
 /// `panechat man [COMMAND] [--dir DIR]`
 #[derive(clap::Args, Debug)]
@@ -24,8 +23,9 @@ pub struct Args {
 }
 
 /// Runs the command.
-pub fn run(args: Args) -> Result<i32> {
-    let mut top = Cli::command().disable_help_subcommand(true);
+/// Runs the command; `full` is the whole command line's definition.
+pub fn run(args: Args, full: clap::Command) -> Result<i32> {
+    let mut top = full.disable_help_subcommand(true);
     top.build();
     if let Some(dir) = args.dir {
         std::fs::create_dir_all(&dir).ctx(&dir)?;
@@ -90,12 +90,12 @@ fn render(cmd: &clap::Command, is_top: bool) -> Vec<u8> {
     if is_top {
         let _ = man.render_subcommands_section(&mut v);
         v.extend_from_slice(b".SH \"EXIT STATUS\"\n");
-        for line in super::exit_status!().lines() {
+        for line in super::texts::exit_status!().lines() {
             let (code, what) = line.trim().split_once(' ').unwrap_or((line, ""));
             v.extend_from_slice(format!(".TP\n{code}\n{}\n", roff_text(what.trim())).as_bytes());
         }
         v.extend_from_slice(b".SH FILES\n");
-        v.extend_from_slice(roff_text(super::FILES).as_bytes());
+        v.extend_from_slice(roff_text(super::texts::FILES).as_bytes());
         v.extend_from_slice(b"\n.SH \"SEE ALSO\"\n");
         let see: Vec<String> = pages(cmd)
             .iter()

@@ -2,6 +2,7 @@
 
 mod attach;
 mod completions;
+mod ctx;
 mod doctor;
 mod fork;
 mod init;
@@ -11,6 +12,7 @@ mod lock_prompt;
 mod ls;
 mod man;
 mod new;
+mod output;
 mod pick;
 mod query;
 mod refresh;
@@ -20,48 +22,17 @@ mod search;
 mod sessions;
 mod show;
 mod status;
+mod texts;
 mod tmux_load;
 mod ui;
 mod use_;
 
-use std::io::Write;
-use std::path::PathBuf;
+use clap::{CommandFactory, Parser, Subcommand};
 
-use clap::{Parser, Subcommand};
-use panechat::config::{Config, LoadOptions};
-use panechat::env::Env;
-use panechat::paths::Paths;
-use panechat::session::{self, Session, SessionKey};
-use panechat::store::Store;
-use panechat::{Error, Result};
-
-/// The exit statuses, one per line (`CODE  meaning`): shown by `--help` and in the man page.
-macro_rules! exit_status {
-    () => {
-        "  0    success
-  1    any other error (provider, network, store)
-  2    usage error (a bad argument or input)
-  75   the conversation stayed locked (gave up after lock.wait, or --on-locked=fail)
-  129  the terminal closed during a query (SIGHUP)
-  130  cancelled: Ctrl-C, Esc in a picker, or Cancel in the lock question
-  143  stopped by `panechat kill` (SIGTERM)"
-    };
-}
-pub(crate) use exit_status;
-
-/// The examples under `panechat query --help` (each is run by the end-to-end tests).
-const QUERY_EXAMPLES: &str = "Examples:
-  panechat q \"question\"              continue this pane's conversation
-  panechat q --new \"question\"        start a new one in this pane
-  panechat q --fork=2 \"question\"     fork this pane's conversation keeping the last 2 turns
-  panechat q --fork 2 \"question\"     the same
-  panechat q --id \"question\"         pick any conversation in a fuzzy picker, then ask there
-  panechat q --id prev \"question\"    the pane's previous conversation, like `cd -`
-  panechat q --id last \"question\"    the conversation used last, in any pane
-  panechat q --id -- 2 \"question\"    after --, every word is the message (here \"2 question\")";
-
-/// Where panechat keeps its files (the man page's FILES section).
-const FILES: &str = "The config file is $XDG_CONFIG_HOME/panechat/config.toml (~/.config/panechat/config.toml), or $PANECHAT_HOME/config.toml when PANECHAT_HOME is set, or the file PANECHAT_CONFIG names. Conversations live in $XDG_DATA_HOME/panechat, sessions, locks, runs and logs in $XDG_STATE_HOME/panechat; with PANECHAT_HOME, in its data and state directories.";
+use ctx::Ctx;
+use output::report;
+use panechat::Result;
+use texts::{exit_status, QUERY_EXAMPLES};
 
 /// panechat: every terminal pane gets its own LLM conversation.
 #[derive(Parser, Debug)]
@@ -138,150 +109,6 @@ enum Command {
     TmuxPlugin(tmux_load::PluginArgs),
 }
 
-/// Shared state for one command.
-pub struct Ctx {
-    env: Env,
-    paths: Paths,
-    store: Store,
-    cfg_overrides: Vec<String>,
-    quiet: bool,
-    verbose: u8,
-    session: Option<Session>,
-    /// Whether `session` was named on the command line (`q --session`) rather than being the
-    /// one this process runs in: this terminal is then not that pane's.
-    session_named: bool,
-}
-
-impl Ctx {
-    fn new(cli: &Cli) -> Result<Ctx> {
-        let env = Env::capture();
-        let paths = Paths::resolve(&env)?;
-        Ok(Ctx {
-            store: Store::new(paths.clone()),
-            paths,
-            env,
-            cfg_overrides: cli.cfg.clone(),
-            quiet: cli.quiet,
-            verbose: cli.verbose,
-            session: None,
-            session_named: false,
-        })
-    }
-
-    /// Loads the config (all layers).
-    fn config(&self) -> Result<Config> {
-        Config::load(
-            &self.env,
-            &LoadOptions {
-                user_file: Some(self.paths.config_file.clone()),
-                user_file_required: self.env.get("PANECHAT_CONFIG").is_some(),
-                cwd: std::env::current_dir().ok(),
-                overrides: self.cfg_overrides.clone(),
-            },
-        )
-    }
-
-    /// Prints one warning when the config does not load, for commands that do not need it.
-    fn warn_if_config_broken(&self) {
-        if let Err(e) = self.config() {
-            err_line(&format!("panechat: warning: {e}\n(this command does not need the config, but `panechat q` fails until it is fixed)"));
-        }
-    }
-
-    /// This process's session.
-    fn session(&mut self) -> Result<Session> {
-        if self.session.is_none() {
-            self.session = Some(session::resolve(&self.env)?);
-        }
-        Ok(self.session.clone().expect("set"))
-    }
-
-    /// Makes a session named on the command line this command's session.
-    fn use_named_session(&mut self, s: Session) {
-        self.session = Some(s);
-        self.session_named = true;
-    }
-
-    /// A session named on the command line: a key, or `pane:<id>` for a pane of the
-    /// multiplexer this command runs in.
-    fn named_session(&self, raw: &str) -> Result<Session> {
-        if let Some(pane) = raw.strip_prefix("pane:") {
-            return session::key_for_pane(&self.env, pane)?.ok_or_else(|| {
-                Error::Usage(format!(
-                    "`{raw}` names a pane, but this command is not running inside a multiplexer"
-                ))
-            });
-        }
-        let key = SessionKey::normalize(raw)?;
-        let server = panechat::store::mapping::read(&self.paths, &key)
-            .ok()
-            .flatten()
-            .and_then(|r| r.server);
-        Ok(session::PaneRef::from_key(key).to_session(server))
-    }
-
-    /// Publishes the state of every pane that shows conversation `id`; failures are logged,
-    /// never fatal.
-    fn publish(&self, id: &panechat::store::conversation::ConversationId) {
-        if let Err(e) = self.publisher().conversation(id) {
-            self.debug(&format!("publishing conversation {id}: {e}"));
-        }
-    }
-
-    /// Publishes the state of every pane that shows conversation `id` and of this session (for
-    /// a query: its pane shows the conversation while it runs, and may not afterwards).
-    fn publish_here_and(&self, id: &panechat::store::conversation::ConversationId) {
-        let here: Vec<SessionKey> = self.session.iter().map(|s| s.key.clone()).collect();
-        if let Err(e) = self.publisher().conversation_and(id, &here) {
-            self.debug(&format!("publishing conversation {id}: {e}"));
-        }
-    }
-
-    /// Publishes the states of these sessions.
-    fn publish_sessions(&self, keys: &[SessionKey]) {
-        if let Err(e) = self.publisher().sessions(keys) {
-            self.debug(&format!("publishing sessions: {e}"));
-        }
-    }
-
-    fn publisher(&self) -> panechat::publish::Publisher<'_> {
-        panechat::publish::Publisher {
-            store: &self.store,
-            env: &self.env,
-            here: self.session.as_ref().filter(|_| !self.session_named),
-            sink: &panechat::publish::RealSink,
-        }
-    }
-
-    /// Warns that `what` is stored but a file derived from the log could not be updated (a
-    /// [`panechat::store::Durable`] with a stale part): the command still succeeds.
-    fn warn_stale(&self, what: &str, stale: Option<&Error>) {
-        if let Some(e) = stale {
-            self.log(
-                "WARN",
-                &format!("{what} is stored; derived files are stale: {e}"),
-            );
-            eprintln!("panechat: warning: {what} is stored, but the files derived from the conversation's log (its summary, history cache, the list `ls` reads) could not be updated ({e});\n  the next query and `panechat doctor --repair` rebuild them from the log");
-        }
-    }
-
-    fn note(&self, msg: &str) {
-        if !self.quiet {
-            err_line(msg);
-        }
-    }
-
-    fn debug(&self, msg: &str) {
-        self.log("DEBUG", msg);
-    }
-
-    /// Appends to the session-labelled log (mirrored to stderr with -v).
-    fn log(&self, level: &str, msg: &str) {
-        panechat::logfile::Logger::new(&self.paths, self.session.as_ref(), self.verbose > 0)
-            .log(level, msg);
-    }
-}
-
 /// Runs the command line; returns the exit code.
 pub fn run() -> i32 {
     let cli = match parse(std::env::args_os().collect()) {
@@ -324,7 +151,7 @@ fn parse(mut argv: Vec<std::ffi::OsString>) -> std::result::Result<Cli, clap::Er
 }
 
 fn dispatch(cli: Cli) -> Result<i32> {
-    let mut ctx = Ctx::new(&cli)?;
+    let mut ctx = Ctx::new(cli.cfg.clone(), cli.quiet, cli.verbose)?;
     // Commands that work without the config still say, once, that it is broken (the others
     // load it and fail with the same message).
     if matches!(
@@ -371,120 +198,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Doctor(a) => doctor::run(&mut ctx, a),
         Command::Init(a) => init::run(a),
         Command::Pick(a) => pick::run(&mut ctx, a),
-        Command::Completions(a) => completions::run(a),
-        Command::Man(a) => man::run(a),
+        Command::Completions(a) => completions::run(a, Cli::command()),
+        Command::Man(a) => man::run(a, Cli::command()),
         Command::LockPrompt(a) => lock_prompt::run(&mut ctx, a),
         Command::LockAnswer(a) => lock_answer::run(&mut ctx, a),
         Command::TmuxPlugin(a) => tmux_load::run(a),
     }
-}
-
-/// Prints `panechat: <error>`, its causes, and a hint; returns the exit code. Like every
-/// message on stderr, it goes through [`err_line`]: an error may quote text from a model or a
-/// server.
-fn report(e: &Error) -> i32 {
-    let top = e.to_string();
-    err_line(&format!("panechat: {top}"));
-    // Causes that the message already says (wrappers that display their source) are not
-    // repeated.
-    let mut said = vec![top];
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !said.iter().any(|m| m.contains(&text)) {
-            err_line(&format!("  caused by: {text}"));
-            said.push(text);
-        }
-        source = s.source();
-    }
-    if let Some(h) = e.hint() {
-        err_line(&format!("hint: {h}"));
-    }
-    e.exit_code()
-}
-
-/// Writes one message line to stderr, with every control character but tab removed
-/// ([`panechat::title::strip_terminal_controls`]): messages can quote a title, a reply or a
-/// server's words, and must not move the cursor, retitle or recolour the terminal.
-pub fn err_line(msg: &str) {
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{}", panechat::title::strip_terminal_controls(msg));
-}
-
-/// Writes human-readable text to stdout: the one place every command's text output goes
-/// through. Every control character but newline and tab is removed
-/// ([`panechat::title::strip_terminal_controls`]), whether stdout is a terminal, a pipe or a
-/// file: `panechat show | less -R` must not run a model's escape sequences either. `show --raw`
-/// and the JSON forms are the ways to get text as stored.
-pub fn out(text: &str) -> Result<()> {
-    out_raw(&panechat::title::strip_terminal_controls(text))
-}
-
-/// A piece of human-readable output ([`out_spans`]).
-pub enum Span {
-    /// Text, shown as it is (controls removed).
-    Text(String),
-    /// Text shown in green on a terminal that takes colours.
-    Green(String),
-}
-
-/// Writes [`Span`]s to stdout: each span's text is made safe as [`out`] does, then panechat's
-/// own colour is put around the green ones when `color` is set. No text can bring its own.
-pub fn out_spans(spans: &[Span], color: bool) -> Result<()> {
-    let mut text = String::new();
-    for s in spans {
-        match s {
-            Span::Text(t) => text.push_str(&panechat::title::strip_terminal_controls(t)),
-            Span::Green(t) if color => {
-                text.push_str("\x1b[32m");
-                text.push_str(&panechat::title::strip_terminal_controls(t));
-                text.push_str("\x1b[0m");
-            }
-            Span::Green(t) => text.push_str(&panechat::title::strip_terminal_controls(t)),
-        }
-    }
-    out_raw(&text)
-}
-
-/// Writes `text` to stdout as it is (`show --raw`, JSON already escaped), treating a closed
-/// pipe as success.
-pub fn out_raw(text: &str) -> Result<()> {
-    let mut o = std::io::stdout().lock();
-    match o.write_all(text.as_bytes()).and_then(|_| o.flush()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
-        Err(e) => Err(Error::io(PathBuf::from("<stdout>"), e)),
-    }
-}
-
-/// `v` as JSON text (indented when `pretty`) that carries no raw control character: serde_json
-/// escapes C0 controls, and DEL and the C1 controls (U+0080 to U+009F, which terminals read as
-/// CSI, OSC, ST…) are escaped here as `\u00XX`. They can only occur inside strings, so the JSON
-/// means the same.
-pub fn json_text<T: serde::Serialize>(v: &T, pretty: bool) -> String {
-    let s = if pretty {
-        serde_json::to_string_pretty(v)
-    } else {
-        serde_json::to_string(v)
-    }
-    .expect("json serialises");
-    if !s.chars().any(panechat::title::is_control) {
-        return s;
-    }
-    let mut out = String::with_capacity(s.len() + 16);
-    for c in s.chars() {
-        if panechat::title::is_control(c) && c != '\n' {
-            out.push_str(&format!("\\u{:04x}", c as u32));
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Serialises JSON to stdout with a trailing newline ([`json_text`]: no raw controls).
-pub fn out_json<T: serde::Serialize>(v: &T) -> Result<()> {
-    let mut s = json_text(v, true);
-    s.push('\n');
-    out_raw(&s)
 }

@@ -4,7 +4,8 @@ use panechat::state;
 use panechat::store::mapping;
 use panechat::Result;
 
-use super::{out, out_json, Ctx};
+use super::ctx::Ctx;
+use super::output::{out, out_json};
 
 /// `panechat new [--session KEY] [--json]`
 #[derive(clap::Args, Debug)]

@@ -22,7 +22,8 @@ use panechat::store::conversation::{ConversationId, Summary};
 use panechat::store::mapping;
 use panechat::{Error, Result};
 
-use super::{ui, Ctx};
+use super::ctx::Ctx;
+use super::ui;
 
 /// `panechat pick [--pane PANE] [--client CLIENT] [--split h|v] [--keep N]`
 #[derive(clap::Args, Debug)]

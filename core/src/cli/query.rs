@@ -35,8 +35,8 @@ use panechat::target::{self, Target};
 use panechat::title;
 use panechat::{Error, Result};
 
+use super::ctx::Ctx;
 use super::ui::{self, Picked};
-use super::Ctx;
 
 /// Largest message accepted, in bytes.
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
@@ -283,7 +283,7 @@ pub fn run(ctx: &mut Ctx, mut args: Args) -> Result<i32> {
     let pcfg = cfg.provider();
     provider::preflight(&pcfg)?;
     if let Some(w) = cfg.unset_key_warning() {
-        super::err_line(&format!("panechat: warning: {w}"));
+        super::output::err_line(&format!("panechat: warning: {w}"));
     }
     if let Some(raw) = &args.session {
         let named = ctx.named_session(raw)?;
@@ -709,7 +709,7 @@ fn already_answered(
     drop(guard);
     drop(reg);
     ctx.publish_here_and(id);
-    super::out(&text)?;
+    super::output::out(&text)?;
     Ok(0)
 }
 

@@ -13,7 +13,8 @@ use panechat::session::process_alive;
 use panechat::store::conversation::ConversationId;
 use panechat::Result;
 
-use super::{out, Ctx};
+use super::ctx::Ctx;
+use super::output::out;
 
 /// `panechat refresh [--session KEY]`
 #[derive(clap::Args, Debug)]

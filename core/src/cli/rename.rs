@@ -6,7 +6,9 @@ use panechat::state::SCHEMA;
 use panechat::title::sanitize_title;
 use panechat::{Error, Result};
 
-use super::{out_json, show, Ctx};
+use super::ctx::Ctx;
+use super::output::out_json;
+use super::show;
 
 /// `panechat rename [TARGET] TITLE [--json]`
 #[derive(clap::Args, Debug)]

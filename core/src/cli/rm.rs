@@ -16,7 +16,9 @@ use panechat::store::conversation::ConversationId;
 use panechat::store::mapping;
 use panechat::{Error, Result};
 
-use super::{out_json, show, ui, Ctx};
+use super::ctx::Ctx;
+use super::output::out_json;
+use super::{show, ui};
 
 /// `panechat rm TARGET... [--yes] [--json]`
 #[derive(clap::Args, Debug)]

@@ -2,8 +2,9 @@
 
 use panechat::{Error, Result};
 
+use super::ctx::Ctx;
+use super::output::{out, out_json};
 use super::ui::truncate;
-use super::{out, out_json, Ctx};
 
 /// `panechat search TEXT… [--json]`
 #[derive(clap::Args, Debug)]

@@ -16,7 +16,9 @@ use panechat::state::{self, PaneState};
 use panechat::store::mapping;
 use panechat::Result;
 
-use super::{out_json, out_spans, ui::truncate, Ctx, Span};
+use super::ctx::Ctx;
+use super::output::{out_json, out_spans, Span};
+use super::ui::truncate;
 
 /// `panechat sessions [--json] [--prune]`
 #[derive(clap::Args, Debug)]

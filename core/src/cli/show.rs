@@ -6,8 +6,9 @@ use panechat::store::mapping;
 use panechat::target::{self, Target};
 use panechat::{Error, Result};
 
+use super::ctx::Ctx;
+use super::output::{out, out_json, out_raw};
 use super::ui::{self, Picked};
-use super::{out, out_json, out_raw, Ctx};
 
 /// `panechat show [TARGET] [--json]`
 #[derive(clap::Args, Debug)]

@@ -7,7 +7,8 @@ use panechat::state::{self, Activity};
 use panechat::store::mapping;
 use panechat::Result;
 
-use super::{json_text, out, out_raw, Ctx};
+use super::ctx::Ctx;
+use super::output::{json_text, out, out_raw};
 
 /// Output style.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

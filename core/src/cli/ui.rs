@@ -9,7 +9,7 @@ use panechat::adapters::LockAnswer;
 use panechat::store::conversation::{ConversationId, Summary};
 use panechat::{Error, Result};
 
-use super::Ctx;
+use super::ctx::Ctx;
 
 /// Whether a person can answer questions: stderr is a terminal and a terminal can be read.
 pub fn can_ask() -> bool {

@@ -4,7 +4,9 @@ use panechat::state;
 use panechat::store::mapping;
 use panechat::Result;
 
-use super::{out, out_json, show, Ctx};
+use super::ctx::Ctx;
+use super::output::{out, out_json};
+use super::show;
 
 /// `panechat use TARGET [--session KEY] [--json]`
 #[derive(clap::Args, Debug)]

@@ -8,6 +8,8 @@
 #![deny(missing_docs)]
 
 pub mod adapters;
+#[cfg(test)]
+mod architecture;
 pub mod config;
 pub mod context;
 pub mod env;

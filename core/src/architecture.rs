@@ -1,0 +1,175 @@
+//! The shape of the code, checked: which file of `core/src` uses which (through `crate::`,
+//! `super::`, `panechat::` paths, and a `mod.rs` naming its own children), and that no file
+//! reaches itself again through that graph.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// Every `.rs` file under `dir`, by its path relative to `root`.
+fn files(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+    for e in std::fs::read_dir(dir).expect("reading core/src") {
+        let p = e.expect("a directory entry").path();
+        if p.is_dir() {
+            files(root, &p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            out.insert(
+                rel,
+                std::fs::read_to_string(&p).expect("reading a source file"),
+            );
+        }
+    }
+}
+
+/// The module path of a file: `cli/mod.rs` is `cli`, `store/log.rs` is `store::log`.
+fn module_of(rel: &str) -> String {
+    let m = rel.trim_end_matches(".rs");
+    let m = m.strip_suffix("/mod").unwrap_or(m);
+    if m == "lib" || m == "main" {
+        String::new()
+    } else {
+        m.replace('/', "::")
+    }
+}
+
+/// The code of a file without its tests and comments.
+fn code(src: &str) -> String {
+    let src = src.split("#[cfg(test)]\nmod tests").next().unwrap_or(src);
+    src.lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The file-level import graph.
+fn graph(root: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    let mut srcs = BTreeMap::new();
+    files(root, root, &mut srcs);
+    let modules: BTreeMap<String, String> =
+        srcs.keys().map(|r| (module_of(r), r.clone())).collect();
+    // The file a path lands in: its longest prefix that is a module.
+    let file_of = |path: &str| -> Option<String> {
+        let parts: Vec<&str> = path.split("::").filter(|p| !p.is_empty()).collect();
+        (1..=parts.len())
+            .rev()
+            .find_map(|n| modules.get(&parts[..n].join("::")).cloned())
+    };
+    let mut g: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (rel, src) in &srcs {
+        let me = module_of(rel);
+        let parent = me.rsplit_once("::").map_or("", |(p, _)| p).to_string();
+        let body = code(src);
+        let mut targets = BTreeSet::new();
+        for head in ["crate::", "super::", "panechat::"] {
+            for (at, _) in body.match_indices(head) {
+                if body[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_') {
+                    continue;
+                }
+                let rest = &body[at + head.len()..];
+                let base = if head == "super::" {
+                    parent.clone()
+                } else {
+                    String::new()
+                };
+                let path: String = rest
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+                    .collect();
+                let prefix = format!("{base}::{path}");
+                if rest[path.len()..].starts_with('{') {
+                    let inner = rest[path.len() + 1..].split('}').next().unwrap_or("");
+                    for item in inner.split(',') {
+                        let item = item.split_whitespace().next().unwrap_or("");
+                        targets.extend(file_of(&format!("{prefix}{item}")));
+                    }
+                } else {
+                    targets.extend(file_of(&prefix));
+                }
+            }
+        }
+        // A mod.rs using one of its children by a relative path (`openai::parse`).
+        for line in body.lines() {
+            let l = line
+                .trim_start()
+                .trim_start_matches("pub ")
+                .trim_start_matches("pub(crate) ");
+            if let Some(child) = l.strip_prefix("mod ").and_then(|c| c.strip_suffix(';')) {
+                let used = body.match_indices(&format!("{child}::")).any(|(at, _)| {
+                    !body[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ':')
+                });
+                if used {
+                    let child_mod = if me.is_empty() {
+                        child.to_string()
+                    } else {
+                        format!("{me}::{child}")
+                    };
+                    targets.extend(modules.get(&child_mod).cloned());
+                }
+            }
+        }
+        targets.remove(rel);
+        g.insert(rel.clone(), targets);
+    }
+    g
+}
+
+/// A cycle through `start`, if there is one (depth-first).
+fn cycle(g: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        g: &BTreeMap<String, BTreeSet<String>>,
+        at: &str,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(i) = path.iter().position(|p| p == at) {
+            let mut c = path[i..].to_vec();
+            c.push(at.to_string());
+            return Some(c);
+        }
+        if done.contains(at) {
+            return None;
+        }
+        path.push(at.to_string());
+        for next in g.get(at).into_iter().flatten() {
+            if let Some(c) = visit(g, next, path, done) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        done.insert(at.to_string());
+        None
+    }
+    let mut done = BTreeSet::new();
+    g.keys()
+        .find_map(|k| visit(g, k, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn no_file_of_the_core_imports_itself_back() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let g = graph(&root);
+    assert!(g.len() > 40, "the graph was not read: {g:?}");
+    // (the checker sees what it must: the provider runner uses its wire formats)
+    assert!(
+        g["provider/mod.rs"].contains("provider/openai.rs"),
+        "{:?}",
+        g["provider/mod.rs"]
+    );
+    assert!(
+        g["cli/rm.rs"].contains("cli/ctx.rs"),
+        "{:?}",
+        g["cli/rm.rs"]
+    );
+    if let Some(c) = cycle(&g) {
+        panic!("an import cycle: {}", c.join(" -> "));
+    }
+}
+
+#[test]
+fn the_checker_finds_a_cycle() {
+    let mut g: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    g.insert("a.rs".into(), ["b.rs".to_string()].into());
+    g.insert("b.rs".into(), ["c.rs".to_string()].into());
+    g.insert("c.rs".into(), ["a.rs".to_string()].into());
+    assert_eq!(cycle(&g).unwrap(), ["a.rs", "b.rs", "c.rs", "a.rs"]);
+}

@@ -282,6 +282,7 @@ impl World {
     /// the same socket with the same session `t`: its panes get the ids the old ones had
     /// (`%0`, …). Clients are gone with the old server: attach again.
     pub fn restart_server(&mut self, env: &TestEnv, cols: u16, rows: u16) {
+        let pid = self.tmux.run(&["display-message", "-p", "#{pid}"]).1;
         let _ = self.tmux.run(&["kill-server"]);
         if let Some(term) = &self.term {
             let _ = term.run(&["kill-server"]);
@@ -290,7 +291,13 @@ impl World {
         // kill-server returns before the server has gone; a command sent meanwhile reaches the
         // dying server ("server exited unexpectedly").
         let t = Instant::now();
-        while self.tmux.run(&["list-sessions"]).0 {
+        // Nor is the server gone once it answers no more: it may still be exiting, so the
+        // process itself is waited for (a zombie counts as gone).
+        let alive = || {
+            std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
+                .is_ok_and(|st| st.rsplit(") ").next().is_some_and(|r| !r.starts_with('Z')))
+        };
+        while self.tmux.run(&["list-sessions"]).0 || (!pid.trim().is_empty() && alive()) {
             assert!(
                 t.elapsed() < Duration::from_secs(10),
                 "the server never stopped"

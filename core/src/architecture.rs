@@ -173,3 +173,23 @@ fn the_checker_finds_a_cycle() {
     g.insert("c.rs".into(), ["a.rs".to_string()].into());
     assert_eq!(cycle(&g).unwrap(), ["a.rs", "b.rs", "c.rs", "a.rs"]);
 }
+
+#[test]
+fn no_document_holds_an_unresolved_merge() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut docs = vec![root.join("README.md")];
+    for e in std::fs::read_dir(root.join("docs")).expect("reading docs/") {
+        docs.push(e.expect("a directory entry").path());
+    }
+    for d in docs.iter().filter(|d| d.extension().is_some_and(|x| x == "md")) {
+        let text = std::fs::read_to_string(d).expect("reading a document");
+        for (n, line) in text.lines().enumerate() {
+            assert!(
+                !(line.starts_with("<<<<<<< ") || line.starts_with(">>>>>>> ")),
+                "{}:{}: a merge conflict left in: {line}",
+                d.display(),
+                n + 1
+            );
+        }
+    }
+}

@@ -181,7 +181,10 @@ fn no_document_holds_an_unresolved_merge() {
     for e in std::fs::read_dir(root.join("docs")).expect("reading docs/") {
         docs.push(e.expect("a directory entry").path());
     }
-    for d in docs.iter().filter(|d| d.extension().is_some_and(|x| x == "md")) {
+    for d in docs
+        .iter()
+        .filter(|d| d.extension().is_some_and(|x| x == "md"))
+    {
         let text = std::fs::read_to_string(d).expect("reading a document");
         for (n, line) in text.lines().enumerate() {
             assert!(

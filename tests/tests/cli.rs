@@ -609,8 +609,19 @@ fn failed_runs_leave_the_conversation_as_it_was_and_keep_the_message() {
         4
     );
     let d = env.run(["doctor"]).ok();
+    // Each is named with its session and the command that sends it from anywhere (its pane
+    // may be gone with a restarted multiplexer).
+    assert_eq!(
+        d.stdout
+            .matches("note: an unanswered message of session a for ")
+            .count(),
+        4,
+        "{}",
+        d.stdout
+    );
     assert!(
-        d.stdout.contains("note: 4 unanswered message(s) kept"),
+        d.stdout
+            .contains("from anywhere: PANECHAT_SESSION='a' panechat q --retry"),
         "{}",
         d.stdout
     );

@@ -318,7 +318,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         }
     }
     // Drafts: a message whose turn is stored is not offered again.
-    let mut drafts = 0;
+    let mut drafts = Vec::new();
     for (path, d) in ctx.store.all_drafts() {
         if d.in_progress() {
             continue;
@@ -333,11 +333,31 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
                 ok,
             );
         } else {
-            drafts += 1;
+            drafts.push(d);
         }
     }
-    if drafts > 0 {
-        r.lines.push(format!("note: {drafts} unanswered message(s) kept; `panechat q --retry` in that pane sends it again"));
+    // Each named with its session, so that one of a pane that is gone (a restarted
+    // multiplexer) can still be sent: `--retry` runs in that session.
+    const SHOWN: usize = 10;
+    for d in drafts.iter().take(SHOWN) {
+        let snippet: String = d.message.chars().take(40).collect();
+        let conv = d
+            .conversation
+            .as_ref()
+            .map(|c| format!(" for {}", c.short()))
+            .unwrap_or_default();
+        r.lines.push(format!(
+            "note: an unanswered message of session {}{conv} (\"{}\") is kept; `panechat q --retry` in that pane sends it again, or from anywhere: PANECHAT_SESSION={} panechat q --retry",
+            d.session,
+            snippet.trim(),
+            panechat::adapters::tmux::shell_quote(d.session.as_str())
+        ));
+    }
+    if drafts.len() > SHOWN {
+        r.lines.push(format!(
+            "note: and {} more unanswered message(s)",
+            drafts.len() - SHOWN
+        ));
     }
     // Not the store's, but what `doctor` is run for when something looks off: a Zellij
     // session whose plugin stopped answering (pane names and the picker are then stale).

@@ -700,9 +700,11 @@ impl State {
             if &p.title == ours {
                 n.confirmed = true;
                 n.before.clear();
-            } else if n.confirmed
-                || (!n.before.contains(&p.title) && !p.title.starts_with("panechat: "))
-            {
+            } else if p.title.starts_with("panechat: ") {
+                // The terminal title panechat itself sets (OSC 2), which Zellij shows for a
+                // pane it names from its terminal: never the user's, even after ours was
+                // shown (the fork pane's shell may set it just after the plugin named it).
+            } else if n.confirmed || !n.before.contains(&p.title) {
                 n.manual = true;
             }
         }

@@ -360,6 +360,35 @@ fn a_pane_renamed_by_hand_is_left_alone_unless_configured() {
 }
 
 #[test]
+fn the_terminal_title_panechat_sets_is_never_taken_for_a_hand_made_name() {
+    let (mut s, mut h) = ready(2, "[]");
+    drive(
+        &mut s,
+        pipe(
+            PIPE_STATE,
+            &state_json(1, Some("01a"), Some("Layouts (fork)")),
+        ),
+        &mut h,
+    );
+    let r = h.renames();
+    echo_renames(&mut s, &mut h, &r);
+    // The plugin's name was shown; then the fork pane's shell sets its terminal title (OSC 2)
+    // and Zellij shows that instead.
+    let mut panes = s.panes.clone();
+    panes[0].title = "panechat: Layouts (fork)".into();
+    drive(&mut s, Input::Panes(panes), &mut h);
+    drive(
+        &mut s,
+        pipe(
+            PIPE_STATE,
+            &state_json(1, Some("01a"), Some("Renamed fork")),
+        ),
+        &mut h,
+    );
+    assert_eq!(h.renames(), [(1, "💬 Renamed fork".to_string())]);
+}
+
+#[test]
 fn a_quick_retitle_is_not_mistaken_for_a_hand_made_name() {
     let (mut s, mut h) = ready(1, "[]");
     drive(

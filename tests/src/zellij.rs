@@ -347,7 +347,8 @@ impl Zellij {
             .spawn()
             .expect("starting script(1) for a Zellij client (package bsdutils)");
         let other = OtherClient(child);
-        self.wait_for("the other client listed", Duration::from_secs(10), |z| {
+        // (a client starting while other Zellij servers of the suite run can take a while)
+        self.wait_for("the other client listed", Duration::from_secs(40), |z| {
             count(z) > before
         });
         other

@@ -7,17 +7,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use panechat_e2e::env::TestEnv;
-use panechat_e2e::fake::FakeProvider;
+use panechat_e2e::helpers::setup;
 use panechat_e2e::helpers::{json, shell_quote};
 use panechat_e2e::tmux::{repo_root, server_env, wait_until, World};
 use serde_json::Value;
-
-fn setup() -> (TestEnv, FakeProvider) {
-    let fake = FakeProvider::start();
-    let env = TestEnv::new();
-    env.use_openai(&fake.base_url_openai());
-    (env, fake)
-}
 
 /// `panechat show --json ID`.
 fn show(env: &TestEnv, id: &str) -> Value {

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use panechat_e2e::env::TestEnv;
-use panechat_e2e::fake::FakeProvider;
+use panechat_e2e::helpers::setup;
 use panechat_e2e::zellij::{check_zellij, is_pane_key, Opts, Zellij};
 use serde_json::Value;
 
@@ -133,13 +133,6 @@ fn zellij_runs_of(z: &Zellij) -> Vec<nix::unistd::Pid> {
         }
     }
     found
-}
-
-fn setup() -> (TestEnv, FakeProvider) {
-    let fake = FakeProvider::start();
-    let env = TestEnv::new();
-    env.use_openai(&fake.base_url_openai());
-    (env, fake)
 }
 
 #[test]

@@ -7,16 +7,9 @@
 use std::time::Duration;
 
 use panechat_e2e::env::TestEnv;
-use panechat_e2e::fake::FakeProvider;
+use panechat_e2e::helpers::setup;
 use panechat_e2e::zellij::{Opts, OtherClient, Zellij};
 use serde_json::Value;
-
-fn setup() -> (TestEnv, FakeProvider) {
-    let fake = FakeProvider::start();
-    let env = TestEnv::new();
-    env.use_openai(&fake.base_url_openai());
-    (env, fake)
-}
 
 /// Whether client `who` has terminal pane `pane` focused (`list-clients`).
 fn on(z: &Zellij, who: u64, pane: u64) -> bool {

@@ -6,16 +6,9 @@
 use std::time::Duration;
 
 use panechat_e2e::env::TestEnv;
-use panechat_e2e::fake::FakeProvider;
+use panechat_e2e::helpers::setup;
 use panechat_e2e::zellij::{is_pane_key, Opts, Zellij};
 use serde_json::Value;
-
-fn setup() -> (TestEnv, FakeProvider) {
-    let fake = FakeProvider::start();
-    let env = TestEnv::new();
-    env.use_openai(&fake.base_url_openai());
-    (env, fake)
-}
 
 #[test]
 fn init_zellij_looks_for_the_plugin_under_zellij_config_dir() {

@@ -193,10 +193,8 @@ pub fn drop_asking_line(text: &str, name: &str, message: &str) -> String {
         line.match_indices(probe.as_str()).any(|(at, _)| {
             let before = line[..at].trim_end_matches(['\'', '"']);
             let words = before.trim_end();
-            before.len() > words.len()
-                && !words.is_empty()
-                && !words.ends_with(':')
-                && (before.len() < line[..at].len() || before.ends_with(char::is_whitespace))
+            // (a blank between the command word and the argument, quotes aside)
+            before.len() > words.len() && !words.is_empty() && !words.ends_with(':')
         })
     };
     let asks = |line: &str| {

@@ -34,15 +34,10 @@ pub fn load(bin: &str) -> Result<i32> {
     tmux_plugin::load(bin)
 }
 
-/// This binary, for the commands an action runs.
-fn this_binary() -> std::path::PathBuf {
-    panechat::env::this_binary()
-}
-
 /// Runs `panechat ARGS` as the pane `pane` (run-shell gives no `TMUX_PANE`; the pane's tells
 /// panechat which tmux it runs in); `Err` holds the first line of what it said on failure.
 fn panechat_in(pane: &str, args: &[&str]) -> std::result::Result<(), String> {
-    let out = Command::new(this_binary())
+    let out = Command::new(panechat::env::this_binary())
         .args(args)
         .env("TMUX_PANE", pane)
         .stdin(Stdio::null())
@@ -164,7 +159,7 @@ pub fn run(args: PluginArgs) -> Result<i32> {
             pane,
             client,
         } => {
-            let bin = this_binary();
+            let bin = panechat::env::this_binary();
             tmux.run(&tmux_plugin::pick_popup_args(
                 &bin.to_string_lossy(),
                 &width,

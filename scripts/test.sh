@@ -54,7 +54,7 @@ cargo build --release --locked --quiet --target wasm32-wasip1 \
 export PANECHAT_ZELLIJ_WASM="$target_dir/zellij-plugin/wasm32-wasip1/release/panechat.wasm"
 echo "==> $(du -k "$PANECHAT_ZELLIJ_WASM" | cut -f1) KiB $PANECHAT_ZELLIJ_WASM"
 
-# (the real-Zellij tests run one Zellij at a time, all in their own test binary)
+# (each crate has one test binary; the real-Zellij tests in it run one Zellij at a time)
 # Every real-program test runs here: a program missing now fails its test instead of skipping it.
 export PANECHAT_TESTS=all
 echo "==> cargo test --workspace"

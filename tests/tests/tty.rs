@@ -461,6 +461,46 @@ fn id_alone_picks_the_conversation_before_the_editor_opens() {
     assert_eq!(active(&env, "a"), rust);
 }
 
+/// A key typed while the prompt is busy between two reads (here each `ioctl` is held ½ s after
+/// it returns, as on a loaded machine) reaches the prompt's line editing, not the terminal's:
+/// keys the terminal's own line discipline took (Ctrl-W, and the word it erased) were lost.
+#[test]
+fn prompt_edits_keys_typed_while_it_is_busy() {
+    panechat_e2e::needs!("strace");
+    let (env, fake) = setup();
+    let mut cmd = env.cmd_traced(
+        &[
+            "-f",
+            "-qq",
+            "-o",
+            "/dev/null",
+            "-e",
+            "trace=ioctl",
+            "-e",
+            "inject=ioctl:delay_exit=500000",
+        ],
+        ["q", "--new", "--prompt"],
+    );
+    cmd.env("PANECHAT_SESSION", "a");
+    let mut pty = Pty::spawn(cmd);
+    pty.expect("Enter sends, Esc cancels", Duration::from_secs(60));
+    pty.send(b"hi yo");
+    pty.expect_row("› hi yo", Duration::from_secs(60));
+    // "u" is read; the prompt then puts the terminal back and redraws (over 1 s): Ctrl-W
+    // comes then.
+    pty.send(b"u");
+    std::thread::sleep(Duration::from_millis(250));
+    pty.send(b"\x17");
+    panechat_e2e::helpers::wait_until("the word deleted", || {
+        let rows = pty.rows();
+        let last = rows.iter().rev().find(|r| r.contains('›'));
+        last.is_some_and(|r| r.trim_end() == "› hi")
+    });
+    pty.send(b"there\r");
+    assert_eq!(pty.wait(Duration::from_secs(60)), 0, "{}", pty.text());
+    assert_eq!(fake.requests()[0].messages().last().unwrap().1, "hi there");
+}
+
 #[test]
 fn prompt_reads_the_question_on_the_terminal_and_hold_waits_for_a_key() {
     let (env, fake) = setup();

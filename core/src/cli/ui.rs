@@ -262,6 +262,7 @@ pub fn read_line(prompt: &str) -> Result<Option<String>> {
             "--prompt needs a terminal to read the question from; pass the question as arguments instead".into(),
         ));
     }
+    let _keys = NoEcho::start();
     let term = Term::stderr();
     let width = usize::from(term.size().1).max(20);
     let prompt = truncate(prompt, width / 2);
@@ -315,22 +316,29 @@ pub fn read_line(prompt: &str) -> Result<Option<String>> {
     }
 }
 
-/// The terminal's echo turned off while it lives (restored when dropped), for a question read
-/// later with [`read_line`]: what is typed before it is asked (a question and its Enter typed
-/// at once into a pane that is still starting) would otherwise be echoed, and the question then
-/// shown twice.
+/// The terminal's echo and line editing turned off while it lives (restored when dropped), for
+/// a question read with [`read_line`]: what is typed before it is asked (a question and its
+/// Enter typed at once into a pane that is still starting) would otherwise be echoed, and the
+/// question then shown twice; a key typed between two reads would be edited by the terminal.
 pub struct NoEcho {
     saved: nix::sys::termios::Termios,
 }
 
 impl NoEcho {
-    /// Turns the echo of stdin's terminal off; `None` when stdin is not a terminal.
+    /// Turns the echo and line editing of stdin's terminal off; `None` when stdin is not a
+    /// terminal.
     pub fn start() -> Option<NoEcho> {
         use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg};
         let stdin = std::io::stdin();
         let saved = tcgetattr(&stdin).ok()?;
         let mut quiet = saved.clone();
-        quiet.local_flags.remove(LocalFlags::ECHO);
+        // (and no line editing by the terminal: a Ctrl-W, Ctrl-U or Backspace typed while the
+        // question is read is [`read_line`]'s to apply, even between two of its reads)
+        quiet
+            .local_flags
+            .remove(LocalFlags::ECHO | LocalFlags::ICANON | LocalFlags::IEXTEN);
+        quiet.control_chars[nix::sys::termios::SpecialCharacterIndices::VMIN as usize] = 1;
+        quiet.control_chars[nix::sys::termios::SpecialCharacterIndices::VTIME as usize] = 0;
         tcsetattr(&stdin, SetArg::TCSANOW, &quiet).ok()?;
         Some(NoEcho { saved })
     }

@@ -292,7 +292,8 @@ struct Naming {
     restored: bool,
     /// Times a restored name was taken back again because Zellij still showed it (while a
     /// session is brought back, Zellij applies the saved names a moment after the panes exist,
-    /// over a name given meanwhile).
+    /// over a name given meanwhile), or the plugin's name given again over panechat's terminal
+    /// title.
     retaken: u8,
 }
 
@@ -646,6 +647,9 @@ impl State {
             n.confirmed = false;
             n.manual = false;
             n.restored &= n.ours.is_none();
+            if n.ours.is_some() {
+                n.retaken = 0;
+            }
             out.push(Effect::Rename { pane: id, name });
         }
         match mode {
@@ -672,7 +676,8 @@ impl State {
     }
 
     /// Takes back again a restored name that Zellij shows after the plugin took it back (at
-    /// most 5 times a pane).
+    /// most 5 times a pane), and gives the plugin's name again to a pane that shows panechat's
+    /// terminal title instead (at most 3 times).
     fn retake_restored(&mut self) -> Vec<Effect> {
         let mut fx = Vec::new();
         for p in &self.panes {
@@ -684,6 +689,16 @@ impl State {
                 fx.push(Effect::Rename {
                     pane: p.id,
                     name: default_label(p.id),
+                });
+            } else if let Some(ours) = n.ours.as_ref().filter(|o| {
+                !n.manual && **o != p.title && p.title.starts_with("panechat: ") && n.retaken < 3
+            }) {
+                // The terminal title panechat sets, shown instead of the name the plugin gave
+                // (Zellij can lose a name given as the pane opens): given again.
+                n.retaken += 1;
+                fx.push(Effect::Rename {
+                    pane: p.id,
+                    name: ours.clone(),
                 });
             }
         }

@@ -376,7 +376,15 @@ fn the_terminal_title_panechat_sets_is_never_taken_for_a_hand_made_name() {
     // and Zellij shows that instead.
     let mut panes = s.panes.clone();
     panes[0].title = "panechat: Layouts (fork)".into();
-    drive(&mut s, Input::Panes(panes), &mut h);
+    drive(&mut s, Input::Panes(panes.clone()), &mut h);
+    // The plugin's name is given back: a pane showing panechat's terminal title is never left
+    // so (Zellij can show it over a name given as the pane opened).
+    assert_eq!(h.renames(), [(1, "💬 Layouts (fork)".to_string())]);
+    // ... a bounded number of times, should Zellij keep showing the terminal title.
+    for _ in 0..10 {
+        drive(&mut s, Input::Panes(panes.clone()), &mut h);
+    }
+    assert!(h.renames().len() <= 4);
     drive(
         &mut s,
         pipe(

@@ -16,6 +16,38 @@ pub struct Pty {
 }
 
 impl Pty {
+    /// Waits (at most `timeout`) until the child is blocked waiting for its terminal, as a
+    /// program waiting for a key is (`read` on fd 0, or a `poll`/`select` before it, from
+    /// `/proc/PID/syscall`), and fails when it ends first or never does.
+    #[track_caller]
+    pub fn wait_reading(&mut self, timeout: Duration) {
+        let read = libc::SYS_read.to_string();
+        let waits = [libc::SYS_ppoll, libc::SYS_pselect6]
+            .into_iter()
+            .chain(waits_old())
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>();
+        let path = format!("/proc/{}/syscall", self.child.id());
+        let t = Instant::now();
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                panic!("it ended ({st}) instead of waiting:\n{}", self.text());
+            }
+            let now = std::fs::read_to_string(&path).unwrap_or_default();
+            let mut f = now.split_whitespace();
+            let (call, fd) = (f.next().unwrap_or(""), f.next());
+            if (call == read && fd == Some("0x0")) || waits.iter().any(|w| w == call) {
+                return;
+            }
+            assert!(
+                t.elapsed() < timeout,
+                "it never waited on its terminal ({now:?}):\n{}",
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Starts `cmd` as a session leader with a 120×40 pty as its controlling terminal.
     pub fn spawn(cmd: Command) -> Pty {
         Pty::spawn_sized(cmd, 120, 40)
@@ -172,5 +204,17 @@ impl Pty {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+}
+
+/// `poll` and `select`, on architectures that still have them.
+fn waits_old() -> Vec<libc::c_long> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        vec![libc::SYS_poll, libc::SYS_select]
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        Vec::new()
     }
 }

@@ -317,7 +317,7 @@ fn an_80_column_pane_shows_whole_lines() {
     cmd.env("PANECHAT_SESSION", "d");
     let mut pty = Pty::spawn_sized(cmd, 80, 24);
     pty.expect("fork", T);
-    std::thread::sleep(Duration::from_millis(200));
+    pty.wait_reading(T);
     pty.send(b"\x1b");
     assert_eq!(pty.wait(T), 130, "{}", pty.text());
     let short = |id: &str| id[..10].to_string();
@@ -515,7 +515,7 @@ fn prompt_reads_the_question_on_the_terminal_and_hold_waits_for_a_key() {
     pty.send(b"\r");
     pty.expect("echo: what about this that?", T);
     pty.expect("press any key to close", T);
-    std::thread::sleep(Duration::from_millis(200));
+    pty.wait_reading(T);
     pty.send(b"x");
     assert_eq!(pty.wait(T), 0, "{}", pty.text());
     assert_eq!(

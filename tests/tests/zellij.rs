@@ -270,7 +270,12 @@ fn queries_rename_their_panes_and_hostile_titles_stay_literal() {
             .as_array()
             .is_some_and(|a| a.iter().any(|p| p["conversation_title"] == "Third title"))
     });
-    std::thread::sleep(Duration::from_millis(300));
+    // A rename the plugin makes after that one (pane 0's) has landed: so would have any rename
+    // of pane 1 made when it heard "Third title".
+    z.type_line(0, "panechat rename 'Later title'");
+    z.wait_for("pane 0 renamed after", Duration::from_secs(10), |z| {
+        z.title(0) == "💬 Later title"
+    });
     assert_eq!(z.title(p1), "my build");
 }
 
@@ -1021,8 +1026,16 @@ fn a_client_that_came_and_left_leaves_one_plugin_instance_acting() {
         z.plugin_view()["panes"][0]["conversation_title"] == "Second"
     });
     // The instance of the client that left heard it too, and learnt from Zellij that its client
-    // is gone: it renames nothing.
-    std::thread::sleep(Duration::from_millis(500));
+    // is gone: it renames nothing. (Once every instance heard it, what Zellij is asked after
+    // comes after any rename they asked for: a new pane is made after it.)
+    z.wait_for("every instance heard it", Duration::from_secs(10), |z| {
+        let views = z.plugin_views("all");
+        views.len() == 2
+            && views
+                .iter()
+                .all(|v| v["panes"][0]["conversation_title"] == "Second")
+    });
+    z.new_pane();
     let views = z.plugin_views("all");
     assert!(
         views
@@ -1119,10 +1132,15 @@ fn a_key_acts_once_on_the_pane_its_client_focused() {
         Duration::from_secs(20),
         |z| z.title(new).starts_with("💬 Right topic"),
     );
-    std::thread::sleep(Duration::from_millis(1500));
+    // Every instance has had the key once each answered; a pane asked for after that comes
+    // after any fork they made.
+    let instances = z.plugin_views("all").len();
+    assert!(instances >= 1);
+    let witness = z.new_pane();
     let titles: Vec<String> = z
         .terminal_panes()
         .iter()
+        .filter(|p| p["id"].as_u64() != Some(witness))
         .map(|p| p["title"].as_str().unwrap_or("").to_string())
         .collect();
     assert_eq!(titles.len(), 3, "one fork only: {titles:?}");

@@ -478,11 +478,7 @@ fn the_split_answers_about_the_pane_screen_and_continues_its_conversation() {
         r.messages()
     );
     // Held until a key, then the query's exit status.
-    std::thread::sleep(Duration::from_millis(200));
-    assert!(
-        pty.child.try_wait().unwrap().is_none(),
-        "it waits for a key"
-    );
+    pty.wait_reading(Duration::from_secs(10));
     pty.send(b"x");
     assert_eq!(pty.wait(Duration::from_secs(10)), 0, "{}", pty.text());
 

@@ -49,9 +49,8 @@ trap 'rm -rf "$logs"' EXIT
 # end-to-end tests look in; they load it into a real Zellij.
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
 echo "==> building the Zellij plugin (.wasm)"
-cargo build --release --locked --quiet --target wasm32-wasip1 \
-  --manifest-path zellij-plugin/Cargo.toml --target-dir "$target_dir/zellij-plugin"
-export PANECHAT_ZELLIJ_WASM="$target_dir/zellij-plugin/wasm32-wasip1/release/panechat.wasm"
+wasm="$(scripts/zellij-plugin.sh "$target_dir/zellij-plugin")"
+export PANECHAT_ZELLIJ_WASM="$wasm"
 echo "==> $(du -k "$PANECHAT_ZELLIJ_WASM" | cut -f1) KiB $PANECHAT_ZELLIJ_WASM"
 
 # (each crate has one test binary; the real-Zellij tests in it run one Zellij at a time)

@@ -15,28 +15,26 @@ use std::os::unix::process::CommandExt;
 /// The Zellij release the plugin targets.
 pub const ZELLIJ_VERSION: &str = "zellij 0.45.1";
 
-/// The plugin's `.wasm`, built once (release, wasm32-wasip1) into `<target>/zellij-plugin`.
+/// The plugin's `.wasm`, built once (release, wasm32-wasip1, by `scripts/zellij-plugin.sh`) into
+/// `<target>/zellij-plugin`.
 pub fn wasm() -> PathBuf {
     static WASM: OnceLock<PathBuf> = OnceLock::new();
     WASM.get_or_init(|| {
         if let Some(p) = std::env::var_os("PANECHAT_ZELLIJ_WASM") {
             return PathBuf::from(p);
         }
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../zellij-plugin/Cargo.toml");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/zellij-plugin.sh");
         let target = profile_dir()
             .parent()
             .expect("target dir")
             .join("zellij-plugin");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = Command::new(cargo)
-            .args(["build", "--quiet", "--release", "--target", "wasm32-wasip1"])
-            .arg("--manifest-path")
-            .arg(&manifest)
-            .arg("--target-dir")
+        // (built as the carried plugin is, so the two can be compared byte for byte)
+        let st = Command::new("bash")
+            .arg(&script)
             .arg(&target)
-            .env_remove("CARGO_TARGET_DIR")
+            .stdout(Stdio::null())
             .status()
-            .expect("running cargo build for the Zellij plugin");
+            .expect("running scripts/zellij-plugin.sh");
         assert!(
             st.success(),
             "building the Zellij plugin failed (is the wasm32-wasip1 target installed? \

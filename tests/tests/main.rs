@@ -17,5 +17,6 @@ mod tmux_plugin;
 mod tty;
 mod zellij;
 mod zellij_clients;
+mod zellij_install;
 mod zellij_names;
 mod zellij_publish;

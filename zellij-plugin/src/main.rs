@@ -271,9 +271,21 @@ fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
+/// The plugin's build id (see `build.rs`), kept whole in the `.wasm`'s bytes after this prefix:
+/// `panechat doctor` and `panechat init zellij` read it from a plugin file.
+static BUILD_MARK: &str = concat!(
+    "panechat-zellij-build:",
+    env!("PANECHAT_PLUGIN_BUILD"),
+    ";"
+);
+
 impl ZellijPlugin for Plugin {
     fn load(&mut self, configuration: BTreeMap<String, String>) {
         self.state = model::State::new(model::Config::from_map(&configuration));
+        self.state.build = BUILD_MARK
+            .trim_start_matches("panechat-zellij-build:")
+            .trim_end_matches(';')
+            .to_string();
         let zjstatus = self.state.cfg.zjstatus;
         // (Zellij runs one instance per client that attached)
         self.state.client = Some(get_plugin_ids().client_id);

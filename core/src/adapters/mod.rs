@@ -8,6 +8,7 @@ pub mod tmux;
 pub mod tmux_plugin;
 pub mod wezterm;
 pub mod zellij;
+pub mod zellij_plugin;
 
 use crate::env::Env;
 use crate::session::{innermost_multiplexer, Multiplexer};

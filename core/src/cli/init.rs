@@ -31,7 +31,9 @@ pub struct Args {
     /// tmux, wezterm, zellij, bash, zsh or fish.
     #[arg(value_enum)]
     tool: Tool,
-    /// Zellij: where the plugin's .wasm lives (a `file:/abs/path.wasm` or `https://` URL).
+    /// Zellij: where the plugin's .wasm lives (a `file:/abs/path.wasm` or `https://` URL);
+    /// without it, the plugin this binary carries is written to
+    /// `<Zellij config dir>/plugins/panechat.wasm`.
     /// WezTerm: a file to write the plugin to (loaded with `dofile` instead of `plugin.require`).
     #[arg(long, value_name = "URL")]
     plugin: Option<String>,
@@ -47,16 +49,44 @@ fn exe() -> String {
     p.to_str().map_or_else(|| "panechat".into(), str::to_string)
 }
 
-/// Where `init zellij` says the plugin lives when `--plugin` is not given:
-/// `<Zellij config dir>/plugins/panechat.wasm`, the config dir being `$ZELLIJ_CONFIG_DIR`, else
-/// `$XDG_CONFIG_HOME/zellij`, else `~/.config/zellij`.
-pub fn default_zellij_plugin(env: &Env) -> String {
-    let nonempty = |k: &str| env.get(k).filter(|v| !v.is_empty()).map(str::to_string);
-    let dir = nonempty("ZELLIJ_CONFIG_DIR")
-        .or_else(|| nonempty("XDG_CONFIG_HOME").map(|x| format!("{x}/zellij")))
-        .or_else(|| nonempty("HOME").map(|h| format!("{h}/.config/zellij")))
-        .unwrap_or_else(|| "~/.config/zellij".into());
-    format!("file:{}/plugins/panechat.wasm", dir.trim_end_matches('/'))
+/// Installs the plugin this binary carries at its default place for `init zellij` and returns
+/// its `file:` URL: written when missing, replaced when it is panechat's plugin of another
+/// build (an upgrade), replaced after asking when it is some other file.
+fn install_zellij_plugin(env: &Env) -> Result<String> {
+    use panechat::adapters::zellij_plugin::{self as plugin, Installed};
+    let path = plugin::default_location(env).ok_or_else(|| {
+        Error::Usage(
+            "cannot tell where Zellij's configuration is (no $ZELLIJ_CONFIG_DIR, $XDG_CONFIG_HOME or $HOME); pass --plugin file:/path/panechat.wasm".into(),
+        )
+    })?;
+    let shown = path.display();
+    match plugin::installed(&path) {
+        Installed::Current => {}
+        Installed::Missing => {
+            plugin::install(&path)?;
+            eprintln!("panechat: wrote the Zellij plugin to {shown}");
+        }
+        Installed::Other { build } => {
+            plugin::install(&path)?;
+            eprintln!(
+                "panechat: updated the Zellij plugin at {shown} (build {build} -> {}); restart Zellij, or run `zellij action start-or-reload-plugin panechat` in each session",
+                plugin::carried_build()
+            );
+        }
+        Installed::Foreign => {
+            let about = format!("{shown} is not panechat's Zellij plugin.");
+            let replace = super::ui::can_ask()
+                && super::ui::confirm(&about, "Replace it with panechat's plugin?")? == Some(true);
+            if !replace {
+                return Err(Error::Usage(format!(
+                    "{shown} is a file that is not panechat's Zellij plugin; move it away, or pass --plugin file:/other/path/panechat.wasm to use a plugin you put elsewhere"
+                )));
+            }
+            plugin::install(&path)?;
+            eprintln!("panechat: wrote the Zellij plugin to {shown}");
+        }
+    }
+    Ok(format!("file:{}", path.display()))
 }
 
 /// `s` as the inside of a KDL string (backslashes, quotes and controls escaped).
@@ -110,7 +140,7 @@ pub fn render(tool: Tool, plugin: Option<&str>) -> Result<String> {
                     check_plugin_url(u)?;
                     u.to_string()
                 }
-                None => default_zellij_plugin(&Env::capture()),
+                None => install_zellij_plugin(&Env::capture())?,
             };
             include_str!("../../templates/zellij.kdl")
                 .replace("{{panechat}}", &kdl_escape(&bin))

@@ -333,6 +333,9 @@ pub struct Row<'a> {
 /// Everything the plugin knows.
 #[derive(Debug, Clone, Default)]
 pub struct State {
+    /// The plugin's build id (its version and a hash of its sources), which panechat compares
+    /// with the plugin it carries.
+    pub build: String,
     /// Options.
     pub cfg: Config,
     /// Why the options could not be used (shown instead of the picker).
@@ -1190,6 +1193,7 @@ impl State {
             .collect();
         serde_json::json!({
             "schema": 1,
+            "build": self.build,
             "session": self.session_name,
             "granted": self.granted,
             "status": self.status,

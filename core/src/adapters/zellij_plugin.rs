@@ -1,0 +1,150 @@
+//! The Zellij plugin this binary carries (built from `zellij-plugin/` at the same commit; a
+//! test proves the bytes are what those sources build to), where `panechat init zellij` puts
+//! it, and how a plugin file's build is told.
+
+use std::path::{Path, PathBuf};
+
+use crate::env::Env;
+
+/// The plugin's `.wasm`.
+pub const WASM: &[u8] = include_bytes!("../../assets/panechat-zellij.wasm");
+
+/// What precedes the build id in a plugin's bytes (`zellij-plugin/src/main.rs`).
+const MARK: &[u8] = b"panechat-zellij-build:";
+
+/// The build id written into a plugin's bytes (`VERSION+HASH`, see `zellij-plugin/build.rs`),
+/// or `None` for a file that is not panechat's plugin.
+pub fn build_of(bytes: &[u8]) -> Option<&str> {
+    let mut rest = bytes;
+    while let Some(at) = memchr::memmem::find(rest, MARK) {
+        rest = &rest[at + MARK.len()..];
+        let Some(end) = rest.iter().take(64).position(|&b| b == b';') else {
+            continue;
+        };
+        let id = std::str::from_utf8(&rest[..end]).ok();
+        if let Some(id) = id.filter(|id| is_build_id(id)) {
+            return Some(id);
+        }
+    }
+    None
+}
+
+fn is_build_id(id: &str) -> bool {
+    id.split_once('+').is_some_and(|(v, h)| {
+        !v.is_empty()
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+            && h.len() == 16
+            && h.bytes().all(|b| b.is_ascii_hexdigit())
+    })
+}
+
+/// The build id of the plugin this binary carries.
+pub fn carried_build() -> &'static str {
+    build_of(WASM).unwrap_or("unknown")
+}
+
+/// Zellij's configuration directory: `$ZELLIJ_CONFIG_DIR`, else `$XDG_CONFIG_HOME/zellij`,
+/// else `~/.config/zellij`.
+pub fn config_dir(env: &Env) -> Option<PathBuf> {
+    let nonempty = |k: &str| env.get(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    nonempty("ZELLIJ_CONFIG_DIR")
+        .or_else(|| nonempty("XDG_CONFIG_HOME").map(|x| x.join("zellij")))
+        .or_else(|| nonempty("HOME").map(|h| h.join(".config/zellij")))
+}
+
+/// Where `panechat init zellij` installs the plugin: `<config dir>/plugins/panechat.wasm`.
+pub fn default_location(env: &Env) -> Option<PathBuf> {
+    config_dir(env).map(|d| d.join("plugins").join("panechat.wasm"))
+}
+
+/// What a plugin file at a location is, compared with the carried one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Installed {
+    /// No file there.
+    Missing,
+    /// The carried plugin, byte for byte.
+    Current,
+    /// panechat's plugin of another build (an older or newer panechat).
+    Other {
+        /// Its build id.
+        build: String,
+    },
+    /// A file that is not panechat's plugin.
+    Foreign,
+}
+
+/// What the file at `path` is (a file that cannot be read counts as foreign).
+pub fn installed(path: &Path) -> Installed {
+    match std::fs::read(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Installed::Missing,
+        Err(_) => Installed::Foreign,
+        Ok(bytes) if bytes == WASM => Installed::Current,
+        Ok(bytes) => match build_of(&bytes) {
+            Some(b) => Installed::Other { build: b.into() },
+            None => Installed::Foreign,
+        },
+    }
+}
+
+/// Writes the carried plugin to `path` (its directory made when missing), replacing what is
+/// there at once (a temporary file renamed over it, so Zellij never loads half a plugin).
+pub fn install(path: &Path) -> crate::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| crate::Error::io(dir, e))?;
+    }
+    crate::store::atomic::write_atomic(path, WASM)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_carried_plugin_names_its_build() {
+        let b = carried_build();
+        assert!(is_build_id(b), "{b}");
+        assert!(b.starts_with(env!("CARGO_PKG_VERSION")), "{b}");
+    }
+
+    #[test]
+    fn a_build_id_is_found_only_in_its_shape() {
+        assert_eq!(build_of(b"xx panechat-zellij-build:\nno"), None);
+        let far = [
+            &b"panechat-zellij-build:"[..],
+            &[b'x'; 80],
+            b";panechat-zellij-build:1.0.0+00000000000000ab;",
+        ]
+        .concat();
+        assert_eq!(build_of(&far), Some("1.0.0+00000000000000ab"));
+        assert_eq!(
+            build_of(b"panechat-zellij-build:panechat-zellij-build:0.2.0+0123456789abcdef;x"),
+            Some("0.2.0+0123456789abcdef")
+        );
+        assert_eq!(build_of(b"panechat-zellij-build:0.2.0+0123;"), None);
+        assert_eq!(build_of(b"\0asm not ours"), None);
+    }
+
+    #[test]
+    fn installed_tells_missing_current_other_and_foreign() {
+        let dir = std::env::temp_dir().join(format!("pc-zplug-{}", std::process::id()));
+        let f = dir.join("plugins/panechat.wasm");
+        assert_eq!(installed(&f), Installed::Missing);
+        install(&f).unwrap();
+        assert_eq!(installed(&f), Installed::Current);
+        std::fs::write(
+            &f,
+            b"old panechat-zellij-build:0.0.9+00000000000000ff; plugin",
+        )
+        .unwrap();
+        assert_eq!(
+            installed(&f),
+            Installed::Other {
+                build: "0.0.9+00000000000000ff".into()
+            }
+        );
+        std::fs::write(&f, b"\0asm someone else's").unwrap();
+        assert_eq!(installed(&f), Installed::Foreign);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

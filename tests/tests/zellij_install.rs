@@ -1,0 +1,119 @@
+//! The Zellij plugin the binary carries: `panechat init zellij` installs it (and updates an
+//! older one, and asks before replacing a file that is not panechat's), and the carried bytes
+//! are exactly what `zellij-plugin/` builds to at this commit.
+
+use std::path::Path;
+
+use panechat_e2e::env::TestEnv;
+use panechat_e2e::pty::Pty;
+
+fn init_zellij(env: &TestEnv, config: &Path) -> std::process::Output {
+    env.cmd(["init", "zellij"])
+        .env("ZELLIJ_CONFIG_DIR", config)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_carried_plugin_is_what_its_sources_build_to() {
+    panechat_e2e::needs!("zellij");
+    let fresh = std::fs::read(panechat_e2e::zellij::wasm()).unwrap();
+    let env = TestEnv::new();
+    let config = env.root.join("zellij-config");
+    let out = init_zellij(&env, &config);
+    assert!(out.status.success(), "{out:?}");
+    let installed = std::fs::read(config.join("plugins/panechat.wasm")).unwrap();
+    assert!(
+        installed == fresh,
+        "the plugin panechat carries ({} bytes) is not what zellij-plugin/ builds to now ({} \
+         bytes): run `scripts/zellij-plugin.sh --update` and commit core/assets/panechat-zellij.wasm",
+        installed.len(),
+        fresh.len()
+    );
+}
+
+#[test]
+fn init_zellij_installs_the_plugin_and_updates_an_older_one() {
+    let env = TestEnv::new();
+    let config = env.root.join("zellij-config");
+    let file = config.join("plugins/panechat.wasm");
+    let out = init_zellij(&env, &config);
+    assert!(out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("wrote the Zellij plugin to {}", file.display())),
+        "{err}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("location=\"file:{}\"", file.display())),
+        "{stdout}"
+    );
+    let carried = std::fs::read(&file).unwrap();
+    assert!(carried.starts_with(b"\0asm"), "a wasm module");
+
+    // Again: nothing to do, nothing said.
+    let out = init_zellij(&env, &config);
+    assert!(out.status.success());
+    assert!(out.stderr.is_empty(), "{out:?}");
+
+    // An older panechat's plugin is replaced, and the user told how to load the new one.
+    std::fs::write(
+        &file,
+        b"\0asm panechat-zellij-build:0.0.1+00000000000000aa; old",
+    )
+    .unwrap();
+    let out = init_zellij(&env, &config);
+    assert!(out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("updated the Zellij plugin") && err.contains("0.0.1+00000000000000aa"),
+        "{err}"
+    );
+    assert!(err.contains("start-or-reload-plugin"), "{err}");
+    assert_eq!(std::fs::read(&file).unwrap(), carried);
+}
+
+#[test]
+fn init_zellij_never_replaces_a_file_that_is_not_panechats_unasked() {
+    let env = TestEnv::new();
+    let config = env.root.join("zellij-config");
+    let file = config.join("plugins/panechat.wasm");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, b"\0asm someone else's plugin").unwrap();
+    // No terminal to ask on: refused, nothing printed for config.kdl, the file kept.
+    let out = init_zellij(&env, &config);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not panechat's Zellij plugin") && err.contains("--plugin"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        b"\0asm someone else's plugin"
+    );
+
+    // On a terminal it asks; "n" keeps the file, "y" replaces it.
+    for (answer, replaced) in [("n", false), ("y", true)] {
+        let mut cmd = env.cmd(["init", "zellij"]);
+        cmd.env("ZELLIJ_CONFIG_DIR", &config);
+        let mut pty = Pty::spawn(cmd);
+        pty.expect(
+            "Replace it with panechat's plugin?",
+            std::time::Duration::from_secs(10),
+        );
+        pty.wait_reading(std::time::Duration::from_secs(10));
+        pty.send(answer.as_bytes());
+        let code = pty.wait(std::time::Duration::from_secs(10));
+        let now = std::fs::read(&file).unwrap();
+        assert_eq!(
+            now.starts_with(b"\0asm someone"),
+            !replaced,
+            "{}",
+            pty.text()
+        );
+        assert_eq!(code, if replaced { 0 } else { 2 }, "{}", pty.text());
+    }
+}

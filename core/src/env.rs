@@ -23,6 +23,7 @@ const NAMES: &[&str] = &[
     "PANECHAT_BASE_URL",
     "PANECHAT_LOG",
     "PANECHAT_FORK_FROM",
+    "PANECHAT_ZELLIJ_PLUGIN_BUILD",
     "TMUX",
     "TMUX_PANE",
     "WEZTERM_PANE",

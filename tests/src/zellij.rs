@@ -88,6 +88,9 @@ pub struct Opts<'a> {
     pub size: (u16, u16),
     /// More environment for the session (as if Zellij were started where these are set).
     pub env: &'a [(&'a str, &'a str)],
+    /// The plugin as a user installs it: `panechat init zellij` (no `--plugin`) writes the one
+    /// the binary carries under the session's Zellij config dir, and its lines are the config.
+    pub installed: bool,
 }
 
 impl Default for Opts<'_> {
@@ -97,6 +100,7 @@ impl Default for Opts<'_> {
             grant: true,
             size: (120, 40),
             env: &[],
+            installed: false,
         }
     }
 }
@@ -136,8 +140,13 @@ impl Zellij {
         }
         std::fs::create_dir_all(home.join(".config/zellij")).unwrap();
         std::fs::create_dir_all(home.join(".cache/zellij")).unwrap();
-        let wasm = root.join("panechat.wasm");
-        std::fs::copy(self::wasm(), &wasm).unwrap();
+        let wasm = if opts.installed {
+            home.join(".config/zellij/plugins/panechat.wasm")
+        } else {
+            let wasm = root.join("panechat.wasm");
+            std::fs::copy(self::wasm(), &wasm).unwrap();
+            wasm
+        };
 
         let mut vars: Vec<(String, String)> = env
             .env
@@ -164,8 +173,19 @@ impl Zellij {
         std::fs::write(home.join(".bashrc"), "PS1='$ '\n").unwrap();
 
         // The config, as printed by `panechat init zellij`.
-        let url = format!("file:{}", wasm.display());
-        let init = env.run(["init", "zellij", "--plugin", &url]).ok().stdout;
+        let init = if opts.installed {
+            let out = env
+                .cmd(["init", "zellij"])
+                .env("XDG_CONFIG_HOME", home.join(".config"))
+                .env_remove("ZELLIJ_CONFIG_DIR")
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "init zellij: {out:?}");
+            String::from_utf8(out.stdout).unwrap()
+        } else {
+            let url = format!("file:{}", wasm.display());
+            env.run(["init", "zellij", "--plugin", &url]).ok().stdout
+        };
         let mut config =
             String::from("show_startup_tips false\nshow_release_notes false\npane_frames true\nserialization_interval 1\n");
         let init = match opts.plugin_option {

@@ -117,3 +117,93 @@ fn init_zellij_never_replaces_a_file_that_is_not_panechats_unasked() {
         assert_eq!(code, if replaced { 0 } else { 2 }, "{}", pty.text());
     }
 }
+
+/// The user's way in: `panechat init zellij` appended to the config (it writes the plugin the
+/// binary carries), Zellij started, its permission question answered on the client. Then a
+/// query renames its pane and Alt m opens the picker. A plugin of another build says so.
+#[test]
+fn the_installed_plugin_works_after_the_permission_question_and_says_when_it_is_not_current() {
+    use panechat_e2e::helpers::setup;
+    use panechat_e2e::zellij::{Opts, Zellij};
+    use std::time::Duration;
+    panechat_e2e::needs!("zellij");
+    let (env, _fake) = setup();
+    let mut z = Zellij::start(
+        &env,
+        Opts {
+            installed: true,
+            grant: false,
+            ..Opts::default()
+        },
+    );
+    assert_eq!(
+        std::fs::read(&z.wasm).unwrap(),
+        std::fs::read(panechat_e2e::zellij::wasm()).unwrap(),
+        "init zellij installed the carried plugin"
+    );
+    z.wait_for("the permission question", Duration::from_secs(30), |z| {
+        z.panes()
+            .iter()
+            .any(|p| p["plugin_url"] == "panechat" && p["is_suppressed"] == false)
+    });
+    let question = z.try_action(&["dump-screen"]).unwrap_or_default();
+    eprintln!("zellij: the permission question:\n{question}");
+    z.keys(b"y");
+    z.wait_plugin_ready();
+    z.wait_prompt(0);
+    z.type_line(0, "panechat q --new 'hello [[title:Installed plugin]]'");
+    z.wait_for("the pane renamed", Duration::from_secs(20), |z| {
+        z.title(0) == "💬 Installed plugin"
+    });
+    z.keys(b"\x1bm");
+    z.wait_for("the picker", Duration::from_secs(10), |z| {
+        z.plugin_screen().contains("Installed plugin")
+    });
+    let picker = z.plugin_screen();
+    eprintln!("zellij: the picker:\n{picker}");
+    assert!(
+        !picker.contains("not the one this panechat carries"),
+        "{picker}"
+    );
+    z.keys(b"\x1b");
+
+    // Another build of the plugin (as after upgrading panechat and not the plugin): the picker
+    // says so, with the command that fixes it.
+    let mut older = std::fs::read(&z.wasm).unwrap();
+    let mark = b"panechat-zellij-build:";
+    let at = older
+        .windows(mark.len())
+        .enumerate()
+        .filter(|(_, w)| *w == mark)
+        .map(|(i, _)| i + mark.len())
+        .find(|&i| older[i..].iter().take(40).any(|&b| b == b'+'))
+        .expect("the build mark");
+    let plus = at + older[at..].iter().position(|&b| b == b'+').unwrap() + 1;
+    older[plus..plus + 16].copy_from_slice(b"0000000000000001");
+    std::fs::write(&z.wasm, &older).unwrap();
+    // (what `panechat init zellij` tells the user to run)
+    z.action(&["start-or-reload-plugin", "panechat"]);
+    z.wait_for(
+        "the reloaded plugin names its build",
+        Duration::from_secs(30),
+        |z| {
+            z.plugin_view()["build"]
+                .as_str()
+                .is_some_and(|b| b.ends_with("+0000000000000001"))
+        },
+    );
+    z.keys(b"\x1bm");
+    z.wait_for(
+        "the picker says the plugin is not current",
+        Duration::from_secs(20),
+        |z| {
+            // (wrapped to the pane's width)
+            let s = z
+                .plugin_screen()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            s.contains("not the one this panechat carries") && s.contains("panechat init zellij")
+        },
+    );
+}

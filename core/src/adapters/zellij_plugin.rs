@@ -44,6 +44,23 @@ pub fn carried_build() -> &'static str {
     build_of(WASM).unwrap_or("unknown")
 }
 
+/// The variable through which the plugin names its build to the commands it runs.
+pub const BUILD_VAR: &str = "PANECHAT_ZELLIJ_PLUGIN_BUILD";
+
+/// What to tell the user when the plugin running this command (its build in [`BUILD_VAR`]) is
+/// not the one this binary carries: after an upgrade of either, the two may not understand
+/// each other.
+pub fn mismatch(env: &Env) -> Option<String> {
+    let running = env.get(BUILD_VAR).filter(|b| !b.is_empty())?;
+    let carried = carried_build();
+    (running != carried).then(|| {
+        format!(
+            "this Zellij plugin (build {}) is not the one this panechat carries (build {carried}): run `panechat init zellij`, then restart Zellij or run `zellij action start-or-reload-plugin panechat`",
+            crate::title::pane_text(running)
+        )
+    })
+}
+
 /// Zellij's configuration directory: `$ZELLIJ_CONFIG_DIR`, else `$XDG_CONFIG_HOME/zellij`,
 /// else `~/.config/zellij`.
 pub fn config_dir(env: &Env) -> Option<PathBuf> {
@@ -123,6 +140,15 @@ mod tests {
         );
         assert_eq!(build_of(b"panechat-zellij-build:0.2.0+0123;"), None);
         assert_eq!(build_of(b"\0asm not ours"), None);
+    }
+
+    #[test]
+    fn a_plugin_of_another_build_is_told_how_to_update() {
+        let env = |b: &str| Env::from_pairs([(BUILD_VAR, b)]);
+        assert_eq!(mismatch(&env(carried_build())), None);
+        assert_eq!(mismatch(&env("")), None);
+        let m = mismatch(&env("0.0.1+00000000000000aa")).unwrap();
+        assert!(m.contains("0.0.1+00000000000000aa") && m.contains("panechat init zellij"));
     }
 
     #[test]

@@ -168,6 +168,12 @@ fn dispatch(cli: Cli) -> Result<i32> {
     ) {
         ctx.warn_if_config_broken();
     }
+    // (the Zellij plugin shows what its `sessions` says on stderr)
+    if matches!(cli.command, Command::Sessions(_)) {
+        if let Some(m) = panechat::adapters::zellij_plugin::mismatch(&ctx.env) {
+            eprintln!("panechat: {m}");
+        }
+    }
     match cli.command {
         Command::Query(a) if a.hold => {
             // The outcome is shown before the wait, so the popup shows it; Esc or Ctrl-C at the

@@ -469,6 +469,10 @@ impl State {
         if let Some(n) = &self.session_name {
             env.insert("ZELLIJ_SESSION_NAME".into(), n.clone());
         }
+        if !self.build.is_empty() {
+            // (panechat says when it carries another build of the plugin)
+            env.insert("PANECHAT_ZELLIJ_PLUGIN_BUILD".into(), self.build.clone());
+        }
         env
     }
 
@@ -1603,7 +1607,13 @@ impl State {
                             self.apply_state(s);
                         }
                     }
-                    self.status = None;
+                    // What panechat says besides (the plugin is of another build than the
+                    // binary's, the configuration is broken) stays on screen.
+                    self.status = stderr
+                        .lines()
+                        .map(str::trim)
+                        .find(|l| !l.is_empty())
+                        .map(|l| text::cap_chars(&text::inert(l), 300));
                     if !self.loaded {
                         // Asked again now: in a session being brought back, Zellij shows the
                         // restored names a moment before its layout lists them as given.

@@ -594,6 +594,41 @@ fn a_missing_binary_is_named_on_screen() {
 }
 
 #[test]
+fn the_plugin_names_its_build_and_shows_what_panechat_says_of_it() {
+    let mut s = State::new(Ok(Config::default()));
+    s.build = "0.1.0+00000000000000aa".into();
+    let mut h = Rec::default();
+    drive(&mut s, Input::Permission(true), &mut h);
+    let Some(Effect::Run { context, env, .. }) = h.take_granted().pop() else {
+        panic!()
+    };
+    assert_eq!(
+        env.get("PANECHAT_ZELLIJ_PLUGIN_BUILD").map(String::as_str),
+        Some("0.1.0+00000000000000aa")
+    );
+    drive(
+        &mut s,
+        Input::CommandDone {
+            context,
+            exit: Some(0),
+            stdout: "[]".into(),
+            stderr: "panechat: this Zellij plugin (build 0.1.0+00000000000000aa) is not the one \
+                     this panechat carries\n"
+                .into(),
+        },
+        &mut h,
+    );
+    let msg = s.status.clone().unwrap_or_default();
+    assert!(
+        msg.contains("is not the one this panechat carries"),
+        "{msg}"
+    );
+    assert!(s
+        .list_json()
+        .contains("\"build\":\"0.1.0+00000000000000aa\""));
+}
+
+#[test]
 fn one_sessions_run_at_a_time() {
     let (mut s, mut h) = ready(1, "[]");
     drive(&mut s, pipe(PIPE_PICK, ""), &mut h);

@@ -16,11 +16,12 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
+use crate::adapters::exec::{Exec, RealExec};
 use crate::adapters::{self, tmux, wezterm};
 use crate::env::Env;
 use crate::error::Result;
 use crate::runs::{self, Run};
-use crate::session::{Multiplexer, PaneRef, Session, SessionKey};
+use crate::session::{Multiplexer, PaneRef, Server, Session, SessionKey};
 use crate::state::{self, PaneState};
 use crate::store::conversation::ConversationId;
 use crate::store::mapping::{self, SessionRecord};
@@ -44,13 +45,7 @@ pub struct RealSink;
 
 impl Sink for RealSink {
     fn tmux(&self, socket: Option<&str>, args: &[String]) {
-        let mut all: Vec<String> = Vec::with_capacity(args.len() + 2);
-        if let Some(s) = socket {
-            all.push("-S".into());
-            all.push(s.into());
-        }
-        all.extend(args.iter().cloned());
-        tmux::Tmux::spawn(&tmux::RealTmux, &all);
+        tmux::spawn(&RealExec, socket, args);
     }
 
     fn own_terminal(&self, bytes: &[u8]) {
@@ -67,7 +62,7 @@ impl Sink for RealSink {
     }
 
     fn zellij(&self, name: &str, payload: &str) {
-        adapters::zellij::publish_payload(Some(name), payload);
+        adapters::zellij::publish_payload(&Env::capture(), Some(name), payload);
     }
 }
 
@@ -154,11 +149,11 @@ impl Publisher<'_> {
     /// live run in it has (set by an older panechat on a pane whose id an earlier server had
     /// used). Each such pane is published its true state. Returns how many there were; nothing
     /// is asked outside tmux.
-    pub fn tmux_strays(&self, tmux: &dyn tmux::Tmux) -> Result<usize> {
+    pub fn tmux_strays(&self, exec: &dyn Exec) -> Result<usize> {
         if self.env.get("TMUX").is_none() {
             return Ok(0);
         }
-        let Some(list) = tmux.output(&tmux::shown_ids_args()) else {
+        let Some(list) = tmux::output(exec, &tmux::shown_ids_args()) else {
             return Ok(0);
         };
         let runs = runs::live_readonly(&self.store.paths).unwrap_or_default();
@@ -232,7 +227,13 @@ impl Publisher<'_> {
         let is_here = self.here.is_some_and(|h| h.key == st.pane.session);
         if st.pane.multiplexer == Multiplexer::Tmux {
             if let Some(pane) = &st.pane.pane {
-                let socket = server.map(|s| s.rsplit_once(',').map_or(s, |(sock, _pid)| sock));
+                let server = server.map(|s| Server::parse(Multiplexer::Tmux, s));
+                let socket = server.as_ref().map(|s| {
+                    s.socket().unwrap_or(match s {
+                        Server::Other(s) => s,
+                        _ => "",
+                    })
+                });
                 self.sink.tmux(socket, &tmux::state_args(pane, st));
             }
         }

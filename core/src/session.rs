@@ -219,6 +219,91 @@ pub fn zellij_pane_number(id: &str) -> String {
     }
 }
 
+/// What a pane lives in, as its session records it ([`Session::server`]), in each multiplexer's
+/// own terms. Stored as the same strings as always ([`Server::encode`]), so stored records and
+/// keys do not change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Server {
+    /// A tmux server: its socket and pid (`<socket>,<pid>`).
+    Tmux {
+        /// The server's socket.
+        socket: String,
+        /// The server's pid.
+        pid: u32,
+    },
+    /// A Zellij session, by its name.
+    Zellij {
+        /// The session's name.
+        session: String,
+    },
+    /// A WezTerm instance, by its socket.
+    Wezterm {
+        /// The instance's socket.
+        socket: String,
+    },
+    /// A Unix session: its leader's pid and start time (`<sid>-<start>`).
+    Unix {
+        /// The session leader's pid.
+        sid: u32,
+        /// Its start time.
+        start: u64,
+    },
+    /// A form this version does not read (kept as it is).
+    Other(String),
+}
+
+impl Server {
+    /// Reads a recorded server of a pane of `mux`.
+    pub fn parse(mux: Multiplexer, s: &str) -> Server {
+        let other = || Server::Other(s.to_string());
+        match mux {
+            Multiplexer::Tmux => match s.rsplit_once(',') {
+                Some((socket, pid)) => match pid.parse() {
+                    Ok(pid) => Server::Tmux {
+                        socket: socket.to_string(),
+                        pid,
+                    },
+                    Err(_) => other(),
+                },
+                None => other(),
+            },
+            Multiplexer::Zellij => Server::Zellij {
+                session: s.to_string(),
+            },
+            Multiplexer::Wezterm => Server::Wezterm {
+                socket: s.to_string(),
+            },
+            Multiplexer::Unix => match s.split_once('-') {
+                Some((sid, start)) => match (sid.parse(), start.parse()) {
+                    (Ok(sid), Ok(start)) => Server::Unix { sid, start },
+                    _ => other(),
+                },
+                None => other(),
+            },
+            _ => other(),
+        }
+    }
+
+    /// The string it is recorded as.
+    pub fn encode(&self) -> String {
+        match self {
+            Server::Tmux { socket, pid } => format!("{socket},{pid}"),
+            Server::Zellij { session } => session.clone(),
+            Server::Wezterm { socket } => socket.clone(),
+            Server::Unix { sid, start } => format!("{sid}-{start}"),
+            Server::Other(s) => s.clone(),
+        }
+    }
+
+    /// The socket of a tmux server or WezTerm instance.
+    pub fn socket(&self) -> Option<&str> {
+        match self {
+            Server::Tmux { socket, .. } | Server::Wezterm { socket } => Some(socket),
+            _ => None,
+        }
+    }
+}
+
 /// The resolved session of this process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -239,6 +324,13 @@ pub struct Session {
 }
 
 impl Session {
+    /// What the pane lives in ([`Session::server`], read).
+    pub fn server(&self) -> Option<Server> {
+        self.server
+            .as_deref()
+            .map(|s| Server::parse(self.multiplexer, s))
+    }
+
     /// The typed reference to this session's pane, as records store it.
     pub fn pane_ref(&self) -> PaneRef {
         PaneRef {
@@ -436,7 +528,9 @@ pub fn key_for_pane(env: &Env, pane: &str) -> Result<Option<Session>> {
 
 /// Pane `%n` of the tmux server `$TMUX` names, in `instance` of it.
 fn tmux_session(tmux: &str, n: &str, instance: Option<Instance>) -> Session {
-    let server = tmux.rsplit_once(',').map_or(tmux, |(head, _idx)| head);
+    // (`$TMUX` is `<socket>,<pid>,<session index>`: the server is what comes before the index)
+    let head = tmux.rsplit_once(',').map_or(tmux, |(head, _idx)| head);
+    let server = Server::parse(Multiplexer::Tmux, head).encode();
     let mut hash = tmux_server_hash(tmux);
     if let Some(tag) = instance.as_ref().and_then(Instance::tag) {
         hash = short_hash(&format!("{hash},{tag}"));
@@ -446,7 +540,7 @@ fn tmux_session(tmux: &str, n: &str, instance: Option<Instance>) -> Session {
         key: SessionKey(format!("tmux:{hash}:%{n}")),
         multiplexer: Multiplexer::Tmux,
         pane: Some(format!("%{n}")),
-        server: Some(server.to_string()),
+        server: Some(server),
         tty: None,
         instance,
     }
@@ -465,7 +559,12 @@ fn zellij_session(name: &str, n: &str, instance: Option<Instance>) -> Session {
         key: SessionKey(key),
         multiplexer: Multiplexer::Zellij,
         pane: Some(n.to_string()),
-        server: Some(name.to_string()),
+        server: Some(
+            Server::Zellij {
+                session: name.to_string(),
+            }
+            .encode(),
+        ),
         tty: None,
         instance,
     }
@@ -481,7 +580,12 @@ fn wezterm_session(socket: Option<&str>, n: &str, instance: Option<Instance>) ->
         key: SessionKey(format!("wezterm:{server}:{n}")),
         multiplexer: Multiplexer::Wezterm,
         pane: Some(n.to_string()),
-        server: socket.map(str::to_string),
+        server: socket.map(|s| {
+            Server::Wezterm {
+                socket: s.to_string(),
+            }
+            .encode()
+        }),
         tty: None,
         instance,
     }
@@ -653,7 +757,13 @@ fn unix_session() -> Result<Session> {
         key: SessionKey(format!("sid:{sid}-{start}")),
         multiplexer: Multiplexer::Unix,
         pane: None,
-        server: Some(format!("{sid}-{start}")),
+        server: Some(
+            Server::Unix {
+                sid: sid as u32,
+                start,
+            }
+            .encode(),
+        ),
         tty: None,
         // The session leader: the session ends with it.
         instance: (start != 0).then_some(Instance::Process {
@@ -919,6 +1029,37 @@ mod tests {
             key_for_pane(&gui, "3").unwrap().unwrap().key,
             resolve(&pane).unwrap().key
         );
+    }
+
+    #[test]
+    fn servers_are_read_and_written_as_recorded() {
+        for (mux, s) in [
+            (Multiplexer::Tmux, "/tmp/tmux-1000/default,4242"),
+            (Multiplexer::Tmux, "/tmp/odd,name,7"),
+            (Multiplexer::Zellij, "my work"),
+            (Multiplexer::Wezterm, "/run/user/1000/wezterm/gui-sock-9"),
+            (Multiplexer::Unix, "77-12345"),
+            (Multiplexer::Tmux, "no-pid"),
+        ] {
+            assert_eq!(Server::parse(mux, s).encode(), s);
+        }
+        assert_eq!(
+            Server::parse(Multiplexer::Tmux, "/tmp/odd,name,7"),
+            Server::Tmux {
+                socket: "/tmp/odd,name".into(),
+                pid: 7
+            }
+        );
+        assert_eq!(
+            Server::parse(Multiplexer::Unix, "77-12345"),
+            Server::Unix {
+                sid: 77,
+                start: 12345
+            }
+        );
+        let t = tmux_session("/tmp/s,42,3", "1", None);
+        assert_eq!(t.server.as_deref(), Some("/tmp/s,42"));
+        assert_eq!(t.server().unwrap().socket(), Some("/tmp/s"));
     }
 
     #[test]

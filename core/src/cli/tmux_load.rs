@@ -5,7 +5,9 @@
 
 use std::process::{Command, Stdio};
 
-use panechat::adapters::tmux::{format_escape, RealTmux, Tmux};
+use panechat::adapters::exec::{Exec, RealExec};
+use panechat::adapters::tmux::actions::{self, tell};
+use panechat::adapters::tmux::{self, format_escape};
 use panechat::adapters::tmux_plugin::{self, Action, RESURRECT_FILE};
 use panechat::env::Env;
 use panechat::paths::Paths;
@@ -51,20 +53,10 @@ fn panechat_in(pane: &str, args: &[&str]) -> std::result::Result<(), String> {
     Err(err.lines().next().unwrap_or("failed").to_string())
 }
 
-/// Shows `msg` on the clients that show `pane` (not expanded as a format).
-fn tell(tmux: &dyn Tmux, pane: &str, msg: &str) {
-    tmux.run(&[
-        "display-message".into(),
-        "-t".into(),
-        pane.into(),
-        format_escape(msg),
-    ]);
-}
-
 /// Runs `panechat tmux-plugin ACTION…`.
 pub fn run(args: PluginArgs) -> Result<i32> {
     let action = Action::parse(&args.args).map_err(Error::Usage)?;
-    let tmux = RealTmux;
+    let exec = &RealExec;
     match action {
         Action::Fork {
             split,
@@ -80,7 +72,7 @@ pub fn run(args: PluginArgs) -> Result<i32> {
                     format!("pick one with the picker ({pick})")
                 };
                 tell(
-                    &tmux,
+                    exec,
                     &pane,
                     &format!("panechat: this pane has no conversation yet; ask something with panechat q, or {how}"),
                 );
@@ -95,32 +87,17 @@ pub fn run(args: PluginArgs) -> Result<i32> {
                 }
                 _ => {
                     tell(
-                        &tmux,
+                        exec,
                         &pane,
                         &format!("panechat: @panechat-fork-keep must be a number of turns or empty (all), not '{keep}'"),
                     );
                     return Ok(0);
                 }
             };
-            let flag = if split == "v" { "-v" } else { "-h" };
-            // -c is expanded by tmux against PANE, so any directory name works.
-            let Some(new) = tmux.output(
-                &[
-                    "split-window",
-                    flag,
-                    "-t",
-                    &pane,
-                    "-c",
-                    "#{pane_current_path}",
-                    "-P",
-                    "-F",
-                    "#{pane_id}",
-                ]
-                .map(String::from),
-            ) else {
+            let Ok(new) = actions::split(exec, &pane, split == "v") else {
                 return Ok(0);
             };
-            let new = new.trim();
+            let new = new.as_str();
             let session = format!("pane:{new}");
             let mut a = vec!["fork", id.as_str()];
             if let Some(n) = &last {
@@ -129,7 +106,7 @@ pub fn run(args: PluginArgs) -> Result<i32> {
             a.extend(["--session", session.as_str()]);
             if let Err(e) = panechat_in(new, &a) {
                 tell(
-                    &tmux,
+                    exec,
                     new,
                     &format!("panechat: {}", e.trim_start_matches("panechat: ")),
                 );
@@ -140,12 +117,12 @@ pub fn run(args: PluginArgs) -> Result<i32> {
             let session = format!("pane:{pane}");
             match panechat_in(&pane, &["new", "--session", &session]) {
                 Ok(()) => tell(
-                    &tmux,
+                    exec,
                     &pane,
                     "panechat: the next question in this pane starts a new conversation",
                 ),
                 Err(e) => tell(
-                    &tmux,
+                    exec,
                     &pane,
                     &format!("panechat: {}", e.trim_start_matches("panechat: ")),
                 ),
@@ -160,28 +137,33 @@ pub fn run(args: PluginArgs) -> Result<i32> {
             client,
         } => {
             let bin = panechat::env::this_binary();
-            tmux.run(&tmux_plugin::pick_popup_args(
-                &bin.to_string_lossy(),
-                &width,
-                &height,
-                modern,
-                &pane,
-                &client,
-            ));
+            tmux::status(
+                exec,
+                &tmux_plugin::pick_popup_args(
+                    &bin.to_string_lossy(),
+                    &width,
+                    &height,
+                    modern,
+                    &pane,
+                    &client,
+                ),
+            );
             Ok(0)
         }
-        Action::ResurrectSave => resurrect_save(&tmux),
-        Action::ResurrectRestore => resurrect_restore(&tmux),
+        Action::ResurrectSave => resurrect_save(exec),
+        Action::ResurrectRestore => resurrect_restore(exec),
     }
 }
 
 /// The table tmux-resurrect support keeps: `@panechat-resurrect-file`, else beside the
 /// conversations (under `$PANECHAT_HOME` when it is set, as panechat's own files are).
-fn resurrect_file(tmux: &dyn Tmux) -> Result<std::path::PathBuf> {
-    let set = tmux
-        .output(&["show-option", "-gqv", RESURRECT_FILE.name].map(String::from))
-        .map(|s| s.trim_end_matches('\n').to_string())
-        .filter(|s| !s.is_empty());
+fn resurrect_file(exec: &dyn Exec) -> Result<std::path::PathBuf> {
+    let set = tmux::output(
+        exec,
+        &["show-option", "-gqv", RESURRECT_FILE.name].map(String::from),
+    )
+    .map(|s| s.trim_end_matches('\n').to_string())
+    .filter(|s| !s.is_empty());
     Ok(match set {
         // A table of the user's choosing may be a link (dotfiles): its target is the table.
         Some(f) => std::fs::canonicalize(&f).unwrap_or_else(|_| f.into()),
@@ -193,9 +175,10 @@ fn resurrect_file(tmux: &dyn Tmux) -> Result<std::path::PathBuf> {
 
 /// tmux gives panes new ids after a restart, so each pane's conversation is remembered by
 /// session name, window index and pane index, from the pane options the core keeps current.
-fn resurrect_save(tmux: &dyn Tmux) -> Result<i32> {
-    let file = resurrect_file(tmux)?;
-    let Some(list) = tmux.output(
+fn resurrect_save(exec: &dyn Exec) -> Result<i32> {
+    let file = resurrect_file(exec)?;
+    let Some(list) = tmux::output(
+        exec,
         &[
             "list-panes",
             "-a",
@@ -223,8 +206,8 @@ fn resurrect_save(tmux: &dyn Tmux) -> Result<i32> {
 }
 
 /// Gives each restored pane the conversation its place had.
-fn resurrect_restore(tmux: &dyn Tmux) -> Result<i32> {
-    let file = resurrect_file(tmux)?;
+fn resurrect_restore(exec: &dyn Exec) -> Result<i32> {
+    let file = resurrect_file(exec)?;
     // The user may keep the table anywhere, through a link too; only a regular file is read
     // (a FIFO would hang the hook).
     if !std::fs::metadata(&file).is_ok_and(|m| m.is_file()) {
@@ -233,7 +216,8 @@ fn resurrect_restore(tmux: &dyn Tmux) -> Result<i32> {
     let Ok(table) = std::fs::read_to_string(&file) else {
         return Ok(0);
     };
-    let Some(list) = tmux.output(
+    let Some(list) = tmux::output(
+        exec,
         &[
             "list-panes",
             "-a",
@@ -261,12 +245,15 @@ fn resurrect_restore(tmux: &dyn Tmux) -> Result<i32> {
         }
     }
     if failed > 0 {
-        tmux.run(&[
-            "display-message".into(),
-            format_escape(&format!(
+        tmux::status(
+            exec,
+            &[
+                "display-message".into(),
+                format_escape(&format!(
                 "panechat: {failed} pane(s) could not get their conversation back (see panechat ls)"
             )),
-        ]);
+            ],
+        );
     }
     Ok(0)
 }

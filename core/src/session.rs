@@ -18,6 +18,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::adapters::tmux::identity as tmux_id;
+use crate::adapters::zellij::identity as zellij_id;
 use crate::env::Env;
 use crate::error::{Error, Result};
 
@@ -407,7 +409,7 @@ fn socket_identity(path: &str) -> Option<(u64, u64)> {
 
 /// The tmux server named in `$TMUX` (`<socket>,<pid>,<session index>`).
 fn tmux_instance(tmux: &str) -> Option<Instance> {
-    let pid: u32 = tmux.split(',').nth(1)?.parse().ok()?;
+    let pid = tmux_id::server_pid(tmux)?;
     let start = process_start_time(pid)?;
     Some(Instance::Process { pid, start })
 }
@@ -437,7 +439,7 @@ fn server_ancestor(
 }
 
 fn zellij_instance() -> Option<Instance> {
-    server_ancestor(&proc_stat, &|comm| comm == "zellij")
+    server_ancestor(&proc_stat, &zellij_id::is_server_process)
 }
 
 fn wezterm_instance(socket: Option<&str>) -> Option<Instance> {
@@ -529,7 +531,7 @@ pub fn key_for_pane(env: &Env, pane: &str) -> Result<Option<Session>> {
 /// Pane `%n` of the tmux server `$TMUX` names, in `instance` of it.
 fn tmux_session(tmux: &str, n: &str, instance: Option<Instance>) -> Session {
     // (`$TMUX` is `<socket>,<pid>,<session index>`: the server is what comes before the index)
-    let head = tmux.rsplit_once(',').map_or(tmux, |(head, _idx)| head);
+    let head = tmux_id::server_of(tmux);
     let server = Server::parse(Multiplexer::Tmux, head).encode();
     let mut hash = tmux_server_hash(tmux);
     if let Some(tag) = instance.as_ref().and_then(Instance::tag) {
@@ -609,8 +611,8 @@ fn proc_parent(pid: i32) -> Option<(i32, String)> {
 fn nearest_server(env: &Env, stat: &dyn Fn(i32) -> Option<(i32, String)>) -> Option<Multiplexer> {
     let tmux_server: Option<i32> = env
         .get("TMUX")
-        .and_then(|t| t.split(',').nth(1))
-        .and_then(|p| p.parse().ok())
+        .and_then(tmux_id::server_pid)
+        .and_then(|p| i32::try_from(p).ok())
         .filter(|p| *p > 1);
     // One read per ancestor: its parent (the next one) and its name.
     let (mut pid, _) = stat(std::process::id() as i32)?;
@@ -622,10 +624,10 @@ fn nearest_server(env: &Env, stat: &dyn Fn(i32) -> Option<(i32, String)>) -> Opt
             return Some(Multiplexer::Tmux);
         }
         let (parent, comm) = stat(pid)?;
-        if comm == "zellij" {
+        if zellij_id::is_server_process(&comm) {
             return Some(Multiplexer::Zellij);
         }
-        if comm.starts_with("tmux: server") {
+        if tmux_id::is_server_process(&comm) {
             return Some(Multiplexer::Tmux);
         }
         pid = parent;
@@ -644,7 +646,7 @@ fn innermost_with(env: &Env, stat: &dyn Fn(i32) -> Option<(i32, String)>) -> Opt
         // Without the process tree: tmux sets `TERM` to `screen*`/`tmux*` in its panes, which
         // Zellij passes on unchanged, so this guesses right only for tmux inside Zellij.
         let term = env.get("TERM").unwrap_or("");
-        return Some(if term.starts_with("screen") || term.starts_with("tmux") {
+        return Some(if tmux_id::is_pane_term(term) {
             Multiplexer::Tmux
         } else {
             Multiplexer::Zellij

@@ -8,6 +8,7 @@
 
 pub mod actions;
 pub mod capture;
+pub mod identity;
 pub mod liveness;
 
 use crate::adapters::exec::{self, Exec};

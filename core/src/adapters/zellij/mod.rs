@@ -32,6 +32,7 @@
 //!   message without it is sent again ([`again`]).
 
 pub mod capture;
+pub mod identity;
 pub mod liveness;
 
 use std::io::Read;

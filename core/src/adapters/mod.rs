@@ -85,6 +85,37 @@ pub fn liveness(
     }
 }
 
+/// Takes the user (client `client`, else the one running this) to pane `pane` of `mux`; `Err`
+/// says what to show instead (only tmux can be told to go to a pane).
+pub fn switch_to(
+    exec: &dyn Exec,
+    mux: Multiplexer,
+    client: Option<&str>,
+    pane: &str,
+) -> std::result::Result<(), String> {
+    match mux {
+        Multiplexer::Tmux => tmux::actions::switch_to(exec, client, pane)
+            .map_err(|e| format!("cannot go to pane {pane}: {e}")),
+        _ => Err(format!("the conversation is in pane {pane}")),
+    }
+}
+
+/// Splits pane `pane` of `mux` (beside it, or below when `below`) and returns the new pane's
+/// id; `Err` says why not (only tmux splits on panechat's request).
+pub fn split(
+    exec: &dyn Exec,
+    mux: Multiplexer,
+    pane: Option<&str>,
+    below: bool,
+) -> std::result::Result<String, String> {
+    match (mux, pane) {
+        (Multiplexer::Tmux, Some(pane)) => {
+            tmux::actions::split(exec, pane, below).map_err(|e| format!("cannot split: {e}"))
+        }
+        _ => Err("forking into a split needs tmux".into()),
+    }
+}
+
 /// The bytes that set the terminal title to `panechat: <label>` (nothing but `panechat` while
 /// the pane has no conversation).
 pub fn osc2(label: &str) -> Vec<u8> {
@@ -171,5 +202,64 @@ pub fn popup_prompt(env: &Env, argv: &[String], env_pass: &[(String, String)]) -
     match code {
         None => Popup::NotShown,
         Some(code) => LockAnswer::from_exit_code(code).map_or(Popup::Unclear, Popup::Answer),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use exec::Recorder;
+
+    #[test]
+    fn only_tmux_is_told_to_switch_or_split() {
+        let r = Recorder::new(&["", "%8\n"]);
+        switch_to(&r, Multiplexer::Tmux, None, "%3").unwrap();
+        assert_eq!(
+            split(&r, Multiplexer::Tmux, Some("%3"), false).unwrap(),
+            "%8"
+        );
+        assert_eq!(r.calls.borrow()[0][..2], ["tmux", "switch-client"]);
+        assert_eq!(r.calls.borrow()[1][..3], ["tmux", "split-window", "-h"]);
+        let quiet = Recorder::default();
+        assert_eq!(
+            switch_to(&quiet, Multiplexer::Zellij, None, "3").unwrap_err(),
+            "the conversation is in pane 3"
+        );
+        assert_eq!(
+            split(&quiet, Multiplexer::Wezterm, Some("3"), true).unwrap_err(),
+            "forking into a split needs tmux"
+        );
+        assert_eq!(
+            split(&quiet, Multiplexer::Tmux, None, true).unwrap_err(),
+            "forking into a split needs tmux"
+        );
+        assert!(quiet.calls.borrow().is_empty());
+    }
+
+    #[test]
+    fn capture_and_liveness_ask_the_pane_s_own_multiplexer() {
+        let r = Recorder::new(&["text\n"]);
+        let env = Env::from_pairs([("WEZTERM_PANE", "4")]);
+        let p = capture(&env, &r, &Which::Own, 10).unwrap();
+        assert_eq!(
+            (p.multiplexer, p.raw.as_str()),
+            (Multiplexer::Wezterm, "text\n")
+        );
+        assert_eq!(r.calls.borrow()[0][..3], ["wezterm", "cli", "get-text"]);
+        let r = Recorder::new(&["other\n"]);
+        let gone = liveness(
+            Multiplexer::Zellij,
+            &Server::parse(Multiplexer::Zellij, "work"),
+            Some("3"),
+            true,
+            &r,
+        );
+        assert_eq!(
+            gone,
+            Liveness::Gone("Zellij session work no longer exists".into())
+        );
+        assert_eq!(r.lines(), ["zellij list-sessions --no-formatting --short"]);
+        let e = capture(&Env::default(), &r, &Which::Own, 10).unwrap_err();
+        assert!(e.to_string().contains("needs a multiplexer pane"), "{e}");
     }
 }

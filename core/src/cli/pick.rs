@@ -12,13 +12,13 @@
 //! stripped of control characters: titles and turns come from a model.
 
 use panechat::adapters::exec::RealExec;
-use panechat::adapters::tmux;
+use panechat::adapters::{self, tmux};
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 
 use console::{Key, Term};
 use panechat::runs;
-use panechat::session::{Multiplexer, Session};
+use panechat::session::Session;
 use panechat::store::conversation::{ConversationId, Summary};
 use panechat::store::mapping;
 use panechat::{Error, Result};
@@ -620,7 +620,6 @@ fn act(
     target: &Session,
     action: &Action,
 ) -> std::result::Result<(), String> {
-    let is_tmux = target.multiplexer == Multiplexer::Tmux;
     match action {
         Action::Use(id) => {
             ctx.store.summary(id).map_err(|e| e.to_string())?;
@@ -628,21 +627,16 @@ fn act(
             publisher(ctx).conversation(id).map_err(|e| e.to_string())
         }
         Action::Jump(pane) => {
-            if !is_tmux {
-                return Err(format!("the conversation is in pane {pane}"));
-            }
-            tmux::actions::switch_to(&RealExec, args.client.as_deref(), pane)
-                .map_err(|e| format!("cannot go to pane {pane}: {e}"))
+            adapters::switch_to(&RealExec, target.multiplexer, args.client.as_deref(), pane)
         }
         Action::Fork(id) => {
-            let pane = target
-                .pane
-                .clone()
-                .filter(|_| is_tmux)
-                .ok_or("forking into a split needs tmux")?;
-            // The fork becomes the new pane's conversation as soon as tmux has made it.
-            let new = tmux::actions::split(&RealExec, &pane, args.split == "v")
-                .map_err(|e| format!("cannot split: {e}"))?;
+            // The fork becomes the new pane's conversation as soon as it is made.
+            let new = adapters::split(
+                &RealExec,
+                target.multiplexer,
+                target.pane.as_deref(),
+                args.split == "v",
+            )?;
             let new = new.as_str();
             let forked = ctx.store.fork(id, args.keep).map_err(|e| e.to_string())?;
             ctx.warn_stale("the fork", forked.stale.as_ref());

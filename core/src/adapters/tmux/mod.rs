@@ -9,6 +9,7 @@
 pub mod actions;
 pub mod capture;
 pub mod identity;
+pub mod keys;
 pub mod liveness;
 
 use crate::adapters::exec::{self, Exec};

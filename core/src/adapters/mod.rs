@@ -8,6 +8,7 @@
 //! All text goes through [`crate::title::pane_text`] first: no controls, and no `#` that a later
 //! reader of what panechat left (tmux-resurrect, a user's status line) could expand.
 
+pub mod channels;
 pub mod exec;
 pub mod pane;
 pub mod tmux;

@@ -473,6 +473,43 @@ mod tests {
     }
 
     #[test]
+    fn the_popup_takes_the_client_to_the_pane_then_asks_over_it() {
+        use crate::adapters::exec::{Output, Recorder};
+        // The one client of the pane's session looks at another window.
+        let clients = "3.3a\t@2\t$1\n/dev/pts/2\t@1\t$1\t100\t00\n";
+        let r = Recorder::answering(vec![
+            Output::printed(clients),
+            Output::printed(""),
+            Output::failed(11, ""),
+        ]);
+        let argv = vec!["panechat".to_string(), "lock-prompt".to_string()];
+        assert_eq!(popup(&r, Some("%3"), &argv, &[]), Some(11));
+        let calls = r.calls.borrow();
+        assert_eq!(calls[0][..3], ["tmux", "display-message", "-p"]);
+        assert_eq!(
+            calls[1],
+            ["tmux", "switch-client", "-c", "/dev/pts/2", "-t", "%3"]
+        );
+        assert_eq!(calls[2][..2], ["tmux", "display-popup"]);
+        assert_eq!(calls[2].last().unwrap(), "'panechat' 'lock-prompt'");
+        // display-popup failing to open (status 1), or no client: asked in the pane instead.
+        let r = Recorder::answering(vec![
+            Output::printed("3.3a\t@2\t$1\n/dev/pts/2\t@2\t$1\t100\t00\n"),
+            Output::failed(1, ""),
+        ]);
+        assert_eq!(popup(&r, Some("%3"), &argv, &[]), None);
+        assert_eq!(
+            r.calls.borrow().len(),
+            2,
+            "no switch when it shows the window"
+        );
+        let r = Recorder::new(&["3.3a\t@2\t$1\n"]);
+        assert_eq!(popup(&r, Some("%3"), &argv, &[]), None);
+        assert_eq!(r.calls.borrow().len(), 1);
+        assert_eq!(popup(&Recorder::default(), None, &argv, &[]), None);
+    }
+
+    #[test]
     fn shell_quoting() {
         assert_eq!(shell_quote("a'b"), "'a'\\''b'");
     }

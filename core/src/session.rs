@@ -19,9 +19,13 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::adapters::tmux::identity as tmux_id;
+use crate::adapters::wezterm::identity as wezterm_id;
 use crate::adapters::zellij::identity as zellij_id;
+use crate::hash::{hex64, safe_part};
+
 use crate::env::Env;
 use crate::error::{Error, Result};
+pub use crate::hash::fnv1a;
 
 /// Upper bound on a key's length in bytes.
 pub const MAX_KEY_LEN: usize = 160;
@@ -447,47 +451,8 @@ fn wezterm_instance(socket: Option<&str>) -> Option<Instance> {
     Some(Instance::Socket { dev, ino })
 }
 
-/// 64-bit FNV-1a: a stable hash for keys and file names (not for security).
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x100000001b3);
-    }
-    h
-}
-
-fn hex64(h: u64) -> String {
-    format!("{h:016x}")
-}
-
-fn short_hash(s: &str) -> String {
-    hex64(fnv1a(s.as_bytes()))[..12].to_string()
-}
-
-fn safe_part(s: &str, max: usize) -> String {
-    if !s.is_empty()
-        && s.len() <= max
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-    {
-        s.to_string()
-    } else {
-        format!("h{}", short_hash(s))
-    }
-}
-
 fn numeric(s: &str) -> Option<&str> {
     (!s.is_empty() && s.len() <= 12 && s.bytes().all(|b| b.is_ascii_digit())).then_some(s)
-}
-
-/// The tmux server a pane belongs to: `$TMUX` is `<socket>,<server pid>,<session index>`.
-fn tmux_server_hash(tmux: &str) -> String {
-    let mut parts = tmux.rsplitn(3, ',');
-    let _session_idx = parts.next();
-    let pid = parts.next().unwrap_or("");
-    let socket = parts.next().unwrap_or(tmux);
-    short_hash(&format!("{socket},{pid}"))
 }
 
 /// Builds the key of pane `pane` in the multiplexer this process runs in (used to name another
@@ -530,66 +495,40 @@ pub fn key_for_pane(env: &Env, pane: &str) -> Result<Option<Session>> {
 
 /// Pane `%n` of the tmux server `$TMUX` names, in `instance` of it.
 fn tmux_session(tmux: &str, n: &str, instance: Option<Instance>) -> Session {
-    // (`$TMUX` is `<socket>,<pid>,<session index>`: the server is what comes before the index)
-    let head = tmux_id::server_of(tmux);
-    let server = Server::parse(Multiplexer::Tmux, head).encode();
-    let mut hash = tmux_server_hash(tmux);
-    if let Some(tag) = instance.as_ref().and_then(Instance::tag) {
-        hash = short_hash(&format!("{hash},{tag}"));
-    }
-    let instance = Some(instance.unwrap_or(Instance::Unknown));
+    let tag = instance.as_ref().and_then(Instance::tag);
     Session {
-        key: SessionKey(format!("tmux:{hash}:%{n}")),
+        key: SessionKey(tmux_id::key(tmux, n, tag.as_deref())),
         multiplexer: Multiplexer::Tmux,
-        pane: Some(format!("%{n}")),
-        server: Some(server),
+        pane: Some(tmux_id::pane_id(n)),
+        server: Some(tmux_id::server_of(tmux).to_string()),
         tty: None,
-        instance,
+        instance: Some(instance.unwrap_or(Instance::Unknown)),
     }
 }
 
-/// Pane `n` of Zellij session `name`: `zellij:<name>:<n>`, or `zellij:<name>~<instance>:<n>`
-/// when the session's server is known (a session of the same name started later is another).
+/// Pane `n` of Zellij session `name`, in `instance` of its server.
 fn zellij_session(name: &str, n: &str, instance: Option<Instance>) -> Session {
-    let part = safe_part(name, 64);
-    let key = match instance.as_ref().and_then(Instance::tag) {
-        Some(tag) => format!("zellij:{part}~{tag}:{n}"),
-        None => format!("zellij:{part}:{n}"),
-    };
-    let instance = Some(instance.unwrap_or(Instance::Unknown));
+    let tag = instance.as_ref().and_then(Instance::tag);
     Session {
-        key: SessionKey(key),
+        key: SessionKey(zellij_id::key(name, n, tag.as_deref())),
         multiplexer: Multiplexer::Zellij,
         pane: Some(n.to_string()),
-        server: Some(
-            Server::Zellij {
-                session: name.to_string(),
-            }
-            .encode(),
-        ),
+        server: Some(name.to_string()),
         tty: None,
-        instance,
+        instance: Some(instance.unwrap_or(Instance::Unknown)),
     }
 }
 
+/// Pane `n` of the WezTerm instance listening on `socket`.
 fn wezterm_session(socket: Option<&str>, n: &str, instance: Option<Instance>) -> Session {
-    let mut server = socket.map(short_hash).unwrap_or_else(|| "local".into());
-    if let Some(tag) = instance.as_ref().and_then(Instance::tag) {
-        server = short_hash(&format!("{server},{tag}"));
-    }
-    let instance = Some(instance.unwrap_or(Instance::Unknown));
+    let tag = instance.as_ref().and_then(Instance::tag);
     Session {
-        key: SessionKey(format!("wezterm:{server}:{n}")),
+        key: SessionKey(wezterm_id::key(socket, n, tag.as_deref())),
         multiplexer: Multiplexer::Wezterm,
         pane: Some(n.to_string()),
-        server: socket.map(|s| {
-            Server::Wezterm {
-                socket: s.to_string(),
-            }
-            .encode()
-        }),
+        server: socket.map(str::to_string),
         tty: None,
-        instance,
+        instance: Some(instance.unwrap_or(Instance::Unknown)),
     }
 }
 
@@ -1030,6 +969,33 @@ mod tests {
         assert_eq!(
             key_for_pane(&gui, "3").unwrap().unwrap().key,
             resolve(&pane).unwrap().key
+        );
+    }
+
+    #[test]
+    fn keys_are_the_ones_earlier_versions_stored() {
+        // (what an earlier version gave these panes: their stored mappings are still found)
+        let key = |s: Session| s.key.as_str().to_string();
+        assert_eq!(
+            key(tmux_session("/tmp/nosuch/sock,999999,2", "3", None)),
+            "tmux:a99377f250cc:%3"
+        );
+        let server = Instance::Process { pid: 1, start: 15 };
+        assert_eq!(
+            key(tmux_session("/tmp/x,1,0", "5", Some(server))),
+            "tmux:3322434df6f1:%5"
+        );
+        assert_eq!(
+            key(zellij_session("my-work", "4", None)),
+            "zellij:my-work:4"
+        );
+        assert_eq!(
+            key(zellij_session("my work!", "4", None)),
+            "zellij:hcc254fc04706:4"
+        );
+        assert_eq!(
+            key(wezterm_session(Some("/nonexistent/sock"), "7", None)),
+            "wezterm:33c862dfd12f:7"
         );
     }
 

@@ -1,5 +1,28 @@
-//! tmux: how its panes' server is told (used by the session layer, so this file uses nothing
-//! else of the crate).
+//! tmux: how its panes are named and their server told (used by the session layer, so this file
+//! uses nothing of the crate but [`crate::hash`]).
+
+use crate::hash::short_hash;
+
+/// The session key of pane `%n` of the server `$TMUX` (`tmux_var`) names, in the server
+/// instance whose tag is `tag`: `tmux:<hash>:%n`, the hash of the server's socket and pid (and
+/// instance), so a restarted server does not inherit pane `%n`, and the session index is not
+/// part of it.
+pub fn key(tmux_var: &str, n: &str, tag: Option<&str>) -> String {
+    let mut parts = tmux_var.rsplitn(3, ',');
+    let _session_idx = parts.next();
+    let pid = parts.next().unwrap_or("");
+    let socket = parts.next().unwrap_or(tmux_var);
+    let mut hash = short_hash(&format!("{socket},{pid}"));
+    if let Some(tag) = tag {
+        hash = short_hash(&format!("{hash},{tag}"));
+    }
+    format!("tmux:{hash}:{}", pane_id(n))
+}
+
+/// tmux's name of pane number `n`: `%n`.
+pub fn pane_id(n: &str) -> String {
+    format!("%{n}")
+}
 
 /// The server `$TMUX` names, `<socket>,<pid>` (`$TMUX` is `<socket>,<pid>,<session index>`).
 pub fn server_of(tmux_var: &str) -> &str {

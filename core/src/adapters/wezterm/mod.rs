@@ -2,6 +2,7 @@
 //! liveness through `wezterm cli`.
 
 pub mod capture;
+pub mod identity;
 pub mod liveness;
 
 use base64::Engine;

@@ -434,8 +434,13 @@ fn listing(exec: &dyn Exec, args: &[&str]) -> Option<String> {
 /// How many panes of the session run a command that contains `marker` (`zellij action
 /// list-panes --json`); `None` when Zellij did not answer.
 pub fn panes_running(marker: &str) -> Option<usize> {
+    panes_running_with(&RealExec, marker)
+}
+
+/// [`panes_running`], asking through `exec`.
+pub fn panes_running_with(exec: &dyn Exec, marker: &str) -> Option<usize> {
     let panes: Vec<serde_json::Value> =
-        serde_json::from_str(&listing(&RealExec, &["action", "list-panes", "--json"])?).ok()?;
+        serde_json::from_str(&listing(exec, &["action", "list-panes", "--json"])?).ok()?;
     Some(
         panes
             .iter()
@@ -513,7 +518,12 @@ pub fn spawn_popup(
 /// Closes the panes of the session whose command contains `marker` (`zellij action
 /// close-pane`); whether Zellij listed the panes.
 pub fn close_panes_running(marker: &str) -> bool {
-    let Some(out) = listing(&RealExec, &["action", "list-panes", "--json"]) else {
+    close_panes_running_with(&RealExec, marker)
+}
+
+/// [`close_panes_running`], through `exec`.
+pub fn close_panes_running_with(exec: &dyn Exec, marker: &str) -> bool {
+    let Some(out) = listing(exec, &["action", "list-panes", "--json"]) else {
         return false;
     };
     let panes: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap_or_default();
@@ -523,7 +533,7 @@ pub fn close_panes_running(marker: &str) -> bool {
             .any(|k| p[k].as_str().is_some_and(|c| c.contains(marker)));
         if let (true, Some(id), false) = (runs, p["id"].as_u64(), p["is_plugin"] == true) {
             let pane = format!("terminal_{id}");
-            let _ = RealExec.run_within(
+            let _ = exec.run_within(
                 &argv(&["action", "close-pane", "--pane-id", &pane]),
                 LIST_DEADLINE,
             );
@@ -644,6 +654,38 @@ mod tests {
         let t = Instant::now();
         settle(Duration::from_secs(5));
         assert!(t.elapsed() < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn the_question_s_panes_are_counted_and_closed_by_their_marker() {
+        use crate::adapters::exec::{Output, Recorder};
+        let panes = r#"[
+            {"id": 2, "is_plugin": false, "pane_command": "panechat lock-prompt --token T1"},
+            {"id": 2, "is_plugin": true, "pane_command": "panechat lock-prompt --token T1"},
+            {"id": 5, "is_plugin": false, "terminal_command": "bash"}
+        ]"#;
+        let r = Recorder::new(&[panes]);
+        assert_eq!(panes_running_with(&r, "T1"), Some(2));
+        // A listing cut off (nothing printed) or turned away is asked again.
+        let r = Recorder::answering(vec![
+            Output::printed(""),
+            Output::failed(1, "There is no active session!\n"),
+            Output::printed(panes),
+        ]);
+        assert!(close_panes_running_with(&r, "T1"));
+        assert_eq!(
+            r.lines(),
+            [
+                "zellij action list-panes --json",
+                "zellij action list-panes --json",
+                "zellij action list-panes --json",
+                "zellij action close-pane --pane-id terminal_2",
+            ]
+        );
+        // Another failure is not.
+        let r = Recorder::answering(vec![Output::failed(2, "bad")]);
+        assert!(!close_panes_running_with(&r, "T1"));
+        assert_eq!(r.calls.borrow().len(), 1);
     }
 
     #[test]

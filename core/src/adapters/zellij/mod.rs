@@ -27,7 +27,7 @@
 //!   can be given the same client number and is then dropped with it. A `zellij run` dropped
 //!   that way ends with status 0 while its pane stays on screen, so the lock question's answer
 //!   also goes through a question channel (`lock-prompt --token`), read while the pane that
-//!   runs it is listed ([`pane_runs`]). A `zellij pipe` dropped that way also ends with status
+//!   runs it is listed ([`panes_running`]). A `zellij pipe` dropped that way also ends with status
 //!   0, having sent nothing: the plugin prints [`ACK`] for every state message it takes, and a
 //!   message without it is sent again ([`again`]).
 

@@ -174,6 +174,71 @@ fn the_checker_finds_a_cycle() {
     assert_eq!(cycle(&g).unwrap(), ["a.rs", "b.rs", "c.rs", "a.rs"]);
 }
 
+/// Where a multiplexer's name may be written outside `adapters/`, and why: the names records,
+/// JSON and keys use for the multiplexers (not programs), and the `zellij:` scheme of a plugin
+/// location.
+const NAMES_NOT_PROGRAMS: &[(&str, &str)] = &[
+    ("session.rs", "Multiplexer::"),
+    ("cli/init.rs", "Some((\"zellij\", rest))"),
+];
+
+/// Every line of `srcs` (code only, tests excluded) outside `adapters/` that names a
+/// multiplexer's program (`"tmux"`, `"zellij"`, `"wezterm"`), other than [`NAMES_NOT_PROGRAMS`].
+fn tool_names_outside_adapters(srcs: &BTreeMap<String, String>) -> Vec<String> {
+    let mut found = Vec::new();
+    for (rel, src) in srcs {
+        if rel.starts_with("adapters/") || rel == "architecture.rs" {
+            continue;
+        }
+        for line in code(src).lines() {
+            let names_one = ["\"tmux\"", "\"zellij\"", "\"wezterm\""]
+                .iter()
+                .any(|n| line.contains(n));
+            let allowed = NAMES_NOT_PROGRAMS
+                .iter()
+                .any(|(file, mark)| rel == file && line.contains(mark));
+            if names_one && !allowed {
+                found.push(format!("{rel}: {}", line.trim()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn each_multiplexer_is_known_in_its_adapter_only() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut srcs = BTreeMap::new();
+    files(&root, &root, &mut srcs);
+    let found = tool_names_outside_adapters(&srcs);
+    assert!(
+        found.is_empty(),
+        "a multiplexer's program named outside core/src/adapters (run it through its adapter):\n{}",
+        found.join("\n")
+    );
+    // (the checker sees what it must)
+    let mut planted = BTreeMap::new();
+    planted.insert(
+        "cli/pick.rs".to_string(),
+        "fn f() { Command::new(\"tmux\"); }\n#[cfg(test)]\nmod tests { \"zellij\" }".to_string(),
+    );
+    planted.insert(
+        "adapters/tmux/mod.rs".to_string(),
+        "const PROGRAM: &str = \"tmux\";".to_string(),
+    );
+    planted.insert(
+        "session.rs".to_string(),
+        "Multiplexer::Tmux => \"tmux\",\nif comm == \"zellij\" {}".to_string(),
+    );
+    assert_eq!(
+        tool_names_outside_adapters(&planted),
+        [
+            "cli/pick.rs: fn f() { Command::new(\"tmux\"); }",
+            "session.rs: if comm == \"zellij\" {}"
+        ]
+    );
+}
+
 #[test]
 fn no_document_holds_an_unresolved_merge() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");

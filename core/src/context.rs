@@ -1,14 +1,10 @@
 //! Context attached to a question: the text of a pane, piped input, files.
 //!
 //! Every attachment goes through the same steps before it is stored or sent:
-//! 1. **capture** — a pane's text with its multiplexer's own tool ([`capture_pane`]): tmux
-//!    `capture-pane -p -J -S -N -t PANE` (wrapped lines joined), Zellij
-//!    `zellij action dump-screen --pane-id terminal_N --full`, WezTerm
-//!    `wezterm cli get-text --pane-id N --start-line -N`. Neighbours (`left`, `right`, `up`,
-//!    `down`, `last`) are found without moving the focus: from the pane geometry that
-//!    `tmux list-panes` and `zellij action list-panes --json` report, and with
-//!    `wezterm cli get-pane-direction`. Every program is run through a [`Runner`], so tests
-//!    record the exact argv.
+//! 1. **capture** — a pane's text, asked of its multiplexer ([`capture_pane`]; how each one is
+//!    asked is in its adapter, `crate::adapters::<multiplexer>::capture`). Neighbours (`left`,
+//!    `right`, `up`, `down`, `last`) are found without moving the focus. Every program is run
+//!    through an [`Exec`], so tests record the exact argv.
 //! 2. **clean** ([`clean`]) — ANSI CSI/OSC/DCS/APC sequences, other escapes, C0 and C1
 //!    controls removed (tabs and newlines kept; a carriage return keeps what was written after
 //!    it, a backspace erases), trailing blanks of each line and blank lines at both ends
@@ -28,14 +24,11 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
 
-use serde::Deserialize;
-
+use crate::adapters::exec::Exec;
 use crate::env::Env;
 use crate::error::{Error, Result};
-use crate::session::{innermost_multiplexer, Multiplexer};
+use crate::session::Multiplexer;
 
 pub use crate::model::{human_bytes, joined_content, Attachment, Limits};
 
@@ -270,692 +263,37 @@ mod redact;
 pub use redact::redact;
 
 // ---------------------------------------------------------------------------------------------
-// Running the multiplexers' tools
+// Panes
 
-/// What a program printed and how it ended.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RunOutput {
-    /// Exit status (`None` when killed by a signal).
-    pub status: Option<i32>,
-    /// Standard output.
-    pub stdout: Vec<u8>,
-    /// Standard error.
-    pub stderr: Vec<u8>,
-}
-
-/// Runs a program with an argv (never a shell); tests substitute a recorder.
-pub trait Runner {
-    /// Runs `program ARGS…` to completion.
-    fn run(&self, program: &str, args: &[String]) -> std::io::Result<RunOutput>;
-
-    /// Starts `program ARGS…` (a command that keeps printing, such as `zellij subscribe`),
-    /// returns the first line it prints within `wait` and stops it. `None` when it printed no
-    /// line in time or ended first.
-    fn first_line(
-        &self,
-        program: &str,
-        args: &[String],
-        _wait: Duration,
-    ) -> std::io::Result<Option<String>> {
-        // (this default runs it to its end: for runners whose programs end by themselves)
-        let out = self.run(program, args)?;
-        Ok(String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .next()
-            .map(str::to_string))
-    }
-}
-
-/// Runs the real programs.
-#[derive(Debug, Default)]
-pub struct RealRunner;
-
-impl Runner for RealRunner {
-    fn run(&self, program: &str, args: &[String]) -> std::io::Result<RunOutput> {
-        let out = Command::new(program)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()?;
-        Ok(RunOutput {
-            status: out.status.code(),
-            stdout: out.stdout,
-            stderr: out.stderr,
-        })
-    }
-
-    fn first_line(
-        &self,
-        program: &str,
-        args: &[String],
-        wait: Duration,
-    ) -> std::io::Result<Option<String>> {
-        let mut child = Command::new(program)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let stdout = child.stdout.take().expect("a piped stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let got = std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
-                .ok()
-                .filter(|n| *n > 0 && line.ends_with('\n'))
-                .map(|_| line.trim_end_matches('\n').to_string());
-            let _ = tx.send(got);
-        });
-        let line = rx.recv_timeout(wait).ok().flatten();
-        let _ = child.kill();
-        let _ = child.wait();
-        Ok(line)
-    }
-}
-
-/// Which pane `--pane` means.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Which {
-    /// The pane the command runs in.
-    Own,
-    /// The neighbour to the left.
-    Left,
-    /// The neighbour to the right.
-    Right,
-    /// The neighbour above.
-    Up,
-    /// The neighbour below.
-    Down,
-    /// The previously active pane.
-    Last,
-    /// A pane id of the current multiplexer (`%3` or `3` in tmux, `terminal_3` or `3` in Zellij,
-    /// `3` in WezTerm).
-    Id(String),
-}
-
-impl Which {
-    /// Parses the `--pane` argument (empty = this pane).
-    pub fn parse(s: &str) -> Result<Which> {
-        Ok(match s {
-            "" | "self" | "this" => Which::Own,
-            "left" => Which::Left,
-            "right" => Which::Right,
-            "up" => Which::Up,
-            "down" => Which::Down,
-            "last" => Which::Last,
-            id if is_pane_id(id) => Which::Id(id.to_string()),
-            other => {
-                return Err(Error::Usage(format!(
-                    "`--pane {}` names no pane: use left, right, up, down, last, or a pane id (%3 in tmux, 3 or terminal_3 in Zellij, 3 in WezTerm); `--pane` alone means this pane",
-                    crate::title::sanitize_title(other)
-                )))
-            }
-        })
-    }
-
-    fn direction(&self) -> Option<Dir> {
-        match self {
-            Which::Left => Some(Dir::Left),
-            Which::Right => Some(Dir::Right),
-            Which::Up => Some(Dir::Up),
-            Which::Down => Some(Dir::Down),
-            _ => None,
-        }
-    }
-}
-
-fn is_pane_id(s: &str) -> bool {
-    let digits = s
-        .strip_prefix('%')
-        .or_else(|| s.strip_prefix("terminal_"))
-        .unwrap_or(s);
-    !digits.is_empty() && digits.len() <= 10 && digits.bytes().all(|b| b.is_ascii_digit())
-}
-
-fn digits_of(s: &str) -> &str {
-    s.strip_prefix('%')
-        .or_else(|| s.strip_prefix("terminal_"))
-        .unwrap_or(s)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Dir {
-    Left,
-    Right,
-    Up,
-    Down,
-}
-
-/// A pane's rectangle in cells: columns `x0..x1`, rows `y0..y1` (ends exclusive).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Rect {
-    id: String,
-    x0: i64,
-    y0: i64,
-    x1: i64,
-    y1: i64,
-    last: bool,
-}
-
-/// The neighbour of `me` in direction `dir`: a pane whose facing edge lies within two cells
-/// (borders, separators) and which overlaps `me` along the other axis; among several, the one
-/// sharing the longest edge, then the top-most or left-most.
-fn neighbour<'a>(me: &Rect, panes: &'a [Rect], dir: Dir) -> Option<&'a Rect> {
-    let overlap = |a0: i64, a1: i64, b0: i64, b1: i64| (a1.min(b1) - a0.max(b0)).max(0);
-    panes
-        .iter()
-        .filter(|p| p.id != me.id)
-        .filter_map(|p| {
-            let (gap, shared, order) = match dir {
-                Dir::Left => (me.x0 - p.x1, overlap(me.y0, me.y1, p.y0, p.y1), p.y0),
-                Dir::Right => (p.x0 - me.x1, overlap(me.y0, me.y1, p.y0, p.y1), p.y0),
-                Dir::Up => (me.y0 - p.y1, overlap(me.x0, me.x1, p.x0, p.x1), p.x0),
-                Dir::Down => (p.y0 - me.y1, overlap(me.x0, me.x1, p.x0, p.x1), p.x0),
-            };
-            ((0..=2).contains(&gap) && shared > 0).then_some((p, shared, order))
-        })
-        .max_by_key(|(_, shared, order)| (*shared, -*order))
-        .map(|(p, _, _)| p)
-}
-
-/// Parses `tmux list-panes -F '#{pane_id} #{pane_left} #{pane_top} #{pane_right}
-/// #{pane_bottom} #{pane_last}'` output (right and bottom inclusive).
-fn parse_tmux_panes(out: &str) -> Vec<Rect> {
-    out.lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            if f.len() < 6 {
-                return None;
-            }
-            let n = |i: usize| f[i].parse::<i64>().ok();
-            Some(Rect {
-                id: f[0].to_string(),
-                x0: n(1)?,
-                y0: n(2)?,
-                x1: n(3)? + 1,
-                y1: n(4)? + 1,
-                last: f[5] == "1",
-            })
-        })
-        .collect()
-}
-
-/// Parses `zellij action list-panes --json --all`: the visible tiled terminal panes of the tab
-/// that holds terminal pane `own`.
-fn parse_zellij_panes(out: &str, own: &str) -> Result<Vec<Rect>> {
-    let v: serde_json::Value = serde_json::from_str(out).map_err(|e| {
-        Error::Other(format!(
-            "cannot read `zellij action list-panes --json`: {e}"
-        ))
-    })?;
-    let items = v.as_array().cloned().unwrap_or_default();
-    let field = |p: &serde_json::Value, k: &str| p.get(k).and_then(|x| x.as_i64());
-    let is_term = |p: &serde_json::Value| {
-        !p.get("is_plugin")
-            .and_then(|x| x.as_bool())
-            .unwrap_or(false)
-    };
-    let tab_of = |p: &serde_json::Value| p.get("tab_id").and_then(|x| x.as_i64());
-    let own_tab = items
-        .iter()
-        .find(|p| is_term(p) && field(p, "id").map(|i| i.to_string()).as_deref() == Some(own))
-        .and_then(tab_of);
-    Ok(items
-        .iter()
-        .filter(|p| is_term(p) && tab_of(p) == own_tab)
-        .filter(|p| {
-            !p.get("is_floating")
-                .and_then(|x| x.as_bool())
-                .unwrap_or(false)
-        })
-        .filter(|p| {
-            !p.get("is_suppressed")
-                .and_then(|x| x.as_bool())
-                .unwrap_or(false)
-        })
-        .filter_map(|p| {
-            let x = field(p, "pane_x")?;
-            let y = field(p, "pane_y")?;
-            Some(Rect {
-                id: field(p, "id")?.to_string(),
-                x0: x,
-                y0: y,
-                x1: x + field(p, "pane_columns")?,
-                y1: y + field(p, "pane_rows")?,
-                last: false,
-            })
-        })
-        .collect())
-}
-
-/// A pane's captured text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PaneText {
-    /// Which multiplexer.
-    pub multiplexer: Multiplexer,
-    /// The pane, as that multiplexer names it (`%3`, `terminal_3`, `3`).
-    pub pane: String,
-    /// Whether it is the pane the command runs in.
-    pub own: bool,
-    /// The raw text the tool printed.
-    pub raw: String,
-}
-
-fn run_tool(runner: &dyn Runner, program: &str, args: Vec<String>, what: &str) -> Result<String> {
-    let out = runner.run(program, &args).map_err(|e| {
-        Error::Other(format!(
-            "cannot run `{program}` to {what}: {e}; is {program} on PATH?"
-        ))
-    })?;
-    if out.status != Some(0) {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let err = crate::title::sanitize_title(err.trim());
-        return Err(Error::Other(format!(
-            "`{program} {}` failed ({}){}",
-            args.join(" "),
-            out.status
-                .map_or("killed by a signal".to_string(), |c| format!(
-                    "exit status {c}"
-                )),
-            if err.is_empty() {
-                String::new()
-            } else {
-                format!(": {err}")
-            }
-        )));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// Runs a `zellij action` that reads (`list-panes`, `dump-screen`): those always print
-/// something, and one that Zellij 0.45.1 cut off (it ends every connection twice and may drop a
-/// new one that got the same client number in between) ends with status 0 and prints nothing,
-/// so it is run again rather than taken as an empty pane; so is one turned away by the same
-/// race ("There is no active session!" while the session is there). 3 times at most.
-fn zellij_read(runner: &dyn Runner, args: Vec<String>, what: &str) -> Result<String> {
-    for attempt in 1..=3u64 {
-        let last = attempt == 3;
-        match run_tool(runner, "zellij", args.clone(), what) {
-            Ok(out) if !out.is_empty() || last => return Ok(out),
-            Ok(_) => {}
-            Err(e) if !last && crate::adapters::zellij::turned_away(&e.to_string()) => {}
-            Err(e) => return Err(e),
-        }
-        std::thread::sleep(Duration::from_millis(25 * attempt));
-    }
-    unreachable!("the last attempt returns")
-}
-
-/// The rows of a pane (scrollback, then viewport) from the first `zellij subscribe --format
-/// json` event.
-fn zellij_rows(line: &str) -> Option<Vec<String>> {
-    #[derive(Deserialize)]
-    struct Update {
-        #[serde(default)]
-        scrollback: Option<Vec<String>>,
-        viewport: Vec<String>,
-    }
-    let u: Update = serde_json::from_str(line).ok()?;
-    let mut rows = u.scrollback.unwrap_or_default();
-    rows.extend(u.viewport);
-    Some(rows)
-}
-
-/// Puts back into `dump` (Zellij's dump-screen: one line per logical line, each row's trailing
-/// blanks dropped) the blanks that ended a row where its line wrapped, taken from `rows` (the
-/// same pane's rows as stored, blanks kept). `None` when the two do not describe the same text
-/// (the pane changed in between): the dump is then used as it is.
-fn rejoin_wrapped(dump: &str, rows: &[String]) -> Option<String> {
-    // (the CLI ends what it prints with a newline of its own)
-    let (body, end) = match dump.strip_suffix('\n') {
-        Some(body) => (body, "\n"),
-        None => (dump, ""),
-    };
-    let mut rows = rows.iter();
-    let mut out = String::with_capacity(dump.len());
-    for (n, line) in body.split('\n').enumerate() {
-        if n > 0 {
-            out.push('\n');
-        }
-        let mut rest = line;
-        loop {
-            let row = rows.next()?;
-            let seg = row.trim_end_matches(' ');
-            rest = rest.strip_prefix(seg)?;
-            if rest.is_empty() {
-                out.push_str(seg);
-                break;
-            }
-            // the line goes on in the next row: this row was full, blanks included
-            out.push_str(row);
-        }
-    }
-    // rows left over are blank rows below the last line the dump printed
-    rows.all(|r| r.trim_end_matches(' ').is_empty())
-        .then(|| out + end)
-}
-
-fn outside_error() -> Error {
-    Error::Usage(
-        "--pane needs a multiplexer pane (tmux, Zellij or WezTerm), and this command does not run in one; \
-         pipe the text instead (`make 2>&1 | panechat q \"why did this fail?\"`) or attach a file with -f PATH"
-            .into(),
-    )
-}
+pub use crate::adapters::pane::{PaneText, Which};
+pub use crate::adapters::tmux::capture::SELECTION_BUFFER_PREFIX;
 
 /// Captures the text of the pane `which` names, at most `lines` lines of screen and scrollback,
 /// with the multiplexer the command runs in (innermost, when nested).
-pub fn capture_pane(
-    env: &Env,
-    runner: &dyn Runner,
-    which: &Which,
-    lines: usize,
-) -> Result<PaneText> {
-    let lines = lines.max(1);
-    let mux = innermost_multiplexer(env).or_else(|| {
-        // In a tmux popup `TMUX_PANE` is empty: a pane named by id still works.
-        (env.get("TMUX").is_some() && matches!(which, Which::Id(_))).then_some(Multiplexer::Tmux)
-    });
-    match mux {
-        Some(Multiplexer::Tmux) => capture_tmux(env, runner, which, lines),
-        Some(Multiplexer::Zellij) => capture_zellij(env, runner, which, lines),
-        Some(Multiplexer::Wezterm) => capture_wezterm(env, runner, which, lines),
-        _ => Err(outside_error()),
-    }
+pub fn capture_pane(env: &Env, exec: &dyn Exec, which: &Which, lines: usize) -> Result<PaneText> {
+    crate::adapters::capture(env, exec, which, lines.max(1))
 }
 
-fn no_neighbour(which: &Which, own: &str, tool: &str) -> Error {
-    Error::NotFound(format!(
-        "there is no pane {} of {own} in this {tool} window; `--pane` alone takes this pane, or name a pane by its id",
-        match which {
-            Which::Left => "to the left",
-            Which::Right => "to the right",
-            Which::Up => "above",
-            Which::Down => "below",
-            _ => "before",
-        }
-    ))
-}
-
-fn capture_tmux(env: &Env, runner: &dyn Runner, which: &Which, lines: usize) -> Result<PaneText> {
-    let own = env.get("TMUX_PANE").unwrap_or_default().to_string();
-    let pane = match which {
-        Which::Own if own.is_empty() => return Err(outside_error()),
-        Which::Own => own.clone(),
-        Which::Id(id) => format!("%{}", digits_of(id)),
-        _ => {
-            if own.is_empty() {
-                return Err(outside_error());
-            }
-            let listing = run_tool(
-                runner,
-                "tmux",
-                vec![
-                    "list-panes".into(),
-                    "-t".into(),
-                    own.clone(),
-                    "-F".into(),
-                    "#{pane_id} #{pane_left} #{pane_top} #{pane_right} #{pane_bottom} #{pane_last}"
-                        .into(),
-                ],
-                "list the panes of this window",
-            )?;
-            let panes = parse_tmux_panes(&listing);
-            let me = panes
-                .iter()
-                .find(|p| p.id == own)
-                .ok_or_else(|| Error::NotFound(format!("tmux does not list this pane ({own})")))?;
-            let found = match which.direction() {
-                Some(d) => neighbour(me, &panes, d),
-                None => panes.iter().find(|p| p.last && p.id != own),
-            };
-            found
-                .ok_or_else(|| no_neighbour(which, &own, "tmux"))?
-                .id
-                .clone()
-        }
-    };
-    let raw = run_tool(
-        runner,
-        "tmux",
-        vec![
-            "capture-pane".into(),
-            "-p".into(),
-            "-J".into(),
-            "-S".into(),
-            format!("-{lines}"),
-            "-t".into(),
-            pane.clone(),
-        ],
-        &format!("capture pane {pane}"),
-    )?;
-    Ok(PaneText {
-        multiplexer: Multiplexer::Tmux,
-        own: pane == own,
-        pane,
-        raw,
-    })
-}
-
-fn capture_zellij(
-    env: &Env,
-    runner: &dyn Runner,
-    which: &Which,
-    _lines: usize,
-) -> Result<PaneText> {
-    let own = env
-        .get("ZELLIJ_PANE_ID")
-        .ok_or_else(outside_error)?
-        .to_string();
-    let id = match which {
-        Which::Own => own.clone(),
-        Which::Id(id) => digits_of(id).to_string(),
-        Which::Last => {
-            return Err(Error::Usage(
-                "Zellij does not tell which pane was active before; name the pane by its id (`zellij action list-panes`) or a direction (left, right, up, down)".into(),
-            ))
-        }
-        _ => {
-            let listing = zellij_read(
-                runner,
-                vec![
-                    "action".into(),
-                    "list-panes".into(),
-                    "--json".into(),
-                    "--all".into(),
-                ],
-                "list the panes of this session",
-            )?;
-            let panes = parse_zellij_panes(&listing, &own)?;
-            let me = panes.iter().find(|p| p.id == own).ok_or_else(|| {
-                Error::NotFound(format!("Zellij does not list this pane (terminal_{own}) among the tiled panes"))
-            })?;
-            neighbour(me, &panes, which.direction().expect("a direction"))
-                .ok_or_else(|| no_neighbour(which, &format!("terminal_{own}"), "Zellij"))?
-                .id
-                .clone()
-        }
-    };
-    let pane = format!("terminal_{id}");
-    let raw = zellij_read(
-        runner,
-        vec![
-            "action".into(),
-            "dump-screen".into(),
-            "--pane-id".into(),
-            pane.clone(),
-            "--full".into(),
-        ],
-        &format!("capture pane {pane}"),
-    )?;
-    // dump-screen joins a line that wrapped but drops the blanks at the end of each row, so
-    // "in this scope" wrapped after "this " reads "in thisscope". The rows as the pane holds
-    // them (`zellij subscribe`, Zellij 0.45+) put those blanks back; without them the dump is
-    // used as it is.
-    let rows = runner
-        .first_line(
-            "zellij",
-            &[
-                "subscribe".into(),
-                "--pane-id".into(),
-                pane.clone(),
-                "--scrollback".into(),
-                "--format".into(),
-                "json".into(),
-            ],
-            Duration::from_secs(2),
-        )
-        .ok()
-        .flatten()
-        .and_then(|line| zellij_rows(&line));
-    let raw = rows
-        .and_then(|rows| rejoin_wrapped(&raw, &rows))
-        .unwrap_or(raw);
-    Ok(PaneText {
-        multiplexer: Multiplexer::Zellij,
-        own: id == own,
-        pane,
-        raw,
-    })
-}
-
-fn capture_wezterm(
-    env: &Env,
-    runner: &dyn Runner,
-    which: &Which,
-    lines: usize,
-) -> Result<PaneText> {
-    let own = env
-        .get("WEZTERM_PANE")
-        .ok_or_else(outside_error)?
-        .to_string();
-    let pane = match which {
-        Which::Own => own.clone(),
-        Which::Id(id) => digits_of(id).to_string(),
-        Which::Last => {
-            return Err(Error::Usage(
-                "WezTerm's command line does not tell which pane was active before; name the pane by its id (`wezterm cli list`) or a direction (left, right, up, down)".into(),
-            ))
-        }
-        _ => {
-            let dir = match which.direction().expect("a direction") {
-                Dir::Left => "Left",
-                Dir::Right => "Right",
-                Dir::Up => "Up",
-                Dir::Down => "Down",
-            };
-            let out = run_tool(
-                runner,
-                "wezterm",
-                vec![
-                    "cli".into(),
-                    "get-pane-direction".into(),
-                    "--pane-id".into(),
-                    own.clone(),
-                    dir.into(),
-                ],
-                "find the neighbouring pane",
-            )?;
-            let id = out.trim().to_string();
-            if !is_pane_id(&id) {
-                return Err(no_neighbour(which, &own, "WezTerm"));
-            }
-            id
-        }
-    };
-    let raw = run_tool(
-        runner,
-        "wezterm",
-        vec![
-            "cli".into(),
-            "get-text".into(),
-            "--pane-id".into(),
-            pane.clone(),
-            "--start-line".into(),
-            format!("-{lines}"),
-        ],
-        &format!("capture pane {pane}"),
-    )?;
-    Ok(PaneText {
-        multiplexer: Multiplexer::Wezterm,
-        own: pane == own,
-        pane,
-        raw,
-    })
-}
-
-/// The environment `env` as seen from pane `pane` of multiplexer `mux` (`%3`, `3`): that pane's
-/// variable set and the other multiplexers' pane variables cleared, so `--pane` and its
-/// directions are taken from a pane other than the one the command runs in (a popup, a
+/// The environment `env` as seen from pane `pane` of multiplexer `mux` (`%3`, `3`), so `--pane`
+/// and its directions are taken from a pane other than the one the command runs in (a popup, a
 /// floating pane or a split opened to ask about it).
 pub fn env_in_pane(env: &Env, mux: Multiplexer, pane: &str) -> Env {
-    let mut e = env.clone();
-    for v in ["TMUX_PANE", "ZELLIJ_PANE_ID", "WEZTERM_PANE"] {
-        e.set(v, "");
-    }
-    match mux {
-        Multiplexer::Tmux => e.set("TMUX_PANE", format!("%{}", digits_of(pane))),
-        Multiplexer::Zellij => e.set("ZELLIJ_PANE_ID", digits_of(pane)),
-        Multiplexer::Wezterm => e.set("WEZTERM_PANE", digits_of(pane)),
-        _ => {}
-    }
-    e
+    crate::adapters::env_in_pane(env, mux, pane)
 }
 
-/// The prefix of the tmux paste buffers a copy-mode binding fills for `--selection`
-/// (`send -X copy-selection-and-cancel panechat-selection` names them `panechat-selectionN`).
-pub const SELECTION_BUFFER_PREFIX: &str = "panechat-selection";
-
-/// Takes the selection a tmux copy-mode binding copied for pane `pane`: the newest paste buffer
-/// named [`SELECTION_BUFFER_PREFIX`]`N`, deleted once read (the user's own buffers are left
-/// alone), as an attachment labelled `selection tmux %3`.
+/// Takes the selection a tmux copy-mode binding copied for pane `pane` (see
+/// [`crate::adapters::tmux::capture::take_selection`]) as an attachment labelled
+/// `selection tmux %3`.
 pub fn tmux_selection(
     env: &Env,
-    runner: &dyn Runner,
+    exec: &dyn Exec,
     pane: Option<&str>,
     limits: Limits,
 ) -> Result<Prepared> {
-    if env.get("TMUX").is_none() {
-        return Err(Error::Usage(
-            "--selection takes what a tmux copy-mode key copied, and this command does not run inside tmux; \
-             pipe the text instead (`… | panechat q \"question\"`) or attach a file with -f PATH"
-                .into(),
-        ));
-    }
-    // Newest first.
-    let names = run_tool(
-        runner,
-        "tmux",
-        vec!["list-buffers".into(), "-F".into(), "#{buffer_name}".into()],
-        "list the paste buffers",
-    )?;
-    let name = names
-        .lines()
-        .find(|n| {
-            n.strip_prefix(SELECTION_BUFFER_PREFIX)
-                .is_some_and(|rest| rest.bytes().all(|b| b.is_ascii_digit()))
-        })
-        .ok_or_else(|| {
-            Error::NotFound(
-                "no selection to attach: select text in copy mode, then press panechat's ask key there (see docs/tmux.md)".into(),
-            )
-        })?
-        .to_string();
-    let raw = run_tool(
-        runner,
-        "tmux",
-        vec!["show-buffer".into(), "-b".into(), name.clone()],
-        "read the selection",
-    );
-    // Deleted whatever happened, so a stale selection is never attached to a later question.
-    let _ = runner.run("tmux", &["delete-buffer".into(), "-b".into(), name.clone()]);
-    let raw = raw?;
+    let (raw, source) = crate::adapters::tmux::capture::take_selection(env, exec, pane)?;
     if raw.as_bytes().iter().take(BINARY_PROBE).any(|&b| b == 0) {
         return Err(binary_error("the selection", 0));
     }
-    let source = match pane {
-        Some(p) => format!("selection tmux %{}", digits_of(p)),
-        None => "selection tmux".to_string(),
-    };
     let p = prepare(source, &raw, Keep::Tail, limits);
     if p.attachment.text.trim().is_empty() {
         return Err(Error::Usage(
@@ -988,11 +326,7 @@ pub fn pane_attachment(
             .map_or(0, |(i, _)| i + 1);
         text = trim_lines(&text[start..]);
     }
-    let tool = match p.multiplexer {
-        Multiplexer::Tmux => "tmux",
-        Multiplexer::Zellij => "zellij",
-        _ => "wezterm",
-    };
+    let tool = p.multiplexer.as_str();
     let mut prepared = finish(String::new(), text, Keep::Tail, limits, 0);
     let n = prepared.attachment.text.lines().count();
     prepared.attachment.source = format!(
@@ -1113,41 +447,12 @@ fn io_reason(e: &std::io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cell::RefCell;
 
-    /// Records every argv and answers from a script of outputs.
-    struct Recorder {
-        calls: RefCell<Vec<Vec<String>>>,
-        answers: RefCell<Vec<RunOutput>>,
-    }
-
-    impl Recorder {
-        fn new(answers: &[&str]) -> Recorder {
-            Recorder {
-                calls: RefCell::new(Vec::new()),
-                answers: RefCell::new(
-                    answers
-                        .iter()
-                        .rev()
-                        .map(|a| RunOutput {
-                            status: Some(0),
-                            stdout: a.as_bytes().to_vec(),
-                            stderr: Vec::new(),
-                        })
-                        .collect(),
-                ),
-            }
-        }
-    }
-
-    impl Runner for Recorder {
-        fn run(&self, program: &str, args: &[String]) -> std::io::Result<RunOutput> {
-            let mut argv = vec![program.to_string()];
-            argv.extend(args.iter().cloned());
-            self.calls.borrow_mut().push(argv);
-            Ok(self.answers.borrow_mut().pop().unwrap_or_default())
-        }
-    }
+    use crate::adapters::exec::{Output, Recorder};
+    use crate::adapters::pane::{neighbour, Dir};
+    use crate::adapters::tmux::capture::parse_tmux_panes;
+    use crate::adapters::zellij::capture::{rejoin_wrapped, zellij_rows};
+    use crate::session::Multiplexer;
 
     fn argv(s: &str) -> Vec<String> {
         s.split(' ').map(String::from).collect()
@@ -1322,21 +627,14 @@ mod tests {
     #[test]
     fn zellij_reads_turned_away_by_zellij_are_run_again() {
         let env = Env::from_pairs([("ZELLIJ", "0"), ("ZELLIJ_PANE_ID", "1")]);
-        let r = Recorder::new(&["$ make\nerror\n"]);
-        r.answers.borrow_mut().push(RunOutput {
-            status: Some(1),
-            stdout: Vec::new(),
-            stderr: b"There is no active session!\n".to_vec(),
-        });
+        let r = Recorder::answering(vec![
+            Output::failed(1, "There is no active session!\n"),
+            Output::printed("$ make\nerror\n"),
+        ]);
         let p = capture_pane(&env, &r, &Which::Own, 10).unwrap();
         assert_eq!(p.raw, "$ make\nerror\n");
         // Another failure is said at once.
-        let r = Recorder::new(&[]);
-        r.answers.borrow_mut().push(RunOutput {
-            status: Some(2),
-            stdout: Vec::new(),
-            stderr: b"bad pane id\n".to_vec(),
-        });
+        let r = Recorder::answering(vec![Output::failed(2, "bad pane id\n")]);
         let e = capture_pane(&env, &r, &Which::Own, 10).unwrap_err();
         assert!(e.to_string().contains("bad pane id"), "{e}");
         assert_eq!(r.calls.borrow().len(), 1);
@@ -1436,17 +734,8 @@ mod tests {
 
     #[test]
     fn failing_tool_is_reported() {
-        struct Fails;
-        impl Runner for Fails {
-            fn run(&self, _: &str, _: &[String]) -> std::io::Result<RunOutput> {
-                Ok(RunOutput {
-                    status: Some(1),
-                    stdout: vec![],
-                    stderr: b"can't find pane: %9\n".to_vec(),
-                })
-            }
-        }
-        let e = capture_pane(&tmux_env(), &Fails, &Which::Id("%9".into()), 10).unwrap_err();
+        let fails = Recorder::answering(vec![Output::failed(1, "can't find pane: %9\n")]);
+        let e = capture_pane(&tmux_env(), &fails, &Which::Id("%9".into()), 10).unwrap_err();
         assert!(e.to_string().contains("can't find pane: %9"), "{e}");
     }
 

@@ -28,6 +28,7 @@ const NAMES: &[&str] = &[
     "TMUX_PANE",
     "WEZTERM_PANE",
     "WEZTERM_UNIX_SOCKET",
+    "WEZTERM_EXECUTABLE_DIR",
     "ZELLIJ",
     "ZELLIJ_PANE_ID",
     "ZELLIJ_SESSION_NAME",

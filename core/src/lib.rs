@@ -15,6 +15,7 @@ pub mod context;
 pub mod env;
 pub mod error;
 pub mod files;
+pub mod hash;
 pub mod lock;
 pub mod logfile;
 pub mod model;

@@ -10,85 +10,23 @@
 //! - every terminal: the OSC 2 title `panechat: <title>`;
 //! - Zellij: a `panechat::state` message to the plugin ([`crate::adapters::zellij`]).
 //!
-//! Every call to a multiplexer or terminal goes through [`Sink`], which tests replace with a
-//! recorder.
+//! How each multiplexer is told is in its adapter ([`crate::adapters::channels`]); every call to
+//! a multiplexer or terminal goes through [`Sink`], which tests replace with a recorder.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 
-use crate::adapters::{self, tmux, wezterm};
+use crate::adapters::exec::Exec;
+use crate::adapters::{self, tmux};
 use crate::env::Env;
 use crate::error::Result;
 use crate::runs::{self, Run};
-use crate::session::{Multiplexer, PaneRef, Session, SessionKey};
+use crate::session::{PaneRef, Session, SessionKey};
 use crate::state::{self, PaneState};
 use crate::store::conversation::ConversationId;
 use crate::store::mapping::{self, SessionRecord};
 use crate::store::Store;
 
-/// Where published bytes and commands go.
-pub trait Sink {
-    /// Runs `tmux [-S SOCKET] ARGS…` without waiting for it (but after the previous one).
-    fn tmux(&self, socket: Option<&str>, args: &[String]);
-    /// Writes to this process's own terminal (nothing when it has none).
-    fn own_terminal(&self, bytes: &[u8]);
-    /// Writes to another pane's terminal device.
-    fn tty(&self, path: &str, bytes: &[u8]);
-    /// Sends a pane-state payload to the panechat plugin of Zellij session `name`.
-    fn zellij(&self, name: &str, payload: &str);
-}
-
-/// The real channels.
-#[derive(Debug, Default)]
-pub struct RealSink;
-
-impl Sink for RealSink {
-    fn tmux(&self, socket: Option<&str>, args: &[String]) {
-        let mut all: Vec<String> = Vec::with_capacity(args.len() + 2);
-        if let Some(s) = socket {
-            all.push("-S".into());
-            all.push(s.into());
-        }
-        all.extend(args.iter().cloned());
-        tmux::Tmux::spawn(&tmux::RealTmux, &all);
-    }
-
-    fn own_terminal(&self, bytes: &[u8]) {
-        use std::io::IsTerminal;
-        let mut err = std::io::stderr();
-        if err.is_terminal() {
-            let _ = err.write_all(bytes);
-            let _ = err.flush();
-        }
-    }
-
-    fn tty(&self, path: &str, bytes: &[u8]) {
-        let _ = write_tty(path, bytes);
-    }
-
-    fn zellij(&self, name: &str, payload: &str) {
-        adapters::zellij::publish_payload(Some(name), payload);
-    }
-}
-
-/// Writes `bytes` to terminal device `path`, only if it is a character device of this user
-/// under `/dev/` (never blocks: a full terminal buffer drops the write).
-fn write_tty(path: &str, bytes: &[u8]) -> std::io::Result<()> {
-    use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
-    if !path.starts_with("/dev/") || path.contains("..") {
-        return Ok(());
-    }
-    let meta = std::fs::metadata(path)?;
-    // SAFETY: getuid has no preconditions.
-    if !meta.file_type().is_char_device() || meta.uid() != unsafe { libc::getuid() } {
-        return Ok(());
-    }
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK)
-        .open(path)?;
-    f.write_all(bytes)
-}
+pub use crate::adapters::channels::{RealSink, Sink};
 
 /// Publishes pane states (see the module docs).
 pub struct Publisher<'a> {
@@ -154,11 +92,11 @@ impl Publisher<'_> {
     /// live run in it has (set by an older panechat on a pane whose id an earlier server had
     /// used). Each such pane is published its true state. Returns how many there were; nothing
     /// is asked outside tmux.
-    pub fn tmux_strays(&self, tmux: &dyn tmux::Tmux) -> Result<usize> {
+    pub fn tmux_strays(&self, exec: &dyn Exec) -> Result<usize> {
         if self.env.get("TMUX").is_none() {
             return Ok(0);
         }
-        let Some(list) = tmux.output(&tmux::shown_ids_args()) else {
+        let Some(list) = tmux::output(exec, &tmux::shown_ids_args()) else {
             return Ok(0);
         };
         let runs = runs::live_readonly(&self.store.paths).unwrap_or_default();
@@ -230,53 +168,14 @@ impl Publisher<'_> {
     /// [`adapters::zellij::stamp_now`] before reading what `st` was computed from.
     pub fn send(&self, st: &PaneState, server: Option<&str>, tty: Option<&str>, stamp: u64) {
         let is_here = self.here.is_some_and(|h| h.key == st.pane.session);
-        if st.pane.multiplexer == Multiplexer::Tmux {
-            if let Some(pane) = &st.pane.pane {
-                let socket = server.map(|s| s.rsplit_once(',').map_or(s, |(sock, _pid)| sock));
-                self.sink.tmux(socket, &tmux::state_args(pane, st));
-            }
-        }
-        let mut bytes = Vec::new();
-        if is_here {
-            bytes.extend(adapters::osc2(&st.label()));
-            if self.env.get("WEZTERM_PANE").is_some()
-                || self.env.get("TERM_PROGRAM") == Some("WezTerm")
-            {
-                bytes.extend(wezterm::state_vars(st, self.env.get("TMUX").is_some()));
-            }
-            self.sink.own_terminal(&bytes);
-        } else if let Some(tty) = tty {
-            match st.pane.multiplexer {
-                // tmux panes get their title through tmux; their terminal is tmux's.
-                Multiplexer::Tmux => {}
-                Multiplexer::Wezterm => {
-                    bytes.extend(adapters::osc2(&st.label()));
-                    bytes.extend(wezterm::state_vars(st, false));
-                    self.sink.tty(tty, &bytes);
-                }
-                _ => {
-                    bytes.extend(adapters::osc2(&st.label()));
-                    self.sink.tty(tty, &bytes);
-                }
-            }
-        }
-        if st.pane.multiplexer == Multiplexer::Zellij {
-            if let Some(name) = server {
-                // The pane state's object, with `stamp` as its last member.
-                let mut payload = serde_json::to_string(st).expect("state serialises");
-                if payload.ends_with('}') {
-                    payload.pop();
-                    payload.push_str(&format!(",\"stamp\":{stamp}}}"));
-                }
-                self.sink.zellij(name, &payload);
-            }
-        }
+        adapters::channels::deliver(self.sink, self.env, st, is_here, server, tty, stamp);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::session::Multiplexer;
     use std::cell::RefCell;
 
     /// Records every call.
@@ -379,20 +278,5 @@ mod tests {
         assert!(calls[3].starts_with("zellij s {\"schema\":1"));
         assert!(calls[3].contains("\"activity\":\"streaming\""));
         assert!(calls[3].ends_with(",\"stamp\":3}"), "{}", calls[3]);
-    }
-
-    #[test]
-    fn writes_only_to_terminal_devices() {
-        let f = std::env::temp_dir().join(format!("panechat-tty-{}", std::process::id()));
-        std::fs::write(&f, b"").unwrap();
-        write_tty(f.to_str().unwrap(), b"x").unwrap();
-        assert_eq!(
-            std::fs::read(&f).unwrap(),
-            b"",
-            "a file outside /dev is never written"
-        );
-        let _ = std::fs::remove_file(&f);
-        // /dev/null is a character device, but root's: left alone unless we are root.
-        assert!(write_tty("/dev/null", b"x").is_ok());
     }
 }

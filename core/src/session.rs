@@ -18,8 +18,14 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::adapters::tmux::identity as tmux_id;
+use crate::adapters::wezterm::identity as wezterm_id;
+use crate::adapters::zellij::identity as zellij_id;
+use crate::hash::{hex64, safe_part};
+
 use crate::env::Env;
 use crate::error::{Error, Result};
+pub use crate::hash::fnv1a;
 
 /// Upper bound on a key's length in bytes.
 pub const MAX_KEY_LEN: usize = 160;
@@ -219,6 +225,91 @@ pub fn zellij_pane_number(id: &str) -> String {
     }
 }
 
+/// What a pane lives in, as its session records it ([`Session::server`]), in each multiplexer's
+/// own terms. Stored as the same strings as always ([`Server::encode`]), so stored records and
+/// keys do not change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Server {
+    /// A tmux server: its socket and pid (`<socket>,<pid>`).
+    Tmux {
+        /// The server's socket.
+        socket: String,
+        /// The server's pid.
+        pid: u32,
+    },
+    /// A Zellij session, by its name.
+    Zellij {
+        /// The session's name.
+        session: String,
+    },
+    /// A WezTerm instance, by its socket.
+    Wezterm {
+        /// The instance's socket.
+        socket: String,
+    },
+    /// A Unix session: its leader's pid and start time (`<sid>-<start>`).
+    Unix {
+        /// The session leader's pid.
+        sid: u32,
+        /// Its start time.
+        start: u64,
+    },
+    /// A form this version does not read (kept as it is).
+    Other(String),
+}
+
+impl Server {
+    /// Reads a recorded server of a pane of `mux`.
+    pub fn parse(mux: Multiplexer, s: &str) -> Server {
+        let other = || Server::Other(s.to_string());
+        match mux {
+            Multiplexer::Tmux => match s.rsplit_once(',') {
+                Some((socket, pid)) => match pid.parse() {
+                    Ok(pid) => Server::Tmux {
+                        socket: socket.to_string(),
+                        pid,
+                    },
+                    Err(_) => other(),
+                },
+                None => other(),
+            },
+            Multiplexer::Zellij => Server::Zellij {
+                session: s.to_string(),
+            },
+            Multiplexer::Wezterm => Server::Wezterm {
+                socket: s.to_string(),
+            },
+            Multiplexer::Unix => match s.split_once('-') {
+                Some((sid, start)) => match (sid.parse(), start.parse()) {
+                    (Ok(sid), Ok(start)) => Server::Unix { sid, start },
+                    _ => other(),
+                },
+                None => other(),
+            },
+            _ => other(),
+        }
+    }
+
+    /// The string it is recorded as.
+    pub fn encode(&self) -> String {
+        match self {
+            Server::Tmux { socket, pid } => format!("{socket},{pid}"),
+            Server::Zellij { session } => session.clone(),
+            Server::Wezterm { socket } => socket.clone(),
+            Server::Unix { sid, start } => format!("{sid}-{start}"),
+            Server::Other(s) => s.clone(),
+        }
+    }
+
+    /// The socket of a tmux server or WezTerm instance.
+    pub fn socket(&self) -> Option<&str> {
+        match self {
+            Server::Tmux { socket, .. } | Server::Wezterm { socket } => Some(socket),
+            _ => None,
+        }
+    }
+}
+
 /// The resolved session of this process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -239,6 +330,13 @@ pub struct Session {
 }
 
 impl Session {
+    /// What the pane lives in ([`Session::server`], read).
+    pub fn server(&self) -> Option<Server> {
+        self.server
+            .as_deref()
+            .map(|s| Server::parse(self.multiplexer, s))
+    }
+
     /// The typed reference to this session's pane, as records store it.
     pub fn pane_ref(&self) -> PaneRef {
         PaneRef {
@@ -315,7 +413,7 @@ fn socket_identity(path: &str) -> Option<(u64, u64)> {
 
 /// The tmux server named in `$TMUX` (`<socket>,<pid>,<session index>`).
 fn tmux_instance(tmux: &str) -> Option<Instance> {
-    let pid: u32 = tmux.split(',').nth(1)?.parse().ok()?;
+    let pid = tmux_id::server_pid(tmux)?;
     let start = process_start_time(pid)?;
     Some(Instance::Process { pid, start })
 }
@@ -345,7 +443,7 @@ fn server_ancestor(
 }
 
 fn zellij_instance() -> Option<Instance> {
-    server_ancestor(&proc_stat, &|comm| comm == "zellij")
+    server_ancestor(&proc_stat, &zellij_id::is_server_process)
 }
 
 fn wezterm_instance(socket: Option<&str>) -> Option<Instance> {
@@ -353,47 +451,8 @@ fn wezterm_instance(socket: Option<&str>) -> Option<Instance> {
     Some(Instance::Socket { dev, ino })
 }
 
-/// 64-bit FNV-1a: a stable hash for keys and file names (not for security).
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x100000001b3);
-    }
-    h
-}
-
-fn hex64(h: u64) -> String {
-    format!("{h:016x}")
-}
-
-fn short_hash(s: &str) -> String {
-    hex64(fnv1a(s.as_bytes()))[..12].to_string()
-}
-
-fn safe_part(s: &str, max: usize) -> String {
-    if !s.is_empty()
-        && s.len() <= max
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-    {
-        s.to_string()
-    } else {
-        format!("h{}", short_hash(s))
-    }
-}
-
 fn numeric(s: &str) -> Option<&str> {
     (!s.is_empty() && s.len() <= 12 && s.bytes().all(|b| b.is_ascii_digit())).then_some(s)
-}
-
-/// The tmux server a pane belongs to: `$TMUX` is `<socket>,<server pid>,<session index>`.
-fn tmux_server_hash(tmux: &str) -> String {
-    let mut parts = tmux.rsplitn(3, ',');
-    let _session_idx = parts.next();
-    let pid = parts.next().unwrap_or("");
-    let socket = parts.next().unwrap_or(tmux);
-    short_hash(&format!("{socket},{pid}"))
 }
 
 /// Builds the key of pane `pane` in the multiplexer this process runs in (used to name another
@@ -436,54 +495,40 @@ pub fn key_for_pane(env: &Env, pane: &str) -> Result<Option<Session>> {
 
 /// Pane `%n` of the tmux server `$TMUX` names, in `instance` of it.
 fn tmux_session(tmux: &str, n: &str, instance: Option<Instance>) -> Session {
-    let server = tmux.rsplit_once(',').map_or(tmux, |(head, _idx)| head);
-    let mut hash = tmux_server_hash(tmux);
-    if let Some(tag) = instance.as_ref().and_then(Instance::tag) {
-        hash = short_hash(&format!("{hash},{tag}"));
-    }
-    let instance = Some(instance.unwrap_or(Instance::Unknown));
+    let tag = instance.as_ref().and_then(Instance::tag);
     Session {
-        key: SessionKey(format!("tmux:{hash}:%{n}")),
+        key: SessionKey(tmux_id::key(tmux, n, tag.as_deref())),
         multiplexer: Multiplexer::Tmux,
-        pane: Some(format!("%{n}")),
-        server: Some(server.to_string()),
+        pane: Some(tmux_id::pane_id(n)),
+        server: Some(tmux_id::server_of(tmux).to_string()),
         tty: None,
-        instance,
+        instance: Some(instance.unwrap_or(Instance::Unknown)),
     }
 }
 
-/// Pane `n` of Zellij session `name`: `zellij:<name>:<n>`, or `zellij:<name>~<instance>:<n>`
-/// when the session's server is known (a session of the same name started later is another).
+/// Pane `n` of Zellij session `name`, in `instance` of its server.
 fn zellij_session(name: &str, n: &str, instance: Option<Instance>) -> Session {
-    let part = safe_part(name, 64);
-    let key = match instance.as_ref().and_then(Instance::tag) {
-        Some(tag) => format!("zellij:{part}~{tag}:{n}"),
-        None => format!("zellij:{part}:{n}"),
-    };
-    let instance = Some(instance.unwrap_or(Instance::Unknown));
+    let tag = instance.as_ref().and_then(Instance::tag);
     Session {
-        key: SessionKey(key),
+        key: SessionKey(zellij_id::key(name, n, tag.as_deref())),
         multiplexer: Multiplexer::Zellij,
         pane: Some(n.to_string()),
         server: Some(name.to_string()),
         tty: None,
-        instance,
+        instance: Some(instance.unwrap_or(Instance::Unknown)),
     }
 }
 
+/// Pane `n` of the WezTerm instance listening on `socket`.
 fn wezterm_session(socket: Option<&str>, n: &str, instance: Option<Instance>) -> Session {
-    let mut server = socket.map(short_hash).unwrap_or_else(|| "local".into());
-    if let Some(tag) = instance.as_ref().and_then(Instance::tag) {
-        server = short_hash(&format!("{server},{tag}"));
-    }
-    let instance = Some(instance.unwrap_or(Instance::Unknown));
+    let tag = instance.as_ref().and_then(Instance::tag);
     Session {
-        key: SessionKey(format!("wezterm:{server}:{n}")),
+        key: SessionKey(wezterm_id::key(socket, n, tag.as_deref())),
         multiplexer: Multiplexer::Wezterm,
         pane: Some(n.to_string()),
         server: socket.map(str::to_string),
         tty: None,
-        instance,
+        instance: Some(instance.unwrap_or(Instance::Unknown)),
     }
 }
 
@@ -505,8 +550,8 @@ fn proc_parent(pid: i32) -> Option<(i32, String)> {
 fn nearest_server(env: &Env, stat: &dyn Fn(i32) -> Option<(i32, String)>) -> Option<Multiplexer> {
     let tmux_server: Option<i32> = env
         .get("TMUX")
-        .and_then(|t| t.split(',').nth(1))
-        .and_then(|p| p.parse().ok())
+        .and_then(tmux_id::server_pid)
+        .and_then(|p| i32::try_from(p).ok())
         .filter(|p| *p > 1);
     // One read per ancestor: its parent (the next one) and its name.
     let (mut pid, _) = stat(std::process::id() as i32)?;
@@ -518,10 +563,10 @@ fn nearest_server(env: &Env, stat: &dyn Fn(i32) -> Option<(i32, String)>) -> Opt
             return Some(Multiplexer::Tmux);
         }
         let (parent, comm) = stat(pid)?;
-        if comm == "zellij" {
+        if zellij_id::is_server_process(&comm) {
             return Some(Multiplexer::Zellij);
         }
-        if comm.starts_with("tmux: server") {
+        if tmux_id::is_server_process(&comm) {
             return Some(Multiplexer::Tmux);
         }
         pid = parent;
@@ -540,7 +585,7 @@ fn innermost_with(env: &Env, stat: &dyn Fn(i32) -> Option<(i32, String)>) -> Opt
         // Without the process tree: tmux sets `TERM` to `screen*`/`tmux*` in its panes, which
         // Zellij passes on unchanged, so this guesses right only for tmux inside Zellij.
         let term = env.get("TERM").unwrap_or("");
-        return Some(if term.starts_with("screen") || term.starts_with("tmux") {
+        return Some(if tmux_id::is_pane_term(term) {
             Multiplexer::Tmux
         } else {
             Multiplexer::Zellij
@@ -653,7 +698,13 @@ fn unix_session() -> Result<Session> {
         key: SessionKey(format!("sid:{sid}-{start}")),
         multiplexer: Multiplexer::Unix,
         pane: None,
-        server: Some(format!("{sid}-{start}")),
+        server: Some(
+            Server::Unix {
+                sid: sid as u32,
+                start,
+            }
+            .encode(),
+        ),
         tty: None,
         // The session leader: the session ends with it.
         instance: (start != 0).then_some(Instance::Process {
@@ -919,6 +970,64 @@ mod tests {
             key_for_pane(&gui, "3").unwrap().unwrap().key,
             resolve(&pane).unwrap().key
         );
+    }
+
+    #[test]
+    fn keys_are_the_ones_earlier_versions_stored() {
+        // (what an earlier version gave these panes: their stored mappings are still found)
+        let key = |s: Session| s.key.as_str().to_string();
+        assert_eq!(
+            key(tmux_session("/tmp/nosuch/sock,999999,2", "3", None)),
+            "tmux:a99377f250cc:%3"
+        );
+        let server = Instance::Process { pid: 1, start: 15 };
+        assert_eq!(
+            key(tmux_session("/tmp/x,1,0", "5", Some(server))),
+            "tmux:3322434df6f1:%5"
+        );
+        assert_eq!(
+            key(zellij_session("my-work", "4", None)),
+            "zellij:my-work:4"
+        );
+        assert_eq!(
+            key(zellij_session("my work!", "4", None)),
+            "zellij:hcc254fc04706:4"
+        );
+        assert_eq!(
+            key(wezterm_session(Some("/nonexistent/sock"), "7", None)),
+            "wezterm:33c862dfd12f:7"
+        );
+    }
+
+    #[test]
+    fn servers_are_read_and_written_as_recorded() {
+        for (mux, s) in [
+            (Multiplexer::Tmux, "/tmp/tmux-1000/default,4242"),
+            (Multiplexer::Tmux, "/tmp/odd,name,7"),
+            (Multiplexer::Zellij, "my work"),
+            (Multiplexer::Wezterm, "/run/user/1000/wezterm/gui-sock-9"),
+            (Multiplexer::Unix, "77-12345"),
+            (Multiplexer::Tmux, "no-pid"),
+        ] {
+            assert_eq!(Server::parse(mux, s).encode(), s);
+        }
+        assert_eq!(
+            Server::parse(Multiplexer::Tmux, "/tmp/odd,name,7"),
+            Server::Tmux {
+                socket: "/tmp/odd,name".into(),
+                pid: 7
+            }
+        );
+        assert_eq!(
+            Server::parse(Multiplexer::Unix, "77-12345"),
+            Server::Unix {
+                sid: 77,
+                start: 12345
+            }
+        );
+        let t = tmux_session("/tmp/s,42,3", "1", None);
+        assert_eq!(t.server.as_deref(), Some("/tmp/s,42"));
+        assert_eq!(t.server().unwrap().socket(), Some("/tmp/s"));
     }
 
     #[test]

@@ -16,7 +16,8 @@ use std::collections::HashMap;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
-use super::tmux::{parse_version, shell_quote, POPUP_TITLE_AND_ENV};
+use super::exec::{Exec, RealExec};
+use super::tmux::{self, parse_version, shell_quote, POPUP_TITLE_AND_ENV};
 
 /// One option of the plugin: its name and its default (`None`: unset means "find it").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -821,11 +822,8 @@ fn executable(path: &str) -> bool {
 /// becomes that tmux). `bin` is this binary; `@panechat-bin`, when set to an executable, is
 /// the one the keys run.
 pub fn load(bin: &str) -> crate::Result<i32> {
-    let out = Command::new("tmux")
-        .args(query_args())
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
+    let out = RealExec
+        .run(&tmux::argv(&query_args()), &[])
         .map_err(|e| crate::Error::Other(format!("cannot run tmux: {e}")))?;
     let found = parse(&String::from_utf8_lossy(&out.stdout));
     let chosen = found
@@ -835,7 +833,8 @@ pub fn load(bin: &str) -> crate::Result<i32> {
         .map_or(bin, String::as_str)
         .to_string();
     let plan = plan(&found, &chosen);
-    let mut tmux = Command::new("tmux");
+    // (this process becomes that tmux: the one start not made through `Exec`)
+    let mut tmux = Command::new(tmux::PROGRAM);
     tmux.args(&plan.cmds).stdin(Stdio::null());
     if !found.clients.is_empty() && !plan.skipped.is_empty() {
         // A client may go away before the notice reaches it; that is no failure of the load.

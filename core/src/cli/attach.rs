@@ -4,8 +4,9 @@
 
 use std::path::PathBuf;
 
+use panechat::adapters::exec::RealExec;
 use panechat::config::Config;
-use panechat::context::{self, Prepared, RealRunner, Which};
+use panechat::context::{self, Prepared, Which};
 use panechat::session::Session;
 use panechat::Result;
 
@@ -55,12 +56,12 @@ pub fn gather(ctx: &Ctx, cfg: &Config, want: &Wanted<'_>) -> Result<Vec<Prepared
         let captured = match from_pane {
             Some((mux, pane)) => {
                 let env = context::env_in_pane(&ctx.env, mux, pane);
-                let mut c = context::capture_pane(&env, &RealRunner, &which, lines)?;
+                let mut c = context::capture_pane(&env, &RealExec, &which, lines)?;
                 // The command that asked runs elsewhere (a popup, a floating pane, a split).
                 c.own = false;
                 c
             }
-            None => context::capture_pane(&ctx.env, &RealRunner, &which, lines)?,
+            None => context::capture_pane(&ctx.env, &RealExec, &which, lines)?,
         };
         let invoked = std::env::args_os()
             .next()
@@ -82,7 +83,7 @@ pub fn gather(ctx: &Ctx, cfg: &Config, want: &Wanted<'_>) -> Result<Vec<Prepared
             .or_else(|| ctx.env.get("TMUX_PANE").map(str::to_string));
         out.push(context::tmux_selection(
             &ctx.env,
-            &RealRunner,
+            &RealExec,
             pane.as_deref(),
             limits,
         )?);

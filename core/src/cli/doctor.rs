@@ -295,7 +295,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     }
     // Zellij panes closed in a session that still runs: their mappings would be listed and
     // published to (a new pane may get the id); one `list-panes` per session.
-    let probe = panechat::prune::Cached::new(&panechat::prune::RealProbe);
+    let probe = panechat::prune::Cached::new(&panechat::adapters::exec::RealExec);
     let live = panechat::runs::live(&p).unwrap_or_default();
     for rec in mapping::all(&p)? {
         if rec.pane.multiplexer != panechat::session::Multiplexer::Zellij

@@ -5,7 +5,6 @@
 //! can cut off the `zellij run` that waits for the exit status while the question is still on
 //! screen.
 
-use panechat::adapters::tmux::Tmux;
 use panechat::adapters::{self, LockAnswer};
 use panechat::lock;
 use panechat::session::Multiplexer;
@@ -112,11 +111,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     }
     if go {
         if let Some(p) = &jump {
-            let _ = adapters::tmux::RealTmux.run(&[
-                "switch-client".to_string(),
-                "-t".into(),
-                p.clone(),
-            ]);
+            let _ = adapters::tmux::actions::switch_to(&adapters::exec::RealExec, None, p);
         }
     }
     Ok(answer.exit_code())

@@ -11,13 +11,14 @@
 //! directory), so it opens in a few milliseconds with 10,000 conversations. Everything drawn is
 //! stripped of control characters: titles and turns come from a model.
 
+use panechat::adapters::exec::RealExec;
+use panechat::adapters::{self, tmux};
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
-use std::process::{Command, Stdio};
 
 use console::{Key, Term};
 use panechat::runs;
-use panechat::session::{Multiplexer, Session};
+use panechat::session::Session;
 use panechat::store::conversation::{ConversationId, Summary};
 use panechat::store::mapping;
 use panechat::{Error, Result};
@@ -575,25 +576,6 @@ pub fn load_items(ctx: &Ctx, target: Option<&Session>) -> Result<Vec<Item>> {
         .collect())
 }
 
-/// Runs `tmux ARGS` and returns its error output when it fails.
-fn tmux(args: &[String]) -> std::result::Result<(), String> {
-    tmux_output(args).map(drop)
-}
-
-/// Runs `tmux ARGS` and returns what it printed, or its error output when it fails.
-fn tmux_output(args: &[String]) -> std::result::Result<String, String> {
-    let out = Command::new("tmux")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("could not run tmux: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-    }
-}
-
 /// Publishes like every command, but waits for each tmux command: the popup's processes are
 /// killed as soon as the picker exits, and a publication still on its way would be lost.
 struct WaitingSink;
@@ -606,7 +588,7 @@ impl panechat::publish::Sink for WaitingSink {
             all.push(s.into());
         }
         all.extend(args.iter().cloned());
-        let _ = panechat::adapters::tmux::Tmux::run(&panechat::adapters::tmux::RealTmux, &all);
+        let _ = tmux::status(&RealExec, &all);
     }
 
     fn own_terminal(&self, _bytes: &[u8]) {
@@ -638,7 +620,6 @@ fn act(
     target: &Session,
     action: &Action,
 ) -> std::result::Result<(), String> {
-    let is_tmux = target.multiplexer == Multiplexer::Tmux;
     match action {
         Action::Use(id) => {
             ctx.store.summary(id).map_err(|e| e.to_string())?;
@@ -646,39 +627,17 @@ fn act(
             publisher(ctx).conversation(id).map_err(|e| e.to_string())
         }
         Action::Jump(pane) => {
-            if !is_tmux {
-                return Err(format!("the conversation is in pane {pane}"));
-            }
-            let mut a: Vec<String> = vec!["switch-client".into()];
-            if let Some(c) = &args.client {
-                a.extend(["-c".into(), c.clone()]);
-            }
-            a.extend(["-t".into(), pane.clone()]);
-            tmux(&a).map_err(|e| format!("cannot go to pane {pane}: {e}"))
+            adapters::switch_to(&RealExec, target.multiplexer, args.client.as_deref(), pane)
         }
         Action::Fork(id) => {
-            let pane = target
-                .pane
-                .clone()
-                .filter(|_| is_tmux)
-                .ok_or("forking into a split needs tmux")?;
-            let flag = if args.split == "v" { "-v" } else { "-h" };
-            // A pane like any other (tmux runs its default-command, else default-shell), in the
-            // pane's directory (-c is expanded by tmux against the pane: any name works); the
-            // fork becomes its conversation as soon as tmux has made it.
-            let new = tmux_output(&[
-                "split-window".into(),
-                flag.into(),
-                "-t".into(),
-                pane,
-                "-c".into(),
-                "#{pane_current_path}".into(),
-                "-P".into(),
-                "-F".into(),
-                "#{pane_id}".into(),
-            ])
-            .map_err(|e| format!("cannot split: {e}"))?;
-            let new = new.trim();
+            // The fork becomes the new pane's conversation as soon as it is made.
+            let new = adapters::split(
+                &RealExec,
+                target.multiplexer,
+                target.pane.as_deref(),
+                args.split == "v",
+            )?;
+            let new = new.as_str();
             let forked = ctx.store.fork(id, args.keep).map_err(|e| e.to_string())?;
             ctx.warn_stale("the fork", forked.stale.as_ref());
             let fork = forked.value;

@@ -1329,9 +1329,9 @@ fn zellij_question(
                     if let Some(mut e) = child.stderr.take() {
                         let _ = e.read_to_string(&mut err);
                     }
-                    if code == Some(1) && zellij::turned_away(&err) && attempts < 3 {
+                    if code == Some(1) && zellij::turned_away(&err) && attempts < zellij::ATTEMPTS {
                         // Nothing ran: the session's check failed before the pane was asked for.
-                        std::thread::sleep(Duration::from_millis(25 * attempts));
+                        zellij::pause(attempts);
                         continue 'show;
                     }
                     // (cut off by Zellij, or ended otherwise: the pane tells)
@@ -1360,7 +1360,7 @@ fn zellij_question(
                     // (the pane of a `zellij run` that Zellij cut off can take seconds to show)
                     if exited && started.elapsed() > Duration::from_secs(10) {
                         // Never shown (cut off before its pane was asked for): shown again.
-                        if attempts < 3 {
+                        if attempts < zellij::ATTEMPTS {
                             continue 'show;
                         }
                         return Ok(None);

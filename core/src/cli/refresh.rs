@@ -44,7 +44,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             let _ = ctx.session();
             let n = ctx.publisher().everything()?;
             ctx.publisher()
-                .tmux_strays(&panechat::adapters::tmux::RealTmux)?;
+                .tmux_strays(&panechat::adapters::exec::RealExec)?;
             ctx.note(&format!("republished {n} pane(s)"));
         }
     }

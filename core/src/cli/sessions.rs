@@ -39,7 +39,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     };
     let mut records = Vec::new();
     let mut pruned = 0;
-    let probe = prune::Cached::new(&prune::RealProbe);
+    let probe = prune::Cached::new(&panechat::adapters::exec::RealExec);
     for rec in mapping::all(&ctx.paths)? {
         if runs_of(&rec.pane.session).is_empty() {
             if let Liveness::Gone(why) = prune::check_with(&rec, args.prune, &probe) {
@@ -59,7 +59,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         let _ = ctx.session();
         let strays = ctx
             .publisher()
-            .tmux_strays(&panechat::adapters::tmux::RealTmux)?;
+            .tmux_strays(&panechat::adapters::exec::RealExec)?;
         if strays > 0 {
             ctx.note(&format!(
                 "cleared {strays} tmux pane(s) that showed a conversation they do not have"

@@ -1,6 +1,44 @@
-//! WezTerm: user vars set with OSC 1337 `SetUserVar` (base64 values).
+//! WezTerm: user vars set with OSC 1337 `SetUserVar` (base64 values), pane capture and
+//! liveness through `wezterm cli`.
+
+pub mod capture;
+pub mod identity;
+pub mod liveness;
 
 use base64::Engine;
+
+use crate::adapters::exec::{self, Exec};
+use crate::env::Env;
+use crate::error::Result;
+
+/// The program.
+pub const PROGRAM: &str = "wezterm";
+
+/// `wezterm ARGS…` as an argv, the program found on `PATH`.
+fn path_argv(args: &[String]) -> Vec<String> {
+    let mut v = vec![PROGRAM.to_string()];
+    v.extend(args.iter().cloned());
+    v
+}
+
+/// `wezterm ARGS…` as an argv, the program next to the WezTerm that started this process
+/// (`$WEZTERM_EXECUTABLE_DIR`, which WezTerm sets for what it runs), else from `PATH`.
+pub fn argv(env: &Env, args: &[&str]) -> Vec<String> {
+    let program = env
+        .get_os("WEZTERM_EXECUTABLE_DIR")
+        .map(|d| std::path::Path::new(d).join(PROGRAM))
+        .filter(|p| p.is_file())
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|| PROGRAM.into());
+    let mut v = vec![program];
+    v.extend(args.iter().map(|a| a.to_string()));
+    v
+}
+
+/// Runs `wezterm ARGS…` (to `what`, for the error) and returns what it printed.
+pub fn run(exec: &dyn Exec, args: Vec<String>, what: &str) -> Result<String> {
+    exec::checked(exec, &path_argv(&args), what)
+}
 
 /// The escape sequence that sets user var `name` to `value`; wrapped in tmux's DCS passthrough
 /// (inner ESC doubled) when WezTerm runs tmux (`allow-passthrough on` is needed there).

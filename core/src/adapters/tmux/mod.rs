@@ -6,88 +6,53 @@
 //! (tmux-resurrect's `select-pane -T`, a user's `#{pane_title}` in a status line). An argument
 //! ending in `;` (which tmux would take as a command separator) is escaped as `\;`.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+pub mod actions;
+pub mod capture;
+pub mod identity;
+pub mod keys;
+pub mod liveness;
 
+use crate::adapters::exec::{self, Exec};
+use crate::error::Result;
 use crate::state::PaneState;
 use crate::title::pane_text;
 
-/// Runs tmux commands; tests substitute a recorder.
-pub trait Tmux {
-    /// Runs `tmux ARGS…` and returns its exit status (`None` if it could not run).
-    fn run(&self, args: &[String]) -> Option<i32>;
-    /// Starts `tmux ARGS…` without waiting for it (but after the previous one this process
-    /// started this way has ended, see [`RealTmux`]).
-    fn spawn(&self, args: &[String]);
-    /// Runs `tmux ARGS…` and returns what it printed (`None` if it failed or could not run).
-    fn output(&self, args: &[String]) -> Option<String>;
+/// The program.
+pub const PROGRAM: &str = "tmux";
+
+/// `tmux ARGS…` as an argv.
+pub fn argv<S: AsRef<str>>(args: &[S]) -> Vec<String> {
+    let mut v = vec![PROGRAM.to_string()];
+    v.extend(args.iter().map(|a| a.as_ref().to_string()));
+    v
 }
 
-/// The real tmux binary, talking to the server named by `$TMUX`.
-///
-/// The commands it starts without waiting (pane states being published) reach tmux in the
-/// order they were made: each waits (at most [`SPAWN_ORDER_WAIT`]) for the previous one to end
-/// before it starts, so a later state ("streaming") is never overwritten by an earlier one
-/// ("waiting") whose `tmux` happened to run second. The last one is not waited for.
-#[derive(Debug, Default)]
-pub struct RealTmux;
+/// Runs `tmux ARGS…` (to `what`, for the error) and returns what it printed.
+pub fn run(exec: &dyn Exec, args: Vec<String>, what: &str) -> Result<String> {
+    exec::checked(exec, &argv(&args), what)
+}
 
-/// The `tmux` this process last started without waiting.
-static LAST_SPAWNED: std::sync::Mutex<Option<std::process::Child>> = std::sync::Mutex::new(None);
+/// Runs `tmux ARGS…` and returns its exit status (`None` if it could not run).
+pub fn status(exec: &dyn Exec, args: &[String]) -> Option<i32> {
+    exec.run(&argv(args), &[]).ok().and_then(|o| o.status)
+}
 
-/// How long [`RealTmux::spawn`] waits for the previous one to reach tmux.
-const SPAWN_ORDER_WAIT: Duration = Duration::from_secs(1);
+/// Runs `tmux ARGS…` and returns what it printed (`None` if it failed or could not run).
+pub fn output(exec: &dyn Exec, args: &[String]) -> Option<String> {
+    let o = exec.run(&argv(args), &[]).ok()?;
+    o.success().then(|| o.text())
+}
 
-impl Tmux for RealTmux {
-    fn run(&self, args: &[String]) -> Option<i32> {
-        Command::new("tmux")
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .ok()
-            .and_then(|s| s.code())
+/// Starts `tmux [-S SOCKET] ARGS…` without waiting for it (but after the previous one, see
+/// [`exec::RealExec`]).
+pub fn spawn(exec: &dyn Exec, socket: Option<&str>, args: &[String]) {
+    let mut all: Vec<String> = Vec::with_capacity(args.len() + 2);
+    if let Some(s) = socket {
+        all.push("-S".into());
+        all.push(s.into());
     }
-
-    fn spawn(&self, args: &[String]) {
-        let mut last = LAST_SPAWNED.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(mut prev) = last.take() {
-            let deadline = Instant::now() + SPAWN_ORDER_WAIT;
-            loop {
-                match prev.try_wait() {
-                    Ok(None) if Instant::now() < deadline => {
-                        std::thread::sleep(Duration::from_millis(1));
-                    }
-                    Ok(None) => {
-                        // A tmux that does not answer: reap it in the background.
-                        std::thread::spawn(move || prev.wait());
-                        break;
-                    }
-                    _ => break,
-                }
-            }
-        }
-        *last = Command::new("tmux")
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok();
-    }
-
-    fn output(&self, args: &[String]) -> Option<String> {
-        let o = Command::new("tmux")
-            .args(args)
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output()
-            .ok()?;
-        o.status
-            .success()
-            .then(|| String::from_utf8_lossy(&o.stdout).into_owned())
-    }
+    all.extend(args.iter().cloned());
+    exec.spawn(&argv(&all));
 }
 
 /// A tmux version as `MAJOR * 100 + MINOR`, parsed from `tmux -V` or `#{version}`: `3.3a` is
@@ -295,21 +260,24 @@ pub fn shell_quote(s: &str) -> String {
 /// shell-quoted; `-e` values are not expanded either. A popup has no `TMUX_PANE` of its own:
 /// the waiting pane's is passed, so the prompt knows its multiplexer and pane.
 pub fn popup(
-    tmux: &dyn Tmux,
+    exec: &dyn Exec,
     pane: Option<&str>,
     argv: &[String],
     env_pass: &[(String, String)],
 ) -> Option<i32> {
     let pane = pane.filter(|p| !p.is_empty())?;
-    let out = tmux.output(&clients_args(pane))?;
+    let out = output(exec, &clients_args(pane))?;
     let (version, client) = choose_client(&out);
     let client = client?;
     if !shows_pane_window(&out, &client) {
         // The client is on another window of the pane's session (the holder's, say): take it to
         // the asking pane, so the popup opens over the pane it is about.
-        tmux.run(&["switch-client", "-c", &client, "-t", pane].map(String::from))?;
+        status(
+            exec,
+            &["switch-client", "-c", &client, "-t", pane].map(String::from),
+        )?;
     }
-    let code = tmux.run(&popup_args(pane, &client, version, argv, env_pass))?;
+    let code = status(exec, &popup_args(pane, &client, version, argv, env_pass))?;
     // display-popup itself fails with 1 when it cannot open; the prompt never exits 1.
     (code != 1).then_some(code)
 }
@@ -502,6 +470,43 @@ mod tests {
         assert_eq!(choose_client(&out), (303, None));
         assert_eq!(choose_client(head), (303, None));
         assert_eq!(choose_client(""), (0, None));
+    }
+
+    #[test]
+    fn the_popup_takes_the_client_to_the_pane_then_asks_over_it() {
+        use crate::adapters::exec::{Output, Recorder};
+        // The one client of the pane's session looks at another window.
+        let clients = "3.3a\t@2\t$1\n/dev/pts/2\t@1\t$1\t100\t00\n";
+        let r = Recorder::answering(vec![
+            Output::printed(clients),
+            Output::printed(""),
+            Output::failed(11, ""),
+        ]);
+        let argv = vec!["panechat".to_string(), "lock-prompt".to_string()];
+        assert_eq!(popup(&r, Some("%3"), &argv, &[]), Some(11));
+        let calls = r.calls.borrow();
+        assert_eq!(calls[0][..3], ["tmux", "display-message", "-p"]);
+        assert_eq!(
+            calls[1],
+            ["tmux", "switch-client", "-c", "/dev/pts/2", "-t", "%3"]
+        );
+        assert_eq!(calls[2][..2], ["tmux", "display-popup"]);
+        assert_eq!(calls[2].last().unwrap(), "'panechat' 'lock-prompt'");
+        // display-popup failing to open (status 1), or no client: asked in the pane instead.
+        let r = Recorder::answering(vec![
+            Output::printed("3.3a\t@2\t$1\n/dev/pts/2\t@2\t$1\t100\t00\n"),
+            Output::failed(1, ""),
+        ]);
+        assert_eq!(popup(&r, Some("%3"), &argv, &[]), None);
+        assert_eq!(
+            r.calls.borrow().len(),
+            2,
+            "no switch when it shows the window"
+        );
+        let r = Recorder::new(&["3.3a\t@2\t$1\n"]);
+        assert_eq!(popup(&r, Some("%3"), &argv, &[]), None);
+        assert_eq!(r.calls.borrow().len(), 1);
+        assert_eq!(popup(&Recorder::default(), None, &argv, &[]), None);
     }
 
     #[test]

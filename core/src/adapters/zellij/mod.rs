@@ -27,16 +27,101 @@
 //!   can be given the same client number and is then dropped with it. A `zellij run` dropped
 //!   that way ends with status 0 while its pane stays on screen, so the lock question's answer
 //!   also goes through a question channel (`lock-prompt --token`), read while the pane that
-//!   runs it is listed ([`pane_runs`]). A `zellij pipe` dropped that way also ends with status
+//!   runs it is listed ([`panes_running`]). A `zellij pipe` dropped that way also ends with status
 //!   0, having sent nothing: the plugin prints [`ACK`] for every state message it takes, and a
 //!   message without it is sent again ([`again`]).
+
+pub mod capture;
+pub mod identity;
+pub mod liveness;
 
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::adapters::exec::{cannot_run, failed, Exec, Output, RealExec};
+use crate::env::Env;
+use crate::error::{Error, Result};
+
+/// The program.
+pub const PROGRAM: &str = "zellij";
+
+/// `zellij ARGS…` as an argv.
+pub fn argv<S: AsRef<str>>(args: &[S]) -> Vec<String> {
+    let mut v = vec![PROGRAM.to_string()];
+    v.extend(args.iter().map(|a| a.as_ref().to_string()));
+    v
+}
+
+/// How many times one `zellij` command is run at most when Zellij turns it away or cuts it off
+/// (see [`retrying`]).
+pub const ATTEMPTS: u32 = 3;
+
+/// What one attempt of a `zellij` command came to (see [`retrying`]).
+pub enum Attempt<T> {
+    /// Done: this is the outcome.
+    Done(T),
+    /// Turned away or cut off: run it again, or take this outcome if it was the last attempt.
+    Again(T),
+}
+
+/// The pause after attempt `attempt` (1 for the first) before the next one.
+pub fn pause(attempt: u32) {
+    std::thread::sleep(Duration::from_millis(25 * u64::from(attempt)));
+}
+
+/// The one retry policy for `zellij` commands. Zellij 0.45.1 reuses a client's number as soon as
+/// it is free and may still act on the previous holder's disconnection afterwards, so a command
+/// that starts while others end is now and then turned away ("There is no active session!",
+/// see [`turned_away`]) although the session is there, or dropped after it was accepted (it then
+/// ends with status 0 having done nothing). `attempt` (given its number, 1 first) is run until
+/// it is [`Attempt::Done`], at most [`ATTEMPTS`] times, with a short [`pause`] in between; the
+/// last outcome is returned.
+pub fn retrying<T>(mut attempt: impl FnMut(u32) -> Attempt<T>) -> T {
+    let mut n = 1;
+    loop {
+        match attempt(n) {
+            Attempt::Done(t) => return t,
+            Attempt::Again(t) if n >= ATTEMPTS => return t,
+            Attempt::Again(_) => {
+                pause(n);
+                n += 1;
+            }
+        }
+    }
+}
+
+/// Runs `zellij ARGS…`, a command that only reads (`action list-panes`, `action list-clients`,
+/// `action dump-screen`), for at most `deadline` each time, and returns what it printed (`what`
+/// names it in errors). Such a command always prints something: one that printed nothing was
+/// cut off and is run again, as is one turned away ([`retrying`]).
+pub fn read(exec: &dyn Exec, args: &[String], what: &str, deadline: Duration) -> Result<String> {
+    let argv = argv(args);
+    retrying(|_| match exec.run_within(&argv, deadline) {
+        Err(e) => Attempt::Done(Err(cannot_run(&argv, what, &e))),
+        Ok(None) => Attempt::Done(Err(Error::Other(format!(
+            "`{}` did not answer within {} s",
+            argv.join(" "),
+            deadline.as_secs()
+        )))),
+        Ok(Some(out)) if out.success() && !out.stdout.is_empty() => Attempt::Done(Ok(out.text())),
+        Ok(Some(out)) if out.success() => Attempt::Again(Ok(String::new())),
+        Ok(Some(out)) if turned(&out) => Attempt::Again(Err(failed(&argv, &out))),
+        Ok(Some(out)) => Attempt::Done(Err(failed(&argv, &out))),
+    })
+}
+
+/// Whether a `zellij` command that ended as `out` was turned away.
+fn turned(out: &Output) -> bool {
+    out.status == Some(1) && turned_away(&String::from_utf8_lossy(&out.stderr))
+}
+
+/// How long a listing may take.
+const LIST_DEADLINE: Duration = Duration::from_secs(2);
 
 /// Name of the pipe message that carries a pane's state.
 pub const PIPE_NAME: &str = "panechat::state";
@@ -110,30 +195,23 @@ fn stdin_terminal() -> Option<(OwnedFd, OwnedFd)> {
 
 /// Delivers one `panechat::state` message with `payload` (the pane-state JSON of
 /// `docs/integration.md`) to the plugins of Zellij session `session` (when `None`: the session
-/// named in the payload's key, else the one of `ZELLIJ_SESSION_NAME`). Never blocks: the
-/// message goes out from a detached `zellij pipe` process that ends within
+/// named in the payload's key, else the one of `ZELLIJ_SESSION_NAME` in `env`). Never blocks:
+/// the message goes out from a detached `zellij pipe` process that ends within
 /// [`PIPE_DEADLINE_SECS`] even when a plugin never takes it. Does nothing when the session
 /// cannot be told or when `zellij` is not installed.
-pub fn publish_payload(session: Option<&str>, payload: &str) {
+pub fn publish_payload(env: &Env, session: Option<&str>, payload: &str) {
+    let from_env = env.get("ZELLIJ_SESSION_NAME");
     let session = match session.filter(|s| !s.is_empty()) {
         Some(s) => Some(s.to_string()),
-        None => {
-            let from_env = std::env::var("ZELLIJ_SESSION_NAME")
-                .ok()
-                .filter(|s| !s.is_empty());
-            match (session_of(payload), from_env) {
-                (Some(s), _) => Some(s),
-                (None, Some(_)) => None,
-                (None, None) => return,
-            }
-        }
+        None => match (session_of(payload), from_env) {
+            (Some(s), _) => Some(s),
+            (None, Some(_)) => None,
+            (None, None) => return,
+        },
     };
     let args = publish_args(payload, session.as_deref());
-    let unheard = Unheard::of(
-        session
-            .as_deref()
-            .or(std::env::var("ZELLIJ_SESSION_NAME").ok().as_deref()),
-    );
+    let unheard = Unheard::of(env, session.as_deref().or(from_env));
+    HANDED_OVER.store(true, Ordering::Relaxed);
     let Some(first) = spawn_pipe(&args) else {
         return;
     };
@@ -145,8 +223,11 @@ pub fn publish_payload(session: Option<&str>, payload: &str) {
     let reaper = std::thread::Builder::new()
         .name("zellij-pipe".into())
         .spawn(move || {
-            let mut child = first;
-            for attempt in 1..=PIPE_ATTEMPTS {
+            let mut first = Some(first);
+            retrying(|attempt| {
+                let Some(mut child) = first.take().or_else(|| spawn_pipe(&args)) else {
+                    return Attempt::Done(());
+                };
                 let mut out = String::new();
                 if let Some(mut so) = child.stdout.take() {
                     let _ = so.read_to_string(&mut out);
@@ -156,20 +237,17 @@ pub fn publish_payload(session: Option<&str>, payload: &str) {
                 if let Some(u) = &unheard {
                     match (heard, code) {
                         (true, _) => u.forget(),
-                        (false, Some(0)) if attempt == PIPE_ATTEMPTS => u.note(),
+                        (false, Some(0)) if attempt == ATTEMPTS => u.note(),
                         _ => {}
                     }
                 }
                 let known_unheard = unheard.as_ref().is_some_and(Unheard::recent);
-                if !again(code, heard, known_unheard) || attempt == PIPE_ATTEMPTS {
-                    break;
+                if again(code, heard, known_unheard) {
+                    Attempt::Again(())
+                } else {
+                    Attempt::Done(())
                 }
-                std::thread::sleep(Duration::from_millis(25 * u64::from(attempt)));
-                match spawn_pipe(&args) {
-                    Some(c) => child = c,
-                    None => break,
-                }
-            }
+            });
             let (n, cv) = &IN_FLIGHT;
             if let Ok(mut n) = n.lock() {
                 *n = n.saturating_sub(1);
@@ -182,9 +260,6 @@ pub fn publish_payload(session: Option<&str>, payload: &str) {
         }
     }
 }
-
-/// How many times one message is sent at most (see [`publish_payload`]).
-const PIPE_ATTEMPTS: u32 = 3;
 
 /// What the plugin prints for each `panechat::state` message it takes.
 pub const ACK: &str = "ok";
@@ -258,9 +333,8 @@ impl Unheard {
     const FOR: Duration = Duration::from_secs(600);
 
     /// The mark of session `name` (`None` when panechat's directories cannot be told).
-    fn of(name: Option<&str>) -> Option<Unheard> {
-        let env = crate::env::Env::capture();
-        let paths = crate::paths::Paths::resolve(&env).ok()?;
+    fn of(env: &Env, name: Option<&str>) -> Option<Unheard> {
+        let paths = crate::paths::Paths::resolve(env).ok()?;
         let name = name.unwrap_or("").to_string();
         let mut file = String::from(UNHEARD_PREFIX);
         for b in name.bytes() {
@@ -297,6 +371,15 @@ impl Unheard {
 /// Publications of this process whose `zellij pipe` has not ended yet.
 static IN_FLIGHT: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
 
+/// Whether this process handed anything to Zellij (see [`handed_over`]).
+static HANDED_OVER: AtomicBool = AtomicBool::new(false);
+
+/// Whether this process handed a message to Zellij, which may still be on its way: only then
+/// is there anything for [`settle`] to wait for.
+pub fn handed_over() -> bool {
+    HANDED_OVER.load(Ordering::Relaxed)
+}
+
 /// Waits, at most `max`, until every message this process published has been taken by the
 /// plugins or given up on, so that a command that ends right after publishing does not cut
 /// short a second attempt. Returns at once when nothing is on its way.
@@ -311,7 +394,7 @@ pub fn settle(max: Duration) {
 /// Starts one detached `zellij ARGS` that sends a message: its own session, an alarm that ends
 /// it after [`PIPE_DEADLINE_SECS`], a terminal on stdin (see the module docs).
 fn spawn_pipe(args: &[String]) -> Option<Child> {
-    let mut cmd = Command::new("zellij");
+    let mut cmd = Command::new(PROGRAM);
     cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::null());
     // The child also keeps the master side open, so that the terminal stays usable when this
     // process exits first. Without a pseudo-terminal the message still goes out, from /dev/null.
@@ -336,65 +419,28 @@ fn spawn_pipe(args: &[String]) -> Option<Child> {
     cmd.spawn().ok()
 }
 
-/// Runs `zellij ARGS` for at most `deadline`; its exit status and stdout.
-fn run_bounded(args: &[&str], deadline: Duration) -> Option<(i32, String)> {
-    let mut child: Child = Command::new("zellij")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    // (read while it runs: a listing can be longer than a pipe holds)
-    let reader = child.stdout.take().map(|mut so| {
-        std::thread::spawn(move || {
-            let mut out = String::new();
-            let _ = so.read_to_string(&mut out);
-            out
-        })
-    });
-    let start = Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => {
-                let out = reader.and_then(|r| r.join().ok()).unwrap_or_default();
-                return Some((status.code().unwrap_or(-1), out));
-            }
-            Ok(None) if start.elapsed() < deadline => {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
-        }
-    }
-}
-
-/// What `zellij ARGS…` printed, for a command that only reads (`action list-panes`,
-/// `action list-clients`); `None` when Zellij did not answer. Such a command always prints
-/// something, and one that Zellij 0.45.1 cut off (it ends every connection twice and may drop a
-/// new one that got the same client number in between) ends with status 0 and prints nothing,
-/// so it is run again, as is one turned away.
-fn read(args: &[&str]) -> Option<String> {
-    for attempt in 1..=PIPE_ATTEMPTS {
-        match run_bounded(args, Duration::from_secs(2))? {
-            (0, out) if !out.is_empty() => return Some(out),
-            _ if attempt < PIPE_ATTEMPTS => {
-                std::thread::sleep(Duration::from_millis(25 * u64::from(attempt)));
-            }
-            _ => {}
-        }
-    }
-    None
+/// What `zellij ARGS…` (a command that only reads) printed; `None` when Zellij did not answer
+/// (see [`read`]).
+fn listing(exec: &dyn Exec, args: &[&str]) -> Option<String> {
+    read(
+        exec,
+        &crate::adapters::exec::argv(args),
+        "list",
+        LIST_DEADLINE,
+    )
+    .ok()
 }
 
 /// How many panes of the session run a command that contains `marker` (`zellij action
 /// list-panes --json`); `None` when Zellij did not answer.
 pub fn panes_running(marker: &str) -> Option<usize> {
+    panes_running_with(&RealExec, marker)
+}
+
+/// [`panes_running`], asking through `exec`.
+pub fn panes_running_with(exec: &dyn Exec, marker: &str) -> Option<usize> {
     let panes: Vec<serde_json::Value> =
-        serde_json::from_str(&read(&["action", "list-panes", "--json"])?).ok()?;
+        serde_json::from_str(&listing(exec, &["action", "list-panes", "--json"])?).ok()?;
     Some(
         panes
             .iter()
@@ -427,14 +473,14 @@ pub fn spawn_popup(
     name: &str,
     pane: Option<&str>,
 ) -> Option<Child> {
-    let clients = read(&["action", "list-clients"])?;
+    let clients = listing(&RealExec, &["action", "list-clients"])?;
     if !has_client(&clients) {
         return None;
     }
     // (`--near-current-pane` would open it unfocused, behind hidden floating panes)
     let tab = pane.and_then(|pane| {
         let panes: Vec<serde_json::Value> =
-            serde_json::from_str(&read(&["action", "list-panes", "--json"])?).ok()?;
+            serde_json::from_str(&listing(&RealExec, &["action", "list-panes", "--json"])?).ok()?;
         panes
             .iter()
             .find(|p| {
@@ -460,7 +506,7 @@ pub fn spawn_popup(
     );
     args.extend(env_pass.iter().map(|(k, v)| format!("{k}={v}")));
     args.extend(argv.iter().cloned());
-    Command::new("zellij")
+    Command::new(PROGRAM)
         .args(&args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -472,7 +518,12 @@ pub fn spawn_popup(
 /// Closes the panes of the session whose command contains `marker` (`zellij action
 /// close-pane`); whether Zellij listed the panes.
 pub fn close_panes_running(marker: &str) -> bool {
-    let Some(out) = read(&["action", "list-panes", "--json"]) else {
+    close_panes_running_with(&RealExec, marker)
+}
+
+/// [`close_panes_running`], through `exec`.
+pub fn close_panes_running_with(exec: &dyn Exec, marker: &str) -> bool {
+    let Some(out) = listing(exec, &["action", "list-panes", "--json"]) else {
         return false;
     };
     let panes: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap_or_default();
@@ -482,9 +533,9 @@ pub fn close_panes_running(marker: &str) -> bool {
             .any(|k| p[k].as_str().is_some_and(|c| c.contains(marker)));
         if let (true, Some(id), false) = (runs, p["id"].as_u64(), p["is_plugin"] == true) {
             let pane = format!("terminal_{id}");
-            let _ = run_bounded(
-                &["action", "close-pane", "--pane-id", &pane],
-                Duration::from_secs(2),
+            let _ = exec.run_within(
+                &argv(&["action", "close-pane", "--pane-id", &pane]),
+                LIST_DEADLINE,
             );
         }
     }
@@ -501,6 +552,7 @@ pub fn turned_away(stderr: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     #[test]
     fn unanswered_sessions_are_listed_newest_first_by_name() {
@@ -602,6 +654,38 @@ mod tests {
         let t = Instant::now();
         settle(Duration::from_secs(5));
         assert!(t.elapsed() < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn the_question_s_panes_are_counted_and_closed_by_their_marker() {
+        use crate::adapters::exec::{Output, Recorder};
+        let panes = r#"[
+            {"id": 2, "is_plugin": false, "pane_command": "panechat lock-prompt --token T1"},
+            {"id": 2, "is_plugin": true, "pane_command": "panechat lock-prompt --token T1"},
+            {"id": 5, "is_plugin": false, "terminal_command": "bash"}
+        ]"#;
+        let r = Recorder::new(&[panes]);
+        assert_eq!(panes_running_with(&r, "T1"), Some(2));
+        // A listing cut off (nothing printed) or turned away is asked again.
+        let r = Recorder::answering(vec![
+            Output::printed(""),
+            Output::failed(1, "There is no active session!\n"),
+            Output::printed(panes),
+        ]);
+        assert!(close_panes_running_with(&r, "T1"));
+        assert_eq!(
+            r.lines(),
+            [
+                "zellij action list-panes --json",
+                "zellij action list-panes --json",
+                "zellij action list-panes --json",
+                "zellij action close-pane --pane-id terminal_2",
+            ]
+        );
+        // Another failure is not.
+        let r = Recorder::answering(vec![Output::failed(2, "bad")]);
+        assert!(!close_panes_running_with(&r, "T1"));
+        assert_eq!(r.calls.borrow().len(), 1);
     }
 
     #[test]

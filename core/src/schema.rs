@@ -101,7 +101,7 @@ impl From<&Run> for RunItem {
         RunItem {
             pid: r.pid,
             conversation: r.conversation.clone(),
-            state: Activity::of_run(r.state),
+            state: Activity::from(r.state),
             command: r.command,
             since: r.since.clone(),
             state_since: r.state_since.clone(),

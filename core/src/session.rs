@@ -18,6 +18,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use panechat_vocab::key::{fnv1a, hex64, safe_part, short_hash, zellij_session_part};
+
 use crate::env::Env;
 use crate::error::{Error, Result};
 
@@ -353,36 +355,6 @@ fn wezterm_instance(socket: Option<&str>) -> Option<Instance> {
     Some(Instance::Socket { dev, ino })
 }
 
-/// 64-bit FNV-1a: a stable hash for keys and file names (not for security).
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x100000001b3);
-    }
-    h
-}
-
-fn hex64(h: u64) -> String {
-    format!("{h:016x}")
-}
-
-fn short_hash(s: &str) -> String {
-    hex64(fnv1a(s.as_bytes()))[..12].to_string()
-}
-
-fn safe_part(s: &str, max: usize) -> String {
-    if !s.is_empty()
-        && s.len() <= max
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-    {
-        s.to_string()
-    } else {
-        format!("h{}", short_hash(s))
-    }
-}
-
 fn numeric(s: &str) -> Option<&str> {
     (!s.is_empty() && s.len() <= 12 && s.bytes().all(|b| b.is_ascii_digit())).then_some(s)
 }
@@ -455,7 +427,7 @@ fn tmux_session(tmux: &str, n: &str, instance: Option<Instance>) -> Session {
 /// Pane `n` of Zellij session `name`: `zellij:<name>:<n>`, or `zellij:<name>~<instance>:<n>`
 /// when the session's server is known (a session of the same name started later is another).
 fn zellij_session(name: &str, n: &str, instance: Option<Instance>) -> Session {
-    let part = safe_part(name, 64);
+    let part = zellij_session_part(name);
     let key = match instance.as_ref().and_then(Instance::tag) {
         Some(tag) => format!("zellij:{part}~{tag}:{n}"),
         None => format!("zellij:{part}:{n}"),

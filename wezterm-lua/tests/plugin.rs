@@ -433,37 +433,43 @@ fn loads_from_a_file_url_and_with_dofile() {
         .plugin_require(&format!("file://{}", root.display()))
         .unwrap();
     assert!(m.get::<mlua::Function>("apply_to_config").is_ok());
-    // dofile of the plugin itself, and of the root loader.
-    for file in ["wezterm-lua/plugin/init.lua", "plugin/init.lua"] {
-        let h = Harness::new(no_children()).unwrap();
-        let m = h.dofile(&root.join(file)).unwrap();
-        assert!(m.get::<mlua::Function>("apply_to_config").is_ok(), "{file}");
-    }
+    // dofile of the plugin itself.
+    let h = Harness::new(no_children()).unwrap();
+    let m = h.dofile(&root.join("wezterm-lua/plugin/init.lua")).unwrap();
+    assert!(m.get::<mlua::Function>("apply_to_config").is_ok());
 }
 
 #[test]
-fn the_loader_finds_the_plugin_through_the_plugin_list() {
+fn the_loader_finds_the_plugin_from_the_path_require_gives_it_and_never_guesses() {
+    let loader_path = repo_root().join("plugin/init.lua");
+    let loader = std::fs::read_to_string(&loader_path).unwrap();
+    // The path Lua's require hands the chunk (WezTerm's plugin.require loads it that way).
     let h = Harness::new(no_children()).unwrap();
-    let loader = std::fs::read_to_string(repo_root().join("plugin/init.lua")).unwrap();
-    // Installed once (so the list has it), then loaded from a chunk that knows no path.
-    h.plugin_require("https://github.com/someone/other-plugin")
-        .unwrap();
-    h.plugin_require(URL).unwrap();
-    let m: mlua::Table = h.lua.load(&loader).set_name("=loader").call(()).unwrap();
-    assert!(m.get::<mlua::Function>("apply_to_config").is_ok());
-    // With nothing to find: an error that says what to do.
-    let h = Harness::new(no_children()).unwrap();
-    let err = h
+    let m: mlua::Table = h
         .lua
         .load(&loader)
         .set_name("=loader")
-        .call::<mlua::Table>(())
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("dofile(\"/path/to/panechat/wezterm-lua/plugin/init.lua\")"),
-        "{err}"
-    );
+        .call(("panechat", loader_path.to_string_lossy().into_owned()))
+        .unwrap();
+    assert!(m.get::<mlua::Function>("apply_to_config").is_ok());
+    // Without it (dofile, a chunk of its own), no checkout of the plugin list and no chunk
+    // name is taken for it, even with this repository installed: an error that says what to do.
+    let h = Harness::new(no_children()).unwrap();
+    h.plugin_require(URL).unwrap();
+    for err in [
+        h.lua
+            .load(&loader)
+            .set_name("=loader")
+            .call::<mlua::Table>(())
+            .unwrap_err()
+            .to_string(),
+        h.dofile(&loader_path).unwrap_err().to_string(),
+    ] {
+        assert!(
+            err.contains("dofile(\"/path/to/panechat/wezterm-lua/plugin/init.lua\")"),
+            "{err}"
+        );
+    }
 }
 
 /// The tab bar's titles (visible text), as WezTerm draws them with the effective config.

@@ -300,52 +300,19 @@ local function update_status(window, pane)
 end
 
 -- Sets a pane's user vars at once (the core republishes them too), so the bar follows a
--- picker action without waiting for the pane's next command.
-local b64chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
-local function base64(s)
-  return ((s:gsub('.', function(x)
-    local r, b = '', x:byte()
-    for i = 8, 1, -1 do
-      r = r .. (b % 2 ^ i - b % 2 ^ (i - 1) > 0 and '1' or '0')
-    end
-    return r
-  end) .. '0000'):gsub('%d%d%d?%d?%d?%d?', function(x)
-    if #x < 6 then
-      return ''
-    end
-    local c = 0
-    for i = 1, 6 do
-      c = c + (x:sub(i, i) == '1' and 2 ^ (6 - i) or 0)
-    end
-    return b64chars:sub(c + 1, c + 1)
-  end) .. ({ '', '==', '=' })[#s % 3 + 1])
-end
-M.base64 = base64
-
-local function set_vars(pane, vars)
-  local out = {}
-  for _, name in ipairs { 'panechat_id', 'panechat_title', 'panechat_state', 'panechat_held' } do
-    if vars[name] ~= nil then
-      out[#out + 1] = '\27]1337;SetUserVar=' .. name .. '=' .. base64(clean(vars[name])) .. '\7'
-    end
+-- picker action without waiting for the pane's next command. panechat prints the escape
+-- sequences (`status --format wezterm`: the vars' names and base64 values are its own); only
+-- `SetUserVar` sequences are injected.
+local function show_state(window, pane, session)
+  local ok, out, err = run { 'status', '--session', session, '--format', 'wezterm' }
+  if not ok then
+    return fail(window, 'panechat status failed: ' .. first_line(err))
   end
-  pcall(function()
-    pane:inject_output(table.concat(out))
-  end)
-end
-
-local function state_vars(st)
-  if type(st) ~= 'table' then
-    return nil
+  if out:gsub('\27%]1337;SetUserVar=[%w_]+=[%w+/=]*\7', '') == '' then
+    pcall(function()
+      pane:inject_output(out)
+    end)
   end
-  local id = type(st.conversation) == 'string' and st.conversation or ''
-  local title = type(st.title) == 'string' and st.title or ''
-  local activity = type(st.activity) == 'string' and st.activity or 'idle'
-  local held = ''
-  if type(st.held_by) == 'table' then
-    held = clean(tostring(st.held_by.multiplexer or '') .. ' pane ' .. tostring(st.held_by.pane or ''))
-  end
-  return { panechat_id = id, panechat_title = title, panechat_state = activity, panechat_held = held }
 end
 
 -- The ask key -------------------------------------------------------------------------------
@@ -692,20 +659,17 @@ local function picked(window, pane, id)
   local verb, arg = id:match('^(%a+):?(.*)$')
   emit('panechat.picked', window, pane, verb, arg)
   if verb == 'new' then
-    local ok, out, err = run { 'new', '--session', session, '--json' }
+    local ok, _, err = run { 'new', '--session', session }
     if not ok then
       return fail(window, 'panechat new failed: ' .. first_line(err))
     end
-    set_vars(pane, state_vars(parse_json(out)) or { panechat_id = '', panechat_title = '' })
+    show_state(window, pane, session)
   elseif verb == 'use' and arg:match('^[0-9a-z]+$') then
-    local ok, out, err = run { 'use', arg, '--session', session, '--json' }
+    local ok, _, err = run { 'use', arg, '--session', session }
     if not ok then
       return fail(window, 'panechat use failed: ' .. first_line(err))
     end
-    local v = state_vars(parse_json(out))
-    if v then
-      set_vars(pane, v)
-    end
+    show_state(window, pane, session)
   elseif verb == 'jump' and arg:match('^%d+$') then
     local ok, target = pcall(wezterm.mux.get_pane, tonumber(arg))
     if not ok or not target then

@@ -11,6 +11,61 @@ fn canned(f: impl Fn(&[String]) -> (bool, String, String) + Send + Sync + 'stati
     Runner::Canned(Arc::new(f))
 }
 
+/// A runner that answers `use` and `new` as panechat does for a WezTerm pane, and
+/// `status --format wezterm` with the user vars of what the last of them gave the pane (a
+/// conversation titled `title`, or none); anything else goes to `rest`.
+fn picker_with(
+    title: &'static str,
+    rest: impl Fn(&[String]) -> (bool, String, String) + Send + Sync + 'static,
+) -> Runner {
+    let shown = Arc::new(std::sync::Mutex::new(String::new()));
+    canned(move |argv| match argv[1].as_str() {
+        "use" => {
+            *shown.lock().unwrap() = argv[2].clone();
+            (true, String::new(), String::new())
+        }
+        "new" => {
+            shown.lock().unwrap().clear();
+            (true, String::new(), String::new())
+        }
+        "status" => {
+            assert_eq!(argv[2..], ["--session", "pane:3", "--format", "wezterm"]);
+            let id = shown.lock().unwrap().clone();
+            let title = if id.is_empty() { "" } else { title };
+            let var = |name: &str, value: &str| {
+                use base64::Engine;
+                let b64 = base64::engine::general_purpose::STANDARD.encode(value);
+                format!("\x1b]1337;SetUserVar={name}={b64}\x07")
+            };
+            let vars = [
+                var("panechat_id", &id),
+                var("panechat_title", title),
+                var("panechat_state", "idle"),
+                var("panechat_held", ""),
+            ];
+            (true, vars.concat(), String::new())
+        }
+        _ => rest(argv),
+    })
+}
+
+/// The last two commands the plugin ran (without the binary): a picker action, then the
+/// `status` whose user vars it injects.
+fn last_two(h: &Harness) -> Vec<Vec<String>> {
+    let runs = h.runs.lock().unwrap();
+    runs[runs.len() - 2..]
+        .iter()
+        .map(|r| r[1..].to_vec())
+        .collect()
+}
+
+/// `status --format wezterm` of pane 3.
+fn status_of_pane_3() -> Vec<String> {
+    ["status", "--session", "pane:3", "--format", "wezterm"]
+        .map(String::from)
+        .to_vec()
+}
+
 fn no_children() -> Runner {
     canned(|argv| panic!("unexpected child process {argv:?}"))
 }
@@ -272,17 +327,9 @@ const LS: &str = r#"[
  {"schema":1,"id":"01m7yd5aqv0000000000","title":"evil\u001b]0;x\u0007 #(touch M1)","turns":1,"created_at":"2026-12-01T10:00:00Z","updated_at":"2026-12-01T10:00:00Z","parent":null,"model":null,"system":null,"last_message":"x","locked":false,"activity":"idle","held_by":null,"active_in":[],"panes":[]}
 ]"#;
 
-fn state(id: &str, title: &str) -> String {
-    format!(
-        r#"{{"schema":1,"session":"wezterm:/s:3","multiplexer":"wezterm","pane":"3","conversation":"{id}","title":"{title}","turns":3,"updated_at":"2026-12-02T10:00:00Z","activity":"idle","held_by":null}}"#
-    )
-}
-
 fn picker_runner() -> Runner {
-    canned(|argv| match argv[1].as_str() {
+    picker_with("Zellij layouts", |argv| match argv[1].as_str() {
         "ls" => (true, LS.into(), String::new()),
-        "use" => (true, state(&argv[2], "Zellij layouts"), String::new()),
-        "new" => (true, state("", ""), String::new()),
         _ => (false, String::new(), format!("unexpected {argv:?}")),
     })
 }
@@ -352,8 +399,13 @@ fn the_picker_lists_conversations_and_each_choice_does_what_it_says() {
     // Use: the pane gets the conversation, and the bar shows it at once.
     choose(&h, Some("use:01m7yd5d6e4q2r8kzz"));
     assert_eq!(
-        h.runs.lock().unwrap().last().unwrap()[1..],
-        ["use", "01m7yd5d6e4q2r8kzz", "--session", "pane:3", "--json"]
+        last_two(&h),
+        [
+            ["use", "01m7yd5d6e4q2r8kzz", "--session", "pane:3"]
+                .map(String::from)
+                .to_vec(),
+            status_of_pane_3()
+        ]
     );
     assert_eq!(visible(&tick(&h).0), "panechat Zellij layouts ");
 
@@ -381,8 +433,11 @@ fn the_picker_lists_conversations_and_each_choice_does_what_it_says() {
     press(&h, "O");
     choose(&h, Some("new"));
     assert_eq!(
-        h.runs.lock().unwrap().last().unwrap()[1..],
-        ["new", "--session", "pane:3", "--json"]
+        last_two(&h),
+        [
+            ["new", "--session", "pane:3"].map(String::from).to_vec(),
+            status_of_pane_3()
+        ]
     );
     assert_eq!(tick(&h).0, "");
 
@@ -677,10 +732,8 @@ const FORKS: &str = r#"[
 ]"#;
 
 fn forks_runner() -> Runner {
-    canned(|argv| match argv[1].as_str() {
+    picker_with("notes", |argv| match argv[1].as_str() {
         "ls" => (true, FORKS.into(), String::new()),
-        "use" => (true, state(&argv[2], "notes"), String::new()),
-        "new" => (true, state("", ""), String::new()),
         _ => (false, String::new(), format!("unexpected {argv:?}")),
     })
 }
@@ -728,8 +781,13 @@ fn the_picker_opens_on_the_panes_own_conversation_and_tells_forks_apart() {
     assert!(rows[0].1.starts_with("* notes "), "{rows:?}");
     assert!(enter(&h, None));
     assert_eq!(
-        h.runs.lock().unwrap().last().unwrap()[1..],
-        ["use", "01m7yd5a00000000aa", "--session", "pane:3", "--json"]
+        last_two(&h),
+        [
+            ["use", "01m7yd5a00000000aa", "--session", "pane:3"]
+                .map(String::from)
+                .to_vec(),
+            status_of_pane_3()
+        ]
     );
 
     // The two forks titled alike show ids that tell them apart, and every column starts at
@@ -770,7 +828,11 @@ fn the_picker_opens_on_the_panes_own_conversation_and_tells_forks_apart() {
     for f in ["use:01m7yd5d00000000dd", "use:01m7yd5d00000001ee"] {
         assert!(pos(f) < pos("use:01m7yd5c00000000tt"), "{filtered:?}");
     }
-    assert_eq!(h.children(), 3, "ls, use, ls: nothing per row or filter");
+    assert_eq!(
+        h.children(),
+        4,
+        "ls, use and the status it injects, ls: nothing per row or filter"
+    );
 }
 
 const HITS: &str = r#"[
@@ -782,13 +844,12 @@ const HITS: &str = r#"[
 #[test]
 fn search_inside_conversations_runs_panechat_search_once_exact_titles_first() {
     let h = loaded(
-        canned(|argv| match argv[1].as_str() {
+        picker_with("Borrow Checker", |argv| match argv[1].as_str() {
             "ls" => (true, FORKS.into(), String::new()),
             "search" if argv.last().unwrap() == "borrow checker" => {
                 (true, HITS.into(), String::new())
             }
             "search" => (true, "[]".into(), String::new()),
-            "use" => (true, state(&argv[2], "Borrow Checker"), String::new()),
             _ => (false, String::new(), format!("unexpected {argv:?}")),
         }),
         "{}",
@@ -842,8 +903,13 @@ fn search_inside_conversations_runs_panechat_search_once_exact_titles_first() {
     // Enter uses the first.
     assert!(enter(&h, None));
     assert_eq!(
-        h.runs.lock().unwrap().last().unwrap()[1..],
-        ["use", "01m7yd5a00000000aa", "--session", "pane:3", "--json"]
+        last_two(&h),
+        [
+            ["use", "01m7yd5a00000000aa", "--session", "pane:3"]
+                .map(String::from)
+                .to_vec(),
+            status_of_pane_3()
+        ]
     );
     // Nothing found: said in a notification, no empty list.
     press(&h, "O");

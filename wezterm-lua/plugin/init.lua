@@ -444,27 +444,6 @@ end
 
 -- The picker --------------------------------------------------------------------------------
 
-local function ago(iso)
-  if type(iso) ~= 'string' then
-    return ''
-  end
-  local y, mo, d, h, mi, s = iso:match('^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)')
-  if not y then
-    return ''
-  end
-  local t = os.time { year = y, month = mo, day = d, hour = h, min = mi, sec = s, isdst = false }
-  local now = os.time(os.date('!*t'))
-  local dt = math.max(0, now - t)
-  if dt < 60 then
-    return dt .. 's'
-  elseif dt < 3600 then
-    return (dt // 60) .. 'm'
-  elseif dt < 86400 then
-    return (dt // 3600) .. 'h'
-  end
-  return (dt // 86400) .. 'd'
-end
-
 -- Whether pane `id` is open in this WezTerm (a closed pane has left the mux).
 local function is_open(id)
   local ok, p = pcall(wezterm.mux.get_pane, id)
@@ -540,7 +519,8 @@ local function row_label(mark, c, cols, extras)
     mark .. pad(title, cols.title),
     pad(c.id:sub(1, cols.id), cols.id),
     pad(turns_text(turns), 9),
-    pad(ago(c.updated_at) .. ' ago', 8),
+    -- panechat says how long ago (`age`, as `ls` shows it).
+    pad(clean(type(c.age) == 'string' and c.age or '', 5) .. ' ago', 8),
   }
   for _, e in ipairs(extras) do
     bits[#bits + 1] = e

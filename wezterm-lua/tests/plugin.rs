@@ -323,8 +323,8 @@ fn the_fork_key_splits_with_panechat_fork_exec_shell_or_toasts() {
 }
 
 const LS: &str = r#"[
- {"schema":1,"id":"01m7yd5d6e4q2r8kzz","title":"Zellij layouts","turns":3,"created_at":"2026-12-02T10:00:00Z","updated_at":"2026-12-02T10:00:00Z","parent":null,"model":null,"system":null,"last_message":"what?","locked":true,"activity":"streaming","held_by":{"session":"wezterm:/s:7","multiplexer":"wezterm","pane":"7","pid":42,"command":"query","since":"2026-12-02T10:00:00Z"},"active_in":["wezterm:/s:7"],"panes":[{"session":"wezterm:/s:7","multiplexer":"wezterm","pane":"7"}]},
- {"schema":1,"id":"01m7yd5aqv0000000000","title":"evil\u001b]0;x\u0007 #(touch M1)","turns":1,"created_at":"2026-12-01T10:00:00Z","updated_at":"2026-12-01T10:00:00Z","parent":null,"model":null,"system":null,"last_message":"x","locked":false,"activity":"idle","held_by":null,"active_in":[],"panes":[]}
+ {"schema":1,"id":"01m7yd5d6e4q2r8kzz","title":"Zellij layouts","turns":3,"created_at":"2026-12-02T10:00:00Z","updated_at":"2026-12-02T10:00:00Z","age":"5m","parent":null,"model":null,"system":null,"last_message":"what?","locked":true,"activity":"streaming","held_by":{"session":"wezterm:/s:7","multiplexer":"wezterm","pane":"7","pid":42,"command":"query","since":"2026-12-02T10:00:00Z"},"active_in":["wezterm:/s:7"],"panes":[{"session":"wezterm:/s:7","multiplexer":"wezterm","pane":"7"}]},
+ {"schema":1,"id":"01m7yd5aqv0000000000","title":"evil\u001b]0;x\u0007 #(touch M1)","turns":1,"created_at":"2026-12-01T10:00:00Z","updated_at":"2026-12-01T10:00:00Z","age":"1d\u001b[2J","parent":null,"model":null,"system":null,"last_message":"x","locked":false,"activity":"idle","held_by":null,"active_in":[],"panes":[]}
 ]"#;
 
 fn picker_runner() -> Runner {
@@ -388,7 +388,16 @@ fn the_picker_lists_conversations_and_each_choice_does_what_it_says() {
     );
     assert_eq!(rows[0].1, "+ new conversation");
     let first = &rows[2].1;
-    for part in ["Zellij layouts", "3 turns", "pane 7", "running", "locked"] {
+    // How long ago is panechat's (`age`), shown as given, controls removed.
+    assert!(rows[5].1.contains("1d[2J ago"), "{rows:?}");
+    for part in [
+        "Zellij layouts",
+        "3 turns",
+        "5m ago",
+        "pane 7",
+        "running",
+        "locked",
+    ] {
         assert!(first.contains(part), "{first:?} lacks {part}");
     }
     assert!(
@@ -725,10 +734,10 @@ fn titles_that_are_not_utf8_still_render() {
 /// `ls --json` of two forks titled alike, the conversation they came from, and one that only
 /// fuzzy-matches "notes"; most recent first.
 const FORKS: &str = r#"[
- {"id":"01m7yd5d00000000dd","title":"notes (fork)","turns":4,"updated_at":"2026-12-02T10:03:00Z","locked":false,"activity":"idle","panes":[{"session":"wezterm:/s:7","multiplexer":"wezterm","pane":"7"}]},
- {"id":"01m7yd5d00000001ee","title":"notes (fork)","turns":12,"updated_at":"2026-12-02T10:02:00Z","locked":false,"activity":"idle","panes":[]},
- {"id":"01m7yd5c00000000tt","title":"no tests here","turns":1,"updated_at":"2026-12-02T10:01:30Z","locked":false,"activity":"idle","panes":[]},
- {"id":"01m7yd5a00000000aa","title":"notes","turns":3,"updated_at":"2026-12-02T10:01:00Z","locked":false,"activity":"idle","panes":[]}
+ {"id":"01m7yd5d00000000dd","title":"notes (fork)","turns":4,"updated_at":"2026-12-02T10:03:00Z","age":"3m","locked":false,"activity":"idle","panes":[{"session":"wezterm:/s:7","multiplexer":"wezterm","pane":"7"}]},
+ {"id":"01m7yd5d00000001ee","title":"notes (fork)","turns":12,"updated_at":"2026-12-02T10:02:00Z","age":"4m","locked":false,"activity":"idle","panes":[]},
+ {"id":"01m7yd5c00000000tt","title":"no tests here","turns":1,"updated_at":"2026-12-02T10:01:30Z","age":"4m","locked":false,"activity":"idle","panes":[]},
+ {"id":"01m7yd5a00000000aa","title":"notes","turns":3,"updated_at":"2026-12-02T10:01:00Z","age":"5m","locked":false,"activity":"idle","panes":[]}
 ]"#;
 
 fn forks_runner() -> Runner {
@@ -836,9 +845,9 @@ fn the_picker_opens_on_the_panes_own_conversation_and_tells_forks_apart() {
 }
 
 const HITS: &str = r#"[
- {"id":"01m7yd5d00000000dd","title":"Notes on the borrow checker","turns":9,"updated_at":"2026-12-02T10:03:00Z","score":350,"count":7,"snippet":"you: why does the borrow checker\u001b[2J complain"},
- {"id":"01m7yd5d00000001ee","title":"borrow checker tricks","turns":2,"updated_at":"2026-12-02T10:02:00Z","score":220,"count":3,"snippet":"model: the borrow checker"},
- {"id":"01m7yd5a00000000aa","title":"Borrow Checker","turns":1,"updated_at":"2026-12-01T10:00:00Z","score":150,"count":1,"snippet":""}
+ {"id":"01m7yd5d00000000dd","title":"Notes on the borrow checker","turns":9,"updated_at":"2026-12-02T10:03:00Z","age":"3m","score":350,"count":7,"snippet":"you: why does the borrow checker\u001b[2J complain"},
+ {"id":"01m7yd5d00000001ee","title":"borrow checker tricks","turns":2,"updated_at":"2026-12-02T10:02:00Z","age":"4m","score":220,"count":3,"snippet":"model: the borrow checker"},
+ {"id":"01m7yd5a00000000aa","title":"Borrow Checker","turns":1,"updated_at":"2026-12-01T10:00:00Z","age":"1d","score":150,"count":1,"snippet":""}
 ]"#;
 
 #[test]
@@ -920,4 +929,29 @@ fn search_inside_conversations_runs_panechat_search_once_exact_titles_first() {
         .eval("return require('wezterm').__overlay(win) ~= nil")
         .unwrap();
     assert!(!shown);
+}
+
+#[test]
+fn the_plugin_leaves_to_panechat_what_panechat_can_hand_it() {
+    // User-var names and values, their base64 and ages come from the binary (`status --format
+    // wezterm`, `age` in `ls --json` and `search --json`); the Lua keeps one cleaner of its
+    // own, for the text WezTerm itself hands it (tab and pane titles).
+    let src = std::fs::read_to_string(repo_root().join("wezterm-lua/plugin/init.lua")).unwrap();
+    let code: String = src
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for copy in [
+        "base64",
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+        "SetUserVar=' ..",
+        "function ago",
+        "os.time",
+        "panechat_state =",
+        "panechat_held =",
+    ] {
+        assert!(!code.contains(copy), "the plugin has its own {copy:?}");
+    }
+    assert_eq!(code.matches("%c").count(), 1, "one control cleaner");
 }

@@ -193,19 +193,26 @@ local function parse_json(text)
   return nil
 end
 
+-- A pane's state from the user vars panechat sets on it (`user_vars` as WezTerm gives them):
+-- the one place that names them. Values are as panechat wrote them, or nil.
+local function state_from(user_vars)
+  local v = type(user_vars) == 'table' and user_vars or {}
+  return { id = v.panechat_id, title = v.panechat_title, state = v.panechat_state, held = v.panechat_held }
+end
+
+-- The user var that carries the lock question to the overlay.
+local QUESTION_VAR = 'panechat_question'
+
 -- The pane's state from its user vars.
 local function vars_of(pane)
   local ok, vars = pcall(function()
     return pane:get_user_vars()
   end)
-  if not ok or type(vars) ~= 'table' then
-    return {}
-  end
-  return vars
+  return state_from(ok and vars)
 end
 
 local function conversation_id(vars)
-  local id = vars.panechat_id
+  local id = vars.id
   if type(id) == 'string' and id:match('^[0-9a-z]+$') then
     return id
   end
@@ -222,7 +229,7 @@ local function shown_for(pane)
     return pane:pane_id()
   end)
   local of = ok and asks[id]
-  if of and (vars_of(pane).panechat_id or '') == '' then
+  if of and (vars_of(pane).id or '') == '' then
     local found, p = pcall(wezterm.mux.get_pane, of)
     if found and p then
       return p
@@ -235,10 +242,10 @@ end
 --- For the ask key's answer split, the segment of the pane it asks about.
 function M.segment(window, pane)
   local vars = vars_of(shown_for(pane))
-  local title = vars.panechat_title or ''
-  local id = vars.panechat_id or ''
-  local state = vars.panechat_state or ''
-  local held = vars.panechat_held or ''
+  local title = vars.title or ''
+  local id = vars.id or ''
+  local state = vars.state or ''
+  local held = vars.held or ''
   local key = title .. '\0' .. id .. '\0' .. state .. '\0' .. held
   local hit = cache[key]
   if hit then
@@ -393,7 +400,7 @@ local ask_callback
 --- Asks for a question about the active pane, then answers it in a split next to the pane,
 --- continuing the pane's conversation with its screen attached.
 function M.ask(window, pane)
-  local title = clean(vars_of(pane).panechat_title, opts.max_title)
+  local title = clean(vars_of(pane).title, opts.max_title)
   local about = 'panechat: ask about pane ' .. tostring(pane:pane_id()) .. ' (its screen is attached'
   if title ~= '' then
     about = about .. ', continuing "' .. title .. '"'
@@ -857,7 +864,7 @@ function M.question(window, pane, value)
 end
 
 local function user_var_changed(window, pane, name, value)
-  if name == 'panechat_question' and opts.lock_overlay then
+  if name == QUESTION_VAR and opts.lock_overlay then
     M.question(window, pane, value)
   end
 end
@@ -871,8 +878,7 @@ end
 function M.tab_title(tab, tabs, panes, config, hover, max_width)
   config = type(config) == 'table' and config or {}
   local p = tab.active_pane or {}
-  local vars = p.user_vars or {}
-  local t = clean(vars.panechat_title)
+  local t = clean(state_from(p.user_vars).title)
   if t == '' then
     t = clean(tab.tab_title)
   end

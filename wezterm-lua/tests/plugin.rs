@@ -954,4 +954,14 @@ fn the_plugin_leaves_to_panechat_what_panechat_can_hand_it() {
         assert!(!code.contains(copy), "the plugin has its own {copy:?}");
     }
     assert_eq!(code.matches("%c").count(), 1, "one control cleaner");
+    // What it reads from WezTerm, it names once.
+    for var in [
+        "panechat_id",
+        "panechat_title",
+        "panechat_state",
+        "panechat_held",
+        "panechat_question",
+    ] {
+        assert_eq!(code.matches(var).count(), 1, "{var} named more than once");
+    }
 }

@@ -16,9 +16,10 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Parses a stored timestamp.
+/// Parses a stored timestamp (to the second, with `panechat_vocab::time::unix_seconds`).
 pub fn parse(ts: &str) -> Option<SystemTime> {
-    humantime::parse_rfc3339_weak(ts).ok()
+    let secs = panechat_vocab::time::unix_seconds(ts)?;
+    UNIX_EPOCH.checked_add(Duration::from_secs(u64::try_from(secs).ok()?))
 }
 
 /// How long ago `ts` was, as `12s`, `5m`, `3h`, `2d` (`now` when unparsable).

@@ -261,3 +261,39 @@ fn no_document_holds_an_unresolved_merge() {
         }
     }
 }
+
+#[test]
+fn the_vocabulary_shared_with_the_plugins_is_defined_only_in_panechat_vocab() {
+    // The Zellij plugin reads what these produce; a copy here would drift from its.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut srcs = BTreeMap::new();
+    files(&root, &root, &mut srcs);
+    let forbidden = [
+        "fn fnv1a(",
+        "0xcbf2",
+        "fn safe_part(",
+        "fn short_hash(",
+        "fn fuzzy_score(",
+        "fn unix_seconds(",
+        "fn short_age(",
+        "struct PaneState",
+        "enum Activity",
+        "pub const SCHEMA",
+    ];
+    let found: Vec<String> = srcs
+        .iter()
+        .filter(|(rel, _)| *rel != "architecture.rs")
+        .flat_map(|(rel, src)| {
+            let code = code(src);
+            forbidden
+                .iter()
+                .filter(move |f| code.contains(**f))
+                .map(move |f| format!("{rel}: {f}"))
+        })
+        .collect();
+    assert!(
+        found.is_empty(),
+        "defined again outside panechat-vocab (use the crate's instead):\n{}",
+        found.join("\n")
+    );
+}

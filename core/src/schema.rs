@@ -30,6 +30,9 @@ pub struct ConversationItem {
     pub created_at: String,
     /// Last change (RFC 3339).
     pub updated_at: String,
+    /// How long ago that was, as `ls` shows it (`12s`, `5m`, `3h`, `2d`).
+    #[serde(default)]
+    pub age: String,
     /// The conversation it was forked from.
     pub parent: Option<Parent>,
     /// Per-conversation model.
@@ -62,6 +65,7 @@ impl ConversationItem {
             attachments: s.attachments,
             created_at: s.created_at.clone(),
             updated_at: s.updated_at.clone(),
+            age: crate::time::ago(&s.updated_at),
             parent: s.parent.clone(),
             model: s.model.clone(),
             system: s.system.clone(),
@@ -101,7 +105,7 @@ impl From<&Run> for RunItem {
         RunItem {
             pid: r.pid,
             conversation: r.conversation.clone(),
-            state: Activity::of_run(r.state),
+            state: Activity::from(r.state),
             command: r.command,
             since: r.since.clone(),
             state_since: r.state_since.clone(),

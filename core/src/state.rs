@@ -8,8 +8,6 @@
 //! While a pane's query runs, the pane shows the conversation that query is writing to (the
 //! mapping itself changes only once the turn is stored, so a failed query changes nothing).
 
-use serde::{Deserialize, Serialize};
-
 use crate::runs::{Run, RunState};
 use crate::session::PaneRef;
 use crate::store::conversation::{ConversationId, Summary};
@@ -17,36 +15,11 @@ use crate::store::mapping::SessionRecord;
 use crate::store::Store;
 use crate::title::pane_text;
 
-/// Version of every JSON document panechat prints; bumped when a field is renamed or removed.
-pub const SCHEMA: u32 = 1;
+pub use panechat_vocab::state::{Activity, SCHEMA};
 
-/// What a pane's own query is doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Activity {
-    /// No query runs in the pane.
-    Idle,
-    /// Its query waits for the conversation's lock.
-    Waiting,
-    /// Its query receives the reply.
-    Streaming,
-    /// Its query asks the model for a title.
-    Titling,
-}
-
-impl Activity {
-    /// The lower-case name (`idle`, `waiting`, `streaming`, `titling`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Activity::Idle => "idle",
-            Activity::Waiting => "waiting",
-            Activity::Streaming => "streaming",
-            Activity::Titling => "titling",
-        }
-    }
-
+impl From<RunState> for Activity {
     /// The activity a run in `state` shows (a short write such as `rename` shows as idle).
-    pub fn of_run(state: RunState) -> Activity {
+    fn from(state: RunState) -> Activity {
         match state {
             RunState::WaitingForLock => Activity::Waiting,
             RunState::Streaming => Activity::Streaming,
@@ -85,43 +58,12 @@ pub fn conversation_activity(runs: &[Run], id: &str) -> Activity {
     on.iter()
         .find(|r| r.state.holds_lock())
         .or_else(|| on.first())
-        .map_or(Activity::Idle, |r| Activity::of_run(r.state))
+        .map_or(Activity::Idle, |r| Activity::from(r.state))
 }
 
-/// One pane's state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PaneState {
-    /// Always [`SCHEMA`].
-    pub schema: u32,
-    /// The pane.
-    #[serde(flatten)]
-    pub pane: PaneRef,
-    /// The conversation the pane shows: the one its query is writing to while one runs, else
-    /// its active one.
-    pub conversation: Option<ConversationId>,
-    /// Its title (controls removed), `None` while untitled.
-    pub title: Option<String>,
-    /// Its number of turns.
-    pub turns: u64,
-    /// When it last changed (RFC 3339).
-    pub updated_at: Option<String>,
-    /// What the pane's own query is doing.
-    pub activity: Activity,
-    /// Another process holding the conversation's lock.
-    pub held_by: Option<HeldBy>,
-}
-
-impl PaneState {
-    /// The label channels show: the title, or the id while untitled (empty without a
-    /// conversation).
-    pub fn label(&self) -> String {
-        match (&self.title, &self.conversation) {
-            (Some(t), _) if !t.is_empty() => t.clone(),
-            (_, Some(id)) => id.to_string(),
-            _ => String::new(),
-        }
-    }
-}
+/// One pane's state: the document plugins read (`panechat_vocab::state::PaneState`, whose
+/// `label()` is the title, or the id while untitled), with the core's types.
+pub type PaneState = panechat_vocab::state::PaneState<PaneRef, ConversationId, HeldBy>;
 
 /// Computes the state of `pane`, whose mapping says `active`, given the live `runs` (from
 /// [`crate::runs::live`]). `summary` reads a conversation's summary (the store's summary file:
@@ -138,7 +80,7 @@ pub fn pane_state(
         .filter(|r| r.pane.session == pane.session && r.command == crate::runs::RunKind::Query)
         .find_map(|r| ConversationId::from_trusted(&r.conversation).map(|id| (id, r.state)));
     let (conversation, activity) = match own {
-        Some((id, state)) => (Some(id), Activity::of_run(state)),
+        Some((id, state)) => (Some(id), Activity::from(state)),
         None => (active.cloned(), Activity::Idle),
     };
     let s = conversation.as_ref().and_then(summary);

@@ -1,4 +1,5 @@
-//! Timestamps: RFC 3339 UTC strings with milliseconds, which sort as text.
+//! Timestamps: RFC 3339 UTC strings with milliseconds, which sort as text. Reading them back
+//! and short ages are `panechat_vocab::time`'s, which the Zellij plugin shares.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,31 +16,23 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Parses a stored timestamp.
+/// Parses a stored timestamp (to the second, with `panechat_vocab::time::unix_seconds`).
 pub fn parse(ts: &str) -> Option<SystemTime> {
-    humantime::parse_rfc3339_weak(ts).ok()
+    let secs = panechat_vocab::time::unix_seconds(ts)?;
+    UNIX_EPOCH.checked_add(Duration::from_secs(u64::try_from(secs).ok()?))
 }
 
-/// How long ago `ts` was, as `12s`, `5m`, `3h`, `2d` (empty when unparsable).
+/// How long ago `ts` was, as `12s`, `5m`, `3h`, `2d` (`now` when unparsable).
 pub fn ago(ts: &str) -> String {
-    match parse(ts).and_then(|t| SystemTime::now().duration_since(t).ok()) {
-        Some(d) => short_duration(d),
+    match panechat_vocab::time::unix_seconds(ts) {
+        Some(then) => panechat_vocab::time::age(then, (now_ms() / 1000) as i64),
         None => String::from("now"),
     }
 }
 
 /// A duration as one short unit: `12s`, `5m`, `3h`, `2d`.
 pub fn short_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    if s < 60 {
-        format!("{s}s")
-    } else if s < 3600 {
-        format!("{}m", s / 60)
-    } else if s < 86400 {
-        format!("{}h", s / 3600)
-    } else {
-        format!("{}d", s / 86400)
-    }
+    panechat_vocab::time::short_age(d.as_secs())
 }
 
 /// The most digits a duration may have in all (humantime also reads `1 000s` as one number).

@@ -1,46 +1,18 @@
 //! Making model-written text safe for terminals, titles and status bars.
 //!
 //! Titles come from a model, so they are hostile input. Before any of it reaches an OSC title, a
-//! tmux option, a status bar or a user var, every C0 control, ESC, DEL and C1 control is removed,
-//! whitespace runs are folded to one space and the length is capped.
+//! tmux option, a status bar or a user var, every C0 control, ESC, DEL, C1 control and bidi
+//! override is removed, whitespace runs are folded to one space and the length is capped: the
+//! rule is `panechat_vocab::text`'s, which the Zellij plugin shares.
 
-/// The longest title panechat stores or shows, in characters.
-pub const MAX_TITLE_CHARS: usize = 80;
+/// Whether a terminal interprets `c` (C0, DEL, C1): what no text panechat prints may carry.
+pub use panechat_vocab::text::is_terminal_control as is_control;
+pub use panechat_vocab::text::{strip_terminal_controls, MAX_TITLE_CHARS};
 
-/// Whether `c` is a C0 control, DEL or a C1 control.
-pub fn is_control(c: char) -> bool {
-    let u = c as u32;
-    u < 0x20 || u == 0x7f || (0x80..=0x9f).contains(&u)
-}
-
-/// Removes every control character and folds whitespace: the form every title is kept in.
+/// Removes every control character and folds whitespace, keeping at most [`MAX_TITLE_CHARS`]
+/// characters: the form every title is kept in ([`panechat_vocab::text::inert_to`]).
 pub fn sanitize_title(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len().min(4 * MAX_TITLE_CHARS));
-    let mut pending_space = false;
-    let mut count = 0;
-    for c in raw.chars() {
-        if c.is_whitespace() || is_control(c) {
-            // Controls become separators so "a\x1b]2;b" cannot glue words into a sequence.
-            if c.is_whitespace() || c == '\u{1b}' {
-                pending_space = !out.is_empty();
-            }
-            continue;
-        }
-        if pending_space {
-            if count + 1 >= MAX_TITLE_CHARS {
-                break;
-            }
-            out.push(' ');
-            count += 1;
-            pending_space = false;
-        }
-        if count >= MAX_TITLE_CHARS {
-            break;
-        }
-        out.push(c);
-        count += 1;
-    }
-    out
+    panechat_vocab::text::inert_to(raw, MAX_TITLE_CHARS)
 }
 
 /// What stands for `#` in text panechat leaves in a multiplexer: U+266F MUSIC SHARP SIGN, which
@@ -89,21 +61,6 @@ pub fn clean_generated_title(raw: &str) -> String {
     sanitize_title(t)
 }
 
-/// Removes controls from streamed reply text bound for a terminal, keeping newlines and tabs.
-pub fn strip_terminal_controls(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text
-        .chars()
-        .any(|c| is_control(c) && c != '\n' && c != '\t')
-    {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    std::borrow::Cow::Owned(
-        text.chars()
-            .filter(|&c| !is_control(c) || c == '\n' || c == '\t')
-            .collect(),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,23 +73,6 @@ mod tests {
         assert_eq!(pane_text(&t), t, "re-reading changes nothing");
         assert_eq!(pane_text(";;"), "");
         assert_eq!(pane_text("plain title"), "plain title");
-    }
-
-    #[test]
-    fn strips_every_control() {
-        let hostile = "a\x1b]2;evil\x07b\u{9b}31mc\x7fd\r\ne\u{85}f";
-        let s = sanitize_title(hostile);
-        assert!(!s.chars().any(is_control), "{s:?}");
-        assert_eq!(s, "a ]2;evilb31mcd e f");
-    }
-
-    #[test]
-    fn folds_whitespace_and_caps_length() {
-        assert_eq!(sanitize_title("  a \t\n b  "), "a b");
-        let long = "x".repeat(500);
-        assert_eq!(sanitize_title(&long).chars().count(), MAX_TITLE_CHARS);
-        let words = "word ".repeat(100);
-        assert!(sanitize_title(&words).chars().count() <= MAX_TITLE_CHARS);
     }
 
     #[test]
@@ -149,11 +89,5 @@ mod tests {
             clean_generated_title("\n\n  \x1b[31mRed\x1b[0m "),
             "[31mRed [0m"
         );
-    }
-
-    #[test]
-    fn reply_text_keeps_newlines() {
-        assert_eq!(strip_terminal_controls("a\nb\tc"), "a\nb\tc");
-        assert_eq!(strip_terminal_controls("a\x1b[2Jb\x07"), "a[2Jb");
     }
 }

@@ -84,7 +84,7 @@ const BYTEWISE_MAX: usize = 128;
 /// two, and random chunk sizes (down to 0–3 bytes when `fine`), all derived from the input's
 /// hash.
 pub fn chunkings(data: &[u8], fine: bool) -> Vec<Vec<&[u8]>> {
-    let mut rng = Rng::new(session::fnv1a(data));
+    let mut rng = Rng::new(panechat_vocab::key::fnv1a(data));
     let mut out = vec![vec![data]];
     if data.len() <= BYTEWISE_MAX {
         out.push(data.chunks(1).collect());
@@ -231,7 +231,7 @@ pub fn check_sse(data: &[u8]) {
         );
         assert!(!ev.id.as_deref().unwrap_or("").contains('\0'), "{ev:?}");
     }
-    let limit = 1 + (session::fnv1a(data) % 48) as usize;
+    let limit = 1 + (panechat_vocab::key::fnv1a(data) % 48) as usize;
     let too_long = longest_line(data, |b| b == b'\n' || b == b'\r') > limit;
     for chunks in chunkings(data, true) {
         let (events, err) = run_sse(&chunks, None);
@@ -282,7 +282,7 @@ pub fn check_ndjson(data: &[u8]) {
         .map(|l| String::from_utf8_lossy(l).trim().to_owned())
         .filter(|l| !l.is_empty())
         .collect();
-    let limit = 1 + (session::fnv1a(data) % 48) as usize;
+    let limit = 1 + (panechat_vocab::key::fnv1a(data) % 48) as usize;
     let too_long = longest_line(data, |b| b == b'\n') > limit;
     for chunks in chunkings(data, true) {
         let (lines, err) = run_ndjson(&chunks, None);

@@ -11,10 +11,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use panechat::session::fnv1a;
 use panechat::store::conversation::{ConversationId, Header, Record, Turn};
 use panechat::store::log;
 use panechat_e2e::fuzz_checks::{self, Check, Mutator, TARGETS};
+use panechat_vocab::key::fnv1a;
 
 const DEFAULT_ITERATIONS: usize = 20_000;
 

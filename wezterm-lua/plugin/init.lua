@@ -193,19 +193,26 @@ local function parse_json(text)
   return nil
 end
 
+-- A pane's state from the user vars panechat sets on it (`user_vars` as WezTerm gives them):
+-- the one place that names them. Values are as panechat wrote them, or nil.
+local function state_from(user_vars)
+  local v = type(user_vars) == 'table' and user_vars or {}
+  return { id = v.panechat_id, title = v.panechat_title, state = v.panechat_state, held = v.panechat_held }
+end
+
+-- The user var that carries the lock question to the overlay.
+local QUESTION_VAR = 'panechat_question'
+
 -- The pane's state from its user vars.
 local function vars_of(pane)
   local ok, vars = pcall(function()
     return pane:get_user_vars()
   end)
-  if not ok or type(vars) ~= 'table' then
-    return {}
-  end
-  return vars
+  return state_from(ok and vars)
 end
 
 local function conversation_id(vars)
-  local id = vars.panechat_id
+  local id = vars.id
   if type(id) == 'string' and id:match('^[0-9a-z]+$') then
     return id
   end
@@ -222,7 +229,7 @@ local function shown_for(pane)
     return pane:pane_id()
   end)
   local of = ok and asks[id]
-  if of and (vars_of(pane).panechat_id or '') == '' then
+  if of and (vars_of(pane).id or '') == '' then
     local found, p = pcall(wezterm.mux.get_pane, of)
     if found and p then
       return p
@@ -235,10 +242,10 @@ end
 --- For the ask key's answer split, the segment of the pane it asks about.
 function M.segment(window, pane)
   local vars = vars_of(shown_for(pane))
-  local title = vars.panechat_title or ''
-  local id = vars.panechat_id or ''
-  local state = vars.panechat_state or ''
-  local held = vars.panechat_held or ''
+  local title = vars.title or ''
+  local id = vars.id or ''
+  local state = vars.state or ''
+  local held = vars.held or ''
   local key = title .. '\0' .. id .. '\0' .. state .. '\0' .. held
   local hit = cache[key]
   if hit then
@@ -300,52 +307,19 @@ local function update_status(window, pane)
 end
 
 -- Sets a pane's user vars at once (the core republishes them too), so the bar follows a
--- picker action without waiting for the pane's next command.
-local b64chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
-local function base64(s)
-  return ((s:gsub('.', function(x)
-    local r, b = '', x:byte()
-    for i = 8, 1, -1 do
-      r = r .. (b % 2 ^ i - b % 2 ^ (i - 1) > 0 and '1' or '0')
-    end
-    return r
-  end) .. '0000'):gsub('%d%d%d?%d?%d?%d?', function(x)
-    if #x < 6 then
-      return ''
-    end
-    local c = 0
-    for i = 1, 6 do
-      c = c + (x:sub(i, i) == '1' and 2 ^ (6 - i) or 0)
-    end
-    return b64chars:sub(c + 1, c + 1)
-  end) .. ({ '', '==', '=' })[#s % 3 + 1])
-end
-M.base64 = base64
-
-local function set_vars(pane, vars)
-  local out = {}
-  for _, name in ipairs { 'panechat_id', 'panechat_title', 'panechat_state', 'panechat_held' } do
-    if vars[name] ~= nil then
-      out[#out + 1] = '\27]1337;SetUserVar=' .. name .. '=' .. base64(clean(vars[name])) .. '\7'
-    end
+-- picker action without waiting for the pane's next command. panechat prints the escape
+-- sequences (`status --format wezterm`: the vars' names and base64 values are its own); only
+-- `SetUserVar` sequences are injected.
+local function show_state(window, pane, session)
+  local ok, out, err = run { 'status', '--session', session, '--format', 'wezterm' }
+  if not ok then
+    return fail(window, 'panechat status failed: ' .. first_line(err))
   end
-  pcall(function()
-    pane:inject_output(table.concat(out))
-  end)
-end
-
-local function state_vars(st)
-  if type(st) ~= 'table' then
-    return nil
+  if out:gsub('\27%]1337;SetUserVar=[%w_]+=[%w+/=]*\7', '') == '' then
+    pcall(function()
+      pane:inject_output(out)
+    end)
   end
-  local id = type(st.conversation) == 'string' and st.conversation or ''
-  local title = type(st.title) == 'string' and st.title or ''
-  local activity = type(st.activity) == 'string' and st.activity or 'idle'
-  local held = ''
-  if type(st.held_by) == 'table' then
-    held = clean(tostring(st.held_by.multiplexer or '') .. ' pane ' .. tostring(st.held_by.pane or ''))
-  end
-  return { panechat_id = id, panechat_title = title, panechat_state = activity, panechat_held = held }
 end
 
 -- The ask key -------------------------------------------------------------------------------
@@ -426,7 +400,7 @@ local ask_callback
 --- Asks for a question about the active pane, then answers it in a split next to the pane,
 --- continuing the pane's conversation with its screen attached.
 function M.ask(window, pane)
-  local title = clean(vars_of(pane).panechat_title, opts.max_title)
+  local title = clean(vars_of(pane).title, opts.max_title)
   local about = 'panechat: ask about pane ' .. tostring(pane:pane_id()) .. ' (its screen is attached'
   if title ~= '' then
     about = about .. ', continuing "' .. title .. '"'
@@ -476,27 +450,6 @@ function M.fork(window, pane)
 end
 
 -- The picker --------------------------------------------------------------------------------
-
-local function ago(iso)
-  if type(iso) ~= 'string' then
-    return ''
-  end
-  local y, mo, d, h, mi, s = iso:match('^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)')
-  if not y then
-    return ''
-  end
-  local t = os.time { year = y, month = mo, day = d, hour = h, min = mi, sec = s, isdst = false }
-  local now = os.time(os.date('!*t'))
-  local dt = math.max(0, now - t)
-  if dt < 60 then
-    return dt .. 's'
-  elseif dt < 3600 then
-    return (dt // 60) .. 'm'
-  elseif dt < 86400 then
-    return (dt // 3600) .. 'h'
-  end
-  return (dt // 86400) .. 'd'
-end
 
 -- Whether pane `id` is open in this WezTerm (a closed pane has left the mux).
 local function is_open(id)
@@ -573,7 +526,8 @@ local function row_label(mark, c, cols, extras)
     mark .. pad(title, cols.title),
     pad(c.id:sub(1, cols.id), cols.id),
     pad(turns_text(turns), 9),
-    pad(ago(c.updated_at) .. ' ago', 8),
+    -- panechat says how long ago (`age`, as `ls` shows it).
+    pad(clean(type(c.age) == 'string' and c.age or '', 5) .. ' ago', 8),
   }
   for _, e in ipairs(extras) do
     bits[#bits + 1] = e
@@ -692,20 +646,17 @@ local function picked(window, pane, id)
   local verb, arg = id:match('^(%a+):?(.*)$')
   emit('panechat.picked', window, pane, verb, arg)
   if verb == 'new' then
-    local ok, out, err = run { 'new', '--session', session, '--json' }
+    local ok, _, err = run { 'new', '--session', session }
     if not ok then
       return fail(window, 'panechat new failed: ' .. first_line(err))
     end
-    set_vars(pane, state_vars(parse_json(out)) or { panechat_id = '', panechat_title = '' })
+    show_state(window, pane, session)
   elseif verb == 'use' and arg:match('^[0-9a-z]+$') then
-    local ok, out, err = run { 'use', arg, '--session', session, '--json' }
+    local ok, _, err = run { 'use', arg, '--session', session }
     if not ok then
       return fail(window, 'panechat use failed: ' .. first_line(err))
     end
-    local v = state_vars(parse_json(out))
-    if v then
-      set_vars(pane, v)
-    end
+    show_state(window, pane, session)
   elseif verb == 'jump' and arg:match('^%d+$') then
     local ok, target = pcall(wezterm.mux.get_pane, tonumber(arg))
     if not ok or not target then
@@ -913,7 +864,7 @@ function M.question(window, pane, value)
 end
 
 local function user_var_changed(window, pane, name, value)
-  if name == 'panechat_question' and opts.lock_overlay then
+  if name == QUESTION_VAR and opts.lock_overlay then
     M.question(window, pane, value)
   end
 end
@@ -927,8 +878,7 @@ end
 function M.tab_title(tab, tabs, panes, config, hover, max_width)
   config = type(config) == 'table' and config or {}
   local p = tab.active_pane or {}
-  local vars = p.user_vars or {}
-  local t = clean(vars.panechat_title)
+  local t = clean(state_from(p.user_vars).title)
   if t == '' then
     t = clean(tab.tab_title)
   end

@@ -10,7 +10,8 @@ fn doc() -> String {
 
 fn harness() -> Harness {
     let h = Harness::new(Runner::Canned(Arc::new(|a| panic!("spawned {a:?}")))).unwrap();
-    h.dofile(&repo_root().join("plugin/init.lua")).unwrap();
+    h.dofile(&repo_root().join("wezterm-lua/plugin/init.lua"))
+        .unwrap();
     h.eval::<()>(
         "local wezterm = require 'wezterm'
          panechat.apply_to_config(wezterm.config_builder(), {})
@@ -126,7 +127,8 @@ fn shell_words(argv: &[String]) -> String {
 #[test]
 fn the_ask_prompt_and_command_are_what_the_plugin_renders() {
     let h = Harness::new(Runner::Canned(Arc::new(|a| panic!("spawned {a:?}")))).unwrap();
-    h.dofile(&repo_root().join("plugin/init.lua")).unwrap();
+    h.dofile(&repo_root().join("wezterm-lua/plugin/init.lua"))
+        .unwrap();
     let question = "why did this fail?";
     h.lua.globals().set("question", question).unwrap();
     let (description, argv): (String, mlua::Table) = h
@@ -165,7 +167,8 @@ fn the_ask_prompt_and_command_are_what_the_plugin_renders() {
 #[test]
 fn the_readme_says_how_the_wezterm_ask_key_asks() {
     let h = Harness::new(Runner::Canned(Arc::new(|a| panic!("spawned {a:?}")))).unwrap();
-    h.dofile(&repo_root().join("plugin/init.lua")).unwrap();
+    h.dofile(&repo_root().join("wezterm-lua/plugin/init.lua"))
+        .unwrap();
     let argv: Vec<String> = h
         .eval::<mlua::Table>(
             "panechat.apply_to_config({}, {}) return panechat.ask_argv('ID', 'QUESTION')",

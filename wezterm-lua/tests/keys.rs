@@ -11,7 +11,8 @@ use panechat_wezterm_tests::{
 /// The plugin's default keys: (option, mods, key).
 fn defaults() -> Vec<(String, String, String)> {
     let h = Harness::new(Runner::Canned(Arc::new(|a| panic!("spawned {a:?}")))).unwrap();
-    h.dofile(&repo_root().join("plugin/init.lua")).unwrap();
+    h.dofile(&repo_root().join("wezterm-lua/plugin/init.lua"))
+        .unwrap();
     h.eval::<mlua::Table>(
         "local out = {}
          for _, name in ipairs { 'ask_key', 'fork_key', 'picker_key' } do

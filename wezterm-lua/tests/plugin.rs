@@ -11,6 +11,61 @@ fn canned(f: impl Fn(&[String]) -> (bool, String, String) + Send + Sync + 'stati
     Runner::Canned(Arc::new(f))
 }
 
+/// A runner that answers `use` and `new` as panechat does for a WezTerm pane, and
+/// `status --format wezterm` with the user vars of what the last of them gave the pane (a
+/// conversation titled `title`, or none); anything else goes to `rest`.
+fn picker_with(
+    title: &'static str,
+    rest: impl Fn(&[String]) -> (bool, String, String) + Send + Sync + 'static,
+) -> Runner {
+    let shown = Arc::new(std::sync::Mutex::new(String::new()));
+    canned(move |argv| match argv[1].as_str() {
+        "use" => {
+            *shown.lock().unwrap() = argv[2].clone();
+            (true, String::new(), String::new())
+        }
+        "new" => {
+            shown.lock().unwrap().clear();
+            (true, String::new(), String::new())
+        }
+        "status" => {
+            assert_eq!(argv[2..], ["--session", "pane:3", "--format", "wezterm"]);
+            let id = shown.lock().unwrap().clone();
+            let title = if id.is_empty() { "" } else { title };
+            let var = |name: &str, value: &str| {
+                use base64::Engine;
+                let b64 = base64::engine::general_purpose::STANDARD.encode(value);
+                format!("\x1b]1337;SetUserVar={name}={b64}\x07")
+            };
+            let vars = [
+                var("panechat_id", &id),
+                var("panechat_title", title),
+                var("panechat_state", "idle"),
+                var("panechat_held", ""),
+            ];
+            (true, vars.concat(), String::new())
+        }
+        _ => rest(argv),
+    })
+}
+
+/// The last two commands the plugin ran (without the binary): a picker action, then the
+/// `status` whose user vars it injects.
+fn last_two(h: &Harness) -> Vec<Vec<String>> {
+    let runs = h.runs.lock().unwrap();
+    runs[runs.len() - 2..]
+        .iter()
+        .map(|r| r[1..].to_vec())
+        .collect()
+}
+
+/// `status --format wezterm` of pane 3.
+fn status_of_pane_3() -> Vec<String> {
+    ["status", "--session", "pane:3", "--format", "wezterm"]
+        .map(String::from)
+        .to_vec()
+}
+
 fn no_children() -> Runner {
     canned(|argv| panic!("unexpected child process {argv:?}"))
 }
@@ -268,21 +323,13 @@ fn the_fork_key_splits_with_panechat_fork_exec_shell_or_toasts() {
 }
 
 const LS: &str = r#"[
- {"schema":1,"id":"01m7yd5d6e4q2r8kzz","title":"Zellij layouts","turns":3,"created_at":"2026-12-02T10:00:00Z","updated_at":"2026-12-02T10:00:00Z","parent":null,"model":null,"system":null,"last_message":"what?","locked":true,"activity":"streaming","held_by":{"session":"wezterm:/s:7","multiplexer":"wezterm","pane":"7","pid":42,"command":"query","since":"2026-12-02T10:00:00Z"},"active_in":["wezterm:/s:7"],"panes":[{"session":"wezterm:/s:7","multiplexer":"wezterm","pane":"7"}]},
- {"schema":1,"id":"01m7yd5aqv0000000000","title":"evil\u001b]0;x\u0007 #(touch M1)","turns":1,"created_at":"2026-12-01T10:00:00Z","updated_at":"2026-12-01T10:00:00Z","parent":null,"model":null,"system":null,"last_message":"x","locked":false,"activity":"idle","held_by":null,"active_in":[],"panes":[]}
+ {"schema":1,"id":"01m7yd5d6e4q2r8kzz","title":"Zellij layouts","turns":3,"created_at":"2026-12-02T10:00:00Z","updated_at":"2026-12-02T10:00:00Z","age":"5m","parent":null,"model":null,"system":null,"last_message":"what?","locked":true,"activity":"streaming","held_by":{"session":"wezterm:/s:7","multiplexer":"wezterm","pane":"7","pid":42,"command":"query","since":"2026-12-02T10:00:00Z"},"active_in":["wezterm:/s:7"],"panes":[{"session":"wezterm:/s:7","multiplexer":"wezterm","pane":"7"}]},
+ {"schema":1,"id":"01m7yd5aqv0000000000","title":"evil\u001b]0;x\u0007 #(touch M1)","turns":1,"created_at":"2026-12-01T10:00:00Z","updated_at":"2026-12-01T10:00:00Z","age":"1d\u001b[2J","parent":null,"model":null,"system":null,"last_message":"x","locked":false,"activity":"idle","held_by":null,"active_in":[],"panes":[]}
 ]"#;
 
-fn state(id: &str, title: &str) -> String {
-    format!(
-        r#"{{"schema":1,"session":"wezterm:/s:3","multiplexer":"wezterm","pane":"3","conversation":"{id}","title":"{title}","turns":3,"updated_at":"2026-12-02T10:00:00Z","activity":"idle","held_by":null}}"#
-    )
-}
-
 fn picker_runner() -> Runner {
-    canned(|argv| match argv[1].as_str() {
+    picker_with("Zellij layouts", |argv| match argv[1].as_str() {
         "ls" => (true, LS.into(), String::new()),
-        "use" => (true, state(&argv[2], "Zellij layouts"), String::new()),
-        "new" => (true, state("", ""), String::new()),
         _ => (false, String::new(), format!("unexpected {argv:?}")),
     })
 }
@@ -341,7 +388,16 @@ fn the_picker_lists_conversations_and_each_choice_does_what_it_says() {
     );
     assert_eq!(rows[0].1, "+ new conversation");
     let first = &rows[2].1;
-    for part in ["Zellij layouts", "3 turns", "pane 7", "running", "locked"] {
+    // How long ago is panechat's (`age`), shown as given, controls removed.
+    assert!(rows[5].1.contains("1d[2J ago"), "{rows:?}");
+    for part in [
+        "Zellij layouts",
+        "3 turns",
+        "5m ago",
+        "pane 7",
+        "running",
+        "locked",
+    ] {
         assert!(first.contains(part), "{first:?} lacks {part}");
     }
     assert!(
@@ -352,8 +408,13 @@ fn the_picker_lists_conversations_and_each_choice_does_what_it_says() {
     // Use: the pane gets the conversation, and the bar shows it at once.
     choose(&h, Some("use:01m7yd5d6e4q2r8kzz"));
     assert_eq!(
-        h.runs.lock().unwrap().last().unwrap()[1..],
-        ["use", "01m7yd5d6e4q2r8kzz", "--session", "pane:3", "--json"]
+        last_two(&h),
+        [
+            ["use", "01m7yd5d6e4q2r8kzz", "--session", "pane:3"]
+                .map(String::from)
+                .to_vec(),
+            status_of_pane_3()
+        ]
     );
     assert_eq!(visible(&tick(&h).0), "panechat Zellij layouts ");
 
@@ -381,8 +442,11 @@ fn the_picker_lists_conversations_and_each_choice_does_what_it_says() {
     press(&h, "O");
     choose(&h, Some("new"));
     assert_eq!(
-        h.runs.lock().unwrap().last().unwrap()[1..],
-        ["new", "--session", "pane:3", "--json"]
+        last_two(&h),
+        [
+            ["new", "--session", "pane:3"].map(String::from).to_vec(),
+            status_of_pane_3()
+        ]
     );
     assert_eq!(tick(&h).0, "");
 
@@ -433,37 +497,43 @@ fn loads_from_a_file_url_and_with_dofile() {
         .plugin_require(&format!("file://{}", root.display()))
         .unwrap();
     assert!(m.get::<mlua::Function>("apply_to_config").is_ok());
-    // dofile of the plugin itself, and of the root loader.
-    for file in ["wezterm-lua/plugin/init.lua", "plugin/init.lua"] {
-        let h = Harness::new(no_children()).unwrap();
-        let m = h.dofile(&root.join(file)).unwrap();
-        assert!(m.get::<mlua::Function>("apply_to_config").is_ok(), "{file}");
-    }
+    // dofile of the plugin itself.
+    let h = Harness::new(no_children()).unwrap();
+    let m = h.dofile(&root.join("wezterm-lua/plugin/init.lua")).unwrap();
+    assert!(m.get::<mlua::Function>("apply_to_config").is_ok());
 }
 
 #[test]
-fn the_loader_finds_the_plugin_through_the_plugin_list() {
+fn the_loader_finds_the_plugin_from_the_path_require_gives_it_and_never_guesses() {
+    let loader_path = repo_root().join("plugin/init.lua");
+    let loader = std::fs::read_to_string(&loader_path).unwrap();
+    // The path Lua's require hands the chunk (WezTerm's plugin.require loads it that way).
     let h = Harness::new(no_children()).unwrap();
-    let loader = std::fs::read_to_string(repo_root().join("plugin/init.lua")).unwrap();
-    // Installed once (so the list has it), then loaded from a chunk that knows no path.
-    h.plugin_require("https://github.com/someone/other-plugin")
-        .unwrap();
-    h.plugin_require(URL).unwrap();
-    let m: mlua::Table = h.lua.load(&loader).set_name("=loader").call(()).unwrap();
-    assert!(m.get::<mlua::Function>("apply_to_config").is_ok());
-    // With nothing to find: an error that says what to do.
-    let h = Harness::new(no_children()).unwrap();
-    let err = h
+    let m: mlua::Table = h
         .lua
         .load(&loader)
         .set_name("=loader")
-        .call::<mlua::Table>(())
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("dofile(\"/path/to/panechat/wezterm-lua/plugin/init.lua\")"),
-        "{err}"
-    );
+        .call(("panechat", loader_path.to_string_lossy().into_owned()))
+        .unwrap();
+    assert!(m.get::<mlua::Function>("apply_to_config").is_ok());
+    // Without it (dofile, a chunk of its own), no checkout of the plugin list and no chunk
+    // name is taken for it, even with this repository installed: an error that says what to do.
+    let h = Harness::new(no_children()).unwrap();
+    h.plugin_require(URL).unwrap();
+    for err in [
+        h.lua
+            .load(&loader)
+            .set_name("=loader")
+            .call::<mlua::Table>(())
+            .unwrap_err()
+            .to_string(),
+        h.dofile(&loader_path).unwrap_err().to_string(),
+    ] {
+        assert!(
+            err.contains("dofile(\"/path/to/panechat/wezterm-lua/plugin/init.lua\")"),
+            "{err}"
+        );
+    }
 }
 
 /// The tab bar's titles (visible text), as WezTerm draws them with the effective config.
@@ -664,17 +734,15 @@ fn titles_that_are_not_utf8_still_render() {
 /// `ls --json` of two forks titled alike, the conversation they came from, and one that only
 /// fuzzy-matches "notes"; most recent first.
 const FORKS: &str = r#"[
- {"id":"01m7yd5d00000000dd","title":"notes (fork)","turns":4,"updated_at":"2026-12-02T10:03:00Z","locked":false,"activity":"idle","panes":[{"session":"wezterm:/s:7","multiplexer":"wezterm","pane":"7"}]},
- {"id":"01m7yd5d00000001ee","title":"notes (fork)","turns":12,"updated_at":"2026-12-02T10:02:00Z","locked":false,"activity":"idle","panes":[]},
- {"id":"01m7yd5c00000000tt","title":"no tests here","turns":1,"updated_at":"2026-12-02T10:01:30Z","locked":false,"activity":"idle","panes":[]},
- {"id":"01m7yd5a00000000aa","title":"notes","turns":3,"updated_at":"2026-12-02T10:01:00Z","locked":false,"activity":"idle","panes":[]}
+ {"id":"01m7yd5d00000000dd","title":"notes (fork)","turns":4,"updated_at":"2026-12-02T10:03:00Z","age":"3m","locked":false,"activity":"idle","panes":[{"session":"wezterm:/s:7","multiplexer":"wezterm","pane":"7"}]},
+ {"id":"01m7yd5d00000001ee","title":"notes (fork)","turns":12,"updated_at":"2026-12-02T10:02:00Z","age":"4m","locked":false,"activity":"idle","panes":[]},
+ {"id":"01m7yd5c00000000tt","title":"no tests here","turns":1,"updated_at":"2026-12-02T10:01:30Z","age":"4m","locked":false,"activity":"idle","panes":[]},
+ {"id":"01m7yd5a00000000aa","title":"notes","turns":3,"updated_at":"2026-12-02T10:01:00Z","age":"5m","locked":false,"activity":"idle","panes":[]}
 ]"#;
 
 fn forks_runner() -> Runner {
-    canned(|argv| match argv[1].as_str() {
+    picker_with("notes", |argv| match argv[1].as_str() {
         "ls" => (true, FORKS.into(), String::new()),
-        "use" => (true, state(&argv[2], "notes"), String::new()),
-        "new" => (true, state("", ""), String::new()),
         _ => (false, String::new(), format!("unexpected {argv:?}")),
     })
 }
@@ -722,8 +790,13 @@ fn the_picker_opens_on_the_panes_own_conversation_and_tells_forks_apart() {
     assert!(rows[0].1.starts_with("* notes "), "{rows:?}");
     assert!(enter(&h, None));
     assert_eq!(
-        h.runs.lock().unwrap().last().unwrap()[1..],
-        ["use", "01m7yd5a00000000aa", "--session", "pane:3", "--json"]
+        last_two(&h),
+        [
+            ["use", "01m7yd5a00000000aa", "--session", "pane:3"]
+                .map(String::from)
+                .to_vec(),
+            status_of_pane_3()
+        ]
     );
 
     // The two forks titled alike show ids that tell them apart, and every column starts at
@@ -764,25 +837,28 @@ fn the_picker_opens_on_the_panes_own_conversation_and_tells_forks_apart() {
     for f in ["use:01m7yd5d00000000dd", "use:01m7yd5d00000001ee"] {
         assert!(pos(f) < pos("use:01m7yd5c00000000tt"), "{filtered:?}");
     }
-    assert_eq!(h.children(), 3, "ls, use, ls: nothing per row or filter");
+    assert_eq!(
+        h.children(),
+        4,
+        "ls, use and the status it injects, ls: nothing per row or filter"
+    );
 }
 
 const HITS: &str = r#"[
- {"id":"01m7yd5d00000000dd","title":"Notes on the borrow checker","turns":9,"updated_at":"2026-12-02T10:03:00Z","score":350,"count":7,"snippet":"you: why does the borrow checker\u001b[2J complain"},
- {"id":"01m7yd5d00000001ee","title":"borrow checker tricks","turns":2,"updated_at":"2026-12-02T10:02:00Z","score":220,"count":3,"snippet":"model: the borrow checker"},
- {"id":"01m7yd5a00000000aa","title":"Borrow Checker","turns":1,"updated_at":"2026-12-01T10:00:00Z","score":150,"count":1,"snippet":""}
+ {"id":"01m7yd5d00000000dd","title":"Notes on the borrow checker","turns":9,"updated_at":"2026-12-02T10:03:00Z","age":"3m","score":350,"count":7,"snippet":"you: why does the borrow checker\u001b[2J complain"},
+ {"id":"01m7yd5d00000001ee","title":"borrow checker tricks","turns":2,"updated_at":"2026-12-02T10:02:00Z","age":"4m","score":220,"count":3,"snippet":"model: the borrow checker"},
+ {"id":"01m7yd5a00000000aa","title":"Borrow Checker","turns":1,"updated_at":"2026-12-01T10:00:00Z","age":"1d","score":150,"count":1,"snippet":""}
 ]"#;
 
 #[test]
 fn search_inside_conversations_runs_panechat_search_once_exact_titles_first() {
     let h = loaded(
-        canned(|argv| match argv[1].as_str() {
+        picker_with("Borrow Checker", |argv| match argv[1].as_str() {
             "ls" => (true, FORKS.into(), String::new()),
             "search" if argv.last().unwrap() == "borrow checker" => {
                 (true, HITS.into(), String::new())
             }
             "search" => (true, "[]".into(), String::new()),
-            "use" => (true, state(&argv[2], "Borrow Checker"), String::new()),
             _ => (false, String::new(), format!("unexpected {argv:?}")),
         }),
         "{}",
@@ -836,8 +912,13 @@ fn search_inside_conversations_runs_panechat_search_once_exact_titles_first() {
     // Enter uses the first.
     assert!(enter(&h, None));
     assert_eq!(
-        h.runs.lock().unwrap().last().unwrap()[1..],
-        ["use", "01m7yd5a00000000aa", "--session", "pane:3", "--json"]
+        last_two(&h),
+        [
+            ["use", "01m7yd5a00000000aa", "--session", "pane:3"]
+                .map(String::from)
+                .to_vec(),
+            status_of_pane_3()
+        ]
     );
     // Nothing found: said in a notification, no empty list.
     press(&h, "O");
@@ -848,4 +929,39 @@ fn search_inside_conversations_runs_panechat_search_once_exact_titles_first() {
         .eval("return require('wezterm').__overlay(win) ~= nil")
         .unwrap();
     assert!(!shown);
+}
+
+#[test]
+fn the_plugin_leaves_to_panechat_what_panechat_can_hand_it() {
+    // User-var names and values, their base64 and ages come from the binary (`status --format
+    // wezterm`, `age` in `ls --json` and `search --json`); the Lua keeps one cleaner of its
+    // own, for the text WezTerm itself hands it (tab and pane titles).
+    let src = std::fs::read_to_string(repo_root().join("wezterm-lua/plugin/init.lua")).unwrap();
+    let code: String = src
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for copy in [
+        "base64",
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+        "SetUserVar=' ..",
+        "function ago",
+        "os.time",
+        "panechat_state =",
+        "panechat_held =",
+    ] {
+        assert!(!code.contains(copy), "the plugin has its own {copy:?}");
+    }
+    assert_eq!(code.matches("%c").count(), 1, "one control cleaner");
+    // What it reads from WezTerm, it names once.
+    for var in [
+        "panechat_id",
+        "panechat_title",
+        "panechat_state",
+        "panechat_held",
+        "panechat_question",
+    ] {
+        assert_eq!(code.matches(var).count(), 1, "{var} named more than once");
+    }
 }

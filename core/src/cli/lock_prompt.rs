@@ -82,7 +82,10 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     });
     // Who asks (the popup has the waiting pane's id: a popup may open away from it), what is
     // busy, wrapped between words to the popup's width; then the short question.
-    let what = format!("\"{}\"", ui::truncate(&super::pick::clean(&title), 80));
+    let what = format!(
+        "\"{}\"",
+        ui::truncate(&panechat_vocab::text::inert(&title), 80)
+    );
     let asker = match &args.asker {
         Some(a) => Some(panechat::title::sanitize_title(a)),
         None => ctx

@@ -25,6 +25,7 @@ use panechat::{Error, Result};
 
 use super::ctx::Ctx;
 use super::ui;
+use panechat_vocab::text::{inert, is_control};
 
 /// `panechat pick [--pane PANE] [--client CLIENT] [--split h|v] [--keep N]`
 #[derive(clap::Args, Debug)]
@@ -63,7 +64,7 @@ pub struct Item {
 impl Item {
     /// Builds an item.
     pub fn new(summary: Summary, panes: Vec<String>, running: Option<String>, here: bool) -> Item {
-        let title = clean(&summary.display_title());
+        let title = inert(&summary.display_title());
         let hay = format!("{} {}", title.to_lowercase(), summary.id.as_str());
         Item {
             summary,
@@ -74,64 +75,6 @@ impl Item {
             hay,
         }
     }
-}
-
-/// Replaces control characters (C0, DEL, C1) with spaces, so model text cannot drive the
-/// terminal.
-pub fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_control() || ('\u{80}'..='\u{9f}').contains(&c) {
-                ' '
-            } else {
-                c
-            }
-        })
-        .collect()
-}
-
-/// A fuzzy match of `needle` (lower-case) in `hay`: every needle character in order; higher is
-/// better (runs of adjacent characters and word starts score more, early matches a little more).
-/// Each place the first character occurs is tried, so `lay` finds the word in `zellij layouts`.
-pub fn fuzzy_score(hay: &str, needle: &[char]) -> Option<i64> {
-    if needle.is_empty() {
-        return Some(0);
-    }
-    let chars: Vec<char> = hay.chars().collect();
-    let mut best: Option<i64> = None;
-    for start in 0..chars.len() {
-        if chars[start] != needle[0] {
-            continue;
-        }
-        let mut score = 0i64;
-        let mut ni = 0;
-        let mut prev_match = false;
-        for i in start..chars.len() {
-            if ni < needle.len() && chars[i] == needle[ni] {
-                score += 1;
-                if prev_match {
-                    score += 5;
-                }
-                if i == 0 || !chars[i - 1].is_alphanumeric() {
-                    score += 3;
-                }
-                ni += 1;
-                prev_match = true;
-                if ni == needle.len() {
-                    break;
-                }
-            } else {
-                prev_match = false;
-            }
-        }
-        if ni < needle.len() {
-            // No later start can match either.
-            break;
-        }
-        let s = score * 100 - start.min(99) as i64;
-        best = Some(best.map_or(s, |b| b.max(s)));
-    }
-    best
 }
 
 /// What the person chose.
@@ -239,8 +182,7 @@ impl Model {
     }
 
     fn refilter(&mut self) {
-        let needle: Vec<char> = self.filter.to_lowercase().chars().collect();
-        if needle.is_empty() {
+        if self.filter.trim().is_empty() {
             self.matches = (0..self.items.len()).collect();
         } else {
             let typed = self.filter.trim().to_lowercase();
@@ -248,7 +190,7 @@ impl Model {
                 .items
                 .iter()
                 .enumerate()
-                .filter_map(|(i, it)| match_score(it, &typed, &needle).map(|s| (s, i)))
+                .filter_map(|(i, it)| match_score(it, &typed).map(|s| (s, i)))
                 .collect();
             // Best match first; among equals, the most recent (lower index) first.
             scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -313,7 +255,7 @@ impl Model {
                 self.filter.clear();
                 self.refilter();
             }
-            Key::Char(c) if !c.is_control() => {
+            Key::Char(c) if !is_control(c) => {
                 self.filter.push(c);
                 self.refilter();
             }
@@ -335,7 +277,7 @@ impl Model {
         let mut lines = Vec::with_capacity(height);
         let count = format!("{}/{}", self.match_count(), self.items.len());
         let room = width.saturating_sub(count.chars().count() + 1);
-        let prompt = ui::truncate(&format!("> {}", clean(&self.filter)), room);
+        let prompt = ui::truncate(&format!("> {}", self.filter), room);
         lines.push(format!(
             "{prompt}{:pad$}\x1b[2m{count}\x1b[0m",
             "",
@@ -388,7 +330,7 @@ impl Model {
             }
         }
         let foot = match &self.message {
-            Some(m) => format!("\x1b[1m{}\x1b[0m", ui::truncate(&clean(m), width)),
+            Some(m) => format!("\x1b[1m{}\x1b[0m", ui::truncate(&inert(m), width)),
             None => format!("\x1b[2m{}\x1b[0m", ui::truncate(HELP, width)),
         };
         lines.push(foot);
@@ -396,11 +338,11 @@ impl Model {
     }
 }
 
-/// How well an item matches the filter (`typed`: as typed, lower-case; `needle`: its
-/// characters): the title equal to it first, then a title or id starting with it, then a title
-/// holding it, then fuzzy matches; a shorter title first among those. `None`: no match.
-pub fn match_score(it: &Item, typed: &str, needle: &[char]) -> Option<i64> {
-    let fuzzy = fuzzy_score(&it.hay, needle)?;
+/// How well an item matches the filter (`typed`: as typed, trimmed, lower-case): the title
+/// equal to it first, then a title or id starting with it, then a title holding it, then fuzzy
+/// matches ([`panechat_vocab::fuzzy`]); a shorter title first among equals. `None`: no match.
+pub fn match_score(it: &Item, typed: &str) -> Option<i64> {
+    let fuzzy = panechat_vocab::fuzzy::score(typed, &it.hay)?;
     let title = it.title.to_lowercase();
     let tier = if title == typed {
         4
@@ -411,7 +353,7 @@ pub fn match_score(it: &Item, typed: &str, needle: &[char]) -> Option<i64> {
     } else {
         0
     };
-    Some(tier * 1_000_000 + fuzzy * 10 - (title.chars().count().min(999) as i64))
+    Some(tier * 1_000_000_000 + fuzzy * 1000 - (title.chars().count().min(999) as i64))
 }
 
 /// One list row: marker, state, title, short id, turns, age, panes; exactly `width` columns,
@@ -457,10 +399,7 @@ pub fn row_text(it: &Item, width: usize, id_width: usize, panes_width: usize) ->
 
 /// Wraps `text` (controls removed) into lines of `width` columns, at most `max` lines.
 fn wrap(prefix: &str, text: &str, width: usize, max: usize) -> Vec<String> {
-    let text = format!(
-        "{prefix}{}",
-        clean(text).split_whitespace().collect::<Vec<_>>().join(" ")
-    );
+    let text = format!("{prefix}{}", inert(text));
     // Cut by columns (a wide character takes two).
     let mut chunks: Vec<String> = Vec::new();
     let (mut cur, mut w) = (String::new(), 0);
@@ -508,7 +447,7 @@ fn preview_lines(ctx: &Ctx, it: &Item, width: usize) -> Vec<String> {
     }
     let mut lines = vec![format!(
         "\x1b[2m{}\x1b[0m",
-        ui::truncate(&clean(&facts.join(" · ")), width)
+        ui::truncate(&inert(&facts.join(" · ")), width)
     )];
     match ctx.store.last_turns(&s.id, 2) {
         Ok(turns) => {
@@ -521,7 +460,7 @@ fn preview_lines(ctx: &Ctx, it: &Item, width: usize) -> Vec<String> {
                 lines.extend(wrap("", &t.assistant, width, 4));
             }
         }
-        Err(e) => lines.push(ui::truncate(&clean(&e.to_string()), width)),
+        Err(e) => lines.push(ui::truncate(&inert(&e.to_string()), width)),
     }
     lines
 }
@@ -772,15 +711,6 @@ mod tests {
             }
         }
         out
-    }
-
-    #[test]
-    fn fuzzy_prefers_runs_and_word_starts() {
-        let n: Vec<char> = "tmx".chars().collect();
-        assert!(fuzzy_score("tmux panes", &n).is_some());
-        assert!(fuzzy_score("zellij", &n).is_none());
-        let n: Vec<char> = "lay".chars().collect();
-        assert!(fuzzy_score("zellij layouts", &n) > fuzzy_score("l a y", &n));
     }
 
     #[test]

@@ -125,7 +125,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
                         format!(
                             "{} {} {}",
                             r.pid,
-                            panechat::state::Activity::of_run(r.state).as_str(),
+                            panechat::state::Activity::from(r.state).as_str(),
                             panechat::time::ago(&r.since)
                         )
                     })

@@ -19,9 +19,12 @@ pub enum Format {
     Plain,
     /// The pane state as one JSON object (see docs/integration.md).
     Json,
+    /// The OSC 1337 sequences that set a WezTerm pane's user vars to its state (what the
+    /// WezTerm plugin injects into a pane right after a picker action).
+    Wezterm,
 }
 
-/// `panechat status [--session KEY] [--format tmux|plain|json]`
+/// `panechat status [--session KEY] [--format tmux|plain|json|wezterm]`
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Whose status (default: this session's).
@@ -54,6 +57,10 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     };
     let line = match args.format {
         Format::Json => return out_raw(&format!("{}\n", json_text(&st, false))).map(|()| 0),
+        Format::Wezterm => {
+            let vars = panechat::adapters::wezterm::state_vars(&st, false);
+            return out_raw(&String::from_utf8_lossy(&vars)).map(|()| 0);
+        }
         _ if st.conversation.is_none() => String::new(),
         Format::Plain => format!("{}{marker}", st.label()),
         Format::Tmux => panechat::adapters::tmux::format_escape(&format!("{}{marker}", st.label())),

@@ -97,7 +97,7 @@ fn fill_random(buf: &mut [u8]) {
         // Fall back to time, pid and a counter: uniqueness is still enforced by O_EXCL.
         use std::sync::atomic::{AtomicU64, Ordering};
         static C: AtomicU64 = AtomicU64::new(0);
-        let mix = crate::session::fnv1a(
+        let mix = panechat_vocab::key::fnv1a(
             format!(
                 "{:?}{}{}",
                 std::time::Instant::now(),

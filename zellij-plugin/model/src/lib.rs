@@ -1,6 +1,8 @@
 //! The logic of panechat's Zellij plugin, as plain Rust that needs no Zellij: the plugin's
 //! [`State`], the reducer ([`State::handle`]) over Zellij events, pipe messages, keys and
-//! `panechat --json` output, the picker's fuzzy filter and its rendering to lines.
+//! `panechat --json` output, and its rendering to lines. What it shares with panechat itself
+//! (the pane-state document, session-key parts, the fuzzy filter, inert text, ages) comes from
+//! the `panechat-vocab` crate, so the two cannot drift apart.
 //!
 //! The wasm plugin (`zellij-plugin/src/main.rs`) is a thin shim: it turns `zellij-tile` events
 //! into [`Input`]s and performs the returned [`Effect`]s through its [`Host`].
@@ -13,7 +15,6 @@
 
 pub mod config;
 pub mod data;
-pub mod fuzzy;
 pub mod names;
 pub mod render;
 pub mod state;

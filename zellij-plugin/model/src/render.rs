@@ -2,7 +2,6 @@
 //! ids, tab names) is made inert before it gets here; the only escape sequences in the output
 //! are the plugin's own (bold, reverse video, dim).
 
-use crate::data;
 use crate::state::{Row, State};
 use crate::text::{fit, fit_right, inert, width, wrap};
 
@@ -113,7 +112,9 @@ fn picker(state: &State, rows: usize, cols: usize, now: i64, out: &mut Vec<Strin
                 c.title.clone().unwrap_or_else(|| "(untitled)".to_string()),
                 c.id.chars().take(id_w).collect(),
                 format!("{}t", c.turns),
-                c.updated.map(|t| data::age(t, now)).unwrap_or_default(),
+                c.updated
+                    .map(|t| panechat_vocab::time::age(t, now))
+                    .unwrap_or_default(),
             ),
             None => ("—".to_string(), String::new(), String::new(), String::new()),
         };

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::config::Config;
 use crate::data::{self, PaneState};
-use crate::fuzzy;
 use crate::text;
+use panechat_vocab::fuzzy;
 
 /// Name of the pipe message panechat sends whenever a pane's state changes.
 pub const PIPE_STATE: &str = "panechat::state";
@@ -736,10 +736,10 @@ impl State {
     /// recorded as such); an older one (smaller `stamp`) that arrives late is to be dropped.
     fn newest(&mut self, s: &PaneState) -> bool {
         let part = self.session_part();
-        let Some(pane) = s.zellij_pane(part.as_deref()) else {
+        let Some(pane) = s.pane.zellij_pane(part.as_deref()) else {
             return true;
         };
-        if let Some(stamp) = s.stamp {
+        if let Some(stamp) = s.pane.stamp {
             if self.stamps.get(&pane).is_some_and(|&last| stamp < last) {
                 return false;
             }
@@ -752,7 +752,7 @@ impl State {
 
     fn apply_state(&mut self, s: &PaneState) -> bool {
         let part = self.session_part();
-        let Some(pane) = s.zellij_pane(part.as_deref()) else {
+        let Some(pane) = s.pane.zellij_pane(part.as_deref()) else {
             return false;
         };
         let conv = s.conversation.as_ref().map(|id| Conv {
@@ -762,9 +762,12 @@ impl State {
                 .as_deref()
                 .map(|t| text::cap_chars(&text::inert(t), 200))
                 .filter(|t| !t.is_empty()),
-            turns: s.turns.unwrap_or(0),
-            updated: s.updated_at.as_deref().and_then(data::unix_seconds),
-            activity: text::cap_chars(&text::inert(s.activity()), 16),
+            turns: s.turns,
+            updated: s
+                .updated_at
+                .as_deref()
+                .and_then(panechat_vocab::time::unix_seconds),
+            activity: text::cap_chars(&text::inert(s.activity.as_str()), 16),
             held_by: s.held_by.as_ref().map(|h| {
                 let who = match (&h.multiplexer, &h.pane) {
                     (Some(m), Some(p)) if m == "zellij" => p
@@ -1589,7 +1592,7 @@ impl State {
                     // Panes of this session that panechat no longer knows lose their conversation.
                     let known: Vec<u32> = states
                         .iter()
-                        .filter_map(|s| s.zellij_pane(part.as_deref()))
+                        .filter_map(|s| s.pane.zellij_pane(part.as_deref()))
                         .collect();
                     let gone: Vec<u32> = self
                         .convs
@@ -1601,7 +1604,8 @@ impl State {
                         self.convs.remove(&id);
                     }
                     for s in &states {
-                        if s.zellij_pane(part.as_deref())
+                        if s.pane
+                            .zellij_pane(part.as_deref())
                             .is_some_and(|p| !fresh(self, p))
                         {
                             self.apply_state(s);

@@ -587,9 +587,10 @@ fn a_missing_binary_is_named_on_screen() {
         },
         &mut h,
     );
+    // The escape is gone (it separates words, as in every text panechat makes inert).
     assert_eq!(
         s.status.as_deref(),
-        Some("`panechat sessions` failed: panechat: the store is damaged[31m")
+        Some("`panechat sessions` failed: panechat: the store is damaged [31m")
     );
 }
 

@@ -3,43 +3,12 @@
 //!
 //! Pane names are set with `rename_terminal_pane`, which Zellij stores literally (no format
 //! expansion, no shell), so the only danger is terminal control sequences, which Zellij would
-//! pass to every attached terminal when it draws the pane frame. [`inert`] removes them.
+//! pass to every attached terminal when it draws the pane frame. [`inert`] (panechat's own,
+//! from `panechat-vocab`) removes them.
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-/// Whether `c` must never reach a terminal: C0 controls, DEL, C1 controls, and the Unicode
-/// bidirectional overrides and isolates (which reorder the rest of a line on screen).
-pub fn is_control(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-}
-
-/// `s` without control characters: tabs and line breaks become one space, every other control
-/// character (ESC, BEL, C1, DEL, bidi overrides) is dropped; runs of spaces are collapsed and the
-/// ends trimmed. What remains is shown exactly as written.
-pub fn inert(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut space = false;
-    for c in s.chars() {
-        let c = if matches!(c, '\t' | '\n' | '\r' | '\u{b}' | '\u{c}' | '\u{85}') {
-            ' '
-        } else if is_control(c) {
-            continue;
-        } else {
-            c
-        };
-        if c == ' ' {
-            space = !out.is_empty();
-            continue;
-        }
-        if space {
-            out.push(' ');
-            space = false;
-        }
-        out.push(c);
-    }
-    out
-}
+pub use panechat_vocab::text::{inert, is_control};
 
 /// At most `max` characters of `s`, ending in `…` when it was cut.
 pub fn cap_chars(s: &str, max: usize) -> String {
@@ -129,30 +98,6 @@ pub fn wrap(s: &str, cells: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn inert_removes_every_control_and_keeps_the_rest_literally() {
-        let hostile =
-            "#(touch M1) #[fg=red] ; kill-server $(touch M2)\x1b]2;pwned\x07\u{9b}31m\x7f\u{202e}x";
-        let s = inert(hostile);
-        assert_eq!(
-            s,
-            "#(touch M1) #[fg=red] ; kill-server $(touch M2)]2;pwned31mx"
-        );
-        assert!(!s.chars().any(is_control));
-    }
-
-    #[test]
-    fn inert_turns_line_breaks_into_single_spaces() {
-        assert_eq!(inert("  a\n\n\tb \r\n c  "), "a b c");
-        assert_eq!(inert("\x1b\x1b"), "");
-    }
-
-    #[test]
-    fn kdl_looking_text_is_plain_text() {
-        let s = "pane { plugin location=\"file:/x.wasm\" }; \"quoted\" // comment";
-        assert_eq!(inert(s), s);
-    }
 
     #[test]
     fn widths_count_wide_characters_twice() {

@@ -384,10 +384,12 @@ impl Which {
             "last" => Which::Last,
             id if is_pane_id(id) => Which::Id(id.to_string()),
             other => {
-                return Err(Error::Usage(format!(
-                    "`--pane {}` names no pane: use left, right, up, down, last, or a pane id (%3 in tmux, 3 or terminal_3 in Zellij, 3 in WezTerm); `--pane` alone means this pane",
-                    crate::title::sanitize_title(other)
-                )))
+                return Err(Error::BadArgument {
+                    message: format!(
+                        "`--pane {}` names no pane: use left, right, up, down, last, or a pane id (%3 in tmux, 3 or terminal_3 in Zellij, 3 in WezTerm); `--pane` alone means this pane",
+                        crate::title::sanitize_title(other)
+                    ),
+                })
             }
         })
     }
@@ -482,10 +484,9 @@ fn parse_tmux_panes(out: &str) -> Vec<Rect> {
 /// Parses `zellij action list-panes --json --all`: the visible tiled terminal panes of the tab
 /// that holds terminal pane `own`.
 fn parse_zellij_panes(out: &str, own: &str) -> Result<Vec<Rect>> {
-    let v: serde_json::Value = serde_json::from_str(out).map_err(|e| {
-        Error::Other(format!(
-            "cannot read `zellij action list-panes --json`: {e}"
-        ))
+    let v: serde_json::Value = serde_json::from_str(out).map_err(|e| Error::ToolFailed {
+        message: format!("cannot read `zellij action list-panes --json`: {e}"),
+        source: Some(Box::new(e)),
     })?;
     let items = v.as_array().cloned().unwrap_or_default();
     let field = |p: &serde_json::Value, k: &str| p.get(k).and_then(|x| x.as_i64());
@@ -541,27 +542,29 @@ pub struct PaneText {
 }
 
 fn run_tool(runner: &dyn Runner, program: &str, args: Vec<String>, what: &str) -> Result<String> {
-    let out = runner.run(program, &args).map_err(|e| {
-        Error::Other(format!(
-            "cannot run `{program}` to {what}: {e}; is {program} on PATH?"
-        ))
+    let out = runner.run(program, &args).map_err(|e| Error::Spawn {
+        message: format!("cannot run `{program}` to {what}: {e}; is {program} on PATH?"),
+        source: Some(e),
     })?;
     if out.status != Some(0) {
         let err = String::from_utf8_lossy(&out.stderr);
         let err = crate::title::sanitize_title(err.trim());
-        return Err(Error::Other(format!(
-            "`{program} {}` failed ({}){}",
-            args.join(" "),
-            out.status
-                .map_or("killed by a signal".to_string(), |c| format!(
-                    "exit status {c}"
-                )),
-            if err.is_empty() {
-                String::new()
-            } else {
-                format!(": {err}")
-            }
-        )));
+        return Err(Error::ToolFailed {
+            message: format!(
+                "`{program} {}` failed ({}){}",
+                args.join(" "),
+                out.status
+                    .map_or("killed by a signal".to_string(), |c| format!(
+                        "exit status {c}"
+                    )),
+                if err.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {err}")
+                }
+            ),
+            source: None,
+        });
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -635,11 +638,11 @@ fn rejoin_wrapped(dump: &str, rows: &[String]) -> Option<String> {
 }
 
 fn outside_error() -> Error {
-    Error::Usage(
-        "--pane needs a multiplexer pane (tmux, Zellij or WezTerm), and this command does not run in one; \
+    Error::Unavailable {
+        message: "--pane needs a multiplexer pane (tmux, Zellij or WezTerm), and this command does not run in one; \
          pipe the text instead (`make 2>&1 | panechat q \"why did this fail?\"`) or attach a file with -f PATH"
             .into(),
-    )
+    }
 }
 
 /// Captures the text of the pane `which` names, at most `lines` lines of screen and scrollback,
@@ -750,9 +753,9 @@ fn capture_zellij(
         Which::Own => own.clone(),
         Which::Id(id) => digits_of(id).to_string(),
         Which::Last => {
-            return Err(Error::Usage(
-                "Zellij does not tell which pane was active before; name the pane by its id (`zellij action list-panes`) or a direction (left, right, up, down)".into(),
-            ))
+            return Err(Error::Unavailable {
+                message: "Zellij does not tell which pane was active before; name the pane by its id (`zellij action list-panes`) or a direction (left, right, up, down)".into(),
+            })
         }
         _ => {
             let listing = zellij_read(
@@ -832,9 +835,9 @@ fn capture_wezterm(
         Which::Own => own.clone(),
         Which::Id(id) => digits_of(id).to_string(),
         Which::Last => {
-            return Err(Error::Usage(
-                "WezTerm's command line does not tell which pane was active before; name the pane by its id (`wezterm cli list`) or a direction (left, right, up, down)".into(),
-            ))
+            return Err(Error::Unavailable {
+                message: "WezTerm's command line does not tell which pane was active before; name the pane by its id (`wezterm cli list`) or a direction (left, right, up, down)".into(),
+            })
         }
         _ => {
             let dir = match which.direction().expect("a direction") {
@@ -915,11 +918,11 @@ pub fn tmux_selection(
     limits: Limits,
 ) -> Result<Prepared> {
     if env.get("TMUX").is_none() {
-        return Err(Error::Usage(
-            "--selection takes what a tmux copy-mode key copied, and this command does not run inside tmux; \
+        return Err(Error::Unavailable {
+            message: "--selection takes what a tmux copy-mode key copied, and this command does not run inside tmux; \
              pipe the text instead (`… | panechat q \"question\"`) or attach a file with -f PATH"
                 .into(),
-        ));
+        });
     }
     // Newest first.
     let names = run_tool(
@@ -958,9 +961,10 @@ pub fn tmux_selection(
     };
     let p = prepare(source, &raw, Keep::Tail, limits);
     if p.attachment.text.trim().is_empty() {
-        return Err(Error::Usage(
-            "the selection is empty: select some text in copy mode first".into(),
-        ));
+        return Err(Error::CannotAttach {
+            message: "the selection is empty: select some text in copy mode first".into(),
+            source: None,
+        });
     }
     Ok(p)
 }
@@ -1010,9 +1014,12 @@ pub fn pane_attachment(
 const BINARY_PROBE: usize = 8192;
 
 fn binary_error(what: &str, at: usize) -> Error {
-    Error::Usage(format!(
-        "{what} looks binary (a NUL byte at offset {at}); attach text only, e.g. the output of a tool that prints it as text"
-    ))
+    Error::CannotAttach {
+        message: format!(
+            "{what} looks binary (a NUL byte at offset {at}); attach text only, e.g. the output of a tool that prints it as text"
+        ),
+        source: None,
+    }
 }
 
 /// Reads a file for `-f PATH`: a clear error for a missing file, a directory, anything but a
@@ -1020,20 +1027,30 @@ fn binary_error(what: &str, at: usize) -> Error {
 /// and cut with a marker.
 pub fn file_attachment(path: &Path, limits: Limits) -> Result<Prepared> {
     let shown = path.display().to_string();
-    let meta = std::fs::metadata(path)
-        .map_err(|e| Error::Usage(format!("cannot attach {shown}: {}", io_reason(&e))))?;
+    let meta = std::fs::metadata(path).map_err(|e| Error::CannotAttach {
+        message: format!("cannot attach {shown}: {}", io_reason(&e)),
+        source: Some(e),
+    })?;
     if meta.is_dir() {
-        return Err(Error::Usage(format!(
-            "cannot attach {shown}: it is a directory; attach its files one by one (-f {shown}/FILE)"
-        )));
+        return Err(Error::CannotAttach {
+            message: format!(
+                "cannot attach {shown}: it is a directory; attach its files one by one (-f {shown}/FILE)"
+            ),
+            source: None,
+        });
     }
     if !meta.is_file() {
-        return Err(Error::Usage(format!(
-            "cannot attach {shown}: not a regular file (a device, pipe or socket); pipe its output instead: `cat {shown} | panechat q …`"
-        )));
+        return Err(Error::CannotAttach {
+            message: format!(
+                "cannot attach {shown}: not a regular file (a device, pipe or socket); pipe its output instead: `cat {shown} | panechat q …`"
+            ),
+            source: None,
+        });
     }
-    let f = std::fs::File::open(path)
-        .map_err(|e| Error::Usage(format!("cannot attach {shown}: {}", io_reason(&e))))?;
+    let f = std::fs::File::open(path).map_err(|e| Error::CannotAttach {
+        message: format!("cannot attach {shown}: {}", io_reason(&e)),
+        source: Some(e),
+    })?;
     // Read a little more than the cap, so cutting still ends at a line boundary.
     let want = limits.max_bytes as u64 + 4096;
     let mut buf = Vec::new();
@@ -1069,7 +1086,12 @@ pub fn reader_attachment(source: &str, mut r: impl Read, limits: Limits) -> Resu
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::Other(format!("cannot read {source}: {e}"))),
+            Err(e) => {
+                return Err(Error::ReadInput {
+                    message: format!("cannot read {source}: {e}"),
+                    source: e,
+                })
+            }
         };
         if total < BINARY_PROBE as u64 {
             let probe = (BINARY_PROBE as u64 - total).min(n as u64) as usize;
@@ -1421,7 +1443,7 @@ mod tests {
     #[test]
     fn outside_a_multiplexer_says_what_works() {
         let e = capture_pane(&Env::default(), &Recorder::new(&[]), &Which::Own, 10).unwrap_err();
-        assert!(matches!(e, Error::Usage(_)));
+        assert!(matches!(e, Error::Unavailable { .. }));
         assert!(
             e.to_string().contains("-f PATH") && e.to_string().contains("pipe"),
             "{e}"

@@ -86,18 +86,21 @@ fn check_plugin_url(url: &str) -> Result<()> {
     if ok && !url.chars().any(char::is_control) {
         Ok(())
     } else {
-        Err(Error::Usage(format!(
-            "`--plugin {url}` is not a plugin location Zellij loads; give `file:/absolute/path/panechat.wasm` or an `https://` URL"
-        )))
+        Err(Error::BadArgument {
+            message: format!(
+                "`--plugin {url}` is not a plugin location Zellij loads; give `file:/absolute/path/panechat.wasm` or an `https://` URL"
+            ),
+        })
     }
 }
 
 /// Renders the snippet for `tool`.
 pub fn render(tool: Tool, plugin: Option<&str>) -> Result<String> {
     if plugin.is_some() && !matches!(tool, Tool::Zellij | Tool::Wezterm) {
-        return Err(Error::Usage(
-            "`--plugin` is for `panechat init zellij` and `panechat init wezterm` only".into(),
-        ));
+        return Err(Error::BadArgument {
+            message: "`--plugin` is for `panechat init zellij` and `panechat init wezterm` only"
+                .into(),
+        });
     }
     let bin = exe();
     let text = match tool {
@@ -150,8 +153,8 @@ fn wezterm(bin: &str, plugin: Option<&str>) -> Result<String> {
     let load = match plugin {
         None => format!("wezterm.plugin.require {}", lua_quote(REPOSITORY)),
         Some(file) => {
-            let path = std::path::absolute(file).map_err(|e| {
-                panechat::Error::Usage(format!("--plugin {file}: not a usable path ({e})"))
+            let path = std::path::absolute(file).map_err(|e| panechat::Error::BadArgument {
+                message: format!("--plugin {file}: not a usable path ({e})"),
             })?;
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| panechat::Error::io(dir, e))?;
@@ -169,9 +172,9 @@ fn wezterm(bin: &str, plugin: Option<&str>) -> Result<String> {
 pub fn run(args: Args) -> Result<i32> {
     if args.load {
         if args.tool != Tool::Tmux {
-            return Err(panechat::Error::Usage(
-                "--load is for `panechat init tmux` only".into(),
-            ));
+            return Err(panechat::Error::BadArgument {
+                message: "--load is for `panechat init tmux` only".into(),
+            });
         }
         return super::tmux_load::load(&exe());
     }

@@ -173,10 +173,9 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         ));
     }
     if ended < total {
-        return Err(Error::Other(format!(
-            "{} run(s) could not be ended",
-            total - ended
-        )));
+        return Err(Error::RunsNotEnded {
+            count: total - ended,
+        });
     }
     Ok(0)
 }

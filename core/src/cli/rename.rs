@@ -30,9 +30,9 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     };
     let title = sanitize_title(&title);
     if title.is_empty() {
-        return Err(Error::Usage(
-            "the title is empty (control characters are removed)".into(),
-        ));
+        return Err(Error::BadArgument {
+            message: "the title is empty (control characters are removed)".into(),
+        });
     }
     let id = show::resolve(ctx, target.as_deref())?;
     let cfg = ctx.config()?;

@@ -92,9 +92,9 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     }
     if !args.yes {
         if !ui::can_ask() {
-            return Err(Error::Usage(
-                "refusing to delete without confirmation; pass --yes".into(),
-            ));
+            return Err(Error::Unavailable {
+                message: "refusing to delete without confirmation; pass --yes".into(),
+            });
         }
         let names: Vec<String> = ids
             .iter()

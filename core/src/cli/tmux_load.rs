@@ -63,7 +63,7 @@ fn tell(tmux: &dyn Tmux, pane: &str, msg: &str) {
 
 /// Runs `panechat tmux-plugin ACTION…`.
 pub fn run(args: PluginArgs) -> Result<i32> {
-    let action = Action::parse(&args.args).map_err(Error::Usage)?;
+    let action = Action::parse(&args.args).map_err(|message| Error::BadArgument { message })?;
     let tmux = RealTmux;
     match action {
         Action::Fork {

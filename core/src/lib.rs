@@ -28,11 +28,13 @@ pub mod runs;
 pub mod schema;
 pub mod search;
 pub mod session;
+pub mod sessions;
 pub mod shell;
 pub mod state;
 pub mod store;
 pub mod target;
 pub mod time;
 pub mod title;
+pub mod writes;
 
 pub use error::{Error, Result};

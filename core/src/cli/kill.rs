@@ -50,14 +50,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         total,
         ended: 0,
         forced: 0,
-        runs: targets
-            .iter()
-            .map(|r| KilledRun {
-                pid: r.pid,
-                session: r.pane.session.to_string(),
-                conversation: r.conversation.clone(),
-            })
-            .collect(),
+        runs: targets.iter().map(killed).collect(),
     };
     if total == 0 {
         if args.json {
@@ -74,12 +67,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     let done = runs::end(&ctx.paths, &targets, grace, &|level, msg| {
         ctx.log(level, msg)
     });
-    let mut convs: Vec<&str> = targets.iter().map(|r| r.conversation.as_str()).collect();
-    convs.sort_unstable();
-    convs.dedup();
-    for id in convs.into_iter().filter_map(ConversationId::from_trusted) {
-        ctx.publish(&id);
-    }
+    publish_after(ctx, &targets);
     (result.ended, result.forced) = (done.ended, done.forced);
     if args.json {
         out_json(&result)?;
@@ -97,4 +85,24 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         });
     }
     Ok(0)
+}
+
+/// How `kill --json` names a run.
+fn killed(r: &Run) -> KilledRun {
+    KilledRun {
+        pid: r.pid,
+        session: r.pane.session.to_string(),
+        conversation: r.conversation.clone(),
+    }
+}
+
+/// Republishes the conversations the runs had, once each (the runs' own ends, or their
+/// watchers after SIGKILL, do too; this makes sure the panes are idle again).
+fn publish_after(ctx: &Ctx, runs: &[Run]) {
+    let mut convs: Vec<&str> = runs.iter().map(|r| r.conversation.as_str()).collect();
+    convs.sort_unstable();
+    convs.dedup();
+    for id in convs.into_iter().filter_map(ConversationId::from_trusted) {
+        ctx.publish(&id);
+    }
 }

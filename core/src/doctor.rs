@@ -672,6 +672,56 @@ mod tests {
     }
 
     #[test]
+    fn a_link_in_the_store_blocks_the_other_checks_until_it_is_gone() {
+        let st = store("blocked");
+        let link = st.paths.conversations().join("x.jsonl");
+        std::os::unix::fs::symlink("/etc/passwd", &link).unwrap();
+        // A problem the other checks would report is not looked for.
+        drop(lock::acquire(&st.lock_path(&ConversationId::generate())).unwrap());
+        let r = check(&st, true).unwrap();
+        assert_eq!(r.findings.last(), Some(&Finding::Blocked));
+        assert_eq!((r.problems(), r.fixed(), r.conversations), (1, 0, None));
+        assert!(problems(&r)[0].0.contains(&link.display().to_string()));
+        fs::remove_file(&link).unwrap();
+        let r = check(&st, false).unwrap();
+        assert_eq!(r.conversations, Some(0));
+        assert!(problems(&r)[0]
+            .0
+            .starts_with("lock file without a conversation"));
+        let _ = fs::remove_dir_all(st.paths.data.parent().unwrap());
+    }
+
+    #[test]
+    fn an_unanswered_message_is_a_note_naming_how_to_send_it_from_anywhere() {
+        let st = store("draft");
+        let id = st.create(NewConversation::default()).unwrap().value.id;
+        st.save_draft(&crate::store::Draft {
+            session: crate::session::SessionKey::normalize("unix:pane").unwrap(),
+            message_id: String::new(),
+            conversation: Some(id.clone()),
+            new_conversation: None,
+            message: "  why does it fail?".into(),
+            attachments: Vec::new(),
+            partial_reply: String::new(),
+            error: "connection refused".into(),
+            at: crate::time::now_rfc3339(),
+            pid: 0,
+            start: 0,
+        })
+        .unwrap();
+        let r = check(&st, false).unwrap();
+        assert_eq!(r.problems(), 0, "{:?}", r.findings);
+        assert_eq!(
+            r.findings,
+            vec![Finding::Note(format!(
+                "an unanswered message of session unix:pane for {} (\"why does it fail?\") is kept; `panechat q --retry` in that pane sends it again, or from anywhere: PANECHAT_SESSION='unix:pane' panechat q --retry",
+                id.short()
+            ))]
+        );
+        let _ = fs::remove_dir_all(st.paths.data.parent().unwrap());
+    }
+
+    #[test]
     fn a_log_without_its_header_is_left_as_it_is() {
         assert!(split_bad_lines(b"{not json\n").is_none());
         let st = store("headless");

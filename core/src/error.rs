@@ -239,6 +239,26 @@ impl Error {
         }
     }
 
+    /// Whether the message already says the cause in the user's words (`cannot attach x: no
+    /// such file`), so a report stops there instead of printing the [`source`] chain again as
+    /// the system words it; the source is kept for callers that look at it.
+    ///
+    /// [`source`]: std::error::Error::source
+    pub fn says_its_cause(&self) -> bool {
+        matches!(
+            self,
+            Error::CannotAttach { .. }
+                | Error::DamagedQuestion { .. }
+                | Error::Spawn { .. }
+                | Error::ToolFailed { .. }
+                | Error::ReadInput { .. }
+                | Error::Terminal { .. }
+                | Error::LockUnsupported { .. }
+                | Error::UnknownTerminal { .. }
+                | Error::Unfinished { .. }
+        )
+    }
+
     /// A suggestion of what to do next.
     pub fn hint(&self) -> Option<String> {
         Some(match self {
@@ -411,6 +431,13 @@ mod tests {
             .source()
             .and_then(|s| s.downcast_ref::<io::Error>())
             .is_some());
+        // Its message says the cause in the user's words: a report need not repeat it.
+        let worded = Error::CannotAttach {
+            message: "cannot attach x: no such file".into(),
+            source: Some(io::Error::from(io::ErrorKind::NotFound)),
+        };
+        assert!(worded.says_its_cause() && worded.source().is_some());
+        assert!(!Error::io("/m", io_err()).says_its_cause());
         let plain = Error::CannotAttach {
             message: "the selection is empty".into(),
             source: None,

@@ -332,9 +332,11 @@ impl Config {
         }
         for item in &opts.overrides {
             let Some((k, v)) = item.split_once('=') else {
-                return Err(Error::Usage(format!(
-                    "--cfg expects KEY=VALUE (e.g. --cfg provider.model=gpt-4o), got `{item}`"
-                )));
+                return Err(Error::BadArgument {
+                    message: format!(
+                        "--cfg expects KEY=VALUE (e.g. --cfg provider.model=gpt-4o), got `{item}`"
+                    ),
+                });
             };
             let k = k.trim();
             let def = def(k).ok_or_else(|| unknown_key(k, "--cfg"))?;

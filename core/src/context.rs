@@ -296,9 +296,10 @@ pub fn tmux_selection(
     }
     let p = prepare(source, &raw, Keep::Tail, limits);
     if p.attachment.text.trim().is_empty() {
-        return Err(Error::Usage(
-            "the selection is empty: select some text in copy mode first".into(),
-        ));
+        return Err(Error::CannotAttach {
+            message: "the selection is empty: select some text in copy mode first".into(),
+            source: None,
+        });
     }
     Ok(p)
 }
@@ -344,9 +345,12 @@ pub fn pane_attachment(
 const BINARY_PROBE: usize = 8192;
 
 fn binary_error(what: &str, at: usize) -> Error {
-    Error::Usage(format!(
-        "{what} looks binary (a NUL byte at offset {at}); attach text only, e.g. the output of a tool that prints it as text"
-    ))
+    Error::CannotAttach {
+        message: format!(
+            "{what} looks binary (a NUL byte at offset {at}); attach text only, e.g. the output of a tool that prints it as text"
+        ),
+        source: None,
+    }
 }
 
 /// Reads a file for `-f PATH`: a clear error for a missing file, a directory, anything but a
@@ -354,20 +358,30 @@ fn binary_error(what: &str, at: usize) -> Error {
 /// and cut with a marker.
 pub fn file_attachment(path: &Path, limits: Limits) -> Result<Prepared> {
     let shown = path.display().to_string();
-    let meta = std::fs::metadata(path)
-        .map_err(|e| Error::Usage(format!("cannot attach {shown}: {}", io_reason(&e))))?;
+    let meta = std::fs::metadata(path).map_err(|e| Error::CannotAttach {
+        message: format!("cannot attach {shown}: {}", io_reason(&e)),
+        source: Some(e),
+    })?;
     if meta.is_dir() {
-        return Err(Error::Usage(format!(
-            "cannot attach {shown}: it is a directory; attach its files one by one (-f {shown}/FILE)"
-        )));
+        return Err(Error::CannotAttach {
+            message: format!(
+                "cannot attach {shown}: it is a directory; attach its files one by one (-f {shown}/FILE)"
+            ),
+            source: None,
+        });
     }
     if !meta.is_file() {
-        return Err(Error::Usage(format!(
-            "cannot attach {shown}: not a regular file (a device, pipe or socket); pipe its output instead: `cat {shown} | panechat q …`"
-        )));
+        return Err(Error::CannotAttach {
+            message: format!(
+                "cannot attach {shown}: not a regular file (a device, pipe or socket); pipe its output instead: `cat {shown} | panechat q …`"
+            ),
+            source: None,
+        });
     }
-    let f = std::fs::File::open(path)
-        .map_err(|e| Error::Usage(format!("cannot attach {shown}: {}", io_reason(&e))))?;
+    let f = std::fs::File::open(path).map_err(|e| Error::CannotAttach {
+        message: format!("cannot attach {shown}: {}", io_reason(&e)),
+        source: Some(e),
+    })?;
     // Read a little more than the cap, so cutting still ends at a line boundary.
     let want = limits.max_bytes as u64 + 4096;
     let mut buf = Vec::new();
@@ -403,7 +417,12 @@ pub fn reader_attachment(source: &str, mut r: impl Read, limits: Limits) -> Resu
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::Other(format!("cannot read {source}: {e}"))),
+            Err(e) => {
+                return Err(Error::ReadInput {
+                    message: format!("cannot read {source}: {e}"),
+                    source: e,
+                })
+            }
         };
         if total < BINARY_PROBE as u64 {
             let probe = (BINARY_PROBE as u64 - total).min(n as u64) as usize;
@@ -719,7 +738,7 @@ mod tests {
     #[test]
     fn outside_a_multiplexer_says_what_works() {
         let e = capture_pane(&Env::default(), &Recorder::new(&[]), &Which::Own, 10).unwrap_err();
-        assert!(matches!(e, Error::Usage(_)));
+        assert!(matches!(e, Error::Unavailable { .. }));
         assert!(
             e.to_string().contains("-f PATH") && e.to_string().contains("pipe"),
             "{e}"

@@ -135,10 +135,10 @@ fn removed(path: &Path) -> Error {
 }
 
 fn unsupported(path: &Path, e: std::io::Error) -> Error {
-    Error::Other(format!(
-        "cannot lock {}: {e}; this filesystem may not support flock (put PANECHAT_HOME on a local disk)",
-        path.display()
-    ))
+    Error::LockUnsupported {
+        path: path.to_path_buf(),
+        source: e,
+    }
 }
 
 /// Takes the lock if it is free. `Ok(None)` when someone else holds it.
@@ -227,7 +227,10 @@ impl Waiter {
                 // dropped here, which releases the lock at once.
                 let _ = tx.send(res);
             })
-            .map_err(|e| Error::Other(format!("cannot start a thread: {e}")))?;
+            .map_err(|e| Error::Spawn {
+                message: format!("cannot start a thread: {e}"),
+                source: Some(e),
+            })?;
         Ok(Waiter { rx })
     }
 
@@ -237,14 +240,9 @@ impl Waiter {
             Some(t) => match self.rx.recv_timeout(t) {
                 Ok(r) => r,
                 Err(RecvTimeoutError::Timeout) => return Ok(WaitOutcome::TimedOut),
-                Err(RecvTimeoutError::Disconnected) => {
-                    return Err(Error::Other("lock waiter thread ended".into()))
-                }
+                Err(RecvTimeoutError::Disconnected) => return Err(Error::LockWaiterEnded),
             },
-            None => self
-                .rx
-                .recv()
-                .map_err(|_| Error::Other("lock waiter thread ended".into()))?,
+            None => self.rx.recv().map_err(|_| Error::LockWaiterEnded)?,
         };
         res.map(WaitOutcome::Acquired)
     }

@@ -196,28 +196,23 @@ pub fn answer_word(a: LockAnswer) -> &'static str {
 /// already answered.
 pub fn answer(paths: &Paths, token: &str, answer: LockAnswer) -> Result<Question> {
     if !is_token(token) {
-        return Err(Error::Usage(format!(
-            "`{token}` is not a question token (expected {TOKEN_LEN} hex digits, from the user var panechat_question)"
-        )));
+        return Err(Error::BadArgument {
+            message: format!(
+                "`{token}` is not a question token (expected {TOKEN_LEN} hex digits, from the user var panechat_question)"
+            ),
+        });
     }
     let dir = dir(paths);
     let qpath = dir.join(format!("{token}.json"));
-    let gone = || {
-        Error::Other(
-            "no query is waiting for this answer any more (it was answered, timed out, or ended)"
-                .into(),
-        )
-    };
+    let gone = || Error::NoQuestion;
     let text = match crate::files::read_to_string(&qpath) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(gone()),
         Err(e) => return Err(Error::io(&qpath, e)),
     };
-    let q: Question = serde_json::from_str(&text).map_err(|e| {
-        Error::Other(format!(
-            "the question record {} is damaged ({e}); the query will ask in its terminal",
-            qpath.display()
-        ))
+    let q: Question = serde_json::from_str(&text).map_err(|source| Error::DamagedQuestion {
+        path: qpath.clone(),
+        source,
     })?;
     let apath = dir.join(format!("{token}.answer"));
     if let Some((pid, start)) = q.asker {
@@ -231,9 +226,7 @@ pub fn answer(paths: &Paths, token: &str, answer: LockAnswer) -> Result<Question
     let mut f = match crate::files::open_private_file(&apath, crate::files::Access::CreateNew) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(Error::Usage(
-                "this question was already answered; the first answer counts".into(),
-            ))
+            return Err(Error::AlreadyAnswered)
         }
         Err(e) => return Err(Error::io(&apath, e)),
     };
@@ -282,7 +275,7 @@ mod tests {
         drop(pending);
         assert!(matches!(
             answer(&p, &token, LockAnswer::Wait),
-            Err(Error::Other(_))
+            Err(Error::NoQuestion)
         ));
         let _ = fs::remove_dir_all(root);
     }
@@ -329,7 +322,7 @@ mod tests {
         let (p, root) = paths();
         assert!(matches!(
             answer(&p, "../../etc/passwd", LockAnswer::Wait),
-            Err(Error::Usage(_))
+            Err(Error::BadArgument { .. })
         ));
         let a = Question::new("x", "t", "h", None).unwrap();
         let b = Question::new("x", "t", "h", None).unwrap();

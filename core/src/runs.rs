@@ -6,12 +6,13 @@
 
 use std::fs;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::paths::{ensure_dir, list_dir, Paths};
-use crate::session::{process_alive, process_start_time, PaneRef, Session};
+use crate::session::{process_alive, process_start_time, PaneRef, Session, SessionKey};
 use crate::store::atomic;
 
 /// What a run is doing.
@@ -248,4 +249,254 @@ fn scan(paths: &Paths, remove_dead: bool) -> Result<Vec<Run>> {
     }
     out.sort_by(|a, b| a.since.cmp(&b.since));
     Ok(out)
+}
+
+/// The record of the run of process `pid` started at `start`, when it is there and reads.
+pub fn read(paths: &Paths, pid: u32, start: u64) -> Option<Run> {
+    crate::files::read(&run_file(paths, pid, start))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+}
+
+/// After the run of process `pid` (started at `start`) closed its end of its watcher's pipe:
+/// waits up to 2 s for the process to be gone (its descriptors close just before it becomes
+/// a zombie). If it left its record behind (SIGKILL), removes it and returns the run as the
+/// record last said (its conversation may have changed since it started), or as `before`
+/// said when the record no longer reads. `None` when the run cleaned up after itself, or
+/// still runs.
+pub fn reap(paths: &Paths, pid: u32, start: u64, before: Option<Run>) -> Option<Run> {
+    let file = run_file(paths, pid, start);
+    let t = Instant::now();
+    while process_alive(pid, start) && t.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    if !file.exists() || process_alive(pid, start) {
+        return None;
+    }
+    let run = read(paths, pid, start).or(before);
+    let _ = fs::remove_file(&file);
+    run
+}
+
+/// Whether `r`'s process is a `panechat` of this user (so signalling it ends a run, never
+/// someone else's process that got a recycled pid).
+pub fn is_our_panechat(r: &Run) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = fs::metadata(format!("/proc/{}", r.pid)) else {
+        return false;
+    };
+    // SAFETY: getuid has no preconditions.
+    if meta.uid() != unsafe { libc::getuid() } {
+        return false;
+    }
+    let Ok(exe) = fs::read_link(format!("/proc/{}/exe", r.pid)) else {
+        return false;
+    };
+    let name = exe
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    name == "panechat" || name.starts_with("panechat ") || name.starts_with("panechat-")
+}
+
+/// The live runs of session `key` (of every session when `None`), this process's own excepted.
+pub fn of_session(paths: &Paths, key: Option<&SessionKey>) -> Result<Vec<Run>> {
+    let me = std::process::id();
+    Ok(live(paths)?
+        .into_iter()
+        .filter(|r| key.is_none_or(|k| r.pane.session == *k) && r.pid != me)
+        .collect())
+}
+
+/// What [`end`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Ended {
+    /// Runs no longer running.
+    pub ended: usize,
+    /// Runs that needed SIGKILL.
+    pub forced: usize,
+}
+
+/// Ends `targets`: SIGTERM to each, SIGKILL to those still running after `grace`, then waits
+/// up to 2 s for them to go and removes the registry files of those gone (their own ends, or
+/// their watchers after SIGKILL, republish; this makes sure the panes are idle again even if
+/// neither could). `log` is told of each signal (level, message).
+pub fn end(paths: &Paths, targets: &[Run], grace: Duration, log: &dyn Fn(&str, &str)) -> Ended {
+    let running = |r: &&Run| process_alive(r.pid, r.start);
+    for r in targets {
+        log(
+            "INFO",
+            &format!(
+                "kill: SIGTERM to run pid {} (session {}, conversation {})",
+                r.pid, r.pane.session, r.conversation
+            ),
+        );
+        signal(r, libc::SIGTERM);
+    }
+    wait_until_gone(targets, grace, Duration::from_millis(20));
+    let mut forced = 0;
+    for r in targets.iter().filter(running) {
+        log(
+            "WARN",
+            &format!(
+                "kill: run pid {} ignored SIGTERM for {grace:?}; SIGKILL",
+                r.pid
+            ),
+        );
+        signal(r, libc::SIGKILL);
+        forced += 1;
+    }
+    wait_until_gone(targets, Duration::from_secs(2), Duration::from_millis(10));
+    let mut ended = 0;
+    for r in targets.iter().filter(|r| !running(r)) {
+        let _ = fs::remove_file(run_file(paths, r.pid, r.start));
+        ended += 1;
+    }
+    Ended { ended, forced }
+}
+
+/// Sends `sig` to a run's process.
+fn signal(r: &Run, sig: i32) {
+    // SAFETY: kill(2) with a pid and a signal number has no memory-safety preconditions; the
+    // callers pass runs verified to be this user's panechat processes.
+    unsafe {
+        libc::kill(r.pid as i32, sig);
+    }
+}
+
+/// Waits until none of `runs` is running, or `limit` passed.
+fn wait_until_gone(runs: &[Run], limit: Duration, step: Duration) {
+    let t = Instant::now();
+    while t.elapsed() < limit && runs.iter().any(|r| process_alive(r.pid, r.start)) {
+        std::thread::sleep(step);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::Multiplexer;
+
+    fn paths(name: &str) -> Paths {
+        let root =
+            std::env::temp_dir().join(format!("panechat-runs-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let env = crate::env::Env::from_pairs([(
+            "PANECHAT_HOME".to_string(),
+            root.display().to_string(),
+        )]);
+        let p = Paths::resolve(&env).unwrap();
+        ensure_dir(&p.runs()).unwrap();
+        p
+    }
+
+    /// A child running `script` in `sh`, registered as a run of session `key`; reaped by a
+    /// thread of its own once it ends (a zombie would still look alive).
+    fn child(p: &Paths, key: &str, script: &str) -> Run {
+        let c = std::process::Command::new("sh")
+            .args(["-c", script])
+            .spawn()
+            .unwrap();
+        let pid = c.id();
+        std::thread::spawn(move || {
+            let mut c = c;
+            let _ = c.wait();
+        });
+        let start = process_start_time(pid).unwrap();
+        let run = Run {
+            pid,
+            start,
+            pane: PaneRef {
+                session: SessionKey::normalize(key).unwrap(),
+                multiplexer: Multiplexer::Unix,
+                pane: None,
+            },
+            command: RunKind::Query,
+            conversation: "01abc".into(),
+            state: RunState::Streaming,
+            since: crate::time::now_rfc3339(),
+            state_since: String::new(),
+            provider: String::new(),
+            model: String::new(),
+        };
+        atomic::write_replace(&run_file(p, pid, start), &serde_json::to_vec(&run).unwrap())
+            .unwrap();
+        run
+    }
+
+    #[test]
+    fn ending_runs_signals_then_forces_and_forgets_them() {
+        let p = paths("end");
+        let ready =
+            std::env::temp_dir().join(format!("panechat-runs-ready-{}", std::process::id()));
+        let _ = fs::remove_file(&ready);
+        let polite = child(&p, "unix:a", "exec sleep 30");
+        let stubborn = child(
+            &p,
+            "unix:b",
+            &format!(
+                "trap '' TERM; touch {}; while :; do sleep 1; done",
+                ready.display()
+            ),
+        );
+        let t = Instant::now();
+        while !ready.exists() && t.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(ready.exists(), "the stubborn child set its trap");
+        let key = SessionKey::normalize("unix:b").unwrap();
+        assert_eq!(of_session(&p, Some(&key)).unwrap(), vec![stubborn.clone()]);
+        assert_eq!(of_session(&p, None).unwrap().len(), 2);
+        // A test process is no panechat: `panechat kill` would leave it alone.
+        assert!(!is_our_panechat(&polite));
+
+        let logged = std::cell::RefCell::new(Vec::new());
+        let done = end(
+            &p,
+            &[polite, stubborn.clone()],
+            Duration::from_millis(300),
+            &|level, msg| logged.borrow_mut().push(format!("{level} {msg}")),
+        );
+        assert_eq!(
+            done,
+            Ended {
+                ended: 2,
+                forced: 1
+            }
+        );
+        let logged = logged.into_inner();
+        assert_eq!(
+            logged
+                .iter()
+                .filter(|l| l.starts_with("INFO kill: SIGTERM"))
+                .count(),
+            2
+        );
+        assert_eq!(
+            logged.last().unwrap(),
+            &format!(
+                "WARN kill: run pid {} ignored SIGTERM for 300ms; SIGKILL",
+                stubborn.pid
+            )
+        );
+        assert!(of_session(&p, None).unwrap().is_empty());
+        assert!(list_dir(&p.runs()).unwrap().is_empty());
+        let _ = fs::remove_file(&ready);
+        let _ = fs::remove_dir_all(p.data.parent().unwrap());
+    }
+
+    #[test]
+    fn a_killed_run_s_record_is_reaped_once() {
+        let p = paths("reap");
+        let run = child(&p, "unix:k", "exec sleep 30");
+        assert_eq!(read(&p, run.pid, run.start).as_ref(), Some(&run));
+        // Still running: left alone (after the 2 s it is given to end).
+        assert_eq!(reap(&p, run.pid, run.start, None), None);
+        assert!(run_file(&p, run.pid, run.start).exists());
+        signal(&run, libc::SIGKILL);
+        assert_eq!(reap(&p, run.pid, run.start, None).as_ref(), Some(&run));
+        assert!(!run_file(&p, run.pid, run.start).exists());
+        assert_eq!(reap(&p, run.pid, run.start, Some(run.clone())), None);
+        let _ = fs::remove_dir_all(p.data.parent().unwrap());
+    }
 }

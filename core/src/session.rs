@@ -104,7 +104,9 @@ impl SessionKey {
     /// so distinct inputs stay distinct. Empty input is an error.
     pub fn normalize(raw: &str) -> Result<SessionKey> {
         if raw.is_empty() {
-            return Err(Error::Usage("a session key cannot be empty".into()));
+            return Err(Error::BadArgument {
+                message: "a session key cannot be empty".into(),
+            });
         }
         if raw.len() <= MAX_KEY_LEN && raw.bytes().all(is_key_byte) {
             return Ok(SessionKey(raw.to_string()));
@@ -468,7 +470,9 @@ pub fn key_for_pane(env: &Env, pane: &str) -> Result<Option<Session>> {
     let Some(mux) = innermost_multiplexer(env).or(popup).or(plugin).or(gui) else {
         return Ok(None);
     };
-    let bad = || Error::Usage(format!("`{pane}` is not a {mux} pane id"));
+    let bad = || Error::BadArgument {
+        message: format!("`{pane}` is not a {mux} pane id"),
+    };
     let session = match mux {
         Multiplexer::Tmux => {
             let n = pane.strip_prefix('%').and_then(numeric).ok_or_else(bad)?;
@@ -689,9 +693,9 @@ fn unix_session() -> Result<Session> {
     // SAFETY: getsid(0) only queries the calling process.
     let sid = unsafe { libc::getsid(0) };
     if sid < 0 {
-        return Err(Error::Other(
-            "cannot tell which terminal this is (getsid failed); set PANECHAT_SESSION".into(),
-        ));
+        return Err(Error::UnknownTerminal {
+            source: std::io::Error::last_os_error(),
+        });
     }
     let start = process_start_time(sid as u32).unwrap_or(0);
     Ok(Session {

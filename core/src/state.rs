@@ -103,6 +103,20 @@ pub fn pane_state(
     }
 }
 
+/// The state of `pane` as its session's record and the live runs say, read without writing
+/// anything (no lock, no config; dead runs' files are left for others to remove): what status
+/// lines show.
+pub fn of_pane(store: &Store, pane: &PaneRef) -> PaneState {
+    let active = crate::store::mapping::read(&store.paths, &pane.session)
+        .ok()
+        .flatten()
+        .and_then(|r| r.active);
+    let live = crate::runs::live_readonly(&store.paths).unwrap_or_default();
+    pane_state(pane, active.as_ref(), &live, &|id| {
+        store.read_summary_file(id)
+    })
+}
+
 /// The state of the session recorded in `rec`.
 pub fn of_record(store: &Store, rec: &SessionRecord, runs: &[Run]) -> PaneState {
     pane_state(&rec.pane, rec.active.as_ref(), runs, &|id| {
@@ -268,5 +282,36 @@ mod tests {
         assert_eq!(j["session"], "tmux:x:%1");
         assert_eq!(j["multiplexer"], "tmux");
         assert_eq!(j["activity"], "idle");
+    }
+
+    #[test]
+    fn a_pane_s_state_is_read_from_its_record_without_writing() {
+        let root =
+            std::env::temp_dir().join(format!("panechat-state-of-pane-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let env = crate::env::Env::from_pairs([(
+            "PANECHAT_HOME".to_string(),
+            root.display().to_string(),
+        )]);
+        let store = Store::new(crate::paths::Paths::resolve(&env).unwrap());
+        let p = pane("unix:p", "%1");
+        let st = of_pane(&store, &p);
+        assert_eq!((st.conversation, st.activity), (None, Activity::Idle));
+        assert!(!root.exists(), "nothing was written");
+        store.ensure_dirs().unwrap();
+        let made = store
+            .create(crate::store::NewConversation {
+                title: Some("A #title".into()),
+                ..Default::default()
+            })
+            .unwrap()
+            .value;
+        let session = p.to_session(None);
+        crate::store::mapping::activate(&store.paths, &session, &made.id).unwrap();
+        let st = of_pane(&store, &p);
+        assert_eq!(st.conversation.as_ref(), Some(&made.id));
+        assert_eq!(st.title.as_deref(), Some("A \u{266f}title"));
+        assert_eq!(st.activity, Activity::Idle);
+        let _ = std::fs::remove_dir_all(&root);
     }
 }

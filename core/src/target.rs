@@ -33,10 +33,12 @@ impl Target {
         if lower.len() <= ID_LEN && is_id_text(&lower) {
             return Ok(Target::Id(lower));
         }
-        Err(Error::Usage(format!(
-            "`{}` is not a conversation: use last, prev, pick, or an id or id prefix (0-9 and a-z except i, l, o, u; see `panechat ls`)",
-            crate::title::sanitize_title(&t.chars().take(80).collect::<String>())
-        )))
+        Err(Error::BadArgument {
+            message: format!(
+                "`{}` is not a conversation: use last, prev, pick, or an id or id prefix (0-9 and a-z except i, l, o, u; see `panechat ls`)",
+                crate::title::sanitize_title(&t.chars().take(80).collect::<String>())
+            ),
+        })
     }
 }
 
@@ -94,7 +96,9 @@ pub fn resolve_keyword(store: &Store, key: &SessionKey, t: &Target) -> Result<Co
                 })
         }
         Target::Id(p) => resolve_prefix(store, p),
-        Target::Pick => Err(Error::Usage("the picker needs a terminal".into())),
+        Target::Pick => Err(Error::Unavailable {
+            message: "the picker needs a terminal".into(),
+        }),
     }
 }
 
@@ -122,7 +126,7 @@ mod tests {
             "a\nb",
         ] {
             assert!(
-                matches!(Target::parse(bad), Err(Error::Usage(_))),
+                matches!(Target::parse(bad), Err(Error::BadArgument { .. })),
                 "{bad:?}"
             );
         }

@@ -556,7 +556,7 @@ pub fn check_target(data: &[u8]) {
             assert_eq!(p, t);
             assert_eq!(Target::parse(&p).ok(), Some(Target::Id(p.clone())));
         }
-        Err(Error::Usage(m)) => {
+        Err(Error::BadArgument { message: m }) => {
             assert_no_controls("usage error", &m, &[]);
             assert!(m.chars().count() <= 250, "{m:?}");
         }
@@ -619,7 +619,7 @@ pub fn check_session(data: &[u8]) {
     match SessionKey::normalize(&whole) {
         Ok(k) => check_key("normalize", &k),
         Err(e) => assert!(
-            whole.is_empty() && matches!(e, Error::Usage(_)),
+            whole.is_empty() && matches!(e, Error::BadArgument { .. }),
             "normalize({whole:?}) failed: {e:?}"
         ),
     }
@@ -691,7 +691,7 @@ pub fn check_session(data: &[u8]) {
                 assert_eq!(Multiplexer::from_key(other.key.as_str()), other.multiplexer);
             }
             Ok(None) => assert_eq!(expected, None),
-            Err(e) => assert!(matches!(e, Error::Usage(_)), "{e:?}"),
+            Err(e) => assert!(matches!(e, Error::BadArgument { .. }), "{e:?}"),
         }
     }
 }
@@ -805,7 +805,7 @@ pub fn check_config(data: &[u8]) {
         };
         match Config::load(&Env::default(), &opts) {
             Ok(c) => check_config_value("--cfg", &c),
-            Err(Error::Config(m) | Error::Usage(m)) => {
+            Err(Error::Config(m) | Error::BadArgument { message: m }) => {
                 assert!(m.contains("--cfg"), "error without its source: {m}")
             }
             Err(e) => panic!("--cfg: unexpected error {e:?}"),

@@ -298,6 +298,8 @@ fn files_are_attached_and_bad_ones_refused() {
         argv.push("why?");
         let r = env.run(&argv).code(2);
         assert!(r.stderr.contains(want), "{argv:?}: {}", r.stderr);
+        // One line: the reason is said once, in the user's words, not again as the OS says it.
+        assert_eq!(r.stderr.lines().count(), 1, "{argv:?}: {}", r.stderr);
     }
     assert_eq!(fake.requests().len(), before, "nothing was sent");
 

@@ -250,28 +250,32 @@ pub fn checked(exec: &dyn Exec, argv: &[String], what: &str) -> Result<String> {
 /// The error of `argv` (run to `what`) that could not be started.
 pub fn cannot_run(argv: &[String], what: &str, e: &std::io::Error) -> Error {
     let program = argv.first().map_or("", String::as_str);
-    Error::Other(format!(
-        "cannot run `{program}` to {what}: {e}; is {program} on PATH?"
-    ))
+    Error::Spawn {
+        message: format!("cannot run `{program}` to {what}: {e}; is {program} on PATH?"),
+        source: Some(std::io::Error::new(e.kind(), e.to_string())),
+    }
 }
 
 /// The error of `argv` that ended as `out` says.
 pub fn failed(argv: &[String], out: &Output) -> Error {
     let err = String::from_utf8_lossy(&out.stderr);
     let err = crate::title::sanitize_title(err.trim());
-    Error::Other(format!(
-        "`{}` failed ({}){}",
-        argv.join(" "),
-        out.status
-            .map_or("killed by a signal".to_string(), |c| format!(
-                "exit status {c}"
-            )),
-        if err.is_empty() {
-            String::new()
-        } else {
-            format!(": {err}")
-        }
-    ))
+    Error::ToolFailed {
+        message: format!(
+            "`{}` failed ({}){}",
+            argv.join(" "),
+            out.status
+                .map_or("killed by a signal".to_string(), |c| format!(
+                    "exit status {c}"
+                )),
+            if err.is_empty() {
+                String::new()
+            } else {
+                format!(": {err}")
+            }
+        ),
+        source: None,
+    }
 }
 
 /// Records every argv (preceded by its extra environment as `NAME=VALUE` words) and answers

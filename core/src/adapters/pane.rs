@@ -36,10 +36,12 @@ impl Which {
             "last" => Which::Last,
             id if is_pane_id(id) => Which::Id(id.to_string()),
             other => {
-                return Err(Error::Usage(format!(
-                    "`--pane {}` names no pane: use left, right, up, down, last, or a pane id (%3 in tmux, 3 or terminal_3 in Zellij, 3 in WezTerm); `--pane` alone means this pane",
-                    crate::title::sanitize_title(other)
-                )))
+                return Err(Error::BadArgument {
+                    message: format!(
+                        "`--pane {}` names no pane: use left, right, up, down, last, or a pane id (%3 in tmux, 3 or terminal_3 in Zellij, 3 in WezTerm); `--pane` alone means this pane",
+                        crate::title::sanitize_title(other)
+                    ),
+                })
             }
         })
     }
@@ -130,11 +132,11 @@ pub struct PaneText {
 }
 
 pub(crate) fn outside_error() -> Error {
-    Error::Usage(
-        "--pane needs a multiplexer pane (tmux, Zellij or WezTerm), and this command does not run in one; \
+    Error::Unavailable {
+        message: "--pane needs a multiplexer pane (tmux, Zellij or WezTerm), and this command does not run in one; \
          pipe the text instead (`make 2>&1 | panechat q \"why did this fail?\"`) or attach a file with -f PATH"
             .into(),
-    )
+    }
 }
 
 /// Captures the text of the pane `which` names, at most `lines` lines of screen and scrollback,

@@ -824,7 +824,10 @@ fn executable(path: &str) -> bool {
 pub fn load(bin: &str) -> crate::Result<i32> {
     let out = RealExec
         .run(&tmux::argv(&query_args()), &[])
-        .map_err(|e| crate::Error::Other(format!("cannot run tmux: {e}")))?;
+        .map_err(|e| crate::Error::Spawn {
+            message: format!("cannot run tmux: {e}"),
+            source: Some(e),
+        })?;
     let found = parse(&String::from_utf8_lossy(&out.stdout));
     let chosen = found
         .opt
@@ -842,7 +845,10 @@ pub fn load(bin: &str) -> crate::Result<i32> {
         return Ok(0);
     }
     let err = tmux.exec();
-    Err(crate::Error::Other(format!("cannot run tmux: {err}")))
+    Err(crate::Error::Spawn {
+        message: format!("cannot run tmux: {err}"),
+        source: Some(err),
+    })
 }
 
 /// The work a key (or a tmux-resurrect hook) hands to `panechat tmux-plugin`.

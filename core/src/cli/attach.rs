@@ -70,10 +70,13 @@ pub fn gather(ctx: &Ctx, cfg: &Config, want: &Wanted<'_>) -> Result<Vec<Prepared
             .unwrap_or_else(|| "panechat".into());
         let p = context::pane_attachment(&captured, lines, &invoked, want.message, limits);
         if p.attachment.text.is_empty() {
-            return Err(panechat::Error::Usage(format!(
-                "{} has no text to attach (after the command line that asked is left out); run the failing command first, or name another pane: --pane left|right|up|down|last|ID",
-                p.attachment.source.split(',').next().unwrap_or("the pane")
-            )));
+            return Err(panechat::Error::CannotAttach {
+                message: format!(
+                    "{} has no text to attach (after the command line that asked is left out); run the failing command first, or name another pane: --pane left|right|up|down|last|ID",
+                    p.attachment.source.split(',').next().unwrap_or("the pane")
+                ),
+                source: None,
+            });
         }
         out.push(p);
     }

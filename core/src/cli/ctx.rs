@@ -79,10 +79,10 @@ impl Ctx {
     /// multiplexer this command runs in.
     pub(super) fn named_session(&self, raw: &str) -> Result<Session> {
         if let Some(pane) = raw.strip_prefix("pane:") {
-            return session::key_for_pane(&self.env, pane)?.ok_or_else(|| {
-                Error::Usage(format!(
+            return session::key_for_pane(&self.env, pane)?.ok_or_else(|| Error::Unavailable {
+                message: format!(
                     "`{raw}` names a pane, but this command is not running inside a multiplexer"
-                ))
+                ),
             });
         }
         let key = SessionKey::normalize(raw)?;

@@ -54,10 +54,13 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         panechat::adapters::zellij::settle(std::time::Duration::from_millis(500));
         // A login-less interactive shell, named like the shell (argv[0]).
         let err = std::process::Command::new(&shell).exec();
-        return Err(Error::Other(format!(
-            "cannot start the shell {}: {err}; set $SHELL",
-            shell.display()
-        )));
+        return Err(Error::Spawn {
+            message: format!(
+                "cannot start the shell {}: {err}; set $SHELL",
+                shell.display()
+            ),
+            source: Some(err),
+        });
     }
     let src = show::resolve(ctx, args.target.as_deref())?;
     // The session is named before anything is made, so a bad name leaves no orphan fork.
@@ -75,12 +78,15 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         if let Err(e) = mapping::activate(&ctx.paths, &target, &s.id) {
             // The fork is stored: say so, with its id, and how to show it.
             out(&format!("{}\n", s.id))?;
-            return Err(Error::Other(format!(
-                "fork {} is stored, but it could not be made {}'s conversation: {e}; run `panechat use {}` there",
-                s.id,
-                target.key,
-                s.id.short()
-            )));
+            return Err(Error::Unfinished {
+                message: format!(
+                    "fork {} is stored, but it could not be made {}'s conversation: {e}; run `panechat use {}` there",
+                    s.id,
+                    target.key,
+                    s.id.short()
+                ),
+                source: Box::new(e),
+            });
         }
         ctx.publish(&s.id);
         activated = Some(target.key.to_string());
@@ -115,11 +121,14 @@ fn fork_here(ctx: &mut Ctx, args: &Args) -> Result<panechat::store::conversation
     ctx.warn_stale("the fork", forked.stale.as_ref());
     let s = forked.value;
     mapping::activate(&ctx.paths, &here, &s.id).map_err(|e| {
-        Error::Other(format!(
-            "fork {} is stored, but this pane could not be switched to it: {e}; run `panechat use {}`",
-            s.id,
-            s.id.short()
-        ))
+        Error::Unfinished {
+            message: format!(
+                "fork {} is stored, but this pane could not be switched to it: {e}; run `panechat use {}`",
+                s.id,
+                s.id.short()
+            ),
+            source: Box::new(e),
+        }
     })?;
     ctx.publish(&s.id);
     Ok(s.id)

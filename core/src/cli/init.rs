@@ -55,9 +55,9 @@ fn exe() -> String {
 fn install_zellij_plugin(env: &Env) -> Result<String> {
     use panechat::adapters::zellij_plugin::{self as plugin, Installed};
     let path = plugin::default_location(env).ok_or_else(|| {
-        Error::Usage(
-            "cannot tell where Zellij's configuration is (no $ZELLIJ_CONFIG_DIR, $XDG_CONFIG_HOME or $HOME); pass --plugin file:/path/panechat.wasm".into(),
-        )
+        Error::Unavailable {
+            message: "cannot tell where Zellij's configuration is (no $ZELLIJ_CONFIG_DIR, $XDG_CONFIG_HOME or $HOME); pass --plugin file:/path/panechat.wasm".into(),
+        }
     })?;
     let shown = path.display();
     match plugin::installed(&path) {
@@ -78,9 +78,11 @@ fn install_zellij_plugin(env: &Env) -> Result<String> {
             let replace = super::ui::can_ask()
                 && super::ui::confirm(&about, "Replace it with panechat's plugin?")? == Some(true);
             if !replace {
-                return Err(Error::Usage(format!(
-                    "{shown} is a file that is not panechat's Zellij plugin; move it away, or pass --plugin file:/other/path/panechat.wasm to use a plugin you put elsewhere"
-                )));
+                return Err(Error::Unavailable {
+                    message: format!(
+                        "{shown} is a file that is not panechat's Zellij plugin; move it away, or pass --plugin file:/other/path/panechat.wasm to use a plugin you put elsewhere"
+                    ),
+                });
             }
             plugin::install(&path)?;
             eprintln!("panechat: wrote the Zellij plugin to {shown}");
@@ -116,18 +118,21 @@ fn check_plugin_url(url: &str) -> Result<()> {
     if ok && !url.chars().any(char::is_control) {
         Ok(())
     } else {
-        Err(Error::Usage(format!(
-            "`--plugin {url}` is not a plugin location Zellij loads; give `file:/absolute/path/panechat.wasm` or an `https://` URL"
-        )))
+        Err(Error::BadArgument {
+            message: format!(
+                "`--plugin {url}` is not a plugin location Zellij loads; give `file:/absolute/path/panechat.wasm` or an `https://` URL"
+            ),
+        })
     }
 }
 
 /// Renders the snippet for `tool`.
 pub fn render(tool: Tool, plugin: Option<&str>) -> Result<String> {
     if plugin.is_some() && !matches!(tool, Tool::Zellij | Tool::Wezterm) {
-        return Err(Error::Usage(
-            "`--plugin` is for `panechat init zellij` and `panechat init wezterm` only".into(),
-        ));
+        return Err(Error::BadArgument {
+            message: "`--plugin` is for `panechat init zellij` and `panechat init wezterm` only"
+                .into(),
+        });
     }
     let bin = exe();
     let text = match tool {
@@ -180,8 +185,8 @@ fn wezterm(bin: &str, plugin: Option<&str>) -> Result<String> {
     let load = match plugin {
         None => format!("wezterm.plugin.require {}", lua_quote(REPOSITORY)),
         Some(file) => {
-            let path = std::path::absolute(file).map_err(|e| {
-                panechat::Error::Usage(format!("--plugin {file}: not a usable path ({e})"))
+            let path = std::path::absolute(file).map_err(|e| panechat::Error::BadArgument {
+                message: format!("--plugin {file}: not a usable path ({e})"),
             })?;
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| panechat::Error::io(dir, e))?;
@@ -199,9 +204,9 @@ fn wezterm(bin: &str, plugin: Option<&str>) -> Result<String> {
 pub fn run(args: Args) -> Result<i32> {
     if args.load {
         if args.tool != Tool::Tmux {
-            return Err(panechat::Error::Usage(
-                "--load is for `panechat init tmux` only".into(),
-            ));
+            return Err(panechat::Error::BadArgument {
+                message: "--load is for `panechat init tmux` only".into(),
+            });
         }
         return super::tmux_load::load(&exe());
     }

@@ -1,13 +1,13 @@
-//! `panechat kill`: stop a session's live runs (SIGTERM, then SIGKILL after a grace period).
+//! `panechat kill`: stop a session's live runs (SIGTERM, then SIGKILL after a grace period;
+//! see [`panechat::runs::end`]).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use panechat::runs::{self, Run};
-use panechat::session::process_alive;
-use panechat::{Error, Result};
-
 use panechat::schema::{KillResult, KilledRun};
 use panechat::state::SCHEMA;
+use panechat::store::conversation::ConversationId;
+use panechat::{Error, Result};
 
 use super::ctx::Ctx;
 use super::output::out_json;
@@ -28,64 +28,29 @@ pub struct Args {
     json: bool,
 }
 
-fn is_our_panechat(r: &Run) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(meta) = std::fs::metadata(format!("/proc/{}", r.pid)) else {
-        return false;
-    };
-    // SAFETY: getuid has no preconditions.
-    if meta.uid() != unsafe { libc::getuid() } {
-        return false;
-    }
-    let Ok(exe) = std::fs::read_link(format!("/proc/{}/exe", r.pid)) else {
-        return false;
-    };
-    let name = exe
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    name == "panechat" || name.starts_with("panechat ") || name.starts_with("panechat-")
-}
-
 /// Runs the command.
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
-    let key = if args.all {
-        None
-    } else {
-        Some(match &args.session {
-            Some(k) => ctx.named_session(k)?.key,
-            None => ctx.session()?.key,
-        })
+    let key = match (&args.session, args.all) {
+        (_, true) => None,
+        (Some(k), false) => Some(ctx.named_session(k)?.key),
+        (None, false) => Some(ctx.session()?.key),
     };
-    let me = std::process::id();
-    let targets: Vec<Run> = runs::live(&ctx.paths)?
+    let (targets, strangers): (Vec<Run>, Vec<Run>) = runs::of_session(&ctx.paths, key.as_ref())?
         .into_iter()
-        .filter(|r| key.as_ref().is_none_or(|k| r.pane.session == *k) && r.pid != me)
-        .filter(|r| {
-            let ok = is_our_panechat(r);
-            if !ok {
-                ctx.note(&format!(
-                    "panechat: pid {} is not a panechat run of this user; left alone",
-                    r.pid
-                ));
-            }
-            ok
-        })
-        .collect();
+        .partition(runs::is_our_panechat);
+    for r in &strangers {
+        ctx.note(&format!(
+            "panechat: pid {} is not a panechat run of this user; left alone",
+            r.pid
+        ));
+    }
     let total = targets.len();
     let mut result = KillResult {
         schema: SCHEMA,
         total,
         ended: 0,
         forced: 0,
-        runs: targets
-            .iter()
-            .map(|r| KilledRun {
-                pid: r.pid,
-                session: r.pane.session.to_string(),
-                conversation: r.conversation.clone(),
-            })
-            .collect(),
+        runs: targets.iter().map(killed).collect(),
     };
     if total == 0 {
         if args.json {
@@ -98,85 +63,46 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         }
         return Ok(0);
     }
-    for r in &targets {
-        ctx.log(
-            "INFO",
-            &format!(
-                "kill: SIGTERM to run pid {} (session {}, conversation {})",
-                r.pid, r.pane.session, r.conversation
-            ),
-        );
-        // SAFETY: signalling a pid verified above to be our own panechat process.
-        unsafe {
-            libc::kill(r.pid as i32, libc::SIGTERM);
-        }
-    }
     let grace = Duration::from_secs_f64(args.grace.max(0.0));
-    let deadline = Instant::now() + grace;
-    while Instant::now() < deadline && targets.iter().any(|r| process_alive(r.pid, r.start)) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let mut forced = 0;
-    for r in &targets {
-        if process_alive(r.pid, r.start) {
-            ctx.log(
-                "WARN",
-                &format!(
-                    "kill: run pid {} ignored SIGTERM for {grace:?}; SIGKILL",
-                    r.pid
-                ),
-            );
-            // SAFETY: as above.
-            unsafe {
-                libc::kill(r.pid as i32, libc::SIGKILL);
-            }
-            forced += 1;
-        }
-    }
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(2)
-        && targets.iter().any(|r| process_alive(r.pid, r.start))
-    {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let ended = targets
-        .iter()
-        .filter(|r| !process_alive(r.pid, r.start))
-        .count();
-    // The runs' own ends (or their watchers, after SIGKILL) republish; this makes sure the
-    // panes are idle again even if neither could.
-    for r in targets.iter().filter(|r| !process_alive(r.pid, r.start)) {
-        let _ = std::fs::remove_file(panechat::runs::run_file(&ctx.paths, r.pid, r.start));
-    }
-    let mut convs: Vec<&str> = targets.iter().map(|r| r.conversation.as_str()).collect();
-    convs.sort_unstable();
-    convs.dedup();
-    for c in convs {
-        if let Some(id) = panechat::store::conversation::ConversationId::from_trusted(c) {
-            ctx.publish(&id);
-        }
-    }
-    result.ended = ended;
-    result.forced = forced;
+    let done = runs::end(&ctx.paths, &targets, grace, &|level, msg| {
+        ctx.log(level, msg)
+    });
+    publish_after(ctx, &targets);
+    (result.ended, result.forced) = (done.ended, done.forced);
     if args.json {
         out_json(&result)?;
-    }
-    let forced_text = if forced > 0 {
-        format!(" ({forced} needed SIGKILL)")
     } else {
-        String::new()
-    };
-    if !args.json {
-        ctx.note(&format!(
-            "ended {ended} of {total} run{}{forced_text}",
-            if total == 1 { "" } else { "s" }
-        ));
+        let forced = match done.forced {
+            0 => String::new(),
+            n => format!(" ({n} needed SIGKILL)"),
+        };
+        let s = if total == 1 { "" } else { "s" };
+        ctx.note(&format!("ended {} of {total} run{s}{forced}", done.ended));
     }
-    if ended < total {
-        return Err(Error::Other(format!(
-            "{} run(s) could not be ended",
-            total - ended
-        )));
+    if done.ended < total {
+        return Err(Error::RunsNotEnded {
+            count: total - done.ended,
+        });
     }
     Ok(0)
+}
+
+/// How `kill --json` names a run.
+fn killed(r: &Run) -> KilledRun {
+    KilledRun {
+        pid: r.pid,
+        session: r.pane.session.to_string(),
+        conversation: r.conversation.clone(),
+    }
+}
+
+/// Republishes the conversations the runs had, once each (the runs' own ends, or their
+/// watchers after SIGKILL, do too; this makes sure the panes are idle again).
+fn publish_after(ctx: &Ctx, runs: &[Run]) {
+    let mut convs: Vec<&str> = runs.iter().map(|r| r.conversation.as_str()).collect();
+    convs.sort_unstable();
+    convs.dedup();
+    for id in convs.into_iter().filter_map(ConversationId::from_trusted) {
+        ctx.publish(&id);
+    }
 }

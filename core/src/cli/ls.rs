@@ -1,10 +1,7 @@
 //! `panechat ls`: conversations, most recently active first.
 
-use std::collections::BTreeMap;
-
 use panechat::runs;
 use panechat::schema::ConversationItem;
-use panechat::session::PaneRef;
 use panechat::state::Activity;
 use panechat::store::conversation::Summary;
 use panechat::store::mapping;
@@ -41,18 +38,10 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         return Ok(0);
     }
     let live = runs::live(&ctx.paths)?;
-    let mut panes_of: BTreeMap<String, Vec<PaneRef>> = BTreeMap::new();
-    for rec in mapping::all(&ctx.paths)? {
-        if let Some(a) = rec.active {
-            panes_of.entry(a.to_string()).or_default().push(rec.pane);
-        }
-    }
+    let mut shown_in = mapping::shown_in(&ctx.paths)?;
     let items: Vec<ConversationItem> = list
         .iter()
-        .map(|s| {
-            let panes = panes_of.remove(s.id.as_str()).unwrap_or_default();
-            ConversationItem::new(s, &live, panes)
-        })
+        .map(|s| ConversationItem::new(s, &live, shown_in.remove(&s.id).unwrap_or_default()))
         .collect();
     if args.json {
         out_json(&items)?;
@@ -67,58 +56,75 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     let width = terminal_width();
     let mut text = String::new();
     for ((s, item), plen) in list.iter().zip(&items).zip(prefixes) {
-        let mine = here.as_ref().is_some_and(|h| item.active_in.contains(h));
-        let mut flags = Vec::new();
-        match (&item.held_by, item.activity) {
-            (Some(h), _) => flags.push(format!("locked by {}", h.pane.place())),
-            (None, Activity::Waiting) => flags.push("waiting".to_string()),
-            _ => {}
-        }
-        if let Some(p) = &s.parent {
-            flags.push(format!("fork of {}", p.id.short()));
-        }
-        // Others that show it: multiplexer panes, and sessions that are not a pane (a plain
-        // terminal, a named session).
-        let others = item
-            .panes
-            .iter()
-            .filter(|p| here.as_deref() != Some(p.session.as_str()));
-        let (in_panes, in_sessions) = others.fold((0, 0), |(p, s), r| match r.pane {
-            Some(_) => (p + 1, s),
-            None => (p, s + 1),
-        });
-        for (n, what) in [(in_panes, "pane"), (in_sessions, "session")] {
-            if n > 0 {
-                flags.push(format!("{n} other {what}{}", if n == 1 { "" } else { "s" }));
-            }
-        }
-        let flags = if flags.is_empty() {
-            String::new()
-        } else {
-            format!("  [{}]", flags.join(", "))
-        };
-        let head = format!(
-            "{} {:<12} {:>4}  {:>4}  ",
-            if mine { "*" } else { " " },
-            &s.id.as_str()[..plen],
-            s.turns,
-            panechat::time::ago(&s.updated_at),
-        );
-        let room = width.map_or(60, |w| {
-            w.saturating_sub(head.chars().count() + flags.chars().count())
-                .max(12)
-        });
-        let line = format!("{head}{}{flags}", truncate(&s.display_title(), room));
-        // A narrow pane: cut the line (flags last) rather than let it wrap.
-        let line = match width {
-            Some(w) if super::ui::width(&line) > w => truncate(&line, w.max(20)),
-            _ => line,
-        };
-        text.push_str(&line);
+        text.push_str(&line(s, item, plen, here.as_deref(), width));
         text.push('\n');
     }
     out(&text)?;
     Ok(0)
+}
+
+/// One conversation's line: `*` when this session shows it, its shortest unique id prefix,
+/// turns, age, title, and flags (locked, waiting, fork of, shown in other panes), fitted to
+/// the terminal's `width`.
+fn line(
+    s: &Summary,
+    item: &ConversationItem,
+    plen: usize,
+    here: Option<&str>,
+    width: Option<usize>,
+) -> String {
+    let mine = here.is_some_and(|h| item.active_in.iter().any(|a| a == h));
+    let flags = flags(s, item, here);
+    let head = format!(
+        "{} {:<12} {:>4}  {:>4}  ",
+        if mine { "*" } else { " " },
+        &s.id.as_str()[..plen],
+        s.turns,
+        panechat::time::ago(&s.updated_at),
+    );
+    let room = width.map_or(60, |w| {
+        w.saturating_sub(head.chars().count() + flags.chars().count())
+            .max(12)
+    });
+    let line = format!("{head}{}{flags}", truncate(&s.display_title(), room));
+    // A narrow pane: cut the line (flags last) rather than let it wrap.
+    match width {
+        Some(w) if super::ui::width(&line) > w => truncate(&line, w.max(20)),
+        _ => line,
+    }
+}
+
+/// `  [locked by …, fork of …, 2 other panes]`, or nothing.
+fn flags(s: &Summary, item: &ConversationItem, here: Option<&str>) -> String {
+    let mut flags = Vec::new();
+    match (&item.held_by, item.activity) {
+        (Some(h), _) => flags.push(format!("locked by {}", h.pane.place())),
+        (None, Activity::Waiting) => flags.push("waiting".to_string()),
+        _ => {}
+    }
+    if let Some(p) = &s.parent {
+        flags.push(format!("fork of {}", p.id.short()));
+    }
+    // Others that show it: multiplexer panes, and sessions that are not a pane (a plain
+    // terminal, a named session).
+    let others = item
+        .panes
+        .iter()
+        .filter(|p| here != Some(p.session.as_str()));
+    let (in_panes, in_sessions) = others.fold((0, 0), |(p, s), r| match r.pane {
+        Some(_) => (p + 1, s),
+        None => (p, s + 1),
+    });
+    for (n, what) in [(in_panes, "pane"), (in_sessions, "session")] {
+        if n > 0 {
+            flags.push(format!("{n} other {what}{}", if n == 1 { "" } else { "s" }));
+        }
+    }
+    if flags.is_empty() {
+        String::new()
+    } else {
+        format!("  [{}]", flags.join(", "))
+    }
 }
 
 /// For each id, the length of its shortest prefix that no other listed id shares (at least 8).

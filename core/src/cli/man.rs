@@ -44,8 +44,8 @@ pub fn run(args: Args, full: clap::Command) -> Result<i32> {
         Some(name) => (
             top.find_subcommand(name)
                 .filter(|c| !c.is_hide_set())
-                .ok_or_else(|| {
-                    Error::Usage(format!(
+                .ok_or_else(|| Error::BadArgument {
+                    message: format!(
                         "`{name}` is not a panechat command; pages exist for: {}",
                         pages(&top)
                             .iter()
@@ -53,7 +53,7 @@ pub fn run(args: Args, full: clap::Command) -> Result<i32> {
                             .map(|(c, _)| c.get_name())
                             .collect::<Vec<_>>()
                             .join(", ")
-                    ))
+                    ),
                 })?,
             false,
         ),

@@ -92,6 +92,15 @@ pub fn out_json<T: serde::Serialize>(v: &T) -> Result<()> {
     out_raw(&s)
 }
 
+/// The cause of `e` still to be said: none when its message says it already.
+fn cause(e: &Error) -> Option<&(dyn std::error::Error + 'static)> {
+    if e.says_its_cause() {
+        None
+    } else {
+        std::error::Error::source(e)
+    }
+}
+
 /// Prints `panechat: <error>`, its causes, and a hint; returns the exit code. Like every
 /// message on stderr, it goes through [`err_line`]: an error may quote text from a model or a
 /// server.
@@ -101,14 +110,17 @@ pub fn report(e: &Error) -> i32 {
     // Causes that the message already says (wrappers that display their source) are not
     // repeated.
     let mut said = vec![top];
-    let mut source = std::error::Error::source(e);
+    let mut source = cause(e);
     while let Some(s) = source {
         let text = s.to_string();
         if !said.iter().any(|m| m.contains(&text)) {
             err_line(&format!("  caused by: {text}"));
             said.push(text);
         }
-        source = s.source();
+        source = match s.downcast_ref::<Error>() {
+            Some(inner) => cause(inner),
+            None => s.source(),
+        };
     }
     if let Some(h) = e.hint() {
         err_line(&format!("hint: {h}"));

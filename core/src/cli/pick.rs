@@ -606,10 +606,11 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     };
     let term = Term::stdout();
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
-        return Err(Error::Usage(
-            "the picker needs a terminal; in a script use `panechat ls --json` and `panechat use ID`"
-                .into(),
-        ));
+        return Err(Error::Unavailable {
+            message:
+                "the picker needs a terminal; in a script use `panechat ls --json` and `panechat use ID`"
+                    .into(),
+        });
     }
     let items = load_items(ctx, Some(&target))?;
     let mut model = Model::new(items, target.pane.clone());
@@ -639,7 +640,12 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         drop(out);
         let key = match term.read_key_raw() {
             Ok(k) => k,
-            Err(e) => break Err(Error::Other(format!("reading a key: {e}"))),
+            Err(e) => {
+                break Err(Error::Terminal {
+                    message: format!("reading a key: {e}"),
+                    source: e,
+                })
+            }
         };
         let before = model.filter().to_string();
         match model.key(key) {

@@ -8,8 +8,7 @@
 
 use std::io::Read;
 
-use panechat::runs::{self, Run};
-use panechat::session::process_alive;
+use panechat::runs;
 use panechat::store::conversation::ConversationId;
 use panechat::Result;
 
@@ -52,29 +51,15 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     Ok(0)
 }
 
+/// Waits for the run's process to end (its pipe to reach end of file), then republishes what
+/// it showed if it left its record behind.
 fn watch(ctx: &mut Ctx, pid: u32, start: u64) -> Result<i32> {
-    let file = runs::run_file(&ctx.paths, pid, start);
-    let run: Option<Run> = panechat::files::read(&file)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok());
+    let before = runs::read(&ctx.paths, pid, start);
     // Blocks until every writer of the pipe is gone: the query has exited or was killed.
     let mut sink = [0u8; 64];
     let mut stdin = std::io::stdin().lock();
     while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
-    // Its descriptors close just before it becomes a zombie; give it a moment to be gone.
-    let t = std::time::Instant::now();
-    while process_alive(pid, start) && t.elapsed() < std::time::Duration::from_secs(2) {
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    if !file.exists() || process_alive(pid, start) {
-        return Ok(0);
-    }
-    // The record as the run left it (its conversation may have changed since it started).
-    let run = panechat::files::read(&file)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<Run>(&b).ok())
-        .or(run);
-    let _ = std::fs::remove_file(&file);
+    let run = runs::reap(&ctx.paths, pid, start, before);
     if let Some(run) = run {
         ctx.log(
             "INFO",

@@ -1,9 +1,9 @@
 //! `panechat rename`: set a conversation's title.
 
-use panechat::runs::{Registration, RunState};
 use panechat::schema::RenameResult;
 use panechat::state::SCHEMA;
 use panechat::title::sanitize_title;
+use panechat::writes;
 use panechat::{Error, Result};
 
 use super::ctx::Ctx;
@@ -30,31 +30,22 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     };
     let title = sanitize_title(&title);
     if title.is_empty() {
-        return Err(Error::Usage(
-            "the title is empty (control characters are removed)".into(),
-        ));
+        return Err(Error::BadArgument {
+            message: "the title is empty (control characters are removed)".into(),
+        });
     }
     let id = show::resolve(ctx, target.as_deref())?;
     let cfg = ctx.config()?;
     let session = ctx.session()?;
-    let mut guard = super::rm::lock_for_write(ctx, &id, cfg.lock_wait)?;
-    guard.write_holder(&panechat::lock::Holder::this_process(
+    let stored = writes::rename(
+        &ctx.store,
         &session,
-        panechat::runs::RunKind::Rename,
-    ))?;
-    let reg = Registration::register(
-        &ctx.paths,
-        &session,
-        panechat::runs::RunKind::Rename,
-        id.as_str(),
-        RunState::Writing,
-        "",
-        "",
+        &id,
+        &title,
+        cfg.lock_wait,
+        &|holder| super::rm::waiting(ctx, &id, holder),
     )?;
-    let stored = ctx.store.set_title(&guard, &id, &title, "user")?;
     ctx.warn_stale("the title", stored.stale.as_ref());
-    drop(reg);
-    drop(guard);
     // Every pane that shows it gets the new title, wherever the rename came from.
     ctx.publish(&id);
     if args.json {

@@ -37,9 +37,9 @@ struct JsonHit<'a> {
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     let text = args.text.join(" ");
     if text.trim().is_empty() {
-        return Err(Error::Usage(
-            "give the words to search for, e.g. `panechat search borrow checker`".into(),
-        ));
+        return Err(Error::BadArgument {
+            message: "give the words to search for, e.g. `panechat search borrow checker`".into(),
+        });
     }
     let mut hits = panechat::search::search(&ctx.store, &text)?;
     if let Some(n) = args.limit {

@@ -54,6 +54,19 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         return Ok(0);
     }
     // Model text goes in as stored: `out` removes its controls, `--raw` keeps them.
+    let text = render(&conv, args.attachments);
+    if args.raw {
+        out_raw(&text)?;
+    } else {
+        out(&text)?;
+    }
+    Ok(0)
+}
+
+/// The conversation as text: a heading (title, id, turns, age, parent), the system prompt,
+/// then each turn: its attachments (in full with `attachments`, else one line each), the
+/// message after `>>> ` and the reply.
+fn render(conv: &panechat::store::conversation::Conversation, attachments: bool) -> String {
     let s = conv.summary();
     let mut text = format!(
         "# {}\n{} · {} · updated {} ago",
@@ -76,7 +89,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     for t in &conv.turns {
         text.push('\n');
         for a in &t.attachments {
-            if args.attachments {
+            if attachments {
                 text.push_str(&format!("[attached: {}, {}]\n", a.source, a.size()));
                 text.push_str(&a.text);
                 text.push_str("\n[end of attachment]\n");
@@ -96,10 +109,5 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             text.push('\n');
         }
     }
-    if args.raw {
-        out_raw(&text)?;
-    } else {
-        out(&text)?;
-    }
-    Ok(0)
+    text
 }

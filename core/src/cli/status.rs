@@ -2,9 +2,7 @@
 //! mapping, the conversation's summary, the runs directory) and never loads the config, takes a
 //! lock or writes anything. The line comes from the pane's state ([`panechat::state`]).
 
-use panechat::runs;
 use panechat::state::{self, Activity};
-use panechat::store::mapping;
 use panechat::Result;
 
 use super::ctx::Ctx;
@@ -41,14 +39,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         Some(k) => ctx.named_session(k)?,
         None => ctx.session()?,
     };
-    let active = mapping::read(&ctx.paths, &session.key)
-        .ok()
-        .flatten()
-        .and_then(|r| r.active);
-    let live = runs::live_readonly(&ctx.paths).unwrap_or_default();
-    let st = state::pane_state(&session.pane_ref(), active.as_ref(), &live, &|id| {
-        ctx.store.read_summary_file(id)
-    });
+    let st = state::of_pane(&ctx.store, &session.pane_ref());
     let marker = match (st.activity, &st.held_by) {
         (Activity::Streaming | Activity::Titling, _) => " [running]",
         (Activity::Waiting, _) => " [waiting]",

@@ -34,7 +34,7 @@ pub fn load(bin: &str) -> Result<i32> {
 
 /// Runs `panechat tmux-plugin ACTION…`.
 pub fn run(args: PluginArgs) -> Result<i32> {
-    let action = Action::parse(&args.args).map_err(Error::Usage)?;
+    let action = Action::parse(&args.args).map_err(|message| Error::BadArgument { message })?;
     keys::run(action, &RealExec)
 }
 

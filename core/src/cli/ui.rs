@@ -27,7 +27,10 @@ fn ui_err(e: dialoguer::Error) -> Error {
         dialoguer::Error::IO(io) if io.kind() == std::io::ErrorKind::Interrupted => {
             Error::Cancelled("cancelled".into())
         }
-        dialoguer::Error::IO(io) => Error::Other(format!("terminal prompt failed: {io}")),
+        dialoguer::Error::IO(io) => Error::Terminal {
+            message: format!("terminal prompt failed: {io}"),
+            source: io,
+        },
     }
 }
 
@@ -124,9 +127,9 @@ pub fn pad(s: &str, n: usize) -> String {
 /// The interactive fuzzy picker over every conversation, with a "new conversation" entry first.
 pub fn pick(ctx: &Ctx, prompt: &str, active: Option<&ConversationId>) -> Result<Picked> {
     if !can_ask() {
-        return Err(Error::Usage(
-            "the conversation picker needs a terminal; name one with --id ID (see `panechat ls`), or use --new".into(),
-        ));
+        return Err(Error::Unavailable {
+            message: "the conversation picker needs a terminal; name one with --id ID (see `panechat ls`), or use --new".into(),
+        });
     }
     let summaries = ctx.store.list()?;
     let width = Term::stderr()
@@ -258,9 +261,9 @@ pub fn confirm(about: &str, prompt: &str) -> Result<Option<bool>> {
 /// edit. The line is redrawn on one row, showing its end when it is longer than the row.
 pub fn read_line(prompt: &str) -> Result<Option<String>> {
     if !can_ask() {
-        return Err(Error::Usage(
-            "--prompt needs a terminal to read the question from; pass the question as arguments instead".into(),
-        ));
+        return Err(Error::Unavailable {
+            message: "--prompt needs a terminal to read the question from; pass the question as arguments instead".into(),
+        });
     }
     let _keys = NoEcho::start();
     let term = Term::stderr();
@@ -279,7 +282,10 @@ pub fn read_line(prompt: &str) -> Result<Option<String>> {
             if e.kind() == std::io::ErrorKind::Interrupted {
                 Error::Cancelled("cancelled".into())
             } else {
-                Error::Other(format!("cannot read the terminal: {e}"))
+                Error::Terminal {
+                    message: format!("cannot read the terminal: {e}"),
+                    source: e,
+                }
             }
         })?;
         match key {

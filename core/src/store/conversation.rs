@@ -55,10 +55,12 @@ impl ConversationId {
         if lower.len() == ID_LEN && is_id_text(&lower) {
             Ok(ConversationId(lower))
         } else {
-            Err(Error::Usage(format!(
-                "`{}` is not a conversation id (ids are {ID_LEN} characters of 0-9 and a-z except i, l, o, u, e.g. from `panechat ls`)",
-                crate::title::sanitize_title(s)
-            )))
+            Err(Error::BadArgument {
+                message: format!(
+                    "`{}` is not a conversation id (ids are {ID_LEN} characters of 0-9 and a-z except i, l, o, u, e.g. from `panechat ls`)",
+                    crate::title::sanitize_title(s)
+                ),
+            })
         }
     }
 

@@ -177,6 +177,17 @@ pub fn detach(paths: &Paths, session: &Session) -> Result<()> {
     })
 }
 
+/// The panes (sessions) that have each conversation active, by conversation.
+pub fn shown_in(paths: &Paths) -> Result<std::collections::BTreeMap<ConversationId, Vec<PaneRef>>> {
+    let mut panes: std::collections::BTreeMap<ConversationId, Vec<PaneRef>> = Default::default();
+    for rec in all(paths)? {
+        if let Some(a) = rec.active {
+            panes.entry(a).or_default().push(rec.pane);
+        }
+    }
+    Ok(panes)
+}
+
 /// Forgets `id` in a session (after `rm`). When it was the active conversation, the session
 /// falls back to its most recent earlier one that still `exists`, as `prev` would; returns the
 /// session's active conversation afterwards.

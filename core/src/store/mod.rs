@@ -166,10 +166,12 @@ impl Store {
         if guard.path() == self.lock_path(id) {
             Ok(())
         } else {
-            Err(Error::Other(format!(
-                "internal error: writing conversation {id} under the lock {}",
-                guard.path().display()
-            )))
+            Err(Error::Internal {
+                message: format!(
+                    "writing conversation {id} under the lock {}",
+                    guard.path().display()
+                ),
+            })
         }
     }
 
@@ -207,11 +209,7 @@ impl Store {
         for attempt in 0..8 {
             let id = match &new.id {
                 Some(id) if attempt == 0 => id.clone(),
-                Some(id) => {
-                    return Err(Error::Other(format!(
-                        "conversation {id} exists already; nothing was written"
-                    )))
-                }
+                Some(id) => return Err(Error::Exists { id: id.to_string() }),
                 None => ConversationId::generate(),
             };
             let header = Header {
@@ -259,7 +257,7 @@ impl Store {
                 stale,
             });
         }
-        Err(Error::Other("could not find a free conversation id".into()))
+        Err(Error::NoFreeId)
     }
 
     /// Forks `id` into a new conversation that records its parent, keeping the last `keep`
@@ -640,10 +638,9 @@ impl Store {
     /// Saves (replaces) the draft of a message.
     pub fn save_draft(&self, d: &Draft) -> Result<()> {
         if !d.message_id.is_empty() && !conversation::is_id_text(&d.message_id) {
-            return Err(Error::Other(format!(
-                "internal error: `{}` is not a message id",
-                d.message_id
-            )));
+            return Err(Error::Internal {
+                message: format!("`{}` is not a message id", d.message_id),
+            });
         }
         ensure_dir(&self.paths.drafts())?;
         atomic::write_atomic(

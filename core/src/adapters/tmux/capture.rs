@@ -101,11 +101,11 @@ pub const SELECTION_BUFFER_PREFIX: &str = "panechat-selection";
 /// alone). Returns its text and its label (`selection tmux %3`).
 pub fn take_selection(env: &Env, exec: &dyn Exec, pane: Option<&str>) -> Result<(String, String)> {
     if env.get("TMUX").is_none() {
-        return Err(Error::Usage(
-            "--selection takes what a tmux copy-mode key copied, and this command does not run inside tmux; \
+        return Err(Error::Unavailable {
+            message: "--selection takes what a tmux copy-mode key copied, and this command does not run inside tmux; \
              pipe the text instead (`… | panechat q \"question\"`) or attach a file with -f PATH"
                 .into(),
-        ));
+        });
     }
     // Newest first.
     let names = super::run(

@@ -245,10 +245,7 @@ pub fn parse_shown_ids(out: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Quotes a string for `/bin/sh` (single quotes).
-pub fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
+pub use crate::shell::quote as shell_quote;
 
 /// Shows `argv` in `display-popup -E` over `pane` (this process's) and returns its exit status
 /// (`None` when no popup could be shown: no client shows the pane or its session, or tmux

@@ -20,9 +20,9 @@ pub fn capture(env: &Env, exec: &dyn Exec, which: &Which, lines: usize) -> Resul
         Which::Own => own.clone(),
         Which::Id(id) => digits_of(id).to_string(),
         Which::Last => {
-            return Err(Error::Usage(
-                "WezTerm's command line does not tell which pane was active before; name the pane by its id (`wezterm cli list`) or a direction (left, right, up, down)".into(),
-            ))
+            return Err(Error::Unavailable {
+                message: "WezTerm's command line does not tell which pane was active before; name the pane by its id (`wezterm cli list`) or a direction (left, right, up, down)".into(),
+            })
         }
         _ => {
             let dir = match which.direction().expect("a direction") {

@@ -20,10 +20,9 @@ const CAPTURE_DEADLINE: Duration = Duration::from_secs(30);
 /// Parses `zellij action list-panes --json --all`: the visible tiled terminal panes of the tab
 /// that holds terminal pane `own`.
 fn parse_zellij_panes(out: &str, own: &str) -> Result<Vec<Rect>> {
-    let v: serde_json::Value = serde_json::from_str(out).map_err(|e| {
-        Error::Other(format!(
-            "cannot read `zellij action list-panes --json`: {e}"
-        ))
+    let v: serde_json::Value = serde_json::from_str(out).map_err(|e| Error::ToolFailed {
+        message: format!("cannot read `zellij action list-panes --json`: {e}"),
+        source: Some(Box::new(e)),
     })?;
     let items = v.as_array().cloned().unwrap_or_default();
     let field = |p: &serde_json::Value, k: &str| p.get(k).and_then(|x| x.as_i64());
@@ -125,9 +124,9 @@ pub fn capture(env: &Env, exec: &dyn Exec, which: &Which, _lines: usize) -> Resu
         Which::Own => own.clone(),
         Which::Id(id) => digits_of(id).to_string(),
         Which::Last => {
-            return Err(Error::Usage(
-                "Zellij does not tell which pane was active before; name the pane by its id (`zellij action list-panes`) or a direction (left, right, up, down)".into(),
-            ))
+            return Err(Error::Unavailable {
+                message: "Zellij does not tell which pane was active before; name the pane by its id (`zellij action list-panes`) or a direction (left, right, up, down)".into(),
+            })
         }
         _ => {
             let listing = super::read(

@@ -103,11 +103,14 @@ pub fn read(exec: &dyn Exec, args: &[String], what: &str, deadline: Duration) ->
     let argv = argv(args);
     retrying(|_| match exec.run_within(&argv, deadline) {
         Err(e) => Attempt::Done(Err(cannot_run(&argv, what, &e))),
-        Ok(None) => Attempt::Done(Err(Error::Other(format!(
-            "`{}` did not answer within {} s",
-            argv.join(" "),
-            deadline.as_secs()
-        )))),
+        Ok(None) => Attempt::Done(Err(Error::ToolFailed {
+            message: format!(
+                "`{}` did not answer within {} s",
+                argv.join(" "),
+                deadline.as_secs()
+            ),
+            source: None,
+        })),
         Ok(Some(out)) if out.success() && !out.stdout.is_empty() => Attempt::Done(Ok(out.text())),
         Ok(Some(out)) if out.success() => Attempt::Again(Ok(String::new())),
         Ok(Some(out)) if turned(&out) => Attempt::Again(Err(failed(&argv, &out))),

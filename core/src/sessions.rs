@@ -1,0 +1,178 @@
+//! Every known session, and forgetting those whose pane is gone: what `panechat sessions`
+//! lists and prunes. Listing never changes anything; pruning never touches a conversation,
+//! nor a session with a live run.
+
+use crate::adapters::exec::Exec;
+use crate::error::Result;
+use crate::paths::Paths;
+use crate::prune::{self, Liveness};
+use crate::runs::{self, Run};
+use crate::session::SessionKey;
+use crate::state::{self, PaneState};
+use crate::store::mapping::{self, SessionRecord};
+use crate::store::Store;
+
+/// A session forgotten by [`prune`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forgotten {
+    /// Its key.
+    pub key: SessionKey,
+    /// Why its pane is taken for gone.
+    pub why: String,
+}
+
+/// Forgets the records of sessions whose pane is certainly gone (a stopped multiplexer
+/// instance, a dead tmux server, a vanished WezTerm socket, an ended terminal session, …) and
+/// that run nothing. `deep` also asks the multiplexers (through `probe`) which panes still
+/// exist. Their conversations are kept.
+pub fn prune(paths: &Paths, deep: bool, probe: &dyn Exec) -> Result<Vec<Forgotten>> {
+    let runs = runs::live(paths)?;
+    let mut forgotten = Vec::new();
+    for rec in mapping::all(paths)? {
+        if runs.iter().any(|r| r.pane.session == rec.pane.session) {
+            continue;
+        }
+        if let Liveness::Gone(why) = prune::check_with(&rec, deep, probe) {
+            mapping::remove(paths, &rec.pane.session)?;
+            forgotten.push(Forgotten {
+                key: rec.pane.session,
+                why,
+            });
+        }
+    }
+    Ok(forgotten)
+}
+
+/// One listed session.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    /// Its record (made up from its runs when it has none yet: a first query still waiting).
+    pub record: SessionRecord,
+    /// What its pane shows.
+    pub state: PaneState,
+    /// Its live runs.
+    pub runs: Vec<Run>,
+}
+
+/// The sessions: those with live runs first, then the most recently used.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    /// The sessions, in order.
+    pub sessions: Vec<Listed>,
+    /// Every live run.
+    pub runs: Vec<Run>,
+}
+
+/// Every known session, as recorded, and those that only have runs so far.
+pub fn list(store: &Store) -> Result<Listing> {
+    let paths = &store.paths;
+    let runs = runs::live(paths)?;
+    let mut records = mapping::all(paths)?;
+    for r in &runs {
+        if !records.iter().any(|s| s.pane.session == r.pane.session) {
+            records.push(SessionRecord {
+                pane: r.pane.clone(),
+                server: None,
+                instance: None,
+                tty: None,
+                pending_new: false,
+                active: None,
+                previous: Vec::new(),
+                updated_at: r.since.clone(),
+            });
+        }
+    }
+    let mut sessions: Vec<Listed> = records
+        .into_iter()
+        .map(|record| Listed {
+            state: state::of_record(store, &record, &runs),
+            runs: runs
+                .iter()
+                .filter(|r| r.pane.session == record.pane.session)
+                .cloned()
+                .collect(),
+            record,
+        })
+        .collect();
+    sessions.sort_by(|a, b| {
+        (!b.runs.is_empty())
+            .cmp(&!a.runs.is_empty())
+            .then_with(|| b.record.updated_at.cmp(&a.record.updated_at))
+    });
+    Ok(Listing { sessions, runs })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::{Instance, Multiplexer, Session};
+    use crate::store::conversation::ConversationId;
+
+    struct Mute;
+
+    impl Exec for Mute {
+        fn run(
+            &self,
+            argv: &[String],
+            _: &[(String, String)],
+        ) -> std::io::Result<crate::adapters::exec::Output> {
+            panic!("{argv:?} was asked; nothing should be");
+        }
+    }
+
+    fn store(name: &str) -> Store {
+        let root =
+            std::env::temp_dir().join(format!("panechat-sessions-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let env = crate::env::Env::from_pairs([(
+            "PANECHAT_HOME".to_string(),
+            root.display().to_string(),
+        )]);
+        let st = Store::new(Paths::resolve(&env).unwrap());
+        st.ensure_dirs().unwrap();
+        st
+    }
+
+    /// A Unix session whose leader is this process (alive) or a process of the same pid
+    /// started at another time (gone).
+    fn session(key: &str, alive: bool) -> Session {
+        let pid = std::process::id();
+        let start = crate::session::process_start_time(pid).unwrap() + u64::from(!alive);
+        Session {
+            key: SessionKey::normalize(key).unwrap(),
+            multiplexer: Multiplexer::Unix,
+            pane: None,
+            server: Some(format!("{pid}-{start}")),
+            tty: None,
+            instance: Some(Instance::Process { pid, start }),
+        }
+    }
+
+    #[test]
+    fn listing_keeps_everything_and_pruning_forgets_only_the_gone() {
+        let st = store("prune");
+        let id = ConversationId::generate();
+        for (key, alive) in [("unix:live", true), ("unix:gone", false)] {
+            mapping::activate(&st.paths, &session(key, alive), &id).unwrap();
+        }
+        let keys = |l: &Listing| -> Vec<String> {
+            let mut k: Vec<String> = l
+                .sessions
+                .iter()
+                .map(|s| s.record.pane.session.to_string())
+                .collect();
+            k.sort();
+            k
+        };
+        assert_eq!(keys(&list(&st).unwrap()), ["unix:gone", "unix:live"]);
+        assert_eq!(keys(&list(&st).unwrap()), ["unix:gone", "unix:live"]);
+
+        let forgotten = prune(&st.paths, false, &Mute).unwrap();
+        assert_eq!(forgotten.len(), 1, "{forgotten:?}");
+        assert_eq!(forgotten[0].key.as_str(), "unix:gone");
+        assert_eq!(forgotten[0].why, "its terminal session has ended");
+        assert_eq!(keys(&list(&st).unwrap()), ["unix:live"]);
+        assert!(prune(&st.paths, false, &Mute).unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(st.paths.data.parent().unwrap());
+    }
+}

@@ -22,6 +22,7 @@ pub mod paths;
 pub mod provider;
 pub mod prune;
 pub mod publish;
+pub mod query;
 pub mod question;
 pub mod runs;
 pub mod schema;

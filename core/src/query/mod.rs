@@ -24,6 +24,7 @@
 //! line, the picker, the lock question, cancellation), the clock ([`Clock`]) and the panes
 //! ([`Publish`]). The binary passes the terminal and the real multiplexers; tests pass fakes.
 
+mod fork;
 mod lock;
 mod resolve;
 mod stream;
@@ -46,6 +47,7 @@ use crate::store::conversation::{new_message_id, snippet, ConversationId, Summar
 use crate::store::{mapping, Draft, NewConversation, NewSettings, Store};
 
 pub use crate::adapters::LockAnswer;
+pub use fork::{fork, Forked};
 pub use resolve::{resolve_target, turns, Resolved, Where};
 pub use stream::Reply;
 pub use zellij::zellij_question;

@@ -738,3 +738,19 @@ fn a_picked_conversation_by_default_id_ask() {
     );
     assert_eq!(w.replies(&id), ["one", "two"]);
 }
+
+#[test]
+fn panechat_fork_copies_the_last_turns_and_makes_the_copy_the_sessions() {
+    let mut w = World::new("forkcmd", &[]);
+    let id = w.conversation();
+    let fake = Fake::new(&[Step::Text("two"), Step::Done]);
+    answered(w.run(&fake, ask("second", Where::Default)).unwrap());
+    let f = fork(&w.store, &w.paths, &id, Some(1), None).unwrap();
+    assert!(f.stale.is_none() && f.not_activated.is_none());
+    assert_eq!(w.replies(&f.summary.id), ["two"]);
+    assert_eq!(w.active(), Some(id.clone()), "no session named: none changes");
+    let f = fork(&w.store, &w.paths, &id, None, Some(&w.session)).unwrap();
+    assert_eq!(w.replies(&f.summary.id), ["one", "two"]);
+    assert_eq!(w.active(), Some(f.summary.id.clone()));
+    assert_eq!(w.replies(&id), ["one", "two"], "the original is untouched");
+}

@@ -349,7 +349,7 @@ fn retry_draft(q: &mut Query<'_>) -> Result<Retried> {
 /// The rest of the run, from taking the lock on: a failure to lock is published (the pane
 /// stops showing the wait) and returned.
 fn locked_run(q: &mut Query<'_>, req: &Request, mut a: Attempt, retry: bool) -> Result<Outcome> {
-    let guard = match lock::lock(q, &mut a, req.on_locked) {
+    let mut guard = match lock::lock(q, &mut a, req.on_locked) {
         Ok(g) => g,
         Err(e) => {
             let id = a.reg.run().conversation.clone();
@@ -360,7 +360,6 @@ fn locked_run(q: &mut Query<'_>, req: &Request, mut a: Attempt, retry: bool) -> 
             return Err(e);
         }
     };
-    let mut guard = guard;
     guard.write_holder(&crate::lock::Holder::this_process(
         q.session,
         RunKind::Query,

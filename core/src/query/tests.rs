@@ -748,7 +748,11 @@ fn panechat_fork_copies_the_last_turns_and_makes_the_copy_the_sessions() {
     let f = fork(&w.store, &w.paths, &id, Some(1), None).unwrap();
     assert!(f.stale.is_none() && f.not_activated.is_none());
     assert_eq!(w.replies(&f.summary.id), ["two"]);
-    assert_eq!(w.active(), Some(id.clone()), "no session named: none changes");
+    assert_eq!(
+        w.active(),
+        Some(id.clone()),
+        "no session named: none changes"
+    );
     let f = fork(&w.store, &w.paths, &id, None, Some(&w.session)).unwrap();
     assert_eq!(w.replies(&f.summary.id), ["one", "two"]);
     assert_eq!(w.active(), Some(f.summary.id.clone()));

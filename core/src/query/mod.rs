@@ -424,10 +424,7 @@ fn ask(q: &mut Query<'_>, req: &Request, mut a: Attempt, guard: LockGuard) -> Re
     };
     q.ui.log("INFO", &reply_line(&a.summary.id, &turn, t0, q.clock));
     if let Err(e) = store_turn(q, &mut a, &guard, &mut conv, &turn) {
-        drop(guard);
-        let id = a.summary.id.clone();
-        drop(a);
-        q.publish.publish(&id);
+        finish(q, a, Some(guard));
         return Err(e);
     }
     // From here on the turn is stored: nothing that follows turns this into a failure.
@@ -435,11 +432,17 @@ fn ask(q: &mut Query<'_>, req: &Request, mut a: Attempt, guard: LockGuard) -> Re
     if conv.title.is_none() && q.cfg.title_generate && q.ui.interrupted().is_none() {
         title(q, &mut a, &guard, &conv, turn);
     }
+    let id = finish(q, a, Some(guard));
+    Ok(Outcome::Answered { id })
+}
+
+/// Ends the run: the lock is let go, the run's record removed, and the panes told.
+fn finish(q: &mut Query<'_>, a: Attempt, guard: Option<LockGuard>) -> ConversationId {
     drop(guard);
     let id = a.summary.id.clone();
     drop(a);
     q.publish.publish(&id);
-    Ok(Outcome::Answered { id })
+    id
 }
 
 /// The log line of a reply.
@@ -560,15 +563,15 @@ fn keep_draft(q: &mut Query<'_>, mut a: Attempt, guard: LockGuard, partial: Stri
     a.draft.partial_reply = partial;
     a.draft.error = err.to_string();
     let _ = q.store.save_draft(&a.draft);
-    if a.fresh.is_some() {
+    let guard = match a.fresh {
         // The conversation it was to start does not exist: nothing to leave locked.
-        let _ = guard.unlink();
-    } else {
-        drop(guard);
-    }
-    let id = a.summary.id.clone();
-    drop(a);
-    q.publish.publish(&id);
+        Some(_) => {
+            let _ = guard.unlink();
+            None
+        }
+        None => Some(guard),
+    };
+    finish(q, a, guard);
 }
 
 /// Appends the turn (creating the conversation it starts). Nothing stored: the message stays

@@ -67,10 +67,10 @@ impl Provider for Scripted {
     }
 }
 
-/// The provider: replies with `steps`; a title request gets `title`.
+/// The provider: replies with `steps`; a title request gets `title` (`None`: fails).
 struct Fake {
     steps: Vec<Step>,
-    title: &'static str,
+    title: Option<&'static str>,
     seen: Mutex<Vec<ChatRequest>>,
 }
 
@@ -78,7 +78,7 @@ impl Fake {
     fn new(steps: &[Step]) -> Fake {
         Fake {
             steps: steps.to_vec(),
-            title: "A fine title",
+            title: Some("A fine title"),
             seen: Mutex::new(Vec::new()),
         }
     }
@@ -103,9 +103,10 @@ impl Connect for Fake {
             .last()
             .is_some_and(|m| m.content.contains(TITLE_MARKER));
         self.seen.lock().unwrap().push(req.clone());
-        let steps = match title {
-            true => vec![Step::Text(self.title), Step::Done],
-            false => self.steps.clone(),
+        let steps = match (title, self.title) {
+            (true, Some(t)) => vec![Step::Text(t), Step::Done],
+            (true, None) => vec![Step::Fail(ProviderErrorKind::Http(500), "no title today")],
+            (false, _) => self.steps.clone(),
         };
         crate::provider::start_with(Box::new(Scripted(steps)), req)
     }
@@ -757,4 +758,22 @@ fn panechat_fork_copies_the_last_turns_and_makes_the_copy_the_sessions() {
     assert_eq!(w.replies(&f.summary.id), ["one", "two"]);
     assert_eq!(w.active(), Some(f.summary.id.clone()));
     assert_eq!(w.replies(&id), ["one", "two"], "the original is untouched");
+}
+
+#[test]
+fn a_title_request_that_fails_leaves_the_turn_stored_and_untitled() {
+    let mut w = World::new("notitle", &["title.generate=true"]);
+    let mut fake = Fake::new(&[Step::Text("fine"), Step::Done]);
+    fake.title = None;
+    let id = answered(w.run(&fake, ask("why?", Where::New)).unwrap());
+    assert_eq!(fake.asked().len(), 2, "the title was asked for");
+    let c = w.store.load(&id).unwrap();
+    assert_eq!(w.replies(&id), ["fine"]);
+    assert_eq!(c.title, None);
+    assert!(w.drafts().is_empty());
+    // With title.generate off, no title is asked for.
+    let mut w = World::new("notitle-off", &[]);
+    let fake = Fake::new(&[Step::Text("fine"), Step::Done]);
+    answered(w.run(&fake, ask("why?", Where::New)).unwrap());
+    assert_eq!(fake.asked(), ["why?"]);
 }

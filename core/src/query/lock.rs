@@ -10,7 +10,7 @@ use crate::lock::{self, LockGuard, WaitOutcome, Waiter};
 use crate::runs::RunState;
 use crate::store::NewConversation;
 
-use super::{Asked, Attempt, LockAnswer, LockQuestion, OnLocked, Query};
+use super::types::{Asked, Attempt, LockAnswer, LockQuestion, OnLocked, Query};
 
 /// How long one wait for the lock lasts before the wait line is redrawn and signals are looked at.
 const TICK: Duration = Duration::from_millis(100);

@@ -9,28 +9,7 @@ use crate::store::conversation::{ConversationId, Summary};
 use crate::store::{mapping, Draft, NewConversation, Store};
 use crate::target::{self, Target};
 
-use super::{Query, Request, Ui};
-
-/// Which conversation a query names.
-#[derive(Debug, Clone)]
-pub enum Where {
-    /// The session's active one; without one, what `conversation.default_id` says (for a
-    /// retry: the conversation its message was for).
-    Default,
-    /// A new one (`--new`).
-    New,
-    /// One resolved already (`--id`, through [`resolve_target`]).
-    Chosen(Resolved),
-}
-
-/// A resolved target.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Resolved {
-    /// A new conversation.
-    New,
-    /// This conversation.
-    Id(ConversationId),
-}
+use super::types::{Query, Request, Resolved, Ui, Where};
 
 /// Resolves `--id`'s target: the picker for `pick`, else the keyword or id prefix.
 pub fn resolve_target(

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::provider::{merge_usage, ChatRequest, StreamEvent, StreamHandle, Usage};
 
-use super::Query;
+use super::types::Query;
 
 /// A completed reply.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -9,11 +9,19 @@ use std::rc::Rc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use std::os::fd::OwnedFd;
+
 use super::*;
+use crate::config::Config;
 use crate::config::LoadOptions;
 use crate::env::Env;
 use crate::error::Error;
+use crate::paths::Paths;
+use crate::provider::StreamHandle;
 use crate::provider::{CancelToken, Provider, ProviderError, ProviderErrorKind, StreamEvent};
+use crate::runs::Run;
+use crate::session::Session;
+use crate::store::Store;
 
 /// One thing the scripted provider does.
 #[derive(Debug, Clone)]

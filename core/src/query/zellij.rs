@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::lock::{WaitOutcome, Waiter};
 
-use super::{Asked, LockAnswer};
+use super::types::{Asked, LockAnswer};
 
 /// The lock question in a Zellij floating pane (`lock-prompt --token`, see
 /// [`crate::adapters::zellij::spawn_popup`]), watched until it ends: its answer (from the exit status

@@ -3,8 +3,9 @@
 //! The library holds everything but terminal interaction: session identity ([`session`]),
 //! the durable store ([`store`]), locks ([`lock`]), targeting ([`target`]), config
 //! ([`config`]), providers ([`provider`]), titles ([`title`]), the runs registry ([`runs`]), each pane's
-//! state ([`state`]) and what is told to the multiplexers ([`publish`], [`adapters`]). It never prints; the `panechat` binary
-//! (`src/cli`) owns all terminal output.
+//! state ([`state`]) and what is told to the multiplexers ([`publish`], [`adapters`]), and above
+//! them the query workflow ([`query`]). It never prints; the `panechat` binary (`src/cli`) owns
+//! all terminal output.
 #![deny(missing_docs)]
 
 pub mod adapters;
@@ -24,6 +25,7 @@ pub mod paths;
 pub mod provider;
 pub mod prune;
 pub mod publish;
+pub mod query;
 pub mod question;
 pub mod runs;
 pub mod schema;

@@ -61,6 +61,37 @@ pub fn clean_generated_title(raw: &str) -> String {
     sanitize_title(t)
 }
 
+/// The columns `s` takes on a terminal (wide characters such as CJK take two, combining marks
+/// none).
+pub fn width(s: &str) -> usize {
+    console::measure_text_width(s)
+}
+
+/// The columns one character takes.
+pub fn char_width(c: char) -> usize {
+    let mut buf = [0u8; 4];
+    console::measure_text_width(c.encode_utf8(&mut buf))
+}
+
+/// Cuts text to `n` columns with an ellipsis.
+pub fn truncate(s: &str, n: usize) -> String {
+    if width(s) <= n {
+        return s.to_string();
+    }
+    let mut t = String::new();
+    let mut w = 0;
+    for c in s.chars() {
+        let cw = char_width(c);
+        if w + cw > n.saturating_sub(1) {
+            break;
+        }
+        t.push(c);
+        w += cw;
+    }
+    t.push('…');
+    t
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1026,6 +1026,43 @@ fn optional_values_of_id_and_fork_read_as_written() {
 }
 
 #[test]
+fn the_conversation_id_last_names_when_the_editor_opens_is_the_one_asked() {
+    let (env, fake) = setup();
+    env.run_in("a", ["q", "first"]).ok();
+    let first = active(&env, "a");
+    // While the message is written, another pane's query makes another conversation the last.
+    let editor = env.root.join("editor.sh");
+    std::fs::write(
+        &editor,
+        format!(
+            "#!/bin/sh\nPANECHAT_SESSION=b '{}' q --new meanwhile >/dev/null 2>&1\nprintf 'from the editor' > \"$1\"\n",
+            panechat_e2e::env::panechat_bin().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut cmd = env.cmd(["q", "--id", "last"]);
+    cmd.env("PANECHAT_SESSION", "a").env("EDITOR", &editor);
+    let mut pty = panechat_e2e::pty::Pty::spawn(cmd);
+    assert_eq!(pty.wait(Duration::from_secs(15)), 0, "{}", pty.text());
+    let meanwhile = active(&env, "b");
+    assert_ne!(
+        meanwhile, first,
+        "the editor's query made a conversation of its own"
+    );
+    let asked = chats(&fake);
+    let last = asked.last().unwrap();
+    assert_eq!(
+        last.iter()
+            .map(|(_, text)| text.as_str())
+            .collect::<Vec<_>>(),
+        ["first", "echo: first", "from the editor"],
+        "sent with the history of the conversation that was last when the editor opened"
+    );
+    assert_eq!(active(&env, "a"), first);
+}
+
+#[test]
 fn a_bad_target_fails_before_the_editor_opens() {
     // No message and no stdin: the message would come from $EDITOR, but the target is wrong.
     let (mut env, fake) = setup();

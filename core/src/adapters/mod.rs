@@ -198,7 +198,7 @@ pub fn popup_prompt(env: &Env, argv: &[String], env_pass: &[(String, String)]) -
         Some(Multiplexer::Tmux) => {
             tmux::popup(&exec::RealExec, env.get("TMUX_PANE"), argv, env_pass)
         }
-        // (Zellij's question is watched while it is up: `cli::query`, `zellij::spawn_popup`)
+        // (Zellij's question is watched while it is up: `query::zellij_question`, `zellij::spawn_popup`)
         _ => None,
     };
     match code {

@@ -4,7 +4,6 @@ use std::os::unix::process::CommandExt;
 
 use panechat::schema::ForkResult;
 use panechat::state::SCHEMA;
-use panechat::store::mapping;
 use panechat::{Error, Result};
 
 use super::ctx::Ctx;
@@ -37,30 +36,7 @@ pub struct Args {
 /// Runs the command.
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     if args.exec_shell {
-        let shell = ctx
-            .env
-            .get_os("SHELL")
-            .filter(|s| !s.is_empty())
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| "/bin/sh".into());
-        match fork_here(ctx, &args) {
-            Ok(id) => ctx.note(&format!("panechat: this pane continues fork {id}")),
-            Err(e) => {
-                super::output::report(&e);
-            }
-        }
-        // The pane's new state may still be on its way to the Zellij plugin, from a process
-        // that could need sending again (see `adapters::zellij::publish_payload`).
-        panechat::adapters::zellij::settle(std::time::Duration::from_millis(500));
-        // A login-less interactive shell, named like the shell (argv[0]).
-        let err = std::process::Command::new(&shell).exec();
-        return Err(Error::Spawn {
-            message: format!(
-                "cannot start the shell {}: {err}; set $SHELL",
-                shell.display()
-            ),
-            source: Some(err),
-        });
+        return exec_shell(ctx, &args);
     }
     let src = show::resolve(ctx, args.target.as_deref())?;
     // The session is named before anything is made, so a bad name leaves no orphan fork.
@@ -69,27 +45,24 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         .as_deref()
         .map(|raw| ctx.named_session(raw))
         .transpose()?;
-    ctx.store.ensure_dirs()?;
-    let forked = ctx.store.fork(&src, args.last)?;
+    let forked = panechat::query::fork(&ctx.store, &ctx.paths, &src, args.last, target.as_ref())?;
     ctx.warn_stale("the fork", forked.stale.as_ref());
-    let s = forked.value;
-    let mut activated = None;
-    if let Some(target) = target {
-        if let Err(e) = mapping::activate(&ctx.paths, &target, &s.id) {
-            // The fork is stored: say so, with its id, and how to show it.
-            out(&format!("{}\n", s.id))?;
-            return Err(Error::Unfinished {
-                message: format!(
-                    "fork {} is stored, but it could not be made {}'s conversation: {e}; run `panechat use {}` there",
-                    s.id,
-                    target.key,
-                    s.id.short()
-                ),
-                source: Box::new(e),
-            });
-        }
+    let s = forked.summary;
+    if let (Some(target), Some(e)) = (&target, forked.not_activated) {
+        // The fork is stored: say so, with its id, and how to show it.
+        out(&format!("{}\n", s.id))?;
+        return Err(Error::Unfinished {
+            message: format!(
+                "fork {} is stored, but it could not be made {}'s conversation: {e}; run `panechat use {}` there",
+                s.id,
+                target.key,
+                s.id.short()
+            ),
+            source: Box::new(e),
+        });
+    }
+    if target.is_some() {
         ctx.publish(&s.id);
-        activated = Some(target.key.to_string());
     }
     if args.json {
         out_json(&ForkResult {
@@ -98,12 +71,41 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             parent: s.parent.clone(),
             title: s.title.clone(),
             turns: s.turns,
-            session: activated,
+            session: target.map(|t| t.key.to_string()),
         })?;
     } else {
         out(&format!("{}\n", s.id))?;
     }
     Ok(0)
+}
+
+/// `--exec-shell`: forks into this pane, then becomes `$SHELL` (errors are shown and the shell
+/// starts anyway).
+fn exec_shell(ctx: &mut Ctx, args: &Args) -> Result<i32> {
+    let shell = ctx
+        .env
+        .get_os("SHELL")
+        .filter(|s| !s.is_empty())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/bin/sh".into());
+    match fork_here(ctx, args) {
+        Ok(id) => ctx.note(&format!("panechat: this pane continues fork {id}")),
+        Err(e) => {
+            super::output::report(&e);
+        }
+    }
+    // The pane's new state may still be on its way to the Zellij plugin, from a process
+    // that could need sending again (see `adapters::zellij::publish_payload`).
+    panechat::adapters::zellij::settle(std::time::Duration::from_millis(500));
+    // A login-less interactive shell, named like the shell (argv[0]).
+    let err = std::process::Command::new(&shell).exec();
+    Err(Error::Spawn {
+        message: format!(
+            "cannot start the shell {}: {err}; set $SHELL",
+            shell.display()
+        ),
+        source: Some(err),
+    })
 }
 
 /// Forks the source into this process's own session (for `--exec-shell`).
@@ -116,20 +118,19 @@ fn fork_here(ctx: &mut Ctx, args: &Args) -> Result<panechat::store::conversation
     let target = args.target.clone().or(from_env);
     let src = show::resolve(ctx, target.as_deref())?;
     let here = ctx.session()?;
-    ctx.store.ensure_dirs()?;
-    let forked = ctx.store.fork(&src, args.last)?;
+    let forked = panechat::query::fork(&ctx.store, &ctx.paths, &src, args.last, Some(&here))?;
     ctx.warn_stale("the fork", forked.stale.as_ref());
-    let s = forked.value;
-    mapping::activate(&ctx.paths, &here, &s.id).map_err(|e| {
-        Error::Unfinished {
+    let s = forked.summary;
+    if let Some(e) = forked.not_activated {
+        return Err(Error::Unfinished {
             message: format!(
                 "fork {} is stored, but this pane could not be switched to it: {e}; run `panechat use {}`",
                 s.id,
                 s.id.short()
             ),
             source: Box::new(e),
-        }
-    })?;
+        });
+    }
     ctx.publish(&s.id);
     Ok(s.id)
 }

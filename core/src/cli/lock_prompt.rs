@@ -42,13 +42,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         if !panechat::question::is_waiting(&ctx.paths, token) {
             return Ok(LockAnswer::Wait.exit_code());
         }
-        let (paths, token) = (ctx.paths.clone(), token.clone());
-        std::thread::spawn(move || loop {
-            std::thread::sleep(std::time::Duration::from_millis(200));
-            if !panechat::question::is_waiting(&paths, &token) {
-                std::process::exit(LockAnswer::Wait.exit_code());
-            }
-        });
+        leave_when_unasked(ctx, token);
     }
     let path = ctx.store.lock_path(&id);
     let holder = lock::read_holder(&path);
@@ -67,37 +61,8 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             )
         })
         .unwrap_or_else(|| "held by another process".into());
-    // A holder in a pane of this tmux server can be visited (the popup has no pane of its own:
-    // compare the server part of the keys).
-    let server_of = |key: &str| key.rsplit_once(':').map(|(head, _)| head.to_string());
-    let this_server = panechat::session::key_for_pane(&ctx.env, "%0")
-        .ok()
-        .flatten()
-        .and_then(|s| server_of(s.key.as_str()));
-    let jump = holder.as_ref().and_then(|h| {
-        let same = h.pane.multiplexer == Multiplexer::Tmux
-            && this_server.is_some()
-            && server_of(h.pane.session.as_str()) == this_server;
-        h.pane.pane.clone().filter(|_| same)
-    });
-    // Who asks (the popup has the waiting pane's id: a popup may open away from it), what is
-    // busy, wrapped between words to the popup's width; then the short question.
-    let what = format!(
-        "\"{}\"",
-        ui::truncate(&panechat_vocab::text::inert(&title), 80)
-    );
-    let asker = match &args.asker {
-        Some(a) => Some(panechat::title::sanitize_title(a)),
-        None => ctx
-            .session()
-            .ok()
-            .filter(|s| s.pane.is_some())
-            .map(|s| panechat::title::sanitize_title(&s.pane_ref().place())),
-    };
-    let what = match asker {
-        Some(a) => format!("{a} asks: {what}"),
-        None => what,
-    };
+    let jump = holder.as_ref().and_then(|h| pane_to_visit(ctx, h));
+    let what = question_line(ctx, &args, &title);
     if let Some(token) = &args.token {
         panechat::question::mark_shown(&ctx.paths, token);
     }
@@ -118,6 +83,53 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         }
     }
     Ok(answer.exit_code())
+}
+
+/// Ends this process (answering "wait") as soon as the query of `token` no longer waits for
+/// the answer.
+fn leave_when_unasked(ctx: &Ctx, token: &str) {
+    let (paths, token) = (ctx.paths.clone(), token.to_string());
+    std::thread::spawn(move || loop {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        if !panechat::question::is_waiting(&paths, &token) {
+            std::process::exit(LockAnswer::Wait.exit_code());
+        }
+    });
+}
+
+/// The holder's pane, when it is in this tmux server and so can be visited (the popup has no
+/// pane of its own: the server parts of the keys are compared).
+fn pane_to_visit(ctx: &Ctx, h: &lock::Holder) -> Option<String> {
+    let server_of = |key: &str| key.rsplit_once(':').map(|(head, _)| head.to_string());
+    let this_server = panechat::session::key_for_pane(&ctx.env, "%0")
+        .ok()
+        .flatten()
+        .and_then(|s| server_of(s.key.as_str()));
+    let same = h.pane.multiplexer == Multiplexer::Tmux
+        && this_server.is_some()
+        && server_of(h.pane.session.as_str()) == this_server;
+    h.pane.pane.clone().filter(|_| same)
+}
+
+/// Who asks (the popup has the waiting pane's id: a popup may open away from it) and what is
+/// busy, wrapped between words to the popup's width by the question.
+fn question_line(ctx: &mut Ctx, args: &Args, title: &str) -> String {
+    let what = format!(
+        "\"{}\"",
+        ui::truncate(&panechat_vocab::text::inert(title), 80)
+    );
+    let asker = match &args.asker {
+        Some(a) => Some(panechat::title::sanitize_title(a)),
+        None => ctx
+            .session()
+            .ok()
+            .filter(|s| s.pane.is_some())
+            .map(|s| panechat::title::sanitize_title(&s.pane_ref().place())),
+    };
+    match asker {
+        Some(a) => format!("{a} asks: {what}"),
+        None => what,
+    }
 }
 
 /// Whether the terminal the question is drawn on (stderr) has hung up.

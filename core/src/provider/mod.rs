@@ -19,7 +19,7 @@ pub mod ollama;
 pub mod openai;
 pub mod sse;
 
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc;
 use std::time::Duration;
 
 mod types;
@@ -51,7 +51,12 @@ pub fn build(cfg: &ProviderConfig) -> Box<dyn Provider> {
 
 /// Starts `req` on a worker thread and returns the handle that receives its events.
 pub fn start(cfg: &ProviderConfig, req: ChatRequest) -> StreamHandle {
-    let provider = build(cfg);
+    start_with(build(cfg), req)
+}
+
+/// Starts `req` with `provider` on a worker thread (what [`start`] does with the configured
+/// one; tests pass their own).
+pub fn start_with(provider: Box<dyn Provider>, req: ChatRequest) -> StreamHandle {
     let (tx, rx) = mpsc::channel();
     let cancel = CancelToken::default();
     let worker_cancel = cancel.clone();
@@ -84,20 +89,22 @@ pub fn complete(
     req: ChatRequest,
     timeout: Duration,
 ) -> Result<Collected, ProviderError> {
-    let handle = start(cfg, req);
+    collect(&start(cfg, req), timeout)
+}
+
+/// Reads a started request to its end within `timeout`; a reply that ends before its `Done`
+/// event is an error ([`StreamHandle::next_event`]).
+pub fn collect(handle: &StreamHandle, timeout: Duration) -> Result<Collected, ProviderError> {
     let deadline = std::time::Instant::now() + timeout;
     let mut out = Collected::default();
     loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
-        match handle.next_timeout(left) {
-            Ok(StreamItem::Event(StreamEvent::Delta(d))) => out.text.push_str(&d),
-            Ok(StreamItem::Event(StreamEvent::Usage(u))) => merge_usage(&mut out.usage, u),
-            Ok(StreamItem::Event(StreamEvent::Model(_))) => {}
-            Ok(StreamItem::Event(StreamEvent::Done { .. })) | Ok(StreamItem::Ended) => {
-                return Ok(out)
-            }
-            Ok(StreamItem::Failed(e)) => return Err(e),
-            Err(RecvTimeoutError::Timeout) => {
+        match handle.next_event(left)? {
+            Some(StreamEvent::Delta(d)) => out.text.push_str(&d),
+            Some(StreamEvent::Usage(u)) => merge_usage(&mut out.usage, u),
+            Some(StreamEvent::Model(_)) => {}
+            Some(StreamEvent::Done { .. }) => return Ok(out),
+            None => {
                 handle.cancel();
                 return Err(ProviderError::new(
                     ProviderErrorKind::Io,
@@ -106,14 +113,6 @@ pub fn complete(
                         humantime::format_duration(timeout)
                     ),
                 ));
-            }
-            // The worker ended without saying how (it panicked): as in a streamed query,
-            // a reply that never finished is a failure, not a short answer.
-            Err(RecvTimeoutError::Disconnected) => {
-                return Err(ProviderError::new(
-                    ProviderErrorKind::Io,
-                    "the provider stopped without finishing the reply",
-                ))
             }
         }
     }
@@ -156,6 +155,54 @@ mod tests {
         let msgs = v["messages"].as_array().unwrap();
         assert_eq!(msgs[0]["content"], "earlier", "history first");
         msgs.last().unwrap().clone()
+    }
+
+    /// A provider that sends `text`, then ends as `end` says.
+    struct Cut {
+        text: &'static str,
+        done: bool,
+        panic: bool,
+    }
+
+    impl Provider for Cut {
+        fn stream(
+            &self,
+            _req: &ChatRequest,
+            _cancel: &CancelToken,
+            emit: &mut dyn FnMut(StreamEvent) -> bool,
+        ) -> Result<(), ProviderError> {
+            emit(StreamEvent::Delta(self.text.into()));
+            if self.panic {
+                panic!("the worker dies (a test's doing)");
+            }
+            if self.done {
+                emit(StreamEvent::Done {
+                    finish_reason: None,
+                });
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stream_that_ends_before_its_final_event_is_an_interrupted_reply() {
+        let run = |done, panic| {
+            let cut = Cut {
+                text: "half",
+                done,
+                panic,
+            };
+            collect(
+                &start_with(Box::new(cut), request()),
+                Duration::from_secs(10),
+            )
+        };
+        assert_eq!(run(true, false).unwrap().text, "half");
+        for panic in [false, true] {
+            let e = run(false, panic).unwrap_err();
+            assert_eq!(e.message, INTERRUPTED, "panic: {panic}");
+            assert_eq!(e.kind, ProviderErrorKind::Protocol);
+        }
     }
 
     #[test]

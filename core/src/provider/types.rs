@@ -412,8 +412,8 @@ pub enum StreamItem {
     /// one it means the provider stopped because it was cancelled or the receiver went away:
     /// the HTTP providers report a stream that ends before its terminal event as
     /// `Failed(Protocol)` ("stream ended before the reply was complete") and the command
-    /// provider reports a clean exit as `Done`, so a caller that did not cancel should treat
-    /// `Ended` without `Done` as a failure.
+    /// provider reports a clean exit as `Done`, so `Ended` without `Done` is a failure
+    /// ([`StreamHandle::next_event`]).
     Ended,
 }
 
@@ -423,10 +423,29 @@ pub struct StreamHandle {
     pub(super) cancel: CancelToken,
 }
 
+/// The message of a reply whose stream ended before its `Done` event.
+pub const INTERRUPTED: &str =
+    "the provider stopped before the reply was complete (the reply was interrupted)";
+
 impl StreamHandle {
     /// Waits up to `timeout` for the next item.
     pub fn next_timeout(&self, timeout: Duration) -> Result<StreamItem, RecvTimeoutError> {
         self.rx.recv_timeout(timeout)
+    }
+
+    /// The next event, waiting up to `timeout` (`Ok(None)`: none came in time). The one policy
+    /// of every consumer: a reply is complete only with its `Done` event (read nothing after
+    /// it); a provider failure is an error, and so is a stream that ends before `Done` (the
+    /// worker stopped or went away), so a reply cut short is never taken for a whole one.
+    pub fn next_event(&self, timeout: Duration) -> Result<Option<StreamEvent>, ProviderError> {
+        match self.rx.recv_timeout(timeout) {
+            Ok(StreamItem::Event(ev)) => Ok(Some(ev)),
+            Ok(StreamItem::Failed(e)) => Err(e),
+            Ok(StreamItem::Ended) | Err(RecvTimeoutError::Disconnected) => {
+                Err(ProviderError::new(ProviderErrorKind::Protocol, INTERRUPTED))
+            }
+            Err(RecvTimeoutError::Timeout) => Ok(None),
+        }
     }
 
     /// Stops the provider (best effort; the worker thread may linger until process exit).

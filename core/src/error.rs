@@ -9,11 +9,6 @@ use crate::model::ProviderError;
 /// Everything that can go wrong in panechat.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Superseded by the specific variants below; kept until every caller has moved to them
-    /// (exit 2). Do not use in new code.
-    #[doc(hidden)]
-    #[error("{0}")]
-    Usage(String),
     /// A value on the command line (or handed over by a plugin) is malformed; the message
     /// says what is expected (exit 2).
     #[error("{message}")]
@@ -204,11 +199,13 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
-    /// Superseded by the specific variants above; kept until every caller has moved to them
-    /// (exit 1). Do not use in new code.
-    #[doc(hidden)]
-    #[error("{0}")]
-    Other(String),
+    /// The provider was too slow: nothing came for the idle timeout, or the whole reply took
+    /// longer than the timeout (exit 1).
+    #[error("{message}")]
+    TimedOut {
+        /// Which limit, and the option that sets it.
+        message: String,
+    },
 }
 
 /// `Result` with [`Error`].
@@ -225,8 +222,7 @@ impl Error {
     /// The process exit code for this error (SPEC §2).
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Usage(_)
-            | Error::BadArgument { .. }
+            Error::BadArgument { .. }
             | Error::Unavailable { .. }
             | Error::CannotAttach { .. }
             | Error::AlreadyAnswered

@@ -556,8 +556,8 @@ fn read_message(ctx: &Ctx, args: &Args) -> Result<String> {
     let text = if !args.message.is_empty() {
         let mut parts = Vec::with_capacity(args.message.len());
         for (i, a) in args.message.iter().enumerate() {
-            parts.push(a.to_str().ok_or_else(|| {
-                Error::Usage(format!("message word {} is not valid UTF-8 text", i + 1))
+            parts.push(a.to_str().ok_or_else(|| Error::BadArgument {
+                message: format!("message word {} is not valid UTF-8 text", i + 1),
             })?);
         }
         parts.join(" ")
@@ -566,22 +566,28 @@ fn read_message(ctx: &Ctx, args: &Args) -> Result<String> {
         std::io::stdin()
             .take(MAX_MESSAGE_BYTES as u64 + 1)
             .read_to_end(&mut buf)
-            .map_err(|e| Error::Other(format!("cannot read the message from stdin: {e}")))?;
+            .map_err(|e| Error::ReadInput {
+                message: format!("cannot read the message from stdin: {e}"),
+                source: e,
+            })?;
         check_size(buf.len())?;
         String::from_utf8(buf).map_err(|e| {
-            Error::Usage(format!(
-                "the message on stdin is not valid UTF-8 text (bad byte at offset {}); convert it first, e.g. with iconv",
-                e.utf8_error().valid_up_to()
-            ))
+            Error::BadArgument {
+                message: format!(
+                    "the message on stdin is not valid UTF-8 text (bad byte at offset {}); convert it first, e.g. with iconv",
+                    e.utf8_error().valid_up_to()
+                ),
+            }
         })?
     } else {
         edit_message(ctx)?
     };
     check_size(text.len())?;
     if text.trim().is_empty() {
-        return Err(Error::Usage(
-            "the message is empty; pass it as arguments, on stdin, or write it in $EDITOR".into(),
-        ));
+        return Err(Error::BadArgument {
+            message: "the message is empty; pass it as arguments, on stdin, or write it in $EDITOR"
+                .into(),
+        });
     }
     Ok(text)
 }
@@ -608,10 +614,12 @@ fn prompt_message(prepared: &[panechat::context::Prepared]) -> Result<String> {
 
 fn check_size(n: usize) -> Result<()> {
     if n > MAX_MESSAGE_BYTES {
-        return Err(Error::Usage(format!(
-            "the message is larger than {} MiB; send a shorter one (or a file's relevant part)",
-            MAX_MESSAGE_BYTES / 1024 / 1024
-        )));
+        return Err(Error::BadArgument {
+            message: format!(
+                "the message is larger than {} MiB; send a shorter one (or a file's relevant part)",
+                MAX_MESSAGE_BYTES / 1024 / 1024
+            ),
+        });
     }
     Ok(())
 }
@@ -636,10 +644,9 @@ fn edit_message(ctx: &Ctx) -> Result<String> {
         .arg("panechat-editor")
         .arg(&file)
         .status()
-        .map_err(|e| {
-            Error::Other(format!(
-                "cannot start the editor `{editor}`: {e}; set $EDITOR"
-            ))
+        .map_err(|e| Error::Spawn {
+            message: format!("cannot start the editor `{editor}`: {e}; set $EDITOR"),
+            source: Some(e),
         })?;
     let text = panechat::files::read(&file).unwrap_or_default();
     let _ = std::fs::remove_file(&file);
@@ -648,7 +655,9 @@ fn edit_message(ctx: &Ctx) -> Result<String> {
             "the editor `{editor}` exited with {status}; nothing sent"
         )));
     }
-    String::from_utf8(text).map_err(|_| Error::Usage("the message is not valid UTF-8 text".into()))
+    String::from_utf8(text).map_err(|_| Error::BadArgument {
+        message: "the message is not valid UTF-8 text".into(),
+    })
 }
 
 /// Parses `--fork=N` (`all` keeps every turn).
@@ -656,11 +665,11 @@ pub fn parse_keep(n: &str) -> Result<Option<usize>> {
     if n == "all" {
         return Ok(None);
     }
-    n.parse::<usize>().map(Some).map_err(|_| {
-        Error::Usage(format!(
-            "--fork takes the number of turns to keep, e.g. --fork=2, got `{n}`"
-        ))
-    })
+    n.parse::<usize>()
+        .map(Some)
+        .map_err(|_| Error::BadArgument {
+            message: format!("--fork takes the number of turns to keep, e.g. --fork=2, got `{n}`"),
+        })
 }
 
 /// The live "waiting for …" line.

@@ -415,9 +415,12 @@ fn store_turn(
             a.draft.partial_reply = turn.assistant.clone();
             a.draft.error = e.to_string();
             let _ = q.store.save_draft(&a.draft);
-            Err(Error::Other(format!(
-                "the reply could not be stored: {e}\nnothing was added to the conversation, your message is kept: `panechat q --retry` sends it again"
-            )))
+            Err(Error::Unfinished {
+                message: format!(
+                    "the reply could not be stored: {e}\nnothing was added to the conversation, your message is kept: `panechat q --retry` sends it again"
+                ),
+                source: Box::new(e),
+            })
         }
     }
 }

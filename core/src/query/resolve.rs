@@ -135,9 +135,9 @@ fn default(q: &mut Query<'_>) -> Result<Resolved> {
             } else if q.ui.can_ask() {
                 resolve_target(q.store, q.paths, q.session, q.ui, &Target::Pick)?
             } else {
-                return Err(Error::Usage(
-                    "this session has no conversation yet and there is no terminal to pick one; pass --new, --id last or --id ID, or set conversation.default_id".into(),
-                ));
+                return Err(Error::Unavailable {
+                    message: "this session has no conversation yet and there is no terminal to pick one; pass --new, --id last or --id ID, or set conversation.default_id".into(),
+                });
             }
         }
     })

@@ -71,10 +71,12 @@ fn receive(
                 .idle_timeout
                 .saturating_sub(now.saturating_duration_since(last_byte));
             if idle_left.is_zero() {
-                return Err(Error::Other(format!(
-                    "the provider sent nothing for {} (provider.idle_timeout)",
-                    humantime::format_duration(cfg.idle_timeout)
-                )));
+                return Err(Error::TimedOut {
+                    message: format!(
+                        "the provider sent nothing for {} (provider.idle_timeout)",
+                        humantime::format_duration(cfg.idle_timeout)
+                    ),
+                });
             }
             wait = wait.min(idle_left);
         }
@@ -83,10 +85,12 @@ fn receive(
                 .timeout
                 .saturating_sub(now.saturating_duration_since(start));
             if left.is_zero() {
-                return Err(Error::Other(format!(
-                    "the reply took longer than {} (provider.timeout)",
-                    humantime::format_duration(cfg.timeout)
-                )));
+                return Err(Error::TimedOut {
+                    message: format!(
+                        "the reply took longer than {} (provider.timeout)",
+                        humantime::format_duration(cfg.timeout)
+                    ),
+                });
             }
             wait = wait.min(left);
         }

@@ -264,6 +264,29 @@ impl Model {
         Step::Continue
     }
 
+    /// The `list_h` rows of the list, scrolled so the selection shows.
+    fn list_rows(&mut self, width: usize, list_h: usize, lines: &mut Vec<String>) {
+        if self.sel < self.top {
+            self.top = self.sel;
+        }
+        if self.sel >= self.top + list_h {
+            self.top = self.sel + 1 - list_h;
+        }
+        for row in 0..list_h {
+            let Some(&i) = self.matches.get(self.top + row) else {
+                lines.push(String::new());
+                continue;
+            };
+            let selected = self.top + row == self.sel;
+            let line = row_text(&self.items[i], width, self.id_width, self.panes_width);
+            lines.push(if selected {
+                format!("\x1b[7m{line}\x1b[0m")
+            } else {
+                line
+            });
+        }
+    }
+
     /// The screen, `height` lines of at most `width` columns. `preview` gives the selected
     /// conversation's preview lines (already fitted to `width`).
     pub fn render(
@@ -290,25 +313,7 @@ impl Model {
         } else {
             height - 2
         };
-        if self.sel < self.top {
-            self.top = self.sel;
-        }
-        if self.sel >= self.top + list_h {
-            self.top = self.sel + 1 - list_h;
-        }
-        for row in 0..list_h {
-            let Some(&i) = self.matches.get(self.top + row) else {
-                lines.push(String::new());
-                continue;
-            };
-            let selected = self.top + row == self.sel;
-            let line = row_text(&self.items[i], width, self.id_width, self.panes_width);
-            lines.push(if selected {
-                format!("\x1b[7m{line}\x1b[0m")
-            } else {
-                line
-            });
-        }
+        self.list_rows(width, list_h, &mut lines);
         if want_preview {
             lines.push(format!("\x1b[2m{}\x1b[0m", "─".repeat(width)));
             let room = height - lines.len() - 1;
@@ -599,6 +604,34 @@ fn act(
 }
 
 /// Runs the command.
+/// Draws `lines` over the whole screen, from its top.
+fn draw(lines: &[String]) {
+    let mut frame = String::from("\x1b[H");
+    for (i, l) in lines.iter().enumerate() {
+        frame.push_str(l);
+        frame.push_str("\x1b[K");
+        if i + 1 < lines.len() {
+            frame.push_str("\r\n");
+        }
+    }
+    frame.push_str("\x1b[J");
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(frame.as_bytes()).and_then(|_| out.flush());
+}
+
+/// The filter also finds conversations by what was said in them (3 characters or more: fewer
+/// would match nearly everything).
+fn search_content(ctx: &Ctx, model: &mut Model) {
+    let typed = model.filter().trim().to_string();
+    let found = if typed.chars().count() >= 3 {
+        panechat::search::ids(&ctx.store, &typed).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let ids: Vec<ConversationId> = found.into_iter().map(|(id, _)| id).collect();
+    model.set_content(&ids);
+}
+
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     let target = match &args.pane {
         Some(p) => ctx.named_session(&format!("pane:{p}"))?,
@@ -625,19 +658,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
                 .or_insert_with(|| preview_lines(ctx_ref, it, w))
                 .clone()
         };
-        let lines = model.render(cols as usize, rows as usize, &mut preview);
-        let mut frame = String::from("\x1b[H");
-        for (i, l) in lines.iter().enumerate() {
-            frame.push_str(l);
-            frame.push_str("\x1b[K");
-            if i + 1 < lines.len() {
-                frame.push_str("\r\n");
-            }
-        }
-        frame.push_str("\x1b[J");
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(frame.as_bytes()).and_then(|_| out.flush());
-        drop(out);
+        draw(&model.render(cols as usize, rows as usize, &mut preview));
         let key = match term.read_key_raw() {
             Ok(k) => k,
             Err(e) => {
@@ -649,18 +670,7 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         };
         let before = model.filter().to_string();
         match model.key(key) {
-            Step::Continue if model.filter() != before => {
-                // The filter also finds conversations by what was said in them (3 characters
-                // or more: fewer would match nearly everything).
-                let typed = model.filter().trim().to_string();
-                let found = if typed.chars().count() >= 3 {
-                    panechat::search::ids(&ctx.store, &typed).unwrap_or_default()
-                } else {
-                    Vec::new()
-                };
-                let ids: Vec<ConversationId> = found.into_iter().map(|(id, _)| id).collect();
-                model.set_content(&ids);
-            }
+            Step::Continue if model.filter() != before => search_content(ctx, &mut model),
             Step::Continue => {}
             Step::Quit => break Ok(0),
             Step::Act(a) => match act(ctx, &args, &target, &a) {

@@ -1638,3 +1638,35 @@ fn man_panechat_works_after_the_readme_install_steps() {
         "the system's pages stay: {found}"
     );
 }
+
+/// `panechat doctor` checks the WezTerm plugin file `init wezterm --plugin FILE` wrote: current
+/// until it differs from the plugin this binary carries, then how to write it again.
+#[test]
+fn doctor_checks_the_wezterm_plugin_file_init_wrote() {
+    let env = TestEnv::new();
+    let file = env.root.join("wez/panechat.lua");
+    let out = env
+        .cmd(["init", "wezterm", "--plugin"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let report = env.run(["doctor"]).ok().stdout;
+    assert!(
+        report.contains(&format!(
+            "ok  WezTerm plugin file: {} is the plugin this panechat carries",
+            file.display()
+        )),
+        "{report}"
+    );
+    std::fs::write(&file, "-- an older plugin\n").unwrap();
+    let report = env.run(["doctor"]).ok().stdout;
+    assert!(
+        report.contains("fix WezTerm plugin file: ")
+            && report.contains(&format!(
+                "panechat init wezterm --plugin {}",
+                file.display()
+            )),
+        "{report}"
+    );
+}

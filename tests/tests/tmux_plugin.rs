@@ -2074,3 +2074,34 @@ fn the_resurrect_table_is_kept_under_panechat_home_when_it_is_set() {
     let xdg = env.root.join("home/.local/share/panechat");
     assert!(!xdg.exists(), "written under {}", xdg.display());
 }
+
+/// `panechat doctor` in a pane says whether the plugin is loaded in this server, its keys and
+/// its status segment; before the plugin is loaded it says how to load it.
+#[test]
+fn doctor_names_the_plugin_its_keys_and_status_segment() {
+    panechat_e2e::needs!("tmux");
+    let (env, _fake) = setup();
+    let w = World::start(&env, 200, 40);
+    let p0 = w.pane0();
+    w.tmux
+        .type_line(&p0, "panechat doctor > before.txt; echo DO''NE-1");
+    w.tmux.wait_for(&p0, "DONE-1");
+    let before = std::fs::read_to_string(env.root.join("work/before.txt")).unwrap();
+    assert!(
+        before.contains("fix tmux: panechat's plugin is not loaded in this tmux server")
+            && before.contains("tmux source-file ~/.tmux.conf"),
+        "{before}"
+    );
+    w.load_plugin();
+    w.tmux
+        .type_line(&p0, "panechat doctor > after.txt; echo DO''NE-2");
+    w.tmux.wait_for(&p0, "DONE-2");
+    let after = std::fs::read_to_string(env.root.join("work/after.txt")).unwrap();
+    assert!(
+        after.contains("ok  tmux: panechat's plugin is loaded; keys: ")
+            && after.contains("prefix P")
+            && after.contains("prefix F")
+            && after.contains("status segment: status-right"),
+        "{after}"
+    );
+}

@@ -167,6 +167,38 @@ fn the_installed_plugin_works_after_the_permission_question_and_says_when_it_is_
     );
     z.keys(b"\x1b");
 
+    // `panechat doctor` in the session: the plugin is loaded, answering and current.
+    let doctor = |z: &Zellij| {
+        let mut cmd = env.cmd(["doctor"]);
+        for (k, v) in &z.env {
+            cmd.env(k, v);
+        }
+        cmd.env_remove("PANECHAT_SESSION")
+            .env("ZELLIJ", "0")
+            .env("ZELLIJ_SESSION_NAME", &z.session)
+            .env("ZELLIJ_PANE_ID", "0");
+        let t = std::time::Instant::now();
+        let out = cmd.output().unwrap();
+        let took = t.elapsed();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        eprintln!("zellij: panechat doctor ({} ms):\n{text}", took.as_millis());
+        assert!(took < Duration::from_secs(2), "{took:?}");
+        text
+    };
+    let report = doctor(&z);
+    assert!(
+        report.contains(&format!(
+            "ok  Zellij: session '{}': panechat's plugin answers (build ",
+            z.session
+        )) && report.contains(", current), permissions granted"),
+        "{report}"
+    );
+    assert!(
+        report.contains("ok  Zellij plugin file: ")
+            && report.contains("is the plugin this panechat carries"),
+        "{report}"
+    );
+
     // Another build of the plugin (as after upgrading panechat and not the plugin): the picker
     // says so, with the command that fixes it.
     let mut older = std::fs::read(&z.wasm).unwrap();
@@ -205,5 +237,18 @@ fn the_installed_plugin_works_after_the_permission_question_and_says_when_it_is_
                 .join(" ");
             s.contains("not the one this panechat carries") && s.contains("panechat init zellij")
         },
+    );
+    let report = doctor(&z);
+    assert!(
+        report.contains("fix Zellij: ")
+            && report.contains("+0000000000000001)")
+            && report.contains("start-or-reload-plugin"),
+        "{report}"
+    );
+    assert!(
+        report.contains("fix Zellij plugin file: ")
+            && report
+                .contains("is build 0.1.0+0000000000000001, not the one this panechat carries"),
+        "{report}"
     );
 }

@@ -10,6 +10,7 @@
 
 pub mod channels;
 pub mod exec;
+pub mod integrations;
 pub mod pane;
 pub mod tmux;
 pub mod tmux_plugin;

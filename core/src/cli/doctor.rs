@@ -19,6 +19,12 @@ pub struct Args {
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     let report = doctor::check(&ctx.store, args.repair)?;
     out(&render(&report))?;
+    let lines = panechat::adapters::integrations::check(
+        &ctx.env,
+        &panechat::adapters::exec::RealExec,
+        &ctx.paths.state,
+    );
+    out(&render_integrations(&lines))?;
     Ok(if report.left() == 0 { 0 } else { 1 })
 }
 
@@ -56,6 +62,23 @@ fn render(r: &Report) -> String {
     } else {
         text.push_str(&format!(
             "{left} problem(s); `panechat doctor --repair` fixes what it can without losing data\n"
+        ));
+    }
+    text
+}
+
+/// The integrations section: one line per multiplexer (or plugin file) found, `ok` or `fix`.
+fn render_integrations(lines: &[panechat::adapters::integrations::Line]) -> String {
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut text = String::from("integrations:\n");
+    for l in lines {
+        text.push_str(&format!(
+            "  {} {}: {}\n",
+            if l.ok { "ok " } else { "fix" },
+            l.what,
+            l.text
         ));
     }
     text

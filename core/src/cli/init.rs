@@ -159,7 +159,7 @@ pub fn render(tool: Tool, plugin: Option<&str>) -> Result<String> {
 }
 
 /// The WezTerm plugin, carried by the binary for `init wezterm --plugin FILE`.
-pub const WEZTERM_PLUGIN: &str = include_str!("../../../wezterm-lua/plugin/init.lua");
+pub const WEZTERM_PLUGIN: &str = panechat::adapters::wezterm::PLUGIN;
 
 /// The project's repository, which `wezterm.plugin.require` clones.
 const REPOSITORY: &str = "https://github.com/panechat/panechat";
@@ -179,6 +179,18 @@ fn lua_quote(s: &str) -> String {
     out
 }
 
+/// Notes where `init wezterm --plugin` wrote the plugin, for `panechat doctor` to check it
+/// after an upgrade (best effort: the snippet is what matters).
+fn record_wezterm_file(path: &std::path::Path) {
+    let Ok(paths) = panechat::paths::Paths::resolve(&Env::capture()) else {
+        return;
+    };
+    if panechat::paths::ensure_dir(&paths.state).is_ok() {
+        let record = panechat::adapters::integrations::wezterm_record(&paths.state);
+        let _ = panechat::store::atomic::write_atomic(&record, path.to_string_lossy().as_bytes());
+    }
+}
+
 /// The WezTerm lines: `plugin.require` of the repository, or (with `--plugin FILE`) the plugin
 /// written to FILE and loaded with `dofile`.
 fn wezterm(bin: &str, plugin: Option<&str>) -> Result<String> {
@@ -192,6 +204,7 @@ fn wezterm(bin: &str, plugin: Option<&str>) -> Result<String> {
                 std::fs::create_dir_all(dir).map_err(|e| panechat::Error::io(dir, e))?;
             }
             panechat::store::atomic::write_atomic(&path, WEZTERM_PLUGIN.as_bytes())?;
+            record_wezterm_file(&path);
             format!("dofile({})", lua_quote(&path.to_string_lossy()))
         }
     };

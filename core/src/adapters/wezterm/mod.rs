@@ -1,6 +1,9 @@
 //! WezTerm: user vars set with OSC 1337 `SetUserVar` (base64 values), pane capture and
 //! liveness through `wezterm cli`.
 
+/// The WezTerm plugin, carried by the binary for `panechat init wezterm --plugin FILE`.
+pub const PLUGIN: &str = include_str!("../../../../wezterm-lua/plugin/init.lua");
+
 pub mod capture;
 pub mod identity;
 pub mod liveness;

@@ -552,6 +552,21 @@ pub fn turned_away(stderr: &str) -> bool {
         || stderr.contains("not found. The following sessions are active")
 }
 
+/// What each instance of panechat's plugin in this command's Zellij session says of itself
+/// (its answer to `zellij pipe --name panechat::list -- all`: one JSON object per instance);
+/// empty when none answered within `deadline`.
+pub fn plugin_views(exec: &dyn Exec, deadline: Duration) -> Vec<serde_json::Value> {
+    let argv = argv(&["pipe", "--name", "panechat::list", "--", "all"]);
+    match exec.run_within(&argv, deadline) {
+        Ok(Some(out)) if out.success() => out
+            .text()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

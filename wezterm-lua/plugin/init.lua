@@ -15,6 +15,10 @@ local act = wezterm.action
 
 local M = {}
 
+-- This file's build (a hash of the file with this line's value left out): the plugin asks
+-- panechat whether it carries the same one, once, when the picker first opens.
+local BUILD = 'ef715a5015c89eff'
+
 M.defaults = {
   -- The panechat binary (a path, or a name looked up on WezTerm's PATH).
   panechat = 'panechat',
@@ -718,7 +722,30 @@ function M.search(window, pane)
   )
 end
 
+-- Says once (a notification) when this file is not the plugin the panechat binary carries:
+-- after upgrading one of them, the two may not understand each other.
+local build_checked = false
+local function check_build(window)
+  if build_checked then
+    return
+  end
+  build_checked = true
+  local ok, _, err = run { 'plugin-check', 'wezterm', BUILD }
+  if ok then
+    return
+  end
+  -- (any other failure is the next command's to report)
+  local why = first_line(err)
+  if why:find('unrecognized subcommand', 1, true) then
+    fail(window, 'this WezTerm plugin is newer than panechat (' .. opts.panechat
+      .. '): upgrade panechat, or load the plugin it carries (`panechat init wezterm --plugin FILE`)')
+  elseif why:find('not the one this panechat carries', 1, true) then
+    fail(window, why)
+  end
+end
+
 function M.picker(window, pane)
+  check_build(window)
   local ok, out, err = run { 'ls', '--json' }
   if not ok then
     return fail(window, 'panechat ls failed: ' .. first_line(err))

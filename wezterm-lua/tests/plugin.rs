@@ -839,8 +839,9 @@ fn the_picker_opens_on_the_panes_own_conversation_and_tells_forks_apart() {
     }
     assert_eq!(
         h.children(),
-        4,
-        "ls, use and the status it injects, ls: nothing per row or filter"
+        5,
+        "the plugin's build checked once, ls, use and the status it injects, ls: nothing per \
+         row or filter"
     );
 }
 

@@ -407,3 +407,72 @@ fn the_picker_finds_conversations_by_what_was_said_with_the_real_binary() {
     choose(&h, &format!("use:{rust}"));
     assert_eq!(pane_state(&env, "3")["conversation"], rust.as_str());
 }
+
+fn toasts(h: &Harness) -> Vec<String> {
+    h.eval::<mlua::Table>("return require('wezterm').__rec.toasts")
+        .unwrap()
+        .sequence_values::<mlua::Table>()
+        .map(|t| t.unwrap().get::<String>("message").unwrap())
+        .collect()
+}
+
+/// The picker asks panechat once whether this plugin file is the one it carries: the carried
+/// plugin opens quietly; a file of another build (an upgrade of one of them) says so, with what
+/// to do, and the picker still opens.
+#[test]
+fn a_plugin_file_of_another_build_says_so_when_the_picker_opens() {
+    let (env, _fake) = setup();
+    in_pane(&env, "7", &["q", "hello [[title:Built]]"]);
+    let dir = env.root.join("plugins");
+    std::fs::create_dir_all(&dir).unwrap();
+    let carried = dir.join("carried.lua");
+    let out = std::process::Command::new(panechat_bin())
+        .args(["init", "wezterm", "--plugin"])
+        .arg(&carried)
+        .envs(gui_env(&env))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let source = std::fs::read_to_string(&carried).unwrap();
+    let other = dir.join("other.lua");
+    let at = source.find("local BUILD = '").unwrap() + "local BUILD = '".len();
+    std::fs::write(
+        &other,
+        format!("{}0000000000000001{}", &source[..at], &source[at + 16..]),
+    )
+    .unwrap();
+    for (file, says) in [(&carried, false), (&other, true)] {
+        let h = Harness::new(Runner::Real { env: gui_env(&env) }).unwrap();
+        h.dofile(file).unwrap();
+        h.lua
+            .globals()
+            .set("bin", panechat_bin().to_string_lossy().as_ref())
+            .unwrap();
+        h.eval::<()>(
+            "local wezterm = require 'wezterm'
+             config = wezterm.config_builder()
+             panechat.apply_to_config(config, { panechat = bin })
+             win = wezterm.__new_window()
+             pane = wezterm.__new_pane { id = 3, window = win }",
+        )
+        .unwrap();
+        press(&h, "O");
+        press(&h, "O");
+        let t = toasts(&h);
+        let picker_shown: usize = h
+            .eval("local n = 0 for _, a in ipairs(require('wezterm').__rec.actions) do if a.action.InputSelector then n = n + 1 end end return n")
+            .unwrap();
+        assert_eq!(picker_shown, 2, "the picker opens each time: {t:?}");
+        if says {
+            assert_eq!(t.len(), 1, "said once: {t:?}");
+            assert!(
+                t[0].contains("build 0000000000000001")
+                    && t[0].contains("not the one this panechat carries")
+                    && t[0].contains("panechat init wezterm --plugin"),
+                "{t:?}"
+            );
+        } else {
+            assert!(t.is_empty(), "{t:?}");
+        }
+    }
+}

@@ -14,6 +14,7 @@ mod man;
 mod new;
 mod output;
 mod pick;
+mod plugin_check;
 mod query;
 mod refresh;
 mod rename;
@@ -107,6 +108,9 @@ enum Command {
     /// What the tmux plugin's keys and tmux-resurrect hooks run.
     #[command(hide = true)]
     TmuxPlugin(tmux_load::PluginArgs),
+    /// Whether a plugin is the one this binary carries (asked by the WezTerm plugin).
+    #[command(hide = true)]
+    PluginCheck(plugin_check::Args),
 }
 
 /// Runs the command line; returns the exit code.
@@ -209,5 +213,6 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::LockPrompt(a) => lock_prompt::run(&mut ctx, a),
         Command::LockAnswer(a) => lock_answer::run(&mut ctx, a),
         Command::TmuxPlugin(a) => tmux_load::run(a),
+        Command::PluginCheck(a) => plugin_check::run(a),
     }
 }

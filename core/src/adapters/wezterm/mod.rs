@@ -4,6 +4,25 @@
 /// The WezTerm plugin, carried by the binary for `panechat init wezterm --plugin FILE`.
 pub const PLUGIN: &str = include_str!("../../../../wezterm-lua/plugin/init.lua");
 
+/// The line of the plugin that names its build.
+const BUILD_LINE: &str = "local BUILD = '";
+
+/// A WezTerm plugin file's build: the one it declares (`local BUILD = '…'`) and the one it is
+/// (a hash of the file with the declared value left out); `None` when it declares none.
+pub fn build_of(lua: &str) -> Option<(String, String)> {
+    let start = lua.find(BUILD_LINE)? + BUILD_LINE.len();
+    let end = start + lua[start..].find('\'')?;
+    let declared = lua[start..end].to_string();
+    let blank = format!("{}{}", &lua[..start], &lua[end..]);
+    let hash = crate::hash::hex64(crate::hash::fnv1a(blank.as_bytes()));
+    Some((declared, hash))
+}
+
+/// The build of the plugin this binary carries.
+pub fn carried_build() -> String {
+    build_of(PLUGIN).map(|(_, h)| h).unwrap_or_default()
+}
+
 pub mod capture;
 pub mod identity;
 pub mod liveness;
@@ -84,6 +103,17 @@ pub fn state_vars(st: &crate::state::PaneState, inside_tmux: bool) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_carried_plugin_declares_the_build_it_is() {
+        let (declared, is) =
+            build_of(PLUGIN).expect("wezterm-lua/plugin/init.lua declares its build");
+        assert_eq!(
+            declared, is,
+            "wezterm-lua/plugin/init.lua changed: set its line to `local BUILD = '{is}'`"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -9,5 +9,6 @@ pub mod fuzz_checks;
 pub mod helpers;
 pub mod pty;
 pub mod real;
+pub mod snapshot;
 pub mod tmux;
 pub mod zellij;

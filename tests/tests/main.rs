@@ -11,6 +11,7 @@ mod json_schema;
 mod output;
 mod providers;
 mod runs;
+mod snapshots;
 mod store_files;
 mod tmux;
 mod tmux_plugin;

@@ -942,6 +942,13 @@ fn a_locked_conversation_asks_in_a_floating_pane_and_each_answer_takes_effect() 
         let screen = || z.screen(&format!("terminal_{p1}"));
         match answer {
             "wait" => {
+                // While it waits the pane's name shows both marks: its query runs, another
+                // pane's holds the conversation (as tmux shows them).
+                z.wait_for(
+                    "pane 1 named running and held",
+                    Duration::from_secs(10),
+                    |z| z.title(p1) == "💬 Shared topic ● 🔒",
+                );
                 // The query goes on in the shared conversation once the holder is done.
                 z.wait_for("pane 1's query done", Duration::from_secs(30), |_| {
                     screen().contains("rc=0")

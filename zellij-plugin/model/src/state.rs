@@ -527,7 +527,7 @@ impl State {
     /// The name pane `id` should have, or `None` when it has no conversation.
     ///
     /// While the pane's query runs the name takes `running_format`, while another pane's
-    /// holds the conversation `held_format`. Two conversations of the same title (two forks)
+    /// holds the conversation `held_format`, and both while it waits for that one to end. Two conversations of the same title (two forks)
     /// are told apart by their short ids; a title too long for `name_max` is cut before its
     /// `(fork)`, which stays.
     pub fn desired_name(&self, id: u32) -> Option<String> {
@@ -544,14 +544,10 @@ impl State {
         } else {
             String::new()
         };
-        let wrap = if !matches!(conv.activity.as_str(), "idle" | "") {
-            self.cfg.running_format.as_str()
-        } else if conv.held_by.is_some() {
-            self.cfg.held_format.as_str()
-        } else {
-            "{name}"
-        };
-        let whole = wrap.replace("{name}", &self.cfg.title_format);
+        let whole = self.cfg.name_format(
+            !matches!(conv.activity.as_str(), "idle" | ""),
+            conv.held_by.is_some(),
+        );
         let render = |t: &str| text::inert(&whole.replace("{title}", t).replace("{id}", &conv.id));
         let max = self.cfg.name_max;
         // (measured with a one-letter title: `inert` trims the spaces an empty one leaves)

@@ -1683,6 +1683,13 @@ fn names_mark_running_and_held_conversations_and_tell_twins_apart() {
     );
     assert_eq!(s.desired_name(1).unwrap(), "💬 Alpha ●");
     assert_eq!(s.desired_name(2).unwrap(), "💬 Alpha 🔒");
+    // A pane whose query waits for the lock another pane's query holds shows both marks.
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &with(2, "01a", "Alpha", "waiting", true)),
+        &mut h,
+    );
+    assert_eq!(s.desired_name(2).unwrap(), "💬 Alpha ● 🔒");
     drive(
         &mut s,
         pipe(PIPE_STATE, &with(1, "01a", "Alpha", "idle", false)),

@@ -598,6 +598,12 @@ impl Zellij {
         }
     }
 
+    /// The Zellij server's log (empty while there is none).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.root.join("tmp/zellij-0/zellij-log/zellij.log"))
+            .unwrap_or_default()
+    }
+
     /// Polls `f` every 50 ms until it holds; panics after `timeout` naming `what`.
     #[track_caller]
     pub fn wait_for(&self, what: &str, timeout: Duration, mut f: impl FnMut(&Zellij) -> bool) {
@@ -608,8 +614,7 @@ impl Zellij {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let log = std::fs::read_to_string(self.root.join("tmp/zellij-0/zellij-log/zellij.log"))
-            .unwrap_or_default();
+        let log = self.log();
         let tail: String = log.lines().rev().take(15).collect::<Vec<_>>().join("\n");
         panic!(
             "timed out waiting for {what}\npanes: {:#}\nclients:\n{}\nplugin: {}\nfocused screen:\n{}\n{}zellij log (last lines, newest first):\n{tail}",

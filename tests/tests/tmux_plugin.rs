@@ -948,6 +948,90 @@ fn new_key_makes_the_panes_next_question_start_a_new_conversation() {
     assert_eq!(show(&env, &old)["turns"], 1);
 }
 
+/// The programs the tmux server starts from now on (`strace -f -e trace=execve` attached to it),
+/// until it is dropped.
+struct ServerTrace {
+    strace: std::process::Child,
+    out: std::path::PathBuf,
+}
+
+impl ServerTrace {
+    fn start(w: &World, env: &TestEnv, tag: &str) -> ServerTrace {
+        let pid = w.tmux.value(&w.pane0(), "#{pid}");
+        let out = env.root.join(format!("server-trace-{tag}"));
+        let said = env.root.join(format!("server-trace-{tag}.err"));
+        let strace = Command::new("strace")
+            .args(["-f", "-s", "256", "-e", "trace=execve", "-o"])
+            .arg(&out)
+            .args(["-p", &pid])
+            .stderr(std::fs::File::create(&said).unwrap())
+            .spawn()
+            .expect("strace (is it installed?)");
+        wait_until("strace attached to the tmux server", || {
+            std::fs::read_to_string(&said).is_ok_and(|s| s.contains("attached"))
+        });
+        ServerTrace { strace, out }
+    }
+
+    /// How many times a `panechat` binary was started so far.
+    fn panechat_runs(&self) -> usize {
+        std::fs::read_to_string(&self.out)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("/panechat\", [") && l.ends_with("= 0"))
+            .count()
+    }
+}
+
+impl Drop for ServerTrace {
+    fn drop(&mut self) {
+        let _ = self.strace.kill();
+        let _ = self.strace.wait();
+    }
+}
+
+#[test]
+fn each_key_press_runs_panechat_once() {
+    panechat_e2e::needs!("tmux");
+    let (env, _fake) = setup();
+    let mut w = World::start(&env, 120, 30);
+    w.load_plugin();
+    w.attach(&env, 120, 30);
+    let p0 = w.pane0();
+    ask(&w, &p0, "first [[title:Counted]]");
+    wait_until("the pane option", || {
+        !w.tmux.value(&p0, "#{@panechat_id}").is_empty()
+    });
+    let trace = ServerTrace::start(&w, &env, "keys");
+    // The fork key: the fork is made and mapped by the key's one panechat process.
+    w.prefix("F");
+    wait_until("a new pane", || w.tmux.panes().len() == 2);
+    let p1 = w.tmux.panes().into_iter().find(|p| *p != p0).unwrap();
+    wait_until("the fork published on the new pane", || {
+        !w.tmux.value(&p1, "#{@panechat_id}").is_empty()
+    });
+    wait_until("the key's panechat in the trace", || {
+        trace.panechat_runs() >= 1
+    });
+    assert_eq!(
+        trace.panechat_runs(),
+        1,
+        "panechat runs for one fork key press"
+    );
+    // The new key, in the first pane.
+    w.tmux.ok(&["select-pane", "-t", &p0]);
+    w.prefix("N");
+    w.wait_screen("the next question in this pane starts a new conversation");
+    wait_until("detached", || {
+        w.tmux.value(&p0, "#{@panechat_id}").is_empty()
+    });
+    assert_eq!(
+        trace.panechat_runs(),
+        2,
+        "panechat runs for one new key press"
+    );
+}
+
 #[test]
 fn plugin_scripts_pass_shellcheck() {
     panechat_e2e::needs!("tmux", "shellcheck");

@@ -844,6 +844,59 @@ fn the_fork_key_opens_a_pane_mapped_to_the_fork() {
 }
 
 #[test]
+fn the_plugin_leaves_no_conversion_errors_in_the_zellij_log() {
+    panechat_e2e::needs!("zellij");
+    // Zellij 0.45.1 cannot pass a plugin that hears every user action most of the actions
+    // programs run (`zellij pipe`, `zellij action list-panes`, …) and logs an error for each,
+    // many times a second while anything polls.
+    let (env, _fake) = setup();
+    let mut z = Zellij::start(&env, Opts::default());
+    z.wait_prompt(0);
+    z.wait_plugin_ready();
+    new_conversation_in_pane_0(&z, "Alpha topic");
+    // A fork (Alt y) of pane 0's conversation, then an ask (Alt a) about the fork's pane.
+    z.keys(b"\x1by");
+    let new = z.wait_terminal_panes(2);
+    z.wait_for("the fork's pane named", Duration::from_secs(20), |z| {
+        z.title(new).starts_with("💬 Alpha topic")
+    });
+    z.keys(b"\x1ba");
+    let floating = |z: &Zellij| -> Option<u64> {
+        z.terminal_panes()
+            .iter()
+            .find(|p| p["is_floating"] == true)
+            .and_then(|p| p["id"].as_u64())
+    };
+    z.wait_for("the floating question", Duration::from_secs(15), |z| {
+        floating(z).is_some_and(|id| {
+            z.screen(&format!("terminal_{id}"))
+                .contains("Enter sends, Esc cancels")
+        })
+    });
+    let ask = format!("terminal_{}", floating(&z).unwrap());
+    z.keys(b"why? [[reply:because.]]\r");
+    z.wait_for("the answer", Duration::from_secs(20), |z| {
+        let s = z.screen(&ask);
+        s.contains("press any key to close") && s.contains("because.")
+    });
+    let log = z.log();
+    assert!(
+        log.contains("panechat"),
+        "no Zellij log of this session: {log}"
+    );
+    let errors: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("Failed to convert to protobuf"))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{} conversion errors in the Zellij log, the first: {}",
+        errors.len(),
+        errors[0]
+    );
+}
+
+#[test]
 fn a_locked_conversation_asks_in_a_floating_pane_and_each_answer_takes_effect() {
     panechat_e2e::needs!("zellij");
     let (env, _fake) = setup();
@@ -942,6 +995,13 @@ fn a_locked_conversation_asks_in_a_floating_pane_and_each_answer_takes_effect() 
         let screen = || z.screen(&format!("terminal_{p1}"));
         match answer {
             "wait" => {
+                // While it waits the pane's name shows both marks: its query runs, another
+                // pane's holds the conversation (as tmux shows them).
+                z.wait_for(
+                    "pane 1 named running and held",
+                    Duration::from_secs(10),
+                    |z| z.title(p1) == "💬 Shared topic ● 🔒",
+                );
                 // The query goes on in the shared conversation once the holder is done.
                 z.wait_for("pane 1's query done", Duration::from_secs(30), |_| {
                     screen().contains("rc=0")

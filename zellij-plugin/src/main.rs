@@ -145,6 +145,19 @@ impl Host for Zellij {
                 run_action(action, context);
                 None
             }
+            // (who pressed a key bound to this plugin's messages: the messages do not say)
+            Effect::WatchKeys(true) => {
+                // (with every event again: Zellij 0.45.1 keeps, for a plugin without a pane, only
+                // the events of its last `subscribe` to send it pane and tab updates)
+                let mut events = EVENTS.to_vec();
+                events.push(EventType::UserAction);
+                subscribe(&events);
+                None
+            }
+            Effect::WatchKeys(false) => {
+                unsubscribe(&[EventType::UserAction]);
+                None
+            }
             Effect::ClosePane(pane) => {
                 close_terminal_pane(pane);
                 None
@@ -279,6 +292,22 @@ static BUILD_MARK: &str = concat!(
     ";"
 );
 
+/// The events the plugin always hears; `UserAction` (who pressed a key) is added only while
+/// several clients are attached (see `Effect::WatchKeys`).
+const EVENTS: [EventType; 11] = [
+    EventType::ModeUpdate,
+    EventType::SessionUpdate,
+    EventType::TabUpdate,
+    EventType::PaneUpdate,
+    EventType::PaneClosed,
+    EventType::PermissionRequestResult,
+    EventType::RunCommandResult,
+    EventType::Key,
+    EventType::Visible,
+    EventType::ListClients,
+    EventType::ActionComplete,
+];
+
 impl ZellijPlugin for Plugin {
     fn load(&mut self, configuration: BTreeMap<String, String>) {
         self.state = model::State::new(model::Config::from_map(&configuration));
@@ -289,21 +318,7 @@ impl ZellijPlugin for Plugin {
         let zjstatus = self.state.cfg.zjstatus;
         // (Zellij runs one instance per client that attached)
         self.state.client = Some(get_plugin_ids().client_id);
-        subscribe(&[
-            EventType::ModeUpdate,
-            EventType::SessionUpdate,
-            EventType::TabUpdate,
-            EventType::PaneUpdate,
-            EventType::PaneClosed,
-            EventType::PermissionRequestResult,
-            EventType::RunCommandResult,
-            EventType::Key,
-            EventType::Visible,
-            EventType::ListClients,
-            // (who pressed a key bound to this plugin's messages: the messages do not say)
-            EventType::UserAction,
-            EventType::ActionComplete,
-        ]);
+        subscribe(&EVENTS);
         // (subscribed first: the answer to a grant Zellij remembers comes at once)
         let mut permissions = vec![
             PermissionType::ReadApplicationState,

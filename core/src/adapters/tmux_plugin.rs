@@ -17,7 +17,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
 use super::exec::{Exec, RealExec};
-use super::tmux::{self, parse_version, shell_quote, POPUP_TITLE_AND_ENV};
+use super::tmux::{self, parse_version, shell_quote, Popup, KEY_PANE, POPUP_TITLE_AND_ENV};
 
 /// One option of the plugin: its name and its default (`None`: unset means "find it").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -316,12 +316,7 @@ fn hash2(s: &str) -> String {
     s.replace('#', "##")
 }
 
-/// `s` escaped for the inside of a double-quoted tmux string (`\`, `"` and `$` are special).
-pub fn dquote(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('$', "\\$")
-}
+pub use super::tmux::dquote;
 
 /// What [`plan`] decided.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -433,28 +428,20 @@ impl Loader<'_> {
         };
         let width = size(width, ASK_WIDTH.default.unwrap_or("80%"));
         let height = size(height, ASK_HEIGHT.default.unwrap_or("60%"));
-        let b = hash2(&shell_quote(self.bin));
-        let (opts, mut cmd) = if self.f.version >= POPUP_TITLE_AND_ENV {
-            (
-                " -T ' panechat ' -e TMUX_PANE=#{pane_id}".to_string(),
-                format!("exec {b}"),
-            )
-        } else {
-            (
-                String::new(),
-                format!("exec env TMUX_PANE=#{{pane_id}} {b}"),
-            )
+        let mut argv: Vec<String> = vec![self.bin.to_string()];
+        argv.extend(args.iter().map(|a| a.to_string()));
+        argv.extend(["--session".to_string(), format!("pane:{KEY_PANE}")]);
+        let popup = Popup {
+            size: (&width, &height),
+            client: None,
+            target: None,
+            pane: KEY_PANE,
+            dir: Some("#{pane_current_path}"),
+            env: &[],
+            argv: &argv,
+            modern: self.f.version >= POPUP_TITLE_AND_ENV,
         };
-        for a in args {
-            cmd.push(' ');
-            cmd.push_str(&hash2(&shell_quote(a)));
-        }
-        cmd.push_str(" --session pane:#{pane_id}");
-        let popup = format!(
-            "display-popup -E -d '##{{pane_current_path}}' -w '{width}' -h '{height}'{opts} \"{}\"",
-            dquote(&cmd)
-        );
-        format!("run-shell -C \"{}\"", dquote(&popup))
+        format!("run-shell -C \"{}\"", dquote(&popup.run_shell_command()))
     }
 
     /// An alias body that shows `msg`.
@@ -939,43 +926,18 @@ pub fn pick_popup_args(
     pane: &str,
     client: &str,
 ) -> Vec<String> {
-    let cmd = format!(
-        "exec {}{} pick --pane {} --client {}",
-        if modern {
-            String::new()
-        } else {
-            format!("env TMUX_PANE={} ", shell_quote(pane))
-        },
-        shell_quote(bin),
-        shell_quote(pane),
-        shell_quote(client)
-    );
-    let mut args: Vec<String> = [
-        "display-popup",
-        "-E",
-        "-c",
-        client,
-        "-t",
+    let argv = [bin, "pick", "--pane", pane, "--client", client].map(String::from);
+    Popup {
+        size: (width, height),
+        client: Some(client),
+        target: Some(pane),
         pane,
-        "-w",
-        width,
-        "-h",
-        height,
-        "-d",
-        "#{pane_current_path}",
-    ]
-    .map(String::from)
-    .to_vec();
-    if modern {
-        args.extend([
-            "-T".into(),
-            " panechat ".into(),
-            "-e".into(),
-            format!("TMUX_PANE={pane}"),
-        ]);
+        dir: Some("#{pane_current_path}"),
+        env: &[],
+        argv: &argv,
+        modern,
     }
-    args.push(cmd);
-    args
+    .args()
 }
 
 #[cfg(test)]
@@ -1203,7 +1165,7 @@ mod tests {
         let a = pick_popup_args("/x y/panechat", "90%", "80%", false, "%1", "/dev/pts/2");
         assert_eq!(
             a.last().unwrap(),
-            "exec env TMUX_PANE='%1' '/x y/panechat' pick --pane '%1' --client '/dev/pts/2'"
+            "exec env TMUX_PANE=%1 '/x y/panechat' 'pick' '--pane' '%1' '--client' '/dev/pts/2'"
         );
         let a = pick_popup_args("/b", "90%", "80%", true, "%1", "c");
         assert!(a.contains(&"TMUX_PANE=%1".to_string()));

@@ -42,6 +42,22 @@ impl Default for Config {
     }
 }
 
+impl Config {
+    /// The format of a pane's name: `title_format`, inside `running_format` while the pane's
+    /// query runs, inside `held_format` while another pane's query holds the conversation
+    /// (both while the pane's query waits for that one to end).
+    pub fn name_format(&self, running: bool, held: bool) -> String {
+        let mut whole = self.title_format.clone();
+        if running {
+            whole = self.running_format.replace("{name}", &whole);
+        }
+        if held {
+            whole = self.held_format.replace("{name}", &whole);
+        }
+        whole
+    }
+}
+
 fn flag(key: &str, v: &str) -> Result<bool, String> {
     match v.trim() {
         "true" | "yes" | "on" | "1" => Ok(true),

@@ -10,7 +10,7 @@ use crate::text;
 /// The fixed text around the conversation's title in the names the plugin gives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Format {
-    /// (before, after) the title, for each form a name can take (plain, busy, held).
+    /// (before, after) the title, for each form a name can take (plain, busy, held, both).
     shapes: Vec<(String, String)>,
 }
 
@@ -33,13 +33,8 @@ impl Format {
     /// The shapes of the names the plugin gives with these options.
     pub fn new(cfg: &Config) -> Format {
         let mut shapes = Vec::new();
-        for wrap in [
-            "{name}",
-            cfg.running_format.as_str(),
-            cfg.held_format.as_str(),
-        ] {
-            let whole = wrap.replace("{name}", &cfg.title_format);
-            if let Some(s) = around(&whole) {
+        for (running, held) in [(false, false), (true, false), (false, true), (true, true)] {
+            if let Some(s) = around(&cfg.name_format(running, held)) {
                 shapes.push(s);
             }
         }
@@ -177,6 +172,10 @@ mod tests {
         let f = Format::new(&cfg);
         assert!(f.is_ours("[x] chat"));
         assert!(f.is_ours("[x] chat ●"), "busy");
+        assert!(
+            f.is_ours("[x] chat ● 🔒"),
+            "waiting for another pane's query"
+        );
         assert!(!f.is_ours("[x] other"));
         let bare = Config {
             title_format: "{title}".into(),

@@ -217,6 +217,12 @@ pub enum Effect {
     /// opposed to the titles their programs set; the host answers at once with
     /// [`Input::Names`] (the session's layout, `dump_session_layout`).
     ReadNames,
+    /// Hear (`true`) or stop hearing which client presses a key bound to a plugin message
+    /// ([`Input::KeyBy`], Zellij's `UserAction` event). Heard only while several clients are
+    /// attached: Zellij 0.45.1 hears every action with it and logs an error for each it cannot
+    /// pass on (`zellij pipe`, `zellij action list-panes`, …), and with one client the one
+    /// attached pressed the key.
+    WatchKeys(bool),
     /// Tell zjstatus what its `{pipe_panechat}` shows (`zjstatus::pipe::pipe_panechat::TEXT`,
     /// sent to every plugin); only with the `zjstatus` option, and only on a change.
     ZjStatus(String),
@@ -389,12 +395,15 @@ pub struct State {
     /// Keys (`panechat::pick`, `::fork`, `::ask`) waiting to learn whether this instance's
     /// client is attached and which pane it has focused (Zellij marks a pane focused when any
     /// client focuses it).
-    keys: Vec<&'static str>,
+    /// Each with whether it was pressed while this instance did not hear who presses keys.
+    keys: Vec<(&'static str, bool)>,
     /// The client that pressed the last key bound to a plugin message ([`Input::KeyBy`]),
     /// until that message arrives.
     key_by: Option<u16>,
     /// Whether Zellij has said who pressed a key at all ([`Input::KeyBy`]; not before 0.45).
     keys_told: bool,
+    /// Whether this instance hears who presses keys ([`Effect::WatchKeys`]).
+    watching_keys: bool,
     /// A `sessions --json` has been read: a pane without a conversation in it has none.
     loaded: bool,
     /// How to rename once Zellij has said which names are the panes' own
@@ -527,7 +536,7 @@ impl State {
     /// The name pane `id` should have, or `None` when it has no conversation.
     ///
     /// While the pane's query runs the name takes `running_format`, while another pane's
-    /// holds the conversation `held_format`. Two conversations of the same title (two forks)
+    /// holds the conversation `held_format`, and both while it waits for that one to end. Two conversations of the same title (two forks)
     /// are told apart by their short ids; a title too long for `name_max` is cut before its
     /// `(fork)`, which stays.
     pub fn desired_name(&self, id: u32) -> Option<String> {
@@ -544,14 +553,10 @@ impl State {
         } else {
             String::new()
         };
-        let wrap = if !matches!(conv.activity.as_str(), "idle" | "") {
-            self.cfg.running_format.as_str()
-        } else if conv.held_by.is_some() {
-            self.cfg.held_format.as_str()
-        } else {
-            "{name}"
-        };
-        let whole = wrap.replace("{name}", &self.cfg.title_format);
+        let whole = self.cfg.name_format(
+            !matches!(conv.activity.as_str(), "idle" | ""),
+            conv.held_by.is_some(),
+        );
         let render = |t: &str| text::inert(&whole.replace("{title}", t).replace("{id}", &conv.id));
         let max = self.cfg.name_max;
         // (measured with a one-letter title: `inert` trims the spaces an empty one leaves)
@@ -952,14 +957,11 @@ impl State {
             }
             Input::ClientCount(n) => {
                 let changed = self.client_count.replace(n) != Some(n);
-                (
-                    if changed {
-                        self.ask_clients()
-                    } else {
-                        Vec::new()
-                    },
-                    false,
-                )
+                let mut fx: Vec<Effect> = self.watch_keys(n).into_iter().collect();
+                if changed {
+                    fx.extend(self.ask_clients());
+                }
+                (fx, false)
             }
             Input::PaneClosed(id) => {
                 self.panes.retain(|p| p.id != id);
@@ -1065,9 +1067,12 @@ impl State {
                 } else {
                     None
                 };
+                // (while this instance does not hear who presses keys, each attached client's
+                // acts, or, when Zellij then lists several, the one that acts for the session)
+                let blind = cli.is_none() && (!self.keys_told || !self.watching_keys);
                 let mine = match by {
                     Some(client) => Some(client) == self.client,
-                    None => self.leader || (cli.is_none() && !self.keys_told),
+                    None => self.leader || blind,
                 };
                 if mine {
                     // (acted on when Zellij says which pane this client has focused)
@@ -1076,7 +1081,7 @@ impl State {
                         PIPE_FORK => PIPE_FORK,
                         _ => PIPE_ASK,
                     };
-                    self.keys.push(key);
+                    self.keys.push((key, blind && by.is_none()));
                     fx.push(Effect::ListClients);
                 }
             }
@@ -1127,7 +1132,7 @@ impl State {
         self.live = Some(me.is_some());
         self.client = me.or(self.client);
         self.leader = me.is_some_and(|me| list.iter().all(|c| c.id >= me));
-        let mut fx = Vec::new();
+        let mut fx: Vec<Effect> = self.watch_keys(list.len()).into_iter().collect();
         let mut redraw = false;
         // The pane this client focused (a pane of this session), else the focused one.
         let focus = list
@@ -1139,7 +1144,11 @@ impl State {
         // Zellij sends a key's message to the instance of every client that attached, those
         // of clients that left too: those drop it.
         let keys = std::mem::take(&mut self.keys);
-        for key in keys.into_iter().filter(|_| me.is_some()) {
+        let sure = list.len() == 1 || self.leader;
+        for (key, _) in keys
+            .into_iter()
+            .filter(|&(_, blind)| me.is_some() && (!blind || sure))
+        {
             let (f, r) = self.key_message(key, focus);
             fx.extend(f);
             redraw |= r;
@@ -1177,6 +1186,19 @@ impl State {
         }
         fx.extend(renames);
         (fx, redraw)
+    }
+
+    /// Starts or stops hearing who presses keys as `clients` are attached (several or not).
+    fn watch_keys(&mut self, clients: usize) -> Option<Effect> {
+        let want = clients > 1;
+        if want == self.watching_keys {
+            return None;
+        }
+        self.watching_keys = want;
+        if !want {
+            self.key_by = None;
+        }
+        Some(Effect::WatchKeys(want))
     }
 
     /// What the plugin knows, as JSON (`panechat::list`).

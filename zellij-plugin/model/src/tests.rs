@@ -23,6 +23,10 @@ struct Rec {
     given: Vec<String>,
     /// [`Effect::ReadNames`] calls.
     read_names: usize,
+    /// Whether the instance hears who presses keys ([`Effect::WatchKeys`]), and how often it
+    /// started or stopped.
+    watching: bool,
+    watch_changes: usize,
 }
 
 impl Host for Rec {
@@ -36,6 +40,12 @@ impl Host for Rec {
                     pane: None,
                 }]
             })));
+        }
+        if let Effect::WatchKeys(on) = e {
+            assert_ne!(on, self.watching, "told to watch keys as it already does");
+            self.watching = on;
+            self.watch_changes += 1;
+            return None;
         }
         if e == Effect::ReadNames {
             self.read_names += 1;
@@ -1411,7 +1421,11 @@ fn keys_act_on_the_pane_the_pressing_client_focused() {
             pane: Some(2),
         },
     ]);
-    // The key waits for Zellij's answer, then forks pane 2's conversation.
+    drive(&mut s, Input::ClientCount(2), &mut h);
+    h.take();
+    // The key (pressed by client 2, Zellij says) waits for Zellij's answer, then forks pane
+    // 2's conversation.
+    drive(&mut s, Input::KeyBy(2), &mut h);
     let (fx, _) = s.handle(pipe(PIPE_FORK, ""));
     assert_eq!(fx, [Effect::ListClients]);
     let answer = Input::Clients(h.clients.clone().unwrap());
@@ -1424,6 +1438,7 @@ fn keys_act_on_the_pane_the_pressing_client_focused() {
     assert_eq!(argv, &["panechat", "fork", "01b", "--exec-shell"]);
     assert_eq!(*cwd_of, Some(2));
     // The picker opened by this client starts at its pane.
+    drive(&mut s, Input::KeyBy(2), &mut h);
     drive(&mut s, pipe(PIPE_PICK, ""), &mut h);
     assert!(s.picker.open);
     assert_eq!(s.picker.origin, Some(2));
@@ -1440,6 +1455,49 @@ fn the_instance_of_a_client_that_left_ignores_keys() {
     }
     assert!(h.take().is_empty());
     assert!(!s.picker.open);
+}
+
+#[test]
+fn who_presses_keys_is_heard_only_while_several_clients_are_attached() {
+    // Zellij 0.45.1 logs an error for each action it cannot pass to a plugin that hears every
+    // action (`zellij pipe`, `zellij action list-panes`, …): with one client attached the
+    // plugin does not listen, and a key is that client's.
+    let (mut s, mut h) = ready(1, &format!("[{}]", state_json(1, Some("01a"), Some("A"))));
+    drive(&mut s, Input::ClientCount(1), &mut h);
+    assert!(!h.watching);
+    h.take();
+    drive(&mut s, pipe(PIPE_FORK, ""), &mut h);
+    assert!(
+        matches!(h.take().as_slice(), [Effect::OpenPane { .. }]),
+        "the only client's key acts"
+    );
+    // A second client: it listens, and a key's message acts where Zellij says it was pressed.
+    h.clients = clients(&[(1, true), (2, false)]);
+    drive(&mut s, Input::ClientCount(2), &mut h);
+    assert!(h.watching);
+    h.take();
+    drive(&mut s, Input::KeyBy(2), &mut h);
+    drive(&mut s, pipe(PIPE_FORK, ""), &mut h);
+    assert!(
+        h.take().is_empty(),
+        "client 2's key acted in client 1's instance"
+    );
+    // A key's message with no word of who pressed it: only the instance that acts for the
+    // session acts, once.
+    let mut other = s.clone();
+    drive(&mut s, pipe(PIPE_FORK, ""), &mut h);
+    assert_eq!(h.take().len(), 1, "the instance that acts for the session");
+    let mine = clients(&[(1, false), (2, true)]);
+    drive(&mut other, Input::Clients(mine.clone().unwrap()), &mut h);
+    h.clients = mine;
+    h.take();
+    drive(&mut other, pipe(PIPE_FORK, ""), &mut h);
+    assert!(h.take().is_empty(), "a second instance acted");
+    // Alone again: it stops listening.
+    h.clients = clients(&[(1, true)]);
+    drive(&mut s, Input::ClientCount(1), &mut h);
+    assert!(!h.watching);
+    assert_eq!(h.watch_changes, 2);
 }
 
 #[test]
@@ -1683,6 +1741,13 @@ fn names_mark_running_and_held_conversations_and_tell_twins_apart() {
     );
     assert_eq!(s.desired_name(1).unwrap(), "💬 Alpha ●");
     assert_eq!(s.desired_name(2).unwrap(), "💬 Alpha 🔒");
+    // A pane whose query waits for the lock another pane's query holds shows both marks.
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &with(2, "01a", "Alpha", "waiting", true)),
+        &mut h,
+    );
+    assert_eq!(s.desired_name(2).unwrap(), "💬 Alpha ● 🔒");
     drive(
         &mut s,
         pipe(PIPE_STATE, &with(1, "01a", "Alpha", "idle", false)),

@@ -1,7 +1,8 @@
 //! tmux: what the plugin's keys and tmux-resurrect hooks do (`panechat tmux-plugin ACTION…`):
 //! fork a pane's conversation into a new split, start a new conversation, open the picker in a
-//! popup, save and restore which pane had which conversation. panechat itself is run again as
-//! the pane concerned (run-shell gives no `TMUX_PANE`), through the same [`Exec`].
+//! popup, save and restore which pane had which conversation. What panechat itself does for a
+//! pane (fork, new, use) is done in the same process through [`Panechat`]: one key press runs
+//! panechat once.
 
 use super::actions::{self, tell};
 use super::format_escape;
@@ -11,23 +12,27 @@ use crate::env::Env;
 use crate::error::Result;
 use crate::paths::Paths;
 
-/// Runs `panechat ARGS` as the pane `pane` (run-shell gives no `TMUX_PANE`; the pane's tells
-/// panechat which tmux it runs in); `Err` holds the first line of what it said on failure.
-fn panechat_in(exec: &dyn Exec, pane: &str, args: &[&str]) -> std::result::Result<(), String> {
-    let mut argv = vec![crate::env::this_binary().to_string_lossy().into_owned()];
-    argv.extend(args.iter().map(|a| a.to_string()));
-    let out = exec
-        .run(&argv, &[("TMUX_PANE".into(), pane.into())])
-        .map_err(|e| format!("cannot run panechat: {e}"))?;
-    if out.success() {
-        return Ok(());
-    }
-    let err = String::from_utf8_lossy(&out.stderr);
-    Err(err.lines().next().unwrap_or("failed").to_string())
+/// What the keys ask of panechat for a pane, done in the calling process (run-shell gives no
+/// `TMUX_PANE`: each call names the pane). The binary implements it with the library.
+pub trait Panechat {
+    /// `panechat fork ID [--last N] --session pane:PANE`, nothing printed.
+    fn fork(&self, pane: &str, id: &str, last: Option<usize>) -> Result<()>;
+    /// `panechat new --session pane:PANE`, nothing printed.
+    fn new_conversation(&self, pane: &str) -> Result<()>;
+    /// `panechat use ID --session pane:PANE`, nothing printed.
+    fn use_conversation(&self, pane: &str, id: &str) -> Result<()>;
+}
+
+/// An error for a pane's message line: `panechat: …`, once.
+fn said(e: &crate::Error) -> String {
+    format!(
+        "panechat: {}",
+        e.to_string().trim_start_matches("panechat: ")
+    )
 }
 
 /// Does what a key or a tmux-resurrect hook asked (`panechat tmux-plugin ACTION…`).
-pub fn run(action: Action, exec: &dyn Exec) -> Result<i32> {
+pub fn run(action: Action, exec: &dyn Exec, panechat: &dyn Panechat) -> Result<i32> {
     match action {
         Action::Fork {
             split,
@@ -52,9 +57,9 @@ pub fn run(action: Action, exec: &dyn Exec) -> Result<i32> {
             let last = match keep.as_str() {
                 "" | "all" => None,
                 n if n.bytes().all(|b| b.is_ascii_digit())
-                    && n.parse::<u64>().is_ok_and(|n| n > 0) =>
+                    && n.parse::<usize>().is_ok_and(|n| n > 0) =>
                 {
-                    Some(n.to_string())
+                    n.parse::<usize>().ok()
                 }
                 _ => {
                     tell(
@@ -68,35 +73,19 @@ pub fn run(action: Action, exec: &dyn Exec) -> Result<i32> {
             let Ok(new) = actions::split(exec, &pane, split == "v") else {
                 return Ok(0);
             };
-            let new = new.as_str();
-            let session = format!("pane:{new}");
-            let mut a = vec!["fork", id.as_str()];
-            if let Some(n) = &last {
-                a.extend(["--last", n.as_str()]);
-            }
-            a.extend(["--session", session.as_str()]);
-            if let Err(e) = panechat_in(exec, new, &a) {
-                tell(
-                    exec,
-                    new,
-                    &format!("panechat: {}", e.trim_start_matches("panechat: ")),
-                );
+            if let Err(e) = panechat.fork(&new, &id, last) {
+                tell(exec, &new, &said(&e));
             }
             Ok(0)
         }
         Action::New { pane } => {
-            let session = format!("pane:{pane}");
-            match panechat_in(exec, &pane, &["new", "--session", &session]) {
+            match panechat.new_conversation(&pane) {
                 Ok(()) => tell(
                     exec,
                     &pane,
                     "panechat: the next question in this pane starts a new conversation",
                 ),
-                Err(e) => tell(
-                    exec,
-                    &pane,
-                    &format!("panechat: {}", e.trim_start_matches("panechat: ")),
-                ),
+                Err(e) => tell(exec, &pane, &said(&e)),
             }
             Ok(0)
         }
@@ -122,7 +111,7 @@ pub fn run(action: Action, exec: &dyn Exec) -> Result<i32> {
             Ok(0)
         }
         Action::ResurrectSave => resurrect_save(exec),
-        Action::ResurrectRestore => resurrect_restore(exec),
+        Action::ResurrectRestore => resurrect_restore(exec, panechat),
     }
 }
 
@@ -177,7 +166,7 @@ fn resurrect_save(exec: &dyn Exec) -> Result<i32> {
 }
 
 /// Gives each restored pane the conversation its place had.
-fn resurrect_restore(exec: &dyn Exec) -> Result<i32> {
+fn resurrect_restore(exec: &dyn Exec, panechat: &dyn Panechat) -> Result<i32> {
     let file = resurrect_file(exec)?;
     // The user may keep the table anywhere, through a link too; only a regular file is read
     // (a FIFO would hang the hook).
@@ -210,8 +199,7 @@ fn resurrect_restore(exec: &dyn Exec) -> Result<i32> {
         if id.is_empty() {
             continue;
         }
-        let session = format!("pane:{pane}");
-        if panechat_in(exec, pane, &["use", &id, "--session", &session]).is_err() {
+        if panechat.use_conversation(pane, &id).is_err() {
             failed += 1;
         }
     }
@@ -233,6 +221,28 @@ fn resurrect_restore(exec: &dyn Exec) -> Result<i32> {
 mod tests {
     use super::*;
     use crate::adapters::exec::Recorder;
+    use std::cell::RefCell;
+
+    /// Records what the keys asked of panechat.
+    #[derive(Default)]
+    struct Asked(RefCell<Vec<String>>);
+
+    impl Panechat for Asked {
+        fn fork(&self, pane: &str, id: &str, last: Option<usize>) -> Result<()> {
+            self.0
+                .borrow_mut()
+                .push(format!("fork {pane} {id} {last:?}"));
+            Ok(())
+        }
+        fn new_conversation(&self, pane: &str) -> Result<()> {
+            self.0.borrow_mut().push(format!("new {pane}"));
+            Ok(())
+        }
+        fn use_conversation(&self, pane: &str, id: &str) -> Result<()> {
+            self.0.borrow_mut().push(format!("use {pane} {id}"));
+            Ok(())
+        }
+    }
 
     fn fork(keep: &str, id: &str) -> Action {
         Action::Fork {
@@ -247,22 +257,16 @@ mod tests {
     #[test]
     fn a_fork_key_splits_the_pane_and_forks_into_the_new_one() {
         let r = Recorder::new(&["%9\n"]);
-        assert_eq!(run(fork("2", "01m7yd5d6e4q2r8kzz"), &r).unwrap(), 0);
+        let asked = Asked::default();
+        assert_eq!(run(fork("2", "01m7yd5d6e4q2r8kzz"), &r, &asked).unwrap(), 0);
         let calls = r.calls.borrow();
         assert_eq!(calls[0][..4], ["tmux", "split-window", "-v", "-t"]);
-        assert_eq!(calls[1][0], "TMUX_PANE=%9");
+        // The fork is made in this process: no second panechat runs.
+        assert_eq!(calls.len(), 1, "{calls:?}");
         assert_eq!(
-            calls[1][2..],
-            [
-                "fork",
-                "01m7yd5d6e4q2r8kzz",
-                "--last",
-                "2",
-                "--session",
-                "pane:%9"
-            ]
+            asked.0.borrow().as_slice(),
+            ["fork %9 01m7yd5d6e4q2r8kzz Some(2)"]
         );
-        assert_eq!(calls.len(), 2);
     }
 
     #[test]
@@ -272,7 +276,9 @@ mod tests {
             ("x", "01m7yd5d6e4q2r8kzz", "not 'x'"),
         ] {
             let r = Recorder::default();
-            assert_eq!(run(fork(keep, id), &r).unwrap(), 0);
+            let asked = Asked::default();
+            assert_eq!(run(fork(keep, id), &r, &asked).unwrap(), 0);
+            assert!(asked.0.borrow().is_empty());
             let calls = r.calls.borrow();
             assert_eq!(calls.len(), 1, "{calls:?}");
             assert_eq!(calls[0][..4], ["tmux", "display-message", "-t", "%3"]);

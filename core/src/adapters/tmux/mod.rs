@@ -279,11 +279,8 @@ pub fn popup(
     (code != 1).then_some(code)
 }
 
-/// The `display-popup` argv that runs `argv` over `pane` on `client` (a popup has no pane of
-/// its own, so the pane is passed on as `TMUX_PANE`). The command is one shell-quoted string;
-/// tmux runs it with the shell without expanding formats in it, and a trailing `;` is escaped.
-/// tmux 3.3 and later get a title (`-T`) and the environment through `-e`; tmux 3.2, which
-/// has neither, gets the environment through `env` in the command.
+/// The `display-popup` argv that runs `argv` over `pane` on `client` (see [`Popup`]): a popup
+/// of 72x12, titled on tmux 3.3 and later.
 pub fn popup_args(
     pane: &str,
     client: &str,
@@ -291,35 +288,131 @@ pub fn popup_args(
     argv: &[String],
     env_pass: &[(String, String)],
 ) -> Vec<String> {
-    let modern = version >= POPUP_TITLE_AND_ENV;
-    let mut args: Vec<String> = ["display-popup", "-E", "-w", "72", "-h", "12"]
-        .map(String::from)
-        .to_vec();
-    if modern {
-        args.extend(["-T".into(), " panechat ".into()]);
+    Popup {
+        size: ("72", "12"),
+        client: Some(client),
+        target: Some(pane),
+        pane,
+        dir: None,
+        env: env_pass,
+        argv,
+        modern: version >= POPUP_TITLE_AND_ENV,
     }
-    args.extend([
-        "-c".into(),
-        client.to_string(),
-        "-t".into(),
-        pane.to_string(),
-    ]);
-    let mut env: Vec<(String, String)> = vec![("TMUX_PANE".into(), pane.to_string())];
-    env.extend(env_pass.iter().cloned());
-    let mut words: Vec<String> = Vec::new();
-    if modern {
-        for (k, v) in &env {
-            args.push("-e".into());
-            args.push(arg_escape(&format!("{k}={v}")));
+    .args()
+}
+
+/// In a [`Popup`] rendered for `run-shell -C` ([`Popup::run_shell_command`]), the pane of the
+/// key's context (`#{pane_id}`, expanded when the key is pressed). A NUL: no argument can hold
+/// one, so a path with `#{pane_id}` in it stays literal.
+pub const KEY_PANE: &str = "\0";
+
+/// A `display-popup -E` that runs a command about a pane: the one builder of every popup
+/// panechat opens in tmux (the lock question, the picker, the ask keys).
+///
+/// A popup has no pane of its own: the pane is passed on as `TMUX_PANE`. tmux does not expand
+/// the popup's command as a format (3.2 to 3.7), so it is one shell-quoted string run with
+/// `exec`; `-d` is expanded against the target pane. tmux 3.3 and later get a title (`-T`)
+/// and the environment through `-e` (not expanded either); tmux 3.2, which has neither, gets
+/// the environment through `env` in the command.
+#[derive(Debug, Clone, Copy)]
+pub struct Popup<'a> {
+    /// Width and height (`-w`, `-h`).
+    pub size: (&'a str, &'a str),
+    /// The client it opens on (`-c`); `None`: the client of the command's context.
+    pub client: Option<&'a str>,
+    /// The pane it opens over (`-t`); `None`: the pane of the command's context.
+    pub target: Option<&'a str>,
+    /// The pane the command is about (`TMUX_PANE`).
+    pub pane: &'a str,
+    /// The command's directory (`-d`, a format).
+    pub dir: Option<&'a str>,
+    /// More environment for the command.
+    pub env: &'a [(String, String)],
+    /// The command.
+    pub argv: &'a [String],
+    /// tmux 3.3 or later (`-T`, `-e`).
+    pub modern: bool,
+}
+
+impl Popup<'_> {
+    /// The argv of `display-popup` (without `tmux`), before `;` escaping.
+    fn words(&self) -> Vec<String> {
+        let mut args: Vec<String> = vec!["display-popup".into(), "-E".into()];
+        if let Some(dir) = self.dir {
+            args.extend(["-d".into(), dir.to_string()]);
         }
-    } else {
-        words.push("exec".into());
-        words.push("env".into());
-        words.extend(env.iter().map(|(k, v)| shell_quote(&format!("{k}={v}"))));
+        args.extend(["-w", self.size.0, "-h", self.size.1].map(String::from));
+        if self.modern {
+            args.extend(["-T".into(), " panechat ".into()]);
+        }
+        for (flag, v) in [("-c", self.client), ("-t", self.target)] {
+            if let Some(v) = v {
+                args.extend([flag.to_string(), v.to_string()]);
+            }
+        }
+        let mut env: Vec<(String, String)> = vec![("TMUX_PANE".into(), self.pane.to_string())];
+        env.extend(self.env.iter().cloned());
+        let mut command: Vec<String> = vec!["exec".into()];
+        if self.modern {
+            for (k, v) in &env {
+                args.push("-e".into());
+                args.push(format!("{k}={v}"));
+            }
+        } else {
+            command.push("env".into());
+            // (a pane id, or the format of one, is left bare)
+            let bare = |v: &str| {
+                v.replace(KEY_PANE, "")
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"%_".contains(&b))
+            };
+            command.extend(env.iter().map(|(k, v)| {
+                if k == "TMUX_PANE" && bare(v) {
+                    format!("{k}={v}")
+                } else {
+                    shell_quote(&format!("{k}={v}"))
+                }
+            }));
+        }
+        command.extend(self.argv.iter().map(|a| shell_quote(a)));
+        args.push(command.join(" "));
+        args
     }
-    words.extend(argv.iter().map(|a| shell_quote(a)));
-    args.push(arg_escape(&words.join(" ")));
-    args
+
+    /// The argv of `display-popup` (without `tmux`); a trailing `;` of a word is escaped.
+    pub fn args(&self) -> Vec<String> {
+        self.words().iter().map(|a| arg_escape(a)).collect()
+    }
+
+    /// The popup as one tmux command for `run-shell -C`, which expands formats in it once:
+    /// every `#` doubled, and [`KEY_PANE`] written `#{pane_id}` (expanded then: the pane of the
+    /// key's context); each word bare when it can be, else in tmux single quotes, else (when it
+    /// holds one) in double quotes.
+    pub fn run_shell_command(&self) -> String {
+        let word = |w: &String| {
+            let w = w.replace('#', "##");
+            let w = if !w.is_empty()
+                && w.replace(KEY_PANE, "")
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_%/.=:".contains(&b))
+            {
+                w
+            } else if !w.contains('\'') {
+                format!("'{w}'")
+            } else {
+                format!("\"{}\"", dquote(&w))
+            };
+            w.replace(KEY_PANE, "#{pane_id}")
+        };
+        self.words().iter().map(word).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// `s` escaped for the inside of a double-quoted tmux string (`\`, `"` and `$` are special).
+pub fn dquote(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('$', "\\$")
 }
 
 #[cfg(test)]
@@ -404,7 +497,7 @@ mod tests {
         assert_eq!(a[14..16], ["-e", "PANECHAT_HOME=/home/u/it's\\;"]);
         assert_eq!(
             a[16],
-            "'/opt/my #1 build/panechat' 'lock-prompt' '--id' '01m7yd5d6e4q2r8kzz'"
+            "exec '/opt/my #1 build/panechat' 'lock-prompt' '--id' '01m7yd5d6e4q2r8kzz'"
         );
         assert_eq!(a.len(), 17);
         // tmux 3.2: no title, no -e; the environment goes through env in the command.
@@ -413,9 +506,80 @@ mod tests {
         assert_eq!(a[6..10], ["-c", "/dev/pts/4", "-t", "%3"]);
         assert_eq!(
             a[10],
-            "exec env 'TMUX_PANE=%3' 'PANECHAT_HOME=/home/u/it'\\''s;' '/opt/my #1 build/panechat' 'lock-prompt' '--id' '01m7yd5d6e4q2r8kzz'"
+            "exec env TMUX_PANE=%3 'PANECHAT_HOME=/home/u/it'\\''s;' '/opt/my #1 build/panechat' 'lock-prompt' '--id' '01m7yd5d6e4q2r8kzz'"
         );
         assert_eq!(a.len(), 11);
+    }
+
+    #[test]
+    fn one_popup_builder_for_argv_and_for_run_shell() {
+        // An alias's popup: over the key's pane, with a binary path that holds `#{pane_id}`.
+        let argv: Vec<String> = vec![
+            "/x #{pane_id}/it's \"$y\"".into(),
+            "q".into(),
+            "--session".into(),
+            format!("pane:{KEY_PANE}"),
+        ];
+        let p = Popup {
+            size: ("80%", "60%"),
+            client: None,
+            target: None,
+            pane: KEY_PANE,
+            dir: Some("#{pane_current_path}"),
+            env: &[],
+            argv: &argv,
+            modern: true,
+        };
+        // For run-shell -C: every `#` doubled but the key's pane, each word a tmux word.
+        assert_eq!(
+            p.run_shell_command(),
+            "display-popup -E -d '##{pane_current_path}' -w 80% -h 60% -T ' panechat ' \
+             -e TMUX_PANE=#{pane_id} \
+             \"exec '/x ##{pane_id}/it'\\\\''s \\\"\\$y\\\"' 'q' '--session' 'pane:#{pane_id}'\""
+        );
+        let old = Popup { modern: false, ..p };
+        let c = old.run_shell_command();
+        assert!(
+            c.starts_with("display-popup -E -d '##{pane_current_path}' -w 80% -h 60% \""),
+            "{c}"
+        );
+        assert!(
+            c.contains("\"exec env TMUX_PANE=#{pane_id} '/x ##{pane_id}"),
+            "{c}"
+        );
+        // The argv form (the lock question, the picker): tmux 3.2, no title, no -e; a pane
+        // value that is no pane id is quoted; a word ending in `;` is escaped.
+        let env = [("HOME".to_string(), "/h;".to_string())];
+        let p = Popup {
+            size: ("72", "12"),
+            client: Some("/dev/pts/1"),
+            target: Some("%3"),
+            pane: "%3",
+            dir: Some("/d;"),
+            env: &env,
+            argv: &argv[1..2],
+            modern: false,
+        };
+        assert_eq!(
+            p.args(),
+            [
+                "display-popup",
+                "-E",
+                "-d",
+                "/d\\;",
+                "-w",
+                "72",
+                "-h",
+                "12",
+                "-c",
+                "/dev/pts/1",
+                "-t",
+                "%3",
+                "exec env TMUX_PANE=%3 'HOME=/h;' 'q'",
+            ]
+        );
+        let odd = Popup { pane: "%1;x", ..p };
+        assert!(odd.args()[12].starts_with("exec env 'TMUX_PANE=%1;x' "));
     }
 
     #[test]
@@ -488,7 +652,7 @@ mod tests {
             ["tmux", "switch-client", "-c", "/dev/pts/2", "-t", "%3"]
         );
         assert_eq!(calls[2][..2], ["tmux", "display-popup"]);
-        assert_eq!(calls[2].last().unwrap(), "'panechat' 'lock-prompt'");
+        assert_eq!(calls[2].last().unwrap(), "exec 'panechat' 'lock-prompt'");
         // display-popup failing to open (status 1), or no client: asked in the pane instead.
         let r = Recorder::answering(vec![
             Output::printed("3.3a\t@2\t$1\n/dev/pts/2\t@2\t$1\t100\t00\n"),

@@ -10,6 +10,22 @@ use crate::adapters::exec::Exec;
 use crate::adapters::{tmux, zellij, zellij_plugin};
 use crate::env::Env;
 
+/// The build of the plugin `plugin` (`wezterm` or `zellij`) this binary carries, and what to
+/// run when a plugin of another build is loaded; `None` for a plugin panechat does not carry.
+pub fn carried(plugin: &str) -> Option<(String, &'static str)> {
+    match plugin {
+        "wezterm" => Some((
+            crate::adapters::wezterm::carried_build(),
+            "load the plugin this panechat carries (`panechat init wezterm --plugin FILE`), or update the one wezterm.plugin.require cloned (`wezterm.plugin.update_all()`), or upgrade panechat",
+        )),
+        "zellij" => Some((
+            zellij_plugin::carried_build().to_string(),
+            "run `panechat init zellij > /dev/null`, then restart Zellij",
+        )),
+        _ => None,
+    }
+}
+
 /// How long a multiplexer has to answer.
 const DEADLINE: Duration = Duration::from_millis(900);
 

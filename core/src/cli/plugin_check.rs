@@ -14,23 +14,13 @@ pub struct Args {
 
 /// Exit 0 when `build` is the carried plugin's; 1 with what to do when it is not.
 pub fn run(args: Args) -> Result<i32> {
-    let (carried, fix) = match args.plugin.as_str() {
-        "wezterm" => (
-            panechat::adapters::wezterm::carried_build(),
-            "load the plugin this panechat carries (`panechat init wezterm --plugin FILE`), or update the one wezterm.plugin.require cloned (`wezterm.plugin.update_all()`), or upgrade panechat",
-        ),
-        "zellij" => (
-            panechat::adapters::zellij_plugin::carried_build().to_string(),
-            "run `panechat init zellij > /dev/null`, then restart Zellij",
-        ),
-        other => {
-            return Err(Error::BadArgument {
-                message: format!(
-                    "plugin-check knows the wezterm and zellij plugins, not `{}`",
-                    panechat::title::sanitize_title(other)
-                ),
-            })
-        }
+    let Some((carried, fix)) = panechat::adapters::integrations::carried(&args.plugin) else {
+        return Err(Error::BadArgument {
+            message: format!(
+                "plugin-check knows the wezterm and zellij plugins, not `{}`",
+                panechat::title::sanitize_title(&args.plugin)
+            ),
+        });
     };
     if args.build == carried {
         return Ok(0);

@@ -391,6 +391,17 @@ mod tests {
     }
 
     #[test]
+    fn programs_are_found_along_path_once() {
+        let sh = resolve("sh");
+        assert!(sh.is_absolute() && sh.ends_with("sh"), "{sh:?}");
+        assert_eq!(resolve("sh"), sh);
+        assert_eq!(resolve("/bin/true"), std::path::Path::new("/bin/true"));
+        let missing = "panechat-no-such-program";
+        assert_eq!(resolve(missing), std::path::Path::new(missing));
+        assert!(RealExec.run(&argv(&[missing]), &[]).is_err());
+    }
+
+    #[test]
     fn a_cache_asks_once() {
         let r = Recorder::new(&["a", "b"]);
         let c = Cached::new(&r);

@@ -134,6 +134,8 @@ fn command(argv: &[String]) -> std::io::Result<Command> {
         .split_first()
         .ok_or_else(|| std::io::Error::other("no program to run"))?;
     let mut cmd = Command::new(resolve(program));
+    // (named as asked in its argv: `ps` and tracers see `tmux`, not its path)
+    std::os::unix::process::CommandExt::arg0(&mut cmd, program);
     cmd.args(args).stdin(Stdio::null());
     Ok(cmd)
 }

@@ -4,7 +4,9 @@
 //! elements (not expanded), and every text left in tmux (pane titles, `@panechat_*` options) is
 //! [`pane_text`], which carries no `#` at all, so it stays inert whoever re-reads it later
 //! (tmux-resurrect's `select-pane -T`, a user's `#{pane_title}` in a status line). An argument
-//! ending in `;` (which tmux would take as a command separator) is escaped as `\;`.
+//! ending in `;` (which tmux would take as a command separator) is escaped as `\;`. The one
+//! place text is parsed by tmux as a command is [`batch_args`]'s `if-shell`, where it is one
+//! single-quoted word ([`command_quote`]).
 
 pub mod actions;
 pub mod capture;

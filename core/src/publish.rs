@@ -129,6 +129,8 @@ impl Publisher<'_> {
         runs: &[Run],
         stamp: u64,
     ) -> Result<()> {
+        // Every tmux pane of one server is told with one tmux invocation.
+        let batch = adapters::channels::TmuxBatch::new(self.sink);
         for (key, rec) in targets {
             let rec = match rec {
                 Some(r) => Some(r),
@@ -158,8 +160,18 @@ impl Publisher<'_> {
                     .and_then(|h| h.server.clone())
             });
             let tty = rec.as_ref().and_then(|r| r.tty.clone());
-            self.send(&st, server.as_deref(), tty.as_deref(), stamp);
+            let is_here = self.here.is_some_and(|h| h.key == st.pane.session);
+            adapters::channels::deliver(
+                &batch,
+                self.env,
+                &st,
+                is_here,
+                server.as_deref(),
+                tty.as_deref(),
+                stamp,
+            );
         }
+        batch.flush();
         Ok(())
     }
 
@@ -238,6 +250,31 @@ mod tests {
     fn store() -> Store {
         let env = Env::from_pairs([("PANECHAT_HOME".to_string(), "/nonexistent".to_string())]);
         Store::new(crate::paths::Paths::resolve(&env).unwrap())
+    }
+
+    #[test]
+    fn a_batch_tells_each_tmux_server_once_with_every_pane() {
+        let rec = Recorder::default();
+        let batch = crate::adapters::channels::TmuxBatch::new(&rec);
+        let env = Env::default();
+        let old = st(Multiplexer::Tmux, "tmux:h:%1", "%1", "old");
+        for (s, sock) in [
+            (&old, "/a,1"),
+            (&st(Multiplexer::Tmux, "tmux:h:%2", "%2", "b"), "/b,1"),
+            (&st(Multiplexer::Tmux, "tmux:h:%3", "%3", "c"), "/a,1"),
+            (&st(Multiplexer::Tmux, "tmux:h:%1", "%1", "new"), "/a,1"),
+        ] {
+            crate::adapters::channels::deliver(&batch, &env, s, false, Some(sock), None, 1);
+        }
+        assert!(rec.calls.borrow().is_empty(), "held until flushed");
+        batch.flush();
+        let calls = rec.calls.borrow();
+        assert_eq!(calls.len(), 2, "{calls:#?}");
+        assert!(calls[0].starts_with("tmux Some(\"/a\") set-option -p -q -t %1"));
+        assert!(calls[0].contains("-t %3"), "{}", calls[0]);
+        assert!(calls[0].contains("panechat: new"), "{}", calls[0]);
+        assert!(!calls[0].contains("old"), "{}", calls[0]);
+        assert!(calls[1].starts_with("tmux Some(\"/b\") set-option -p -t %2"));
     }
 
     #[test]

@@ -323,3 +323,39 @@ fn sessions_of_closed_panes_are_pruned_but_conversations_kept() {
     let s = env.run(["sessions", "--prune"]).ok();
     assert!(s.stderr.contains("pruned 0"), "{}", s.stderr);
 }
+
+#[test]
+fn a_query_outside_a_multiplexer_is_one_process_and_stops_running_when_killed() {
+    panechat_e2e::needs!("strace");
+    let (env, _fake) = setup();
+    env.run(["q", "one"]).ok();
+    // No pane shows it: the query starts no other program (no watcher).
+    let trace = env.root.join("q.trace");
+    env.run_traced(
+        &["-f", "-e", "trace=execve", "-o", trace.to_str().unwrap()],
+        ["q", "two"],
+    )
+    .ok();
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let execs: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("execve(") && !l.contains("resumed>"))
+        .collect();
+    assert_eq!(execs.len(), 1, "only panechat itself: {execs:#?}");
+
+    // SIGKILLed, it stops showing as running at once: the reader checks its process.
+    let mut child = env
+        .cmd(["q", "long [[gate:never]]"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the run is listed", || !run_states(&env).is_empty());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let t = Instant::now();
+    wait_until("the killed run no longer listed", || {
+        run_states(&env).is_empty()
+    });
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+}

@@ -339,3 +339,164 @@ fn a_killed_first_query_leaves_no_pane_streaming() {
     });
     assert_eq!(tmux.value(&p0, "#{@panechat_id}"), kept);
 }
+
+/// The `tmux` programs a traced run started (`strace -f -v -e trace=execve` output in `trace`):
+/// (every `execve` of a file named `tmux`, the argv of each that succeeded).
+fn tmux_execs(trace: &str) -> (usize, Vec<String>) {
+    // A call another process interrupted is split in two lines: joined again by pid.
+    let mut open: std::collections::HashMap<&str, String> = Default::default();
+    let mut calls: Vec<String> = Vec::new();
+    for l in trace.lines() {
+        let pid = l.split_whitespace().next().unwrap_or("");
+        if let Some(head) = l.strip_suffix("<unfinished ...>") {
+            open.insert(pid, head.to_string());
+        } else if let Some((_, tail)) = l.split_once("<... execve resumed>") {
+            if let Some(head) = open.remove(pid) {
+                calls.push(head + tail);
+            }
+        } else {
+            calls.push(l.to_string());
+        }
+    }
+    let calls: Vec<String> = calls
+        .into_iter()
+        .filter(|l| {
+            l.split_once("execve(\"")
+                .and_then(|(_, rest)| rest.split_once('"'))
+                .is_some_and(|(file, _)| file.ends_with("/tmux"))
+        })
+        .collect();
+    let n = calls.len();
+    let ok = calls
+        .into_iter()
+        .filter(|l| l.trim_end().ends_with("= 0"))
+        .collect();
+    (n, ok)
+}
+
+#[test]
+fn one_tmux_call_reaches_every_pane_and_a_closed_pane_stops_none() {
+    panechat_e2e::needs!("tmux");
+    panechat_e2e::needs!("strace");
+    let fake = FakeProvider::start();
+    let env = TestEnv::new();
+    env.use_openai(&fake.base_url_openai());
+    let tmux = Server::start(&env, "test", 200, 50);
+    let pc = bin();
+    let p0 = tmux.value("t", "#{pane_id}");
+    let mut panes = vec![p0.clone()];
+    for _ in 0..3 {
+        let p = tmux
+            .ok(&[
+                "split-window",
+                "-t",
+                "t",
+                "-P",
+                "-F",
+                "#{pane_id}",
+                "bash --norc --noprofile",
+            ])
+            .trim()
+            .to_string();
+        panes.push(p);
+    }
+    tmux.ok(&["select-layout", "-t", "t", "tiled"]);
+    tmux.type_line(&p0, &format!("{pc} q --new 'first [[title:Shared]]'"));
+    tmux.wait_for(&p0, "echo: first");
+    wait_until("title on pane 0", || state_of(&tmux, &p0).2 == "Shared");
+    let id = tmux.value(&p0, "#{@panechat_id}");
+    for p in &panes[1..] {
+        tmux.type_line(p, &format!("{pc} use {id}"));
+        wait_until("the pane shows the conversation", || {
+            state_of(&tmux, p) == ("idle".into(), String::new(), "Shared".into())
+        });
+    }
+    // A pane in the middle of the others closes; its record still names it.
+    let closed = panes.remove(2);
+    tmux.ok(&["kill-pane", "-t", &closed]);
+
+    // A rename (from outside tmux) is one state change: one tmux program, found without a
+    // search along PATH, tells every pane, and the closed one keeps none of them from it.
+    let trace = env.root.join("rename.trace");
+    let name = "It's \"renamed\" $HOME ~ \\ {x}; y";
+    env.run_traced(
+        &[
+            "-f",
+            "-v",
+            "-s",
+            "65536",
+            "-e",
+            "trace=execve",
+            "-o",
+            trace.to_str().unwrap(),
+        ],
+        ["rename", &id, name],
+    )
+    .ok();
+    for p in &panes {
+        wait_until("the renamed title in every open pane", || {
+            tmux.value(p, "#{pane_title}") == format!("panechat: {name}")
+                && state_of(&tmux, p).2 == name
+        });
+    }
+    let (attempts, ran) = tmux_execs(&std::fs::read_to_string(&trace).unwrap());
+    assert_eq!(ran.len(), 1, "one tmux for one state change: {ran:#?}");
+    assert_eq!(attempts, 1, "tmux is started by its path, not searched for");
+    for p in panes.iter().chain([&closed]) {
+        assert!(ran[0].contains(&format!("\"{p}\"")), "{p} in {}", ran[0]);
+    }
+
+    // A query's state changes each take one tmux program for all the panes.
+    let trace = env.root.join("q.trace");
+    tmux.type_line(
+        &p0,
+        &format!(
+            "strace -f -v -s 65536 -e trace=execve -o {} {pc} q 'again'; echo \"DO\"\"NE\"",
+            trace.display()
+        ),
+    );
+    tmux.wait_for(&p0, "DONE");
+    let (attempts, ran) = tmux_execs(&std::fs::read_to_string(&trace).unwrap());
+    assert!(!ran.is_empty());
+    assert_eq!(attempts, ran.len(), "no tmux searched for along PATH");
+    for call in &ran {
+        for p in &panes {
+            assert!(call.contains(&format!("\"{p}\"")), "{p} in {call}");
+        }
+    }
+    for p in &panes {
+        wait_until("every open pane idle after the query", || {
+            state_of(&tmux, p) == ("idle".into(), String::new(), name.into())
+        });
+    }
+}
+
+#[test]
+fn the_final_state_arrives_when_the_querys_process_group_is_killed_as_it_exits() {
+    panechat_e2e::needs!("tmux");
+    let fake = FakeProvider::start();
+    let env = TestEnv::new();
+    env.use_openai(&fake.base_url_openai());
+    let tmux = Server::start(&env, "test", 150, 40);
+    let pc = bin();
+    let p0 = tmux.value("t", "#{pane_id}");
+    tmux.type_line(&p0, &format!("{pc} q --new 'first [[title:Group]]'"));
+    tmux.wait_for(&p0, "echo: first");
+    wait_until("idle and titled", || {
+        state_of(&tmux, &p0) == ("idle".into(), String::new(), "Group".into())
+    });
+    // As a closing popup or a benchmark harness does: the query runs in a process group of
+    // its own, killed whole the moment the query has exited.
+    for i in 0..5 {
+        tmux.type_line(
+            &p0,
+            &format!(
+                "setsid -w sh -c '{pc} q \"slow {i} [[slow:20]] [[chunks:5]]\"; kill -9 -$$'; echo \"GO\"\"NE {i}\""
+            ),
+        );
+        tmux.wait_for(&p0, &format!("GONE {i}"));
+        wait_until("the pane idle after its query's group was killed", || {
+            state_of(&tmux, &p0).0 == "idle"
+        });
+    }
+}

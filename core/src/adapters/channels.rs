@@ -15,6 +15,13 @@ use crate::state::PaneState;
 pub trait Sink {
     /// Runs `tmux [-S SOCKET] ARGS…` without waiting for it (but after the previous one).
     fn tmux(&self, socket: Option<&str>, args: &[String]);
+    /// Publishes the states of these panes (`(pane id, state)`) of the tmux server at
+    /// `socket`, in one tmux invocation ([`tmux::batch_args`]).
+    fn tmux_states(&self, socket: Option<&str>, states: &[(&str, &PaneState)]) {
+        if !states.is_empty() {
+            self.tmux(socket, &tmux::batch_args(states));
+        }
+    }
     /// Writes to this process's own terminal (nothing when it has none).
     fn own_terminal(&self, bytes: &[u8]);
     /// Writes to another pane's terminal device.
@@ -47,6 +54,71 @@ impl Sink for RealSink {
 
     fn zellij(&self, name: &str, payload: &str) {
         zellij::publish_payload(&Env::capture(), Some(name), payload);
+    }
+}
+
+/// A [`Sink`] that holds back the tmux pane states given to it until [`TmuxBatch::flush`],
+/// which sends them with one tmux invocation per server; everything else goes straight on.
+pub struct TmuxBatch<'a> {
+    sink: &'a dyn Sink,
+    /// (socket, pane, state), in the order given.
+    held: std::cell::RefCell<Vec<(Option<String>, String, PaneState)>>,
+}
+
+impl<'a> TmuxBatch<'a> {
+    /// A batch in front of `sink`.
+    pub fn new(sink: &'a dyn Sink) -> Self {
+        TmuxBatch {
+            sink,
+            held: Default::default(),
+        }
+    }
+
+    /// Sends what is held: one tmux invocation per server, in the order the servers came.
+    pub fn flush(&self) {
+        let held = std::mem::take(&mut *self.held.borrow_mut());
+        let mut sockets: Vec<&Option<String>> = Vec::new();
+        for (socket, _, _) in &held {
+            if !sockets.contains(&socket) {
+                sockets.push(socket);
+            }
+        }
+        for socket in sockets {
+            let states: Vec<(&str, &PaneState)> = held
+                .iter()
+                .filter(|(s, _, _)| s == socket)
+                .map(|(_, pane, st)| (pane.as_str(), st))
+                .collect();
+            self.sink.tmux_states(socket.as_deref(), &states);
+        }
+    }
+}
+
+impl Sink for TmuxBatch<'_> {
+    fn tmux(&self, socket: Option<&str>, args: &[String]) {
+        self.sink.tmux(socket, args);
+    }
+    fn tmux_states(&self, socket: Option<&str>, states: &[(&str, &PaneState)]) {
+        let mut held = self.held.borrow_mut();
+        for (pane, st) in states {
+            // A pane given twice keeps its newest state, in its first place.
+            match held
+                .iter_mut()
+                .find(|(s, p, _)| s.as_deref() == socket && p == pane)
+            {
+                Some(h) => h.2 = (*st).clone(),
+                None => held.push((socket.map(str::to_string), pane.to_string(), (*st).clone())),
+            }
+        }
+    }
+    fn own_terminal(&self, bytes: &[u8]) {
+        self.sink.own_terminal(bytes);
+    }
+    fn tty(&self, path: &str, bytes: &[u8]) {
+        self.sink.tty(path, bytes);
+    }
+    fn zellij(&self, name: &str, payload: &str) {
+        self.sink.zellij(name, payload);
     }
 }
 
@@ -90,7 +162,7 @@ pub fn deliver(
                     _ => "",
                 })
             });
-            sink.tmux(socket, &tmux::state_args(pane, st));
+            sink.tmux_states(socket, &[(pane, st)]);
         }
     }
     let mut bytes = Vec::new();

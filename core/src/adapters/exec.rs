@@ -83,7 +83,9 @@ pub trait Exec {
 /// the multiplexer in the order they were made: each waits (at most [`SPAWN_ORDER_WAIT`]) for
 /// the previous one to end before it starts, so a later state ("streaming") is never
 /// overwritten by an earlier one ("waiting") whose program happened to run second. The last
-/// one is not waited for.
+/// one is not waited for: each runs in a process group of its own, so that it still delivers
+/// its state when this process's group is killed as soon as this process has exited (a
+/// closing popup, a harness that ends a job).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RealExec;
 
@@ -93,12 +95,47 @@ static LAST_SPAWNED: std::sync::Mutex<Option<std::process::Child>> = std::sync::
 /// How long [`RealExec::spawn`] waits for the previous one to end.
 pub const SPAWN_ORDER_WAIT: Duration = Duration::from_secs(1);
 
+/// Where each program named without a `/` was found along `PATH`, found once per process:
+/// every later run starts it by its path (one `execve`, not one per `PATH` entry).
+static RESOLVED: std::sync::Mutex<Vec<(String, std::path::PathBuf)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// The file `program` names: itself when it has a `/`, else the first executable file of that
+/// name along `PATH` (looked up once per process), else `program` as given (then starting it
+/// fails as it would have).
+pub fn resolve(program: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    if program.contains('/') || program.is_empty() {
+        return program.into();
+    }
+    let mut known = RESOLVED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, p)) = known.iter().find(|(name, _)| name == program) {
+        return p.clone();
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path)
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .map(|dir| dir.join(program))
+        .find(|f| {
+            std::fs::metadata(f).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        });
+    match found {
+        Some(f) => {
+            known.push((program.to_string(), f.clone()));
+            f
+        }
+        None => program.into(),
+    }
+}
+
 /// The command for `argv` (stdin closed).
 fn command(argv: &[String]) -> std::io::Result<Command> {
     let (program, args) = argv
         .split_first()
         .ok_or_else(|| std::io::Error::other("no program to run"))?;
-    let mut cmd = Command::new(program);
+    let mut cmd = Command::new(resolve(program));
+    // (named as asked in its argv: `ps` and tracers see `tmux`, not its path)
+    std::os::unix::process::CommandExt::arg0(&mut cmd, program);
     cmd.args(args).stdin(Stdio::null());
     Ok(cmd)
 }
@@ -196,9 +233,14 @@ impl Exec for RealExec {
                 }
             }
         }
-        *last = command(argv)
-            .ok()
-            .and_then(|mut c| c.stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok());
+        *last = command(argv).ok().and_then(|mut c| {
+            use std::os::unix::process::CommandExt;
+            c.stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .process_group(0)
+                .spawn()
+                .ok()
+        });
     }
 }
 
@@ -348,6 +390,17 @@ mod tests {
             e.to_string(),
             "`sh -c echo no >&2; exit 1` failed (exit status 1): no"
         );
+    }
+
+    #[test]
+    fn programs_are_found_along_path_once() {
+        let sh = resolve("sh");
+        assert!(sh.is_absolute() && sh.ends_with("sh"), "{sh:?}");
+        assert_eq!(resolve("sh"), sh);
+        assert_eq!(resolve("/bin/true"), std::path::Path::new("/bin/true"));
+        let missing = "panechat-no-such-program";
+        assert_eq!(resolve(missing), std::path::Path::new(missing));
+        assert!(RealExec.run(&argv(&[missing]), &[]).is_err());
     }
 
     #[test]

@@ -513,43 +513,123 @@ impl Publish for Ctx {
     }
 }
 
-/// Starts `panechat refresh --after-pid` in its own session: it waits for this process to end
-/// (its stdin is a pipe whose only writer is this process) and, if the run's record is still
-/// there (this process was killed), removes it and republishes the panes. The returned write
-/// end must live as long as the run.
+/// Starts `panechat refresh --after-pid` in its own session when a multiplexer shows this run
+/// ([`watched`]): it waits for this process to end (its stdin is a pipe whose only writer is
+/// this process) and, if the run's record is still there (this process was killed), removes it
+/// and republishes the panes. The returned write end must live as long as the run. Elsewhere
+/// nothing is started: whoever reads the runs (`status`, `ls`, `sessions`, the next query)
+/// checks that each run's process is alive.
 fn spawn_watcher(ctx: &Ctx, run: &Run) -> Option<std::os::fd::OwnedFd> {
-    use std::os::unix::process::CommandExt;
-    let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ok()?;
-    let exe = panechat::env::this_binary();
-    let mut cmd = std::process::Command::new(exe);
-    cmd.args([
-        "refresh",
-        "--after-pid",
-        &run.pid.to_string(),
-        "--start",
-        &run.start.to_string(),
-    ])
-    .stdin(std::process::Stdio::from(read))
-    .stdout(std::process::Stdio::null());
-    // SAFETY: setsid is async-signal-safe; the watcher must survive signals sent to this
-    // process's group or session (Ctrl-C, a closed pane).
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
+    if !watched(ctx, run) {
+        return None;
     }
-    match cmd.spawn() {
-        Ok(child) => {
-            // Not waited for: it outlives this process by design.
-            std::mem::forget(child);
-            Some(write)
-        }
+    let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ok()?;
+    let args = [
+        "refresh".to_string(),
+        "--after-pid".to_string(),
+        run.pid.to_string(),
+        "--start".to_string(),
+        run.start.to_string(),
+    ];
+    match spawn_in_own_session(&panechat::env::this_binary(), &args, &read) {
+        Ok(()) => Some(write),
         Err(e) => {
             ctx.debug(&format!("cannot start the run watcher: {e}"));
             None
         }
     }
+}
+
+/// Whether a pane of a multiplexer that shows pane states (tmux, Zellij, WezTerm) shows this
+/// run: its own pane, or one whose active conversation is the run's.
+fn watched(ctx: &Ctx, run: &Run) -> bool {
+    use panechat::session::Multiplexer;
+    let shows_states = |m: Multiplexer| {
+        matches!(
+            m,
+            Multiplexer::Tmux | Multiplexer::Zellij | Multiplexer::Wezterm
+        )
+    };
+    if shows_states(run.pane.multiplexer) {
+        return true;
+    }
+    match panechat::store::mapping::all(&ctx.paths) {
+        Ok(recs) => recs.iter().any(|r| {
+            shows_states(r.pane.multiplexer)
+                && r.active.as_ref().map(|a| a.as_str()) == Some(run.conversation.as_str())
+        }),
+        Err(_) => true,
+    }
+}
+
+/// Starts `exe ARGS…` with `stdin` as its standard input, stdout on `/dev/null`, stderr
+/// inherited, in a session of its own (it must survive signals sent to this process's group
+/// or session: Ctrl-C, a closed pane), and does not wait for it: it outlives this process by
+/// design. `posix_spawn` rather than `fork`: this process is not copied.
+fn spawn_in_own_session(
+    exe: &std::path::Path,
+    args: &[String],
+    stdin: &std::os::fd::OwnedFd,
+) -> std::io::Result<()> {
+    use std::ffi::CString;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    extern "C" {
+        static environ: *const *mut libc::c_char;
+    }
+    let cstr = |b: &[u8]| CString::new(b).map_err(std::io::Error::other);
+    let prog = cstr(exe.as_os_str().as_bytes())?;
+    let mut owned = vec![prog.clone()];
+    for a in args {
+        owned.push(cstr(a.as_bytes())?);
+    }
+    let mut argv: Vec<*mut libc::c_char> = owned.iter().map(|c| c.as_ptr().cast_mut()).collect();
+    argv.push(std::ptr::null_mut());
+    // SAFETY: every pointer given is valid for the call (the C strings and argv outlive it,
+    // the attribute objects are initialised before use and destroyed after), and `environ` is
+    // the process's environment, read once by posix_spawn.
+    unsafe {
+        let mut actions: libc::posix_spawn_file_actions_t = std::mem::zeroed();
+        let mut attr: libc::posix_spawnattr_t = std::mem::zeroed();
+        libc::posix_spawn_file_actions_init(&mut actions);
+        libc::posix_spawnattr_init(&mut attr);
+        libc::posix_spawn_file_actions_adddup2(&mut actions, stdin.as_raw_fd(), 0);
+        libc::posix_spawn_file_actions_addopen(
+            &mut actions,
+            1,
+            c"/dev/null".as_ptr(),
+            libc::O_WRONLY,
+            0,
+        );
+        // A clean signal mask and SIGPIPE as a new program expects it.
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::posix_spawnattr_setsigmask(&mut attr, &none);
+        let mut default: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut default);
+        libc::sigaddset(&mut default, libc::SIGPIPE);
+        libc::posix_spawnattr_setsigdefault(&mut attr, &default);
+        libc::posix_spawnattr_setflags(
+            &mut attr,
+            libc::POSIX_SPAWN_SETSID
+                | (libc::POSIX_SPAWN_SETSIGMASK | libc::POSIX_SPAWN_SETSIGDEF) as libc::c_short,
+        );
+        let mut pid: libc::pid_t = 0;
+        let rc = libc::posix_spawn(
+            &mut pid,
+            prog.as_ptr(),
+            &actions,
+            &attr,
+            argv.as_ptr(),
+            environ,
+        );
+        libc::posix_spawn_file_actions_destroy(&mut actions);
+        libc::posix_spawnattr_destroy(&mut attr);
+        if rc != 0 {
+            return Err(std::io::Error::from_raw_os_error(rc));
+        }
+    }
+    Ok(())
 }
 
 fn read_message(ctx: &Ctx, args: &Args) -> Result<String> {

@@ -14,19 +14,23 @@ use super::world::{write_config, Home, World};
 const QUESTION: &str = "How do I read a file line by line in Rust?";
 /// The session both binaries ask in (a plain terminal: no multiplexer).
 const SESSION: &str = "bench-baseline";
-/// The ratio of medians a row may reach: the same speed, within the noise of a busy machine.
-const LIMIT: f64 = 1.10;
+/// The ratio of medians a row outside any multiplexer may reach: no slower than the baseline.
+const LIMIT: f64 = 1.02;
+/// The ratio of medians the row in a tmux pane may reach.
+const TMUX_LIMIT: f64 = 1.05;
 
-/// Two rows, each alternating this build and the baseline, 30 samples each after 3 warm-up
+/// Three rows, each alternating this build and the baseline, 30 samples each after 3 warm-up
 /// rounds: `q` continuing a conversation (title generation off, so one request), and `q --new`
-/// with the default title request (two requests). Budget: median ≤ 1.10 × the baseline's.
+/// with the default title request (two requests), outside any multiplexer (budget: median ≤
+/// 1.02 × the baseline's); and `q` continuing a conversation in a tmux pane that alone shows
+/// it, each binary in a pane of its own of one private server (budget: ≤ 1.05 ×).
 pub fn query_path(w: &World) -> Result<Vec<Row>, String> {
     let Some(base) = &w.baseline else {
         return Ok(vec![Row {
             case: "q vs baseline".into(),
             measured: "-".into(),
             reference: "no --baseline given".into(),
-            budget: "<= 1.10x baseline".into(),
+            budget: format!("<= {LIMIT:.2}x baseline"),
             verdict: Verdict::Info,
             detail: "see `cargo bench-budgets -- --help` for how to build one".into(),
             series: Vec::new(),
@@ -57,14 +61,33 @@ pub fn query_path(w: &World) -> Result<Vec<Row>, String> {
     let (c, d) = interleave(3, 30, &mut || run(&w.panechat, &mine, &new), &mut || {
         run(base, &theirs, &new)
     })?;
+    // In tmux: each binary asks from a pane of its own, which alone shows its conversation.
+    let s = super::tmux::server(w, &mine, "q-baseline")?;
+    let my_pane = s.value("t", "#{pane_id}");
+    let their_pane = super::tmux::new_pane(&s)?;
+    let in_tmux = |bin: &Path, home: &Home, pane: &str, args: &[&str]| -> Result<f64, String> {
+        let mut cmd = super::tmux::in_pane(w, bin, home, &s, pane, args);
+        cmd.arg(QUESTION);
+        let t = wall_ms(cmd);
+        w.fake.clear_requests();
+        t
+    };
+    in_tmux(&w.panechat, &mine, &my_pane, &["q", "--new"])?;
+    in_tmux(base, &theirs, &their_pane, &["q", "--new"])?;
+    let (e, f) = interleave(
+        3,
+        30,
+        &mut || in_tmux(&w.panechat, &mine, &my_pane, &cont),
+        &mut || in_tmux(base, &theirs, &their_pane, &cont),
+    )?;
     let label = base_label(base);
-    let row = |case: &str, a: &super::stats::Samples, b: &super::stats::Samples| {
-        let (verdict, detail) = ratio_verdict(a.median(), b.median(), LIMIT);
+    let row = |case: &str, a: &super::stats::Samples, b: &super::stats::Samples, limit: f64| {
+        let (verdict, detail) = ratio_verdict(a.median(), b.median(), limit);
         Row {
             case: case.into(),
             measured: ms(a),
             reference: format!("baseline {}", ms(b)),
-            budget: format!("<= {LIMIT:.2}x baseline"),
+            budget: format!("<= {limit:.2}x baseline"),
             verdict,
             detail,
             series: vec![
@@ -75,8 +98,9 @@ pub fn query_path(w: &World) -> Result<Vec<Row>, String> {
         }
     };
     Ok(vec![
-        row("q, continue (whole run)", &a, &b),
-        row("q --new, titled (whole run)", &c, &d),
+        row("q, continue (whole run)", &a, &b, LIMIT),
+        row("q --new, titled (whole run)", &c, &d, LIMIT),
+        row("q, continue, tmux pane (whole run)", &e, &f, TMUX_LIMIT),
     ])
 }
 

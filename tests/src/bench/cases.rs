@@ -37,6 +37,8 @@ pub const ALL: &[Case] = &[
     ("tmux fork key", super::tmux::fork),
     ("tmux picker open", super::tmux::picker),
     ("tmux status refresh", super::tmux::status),
+    ("tmux q, 10 panes vs 1", super::tmux::fanout),
+    ("processes per query", super::tmux::processes),
     ("zellij picker", super::zellij::picker),
     ("zellij retitle", super::zellij::retitle),
 ];

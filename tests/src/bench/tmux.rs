@@ -13,7 +13,7 @@ use super::stats::Samples;
 use super::world::{Home, World, SESSION_LONG};
 
 /// A private server with session `t` whose pane runs bash, in `home`'s store.
-fn server(w: &World, home: &Home, tag: &str) -> Result<Server, String> {
+pub(super) fn server(w: &World, home: &Home, tag: &str) -> Result<Server, String> {
     let dir = w
         .panechat
         .parent()
@@ -365,6 +365,206 @@ pub fn status(w: &World) -> Result<Vec<Row>, String> {
         notes: vec![
             "forks of the tmux server counted with strace -f while status redraws were forced"
                 .into(),
+        ],
+    }])
+}
+
+/// A `panechat ARGS…` run as from tmux pane `pane` of server `s` (its `TMUX` and `TMUX_PANE`),
+/// in `home`'s store, with `program` (this build or a baseline).
+pub(super) fn in_pane(
+    w: &World,
+    program: &std::path::Path,
+    home: &Home,
+    s: &Server,
+    pane: &str,
+    args: &[&str],
+) -> Command {
+    let socket = s.value("t", "#{socket_path}");
+    let mut c = w.command(program, home, "unused");
+    c.env_remove("PANECHAT_SESSION")
+        .env("TMUX", format!("{socket},1,0"))
+        .env("TMUX_PANE", pane)
+        .args(args);
+    c
+}
+
+/// A new window's pane of `s` (running bash).
+pub(super) fn new_pane(s: &Server) -> Result<String, String> {
+    let (ok, out, err) = s.run(&[
+        "new-window",
+        "-d",
+        "-t",
+        "t",
+        "-P",
+        "-F",
+        "#{pane_id}",
+        "bash --norc --noprofile",
+    ]);
+    if !ok {
+        return Err(format!("tmux new-window: {err}"));
+    }
+    Ok(out.trim().to_string())
+}
+
+/// Waits (at most 5 s) until `f` holds.
+fn until(mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+/// The processes one run of `cmd` started, itself included, and its `execve` calls (each a
+/// program started, or a failed attempt at one along `PATH`): `strace -f -e trace=execve`.
+pub(super) fn processes_of(w: &World, cmd: &Command, tag: &str) -> Result<(usize, usize), String> {
+    let log = w.root.join(format!("execve-{tag}.log"));
+    let mut traced = Command::new("strace");
+    traced
+        .args(["-f", "-qq", "-e", "trace=execve", "-o"])
+        .arg(&log)
+        .arg("--")
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .env_clear()
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null());
+    if let Some(d) = cmd.get_current_dir() {
+        traced.current_dir(d);
+    }
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            traced.env(k, v);
+        }
+    }
+    super::proc::run_timed(&mut traced)
+        .map_err(|e| format!("{e} (install strace to measure this case)"))?;
+    let text = std::fs::read_to_string(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let calls: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("execve(") && !l.contains("resumed>"))
+        .collect();
+    let mut pids: Vec<&str> = calls
+        .iter()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    pids.sort_unstable();
+    pids.dedup();
+    Ok((pids.len(), calls.len()))
+}
+
+/// `tmux q, 10 panes vs 1`: whole `panechat q` runs (title generation off) in a conversation
+/// that ten tmux panes show, against the same in a conversation that only the asking pane
+/// shows, alternately, 30 samples each after 3 warm-up rounds. Every state change reaches all
+/// the panes of a server with one tmux program. Budget: median ≤ 1.15 × one pane's. Also
+/// counted (strace -f): the processes and `execve` calls of one such query, 10 panes and 1.
+pub fn fanout(w: &World) -> Result<Vec<Row>, String> {
+    const QUESTION: &str = "How do I read a file line by line in Rust?";
+    let home = Home::new(w.root.join("fanout-home"))?;
+    super::world::write_config(&home, &w.fake)?;
+    let s = server(w, &home, "fanout")?;
+    let mut panes = vec![s.value("t", "#{pane_id}")];
+    for _ in 0..10 {
+        panes.push(new_pane(&s)?);
+    }
+    let run = |pane: &str, args: &[&str]| -> Result<f64, String> {
+        let t = super::cases::wall_ms(in_pane(w, &w.panechat, &home, &s, pane, args));
+        w.fake.clear_requests();
+        t
+    };
+    // Pane 0: a conversation of its own; panes 1 to 10: one conversation they all show.
+    run(&panes[0], &["q", "--new", QUESTION])?;
+    run(&panes[1], &["q", "--new", QUESTION])?;
+    let mut id = String::new();
+    if !until(|| {
+        id = s.value(&panes[1], "#{@panechat_id}");
+        !id.is_empty()
+    }) {
+        return Err("the asking pane never showed its conversation".into());
+    }
+    for p in &panes[2..] {
+        run(p, &["use", &id])?;
+    }
+    let cont = ["q", "--cfg", "title.generate=false", QUESTION];
+    let (ten, one) = super::cases::interleave(3, 30, &mut || run(&panes[1], &cont), &mut || {
+        run(&panes[0], &cont)
+    })?;
+    let last = &panes[10];
+    if !until(|| s.value(last, "#{@panechat_state}|#{@panechat_id}") == format!("idle|{id}")) {
+        return Err(format!("pane {last} does not show the conversation idle"));
+    }
+    let mut notes = Vec::new();
+    for (label, pane) in [("10 panes", &panes[1]), ("1 pane", &panes[0])] {
+        let cmd = in_pane(w, &w.panechat, &home, &s, pane, &cont);
+        match processes_of(w, &cmd, label) {
+            Ok((procs, execs)) => notes.push(format!(
+                "one q shown by {label}: {procs} processes, {execs} execve calls (strace -f)"
+            )),
+            Err(e) => notes.push(format!("processes of one q, {label}: {e}")),
+        }
+        w.fake.clear_requests();
+    }
+    let (verdict, detail) = super::report::ratio_verdict(ten.median(), one.median(), 1.15);
+    Ok(vec![Row {
+        case: "tmux q, 10 panes vs 1".into(),
+        measured: ms(&ten),
+        reference: format!("1 pane {}", ms(&one)),
+        budget: "<= 1.15x ref".into(),
+        verdict,
+        detail,
+        series: vec![
+            Series::ms("q in a conversation 10 panes show", &ten),
+            Series::ms("q in a conversation 1 pane shows", &one),
+        ],
+        notes,
+    }])
+}
+
+/// `processes per query`: the processes one `panechat q` (continuing, title generation off)
+/// starts, itself included, counted with `strace -f -e trace=execve`: outside any multiplexer
+/// (budget: 1, the query alone) and in a tmux pane (its watcher and one tmux per state change),
+/// with the `execve` calls of each (no search along `PATH`: one call per program).
+pub fn processes(w: &World) -> Result<Vec<Row>, String> {
+    const QUESTION: &str = "How do I read a file line by line in Rust?";
+    let home = Home::new(w.root.join("procs-home"))?;
+    super::world::write_config(&home, &w.fake)?;
+    let s = server(w, &home, "procs")?;
+    let pane = s.value("t", "#{pane_id}");
+    let cont = ["q", "--cfg", "title.generate=false", QUESTION];
+    let outside = |args: &[&str]| {
+        let mut c = w.command(&w.panechat, &home, "bench-procs");
+        c.args(args);
+        c
+    };
+    super::proc::run_timed(&mut outside(&["q", "--new", QUESTION]))?;
+    super::proc::run_timed(&mut in_pane(
+        w,
+        &w.panechat,
+        &home,
+        &s,
+        &pane,
+        &["q", "--new", QUESTION],
+    ))?;
+    w.fake.clear_requests();
+    let (plain, plain_exec) = processes_of(w, &outside(&cont), "outside")?;
+    w.fake.clear_requests();
+    let (tmux, tmux_exec) =
+        processes_of(w, &in_pane(w, &w.panechat, &home, &s, &pane, &cont), "tmux")?;
+    w.fake.clear_requests();
+    let (verdict, detail) = limit_verdict(plain as f64, 1.0, "processes", 0);
+    Ok(vec![Row {
+        case: "processes per query".into(),
+        measured: format!("{plain} ({plain_exec} execve)"),
+        reference: format!("tmux pane: {tmux} ({tmux_exec} execve)"),
+        budget: "1 outside a multiplexer".into(),
+        verdict,
+        detail,
+        series: Vec::new(),
+        notes: vec![
+            "a query in a tmux pane starts its watcher and one tmux per state change".into(),
         ],
     }])
 }

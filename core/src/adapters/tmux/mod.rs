@@ -4,7 +4,9 @@
 //! elements (not expanded), and every text left in tmux (pane titles, `@panechat_*` options) is
 //! [`pane_text`], which carries no `#` at all, so it stays inert whoever re-reads it later
 //! (tmux-resurrect's `select-pane -T`, a user's `#{pane_title}` in a status line). An argument
-//! ending in `;` (which tmux would take as a command separator) is escaped as `\;`.
+//! ending in `;` (which tmux would take as a command separator) is escaped as `\;`. The one
+//! place text is parsed by tmux as a command is [`batch_args`]'s `if-shell`, where it is one
+//! single-quoted word ([`command_quote`]).
 
 pub mod actions;
 pub mod capture;
@@ -176,6 +178,58 @@ pub const NEW_CONVERSATION_TITLE: &str = "panechat: new conversation";
 /// tmux pane `pane`: the options `@panechat_id`, `@panechat_title`, `@panechat_state`,
 /// `@panechat_held` (unset while the pane has no conversation) and the pane title.
 pub fn state_args(pane: &str, st: &PaneState) -> Vec<String> {
+    let mut args = option_args(pane, st, false);
+    args.push(";".into());
+    args.extend(title_args(pane, st));
+    args
+}
+
+/// The argv (one tmux invocation) that publishes the states of several panes of one server:
+/// [`state_args`] for one pane. For more, a pane that has closed meanwhile must not keep the
+/// others from their state, though tmux skips the rest of a `;` sequence after a command that
+/// fails: every option is set with `-q` (a missing pane is then no error), then every title
+/// but the last is set from an `if-shell -F -t PANE` (which runs on when its pane is missing;
+/// its command, whose failure ends only itself, is tmux-quoted text: [`command_quote`]).
+pub fn batch_args(states: &[(&str, &PaneState)]) -> Vec<String> {
+    if let [(pane, st)] = states {
+        return state_args(pane, st);
+    }
+    let mut args: Vec<String> = Vec::new();
+    for (pane, st) in states {
+        if !args.is_empty() {
+            args.push(";".into());
+        }
+        args.extend(option_args(pane, st, true));
+    }
+    for (i, (pane, st)) in states.iter().enumerate() {
+        if !args.is_empty() {
+            args.push(";".into());
+        }
+        if i + 1 == states.len() {
+            args.extend(title_args(pane, st));
+        } else {
+            let title = title_args(pane, st);
+            let words: Vec<String> = title.iter().map(|w| command_quote(w)).collect();
+            args.extend(
+                ["if-shell", "-F", "-t", pane, "1"]
+                    .map(String::from)
+                    .into_iter()
+                    .chain([words.join(" ")]),
+            );
+        }
+    }
+    args
+}
+
+/// `s` as one word of tmux's command language, taken literally: single-quoted (no `$`, `~`,
+/// `\` or `;` is special inside), a `'` closed, escaped and reopened.
+pub fn command_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// The `set-option` commands (joined by `;`) of [`state_args`]; `quiet`: with `-q`, so that a
+/// missing pane is no error.
+fn option_args(pane: &str, st: &PaneState, quiet: bool) -> Vec<String> {
     let held = st
         .held_by
         .as_ref()
@@ -202,12 +256,20 @@ pub fn state_args(pane: &str, st: &PaneState) -> Vec<String> {
             args.push(";".into());
         }
         args.extend(["set-option".into(), "-p".into()]);
+        if quiet {
+            args.push("-q".into());
+        }
         if st.conversation.is_none() && name != "@panechat_state" {
             args.extend(["-u".into(), "-t".into(), pane.into(), name.into()]);
         } else {
             args.extend(["-t".into(), pane.into(), name.into(), arg_escape(&value)]);
         }
     }
+    args
+}
+
+/// The `select-pane -T` command of [`state_args`].
+fn title_args(pane: &str, st: &PaneState) -> Vec<String> {
     let title = if st.conversation.is_some() {
         format!("panechat: {}", pane_text(&st.label()))
     } else {
@@ -215,8 +277,7 @@ pub fn state_args(pane: &str, st: &PaneState) -> Vec<String> {
         // empty title would show as `""` in tmux's default status line.
         NEW_CONVERSATION_TITLE.to_string()
     };
-    args.extend([
-        ";".into(),
+    vec![
         "select-pane".into(),
         "-t".into(),
         pane.into(),
@@ -224,8 +285,7 @@ pub fn state_args(pane: &str, st: &PaneState) -> Vec<String> {
         // `select-pane -T` expands formats; the text has no `#` (pane_text), doubling is a
         // second guard.
         arg_escape(&format_escape(&title)),
-    ]);
-    args
+    ]
 }
 
 /// The argv that lists every pane of the server with the conversation it shows
@@ -467,6 +527,51 @@ mod tests {
         let a = state_args("%3", &none);
         assert!(a.starts_with(&["set-option".into(), "-p".into(), "-u".into()]));
         assert_eq!(a.last().unwrap(), "panechat: new conversation");
+    }
+
+    #[test]
+    fn several_panes_take_one_invocation_that_a_missing_pane_does_not_stop() {
+        use crate::session::{Multiplexer, PaneRef, SessionKey};
+        let st = |pane: &str, title: &str| PaneState {
+            schema: 1,
+            pane: PaneRef {
+                session: SessionKey::normalize(&format!("tmux:h:{pane}")).unwrap(),
+                multiplexer: Multiplexer::Tmux,
+                pane: Some(pane.into()),
+            },
+            conversation: crate::store::conversation::ConversationId::from_trusted(
+                "01m7yd5d6e4q2r8kzz",
+            ),
+            title: Some(title.into()),
+            turns: 1,
+            updated_at: None,
+            activity: crate::state::Activity::Streaming,
+            held_by: None,
+        };
+        let (a, b) = (st("%1", "it's $HOME ~ \\ {x}; #(y)"), st("%2", "b"));
+        assert_eq!(batch_args(&[("%1", &a)]), state_args("%1", &a));
+        let args = batch_args(&[("%1", &a), ("%2", &b)]);
+        let commands: Vec<&[String]> = args.split(|w| w == ";").collect();
+        assert_eq!(commands.len(), 10, "{args:?}");
+        for c in &commands[..8] {
+            assert_eq!(c[..3], ["set-option", "-p", "-q"], "{c:?}");
+        }
+        assert_eq!(
+            commands[8],
+            [
+                "if-shell",
+                "-F",
+                "-t",
+                "%1",
+                "1",
+                "'select-pane' '-t' '%1' '-T' 'panechat: it'\\''s $HOME ~ \\ {x}; ♯(y)'"
+            ]
+        );
+        assert_eq!(
+            commands[9],
+            ["select-pane", "-t", "%2", "-T", "panechat: b"]
+        );
+        assert!(!args.iter().any(|s| s.contains('#')), "{args:?}");
     }
 
     #[test]

@@ -397,7 +397,8 @@ pub fn settle(max: Duration) {
 /// Starts one detached `zellij ARGS` that sends a message: its own session, an alarm that ends
 /// it after [`PIPE_DEADLINE_SECS`], a terminal on stdin (see the module docs).
 fn spawn_pipe(args: &[String]) -> Option<Child> {
-    let mut cmd = Command::new(PROGRAM);
+    let mut cmd = Command::new(crate::adapters::exec::resolve(PROGRAM));
+    std::os::unix::process::CommandExt::arg0(&mut cmd, PROGRAM);
     cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::null());
     // The child also keeps the master side open, so that the terminal stays usable when this
     // process exits first. Without a pseudo-terminal the message still goes out, from /dev/null.
@@ -509,7 +510,8 @@ pub fn spawn_popup(
     );
     args.extend(env_pass.iter().map(|(k, v)| format!("{k}={v}")));
     args.extend(argv.iter().cloned());
-    Command::new(PROGRAM)
+    let mut cmd = Command::new(crate::adapters::exec::resolve(PROGRAM));
+    std::os::unix::process::CommandExt::arg0(&mut cmd, PROGRAM)
         .args(&args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -152,23 +152,27 @@ fn flags(row: &Row<'_>, here: Option<&str>) -> String {
 
 /// For each id, the length of its shortest prefix that no other listed id shares (at least 8).
 fn unique_prefix_lens(list: &[Summary]) -> Vec<usize> {
-    let mut sorted: Vec<&str> = list.iter().map(|s| s.id.as_str()).collect();
+    // The ids in order, each with its place in `list`; an id's neighbours in that order share
+    // the longest prefixes with it.
+    let mut sorted: Vec<(&str, usize)> = list
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), i))
+        .collect();
     sorted.sort_unstable();
     let common = |a: &str, b: &str| a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
-    list.iter()
-        .map(|s| {
-            let id = s.id.as_str();
-            let i = sorted.binary_search(&id).unwrap_or(0);
-            let mut need = 0;
-            if i > 0 {
-                need = need.max(common(id, sorted[i - 1]) + 1);
-            }
-            if i + 1 < sorted.len() {
-                need = need.max(common(id, sorted[i + 1]) + 1);
-            }
-            need.clamp(8, id.len())
-        })
-        .collect()
+    let mut lens = vec![0; list.len()];
+    for (k, &(id, i)) in sorted.iter().enumerate() {
+        let mut need = 0;
+        if k > 0 {
+            need = need.max(common(id, sorted[k - 1].0) + 1);
+        }
+        if let Some(next) = sorted.get(k + 1) {
+            need = need.max(common(id, next.0) + 1);
+        }
+        lens[i] = need.clamp(8, id.len());
+    }
+    lens
 }
 
 /// The terminal's width when stdout is one.

@@ -77,9 +77,11 @@ pub fn parse_index(bytes: &[u8]) -> IndexRead {
         }
     }
     drop(at);
-    // Most recently updated first (ids are unique here, so the order is total).
-    let mut order: Vec<usize> = (0..all.len()).filter(|&i| !all[i].deleted).collect();
-    order.sort_unstable_by(|&a, &b| {
+    // Most recently updated first (ids are unique here, so the order is total). The file is
+    // mostly in the order of updates already (appends, and compaction writes oldest first), so
+    // it is sorted from its reverse, whose runs the merge sort takes as they are.
+    let mut order: Vec<usize> = (0..all.len()).rev().filter(|&i| !all[i].deleted).collect();
+    order.sort_by(|&a, &b| {
         let (a, b) = (&all[a], &all[b]);
         b.updated_at
             .cmp(&a.updated_at)

@@ -73,15 +73,29 @@ pub fn char_width(c: char) -> usize {
     console::measure_text_width(c.encode_utf8(&mut buf))
 }
 
-/// Cuts text to `n` columns with an ellipsis.
+/// Cuts text to `n` columns with an ellipsis. Its width is measured once, and text of printable
+/// ASCII alone (one column a byte) is cut without measuring again.
 pub fn truncate(s: &str, n: usize) -> String {
+    if s.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+        if s.len() <= n {
+            return s.to_string();
+        }
+        let mut t = String::with_capacity(n + 2);
+        t.push_str(&s[..n.saturating_sub(1)]);
+        t.push('…');
+        return t;
+    }
     if width(s) <= n {
         return s.to_string();
     }
     let mut t = String::new();
     let mut w = 0;
     for c in s.chars() {
-        let cw = char_width(c);
+        let cw = if (' '..='~').contains(&c) {
+            1
+        } else {
+            char_width(c)
+        };
         if w + cw > n.saturating_sub(1) {
             break;
         }
@@ -95,6 +109,47 @@ pub fn truncate(s: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn truncate_cuts_by_columns_as_measured_char_by_char() {
+        // What `truncate` did before it measured once: every character measured on its own.
+        fn by_char(s: &str, n: usize) -> String {
+            if width(s) <= n {
+                return s.to_string();
+            }
+            let mut t = String::new();
+            let mut w = 0;
+            for c in s.chars() {
+                let cw = char_width(c);
+                if w + cw > n.saturating_sub(1) {
+                    break;
+                }
+                t.push(c);
+                w += cw;
+            }
+            t.push('…');
+            t
+        }
+        let texts = [
+            "",
+            "plain title",
+            "exactly twelve",
+            "日本語のタイトル",
+            "mixed 日本 text with ascii",
+            "e\u{301}te\u{301} combining",
+            "tab\there",
+            "esc \x1b[31mred\x1b[0m",
+            "emoji 👍🏽 and ♯ sharp",
+            "~~~ ascii edges !\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}",
+        ];
+        for t in texts {
+            for n in 0..30 {
+                assert_eq!(truncate(t, n), by_char(t, n), "{t:?} at {n}");
+            }
+        }
+        assert_eq!(truncate("abcdef", 4), "abc…");
+        assert_eq!(truncate("日本語のタイトル", 7), "日本語…");
+    }
 
     #[test]
     fn pane_text_carries_nothing_tmux_expands() {

@@ -287,6 +287,60 @@ fn log_lines_carry_session_labels() {
     assert!(!log.contains("hello"), "message text is not logged");
 }
 
+/// The log's lines since `from` bytes.
+fn log_lines_after(env: &TestEnv, from: usize) -> Vec<String> {
+    let text = std::fs::read_to_string(env.home().join("state/logs/panechat.log")).unwrap();
+    text[from..].lines().map(str::to_string).collect()
+}
+
+#[test]
+fn a_query_logs_one_short_line_and_the_log_stays_bounded() {
+    let (env, _fake) = setup();
+    let log = env.home().join("state/logs/panechat.log");
+    let size = || std::fs::metadata(&log).map_or(0, |m| m.len() as usize);
+    // A new conversation (created, titled) and turns in it: one line each, and a short one.
+    let before = size();
+    env.run_in("a", ["q", "--new", "first question"]).ok();
+    for _ in 0..3 {
+        env.run_in("a", ["q", "again"]).ok();
+    }
+    let lines = log_lines_after(&env, before);
+    assert_eq!(lines.len(), 4, "one line per query:\n{}", lines.join("\n"));
+    for l in &lines {
+        assert!(l.contains(" INFO [explicit a] "), "{l}");
+        assert!(l.len() <= 160, "{} bytes: {l}", l.len());
+    }
+    // With -v, more is said (on stderr and in the log).
+    let before = size();
+    let r = env.run_in("a", ["-v", "q", "again"]).ok();
+    assert!(
+        r.stderr.contains("DEBUG") || r.stderr.contains("INFO"),
+        "{}",
+        r.stderr
+    );
+    assert!(!log_lines_after(&env, before).is_empty());
+
+    // Full: the log is rotated, and at most panechat::logfile::KEEP old files are kept.
+    let max = panechat::logfile::MAX_LOG_BYTES as usize;
+    std::fs::write(&log, "f".repeat(max + 1)).unwrap();
+    for i in 1..=panechat::logfile::KEEP {
+        std::fs::write(format!("{}.{i}", log.display()), format!("old {i}\n")).unwrap();
+    }
+    env.run_in("a", ["q", "again"]).ok();
+    assert_eq!(
+        log_lines_after(&env, 0).len(),
+        1,
+        "the new log has the query's line"
+    );
+    let rotated = |i: usize| std::fs::read_to_string(format!("{}.{i}", log.display())).unwrap();
+    assert_eq!(rotated(1).len(), max + 1, "the full log is now .1");
+    for i in 2..=panechat::logfile::KEEP {
+        assert_eq!(rotated(i), format!("old {}\n", i - 1));
+    }
+    let extra = format!("{}.{}", log.display(), panechat::logfile::KEEP + 1);
+    assert!(!std::path::Path::new(&extra).exists(), "{extra} was kept");
+}
+
 #[test]
 fn sessions_of_closed_panes_are_pruned_but_conversations_kept() {
     let (env, _fake) = setup();

@@ -148,9 +148,12 @@ impl Ctx {
         self.log("DEBUG", msg);
     }
 
-    /// Appends to the session-labelled log (mirrored to stderr with -v).
+    /// Appends to the session-labelled log (mirrored to stderr with -v; `DEBUG` lines only with
+    /// -v or `PANECHAT_LOG=debug`).
     pub(super) fn log(&self, level: &str, msg: &str) {
-        panechat::logfile::Logger::new(&self.paths, self.session.as_ref(), self.verbose > 0)
+        use panechat::logfile::Logger;
+        Logger::new(&self.paths, self.session.as_ref(), self.verbose > 0)
+            .with_debug(Logger::debug_wanted(&self.env))
             .log(level, msg);
     }
 }

@@ -2,7 +2,8 @@
 
 use panechat::runs;
 use panechat::schema::ConversationItem;
-use panechat::state::Activity;
+use panechat::session::PaneRef;
+use panechat::state::{self, Activity, HeldBy};
 use panechat::store::conversation::Summary;
 use panechat::store::mapping;
 use panechat::Result;
@@ -39,11 +40,11 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     }
     let live = runs::live(&ctx.paths)?;
     let mut shown_in = mapping::shown_in(&ctx.paths)?;
-    let items: Vec<ConversationItem> = list
-        .iter()
-        .map(|s| ConversationItem::new(s, &live, shown_in.remove(&s.id).unwrap_or_default()))
-        .collect();
     if args.json {
+        let items: Vec<ConversationItem> = list
+            .iter()
+            .map(|s| ConversationItem::new(s, &live, shown_in.remove(&s.id).unwrap_or_default()))
+            .collect();
         out_json(&items)?;
         return Ok(0);
     }
@@ -54,28 +55,43 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     }
     let prefixes = unique_prefix_lens(&list);
     let width = terminal_width();
-    let mut text = String::new();
-    for ((s, item), plen) in list.iter().zip(&items).zip(prefixes) {
-        text.push_str(&line(s, item, plen, here.as_deref(), width));
+    let mut text = String::with_capacity(list.len() * 80);
+    for (s, plen) in list.iter().zip(prefixes) {
+        let panes = shown_in.remove(&s.id).unwrap_or_default();
+        let row = Row {
+            summary: s,
+            held_by: state::holder(&live, s.id.as_str(), None),
+            activity: state::conversation_activity(&live, s.id.as_str()),
+            panes: &panes,
+        };
+        line(&mut text, &row, plen, here.as_deref(), width);
         text.push('\n');
     }
     out(&text)?;
     Ok(0)
 }
 
-/// One conversation's line: `*` when this session shows it, its shortest unique id prefix,
-/// turns, age, title, and flags (locked, waiting, fork of, shown in other panes), fitted to
-/// the terminal's `width`.
-fn line(
-    s: &Summary,
-    item: &ConversationItem,
-    plen: usize,
-    here: Option<&str>,
-    width: Option<usize>,
-) -> String {
-    let mine = here.is_some_and(|h| item.active_in.iter().any(|a| a == h));
-    let flags = flags(s, item, here);
-    let head = format!(
+/// What one line of `ls` shows about a conversation (what `ls --json` says of it, less what
+/// the line does not show).
+struct Row<'a> {
+    summary: &'a Summary,
+    held_by: Option<HeldBy>,
+    activity: Activity,
+    /// The sessions that have it active.
+    panes: &'a [PaneRef],
+}
+
+/// Appends one conversation's line to `text`: `*` when this session shows it, its shortest
+/// unique id prefix, turns, age, title, and flags (locked, waiting, fork of, shown in other
+/// panes), fitted to the terminal's `width`.
+fn line(text: &mut String, row: &Row<'_>, plen: usize, here: Option<&str>, width: Option<usize>) {
+    use std::fmt::Write;
+    let s = row.summary;
+    let mine = here.is_some_and(|h| row.panes.iter().any(|p| p.session.as_str() == h));
+    let flags = flags(row, here);
+    let start = text.len();
+    let _ = write!(
+        text,
         "{} {:<12} {:>4}  {:>4}  ",
         if mine { "*" } else { " " },
         &s.id.as_str()[..plen],
@@ -83,31 +99,38 @@ fn line(
         panechat::time::ago(&s.updated_at),
     );
     let room = width.map_or(60, |w| {
-        w.saturating_sub(head.chars().count() + flags.chars().count())
+        w.saturating_sub(text[start..].chars().count() + flags.chars().count())
             .max(12)
     });
-    let line = format!("{head}{}{flags}", truncate(&s.display_title(), room));
+    match &s.title {
+        Some(t) => text.push_str(&truncate(t, room)),
+        None => text.push_str(&truncate(&s.display_title(), room)),
+    }
+    text.push_str(&flags);
     // A narrow pane: cut the line (flags last) rather than let it wrap.
-    match width {
-        Some(w) if super::ui::width(&line) > w => truncate(&line, w.max(20)),
-        _ => line,
+    if let Some(w) = width {
+        if super::ui::width(&text[start..]) > w {
+            let cut = truncate(&text[start..], w.max(20));
+            text.truncate(start);
+            text.push_str(&cut);
+        }
     }
 }
 
 /// `  [locked by …, fork of …, 2 other panes]`, or nothing.
-fn flags(s: &Summary, item: &ConversationItem, here: Option<&str>) -> String {
+fn flags(row: &Row<'_>, here: Option<&str>) -> String {
     let mut flags = Vec::new();
-    match (&item.held_by, item.activity) {
+    match (&row.held_by, row.activity) {
         (Some(h), _) => flags.push(format!("locked by {}", h.pane.place())),
         (None, Activity::Waiting) => flags.push("waiting".to_string()),
         _ => {}
     }
-    if let Some(p) = &s.parent {
+    if let Some(p) = &row.summary.parent {
         flags.push(format!("fork of {}", p.id.short()));
     }
     // Others that show it: multiplexer panes, and sessions that are not a pane (a plain
     // terminal, a named session).
-    let others = item
+    let others = row
         .panes
         .iter()
         .filter(|p| here != Some(p.session.as_str()));
@@ -129,23 +152,27 @@ fn flags(s: &Summary, item: &ConversationItem, here: Option<&str>) -> String {
 
 /// For each id, the length of its shortest prefix that no other listed id shares (at least 8).
 fn unique_prefix_lens(list: &[Summary]) -> Vec<usize> {
-    let mut sorted: Vec<&str> = list.iter().map(|s| s.id.as_str()).collect();
+    // The ids in order, each with its place in `list`; an id's neighbours in that order share
+    // the longest prefixes with it.
+    let mut sorted: Vec<(&str, usize)> = list
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), i))
+        .collect();
     sorted.sort_unstable();
     let common = |a: &str, b: &str| a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
-    list.iter()
-        .map(|s| {
-            let id = s.id.as_str();
-            let i = sorted.binary_search(&id).unwrap_or(0);
-            let mut need = 0;
-            if i > 0 {
-                need = need.max(common(id, sorted[i - 1]) + 1);
-            }
-            if i + 1 < sorted.len() {
-                need = need.max(common(id, sorted[i + 1]) + 1);
-            }
-            need.clamp(8, id.len())
-        })
-        .collect()
+    let mut lens = vec![0; list.len()];
+    for (k, &(id, i)) in sorted.iter().enumerate() {
+        let mut need = 0;
+        if k > 0 {
+            need = need.max(common(id, sorted[k - 1].0) + 1);
+        }
+        if let Some(next) = sorted.get(k + 1) {
+            need = need.max(common(id, next.0) + 1);
+        }
+        lens[i] = need.clamp(8, id.len());
+    }
+    lens
 }
 
 /// The terminal's width when stdout is one.

@@ -115,7 +115,18 @@ enum Command {
 
 /// Runs the command line; returns the exit code.
 pub fn run() -> i32 {
-    let cli = match parse(std::env::args_os().collect()) {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // Status bars run `status` constantly: its usual forms skip building the full parser.
+    if let Some(args) = status::quick_args(&argv) {
+        let cli = Cli {
+            cfg: Vec::new(),
+            quiet: false,
+            verbose: 0,
+            command: Command::Status(args),
+        };
+        return dispatch(cli).unwrap_or_else(|e| report(&e));
+    }
+    let cli = match parse(argv) {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
@@ -214,5 +225,62 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::LockAnswer(a) => lock_answer::run(&mut ctx, a),
         Command::TmuxPlugin(a) => tmux_load::run(a),
         Command::PluginCheck(a) => plugin_check::run(a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `status::quick_args` reads what the full parser reads, or leaves the line to it.
+    #[test]
+    fn status_lines_read_without_the_full_parser_mean_the_same() {
+        let lines: &[&[&str]] = &[
+            &["status"],
+            &["status", "--format", "tmux"],
+            &["status", "--format=json"],
+            &["status", "--format", "wezterm", "--session", "tmux:abc:%3"],
+            &["status", "--session=work", "--format", "plain"],
+            &["status", "--session", "a=b"],
+            // Left to the full parser:
+            &["status", "--format", "TMUX"],
+            &["status", "--format", "bogus"],
+            &["status", "--format"],
+            &["status", "--format", "tmux", "--format", "plain"],
+            &["status", "--session", ""],
+            &["status", "--session", "-v"],
+            &["status", "--session=-x"],
+            &["status", "-v"],
+            &["status", "-q", "--format", "tmux"],
+            &["status", "--cfg", "a=b"],
+            &["status", "--help"],
+            &["status", "extra"],
+            &["status", "--", "x"],
+            &["-v", "status"],
+            &["statu"],
+            &["ls"],
+            &[],
+        ];
+        let mut quick = 0;
+        for line in lines {
+            let argv: Vec<std::ffi::OsString> = std::iter::once("panechat")
+                .chain(line.iter().copied())
+                .map(Into::into)
+                .collect();
+            let Some(fast) = status::quick_args(&argv) else {
+                continue;
+            };
+            quick += 1;
+            let full = Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+            assert!(
+                full.cfg.is_empty() && !full.quiet && full.verbose == 0,
+                "{line:?}"
+            );
+            match full.command {
+                Command::Status(a) => assert_eq!(format!("{a:?}"), format!("{fast:?}"), "{line:?}"),
+                other => panic!("{line:?}: {other:?}"),
+            }
+        }
+        assert_eq!(quick, 6, "the usual forms are read quickly");
     }
 }

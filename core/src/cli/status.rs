@@ -33,6 +33,40 @@ pub struct Args {
     format: Format,
 }
 
+/// The arguments of `panechat status` when the command line is that alone, with at most
+/// `--session KEY` and `--format FORMAT` (each once, a value that is not empty and does not
+/// start with `-`): what status bars run again and again, read without building the parser of
+/// the whole command line. `None` for anything else (other options, `--help`, a mistake), which
+/// that parser reads and reports as always.
+pub fn quick_args(argv: &[std::ffi::OsString]) -> Option<Args> {
+    if argv.get(1)?.to_str()? != "status" {
+        return None;
+    }
+    let (mut session, mut format) = (None, None);
+    let mut rest = argv[2..].iter();
+    while let Some(arg) = rest.next() {
+        let arg = arg.to_str()?;
+        let (name, value) = match arg.split_once('=') {
+            Some((name, value)) if name.starts_with("--") => (name, value),
+            _ => (arg, rest.next()?.to_str()?),
+        };
+        if value.is_empty() || value.starts_with('-') {
+            return None;
+        }
+        match name {
+            "--session" if session.is_none() => session = Some(value.to_string()),
+            "--format" if format.is_none() => {
+                format = Some(<Format as clap::ValueEnum>::from_str(value, false).ok()?)
+            }
+            _ => return None,
+        }
+    }
+    Some(Args {
+        session,
+        format: format.unwrap_or(Format::Plain),
+    })
+}
+
 /// Runs the command.
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     let session = match &args.session {

@@ -198,7 +198,7 @@ fn ask(q: &mut Query<'_>, req: &Request, mut a: Attempt, guard: LockGuard) -> Re
     };
     let model = request.model.clone();
     q.ui.log(
-        "INFO",
+        "DEBUG",
         &format!(
             "query in {} ({} turns) via {} model {}: message of {} bytes",
             a.summary.id,
@@ -226,7 +226,10 @@ fn ask(q: &mut Query<'_>, req: &Request, mut a: Attempt, guard: LockGuard) -> Re
         attachments: a.draft.attachments.clone(),
         message_id: Some(a.draft.message_id.clone()),
     };
-    q.ui.log("INFO", &reply_line(&a.summary.id, &turn, t0, q.clock));
+    q.ui.log(
+        "INFO",
+        &reply_line(&a.summary.id, conv.turns, &turn, t0, q.clock),
+    );
     if let Err(e) = store_turn(q, &mut a, &guard, &mut conv, &turn) {
         finish(q, a, Some(guard));
         return Err(e);
@@ -249,19 +252,27 @@ fn finish(q: &mut Query<'_>, a: Attempt, guard: Option<LockGuard>) -> Conversati
     id
 }
 
-/// The log line of a reply.
-fn reply_line(id: &ConversationId, turn: &Turn, t0: Instant, clock: &dyn Clock) -> String {
+/// The one line an answered query leaves in the log (at the default level): the conversation,
+/// the turn's number and model, the sizes sent and received, the time to the whole reply and
+/// the tokens.
+fn reply_line(
+    id: &ConversationId,
+    turns: u64,
+    turn: &Turn,
+    t0: Instant,
+    clock: &dyn Clock,
+) -> String {
+    let tokens = |n: Option<u64>| n.map_or("?".to_string(), |n| n.to_string());
     format!(
-        "reply in {id}: {} bytes in {:?}, tokens in/out {:?}/{:?}{}",
+        "query in {id} (turn {}, {}): {} B sent, reply in {} ms: {} B, tokens {}/{}{}",
+        turns + 1,
+        turn.model,
+        turn.user.len(),
+        clock.now().saturating_duration_since(t0).as_millis(),
         turn.assistant.len(),
-        clock.now().saturating_duration_since(t0),
-        turn.usage.input_tokens,
-        turn.usage.output_tokens,
-        if turn.truncated {
-            ", truncated at provider.max_reply_bytes"
-        } else {
-            ""
-        }
+        tokens(turn.usage.input_tokens),
+        tokens(turn.usage.output_tokens),
+        if turn.truncated { ", truncated" } else { "" }
     )
 }
 

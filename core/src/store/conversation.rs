@@ -24,11 +24,13 @@ pub struct ConversationId(String);
 impl<'de> Deserialize<'de> for ConversationId {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        ConversationId::from_trusted(&s).ok_or_else(|| {
-            serde::de::Error::custom(format_args!(
+        if s.len() == ID_LEN && is_id_text(&s) {
+            Ok(ConversationId(s))
+        } else {
+            Err(serde::de::Error::custom(format_args!(
                 "not a conversation id ({ID_LEN} characters of 0-9 and a-z except i, l, o, u)"
-            ))
-        })
+            )))
+        }
     }
 }
 
@@ -89,7 +91,12 @@ impl fmt::Display for ConversationId {
 
 /// Whether `s` consists only of id characters (lower-case Crockford base32).
 pub fn is_id_text(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| ALPHABET.contains(&b))
+    !s.is_empty() && s.bytes().all(is_id_byte)
+}
+
+/// Whether `b` is in [`ALPHABET`] (0-9, a-z except i, l, o, u).
+fn is_id_byte(b: u8) -> bool {
+    matches!(b, b'0'..=b'9' | b'a'..=b'z') && !matches!(b, b'i' | b'l' | b'o' | b'u')
 }
 
 fn fill_random(buf: &mut [u8]) {
@@ -390,6 +397,13 @@ pub fn snippet(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn id_bytes_are_the_alphabet() {
+        for b in 0..=u8::MAX {
+            assert_eq!(is_id_byte(b), ALPHABET.contains(&b), "{b}");
+        }
+    }
 
     #[test]
     fn ids_are_unique_sorted_and_validated() {

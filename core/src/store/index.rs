@@ -5,12 +5,13 @@
 //!
 //! The index is a cache: `doctor --repair` rebuilds it from the per-conversation summaries.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
 use super::atomic;
-use super::conversation::Summary;
+use super::conversation::{ConversationId, Summary};
 use crate::error::{IoContext, Result};
 use crate::lock;
 use crate::paths::Paths;
@@ -54,30 +55,40 @@ pub fn read(path: &Path) -> Result<IndexRead> {
 pub fn parse_index(bytes: &[u8]) -> IndexRead {
     let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     let mut out = IndexRead::default();
-    let mut latest: HashMap<String, (usize, Summary)> = HashMap::new();
+    // Each summary is parsed into its place once and moved once more into the result (no
+    // summary is moved as a map grows or as the list is sorted: they are large).
+    let lines = memchr::memchr_iter(b'\n', &bytes[..complete]).count();
+    let mut all: Vec<Summary> = Vec::with_capacity(lines);
+    let mut at: HashMap<ConversationId, usize> = HashMap::with_capacity(lines);
     for (i, line) in bytes[..complete].split(|&b| b == b'\n').enumerate() {
         if line.is_empty() {
             continue;
         }
         out.lines += 1;
         match serde_json::from_slice::<Summary>(line) {
-            Ok(s) => {
-                latest.insert(s.id.as_str().to_string(), (i, s));
-            }
+            Ok(s) => match at.entry(s.id.clone()) {
+                Entry::Occupied(e) => all[*e.get()] = s,
+                Entry::Vacant(e) => {
+                    e.insert(all.len());
+                    all.push(s);
+                }
+            },
             Err(_) => out.bad_lines.push(i + 1),
         }
     }
-    let mut live: Vec<Summary> = latest
-        .into_values()
-        .map(|(_, s)| s)
-        .filter(|s| !s.deleted)
-        .collect();
-    live.sort_by(|a, b| {
+    drop(at);
+    // Most recently updated first (ids are unique here, so the order is total). The file is
+    // mostly in the order of updates already (appends, and compaction writes oldest first), so
+    // it is sorted from its reverse, whose runs the merge sort takes as they are.
+    let mut order: Vec<usize> = (0..all.len()).rev().filter(|&i| !all[i].deleted).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&all[a], &all[b]);
         b.updated_at
             .cmp(&a.updated_at)
             .then_with(|| b.id.cmp(&a.id))
     });
-    out.summaries = live;
+    let mut slots: Vec<Option<Summary>> = all.into_iter().map(Some).collect();
+    out.summaries = order.into_iter().filter_map(|i| slots[i].take()).collect();
     out
 }
 

@@ -8,7 +8,7 @@
 //!
 //! Everything runs in a private temp directory with its own `PANECHAT_HOME`, against the fake
 //! provider ([`panechat_e2e::fake`]), with release builds of `panechat` and of the trivial
-//! `hello` binary that the benchmark builds itself.
+//! `hello` binary (`fn main() {}`) that the benchmark builds itself.
 
 pub mod baseline;
 pub mod cases;

@@ -24,6 +24,8 @@ pub const LONG_TURNS: usize = 10_000;
 pub const SHORT_TURNS: usize = 10;
 /// Conversations in the small (reference) store.
 pub const SMALL_CONVERSATIONS: usize = 10;
+/// Conversations in the middle store (`ls` of as many as other tools are compared on).
+pub const MID_CONVERSATIONS: usize = 1_000;
 /// The session whose active conversation is the long one (in both stores).
 pub const SESSION_LONG: &str = "bench-long";
 /// The session whose active conversation is the short one.
@@ -118,6 +120,8 @@ pub struct World {
     pub big: Home,
     /// A store of 10 conversations (the `ls` reference).
     pub small: Home,
+    /// A store of 1,000 conversations.
+    pub mid: Home,
     /// The 10,000-turn conversation (in `big`).
     pub long: ConversationId,
     /// The 10-turn conversation (in `big`).
@@ -150,6 +154,7 @@ impl World {
             fake: FakeProvider::start(),
             big: Home::new(root.join("big"))?,
             small: Home::new(root.join("small"))?,
+            mid: Home::new(root.join("mid"))?,
             long: ConversationId::generate(),
             short: ConversationId::generate(),
             notes: Vec::new(),
@@ -164,7 +169,7 @@ impl World {
     fn generate(&mut self) -> Result<(), String> {
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         let started = std::time::Instant::now();
-        for home in [&self.big, &self.small] {
+        for home in [&self.big, &self.small, &self.mid] {
             write_config(home, &self.fake)?;
         }
         let bulk = write_bulk(&self.big.store, BULK_CONVERSATIONS, &mut rng)?;
@@ -196,16 +201,19 @@ impl World {
         self.short = short.id;
         let small = write_bulk(&self.small.store, SMALL_CONVERSATIONS, &mut rng)?;
         self.small.activate(SESSION_LONG, &small[0])?;
+        let mid = write_bulk(&self.mid.store, MID_CONVERSATIONS, &mut rng)?;
+        self.mid.activate(SESSION_LONG, &mid[0])?;
         // Start every case with the generated files on disk, not in the writeback queue.
         // SAFETY: sync(2) has no preconditions.
         unsafe { libc::sync() };
         self.notes.push(format!(
-            "store: {} conversations of 1-6 turns + a {}-turn conversation ({:.1} MB log) + a {}-turn one; reference store: {} conversations; messages 100-300 bytes; generated in {:.1} s under {}",
+            "store: {} conversations of 1-6 turns + a {}-turn conversation ({:.1} MB log) + a {}-turn one; reference store: {} conversations; middle store: {} conversations; messages 100-300 bytes; generated in {:.1} s under {}",
             bulk.len(),
             LONG_TURNS,
             self.big.log_len(&self.long)? as f64 / 1e6,
             SHORT_TURNS,
             SMALL_CONVERSATIONS,
+            MID_CONVERSATIONS,
             started.elapsed().as_secs_f64(),
             self.root.display()
         ));

@@ -1,5 +1,5 @@
 //! The plugin's build id: its version and a hash of every source file it is built from (this
-//! crate, the model, the lock file), so a plugin and the panechat binary carrying it can tell
+//! crate, the model, the shared vocabulary, the lock file), so a plugin and the panechat binary carrying it can tell
 //! whether they come from the same sources (`panechat doctor`, the plugin's problem line).
 
 use std::path::{Path, PathBuf};
@@ -21,11 +21,11 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn main() {
     let root = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
     let mut all = Vec::new();
-    for dir in ["src", "model/src"] {
+    for dir in ["src", "model/src", "../vocab/src"] {
         files(&root.join(dir), &mut all);
         println!("cargo:rerun-if-changed={dir}");
     }
-    for f in ["Cargo.toml", "Cargo.lock", "model/Cargo.toml"] {
+    for f in ["Cargo.toml", "Cargo.lock", "model/Cargo.toml", "../vocab/Cargo.toml"] {
         all.push(root.join(f));
         println!("cargo:rerun-if-changed={f}");
     }

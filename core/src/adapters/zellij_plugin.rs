@@ -1,6 +1,7 @@
 //! The Zellij plugin this binary carries (built from `zellij-plugin/` at the same commit; a
-//! test proves the bytes are what those sources build to), where `panechat init zellij` puts
-//! it, and how a plugin file's build is told.
+//! test proves its build id, a hash of every source it is built from, is the one a fresh build
+//! of those sources names), where `panechat init zellij` puts it, and how a plugin file's build
+//! is told.
 
 use std::path::{Path, PathBuf};
 

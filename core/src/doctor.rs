@@ -579,16 +579,7 @@ mod tests {
     use crate::store::NewConversation;
 
     fn store(name: &str) -> Store {
-        let root =
-            std::env::temp_dir().join(format!("panechat-doctor-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&root);
-        let env = crate::env::Env::from_pairs([(
-            "PANECHAT_HOME".to_string(),
-            root.display().to_string(),
-        )]);
-        let st = Store::new(Paths::resolve(&env).unwrap());
-        st.ensure_dirs().unwrap();
-        st
+        crate::store::temp_store("doctor", name)
     }
 
     fn problems(r: &Report) -> Vec<(&str, bool)> {

@@ -772,6 +772,22 @@ pub fn process_alive(pid: u32, start: u64) -> bool {
     }
 }
 
+/// For unit tests: a Unix session whose leader is this process (`alive`) or a process of the
+/// same pid started at another time (gone).
+#[cfg(test)]
+pub(crate) fn this_process_session(key: &str, alive: bool) -> Session {
+    let pid = std::process::id();
+    let start = process_start_time(pid).unwrap() + u64::from(!alive);
+    Session {
+        key: SessionKey::normalize(key).unwrap(),
+        multiplexer: Multiplexer::Unix,
+        pane: None,
+        server: Some(format!("{pid}-{start}")),
+        tty: None,
+        instance: Some(Instance::Process { pid, start }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

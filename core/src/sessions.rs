@@ -105,7 +105,7 @@ pub fn list(store: &Store) -> Result<Listing> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::{Instance, Multiplexer, Session};
+    use crate::session::Session;
     use crate::store::conversation::ConversationId;
 
     struct Mute;
@@ -121,31 +121,11 @@ mod tests {
     }
 
     fn store(name: &str) -> Store {
-        let root =
-            std::env::temp_dir().join(format!("panechat-sessions-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        let env = crate::env::Env::from_pairs([(
-            "PANECHAT_HOME".to_string(),
-            root.display().to_string(),
-        )]);
-        let st = Store::new(Paths::resolve(&env).unwrap());
-        st.ensure_dirs().unwrap();
-        st
+        crate::store::temp_store("sessions", name)
     }
 
-    /// A Unix session whose leader is this process (alive) or a process of the same pid
-    /// started at another time (gone).
     fn session(key: &str, alive: bool) -> Session {
-        let pid = std::process::id();
-        let start = crate::session::process_start_time(pid).unwrap() + u64::from(!alive);
-        Session {
-            key: SessionKey::normalize(key).unwrap(),
-            multiplexer: Multiplexer::Unix,
-            pane: None,
-            server: Some(format!("{pid}-{start}")),
-            tty: None,
-            instance: Some(Instance::Process { pid, start }),
-        }
+        crate::session::this_process_session(key, alive)
     }
 
     #[test]

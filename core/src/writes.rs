@@ -170,34 +170,16 @@ fn forget_everywhere(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::{Instance, Multiplexer};
+
     use crate::store::NewConversation;
     use std::cell::RefCell;
 
     fn store(name: &str) -> Store {
-        let root =
-            std::env::temp_dir().join(format!("panechat-remove-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        let env = crate::env::Env::from_pairs([(
-            "PANECHAT_HOME".to_string(),
-            root.display().to_string(),
-        )]);
-        let st = Store::new(Paths::resolve(&env).unwrap());
-        st.ensure_dirs().unwrap();
-        st
+        crate::store::temp_store("remove", name)
     }
 
     fn session(key: &str) -> Session {
-        let pid = std::process::id();
-        let start = crate::session::process_start_time(pid).unwrap();
-        Session {
-            key: SessionKey::normalize(key).unwrap(),
-            multiplexer: Multiplexer::Unix,
-            pane: None,
-            server: Some(format!("{pid}-{start}")),
-            tty: None,
-            instance: Some(Instance::Process { pid, start }),
-        }
+        crate::session::this_process_session(key, true)
     }
 
     #[test]

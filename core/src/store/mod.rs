@@ -707,6 +707,20 @@ impl Store {
     }
 }
 
+/// A store of its own under the temp directory for a unit test (`prefix`, `name` and the pid
+/// name it), emptied and with its directories made.
+#[cfg(test)]
+pub(crate) fn temp_store(prefix: &str, name: &str) -> Store {
+    let root =
+        std::env::temp_dir().join(format!("panechat-{prefix}-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&root);
+    let env =
+        crate::env::Env::from_pairs([("PANECHAT_HOME".to_string(), root.display().to_string())]);
+    let st = Store::new(Paths::resolve(&env).unwrap());
+    st.ensure_dirs().unwrap();
+    st
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

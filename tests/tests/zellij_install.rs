@@ -255,3 +255,44 @@ fn the_installed_plugin_works_after_the_permission_question_and_says_when_it_is_
         "{report}"
     );
 }
+
+/// A FIFO where the plugin goes (or where `init wezterm --plugin` wrote one) blocks neither
+/// `init zellij` nor `doctor`: it is a file that is not panechat's plugin.
+#[test]
+fn a_fifo_in_place_of_a_plugin_file_blocks_nothing() {
+    let env = TestEnv::new();
+    let config = env.root.join("zellij-config");
+    let file = config.join("plugins/panechat.wasm");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    nix::unistd::mkfifo(&file, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let run = |args: &[&str]| {
+        let mut child = env
+            .cmd(args)
+            .env("ZELLIJ_CONFIG_DIR", &config)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let t = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if t.elapsed() > std::time::Duration::from_secs(10) {
+                let _ = child.kill();
+                panic!("panechat {args:?} blocked on the FIFO");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        child.wait_with_output().unwrap()
+    };
+    let out = run(&["init", "zellij"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not panechat's Zellij plugin"),
+        "{out:?}"
+    );
+    let out = run(&["doctor"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("fix Zellij plugin file: ") && text.contains("is not panechat's plugin"),
+        "{text}"
+    );
+}

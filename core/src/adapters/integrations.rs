@@ -151,7 +151,7 @@ pub fn tmux_report(out: &str, this_bin: &str, _env: &Env) -> Line {
 fn zellij_file_line(env: &Env) -> Option<Line> {
     use zellij_plugin::Installed;
     let path = zellij_plugin::default_location(env)?;
-    let shown = path.display();
+    let shown = shown_path(&path);
     let carried = zellij_plugin::carried_build();
     let (ok, text) = match zellij_plugin::installed(&path) {
         Installed::Missing if env.get("ZELLIJ").is_none() => return None,
@@ -222,9 +222,9 @@ fn wezterm_file_line(state: &Path) -> Option<Line> {
     let recorded = crate::files::read(&wezterm_record(state)).ok()?;
     let path = String::from_utf8(recorded).ok()?;
     let path = Path::new(path.trim());
-    let shown = crate::title::pane_text(&path.display().to_string());
-    let (ok, text) = match std::fs::read(path) {
-        Ok(b) if b == crate::adapters::wezterm::PLUGIN.as_bytes() => {
+    let shown = shown_path(path);
+    let (ok, text) = match zellij_plugin::read_regular(path) {
+        Ok(Some(b)) if b == crate::adapters::wezterm::PLUGIN.as_bytes() => {
             (true, format!("{shown} is the plugin this panechat carries"))
         }
         Ok(_) => (
@@ -241,6 +241,11 @@ fn wezterm_file_line(state: &Path) -> Option<Line> {
         ok,
         text,
     })
+}
+
+/// A path as shown on the terminal: as it is, but for the controls a hostile name could hold.
+pub fn shown_path(path: &Path) -> String {
+    crate::title::strip_terminal_controls(&path.display().to_string()).replace(['\n', '\t'], " ")
 }
 
 /// Where `init wezterm --plugin FILE` records FILE.

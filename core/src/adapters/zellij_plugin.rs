@@ -94,15 +94,33 @@ pub enum Installed {
 
 /// What the file at `path` is (a file that cannot be read counts as foreign).
 pub fn installed(path: &Path) -> Installed {
-    match std::fs::read(path) {
+    match read_regular(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Installed::Missing,
-        Err(_) => Installed::Foreign,
-        Ok(bytes) if bytes == WASM => Installed::Current,
-        Ok(bytes) => match build_of(&bytes) {
+        Err(_) | Ok(None) => Installed::Foreign,
+        Ok(Some(bytes)) if bytes == WASM => Installed::Current,
+        Ok(Some(bytes)) => match build_of(&bytes) {
             Some(b) => Installed::Other { build: b.into() },
             None => Installed::Foreign,
         },
     }
+}
+
+/// The bytes of a plugin file the user keeps in their configuration (a link to it is followed,
+/// as for dotfiles); `None` when it is not a regular file. Opened without blocking, so a FIFO
+/// put in its place never holds `init` or `doctor`.
+pub fn read_regular(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(path)?;
+    if !f.metadata()?.is_file() {
+        return Ok(None);
+    }
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes)?;
+    Ok(Some(bytes))
 }
 
 /// Writes the carried plugin to `path` (its directory made when missing), replacing what is

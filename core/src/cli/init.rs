@@ -59,7 +59,7 @@ fn install_zellij_plugin(env: &Env) -> Result<String> {
             message: "cannot tell where Zellij's configuration is (no $ZELLIJ_CONFIG_DIR, $XDG_CONFIG_HOME or $HOME); pass --plugin file:/path/panechat.wasm".into(),
         }
     })?;
-    let shown = path.display();
+    let shown = panechat::adapters::integrations::shown_path(&path);
     match plugin::installed(&path) {
         Installed::Current => {}
         Installed::Missing => {

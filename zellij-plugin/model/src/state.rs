@@ -703,7 +703,10 @@ impl State {
                     name: default_label(p.id),
                 });
             } else if let Some(ours) = n.ours.as_ref().filter(|o| {
-                !n.manual && **o != p.title && p.title.starts_with("panechat: ") && n.retaken < 3
+                !n.manual
+                    && **o != p.title
+                    && (p.title.starts_with("panechat: ") || is_default_label(&p.title))
+                    && n.retaken < 3
             }) {
                 // The terminal title panechat sets, shown instead of the name the plugin gave
                 // (Zellij can lose a name given as the pane opens): given again.
@@ -727,7 +730,7 @@ impl State {
             if &p.title == ours {
                 n.confirmed = true;
                 n.before.clear();
-            } else if p.title.starts_with("panechat: ") {
+            } else if p.title.starts_with("panechat: ") || is_default_label(&p.title) {
                 // The terminal title panechat itself sets (OSC 2), which Zellij shows for a
                 // pane it names from its terminal: never the user's, even after ours was
                 // shown (the fork pane's shell may set it just after the plugin named it).

@@ -407,6 +407,27 @@ fn the_terminal_title_panechat_sets_is_never_taken_for_a_hand_made_name() {
 }
 
 #[test]
+fn zellijs_own_label_over_the_plugins_name_is_not_a_hand_made_name() {
+    let (mut s, mut h) = ready(2, "[]");
+    drive(
+        &mut s,
+        pipe(
+            PIPE_STATE,
+            &state_json(1, Some("01a"), Some("Layouts (fork)")),
+        ),
+        &mut h,
+    );
+    let r = h.renames();
+    echo_renames(&mut s, &mut h, &r);
+    // Zellij shows its own label instead (the name given as the pane opened was lost).
+    let mut panes = s.panes.clone();
+    panes[0].title = "Pane #2".into();
+    drive(&mut s, Input::Panes(panes), &mut h);
+    assert_eq!(h.renames(), [(1, "💬 Layouts (fork)".to_string())]);
+    assert!(s.list_json().contains("\"renamed_by_hand\":false"));
+}
+
+#[test]
 fn a_quick_retitle_is_not_mistaken_for_a_hand_made_name() {
     let (mut s, mut h) = ready(1, "[]");
     drive(

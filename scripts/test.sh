@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every panechat test on a fresh machine: installs what the tests need (tmux, TPM, strace, zsh, fish, the
-# ShellCheck linter, the wasm32-wasip1 target, Zellij), then the whole workspace test suite (unit,
+# ShellCheck linter, the wasm32-wasip1 target, Zellij, Claude Code and Codex from npm), then the whole workspace test suite (unit,
 # end-to-end against the fake provider, pty, real tmux, real headless Zellij, the WezTerm plugin
 # in Lua 5.4), then each fuzz target briefly when a nightly toolchain is available.
 #
@@ -41,6 +41,24 @@ if [ "$(zellij --version 2>/dev/null)" != "zellij $ZELLIJ_VERSION" ]; then
   cargo install --locked zellij --version "$ZELLIJ_VERSION" --quiet
 fi
 echo "==> $(zellij --version)"
+
+# The coding agents panechat drives as back-ends and hears from through hooks: Claude Code and Codex
+# from npm, at pinned versions, in a private prefix (nothing global changes). The tests run them
+# offline against the project's fake provider.
+CLAUDE_CODE_VERSION=2.1.197
+CODEX_VERSION=0.171.0
+agents="${PANECHAT_AGENTS_PREFIX:-$HOME/.cache/panechat-tests/agents}"
+if [ "$("$agents/node_modules/.bin/claude" --version 2>/dev/null)" != "$CLAUDE_CODE_VERSION (Claude Code)" ] ||
+  [ "$("$agents/node_modules/.bin/codex" --version 2>/dev/null)" != "codex-cli $CODEX_VERSION" ]; then
+  command -v npm >/dev/null 2>&1 || { echo "npm is needed to install the coding agents the tests drive (Node.js 18 or newer)" >&2; exit 1; }
+  echo "==> installing Claude Code $CLAUDE_CODE_VERSION and Codex $CODEX_VERSION (npm, into $agents)"
+  mkdir -p "$agents"
+  npm install --prefix "$agents" --no-audit --no-fund --loglevel=error \
+    "@anthropic-ai/claude-code@$CLAUDE_CODE_VERSION" "@openai/codex@$CODEX_VERSION" >/dev/null
+fi
+export PATH="$agents/node_modules/.bin:$PATH"
+export PANECHAT_TEST_CLAUDE_VERSION="$CLAUDE_CODE_VERSION" PANECHAT_TEST_CODEX_VERSION="$CODEX_VERSION"
+echo "==> $(claude --version), $(codex --version)"
 
 logs="$(mktemp -d)"
 trap 'rm -rf "$logs"' EXIT

@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod adapters;
+pub mod agents;
 #[cfg(test)]
 mod architecture;
 pub mod config;

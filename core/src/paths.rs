@@ -102,6 +102,10 @@ impl Paths {
     pub fn runs(&self) -> PathBuf {
         self.state.join("runs")
     }
+    /// `state/agents`: each pane's coding agent, one file per pane ([`crate::agents`]).
+    pub fn agents(&self) -> PathBuf {
+        self.state.join("agents")
+    }
     /// `state/drafts`: unanswered messages, one file per message.
     pub fn drafts(&self) -> PathBuf {
         self.state.join("drafts")

@@ -151,9 +151,10 @@ impl Publisher<'_> {
                 },
             };
             let active = rec.as_ref().and_then(|r| r.active.clone());
-            let st = state::pane_state(&pane, active.as_ref(), runs, &|id| {
+            let mut st = state::pane_state(&pane, active.as_ref(), runs, &|id| {
                 self.store.read_summary_file(id)
             });
+            st.agent = crate::agents::read(&self.store.paths, &st.pane.session);
             let server = rec.as_ref().and_then(|r| r.server.clone()).or_else(|| {
                 self.here
                     .filter(|h| h.key == key)
@@ -235,6 +236,7 @@ mod tests {
             updated_at: None,
             activity: state::Activity::Streaming,
             held_by: None,
+            agent: None,
         }
     }
 

@@ -100,6 +100,7 @@ pub fn pane_state(
         conversation,
         activity,
         held_by,
+        agent: None,
     }
 }
 
@@ -112,16 +113,20 @@ pub fn of_pane(store: &Store, pane: &PaneRef) -> PaneState {
         .flatten()
         .and_then(|r| r.active);
     let live = crate::runs::live_readonly(&store.paths).unwrap_or_default();
-    pane_state(pane, active.as_ref(), &live, &|id| {
+    let mut s = pane_state(pane, active.as_ref(), &live, &|id| {
         store.read_summary_file(id)
-    })
+    });
+    s.agent = crate::agents::read(&store.paths, &pane.session);
+    s
 }
 
 /// The state of the session recorded in `rec`.
 pub fn of_record(store: &Store, rec: &SessionRecord, runs: &[Run]) -> PaneState {
-    pane_state(&rec.pane, rec.active.as_ref(), runs, &|id| {
+    let mut s = pane_state(&rec.pane, rec.active.as_ref(), runs, &|id| {
         store.read_summary_file(id)
-    })
+    });
+    s.agent = crate::agents::read(&store.paths, &rec.pane.session);
+    s
 }
 
 #[cfg(test)]

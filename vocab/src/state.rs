@@ -49,6 +49,101 @@ impl Activity {
     }
 }
 
+/// What a pane's coding agent is doing: reported by the agent's hooks (an agent run by hand) or
+/// seen by panechat (an agent it runs as a back-end).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AgentState {
+    /// Nothing to do, or its "done" has been seen (the pane was focused).
+    #[default]
+    Idle,
+    /// It works on a prompt (thinking, or running the tool in [`Agent::tool`]).
+    Working,
+    /// It waits for the user (a permission prompt, a question).
+    NeedsYou,
+    /// It finished a turn the user has not looked at yet.
+    Done,
+}
+
+impl AgentState {
+    /// The name in documents (`idle`, `working`, `needs-you`, `done`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentState::Idle => "idle",
+            AgentState::Working => "working",
+            AgentState::NeedsYou => "needs-you",
+            AgentState::Done => "done",
+        }
+    }
+
+    /// The words shown to a person (`idle`, `working`, `needs you`, `done`).
+    pub fn words(self) -> &'static str {
+        match self {
+            AgentState::NeedsYou => "needs you",
+            s => s.as_str(),
+        }
+    }
+
+    /// Parses [`AgentState::as_str`]'s names.
+    pub fn parse(s: &str) -> Option<AgentState> {
+        [
+            AgentState::Idle,
+            AgentState::Working,
+            AgentState::NeedsYou,
+            AgentState::Done,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
+    }
+}
+
+/// A pane's coding agent (Claude Code, Codex, or a configured `agent` back-end).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agent {
+    /// Which agent: `claude-code`, `codex`, or the name of a configured agent back-end.
+    #[serde(default)]
+    pub kind: String,
+    /// What it is doing.
+    #[serde(default)]
+    pub state: AgentState,
+    /// The tool it runs while working (`Bash`, `exec_command`), inert text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    /// The agent's own session (Claude Code) or thread (Codex) id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// The directory it runs in (Claude Code resumes a session only from there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    /// The first line of its last message, inert text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// When the state last changed (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+}
+
+impl Agent {
+    /// The short name shown for the agent: `claude` for Claude Code, else its kind.
+    pub fn short_kind(&self) -> &str {
+        match self.kind.as_str() {
+            "claude-code" | "claude" => "claude",
+            "" => "agent",
+            k => k,
+        }
+    }
+
+    /// One line for status bars and pickers: `claude: running Bash`, `codex: needs you`,
+    /// `claude: done`, `claude: working`, `claude: idle`.
+    pub fn summary(&self) -> String {
+        let what = match (self.state, self.tool.as_deref()) {
+            (AgentState::Working, Some(t)) if !t.is_empty() => format!("running {t}"),
+            (s, _) => s.words().to_string(),
+        };
+        format!("{}: {what}", self.short_kind())
+    }
+}
+
 /// One pane's state. `P` is the pane (its fields `session`, `multiplexer`, `pane` are members
 /// of this object), `I` a conversation id, `H` the process holding the conversation's lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +173,9 @@ pub struct PaneState<P, I, H> {
     /// Another process holding the conversation's lock.
     #[serde(default = "none")]
     pub held_by: Option<H>,
+    /// The pane's coding agent, when one reports to panechat or panechat runs one there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<Agent>,
 }
 
 fn none<T>() -> Option<T> {
@@ -129,6 +227,7 @@ mod tests {
             updated_at: None,
             activity: Activity::Idle,
             held_by: None,
+            agent: None,
         };
         assert_eq!(s.label(), "01m7yd5d6e4q2r8kzz");
         s.title = Some("Zellij layouts".into());
@@ -136,5 +235,29 @@ mod tests {
         s.conversation = None;
         s.title = None;
         assert_eq!(s.label(), "");
+    }
+
+    #[test]
+    fn agent_states_read_and_say_themselves() {
+        let s: PaneState<Pane, String, ()> = serde_json::from_str(
+            r#"{"agent":{"kind":"claude-code","state":"needs-you","session":"s1"}}"#,
+        )
+        .unwrap();
+        let a = s.agent.unwrap();
+        assert_eq!(a.state, AgentState::NeedsYou);
+        assert_eq!(a.summary(), "claude: needs you");
+        let working = Agent {
+            kind: "codex".into(),
+            state: AgentState::Working,
+            tool: Some("exec_command".into()),
+            ..Agent::default()
+        };
+        assert_eq!(working.summary(), "codex: running exec_command");
+        for st in ["idle", "working", "needs-you", "done"] {
+            assert_eq!(AgentState::parse(st).unwrap().as_str(), st);
+        }
+        assert_eq!(AgentState::parse("busy"), None);
+        let none: PaneState<Pane, String, ()> = serde_json::from_str("{}").unwrap();
+        assert_eq!(none.agent, None);
     }
 }

@@ -508,6 +508,7 @@ mod tests {
                 command: crate::runs::RunKind::Query,
                 since: String::new(),
             }),
+            agent: None,
         };
         let a = state_args("%3", &st);
         assert_eq!(a[5], "01m7yd5d6e4q2r8kzz");
@@ -522,6 +523,7 @@ mod tests {
             conversation: None,
             title: None,
             held_by: None,
+            agent: None,
             ..st
         };
         let a = state_args("%3", &none);
@@ -547,6 +549,7 @@ mod tests {
             updated_at: None,
             activity: crate::state::Activity::Streaming,
             held_by: None,
+            agent: None,
         };
         let (a, b) = (st("%1", "it's $HOME ~ \\ {x}; #(y)"), st("%2", "b"));
         assert_eq!(batch_args(&[("%1", &a)]), state_args("%1", &a));

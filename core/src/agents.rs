@@ -56,6 +56,23 @@ pub fn record(paths: &Paths, key: &SessionKey, agent: &Agent) -> Result<()> {
     atomic::write_replace(&file(paths, key), &bytes)
 }
 
+/// The user looked at pane `key` (focused it): an agent there that is done is now idle.
+/// Returns whether it was done (and so changed); no other state changes.
+pub fn seen(paths: &Paths, key: &SessionKey) -> Result<bool> {
+    match read(paths, key) {
+        Some(a) if a.state == AgentState::Done => {
+            let idle = Agent {
+                state: AgentState::Idle,
+                since: Some(crate::time::now_rfc3339()),
+                ..a
+            };
+            record(paths, key, &idle)?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
 /// Forgets pane `key`'s agent (a missing file is fine).
 pub fn clear(paths: &Paths, key: &SessionKey) -> Result<()> {
     let p = file(paths, key);
@@ -84,8 +101,22 @@ mod tests {
             ..Agent::default()
         };
         record(&store.paths, &key, &a).unwrap();
-        assert_eq!(read(&store.paths, &key), Some(a));
+        assert_eq!(read(&store.paths, &key), Some(a.clone()));
         assert_eq!(read(&store.paths, &other), None);
+        assert!(!seen(&store.paths, &key).unwrap(), "working is not done");
+        let done = Agent {
+            state: AgentState::Done,
+            ..a.clone()
+        };
+        record(&store.paths, &key, &done).unwrap();
+        assert!(seen(&store.paths, &key).unwrap());
+        let now = read(&store.paths, &key).unwrap();
+        assert_eq!(
+            (now.state, now.session),
+            (AgentState::Idle, a.session.clone())
+        );
+        assert!(!seen(&store.paths, &key).unwrap());
+        assert!(!seen(&store.paths, &other).unwrap(), "no agent: nothing");
         clear(&store.paths, &key).unwrap();
         clear(&store.paths, &key).unwrap();
         assert_eq!(read(&store.paths, &key), None);

@@ -327,6 +327,42 @@ impl World {
         self.tmux.value("t", "#{pane_id}")
     }
 
+    /// Gives `pane` a coding agent in `state` as an agent's hook would: the pane's record under
+    /// `state/agents/` is written and the pane's state published (`panechat refresh --session
+    /// pane:%N`, run with the pane's `TMUX`).
+    pub fn set_agent(&self, env: &TestEnv, pane: &str, agent: &panechat_vocab::state::Agent) {
+        let tmux = format!(
+            "{},{},{}",
+            self.tmux.value(pane, "#{socket_path}"),
+            self.tmux.value(pane, "#{pid}"),
+            self.tmux
+                .value(pane, "#{session_id}")
+                .trim_start_matches('$')
+        );
+        let penv = panechat::env::Env::from_pairs(
+            env.env
+                .iter()
+                .filter(|(k, _)| *k != "PANECHAT_SESSION")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .chain([
+                    ("TMUX".to_string(), tmux.clone()),
+                    ("TMUX_PANE".to_string(), pane.to_string()),
+                ]),
+        );
+        let key = panechat::session::key_for_pane(&penv, pane)
+            .expect("the pane's key")
+            .expect("a tmux pane")
+            .key;
+        let paths = panechat::paths::Paths::resolve(&penv).unwrap();
+        panechat::agents::record(&paths, &key, agent).unwrap();
+        let mut c = env.cmd(["refresh", "--session", &format!("pane:{pane}")]);
+        c.env_remove("PANECHAT_SESSION")
+            .env("TMUX", &tmux)
+            .env("TMUX_PANE", pane);
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+
     /// Loads the plugin the manual way (`run-shell …/tmux-scripts/panechat.tmux`).
     pub fn load_plugin(&self) {
         let script = repo_root().join("tmux-scripts/panechat.tmux");

@@ -71,7 +71,9 @@ fn loading_binds_the_keys_and_keeps_the_users_settings() {
     // Exactly the configured keys are new.
     let before: Vec<&str> = keys_before.lines().collect();
     let added: Vec<&str> = keys.lines().filter(|l| !before.contains(l)).collect();
-    assert_eq!(added.len(), 3, "{added:#?}");
+    assert_eq!(added.len(), 4, "{added:#?}");
+    let next = key_line(&keys, "J").expect("prefix J bound");
+    assert!(next.contains("tmux-plugin 'next'"), "{next}");
     // The user's hooks untouched (the one addition: the notice that prefix + N was left
     // alone, for the first client to attach), aliases defined once.
     let hooks = t.ok(&["show-hooks", "-g"]);
@@ -1914,6 +1916,7 @@ fn default_keys_shadow_no_binding_of_tmux() {
             "pick" => p::PICK_KEY,
             "new" => p::NEW_KEY,
             "ask" => p::ASK_KEY,
+            "next" => p::NEXT_KEY,
             _ => p::ASK_SELECTION_KEY,
         };
         o.default.unwrap().to_string()
@@ -1928,7 +1931,7 @@ fn default_keys_shadow_no_binding_of_tmux() {
         })
     };
     let mut checked = 0;
-    for name in ["fork", "pick", "new", "ask"] {
+    for name in ["fork", "pick", "new", "ask", "next"] {
         let key = default(name);
         assert!(
             !bound_in(&fresh, "prefix", &key),
@@ -1944,13 +1947,13 @@ fn default_keys_shadow_no_binding_of_tmux() {
         );
         checked += 1;
     }
-    assert_eq!(checked, 6);
+    assert_eq!(checked, 7);
     w.load_plugin();
     let after = w.tmux.ok(&["list-keys"]);
     for line in fresh.lines() {
         assert!(after.lines().any(|l| l == line), "lost: {line}");
     }
-    assert_eq!(after.lines().count(), fresh.lines().count() + 6);
+    assert_eq!(after.lines().count(), fresh.lines().count() + 7);
     assert!(w
         .tmux
         .run(&["show-options", "-gv", "@panechat-skipped-keys"])
@@ -2188,4 +2191,142 @@ fn doctor_names_the_plugin_its_keys_and_status_segment() {
             && after.contains("status segment: status-right"),
         "{after}"
     );
+}
+
+/// A coding agent's state, as its hooks report it.
+fn agent(
+    state: panechat_vocab::state::AgentState,
+    tool: Option<&str>,
+) -> panechat_vocab::state::Agent {
+    panechat_vocab::state::Agent {
+        kind: "claude-code".into(),
+        state,
+        tool: tool.map(str::to_string),
+        session: Some("5f0c2d".into()),
+        ..Default::default()
+    }
+}
+
+/// Waits until `format` expands to `want` on `pane`.
+fn wait_option(w: &World, pane: &str, format: &str, want: &str) {
+    wait_until(&format!("{format} = {want} on {pane}"), || {
+        w.tmux.value(pane, format) == want
+    });
+}
+
+/// The pane the client of terminal `term` looks at.
+fn client_pane(w: &World) -> String {
+    let client = &w.clients()[0];
+    w.tmux
+        .ok(&["display-message", "-p", "-c", client, "#{pane_id}"])
+        .trim()
+        .to_string()
+}
+
+/// A pane's agent shows in its options, its title and the status line; the window of a pane
+/// whose agent needs you is marked in the client's window list; the next key takes the client
+/// to such panes across windows and sessions, with one panechat run per press; focusing a pane
+/// whose agent is done makes it idle, and focusing any other pane runs nothing.
+#[test]
+fn agent_states_show_mark_the_window_and_the_next_key_goes_to_them() {
+    use panechat_vocab::state::AgentState;
+    panechat_e2e::needs!("tmux");
+    let (env, _fake) = setup();
+    let mut w = World::start(&env, 100, 20);
+    w.tmux.ok(&["set-option", "-g", "status-interval", "1"]);
+    w.load_plugin();
+    w.attach(&env, 100, 20);
+    let p0 = w.pane0();
+    let last_line = |s: &str| s.lines().last().unwrap_or("").to_string();
+    // The segment and the window mark run nothing per status tick.
+    for opt in [
+        "status-right",
+        "@panechat-status-format",
+        "@panechat-window-format",
+    ] {
+        let v = w.tmux.ok(&["show-options", "-gv", opt]);
+        assert!(!v.contains("#("), "{opt}: {v}");
+    }
+    for opt in ["window-status-format", "window-status-current-format"] {
+        let v = window_option(&w, opt);
+        assert!(v.starts_with("#{E:@panechat-window-format}"), "{opt}: {v}");
+        assert!(!v.contains("#("), "{opt}: {v}");
+    }
+
+    // Working: the tool in the pane option, the title and the status line.
+    w.set_agent(&env, &p0, &agent(AgentState::Working, Some("Bash")));
+    wait_option(&w, &p0, "#{@panechat_agent}", "working");
+    assert_eq!(
+        w.tmux.value(&p0, "#{@panechat_agent_text}"),
+        "claude: running Bash"
+    );
+    assert_eq!(w.tmux.value(&p0, "#{pane_title}"), "claude: running Bash");
+    w.wait_screen_for(
+        |s| last_line(s).contains("claude: running Bash"),
+        "the agent in the status line",
+    );
+
+    // Another window, and another session with a pane of its own.
+    w.tmux.ok(&["new-window", "-t", "t"]);
+    let p1 = client_pane(&w);
+    assert_ne!(p1, p0);
+    w.tmux.ok(&["new-session", "-d", "-s", "u"]);
+    let p2 = w.tmux.value("u", "#{pane_id}");
+    // p0 needs you: its window is marked on the client's screen (which shows window 1).
+    w.set_agent(&env, &p0, &agent(AgentState::NeedsYou, None));
+    wait_option(&w, &p0, "#{@panechat_agent}", "needs-you");
+    assert_eq!(w.tmux.value(&p0, "#{@panechat_needs_you}"), "1");
+    w.wait_screen_for(|s| last_line(s).contains("⚑ 0:"), "window 0 marked");
+    assert!(!last_line(&w.screen()).contains("⚑ 1:"), "{}", w.screen());
+    w.set_agent(&env, &p2, &agent(AgentState::NeedsYou, None));
+    wait_option(&w, &p2, "#{@panechat_agent}", "needs-you");
+
+    let trace = ServerTrace::start(&w, &env, "agents");
+    // The next key, from p1: to p2 (the next in order: session u), then around to p0
+    // (window 0 of session t), then to p2 again.
+    for (to, runs) in [(&p2, 1), (&p0, 2), (&p2, 3), (&p0, 4)] {
+        w.prefix("J");
+        wait_until("the client on the pane that needs you", || {
+            client_pane(&w) == *to
+        });
+        wait_until("the key's panechat in the trace", || {
+            trace.panechat_runs() >= runs
+        });
+        assert_eq!(trace.panechat_runs(), runs, "one panechat run per press");
+    }
+    w.wait_screen_for(
+        |s| last_line(s).contains("⚑ claude: needs you"),
+        "the needs-you marker in the status line",
+    );
+
+    // p0 done, looked at from elsewhere: still done. Focusing it makes it idle.
+    w.tmux.ok(&["switch-client", "-t", &p1]);
+    wait_until("the client on p1", || client_pane(&w) == p1);
+    w.set_agent(&env, &p0, &agent(AgentState::Done, None));
+    wait_option(&w, &p0, "#{@panechat_agent}", "done");
+    assert_eq!(w.tmux.value(&p0, "#{@panechat_needs_you}"), "");
+    w.wait_screen_for(|s| !last_line(s).contains("⚑ 0:"), "window 0 unmarked");
+    let before = trace.panechat_runs();
+    w.tmux.ok(&["select-window", "-t", &p0]);
+    wait_until("done turned idle on focus", || {
+        w.tmux.value(&p0, "#{@panechat_agent}") == "idle"
+    });
+    w.wait_screen_for(
+        |s| last_line(s).contains("claude: idle"),
+        "idle in the status line",
+    );
+    assert_eq!(trace.panechat_runs(), before + 1, "one run for the focus");
+    // Focusing panes whose agents are not done (or that have none) starts nothing: the next
+    // run seen is the one for the next done pane focused.
+    for p in [&p1, &p2, &p0, &p1] {
+        w.tmux.ok(&["switch-client", "-t", p]);
+        wait_until("the client moved", || client_pane(&w) == **p);
+    }
+    w.set_agent(&env, &p2, &agent(AgentState::Done, None));
+    wait_option(&w, &p2, "#{@panechat_agent}", "done");
+    w.tmux.ok(&["switch-client", "-t", &p2]);
+    wait_until("p2 idle on focus", || {
+        w.tmux.value(&p2, "#{@panechat_agent}") == "idle"
+    });
+    assert_eq!(trace.panechat_runs(), before + 2, "no run for other panes");
 }

@@ -84,6 +84,16 @@ impl AgentState {
         }
     }
 
+    /// The marker shown before the state where attention is wanted: `⚑` for needs-you, `✓` for
+    /// done, nothing else. Status bars, pane names and window or tab marks use it.
+    pub fn marker(self) -> &'static str {
+        match self {
+            AgentState::NeedsYou => NEEDS_YOU_MARK,
+            AgentState::Done => DONE_MARK,
+            _ => "",
+        }
+    }
+
     /// Parses [`AgentState::as_str`]'s names.
     pub fn parse(s: &str) -> Option<AgentState> {
         [
@@ -96,6 +106,11 @@ impl AgentState {
         .find(|a| a.as_str() == s)
     }
 }
+
+/// The marker of a pane (and of its window or tab) whose agent needs you.
+pub const NEEDS_YOU_MARK: &str = "⚑";
+/// The marker of a pane whose agent finished a turn not yet looked at.
+pub const DONE_MARK: &str = "✓";
 
 /// A pane's coding agent (Claude Code, Codex, or a configured `agent` back-end).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,6 +156,15 @@ impl Agent {
             (s, _) => s.words().to_string(),
         };
         format!("{}: {what}", self.short_kind())
+    }
+
+    /// [`Agent::summary`] behind its state's marker, when it has one: `⚑ codex: needs you`,
+    /// `✓ claude: done`, `claude: running Bash`.
+    pub fn line(&self) -> String {
+        match self.state.marker() {
+            "" => self.summary(),
+            m => format!("{m} {}", self.summary()),
+        }
     }
 }
 
@@ -253,6 +277,13 @@ mod tests {
             ..Agent::default()
         };
         assert_eq!(working.summary(), "codex: running exec_command");
+        assert_eq!(working.line(), "codex: running exec_command");
+        assert_eq!(a.line(), "⚑ claude: needs you");
+        let done = Agent {
+            state: AgentState::Done,
+            ..a
+        };
+        assert_eq!(done.line(), "✓ claude: done");
         for st in ["idle", "working", "needs-you", "done"] {
             assert_eq!(AgentState::parse(st).unwrap().as_str(), st);
         }

@@ -50,6 +50,8 @@ pub const NEW_KEY: Opt = opt("@panechat-new-key", "N");
 pub const ASK_KEY: Opt = opt("@panechat-ask-key", "A");
 /// KEY in copy mode (both tables) copies the selection and asks about it.
 pub const ASK_SELECTION_KEY: Opt = opt("@panechat-ask-selection-key", "Q");
+/// prefix + KEY goes to the next pane whose agent needs you (across windows and sessions).
+pub const NEXT_KEY: Opt = opt("@panechat-next-key", "J");
 /// Where the fork goes: h (beside the pane) or v (below it).
 pub const FORK_SPLIT: Opt = opt("@panechat-fork-split", "h");
 /// How many turns the fork keeps: empty = all, N = the last N.
@@ -60,8 +62,16 @@ pub const STATUS: Opt = opt("@panechat-status", "auto");
 pub const STATUS_RUNNING: Opt = opt("@panechat-status-running", "[running] ");
 /// The marker while another pane holds the conversation.
 pub const STATUS_HELD: Opt = opt("@panechat-status-held", "[locked] ");
+/// The marker before an agent that needs you, in the status segment.
+pub const STATUS_NEEDS_YOU: Opt = opt("@panechat-status-needs-you", "⚑ ");
+/// The marker before an agent that is done (not yet looked at), in the status segment.
+pub const STATUS_DONE: Opt = opt("@panechat-status-done", "✓ ");
 /// The longest title the segment shows (characters).
 pub const STATUS_MAX: Opt = opt("@panechat-status-max", "32");
+/// The mark in front of the name of a window where an agent needs you (empty: none).
+pub const WINDOW_MARK: Opt = opt("@panechat-window-mark", "⚑ ");
+/// on: focusing a pane whose agent is done makes it idle (turns tmux's focus-events on).
+pub const SEEN_ON_FOCUS: Opt = opt("@panechat-seen-on-focus", "on");
 /// on: each pane's conversation title in its border.
 pub const PANE_BORDER: Opt = opt("@panechat-pane-border", "off");
 /// The picker popup's size.
@@ -88,12 +98,17 @@ pub const OPTIONS: &[Opt] = &[
     NEW_KEY,
     ASK_KEY,
     ASK_SELECTION_KEY,
+    NEXT_KEY,
     FORK_SPLIT,
     FORK_KEEP,
     STATUS,
     STATUS_RUNNING,
     STATUS_HELD,
+    STATUS_NEEDS_YOU,
+    STATUS_DONE,
     STATUS_MAX,
+    WINDOW_MARK,
+    SEEN_ON_FOCUS,
     PANE_BORDER,
     POPUP_WIDTH,
     POPUP_HEIGHT,
@@ -109,15 +124,23 @@ pub const STATUS_PLACEHOLDER: &str = "#{panechat_status}";
 const STATUS_SEGMENT: &str = "#{E:@panechat-status-format}";
 /// What the pane border segment is.
 const BORDER_SEGMENT: &str = "#{E:@panechat-pane-border-format}";
+/// What the window mark is, in front of the window-status formats.
+const WINDOW_SEGMENT: &str = "#{E:@panechat-window-format}";
+/// The window-status formats the mark goes in front of (global window options).
+const WINDOW_FORMATS: [&str; 2] = ["window-status-format", "window-status-current-format"];
+/// Every pane of every session, in order (`%3` each, `%3!` when its agent needs you),
+/// expanded by tmux when the next-pane key is pressed.
+const NEEDS_YOU_LIST: &str = "#{S:#{W:#{P:#{pane_id}#{?#{==:#{@panechat_agent},needs-you},!,} }}}";
 
 /// The keys the plugin binds: option and table (the order [`plan`] binds them in).
-const KEYS: [(Opt, &str); 6] = [
+const KEYS: [(Opt, &str); 7] = [
     (FORK_KEY, "prefix"),
     (PICK_KEY, "prefix"),
     (NEW_KEY, "prefix"),
     (ASK_KEY, "prefix"),
     (ASK_SELECTION_KEY, "copy-mode"),
     (ASK_SELECTION_KEY, "copy-mode-vi"),
+    (NEXT_KEY, "prefix"),
 ];
 
 /// tmux's own bindings a key the user chooses may replace ("TABLE KEY", the command as
@@ -144,6 +167,22 @@ pub fn query_args() -> Vec<String> {
         "show-options",
         "-gw",
         "pane-border-status",
+        ";",
+        "show-options",
+        "-gw",
+        "window-status-format",
+        ";",
+        "show-options",
+        "-gw",
+        "window-status-current-format",
+        ";",
+        "show-options",
+        "-s",
+        "focus-events",
+        ";",
+        "show-hooks",
+        "-g",
+        "pane-focus-in",
         ";",
         "show-options",
         "-s",
@@ -193,6 +232,10 @@ pub struct Found {
     pub hook_next: usize,
     /// The index of the hook an earlier load set to show its notice at the next attach.
     pub notice_hook: Option<usize>,
+    /// The first free `pane-focus-in` hook index.
+    pub focus_next: usize,
+    /// The index of the `pane-focus-in` hook an earlier load set.
+    pub focus_hook: Option<usize>,
     /// Index in the key list -> what that key is bound to now.
     pub bound: HashMap<usize, String>,
 }
@@ -235,6 +278,13 @@ pub fn parse(out: &str) -> Found {
                     f.notice_hook = Some(i);
                 }
             }
+        } else if let Some(rest) = line.strip_prefix("pane-focus-in[") {
+            if let Some(i) = index(rest) {
+                f.focus_next = f.focus_next.max(i + 1);
+                if line.contains("panechat") {
+                    f.focus_hook = Some(i);
+                }
+            }
         } else if let Some(rest) = line.strip_prefix("command-alias[") {
             if let Some(i) = index(rest) {
                 f.alias_next = f.alias_next.max(i + 1);
@@ -256,6 +306,9 @@ pub fn parse(out: &str) -> Found {
                         | "status-right-length"
                         | "pane-border-format"
                         | "pane-border-status"
+                        | "window-status-format"
+                        | "window-status-current-format"
+                        | "focus-events"
                 );
             if wanted {
                 f.opt.insert(name.to_string(), unquote(value));
@@ -497,7 +550,7 @@ impl Loader<'_> {
         let list = self.plan.skipped.join(", ");
         self.set_global("@panechat-skipped-keys", &list);
         let msg = format!(
-            "panechat: {list} already bound to something else, so left alone; choose other keys with @panechat-fork-key, @panechat-pick-key, @panechat-new-key, @panechat-ask-key, @panechat-ask-selection-key"
+            "panechat: {list} already bound to something else, so left alone; choose other keys with @panechat-fork-key, @panechat-pick-key, @panechat-new-key, @panechat-ask-key, @panechat-ask-selection-key, @panechat-next-key"
         );
         let d: &[&str] = if self.f.version >= 302 {
             &["-d", "0"]
@@ -540,8 +593,10 @@ impl Loader<'_> {
         let esc = |s: String| s.replace(',', "#,").replace('}', "#}");
         let running = esc(self.get(STATUS_RUNNING));
         let held = esc(self.get(STATUS_HELD));
+        let needs = esc(self.get(STATUS_NEEDS_YOU));
+        let done = esc(self.get(STATUS_DONE));
         format!(
-            "#{{?@panechat_id,#{{?#{{||:#{{==:#{{@panechat_state}},}},#{{==:#{{@panechat_state}},idle}}}},,{running}}}#{{?@panechat_held,{held},}}#{{?@panechat_title,#{{=/{max}/…:#{{q/h:@panechat_title}}}},#{{=8:@panechat_id}}}} ,}}"
+            "#{{?@panechat_agent_text,#{{?#{{==:#{{@panechat_agent}},needs-you}},{needs},}}#{{?#{{==:#{{@panechat_agent}},done}},{done},}}#{{=/{max}/…:#{{q/h:@panechat_agent_text}}}} ,}}#{{?@panechat_id,#{{?#{{||:#{{==:#{{@panechat_state}},}},#{{==:#{{@panechat_state}},idle}}}},,{running}}}#{{?@panechat_held,{held},}}#{{?@panechat_title,#{{=/{max}/…:#{{q/h:@panechat_title}}}},#{{=8:@panechat_id}}}} ,}}"
         )
     }
 
@@ -581,10 +636,18 @@ impl Loader<'_> {
                 left = left.replace(STATUS_PLACEHOLDER, seg);
             } else if mode == "auto" && !right.contains(seg) && !left.contains(seg) {
                 let base: usize = len.parse().unwrap_or(40);
+                let agent = self
+                    .get(STATUS_NEEDS_YOU)
+                    .chars()
+                    .count()
+                    .max(self.get(STATUS_DONE).chars().count())
+                    + self.number(STATUS_MAX)
+                    + 2;
                 let width = self.get(STATUS_RUNNING).chars().count()
                     + self.get(STATUS_HELD).chars().count()
                     + self.number(STATUS_MAX)
-                    + 2;
+                    + 2
+                    + agent;
                 added = format!("{base} {}", base + width);
                 right = format!("{seg}{right}");
                 len = (base + width).to_string();
@@ -674,6 +737,86 @@ impl Loader<'_> {
         }
     }
 
+    /// The window mark: `#{E:@panechat-window-format}` in front of the user's own
+    /// window-status formats (global window options), showing `@panechat-window-mark` while an
+    /// agent in one of the window's panes needs you (a format loop over the panes' options:
+    /// nothing runs per status tick). An empty mark takes it out again.
+    fn setup_window_mark(&mut self) {
+        let mark = self.get(WINDOW_MARK);
+        if mark.is_empty() || mark == "off" {
+            self.unset_global("@panechat-window-format");
+        } else {
+            let esc = mark.replace(',', "#,").replace('}', "#}");
+            // The window's panes, looked at by tmux as it draws (a closed pane takes its mark
+            // with it; the window option follows state changes).
+            self.set_global(
+                "@panechat-window-format",
+                &format!("#{{?{},{esc},}}", tmux::NEEDS_YOU_WINDOW_LOOP),
+            );
+        }
+        for name in WINDOW_FORMATS {
+            let Some(now) = self.f.opt.get(name).cloned() else {
+                continue;
+            };
+            let mut fmt = now.replace(WINDOW_SEGMENT, "");
+            if !mark.is_empty() && mark != "off" {
+                fmt = format!("{WINDOW_SEGMENT}{fmt}");
+            }
+            if fmt != now {
+                self.plan
+                    .add(["set-option".to_string(), "-gw".into(), name.into(), fmt]);
+            }
+        }
+    }
+
+    /// "done" turns into "idle" when the pane is focused: a `pane-focus-in` hook whose
+    /// condition tmux checks itself (`if-shell -F`), so only a pane whose agent is done starts
+    /// `panechat tmux-plugin seen`. tmux tells panes' focus only with `focus-events` on: a load
+    /// that turned it on records so in `@panechat-focus-events-added`, and gives it back when
+    /// the option is turned off.
+    fn setup_focus(&mut self) {
+        let on = self.get(SEEN_ON_FOCUS) == "on";
+        let focus_now = self.f.opt.get("focus-events").cloned().unwrap_or_default();
+        let added = self
+            .f
+            .opt
+            .get("@panechat-focus-events-added")
+            .is_some_and(|a| !a.is_empty());
+        if on {
+            let idx = self.f.focus_hook.unwrap_or(self.f.focus_next);
+            let seen = self.action(&["seen"], "#{pane_id}");
+            self.plan.add([
+                "set-hook".to_string(),
+                "-g".into(),
+                format!("pane-focus-in[{idx}]"),
+                format!(
+                    "if-shell -F \"#{{==:#{{@panechat_agent}},done}}\" \"{}\"",
+                    dquote(&seen)
+                ),
+            ]);
+            if focus_now == "off" {
+                self.plan
+                    .add(["set-option", "-s", "focus-events", "on"].map(String::from));
+                self.set_global("@panechat-focus-events-added", "off");
+            }
+        } else {
+            if let Some(i) = self.f.focus_hook {
+                self.plan.add([
+                    "set-hook".to_string(),
+                    "-gu".into(),
+                    format!("pane-focus-in[{i}]"),
+                ]);
+            }
+            if added {
+                if focus_now == "on" {
+                    self.plan
+                        .add(["set-option", "-s", "focus-events", "off"].map(String::from));
+                }
+                self.unset_global("@panechat-focus-events-added");
+            }
+        }
+    }
+
     /// tmux-resurrect's hooks run `panechat tmux-plugin resurrect save|restore` (after what
     /// the user's hooks do; an earlier panechat's hook is replaced).
     fn setup_resurrect(&mut self) {
@@ -759,8 +902,15 @@ pub fn plan(f: &Found, bin: &str) -> Plan {
             l.set_alias(name, &m);
         }
     }
+    let next = l.action(
+        &["next"],
+        &format!("#{{q:client_name}} #{{pane_id}} {NEEDS_YOU_LIST}"),
+    );
+    l.set_alias("panechat-next", &next);
     l.setup_status();
     l.setup_pane_border();
+    l.setup_window_mark();
+    l.setup_focus();
     l.setup_resurrect();
     let notes = [
         (
@@ -780,6 +930,10 @@ pub fn plan(f: &Found, bin: &str) -> Plan {
         (
             "panechat-ask-selection",
             "panechat: ask about the selection",
+        ),
+        (
+            "panechat-next",
+            "panechat: go to the next pane whose agent needs you",
         ),
     ];
     for (i, (alias, note)) in notes.iter().enumerate() {
@@ -874,6 +1028,20 @@ pub enum Action {
         /// The client that pressed the key.
         client: String,
     },
+    /// Take CLIENT to the next pane after PANE whose agent needs you.
+    Next {
+        /// The client that pressed the key.
+        client: String,
+        /// The pane it was pressed in.
+        pane: String,
+        /// Every pane of the server in order, `%3!` when its agent needs you.
+        panes: Vec<String>,
+    },
+    /// PANE was focused: an agent there that is done is now idle.
+    Seen {
+        /// The pane.
+        pane: String,
+    },
     /// tmux-resurrect saved: remember each pane's conversation.
     ResurrectSave,
     /// tmux-resurrect restored: give each pane its conversation back.
@@ -901,6 +1069,12 @@ impl Action {
                 pane: s(pane),
                 client: s(client),
             },
+            ["next", client, pane, panes @ ..] => Action::Next {
+                client: s(client),
+                pane: s(pane),
+                panes: panes.iter().map(s).collect(),
+            },
+            ["seen", pane] => Action::Seen { pane: s(pane) },
             ["resurrect", "save"] => Action::ResurrectSave,
             ["resurrect", "restore"] => Action::ResurrectRestore,
             _ => {
@@ -1089,7 +1263,7 @@ mod tests {
             again.opt["status-right"],
             format!("{STATUS_SEGMENT}my clock")
         );
-        assert_eq!(again.opt["@panechat-status-added"], "40 93");
+        assert_eq!(again.opt["@panechat-status-added"], "40 129");
         again.opt.insert(STATUS.name.into(), "off".into());
         let off = plan(&again, "/b");
         let joined = off.cmds.join(" ");

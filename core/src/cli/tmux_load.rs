@@ -26,7 +26,7 @@ pub fn quote_for_run_shell(bin: &str) -> String {
 #[derive(clap::Args, Debug)]
 pub struct PluginArgs {
     /// fork SPLIT KEEP PICK PANE [ID] | new PANE | pick WIDTH HEIGHT MODERN PANE CLIENT |
-    /// resurrect save|restore
+    /// next CLIENT PANE PANES… | seen PANE | resurrect save|restore
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     args: Vec<String>,
 }
@@ -101,6 +101,14 @@ impl keys::Panechat for InProcess {
         ctx.store.ensure_dirs()?;
         mapping::activate(&ctx.paths, &target, &id)?;
         ctx.publish(&id);
+        Ok(())
+    }
+
+    fn seen(&self, pane: &str) -> Result<()> {
+        let (ctx, target) = InProcess::of(pane, false)?;
+        if panechat::agents::seen(&ctx.paths, &target.key)? {
+            ctx.publish_sessions(std::slice::from_ref(&target.key));
+        }
         Ok(())
     }
 }

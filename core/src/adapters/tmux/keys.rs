@@ -21,6 +21,36 @@ pub trait Panechat {
     fn new_conversation(&self, pane: &str) -> Result<()>;
     /// `panechat use ID --session pane:PANE`, nothing printed.
     fn use_conversation(&self, pane: &str, id: &str) -> Result<()>;
+    /// The pane was focused: its agent, when done, is now idle (and the pane's state is
+    /// published).
+    fn seen(&self, pane: &str) -> Result<()>;
+}
+
+/// The pane to go to from `pane`: the first after it (in the order of `panes`, every pane of
+/// the server as [`Action::Next`] lists them, wrapping around) whose agent needs you, other
+/// than `pane` itself. A window linked in several sessions lists its panes again: the first
+/// place counts.
+pub fn next_needing_you(pane: &str, panes: &[String]) -> Option<String> {
+    let mut seen: Vec<(&str, bool)> = Vec::new();
+    for p in panes {
+        let (id, needs) = match p.strip_suffix('!') {
+            Some(id) => (id, true),
+            None => (p.as_str(), false),
+        };
+        if !id.starts_with('%') || seen.iter().any(|(s, _)| *s == id) {
+            continue;
+        }
+        seen.push((id, needs));
+    }
+    let at = seen
+        .iter()
+        .position(|(id, _)| *id == pane)
+        .unwrap_or(seen.len());
+    seen[at.min(seen.len())..]
+        .iter()
+        .chain(seen[..at.min(seen.len())].iter())
+        .find(|(id, needs)| *needs && *id != pane)
+        .map(|(id, _)| id.to_string())
 }
 
 /// An error for a pane's message line: `panechat: …`, once.
@@ -108,6 +138,27 @@ pub fn run(action: Action, exec: &dyn Exec, panechat: &dyn Panechat) -> Result<i
                     &client,
                 ),
             );
+            Ok(0)
+        }
+        Action::Next {
+            client,
+            pane,
+            panes,
+        } => {
+            match next_needing_you(&pane, &panes) {
+                Some(to) => {
+                    if let Err(e) = actions::switch_to(exec, Some(&client), &to) {
+                        tell(exec, &pane, &format!("panechat: {e}"));
+                    }
+                }
+                None => tell(exec, &pane, "panechat: no other pane's agent needs you"),
+            }
+            Ok(0)
+        }
+        Action::Seen { pane } => {
+            if let Err(e) = panechat.seen(&pane) {
+                tell(exec, &pane, &said(&e));
+            }
             Ok(0)
         }
         Action::ResurrectSave => resurrect_save(exec),
@@ -242,6 +293,47 @@ mod tests {
             self.0.borrow_mut().push(format!("use {pane} {id}"));
             Ok(())
         }
+        fn seen(&self, pane: &str) -> Result<()> {
+            self.0.borrow_mut().push(format!("seen {pane}"));
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_next_key_goes_to_the_next_pane_needing_you_wrapping_around() {
+        let v = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        let panes = v("%0 %1! %2 %3! %4 %1! ");
+        assert_eq!(next_needing_you("%0", &panes).as_deref(), Some("%1"));
+        assert_eq!(next_needing_you("%1", &panes).as_deref(), Some("%3"));
+        assert_eq!(next_needing_you("%2", &panes).as_deref(), Some("%3"));
+        assert_eq!(next_needing_you("%4", &panes).as_deref(), Some("%1"));
+        assert_eq!(next_needing_you("%9", &panes).as_deref(), Some("%1"));
+        assert_eq!(next_needing_you("%1", &v("%0 %1!")), None, "only itself");
+        assert_eq!(next_needing_you("%0", &v("%0 %1")), None);
+        assert_eq!(next_needing_you("%0", &[]), None);
+        // One tmux call: the switch of the client that pressed the key.
+        let r = Recorder::default();
+        let asked = Asked::default();
+        let next = Action::Next {
+            client: "/dev/pts/4".into(),
+            pane: "%0".into(),
+            panes,
+        };
+        assert_eq!(run(next, &r, &asked).unwrap(), 0);
+        assert_eq!(
+            r.calls.borrow().as_slice(),
+            [["tmux", "switch-client", "-c", "/dev/pts/4", "-t", "%1"]]
+        );
+        let r = Recorder::default();
+        let none = Action::Next {
+            client: "c".into(),
+            pane: "%0".into(),
+            panes: v("%0"),
+        };
+        run(none, &r, &asked).unwrap();
+        assert_eq!(r.calls.borrow()[0][1], "display-message");
+        run(Action::Seen { pane: "%5".into() }, &r, &asked).unwrap();
+        assert_eq!(asked.0.borrow().as_slice(), ["seen %5"]);
     }
 
     fn fork(keep: &str, id: &str) -> Action {

@@ -176,7 +176,9 @@ pub const NEW_CONVERSATION_TITLE: &str = "panechat: new conversation";
 
 /// The argv (one tmux invocation, commands joined by `;`) that publishes a pane's state on
 /// tmux pane `pane`: the options `@panechat_id`, `@panechat_title`, `@panechat_state`,
-/// `@panechat_held` (unset while the pane has no conversation) and the pane title.
+/// `@panechat_held` (unset while the pane has no conversation), `@panechat_agent` and
+/// `@panechat_agent_text` (unset while it has no agent), the window's `@panechat_needs_you`
+/// and the pane title.
 pub fn state_args(pane: &str, st: &PaneState) -> Vec<String> {
     let mut args = option_args(pane, st, false);
     args.push(";".into());
@@ -251,7 +253,7 @@ fn option_args(pane: &str, st: &PaneState, quiet: bool) -> Vec<String> {
         ("@panechat_held", held),
     ];
     let mut args: Vec<String> = Vec::new();
-    for (name, value) in values {
+    let set = |args: &mut Vec<String>, name: &str, value: Option<&str>| {
         if !args.is_empty() {
             args.push(";".into());
         }
@@ -259,18 +261,57 @@ fn option_args(pane: &str, st: &PaneState, quiet: bool) -> Vec<String> {
         if quiet {
             args.push("-q".into());
         }
-        if st.conversation.is_none() && name != "@panechat_state" {
-            args.extend(["-u".into(), "-t".into(), pane.into(), name.into()]);
-        } else {
-            args.extend(["-t".into(), pane.into(), name.into(), arg_escape(&value)]);
+        match value {
+            None => args.extend(["-u".into(), "-t".into(), pane.into(), name.into()]),
+            Some(v) => args.extend(["-t".into(), pane.into(), name.into(), arg_escape(v)]),
         }
+    };
+    for (name, value) in values {
+        let keep = st.conversation.is_some() || name == "@panechat_state";
+        set(&mut args, name, keep.then_some(value.as_str()));
     }
+    let agent = st.agent.as_ref();
+    set(&mut args, AGENT_OPTION, agent.map(|a| a.state.as_str()));
+    let text = agent.map(|a| pane_text(&a.summary()));
+    set(&mut args, AGENT_TEXT_OPTION, text.as_deref());
+    // The window's mark, from every pane of the window (tmux expands the loop: no process).
+    args.push(";".into());
+    args.extend(["set-option".into(), "-w".into()]);
+    if quiet {
+        args.push("-q".into());
+    }
+    args.extend([
+        "-F".into(),
+        "-t".into(),
+        pane.into(),
+        NEEDS_YOU_WINDOW_OPTION.into(),
+        NEEDS_YOU_WINDOW_FORMAT.into(),
+    ]);
     args
 }
 
+/// The pane option holding the pane's agent state (`idle`, `working`, `needs-you`, `done`),
+/// unset while the pane has no agent.
+pub const AGENT_OPTION: &str = "@panechat_agent";
+/// The pane option holding the agent's summary (`claude: running Bash`), inert text.
+pub const AGENT_TEXT_OPTION: &str = "@panechat_agent_text";
+/// The window option that is `1` while an agent in one of the window's panes needs you, empty
+/// otherwise.
+pub const NEEDS_YOU_WINDOW_OPTION: &str = "@panechat_needs_you";
+/// A format that is not empty while an agent in one of the window's panes needs you.
+pub const NEEDS_YOU_WINDOW_LOOP: &str = "#{P:#{?#{==:#{@panechat_agent},needs-you},1,}}";
+/// What [`NEEDS_YOU_WINDOW_OPTION`] is set from (`set-option -F`, against a pane of the window).
+pub const NEEDS_YOU_WINDOW_FORMAT: &str = "#{?#{P:#{?#{==:#{@panechat_agent},needs-you},1,}},1,}";
+
 /// The `select-pane -T` command of [`state_args`].
 fn title_args(pane: &str, st: &PaneState) -> Vec<String> {
-    let title = if st.conversation.is_some() {
+    let title = if let Some(a) = &st.agent {
+        // The agent first: a status line cuts a long title at its end.
+        match st.conversation.is_some() {
+            true => format!("{} · {}", pane_text(&a.line()), pane_text(&st.label())),
+            false => pane_text(&a.line()),
+        }
+    } else if st.conversation.is_some() {
         format!("panechat: {}", pane_text(&st.label()))
     } else {
         // The pane's next question starts one (`panechat new`, a removed conversation): an
@@ -516,8 +557,45 @@ mod tests {
         assert_eq!(a[19], "idle");
         assert_eq!(a[26], "tmux pane %4");
         assert_eq!(a.last().unwrap(), "panechat: x ♯(touch PWNED) [31m");
-        assert!(!a.iter().any(|s| s.contains('#')), "{a:?}");
-        assert_eq!(a.iter().filter(|s| *s == ";").count(), 4);
+        // The one format is panechat's own (the window's mark, expanded by tmux to 1 or "").
+        assert!(
+            !a.iter()
+                .any(|s| s.contains('#') && s != NEEDS_YOU_WINDOW_FORMAT),
+            "{a:?}"
+        );
+        assert_eq!(a.iter().filter(|s| *s == ";").count(), 7);
+        // An agent: its state and summary (inert), and the title leads with it.
+        let with_agent = PaneState {
+            agent: Some(crate::agents::Agent {
+                kind: "claude-code".into(),
+                state: crate::agents::AgentState::NeedsYou,
+                tool: Some("Bash #(x)".into()),
+                ..Default::default()
+            }),
+            ..st.clone()
+        };
+        let a = state_args("%3", &with_agent);
+        let at = |name: &str| &a[a.iter().position(|w| w == name).unwrap() + 1];
+        assert_eq!(at(AGENT_OPTION), "needs-you");
+        assert_eq!(at(AGENT_TEXT_OPTION), "claude: needs you");
+        assert_eq!(
+            a.last().unwrap(),
+            "⚑ claude: needs you · x ♯(touch PWNED) [31m"
+        );
+        let working = PaneState {
+            conversation: None,
+            agent: Some(crate::agents::Agent {
+                state: crate::agents::AgentState::Working,
+                ..with_agent.agent.clone().unwrap()
+            }),
+            ..with_agent.clone()
+        };
+        let a = state_args("%3", &working);
+        assert_eq!(
+            a[a.iter().position(|w| w == AGENT_TEXT_OPTION).unwrap() + 1],
+            "claude: running Bash ♯(x)"
+        );
+        assert_eq!(a.last().unwrap(), "claude: running Bash ♯(x)");
         // Without a conversation the options are unset and the title says so.
         let none = PaneState {
             conversation: None,
@@ -555,12 +633,13 @@ mod tests {
         assert_eq!(batch_args(&[("%1", &a)]), state_args("%1", &a));
         let args = batch_args(&[("%1", &a), ("%2", &b)]);
         let commands: Vec<&[String]> = args.split(|w| w == ";").collect();
-        assert_eq!(commands.len(), 10, "{args:?}");
-        for c in &commands[..8] {
-            assert_eq!(c[..3], ["set-option", "-p", "-q"], "{c:?}");
+        assert_eq!(commands.len(), 16, "{args:?}");
+        for c in &commands[..14] {
+            assert_eq!(c[0], "set-option", "{c:?}");
+            assert_eq!(c[2], "-q", "{c:?}");
         }
         assert_eq!(
-            commands[8],
+            commands[14],
             [
                 "if-shell",
                 "-F",
@@ -571,10 +650,15 @@ mod tests {
             ]
         );
         assert_eq!(
-            commands[9],
+            commands[15],
             ["select-pane", "-t", "%2", "-T", "panechat: b"]
         );
-        assert!(!args.iter().any(|s| s.contains('#')), "{args:?}");
+        assert!(
+            !args
+                .iter()
+                .any(|s| s.contains('#') && s != NEEDS_YOU_WINDOW_FORMAT),
+            "{args:?}"
+        );
     }
 
     #[test]

@@ -56,6 +56,23 @@ pub fn record(paths: &Paths, key: &SessionKey, agent: &Agent) -> Result<()> {
     atomic::write_replace(&file(paths, key), &bytes)
 }
 
+/// Every pane's recorded agent (a file that does not read, or is not named for its pane, is
+/// left out).
+pub fn all(paths: &Paths) -> Vec<AgentRecord> {
+    let Ok(dir) = std::fs::read_dir(paths.agents()) else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter_map(|p| {
+            let bytes = crate::files::read(&p).ok()?;
+            let rec: AgentRecord = serde_json::from_slice(&bytes).ok()?;
+            (file(paths, &rec.pane) == p).then_some(rec)
+        })
+        .collect()
+}
+
 /// The user looked at pane `key` (focused it): an agent there that is done is now idle.
 /// Returns whether it was done (and so changed); no other state changes.
 pub fn seen(paths: &Paths, key: &SessionKey) -> Result<bool> {
@@ -102,6 +119,9 @@ mod tests {
         };
         record(&store.paths, &key, &a).unwrap();
         assert_eq!(read(&store.paths, &key), Some(a.clone()));
+        let listed = all(&store.paths);
+        assert_eq!(listed.len(), 1);
+        assert_eq!((&listed[0].pane, &listed[0].agent), (&key, &a));
         assert_eq!(read(&store.paths, &other), None);
         assert!(!seen(&store.paths, &key).unwrap(), "working is not done");
         let done = Agent {

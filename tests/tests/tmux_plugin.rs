@@ -2280,6 +2280,19 @@ fn agent_states_show_mark_the_window_and_the_next_key_goes_to_them() {
     assert!(!last_line(&w.screen()).contains("⚑ 1:"), "{}", w.screen());
     w.set_agent(&env, &p2, &agent(AgentState::NeedsYou, None));
     wait_option(&w, &p2, "#{@panechat_agent}", "needs-you");
+    // The picker lists the panes that need you first.
+    w.prefix("P");
+    let s = w.wait_screen("⏎ use");
+    let rows: Vec<&str> = s.lines().filter(|l| l.contains("claude: ")).collect();
+    assert!(
+        rows.len() >= 2
+            && rows[..2].iter().all(|r| r.contains("⚑ claude: needs you"))
+            && rows[0].contains(&format!("pane {p0}"))
+            && rows[1].contains(&format!("pane {p2}")),
+        "{s}"
+    );
+    w.keys(&["Escape"]);
+    w.wait_screen_for(|s| !s.contains("⏎ use"), "the picker closed");
 
     let trace = ServerTrace::start(&w, &env, "agents");
     // The next key, from p1: to p2 (the next in order: session u), then around to p0

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 
 use console::{Key, Term};
+use panechat::agents::{Agent, AgentState};
 use panechat::runs;
 use panechat::session::Session;
 use panechat::store::conversation::{ConversationId, Summary};
@@ -44,11 +45,14 @@ pub struct Args {
     keep: Option<usize>,
 }
 
-/// One conversation as the picker shows it.
+/// One conversation as the picker shows it, or a pane whose coding agent reports to panechat
+/// and that has no conversation.
 #[derive(Debug, Clone)]
 pub struct Item {
-    /// The conversation.
-    pub summary: Summary,
+    /// The conversation (`None`: the row is the pane in `panes` and its agent).
+    pub summary: Option<Summary>,
+    /// The agent of a pane that has it (the one that needs you most, when several do).
+    pub agent: Option<Agent>,
     /// Its title, free of control characters.
     pub title: String,
     /// Panes (of this multiplexer) whose active conversation it is.
@@ -67,7 +71,8 @@ impl Item {
         let title = inert(&summary.display_title());
         let hay = format!("{} {}", title.to_lowercase(), summary.id.as_str());
         Item {
-            summary,
+            summary: Some(summary),
+            agent: None,
             title,
             panes,
             running,
@@ -75,6 +80,59 @@ impl Item {
             hay,
         }
     }
+
+    /// The row of pane `pane`, which has no conversation, and its agent.
+    pub fn agent_pane(pane: String, agent: Agent, here: bool) -> Item {
+        let mut it = Item {
+            summary: None,
+            agent: None,
+            title: inert(&format!("pane {pane}")),
+            panes: vec![pane],
+            running: None,
+            here,
+            hay: String::new(),
+        };
+        it.set_agent(Some(agent));
+        it
+    }
+
+    /// Gives the item its pane's agent (which the filter then matches too: `needs`, `claude`).
+    pub fn set_agent(&mut self, agent: Option<Agent>) {
+        let id = self.summary.as_ref().map_or("", |s| s.id.as_str());
+        self.hay = format!("{} {id}", self.title.to_lowercase());
+        if let Some(a) = &agent {
+            self.hay.push(' ');
+            self.hay.push_str(&inert(&a.summary()).to_lowercase());
+        }
+        self.agent = agent;
+    }
+
+    /// Its conversation's id.
+    pub fn id(&self) -> Option<&ConversationId> {
+        self.summary.as_ref().map(|s| &s.id)
+    }
+
+    /// Where it goes in the list: agents that need you first, then those done, then those at
+    /// work, then the rest (in the order they came: most recent first).
+    fn rank(&self) -> u8 {
+        agent_rank(self.agent.as_ref())
+    }
+}
+
+/// [`Item::rank`] of an agent.
+fn agent_rank(agent: Option<&Agent>) -> u8 {
+    match agent.map(|a| a.state) {
+        Some(AgentState::NeedsYou) => 0,
+        Some(AgentState::Done) => 1,
+        Some(AgentState::Working) => 2,
+        _ => 3,
+    }
+}
+
+/// `items` with agents that need you first ([`Item::rank`]), otherwise in their order.
+pub fn by_attention(mut items: Vec<Item>) -> Vec<Item> {
+    items.sort_by_key(Item::rank);
+    items
 }
 
 /// What the person chose.
@@ -128,7 +186,10 @@ impl Model {
     pub fn new(items: Vec<Item>, pane: Option<String>) -> Model {
         let matches = (0..items.len()).collect();
         let sel = items.iter().position(|it| it.here).unwrap_or(0);
-        let ids: Vec<&str> = items.iter().map(|it| it.summary.id.as_str()).collect();
+        let ids: Vec<&str> = items
+            .iter()
+            .filter_map(|it| it.id().map(|id| id.as_str()))
+            .collect();
         let id_width = ui::unique_prefix_width(&ids);
         let panes_width = items
             .iter()
@@ -162,7 +223,7 @@ impl Model {
             .items
             .iter()
             .enumerate()
-            .map(|(i, it)| (it.summary.id.as_str(), i))
+            .filter_map(|(i, it)| it.id().map(|id| (id.as_str(), i)))
             .collect();
         self.content = ids
             .iter()
@@ -212,12 +273,17 @@ impl Model {
             Key::Escape | Key::CtrlC => return Step::Quit,
             Key::Enter => {
                 return match self.selected() {
-                    Some(it) => Step::Act(Action::Use(it.summary.id.clone())),
+                    Some(it) => match (it.id(), it.panes.first()) {
+                        (Some(id), _) => Step::Act(Action::Use(id.clone())),
+                        // A pane without a conversation: go to it.
+                        (None, Some(p)) => Step::Act(Action::Jump(p.clone())),
+                        (None, None) => Step::Continue,
+                    },
                     None => {
                         self.message = Some("nothing matches; ^N starts a new conversation".into());
                         Step::Continue
                     }
-                }
+                };
             }
             Key::Char('\u{7}') => {
                 // ^G: go to a pane that has it (another one than this, if there is one).
@@ -237,11 +303,13 @@ impl Model {
                     }
                 };
             }
-            Key::Char('\u{6}') => {
-                if let Some(it) = self.selected() {
-                    return Step::Act(Action::Fork(it.summary.id.clone()));
+            Key::Char('\u{6}') => match self.selected().map(|it| it.id()) {
+                Some(Some(id)) => return Step::Act(Action::Fork(id.clone())),
+                Some(None) => {
+                    self.message = Some("this pane has no conversation to fork".into());
                 }
-            }
+                None => {}
+            },
             Key::Char('\u{e}') => return Step::Act(Action::New),
             Key::ArrowUp | Key::Char('\u{10}') => self.sel = self.sel.saturating_sub(1),
             Key::ArrowDown | Key::Tab if self.sel + 1 < self.matches.len() => self.sel += 1,
@@ -351,7 +419,7 @@ pub fn match_score(it: &Item, typed: &str) -> Option<i64> {
     let title = it.title.to_lowercase();
     let tier = if title == typed {
         4
-    } else if title.starts_with(typed) || it.summary.id.as_str().starts_with(typed) {
+    } else if title.starts_with(typed) || it.id().is_some_and(|id| id.as_str().starts_with(typed)) {
         3
     } else if title.contains(typed) {
         2
@@ -368,12 +436,22 @@ pub fn match_score(it: &Item, typed: &str) -> Option<i64> {
 pub fn row_text(it: &Item, width: usize, id_width: usize, panes_width: usize) -> String {
     let mark = if it.here { '*' } else { ' ' };
     let state = if it.running.is_some() { '●' } else { ' ' };
-    let id = &it.summary.id.as_str()[..id_width.min(it.summary.id.as_str().len())];
-    let turns_age = format!(
-        " {:>3} {:>4}",
-        it.summary.turns,
-        panechat::time::ago(&it.summary.updated_at)
-    );
+    let id = it.id().map_or(String::new(), |id| {
+        id.as_str()[..id_width.min(id.as_str().len())].to_string()
+    });
+    let id = ui::pad(&id, id_width.min(18));
+    let turns_age = match &it.summary {
+        Some(s) => format!(" {:>3} {:>4}", s.turns, panechat::time::ago(&s.updated_at)),
+        None => format!(
+            " {:>3} {:>4}",
+            "",
+            it.agent
+                .as_ref()
+                .and_then(|a| a.since.as_deref())
+                .map(panechat::time::ago)
+                .unwrap_or_default()
+        ),
+    };
     let panes = if panes_width > 0 {
         format!(
             " {}",
@@ -394,7 +472,12 @@ pub fn row_text(it: &Item, width: usize, id_width: usize, panes_width: usize) ->
         .find(|t| width.saturating_sub(head + ui::width(t)) >= 8)
         .map_or("", |t| t.as_str());
     let room = width.saturating_sub(head + ui::width(tail));
-    let t = ui::truncate(&it.title, room);
+    // The agent first: `⚑ claude: needs you · title`.
+    let title = match &it.agent {
+        Some(a) => format!("{} · {}", inert(&a.line()), it.title),
+        None => it.title.clone(),
+    };
+    let t = ui::truncate(&title, room);
     format!(
         "{mark}{state}{t}{:pad$}{tail}",
         "",
@@ -435,7 +518,23 @@ fn wrap(prefix: &str, text: &str, width: usize, max: usize) -> Vec<String> {
 
 /// The preview of one conversation: a line of facts, then its last turns.
 fn preview_lines(ctx: &Ctx, it: &Item, width: usize) -> Vec<String> {
-    let s = &it.summary;
+    let mut lines = Vec::new();
+    if let Some(a) = &it.agent {
+        let mut facts = vec![a.line()];
+        facts.extend(a.session.iter().map(|s| format!("session {s}")));
+        facts.extend(a.cwd.iter().map(|c| format!("in {c}")));
+        lines.push(ui::truncate(&inert(&facts.join(" · ")), width));
+        if let Some(m) = &a.message {
+            lines.extend(wrap("", m, width, 2));
+        }
+    }
+    let Some(s) = &it.summary else {
+        lines.push(ui::truncate(
+            &format!("{}: no conversation; Enter or ^G goes to it", it.title),
+            width,
+        ));
+        return lines;
+    };
     let mut facts = vec![
         s.id.to_string(),
         ui::turns(s.turns),
@@ -450,10 +549,10 @@ fn preview_lines(ctx: &Ctx, it: &Item, width: usize) -> Vec<String> {
     if let Some(r) = &it.running {
         facts.push(r.clone());
     }
-    let mut lines = vec![format!(
+    lines.push(format!(
         "\x1b[2m{}\x1b[0m",
         ui::truncate(&inert(&facts.join(" · ")), width)
-    )];
+    ));
     match ctx.store.last_turns(&s.id, 2) {
         Ok(turns) => {
             for t in turns {
@@ -476,8 +575,16 @@ pub fn load_items(ctx: &Ctx, target: Option<&Session>) -> Result<Vec<Item>> {
     let server = target.and_then(|t| t.server.clone());
     let mut panes: HashMap<String, Vec<String>> = HashMap::new();
     let mut here: Option<String> = None;
+    // Each pane's agent: given to the conversation the pane shows, or a row of its own.
+    let mut agents: HashMap<panechat::session::SessionKey, Agent> =
+        panechat::agents::all(&ctx.paths)
+            .into_iter()
+            .map(|r| (r.pane, r.agent))
+            .collect();
+    let mut conv_agent: HashMap<String, Agent> = HashMap::new();
     for rec in mapping::all(&ctx.paths)? {
         let Some(active) = rec.active else { continue };
+        let agent = agents.remove(&rec.pane.session);
         if target.is_some_and(|t| t.key == rec.pane.session) {
             here = Some(active.to_string());
         }
@@ -485,10 +592,33 @@ pub fn load_items(ctx: &Ctx, target: Option<&Session>) -> Result<Vec<Item>> {
         if server.is_some() && rec.server != server {
             continue;
         }
+        if let Some(a) = agent {
+            let urgent = |a: &Agent| agent_rank(Some(a));
+            match conv_agent.get(active.as_str()) {
+                Some(b) if urgent(b) <= urgent(&a) => {}
+                _ => {
+                    conv_agent.insert(active.to_string(), a);
+                }
+            }
+        }
         if let Some(p) = rec.pane.pane {
             panes.entry(active.to_string()).or_default().push(p);
         }
     }
+    // Panes with an agent and no conversation, of the server the picker runs in (a key names
+    // its server before its last `:`).
+    let server_of = |k: &str| k.rsplit_once(':').map(|(s, _)| s.to_string());
+    let here_server = target.and_then(|t| server_of(t.key.as_str()));
+    let mut pane_rows: Vec<Item> = agents
+        .into_iter()
+        .filter(|(k, _)| here_server.is_none() || server_of(k.as_str()) == here_server)
+        .filter_map(|(k, a)| {
+            let is_here = target.is_some_and(|t| t.key == k);
+            let pane = panechat::session::PaneRef::from_key(k).pane?;
+            Some(Item::agent_pane(pane, a, is_here))
+        })
+        .collect();
+    pane_rows.sort_by(|a, b| a.panes.cmp(&b.panes));
     let mut running: HashMap<String, String> = HashMap::new();
     for r in runs::live_readonly(&ctx.paths).unwrap_or_default() {
         if r.state.holds_lock() || r.state == runs::RunState::WaitingForLock {
@@ -508,16 +638,20 @@ pub fn load_items(ctx: &Ctx, target: Option<&Session>) -> Result<Vec<Item>> {
             );
         }
     }
-    Ok(list
+    let mut items: Vec<Item> = list
         .into_iter()
         .map(|s| {
             let id = s.id.to_string();
             let mut p = panes.remove(&id).unwrap_or_default();
             p.sort_by_key(|x| x.trim_start_matches('%').parse::<u64>().unwrap_or(u64::MAX));
             let is_here = here.as_deref() == Some(id.as_str());
-            Item::new(s, p, running.remove(&id), is_here)
+            let mut it = Item::new(s, p, running.remove(&id), is_here);
+            it.set_agent(conv_agent.remove(&id));
+            it
         })
-        .collect())
+        .collect();
+    items.extend(pane_rows);
+    Ok(by_attention(items))
 }
 
 /// Publishes like every command, but waits for each tmux command: the popup's processes are
@@ -654,7 +788,11 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
         let ctx_ref: &Ctx = ctx;
         let mut preview = |it: &Item, w: usize| {
             cache
-                .entry(format!("{}:{w}", it.summary.id))
+                .entry(format!(
+                    "{}:{}:{w}",
+                    it.id().map_or("", |id| id.as_str()),
+                    it.panes.join(",")
+                ))
                 .or_insert_with(|| preview_lines(ctx_ref, it, w))
                 .clone()
         };
@@ -863,6 +1001,51 @@ mod tests {
                 assert_eq!(ui::width(r), width, "{r:?}");
             }
         }
+    }
+
+    #[test]
+    fn agents_that_need_you_come_first_and_a_pane_without_a_conversation_is_gone_to() {
+        let agent = |state| Agent {
+            kind: "claude-code".into(),
+            state,
+            tool: Some("Bash".into()),
+            ..Agent::default()
+        };
+        let mut working = item("01m7yd5b00000000bb", "Building", &["%1"]);
+        working.set_agent(Some(agent(AgentState::Working)));
+        let items = by_attention(vec![
+            item("01m7yd5c00000000cc", "Most recent", &[]),
+            working,
+            Item::agent_pane("%4".into(), agent(AgentState::Done), false),
+            Item::agent_pane("%5".into(), agent(AgentState::NeedsYou), false),
+        ]);
+        let mut m = Model::new(items, Some("%0".into()));
+        let mut pv = |_: &Item, _: usize| vec![String::new()];
+        let lines = m.render(60, 20, &mut pv);
+        let rows: Vec<String> = lines[1..5].iter().map(|l| plain(l)).collect();
+        assert!(
+            rows[0].contains("⚑ claude: needs you · pane %5"),
+            "{rows:?}"
+        );
+        assert!(rows[1].contains("✓ claude: done · pane %4"), "{rows:?}");
+        assert!(
+            rows[2].contains("claude: running Bash · Building"),
+            "{rows:?}"
+        );
+        assert!(rows[3].contains("Most recent"), "{rows:?}");
+        for r in &rows {
+            assert_eq!(ui::width(r), 60, "{r:?}");
+        }
+        // Enter on a pane without a conversation goes to it; ^F says why not.
+        assert_eq!(m.key(Key::Enter), Step::Act(Action::Jump("%5".into())));
+        assert_eq!(m.key(Key::Char('\u{6}')), Step::Continue);
+        assert!(m.message.as_deref().unwrap().contains("no conversation"));
+        // The filter finds agents by what they do.
+        for c in "needs".chars() {
+            m.key(Key::Char(c));
+        }
+        assert_eq!(m.match_count(), 1);
+        assert_eq!(m.selected().unwrap().panes, ["%5"]);
     }
 
     #[test]

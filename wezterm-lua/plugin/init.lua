@@ -5,8 +5,8 @@
 --   local panechat = wezterm.plugin.require 'https://github.com/panechat/panechat'
 --   panechat.apply_to_config(config, { panechat = '/path/to/panechat' })
 --
--- The status bar reads only the user vars panechat sets on each pane (panechat_title,
--- panechat_state, panechat_held): nothing is spawned per status tick. Keys and the overlay run
+-- The status bar reads only the user vars panechat sets on each pane (the conversation's title,
+-- its state, its holder, the pane's coding agent): nothing is spawned per status tick. Keys and the overlay run
 -- the panechat binary. Events emitted for your own handlers: panechat.ask, panechat.fork,
 -- panechat.picked, panechat.question, panechat.answered, panechat.error.
 
@@ -17,7 +17,7 @@ local M = {}
 
 -- This file's build (a hash of the file with this line's value left out): the plugin asks
 -- panechat whether it carries the same one, once, when the picker first opens.
-local BUILD = 'ef715a5015c89eff'
+local BUILD = '6a088f27aa57bbdc'
 
 M.defaults = {
   -- The panechat binary (a path, or a name looked up on WezTerm's PATH).
@@ -34,12 +34,18 @@ M.defaults = {
   running = ' ●',
   locked = ' locked',
   separator = ' ',
+  -- Markers before a coding agent that needs you, or is done (a turn not looked at yet); the
+  -- needs-you one also goes in front of the tab title of a tab where an agent needs you.
+  needs_you = '⚑ ',
+  done = '✓ ',
   -- Colors (any wezterm color string); nil keeps the tab bar's colors.
   colors = {
     foreground = nil,
     background = nil,
     running = '#e0af68',
     locked = '#f7768e',
+    needs_you = '#f7768e',
+    done = '#9ece6a',
   },
   -- The ask key (a question about the active pane, its screen attached), and where the split
   -- with the answer goes.
@@ -55,6 +61,10 @@ M.defaults = {
   picker_key = { key = 'O', mods = 'CTRL|SHIFT' },
   picker_jump = true,
   picker_fork = true,
+  -- The key that activates the next pane whose agent needs you (across tabs and windows).
+  next_key = { key = 'J', mods = 'CTRL|SHIFT' },
+  -- Focusing a pane whose agent is done makes it idle (`panechat agent-seen`, once per done).
+  seen_on_focus = true,
   -- Show the lock question (wait / new / fork / cancel) as an overlay.
   lock_overlay = true,
   -- Register a format-tab-title handler showing the conversation title (only the first such
@@ -201,7 +211,10 @@ end
 -- the one place that names them. Values are as panechat wrote them, or nil.
 local function state_from(user_vars)
   local v = type(user_vars) == 'table' and user_vars or {}
-  return { id = v.panechat_id, title = v.panechat_title, state = v.panechat_state, held = v.panechat_held }
+  return {
+    id = v.panechat_id, title = v.panechat_title, state = v.panechat_state, held = v.panechat_held,
+    agent = v.panechat_agent, agent_text = v.panechat_agent_text,
+  }
 end
 
 -- The user var that carries the lock question to the overlay.
@@ -250,7 +263,8 @@ function M.segment(window, pane)
   local id = vars.id or ''
   local state = vars.state or ''
   local held = vars.held or ''
-  local key = title .. '\0' .. id .. '\0' .. state .. '\0' .. held
+  local agent, agent_text = vars.agent or '', clean(vars.agent_text, opts.max_title)
+  local key = table.concat({ title, id, state, held, agent, agent_text }, '\0')
   local hit = cache[key]
   if hit then
     return hit
@@ -263,7 +277,7 @@ function M.segment(window, pane)
   if shown == '' then
     shown = clean(id, opts.max_title)
   end
-  if shown == '' then
+  if shown == '' and agent_text == '' then
     cache[key] = ''
     return ''
   end
@@ -274,6 +288,32 @@ function M.segment(window, pane)
   end
   if c.foreground then
     items[#items + 1] = { Foreground = { Color = c.foreground } }
+  end
+  if agent_text ~= '' then
+    -- The agent first: `⚑ claude: needs you`, `claude: running Bash`.
+    local mark = M.agent_marker(agent)
+    if mark ~= '' then
+      local color = agent == 'needs-you' and c.needs_you or c.done
+      if color then
+        items[#items + 1] = { Foreground = { Color = color } }
+      end
+      items[#items + 1] = { Text = mark }
+      items[#items + 1] = 'ResetAttributes'
+      if c.background then
+        items[#items + 1] = { Background = { Color = c.background } }
+      end
+      if c.foreground then
+        items[#items + 1] = { Foreground = { Color = c.foreground } }
+      end
+    end
+    items[#items + 1] = { Text = agent_text .. (shown ~= '' and clean(opts.separator) or '') }
+    if shown == '' then
+      items[#items + 1] = 'ResetAttributes'
+      items[#items + 1] = { Text = clean(opts.separator) }
+      local s = wezterm.format(items)
+      cache[key] = s
+      return s
+    end
   end
   items[#items + 1] = { Text = clean(opts.icon) .. shown }
   if state ~= '' and state ~= 'idle' then
@@ -295,7 +335,91 @@ function M.segment(window, pane)
   return s
 end
 
+--- The marker shown before an agent in `state` (`needs-you`, `done`), or ''.
+function M.agent_marker(state)
+  if state == 'needs-you' then
+    return clean(opts.needs_you)
+  elseif state == 'done' then
+    return clean(opts.done)
+  end
+  return ''
+end
+
+-- Panes whose agent was done when they were focused, and told so: pane id -> true, until the
+-- agent's state changes (one `agent-seen` per done).
+local seen_sent = {}
+
+-- A focused pane whose agent is done: panechat makes it idle (in the background, once).
+local function seen_on_focus(window, pane)
+  local ok, id = pcall(function()
+    return pane:pane_id()
+  end)
+  if not ok then
+    return
+  end
+  if vars_of(pane).agent ~= 'done' then
+    seen_sent[id] = nil
+    return
+  end
+  local focused = true
+  pcall(function()
+    focused = window:is_focused()
+  end)
+  if not focused or seen_sent[id] then
+    return
+  end
+  seen_sent[id] = true
+  pcall(wezterm.background_child_process, { opts.panechat, 'agent-seen', '--session', 'pane:' .. tostring(id) })
+end
+
+--- Every pane of every window in order (windows, their tabs, their panes) whose agent is in
+--- `state`: a list of { pane, id, tab }.
+function M.agent_panes(state)
+  local out = {}
+  local ok, windows = pcall(wezterm.mux.all_windows)
+  for _, w in ipairs(ok and windows or {}) do
+    for _, t in ipairs(w:tabs()) do
+      for _, p in ipairs(t:panes()) do
+        if state == nil or vars_of(p).agent == state then
+          out[#out + 1] = { pane = p, id = p:pane_id(), tab = t }
+        end
+      end
+    end
+  end
+  return out
+end
+
+--- The next-pane key: activates the next pane after `pane` (in the order of
+--- `M.agent_panes`, wrapping around) whose agent needs you, its tab and its window too.
+function M.next_needing_you(window, pane)
+  local here = pane:pane_id()
+  local all = M.agent_panes(nil)
+  local at = #all
+  for i, x in ipairs(all) do
+    if x.id == here then
+      at = i
+    end
+  end
+  for k = 1, #all do
+    local x = all[(at + k - 1) % #all + 1]
+    if x.id ~= here and vars_of(x.pane).agent == 'needs-you' then
+      x.pane:activate()
+      pcall(function()
+        x.tab:window():gui_window():focus()
+      end)
+      return x.id
+    end
+  end
+  pcall(function()
+    window:toast_notification('panechat', "no other pane's agent needs you", nil, 3000)
+  end)
+  return nil
+end
+
 local function update_status(window, pane)
+  if opts.seen_on_focus then
+    seen_on_focus(window, pane)
+  end
   local seg = M.segment(window, pane)
   if opts.compose then
     local ok, s = pcall(opts.compose, window, pane, seg)
@@ -548,8 +672,19 @@ end
 --- `own` its conversation: that row comes first, so Enter right away keeps it (WezTerm's
 --- InputSelector opens on its first row and has no way to open on another). Then a new
 --- conversation, the search inside conversations, and the others, most recent first. Rows show
---- the short id (forks with one title are told apart) in aligned columns.
-function M.choices(list, here, own)
+--- the short id (forks with one title are told apart) in aligned columns. `agents` (pane id ->
+--- { agent = state, text = summary }, as M.agent_vars gives them) puts each pane's coding
+--- agent on its conversation's row, and a pane with an agent and no conversation on a row of
+--- its own that jumps to it; rows whose agent needs you come first of all, then those done,
+--- then those at work.
+function M.choices(list, here, own, agents)
+  agents = agents or {}
+  local function rank(a)
+    return a == nil and 3 or a.agent == 'needs-you' and 0 or a.agent == 'done' and 1 or a.agent == 'working' and 2 or 3
+  end
+  local function agent_label(a)
+    return M.agent_marker(a.agent) .. clean(a.text, opts.max_title) .. ' · '
+  end
   local closed = { n = 0 }
   local convs = {}
   for _, c in ipairs(list) do
@@ -567,9 +702,20 @@ function M.choices(list, here, own)
     end
   end
   local cols = columns(convs)
-  local mine, rest = {}, {}
+  local mine, rest, urgent = {}, {}, {}
+  local with_conversation = {}
   local function add(rows, c)
     local panes = wezterm_panes(c, closed)
+    local a
+    for _, p in ipairs(panes) do
+      with_conversation[p] = true
+      if agents[p] and rank(agents[p]) < rank(a) then
+        a = agents[p]
+      end
+    end
+    if rank(a) == 0 then
+      rows = urgent
+    end
     local extras = {}
     if #panes > 0 then
       local names = {}
@@ -585,7 +731,10 @@ function M.choices(list, here, own)
       extras[#extras + 1] = 'locked'
     end
     local label, title = row_label(c.id == own and '* ' or '  ', c, cols, extras)
-    rows[#rows + 1] = { label = label, id = 'use:' .. c.id }
+    if a and (a.text or '') ~= '' then
+      label = (c.id == own and '* ' or '  ') .. agent_label(a) .. label:sub(3)
+    end
+    rows[#rows + 1] = { label = label, id = 'use:' .. c.id, rank = rank(a) }
     if opts.picker_jump then
       for _, p in ipairs(panes) do
         if p ~= here then
@@ -600,13 +749,67 @@ function M.choices(list, here, own)
   for _, c in ipairs(convs) do
     add(c.id == own and mine or rest, c)
   end
-  local rows = mine
-  rows[#rows + 1] = { label = '+ new conversation', id = 'new' }
-  rows[#rows + 1] = { label = '⌕ search inside conversations (what was said)…', id = 'search' }
+  -- Panes with an agent and no conversation, by pane id.
+  local lone = {}
+  for p, a in pairs(agents) do
+    if not with_conversation[p] and (a.text or '') ~= '' and is_open(p) then
+      lone[#lone + 1] = p
+    end
+  end
+  table.sort(lone)
+  for _, p in ipairs(lone) do
+    local a = agents[p]
+    local row = { label = '  ' .. agent_label(a) .. 'pane ' .. p, id = 'jump:' .. p, rank = rank(a) }
+    if row.rank == 0 then
+      urgent[#urgent + 1] = row
+    else
+      rest[#rest + 1] = row
+    end
+  end
+  -- The others: agents done, then at work, then the rest, each group most recent first (a
+  -- conversation's extra rows stay under it).
+  local groups = {}
+  local group
   for _, r in ipairs(rest) do
+    if r.rank then
+      group = { rank = r.rank, i = #groups + 1, rows = {} }
+      groups[#groups + 1] = group
+    end
+    table.insert(group.rows, r)
+  end
+  table.sort(groups, function(a, b)
+    if a.rank ~= b.rank then
+      return a.rank < b.rank
+    end
+    return a.i < b.i
+  end)
+  local rows = urgent
+  for _, r in ipairs(mine) do
     rows[#rows + 1] = r
   end
+  rows[#rows + 1] = { label = '+ new conversation', id = 'new' }
+  rows[#rows + 1] = { label = '⌕ search inside conversations (what was said)…', id = 'search' }
+  for _, g in ipairs(groups) do
+    for _, r in ipairs(g.rows) do
+      rows[#rows + 1] = r
+    end
+  end
+  for _, r in ipairs(rows) do
+    r.rank = nil
+  end
   return rows, closed.n
+end
+
+--- Each pane's agent as its user vars say: pane id -> { agent = state, text = summary }.
+function M.agent_vars()
+  local out = {}
+  for _, x in ipairs(M.agent_panes(nil)) do
+    local v = vars_of(x.pane)
+    if (v.agent or '') ~= '' then
+      out[x.id] = { agent = v.agent, text = v.agent_text }
+    end
+  end
+  return out
 end
 
 --- The rows for `panechat search --json` output and the words searched: a title equal to the
@@ -754,7 +957,7 @@ function M.picker(window, pane)
   if type(list) ~= 'table' then
     return fail(window, 'panechat ls --json printed something that is not JSON')
   end
-  local choices, closed = M.choices(list, pane:pane_id(), conversation_id(vars_of(pane)))
+  local choices, closed = M.choices(list, pane:pane_id(), conversation_id(vars_of(pane)), M.agent_vars())
   picked_callback = picked_callback or wezterm.action_callback(picked)
   if closed > 0 then
     -- Forget the closed panes' mappings (their conversations stay).
@@ -905,13 +1108,28 @@ end
 function M.tab_title(tab, tabs, panes, config, hover, max_width)
   config = type(config) == 'table' and config or {}
   local p = tab.active_pane or {}
-  local t = clean(state_from(p.user_vars).title)
+  local vars = state_from(p.user_vars)
+  local t = clean(vars.title)
   if t == '' then
     t = clean(tab.tab_title)
   end
   if t == '' then
     t = clean(p.title)
   end
+  -- The active pane's agent first; the tab marked while an agent in any of its panes needs you.
+  local agent_text = clean(vars.agent_text)
+  if agent_text ~= '' then
+    t = agent_text .. (t ~= '' and ' · ' .. t or '')
+  end
+  local mark = M.agent_marker(vars.agent)
+  if mark == '' then
+    for _, x in ipairs(M.agent_panes('needs-you')) do
+      if x.tab:tab_id() == tab.tab_id then
+        mark = M.agent_marker('needs-you')
+      end
+    end
+  end
+  t = mark .. t
   local pad = config.use_fancy_tab_bar == false and ' ' or ''
   local index = ''
   if config.show_tab_index_in_tab_bar ~= false and math.tointeger(tab.tab_index) then
@@ -965,7 +1183,7 @@ local function check(o)
   if type(o.panechat) ~= 'string' or o.panechat == '' then
     bad('panechat', 'the path of the panechat binary')
   end
-  for _, k in ipairs { 'ask_key', 'fork_key', 'picker_key' } do
+  for _, k in ipairs { 'ask_key', 'fork_key', 'picker_key', 'next_key' } do
     if o[k] and (type(o[k]) ~= 'table' or type(o[k].key) ~= 'string') then
       bad(k, "a table such as { key = 'Y', mods = 'CTRL|SHIFT' }, or false")
     end
@@ -988,6 +1206,7 @@ function M.apply_to_config(config, given)
   add_key(config, opts.fork_key, wezterm.action_callback(M.fork))
   add_key(config, opts.picker_key, wezterm.action_callback(M.picker))
   add_key(config, opts.ask_key, wezterm.action_callback(M.ask))
+  add_key(config, opts.next_key, wezterm.action_callback(M.next_needing_you))
   return config
 end
 

@@ -224,7 +224,7 @@ fn esc_or_an_empty_line_opens_nothing() {
     assert_eq!(h.children(), 0);
     // The same callback serves every press.
     let n: i64 = h.eval("return require('wezterm').__rec.callbacks").unwrap();
-    assert_eq!(n, 4, "one callback per key plus the prompt's");
+    assert_eq!(n, 5, "one callback per key plus the prompt's");
 }
 
 #[test]
@@ -250,7 +250,7 @@ fn the_key_direction_size_and_binary_are_options() {
 
     let h = loaded(no_children(), "{ ask_key = false }", None);
     let n: i64 = h.eval("return #config.keys").unwrap();
-    assert_eq!(n, 3, "the user's key, fork and picker");
+    assert_eq!(n, 4, "the user's key, fork, picker and next");
     // The function stays available for a key of the user's own.
     h.eval::<()>("panechat.ask(win, pane)").unwrap();
     answer(&h, Some("and now?"));

@@ -15,7 +15,7 @@ fn defaults() -> Vec<(String, String, String)> {
         .unwrap();
     h.eval::<mlua::Table>(
         "local out = {}
-         for _, name in ipairs { 'ask_key', 'fork_key', 'picker_key' } do
+         for _, name in ipairs { 'ask_key', 'fork_key', 'picker_key', 'next_key' } do
            local k = panechat.defaults[name]
            out[#out + 1] = { name, k.mods, k.key }
          end

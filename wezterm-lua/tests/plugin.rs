@@ -126,7 +126,7 @@ fn user_keys_and_handlers_survive_and_plugin_keys_are_added() {
             (t.get(1).unwrap(), t.get(2).unwrap(), t.get(3).unwrap())
         })
         .collect();
-    assert_eq!(keys.len(), 4, "{keys:?}");
+    assert_eq!(keys.len(), 5, "{keys:?}");
     assert_eq!(keys[0], ("x".into(), "ALT".into(), "Nop".into()));
     assert_eq!(
         (keys[1].0.as_str(), keys[1].1.as_str()),
@@ -139,6 +139,10 @@ fn user_keys_and_handlers_survive_and_plugin_keys_are_added() {
     assert_eq!(
         (keys[3].0.as_str(), keys[3].1.as_str()),
         ("A", "CTRL|SHIFT")
+    );
+    assert_eq!(
+        (keys[4].0.as_str(), keys[4].1.as_str()),
+        ("J", "CTRL|SHIFT")
     );
     assert!(keys[1..].iter().all(|k| k.2.starts_with("user-defined-")));
     let n: i64 = h
@@ -965,4 +969,203 @@ fn the_plugin_leaves_to_panechat_what_panechat_can_hand_it() {
     ] {
         assert_eq!(code.matches(var).count(), 1, "{var} named more than once");
     }
+}
+
+/// The agent user vars of `pane` (a Lua global).
+fn set_agent(h: &Harness, pane: &str, state: &str, text: &str) {
+    h.eval::<()>(&format!(
+        "{pane}:__set_var('panechat_agent', '{state}') {pane}:__set_var('panechat_agent_text', '{text}')"
+    ))
+    .unwrap();
+}
+
+#[test]
+fn the_bar_and_the_tab_titles_show_the_panes_agent_and_mark_a_tab_that_needs_you() {
+    let h = loaded(no_children(), "{ tab_title = true }");
+    // An agent in a pane without a conversation: the agent alone.
+    set_agent(&h, "pane", "working", "claude: running Bash");
+    assert_eq!(visible(&tick(&h).0), "claude: running Bash ");
+    set_agent(&h, "pane", "needs-you", "claude: needs you");
+    let (right, _) = tick(&h);
+    assert_eq!(visible(&right), "⚑ claude: needs you ");
+    assert!(
+        right.contains("\x1b[38;2;247;118;142m⚑ "),
+        "the marker has its color: {right:?}"
+    );
+    // With a conversation: the agent, then the title.
+    set_vars(
+        &h,
+        &[
+            ("panechat_id", "01m7yd5d6e4q2r8kzz"),
+            ("panechat_title", "Zellij layouts"),
+            ("panechat_state", "idle"),
+        ],
+    );
+    set_agent(&h, "pane", "done", "claude: done");
+    assert_eq!(
+        visible(&tick(&h).0),
+        "✓ claude: done panechat Zellij layouts "
+    );
+    // Tabs: the active pane's agent in its title; a tab where another pane needs you, marked.
+    h.eval::<()>(
+        r"local wezterm = require 'wezterm'
+          other = wezterm.__new_pane { id = 9, tab = wezterm.__new_tab(win), title = 'vim' }
+          wezterm.__new_pane { id = 10, tab = other:tab(), title = 'sh' }",
+    )
+    .unwrap();
+    assert_eq!(
+        tab_titles(&h, "{ tab_max_width = 60 }"),
+        ["1: ✓ claude: done · Zellij layouts", "2: vim"]
+    );
+    h.eval::<()>("agent10 = require('wezterm').mux.get_pane(10)")
+        .unwrap();
+    set_agent(&h, "agent10", "needs-you", "codex: needs you #(x)");
+    assert_eq!(
+        tab_titles(&h, "{ tab_max_width = 60 }"),
+        ["1: ✓ claude: done · Zellij layouts", "2: ⚑ vim"]
+    );
+    // Nothing spawned but the one `agent-seen` for the focused pane that was done.
+    assert_eq!(h.children(), 1);
+    let seen: String = h
+        .eval("return table.concat(require('wezterm').__rec.background[1], ' ')")
+        .unwrap();
+    assert_eq!(seen, "panechat agent-seen --session pane:3");
+}
+
+#[test]
+fn the_next_key_activates_the_next_pane_that_needs_you_across_tabs_and_windows() {
+    let h = loaded(no_children(), "{}");
+    h.eval::<()>(
+        r"local wezterm = require 'wezterm'
+          p4 = wezterm.__new_pane { id = 4, tab = wezterm.__new_tab(win) }
+          win2 = wezterm.__new_window()
+          p5 = wezterm.__new_pane { id = 5, window = win2 }
+          p6 = wezterm.__new_pane { id = 6, tab = p5:tab() }",
+    )
+    .unwrap();
+    set_agent(&h, "p4", "needs-you", "claude: needs you");
+    set_agent(&h, "p6", "needs-you", "codex: needs you");
+    set_agent(&h, "p5", "done", "claude: done");
+    let next = |from: &str| -> Option<i64> {
+        h.eval(&format!(
+            "local to = panechat.next_needing_you(win, {from}) return to"
+        ))
+        .unwrap()
+    };
+    assert_eq!(next("pane"), Some(4));
+    assert_eq!(
+        h.eval::<i64>("return win:active_tab():active_pane():pane_id()")
+            .unwrap(),
+        4,
+        "its tab is the window's active one"
+    );
+    assert_eq!(next("p4"), Some(6));
+    assert_eq!(next("p6"), Some(4), "around");
+    set_agent(&h, "p6", "working", "codex: working");
+    assert_eq!(next("p4"), None, "only itself");
+    assert_eq!(h.rec().get::<mlua::Table>("toasts").unwrap().raw_len(), 1);
+    // The key is bound.
+    press(&h, "J");
+    assert_eq!(h.children(), 0);
+}
+
+#[test]
+fn a_focused_pane_whose_agent_is_done_is_told_seen_once() {
+    let h = loaded(no_children(), "{}");
+    let background = |h: &Harness| -> Vec<String> {
+        h.eval::<mlua::Table>(
+            "local out = {} for _, a in ipairs(require('wezterm').__rec.background) do
+               out[#out + 1] = table.concat(a, ' ') end return out",
+        )
+        .unwrap()
+        .sequence_values::<String>()
+        .map(Result::unwrap)
+        .collect()
+    };
+    set_agent(&h, "pane", "working", "claude: working");
+    for _ in 0..5 {
+        tick(&h);
+    }
+    assert!(background(&h).is_empty(), "nothing for an agent at work");
+    set_agent(&h, "pane", "done", "claude: done");
+    for _ in 0..5 {
+        tick(&h);
+    }
+    assert_eq!(
+        background(&h),
+        ["panechat agent-seen --session pane:3"],
+        "once per done"
+    );
+    // panechat made it idle; done again later: told again.
+    set_agent(&h, "pane", "idle", "claude: idle");
+    tick(&h);
+    set_agent(&h, "pane", "done", "claude: done");
+    tick(&h);
+    assert_eq!(background(&h).len(), 2);
+    // Off: nothing.
+    let h = loaded(no_children(), "{ seen_on_focus = false }");
+    set_agent(&h, "pane", "done", "claude: done");
+    tick(&h);
+    assert!(background(&h).is_empty());
+}
+
+#[test]
+fn the_picker_lists_agents_that_need_you_first_and_lone_agent_panes_jump() {
+    let h = loaded(no_children(), "{}");
+    h.eval::<()>(
+        r"local wezterm = require 'wezterm'
+          for _, id in ipairs { 4, 5, 6 } do wezterm.__new_pane { id = id, window = win } end",
+    )
+    .unwrap();
+    let rows: Vec<(String, String)> = h
+        .eval::<mlua::Table>(
+            r#"local list = {
+                 { id = '01m7yd5a00000000aa', title = 'Old', turns = 1, age = '3h', panes = {} },
+                 { id = '01m7yd5b00000000bb', title = 'Mine', turns = 2, age = '2h',
+                   panes = { { multiplexer = 'wezterm', pane = '3' } } },
+                 { id = '01m7yd5c00000000cc', title = 'Building', turns = 3, age = '1h',
+                   panes = { { multiplexer = 'wezterm', pane = '4' } } },
+               }
+               local agents = {
+                 [4] = { agent = 'working', text = 'claude: running Bash' },
+                 [5] = { agent = 'needs-you', text = 'codex: needs you' },
+                 [6] = { agent = 'done', text = 'claude: done' },
+               }
+               local rows = panechat.choices(list, 3, '01m7yd5b00000000bb', agents)
+               local out = {}
+               for i, r in ipairs(rows) do out[i] = { r.label, r.id } end
+               return out"#,
+        )
+        .unwrap()
+        .sequence_values::<mlua::Table>()
+        .map(|t| {
+            let t = t.unwrap();
+            (t.get(1).unwrap(), t.get(2).unwrap())
+        })
+        .collect();
+    let ids: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "jump:5",
+            "use:01m7yd5b00000000bb",
+            "fork:01m7yd5b00000000bb",
+            "new",
+            "search",
+            "jump:6",
+            "use:01m7yd5c00000000cc",
+            "jump:4",
+            "fork:01m7yd5c00000000cc",
+            "use:01m7yd5a00000000aa",
+            "fork:01m7yd5a00000000aa",
+        ],
+        "{rows:#?}"
+    );
+    assert_eq!(rows[0].0, "  ⚑ codex: needs you · pane 5");
+    assert_eq!(rows[5].0, "  ✓ claude: done · pane 6");
+    assert!(
+        rows[6].0.starts_with("  claude: running Bash · Building"),
+        "{:?}",
+        rows[6].0
+    );
 }

@@ -203,7 +203,7 @@ fn init_prints_two_lines_that_load_the_plugin() {
     let h = Harness::new(Runner::Real { env: vec![] }).unwrap();
     let config = run_config(&h, &out);
     let keys: mlua::Table = config.get("keys").unwrap();
-    assert_eq!(keys.raw_len(), 3);
+    assert_eq!(keys.raw_len(), 4);
     assert_eq!(fork_argv0(&h, &config), panechat_bin().to_string_lossy());
 
     // Offline: the binary writes the plugin it carries, loaded with dofile.
@@ -223,7 +223,7 @@ fn init_prints_two_lines_that_load_the_plugin() {
     let h = Harness::new(Runner::Real { env: vec![] }).unwrap();
     let config = run_config(&h, &out);
     let keys: mlua::Table = config.get("keys").unwrap();
-    assert_eq!(keys.raw_len(), 3);
+    assert_eq!(keys.raw_len(), 4);
     let n: i64 = h
         .eval("return #require('wezterm').__rec.handlers['update-status']")
         .unwrap();

@@ -1,5 +1,6 @@
 //! Command-line interface: argument definitions, dispatch and the one error report.
 
+mod agent_seen;
 mod attach;
 mod completions;
 mod ctx;
@@ -111,6 +112,9 @@ enum Command {
     /// Whether a plugin is the one this binary carries (asked by the WezTerm plugin).
     #[command(hide = true)]
     PluginCheck(plugin_check::Args),
+    /// A pane was focused: its coding agent, when done, is now idle (used by the plugins).
+    #[command(hide = true)]
+    AgentSeen(agent_seen::Args),
 }
 
 /// Runs the command line; returns the exit code.
@@ -225,6 +229,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::LockAnswer(a) => lock_answer::run(&mut ctx, a),
         Command::TmuxPlugin(a) => tmux_load::run(a),
         Command::PluginCheck(a) => plugin_check::run(a),
+        Command::AgentSeen(a) => agent_seen::run(&mut ctx, a),
     }
 }
 

@@ -75,7 +75,9 @@ pub fn set_user_var(name: &str, value: &str, inside_tmux: bool) -> Vec<u8> {
 }
 
 /// The user vars that publish a pane's state: `panechat_id`, `panechat_title`,
-/// `panechat_state` and `panechat_held` (empty values while the pane has no conversation).
+/// `panechat_state` and `panechat_held` (empty values while the pane has no conversation),
+/// `panechat_agent` (`idle`, `working`, `needs-you`, `done`) and `panechat_agent_text`
+/// (`claude: running Bash`), empty while the pane has no agent.
 pub fn state_vars(st: &crate::state::PaneState, inside_tmux: bool) -> Vec<u8> {
     use crate::title::pane_text;
     let mut out = Vec::new();
@@ -98,6 +100,14 @@ pub fn state_vars(st: &crate::state::PaneState, inside_tmux: bool) -> Vec<u8> {
         inside_tmux,
     ));
     out.extend(set_user_var("panechat_held", &held, inside_tmux));
+    // The agent: its state's name and its summary (empty while the pane has none).
+    let (agent, text) = st
+        .agent
+        .as_ref()
+        .map(|a| (a.state.as_str(), pane_text(&a.summary())))
+        .unwrap_or_default();
+    out.extend(set_user_var("panechat_agent", agent, inside_tmux));
+    out.extend(set_user_var("panechat_agent_text", &text, inside_tmux));
     out
 }
 

@@ -155,11 +155,15 @@ impl Publisher<'_> {
                 self.store.read_summary_file(id)
             });
             st.agent = crate::agents::read(&self.store.paths, &st.pane.session);
-            let server = rec.as_ref().and_then(|r| r.server.clone()).or_else(|| {
-                self.here
-                    .filter(|h| h.key == key)
-                    .and_then(|h| h.server.clone())
-            });
+            let server = rec
+                .as_ref()
+                .and_then(|r| r.server.clone())
+                .or_else(|| {
+                    self.here
+                        .filter(|h| h.key == key)
+                        .and_then(|h| h.server.clone())
+                })
+                .or_else(|| adapters::zellij::session_of_key(self.env, &key));
             let tty = rec.as_ref().and_then(|r| r.tty.clone());
             let is_here = self.here.is_some_and(|h| h.key == st.pane.session);
             adapters::channels::deliver(

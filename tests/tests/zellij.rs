@@ -171,7 +171,7 @@ fn init_snippet_is_accepted_by_zellij_and_its_keys_are_free() {
         defaults.contains("bind \"Alt f\""),
         "dump-config changed shape"
     );
-    for key in ["Alt m", "Alt y", "Alt a"] {
+    for key in ["Alt m", "Alt y", "Alt a", "Alt u"] {
         assert!(snippet.contains(&format!("bind \"{key}\"")));
         assert!(
             !defaults.contains(&format!("\"{key}\"")),

@@ -17,7 +17,7 @@ local M = {}
 
 -- This file's build (a hash of the file with this line's value left out): the plugin asks
 -- panechat whether it carries the same one, once, when the picker first opens.
-local BUILD = '6a088f27aa57bbdc'
+local BUILD = 'a7c09abd13cf4d85'
 
 M.defaults = {
   -- The panechat binary (a path, or a name looked up on WezTerm's PATH).
@@ -349,7 +349,7 @@ end
 -- agent's state changes (one `agent-seen` per done).
 local seen_sent = {}
 
--- A focused pane whose agent is done: panechat makes it idle (in the background, once).
+-- A focused pane whose agent is done: panechat makes it idle (once per done).
 local function seen_on_focus(window, pane)
   local ok, id = pcall(function()
     return pane:pane_id()
@@ -369,7 +369,14 @@ local function seen_on_focus(window, pane)
     return
   end
   seen_sent[id] = true
-  pcall(wezterm.background_child_process, { opts.panechat, 'agent-seen', '--session', 'pane:' .. tostring(id) })
+  -- panechat prints the pane's new user vars: a pane it has no terminal recorded for (an agent
+  -- run by hand in a pane that never asked anything) learns them this way.
+  local ran, out = run { 'agent-seen', '--session', 'pane:' .. tostring(id), '--wezterm-vars' }
+  if ran and out ~= '' and out:gsub('\27%]1337;SetUserVar=[%w_]+=[%w+/=]*\7', '') == '' then
+    pcall(function()
+      pane:inject_output(out)
+    end)
+  end
 end
 
 --- Every pane of every window in order (windows, their tabs, their panes) whose agent is in

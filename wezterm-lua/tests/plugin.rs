@@ -981,7 +981,14 @@ fn set_agent(h: &Harness, pane: &str, state: &str, text: &str) {
 
 #[test]
 fn the_bar_and_the_tab_titles_show_the_panes_agent_and_mark_a_tab_that_needs_you() {
-    let h = loaded(no_children(), "{ tab_title = true }");
+    // (`agent-seen` for the focused pane once it is done, answered with nothing here)
+    let h = loaded(
+        canned(|argv| {
+            assert_eq!(argv[1], "agent-seen", "{argv:?}");
+            (true, String::new(), String::new())
+        }),
+        "{ tab_title = true }",
+    );
     // An agent in a pane without a conversation: the agent alone.
     set_agent(&h, "pane", "working", "claude: running Bash");
     assert_eq!(visible(&tick(&h).0), "claude: running Bash ");
@@ -1026,10 +1033,10 @@ fn the_bar_and_the_tab_titles_show_the_panes_agent_and_mark_a_tab_that_needs_you
     );
     // Nothing spawned but the one `agent-seen` for the focused pane that was done.
     assert_eq!(h.children(), 1);
-    let seen: String = h
-        .eval("return table.concat(require('wezterm').__rec.background[1], ' ')")
-        .unwrap();
-    assert_eq!(seen, "panechat agent-seen --session pane:3");
+    assert_eq!(
+        h.runs.lock().unwrap()[0][1..],
+        ["agent-seen", "--session", "pane:3", "--wezterm-vars"]
+    );
 }
 
 #[test]
@@ -1071,42 +1078,54 @@ fn the_next_key_activates_the_next_pane_that_needs_you_across_tabs_and_windows()
 
 #[test]
 fn a_focused_pane_whose_agent_is_done_is_told_seen_once() {
-    let h = loaded(no_children(), "{}");
-    let background = |h: &Harness| -> Vec<String> {
-        h.eval::<mlua::Table>(
-            "local out = {} for _, a in ipairs(require('wezterm').__rec.background) do
-               out[#out + 1] = table.concat(a, ' ') end return out",
-        )
-        .unwrap()
-        .sequence_values::<String>()
-        .map(Result::unwrap)
-        .collect()
-    };
+    // panechat answers with the pane's user vars, its agent idle now (or, `quiet`, nothing:
+    // the pane stays done and is not told again).
+    let quiet = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let q = quiet.clone();
+    let h = loaded(
+        canned(move |argv| {
+            assert_eq!(
+                argv[1..],
+                ["agent-seen", "--session", "pane:3", "--wezterm-vars"]
+            );
+            if q.load(std::sync::atomic::Ordering::SeqCst) {
+                return (true, String::new(), String::new());
+            }
+            use base64::Engine;
+            let var = |name: &str, value: &str| {
+                let b64 = base64::engine::general_purpose::STANDARD.encode(value);
+                format!("\x1b]1337;SetUserVar={name}={b64}\x07")
+            };
+            let out = var("panechat_agent", "idle") + &var("panechat_agent_text", "claude: idle");
+            (true, out, String::new())
+        }),
+        "{}",
+    );
+    let runs = |h: &Harness| h.runs.lock().unwrap().len();
     set_agent(&h, "pane", "working", "claude: working");
     for _ in 0..5 {
         tick(&h);
     }
-    assert!(background(&h).is_empty(), "nothing for an agent at work");
+    assert_eq!(runs(&h), 0, "nothing for an agent at work");
     set_agent(&h, "pane", "done", "claude: done");
     for _ in 0..5 {
         tick(&h);
     }
-    assert_eq!(
-        background(&h),
-        ["panechat agent-seen --session pane:3"],
-        "once per done"
-    );
-    // panechat made it idle; done again later: told again.
-    set_agent(&h, "pane", "idle", "claude: idle");
+    assert_eq!(runs(&h), 1, "once per done");
+    // Done again later: told again; panechat's answer makes the pane idle on screen.
+    set_agent(&h, "pane", "working", "claude: working");
     tick(&h);
+    quiet.store(false, std::sync::atomic::Ordering::SeqCst);
     set_agent(&h, "pane", "done", "claude: done");
     tick(&h);
-    assert_eq!(background(&h).len(), 2);
+    assert_eq!(runs(&h), 2);
+    assert_eq!(visible(&tick(&h).0), "claude: idle ");
+    assert_eq!(runs(&h), 2, "idle: nothing more");
     // Off: nothing.
     let h = loaded(no_children(), "{ seen_on_focus = false }");
     set_agent(&h, "pane", "done", "claude: done");
     tick(&h);
-    assert!(background(&h).is_empty());
+    assert_eq!(h.children(), 0);
 }
 
 #[test]

@@ -98,6 +98,11 @@ impl Host for Zellij {
                 rename_terminal_pane(pane, name);
                 None
             }
+            Effect::RenameTab { position, name } => {
+                // (Zellij counts tabs from 1 here)
+                rename_tab(position as u32 + 1, name);
+                None
+            }
             Effect::Focus(pane) => {
                 focus_terminal_pane(pane, false, false);
                 None

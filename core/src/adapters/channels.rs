@@ -189,8 +189,15 @@ pub fn deliver(
     }
     if st.pane.multiplexer == Multiplexer::Zellij {
         if let Some(name) = server {
-            // The pane state's object, with `stamp` as its last member.
-            let mut payload = serde_json::to_string(st).expect("state serialises");
+            // The pane state's object, with `stamp` as its last member; the agent's words
+            // inert, as every text left in a multiplexer.
+            let mut st = st.clone();
+            if let Some(a) = st.agent.as_mut() {
+                a.kind = crate::title::pane_text(&a.kind);
+                a.tool = a.tool.as_deref().map(crate::title::pane_text);
+                a.message = a.message.as_deref().map(crate::title::pane_text);
+            }
+            let mut payload = serde_json::to_string(&st).expect("state serialises");
             if payload.ends_with('}') {
                 payload.pop();
                 payload.push_str(&format!(",\"stamp\":{stamp}}}"));

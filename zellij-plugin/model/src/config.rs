@@ -25,6 +25,9 @@ pub struct Config {
     /// Also tell zjstatus (`pipe_panechat` in its bar) about the focused pane's conversation,
     /// on each change (default `false`).
     pub zjstatus: bool,
+    /// Mark the tab of a pane whose coding agent needs you (`⚑ ` before its name, taken off
+    /// again after; default `true`).
+    pub mark_tabs: bool,
 }
 
 impl Default for Config {
@@ -38,6 +41,7 @@ impl Default for Config {
             running_format: "{name} ●".into(),
             held_format: "{name} 🔒".into(),
             zjstatus: false,
+            mark_tabs: true,
         }
     }
 }
@@ -102,6 +106,7 @@ impl Config {
                     }
                 }
                 "zjstatus" => c.zjstatus = flag(k, v)?,
+                "mark_tabs" => c.mark_tabs = flag(k, v)?,
                 "rename_panes" => c.rename_panes = flag(k, v)?,
                 "overwrite_renamed" => c.overwrite_renamed = flag(k, v)?,
                 "name_max" => {
@@ -120,7 +125,7 @@ impl Config {
                 | "name" | "payload" | "cwd" | "title" => {}
                 _ => {
                     return Err(format!(
-                        "unknown option `{k}`; known: panechat, title_format, running_format, held_format, rename_panes, overwrite_renamed, name_max, zjstatus"
+                        "unknown option `{k}`; known: panechat, title_format, running_format, held_format, rename_panes, overwrite_renamed, name_max, zjstatus, mark_tabs"
                     ))
                 }
             }

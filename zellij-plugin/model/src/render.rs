@@ -107,7 +107,7 @@ fn picker(state: &State, rows: usize, cols: usize, now: i64, out: &mut Vec<Strin
     };
     for (i, r) in shown.iter().enumerate().skip(start).take(body) {
         let marker = if r.here { "▸ " } else { "  " };
-        let (title, short, turns, age) = match r.conv {
+        let (mut title, short, turns, age): (String, String, String, String) = match r.conv {
             Some(c) => (
                 c.title.clone().unwrap_or_else(|| "(untitled)".to_string()),
                 c.id.chars().take(id_w).collect(),
@@ -118,6 +118,13 @@ fn picker(state: &State, rows: usize, cols: usize, now: i64, out: &mut Vec<Strin
             ),
             None => ("—".to_string(), String::new(), String::new(), String::new()),
         };
+        // The agent first: `⚑ claude: needs you · title`.
+        if let Some(a) = r.agent {
+            title = match r.conv {
+                Some(_) => format!("{} · {title}", inert(&a.line())),
+                None => inert(&a.line()),
+            };
+        }
         // Every column has its width whether or not the row has a conversation.
         let line = format!(
             "{marker}{} {} {} {} {} {} {}",
@@ -132,7 +139,7 @@ fn picker(state: &State, rows: usize, cols: usize, now: i64, out: &mut Vec<Strin
         let line = fit(&line, cols);
         if i == sel {
             out.push(format!("{REVERSE}{line}{RESET}"));
-        } else if r.conv.is_none() {
+        } else if r.conv.is_none() && r.agent.is_none() {
             out.push(format!("{DIM}{line}{RESET}"));
         } else {
             out.push(line);

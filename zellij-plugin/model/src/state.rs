@@ -26,6 +26,11 @@ pub const PIPE_ASK: &str = "panechat::ask";
 /// Name of the pipe message that asks the plugin for its view of the panes (JSON on the CLI's
 /// stdout): what scripts and tests use to see what the plugin knows.
 pub const PIPE_LIST: &str = "panechat::list";
+/// Name of the pipe message (bound to a key) that focuses the next pane whose coding agent
+/// needs you, across tabs.
+pub const PIPE_NEXT: &str = "panechat::next";
+
+pub use panechat_vocab::state::{Agent, AgentState, NEEDS_YOU_MARK};
 
 /// A terminal pane as Zellij reports it (`PaneUpdate`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,6 +215,13 @@ pub enum Effect {
     },
     /// Let a CLI pipe go on (or end).
     CliUnblock(String),
+    /// Rename the tab at `position` (0-based, as [`Tab::position`]) literally.
+    RenameTab {
+        /// Its position.
+        position: usize,
+        /// The new name.
+        name: String,
+    },
     /// Ask which clients are attached (`list_clients`); Zellij answers with
     /// [`Input::Clients`].
     ListClients,
@@ -332,6 +344,8 @@ pub struct Row<'a> {
     pub tab_name: &'a str,
     /// Its conversation.
     pub conv: Option<&'a Conv>,
+    /// Its coding agent.
+    pub agent: Option<&'a Agent>,
     /// It is the pane the picker was opened from.
     pub here: bool,
 }
@@ -356,6 +370,15 @@ pub struct State {
     pub tabs: Vec<Tab>,
     /// Conversations by terminal pane id.
     pub convs: HashMap<u32, Conv>,
+    /// Coding agents by terminal pane id (kind, state and tool, inert).
+    pub agents: HashMap<u32, Agent>,
+    /// The pane focused when the plugin last looked, and the panes whose done agent it told
+    /// panechat about (`agent-seen`), until their agent's state changes.
+    last_focus: Option<u32>,
+    seen_sent: Vec<u32>,
+    /// Tabs the plugin marked (an agent there needs you): position -> (the tab's own name,
+    /// the name the plugin gave it).
+    tab_marks: BTreeMap<usize, (String, String)>,
     naming: HashMap<u32, Naming>,
     /// The picker.
     pub picker: Picker,
@@ -540,9 +563,22 @@ impl State {
     /// are told apart by their short ids; a title too long for `name_max` is cut before its
     /// `(fork)`, which stays.
     pub fn desired_name(&self, id: u32) -> Option<String> {
-        let conv = self.convs.get(&id)?;
+        let agent = self.agents.get(&id).map(|a| text::inert(&a.line()));
+        let Some(conv) = self.convs.get(&id) else {
+            // A pane with an agent and no conversation: the agent alone (`💬 ⚑ claude: needs
+            // you`), in the shape of the plugin's names.
+            let line = agent?;
+            let whole = self.cfg.name_format(false, false);
+            let name = text::inert(&whole.replace("{title}", &line).replace("{id}", ""));
+            return Some(text::cap_chars(&name, self.cfg.name_max));
+        };
         let short: String = conv.id.chars().take(10).collect();
         let title = conv.title.clone().unwrap_or_else(|| short.clone());
+        // The agent first: a cut name keeps it.
+        let title = match &agent {
+            Some(line) => format!("{line} · {title}"),
+            None => title,
+        };
         // (only panes open now: a closed pane's conversation is no twin)
         let twin = conv.title.is_some()
             && self.convs.iter().any(|(pane, c)| {
@@ -792,7 +828,37 @@ impl State {
                 text::cap_chars(&text::inert(&who), 40)
             }),
         });
-        let changed = self.convs.get(&pane) != conv.as_ref();
+        let agent = s.agent.as_ref().map(|a| Agent {
+            kind: text::cap_chars(&text::inert(&a.kind), 32),
+            state: a.state,
+            tool: a
+                .tool
+                .as_deref()
+                .map(|t| text::cap_chars(&text::inert(t), 64)),
+            ..Agent::default()
+        });
+        let agent_changed = self.agents.get(&pane) != agent.as_ref();
+        if agent_changed {
+            self.seen_sent.retain(|p| *p != pane);
+            if agent.is_some()
+                && !self.agents.contains_key(&pane)
+                && !self.convs.contains_key(&pane)
+            {
+                // Its first name: whether its name is one given by hand is asked again.
+                if let Some(n) = self.naming.get_mut(&pane) {
+                    n.checked = None;
+                }
+            }
+            match agent {
+                Some(a) => {
+                    self.agents.insert(pane, a);
+                }
+                None => {
+                    self.agents.remove(&pane);
+                }
+            }
+        }
+        let changed = self.convs.get(&pane) != conv.as_ref() || agent_changed;
         if conv.is_some() && !self.convs.contains_key(&pane) {
             // Its first conversation: whether its name is one given by hand is asked again
             // before it is named (the layout is settled by now).
@@ -914,13 +980,18 @@ impl State {
                     Mode::AsLeader
                 };
                 fx.extend(self.reconcile(mode));
+                fx.extend(self.seen_on_focus());
+                fx.extend(self.mark_tabs());
                 (fx, changed && self.picker.open)
             }
             Input::Tabs(mut tabs) => {
                 tabs.sort_by_key(|t| t.position);
                 let changed = tabs != self.tabs;
                 self.tabs = tabs;
-                (self.grant_shown(), changed && self.picker.open)
+                let mut fx = self.grant_shown();
+                fx.extend(self.seen_on_focus());
+                fx.extend(self.mark_tabs());
+                (fx, changed && self.picker.open)
             }
             Input::Clients(list) => self.clients(&list),
             Input::Names(given) => {
@@ -969,6 +1040,7 @@ impl State {
             Input::PaneClosed(id) => {
                 self.panes.retain(|p| p.id != id);
                 self.convs.remove(&id);
+                self.agents.remove(&id);
                 self.naming.remove(&id);
                 self.stamps.remove(&id);
                 self.applied_at.remove(&id);
@@ -1042,6 +1114,7 @@ impl State {
                         // only once Zellij says its client is attached (asked for every
                         // message: an instance is not told that its client left).
                         fx.extend(self.reconcile(Mode::Quiet));
+                        fx.extend(self.mark_tabs());
                         fx.extend(self.ask_clients());
                     }
                 }
@@ -1057,7 +1130,7 @@ impl State {
                 fx.push(self.close_picker());
                 redraw = true;
             }
-            PIPE_PICK | PIPE_FORK | PIPE_ASK if self.granted == Some(true) => {
+            PIPE_PICK | PIPE_FORK | PIPE_ASK | PIPE_NEXT if self.granted == Some(true) => {
                 // Zellij sends a key's message to the instance of every client: the one of the
                 // client that pressed it acts (Zellij said who just before, see
                 // [`Input::KeyBy`]). A message from `zellij pipe` is acted on once, by the
@@ -1082,13 +1155,14 @@ impl State {
                     let key = match name {
                         PIPE_PICK => PIPE_PICK,
                         PIPE_FORK => PIPE_FORK,
+                        PIPE_NEXT => PIPE_NEXT,
                         _ => PIPE_ASK,
                     };
                     self.keys.push((key, blind && by.is_none()));
                     fx.push(Effect::ListClients);
                 }
             }
-            PIPE_PICK | PIPE_FORK | PIPE_ASK => {
+            PIPE_PICK | PIPE_FORK | PIPE_ASK | PIPE_NEXT => {
                 let (f, r) = self.key_message(name, self.focused_pane());
                 fx.extend(f);
                 redraw = r;
@@ -1219,6 +1293,7 @@ impl State {
                     "conversation": c.map(|c| &c.id),
                     "conversation_title": c.and_then(|c| c.title.as_ref()),
                     "activity": c.map(|c| &c.activity),
+                    "agent": self.agents.get(&p.id).map(|a| a.state.as_str()),
                     "renamed_by_hand": n.is_some_and(|n| n.manual),
                 })
             })
@@ -1244,6 +1319,7 @@ impl State {
             PIPE_PICK if self.picker.open => (vec![self.close_picker()], true),
             PIPE_PICK => (self.open_picker(from), true),
             PIPE_FORK => (self.fork(from), false),
+            PIPE_NEXT => (self.next_needing_you(from), false),
             _ => {
                 let fx = self.ask(from);
                 (fx, self.picker.open)
@@ -1341,6 +1417,109 @@ impl State {
         }]
     }
 
+    /// The next-pane key: focuses the first pane after `from` (by tab, then pane id, wrapping
+    /// around) whose agent needs you.
+    fn next_needing_you(&mut self, from: Option<u32>) -> Vec<Effect> {
+        let at = from
+            .and_then(|f| self.panes.iter().position(|p| p.id == f))
+            .unwrap_or(self.panes.len());
+        let n = self.panes.len();
+        let next = (1..=n)
+            .map(|k| &self.panes[(at + k) % n.max(1)])
+            .find(|p| {
+                Some(p.id) != from
+                    && self
+                        .agents
+                        .get(&p.id)
+                        .is_some_and(|a| a.state == AgentState::NeedsYou)
+            })
+            .map(|p| p.id);
+        match next {
+            Some(p) => vec![Effect::Focus(p)],
+            None => {
+                self.status = Some("no other pane's agent needs you".into());
+                Vec::new()
+            }
+        }
+    }
+
+    /// A pane whose agent is done, newly focused: panechat is told it was seen (`agent-seen`,
+    /// which makes it idle), once, by the instance that acts for the session.
+    fn seen_on_focus(&mut self) -> Vec<Effect> {
+        let focus = self.focused_pane();
+        if focus == self.last_focus {
+            return Vec::new();
+        }
+        self.last_focus = focus;
+        let Some(p) = focus else {
+            return Vec::new();
+        };
+        let done = self
+            .agents
+            .get(&p)
+            .is_some_and(|a| a.state == AgentState::Done);
+        if !done || !self.leader || self.granted != Some(true) || self.seen_sent.contains(&p) {
+            return Vec::new();
+        }
+        self.seen_sent.push(p);
+        let session = data::pane_session(p);
+        vec![self.panechat("seen", &["agent-seen", "--session", &session], &[])]
+    }
+
+    /// Marks the tab of a pane whose agent needs you (`⚑ ` before its name) and gives a tab
+    /// its own name back when none does any more; a tab renamed meanwhile (by hand) keeps the
+    /// name it has. Only the instance that acts for the session renames.
+    fn mark_tabs(&mut self) -> Vec<Effect> {
+        if !self.leader || !self.cfg.mark_tabs {
+            return Vec::new();
+        }
+        let mark = format!("{NEEDS_YOU_MARK} ");
+        let mut fx = Vec::new();
+        for t in &self.tabs {
+            let needs = self.panes.iter().any(|p| {
+                p.tab == t.position
+                    && self
+                        .agents
+                        .get(&p.id)
+                        .is_some_and(|a| a.state == AgentState::NeedsYou)
+            });
+            match (needs, self.tab_marks.get(&t.position)) {
+                (true, None) if !t.name.starts_with(&mark) => {
+                    let marked = format!("{mark}{}", t.name);
+                    self.tab_marks
+                        .insert(t.position, (t.name.clone(), marked.clone()));
+                    fx.push(Effect::RenameTab {
+                        position: t.position,
+                        name: marked,
+                    });
+                }
+                (true, Some((own, marked))) if t.name != *own && t.name != *marked => {
+                    // Renamed meanwhile: that is its name now, marked.
+                    let own = t.name.strip_prefix(&mark).unwrap_or(&t.name).to_string();
+                    let marked = format!("{mark}{own}");
+                    if t.name != marked {
+                        fx.push(Effect::RenameTab {
+                            position: t.position,
+                            name: marked.clone(),
+                        });
+                    }
+                    self.tab_marks.insert(t.position, (own, marked));
+                }
+                (false, Some((own, marked))) => {
+                    if t.name == *marked {
+                        fx.push(Effect::RenameTab {
+                            position: t.position,
+                            name: own.clone(),
+                        });
+                    }
+                    self.tab_marks.remove(&t.position);
+                }
+                _ => {}
+            }
+        }
+        fx
+    }
+
     /// How the picker names a pane: its own name (given by the user, or its program's title),
     /// or Zellij's label (`Pane #1` for `terminal_0`) while it shows the plugin's name.
     pub fn pane_label(&self, pane: &Pane) -> String {
@@ -1366,10 +1545,17 @@ impl State {
                     .find(|t| t.position == p.tab)
                     .map_or("", |t| t.name.as_str()),
                 conv: self.convs.get(&p.id),
+                agent: self.agents.get(&p.id),
                 here: self.picker.origin == Some(p.id),
             })
             .collect();
-        rows.sort_by_key(|r| !r.here);
+        // Panes whose agent needs you first, then the origin pane.
+        rows.sort_by_key(|r| {
+            (
+                r.agent.is_none_or(|a| a.state != AgentState::NeedsYou),
+                !r.here,
+            )
+        });
         rows
     }
 
@@ -1390,6 +1576,10 @@ impl State {
                 // An exact or prefix match of a name ranks above any longer fuzzy one.
                 let mut bonus = 0;
                 let mut names = vec![r.pane.title.to_lowercase(), label.to_lowercase()];
+                if let Some(a) = r.agent {
+                    hay.push(' ');
+                    hay.push_str(&a.summary());
+                }
                 if let Some(c) = r.conv {
                     hay.push(' ');
                     hay.push_str(c.title.as_deref().unwrap_or(""));

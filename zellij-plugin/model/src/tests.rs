@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::render::{plain, render};
-use crate::state::{PIPE_ASK, PIPE_FORK, PIPE_LIST, PIPE_PICK, PIPE_STATE};
+use crate::state::{PIPE_ASK, PIPE_FORK, PIPE_LIST, PIPE_NEXT, PIPE_PICK, PIPE_STATE};
 use crate::text::width;
 use crate::*;
 
@@ -1920,4 +1920,237 @@ fn the_picker_ranks_exact_and_prefix_matches_first_and_finds_what_was_said() {
     assert_eq!(width(with), width(without));
     let col = |l: &str, what: &str| width(&l[..l.find(what).unwrap()]);
     assert_eq!(col(with, "other"), col(without, "—"));
+}
+
+/// A pane state with a coding agent in `state` (and a conversation, when given).
+fn agent_json(pane: u32, conv: Option<&str>, state: &str, tool: Option<&str>) -> String {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&state_json(pane, conv, conv.map(|_| "Zellij layouts"))).unwrap();
+    v["agent"] = serde_json::json!({ "kind": "claude-code", "state": state, "tool": tool });
+    v.to_string()
+}
+
+#[test]
+fn a_panes_agent_names_it_with_the_needs_you_marker_and_goes_away_with_it() {
+    let (mut s, mut h) = ready(3, "[]");
+    h.take();
+    drive(
+        &mut s,
+        pipe(
+            PIPE_STATE,
+            &agent_json(2, None, "working", Some("Bash #(x)")),
+        ),
+        &mut h,
+    );
+    assert_eq!(
+        h.renames(),
+        [(2, "💬 claude: running Bash #(x)".to_string())],
+        "literally (panechat sends it inert already)"
+    );
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &agent_json(2, None, "needs-you", None)),
+        &mut h,
+    );
+    assert_eq!(h.renames(), [(2, "💬 ⚑ claude: needs you".to_string())]);
+    // With a conversation: the agent, then the title.
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &agent_json(3, Some("01abc"), "done", None)),
+        &mut h,
+    );
+    assert_eq!(
+        h.renames(),
+        [(3, "💬 ✓ claude: done · Zellij layouts".to_string())]
+    );
+    // The agent gone: the pane's own name back.
+    drive(&mut s, pipe(PIPE_STATE, &state_json(2, None, None)), &mut h);
+    assert_eq!(h.renames(), [(2, String::new())]);
+}
+
+#[test]
+fn the_tab_of_a_pane_that_needs_you_is_marked_and_given_its_own_name_back() {
+    let (mut s, mut h) = ready(3, "[]");
+    let mut t = tabs(2);
+    t[1].name = "build".into();
+    drive(&mut s, Input::Tabs(t.clone()), &mut h);
+    let mut panes = s.panes.clone();
+    panes[2].tab = 1;
+    drive(&mut s, Input::Panes(panes), &mut h);
+    h.take();
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &agent_json(3, None, "needs-you", None)),
+        &mut h,
+    );
+    let tab_renames = |fx: Vec<Effect>| -> Vec<(usize, String)> {
+        fx.into_iter()
+            .filter_map(|e| match e {
+                Effect::RenameTab { position, name } => Some((position, name)),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(tab_renames(h.take()), [(1, "⚑ build".to_string())]);
+    // Zellij shows it; more updates rename nothing again.
+    t[1].name = "⚑ build".into();
+    drive(&mut s, Input::Tabs(t.clone()), &mut h);
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &agent_json(3, None, "needs-you", None)),
+        &mut h,
+    );
+    assert!(tab_renames(h.take()).is_empty());
+    // Answered: the tab's own name back.
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &agent_json(3, None, "working", None)),
+        &mut h,
+    );
+    assert_eq!(tab_renames(h.take()), [(1, "build".to_string())]);
+    t[1].name = "build".into();
+    drive(&mut s, Input::Tabs(t.clone()), &mut h);
+    // Needs you again, then renamed by hand while marked: the new name is kept (marked, then
+    // given back unmarked).
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &agent_json(3, None, "needs-you", None)),
+        &mut h,
+    );
+    assert_eq!(tab_renames(h.take()), [(1, "⚑ build".to_string())]);
+    t[1].name = "tests".into();
+    drive(&mut s, Input::Tabs(t.clone()), &mut h);
+    assert_eq!(tab_renames(h.take()), [(1, "⚑ tests".to_string())]);
+    t[1].name = "⚑ tests".into();
+    drive(&mut s, Input::Tabs(t.clone()), &mut h);
+    drive(&mut s, pipe(PIPE_STATE, &state_json(3, None, None)), &mut h);
+    assert_eq!(tab_renames(h.take()), [(1, "tests".to_string())]);
+    // Off: no tab is renamed.
+    let mut s2 = State::new(Ok(Config {
+        mark_tabs: false,
+        ..Config::default()
+    }));
+    s2.leader = true;
+    s2.tabs = t;
+    s2.panes = s.panes.clone();
+    let (fx, _) = s2.handle(pipe(PIPE_STATE, &agent_json(3, None, "needs-you", None)));
+    assert!(tab_renames(fx).is_empty());
+}
+
+#[test]
+fn the_next_key_focuses_the_next_pane_that_needs_you_and_the_picker_lists_them_first() {
+    let (mut s, mut h) = ready(4, "[]");
+    for (p, st) in [(2, "needs-you"), (3, "working"), (4, "needs-you")] {
+        drive(
+            &mut s,
+            pipe(PIPE_STATE, &agent_json(p, None, st, None)),
+            &mut h,
+        );
+    }
+    h.take();
+    let focus = |h: &mut Rec| -> Vec<u32> {
+        h.take()
+            .into_iter()
+            .filter_map(|e| match e {
+                Effect::Focus(p) => Some(p),
+                _ => None,
+            })
+            .collect()
+    };
+    // Pane 1 is focused: to 2, then (2 focused) to 4, then around to 2.
+    drive(&mut s, pipe(PIPE_NEXT, ""), &mut h);
+    assert_eq!(focus(&mut h), [2]);
+    for (from, to) in [(2, 4), (4, 2)] {
+        let panes: Vec<Pane> = s
+            .panes
+            .iter()
+            .map(|p| Pane {
+                focused: p.id == from,
+                ..p.clone()
+            })
+            .collect();
+        drive(&mut s, Input::Panes(panes), &mut h);
+        h.take();
+        drive(&mut s, pipe(PIPE_NEXT, ""), &mut h);
+        assert_eq!(focus(&mut h), [to]);
+    }
+    // The picker: panes that need you first.
+    s.picker.origin = Some(1);
+    let order: Vec<u32> = s.rows().iter().map(|r| r.pane.id).collect();
+    assert_eq!(order, [2, 4, 1, 3]);
+    let lines = crate::render::render(
+        &{
+            let mut open = s.clone();
+            open.picker.open = true;
+            open
+        },
+        12,
+        120,
+        0,
+    );
+    let text: Vec<String> = lines.iter().map(|l| crate::render::plain(l)).collect();
+    assert!(text[1].contains("⚑ claude: needs you"), "{text:#?}");
+    assert!(text[4].contains("claude: working"), "{text:#?}");
+}
+
+#[test]
+fn focusing_a_pane_whose_agent_is_done_tells_panechat_once() {
+    let (mut s, mut h) = ready(2, "[]");
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &agent_json(2, None, "done", None)),
+        &mut h,
+    );
+    h.take();
+    let seen = |h: &mut Rec| -> Vec<Vec<String>> {
+        h.take()
+            .into_iter()
+            .filter_map(|e| match e {
+                Effect::Run { argv, .. } if argv.get(1).is_some_and(|a| a == "agent-seen") => {
+                    Some(argv)
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let focus_on = |s: &mut State, h: &mut Rec, id: u32| {
+        let panes: Vec<Pane> = s
+            .panes
+            .iter()
+            .map(|p| Pane {
+                focused: p.id == id,
+                ..p.clone()
+            })
+            .collect();
+        drive(s, Input::Panes(panes), h);
+    };
+    focus_on(&mut s, &mut h, 2);
+    assert_eq!(
+        seen(&mut h),
+        [["panechat", "agent-seen", "--session", "pane:terminal_2"]]
+    );
+    // Updates while it stays focused, or focus elsewhere and back before panechat answered:
+    // told once.
+    focus_on(&mut s, &mut h, 2);
+    focus_on(&mut s, &mut h, 1);
+    focus_on(&mut s, &mut h, 2);
+    assert!(seen(&mut h).is_empty());
+    // Idle now (panechat's answer), then done again: told again at the next focus.
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &agent_json(2, None, "idle", None)),
+        &mut h,
+    );
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &agent_json(2, None, "done", None)),
+        &mut h,
+    );
+    focus_on(&mut s, &mut h, 1);
+    assert!(
+        seen(&mut h).is_empty(),
+        "a pane without a done agent: nothing"
+    );
+    focus_on(&mut s, &mut h, 2);
+    assert_eq!(seen(&mut h).len(), 1);
 }

@@ -156,6 +156,20 @@ fn session_of(payload: &str) -> Option<String> {
     (plain && !hashed).then(|| name.to_string())
 }
 
+/// The Zellij session of pane key `key` when it is the one named by `ZELLIJ_SESSION_NAME` in
+/// `env` (a command the plugin runs about a pane of its session that has no record, so no
+/// recorded server): its name, to publish to.
+pub fn session_of_key(env: &Env, key: &crate::session::SessionKey) -> Option<String> {
+    let name = env.get("ZELLIJ_SESSION_NAME")?;
+    let mut parts = key.as_str().splitn(3, ':');
+    if parts.next()? != "zellij" {
+        return None;
+    }
+    let part = parts.next()?;
+    let part = part.split_once('~').map_or(part, |(p, _instance)| p);
+    (part == panechat_vocab::key::zellij_session_part(name)).then(|| name.to_string())
+}
+
 /// The argv (after `zellij`) that delivers `payload` to the plugins of `session`
 /// (`None`: the session named by `ZELLIJ_SESSION_NAME`).
 pub fn publish_args(payload: &str, session: Option<&str>) -> Vec<String> {
@@ -571,6 +585,28 @@ pub fn plugin_views(exec: &dyn Exec, deadline: Duration) -> Vec<serde_json::Valu
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_pane_key_of_this_session_names_the_session_to_publish_to() {
+        let env = Env::from_pairs([("ZELLIJ_SESSION_NAME", "dev")]);
+        let key = |k: &str| crate::session::SessionKey::normalize(k).unwrap();
+        assert_eq!(
+            session_of_key(&env, &key("zellij:dev~0a1b:3")).as_deref(),
+            Some("dev")
+        );
+        assert_eq!(
+            session_of_key(&env, &key("zellij:dev:3")).as_deref(),
+            Some("dev")
+        );
+        assert_eq!(session_of_key(&env, &key("zellij:other~0a1b:3")), None);
+        assert_eq!(session_of_key(&env, &key("tmux:dev:%3")), None);
+        assert_eq!(
+            session_of_key(&Env::default(), &key("zellij:dev:3")),
+            None,
+            "outside Zellij: none"
+        );
+    }
+
     use super::*;
     use std::time::Instant;
 

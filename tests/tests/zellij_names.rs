@@ -393,3 +393,104 @@ fn the_picker_shows_short_ids_and_its_filter_finds_what_was_said() {
         },
     );
 }
+
+/// Gives the pane with session key `key` a coding agent in `state`, as an agent's hook would:
+/// its record under `state/agents/`, then its state published (`panechat refresh --session
+/// KEY`, typed in pane `from` of the session).
+fn set_agent(
+    env: &TestEnv,
+    z: &Zellij,
+    from: u64,
+    key: &str,
+    state: panechat_vocab::state::AgentState,
+) {
+    let penv = panechat::env::Env::from_pairs(env.env.clone());
+    let paths = panechat::paths::Paths::resolve(&penv).unwrap();
+    let key = panechat::session::SessionKey::normalize(key).unwrap();
+    let agent = panechat_vocab::state::Agent {
+        kind: "claude-code".into(),
+        state,
+        ..Default::default()
+    };
+    panechat::agents::record(&paths, &key, &agent).unwrap();
+    z.type_line(from, &format!("panechat refresh --session '{key}'"));
+}
+
+/// A pane's coding agent names the pane (the needs-you marker first), marks its tab and gives
+/// the tab its own name back; Alt u takes the client to it from another tab; focusing it while
+/// its agent is done makes the agent idle.
+#[test]
+fn agent_states_name_the_pane_mark_its_tab_and_alt_u_goes_there() {
+    use panechat_vocab::state::AgentState;
+    panechat_e2e::needs!("zellij");
+    let (env, _fake) = setup();
+    let mut z = Zellij::start(&env, Opts::default());
+    z.wait_prompt(0);
+    z.wait_plugin_ready();
+    // A second tab whose pane asked once.
+    z.action_until(&["new-tab"], |z| z.terminal_panes().len() == 2);
+    let p = z.wait_terminal_panes(2);
+    z.wait_prompt(p);
+    z.type_line(p, "panechat q --new 'hi [[title:Agent pane]]'");
+    z.wait_for("the pane named", Duration::from_secs(20), |z| {
+        z.title(p) == "💬 Agent pane"
+    });
+    let session = z.session.clone();
+    let sessions: Value =
+        serde_json::from_str(&env.run(["sessions", "--json"]).ok().stdout).unwrap();
+    let key = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["key"].as_str())
+        .find(|k| is_pane_key(k, &session, p))
+        .expect("the pane's key")
+        .to_string();
+    let on = |z: &Zellij, pane: u64| {
+        z.client_panes()
+            .first()
+            .is_some_and(|(_, f)| *f == format!("terminal_{pane}"))
+    };
+    z.action_until(&["go-to-tab", "1"], |z| on(z, 0));
+    let tabs = |z: &Zellij| z.try_action(&["query-tab-names"]).unwrap_or_default();
+    let own_tab = tabs(&z).lines().nth(1).unwrap_or_default().to_string();
+    assert!(!own_tab.is_empty(), "{}", tabs(&z));
+
+    // Needs you: the pane's name and its tab's.
+    set_agent(&env, &z, 0, &key, AgentState::NeedsYou);
+    z.wait_for("the needs-you name", Duration::from_secs(20), |z| {
+        z.title(p) == "💬 ⚑ claude: needs you · Agent pane"
+    });
+    z.wait_for("the tab marked", Duration::from_secs(10), |z| {
+        tabs(z).lines().nth(1) == Some(&format!("⚑ {own_tab}"))
+    });
+    assert!(!tabs(&z).lines().next().unwrap_or("").starts_with('⚑'));
+    // Alt u, typed on the client in tab 1: to the pane that needs you.
+    z.keys(b"\x1bu");
+    z.wait_for("the client on the pane", Duration::from_secs(10), |z| {
+        on(z, p)
+    });
+
+    // Done, seen from tab 1: still done, the tab's own name back.
+    z.action_until(&["go-to-tab", "1"], |z| on(z, 0));
+    set_agent(&env, &z, 0, &key, AgentState::Done);
+    z.wait_for("the done name", Duration::from_secs(20), |z| {
+        z.title(p) == "💬 ✓ claude: done · Agent pane"
+    });
+    z.wait_for("the tab's own name back", Duration::from_secs(10), |z| {
+        tabs(z).lines().nth(1) == Some(own_tab.as_str())
+    });
+    // Focused: idle.
+    z.action_until(&["go-to-tab", "2"], |z| on(z, p));
+    z.wait_for("idle once focused", Duration::from_secs(20), |z| {
+        z.title(p) == "💬 claude: idle · Agent pane"
+    });
+    let penv = panechat::env::Env::from_pairs(env.env.clone());
+    let paths = panechat::paths::Paths::resolve(&penv).unwrap();
+    let now = panechat::agents::read(
+        &paths,
+        &panechat::session::SessionKey::normalize(&key).unwrap(),
+    )
+    .expect("the pane's agent");
+    assert_eq!(now.state, AgentState::Idle);
+}

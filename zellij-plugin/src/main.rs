@@ -378,6 +378,7 @@ impl ZellijPlugin for Plugin {
                         name: t.name.clone(),
                         active: t.active,
                         floating_visible: t.are_floating_panes_visible,
+                        id: Some(t.tab_id),
                     })
                     .collect(),
             ),

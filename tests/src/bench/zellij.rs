@@ -39,6 +39,7 @@ fn picker_state(n: u32) -> State {
                     name: format!("Tab #{}", i + 1),
                     active: i == 0,
                     floating_visible: false,
+                    id: Some(i),
                 })
                 .collect(),
         ),

@@ -62,6 +62,8 @@ pub struct Tab {
     pub active: bool,
     /// Floating panes are shown in it.
     pub floating_visible: bool,
+    /// Zellij's id of the tab (its default name is `Tab #<id + 1>`), when Zellij says it.
+    pub id: Option<usize>,
 }
 
 /// A client attached to the session, as `list_clients` reports it (`ListClients`).
@@ -315,6 +317,18 @@ struct Naming {
     retaken: u8,
 }
 
+/// A tab the plugin marked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct TabMark {
+    /// The name the plugin gave it.
+    marked: String,
+    /// Its own name, given back after.
+    own: String,
+    /// The name it showed before (Zellij shows a tab of one pane under that pane's name while
+    /// the tab has its default name).
+    shown: String,
+}
+
 /// The picker's state.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Picker {
@@ -376,9 +390,9 @@ pub struct State {
     /// panechat about (`agent-seen`), until their agent's state changes.
     last_focus: Option<u32>,
     seen_sent: Vec<u32>,
-    /// Tabs the plugin marked (an agent there needs you): position -> (the tab's own name,
-    /// the name the plugin gave it).
-    tab_marks: BTreeMap<usize, (String, String)>,
+    /// Tabs the plugin marked (an agent there needs you): position -> the name it shows when
+    /// marked, its own name (given back after), and the name it showed before.
+    tab_marks: BTreeMap<usize, TabMark>,
     naming: HashMap<u32, Naming>,
     /// The picker.
     pub picker: Picker,
@@ -1476,40 +1490,57 @@ impl State {
         let mark = format!("{NEEDS_YOU_MARK} ");
         let mut fx = Vec::new();
         for t in &self.tabs {
-            let needs = self.panes.iter().any(|p| {
-                p.tab == t.position
-                    && self
-                        .agents
-                        .get(&p.id)
-                        .is_some_and(|a| a.state == AgentState::NeedsYou)
+            let in_tab = || self.panes.iter().filter(|p| p.tab == t.position);
+            let needs = in_tab().any(|p| {
+                self.agents
+                    .get(&p.id)
+                    .is_some_and(|a| a.state == AgentState::NeedsYou)
             });
+            // The tab's own name: a tab of one tiled pane shown under that pane's name has
+            // its default name (`Tab #N`), which it is given back (and shows the pane's name
+            // again).
+            let own_name = |shown: &str| -> String {
+                let mut tiled = in_tab().filter(|p| !p.floating);
+                match (tiled.next(), tiled.next(), t.id) {
+                    (Some(p), None, Some(id)) if p.title == shown => format!("Tab #{}", id + 1),
+                    _ => shown.strip_prefix(&mark).unwrap_or(shown).to_string(),
+                }
+            };
             match (needs, self.tab_marks.get(&t.position)) {
                 (true, None) if !t.name.starts_with(&mark) => {
-                    let marked = format!("{mark}{}", t.name);
-                    self.tab_marks
-                        .insert(t.position, (t.name.clone(), marked.clone()));
+                    let own = own_name(&t.name);
+                    let m = TabMark {
+                        marked: format!("{mark}{own}"),
+                        own,
+                        shown: t.name.clone(),
+                    };
                     fx.push(Effect::RenameTab {
                         position: t.position,
-                        name: marked,
+                        name: m.marked.clone(),
                     });
+                    self.tab_marks.insert(t.position, m);
                 }
-                (true, Some((own, marked))) if t.name != *own && t.name != *marked => {
-                    // Renamed meanwhile: that is its name now, marked.
-                    let own = t.name.strip_prefix(&mark).unwrap_or(&t.name).to_string();
-                    let marked = format!("{mark}{own}");
-                    if t.name != marked {
+                (true, Some(m)) if t.name != m.marked && t.name != m.shown => {
+                    // Renamed meanwhile (by hand): that is its name now, marked.
+                    let own = own_name(&t.name);
+                    let m = TabMark {
+                        marked: format!("{mark}{own}"),
+                        own,
+                        shown: t.name.clone(),
+                    };
+                    if t.name != m.marked {
                         fx.push(Effect::RenameTab {
                             position: t.position,
-                            name: marked.clone(),
+                            name: m.marked.clone(),
                         });
                     }
-                    self.tab_marks.insert(t.position, (own, marked));
+                    self.tab_marks.insert(t.position, m);
                 }
-                (false, Some((own, marked))) => {
-                    if t.name == *marked {
+                (false, Some(m)) => {
+                    if t.name == m.marked {
                         fx.push(Effect::RenameTab {
                             position: t.position,
-                            name: own.clone(),
+                            name: m.own.clone(),
                         });
                     }
                     self.tab_marks.remove(&t.position);

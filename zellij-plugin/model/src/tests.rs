@@ -110,6 +110,7 @@ fn tabs(n: usize) -> Vec<Tab> {
             name: format!("Tab #{}", i + 1),
             active: i == 0,
             floating_visible: false,
+            id: Some(i),
         })
         .collect()
 }
@@ -2025,6 +2026,25 @@ fn the_tab_of_a_pane_that_needs_you_is_marked_and_given_its_own_name_back() {
     drive(&mut s, Input::Tabs(t.clone()), &mut h);
     drive(&mut s, pipe(PIPE_STATE, &state_json(3, None, None)), &mut h);
     assert_eq!(tab_renames(h.take()), [(1, "tests".to_string())]);
+    // A tab of one pane, shown under that pane's name (its own name is Zellij's default):
+    // marked `⚑ Tab #2`, then given `Tab #2` back (Zellij shows the pane's name again).
+    let mut t1 = t.clone();
+    t1[1].name = s.panes[2].title.clone();
+    drive(&mut s, Input::Tabs(t1.clone()), &mut h);
+    h.take();
+    drive(
+        &mut s,
+        pipe(PIPE_STATE, &agent_json(3, None, "needs-you", None)),
+        &mut h,
+    );
+    assert_eq!(tab_renames(h.take()), [(1, "⚑ Tab #2".to_string())]);
+    // (an update still showing the pane's name, before Zellij applied it: no second rename)
+    drive(&mut s, Input::Tabs(t1.clone()), &mut h);
+    assert!(tab_renames(h.take()).is_empty());
+    t1[1].name = "⚑ Tab #2".into();
+    drive(&mut s, Input::Tabs(t1.clone()), &mut h);
+    drive(&mut s, pipe(PIPE_STATE, &state_json(3, None, None)), &mut h);
+    assert_eq!(tab_renames(h.take()), [(1, "Tab #2".to_string())]);
     // Off: no tab is renamed.
     let mut s2 = State::new(Ok(Config {
         mark_tabs: false,

@@ -328,9 +328,26 @@ impl World {
     }
 
     /// Gives `pane` a coding agent in `state` as an agent's hook would: the pane's record under
-    /// `state/agents/` is written and the pane's state published (`panechat refresh --session
-    /// pane:%N`, run with the pane's `TMUX`).
+    /// `state/agents/` is written ([`World::record_agent`]) and the pane's state published
+    /// (`panechat refresh --session pane:%N`, run with the pane's `TMUX`).
     pub fn set_agent(&self, env: &TestEnv, pane: &str, agent: &panechat_vocab::state::Agent) {
+        let tmux = self.record_agent(env, pane, agent);
+        let mut c = env.cmd(["refresh", "--session", &format!("pane:{pane}")]);
+        c.env_remove("PANECHAT_SESSION")
+            .env("TMUX", &tmux)
+            .env("TMUX_PANE", pane);
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+
+    /// Writes `pane`'s agent record under `state/agents/` (as the agent's hook would), without
+    /// publishing it; returns the pane's `TMUX` value.
+    pub fn record_agent(
+        &self,
+        env: &TestEnv,
+        pane: &str,
+        agent: &panechat_vocab::state::Agent,
+    ) -> String {
         let tmux = format!(
             "{},{},{}",
             self.tmux.value(pane, "#{socket_path}"),
@@ -355,12 +372,7 @@ impl World {
             .key;
         let paths = panechat::paths::Paths::resolve(&penv).unwrap();
         panechat::agents::record(&paths, &key, agent).unwrap();
-        let mut c = env.cmd(["refresh", "--session", &format!("pane:{pane}")]);
-        c.env_remove("PANECHAT_SESSION")
-            .env("TMUX", &tmux)
-            .env("TMUX_PANE", pane);
-        let out = c.output().unwrap();
-        assert!(out.status.success(), "{out:?}");
+        tmux
     }
 
     /// Loads the plugin the manual way (`run-shell …/tmux-scripts/panechat.tmux`).

@@ -2253,8 +2253,24 @@ fn agent_states_show_mark_the_window_and_the_next_key_goes_to_them() {
         assert!(!v.contains("#("), "{opt}: {v}");
     }
 
-    // Working: the tool in the pane option, the title and the status line.
-    w.set_agent(&env, &p0, &agent(AgentState::Working, Some("Bash")));
+    // Working: the tool in the pane option, the title and the status line, all set by the one
+    // tmux program that publishes the state change.
+    w.record_agent(&env, &p0, &agent(AgentState::Working, Some("Bash")));
+    let calls = traced_tmux_calls(
+        &w,
+        &env,
+        &p0,
+        &format!("panechat refresh --session pane:{p0}"),
+        "agent",
+    );
+    assert_eq!(
+        calls.len(),
+        1,
+        "one tmux program per state change: {calls:#?}"
+    );
+    for what in ["@panechat_agent", "@panechat_needs_you", "select-pane"] {
+        assert!(calls[0].contains(what), "{what}: {}", calls[0]);
+    }
     wait_option(&w, &p0, "#{@panechat_agent}", "working");
     assert_eq!(
         w.tmux.value(&p0, "#{@panechat_agent_text}"),

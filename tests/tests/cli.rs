@@ -1670,3 +1670,46 @@ fn doctor_checks_the_wezterm_plugin_file_init_wrote() {
         "{report}"
     );
 }
+
+/// `panechat agent-seen` (what the plugins run when a pane is focused): a done agent becomes
+/// idle, any other state is left as it is, and `--wezterm-vars` prints the pane's user vars.
+#[test]
+fn agent_seen_makes_a_done_agent_idle_and_leaves_others_alone() {
+    use panechat_vocab::state::{Agent, AgentState};
+    let env = TestEnv::new();
+    let penv = panechat::env::Env::from_pairs(env.env.clone());
+    let paths = panechat::paths::Paths::resolve(&penv).unwrap();
+    let key = panechat::session::SessionKey::normalize("test").unwrap();
+    let agent = |state| Agent {
+        kind: "codex".into(),
+        state,
+        session: Some("t1".into()),
+        ..Agent::default()
+    };
+    panechat::agents::record(&paths, &key, &agent(AgentState::Working)).unwrap();
+    env.run(["agent-seen"]).ok();
+    assert_eq!(
+        panechat::agents::read(&paths, &key).unwrap().state,
+        AgentState::Working
+    );
+    panechat::agents::record(&paths, &key, &agent(AgentState::Done)).unwrap();
+    let out = env.run(["agent-seen", "--wezterm-vars"]).ok().stdout;
+    let now = panechat::agents::read(&paths, &key).unwrap();
+    assert_eq!(
+        (now.state, now.session.as_deref()),
+        (AgentState::Idle, Some("t1"))
+    );
+    // `idle` and `codex: idle`, base64.
+    assert!(
+        out.contains("SetUserVar=panechat_agent=aWRsZQ==\u{7}"),
+        "{out:?}"
+    );
+    assert!(
+        out.contains("SetUserVar=panechat_agent_text=Y29kZXg6IGlkbGU=\u{7}"),
+        "{out:?}"
+    );
+    // No agent: nothing to do, no error.
+    panechat::agents::clear(&paths, &key).unwrap();
+    env.run(["agent-seen"]).ok();
+    assert_eq!(panechat::agents::read(&paths, &key), None);
+}

@@ -1545,6 +1545,13 @@ impl State {
                     }
                     self.tab_marks.remove(&t.position);
                 }
+                (false, None) if self.loaded && t.name.starts_with(&mark) => {
+                    // Marked before the plugin was (re)loaded: its own name back.
+                    fx.push(Effect::RenameTab {
+                        position: t.position,
+                        name: t.name[mark.len()..].to_string(),
+                    });
+                }
                 _ => {}
             }
         }

@@ -2045,6 +2045,12 @@ fn the_tab_of_a_pane_that_needs_you_is_marked_and_given_its_own_name_back() {
     drive(&mut s, Input::Tabs(t1.clone()), &mut h);
     drive(&mut s, pipe(PIPE_STATE, &state_json(3, None, None)), &mut h);
     assert_eq!(tab_renames(h.take()), [(1, "Tab #2".to_string())]);
+    // A tab left marked by an instance of the plugin before this one (reloaded): its own name
+    // back once panechat said which panes need you.
+    let mut t2 = t1.clone();
+    t2[1].name = "⚑ build".into();
+    drive(&mut s, Input::Tabs(t2), &mut h);
+    assert_eq!(tab_renames(h.take()), [(1, "build".to_string())]);
     // Off: no tab is renamed.
     let mut s2 = State::new(Ok(Config {
         mark_tabs: false,

@@ -1770,6 +1770,20 @@ fn pane_border_adds_to_the_users_border_and_off_gives_it_back() {
         !s.lines().next().unwrap_or("").contains("USER-BORDER"),
         "{s}"
     );
+    // A coding agent in the pane: in its border, before the title.
+    w.set_agent(
+        &env,
+        &p0,
+        &agent(panechat_vocab::state::AgentState::NeedsYou, None),
+    );
+    w.wait_screen_for(
+        |s| {
+            s.lines().any(|l| {
+                l.contains("USER-BORDER 0") && l.contains("⚑ claude: needs you  Border title")
+            })
+        },
+        "the agent in the border",
+    );
 
     // Off, loaded again: exactly what the user had.
     w.tmux

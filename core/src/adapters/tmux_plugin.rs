@@ -72,7 +72,7 @@ pub const STATUS_MAX: Opt = opt("@panechat-status-max", "32");
 pub const WINDOW_MARK: Opt = opt("@panechat-window-mark", "⚑ ");
 /// on: focusing a pane whose agent is done makes it idle (turns tmux's focus-events on).
 pub const SEEN_ON_FOCUS: Opt = opt("@panechat-seen-on-focus", "on");
-/// on: each pane's conversation title in its border.
+/// on: each pane's coding agent and conversation title in its border.
 pub const PANE_BORDER: Opt = opt("@panechat-pane-border", "off");
 /// The picker popup's size.
 pub const POPUP_WIDTH: Opt = opt("@panechat-popup-width", "90%");
@@ -586,6 +586,18 @@ impl Loader<'_> {
         }
     }
 
+    /// The format of a pane's coding agent (its marker and summary, then a space), empty
+    /// without one.
+    fn agent_segment(&self) -> String {
+        let max = self.number(STATUS_MAX);
+        let esc = |s: String| s.replace(',', "#,").replace('}', "#}");
+        let needs = esc(self.get(STATUS_NEEDS_YOU));
+        let done = esc(self.get(STATUS_DONE));
+        format!(
+            "#{{?@panechat_agent_text,#{{?#{{==:#{{@panechat_agent}},needs-you}},{needs},}}#{{?#{{==:#{{@panechat_agent}},done}},{done},}}#{{=/{max}/…:#{{q/h:@panechat_agent_text}}}} ,}}"
+        )
+    }
+
     /// The status segment's format.
     fn status_segment(&self) -> String {
         let max = self.number(STATUS_MAX);
@@ -593,10 +605,9 @@ impl Loader<'_> {
         let esc = |s: String| s.replace(',', "#,").replace('}', "#}");
         let running = esc(self.get(STATUS_RUNNING));
         let held = esc(self.get(STATUS_HELD));
-        let needs = esc(self.get(STATUS_NEEDS_YOU));
-        let done = esc(self.get(STATUS_DONE));
+        let agent = self.agent_segment();
         format!(
-            "#{{?@panechat_agent_text,#{{?#{{==:#{{@panechat_agent}},needs-you}},{needs},}}#{{?#{{==:#{{@panechat_agent}},done}},{done},}}#{{=/{max}/…:#{{q/h:@panechat_agent_text}}}} ,}}#{{?@panechat_id,#{{?#{{||:#{{==:#{{@panechat_state}},}},#{{==:#{{@panechat_state}},idle}}}},,{running}}}#{{?@panechat_held,{held},}}#{{?@panechat_title,#{{=/{max}/…:#{{q/h:@panechat_title}}}},#{{=8:@panechat_id}}}} ,}}"
+            "{agent}#{{?@panechat_id,#{{?#{{||:#{{==:#{{@panechat_state}},}},#{{==:#{{@panechat_state}},idle}}}},,{running}}}#{{?@panechat_held,{held},}}#{{?@panechat_title,#{{=/{max}/…:#{{q/h:@panechat_title}}}},#{{=8:@panechat_id}}}} ,}}"
         )
     }
 
@@ -702,9 +713,12 @@ impl Loader<'_> {
         let mut added = String::new();
         if on {
             let max = self.number(STATUS_MAX);
+            let agent = self.agent_segment();
             self.set_global(
                 "@panechat-pane-border-format",
-                &format!("#{{?@panechat_id, #{{=/{max}/…:#{{q/h:@panechat_title}}}} ,}}"),
+                &format!(
+                    "#{{?@panechat_agent_text, ,}}{agent}#{{?@panechat_id, #{{=/{max}/…:#{{q/h:@panechat_title}}}} ,}}"
+                ),
             );
             fmt.push_str(BORDER_SEGMENT);
             if status == "off" {

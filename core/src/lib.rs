@@ -19,6 +19,7 @@ pub mod env;
 pub mod error;
 pub mod files;
 pub mod hash;
+pub mod hooks;
 pub mod lock;
 pub mod logfile;
 pub mod model;

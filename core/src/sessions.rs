@@ -82,6 +82,26 @@ pub fn list(store: &Store) -> Result<Listing> {
             });
         }
     }
+    // Panes known only by the agent running there (a hook reported it).
+    for a in crate::agents::all(paths) {
+        if records.iter().any(|s| s.pane.session == a.pane) {
+            continue;
+        }
+        let rec = SessionRecord {
+            pane: crate::session::PaneRef::from_key(a.pane.clone()),
+            server: a.server.clone(),
+            instance: a.instance,
+            tty: None,
+            pending_new: false,
+            active: None,
+            previous: Vec::new(),
+            updated_at: a.agent.since.clone().unwrap_or_default(),
+        };
+        // (an agent of a stopped multiplexer is kept, for its resume command, but not listed)
+        if a.instance.is_some() && rec.instance_live() {
+            records.push(rec);
+        }
+    }
     let mut sessions: Vec<Listed> = records
         .into_iter()
         .map(|record| Listed {

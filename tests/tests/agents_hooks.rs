@@ -1,0 +1,481 @@
+//! `panechat hook claude|codex`: a coding agent run by hand reports into the pane it runs in.
+//! The hook always exits 0 at once, prints nothing, and never breaks the store, whatever state
+//! the store is in; in a real tmux pane the pane's state carries the agent.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use panechat_e2e::env::{Run, TestEnv};
+use panechat_e2e::helpers::{json, litter};
+use panechat_e2e::tmux::World;
+use serde_json::Value;
+
+/// How long any hook call may take here (the budget, 10 ms, is measured by the benchmark;
+/// this bound only catches a hook that waits).
+const QUICK: Duration = Duration::from_millis(1500);
+
+/// A tmux pane's environment that names no running server: the hook computes the pane's key
+/// and writes the store, and its publication goes nowhere.
+fn fake_pane() -> Vec<(&'static str, String)> {
+    vec![
+        ("TMUX", "/nonexistent/panechat-hook-test,999999,0".into()),
+        ("TMUX_PANE", "%7".into()),
+    ]
+}
+
+/// The pane's session key as panechat computes it from `vars`.
+fn key_of(vars: &[(&str, String)]) -> panechat::session::SessionKey {
+    let env = panechat::env::Env::from_pairs(vars.iter().map(|(k, v)| (*k, v.as_str())));
+    panechat::session::pane_session(&env)
+        .expect("a pane's environment")
+        .key
+}
+
+/// The hook command: the test's environment without an explicit session, plus `vars`.
+fn hook_cmd(env: &TestEnv, vars: &[(&str, String)], args: &[&str]) -> Command {
+    let mut c = env.cmd(["hook"].iter().chain(args));
+    c.env_remove("PANECHAT_SESSION");
+    for (k, v) in vars {
+        c.env(k, v);
+    }
+    c
+}
+
+/// Runs the hook with `input` on stdin; checks it exited 0 within [`QUICK`] and printed
+/// nothing on stdout.
+#[track_caller]
+fn hook(env: &TestEnv, vars: &[(&str, String)], args: &[&str], input: &[u8]) -> Run {
+    let mut child = hook_cmd(env, vars, args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting panechat hook");
+    let t = Instant::now();
+    let mut stdin = child.stdin.take().unwrap();
+    let _ = stdin.write_all(input);
+    drop(stdin);
+    let run = finish(child, t);
+    assert_eq!(run.code, 0, "the hook exits 0: {}", run.stderr);
+    assert_eq!(run.stdout, "", "a hook prints nothing an agent would read");
+    run
+}
+
+/// Waits for `child` at most [`QUICK`] after `t`, then collects its output.
+#[track_caller]
+fn finish(mut child: std::process::Child, t: Instant) -> Run {
+    while child.try_wait().unwrap().is_none() {
+        if t.elapsed() > QUICK {
+            let _ = child.kill();
+            panic!("the hook did not exit within {QUICK:?}");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Run::from_output(child.wait_with_output().unwrap())
+}
+
+fn event(name: &str, extra: &str) -> Vec<u8> {
+    format!(r#"{{"session_id":"5f0c7a2e-1111","transcript_path":"/x.jsonl","cwd":"/work/it's here","hook_event_name":"{name}"{extra}}}"#).into_bytes()
+}
+
+/// The agent recorded for the pane `vars` name, as `status --format json` in that pane says.
+fn agent_in(env: &TestEnv, vars: &[(&str, String)]) -> Value {
+    let mut c = env.cmd(["status", "--format", "json"]);
+    c.env_remove("PANECHAT_SESSION");
+    for (k, v) in vars {
+        c.env(k, v);
+    }
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    json(&String::from_utf8_lossy(&o.stdout))["agent"].clone()
+}
+
+fn agents_dir(env: &TestEnv) -> std::path::PathBuf {
+    env.home().join("state/agents")
+}
+
+#[test]
+fn claude_events_make_the_panes_agent_state() {
+    let env = TestEnv::new();
+    let pane = fake_pane();
+    hook(
+        &env,
+        &pane,
+        &["claude"],
+        &event("SessionStart", r#","source":"startup""#),
+    );
+    let a = agent_in(&env, &pane);
+    assert_eq!(a["kind"], "claude-code");
+    assert_eq!(a["state"], "idle");
+    assert_eq!(a["session"], "5f0c7a2e-1111");
+    assert_eq!(a["cwd"], "/work/it's here");
+    hook(
+        &env,
+        &pane,
+        &["claude"],
+        &event("UserPromptSubmit", r#","prompt":"hi""#),
+    );
+    assert_eq!(agent_in(&env, &pane)["state"], "working");
+    hook(
+        &env,
+        &pane,
+        &["claude"],
+        &event(
+            "PreToolUse",
+            r#","tool_name":"Bash","tool_input":{"command":"ls"}"#,
+        ),
+    );
+    let a = agent_in(&env, &pane);
+    assert_eq!(
+        (a["state"].as_str(), a["tool"].as_str()),
+        (Some("working"), Some("Bash"))
+    );
+    hook(
+        &env,
+        &pane,
+        &["claude"],
+        &event(
+            "Notification",
+            r#","message":"Claude needs your permission","notification_type":"permission_prompt""#,
+        ),
+    );
+    assert_eq!(agent_in(&env, &pane)["state"], "needs-you");
+    hook(
+        &env,
+        &pane,
+        &["claude"],
+        &event("PostToolUse", r#","tool_name":"Bash""#),
+    );
+    assert_eq!(agent_in(&env, &pane)["state"], "working");
+    hook(
+        &env,
+        &pane,
+        &["claude"],
+        &event(
+            "Stop",
+            r#","last_assistant_message":"\u001b]2;pwned\u0007Two files.\nmore""#,
+        ),
+    );
+    let a = agent_in(&env, &pane);
+    assert_eq!(a["state"], "done");
+    assert_eq!(
+        a["message"], "]2;pwnedTwo files.",
+        "controls dropped, first line only"
+    );
+    assert_eq!(a["session"], "5f0c7a2e-1111");
+    hook(
+        &env,
+        &pane,
+        &["claude"],
+        &event("SessionEnd", r#","reason":"prompt_input_exit""#),
+    );
+    assert_eq!(
+        agent_in(&env, &pane),
+        Value::Null,
+        "ended by the person: forgotten"
+    );
+    assert!(litter(&env.home()).is_empty());
+}
+
+#[test]
+fn a_codex_notice_marks_the_pane_done_and_runs_a_chained_program() {
+    let env = TestEnv::new();
+    let pane = fake_pane();
+    let script = env.root.join("their-notify.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nprintf '%s|%s' \"$1\" \"$2\" > \"$0.out\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let notice = r#"{"type":"agent-turn-complete","thread-id":"019a-t1","turn-id":"1","cwd":"/w","input-messages":["hi"],"last-assistant-message":"Done: 3 files"}"#;
+    let s = script.display().to_string();
+    hook(&env, &pane, &["codex", "--then", &s, "first", notice], b"");
+    let a = agent_in(&env, &pane);
+    assert_eq!(a["kind"], "codex");
+    assert_eq!(a["state"], "done");
+    assert_eq!(a["session"], "019a-t1");
+    assert_eq!(a["message"], "Done: 3 files");
+    let chained = script.with_extension("sh.out");
+    panechat_e2e::helpers::wait_until("the chained notify program ran", || chained.exists());
+    panechat_e2e::helpers::wait_until("it wrote its arguments", || {
+        std::fs::read_to_string(&chained).is_ok_and(|s| s == format!("first|{notice}"))
+    });
+}
+
+#[test]
+fn outside_a_multiplexer_and_with_bad_input_the_hook_does_nothing() {
+    let env = TestEnv::new();
+    // No pane: PANECHAT_SESSION alone names no pane.
+    hook(&env, &[], &["claude"], &event("UserPromptSubmit", ""));
+    let mut with_session = env.cmd(["hook", "claude"]);
+    with_session.env("PANECHAT_SESSION", "scripted");
+    let run = TestEnv::run_within(&mut with_session, QUICK);
+    assert_eq!((run.code, run.stdout.as_str()), (0, ""));
+    assert!(
+        !agents_dir(&env).exists(),
+        "nothing recorded outside a pane"
+    );
+    let pane = fake_pane();
+    for (args, input) in [
+        (&[][..], &b""[..]),
+        (&["bogus"][..], b""),
+        (&["codex"][..], b""),
+        (&["codex", "not json"][..], b""),
+        (&["claude"][..], b"not json"),
+        (&["claude"][..], b"\xff\xfe{"),
+        (&["claude", "--help"][..], b"{}"),
+    ] {
+        let run = hook(&env, &pane, args, input);
+        assert_eq!(run.stderr, "", "{args:?}");
+    }
+    assert_eq!(agent_in(&env, &pane), Value::Null);
+}
+
+#[test]
+fn a_hook_never_waits_for_a_silent_stdin_and_reads_a_huge_one() {
+    let env = TestEnv::new();
+    let pane = fake_pane();
+    // A writer that never closes its end: the hook gives up on its stdin and exits.
+    let mut child = hook_cmd(&env, &pane, &["claude"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    let stdin = child.stdin.take().unwrap();
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "the hook waits for stdin forever"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(stdin);
+    assert_eq!(Run::from_output(child.wait_with_output().unwrap()).code, 0);
+    // 8 MiB of a file being written: read to its end (the agent's write never fails), the
+    // event still recorded.
+    let mut big = br#"{"session_id":"s","cwd":"/w","hook_event_name":"PreToolUse","tool_name":"Write","tool_input":{"content":""#.to_vec();
+    big.extend(std::iter::repeat_n(b'x', 8 << 20));
+    big.extend(br#""}}"#);
+    let mut child = hook_cmd(&env, &pane, &["claude"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(&big)
+        .expect("the hook reads all of its input");
+    drop(stdin);
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let a = agent_in(&env, &pane);
+    assert_eq!(
+        (a["state"].as_str(), a["tool"].as_str()),
+        (Some("working"), Some("Write"))
+    );
+}
+
+/// Holds an exclusive `flock` on `path` (created) until dropped.
+struct Flock {
+    _file: std::fs::File,
+}
+
+impl Flock {
+    fn hold(path: &std::path::Path) -> Flock {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(path)
+            .unwrap();
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock on a descriptor this test owns.
+        assert_eq!(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) }, 0);
+        Flock { _file: f }
+    }
+}
+
+#[test]
+fn a_locked_store_is_not_waited_for() {
+    let env = TestEnv::new();
+    let pane = fake_pane();
+    // The pane's mapping and the index are locked (as a long `panechat q` or a compaction
+    // holds them).
+    let stem = key_of(&pane).file_stem();
+    let _held = [
+        Flock::hold(&env.home().join(format!("state/sessions/{stem}.lock"))),
+        Flock::hold(&env.home().join("state/locks/index.lock")),
+    ];
+    hook(&env, &pane, &["claude"], &event("UserPromptSubmit", ""));
+    assert_eq!(agent_in(&env, &pane)["state"], "working");
+}
+
+#[test]
+fn a_broken_or_missing_store_never_fails_the_agent() {
+    let pane = fake_pane();
+    let stem = key_of(&pane).file_stem();
+    let start = event("UserPromptSubmit", "");
+    // Each case: what to break, and a check that it is still as it was.
+    type Break = fn(&std::path::Path, &str);
+    let cases: &[(&str, Break)] = &[
+        ("the state directory is a file", |home, _| {
+            std::fs::create_dir_all(home).unwrap();
+            std::fs::write(home.join("state"), "x").unwrap();
+        }),
+        ("the agents directory is a file", |home, _| {
+            std::fs::create_dir_all(home.join("state")).unwrap();
+            std::fs::write(home.join("state/agents"), "x").unwrap();
+        }),
+        ("the agents directory is a FIFO", |home, _| {
+            std::fs::create_dir_all(home.join("state")).unwrap();
+            nix::unistd::mkfifo(&home.join("state/agents"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+        }),
+        ("the pane's agent file is a FIFO", |home, stem| {
+            std::fs::create_dir_all(home.join("state/agents")).unwrap();
+            nix::unistd::mkfifo(
+                &home.join(format!("state/agents/{stem}.json")),
+                nix::sys::stat::Mode::S_IRWXU,
+            )
+            .unwrap();
+        }),
+        ("the pane's session record is a FIFO", |home, stem| {
+            std::fs::create_dir_all(home.join("state/sessions")).unwrap();
+            nix::unistd::mkfifo(
+                &home.join(format!("state/sessions/{stem}.json")),
+                nix::sys::stat::Mode::S_IRWXU,
+            )
+            .unwrap();
+        }),
+        ("the runs directory is a FIFO", |home, _| {
+            std::fs::create_dir_all(home.join("state")).unwrap();
+            nix::unistd::mkfifo(&home.join("state/runs"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+        }),
+        ("the agents directory is unreadable", |home, _| {
+            std::fs::create_dir_all(home.join("state/agents")).unwrap();
+            std::fs::set_permissions(
+                home.join("state/agents"),
+                std::fs::Permissions::from_mode(0o000),
+            )
+            .unwrap();
+        }),
+        ("the pane's agent file is garbage", |home, stem| {
+            std::fs::create_dir_all(home.join("state/agents")).unwrap();
+            std::fs::write(home.join(format!("state/agents/{stem}.json")), "\0{{{").unwrap();
+        }),
+        ("the store is missing", |_, _| {}),
+    ];
+    for (what, break_it) in cases {
+        let env = TestEnv::new();
+        let home = env.home();
+        break_it(&home, &stem);
+        let before = tree(&env.root);
+        let run = hook(&env, &pane, &["claude"], &start);
+        assert_eq!(run.stderr, "", "{what}: the hook says nothing");
+        // What was broken is left as it was (a file, a FIFO are never replaced or opened).
+        let after = tree(&env.root);
+        for (path, kind) in &before {
+            assert_eq!(
+                after.iter().find(|(p, _)| p == path).map(|(_, k)| k),
+                Some(kind),
+                "{what}: {path} changed"
+            );
+        }
+        assert!(litter(&env.root).is_empty(), "{what}: temp files left");
+        let _ = std::fs::set_permissions(
+            home.join("state/agents"),
+            std::fs::Permissions::from_mode(0o700),
+        );
+    }
+    // No place for a store at all: PANECHAT_HOME under a file, or no HOME.
+    let env = TestEnv::new();
+    let mut vars = pane.clone();
+    vars.push(("PANECHAT_HOME", "/dev/null/panechat".into()));
+    hook(&env, &vars, &["claude"], &start);
+    let mut c = hook_cmd(&env, &pane, &["claude"]);
+    c.env_remove("PANECHAT_HOME").env_remove("HOME");
+    let run = TestEnv::run_within(&mut c, QUICK);
+    assert_eq!((run.code, run.stdout.as_str()), (0, ""));
+}
+
+/// Every path under `root` with its kind (`d`, `f`, `p`).
+fn tree(root: &std::path::Path) -> Vec<(String, char)> {
+    use std::os::unix::fs::FileTypeExt;
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let t = e.file_type().unwrap();
+            let kind = if t.is_dir() {
+                stack.push(e.path());
+                'd'
+            } else if t.is_fifo() {
+                'p'
+            } else {
+                'f'
+            };
+            out.push((e.path().display().to_string(), kind));
+        }
+    }
+    out
+}
+
+/// The environment of tmux pane `pane` (`$TMUX`, `$TMUX_PANE`), as an agent in it has.
+fn tmux_pane_env(w: &World, pane: &str) -> Vec<(&'static str, String)> {
+    let tmux = w.tmux.value(pane, "#{socket_path},#{pid},#{session_id}");
+    vec![
+        ("TMUX", tmux.replacen(",$", ",", 1)),
+        ("TMUX_PANE", pane.to_string()),
+    ]
+}
+
+#[test]
+fn in_a_real_tmux_pane_the_hook_reports_into_that_pane() {
+    panechat_e2e::needs!("tmux");
+    let env = TestEnv::new();
+    let mut w = World::start(&env, 100, 30);
+    w.attach(&env, 100, 30);
+    let p0 = w.pane0();
+    w.tmux.ok(&["split-window", "-t", &p0]);
+    let p1 = w.tmux.value("t", "#{pane_id}");
+    assert_ne!(p0, p1);
+    // The agent in the second pane runs its hook there: the environment the agent passes on.
+    let input = env.root.join("event.json");
+    std::fs::write(&input, event("PreToolUse", r#","tool_name":"Bash""#)).unwrap();
+    let line = format!(
+        "panechat hook claude < {}; echo \"HOOK\"\"-EXIT $?\"",
+        input.display()
+    );
+    w.tmux.type_line(&p1, &line);
+    w.tmux.wait_for(&p1, "HOOK-EXIT 0");
+    let here = tmux_pane_env(&w, &p1);
+    let a = agent_in(&env, &here);
+    assert_eq!(
+        (a["state"].as_str(), a["tool"].as_str()),
+        (Some("working"), Some("Bash"))
+    );
+    assert_eq!(
+        agent_in(&env, &tmux_pane_env(&w, &p0)),
+        Value::Null,
+        "the other pane has none"
+    );
+    // `sessions` lists the pane by its agent.
+    let list = json(&env.run(["sessions", "--json"]).ok().stdout);
+    let item = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["pane"] == p1.as_str())
+        .unwrap_or_else(|| panic!("the agent's pane is listed: {list}"));
+    assert_eq!(item["agent"]["state"], "working");
+}

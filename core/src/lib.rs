@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod adapters;
+pub mod agent_setup;
 pub mod agents;
 #[cfg(test)]
 mod architecture;

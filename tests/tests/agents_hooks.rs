@@ -479,3 +479,127 @@ fn in_a_real_tmux_pane_the_hook_reports_into_that_pane() {
         .unwrap_or_else(|| panic!("the agent's pane is listed: {list}"));
     assert_eq!(item["agent"]["state"], "working");
 }
+
+/// `init claude --write` in a HOME whose Claude settings have the user's own keys and hooks.
+#[test]
+fn init_claude_write_merges_once_and_remove_takes_out_exactly_that() {
+    let env = TestEnv::new();
+    let dir = env.root.join("home/.claude");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("settings.json");
+    let user = "{\n  \"model\": \"opus\",\n  \"hooks\": {\n    \"Stop\": [{\"matcher\": \"\", \"hooks\": [{\"type\": \"command\", \"command\": \"say done\"}]}]\n  },\n  \"env\": {\"A\": \"1\"}\n}\n";
+    std::fs::write(&file, user).unwrap();
+    let run = env.run(["init", "claude", "--write"]).ok();
+    assert!(
+        run.stderr.contains("added panechat's hooks"),
+        "{}",
+        run.stderr
+    );
+    let written = std::fs::read_to_string(&file).unwrap();
+    let v = json(&written);
+    assert_eq!(v["model"], "opus");
+    assert_eq!(v["env"]["A"], "1");
+    assert_eq!(v["hooks"]["Stop"][0]["hooks"][0]["command"], "say done");
+    let ours = format!(
+        "'{}' hook claude",
+        panechat_e2e::env::panechat_bin().display()
+    );
+    for e in panechat::agent_setup::CLAUDE_EVENTS {
+        let groups = v["hooks"][e].as_array().unwrap();
+        let n = groups
+            .iter()
+            .flat_map(|g| g["hooks"].as_array().unwrap())
+            .filter(|h| h["command"] == ours.as_str())
+            .count();
+        assert_eq!(n, 1, "{e}: {written}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.join("settings.json.panechat-backup")).unwrap(),
+        user,
+        "the replaced file is kept"
+    );
+    // Twice: nothing changes.
+    let run = env.run(["init", "claude", "--write"]).ok();
+    assert!(run.stderr.contains("already has"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), written);
+    // Removed: the user's settings as they were (same members, same order).
+    env.run(["init", "claude", "--remove"]).ok();
+    let back = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(json(&back), json(user));
+    let keys: Vec<usize> = ["\"model\"", "\"hooks\"", "\"env\""]
+        .iter()
+        .map(|k| back.find(k).unwrap())
+        .collect();
+    assert!(keys.windows(2).all(|w| w[0] < w[1]), "{back}");
+    // Invalid JSON: refused, nothing touched.
+    std::fs::write(&file, "{ \"model\": ").unwrap();
+    let run = env.run(["init", "claude", "--write"]);
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr.contains("not valid JSON") && run.stderr.contains("nothing was changed"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "{ \"model\": ");
+    // CLAUDE_CONFIG_DIR moves the file.
+    let other = env.root.join("claude-dir");
+    let mut c = env.cmd(["init", "claude", "--write"]);
+    c.env("CLAUDE_CONFIG_DIR", &other);
+    assert!(c.status().unwrap().success());
+    assert!(
+        json(&std::fs::read_to_string(other.join("settings.json")).unwrap())["hooks"]["Stop"]
+            .is_array()
+    );
+}
+
+/// `init codex --write` keeps the user's config and their own notify program.
+#[test]
+fn init_codex_write_chains_the_users_notify_and_remove_gives_it_back() {
+    let env = TestEnv::new();
+    let dir = env.root.join("codex-home");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("config.toml");
+    let user = "model = \"o3\"\nnotify = [\"python3\", \"/home/me/notify.py\"]\n\n[profiles.fast]\nmodel = \"mini\"\n";
+    std::fs::write(&file, user).unwrap();
+    let codex = |args: &[&str]| {
+        let mut c = env.cmd(args);
+        c.env("CODEX_HOME", &dir);
+        Run::from_output(c.output().unwrap())
+    };
+    let run = codex(&["init", "codex", "--write"]).ok();
+    assert!(
+        run.stderr.contains("python3 /home/me/notify.py"),
+        "{}",
+        run.stderr
+    );
+    let written = std::fs::read_to_string(&file).unwrap();
+    let bin = panechat_e2e::env::panechat_bin().display().to_string();
+    assert!(
+        written.contains(&format!(
+            "notify = [\"{bin}\", \"hook\", \"codex\", \"--then\", \"python3\", \"/home/me/notify.py\"]"
+        )),
+        "{written}"
+    );
+    assert!(written.contains("[profiles.fast]\nmodel = \"mini\""));
+    assert!(codex(&["init", "codex", "--write"])
+        .ok()
+        .stderr
+        .contains("already has"));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), written);
+    codex(&["init", "codex", "--remove"]).ok();
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), user);
+    // A missing config is created with the notify line only, and removed back to nothing.
+    std::fs::remove_file(&file).unwrap();
+    codex(&["init", "codex", "--write"]).ok();
+    assert!(std::fs::read_to_string(&file)
+        .unwrap()
+        .contains("\"hook\", \"codex\"]"));
+    codex(&["init", "codex", "--remove"]).ok();
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "");
+    // Invalid TOML: refused, nothing touched.
+    std::fs::write(&file, "model = ").unwrap();
+    let run = codex(&["init", "codex", "--write"]);
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("not valid TOML"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "model = ");
+}

@@ -264,6 +264,36 @@ pub fn codex(arg: &str, prev: Option<&AgentRecord>, process: Option<&str>, now: 
     Change::Set(a)
 }
 
+/// Whether `id` is a plain agent session id (letters, digits, `-`, `_`, `.`; not starting with
+/// `-`, so the agent cannot read it as an option).
+fn plain_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 200
+        && !id.starts_with('-')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// The shell command that resumes `agent`'s session in its directory: `cd '/dir' && claude
+/// --resume 'ID'` (Claude Code finds a session only from the directory it ran in) or `cd
+/// '/dir' && codex resume 'ID'`. `None` for another agent, without a session id, or when the id
+/// is not a plain id or the directory holds control characters (nothing untrusted is printed
+/// to be run).
+pub fn resume_command(agent: &Agent) -> Option<String> {
+    let id = agent.session.as_deref().filter(|id| plain_id(id))?;
+    let run = match agent.kind.as_str() {
+        CLAUDE => format!("claude --resume {}", crate::shell::quote(id)),
+        CODEX => format!("codex resume {}", crate::shell::quote(id)),
+        _ => return None,
+    };
+    match agent.cwd.as_deref() {
+        Some(dir) if dir.chars().any(panechat_vocab::text::is_control) => None,
+        Some(dir) => Some(format!("cd {} && {run}", crate::shell::quote(dir))),
+        None => Some(run),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,6 +463,36 @@ mod tests {
         ] {
             assert_eq!(codex(junk, None, None, T0), Change::Nothing, "{junk:?}");
         }
+    }
+
+    #[test]
+    fn resume_commands_are_quoted_and_refuse_what_is_not_plain() {
+        let mut a = Agent {
+            kind: CLAUDE.into(),
+            session: Some("5f0c7a2e-1111".into()),
+            cwd: Some("/work/it's $(here)".into()),
+            ..Agent::default()
+        };
+        assert_eq!(
+            resume_command(&a).as_deref(),
+            Some("cd '/work/it'\\''s $(here)' && claude --resume '5f0c7a2e-1111'")
+        );
+        a.kind = CODEX.into();
+        a.cwd = None;
+        assert_eq!(
+            resume_command(&a).as_deref(),
+            Some("codex resume '5f0c7a2e-1111'")
+        );
+        for id in ["-rf", "a b", "x;y", "", "i\u{1b}d"] {
+            a.session = Some(id.into());
+            assert_eq!(resume_command(&a), None, "{id:?}");
+        }
+        a.session = Some("ok".into());
+        a.cwd = Some("/a\nb".into());
+        assert_eq!(resume_command(&a), None);
+        a.kind = "other".into();
+        a.cwd = None;
+        assert_eq!(resume_command(&a), None);
     }
 
     #[test]

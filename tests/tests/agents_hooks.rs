@@ -478,6 +478,41 @@ fn in_a_real_tmux_pane_the_hook_reports_into_that_pane() {
         .find(|s| s["pane"] == p1.as_str())
         .unwrap_or_else(|| panic!("the agent's pane is listed: {list}"));
     assert_eq!(item["agent"]["state"], "working");
+    let table = env.run(["sessions"]).ok().stdout;
+    assert!(
+        table.contains("AGENT") && table.contains("claude: running Bash"),
+        "{table}"
+    );
+    // The agent's turn ends; the multiplexer restarts (a reboot, a kill-server): the pane's
+    // agent session can be resumed in its directory.
+    let input = env.root.join("stop.json");
+    std::fs::write(
+        &input,
+        event("Stop", r#","last_assistant_message":"Listed."#),
+    )
+    .unwrap();
+    w.tmux.type_line(
+        &p1,
+        &format!(
+            "panechat hook claude < {}; echo \"STOP\"\"-EXIT $?\"",
+            input.display()
+        ),
+    );
+    w.tmux.wait_for(&p1, "STOP-EXIT 0");
+    assert_eq!(agent_in(&env, &here)["state"], "done");
+    w.restart_server(&env, 100, 30);
+    let resume = env.run(["sessions", "--resume"]).ok().stdout;
+    assert_eq!(
+        resume.lines().collect::<Vec<_>>()[1],
+        "cd '/work/it'\\''s here' && claude --resume '5f0c7a2e-1111'",
+        "{resume}"
+    );
+    assert!(
+        resume.starts_with(&format!(
+            "# tmux pane {p1}, multiplexer stopped (claude: done"
+        )),
+        "{resume}"
+    );
 }
 
 /// `init claude --write` in a HOME whose Claude settings have the user's own keys and hooks.

@@ -136,7 +136,7 @@ fn next(
 /// What a Claude Code hook event (`input`, the JSON on the hook's stdin) does to the pane's
 /// agent `prev`, at time `now` (RFC 3339):
 /// - `SessionStart`: idle, with the session id and directory (after a compaction the state
-///   stays);
+///   stays, and a start that arrives after the session's own prompt changes nothing);
 /// - `UserPromptSubmit`, `PostToolUse`, `PostToolUseFailure`: working;
 /// - `PreToolUse`: working, running the tool it names;
 /// - `Notification` of a permission prompt, an idle prompt or a question, and
@@ -156,6 +156,18 @@ pub fn claude(input: &[u8], prev: Option<&Agent>, now: &str) -> Change {
         "SessionStart" if e.source.as_deref() == Some("compact") => prev
             .filter(|a| a.kind == CLAUDE)
             .map_or(AgentState::Idle, |a| a.state),
+        // A start reported after the session's first prompt (hooks run as processes of their
+        // own, and a quick prompt's can finish first): the session is working already.
+        "SessionStart"
+            if prev.is_some_and(|a| {
+                a.kind == CLAUDE
+                    && a.session.is_some()
+                    && a.session == e.session_id
+                    && matches!(a.state, AgentState::Working | AgentState::NeedsYou)
+            }) =>
+        {
+            return Change::Nothing;
+        }
         "SessionStart" => AgentState::Idle,
         "UserPromptSubmit" | "PreToolUse" | "PostToolUse" | "PostToolUseFailure" => {
             AgentState::Working
@@ -347,6 +359,32 @@ mod tests {
         assert_eq!(a.state, AgentState::Done);
         assert_eq!(a.session.as_deref(), Some("5f0c-11"));
         assert_eq!(a.message.as_deref(), Some("Here are the files: a.txt"));
+    }
+
+    #[test]
+    fn a_late_session_start_does_not_undo_the_first_prompt() {
+        let working = Agent {
+            kind: CLAUDE.into(),
+            state: AgentState::Working,
+            session: Some("s1".into()),
+            ..Agent::default()
+        };
+        let start = br#"{"session_id":"s1","hook_event_name":"SessionStart","source":"startup"}"#;
+        assert_eq!(claude(start, Some(&working), T1), Change::Nothing);
+        let other = br#"{"session_id":"s2","hook_event_name":"SessionStart","source":"startup"}"#;
+        assert_eq!(
+            set(claude(other, Some(&working), T1)).state,
+            AgentState::Idle
+        );
+        let done = Agent {
+            state: AgentState::Done,
+            ..working
+        };
+        let resumed = br#"{"session_id":"s1","hook_event_name":"SessionStart","source":"resume"}"#;
+        assert_eq!(
+            set(claude(resumed, Some(&done), T1)).state,
+            AgentState::Idle
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use panechat_e2e::agents::AgentHome;
 use panechat_e2e::env::{Run, TestEnv};
 use panechat_e2e::helpers::{json, litter};
 use panechat_e2e::tmux::World;
@@ -637,4 +638,227 @@ fn init_codex_write_chains_the_users_notify_and_remove_gives_it_back() {
     assert_ne!(run.code, 0);
     assert!(run.stderr.contains("not valid TOML"), "{}", run.stderr);
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "model = ");
+}
+
+/// A tmux world whose panes can run the real agents against `fake`, with panechat's hooks
+/// installed the way a user installs them (`panechat init claude|codex --write`) in the test's
+/// own HOME: (the world, the agents' home).
+fn agent_world(env: &TestEnv, fake: &panechat_e2e::fake::FakeProvider) -> (World, AgentHome) {
+    let home = AgentHome::new(&env.root.join("home"), fake);
+    home.trust(&env.root.join("work"));
+    let mut senv = panechat_e2e::tmux::server_env(env);
+    let bin_dir = panechat_e2e::env::panechat_bin()
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    for (k, v) in home.env() {
+        let v = if k == "PATH" {
+            format!("{bin_dir}:{v}")
+        } else {
+            v
+        };
+        senv.retain(|(x, _)| *x != k);
+        senv.push((k, v));
+    }
+    let w = World::start_with(env, senv, 120, 40);
+    (w, home)
+}
+
+/// The pane's agent as `status --format json` in it says, once `f` holds (20 s at most).
+#[track_caller]
+fn wait_agent(
+    env: &TestEnv,
+    pane: &[(&str, String)],
+    what: &str,
+    f: impl Fn(&Value) -> bool,
+) -> Value {
+    let t = Instant::now();
+    loop {
+        let a = agent_in(env, pane);
+        if f(&a) {
+            return a;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "the pane's agent never became {what}: {a}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `claude -p` in a real tmux pane, its hooks installed by `panechat init claude --write`: the
+/// pane's agent is working while the model answers, then done, with Claude Code's session id.
+#[test]
+fn claude_p_in_a_tmux_pane_reports_working_then_done() {
+    panechat_e2e::needs!("tmux", "claude");
+    let fake = panechat_e2e::fake::FakeProvider::start();
+    let env = TestEnv::new();
+    env.run(["init", "claude", "--write"]).ok();
+    let (mut w, _home) = agent_world(&env, &fake);
+    w.attach(&env, 120, 40);
+    let pane = w.pane0();
+    let here = tmux_pane_env(&w, &pane);
+    let out = env.root.join("claude.jsonl");
+    w.tmux.type_line(
+        &pane,
+        &format!(
+            "claude -p 'hello [[gate:answer]]' --output-format stream-json --verbose < /dev/null > {}; echo \"CLAUDE\"\"-EXIT $?\"",
+            out.display()
+        ),
+    );
+    let a = wait_agent(&env, &here, "working", |a| a["state"] == "working");
+    assert_eq!(a["kind"], "claude-code");
+    fake.open_gate("answer");
+    w.tmux.wait_for(&pane, "CLAUDE-EXIT 0");
+    let text = std::fs::read_to_string(&out).unwrap();
+    let result = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|e| e["type"] == "result")
+        .unwrap_or_else(|| panic!("no result line: {text}"));
+    let a = wait_agent(&env, &here, "done", |a| a["state"] == "done");
+    assert_eq!(a["session"], result["session_id"], "{a}");
+    assert_eq!(a["message"], "echo: hello [[gate:answer]]");
+    assert_eq!(a["cwd"], env.root.join("work").display().to_string());
+    let resume = env.run(["sessions", "--resume"]).ok().stdout;
+    assert!(
+        resume.contains(&format!(
+            "claude --resume '{}'",
+            result["session_id"].as_str().unwrap()
+        )),
+        "{resume}"
+    );
+}
+
+/// Claude Code's interactive UI in a tmux pane with a client attached: a tool call waits for
+/// the person's permission (needs you), the test answers on the client, the tool runs (working)
+/// and the turn ends (done).
+#[test]
+fn claude_ui_asks_for_permission_and_the_pane_says_it_needs_you() {
+    panechat_e2e::needs!("tmux", "claude");
+    let fake = panechat_e2e::fake::FakeProvider::start();
+    let env = TestEnv::new();
+    env.run(["init", "claude", "--write"]).ok();
+    let (mut w, _home) = agent_world(&env, &fake);
+    w.attach(&env, 120, 40);
+    let pane = w.pane0();
+    let here = tmux_pane_env(&w, &pane);
+    w.tmux.type_line(&pane, "claude");
+    let t = Instant::now();
+    // Its prompt box: type the request once it takes input.
+    loop {
+        let screen = w.tmux.capture(&pane);
+        if screen.contains("for shortcuts") {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "Claude Code's prompt never showed:\n{screen}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // (as a person does, some time after it started: its SessionStart hook has reported)
+    wait_agent(&env, &here, "idle with its session", |a| {
+        a["state"] == "idle" && a["session"].is_string()
+    });
+    let made = env.root.join("work/made-by-claude");
+    // (slow: the reply after the tool takes a moment, while the pane says working)
+    w.text("make it [[bash:touch made-by-claude]] [[slow:300]]");
+    w.tmux.wait_for(&pane, "[[slow:300]]");
+    w.keys(&["Enter"]);
+    wait_agent(&env, &here, "working", |a| a["state"] == "working");
+    // The permission dialog, then (about 6 s later) Claude Code's notification.
+    w.wait_screen("Do you want to proceed");
+    let a = wait_agent(&env, &here, "needs you", |a| a["state"] == "needs-you");
+    assert_eq!(a["kind"], "claude-code");
+    assert!(!made.exists(), "not run before the answer");
+    // The answer, typed on the client: the default choice (Yes).
+    w.keys(&["Enter"]);
+    let a = wait_agent(&env, &here, "working again", |a| a["state"] == "working");
+    assert!(a["session"].is_string(), "{a}");
+    panechat_e2e::helpers::wait_until("the tool ran", || made.exists());
+    let a = wait_agent(&env, &here, "done", |a| a["state"] == "done");
+    assert!(
+        a["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("tool said")),
+        "{a}"
+    );
+}
+
+/// `codex exec` in a real Zellij pane, its notify program installed by `panechat init codex
+/// --write`: after its turn, the pane's agent is done, with Codex's thread id and last message.
+#[test]
+fn codex_exec_in_a_zellij_pane_reports_done() {
+    panechat_e2e::needs!("zellij", "codex");
+    let fake = panechat_e2e::fake::FakeProvider::start();
+    let env = TestEnv::new();
+    let home = AgentHome::new(&env.root.join("home"), &fake);
+    let mut init = env.cmd(["init", "codex", "--write"]);
+    init.env("CODEX_HOME", &home.codex_home);
+    assert!(init.status().unwrap().success());
+    let bin_dir = panechat_e2e::env::panechat_bin()
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let vars: Vec<(String, String)> = home
+        .env()
+        .into_iter()
+        .filter(|(k, _)| k != "TMPDIR" && k != "HOME")
+        .map(|(k, v)| {
+            let v = if k == "PATH" {
+                format!("{bin_dir}:{v}")
+            } else {
+                v
+            };
+            (k, v)
+        })
+        .collect();
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let z = panechat_e2e::zellij::Zellij::start(
+        &env,
+        panechat_e2e::zellij::Opts {
+            env: &vars,
+            ..Default::default()
+        },
+    );
+    let id = z.wait_terminal_panes(1);
+    z.wait_prompt(id);
+    let out = env.root.join("codex.jsonl");
+    let status = env.root.join("status.json");
+    // Codex runs its notify program without waiting for it: the pane's state is read (in the
+    // pane, as its own status line would) once it says done.
+    z.type_line(
+        id,
+        &format!(
+            "codex exec --json --skip-git-repo-check 'say hi' < /dev/null > {out}; for i in $(seq 100); do panechat status --format json | grep -q '\"state\":\"done\"' && break; sleep 0.1; done; panechat status --format json > {status}.tmp; mv {status}.tmp {status}",
+            out = out.display(),
+            status = status.display()
+        ),
+    );
+    panechat_e2e::helpers::wait_until("codex's turn and the pane's status", || status.exists());
+    let events: Vec<Value> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let thread = events
+        .iter()
+        .find(|e| e["type"] == "thread.started")
+        .and_then(|e| e["thread_id"].as_str())
+        .unwrap_or_else(|| panic!("no thread.started: {events:?}"))
+        .to_string();
+    let st = json(&std::fs::read_to_string(&status).unwrap());
+    assert!(
+        panechat_e2e::zellij::is_pane_key(st["session"].as_str().unwrap(), &z.session, id),
+        "{st}"
+    );
+    let a = &st["agent"];
+    assert_eq!(a["kind"], "codex", "{st}");
+    assert_eq!(a["state"], "done", "{st}");
+    assert_eq!(a["session"], thread.as_str());
+    assert_eq!(a["message"], "echo: say hi");
+    assert_eq!(a["cwd"], env.root.join("work").display().to_string());
 }

@@ -31,10 +31,12 @@ pub struct AgentRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance: Option<Instance>,
     /// The agent process that reported last (`<pid>-<start time>`), when known: Codex reports
-    /// its internal threads through the same program, told apart by which thread it reported
-    /// first.
+    /// its internal threads through the same program (see [`crate::hooks::codex`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process: Option<String>,
+    /// When it last reported (milliseconds since the epoch), when a hook recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_ms: Option<u64>,
     /// The agent.
     #[serde(flatten)]
     pub agent: Agent,
@@ -90,6 +92,7 @@ pub fn record(paths: &Paths, key: &SessionKey, agent: &Agent) -> Result<()> {
             server: None,
             instance: None,
             process: None,
+            reported_ms: None,
             agent: agent.clone(),
         },
     )

@@ -236,25 +236,50 @@ struct CodexNotice {
     cwd: Option<String>,
     #[serde(default, rename = "last-assistant-message")]
     last_message: Option<String>,
+    #[serde(default, rename = "input-messages")]
+    inputs: Vec<String>,
+}
+
+/// How long after a Codex process's notice about one thread a notice about another thread of
+/// the same process is taken for its internal title thread's (whose turn ends right around the
+/// session's first one).
+pub const CODEX_TITLE_WINDOW_MS: u64 = 10_000;
+
+/// Whether a Codex notice is about the interactive UI's internal title thread, by the request
+/// it sends there (Codex 0.171: "Generate a concise, single-line task title …").
+fn codex_title_request(inputs: &[String]) -> bool {
+    matches!(inputs, [only] if only.starts_with("Generate a concise") && only.contains("title"))
 }
 
 /// What a Codex `notify` argument (`arg`) does to the pane's agent record `prev`, reported by
-/// Codex process `process` (`<pid>-<start>`, when known), at time `now`: an
+/// Codex process `process` (`<pid>-<start>`, when known), at `now` (RFC 3339) and `now_ms`: an
 /// `agent-turn-complete` is done, with the thread id, directory and the first line of the last
 /// message. The interactive UI also reports the turns of an internal thread (the one that
-/// names the session) through the same program: once a Codex process has reported a thread,
-/// its notices about other threads are ignored. A new Codex process in the pane starts over.
-pub fn codex(arg: &str, prev: Option<&AgentRecord>, process: Option<&str>, now: &str) -> Change {
+/// names the session) through the same program; they are ignored: by the request it sends
+/// there, and, by thread id, a notice about another thread of the same Codex process within
+/// [`CODEX_TITLE_WINDOW_MS`] of its last one. A new thread later on (`/new`) or a new Codex
+/// process in the pane is the pane's.
+pub fn codex(
+    arg: &str,
+    prev: Option<&AgentRecord>,
+    process: Option<&str>,
+    now: &str,
+    now_ms: u64,
+) -> Change {
     let Ok(n) = serde_json::from_str::<CodexNotice>(arg) else {
         return Change::Nothing;
     };
-    if n.kind.as_deref() != Some("agent-turn-complete") {
+    if n.kind.as_deref() != Some("agent-turn-complete") || codex_title_request(&n.inputs) {
         return Change::Nothing;
     }
     let thread = field(n.thread);
     let prev = prev.filter(|r| r.agent.kind == CODEX);
     if let (Some(r), Some(p)) = (prev, process) {
+        let recent = r
+            .reported_ms
+            .is_some_and(|t| now_ms.saturating_sub(t) < CODEX_TITLE_WINDOW_MS);
         if r.process.as_deref() == Some(p)
+            && recent
             && r.agent.session.is_some()
             && thread.is_some()
             && r.agent.session != thread
@@ -474,7 +499,7 @@ mod tests {
     #[test]
     fn codex_turns_are_done_and_its_title_thread_is_ignored() {
         let turn = r#"{"type":"agent-turn-complete","thread-id":"019a-main","turn-id":"1","cwd":"/w","client":"codex-tui","input-messages":["hi"],"last-assistant-message":"All done.\nDetails follow"}"#;
-        let a = set(codex(turn, None, Some("100-5"), T0));
+        let a = set(codex(turn, None, Some("100-5"), T0, 1_000));
         assert_eq!(a.kind, CODEX);
         assert_eq!(a.state, AgentState::Done);
         assert_eq!(a.session.as_deref(), Some("019a-main"));
@@ -485,13 +510,31 @@ mod tests {
             server: None,
             instance: None,
             process: Some("100-5".into()),
+            reported_ms: Some(1_000),
             agent: a,
         };
-        let title = r#"{"type":"agent-turn-complete","thread-id":"019a-title","turn-id":"1","cwd":"/w","input-messages":["hi"],"last-assistant-message":"Greeting"}"#;
-        assert_eq!(codex(title, Some(&rec), Some("100-5"), T1), Change::Nothing);
-        // Another Codex process in the pane: its thread is the pane's now.
-        let a = set(codex(title, Some(&rec), Some("200-9"), T1));
-        assert_eq!(a.session.as_deref(), Some("019a-title"));
+        // As Codex 0.171's interactive UI sends it, right after the first turn's.
+        let title = r#"{"type":"agent-turn-complete","thread-id":"019a-title","turn-id":"1","cwd":"/w","client":"codex-tui","input-messages":["Generate a concise, single-line task title of at most 36 characters and under five words where possible.\n\nUser prompt:\nhi"],"last-assistant-message":"Greet the user"}"#;
+        assert_eq!(
+            codex(title, None, Some("100-5"), T1, 1_500),
+            Change::Nothing
+        );
+        assert_eq!(
+            codex(title, Some(&rec), Some("9-9"), T1, 99_000),
+            Change::Nothing
+        );
+        // A title thread not recognised by its request: by its thread id, right after.
+        let other = r#"{"type":"agent-turn-complete","thread-id":"019a-other","turn-id":"1","cwd":"/w","input-messages":["hi"],"last-assistant-message":"Greeting"}"#;
+        assert_eq!(
+            codex(other, Some(&rec), Some("100-5"), T1, 1_500),
+            Change::Nothing
+        );
+        // A new thread of the same process later on (`/new`), or another Codex process in the
+        // pane: its thread is the pane's now.
+        let a = set(codex(other, Some(&rec), Some("100-5"), T1, 60_000));
+        assert_eq!(a.session.as_deref(), Some("019a-other"));
+        let a = set(codex(other, Some(&rec), Some("200-9"), T1, 1_500));
+        assert_eq!(a.session.as_deref(), Some("019a-other"));
         assert_eq!(a.message.as_deref(), Some("Greeting"));
         for junk in [
             "",
@@ -499,7 +542,7 @@ mod tests {
             r#"{"type":"something-else","thread-id":"x"}"#,
             "agent-turn-complete",
         ] {
-            assert_eq!(codex(junk, None, None, T0), Change::Nothing, "{junk:?}");
+            assert_eq!(codex(junk, None, None, T0, 0), Change::Nothing, "{junk:?}");
         }
     }
 

@@ -862,3 +862,65 @@ fn codex_exec_in_a_zellij_pane_reports_done() {
     assert_eq!(a["message"], "echo: say hi");
     assert_eq!(a["cwd"], env.root.join("work").display().to_string());
 }
+
+/// Codex's interactive UI in a tmux pane, notify installed by `panechat init codex --write`
+/// over the user's own notify program: its turn makes the pane done, and the notice about its
+/// internal title thread (another thread id) changes nothing; the user's program gets both.
+#[test]
+fn codex_ui_turn_is_done_and_its_title_thread_is_ignored() {
+    panechat_e2e::needs!("tmux", "codex");
+    let fake = panechat_e2e::fake::FakeProvider::start();
+    let env = TestEnv::new();
+    let (mut w, home) = agent_world(&env, &fake);
+    let work = env.root.join("work");
+    let log = env.root.join("notices.log");
+    let script = env.root.join("my-notify.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n", log.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = home.codex_home.join("config.toml");
+    let user = format!(
+        "notify = [\"{}\"]\n{}\n[projects.\"{}\"]\ntrust_level = \"trusted\"\n",
+        script.display(),
+        home.codex_config(),
+        work.display()
+    );
+    std::fs::write(&config, user).unwrap();
+    let mut init = env.cmd(["init", "codex", "--write"]);
+    init.env("CODEX_HOME", &home.codex_home);
+    assert!(init.status().unwrap().success());
+    w.attach(&env, 120, 40);
+    let pane = w.pane0();
+    let here = tmux_pane_env(&w, &pane);
+    w.tmux.type_line(&pane, "codex");
+    w.tmux.wait_for(&pane, "for shortcuts");
+    w.text("hello there");
+    w.tmux.wait_for(&pane, "hello there");
+    w.keys(&["Enter"]);
+    // The user's program gets each notice once panechat has taken it: both are in.
+    panechat_e2e::helpers::wait_until("the turn's and the title thread's notices", || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.lines().count() >= 2)
+    });
+    let notices: Vec<Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(json)
+        .collect();
+    let turn = notices
+        .iter()
+        .find(|n| n["input-messages"][0] == "hello there")
+        .unwrap_or_else(|| panic!("the turn's notice: {notices:?}"));
+    assert!(
+        notices.iter().any(|n| n["thread-id"] != turn["thread-id"]),
+        "Codex reported its title thread too: {notices:?}"
+    );
+    let a = agent_in(&env, &here);
+    assert_eq!(a["kind"], "codex", "{a}");
+    assert_eq!(a["state"], "done");
+    assert_eq!(a["session"], turn["thread-id"]);
+    assert_eq!(a["message"], "echo: hello there");
+    w.tmux.type_line(&pane, "/quit");
+}

@@ -62,14 +62,14 @@ fn codex(words: &[&OsString]) {
     let Some((json, rest)) = words.split_last() else {
         return;
     };
-    // `--then PROGRAM ARG…`: the user's own notify program, run first with the same notice.
+    if let Some(text) = json.to_str() {
+        report(|prev, process| hooks::codex(text, prev, process, &now(), panechat::time::now_ms()));
+    }
+    // `--then PROGRAM ARG…`: the user's own notify program gets the same notice (once the pane
+    // has it: a program that reads the pane's state sees this turn's).
     if rest.first().and_then(|w| w.to_str()) == Some("--then") && rest.len() >= 2 {
         chain(&rest[1..], json);
     }
-    let Some(json) = json.to_str() else {
-        return;
-    };
-    report(|prev, process| hooks::codex(json, prev, process, &now()));
 }
 
 /// Starts the chained notify program with the notice as its last argument, without waiting.
@@ -166,6 +166,7 @@ fn report(change: impl FnOnce(Option<&AgentRecord>, Option<&str>) -> Change) {
                 server: session.server.clone(),
                 instance: session.instance,
                 process,
+                reported_ms: Some(panechat::time::now_ms()),
                 agent,
             },
         ),

@@ -177,6 +177,15 @@ fn claude_events_make_the_panes_agent_state() {
         Value::Null,
         "ended by the person: forgotten"
     );
+    // With PANECHAT_LOG=debug, each call says what it recorded in panechat's log.
+    let mut vars = pane.clone();
+    vars.push(("PANECHAT_LOG", "debug".into()));
+    hook(&env, &vars, &["claude"], &event("UserPromptSubmit", ""));
+    let log = std::fs::read_to_string(env.home().join("state/logs/panechat.log")).unwrap();
+    assert!(
+        log.contains("agent hook: claude: working (session 5f0c7a2e-1111)"),
+        "{log}"
+    );
     assert!(litter(&env.home()).is_empty());
 }
 

@@ -6,7 +6,8 @@
 //! so this command prints nothing, exits 0 whatever happens, and never waits for a lock: it
 //! reads its input (bounded in size and time), records the pane's agent
 //! ([`panechat::agents`]) and publishes the pane. Outside tmux, Zellij and WezTerm it does
-//! nothing. The command line is read without the full parser (see [`run_argv`]).
+//! nothing. The command line is read without the full parser (see [`run_argv`]). With
+//! `PANECHAT_LOG=debug` each call logs what it recorded (panechat's log file).
 
 use std::ffi::OsString;
 use std::time::{Duration, Instant};
@@ -156,7 +157,22 @@ fn report(change: impl FnOnce(Option<&AgentRecord>, Option<&str>) -> Change) {
     };
     let prev = agents::read_record(&paths, &session.key);
     let process = parent_process();
-    let written = match change(prev.as_ref(), process.as_deref()) {
+    let change = change(prev.as_ref(), process.as_deref());
+    if panechat::logfile::Logger::debug_wanted(&env) {
+        let what = match &change {
+            Change::Nothing => "nothing to record".to_string(),
+            Change::Clear => "the agent left the pane".to_string(),
+            Change::Set(a) => format!(
+                "{} (session {})",
+                a.summary(),
+                a.session.as_deref().unwrap_or("-")
+            ),
+        };
+        panechat::logfile::Logger::new(&paths, Some(&session), false)
+            .with_debug(true)
+            .log("DEBUG", &format!("agent hook: {what}"));
+    }
+    let written = match change {
         Change::Nothing => return,
         Change::Clear => agents::clear(&paths, &session.key),
         Change::Set(agent) => agents::write_record(

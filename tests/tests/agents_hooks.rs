@@ -493,6 +493,33 @@ fn in_a_real_tmux_pane_the_hook_reports_into_that_pane() {
         table.contains("AGENT") && table.contains("claude: running Bash"),
         "{table}"
     );
+    // An agent in a pane that was closed (its server still runs): `sessions --prune` forgets it.
+    let p2 = w
+        .tmux
+        .ok(&["split-window", "-P", "-F", "#{pane_id}", "-t", &p1]);
+    let p2 = p2.trim().to_string();
+    w.tmux.type_line(
+        &p2,
+        &format!(
+            "panechat hook claude < {}; echo \"HOOK\"\"-TWO $?\"",
+            input.display()
+        ),
+    );
+    w.tmux.wait_for(&p2, "HOOK-TWO 0");
+    let gone = tmux_pane_env(&w, &p2);
+    assert_eq!(agent_in(&env, &gone)["state"], "working");
+    w.tmux.ok(&["kill-pane", "-t", &p2]);
+    env.run(["sessions", "--prune"]).ok();
+    assert_eq!(
+        agent_in(&env, &gone),
+        Value::Null,
+        "the closed pane's agent is forgotten"
+    );
+    assert_eq!(
+        agent_in(&env, &here)["state"],
+        "working",
+        "the open one's is kept"
+    );
     // The agent's turn ends; the multiplexer restarts (a reboot, a kill-server): the pane's
     // agent session can be resumed in its directory.
     let input = env.root.join("stop.json");

@@ -474,6 +474,25 @@ fn in_a_real_tmux_pane_the_hook_reports_into_that_pane() {
         (a["state"].as_str(), a["tool"].as_str()),
         (Some("working"), Some("Bash"))
     );
+    // The agent's own title is left alone in a pane without a conversation. (The hook's one
+    // tmux call sets the pane's options, then its title: once the options are set, the title
+    // has been set too, or not at all.)
+    w.tmux
+        .ok(&["select-pane", "-t", &p1, "-T", "✳ Agent at work"]);
+    w.tmux
+        .ok(&["set-option", "-p", "-u", "-t", &p1, "@panechat_state"]);
+    w.tmux.type_line(
+        &p1,
+        &format!(
+            "panechat hook claude < {}; echo \"HOOK\"\"-AGAIN $?\"",
+            input.display()
+        ),
+    );
+    w.tmux.wait_for(&p1, "HOOK-AGAIN 0");
+    panechat_e2e::helpers::wait_until("the hook published the pane", || {
+        w.tmux.value(&p1, "#{@panechat_state}") == "idle"
+    });
+    assert_eq!(w.tmux.value(&p1, "#{pane_title}"), "✳ Agent at work");
     assert_eq!(
         agent_in(&env, &tmux_pane_env(&w, &p0)),
         Value::Null,

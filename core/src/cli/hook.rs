@@ -18,6 +18,7 @@ use panechat::hooks::{self, Change};
 use panechat::paths::Paths;
 use panechat::publish::{Publisher, RealSink, Sink};
 use panechat::session::{Multiplexer, Session};
+use panechat::state::PaneState;
 use panechat::store::Store;
 
 /// How much of a hook's stdin is kept (the rest is read and dropped, so the agent's write
@@ -243,8 +244,8 @@ fn publish(env: &Env, paths: &Paths, session: &Session) {
 }
 
 /// The channels, but what would go to this process's own terminal: the agent draws there, so
-/// its title is left alone; in WezTerm the pane's user vars go to the controlling terminal
-/// (the hook's stdio are the agent's pipes).
+/// its title is left alone (in tmux too, while the pane has no conversation); in WezTerm the
+/// pane's user vars go to the controlling terminal (the hook's stdio are the agent's pipes).
 struct HookSink {
     wezterm: bool,
 }
@@ -252,6 +253,18 @@ struct HookSink {
 impl Sink for HookSink {
     fn tmux(&self, socket: Option<&str>, args: &[String]) {
         RealSink.tmux(socket, args);
+    }
+    fn tmux_states(&self, socket: Option<&str>, states: &[(&str, &PaneState)]) {
+        if states.is_empty() {
+            return;
+        }
+        let mut args = panechat::adapters::tmux::batch_args(states);
+        if let [(_, st)] = states {
+            if st.conversation.is_none() {
+                without_title(&mut args);
+            }
+        }
+        RealSink.tmux(socket, &args);
     }
     fn own_terminal(&self, bytes: &[u8]) {
         if !self.wezterm {
@@ -267,6 +280,19 @@ impl Sink for HookSink {
     }
     fn zellij(&self, name: &str, payload: &str) {
         RealSink.zellij(name, payload);
+    }
+}
+
+/// One pane's state commands without the pane title they end with (`; select-pane … -T …`):
+/// a pane without a conversation keeps the title its agent gives it.
+fn without_title(args: &mut Vec<String>) {
+    let at = args
+        .windows(2)
+        .rposition(|w| w[0] == ";" && w[1] == "select-pane");
+    if let Some(at) = at {
+        if args[at..].iter().any(|a| a == "-T") {
+            args.truncate(at);
+        }
     }
 }
 
@@ -310,6 +336,34 @@ fn write_controlling_terminal(bytes: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_panes_title_command_is_taken_out_of_its_state_commands() {
+        let mut args: Vec<String> = [
+            "set-option",
+            "-p",
+            "-t",
+            "%1",
+            "@panechat_state",
+            "idle",
+            ";",
+            "select-pane",
+            "-t",
+            "%1",
+            "-T",
+            "panechat: new conversation",
+        ]
+        .map(String::from)
+        .to_vec();
+        without_title(&mut args);
+        assert_eq!(
+            args,
+            ["set-option", "-p", "-t", "%1", "@panechat_state", "idle"]
+        );
+        let mut none: Vec<String> = vec!["set-option".into()];
+        without_title(&mut none);
+        assert_eq!(none, ["set-option"]);
+    }
 
     #[test]
     fn titles_are_taken_out_and_user_vars_kept() {

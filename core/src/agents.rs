@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 use crate::paths::{ensure_dir, Paths};
-use crate::session::SessionKey;
+use crate::session::{Instance, SessionKey};
 use crate::store::atomic;
 
 pub use panechat_vocab::state::{Agent, AgentState};
@@ -22,6 +22,21 @@ pub use panechat_vocab::state::{Agent, AgentState};
 pub struct AgentRecord {
     /// The pane's session key.
     pub pane: SessionKey,
+    /// What the pane lives in, as session records name it (see
+    /// [`crate::session::Session::server`]), when a hook recorded it: `panechat sessions` lists
+    /// a pane known only by its agent, and tells whether its multiplexer still runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// The multiplexer instance the pane lives in, when a hook recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<Instance>,
+    /// The agent process that reported last (`<pid>-<start time>`), when known: Codex reports
+    /// its internal threads through the same program (see [`crate::hooks::codex`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<String>,
+    /// When it last reported (milliseconds since the epoch), when a hook recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_ms: Option<u64>,
     /// The agent.
     #[serde(flatten)]
     pub agent: Agent,
@@ -33,57 +48,77 @@ fn file(paths: &Paths, key: &SessionKey) -> PathBuf {
 
 /// The agent recorded for pane `key`, if any (an unreadable or foreign file counts as none).
 pub fn read(paths: &Paths, key: &SessionKey) -> Option<Agent> {
+    read_record(paths, key).map(|r| r.agent)
+}
+
+/// The whole record of pane `key`'s agent, if any (an unreadable or foreign file counts as
+/// none).
+pub fn read_record(paths: &Paths, key: &SessionKey) -> Option<AgentRecord> {
     let bytes = crate::files::read(&file(paths, key)).ok()?;
     let rec: AgentRecord = serde_json::from_slice(&bytes).ok()?;
-    (rec.pane == *key).then_some(rec.agent)
+    (rec.pane == *key).then_some(rec)
+}
+
+/// Every recorded pane's agent (unreadable files are skipped).
+pub fn all(paths: &Paths) -> Vec<AgentRecord> {
+    let Ok(entries) = crate::paths::list_dir(&paths.agents()) else {
+        return Vec::new();
+    };
+    let mut out: Vec<AgentRecord> = entries
+        .into_iter()
+        .filter(|e| {
+            let n = e.file_name();
+            let n = n.to_string_lossy();
+            !n.starts_with('.') && n.ends_with(".json")
+        })
+        .filter_map(|e| {
+            let bytes = crate::files::read(&e.path()).ok()?;
+            let rec: AgentRecord = serde_json::from_slice(&bytes).ok()?;
+            (file(paths, &rec.pane) == e.path()).then_some(rec)
+        })
+        .collect();
+    out.sort_by(|a, b| a.pane.as_str().cmp(b.pane.as_str()));
+    out
 }
 
 /// Records `agent` as pane `key`'s (replacing the file atomically, without fsync: the state is
 /// worth nothing after a crash but the agent's session id, which the next hook call writes
 /// again).
 pub fn record(paths: &Paths, key: &SessionKey, agent: &Agent) -> Result<()> {
+    write_record(
+        paths,
+        &AgentRecord {
+            pane: key.clone(),
+            server: None,
+            instance: None,
+            process: None,
+            reported_ms: None,
+            agent: agent.clone(),
+        },
+    )
+}
+
+/// Records `rec` as its pane's ([`record`] with the pane's place and the reporting process).
+pub fn write_record(paths: &Paths, rec: &AgentRecord) -> Result<()> {
     let dir = paths.agents();
     ensure_dir(&dir)?;
-    let rec = AgentRecord {
-        pane: key.clone(),
-        agent: agent.clone(),
-    };
-    let bytes = serde_json::to_vec(&rec).map_err(|e| Error::Corrupt {
-        path: file(paths, key),
+    let bytes = serde_json::to_vec(rec).map_err(|e| Error::Corrupt {
+        path: file(paths, &rec.pane),
         line: 1,
         msg: e.to_string(),
     })?;
-    atomic::write_replace(&file(paths, key), &bytes)
-}
-
-/// Every pane's recorded agent (a file that does not read, or is not named for its pane, is
-/// left out).
-pub fn all(paths: &Paths) -> Vec<AgentRecord> {
-    let Ok(dir) = std::fs::read_dir(paths.agents()) else {
-        return Vec::new();
-    };
-    dir.filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .filter_map(|p| {
-            let bytes = crate::files::read(&p).ok()?;
-            let rec: AgentRecord = serde_json::from_slice(&bytes).ok()?;
-            (file(paths, &rec.pane) == p).then_some(rec)
-        })
-        .collect()
+    atomic::write_replace(&file(paths, &rec.pane), &bytes)
 }
 
 /// The user looked at pane `key` (focused it): an agent there that is done is now idle.
 /// Returns whether it was done (and so changed); no other state changes.
 pub fn seen(paths: &Paths, key: &SessionKey) -> Result<bool> {
-    match read(paths, key) {
-        Some(a) if a.state == AgentState::Done => {
-            let idle = Agent {
-                state: AgentState::Idle,
-                since: Some(crate::time::now_rfc3339()),
-                ..a
-            };
-            record(paths, key, &idle)?;
+    match read_record(paths, key) {
+        Some(mut rec) if rec.agent.state == AgentState::Done => {
+            // (the rest of the record, its pane's place included, stays as the hook wrote it)
+            rec.agent.state = AgentState::Idle;
+            rec.agent.since = Some(crate::time::now_rfc3339());
+            write_record(paths, &rec)?;
             Ok(true)
         }
         _ => Ok(false),
@@ -128,12 +163,25 @@ mod tests {
             state: AgentState::Done,
             ..a.clone()
         };
-        record(&store.paths, &key, &done).unwrap();
+        let rec = AgentRecord {
+            pane: key.clone(),
+            server: Some("/tmp/tmux-0/default,42,0".into()),
+            instance: None,
+            process: Some("42-7".into()),
+            reported_ms: Some(1),
+            agent: done,
+        };
+        write_record(&store.paths, &rec).unwrap();
         assert!(seen(&store.paths, &key).unwrap());
-        let now = read(&store.paths, &key).unwrap();
+        let now = read_record(&store.paths, &key).unwrap();
         assert_eq!(
-            (now.state, now.session),
+            (now.agent.state, now.agent.session),
             (AgentState::Idle, a.session.clone())
+        );
+        assert_eq!(
+            (now.server, now.process, now.reported_ms),
+            (rec.server, rec.process, rec.reported_ms),
+            "the rest of the record is kept"
         );
         assert!(!seen(&store.paths, &key).unwrap());
         assert!(!seen(&store.paths, &other).unwrap(), "no agent: nothing");

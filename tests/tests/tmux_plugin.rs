@@ -2267,8 +2267,11 @@ fn agent_states_show_mark_the_window_and_the_next_key_goes_to_them() {
         assert!(!v.contains("#("), "{opt}: {v}");
     }
 
-    // Working: the tool in the pane option, the title and the status line, all set by the one
-    // tmux program that publishes the state change.
+    // Working: the tool in the pane option and the status line, set by the one tmux program
+    // that publishes the state change; the pane keeps the title its agent gives it (it has no
+    // conversation).
+    w.tmux
+        .ok(&["select-pane", "-t", &p0, "-T", "✳ Claude Code"]);
     w.record_agent(&env, &p0, &agent(AgentState::Working, Some("Bash")));
     let calls = traced_tmux_calls(
         &w,
@@ -2282,7 +2285,7 @@ fn agent_states_show_mark_the_window_and_the_next_key_goes_to_them() {
         1,
         "one tmux program per state change: {calls:#?}"
     );
-    for what in ["@panechat_agent", "@panechat_needs_you", "select-pane"] {
+    for what in ["@panechat_agent", "@panechat_needs_you"] {
         assert!(calls[0].contains(what), "{what}: {}", calls[0]);
     }
     wait_option(&w, &p0, "#{@panechat_agent}", "working");
@@ -2290,7 +2293,7 @@ fn agent_states_show_mark_the_window_and_the_next_key_goes_to_them() {
         w.tmux.value(&p0, "#{@panechat_agent_text}"),
         "claude: running Bash"
     );
-    assert_eq!(w.tmux.value(&p0, "#{pane_title}"), "claude: running Bash");
+    assert_eq!(w.tmux.value(&p0, "#{pane_title}"), "✳ Claude Code");
     w.wait_screen_for(
         |s| last_line(s).contains("claude: running Bash"),
         "the agent in the status line",

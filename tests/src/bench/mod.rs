@@ -12,6 +12,7 @@
 
 pub mod baseline;
 pub mod cases;
+pub mod hooks;
 pub mod proc;
 pub mod report;
 pub mod stats;

@@ -181,8 +181,10 @@ pub const NEW_CONVERSATION_TITLE: &str = "panechat: new conversation";
 /// and the pane title.
 pub fn state_args(pane: &str, st: &PaneState) -> Vec<String> {
     let mut args = option_args(pane, st, false);
-    args.push(";".into());
-    args.extend(title_args(pane, st));
+    if let Some(title) = title_args(pane, st) {
+        args.push(";".into());
+        args.extend(title);
+    }
     args
 }
 
@@ -203,14 +205,17 @@ pub fn batch_args(states: &[(&str, &PaneState)]) -> Vec<String> {
         }
         args.extend(option_args(pane, st, true));
     }
-    for (i, (pane, st)) in states.iter().enumerate() {
+    let titles: Vec<(&str, Vec<String>)> = states
+        .iter()
+        .filter_map(|(pane, st)| title_args(pane, st).map(|t| (*pane, t)))
+        .collect();
+    for (i, (pane, title)) in titles.iter().enumerate() {
         if !args.is_empty() {
             args.push(";".into());
         }
-        if i + 1 == states.len() {
-            args.extend(title_args(pane, st));
+        if i + 1 == titles.len() {
+            args.extend(title.iter().cloned());
         } else {
-            let title = title_args(pane, st);
             let words: Vec<String> = title.iter().map(|w| command_quote(w)).collect();
             args.extend(
                 ["if-shell", "-F", "-t", pane, "1"]
@@ -303,13 +308,14 @@ pub const NEEDS_YOU_WINDOW_LOOP: &str = "#{P:#{?#{==:#{@panechat_agent},needs-yo
 /// What [`NEEDS_YOU_WINDOW_OPTION`] is set from (`set-option -F`, against a pane of the window).
 pub const NEEDS_YOU_WINDOW_FORMAT: &str = "#{?#{P:#{?#{==:#{@panechat_agent},needs-you},1,}},1,}";
 
-/// The `select-pane -T` command of [`state_args`].
-fn title_args(pane: &str, st: &PaneState) -> Vec<String> {
+/// The `select-pane -T` command of [`state_args`]; `None` for a pane with a coding agent and
+/// no conversation, which keeps the title its agent gives it.
+fn title_args(pane: &str, st: &PaneState) -> Option<Vec<String>> {
     let title = if let Some(a) = &st.agent {
         // The agent first: a status line cuts a long title at its end.
         match st.conversation.is_some() {
             true => format!("{} · {}", pane_text(&a.line()), pane_text(&st.label())),
-            false => pane_text(&a.line()),
+            false => return None,
         }
     } else if st.conversation.is_some() {
         format!("panechat: {}", pane_text(&st.label()))
@@ -318,7 +324,7 @@ fn title_args(pane: &str, st: &PaneState) -> Vec<String> {
         // empty title would show as `""` in tmux's default status line.
         NEW_CONVERSATION_TITLE.to_string()
     };
-    vec![
+    Some(vec![
         "select-pane".into(),
         "-t".into(),
         pane.into(),
@@ -326,7 +332,7 @@ fn title_args(pane: &str, st: &PaneState) -> Vec<String> {
         // `select-pane -T` expands formats; the text has no `#` (pane_text), doubling is a
         // second guard.
         arg_escape(&format_escape(&title)),
-    ]
+    ])
 }
 
 /// The argv that lists every pane of the server with the conversation it shows
@@ -595,7 +601,15 @@ mod tests {
             a[a.iter().position(|w| w == AGENT_TEXT_OPTION).unwrap() + 1],
             "claude: running Bash ♯(x)"
         );
-        assert_eq!(a.last().unwrap(), "claude: running Bash ♯(x)");
+        // Without a conversation the pane keeps the title its agent gives it.
+        assert!(!a.iter().any(|w| w == "select-pane"), "{a:?}");
+        assert_eq!(a.last().unwrap(), NEEDS_YOU_WINDOW_FORMAT);
+        let both = batch_args(&[("%3", &working), ("%4", &with_agent)]);
+        assert_eq!(both.iter().filter(|w| *w == "select-pane").count(), 1);
+        assert_eq!(
+            both.last().unwrap(),
+            "⚑ claude: needs you · x ♯(touch PWNED) [31m"
+        );
         // Without a conversation the options are unset and the title says so.
         let none = PaneState {
             conversation: None,

@@ -327,52 +327,37 @@ impl World {
         self.tmux.value("t", "#{pane_id}")
     }
 
-    /// Gives `pane` a coding agent in `state` as an agent's hook would: the pane's record under
-    /// `state/agents/` is written ([`World::record_agent`]) and the pane's state published
-    /// (`panechat refresh --session pane:%N`, run with the pane's `TMUX`).
+    /// Gives `pane` a Claude Code agent in `agent.state` (with `agent.tool` while working) the
+    /// way Claude Code does: `panechat hook claude` with the event's JSON on stdin
+    /// ([`claude_event`]), run with the pane's `TMUX` and `TMUX_PANE`.
     pub fn set_agent(&self, env: &TestEnv, pane: &str, agent: &panechat_vocab::state::Agent) {
-        let tmux = self.record_agent(env, pane, agent);
-        let mut c = env.cmd(["refresh", "--session", &format!("pane:{pane}")]);
+        use std::io::Write;
+        let mut c = env.cmd(["hook", "claude"]);
         c.env_remove("PANECHAT_SESSION")
-            .env("TMUX", &tmux)
-            .env("TMUX_PANE", pane);
-        let out = c.output().unwrap();
+            .env("TMUX", self.tmux_var(pane))
+            .env("TMUX_PANE", pane)
+            .stdin(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(claude_event(agent).as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
         assert!(out.status.success(), "{out:?}");
     }
 
-    /// Writes `pane`'s agent record under `state/agents/` (as the agent's hook would), without
-    /// publishing it; returns the pane's `TMUX` value.
-    pub fn record_agent(
-        &self,
-        env: &TestEnv,
-        pane: &str,
-        agent: &panechat_vocab::state::Agent,
-    ) -> String {
-        let tmux = format!(
+    /// The `TMUX` value of a shell in `pane`.
+    pub fn tmux_var(&self, pane: &str) -> String {
+        format!(
             "{},{},{}",
             self.tmux.value(pane, "#{socket_path}"),
             self.tmux.value(pane, "#{pid}"),
             self.tmux
                 .value(pane, "#{session_id}")
                 .trim_start_matches('$')
-        );
-        let penv = panechat::env::Env::from_pairs(
-            env.env
-                .iter()
-                .filter(|(k, _)| *k != "PANECHAT_SESSION")
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .chain([
-                    ("TMUX".to_string(), tmux.clone()),
-                    ("TMUX_PANE".to_string(), pane.to_string()),
-                ]),
-        );
-        let key = panechat::session::key_for_pane(&penv, pane)
-            .expect("the pane's key")
-            .expect("a tmux pane")
-            .key;
-        let paths = panechat::paths::Paths::resolve(&penv).unwrap();
-        panechat::agents::record(&paths, &key, agent).unwrap();
-        tmux
+        )
     }
 
     /// Loads the plugin the manual way (`run-shell …/tmux-scripts/panechat.tmux`).
@@ -531,4 +516,40 @@ impl World {
             std::thread::sleep(Duration::from_millis(40));
         }
     }
+}
+
+/// The Claude Code hook event that puts a pane's agent in `agent.state`: `PreToolUse` of
+/// `agent.tool` (or `UserPromptSubmit`) for working, `PermissionRequest` for needs you, `Stop`
+/// for done, `SessionStart` for idle.
+pub fn claude_event(agent: &panechat_vocab::state::Agent) -> String {
+    use panechat_vocab::state::AgentState;
+    let session = agent.session.as_deref().unwrap_or("5f0c2d");
+    let mut e = serde_json::json!({ "session_id": session, "cwd": "/w" });
+    let name = match (agent.state, agent.tool.as_deref()) {
+        (AgentState::Working, Some(tool)) => {
+            e["tool_name"] = tool.into();
+            e["tool_input"] = serde_json::json!({});
+            "PreToolUse"
+        }
+        (AgentState::Working, None) => {
+            e["prompt"] = "go on".into();
+            "UserPromptSubmit"
+        }
+        (AgentState::NeedsYou, _) => {
+            e["tool_name"] = "Bash".into();
+            e["tool_input"] = serde_json::json!({ "command": "ls" });
+            "PermissionRequest"
+        }
+        (AgentState::Done, _) => {
+            e["stop_hook_active"] = false.into();
+            e["last_assistant_message"] = "All done.".into();
+            "Stop"
+        }
+        (AgentState::Idle, _) => {
+            e["source"] = "startup".into();
+            "SessionStart"
+        }
+    };
+    e["hook_event_name"] = name.into();
+    e.to_string()
 }

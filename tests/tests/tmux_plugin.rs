@@ -2207,7 +2207,7 @@ fn doctor_names_the_plugin_its_keys_and_status_segment() {
     );
 }
 
-/// A coding agent's state, as its hooks report it.
+/// A coding agent's state (`World::set_agent` reports it as Claude Code's hooks do).
 fn agent(
     state: panechat_vocab::state::AgentState,
     tool: Option<&str>,
@@ -2272,12 +2272,17 @@ fn agent_states_show_mark_the_window_and_the_next_key_goes_to_them() {
     // conversation).
     w.tmux
         .ok(&["select-pane", "-t", &p0, "-T", "✳ Claude Code"]);
-    w.record_agent(&env, &p0, &agent(AgentState::Working, Some("Bash")));
+    let event = env.root.join("pre-tool-use.json");
+    std::fs::write(
+        &event,
+        panechat_e2e::tmux::claude_event(&agent(AgentState::Working, Some("Bash"))),
+    )
+    .unwrap();
     let calls = traced_tmux_calls(
         &w,
         &env,
         &p0,
-        &format!("panechat refresh --session pane:{p0}"),
+        &format!("panechat hook claude < {}", event.display()),
         "agent",
     );
     assert_eq!(

@@ -394,26 +394,17 @@ fn the_picker_shows_short_ids_and_its_filter_finds_what_was_said() {
     );
 }
 
-/// Gives the pane with session key `key` a coding agent in `state`, as an agent's hook would:
-/// its record under `state/agents/`, then its state published (`panechat refresh --session
-/// KEY`, typed in pane `from` of the session).
-fn set_agent(
-    env: &TestEnv,
-    z: &Zellij,
-    from: u64,
-    key: &str,
-    state: panechat_vocab::state::AgentState,
-) {
-    let penv = panechat::env::Env::from_pairs(env.env.clone());
-    let paths = panechat::paths::Paths::resolve(&penv).unwrap();
-    let key = panechat::session::SessionKey::normalize(key).unwrap();
+/// Gives pane `pane` a Claude Code agent in `state` the way Claude Code does: `panechat hook
+/// claude` with the event's JSON on stdin, typed in the pane (whose environment names it).
+fn set_agent(env: &TestEnv, z: &Zellij, pane: u64, state: panechat_vocab::state::AgentState) {
     let agent = panechat_vocab::state::Agent {
         kind: "claude-code".into(),
         state,
         ..Default::default()
     };
-    panechat::agents::record(&paths, &key, &agent).unwrap();
-    z.type_line(from, &format!("panechat refresh --session '{key}'"));
+    let event = env.root.join(format!("event-{}.json", state.as_str()));
+    std::fs::write(&event, panechat_e2e::tmux::claude_event(&agent)).unwrap();
+    z.type_line(pane, &format!("panechat hook claude < {}", event.display()));
 }
 
 /// A pane's coding agent names the pane (the needs-you marker first), marks its tab and gives
@@ -457,7 +448,7 @@ fn agent_states_name_the_pane_mark_its_tab_and_alt_u_goes_there() {
     assert!(!own_tab.is_empty(), "{}", tabs(&z));
 
     // Needs you: the pane's name and its tab's.
-    set_agent(&env, &z, 0, &key, AgentState::NeedsYou);
+    set_agent(&env, &z, p, AgentState::NeedsYou);
     z.wait_for("the needs-you name", Duration::from_secs(20), |z| {
         z.title(p) == "💬 ⚑ claude: needs you · Agent pane"
     });
@@ -473,7 +464,7 @@ fn agent_states_name_the_pane_mark_its_tab_and_alt_u_goes_there() {
 
     // Done, seen from tab 1: still done, the tab's own name back.
     z.action_until(&["go-to-tab", "1"], |z| on(z, 0));
-    set_agent(&env, &z, 0, &key, AgentState::Done);
+    set_agent(&env, &z, p, AgentState::Done);
     z.wait_for("the done name", Duration::from_secs(20), |z| {
         z.title(p) == "💬 ✓ claude: done · Agent pane"
     });

@@ -2381,3 +2381,92 @@ fn agent_states_show_mark_the_window_and_the_next_key_goes_to_them() {
     });
     assert_eq!(trace.panechat_runs(), before + 2, "no run for other panes");
 }
+
+/// Real Claude Code in its interactive UI, its hooks installed by `panechat init claude
+/// --write`, in a pane of a tmux with the plugin loaded and a client attached: the status
+/// segment on the client goes working, needs you (with the window marked while the client is
+/// elsewhere and the next key bringing it back), working again once the prompt is answered on
+/// the client, then done; done turns idle when the pane is focused again.
+#[test]
+fn real_claude_code_shows_in_the_status_line_and_the_next_key_goes_to_its_prompt() {
+    panechat_e2e::needs!("tmux", "claude");
+    let fake = panechat_e2e::fake::FakeProvider::start();
+    let env = TestEnv::new();
+    env.run(["init", "claude", "--write"]).ok();
+    let home = panechat_e2e::agents::AgentHome::new(&env.root.join("home"), &fake);
+    home.trust(&env.root.join("work"));
+    let bin_dir = panechat_e2e::env::panechat_bin()
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let mut senv = server_env(&env);
+    for (k, v) in home.env() {
+        let v = if k == "PATH" {
+            format!("{bin_dir}:{v}")
+        } else {
+            v
+        };
+        senv.retain(|(x, _)| *x != k);
+        senv.push((k, v));
+    }
+    let mut w = World::start_with(&env, senv, 120, 40);
+    w.tmux.ok(&["set-option", "-g", "status-interval", "1"]);
+    w.load_plugin();
+    w.attach(&env, 120, 40);
+    let p0 = w.pane0();
+    let last_line = |s: &str| s.lines().last().unwrap_or("").to_string();
+    w.tmux.type_line(&p0, "claude");
+    let t = Instant::now();
+    while !w.tmux.capture(&p0).contains("for shortcuts") {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "Claude Code's prompt never showed:\n{}",
+            w.tmux.capture(&p0)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    w.wait_screen_for(
+        |s| last_line(s).contains("claude: idle"),
+        "the agent idle in the status line",
+    );
+    let made = env.root.join("work/made-by-claude");
+    w.text("make it [[bash:touch made-by-claude]] [[slow:300]]");
+    w.tmux.wait_for(&p0, "[[slow:300]]");
+    w.keys(&["Enter"]);
+    wait_option(&w, &p0, "#{@panechat_agent}", "working");
+    w.wait_screen("Do you want to proceed");
+    w.wait_screen_for(
+        |s| last_line(s).contains("⚑ claude: needs you"),
+        "needs you in the status line",
+    );
+    // The person is elsewhere: window 0 is marked; the next key brings the client back.
+    w.tmux.ok(&["new-window", "-t", "t"]);
+    wait_until("the client in window 1", || client_pane(&w) != p0);
+    w.wait_screen_for(|s| last_line(s).contains("⚑ 0:"), "window 0 marked");
+    w.prefix("J");
+    wait_until("the client back on Claude Code's pane", || {
+        client_pane(&w) == p0
+    });
+    w.wait_screen("Do you want to proceed");
+    assert!(!made.exists(), "not run before the answer");
+    // The answer, typed on the client (the default choice): working, then done.
+    w.keys(&["Enter"]);
+    wait_option(&w, &p0, "#{@panechat_agent}", "working");
+    wait_until("the tool ran", || made.exists());
+    let s = w.wait_screen_for(
+        |s| last_line(s).contains("✓ claude: done"),
+        "done in the status line",
+    );
+    assert!(!last_line(&s).contains("⚑ 0:"), "{s}");
+    // Looked at again after a while elsewhere: idle.
+    w.tmux.ok(&["select-window", "-t", "t:1"]);
+    wait_until("the client in window 1", || client_pane(&w) != p0);
+    wait_option(&w, &p0, "#{@panechat_agent}", "done");
+    w.tmux.ok(&["select-window", "-t", "t:0"]);
+    wait_option(&w, &p0, "#{@panechat_agent}", "idle");
+    w.wait_screen_for(
+        |s| last_line(s).contains("claude: idle"),
+        "idle in the status line",
+    );
+}

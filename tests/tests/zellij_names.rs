@@ -485,3 +485,52 @@ fn agent_states_name_the_pane_mark_its_tab_and_alt_u_goes_there() {
     .expect("the pane's agent");
     assert_eq!(now.state, AgentState::Idle);
 }
+
+/// Real Codex (`codex exec`) in a Zellij pane, its notify program installed by `panechat init
+/// codex --write`: after its turn, the pane's name shows that it is done.
+#[test]
+fn codex_done_in_a_zellij_pane_names_the_pane() {
+    panechat_e2e::needs!("zellij", "codex");
+    let fake = panechat_e2e::fake::FakeProvider::start();
+    let env = TestEnv::new();
+    let home = panechat_e2e::agents::AgentHome::new(&env.root.join("home"), &fake);
+    let mut init = env.cmd(["init", "codex", "--write"]);
+    init.env("CODEX_HOME", &home.codex_home);
+    assert!(init.status().unwrap().success());
+    let bin_dir = panechat_e2e::env::panechat_bin()
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let vars: Vec<(String, String)> = home
+        .env()
+        .into_iter()
+        .filter(|(k, _)| k != "TMPDIR" && k != "HOME")
+        .map(|(k, v)| {
+            let v = if k == "PATH" {
+                format!("{bin_dir}:{v}")
+            } else {
+                v
+            };
+            (k, v)
+        })
+        .collect();
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let z = Zellij::start(
+        &env,
+        Opts {
+            env: &vars,
+            ..Default::default()
+        },
+    );
+    let id = z.wait_terminal_panes(1);
+    z.wait_prompt(id);
+    z.wait_plugin_ready();
+    z.type_line(
+        id,
+        "codex exec --json --skip-git-repo-check 'say hi' < /dev/null > /dev/null",
+    );
+    z.wait_for("the pane named done", Duration::from_secs(60), |z| {
+        z.title(id) == "💬 ✓ codex: done"
+    });
+}

@@ -162,6 +162,7 @@ mod tests {
 
     fn summary(id: &ConversationId) -> Option<Summary> {
         (id.as_str() == A).then(|| Summary {
+            agent: None,
             id: id.clone(),
             title: Some("tmux \x1b[31mnotes".into()),
             turns: 3,

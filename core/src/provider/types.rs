@@ -10,9 +10,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::model::{Attachment, History, ProviderError, ProviderErrorKind, Usage};
+pub use crate::model::{
+    AgentSession, Attachment, History, ProviderError, ProviderErrorKind, Usage,
+};
 
-/// Which wire format a provider speaks.
+/// Which wire format a provider speaks (or which coding agent it runs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderKind {
@@ -24,6 +26,13 @@ pub enum ProviderKind {
     Ollama,
     /// A local program.
     Command,
+    /// Claude Code, run headless (`claude -p`): a coding agent that keeps its own session.
+    #[serde(rename = "claude-code")]
+    ClaudeCode,
+    /// Codex CLI, run headless (`codex exec`).
+    Codex,
+    /// Another coding agent, configured by an argv template and a JSON-lines event mapping.
+    Agent,
 }
 
 impl ProviderKind {
@@ -34,6 +43,9 @@ impl ProviderKind {
             "anthropic" => Some(ProviderKind::Anthropic),
             "ollama" => Some(ProviderKind::Ollama),
             "command" => Some(ProviderKind::Command),
+            "claude-code" => Some(ProviderKind::ClaudeCode),
+            "codex" => Some(ProviderKind::Codex),
+            "agent" => Some(ProviderKind::Agent),
             _ => None,
         }
     }
@@ -45,7 +57,19 @@ impl ProviderKind {
             ProviderKind::Anthropic => "anthropic",
             ProviderKind::Ollama => "ollama",
             ProviderKind::Command => "command",
+            ProviderKind::ClaudeCode => "claude-code",
+            ProviderKind::Codex => "codex",
+            ProviderKind::Agent => "agent",
         }
+    }
+
+    /// Whether it runs a coding agent (which keeps the conversation's history in its own
+    /// session) rather than sending the transcript to a model.
+    pub fn is_agent(self) -> bool {
+        matches!(
+            self,
+            ProviderKind::ClaudeCode | ProviderKind::Codex | ProviderKind::Agent
+        )
     }
 }
 
@@ -76,6 +100,28 @@ pub struct ProviderConfig {
     pub connect_timeout: Duration,
     /// `max_tokens` for APIs that require it (Anthropic).
     pub max_tokens: u32,
+    /// For the coding agents (`claude-code`, `codex`, `agent`): how they are run.
+    pub agent: AgentOptions,
+}
+
+/// How a coding agent is run (`provider.*` keys of the agent kinds).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgentOptions {
+    /// `provider.binary`: the program (`claude`, `codex` when empty).
+    pub binary: String,
+    /// `provider.permission_mode`: Claude Code's `--permission-mode` (empty: its own default).
+    pub permission_mode: String,
+    /// `provider.sandbox`: Codex's `sandbox_mode` (empty: its own config's).
+    pub sandbox: String,
+    /// `provider.args`: more arguments, put before the prompt.
+    pub args: Vec<String>,
+    /// `provider.resume_command` (`agent`): the argv of a later turn, with `{session}`.
+    pub resume_command: Vec<String>,
+    /// `provider.fork_command` (`agent`): the argv of a fork's first turn, with `{session}`.
+    pub fork_command: Vec<String>,
+    /// `provider.events` (`agent`): which JSON lines say what, as written in the config
+    /// (`name = "TYPE /pointer [/pointer=value]"`).
+    pub events: Vec<(String, String)>,
 }
 
 /// Who wrote a message.
@@ -145,6 +191,9 @@ pub struct ChatRequest {
     pub messages: Vec<Message>,
     /// Ask the API to stream (`false` = one JSON response).
     pub stream: bool,
+    /// For a coding agent: the session the conversation continues (`None`: a new one; with
+    /// `fork` set, the agent forks it).
+    pub agent: Option<AgentSession>,
 }
 
 /// A request body in three parts, so a long history is streamed from its file rather than
@@ -352,6 +401,14 @@ pub enum StreamEvent {
     Usage(Usage),
     /// The model the server says answered (if it differs from the one asked).
     Model(String),
+    /// The coding agent named its session (sent again at the end with the session's running
+    /// token total).
+    Session(AgentSession),
+    /// The coding agent started running a tool (`Some(name)`), or the tool ended (`None`).
+    /// The tool's line for the reader comes as a `Delta`.
+    Tool(Option<String>),
+    /// What the turn cost, in US dollars, as the agent reports it.
+    Cost(serde_json::Number),
     /// The reply is complete.
     Done {
         /// Why generation stopped (`stop`, `length`, `end_turn`, …), when given.
@@ -369,6 +426,9 @@ pub struct CancelToken {
 struct CancelInner {
     cancelled: AtomicBool,
     child_pid: AtomicI32,
+    /// The child leads a session of its own (a coding agent): cancelling signals every
+    /// process of that session, whatever its process group.
+    session: AtomicBool,
 }
 
 impl CancelToken {
@@ -387,7 +447,17 @@ impl CancelToken {
                     libc::kill(pid, libc::SIGTERM);
                 }
             }
+            if self.inner.session.load(Ordering::SeqCst) {
+                signal_session(pid, libc::SIGTERM);
+            }
         }
+    }
+
+    /// Registers a child that leads a session of its own: cancelling then signals every
+    /// process of the session (a tool an agent runs in a process group of its own too).
+    pub fn set_child_session(&self, pid: i32) {
+        self.inner.session.store(true, Ordering::SeqCst);
+        self.set_child(pid);
     }
 
     /// Whether [`cancel`](Self::cancel) was called.
@@ -399,6 +469,58 @@ impl CancelToken {
     pub fn set_child(&self, pid: i32) {
         self.inner.child_pid.store(pid, Ordering::SeqCst);
     }
+}
+
+/// Sends `sig` to process group `sid` and to every process of session `sid` (read from
+/// `/proc`), so a process that left the group but not the session is reached too; the number of
+/// processes found in the session.
+pub fn signal_session(sid: i32, sig: libc::c_int) -> usize {
+    if sid <= 0 {
+        return 0;
+    }
+    // SAFETY: kill(2) on a process group this process created (its leader's pid is not reused
+    // while the group or session has members).
+    unsafe {
+        libc::kill(-sid, sig);
+    }
+    let mut found = 0;
+    for pid in session_members(sid) {
+        found += 1;
+        // SAFETY: as above; a member of the session the child leads.
+        unsafe {
+            libc::kill(pid, sig);
+        }
+    }
+    found
+}
+
+/// The processes of session `sid` (from `/proc/<pid>/stat`, field 6).
+pub fn session_members(sid: i32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in dir.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // After the command name's closing parenthesis: state ppid pgrp session …
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next().unwrap_or("");
+        if state == "Z" {
+            continue;
+        }
+        if fields.nth(2).and_then(|s| s.parse::<i32>().ok()) == Some(sid) {
+            out.push(pid);
+        }
+    }
+    out
 }
 
 /// What the worker thread sends.
@@ -451,6 +573,20 @@ impl StreamHandle {
     /// Stops the provider (best effort; the worker thread may linger until process exit).
     pub fn cancel(&self) {
         self.cancel.cancel();
+    }
+
+    /// Waits up to `timeout` for the worker to finish (after [`cancel`](Self::cancel): a coding
+    /// agent's worker ends once every process of the agent's session is gone); whether it did.
+    pub fn wait_ended(&self, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(StreamItem::Event(_)) => {}
+                Ok(_) | Err(RecvTimeoutError::Disconnected) => return true,
+                Err(RecvTimeoutError::Timeout) => return false,
+            }
+        }
     }
 }
 

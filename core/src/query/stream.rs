@@ -5,9 +5,12 @@
 
 use std::time::Duration;
 
+use crate::agents::AgentState;
 use crate::error::Error;
+use crate::model::AgentSession;
 use crate::provider::{merge_usage, ChatRequest, StreamEvent, StreamHandle, Usage};
 
+use super::agent::AgentRun;
 use super::types::Query;
 
 /// A completed reply.
@@ -23,23 +26,36 @@ pub struct Reply {
     pub finish_reason: Option<String>,
     /// Whether panechat cut the reply at `provider.max_reply_bytes`.
     pub truncated: bool,
+    /// A coding agent's session, as it is after the turn.
+    pub session: Option<AgentSession>,
+    /// What the turn cost (US dollars), as a coding agent reported it.
+    pub cost: Option<serde_json::Number>,
 }
+
+/// How long a cancelled coding agent (and everything it started) gets to be gone before the
+/// query goes on: its SIGKILL comes two seconds after the SIGTERM.
+const AGENT_END: Duration = Duration::from_secs(4);
 
 /// How long one wait for the provider lasts before the signals are looked at.
 const TICK: Duration = Duration::from_millis(100);
 
 /// Sends `request` and streams the reply to the sink (whole at the end when `!live`). A
-/// failure comes with the text received before it.
+/// failure comes with the text received before it. With `agent`, the pane's agent state follows
+/// the agent's tools, and a failed run returns once the agent and what it started are gone.
 pub(super) fn stream(
     q: &mut Query<'_>,
     request: ChatRequest,
     live: bool,
+    mut agent: Option<&mut AgentRun>,
 ) -> Result<Reply, (Error, String)> {
     let handle = q.provider.start(request);
     let mut reply = Reply::default();
-    let res = receive(q, &handle, &mut reply, live);
+    let res = receive(q, &handle, &mut reply, live, agent.as_deref_mut());
     if let Err(e) = res {
         handle.cancel();
+        if agent.is_some() && !handle.wait_ended(AGENT_END) {
+            q.ui.log("ERROR", "the agent's processes did not end in time");
+        }
         q.sink.end(false);
         return Err((e, reply.text));
     }
@@ -56,6 +72,7 @@ fn receive(
     handle: &StreamHandle,
     reply: &mut Reply,
     live: bool,
+    mut agent: Option<&mut AgentRun>,
 ) -> Result<(), Error> {
     let cfg = q.cfg;
     let start = q.clock.now();
@@ -107,6 +124,25 @@ fn receive(
             }
             StreamEvent::Usage(u) => merge_usage(&mut reply.usage, u),
             StreamEvent::Model(m) => reply.model = Some(m),
+            StreamEvent::Cost(c) => reply.cost = Some(c),
+            StreamEvent::Session(s) => {
+                if let Some(a) = agent.as_deref_mut() {
+                    let first = a.session.as_ref().map(|x| &x.id) != Some(&s.id);
+                    a.session = Some(AgentSession {
+                        cwd: s.cwd.clone().or_else(|| a.session.as_ref()?.cwd.clone()),
+                        ..s.clone()
+                    });
+                    if first {
+                        a.show(q, AgentState::Working, None, None);
+                    }
+                }
+                reply.session = Some(s);
+            }
+            StreamEvent::Tool(t) => {
+                if let Some(a) = agent.as_deref_mut() {
+                    a.show(q, AgentState::Working, t.as_deref(), None);
+                }
+            }
             StreamEvent::Done { finish_reason } => {
                 reply.finish_reason = finish_reason;
                 return Ok(());

@@ -19,6 +19,11 @@
 //! | `POST /v1/chat/completions`, `POST /chat/completions` | OpenAI (SSE `data:` chunks, usage chunk with empty `choices` when `stream_options.include_usage`, `data: [DONE]`) |
 //! | `POST /v1/messages` | Anthropic (`message_start`, `content_block_start`, `ping`, `content_block_delta`…, `content_block_stop`, `message_delta`, `message_stop`) |
 //! | `POST /api/chat` | Ollama (NDJSON; last line `done: true` with `prompt_eval_count`, `eval_count`) |
+//! | `POST /v1/responses`, `POST /responses` | OpenAI Responses API, as Codex speaks it (`response.created`, `response.output_item.added`, `response.output_text.delta`…, `response.output_item.done`, `response.completed` with usage; `response.failed` mid-stream) |
+//! | `HEAD /` (any path) | 200, no body (Claude Code's connectivity check) |
+//!
+//! A query string is ignored (Claude Code posts to `/v1/messages?beta=true`). The
+//! `<system-reminder>` blocks Claude Code adds to a user message are not part of its text.
 //!
 //! Streams are sent with `Transfer-Encoding: chunked`, one HTTP chunk per event, flushed, and
 //! `Connection: close`. `"stream": false` gets the format's single JSON object (Ollama streams
@@ -46,6 +51,7 @@
 //! | `[[truncate]]` | all content chunks, then end the HTTP body cleanly but without the format's final events |
 //! | `[[reply:TEXT]]` | reply exactly TEXT, after [`unescape`] (`\e`, `\xHH`, `\u{H…}`, `\n`, `\r`, `\t`, `\a`, `\0`, `\\`) |
 //! | `[[model:NAME]]` | report NAME as the answering model |
+//! | `[[bash:COMMAND]]` | Anthropic and Responses only: the reply is a call of the agent's shell tool (`Bash` `tool_use` block; `exec_command` function call) running COMMAND; each such directive is one call, in order; once each has its output, the reply is `tool said: <the last output>` |
 //!
 //! A **title request** — the last user message contains [`TITLE_MARKER`]
 //! (`Reply with the title only`) — gets `Fake title`, or TEXT (unescaped) when the transcript
@@ -97,6 +103,8 @@ pub enum Format {
     Anthropic,
     /// Ollama `/api/chat`.
     Ollama,
+    /// The OpenAI Responses API (`/v1/responses`), which Codex speaks.
+    Responses,
 }
 
 impl Format {
@@ -107,6 +115,7 @@ impl Format {
             "/v1/chat/completions" | "/chat/completions" => Some(Format::OpenAi),
             "/v1/messages" => Some(Format::Anthropic),
             "/api/chat" => Some(Format::Ollama),
+            "/v1/responses" | "/responses" => Some(Format::Responses),
             _ => None,
         }
     }
@@ -506,6 +515,14 @@ fn handle_connection(mut stream: TcpStream, shared: &Shared) -> io::Result<()> {
     });
     let format = match (req.method.as_str(), Format::for_path(&req.path)) {
         ("POST", Some(f)) => f,
+        // Claude Code's connectivity check (`HEAD /`): any answer will do, without a body.
+        ("HEAD", _) => {
+            let head = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+            stream.write_all(head.as_bytes())?;
+            stream.flush()?;
+            let _ = stream.shutdown(Shutdown::Write);
+            return Ok(());
+        }
         _ => {
             let msg = format!("fake provider: no route for {} {}", req.method, req.path);
             let body = obj(&[(
@@ -570,6 +587,9 @@ pub struct ReplyPlan {
     pub input_tokens: u64,
     /// Output tokens to report.
     pub output_tokens: u64,
+    /// `[[bash:COMMAND]]`: the reply is a call of the agent's shell tool with COMMAND instead of
+    /// text (Anthropic: a `Bash` `tool_use` block; Responses: an `exec_command` function call).
+    pub tool: Option<String>,
 }
 
 /// How a reply ends.
@@ -592,10 +612,14 @@ pub enum Mode {
 /// The `(role, text)` pairs of a request body's `messages` (Anthropic's top-level `system` is
 /// not included; see [`plan_reply`]).
 pub fn messages_of(body: &Value) -> Vec<(String, String)> {
+    if let Some(input) = body.get("input") {
+        return responses_messages(input);
+    }
     body.get("messages")
         .and_then(Value::as_array)
         .map(|msgs| {
             msgs.iter()
+                .filter(|m| !is_tool_result(m))
                 .map(|m| {
                     let role = m
                         .get("role")
@@ -609,9 +633,10 @@ pub fn messages_of(body: &Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-/// The text of a message's `content`: a string, or the `text` of an array of parts.
+/// The text of a message's `content`: a string, or the `text` of an array of parts, without
+/// the `<system-reminder>` blocks Claude Code adds to what the user typed.
 fn content_text(content: &Value) -> String {
-    match content {
+    let text = match content {
         Value::String(s) => s.clone(),
         Value::Array(parts) => parts
             .iter()
@@ -619,7 +644,111 @@ fn content_text(content: &Value) -> String {
             .collect::<Vec<_>>()
             .join(""),
         _ => String::new(),
+    };
+    without_reminders(&text)
+}
+
+/// `text` without `<system-reminder>…</system-reminder>` blocks (then trimmed at the start), as
+/// the user typed it.
+pub fn without_reminders(text: &str) -> String {
+    const OPEN: &str = "<system-reminder>";
+    const CLOSE: &str = "</system-reminder>";
+    if !text.contains(OPEN) {
+        return text.to_owned();
     }
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(OPEN) {
+        out.push_str(&rest[..i]);
+        match rest[i..].find(CLOSE) {
+            Some(j) => rest = &rest[i + j + CLOSE.len()..],
+            None => {
+                rest = "";
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out.trim_start().to_owned()
+}
+
+/// Whether an Anthropic message carries only tool results (Claude Code's answer to a
+/// `tool_use`): it is not something the user said.
+fn is_tool_result(m: &Value) -> bool {
+    m.get("content")
+        .and_then(Value::as_array)
+        .is_some_and(|parts| {
+            !parts.is_empty()
+                && parts
+                    .iter()
+                    .all(|p| p.get("type").and_then(Value::as_str) == Some("tool_result"))
+        })
+}
+
+/// The `(role, text)` pairs of a Responses API `input` (a string, or items: messages are kept,
+/// function calls and their outputs are not).
+fn responses_messages(input: &Value) -> Vec<(String, String)> {
+    match input {
+        Value::String(s) => vec![("user".to_owned(), s.clone())],
+        Value::Array(items) => items
+            .iter()
+            .filter(|i| i.get("type").and_then(Value::as_str).unwrap_or("message") == "message")
+            .map(|i| {
+                let role = i.get("role").and_then(Value::as_str).unwrap_or("");
+                (
+                    role.to_owned(),
+                    content_text(i.get("content").unwrap_or(&Value::Null)),
+                )
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The outputs of the tool calls answered since the last thing the user said, oldest first
+/// (Anthropic `tool_result` parts, Responses `function_call_output` items).
+pub fn tool_outputs(body: &Value) -> Vec<String> {
+    let text_of = |v: Option<&Value>| match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join(""),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    };
+    let mut out = Vec::new();
+    if let Some(items) = body.get("input").and_then(Value::as_array) {
+        for i in items {
+            match i.get("type").and_then(Value::as_str).unwrap_or("message") {
+                // Codex frames a command's output (`Chunk ID: …`, `Output:` then the text).
+                "function_call_output" => {
+                    let o = text_of(i.get("output"));
+                    out.push(match o.split_once("\nOutput:\n") {
+                        Some((_, text)) => text.to_owned(),
+                        None => o,
+                    });
+                }
+                "message" if i.get("role").and_then(Value::as_str) == Some("user") => out.clear(),
+                _ => {}
+            }
+        }
+    } else if let Some(msgs) = body.get("messages").and_then(Value::as_array) {
+        for m in msgs {
+            if m.get("role").and_then(Value::as_str) != Some("user") {
+                continue;
+            }
+            if is_tool_result(m) {
+                for part in m["content"].as_array().into_iter().flatten() {
+                    out.push(text_of(part.get("content")));
+                }
+            } else {
+                out.clear();
+            }
+        }
+    }
+    out
 }
 
 /// Decides the reply to a request body in `format` (see the module docs).
@@ -627,6 +756,7 @@ pub fn plan_reply(format: Format, body: &Value) -> ReplyPlan {
     let messages = messages_of(body);
     let system = match format {
         Format::Anthropic => content_text(body.get("system").unwrap_or(&Value::Null)),
+        Format::Responses => content_text(body.get("instructions").unwrap_or(&Value::Null)),
         _ => String::new(),
     };
     let model = body
@@ -634,7 +764,31 @@ pub fn plan_reply(format: Format, body: &Value) -> ReplyPlan {
         .and_then(Value::as_str)
         .unwrap_or(FAKE_MODEL)
         .to_owned();
-    plan_for_transcript(&system, &messages, &model)
+    let mut plan = plan_for_transcript(&system, &messages, &model);
+    if matches!(format, Format::Anthropic | Format::Responses) {
+        // `[[bash:COMMAND]]…`: each directive is one tool call, in order; once every call has
+        // its output, the reply says what the last one printed.
+        let last_user = messages
+            .iter()
+            .rev()
+            .find(|(r, _)| r == "user")
+            .map(|(_, t)| t.as_str())
+            .unwrap_or("");
+        let calls: Vec<String> = directives(last_user)
+            .into_iter()
+            .filter(|(n, _)| n == "bash")
+            .map(|(_, a)| unescape(a.as_deref().unwrap_or("")))
+            .collect();
+        let outputs = tool_outputs(body);
+        if let Some(cmd) = calls.get(outputs.len()) {
+            plan.tool = Some(cmd.clone());
+        } else if let Some(last) = outputs.last().filter(|_| !calls.is_empty()) {
+            plan.text = format!("tool said: {}", last.trim());
+            plan.chunks = split_chunks(&plan.text, default_chunk_count(&plan.text));
+            plan.output_tokens = word_count(&plan.text) as u64;
+        }
+    }
+    plan
 }
 
 /// Decides the reply to a transcript: `system` (may be empty), `(role, text)` messages, and the
@@ -715,6 +869,7 @@ pub fn plan_for_transcript(system: &str, messages: &[(String, String)], model: &
         model: answered_model,
         input_tokens,
         output_tokens,
+        tool: None,
     }
 }
 
@@ -847,10 +1002,10 @@ pub fn unescape(s: &str) -> String {
 /// The message the fake puts in an HTTP error body for `status` (modelled on the real ones).
 pub fn error_message_for(format: Format, status: u16, model: &str) -> String {
     match (format, status) {
-        (Format::OpenAi, 401) => "Incorrect API key provided: fake-key. You can find your API key at https://platform.openai.com/account/api-keys.".to_owned(),
+        (Format::OpenAi | Format::Responses, 401) => "Incorrect API key provided: fake-key. You can find your API key at https://platform.openai.com/account/api-keys.".to_owned(),
         (Format::OpenAi, 404) => format!("The model `{model}` does not exist or you do not have access to it."),
         (Format::OpenAi, 429) => "Rate limit reached for requests (fake)".to_owned(),
-        (Format::OpenAi, 500) => "The server had an error while processing your request. Sorry about that!".to_owned(),
+        (Format::OpenAi | Format::Responses, 500) => "The server had an error while processing your request. Sorry about that!".to_owned(),
         (Format::OpenAi, 503) => "The engine is currently overloaded, please try again later.".to_owned(),
         (Format::Anthropic, 401) => "invalid x-api-key".to_owned(),
         (Format::Anthropic, 403) => "Your API key does not have permission to use the specified resource.".to_owned(),
@@ -868,7 +1023,7 @@ pub fn error_message_for(format: Format, status: u16, model: &str) -> String {
 /// The format's JSON error body, keys in the real services' order.
 fn error_body(format: Format, status: u16, message: &str) -> String {
     match format {
-        Format::OpenAi => {
+        Format::OpenAi | Format::Responses => {
             let (ty, code) = match status {
                 401 => ("invalid_request_error", jstr("invalid_api_key")),
                 404 => ("invalid_request_error", jstr("model_not_found")),
@@ -977,6 +1132,12 @@ fn write_chunk(stream: &mut TcpStream, data: &[u8]) -> io::Result<()> {
     stream.flush()
 }
 
+/// A number no earlier reply of this process used (tool call and item ids).
+fn next_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::SeqCst)
+}
+
 fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -1057,6 +1218,12 @@ impl Ctx<'_> {
     fn parts(&self) -> Parts {
         let p = &self.plan;
         let model = jstr(&p.model);
+        if self.format == Format::Responses {
+            return self.responses_parts();
+        }
+        if let (Format::Anthropic, Some(cmd)) = (self.format, &p.tool) {
+            return self.anthropic_tool_parts(cmd);
+        }
         match self.format {
             Format::OpenAi => {
                 let created = now_secs().to_string();
@@ -1223,6 +1390,7 @@ impl Ctx<'_> {
                     error,
                 }
             }
+            Format::Responses => unreachable!("handled above"),
             Format::Ollama => {
                 let content = p
                     .chunks
@@ -1260,9 +1428,330 @@ impl Ctx<'_> {
         }
     }
 
+    /// An Anthropic stream whose reply is one `Bash` tool call running `cmd`.
+    fn anthropic_tool_parts(&self, cmd: &str) -> Parts {
+        let p = &self.plan;
+        let n = next_id();
+        let usage = obj(&[
+            ("input_tokens", p.input_tokens.to_string()),
+            ("cache_creation_input_tokens", "0".into()),
+            ("cache_read_input_tokens", "0".into()),
+            ("output_tokens", "1".into()),
+        ]);
+        let message = obj(&[
+            ("id", jstr(&format!("msg_fake{n}"))),
+            ("type", jstr("message")),
+            ("role", jstr("assistant")),
+            ("model", jstr(&p.model)),
+            ("content", "[]".into()),
+            ("stop_reason", NULL.into()),
+            ("stop_sequence", NULL.into()),
+            ("usage", usage),
+        ]);
+        let input = obj(&[
+            ("command", jstr(cmd)),
+            ("description", jstr("Run the command the test asked for")),
+        ]);
+        let preamble = vec![
+            Self::sse(
+                Some("message_start"),
+                &obj(&[("type", jstr("message_start")), ("message", message)]),
+            ),
+            Self::sse(
+                Some("content_block_start"),
+                &obj(&[
+                    ("type", jstr("content_block_start")),
+                    ("index", "0".into()),
+                    (
+                        "content_block",
+                        obj(&[
+                            ("type", jstr("tool_use")),
+                            ("id", jstr(&format!("toolu_fake{n}"))),
+                            ("name", jstr("Bash")),
+                            ("input", "{}".into()),
+                        ]),
+                    ),
+                ]),
+            ),
+        ];
+        let content = split_chunks(&input, 3)
+            .iter()
+            .map(|c| {
+                Self::sse(
+                    Some("content_block_delta"),
+                    &obj(&[
+                        ("type", jstr("content_block_delta")),
+                        ("index", "0".into()),
+                        (
+                            "delta",
+                            obj(&[
+                                ("type", jstr("input_json_delta")),
+                                ("partial_json", jstr(c)),
+                            ]),
+                        ),
+                    ]),
+                )
+            })
+            .collect();
+        let ending = vec![
+            Self::sse(
+                Some("content_block_stop"),
+                &obj(&[("type", jstr("content_block_stop")), ("index", "0".into())]),
+            ),
+            Self::sse(
+                Some("message_delta"),
+                &obj(&[
+                    ("type", jstr("message_delta")),
+                    (
+                        "delta",
+                        obj(&[
+                            ("stop_reason", jstr("tool_use")),
+                            ("stop_sequence", NULL.into()),
+                        ]),
+                    ),
+                    ("usage", obj(&[("output_tokens", "12".into())])),
+                ]),
+            ),
+            Self::sse(
+                Some("message_stop"),
+                &obj(&[("type", jstr("message_stop"))]),
+            ),
+        ];
+        Parts {
+            preamble,
+            content,
+            ending,
+            error: self.anthropic_error(),
+        }
+    }
+
+    fn anthropic_error(&self) -> String {
+        Self::sse(
+            Some("error"),
+            &format!(
+                r#"{{"type": "error", "error": {{"type": "overloaded_error", "message": {}}}}}"#,
+                jstr(&format!("Overloaded ({MID_STREAM_ERROR})"))
+            ),
+        )
+    }
+
+    /// The Responses API's usage object.
+    fn responses_usage(&self) -> String {
+        let p = &self.plan;
+        obj(&[
+            ("input_tokens", p.input_tokens.to_string()),
+            (
+                "input_tokens_details",
+                obj(&[("cached_tokens", "0".into())]),
+            ),
+            ("output_tokens", p.output_tokens.to_string()),
+            (
+                "output_tokens_details",
+                obj(&[("reasoning_tokens", "0".into())]),
+            ),
+            (
+                "total_tokens",
+                (p.input_tokens + p.output_tokens).to_string(),
+            ),
+        ])
+    }
+
+    /// A Responses API stream: one message item with the reply text, or one `exec_command`
+    /// function call (`[[bash:…]]`), then `response.completed`.
+    fn responses_parts(&self) -> Parts {
+        let p = &self.plan;
+        let n = next_id();
+        let resp_id = format!("resp_fake{n}");
+        let created = now_secs().to_string();
+        let response = |status: &str, output: String, usage: Option<String>| {
+            let mut pairs = vec![
+                ("id", jstr(&resp_id)),
+                ("object", jstr("response")),
+                ("created_at", created.clone()),
+                ("status", jstr(status)),
+                ("model", jstr(&p.model)),
+                ("output", output),
+            ];
+            if let Some(u) = usage {
+                pairs.push(("usage", u));
+            }
+            obj(&pairs)
+        };
+        let ev = |name: &str, mut pairs: Vec<(&str, String)>| {
+            pairs.insert(0, ("type", jstr(name)));
+            Self::sse(Some(name), &obj(&pairs))
+        };
+        let created_ev = ev(
+            "response.created",
+            vec![("response", response("in_progress", "[]".into(), None))],
+        );
+        let (preamble, content, done_item) = match &p.tool {
+            Some(cmd) => {
+                let item_id = format!("fc_fake{n}");
+                let call_id = format!("call_fake{n}");
+                let args = obj(&[("cmd", jstr(cmd))]);
+                let item = |status: &str, arguments: &str| {
+                    obj(&[
+                        ("id", jstr(&item_id)),
+                        ("type", jstr("function_call")),
+                        ("status", jstr(status)),
+                        ("arguments", jstr(arguments)),
+                        ("call_id", jstr(&call_id)),
+                        ("name", jstr("exec_command")),
+                    ])
+                };
+                let mut content: Vec<String> = split_chunks(&args, 3)
+                    .iter()
+                    .map(|c| {
+                        ev(
+                            "response.function_call_arguments.delta",
+                            vec![
+                                ("item_id", jstr(&item_id)),
+                                ("output_index", "0".into()),
+                                ("delta", jstr(c)),
+                            ],
+                        )
+                    })
+                    .collect();
+                content.push(ev(
+                    "response.function_call_arguments.done",
+                    vec![
+                        ("item_id", jstr(&item_id)),
+                        ("output_index", "0".into()),
+                        ("arguments", jstr(&args)),
+                    ],
+                ));
+                let added = ev(
+                    "response.output_item.added",
+                    vec![
+                        ("output_index", "0".into()),
+                        ("item", item("in_progress", "")),
+                    ],
+                );
+                (vec![created_ev, added], content, item("completed", &args))
+            }
+            None => {
+                let item_id = format!("msg_fake{n}");
+                let part = |text: &str| {
+                    obj(&[
+                        ("type", jstr("output_text")),
+                        ("annotations", "[]".into()),
+                        ("text", jstr(text)),
+                    ])
+                };
+                let item = |status: &str, content: String| {
+                    obj(&[
+                        ("id", jstr(&item_id)),
+                        ("type", jstr("message")),
+                        ("status", jstr(status)),
+                        ("content", content),
+                        ("role", jstr("assistant")),
+                    ])
+                };
+                let added = ev(
+                    "response.output_item.added",
+                    vec![
+                        ("output_index", "0".into()),
+                        ("item", item("in_progress", "[]".into())),
+                    ],
+                );
+                let part_added = ev(
+                    "response.content_part.added",
+                    vec![
+                        ("item_id", jstr(&item_id)),
+                        ("output_index", "0".into()),
+                        ("content_index", "0".into()),
+                        ("part", part("")),
+                    ],
+                );
+                let mut content: Vec<String> = p
+                    .chunks
+                    .iter()
+                    .map(|c| {
+                        ev(
+                            "response.output_text.delta",
+                            vec![
+                                ("item_id", jstr(&item_id)),
+                                ("output_index", "0".into()),
+                                ("content_index", "0".into()),
+                                ("delta", jstr(c)),
+                            ],
+                        )
+                    })
+                    .collect();
+                content.push(ev(
+                    "response.output_text.done",
+                    vec![
+                        ("item_id", jstr(&item_id)),
+                        ("output_index", "0".into()),
+                        ("content_index", "0".into()),
+                        ("text", jstr(&p.text)),
+                    ],
+                ));
+                content.push(ev(
+                    "response.content_part.done",
+                    vec![
+                        ("item_id", jstr(&item_id)),
+                        ("output_index", "0".into()),
+                        ("content_index", "0".into()),
+                        ("part", part(&p.text)),
+                    ],
+                ));
+                let done = item("completed", format!("[{}]", part(&p.text)));
+                (vec![created_ev, added, part_added], content, done)
+            }
+        };
+        let ending = vec![
+            ev(
+                "response.output_item.done",
+                vec![("output_index", "0".into()), ("item", done_item.clone())],
+            ),
+            ev(
+                "response.completed",
+                vec![(
+                    "response",
+                    response(
+                        "completed",
+                        format!("[{done_item}]"),
+                        Some(self.responses_usage()),
+                    ),
+                )],
+            ),
+        ];
+        let error = ev(
+            "response.failed",
+            vec![(
+                "response",
+                obj(&[
+                    ("id", jstr(&resp_id)),
+                    ("object", jstr("response")),
+                    ("status", jstr("failed")),
+                    (
+                        "error",
+                        obj(&[
+                            ("code", jstr("server_error")),
+                            (
+                                "message",
+                                jstr(&format!("The server had an error ({MID_STREAM_ERROR})")),
+                            ),
+                        ]),
+                    ),
+                ]),
+            )],
+        );
+        Parts {
+            preamble,
+            content,
+            ending,
+            error,
+        }
+    }
+
     fn content_type(&self) -> &'static str {
         match self.format {
-            Format::OpenAi | Format::Anthropic => "text/event-stream; charset=utf-8",
+            Format::OpenAi | Format::Anthropic | Format::Responses => {
+                "text/event-stream; charset=utf-8"
+            }
             Format::Ollama => "application/x-ndjson",
         }
     }
@@ -1405,6 +1894,37 @@ impl Ctx<'_> {
                 ),
             ]),
             Format::Ollama => self.ollama_final(&p.text),
+            Format::Responses => obj(&[
+                ("id", jstr("resp_fake")),
+                ("object", jstr("response")),
+                ("created_at", now_secs().to_string()),
+                ("status", jstr("completed")),
+                ("model", jstr(&p.model)),
+                (
+                    "output",
+                    format!(
+                        "[{}]",
+                        obj(&[
+                            ("id", jstr("msg_fake")),
+                            ("type", jstr("message")),
+                            ("status", jstr("completed")),
+                            (
+                                "content",
+                                format!(
+                                    "[{}]",
+                                    obj(&[
+                                        ("type", jstr("output_text")),
+                                        ("annotations", "[]".into()),
+                                        ("text", jstr(&p.text)),
+                                    ])
+                                ),
+                            ),
+                            ("role", jstr("assistant")),
+                        ])
+                    ),
+                ),
+                ("usage", self.responses_usage()),
+            ]),
         };
         let body = body.into_bytes();
         match p.mode {
@@ -1432,6 +1952,42 @@ impl Ctx<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tool_calls_are_planned_in_order_then_the_last_output_is_said() {
+        let anthropic = |results: &[&str]| {
+            let mut msgs = vec![serde_json::json!({"role": "user", "content": [
+                {"type": "text", "text": "<system-reminder>ctx</system-reminder>\n\ngo [[bash:echo a]] [[bash:echo b]]"}
+            ]})];
+            for r in results {
+                msgs.push(serde_json::json!({"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "Bash", "input": {}}]}));
+                msgs.push(serde_json::json!({"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": r}]}));
+            }
+            plan_reply(Format::Anthropic, &serde_json::json!({"messages": msgs}))
+        };
+        assert_eq!(anthropic(&[]).tool.as_deref(), Some("echo a"));
+        assert_eq!(anthropic(&["a"]).tool.as_deref(), Some("echo b"));
+        let done = anthropic(&["a", "b\n"]);
+        assert_eq!((done.tool, done.text.as_str()), (None, "tool said: b"));
+        let responses = serde_json::json!({"input": [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "run [[bash:ls]]"}]},
+            {"type": "function_call", "name": "exec_command", "arguments": "{}", "call_id": "c"},
+            {"type": "function_call_output", "call_id": "c", "output": "Chunk ID: 1\nOutput:\nfile"},
+        ]});
+        let p = plan_reply(Format::Responses, &responses);
+        assert_eq!((p.tool, p.text.as_str()), (None, "tool said: file"));
+        let asked = serde_json::json!({"input": [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "run [[bash:ls]]"}]},
+        ]});
+        assert_eq!(
+            plan_reply(Format::Responses, &asked).tool.as_deref(),
+            Some("ls")
+        );
+        assert_eq!(
+            without_reminders("<system-reminder>x</system-reminder>\n\nhi"),
+            "hi"
+        );
+    }
 
     #[test]
     fn directive_parsing() {

@@ -1,8 +1,10 @@
 //! Test support for panechat: an isolated environment per test ([`env`]), a pty runner
 //! ([`pty`]), a provider server speaking the real wire formats ([`fake`]), and the parser
-//! invariants shared by the fuzz targets and the stable fuzz smoke test ([`fuzz_checks`]), and private
-//! tmux servers with an attached client ([`tmux`]), and real headless Zellij ([`zellij`]).
+//! invariants shared by the fuzz targets and the stable fuzz smoke test ([`fuzz_checks`]),
+//! private tmux servers with an attached client ([`tmux`]), real headless Zellij ([`zellij`]),
+//! and the real coding agents run against the fake ([`agents`]).
 
+pub mod agents;
 pub mod env;
 pub mod fake;
 pub mod fuzz_checks;

@@ -46,6 +46,15 @@ pub fn missing(tool: &str) -> Option<String> {
                 )
             })
         }
+        "claude" | "codex" => {
+            let mut known = OTHER.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((_, why)) = known.iter().find(|(t, _)| t == tool) {
+                return why.clone();
+            }
+            let why = crate::agents::missing(tool);
+            known.push((tool.to_string(), why.clone()));
+            why
+        }
         other => {
             let mut known = OTHER.lock().unwrap_or_else(|e| e.into_inner());
             if let Some((_, why)) = known.iter().find(|(t, _)| t == other) {

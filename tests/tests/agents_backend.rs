@@ -1,0 +1,179 @@
+//! Coding agents as back-ends: the real Claude Code and Codex, driven by `panechat q` against
+//! the fake provider (`[[bash:COMMAND]]` makes the model call the agent's shell tool).
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use panechat_e2e::agents::AgentHome;
+use panechat_e2e::env::TestEnv;
+use panechat_e2e::fake::FakeProvider;
+use panechat_e2e::helpers::{active, json, show, wait_until};
+use serde_json::Value;
+
+/// A test environment whose provider is `kind`, the agents' homes set up against a fresh fake.
+pub fn agent_env(kind: &str, extra: &str) -> (TestEnv, FakeProvider, AgentHome) {
+    let fake = FakeProvider::start();
+    let mut env = TestEnv::new();
+    let home = AgentHome::new(&PathBuf::from(&env.env["HOME"]), &fake);
+    for (k, v) in home.env() {
+        env.env.insert(k, v);
+    }
+    let args = match kind {
+        "claude-code" => "args = [\"--allowedTools\", \"Bash\"]\n",
+        _ => "",
+    };
+    env.write_config(&format!(
+        "[provider]\nkind = \"{kind}\"\nidle_timeout = \"60s\"\n{args}{extra}[lock]\nwait = \"2s\"\n"
+    ));
+    (env, fake, home)
+}
+
+/// The last request the fake received, as (role, text) pairs.
+pub fn last_request(fake: &FakeProvider) -> Vec<(String, String)> {
+    fake.requests()
+        .into_iter()
+        .rev()
+        .find(|r| r.method == "POST")
+        .expect("a request")
+        .messages()
+}
+
+/// The turns stored in the log of `id` (or of the active conversation of session `test`).
+pub fn turns(env: &TestEnv, target: Option<&str>) -> Vec<Value> {
+    let id = show(env, "test", target)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let log = env.home().join(format!("data/conversations/{id}.jsonl"));
+    std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(json)
+        .filter(|r| r["type"] == "turn")
+        .collect()
+}
+
+/// The pids of processes whose command line contains `marker`.
+pub fn processes_with(marker: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let zombie = stat
+            .rsplit_once(')')
+            .is_some_and(|(_, r)| r.trim_start().starts_with('Z'));
+        if !zombie
+            && String::from_utf8_lossy(&cmd)
+                .replace('\0', " ")
+                .contains(marker)
+        {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// The pane's agent as `sessions --json` shows it.
+pub fn agent_of(env: &TestEnv, session: &str) -> Value {
+    let all = json(&env.run(["sessions", "--json"]).ok().stdout);
+    all.as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"] == session)
+        .map(|s| s["agent"].clone())
+        .unwrap_or(Value::Null)
+}
+
+fn claude_turns(kind: &str) {
+    let (env, fake, _home) = agent_env(kind, "");
+    let r = env.run(["q", "--new", "hello there"]).ok();
+    assert!(r.stdout.contains("echo: hello there"), "{}", r.stdout);
+    let t = turns(&env, None);
+    assert_eq!(t.len(), 1);
+    let first = t[0]["agent"]["id"]
+        .as_str()
+        .expect("the agent's session")
+        .to_string();
+    assert_eq!(t[0]["agent"]["backend"], kind);
+    assert_eq!(t[0]["assistant"], "echo: hello there");
+    let id = active(&env, "test");
+
+    // The next question resumes the session: the agent sends the earlier turn.
+    let r = env.run(["q", "list [[bash:echo from-the-tool]]"]).ok();
+    let tool = if kind == "codex" {
+        "▸ shell:"
+    } else {
+        "▸ Bash: echo from-the-tool"
+    };
+    assert!(r.stdout.contains(tool), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("  ✓ "),
+        "the tool's outcome: {}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("tool said: from-the-tool"),
+        "{}",
+        r.stdout
+    );
+    let said = last_request(&fake);
+    assert!(
+        said.iter().any(|(_, t)| t.contains("hello there")),
+        "the resumed session carries the first turn: {said:?}"
+    );
+    let t = turns(&env, None);
+    assert_eq!(t.len(), 2, "each turn stored once");
+    assert_eq!(t[1]["agent"]["id"], first.as_str(), "the same session");
+    assert!(t[1]["assistant"].as_str().unwrap().contains(tool));
+    assert_eq!(active(&env, "test"), id);
+    // `show` prints the tool line as it was shown.
+    let shown = env.run(["show"]).ok().stdout;
+    assert!(shown.contains(tool), "{shown}");
+
+    // A fork continues a fork of the session: the agent has the history, the session is new.
+    let fork = env.run(["fork"]).ok().stdout.trim().to_string();
+    let r = env
+        .run_in("forked", ["q", "--id", &fork, "what next?"])
+        .ok();
+    assert!(r.stdout.contains("echo: what next?"), "{}", r.stdout);
+    let said = last_request(&fake);
+    assert!(
+        said.iter().any(|(_, t)| t.contains("from-the-tool")),
+        "the fork carries the parent's turns: {said:?}"
+    );
+    let ft = turns(&env, Some(&fork));
+    let forked = ft.last().unwrap()["agent"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(forked, first, "a fork is a session of its own");
+    // The parent goes on in its own session, without the fork's turn.
+    env.run(["q", "--id", &id, "and the parent?"]).ok();
+    let said = last_request(&fake);
+    assert!(
+        !said.iter().any(|(_, t)| t.contains("what next?")),
+        "{said:?}"
+    );
+    assert_eq!(
+        turns(&env, Some(&id)).last().unwrap()["agent"]["id"],
+        first.as_str()
+    );
+}
+
+#[test]
+fn claude_code_new_resume_tool_line_and_fork() {
+    panechat_e2e::needs!("claude");
+    claude_turns("claude-code");
+}
+
+#[test]
+fn codex_new_resume_tool_line_and_fork() {
+    panechat_e2e::needs!("codex");
+    claude_turns("codex");
+}

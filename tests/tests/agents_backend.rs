@@ -177,3 +177,85 @@ fn codex_new_resume_tool_line_and_fork() {
     panechat_e2e::needs!("codex");
     claude_turns("codex");
 }
+
+/// The pids of live processes whose environment has `VAR=value`.
+pub fn processes_with_env(var: &str, value: &str) -> Vec<u32> {
+    let want = format!("{var}={value}");
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if stat
+            .rsplit_once(')')
+            .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+        {
+            continue;
+        }
+        if environ.split(|b| *b == 0).any(|kv| kv == want.as_bytes()) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+fn kill_mid_tool(kind: &str, tool: &str, sleep: &str) {
+    let (env, _fake, _home) = agent_env(kind, "");
+    let mark = format!("run-{}-{kind}", std::process::id());
+    let child = env
+        .cmd(["q", "--new", &format!("wait [[bash:{sleep}]]")])
+        .env("PANECHAT_TEST_RUN", &mark)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // `sessions` shows the pane's agent running its tool, and the tool's process runs.
+    wait_until("the agent runs its tool", || {
+        let a = agent_of(&env, "test");
+        a["state"] == "working" && a["tool"] == tool && !processes_with(sleep).is_empty()
+    });
+    let r = env.run(["sessions"]).ok().stdout;
+    assert!(r.contains("streaming"), "{r}");
+    env.run(["kill"]).ok();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(143),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Nothing of the run is left: not the agent, not its tool's shell, not the sleep.
+    assert_eq!(
+        processes_with_env("PANECHAT_TEST_RUN", &mark),
+        Vec::<u32>::new()
+    );
+    assert_eq!(processes_with(sleep), Vec::<u32>::new());
+    // Nothing stored, the message kept for --retry, the pane's agent no longer working.
+    assert_eq!(
+        env.run(["ls", "--json"])
+            .ok()
+            .stdout
+            .matches("\"id\"")
+            .count(),
+        0
+    );
+    assert_ne!(agent_of(&env, "test")["state"], "working");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--retry"), "{stderr}");
+}
+
+#[test]
+fn claude_code_kill_mid_tool_call_ends_every_process_of_the_run() {
+    panechat_e2e::needs!("claude");
+    kill_mid_tool("claude-code", "Bash", "sleep 37.25");
+}
+
+#[test]
+fn codex_kill_mid_tool_call_ends_every_process_of_the_run() {
+    panechat_e2e::needs!("codex");
+    kill_mid_tool("codex", "shell", "sleep 37.5");
+}

@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::Duration;
 
 use panechat_e2e::agents::AgentHome;
 use panechat_e2e::env::TestEnv;
@@ -19,14 +18,19 @@ pub fn agent_env(kind: &str, extra: &str) -> (TestEnv, FakeProvider, AgentHome) 
     for (k, v) in home.env() {
         env.env.insert(k, v);
     }
+    env.write_config(&agent_config(kind, extra));
+    (env, fake, home)
+}
+
+/// The config of an agent back-end (`extra`: more `[provider]` lines).
+pub fn agent_config(kind: &str, extra: &str) -> String {
     let args = match kind {
         "claude-code" => "args = [\"--allowedTools\", \"Bash\"]\n",
         _ => "",
     };
-    env.write_config(&format!(
+    format!(
         "[provider]\nkind = \"{kind}\"\nidle_timeout = \"60s\"\n{args}{extra}[lock]\nwait = \"2s\"\n"
-    ));
-    (env, fake, home)
+    )
 }
 
 /// The last request the fake received, as (role, text) pairs.
@@ -258,4 +262,86 @@ fn claude_code_kill_mid_tool_call_ends_every_process_of_the_run() {
 fn codex_kill_mid_tool_call_ends_every_process_of_the_run() {
     panechat_e2e::needs!("codex");
     kill_mid_tool("codex", "shell", "sleep 37.5");
+}
+
+/// How many conversations `ls` lists.
+fn conversations(env: &TestEnv) -> usize {
+    json(&env.run(["ls", "--json"]).ok().stdout)
+        .as_array()
+        .map_or(0, Vec::len)
+}
+
+fn failures(kind: &str, http_error: &str) {
+    // The agent is not installed: nothing stored, the message kept, a retry once it is.
+    let (env, fake, home) = agent_env(kind, "binary = \"/nonexistent/agent-cli\"\n");
+    let r = env.run(["q", "--new", "hello"]).code(1);
+    assert!(
+        r.stderr
+            .contains("`/nonexistent/agent-cli` does not exist; fix provider.binary"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("--retry"), "{}", r.stderr);
+    assert_eq!(conversations(&env), 0);
+    env.write_config(&agent_config(kind, ""));
+    let r = env.run(["q", "--retry"]).ok();
+    assert!(r.stdout.contains("echo: hello"), "{}", r.stdout);
+    assert_eq!(turns(&env, None).len(), 1);
+
+    // The service fails: the agent's own error, nothing stored.
+    let r = env.run(["q", &format!("now {http_error}")]).code(1);
+    assert!(
+        r.stderr.contains(&format!(
+            "{} reported an error",
+            if kind == "codex" {
+                "Codex"
+            } else {
+                "Claude Code"
+            }
+        )) && r.stderr.contains("fake HTTP")
+            || r.stderr.contains("HTTP 500"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("--retry"), "{}", r.stderr);
+    assert_eq!(
+        turns(&env, None).len(),
+        1,
+        "nothing stored for a failed turn"
+    );
+
+    // The agent lost the session: the message says so and what to do.
+    let files = match kind {
+        "codex" => home.codex_sessions(),
+        _ => home.claude_sessions(),
+    };
+    assert!(!files.is_empty());
+    for f in files {
+        std::fs::remove_file(f).unwrap();
+    }
+    let r = env.run(["q", "still there?"]).code(1);
+    assert!(
+        r.stderr
+            .contains("no longer has this conversation's session")
+            && r.stderr.contains("--new"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(turns(&env, None).len(), 1);
+    let before = fake.requests().len();
+    let r = env.run(["q", "--new", "a fresh start"]).ok();
+    assert!(r.stdout.contains("echo: a fresh start"), "{}", r.stdout);
+    assert!(fake.requests().len() > before);
+}
+
+#[test]
+fn claude_code_failures_name_the_fix_and_store_nothing() {
+    panechat_e2e::needs!("claude");
+    failures("claude-code", "[[http:500]]");
+}
+
+#[test]
+fn codex_failures_name_the_fix_and_store_nothing() {
+    panechat_e2e::needs!("codex");
+    failures("codex", "[[http:400]]");
 }

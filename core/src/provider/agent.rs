@@ -752,10 +752,13 @@ impl Parser {
                     self.api_status = n("/api_error_status");
                     let mut e = s("/result").to_string();
                     if e.is_empty() {
-                        e = v
-                            .get("errors")
-                            .map(text_of)
-                            .unwrap_or_else(|| s("/subtype").to_string());
+                        e = match v.get("errors") {
+                            Some(Value::Array(a)) => {
+                                a.iter().map(text_of).collect::<Vec<_>>().join("; ")
+                            }
+                            Some(other) => text_of(other),
+                            None => s("/subtype").to_string(),
+                        };
                     }
                     self.error = Some(e);
                 } else {
@@ -949,6 +952,15 @@ impl Parser {
         if said.is_empty() {
             return None; // the exit status says it
         }
+        // An API's JSON error body: its message.
+        let said = serde_json::from_str::<Value>(said.trim())
+            .ok()
+            .and_then(|v| {
+                v.pointer("/error/message")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .unwrap_or(said);
         let fix = if self.api_status == Some(401)
             || self.api_status == Some(403)
             || lower.contains("invalid api key")
@@ -968,9 +980,9 @@ impl Parser {
             || lower.contains("500")
             || lower.contains("overloaded")
         {
-            "; the service failed: `panechat q --retry` sends the message again later"
+            "; the service failed, try again later"
         } else {
-            "; `panechat q --retry` sends the message again"
+            ""
         };
         let status = self
             .api_status

@@ -345,3 +345,68 @@ fn codex_failures_name_the_fix_and_store_nothing() {
     panechat_e2e::needs!("codex");
     failures("codex", "[[http:400]]");
 }
+
+fn lock_held_for_the_run(kind: &str) {
+    let (env, fake, _home) = agent_env(kind, "");
+    env.run(["q", "--new", "first"]).ok();
+    let id = active(&env, "test");
+    let a = env
+        .cmd(["q", "second [[gate:hold]]"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("the agent's request is held", || {
+        fake.requests()
+            .iter()
+            .any(|r| r.raw_body.contains("second [[gate:hold]]"))
+    });
+    // Another pane asking in the conversation finds it locked for the whole agent run.
+    let r = env
+        .run_in("other", ["q", "--id", &id, "--on-locked", "fail", "third"])
+        .code(75);
+    assert!(
+        r.stderr.contains("locked") || r.stderr.contains("held"),
+        "{}",
+        r.stderr
+    );
+    // Answering "fork": the other pane continues a fork of the agent's session.
+    let r = env
+        .run_in("other", ["q", "--id", &id, "--on-locked", "fork", "third"])
+        .ok();
+    assert!(r.stdout.contains("echo: third"), "{}", r.stdout);
+    let forked = active(&env, "other");
+    assert_ne!(forked, id);
+    fake.open_gate("hold");
+    let out = a.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("echo: second"));
+    // The first pane's session has both its turns and not the fork's: nothing was split.
+    env.run(["q", "fourth"]).ok();
+    let said: Vec<String> = last_request(&fake).into_iter().map(|(_, t)| t).collect();
+    assert!(said.iter().any(|t| t.contains("first")), "{said:?}");
+    assert!(said.iter().any(|t| t.contains("echo: second")), "{said:?}");
+    assert!(!said.iter().any(|t| t.contains("third")), "{said:?}");
+    assert_eq!(turns(&env, Some(&id)).len(), 3);
+    let other = turns(&env, Some(&forked));
+    assert_ne!(
+        other.last().unwrap()["agent"]["id"],
+        turns(&env, Some(&id)).last().unwrap()["agent"]["id"]
+    );
+}
+
+#[test]
+fn claude_code_lock_is_held_for_the_agent_run_and_fork_answer_forks_the_session() {
+    panechat_e2e::needs!("claude");
+    lock_held_for_the_run("claude-code");
+}
+
+#[test]
+fn codex_lock_is_held_for_the_agent_run_and_fork_answer_forks_the_session() {
+    panechat_e2e::needs!("codex");
+    lock_held_for_the_run("codex");
+}

@@ -77,12 +77,18 @@ fn receive(
     let cfg = q.cfg;
     let start = q.clock.now();
     let mut last_byte = start;
+    // While a coding agent's tool runs, the agent is silent by design: the idle timeout counts
+    // from the tool's end.
+    let mut tool_running = false;
     loop {
         if let Some(e) = q.ui.interrupted() {
             return Err(e);
         }
         let now = q.clock.now();
         let mut wait = TICK;
+        if tool_running {
+            last_byte = now;
+        }
         if !cfg.idle_timeout.is_zero() {
             let idle_left = cfg
                 .idle_timeout
@@ -139,6 +145,7 @@ fn receive(
                 reply.session = Some(s);
             }
             StreamEvent::Tool(t) => {
+                tool_running = t.is_some();
                 if let Some(a) = agent.as_deref_mut() {
                     a.show(q, AgentState::Working, t.as_deref(), None);
                 }

@@ -410,3 +410,116 @@ fn codex_lock_is_held_for_the_agent_run_and_fork_answer_forks_the_session() {
     panechat_e2e::needs!("codex");
     lock_held_for_the_run("codex");
 }
+
+/// Real tmux with an attached client: two panes each with its own agent session; a third pane
+/// asking in the first pane's conversation while its agent runs gets the lock popup, and its
+/// "fork" continues a fork of the agent session; the fork key gives a pane whose next question
+/// continues a forked agent session.
+fn in_tmux(kind: &str) {
+    use panechat_e2e::tmux::World;
+    panechat_e2e::needs!("tmux");
+    let (env, fake, _home) = agent_env(kind, "");
+    let mut w = World::start(&env, 120, 34);
+    w.load_plugin();
+    w.attach(&env, 120, 34);
+    let id_of = |p: &str| w.tmux.value(p, "#{@panechat_id}");
+    let split = |w: &World, from: &str| {
+        w.tmux
+            .ok(&[
+                "split-window",
+                "-h",
+                "-t",
+                from,
+                "-P",
+                "-F",
+                "#{pane_id}",
+                "bash --norc --noprofile",
+            ])
+            .trim()
+            .to_string()
+    };
+    // Asks and waits for the query to end (the marker is printed after it).
+    let ask = |p: &str, q: &str, n: u32| {
+        w.tmux
+            .type_line(p, &format!("panechat q {q}; echo \"DO\"\"NE-{n} rc=$?\""));
+        w.tmux.wait_for(p, &format!("DONE-{n} rc=0"));
+    };
+    let p0 = w.pane0();
+    ask(&p0, "--new 'one'", 1);
+    let p1 = split(&w, &p0);
+    ask(&p1, "--new 'two'", 2);
+    wait_until("both panes mapped", || {
+        !id_of(&p0).is_empty() && !id_of(&p1).is_empty()
+    });
+    let (c0, c1) = (id_of(&p0), id_of(&p1));
+    assert_ne!(c0, c1);
+    let session = |id: &str| turns(&env, Some(id)).last().unwrap()["agent"]["id"].clone();
+    let s0 = session(&c0);
+    assert_ne!(s0, session(&c1), "each pane has its own agent session");
+
+    // The first pane's agent is busy; a third pane asks in that conversation.
+    w.tmux.type_line(
+        &p0,
+        "panechat q 'held [[gate:g]]'; echo \"DO\"\"NE-3 rc=$?\"",
+    );
+    wait_until("the first pane's agent asks the model", || {
+        fake.requests()
+            .iter()
+            .any(|r| r.raw_body.contains("held [[gate:g]]"))
+    });
+    let p2 = split(&w, &p1);
+    w.tmux.type_line(&p2, &format!("panechat use {c0}"));
+    wait_until("the third pane uses it", || id_of(&p2) == c0);
+    w.tmux
+        .type_line(&p2, "panechat q 'mine'; echo \"DO\"\"NE-4 rc=$?\"");
+    let s = w.wait_screen("Cancel");
+    assert!(s.contains(&format!("tmux pane {p0}")), "{s}");
+    for _ in 0..3 {
+        w.keys(&["Down"]);
+    }
+    w.keys(&["Enter"]);
+    w.tmux.wait_for(&p2, "echo: mine");
+    w.tmux.wait_for(&p2, "DONE-4 rc=0");
+    let c2 = id_of(&p2);
+    assert_ne!(c2, c0);
+    assert_eq!(show(&env, "test", Some(&c2))["parent"]["id"], c0.as_str());
+    assert_ne!(session(&c2), s0, "the fork is an agent session of its own");
+    fake.open_gate("g");
+    w.tmux.wait_for(&p0, "DONE-3 rc=0");
+    assert_eq!(session(&c0), s0, "the first pane's session goes on");
+
+    // The fork key: a new pane whose next question continues a fork of the agent session.
+    w.tmux.ok(&["select-pane", "-t", &p0]);
+    let before = w.tmux.panes();
+    w.prefix("F");
+    wait_until("a new pane", || w.tmux.panes().len() == before.len() + 1);
+    let p3 = w
+        .tmux
+        .panes()
+        .into_iter()
+        .find(|p| !before.contains(p))
+        .unwrap();
+    wait_until("the fork mapped", || !id_of(&p3).is_empty());
+    let c3 = id_of(&p3);
+    assert_ne!(c3, c0);
+    ask(&p3, "'after the fork'", 5);
+    let said: Vec<String> = last_request(&fake).into_iter().map(|(_, t)| t).collect();
+    assert!(
+        said.iter().any(|t| t.contains("echo: held")),
+        "the forked session carries the first pane's turns: {said:?}"
+    );
+    assert!(!said.iter().any(|t| t.contains("mine")), "{said:?}");
+    assert_ne!(session(&c3), s0);
+}
+
+#[test]
+fn claude_code_in_tmux_panes_lock_popup_and_fork_key() {
+    panechat_e2e::needs!("claude");
+    in_tmux("claude-code");
+}
+
+#[test]
+fn codex_in_tmux_panes_lock_popup_and_fork_key() {
+    panechat_e2e::needs!("codex");
+    in_tmux("codex");
+}

@@ -52,6 +52,18 @@ impl AgentRun {
         tool: Option<&str>,
         message: Option<&str>,
     ) {
+        self.record(q, state, tool, message);
+        q.publish.publish(&self.id);
+    }
+
+    /// Records the pane's agent as `state` (running `tool`), for the next publication.
+    pub(super) fn record(
+        &self,
+        q: &mut Query<'_>,
+        state: AgentState,
+        tool: Option<&str>,
+        message: Option<&str>,
+    ) {
         let agent = Agent {
             kind: self.kind.clone(),
             state,
@@ -66,6 +78,5 @@ impl AgentRun {
         if let Err(e) = crate::agents::record(q.paths, &q.session.key, &agent) {
             q.ui.log("DEBUG", &format!("cannot record the agent's state: {e}"));
         }
-        q.publish.publish(&self.id);
     }
 }

@@ -199,15 +199,13 @@ fn ask(q: &mut Query<'_>, req: &Request, mut a: Attempt, guard: LockGuard) -> Re
             return Err(e);
         }
     };
-    // A coding agent: the pane shows what it does from now until the turn ends.
+    // A coding agent: the pane shows what it does until the turn ends (`prepare` recorded it
+    // working).
     let mut run = agent_kind.map(|kind| agent::AgentRun {
         kind,
         id: a.summary.id.clone(),
         session: request.agent.clone().filter(|s| !s.fork),
     });
-    if let Some(r) = &run {
-        r.show(q, AgentState::Working, None, None);
-    }
     let model = request.model.clone();
     q.ui.log(
         "DEBUG",
@@ -377,6 +375,15 @@ fn prepare(
     let model = conv.model.clone().unwrap_or_else(|| q.cfg.model.clone());
     a.reg.set_model(q.provider.kind(), &model);
     a.reg.set(a.summary.id.as_str(), RunState::Streaming)?;
+    if let Some(kind) = agent_kind {
+        // Told to the panes with the run's state, below.
+        let run = agent::AgentRun {
+            kind: kind.to_string(),
+            id: a.summary.id.clone(),
+            session: session.clone().filter(|s| !s.fork),
+        };
+        run.record(q, AgentState::Working, None, None);
+    }
     q.publish.publish(&a.summary.id);
     let request = ChatRequest {
         model,

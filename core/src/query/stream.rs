@@ -132,15 +132,13 @@ fn receive(
             StreamEvent::Model(m) => reply.model = Some(m),
             StreamEvent::Cost(c) => reply.cost = Some(c),
             StreamEvent::Session(s) => {
+                // Recorded for the pane with the next change of state (not on the way to the
+                // reply's first byte).
                 if let Some(a) = agent.as_deref_mut() {
-                    let first = a.session.as_ref().map(|x| &x.id) != Some(&s.id);
                     a.session = Some(AgentSession {
                         cwd: s.cwd.clone().or_else(|| a.session.as_ref()?.cwd.clone()),
                         ..s.clone()
                     });
-                    if first {
-                        a.show(q, AgentState::Working, None, None);
-                    }
                 }
                 reply.session = Some(s);
             }

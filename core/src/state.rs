@@ -144,6 +144,8 @@ mod tests {
 
     fn run(p: &PaneRef, conv: &str, state: RunState, command: crate::runs::RunKind) -> Run {
         Run {
+            agent_pid: None,
+            agent_start: None,
             pid: 42,
             start: 1,
             pane: p.clone(),

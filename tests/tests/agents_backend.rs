@@ -523,3 +523,32 @@ fn codex_in_tmux_panes_lock_popup_and_fork_key() {
     panechat_e2e::needs!("codex");
     in_tmux("codex");
 }
+
+/// A query killed outright (SIGKILL) cannot end its agent; the next command that reads the
+/// runs finds the dead run and ends every process of its agent's session.
+#[test]
+fn claude_code_agent_of_a_query_killed_outright_is_ended_by_the_next_command() {
+    panechat_e2e::needs!("claude");
+    let (env, _fake, _home) = agent_env("claude-code", "");
+    let mark = format!("run-{}-sigkill", std::process::id());
+    let sleep = "sleep 38.75";
+    let mut child = env
+        .cmd(["q", "--new", &format!("wait [[bash:{sleep}]]")])
+        .env("PANECHAT_TEST_RUN", &mark)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the agent runs its tool", || {
+        agent_of(&env, "test")["tool"] == "Bash" && !processes_with(sleep).is_empty()
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The agent and its tool outlive the query killed outright…
+    assert!(!processes_with_env("PANECHAT_TEST_RUN", &mark).is_empty());
+    // …until a command reads the runs.
+    env.run(["sessions"]).ok();
+    wait_until("every process of the agent's session ended", || {
+        processes_with_env("PANECHAT_TEST_RUN", &mark).is_empty()
+    });
+}

@@ -465,6 +465,11 @@ impl CancelToken {
         self.inner.cancelled.load(Ordering::SeqCst)
     }
 
+    /// The child process registered, if any.
+    pub fn child(&self) -> Option<i32> {
+        Some(self.inner.child_pid.load(Ordering::SeqCst)).filter(|p| *p > 0)
+    }
+
     /// Registers the child process to kill on cancel (0 clears it).
     pub fn set_child(&self, pid: i32) {
         self.inner.child_pid.store(pid, Ordering::SeqCst);
@@ -573,6 +578,12 @@ impl StreamHandle {
     /// Stops the provider (best effort; the worker thread may linger until process exit).
     pub fn cancel(&self) {
         self.cancel.cancel();
+    }
+
+    /// The provider's child process while it runs (the command provider's program, a coding
+    /// agent).
+    pub fn child(&self) -> Option<i32> {
+        self.cancel.child()
     }
 
     /// Waits up to `timeout` for the worker to finish (after [`cancel`](Self::cancel): a coding

@@ -220,7 +220,7 @@ fn ask(q: &mut Query<'_>, req: &Request, mut a: Attempt, guard: LockGuard) -> Re
     );
     let started_at = q.clock.stamp();
     let t0 = q.clock.now();
-    let reply = match stream::stream(q, request, req.stream, run.as_mut()) {
+    let reply = match stream::stream(q, request, req.stream, run.as_mut(), &mut a.reg) {
         Ok(r) => r,
         Err((err, partial)) => {
             if let Some(r) = &run {

@@ -12,6 +12,7 @@ use crate::provider::{merge_usage, ChatRequest, StreamEvent, StreamHandle, Usage
 
 use super::agent::AgentRun;
 use super::types::Query;
+use crate::runs::Registration;
 
 /// A completed reply.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -47,10 +48,11 @@ pub(super) fn stream(
     request: ChatRequest,
     live: bool,
     mut agent: Option<&mut AgentRun>,
+    reg: &mut Registration,
 ) -> Result<Reply, (Error, String)> {
     let handle = q.provider.start(request);
     let mut reply = Reply::default();
-    let res = receive(q, &handle, &mut reply, live, agent.as_deref_mut());
+    let res = receive(q, &handle, &mut reply, live, agent.as_deref_mut(), reg);
     if let Err(e) = res {
         handle.cancel();
         if agent.is_some() && !handle.wait_ended(AGENT_END) {
@@ -73,8 +75,11 @@ fn receive(
     reply: &mut Reply,
     live: bool,
     mut agent: Option<&mut AgentRun>,
+    reg: &mut Registration,
 ) -> Result<(), Error> {
     let cfg = q.cfg;
+    // The agent's process, once recorded with the run.
+    let mut agent_recorded = agent.is_none();
     let start = q.clock.now();
     let mut last_byte = start;
     // While a coding agent's tool runs, the agent is silent by design: the idle timeout counts
@@ -83,6 +88,15 @@ fn receive(
     loop {
         if let Some(e) = q.ui.interrupted() {
             return Err(e);
+        }
+        // (after the event that woke the loop, not on the way to it)
+        if !agent_recorded {
+            if let Some(pid) = handle.child() {
+                agent_recorded = true;
+                if let Err(e) = reg.set_agent(pid as u32) {
+                    q.ui.log("DEBUG", &format!("cannot record the agent's process: {e}"));
+                }
+            }
         }
         let now = q.clock.now();
         let mut wait = TICK;

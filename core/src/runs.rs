@@ -121,6 +121,10 @@ pub struct Run {
     /// The start time of `agent_pid`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_start: Option<u64>,
+    /// The mark every process of the agent's run carries
+    /// ([`crate::provider::AGENT_MARK_VAR`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_mark: Option<String>,
 }
 
 /// This process's registration; removed on drop.
@@ -158,6 +162,7 @@ impl Registration {
             model: model.to_string(),
             agent_pid: None,
             agent_start: None,
+            agent_mark: None,
         };
         let reg = Registration {
             path: run_file(paths, pid, start),
@@ -186,9 +191,10 @@ impl Registration {
 
     /// Records the coding agent the run started (the leader of its session), so that what the
     /// agent started is ended even if this process is killed outright.
-    pub fn set_agent(&mut self, pid: u32) -> Result<()> {
+    pub fn set_agent(&mut self, pid: u32, mark: Option<String>) -> Result<()> {
         self.run.agent_pid = Some(pid);
         self.run.agent_start = process_start_time(pid);
+        self.run.agent_mark = mark;
         self.write()
     }
 
@@ -305,15 +311,16 @@ pub fn reap(paths: &Paths, pid: u32, start: u64, before: Option<Run>) -> Option<
 }
 
 /// Ends what is left of the coding agent of a run whose process died without ending it
-/// (killed outright): every process of the agent's session that started no earlier than the
-/// agent, SIGKILL (the run is gone: nothing would read what they write, and they would go on
-/// writing to the agent's session while another query resumes it).
+/// (killed outright): every process of the agent's session or with its mark that started no
+/// earlier than the agent, SIGKILL (the run is gone: nothing would read what they write, and
+/// they would go on writing to the agent's session while another query resumes it).
 pub fn end_orphaned_agent(r: &Run) {
     let (Some(pid), Some(start)) = (r.agent_pid, r.agent_start) else {
         return;
     };
     let sid = pid as i32;
-    for member in crate::provider::session_members(sid) {
+    let mark = r.agent_mark.as_deref().unwrap_or("");
+    for member in crate::provider::agent_processes(sid, mark) {
         let ours = process_start_time(member as u32).is_some_and(|s| s >= start);
         if ours {
             // SAFETY: kill(2) on a process of the agent's session (checked just above).
@@ -453,6 +460,7 @@ mod tests {
         });
         let start = process_start_time(pid).unwrap();
         let run = Run {
+            agent_mark: None,
             agent_pid: None,
             agent_start: None,
             pid,

@@ -144,6 +144,7 @@ mod tests {
 
     fn run(p: &PaneRef, conv: &str, state: RunState, command: crate::runs::RunKind) -> Run {
         Run {
+            agent_mark: None,
             agent_pid: None,
             agent_start: None,
             pid: 42,

@@ -8,9 +8,11 @@
 //! resume ID`) or a fork (`claude --resume ID --fork-session`, `codex exec fork ID`).
 //!
 //! **Process.** The agent is run with an argv, never through a shell, with standard input from
-//! `/dev/null` (an open pipe stalls both CLIs), in a session of its own (`setsid`), so everything
-//! it starts (tools, shells), whatever process group it makes, is found and ended with it: a
-//! cancel sends SIGTERM to every process of the session, SIGKILL after two seconds. Claude Code
+//! `/dev/null` (an open pipe stalls both CLIs), in a session of its own (`setsid`), every process
+//! of the run marked by a variable ([`AGENT_MARK_VAR`]), so everything it starts (tools,
+//! shells), whatever process group or session it makes (Claude Code detaches its tools'
+//! shells), is found and ended with it: a cancel sends SIGTERM to all of them, SIGKILL after two
+//! seconds. Claude Code
 //! runs in the directory its session belongs to.
 //!
 //! **Output.** Standard output is read line by line, each line one JSON object. Text is sent as
@@ -197,8 +199,17 @@ impl Provider for AgentProvider {
                 )));
             }
         }
+        // Every process of the run carries its mark, so it is found however it detaches.
+        let mark = format!(
+            "{}.{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        );
         let mut cmd = Command::new(program);
         cmd.args(args)
+            .env(AGENT_MARK_VAR, &mark)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -218,9 +229,9 @@ impl Provider for AgentProvider {
             .spawn()
             .map_err(|e| spawn_error(self.cfg.kind, program, e))?;
         let pid = child.id() as i32;
-        cancel.set_child_session(pid);
+        cancel.set_child_agent(pid, &mark);
         if cancel.is_cancelled() {
-            signal_session(pid, libc::SIGTERM);
+            signal_agent(pid, &mark, libc::SIGTERM);
         }
         let err_rx = keep_stderr(child.stderr.take());
 
@@ -266,18 +277,18 @@ impl Provider for AgentProvider {
             }
         }
         if stopped {
-            signal_session(pid, libc::SIGTERM);
+            signal_agent(pid, &mark, libc::SIGTERM);
         }
-        wait_exit(pid, cancel, stopped, true);
+        wait_exit(pid, cancel, stopped, Some(&mark));
         cancel.set_child(0);
         let status = child.wait();
         if cancel.is_cancelled() {
             // Every process of its session goes with it (a tool's may outlive the agent).
-            end_session(pid);
+            end_agent(pid, &mark);
             return Ok(());
         }
         if stopped && read_error.is_none() {
-            end_session(pid);
+            end_agent(pid, &mark);
             return Ok(());
         }
         let status = status
@@ -317,20 +328,21 @@ impl Provider for AgentProvider {
     }
 }
 
-/// Ends what is left of session `sid` (SIGTERM, then SIGKILL) once its leader exited.
-fn end_session(sid: i32) {
-    if signal_session(sid, libc::SIGTERM) == 0 {
+/// Ends what is left of the agent `sid` leads, marked `mark` (SIGTERM, then SIGKILL), once the
+/// agent itself exited.
+fn end_agent(sid: i32, mark: &str) {
+    if signal_agent(sid, mark, libc::SIGTERM) == 0 {
         return;
     }
     let t = std::time::Instant::now();
     while t.elapsed() < super::command::KILL_GRACE {
-        if session_members(sid).is_empty() {
+        if agent_processes(sid, mark).is_empty() {
             return;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     kill_group(sid, libc::SIGKILL);
-    signal_session(sid, libc::SIGKILL);
+    signal_agent(sid, mark, libc::SIGKILL);
 }
 
 /// A clear message for an agent that could not start.

@@ -177,7 +177,7 @@ impl Provider for CommandProvider {
             kill_group(pid, libc::SIGTERM);
         }
 
-        wait_exit(pid, cancel, stopped, false);
+        wait_exit(pid, cancel, stopped, None);
         // The process has exited but is not reaped yet: its pid cannot be reused until
         // `wait` below, so clearing it first means `cancel` never signals a stranger.
         cancel.set_child(0);
@@ -283,8 +283,8 @@ pub(super) fn kill_group(pid: i32, sig: libc::c_int) {
 
 /// Waits until `pid` has exited, without reaping it (so the pid stays ours). When the run is
 /// cancelled or stopped, escalates to SIGKILL after [`KILL_GRACE`] (to every process of the
-/// session `pid` leads when `session`).
-pub(super) fn wait_exit(pid: i32, cancel: &CancelToken, stopped: bool, session: bool) {
+/// coding agent `pid` leads, marked `agent`).
+pub(super) fn wait_exit(pid: i32, cancel: &CancelToken, stopped: bool, agent: Option<&str>) {
     let (tx, rx) = mpsc::channel();
     let spawned = std::thread::Builder::new()
         .name("command-wait".into())
@@ -323,8 +323,8 @@ pub(super) fn wait_exit(pid: i32, cancel: &CancelToken, stopped: bool, session: 
                 None => term_sent = Some(Instant::now()),
                 Some(t) if t.elapsed() >= KILL_GRACE => {
                     kill_group(pid, libc::SIGKILL);
-                    if session {
-                        signal_session(pid, libc::SIGKILL);
+                    if let Some(mark) = agent {
+                        signal_agent(pid, mark, libc::SIGKILL);
                     }
                 }
                 Some(_) => {}

@@ -426,10 +426,15 @@ pub struct CancelToken {
 struct CancelInner {
     cancelled: AtomicBool,
     child_pid: AtomicI32,
-    /// The child leads a session of its own (a coding agent): cancelling signals every
-    /// process of that session, whatever its process group.
-    session: AtomicBool,
+    /// The child is a coding agent leading a session of its own, its processes marked with
+    /// this value of [`AGENT_MARK_VAR`]: cancelling signals every process of that session or
+    /// with that mark, whatever its process group or session.
+    mark: std::sync::Mutex<Option<String>>,
 }
+
+/// The environment variable that marks every process a coding agent run starts (its tools'
+/// shells too, which an agent may detach into sessions of their own): its value names the run.
+pub const AGENT_MARK_VAR: &str = "PANECHAT_AGENT_RUN";
 
 impl CancelToken {
     /// Asks the provider to stop; kills a registered child process (SIGTERM to its process
@@ -447,17 +452,26 @@ impl CancelToken {
                     libc::kill(pid, libc::SIGTERM);
                 }
             }
-            if self.inner.session.load(Ordering::SeqCst) {
-                signal_session(pid, libc::SIGTERM);
+            if let Some(mark) = self.mark() {
+                signal_agent(pid, &mark, libc::SIGTERM);
             }
         }
     }
 
-    /// Registers a child that leads a session of its own: cancelling then signals every
-    /// process of the session (a tool an agent runs in a process group of its own too).
-    pub fn set_child_session(&self, pid: i32) {
-        self.inner.session.store(true, Ordering::SeqCst);
+    /// Registers a coding agent that leads a session of its own, its processes marked with
+    /// `mark` ([`AGENT_MARK_VAR`]): cancelling then signals every one of them.
+    pub fn set_child_agent(&self, pid: i32, mark: &str) {
+        *self.inner.mark.lock().unwrap_or_else(|e| e.into_inner()) = Some(mark.to_string());
         self.set_child(pid);
+    }
+
+    /// The mark of a registered coding agent's processes.
+    pub fn mark(&self) -> Option<String> {
+        self.inner
+            .mark
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Whether [`cancel`](Self::cancel) was called.
@@ -476,10 +490,11 @@ impl CancelToken {
     }
 }
 
-/// Sends `sig` to process group `sid` and to every process of session `sid` (read from
-/// `/proc`), so a process that left the group but not the session is reached too; the number of
-/// processes found in the session.
-pub fn signal_session(sid: i32, sig: libc::c_int) -> usize {
+/// Sends `sig` to a coding agent's processes: process group `sid`, every process of session
+/// `sid`, and every process of this user whose environment has [`AGENT_MARK_VAR`]`=mark` (a
+/// tool's shell an agent detached into a session of its own, even once its parent is gone).
+/// The number of processes found.
+pub fn signal_agent(sid: i32, mark: &str, sig: libc::c_int) -> usize {
     if sid <= 0 {
         return 0;
     }
@@ -488,27 +503,34 @@ pub fn signal_session(sid: i32, sig: libc::c_int) -> usize {
     unsafe {
         libc::kill(-sid, sig);
     }
-    let mut found = 0;
-    for pid in session_members(sid) {
-        found += 1;
-        // SAFETY: as above; a member of the session the child leads.
+    let found = agent_processes(sid, mark);
+    for &pid in &found {
+        // SAFETY: as above; a process of the agent's session, or marked as the agent's.
         unsafe {
             libc::kill(pid, sig);
         }
     }
-    found
+    found.len()
 }
 
-/// The processes of session `sid` (from `/proc/<pid>/stat`, field 6).
-pub fn session_members(sid: i32) -> Vec<i32> {
+/// The live processes of a coding agent: those of session `sid` and this user's processes
+/// marked `mark` ([`AGENT_MARK_VAR`]).
+pub fn agent_processes(sid: i32, mark: &str) -> Vec<i32> {
+    use std::os::unix::fs::MetadataExt;
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
+    let want = format!("{AGENT_MARK_VAR}={mark}");
+    // SAFETY: getuid(2) has no preconditions.
+    let me = unsafe { libc::getuid() };
     let mut out = Vec::new();
     for e in dir.flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
             continue;
         };
+        if pid as u32 == std::process::id() {
+            continue;
+        }
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
             continue;
         };
@@ -517,11 +539,20 @@ pub fn session_members(sid: i32) -> Vec<i32> {
             continue;
         };
         let mut fields = rest.split_whitespace();
-        let state = fields.next().unwrap_or("");
-        if state == "Z" {
+        if fields.next() == Some("Z") {
             continue;
         }
         if fields.nth(2).and_then(|s| s.parse::<i32>().ok()) == Some(sid) {
+            out.push(pid);
+            continue;
+        }
+        if mark.is_empty() || e.metadata().map(|m| m.uid()).ok() != Some(me) {
+            continue;
+        }
+        let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+            continue;
+        };
+        if environ.split(|b| *b == 0).any(|kv| kv == want.as_bytes()) {
             out.push(pid);
         }
     }
@@ -584,6 +615,11 @@ impl StreamHandle {
     /// agent).
     pub fn child(&self) -> Option<i32> {
         self.cancel.child()
+    }
+
+    /// The mark of a coding agent's processes ([`AGENT_MARK_VAR`]), once it runs.
+    pub fn mark(&self) -> Option<String> {
+        self.cancel.mark()
     }
 
     /// Waits up to `timeout` for the worker to finish (after [`cancel`](Self::cancel): a coding

@@ -93,7 +93,7 @@ fn receive(
         if !agent_recorded {
             if let Some(pid) = handle.child() {
                 agent_recorded = true;
-                if let Err(e) = reg.set_agent(pid as u32) {
+                if let Err(e) = reg.set_agent(pid as u32, handle.mark()) {
                     q.ui.log("DEBUG", &format!("cannot record the agent's process: {e}"));
                 }
             }

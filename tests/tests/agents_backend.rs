@@ -552,3 +552,68 @@ fn claude_code_agent_of_a_query_killed_outright_is_ended_by_the_next_command() {
         processes_with_env("PANECHAT_TEST_RUN", &mark).is_empty()
     });
 }
+
+/// `kind = "agent"`: any agent printing JSON lines, configured by an argv template and an event
+/// mapping (here a script standing in for one).
+#[test]
+fn a_configured_agent_runs_resumes_and_says_what_a_fork_needs() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::new();
+    let script = env.root.join("my-agent");
+    std::fs::write(
+        &script,
+        r#"#!/bin/sh
+if [ "$1" = new ]; then s="s-$$"; p="$2"; else s="$2"; p="$3"; fi
+printf '{"type":"init","session_id":"%s"}\n' "$s"
+printf '{"type":"message","role":"user","content":"%s"}\n' "$p"
+printf '{"type":"tool_use","tool_name":"run_shell","parameters":{"command":"ls -l"}}\n'
+printf '{"type":"tool_result","output":"a\\nb"}\n'
+printf '{"type":"message","role":"assistant","content":"%s: %s (%s)"}\n' "$s" "$p" "$1"
+printf '{"type":"result","stats":{"output_tokens":9}}\n'
+"#,
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let s = script.display();
+    env.write_config(&format!(
+        r#"[provider]
+kind = "agent"
+command = ["{s}", "new", "{{prompt}}"]
+resume_command = ["{s}", "resume", "{{session}}", "{{prompt}}"]
+[provider.events]
+session = "init /session_id"
+text = "message /content /role=assistant"
+tool = "tool_use /tool_name"
+tool_detail = "tool_use /parameters/command"
+tool_result = "tool_result /output"
+done = "result"
+output_tokens = "result /stats/output_tokens"
+"#
+    ));
+    let r = env.run(["q", "--new", "hi"]).ok();
+    assert!(
+        r.stdout.contains("▸ run_shell: ls -l\n  ✓ 2 lines\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains(": hi (new)"), "{}", r.stdout);
+    let t = turns(&env, None);
+    let session = t[0]["agent"]["id"].as_str().unwrap().to_string();
+    assert!(session.starts_with("s-"), "{session}");
+    assert_eq!(t[0]["usage"]["output_tokens"], 9);
+    let r = env.run(["q", "again"]).ok();
+    assert!(
+        r.stdout.contains(&format!("{session}: again (resume)")),
+        "the next question resumes the agent's session: {}",
+        r.stdout
+    );
+    // A fork needs provider.fork_command: said, nothing stored, the message kept.
+    let fork = env.run(["fork"]).ok().stdout.trim().to_string();
+    let r = env.run(["q", "--id", &fork, "forked?"]).code(1);
+    assert!(
+        r.stderr.contains("provider.fork_command is not set"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(turns(&env, Some(&fork)).len(), 2);
+}

@@ -106,6 +106,16 @@ fn claude_turns(kind: &str) {
         .to_string();
     assert_eq!(t[0]["agent"]["backend"], kind);
     assert_eq!(t[0]["assistant"], "echo: hello there");
+    // The model that answered: Claude Code's own default names itself; Codex's is its kind.
+    let model = t[0]["model"].as_str().unwrap();
+    assert!(
+        if kind == "codex" {
+            model == "codex"
+        } else {
+            !model.is_empty()
+        },
+        "{model}"
+    );
     let id = active(&env, "test");
 
     // The next question resumes the session: the agent sends the earlier turn.

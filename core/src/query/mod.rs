@@ -243,7 +243,13 @@ fn ask(q: &mut Query<'_>, req: &Request, mut a: Attempt, guard: LockGuard) -> Re
     let turn = Turn {
         user: a.draft.message.clone(),
         assistant: reply.text,
-        model: reply.model.unwrap_or(model),
+        // An agent left on its own default model says which (Claude Code), or is named.
+        model: reply
+            .model
+            .filter(|m| !m.is_empty())
+            .or_else(|| Some(model.clone()).filter(|m| !m.is_empty()))
+            .or_else(|| run.as_ref().map(|r| r.kind.clone()))
+            .unwrap_or(model),
         usage: reply.usage,
         started_at,
         finished_at: q.clock.stamp(),

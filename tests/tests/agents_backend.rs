@@ -320,6 +320,13 @@ fn failures(kind: &str, http_error: &str) {
         "nothing stored for a failed turn"
     );
 
+    // Not logged in (the key refused): the fix is named.
+    if kind == "claude-code" {
+        let r = env.run(["q", "who am I [[http:401]]"]).code(1);
+        assert!(r.stderr.contains("log in"), "{}", r.stderr);
+        assert_eq!(turns(&env, None).len(), 1);
+    }
+
     // The agent lost the session: the message says so and what to do.
     let files = match kind {
         "codex" => home.codex_sessions(),

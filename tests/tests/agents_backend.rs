@@ -633,4 +633,17 @@ output_tokens = "result /stats/output_tokens"
         r.stderr
     );
     assert_eq!(turns(&env, Some(&fork)).len(), 2);
+
+    // An agent whose lines name no session: each question starts a new one, said once.
+    let cfg = std::fs::read_to_string(env.home().join("config.toml")).unwrap();
+    env.write_config(&cfg.replace("session = \"init /session_id\"\n", ""));
+    let r = env.run(["q", "--new", "first"]).ok();
+    assert!(
+        r.stderr.contains("did not name its session"),
+        "{}",
+        r.stderr
+    );
+    let r = env.run(["q", "second"]).ok();
+    assert!(r.stdout.contains(": second (new)"), "{}", r.stdout);
+    assert_eq!(turns(&env, None).len(), 2);
 }

@@ -34,7 +34,8 @@ pub(super) fn session_of(kind: &str, conv: &Summary) -> Result<Option<AgentSessi
             "conversation {} is a {} session and provider.kind is \"{kind}\": set provider.kind = \"{}\" to continue it (e.g. `--cfg provider.kind={}`), or ask in a new conversation (`panechat q --new`)",
             conv.id, a.backend, a.backend, a.backend
         ))),
-        Some(a) => Ok(Some(a.clone())),
+        // (an empty id: the agent named no session, the question starts a new one)
+        Some(a) => Ok(Some(a.clone()).filter(|a| !a.id.is_empty())),
         None if conv.turns > 0 => Err(Error::Config(format!(
             "conversation {} was held with a model, and {kind} keeps its own history, so it cannot continue it; ask in a new conversation (`panechat q --new`), or keep this one with a model provider",
             conv.id

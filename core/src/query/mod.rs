@@ -236,7 +236,11 @@ fn ask(q: &mut Query<'_>, req: &Request, mut a: Attempt, guard: LockGuard) -> Re
                 "panechat: warning: {} did not name its session: the next question in this conversation starts a new one",
                 r.kind
             ));
-            None
+            // Still an agent's conversation (no session id: the next turn starts one).
+            Some(crate::model::AgentSession {
+                backend: r.kind.clone(),
+                ..Default::default()
+            })
         }
         (None, _) => None,
     };

@@ -647,3 +647,33 @@ output_tokens = "result /stats/output_tokens"
     assert!(r.stdout.contains(": second (new)"), "{}", r.stdout);
     assert_eq!(turns(&env, None).len(), 2);
 }
+
+/// An agent's reply beyond `provider.max_reply_bytes` is cut with its marker and stored; the
+/// agent (still running) is ended before the query returns.
+#[test]
+fn an_agents_reply_is_cut_at_the_cap_and_the_agent_ended() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::new();
+    let script = env.root.join("chatty-agent");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nprintf '{\"type\":\"init\",\"session_id\":\"c1\"}\\n'\nprintf '{\"type\":\"message\",\"content\":\"0123456789abcdefghij\"}\\n'\nsleep 36.5\nprintf '{\"type\":\"result\"}\\n'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    env.write_config(&format!(
+        "[provider]\nkind = \"agent\"\ncommand = [\"{}\", \"{{prompt}}\"]\nmax_reply_bytes = 10\n[provider.events]\nsession = \"init /session_id\"\ntext = \"message /content\"\ndone = \"result\"\n",
+        script.display()
+    ));
+    let r = env.run(["q", "--new", "talk"]).ok();
+    assert!(
+        r.stdout
+            .contains("0123456789\n\n[reply truncated by panechat at 10 bytes"),
+        "{}",
+        r.stdout
+    );
+    let t = turns(&env, None);
+    assert_eq!(t[0]["truncated"], true);
+    assert_eq!(t[0]["agent"]["id"], "c1");
+    assert_eq!(processes_with("sleep 36.5"), Vec::<u32>::new());
+}

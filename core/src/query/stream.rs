@@ -61,6 +61,10 @@ pub(super) fn stream(
         q.sink.end(false);
         return Err((e, reply.text));
     }
+    if reply.truncated && agent.is_some() && !handle.wait_ended(AGENT_END) {
+        // Cut at the cap: the agent was stopped, and is gone before the turn is stored.
+        q.ui.log("ERROR", "the agent's processes did not end in time");
+    }
     if !live {
         q.sink.text(&reply.text);
     }

@@ -677,3 +677,27 @@ fn an_agents_reply_is_cut_at_the_cap_and_the_agent_ended() {
     assert_eq!(t[0]["agent"]["id"], "c1");
     assert_eq!(processes_with("sleep 36.5"), Vec::<u32>::new());
 }
+
+/// A silent agent is ended at `provider.idle_timeout`: nothing stored, the message kept, no
+/// process of the run left.
+#[test]
+fn a_silent_agent_ends_at_the_idle_timeout() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::new();
+    let script = env.root.join("silent-agent");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nprintf '{\"type\":\"init\",\"session_id\":\"q1\"}\\n'\nsleep 36.25\nprintf '{\"type\":\"result\"}\\n'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    env.write_config(&format!(
+        "[provider]\nkind = \"agent\"\ncommand = [\"{}\", \"{{prompt}}\"]\nidle_timeout = \"1s\"\n[provider.events]\nsession = \"init /session_id\"\ndone = \"result\"\n",
+        script.display()
+    ));
+    let r = env.run(["q", "--new", "anyone?"]).code(1);
+    assert!(r.stderr.contains("provider.idle_timeout"), "{}", r.stderr);
+    assert!(r.stderr.contains("--retry"), "{}", r.stderr);
+    assert_eq!(conversations(&env), 0);
+    assert_eq!(processes_with("sleep 36.25"), Vec::<u32>::new());
+}

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 use crate::paths::{ensure_dir, Paths};
-use crate::session::SessionKey;
+use crate::session::{Instance, SessionKey};
 use crate::store::atomic;
 
 pub use panechat_vocab::state::{Agent, AgentState};
@@ -22,6 +22,21 @@ pub use panechat_vocab::state::{Agent, AgentState};
 pub struct AgentRecord {
     /// The pane's session key.
     pub pane: SessionKey,
+    /// What the pane lives in, as session records name it (see
+    /// [`crate::session::Session::server`]), when a hook recorded it: `panechat sessions` lists
+    /// a pane known only by its agent, and tells whether its multiplexer still runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// The multiplexer instance the pane lives in, when a hook recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<Instance>,
+    /// The agent process that reported last (`<pid>-<start time>`), when known: Codex reports
+    /// its internal threads through the same program (see [`crate::hooks::codex`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<String>,
+    /// When it last reported (milliseconds since the epoch), when a hook recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_ms: Option<u64>,
     /// The agent.
     #[serde(flatten)]
     pub agent: Agent,
@@ -33,27 +48,66 @@ fn file(paths: &Paths, key: &SessionKey) -> PathBuf {
 
 /// The agent recorded for pane `key`, if any (an unreadable or foreign file counts as none).
 pub fn read(paths: &Paths, key: &SessionKey) -> Option<Agent> {
+    read_record(paths, key).map(|r| r.agent)
+}
+
+/// The whole record of pane `key`'s agent, if any (an unreadable or foreign file counts as
+/// none).
+pub fn read_record(paths: &Paths, key: &SessionKey) -> Option<AgentRecord> {
     let bytes = crate::files::read(&file(paths, key)).ok()?;
     let rec: AgentRecord = serde_json::from_slice(&bytes).ok()?;
-    (rec.pane == *key).then_some(rec.agent)
+    (rec.pane == *key).then_some(rec)
+}
+
+/// Every recorded pane's agent (unreadable files are skipped).
+pub fn all(paths: &Paths) -> Vec<AgentRecord> {
+    let Ok(entries) = crate::paths::list_dir(&paths.agents()) else {
+        return Vec::new();
+    };
+    let mut out: Vec<AgentRecord> = entries
+        .into_iter()
+        .filter(|e| {
+            let n = e.file_name();
+            let n = n.to_string_lossy();
+            !n.starts_with('.') && n.ends_with(".json")
+        })
+        .filter_map(|e| {
+            let bytes = crate::files::read(&e.path()).ok()?;
+            let rec: AgentRecord = serde_json::from_slice(&bytes).ok()?;
+            (file(paths, &rec.pane) == e.path()).then_some(rec)
+        })
+        .collect();
+    out.sort_by(|a, b| a.pane.as_str().cmp(b.pane.as_str()));
+    out
 }
 
 /// Records `agent` as pane `key`'s (replacing the file atomically, without fsync: the state is
 /// worth nothing after a crash but the agent's session id, which the next hook call writes
 /// again).
 pub fn record(paths: &Paths, key: &SessionKey, agent: &Agent) -> Result<()> {
+    write_record(
+        paths,
+        &AgentRecord {
+            pane: key.clone(),
+            server: None,
+            instance: None,
+            process: None,
+            reported_ms: None,
+            agent: agent.clone(),
+        },
+    )
+}
+
+/// Records `rec` as its pane's ([`record`] with the pane's place and the reporting process).
+pub fn write_record(paths: &Paths, rec: &AgentRecord) -> Result<()> {
     let dir = paths.agents();
     ensure_dir(&dir)?;
-    let rec = AgentRecord {
-        pane: key.clone(),
-        agent: agent.clone(),
-    };
-    let bytes = serde_json::to_vec(&rec).map_err(|e| Error::Corrupt {
-        path: file(paths, key),
+    let bytes = serde_json::to_vec(rec).map_err(|e| Error::Corrupt {
+        path: file(paths, &rec.pane),
         line: 1,
         msg: e.to_string(),
     })?;
-    atomic::write_replace(&file(paths, key), &bytes)
+    atomic::write_replace(&file(paths, &rec.pane), &bytes)
 }
 
 /// Forgets pane `key`'s agent (a missing file is fine).

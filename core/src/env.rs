@@ -24,6 +24,8 @@ const NAMES: &[&str] = &[
     "PANECHAT_LOG",
     "PANECHAT_FORK_FROM",
     "PANECHAT_ZELLIJ_PLUGIN_BUILD",
+    "CLAUDE_CONFIG_DIR",
+    "CODEX_HOME",
     "TMUX",
     "TMUX_PANE",
     "WEZTERM_PANE",

@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod adapters;
+pub mod agent_setup;
 pub mod agents;
 #[cfg(test)]
 mod architecture;
@@ -19,6 +20,7 @@ pub mod env;
 pub mod error;
 pub mod files;
 pub mod hash;
+pub mod hooks;
 pub mod lock;
 pub mod logfile;
 pub mod model;

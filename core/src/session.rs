@@ -625,6 +625,33 @@ pub fn own_tty() -> Option<String> {
         .filter(|p| p.starts_with("/dev/"))
 }
 
+/// The multiplexer pane this process runs in (tmux, Zellij or WezTerm), whatever
+/// `PANECHAT_SESSION` says: `None` outside a multiplexer. An agent's hook reports into the
+/// pane it runs in with it.
+pub fn pane_session(env: &Env) -> Option<Session> {
+    match innermost_multiplexer(env)? {
+        Multiplexer::Tmux => {
+            let n = env.get("TMUX_PANE")?.strip_prefix('%').and_then(numeric)?;
+            let tmux = env.get("TMUX").unwrap_or("");
+            Some(tmux_session(tmux, n, tmux_instance(tmux)))
+        }
+        Multiplexer::Zellij => {
+            let n = env.get("ZELLIJ_PANE_ID").and_then(numeric)?;
+            Some(zellij_session(
+                env.get("ZELLIJ_SESSION_NAME").unwrap_or(""),
+                n,
+                zellij_instance(),
+            ))
+        }
+        Multiplexer::Wezterm => {
+            let n = env.get("WEZTERM_PANE").and_then(numeric)?;
+            let socket = env.get("WEZTERM_UNIX_SOCKET");
+            Some(wezterm_session(socket, n, wezterm_instance(socket)))
+        }
+        _ => None,
+    }
+}
+
 fn resolve_key(env: &Env) -> Result<Session> {
     if let Some(raw) = env.get_os("PANECHAT_SESSION").filter(|v| !v.is_empty()) {
         let raw = raw.to_string_lossy();
@@ -637,30 +664,8 @@ fn resolve_key(env: &Env) -> Result<Session> {
             instance: None,
         });
     }
-    match innermost_multiplexer(env) {
-        Some(Multiplexer::Tmux) => {
-            let pane = env.get("TMUX_PANE").unwrap_or("");
-            if let Some(n) = pane.strip_prefix('%').and_then(numeric) {
-                let tmux = env.get("TMUX").unwrap_or("");
-                return Ok(tmux_session(tmux, n, tmux_instance(tmux)));
-            }
-        }
-        Some(Multiplexer::Zellij) => {
-            if let Some(n) = env.get("ZELLIJ_PANE_ID").and_then(numeric) {
-                return Ok(zellij_session(
-                    env.get("ZELLIJ_SESSION_NAME").unwrap_or(""),
-                    n,
-                    zellij_instance(),
-                ));
-            }
-        }
-        Some(Multiplexer::Wezterm) => {
-            if let Some(n) = env.get("WEZTERM_PANE").and_then(numeric) {
-                let socket = env.get("WEZTERM_UNIX_SOCKET");
-                return Ok(wezterm_session(socket, n, wezterm_instance(socket)));
-            }
-        }
-        _ => {}
+    if let Some(s) = pane_session(env) {
+        return Ok(s);
     }
     let terminals: [(&str, Multiplexer, &str); 4] = [
         ("KITTY_WINDOW_ID", Multiplexer::Kitty, "kitty"),

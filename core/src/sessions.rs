@@ -40,7 +40,35 @@ pub fn prune(paths: &Paths, deep: bool, probe: &dyn Exec) -> Result<Vec<Forgotte
             });
         }
     }
+    // A pane known only by its agent, closed in a multiplexer that still runs (asked only with
+    // `deep`); one of a stopped multiplexer is kept for its resume command.
+    if deep {
+        for a in crate::agents::all(paths) {
+            let rec = agent_only_record(&a);
+            if mapping::read(paths, &a.pane).ok().flatten().is_some() || !rec.instance_live() {
+                continue;
+            }
+            if let Liveness::Gone(why) = prune::check_with(&rec, deep, probe) {
+                crate::agents::clear(paths, &a.pane)?;
+                forgotten.push(Forgotten { key: a.pane, why });
+            }
+        }
+    }
     Ok(forgotten)
+}
+
+/// The session record of a pane known only by the agent that reported there.
+fn agent_only_record(a: &crate::agents::AgentRecord) -> SessionRecord {
+    SessionRecord {
+        pane: crate::session::PaneRef::from_key(a.pane.clone()),
+        server: a.server.clone(),
+        instance: a.instance,
+        tty: None,
+        pending_new: false,
+        active: None,
+        previous: Vec::new(),
+        updated_at: a.agent.since.clone().unwrap_or_default(),
+    }
 }
 
 /// One listed session.
@@ -80,6 +108,17 @@ pub fn list(store: &Store) -> Result<Listing> {
                 previous: Vec::new(),
                 updated_at: r.since.clone(),
             });
+        }
+    }
+    // Panes known only by the agent running there (a hook reported it).
+    for a in crate::agents::all(paths) {
+        if records.iter().any(|s| s.pane.session == a.pane) {
+            continue;
+        }
+        let rec = agent_only_record(&a);
+        // (an agent of a stopped multiplexer is kept, for its resume command, but not listed)
+        if a.instance.is_some() && rec.instance_live() {
+            records.push(rec);
         }
     }
     let mut sessions: Vec<Listed> = records

@@ -2,6 +2,7 @@
 //! real-program drivers serialise what must not run at once).
 
 mod agents_backend;
+mod agents_hooks;
 mod ask;
 mod cli;
 mod context;

@@ -30,6 +30,8 @@ fn init_for_each_tool() {
         ("init-zsh", vec!["init", "zsh"]),
         ("init-fish", vec!["init", "fish"]),
         ("init-wezterm", vec!["init", "wezterm"]),
+        ("init-claude", vec!["init", "claude"]),
+        ("init-codex", vec!["init", "codex"]),
     ] {
         let out = env.run(args).ok().stdout;
         assert_snapshot(name, &portable(&env, &out));

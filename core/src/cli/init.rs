@@ -3,6 +3,9 @@
 //! Each snippet is a template under `core/templates/`, compiled into the binary, with
 //! `{{panechat}}` replaced by this binary's path (shell-quoted for the tool that reads it).
 
+use std::path::{Path, PathBuf};
+
+use panechat::agent_setup::{self, Refusal};
 use panechat::env::Env;
 use panechat::{Error, Result};
 
@@ -23,12 +26,16 @@ pub enum Tool {
     Zsh,
     /// Lines for fish's config.fish.
     Fish,
+    /// Claude Code's hooks (for ~/.claude/settings.json) that report its state into the pane.
+    Claude,
+    /// Codex's notify program (for ~/.codex/config.toml) that reports its turns into the pane.
+    Codex,
 }
 
 /// `panechat init TOOL [--plugin URL]`
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// tmux, wezterm, zellij, bash, zsh or fish.
+    /// tmux, wezterm, zellij, bash, zsh, fish, claude or codex.
     #[arg(value_enum)]
     tool: Tool,
     /// Zellij: where the plugin's .wasm lives (a `file:/abs/path.wasm` or `https://` URL);
@@ -41,6 +48,14 @@ pub struct Args {
     /// printed by `init tmux` does).
     #[arg(long, hide = true)]
     load: bool,
+    /// claude, codex: add the configuration to the agent's own file
+    /// ($CLAUDE_CONFIG_DIR/settings.json, default ~/.claude/settings.json;
+    /// $CODEX_HOME/config.toml, default ~/.codex/config.toml) instead of printing it.
+    #[arg(long, conflicts_with = "remove")]
+    write: bool,
+    /// claude, codex: take out of the agent's file what --write added.
+    #[arg(long)]
+    remove: bool,
 }
 
 /// This binary's path, for the snippets (falls back to `panechat` on PATH).
@@ -154,6 +169,8 @@ pub fn render(tool: Tool, plugin: Option<&str>) -> Result<String> {
         Tool::Bash => include_str!("../../templates/bash.sh").replace("{{panechat}}", &bin),
         Tool::Zsh => include_str!("../../templates/zsh.zsh").replace("{{panechat}}", &bin),
         Tool::Fish => include_str!("../../templates/fish.fish").replace("{{panechat}}", &bin),
+        Tool::Claude => agent_setup::claude_snippet(&agent_setup::claude_command(&bin)),
+        Tool::Codex => agent_setup::codex_snippet(&bin),
     };
     Ok(text)
 }
@@ -223,6 +240,141 @@ pub fn run(args: Args) -> Result<i32> {
         }
         return super::tmux_load::load(&exe());
     }
+    let agent = matches!(args.tool, Tool::Claude | Tool::Codex);
+    if (args.write || args.remove) && !agent {
+        return Err(Error::BadArgument {
+            message:
+                "--write and --remove are for `panechat init claude` and `panechat init codex` only"
+                    .into(),
+        });
+    }
+    if args.write || args.remove {
+        return agent_file(args.tool, args.remove, &Env::capture());
+    }
     out(&render(args.tool, args.plugin.as_deref())?)?;
+    if agent {
+        let (file, flag) = match args.tool {
+            Tool::Claude => ("~/.claude/settings.json", "claude"),
+            _ => ("~/.codex/config.toml", "codex"),
+        };
+        eprintln!("panechat: merge this into {file}, or run `panechat init {flag} --write` (and `--remove` to take it out)");
+    }
     Ok(0)
+}
+
+/// The agent's own configuration file: Claude Code's settings or Codex's config.
+fn agent_config_file(tool: Tool, env: &Env) -> Result<PathBuf> {
+    let (var, default, name) = match tool {
+        Tool::Claude => ("CLAUDE_CONFIG_DIR", ".claude", "settings.json"),
+        _ => ("CODEX_HOME", ".codex", "config.toml"),
+    };
+    let dir = match env.get_os(var).filter(|v| !v.is_empty()) {
+        Some(d) => PathBuf::from(d),
+        None => env
+            .get_os("HOME")
+            .filter(|v| !v.is_empty())
+            .map(|h| PathBuf::from(h).join(default))
+            .ok_or_else(|| Error::Unavailable {
+                message: format!(
+                    "neither {var} nor HOME is set: cannot tell where the agent's configuration is"
+                ),
+            })?,
+    };
+    Ok(dir.join(name))
+}
+
+/// `init claude|codex --write` (or `--remove`): edits the agent's file, keeping a backup of
+/// what it replaces.
+fn agent_file(tool: Tool, remove: bool, env: &Env) -> Result<i32> {
+    let path = agent_config_file(tool, env)?;
+    // A linked file (dotfiles) is edited where it lives.
+    let target = match std::fs::symlink_metadata(&path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            std::fs::canonicalize(&path).map_err(|e| Error::io(&path, e))?
+        }
+        _ => path.clone(),
+    };
+    let shown = panechat::adapters::integrations::shown_path(&path);
+    let text = match panechat::files::read_regular(&target) {
+        Ok(t) => Some(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(Error::Unavailable {
+                message: format!("cannot read {shown}: {e}; nothing was changed"),
+            })
+        }
+    };
+    let refused = |r: Refusal| Error::Unavailable {
+        message: format!("{shown} {}", r.0),
+    };
+    let old = text.as_deref().unwrap_or("");
+    let bin = exe();
+    let mut chained = None;
+    let new = match (tool, remove) {
+        (Tool::Claude, false) => {
+            agent_setup::claude_add(old, &agent_setup::claude_command(&bin)).map_err(refused)?
+        }
+        (Tool::Claude, true) => agent_setup::claude_remove(old).map_err(refused)?,
+        (_, false) => agent_setup::codex_add(old, &bin)
+            .map_err(refused)?
+            .map(|a| {
+                chained = a.chained;
+                a.text
+            }),
+        (_, true) => agent_setup::codex_remove(old).map_err(refused)?,
+    };
+    let what = match tool {
+        Tool::Claude => "panechat's hooks",
+        _ => "panechat's notify program",
+    };
+    let Some(new) = new else {
+        eprintln!(
+            "panechat: {shown} {} {what}; nothing to do",
+            if remove {
+                "does not have"
+            } else {
+                "already has"
+            }
+        );
+        return Ok(0);
+    };
+    let backup = match text {
+        Some(old) => Some(write_backup(&target, &old)?),
+        None => {
+            if let Some(dir) = target.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            }
+            None
+        }
+    };
+    panechat::store::atomic::write_atomic(&target, new.as_bytes())?;
+    let verb = if remove { "took" } else { "added" };
+    let prep = if remove { "out of" } else { "to" };
+    let mut msg = format!("panechat: {verb} {what} {prep} {shown}");
+    if let Some(b) = backup {
+        msg.push_str(&format!(
+            " (the previous file is kept as {})",
+            panechat::adapters::integrations::shown_path(&b)
+        ));
+    }
+    eprintln!("{msg}");
+    if let Some(c) = chained {
+        eprintln!(
+            "panechat: your own notify program ({}) still gets every notice: panechat's hook passes it on (`--then`); `panechat init codex --remove` makes it the notify program again",
+            panechat::title::sanitize_title(&c.join(" "))
+        );
+    }
+    if !remove {
+        eprintln!("panechat: agents started from now on report into their pane");
+    }
+    Ok(0)
+}
+
+/// Copies `old` (the file's text) to `<file>.panechat-backup` beside it.
+fn write_backup(target: &Path, old: &str) -> Result<PathBuf> {
+    let mut name = target.file_name().unwrap_or_default().to_os_string();
+    name.push(".panechat-backup");
+    let backup = target.with_file_name(name);
+    panechat::store::atomic::write_atomic(&backup, old.as_bytes())?;
+    Ok(backup)
 }

@@ -5,6 +5,7 @@ mod completions;
 mod ctx;
 mod doctor;
 mod fork;
+mod hook;
 mod init;
 mod kill;
 mod lock_answer;
@@ -111,11 +112,18 @@ enum Command {
     /// Whether a plugin is the one this binary carries (asked by the WezTerm plugin).
     #[command(hide = true)]
     PluginCheck(plugin_check::Args),
+    /// Report a coding agent's state into its pane (what `init claude|codex` installs).
+    #[command(hide = true)]
+    Hook(hook::Args),
 }
 
 /// Runs the command line; returns the exit code.
 pub fn run() -> i32 {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // Agents wait for their hooks: no parser, no config, always 0.
+    if argv.get(1).is_some_and(|w| w == "hook") {
+        return hook::run_argv(&argv);
+    }
     // Status bars run `status` constantly: its usual forms skip building the full parser.
     if let Some(args) = status::quick_args(&argv) {
         let cli = Cli {
@@ -225,6 +233,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::LockAnswer(a) => lock_answer::run(&mut ctx, a),
         Command::TmuxPlugin(a) => tmux_load::run(a),
         Command::PluginCheck(a) => plugin_check::run(a),
+        Command::Hook(a) => Ok(hook::run(a)),
     }
 }
 

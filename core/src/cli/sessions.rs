@@ -17,19 +17,25 @@ use super::ctx::Ctx;
 use super::output::{out_json, out_spans, Span};
 use super::ui::{pad, truncate, width};
 
-/// `panechat sessions [--json] [--prune]`
+/// `panechat sessions [--json] [--prune] [--resume]`
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Print a JSON array: key, multiplexer, pane, conversation, previous, runs.
-    #[arg(long)]
+    /// Print a JSON array: key, multiplexer, pane, conversation, previous, runs, agent.
+    #[arg(long, conflicts_with = "resume")]
     json: bool,
+    /// Print, for each pane where a coding agent reported (panes of a stopped multiplexer
+    /// too, as after a restart), the shell command that resumes its session in its directory.
+    #[arg(long)]
+    resume: bool,
     /// Also ask tmux, WezTerm and Zellij which panes still exist, and forget the others.
     #[arg(long)]
     prune: bool,
 }
 
 /// The table's columns.
-const HEADER: [&str; 6] = ["SESSION", "MUX", "PANE", "CONV", "TITLE", "RUNS"];
+const HEADER: [&str; COLS] = ["SESSION", "MUX", "PANE", "CONV", "TITLE", "AGENT", "RUNS"];
+/// How many.
+const COLS: usize = 7;
 
 /// Runs the command.
 pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
@@ -56,6 +62,9 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
             forgotten.len()
         ));
     }
+    if args.resume {
+        return resume(ctx);
+    }
     let listing = sessions::list(&ctx.store)?;
     if args.json {
         let items: Vec<SessionItem> = listing
@@ -75,21 +84,55 @@ pub fn run(ctx: &mut Ctx, args: Args) -> Result<i32> {
     Ok(0)
 }
 
+/// `--resume`: one commented command per pane whose agent has a session, newest first.
+fn resume(ctx: &Ctx) -> Result<i32> {
+    let mut agents = panechat::agents::all(&ctx.paths);
+    agents.sort_by(|a, b| b.agent.since.cmp(&a.agent.since));
+    let mut text = String::new();
+    let mut n = 0;
+    for a in &agents {
+        let Some(cmd) = panechat::hooks::resume_command(&a.agent) else {
+            continue;
+        };
+        let pane = panechat::session::PaneRef::from_key(a.pane.clone());
+        let running = a.instance.is_some_and(|i| i.alive(a.server.as_deref()));
+        let since = a
+            .agent
+            .since
+            .as_deref()
+            .map(|t| format!(", {} ago", panechat::time::ago(t)))
+            .unwrap_or_default();
+        text.push_str(&format!(
+            "# {}{} ({}{since})\n{cmd}\n",
+            panechat::title::sanitize_title(&pane.place()),
+            if running { "" } else { ", multiplexer stopped" },
+            a.agent.summary(),
+        ));
+        n += 1;
+    }
+    if n == 0 {
+        ctx.note("no agent session to resume (agents report theirs once `panechat init claude|codex --write` is set up)");
+        return Ok(0);
+    }
+    super::output::out(&text)?;
+    Ok(0)
+}
+
 /// The table, fitted to `term` columns when stdout is a terminal; live runs in green.
 fn table(listing: &Listing, term: Option<usize>) -> Vec<Span> {
-    let rows: Vec<[String; 6]> = listing.sessions.iter().map(row).collect();
+    let rows: Vec<[String; COLS]> = listing.sessions.iter().map(row).collect();
     let widths = column_widths(&rows, term);
     let mut spans = Vec::new();
     row_spans(HEADER, &widths, term, false, &mut spans);
     for r in &rows {
-        let cells = [&*r[0], &*r[1], &*r[2], &*r[3], &*r[4], &*r[5]];
-        row_spans(cells, &widths, term, r[5] != "-", &mut spans);
+        let cells: [&str; COLS] = std::array::from_fn(|i| r[i].as_str());
+        row_spans(cells, &widths, term, r[COLS - 1] != "-", &mut spans);
     }
     spans
 }
 
 /// One session's cells.
-fn row(s: &Listed) -> [String; 6] {
+fn row(s: &Listed) -> [String; COLS] {
     let runs_text = if s.runs.is_empty() {
         "-".to_string()
     } else {
@@ -117,6 +160,11 @@ fn row(s: &Listed) -> [String; 6] {
             .map(|i| i.short().to_string())
             .unwrap_or_else(|| "-".into()),
         truncate(&s.state.label(), 32),
+        s.state
+            .agent
+            .as_ref()
+            .map(|a| truncate(&panechat::title::sanitize_title(&a.summary()), 32))
+            .unwrap_or_else(|| "-".into()),
         runs_text,
     ]
 }
@@ -124,7 +172,7 @@ fn row(s: &Listed) -> [String; 6] {
 /// Each column's width. On a terminal, the table fits its width (a wrapped row breaks every
 /// column): the title, then the session key give up room first, and the runs column is cut
 /// last.
-fn column_widths(rows: &[[String; 6]], term: Option<usize>) -> [usize; 6] {
+fn column_widths(rows: &[[String; COLS]], term: Option<usize>) -> [usize; COLS] {
     let mut widths = HEADER.map(|h| h.chars().count());
     for r in rows {
         for (w, c) in widths.iter_mut().zip(r.iter()) {
@@ -132,9 +180,11 @@ fn column_widths(rows: &[[String; 6]], term: Option<usize>) -> [usize; 6] {
         }
     }
     if let Some(w) = term {
-        let total = |ws: &[usize; 6]| ws[..5].iter().sum::<usize>() + 2 * 5 + ws[5];
+        let total = |ws: &[usize; COLS]| {
+            ws[..COLS - 1].iter().sum::<usize>() + 2 * (COLS - 1) + ws[COLS - 1]
+        };
         // Below 60 columns they give up more; what still does not fit is cut at the edge.
-        for (col, min) in [(4, 12), (0, 16), (0, 8), (4, 6)] {
+        for (col, min) in [(4, 12), (5, 12), (0, 16), (0, 8), (4, 6), (5, 6)] {
             let over = total(&widths).saturating_sub(w);
             let room = widths[col].saturating_sub(min.max(HEADER[col].len()));
             widths[col] -= over.min(room);
@@ -143,23 +193,24 @@ fn column_widths(rows: &[[String; 6]], term: Option<usize>) -> [usize; 6] {
     widths
 }
 
-/// One row: the first five cells padded to their widths, the runs cut at the terminal's edge.
+/// One row: the cells but the last padded to their widths, the runs cut at the terminal's
+/// edge.
 fn row_spans(
-    cells: [&str; 6],
-    widths: &[usize; 6],
+    cells: [&str; COLS],
+    widths: &[usize; COLS],
     term: Option<usize>,
     live: bool,
     spans: &mut Vec<Span>,
 ) {
     let mut line = String::new();
-    for (c, w) in cells[..5].iter().zip(widths) {
+    for (c, w) in cells[..COLS - 1].iter().zip(widths) {
         line.push_str(&pad(&truncate(c, *w), *w));
         line.push_str("  ");
     }
     let room = term.map(|tw| tw.saturating_sub(width(&line)).max(4));
     let runs = match room {
-        Some(r) => truncate(cells[5], r),
-        None => cells[5].to_string(),
+        Some(r) => truncate(cells[COLS - 1], r),
+        None => cells[COLS - 1].to_string(),
     };
     let mut runs = runs.trim_end().to_string();
     if let Some(w) = term {

@@ -42,6 +42,7 @@ pub const ALL: &[Case] = &[
     ("processes per query", super::tmux::processes),
     ("zellij picker", super::zellij::picker),
     ("zellij retitle", super::zellij::retitle),
+    ("agent hook call", super::hooks::hook_call),
 ];
 
 /// Runs `warmup` unrecorded rounds, then `n` recorded rounds of `a` then `b`, alternating, so

@@ -13,6 +13,7 @@
 pub mod agent;
 pub mod baseline;
 pub mod cases;
+pub mod hooks;
 pub mod proc;
 pub mod report;
 pub mod stats;

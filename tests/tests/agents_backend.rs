@@ -233,7 +233,8 @@ fn kill_mid_tool(kind: &str, tool: &str, sleep: &str) {
         a["state"] == "working" && a["tool"] == tool && !processes_with(sleep).is_empty()
     });
     let r = env.run(["sessions"]).ok().stdout;
-    assert!(r.contains("streaming"), "{r}");
+    let short = if kind == "codex" { "codex" } else { "claude" };
+    assert!(r.contains(&format!("{short}: running {tool}")), "{r}");
     env.run(["kill"]).ok();
     let out = child.wait_with_output().unwrap();
     assert_eq!(

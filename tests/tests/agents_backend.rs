@@ -117,6 +117,17 @@ fn claude_turns(kind: &str) {
         "{model}"
     );
     let id = active(&env, "test");
+    // The log line of the turn names the pane, the agent's session (and Claude Code's cost).
+    let log = std::fs::read_to_string(env.home().join("state/logs/panechat.log")).unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains(&format!("query in {id}")))
+        .unwrap();
+    assert!(line.contains("[explicit test]"), "{line}");
+    assert!(line.contains(&format!("{kind} session {first}")), "{line}");
+    if kind == "claude-code" {
+        assert!(line.contains(", $"), "{line}");
+    }
 
     // The next question resumes the session: the agent sends the earlier turn.
     let r = env.run(["q", "list [[bash:echo from-the-tool]]"]).ok();

@@ -323,7 +323,20 @@ fn reply_line(
         tokens(turn.usage.input_tokens),
         tokens(turn.usage.output_tokens),
         if turn.truncated { ", truncated" } else { "" }
-    )
+    ) + &agent_note(turn)
+}
+
+/// For a coding agent's turn, what the log line adds: the agent's session and the cost.
+fn agent_note(turn: &Turn) -> String {
+    let Some(a) = &turn.agent else {
+        return String::new();
+    };
+    let cost = turn
+        .cost_usd
+        .as_ref()
+        .map(|c| format!(", ${c}"))
+        .unwrap_or_default();
+    format!(", {} session {}{cost}", a.backend, a.id)
 }
 
 /// Loads the history, records new settings, and builds the request; the run is then

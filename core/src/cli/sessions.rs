@@ -139,19 +139,12 @@ fn row(s: &Listed) -> [String; COLS] {
         s.runs
             .iter()
             .map(|r| {
-                // A coding agent's run says what the agent does: `claude: running Bash`.
-                let agent = s.state.agent.as_ref().filter(|a| {
-                    a.state == panechat::agents::AgentState::Working
-                        && panechat::provider::ProviderKind::parse(&r.provider)
-                            .is_some_and(|k| k.is_agent())
-                });
-                let what = match agent {
-                    Some(a) => a.summary(),
-                    None => panechat::state::Activity::from(r.state)
-                        .as_str()
-                        .to_string(),
-                };
-                format!("{} {what} {}", r.pid, panechat::time::ago(&r.since))
+                format!(
+                    "{} {} {}",
+                    r.pid,
+                    panechat::state::Activity::from(r.state).as_str(),
+                    panechat::time::ago(&r.since)
+                )
             })
             .collect::<Vec<_>>()
             .join(", ")

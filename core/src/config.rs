@@ -61,6 +61,9 @@ pub struct Config {
     pub api_key_env: String,
     /// `provider.command`.
     pub command: Vec<String>,
+    /// The coding agents' keys (`provider.binary`, `permission_mode`, `sandbox`, `args`,
+    /// `resume_command`, `fork_command`, `events`).
+    pub agent: crate::provider::AgentOptions,
     /// `provider.idle_timeout`: no byte from the provider for this long ends the run.
     pub idle_timeout: Duration,
     /// `provider.timeout`: the longest a reply may take in all (zero = no limit).
@@ -97,6 +100,8 @@ pub struct Config {
 enum Ty {
     Str,
     StrList,
+    /// A table of strings (`provider.events`).
+    Table,
     Dur,
     Bool,
     Int,
@@ -111,7 +116,28 @@ struct KeyDef {
     doc: &'static str,
 }
 
-const KINDS: &[&str] = &["openai", "anthropic", "ollama", "command"];
+const KINDS: &[&str] = &[
+    "openai",
+    "anthropic",
+    "ollama",
+    "command",
+    "claude-code",
+    "codex",
+    "agent",
+];
+
+/// Claude Code's permission modes (`--permission-mode`).
+const PERMISSION_MODES: &[&str] = &[
+    "default",
+    "acceptEdits",
+    "auto",
+    "bypassPermissions",
+    "dontAsk",
+    "plan",
+];
+
+/// Codex's sandbox modes (`sandbox_mode`).
+const SANDBOX_MODES: &[&str] = &["read-only", "workspace-write", "danger-full-access"];
 
 const KEYS: &[KeyDef] = &[
     KeyDef {
@@ -148,6 +174,55 @@ const KEYS: &[KeyDef] = &[
         default: "",
         project_ok: false,
         doc: "argv of the command provider",
+    },
+    KeyDef {
+        name: "provider.binary",
+        ty: Ty::Str,
+        default: "",
+        project_ok: false,
+        doc: "program of claude-code / codex (default claude / codex)",
+    },
+    KeyDef {
+        name: "provider.permission_mode",
+        ty: Ty::Str,
+        default: "",
+        project_ok: false,
+        doc: "claude-code: --permission-mode (default: Claude Code's own)",
+    },
+    KeyDef {
+        name: "provider.sandbox",
+        ty: Ty::Str,
+        default: "",
+        project_ok: false,
+        doc: "codex: sandbox_mode (default: Codex's own config)",
+    },
+    KeyDef {
+        name: "provider.args",
+        ty: Ty::StrList,
+        default: "",
+        project_ok: false,
+        doc: "agent kinds: more arguments for the agent",
+    },
+    KeyDef {
+        name: "provider.resume_command",
+        ty: Ty::StrList,
+        default: "",
+        project_ok: false,
+        doc: "agent: argv of a later turn ({session}, {prompt})",
+    },
+    KeyDef {
+        name: "provider.fork_command",
+        ty: Ty::StrList,
+        default: "",
+        project_ok: false,
+        doc: "agent: argv of a fork's first turn ({session}, {prompt})",
+    },
+    KeyDef {
+        name: "provider.events",
+        ty: Ty::Table,
+        default: "",
+        project_ok: false,
+        doc: "agent: which JSON lines say what (see docs/config.md)",
     },
     KeyDef {
         name: "provider.idle_timeout",
@@ -375,18 +450,67 @@ impl Config {
             ),
             ProviderKind::Ollama => ("http://127.0.0.1:11434", "llama3.2", ""),
             ProviderKind::Command => ("", "default", ""),
+            // The agent's own default model unless one is set.
+            ProviderKind::ClaudeCode | ProviderKind::Codex | ProviderKind::Agent => ("", "", ""),
         };
         let or = |v: String, dflt: &str| if v.is_empty() { dflt.to_string() } else { v };
         let base_url = or(s(get("provider.base_url", &mut sources)), def_url);
         let model = or(s(get("provider.model", &mut sources)), def_model);
         let api_key_env = or(s(get("provider.api_key_env", &mut sources)), def_key);
-        let command: Vec<String> = match get("provider.command", &mut sources) {
-            toml::Value::Array(a) => a
+        let list = |v: toml::Value| -> Vec<String> {
+            match v {
+                toml::Value::Array(a) => a
+                    .iter()
+                    .map(|v| v.as_str().unwrap_or("").to_string())
+                    .collect(),
+                _ => Vec::new(),
+            }
+        };
+        let command = list(get("provider.command", &mut sources));
+        let events: Vec<(String, String)> = match get("provider.events", &mut sources) {
+            toml::Value::Table(t) => t
                 .iter()
-                .map(|v| v.as_str().unwrap_or("").to_string())
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
                 .collect(),
             _ => Vec::new(),
         };
+        let agent = crate::provider::AgentOptions {
+            binary: s(get("provider.binary", &mut sources)),
+            permission_mode: s(get("provider.permission_mode", &mut sources)),
+            sandbox: s(get("provider.sandbox", &mut sources)),
+            args: list(get("provider.args", &mut sources)),
+            resume_command: list(get("provider.resume_command", &mut sources)),
+            fork_command: list(get("provider.fork_command", &mut sources)),
+            events,
+        };
+        let kind_src = sources
+            .get("provider.kind")
+            .map_or("default", String::as_str)
+            .to_string();
+        if kind == ProviderKind::Agent {
+            if !command.iter().any(|a| a.contains("{prompt}")) {
+                return Err(Error::Config(format!(
+                    "provider.kind is \"agent\" (set by {kind_src}) but provider.command has no {{prompt}}; set it to the agent's argv for a new session, e.g. command = [\"gemini\", \"-p\", \"{{prompt}}\", \"--output-format\", \"stream-json\"] (see docs/config.md)"
+                )));
+            }
+            for (key, argv) in [
+                ("provider.resume_command", &agent.resume_command),
+                ("provider.fork_command", &agent.fork_command),
+            ] {
+                if !argv.is_empty() && !argv.iter().any(|a| a.contains("{session}")) {
+                    return Err(Error::Config(format!(
+                        "{} (set by {}): the argv has no {{session}}; put {{session}} where the agent takes the session id to continue",
+                        key,
+                        sources.get(key).map_or("default", String::as_str)
+                    )));
+                }
+            }
+            if !agent.events.iter().any(|(k, _)| k == "done") {
+                return Err(Error::Config(format!(
+                    "provider.kind is \"agent\" (set by {kind_src}) but provider.events has no `done`; set it to the type of the JSON line that ends a turn, e.g. events = {{ done = \"result\", text = \"message /content\" }} (see docs/config.md)"
+                )));
+            }
+        }
         if kind == ProviderKind::Command && command.is_empty() {
             return Err(Error::Config(format!(
                 "provider.kind is \"command\" (set by {}) but provider.command is not set; set it to the program's argv, e.g. command = [\"llm\", \"-m\", \"gpt-4o\"]",
@@ -413,6 +537,7 @@ impl Config {
             model,
             api_key_env,
             command,
+            agent,
             idle_timeout: d(get("provider.idle_timeout", &mut sources)),
             timeout: d(get("provider.timeout", &mut sources)),
             connect_timeout: d(get("provider.connect_timeout", &mut sources)),
@@ -459,6 +584,7 @@ impl Config {
             command: self.command.clone(),
             connect_timeout: self.connect_timeout,
             max_tokens: self.max_tokens,
+            agent: self.agent.clone(),
         }
     }
 
@@ -468,7 +594,11 @@ impl Config {
     pub fn unset_key_warning(&self) -> Option<String> {
         let var = &self.api_key_env;
         let src = self.source("provider.api_key_env").unwrap_or("default");
-        if self.kind == ProviderKind::Command || var.is_empty() || src == "default" {
+        if self.kind == ProviderKind::Command
+            || self.kind.is_agent()
+            || var.is_empty()
+            || src == "default"
+        {
             return None;
         }
         if Env::read_dynamic(var).is_some_and(|k| !k.trim().is_empty()) {
@@ -584,6 +714,7 @@ fn default_value(def: &KeyDef) -> toml::Value {
         Ty::Bool => toml::Value::Boolean(def.default == "true"),
         Ty::Int => toml::Value::Integer(def.default.parse().unwrap_or(0)),
         Ty::StrList => toml::Value::Array(Vec::new()),
+        Ty::Table => toml::Value::Table(toml::Table::new()),
         _ => toml::Value::String(def.default.to_string()),
     }
 }
@@ -614,6 +745,10 @@ fn expected(def: &KeyDef) -> String {
     match def.ty {
         Ty::Str => "a string".into(),
         Ty::StrList => "an array of strings, e.g. [\"llm\", \"-m\", \"gpt-4o\"]".into(),
+        Ty::Table => format!(
+            "a table of strings, e.g. {{ done = \"result\", text = \"message /content\" }}, with keys among {}",
+            crate::provider::agent::EVENT_NAMES.join(", ")
+        ),
         Ty::Dur => {
             "a duration such as \"30s\", \"2m\", \"1h\" or \"0\" (a number alone is seconds)".into()
         }
@@ -647,6 +782,23 @@ fn set(
     let value = match def.ty {
         Ty::Str => match value {
             toml::Value::String(s) => {
+                if let Some(choices) = match def.name {
+                    "provider.permission_mode" => Some(PERMISSION_MODES),
+                    "provider.sandbox" => Some(SANDBOX_MODES),
+                    _ => None,
+                } {
+                    if !s.is_empty() && !choices.contains(&s.as_str()) {
+                        return Err(Error::Config(format!(
+                            "{source}: `{}` must be one of {}, got \"{s}\"",
+                            def.name,
+                            choices
+                                .iter()
+                                .map(|c| format!("\"{c}\""))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )));
+                    }
+                }
                 if def.name == "provider.base_url"
                     && !s.is_empty()
                     && !(s.starts_with("http://") || s.starts_with("https://"))
@@ -670,6 +822,26 @@ fn set(
                     .map(|w| toml::Value::String(w.into()))
                     .collect(),
             ),
+            other => return Err(bad(&other)),
+        },
+        Ty::Table => match value {
+            toml::Value::Table(t) => {
+                for (k, v) in &t {
+                    if !crate::provider::agent::EVENT_NAMES.contains(&k.as_str()) {
+                        return Err(Error::Config(format!(
+                            "{source}: `{}` has an unknown entry `{k}`; known entries: {}",
+                            def.name,
+                            crate::provider::agent::EVENT_NAMES.join(", ")
+                        )));
+                    }
+                    let Some(spec) = v.as_str() else {
+                        return Err(bad(v));
+                    };
+                    crate::provider::agent::parse_rule(k, spec)
+                        .map_err(|e| Error::Config(format!("{source}: `{}`: {e}", def.name)))?;
+                }
+                toml::Value::Table(t)
+            }
             other => return Err(bad(&other)),
         },
         Ty::Dur => match &value {
@@ -1012,6 +1184,96 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(e.contains("project file"), "{e}");
+        }
+    }
+
+    #[test]
+    fn agent_kinds_and_their_options() {
+        let c = load_with(
+            Some("[provider]\nkind = \"claude-code\"\nbinary = \"/opt/claude\"\npermission_mode = \"acceptEdits\"\nargs = [\"--allowedTools\", \"Bash\"]\n"),
+            None,
+            &[],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.kind, ProviderKind::ClaudeCode);
+        assert_eq!(c.model, "", "the agent's own default model");
+        let p = c.provider();
+        assert_eq!(p.agent.binary, "/opt/claude");
+        assert_eq!(p.agent.permission_mode, "acceptEdits");
+        assert_eq!(p.agent.args, ["--allowedTools", "Bash"]);
+        let c = load_with(
+            None,
+            None,
+            &[],
+            &["provider.kind=codex", "provider.sandbox=read-only"],
+        )
+        .unwrap();
+        assert_eq!(c.agent.sandbox, "read-only");
+        let e = load_with(
+            Some("[provider]\nkind = \"claude-code\"\npermission_mode = \"yolo\"\n"),
+            None,
+            &[],
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("config.toml:3:")
+                && e.contains("provider.permission_mode")
+                && e.contains("\"acceptEdits\""),
+            "{e}"
+        );
+        let e = load_with(None, None, &[], &["provider.sandbox=none"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--cfg provider.sandbox") && e.contains("\"workspace-write\""),
+            "{e}"
+        );
+        for key in [
+            "permission_mode = \"plan\"",
+            "sandbox = \"read-only\"",
+            "binary = \"x\"",
+            "args = [\"x\"]",
+        ] {
+            let e = load_with(None, Some(&format!("[provider]\n{key}\n")), &[], &[])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("project file"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_generic_agent_needs_its_prompt_and_a_done_line() {
+        let ok = "[provider]\nkind = \"agent\"\ncommand = [\"gemini\", \"-p\", \"{prompt}\"]\nresume_command = [\"gemini\", \"--resume\", \"{session}\", \"-p\", \"{prompt}\"]\n[provider.events]\nsession = \"init /session_id\"\ntext = \"message /content /role=assistant\"\ndone = \"result\"\n";
+        let c = load_with(Some(ok), None, &[], &[]).unwrap();
+        assert_eq!(c.kind, ProviderKind::Agent);
+        assert_eq!(c.agent.events.len(), 3);
+        for (bad, want) in [
+            (
+                ok.replace("\"{prompt}\"]\nresume", "\"x\"]\nresume"),
+                "has no {prompt}",
+            ),
+            (ok.replace("\"{session}\", ", ""), "provider.resume_command"),
+            (ok.replace("done = \"result\"\n", ""), "has no `done`"),
+            (
+                ok.replace("done =", "finished ="),
+                "unknown entry `finished`",
+            ),
+            (
+                ok.replace("\"init /session_id\"", "\"init\""),
+                "config.toml:5: `provider.events`: `session`",
+            ),
+            (
+                ok.replace("\"init /session_id\"", "3"),
+                "a table of strings",
+            ),
+        ] {
+            let e = load_with(Some(&bad), None, &[], &[])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{want}: {e}");
         }
     }
 

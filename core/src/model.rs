@@ -130,6 +130,34 @@ pub struct Usage {
     pub output_tokens: Option<u64>,
 }
 
+impl Usage {
+    /// Whether nothing is known.
+    pub fn is_empty(&self) -> bool {
+        self.input_tokens.is_none() && self.output_tokens.is_none()
+    }
+}
+
+/// A coding agent's own session that a conversation continues (Claude Code's session, Codex's
+/// thread): which back-end holds it, its id, and for Claude Code the directory it belongs to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentSession {
+    /// The back-end: `claude-code`, `codex` or `agent`.
+    pub backend: String,
+    /// The agent's session (thread) id.
+    pub id: String,
+    /// The directory the session belongs to (Claude Code resumes a session only from there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    /// The session's running token total after its last turn (Codex reports totals, not a
+    /// turn's own use: a turn's use is the difference).
+    #[serde(default, skip_serializing_if = "Usage::is_empty")]
+    pub total: Usage,
+    /// Set on a fork that has not asked yet: its first question forks the session with the
+    /// agent's own fork, and the new session is recorded with that turn.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fork: bool,
+}
+
 /// Why a provider failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProviderErrorKind {
@@ -147,6 +175,8 @@ pub enum ProviderErrorKind {
     MissingKey,
     /// Reading or writing failed.
     Io,
+    /// A coding agent (Claude Code, Codex, an `agent` back-end) could not start or failed.
+    Agent,
 }
 
 /// A provider failure, with a message that says what the server said.

@@ -114,6 +114,17 @@ pub struct Run {
     /// Model.
     #[serde(default)]
     pub model: String,
+    /// The coding agent it runs, if any: the pid that leads the agent's own session (every
+    /// process the agent started is in it), with its start time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_pid: Option<u32>,
+    /// The start time of `agent_pid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_start: Option<u64>,
+    /// The mark every process of the agent's run carries
+    /// ([`crate::provider::AGENT_MARK_VAR`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_mark: Option<String>,
 }
 
 /// This process's registration; removed on drop.
@@ -149,6 +160,9 @@ impl Registration {
             state_since: now,
             provider: provider.to_string(),
             model: model.to_string(),
+            agent_pid: None,
+            agent_start: None,
+            agent_mark: None,
         };
         let reg = Registration {
             path: run_file(paths, pid, start),
@@ -172,6 +186,15 @@ impl Registration {
         }
         self.run.conversation = conversation.to_string();
         self.run.state = state;
+        self.write()
+    }
+
+    /// Records the coding agent the run started (the leader of its session), so that what the
+    /// agent started is ended even if this process is killed outright.
+    pub fn set_agent(&mut self, pid: u32, mark: Option<String>) -> Result<()> {
+        self.run.agent_pid = Some(pid);
+        self.run.agent_start = process_start_time(pid);
+        self.run.agent_mark = mark;
         self.write()
     }
 
@@ -235,6 +258,12 @@ fn scan(paths: &Paths, remove_dead: bool) -> Result<Vec<Run>> {
         };
         if !process_alive(pid, start) {
             if remove_dead {
+                if let Some(run) = crate::files::read(&p)
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<Run>(&b).ok())
+                {
+                    end_orphaned_agent(&run);
+                }
                 let _ = fs::remove_file(&p);
             }
             continue;
@@ -274,8 +303,32 @@ pub fn reap(paths: &Paths, pid: u32, start: u64, before: Option<Run>) -> Option<
         return None;
     }
     let run = read(paths, pid, start).or(before);
+    if let Some(r) = &run {
+        end_orphaned_agent(r);
+    }
     let _ = fs::remove_file(&file);
     run
+}
+
+/// Ends what is left of the coding agent of a run whose process died without ending it
+/// (killed outright): every process of the agent's session or with its mark that started no
+/// earlier than the agent, SIGKILL (the run is gone: nothing would read what they write, and
+/// they would go on writing to the agent's session while another query resumes it).
+pub fn end_orphaned_agent(r: &Run) {
+    let (Some(pid), Some(start)) = (r.agent_pid, r.agent_start) else {
+        return;
+    };
+    let sid = pid as i32;
+    let mark = r.agent_mark.as_deref().unwrap_or("");
+    for member in crate::provider::agent_processes(sid, mark) {
+        let ours = process_start_time(member as u32).is_some_and(|s| s >= start);
+        if ours {
+            // SAFETY: kill(2) on a process of the agent's session (checked just above).
+            unsafe {
+                libc::kill(member, libc::SIGKILL);
+            }
+        }
+    }
 }
 
 /// Whether `r`'s process is a `panechat` of this user (so signalling it ends a run, never
@@ -349,6 +402,9 @@ pub fn end(paths: &Paths, targets: &[Run], grace: Duration, log: &dyn Fn(&str, &
     wait_until_gone(targets, Duration::from_secs(2), Duration::from_millis(10));
     let mut ended = 0;
     for r in targets.iter().filter(|r| !running(r)) {
+        // The record as the run left it (it names its agent once it started one).
+        let last = read(paths, r.pid, r.start).unwrap_or_else(|| r.clone());
+        end_orphaned_agent(&last);
         let _ = fs::remove_file(run_file(paths, r.pid, r.start));
         ended += 1;
     }
@@ -404,6 +460,9 @@ mod tests {
         });
         let start = process_start_time(pid).unwrap();
         let run = Run {
+            agent_mark: None,
+            agent_pid: None,
+            agent_start: None,
             pid,
             start,
             pane: PaneRef {

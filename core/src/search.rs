@@ -188,6 +188,8 @@ mod tests {
 
     fn turn(user: &str, assistant: &str) -> Turn {
         Turn {
+            agent: None,
+            cost_usd: None,
             user: user.into(),
             assistant: assistant.into(),
             model: "m".into(),

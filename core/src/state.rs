@@ -144,6 +144,9 @@ mod tests {
 
     fn run(p: &PaneRef, conv: &str, state: RunState, command: crate::runs::RunKind) -> Run {
         Run {
+            agent_mark: None,
+            agent_pid: None,
+            agent_start: None,
             pid: 42,
             start: 1,
             pane: p.clone(),
@@ -162,6 +165,7 @@ mod tests {
 
     fn summary(id: &ConversationId) -> Option<Summary> {
         (id.as_str() == A).then(|| Summary {
+            agent: None,
             id: id.clone(),
             title: Some("tmux \x1b[31mnotes".into()),
             turns: 3,

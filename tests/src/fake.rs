@@ -300,7 +300,9 @@ impl FakeProvider {
             ProviderKind::Openai => self.base_url_openai(),
             ProviderKind::Anthropic => self.base_url_anthropic(),
             ProviderKind::Ollama => self.base_url_ollama(),
-            ProviderKind::Command => String::new(),
+            ProviderKind::Command | ProviderKind::Agent => String::new(),
+            ProviderKind::ClaudeCode => self.base_url_anthropic(),
+            ProviderKind::Codex => self.base_url_openai(),
         }
     }
 
@@ -308,6 +310,7 @@ impl FakeProvider {
     /// (named [`FAKE_API_KEY_ENV`]), 5 s connect timeout, `max_tokens` 1024.
     pub fn provider_config(&self, kind: ProviderKind) -> ProviderConfig {
         ProviderConfig {
+            agent: Default::default(),
             kind,
             base_url: self.base_url_for(kind),
             model: FAKE_MODEL.to_owned(),

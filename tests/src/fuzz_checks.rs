@@ -350,6 +350,9 @@ fn check_outcome(what: &str, (events, res): &Outcome) {
                 "{what}: empty usage"
             ),
             StreamEvent::Done { .. } => {}
+            StreamEvent::Session(_) | StreamEvent::Tool(_) | StreamEvent::Cost(_) => {
+                panic!("{what}: a coding agent's event from a wire format: {ev:?}")
+            }
         }
     }
 }

@@ -162,6 +162,8 @@ targets!(
 
 fn turn(i: usize, filler: usize) -> Turn {
     Turn {
+        agent: None,
+        cost_usd: None,
         user: format!("question {i} {}", "q".repeat(filler)),
         assistant: format!("answer {i}\n{}", "a".repeat(filler / 2)),
         model: "m".into(),
@@ -181,6 +183,7 @@ fn generated_logs() -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     for (count, filler) in [(0, 0), (3, 10), (400, 300), (40, 70_000), (1200, 100)] {
         let mut bytes = log::encode(&Record::Header(Header {
+            agent: None,
             v: 1,
             id: ConversationId::parse("01m7ychr35eb8jpned").unwrap(),
             created_at: "c".into(),

@@ -1,6 +1,7 @@
 //! Every end-to-end test of this crate, in one test binary (one link, one process whose
 //! real-program drivers serialise what must not run at once).
 
+mod agents_backend;
 mod agents_hooks;
 mod ask;
 mod cli;

@@ -28,7 +28,7 @@ fn format_of(kind: ProviderKind) -> Format {
         ProviderKind::Openai => Format::OpenAi,
         ProviderKind::Anthropic => Format::Anthropic,
         ProviderKind::Ollama => Format::Ollama,
-        ProviderKind::Command => unreachable!(),
+        _ => unreachable!("not a wire format: {kind}"),
     }
 }
 
@@ -42,6 +42,7 @@ fn msg(role: Role, content: &str) -> Message {
 
 fn request(messages: Vec<Message>) -> ChatRequest {
     ChatRequest {
+        agent: None,
         history: None,
         model: FAKE_MODEL.to_owned(),
         system: None,
@@ -96,6 +97,11 @@ fn collect(handle: &StreamHandle) -> Outcome {
                 panechat::provider::merge_usage(&mut out.usage, u)
             }
             StreamItem::Event(StreamEvent::Model(m)) => out.model = Some(m),
+            StreamItem::Event(
+                ev @ (StreamEvent::Session(_) | StreamEvent::Tool(_) | StreamEvent::Cost(_)),
+            ) => {
+                panic!("a coding agent's event from a wire format: {ev:?}")
+            }
             StreamItem::Event(StreamEvent::Done { finish_reason }) => {
                 assert!(out.done.is_none(), "two Done events");
                 out.done = Some(finish_reason);
@@ -618,6 +624,7 @@ fn large_transcripts_round_trip() {
 
 fn command_cfg(argv: &[&str]) -> ProviderConfig {
     ProviderConfig {
+        agent: Default::default(),
         kind: ProviderKind::Command,
         base_url: String::new(),
         model: FAKE_MODEL.to_owned(),

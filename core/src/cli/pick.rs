@@ -828,6 +828,7 @@ mod tests {
 
     fn item(id: &str, title: &str, panes: &[&str]) -> Item {
         let s = Summary {
+            agent: None,
             id: ConversationId::from_trusted(id).unwrap(),
             title: Some(title.into()),
             turns: 3,

@@ -551,6 +551,7 @@ data: {"type":"message_stop"}
     fn url_and_body() {
         let mk = |base: &str| {
             Anthropic::new(ProviderConfig {
+                agent: Default::default(),
                 kind: ProviderKind::Anthropic,
                 base_url: base.into(),
                 model: "m".into(),
@@ -577,6 +578,7 @@ data: {"type":"message_stop"}
         assert_eq!(mk("http://h:1/v1/"), "http://h:1/v1/messages");
 
         let req = ChatRequest {
+            agent: None,
             history: None,
             model: "m".into(),
             system: Some("sys".into()),

@@ -43,13 +43,13 @@ use super::http::clean;
 use super::types::*;
 
 /// How much of standard error is kept for the error message.
-const STDERR_KEEP: usize = 16 * 1024;
+pub(super) const STDERR_KEEP: usize = 16 * 1024;
 
 /// How many lines of standard error an error message shows.
 const STDERR_LINES: usize = 8;
 
 /// How long a cancelled program gets between SIGTERM and SIGKILL.
-const KILL_GRACE: Duration = Duration::from_secs(2);
+pub(super) const KILL_GRACE: Duration = Duration::from_secs(2);
 
 /// The `command` provider.
 pub struct CommandProvider {
@@ -142,29 +142,7 @@ impl Provider for CommandProvider {
                     }
                 });
         }
-        let (err_tx, err_rx) = mpsc::channel();
-        if let Some(mut stderr) = child.stderr.take() {
-            let _ = std::thread::Builder::new()
-                .name("command-stderr".into())
-                .spawn(move || {
-                    let mut kept = Vec::new();
-                    let mut buf = [0u8; 4096];
-                    loop {
-                        match stderr.read(&mut buf) {
-                            Ok(0) => break,
-                            Ok(n) => {
-                                kept.extend_from_slice(&buf[..n]);
-                                if kept.len() > 2 * STDERR_KEEP {
-                                    kept.drain(..kept.len() - STDERR_KEEP);
-                                }
-                            }
-                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                            Err(_) => break,
-                        }
-                    }
-                    let _ = err_tx.send(kept);
-                });
-        }
+        let err_rx = keep_stderr(child.stderr.take());
 
         let mut stopped = false; // the receiver went away
         let mut read_error = None;
@@ -199,7 +177,7 @@ impl Provider for CommandProvider {
             kill_group(pid, libc::SIGTERM);
         }
 
-        wait_exit(pid, cancel, stopped);
+        wait_exit(pid, cancel, stopped, None);
         // The process has exited but is not reaped yet: its pid cannot be reused until
         // `wait` below, so clearing it first means `cancel` never signals a stranger.
         cancel.set_child(0);
@@ -241,6 +219,35 @@ impl Provider for CommandProvider {
     }
 }
 
+/// Reads a child's standard error on a thread of its own, keeping its last
+/// [`STDERR_KEEP`] bytes, sent once it closes.
+pub(super) fn keep_stderr(stderr: Option<std::process::ChildStderr>) -> mpsc::Receiver<Vec<u8>> {
+    let (err_tx, err_rx) = mpsc::channel();
+    if let Some(mut stderr) = stderr {
+        let _ = std::thread::Builder::new()
+            .name("command-stderr".into())
+            .spawn(move || {
+                let mut kept = Vec::new();
+                let mut buf = [0u8; 4096];
+                loop {
+                    match stderr.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            kept.extend_from_slice(&buf[..n]);
+                            if kept.len() > 2 * STDERR_KEEP {
+                                kept.drain(..kept.len() - STDERR_KEEP);
+                            }
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(_) => break,
+                    }
+                }
+                let _ = err_tx.send(kept);
+            });
+    }
+    err_rx
+}
+
 /// A clear message for a program that could not start.
 fn spawn_error(program: &str, e: std::io::Error) -> ProviderError {
     let shown = clean(program, 200);
@@ -262,7 +269,7 @@ fn spawn_error(program: &str, e: std::io::Error) -> ProviderError {
 }
 
 /// Sends `sig` to the process group led by `pid` (or the process alone if it leads none).
-fn kill_group(pid: i32, sig: libc::c_int) {
+pub(super) fn kill_group(pid: i32, sig: libc::c_int) {
     if pid <= 0 {
         return;
     }
@@ -275,8 +282,9 @@ fn kill_group(pid: i32, sig: libc::c_int) {
 }
 
 /// Waits until `pid` has exited, without reaping it (so the pid stays ours). When the run is
-/// cancelled or stopped, escalates to SIGKILL after [`KILL_GRACE`].
-fn wait_exit(pid: i32, cancel: &CancelToken, stopped: bool) {
+/// cancelled or stopped, escalates to SIGKILL after [`KILL_GRACE`] (to every process of the
+/// coding agent `pid` leads, marked `agent`).
+pub(super) fn wait_exit(pid: i32, cancel: &CancelToken, stopped: bool, agent: Option<&str>) {
     let (tx, rx) = mpsc::channel();
     let spawned = std::thread::Builder::new()
         .name("command-wait".into())
@@ -313,7 +321,12 @@ fn wait_exit(pid: i32, cancel: &CancelToken, stopped: bool) {
         if stopped || cancel.is_cancelled() {
             match term_sent {
                 None => term_sent = Some(Instant::now()),
-                Some(t) if t.elapsed() >= KILL_GRACE => kill_group(pid, libc::SIGKILL),
+                Some(t) if t.elapsed() >= KILL_GRACE => {
+                    kill_group(pid, libc::SIGKILL);
+                    if let Some(mark) = agent {
+                        signal_agent(pid, mark, libc::SIGKILL);
+                    }
+                }
                 Some(_) => {}
             }
         }
@@ -321,7 +334,7 @@ fn wait_exit(pid: i32, cancel: &CancelToken, stopped: bool) {
 }
 
 /// The last lines of standard error, cleaned for printing.
-fn stderr_tail(bytes: &[u8]) -> String {
+pub(super) fn stderr_tail(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
     let lines: Vec<String> = text
         .lines()
@@ -418,6 +431,7 @@ mod tests {
     #[test]
     fn transcript_format() {
         let req = ChatRequest {
+            agent: None,
             history: None,
             model: "m".into(),
             system: None,
@@ -450,6 +464,7 @@ mod tests {
 
     fn cfg(argv: &[&str]) -> ProviderConfig {
         ProviderConfig {
+            agent: Default::default(),
             kind: ProviderKind::Command,
             base_url: String::new(),
             model: "m".into(),
@@ -463,6 +478,7 @@ mod tests {
 
     fn run(argv: &[&str]) -> (Vec<StreamEvent>, Result<(), ProviderError>) {
         let req = ChatRequest {
+            agent: None,
             history: None,
             model: "m".into(),
             system: None,

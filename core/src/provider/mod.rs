@@ -11,7 +11,9 @@
 //! | `anthropic` | Messages API streaming events (`message_start`, `content_block_delta`, …) |
 //! | `ollama` | native `/api/chat`, NDJSON lines (`done: true` carries the counts) |
 //! | `command` | a program run with an argv (never a shell); transcript on stdin, reply from stdout |
+//! | `claude-code`, `codex`, `agent` | a coding agent run with an argv; its JSON lines on stdout (see [`agent`]) |
 
+pub mod agent;
 pub mod anthropic;
 pub mod command;
 mod http;
@@ -46,6 +48,9 @@ pub fn build(cfg: &ProviderConfig) -> Box<dyn Provider> {
         ProviderKind::Anthropic => Box::new(anthropic::Anthropic::new(cfg.clone())),
         ProviderKind::Ollama => Box::new(ollama::Ollama::new(cfg.clone())),
         ProviderKind::Command => Box::new(command::CommandProvider::new(cfg.clone())),
+        ProviderKind::ClaudeCode | ProviderKind::Codex | ProviderKind::Agent => {
+            Box::new(agent::AgentProvider::new(cfg.clone()))
+        }
     }
 }
 
@@ -102,7 +107,12 @@ pub fn collect(handle: &StreamHandle, timeout: Duration) -> Result<Collected, Pr
         match handle.next_event(left)? {
             Some(StreamEvent::Delta(d)) => out.text.push_str(&d),
             Some(StreamEvent::Usage(u)) => merge_usage(&mut out.usage, u),
-            Some(StreamEvent::Model(_)) => {}
+            Some(
+                StreamEvent::Model(_)
+                | StreamEvent::Session(_)
+                | StreamEvent::Tool(_)
+                | StreamEvent::Cost(_),
+            ) => {}
             Some(StreamEvent::Done { .. }) => return Ok(out),
             None => {
                 handle.cancel();
@@ -126,6 +136,7 @@ mod tests {
 
     fn request() -> ChatRequest {
         ChatRequest {
+            agent: None,
             model: "m".into(),
             system: None,
             history: Some(History::Bytes(Arc::new(

@@ -299,6 +299,7 @@ mod tests {
     fn url_and_body() {
         let mk = |base: &str| {
             Ollama::new(ProviderConfig {
+                agent: Default::default(),
                 kind: ProviderKind::Ollama,
                 base_url: base.into(),
                 model: "m".into(),
@@ -323,6 +324,7 @@ mod tests {
             "http://127.0.0.1:11434/api/chat"
         );
         let req = ChatRequest {
+            agent: None,
             history: None,
             model: "m".into(),
             system: Some("s".into()),

@@ -446,6 +446,7 @@ data: [DONE]
     #[test]
     fn body_and_official_host() {
         let req = ChatRequest {
+            agent: None,
             history: None,
             model: "m".into(),
             system: Some("be brief".into()),

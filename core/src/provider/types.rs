@@ -10,9 +10,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::model::{Attachment, History, ProviderError, ProviderErrorKind, Usage};
+pub use crate::model::{
+    AgentSession, Attachment, History, ProviderError, ProviderErrorKind, Usage,
+};
 
-/// Which wire format a provider speaks.
+/// Which wire format a provider speaks (or which coding agent it runs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderKind {
@@ -24,6 +26,13 @@ pub enum ProviderKind {
     Ollama,
     /// A local program.
     Command,
+    /// Claude Code, run headless (`claude -p`): a coding agent that keeps its own session.
+    #[serde(rename = "claude-code")]
+    ClaudeCode,
+    /// Codex CLI, run headless (`codex exec`).
+    Codex,
+    /// Another coding agent, configured by an argv template and a JSON-lines event mapping.
+    Agent,
 }
 
 impl ProviderKind {
@@ -34,6 +43,9 @@ impl ProviderKind {
             "anthropic" => Some(ProviderKind::Anthropic),
             "ollama" => Some(ProviderKind::Ollama),
             "command" => Some(ProviderKind::Command),
+            "claude-code" => Some(ProviderKind::ClaudeCode),
+            "codex" => Some(ProviderKind::Codex),
+            "agent" => Some(ProviderKind::Agent),
             _ => None,
         }
     }
@@ -45,7 +57,19 @@ impl ProviderKind {
             ProviderKind::Anthropic => "anthropic",
             ProviderKind::Ollama => "ollama",
             ProviderKind::Command => "command",
+            ProviderKind::ClaudeCode => "claude-code",
+            ProviderKind::Codex => "codex",
+            ProviderKind::Agent => "agent",
         }
+    }
+
+    /// Whether it runs a coding agent (which keeps the conversation's history in its own
+    /// session) rather than sending the transcript to a model.
+    pub fn is_agent(self) -> bool {
+        matches!(
+            self,
+            ProviderKind::ClaudeCode | ProviderKind::Codex | ProviderKind::Agent
+        )
     }
 }
 
@@ -76,6 +100,28 @@ pub struct ProviderConfig {
     pub connect_timeout: Duration,
     /// `max_tokens` for APIs that require it (Anthropic).
     pub max_tokens: u32,
+    /// For the coding agents (`claude-code`, `codex`, `agent`): how they are run.
+    pub agent: AgentOptions,
+}
+
+/// How a coding agent is run (`provider.*` keys of the agent kinds).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgentOptions {
+    /// `provider.binary`: the program (`claude`, `codex` when empty).
+    pub binary: String,
+    /// `provider.permission_mode`: Claude Code's `--permission-mode` (empty: its own default).
+    pub permission_mode: String,
+    /// `provider.sandbox`: Codex's `sandbox_mode` (empty: its own config's).
+    pub sandbox: String,
+    /// `provider.args`: more arguments, put before the prompt.
+    pub args: Vec<String>,
+    /// `provider.resume_command` (`agent`): the argv of a later turn, with `{session}`.
+    pub resume_command: Vec<String>,
+    /// `provider.fork_command` (`agent`): the argv of a fork's first turn, with `{session}`.
+    pub fork_command: Vec<String>,
+    /// `provider.events` (`agent`): which JSON lines say what, as written in the config
+    /// (`name = "TYPE /pointer [/pointer=value]"`).
+    pub events: Vec<(String, String)>,
 }
 
 /// Who wrote a message.
@@ -145,6 +191,9 @@ pub struct ChatRequest {
     pub messages: Vec<Message>,
     /// Ask the API to stream (`false` = one JSON response).
     pub stream: bool,
+    /// For a coding agent: the session the conversation continues (`None`: a new one; with
+    /// `fork` set, the agent forks it).
+    pub agent: Option<AgentSession>,
 }
 
 /// A request body in three parts, so a long history is streamed from its file rather than
@@ -352,6 +401,14 @@ pub enum StreamEvent {
     Usage(Usage),
     /// The model the server says answered (if it differs from the one asked).
     Model(String),
+    /// The coding agent named its session (sent again at the end with the session's running
+    /// token total).
+    Session(AgentSession),
+    /// The coding agent started running a tool (`Some(name)`), or the tool ended (`None`).
+    /// The tool's line for the reader comes as a `Delta`.
+    Tool(Option<String>),
+    /// What the turn cost, in US dollars, as the agent reports it.
+    Cost(serde_json::Number),
     /// The reply is complete.
     Done {
         /// Why generation stopped (`stop`, `length`, `end_turn`, …), when given.
@@ -369,7 +426,15 @@ pub struct CancelToken {
 struct CancelInner {
     cancelled: AtomicBool,
     child_pid: AtomicI32,
+    /// The child is a coding agent leading a session of its own, its processes marked with
+    /// this value of [`AGENT_MARK_VAR`]: cancelling signals every process of that session or
+    /// with that mark, whatever its process group or session.
+    mark: std::sync::Mutex<Option<String>>,
 }
+
+/// The environment variable that marks every process a coding agent run starts (its tools'
+/// shells too, which an agent may detach into sessions of their own): its value names the run.
+pub const AGENT_MARK_VAR: &str = "PANECHAT_AGENT_RUN";
 
 impl CancelToken {
     /// Asks the provider to stop; kills a registered child process (SIGTERM to its process
@@ -387,7 +452,26 @@ impl CancelToken {
                     libc::kill(pid, libc::SIGTERM);
                 }
             }
+            if let Some(mark) = self.mark() {
+                signal_agent(pid, &mark, libc::SIGTERM);
+            }
         }
+    }
+
+    /// Registers a coding agent that leads a session of its own, its processes marked with
+    /// `mark` ([`AGENT_MARK_VAR`]): cancelling then signals every one of them.
+    pub fn set_child_agent(&self, pid: i32, mark: &str) {
+        *self.inner.mark.lock().unwrap_or_else(|e| e.into_inner()) = Some(mark.to_string());
+        self.set_child(pid);
+    }
+
+    /// The mark of a registered coding agent's processes.
+    pub fn mark(&self) -> Option<String> {
+        self.inner
+            .mark
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Whether [`cancel`](Self::cancel) was called.
@@ -395,10 +479,84 @@ impl CancelToken {
         self.inner.cancelled.load(Ordering::SeqCst)
     }
 
+    /// The child process registered, if any.
+    pub fn child(&self) -> Option<i32> {
+        Some(self.inner.child_pid.load(Ordering::SeqCst)).filter(|p| *p > 0)
+    }
+
     /// Registers the child process to kill on cancel (0 clears it).
     pub fn set_child(&self, pid: i32) {
         self.inner.child_pid.store(pid, Ordering::SeqCst);
     }
+}
+
+/// Sends `sig` to a coding agent's processes: process group `sid`, every process of session
+/// `sid`, and every process of this user whose environment has [`AGENT_MARK_VAR`]`=mark` (a
+/// tool's shell an agent detached into a session of its own, even once its parent is gone).
+/// The number of processes found.
+pub fn signal_agent(sid: i32, mark: &str, sig: libc::c_int) -> usize {
+    if sid <= 0 {
+        return 0;
+    }
+    // SAFETY: kill(2) on a process group this process created (its leader's pid is not reused
+    // while the group or session has members).
+    unsafe {
+        libc::kill(-sid, sig);
+    }
+    let found = agent_processes(sid, mark);
+    for &pid in &found {
+        // SAFETY: as above; a process of the agent's session, or marked as the agent's.
+        unsafe {
+            libc::kill(pid, sig);
+        }
+    }
+    found.len()
+}
+
+/// The live processes of a coding agent: those of session `sid` and this user's processes
+/// marked `mark` ([`AGENT_MARK_VAR`]).
+pub fn agent_processes(sid: i32, mark: &str) -> Vec<i32> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let want = format!("{AGENT_MARK_VAR}={mark}");
+    // SAFETY: getuid(2) has no preconditions.
+    let me = unsafe { libc::getuid() };
+    let mut out = Vec::new();
+    for e in dir.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        if pid as u32 == std::process::id() {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // After the command name's closing parenthesis: state ppid pgrp session …
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        let mut fields = rest.split_whitespace();
+        if fields.next() == Some("Z") {
+            continue;
+        }
+        if fields.nth(2).and_then(|s| s.parse::<i32>().ok()) == Some(sid) {
+            out.push(pid);
+            continue;
+        }
+        if mark.is_empty() || e.metadata().map(|m| m.uid()).ok() != Some(me) {
+            continue;
+        }
+        let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+            continue;
+        };
+        if environ.split(|b| *b == 0).any(|kv| kv == want.as_bytes()) {
+            out.push(pid);
+        }
+    }
+    out
 }
 
 /// What the worker thread sends.
@@ -451,6 +609,31 @@ impl StreamHandle {
     /// Stops the provider (best effort; the worker thread may linger until process exit).
     pub fn cancel(&self) {
         self.cancel.cancel();
+    }
+
+    /// The provider's child process while it runs (the command provider's program, a coding
+    /// agent).
+    pub fn child(&self) -> Option<i32> {
+        self.cancel.child()
+    }
+
+    /// The mark of a coding agent's processes ([`AGENT_MARK_VAR`]), once it runs.
+    pub fn mark(&self) -> Option<String> {
+        self.cancel.mark()
+    }
+
+    /// Waits up to `timeout` for the worker to finish (after [`cancel`](Self::cancel): a coding
+    /// agent's worker ends once every process of the agent's session is gone); whether it did.
+    pub fn wait_ended(&self, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(StreamItem::Event(_)) => {}
+                Ok(_) | Err(RecvTimeoutError::Disconnected) => return true,
+                Err(RecvTimeoutError::Timeout) => return false,
+            }
+        }
     }
 }
 

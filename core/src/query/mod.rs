@@ -24,6 +24,7 @@
 //! line, the picker, the lock question, cancellation), the clock ([`Clock`]) and the panes
 //! ([`Publish`]). The binary passes the terminal and the real multiplexers; tests pass fakes.
 
+mod agent;
 mod fork;
 mod lock;
 mod resolve;
@@ -35,6 +36,7 @@ mod zellij;
 
 use std::time::Instant;
 
+use crate::agents::AgentState;
 use crate::error::{Error, Result};
 use crate::lock::LockGuard;
 use crate::provider::{ChatRequest, Message, Role};
@@ -189,13 +191,21 @@ fn locked_run(q: &mut Query<'_>, req: &Request, mut a: Attempt, retry: bool) -> 
 
 /// Sends the message and stores the turn (the lock is held).
 fn ask(q: &mut Query<'_>, req: &Request, mut a: Attempt, guard: LockGuard) -> Result<Outcome> {
-    let (mut conv, request) = match prepare(q, req, &mut a, &guard) {
+    let agent_kind = agent::kind(q);
+    let (mut conv, request) = match prepare(q, req, &mut a, &guard, agent_kind.as_deref()) {
         Ok(x) => x,
         Err(e) => {
             keep_draft(q, a, guard, String::new(), &e);
             return Err(e);
         }
     };
+    // A coding agent: the pane shows what it does until the turn ends (`prepare` recorded it
+    // working).
+    let mut run = agent_kind.map(|kind| agent::AgentRun {
+        kind,
+        id: a.summary.id.clone(),
+        session: request.agent.clone().filter(|s| !s.fork),
+    });
     let model = request.model.clone();
     q.ui.log(
         "DEBUG",
@@ -210,14 +220,40 @@ fn ask(q: &mut Query<'_>, req: &Request, mut a: Attempt, guard: LockGuard) -> Re
     );
     let started_at = q.clock.stamp();
     let t0 = q.clock.now();
-    let reply = match stream::stream(q, request, req.stream) {
+    let reply = match stream::stream(q, request, req.stream, run.as_mut(), &mut a.reg) {
         Ok(r) => r,
-        Err((err, partial)) => return Err(failed(q, a, guard, t0, err, partial)),
+        Err((err, partial)) => {
+            if let Some(r) = &run {
+                r.show(q, AgentState::Idle, None, None);
+            }
+            return Err(failed(q, a, guard, t0, err, partial));
+        }
+    };
+    let agent_session = match (&run, reply.session) {
+        (Some(_), Some(s)) => Some(crate::model::AgentSession { fork: false, ..s }),
+        (Some(r), None) => {
+            q.ui.warn(&format!(
+                "panechat: warning: {} did not name its session: the next question in this conversation starts a new one",
+                r.kind
+            ));
+            // Still an agent's conversation (no session id: the next turn starts one).
+            Some(crate::model::AgentSession {
+                backend: r.kind.clone(),
+                ..Default::default()
+            })
+        }
+        (None, _) => None,
     };
     let turn = Turn {
         user: a.draft.message.clone(),
         assistant: reply.text,
-        model: reply.model.unwrap_or(model),
+        // An agent left on its own default model says which (Claude Code), or is named.
+        model: reply
+            .model
+            .filter(|m| !m.is_empty())
+            .or_else(|| Some(model.clone()).filter(|m| !m.is_empty()))
+            .or_else(|| run.as_ref().map(|r| r.kind.clone()))
+            .unwrap_or(model),
         usage: reply.usage,
         started_at,
         finished_at: q.clock.stamp(),
@@ -225,19 +261,33 @@ fn ask(q: &mut Query<'_>, req: &Request, mut a: Attempt, guard: LockGuard) -> Re
         truncated: reply.truncated,
         attachments: a.draft.attachments.clone(),
         message_id: Some(a.draft.message_id.clone()),
+        agent: agent_session,
+        cost_usd: reply.cost,
     };
     q.ui.log(
         "INFO",
         &reply_line(&a.summary.id, conv.turns, &turn, t0, q.clock),
     );
     if let Err(e) = store_turn(q, &mut a, &guard, &mut conv, &turn) {
+        if let Some(r) = &run {
+            r.show(q, AgentState::Idle, None, None);
+        }
         finish(q, a, Some(guard));
         return Err(e);
     }
     // From here on the turn is stored: nothing that follows turns this into a failure.
     answered(q, &a.summary.id, &a.draft);
+    if let Some(r) = &mut run {
+        r.session = turn.agent.clone();
+        let last = turn.assistant.lines().rev().find(|l| !l.trim().is_empty());
+        r.show(q, AgentState::Done, None, last);
+    }
     if conv.title.is_none() && q.cfg.title_generate && q.ui.interrupted().is_none() {
-        title(q, &mut a, &guard, &conv, turn);
+        match run {
+            // An agent is not asked for a title (it would start a session of its own).
+            Some(_) => title_from_message(q, &a, &guard, &turn),
+            None => title(q, &mut a, &guard, &conv, turn),
+        }
     }
     let id = finish(q, a, Some(guard));
     Ok(Outcome::Answered { id })
@@ -273,16 +323,31 @@ fn reply_line(
         tokens(turn.usage.input_tokens),
         tokens(turn.usage.output_tokens),
         if turn.truncated { ", truncated" } else { "" }
-    )
+    ) + &agent_note(turn)
+}
+
+/// For a coding agent's turn, what the log line adds: the agent's session and the cost.
+fn agent_note(turn: &Turn) -> String {
+    let Some(a) = &turn.agent else {
+        return String::new();
+    };
+    let cost = turn
+        .cost_usd
+        .as_ref()
+        .map(|c| format!(", ${c}"))
+        .unwrap_or_default();
+    format!(", {} session {}{cost}", a.backend, a.id)
 }
 
 /// Loads the history, records new settings, and builds the request; the run is then
-/// streaming (published).
+/// streaming (published). For a coding agent (`agent_kind`) the request names the agent
+/// session to continue instead of carrying the history.
 fn prepare(
     q: &mut Query<'_>,
     req: &Request,
     a: &mut Attempt,
     guard: &LockGuard,
+    agent_kind: Option<&str>,
 ) -> Result<(Summary, ChatRequest)> {
     let opened = match &a.fresh {
         Some(_) => crate::store::Opened {
@@ -300,6 +365,10 @@ fn prepare(
         );
     }
     let mut conv = opened.summary;
+    let session = match agent_kind {
+        Some(kind) => agent::session_of(kind, &conv)?,
+        None => None,
+    };
     let new_model = req.model.clone().filter(|m| conv.model.as_ref() != Some(m));
     let new_system = req
         .system
@@ -329,17 +398,28 @@ fn prepare(
     let model = conv.model.clone().unwrap_or_else(|| q.cfg.model.clone());
     a.reg.set_model(q.provider.kind(), &model);
     a.reg.set(a.summary.id.as_str(), RunState::Streaming)?;
+    if let Some(kind) = agent_kind {
+        // Told to the panes with the run's state, below.
+        let run = agent::AgentRun {
+            kind: kind.to_string(),
+            id: a.summary.id.clone(),
+            session: session.clone().filter(|s| !s.fork),
+        };
+        run.record(q, AgentState::Working, None, None);
+    }
     q.publish.publish(&a.summary.id);
     let request = ChatRequest {
         model,
         system: conv.system.clone(),
-        history: Some(opened.history),
+        // An agent has the history in its own session.
+        history: agent_kind.is_none().then_some(opened.history),
         messages: vec![Message {
             role: Role::User,
             content: a.draft.message.clone(),
             attachments: a.draft.attachments.clone(),
         }],
         stream: req.stream,
+        agent: session,
     };
     Ok((conv, request))
 }
@@ -469,6 +549,24 @@ fn title(q: &mut Query<'_>, a: &mut Attempt, guard: &LockGuard, conv: &Summary, 
     }
 }
 
+/// A title from the first message, for a conversation held with a coding agent (the turn is
+/// stored: a failure is only logged).
+fn title_from_message(q: &mut Query<'_>, a: &Attempt, guard: &LockGuard, first: &Turn) {
+    let words: Vec<&str> = first.user.split_whitespace().take(8).collect();
+    let t = crate::title::clean_generated_title(&words.join(" "));
+    if t.is_empty() {
+        return;
+    }
+    match q.store.set_title(guard, &a.summary.id, &t, "message") {
+        Ok(d) => {
+            if let Some(e) = &d.stale {
+                q.ui.stale("the title", e);
+            }
+        }
+        Err(e) => q.ui.log("DEBUG", &format!("the title was not stored: {e}")),
+    }
+}
+
 /// The title the model gives the conversation that begins with `first`.
 fn generate_title(q: &Query<'_>, model: &str, first: &Turn) -> Result<String> {
     let cut = |s: &str| s.chars().take(2000).collect::<String>();
@@ -487,6 +585,7 @@ fn generate_title(q: &Query<'_>, model: &str, first: &Turn) -> Result<String> {
         }],
         history: None,
         stream: true,
+        agent: None,
     };
     let handle = q.provider.start(req);
     let reply = crate::provider::collect(&handle, q.cfg.title_timeout)?;

@@ -5,10 +5,14 @@
 
 use std::time::Duration;
 
+use crate::agents::AgentState;
 use crate::error::Error;
+use crate::model::AgentSession;
 use crate::provider::{merge_usage, ChatRequest, StreamEvent, StreamHandle, Usage};
 
+use super::agent::AgentRun;
 use super::types::Query;
+use crate::runs::Registration;
 
 /// A completed reply.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -23,25 +27,43 @@ pub struct Reply {
     pub finish_reason: Option<String>,
     /// Whether panechat cut the reply at `provider.max_reply_bytes`.
     pub truncated: bool,
+    /// A coding agent's session, as it is after the turn.
+    pub session: Option<AgentSession>,
+    /// What the turn cost (US dollars), as a coding agent reported it.
+    pub cost: Option<serde_json::Number>,
 }
+
+/// How long a cancelled coding agent (and everything it started) gets to be gone before the
+/// query goes on: its SIGKILL comes two seconds after the SIGTERM.
+const AGENT_END: Duration = Duration::from_secs(4);
 
 /// How long one wait for the provider lasts before the signals are looked at.
 const TICK: Duration = Duration::from_millis(100);
 
 /// Sends `request` and streams the reply to the sink (whole at the end when `!live`). A
-/// failure comes with the text received before it.
+/// failure comes with the text received before it. With `agent`, the pane's agent state follows
+/// the agent's tools, and a failed run returns once the agent and what it started are gone.
 pub(super) fn stream(
     q: &mut Query<'_>,
     request: ChatRequest,
     live: bool,
+    mut agent: Option<&mut AgentRun>,
+    reg: &mut Registration,
 ) -> Result<Reply, (Error, String)> {
     let handle = q.provider.start(request);
     let mut reply = Reply::default();
-    let res = receive(q, &handle, &mut reply, live);
+    let res = receive(q, &handle, &mut reply, live, agent.as_deref_mut(), reg);
     if let Err(e) = res {
         handle.cancel();
+        if agent.is_some() && !handle.wait_ended(AGENT_END) {
+            q.ui.log("ERROR", "the agent's processes did not end in time");
+        }
         q.sink.end(false);
         return Err((e, reply.text));
+    }
+    if reply.truncated && agent.is_some() && !handle.wait_ended(AGENT_END) {
+        // Cut at the cap: the agent was stopped, and is gone before the turn is stored.
+        q.ui.log("ERROR", "the agent's processes did not end in time");
     }
     if !live {
         q.sink.text(&reply.text);
@@ -56,16 +78,35 @@ fn receive(
     handle: &StreamHandle,
     reply: &mut Reply,
     live: bool,
+    mut agent: Option<&mut AgentRun>,
+    reg: &mut Registration,
 ) -> Result<(), Error> {
     let cfg = q.cfg;
+    // The agent's process, once recorded with the run.
+    let mut agent_recorded = agent.is_none();
     let start = q.clock.now();
     let mut last_byte = start;
+    // While a coding agent's tool runs, the agent is silent by design: the idle timeout counts
+    // from the tool's end.
+    let mut tool_running = false;
     loop {
         if let Some(e) = q.ui.interrupted() {
             return Err(e);
         }
+        // (after the event that woke the loop, not on the way to it)
+        if !agent_recorded {
+            if let Some(pid) = handle.child() {
+                agent_recorded = true;
+                if let Err(e) = reg.set_agent(pid as u32, handle.mark()) {
+                    q.ui.log("DEBUG", &format!("cannot record the agent's process: {e}"));
+                }
+            }
+        }
         let now = q.clock.now();
         let mut wait = TICK;
+        if tool_running {
+            last_byte = now;
+        }
         if !cfg.idle_timeout.is_zero() {
             let idle_left = cfg
                 .idle_timeout
@@ -107,6 +148,24 @@ fn receive(
             }
             StreamEvent::Usage(u) => merge_usage(&mut reply.usage, u),
             StreamEvent::Model(m) => reply.model = Some(m),
+            StreamEvent::Cost(c) => reply.cost = Some(c),
+            StreamEvent::Session(s) => {
+                // Recorded for the pane with the next change of state (not on the way to the
+                // reply's first byte).
+                if let Some(a) = agent.as_deref_mut() {
+                    a.session = Some(AgentSession {
+                        cwd: s.cwd.clone().or_else(|| a.session.as_ref()?.cwd.clone()),
+                        ..s.clone()
+                    });
+                }
+                reply.session = Some(s);
+            }
+            StreamEvent::Tool(t) => {
+                tool_running = t.is_some();
+                if let Some(a) = agent.as_deref_mut() {
+                    a.show(q, AgentState::Working, t.as_deref(), None);
+                }
+            }
             StreamEvent::Done { finish_reason } => {
                 reply.finish_reason = finish_reason;
                 return Ok(());

@@ -38,6 +38,10 @@ enum Step {
     Panic,
     /// Sends nothing more until cancelled.
     Hang,
+    /// A coding agent's tool starts (`Some`) or ends.
+    Tool(Option<&'static str>),
+    /// Sends nothing for this many milliseconds.
+    Sleep(u64),
 }
 
 struct Scripted(Vec<Step>);
@@ -63,6 +67,10 @@ impl Provider for Scripted {
                 Step::Fail(kind, msg) => return Err(ProviderError::new(kind.clone(), *msg)),
                 Step::Stop => return Ok(()),
                 Step::Panic => panic!("the provider's thread died (a test's doing)"),
+                Step::Tool(t) => {
+                    emit(StreamEvent::Tool(t.map(str::to_string)));
+                }
+                Step::Sleep(ms) => std::thread::sleep(Duration::from_millis(*ms)),
                 Step::Hang => {
                     while !cancel.is_cancelled() {
                         std::thread::sleep(Duration::from_millis(2));
@@ -567,6 +575,22 @@ fn a_silent_provider_ends_at_the_idle_timeout_and_the_reply_at_its_cap() {
         .unwrap_err();
     assert!(err.to_string().contains("provider.idle_timeout"), "{err}");
     assert_eq!(w.replies(&id), ["one"]);
+
+    // A coding agent running a tool is silent by design: the idle timeout counts from the
+    // tool's end.
+    let clock = Hurried {
+        at: Cell::new(Instant::now()),
+    };
+    let fake = Fake::new(&[
+        Step::Tool(Some("Bash")),
+        Step::Sleep(1000),
+        Step::Tool(None),
+        Step::Text("ran it"),
+        Step::Done,
+    ]);
+    w.run_with(&fake, &clock, ask("run it", Where::Default))
+        .unwrap();
+    assert_eq!(w.replies(&id), ["one", "ran it"]);
 
     let mut w = World::new("cap", &["provider.max_reply_bytes=4"]);
     let fake = Fake::new(&[Step::Text("abcdef"), Step::Text("gh"), Step::Done]);

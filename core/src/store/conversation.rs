@@ -5,7 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::Usage;
+use crate::model::{AgentSession, Usage};
 
 /// Crockford base32, lower case: no `i`, `l`, `o`, `u`.
 const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
@@ -148,6 +148,10 @@ pub struct Header {
     /// Per-conversation system prompt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system: Option<String>,
+    /// For a fork of a coding agent's conversation: the agent session its first question
+    /// forks (with the agent's own fork).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentSession>,
 }
 
 /// One question and its answer.
@@ -183,6 +187,13 @@ pub struct Turn {
     /// of a message whose id is already in the log is recognised and not stored again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
+    /// For a coding agent's turn: the agent session it was asked in (as it is after the turn),
+    /// which the next question continues.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentSession>,
+    /// What the turn cost in US dollars, as the agent reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<serde_json::Number>,
 }
 
 /// A new message identity: like a conversation id, time-ordered (so the newest of several
@@ -261,6 +272,10 @@ pub struct Summary {
     /// How many attachments its turns carry.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub attachments: u64,
+    /// The coding agent's session its next question continues (or forks), if it is held with
+    /// an agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentSession>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -312,6 +327,7 @@ impl Summary {
             log_len: 0,
             history_len: 0,
             attachments: 0,
+            agent: h.agent.clone(),
         }
     }
 
@@ -324,6 +340,9 @@ impl Summary {
                 self.turns += 1;
                 self.attachments += t.attachments.len() as u64;
                 self.last_message = Some(snippet(&t.user));
+                if t.agent.is_some() {
+                    self.agent = t.agent.clone();
+                }
                 if !t.finished_at.is_empty() {
                     self.updated_at = t.finished_at.clone();
                 }
@@ -362,6 +381,12 @@ impl Conversation {
             log_len: 0,
             history_len: 0,
             attachments: self.turns.iter().map(|t| t.attachments.len() as u64).sum(),
+            agent: self
+                .turns
+                .iter()
+                .rev()
+                .find_map(|t| t.agent.clone())
+                .or_else(|| self.header.agent.clone()),
         }
     }
 }
@@ -483,6 +508,8 @@ mod attachment_tests {
             truncated: false,
             attachments,
             message_id: None,
+            agent: None,
+            cost_usd: None,
         }
     }
 
@@ -510,6 +537,7 @@ mod attachment_tests {
             parent: None,
             model: None,
             system: None,
+            agent: None,
         });
         summary.apply(&rec);
         summary.apply(&rec);

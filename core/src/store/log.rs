@@ -304,6 +304,8 @@ mod tests {
 
     fn turn(i: usize) -> Turn {
         Turn {
+            agent: None,
+            cost_usd: None,
             user: format!("q{i} {}", "x".repeat(i % 300)),
             assistant: format!("a{i}"),
             model: "m".into(),
@@ -319,6 +321,7 @@ mod tests {
 
     fn header() -> Record {
         Record::Header(Header {
+            agent: None,
             v: 1,
             id: ConversationId::generate(),
             created_at: "c".into(),

@@ -53,6 +53,8 @@ pub struct NewConversation {
     pub title: Option<String>,
     /// Turns copied from the parent.
     pub turns: Vec<Turn>,
+    /// For a fork of a coding agent's conversation: the agent session its first question forks.
+    pub agent: Option<crate::model::AgentSession>,
 }
 
 /// A conversation opened for a query: see [`Store::open_for_query`].
@@ -198,6 +200,7 @@ impl Store {
             parent: new.parent.clone(),
             model: new.model.clone(),
             system: new.system.clone(),
+            agent: new.agent.clone(),
         })
     }
 
@@ -219,6 +222,7 @@ impl Store {
                 parent: new.parent.clone(),
                 model: new.model.clone(),
                 system: new.system.clone(),
+                agent: new.agent.clone(),
             };
             let mut recs = vec![Record::Header(header.clone())];
             recs.extend(new.turns.iter().cloned().map(Record::Turn));
@@ -265,10 +269,19 @@ impl Store {
     /// proportional to N). No lock is needed: only completed records are read.
     pub fn fork(&self, id: &ConversationId, keep: Option<usize>) -> Result<Durable<Summary>> {
         let src = self.summary(id)?;
-        let turns = match keep {
+        let mut turns = match keep {
             Some(n) => self.last_turns(id, n)?,
             None => self.load(id)?.turns,
         };
+        // A coding agent's conversation: the fork's first question forks the agent's session
+        // (which has the whole history); the copied turns are the parent's, not the fork's.
+        for t in &mut turns {
+            t.agent = None;
+        }
+        let agent = src
+            .agent
+            .clone()
+            .map(|a| crate::model::AgentSession { fork: true, ..a });
         self.create(NewConversation {
             id: None,
             parent: Some(Parent {
@@ -287,6 +300,7 @@ impl Store {
                 }
             }),
             turns,
+            agent,
         })
     }
 
@@ -539,6 +553,7 @@ impl Store {
             log_len: 0,
             history_len: 0,
             attachments: 0,
+            agent: None,
         });
         // The log goes last: until it is gone the conversation is whole (its derived files
         // are rebuilt from it), so a command killed here leaves it there or gone.
@@ -738,6 +753,8 @@ mod tests {
 
     fn turn(user: &str, finished: &str) -> Turn {
         Turn {
+            agent: None,
+            cost_usd: None,
             user: user.into(),
             assistant: format!("re: {user}"),
             model: "m".into(),
@@ -749,6 +766,65 @@ mod tests {
             attachments: Vec::new(),
             message_id: None,
         }
+    }
+
+    #[test]
+    fn an_agent_conversation_records_its_session_and_a_fork_forks_it() {
+        let st = store("agent");
+        let session = |id: &str| crate::model::AgentSession {
+            backend: "claude-code".into(),
+            id: id.into(),
+            cwd: Some("/w".into()),
+            ..Default::default()
+        };
+        let mut t1 = turn("one", "t1");
+        t1.agent = Some(session("S1"));
+        let mut t2 = turn("two", "t2");
+        t2.agent = Some(session("S2"));
+        t2.cost_usd = serde_json::Number::from_f64(0.5);
+        let created = st
+            .create(NewConversation {
+                turns: vec![t1, t2],
+                ..Default::default()
+            })
+            .unwrap()
+            .value;
+        assert_eq!(created.agent, Some(session("S2")));
+        assert_eq!(
+            st.load(&created.id).unwrap().summary().agent,
+            Some(session("S2"))
+        );
+        assert_eq!(st.load(&created.id).unwrap().turns[1].cost_usd, t2_cost());
+        let fork = st.fork(&created.id, Some(1)).unwrap().value;
+        let forked = crate::model::AgentSession {
+            fork: true,
+            ..session("S2")
+        };
+        assert_eq!(fork.agent, Some(forked.clone()));
+        let loaded = st.load(&fork.id).unwrap();
+        assert_eq!(loaded.summary().agent, Some(forked.clone()));
+        assert!(loaded.turns.iter().all(|t| t.agent.is_none()));
+        // The fork's first turn records the agent's new session.
+        let guard = crate::lock::acquire(&st.lock_path(&fork.id)).unwrap();
+        let mut s = st.open_for_query(&fork.id).unwrap().summary;
+        let mut t3 = turn("three", "t3");
+        t3.agent = Some(session("S3"));
+        st.append_turn(&guard, &mut s, &t3).unwrap();
+        assert_eq!(st.summary(&fork.id).unwrap().agent, Some(session("S3")));
+        assert_eq!(
+            st.load(&fork.id).unwrap().summary().agent,
+            Some(session("S3"))
+        );
+        // Conversations stored before agents read as before: no agent.
+        let old = st.create(NewConversation::default()).unwrap().value;
+        assert_eq!(old.agent, None);
+        assert!(!crate::files::read(&st.log_path(&old.id))
+            .map(|b| String::from_utf8_lossy(&b).contains("agent"))
+            .unwrap());
+    }
+
+    fn t2_cost() -> Option<serde_json::Number> {
+        serde_json::Number::from_f64(0.5)
     }
 
     #[test]

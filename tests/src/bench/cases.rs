@@ -29,6 +29,7 @@ pub const ALL: &[Case] = &[
     ("search", search),
     ("fork --last 5", fork),
     ("lock hand-off", lock_handoff),
+    ("agent turn overhead", super::agent::overhead),
     ("peak memory", memory),
     ("wezterm update-status", wezterm_status),
     ("wezterm plugin load", wezterm_load),

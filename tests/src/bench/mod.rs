@@ -10,6 +10,7 @@
 //! provider ([`panechat_e2e::fake`]), with release builds of `panechat` and of the trivial
 //! `hello` binary (`fn main() {}`) that the benchmark builds itself.
 
+pub mod agent;
 pub mod baseline;
 pub mod cases;
 pub mod hooks;

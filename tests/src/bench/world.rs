@@ -290,6 +290,7 @@ fn write_bulk(store: &Store, n: usize, rng: &mut Rng) -> Result<Vec<Conversation
         let created = first + span.mul_f64(i as f64 / n as f64);
         let id = ConversationId::generate();
         let header = Header {
+            agent: None,
             v: 1,
             id: id.clone(),
             created_at: rfc3339(created),
@@ -354,6 +355,8 @@ pub fn turn(rng: &mut Rng, at: SystemTime) -> Turn {
     let user = words(rng, 100, 300);
     let assistant = words(rng, 100, 300);
     Turn {
+        agent: None,
+        cost_usd: None,
         usage: Usage {
             input_tokens: Some(user.len() as u64 / 4),
             output_tokens: Some(assistant.len() as u64 / 4),

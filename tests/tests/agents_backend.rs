@@ -713,3 +713,62 @@ fn a_silent_agent_ends_at_the_idle_timeout() {
     assert_eq!(conversations(&env), 0);
     assert_eq!(processes_with("sleep 36.25"), Vec::<u32>::new());
 }
+
+/// Real tmux with an attached client: while the pane's `panechat q` has its agent run a tool,
+/// the status line on the client shows it (`claude: running Bash`) and the pane option says
+/// working; once the turn ends, the pane is done.
+fn status_line_shows_the_tool(kind: &str, tool: &str, sleep: &str) {
+    use panechat_e2e::tmux::World;
+    panechat_e2e::needs!("tmux");
+    let (env, _fake, _home) = agent_env(kind, "");
+    let mut w = World::start(&env, 120, 30);
+    w.load_plugin();
+    w.attach(&env, 120, 30);
+    let p0 = w.pane0();
+    let last_line = |s: &str| s.lines().last().unwrap_or("").to_string();
+    let short = if kind == "codex" { "codex" } else { "claude" };
+    w.tmux.type_line(
+        &p0,
+        &format!("panechat q --new 'wait [[bash:{sleep}]]'; echo \"DO\"\"NE rc=$?\""),
+    );
+    let running = format!("{short}: running {tool}");
+    w.wait_screen_for(
+        |s| last_line(s).contains(&running),
+        "the agent's tool in the status line",
+    );
+    assert_eq!(w.tmux.value(&p0, "#{@panechat_agent}"), "working");
+    assert_eq!(w.tmux.value(&p0, "#{@panechat_agent_text}"), running);
+    // The tool ends: the turn ends, the pane is done.
+    // (only the `sleep` itself: the query's and the agent's command lines name it too)
+    let sleeping = || -> Vec<u32> {
+        processes_with(sleep)
+            .into_iter()
+            .filter(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/comm"))
+                    .is_ok_and(|c| c.trim() == "sleep")
+            })
+            .collect()
+    };
+    wait_until("the tool runs", || !sleeping().is_empty());
+    for pid in sleeping() {
+        let _ = std::process::Command::new("kill")
+            .arg(pid.to_string())
+            .status();
+    }
+    w.tmux.wait_for(&p0, "DONE rc=0");
+    let done = format!("✓ {short}: done");
+    w.wait_screen_for(|s| last_line(s).contains(&done), "done in the status line");
+    assert_eq!(w.tmux.value(&p0, "#{@panechat_agent}"), "done");
+}
+
+#[test]
+fn claude_code_tool_shows_in_the_tmux_status_line_then_done() {
+    panechat_e2e::needs!("claude");
+    status_line_shows_the_tool("claude-code", "Bash", "sleep 39.25");
+}
+
+#[test]
+fn codex_tool_shows_in_the_tmux_status_line_then_done() {
+    panechat_e2e::needs!("codex");
+    status_line_shows_the_tool("codex", "shell", "sleep 39.5");
+}

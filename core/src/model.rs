@@ -158,6 +158,18 @@ pub struct AgentSession {
     pub fork: bool,
 }
 
+impl AgentSession {
+    /// The short name shown for its back-end (`claude` for Claude Code, else the back-end as
+    /// stored), free of control characters.
+    pub fn tag(&self) -> String {
+        match self.backend.as_str() {
+            "claude-code" | "claude" => "claude".to_string(),
+            "" => "agent".to_string(),
+            b => panechat_vocab::text::inert_to(b, 24),
+        }
+    }
+}
+
 /// Why a provider failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProviderErrorKind {

@@ -51,6 +51,29 @@ pub struct ConversationItem {
     pub active_in: Vec<String>,
     /// Those sessions' panes.
     pub panes: Vec<PaneRef>,
+    /// The coding agent holding it, only for a conversation held with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentRef>,
+}
+
+/// The coding agent a conversation is held with (`ls --json`, `show --json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentRef {
+    /// The back-end: `claude-code`, `codex` or `agent`.
+    pub backend: String,
+    /// The agent's session (thread) id its next question continues (for a fork that has not
+    /// asked yet: the one it forks), `null` when the agent named none.
+    pub session: Option<String>,
+}
+
+impl AgentRef {
+    /// The reference to `a`, if any.
+    pub fn of(a: Option<&crate::model::AgentSession>) -> Option<AgentRef> {
+        a.map(|a| AgentRef {
+            backend: a.backend.clone(),
+            session: Some(a.id.clone()).filter(|s| !s.is_empty()),
+        })
+    }
 }
 
 impl ConversationItem {
@@ -75,6 +98,7 @@ impl ConversationItem {
             held_by,
             active_in: panes.iter().map(|p| p.session.to_string()).collect(),
             panes,
+            agent: AgentRef::of(s.agent.as_ref()),
         }
     }
 }
@@ -198,6 +222,9 @@ pub struct ConversationDoc {
     pub turns: u64,
     /// The system prompt (if any), then each turn's user and assistant messages.
     pub messages: Vec<MessageItem>,
+    /// The coding agent holding it, only for a conversation held with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentRef>,
 }
 
 impl From<&Conversation> for ConversationDoc {
@@ -245,6 +272,13 @@ impl From<&Conversation> for ConversationDoc {
             system: c.system.clone(),
             turns: c.turns.len() as u64,
             messages,
+            agent: AgentRef::of(
+                c.turns
+                    .iter()
+                    .rev()
+                    .find_map(|t| t.agent.as_ref())
+                    .or(c.header.agent.as_ref()),
+            ),
         }
     }
 }

@@ -759,6 +759,30 @@ fn status_line_shows_the_tool(kind: &str, tool: &str, sleep: &str) {
     let done = format!("✓ {short}: done");
     w.wait_screen_for(|s| last_line(s).contains(&done), "done in the status line");
     assert_eq!(w.tmux.value(&p0, "#{@panechat_agent}"), "done");
+
+    // The conversation is listed with its back-end: `ls`, `ls --json`, `show --json`.
+    let id = w.tmux.value(&p0, "#{@panechat_id}");
+    let session = turns(&env, Some(&id))[0]["agent"]["id"].clone();
+    let want = serde_json::json!({"backend": kind, "session": session});
+    let listed = json(&env.run(["ls", "--json"]).ok().stdout);
+    assert_eq!(listed[0]["agent"], want, "{listed}");
+    assert_eq!(show(&env, "test", Some(&id))["agent"], want);
+    let ls = env.run(["ls"]).ok().stdout;
+    assert!(ls.contains(&format!("  [{short}, ")), "{ls}");
+    // A new conversation in the pane: the agent's one, no longer shown in a pane, keeps its
+    // back-end's tag in the picker.
+    w.tmux.type_line(&p0, "clear; panechat new");
+    wait_until("the pane off the conversation", || {
+        w.tmux.value(&p0, "#{@panechat_id}") != id
+    });
+    w.prefix("P");
+    let s = w.wait_screen("⏎ use");
+    let row = s
+        .lines()
+        .find(|l| l.contains(&id[..8]))
+        .unwrap_or_else(|| panic!("no row of {id}:\n{s}"));
+    assert!(row.contains(&format!("[{short}] ")), "{row}");
+    w.keys(&["Escape"]);
 }
 
 #[test]

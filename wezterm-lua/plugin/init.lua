@@ -17,7 +17,7 @@ local M = {}
 
 -- This file's build (a hash of the file with this line's value left out): the plugin asks
 -- panechat whether it carries the same one, once, when the picker first opens.
-local BUILD = 'a7c09abd13cf4d85'
+local BUILD = 'a1b677f04b5e28ba'
 
 M.defaults = {
   -- The panechat binary (a path, or a name looked up on WezTerm's PATH).
@@ -736,6 +736,11 @@ function M.choices(list, here, own, agents)
     end
     if c.locked == true then
       extras[#extras + 1] = 'locked'
+    end
+    -- The coding agent holding it (`claude`, `codex`), unless its pane's agent is shown.
+    local held = type(c.agent) == 'table' and type(c.agent.backend) == 'string' and c.agent.backend or ''
+    if held ~= '' and not (a and (a.text or '') ~= '') then
+      extras[#extras + 1] = (held == 'claude-code' or held == 'claude') and 'claude' or clean(held, 24)
     end
     local label, title = row_label(c.id == own and '* ' or '  ', c, cols, extras)
     if a and (a.text or '') ~= '' then

@@ -1143,7 +1143,12 @@ fn the_picker_lists_agents_that_need_you_first_and_lone_agent_panes_jump() {
                  { id = '01m7yd5b00000000bb', title = 'Mine', turns = 2, age = '2h',
                    panes = { { multiplexer = 'wezterm', pane = '3' } } },
                  { id = '01m7yd5c00000000cc', title = 'Building', turns = 3, age = '1h',
-                   panes = { { multiplexer = 'wezterm', pane = '4' } } },
+                   panes = { { multiplexer = 'wezterm', pane = '4' } },
+                   agent = { backend = 'claude-code', session = 's1' } },
+                 { id = '01m7yd5d00000000dd', title = 'Tried', turns = 1, age = '4h', panes = {},
+                   agent = { backend = 'codex', session = 't1' } },
+                 { id = '01m7yd5e00000000ee', title = 'Mine too', turns = 1, age = '5h', panes = {},
+                   agent = { backend = 'my\27[2Jagent', session = 'u1' } },
                }
                local agents = {
                  [4] = { agent = 'working', text = 'claude: running Bash' },
@@ -1177,9 +1182,22 @@ fn the_picker_lists_agents_that_need_you_first_and_lone_agent_panes_jump() {
             "fork:01m7yd5c00000000cc",
             "use:01m7yd5a00000000aa",
             "fork:01m7yd5a00000000aa",
+            "use:01m7yd5d00000000dd",
+            "fork:01m7yd5d00000000dd",
+            "use:01m7yd5e00000000ee",
+            "fork:01m7yd5e00000000ee",
         ],
         "{rows:#?}"
     );
+    // A conversation held by a coding agent carries its back-end's tag (controls removed);
+    // a row showing its pane's agent already names it.
+    assert!(rows[11].0.ends_with(" ago    codex"), "{:?}", rows[11].0);
+    assert!(
+        rows[13].0.ends_with(" ago    my[2Jagent"),
+        "{:?}",
+        rows[13].0
+    );
+    assert!(!rows[6].0.ends_with("claude"), "{:?}", rows[6].0);
     assert_eq!(rows[0].0, "  ⚑ codex: needs you · pane 5");
     assert_eq!(rows[5].0, "  ✓ claude: done · pane 6");
     assert!(

@@ -120,6 +120,10 @@ fn line(text: &mut String, row: &Row<'_>, plen: usize, here: Option<&str>, width
 /// `  [locked by …, fork of …, 2 other panes]`, or nothing.
 fn flags(row: &Row<'_>, here: Option<&str>) -> String {
     let mut flags = Vec::new();
+    // The coding agent holding it: `claude`, `codex`.
+    if let Some(a) = &row.summary.agent {
+        flags.push(a.tag());
+    }
     match (&row.held_by, row.activity) {
         (Some(h), _) => flags.push(format!("locked by {}", h.pane.place())),
         (None, Activity::Waiting) => flags.push("waiting".to_string()),

@@ -69,16 +69,17 @@ impl Item {
     /// Builds an item.
     pub fn new(summary: Summary, panes: Vec<String>, running: Option<String>, here: bool) -> Item {
         let title = inert(&summary.display_title());
-        let hay = format!("{} {}", title.to_lowercase(), summary.id.as_str());
-        Item {
+        let mut it = Item {
             summary: Some(summary),
             agent: None,
             title,
             panes,
             running,
             here,
-            hay,
-        }
+            hay: String::new(),
+        };
+        it.set_agent(None);
+        it
     }
 
     /// The row of pane `pane`, which has no conversation, and its agent.
@@ -100,6 +101,11 @@ impl Item {
     pub fn set_agent(&mut self, agent: Option<Agent>) {
         let id = self.summary.as_ref().map_or("", |s| s.id.as_str());
         self.hay = format!("{} {id}", self.title.to_lowercase());
+        // The back-end holding the conversation too: `claude`, `codex`.
+        if let Some(h) = self.summary.as_ref().and_then(|s| s.agent.as_ref()) {
+            self.hay.push(' ');
+            self.hay.push_str(&h.tag().to_lowercase());
+        }
         if let Some(a) = &agent {
             self.hay.push(' ');
             self.hay.push_str(&inert(&a.summary()).to_lowercase());
@@ -473,9 +479,12 @@ pub fn row_text(it: &Item, width: usize, id_width: usize, panes_width: usize) ->
         .map_or("", |t| t.as_str());
     let room = width.saturating_sub(head + ui::width(tail));
     // The agent first: `⚑ claude: needs you · title`.
-    let title = match &it.agent {
-        Some(a) => format!("{} · {}", inert(&a.line()), it.title),
-        None => it.title.clone(),
+    // Else the coding agent holding the conversation: `[claude] title`.
+    let held = it.summary.as_ref().and_then(|s| s.agent.as_ref());
+    let title = match (&it.agent, held) {
+        (Some(a), _) => format!("{} · {}", inert(&a.line()), it.title),
+        (None, Some(h)) => format!("[{}] {}", h.tag(), it.title),
+        (None, None) => it.title.clone(),
     };
     let t = ui::truncate(&title, room);
     format!(
@@ -866,6 +875,38 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn rows_tag_the_back_end_holding_the_conversation_and_the_filter_matches_it() {
+        let held = |id: &str, title: &str, backend: &str| {
+            let mut it = item(id, title, &[]);
+            let mut s = it.summary.take().unwrap();
+            s.agent = Some(panechat::model::AgentSession {
+                backend: backend.into(),
+                id: "s1".into(),
+                ..Default::default()
+            });
+            Item::new(s, Vec::new(), None, false)
+        };
+        let items = vec![
+            held("01m7yd5c00000000cc", "fix the build", "claude-code"),
+            held("01m7yd5b00000000bb", "try again", "my\x1b[2J\u{9b}1magent"),
+            held("01m7yd5a00000000aa", "other way", "codex"),
+            item("01m7yd5900000000ff", "plain", &[]),
+        ];
+        let rows: Vec<String> = items.iter().map(|it| row_text(it, 60, 8, 0)).collect();
+        assert!(rows[0].contains("[claude] fix the build"), "{rows:?}");
+        assert!(rows[1].contains("[my [2J1magent] try again"), "{rows:?}");
+        assert!(rows[2].contains("[codex] other way"), "{rows:?}");
+        assert!(rows[3].contains("  plain"), "{rows:?}");
+        assert!(rows.iter().all(|r| !r.chars().any(char::is_control)));
+        let mut m = Model::new(items, None);
+        for c in "codex".chars() {
+            m.key(Key::Char(c));
+        }
+        assert_eq!(m.match_count(), 1);
+        assert_eq!(m.selected().unwrap().title, "other way");
     }
 
     #[test]

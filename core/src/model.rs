@@ -156,6 +156,12 @@ pub struct AgentSession {
     /// agent's own fork, and the new session is recorded with that turn.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub fork: bool,
+    /// Claude Code: the id (`uuid`) of the session's last message of the last stored turn. The
+    /// next question resumes the session from there (`--resume-session-at`), so what a turn
+    /// that was killed or failed left in the session (its message, Claude Code writes it
+    /// before answering) is not part of the history: `--retry` sends that message once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
 }
 
 impl AgentSession {

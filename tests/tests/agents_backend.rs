@@ -796,3 +796,68 @@ fn codex_tool_shows_in_the_tmux_status_line_then_done() {
     panechat_e2e::needs!("codex");
     status_line_shows_the_tool("codex", "shell", "sleep 39.5");
 }
+
+/// A Claude Code turn killed while the model answers leaves the message in Claude Code's
+/// session (it writes it before answering); `--retry` resumes the session from the end of the
+/// last stored turn, so the message is sent once and nothing of the killed turn is in the
+/// history, then or later.
+#[test]
+fn claude_code_retry_after_a_killed_turn_sends_the_message_once() {
+    panechat_e2e::needs!("claude");
+    let (env, fake, home) = agent_env("claude-code", "");
+    env.run(["q", "--new", "first"]).ok();
+    let child = env
+        .cmd(["q", "second [[gate:k]]"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("the model is asked", || {
+        fake.requests()
+            .iter()
+            .any(|r| r.raw_body.contains("second [[gate:k]]"))
+    });
+    env.run(["kill"]).ok();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(143));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--retry"));
+    // Claude Code's session has the message of the killed turn.
+    let files = home.claude_sessions();
+    assert_eq!(files.len(), 1);
+    assert!(std::fs::read_to_string(&files[0])
+        .unwrap()
+        .contains("second [[gate:k]]"));
+    fake.open_gate("k");
+    let r = env.run(["q", "--retry"]).ok();
+    assert!(r.stdout.contains("echo: second [[gate:k]]"), "{}", r.stdout);
+    let said = last_request(&fake);
+    let asked = |said: &[(String, String)], what: &str| {
+        said.iter()
+            .filter(|(role, t)| role == "user" && t.contains(what))
+            .count()
+    };
+    let replies: Vec<&str> = said
+        .iter()
+        .filter(|(role, _)| role == "assistant")
+        .map(|(_, t)| t.as_str())
+        .collect();
+    assert_eq!(asked(&said, "second"), 1, "sent once: {said:#?}");
+    assert_eq!(replies, ["echo: first"], "{said:#?}");
+    // The next question: the history is the stored turns, each once.
+    env.run(["q", "third"]).ok();
+    let said = last_request(&fake);
+    assert_eq!(asked(&said, "second"), 1, "{said:#?}");
+    let replies: Vec<&str> = said
+        .iter()
+        .filter(|(role, _)| role == "assistant")
+        .map(|(_, t)| t.as_str())
+        .collect();
+    assert_eq!(
+        replies,
+        ["echo: first", "echo: second [[gate:k]]"],
+        "{said:#?}"
+    );
+    let t = turns(&env, None);
+    assert_eq!(t.len(), 3);
+    assert_eq!(t[2]["agent"]["id"], t[0]["agent"]["id"], "the same session");
+}

@@ -114,6 +114,10 @@ pub fn argv(
             }
             if let Some(s) = session {
                 v.extend(["--resume".into(), s.id.clone()]);
+                // From the end of the last stored turn: not what a killed or failed turn left.
+                if let Some(at) = &s.at {
+                    v.extend(["--resume-session-at".into(), at.clone()]);
+                }
                 if s.fork {
                     v.push("--fork-session".into());
                 }
@@ -658,6 +662,7 @@ impl Parser {
             cwd: cwd.map(str::to_string),
             total: self.total,
             fork: false,
+            at: self.session.as_ref().and_then(|s| s.at.clone()),
         };
         if self.session.as_ref() != Some(&s) {
             self.session = Some(s.clone());
@@ -699,6 +704,13 @@ impl Parser {
                 }
             }
             "assistant" => {
+                // The message's id in the session: a complete turn's last one is where the
+                // next question resumes from.
+                let uuid = s("/uuid");
+                if let Some(sess) = self.session.as_mut().filter(|_| !uuid.is_empty()) {
+                    sess.at = Some(uuid.to_string());
+                    out.push(StreamEvent::Session(sess.clone()));
+                }
                 let Some(parts) = v.pointer("/message/content").and_then(Value::as_array) else {
                     return;
                 };
@@ -1056,6 +1068,7 @@ mod tests {
             cwd: Some("/w".into()),
             total: Usage::default(),
             fork,
+            at: Some("U1".into()),
         }
     }
 
@@ -1071,6 +1084,8 @@ mod tests {
         let at = v.iter().position(|a| a == "--resume").unwrap();
         assert_eq!(v[at + 1], "S1");
         assert!(v.contains(&"--fork-session".to_string()));
+        let at = v.iter().position(|a| a == "--resume-session-at").unwrap();
+        assert_eq!(v[at + 1], "U1");
         assert_eq!(cwd.as_deref(), Some("/w"));
         let x = cfg(ProviderKind::Codex);
         let (v, cwd) = argv(&x, &req(None)).unwrap();
@@ -1080,6 +1095,7 @@ mod tests {
         let (v, _) = argv(&x, &req(Some(session("T", false)))).unwrap();
         assert_eq!(&v[..3], ["codex", "exec", "resume"]);
         assert_eq!(&v[v.len() - 3..], ["--", "T", "-why?"]);
+        assert!(!v.contains(&"--resume-session-at".to_string()));
         let (v, _) = argv(&x, &req(Some(session("T", true)))).unwrap();
         assert_eq!(v[2], "fork");
         let mut g = cfg(ProviderKind::Agent);
@@ -1122,11 +1138,11 @@ mod tests {
             json!({"type":"stream_event","event":{"type":"message_start"}}),
             json!({"type":"stream_event","event":{"type":"content_block_delta","delta":{"type":"text_delta","text":"Let me "}}}),
             json!({"type":"stream_event","event":{"type":"content_block_delta","delta":{"type":"text_delta","text":"look."}}}),
-            json!({"type":"assistant","message":{"content":[{"type":"text","text":"Let me look."},{"type":"tool_use","name":"Bash","input":{"command":"cargo\ntest \u{1b}[31m"}}]}}),
+            json!({"type":"assistant","uuid":"U1","message":{"content":[{"type":"text","text":"Let me look."},{"type":"tool_use","name":"Bash","input":{"command":"cargo\ntest \u{1b}[31m"}}]}}),
             json!({"type":"user","message":{"content":[{"type":"tool_result","content":"ok\nfine","is_error":false}]}}),
             json!({"type":"stream_event","event":{"type":"message_start"}}),
             json!({"type":"stream_event","event":{"type":"content_block_delta","delta":{"type":"text_delta","text":"All good."}}}),
-            json!({"type":"assistant","message":{"content":[{"type":"text","text":"All good."}]}}),
+            json!({"type":"assistant","uuid":"U2","message":{"content":[{"type":"text","text":"All good."}]}}),
             json!({"type":"result","subtype":"success","is_error":false,"result":"All good.","session_id":"S","usage":{"input_tokens":3,"cache_read_input_tokens":4,"output_tokens":5},"total_cost_usd":0.0125}),
         ];
         let (p, evs) = parse(ProviderKind::ClaudeCode, Usage::default(), &lines);
@@ -1148,6 +1164,8 @@ mod tests {
             panic!("{evs:?}")
         };
         assert_eq!((s.id.as_str(), s.cwd.as_deref()), ("S", Some("/w")));
+        // The next question resumes from the turn's last message.
+        assert_eq!(s.at.as_deref(), Some("U2"));
         assert!(p.failure(Some(0), "").is_none());
     }
 

@@ -74,6 +74,68 @@ pub fn program(cfg: &ProviderConfig) -> String {
     }
 }
 
+/// Whether Claude Code's file of session `s` (`$CLAUDE_CONFIG_DIR`, else `~/.claude`, then
+/// `projects/<its directory, each character but letters and digits as ->/<id>.jsonl`) ends with
+/// the message the last stored turn ended with (`s.at`): then resuming it as it is gives the
+/// stored history. `false` when that cannot be told (no such file, another layout): the caller
+/// then resumes from `s.at` explicitly.
+pub fn claude_session_ends_at(env: &crate::env::Env, s: &AgentSession) -> bool {
+    let (Some(at), Some(cwd)) = (s.at.as_deref(), s.cwd.as_deref()) else {
+        return false;
+    };
+    let base = match (env.get("CLAUDE_CONFIG_DIR"), env.get("HOME")) {
+        (Some(d), _) if !d.is_empty() => std::path::PathBuf::from(d),
+        (_, Some(h)) if !h.is_empty() => Path::new(h).join(".claude"),
+        _ => return false,
+    };
+    let valid_id = !s.id.is_empty()
+        && s.id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !valid_id {
+        return false;
+    }
+    let dir: String = cwd
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let path = base
+        .join("projects")
+        .join(dir)
+        .join(format!("{}.jsonl", s.id));
+    let Some(tail) = file_tail(&path, 256 * 1024) else {
+        return false;
+    };
+    // (the first line of a tail may be cut: it does not parse, and is skipped)
+    String::from_utf8_lossy(&tail)
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| matches!(v["type"].as_str(), Some("user" | "assistant")))
+        .is_some_and(|v| v["uuid"].as_str() == Some(at))
+}
+
+/// The last `max` bytes of regular file `path` (opened without blocking, so a FIFO in its place
+/// is refused rather than waited on).
+fn file_tail(path: &Path, max: u64) -> Option<Vec<u8>> {
+    use std::io::{Seek, SeekFrom};
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(path)
+        .ok()?;
+    let meta = f.metadata().ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    f.seek(SeekFrom::Start(meta.len().saturating_sub(max)))
+        .ok()?;
+    let mut buf = Vec::new();
+    f.take(max).read_to_end(&mut buf).ok()?;
+    Some(buf)
+}
+
 /// The agent's name in messages.
 fn agent_name(kind: ProviderKind) -> &'static str {
     match kind {
@@ -191,6 +253,23 @@ impl Provider for AgentProvider {
         emit: &mut dyn FnMut(StreamEvent) -> bool,
     ) -> Result<(), ProviderError> {
         let mut parser = Parser::new(&self.cfg, req)?;
+        // `--resume-session-at` (a flag Claude Code does not list in its help) only when the
+        // session holds more than the stored turns: after a killed or failed turn.
+        let trimmed;
+        let req = match req.agent.as_ref() {
+            Some(s)
+                if self.cfg.kind == ProviderKind::ClaudeCode
+                    && claude_session_ends_at(&crate::env::Env::capture(), s) =>
+            {
+                let mut r = req.clone();
+                if let Some(a) = r.agent.as_mut() {
+                    a.at = None;
+                }
+                trimmed = r;
+                &trimmed
+            }
+            _ => req,
+        };
         let (argv, cwd) = argv(&self.cfg, req)?;
         let (program, args) = argv.split_first().expect("a program");
         let name = agent_name(self.cfg.kind);
@@ -1070,6 +1149,45 @@ mod tests {
             fork,
             at: Some("U1".into()),
         }
+    }
+
+    #[test]
+    fn a_claude_session_ending_with_the_stored_turn_is_told_from_one_that_holds_more() {
+        let root =
+            std::env::temp_dir().join(format!("panechat-claude-tail-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let projects = root.join(".claude/projects/-tmp-w-x-y");
+        std::fs::create_dir_all(&projects).unwrap();
+        let env = crate::env::Env::from_pairs([("HOME".to_string(), root.display().to_string())]);
+        let s = AgentSession {
+            backend: "claude-code".into(),
+            id: "5f0c-1".into(),
+            cwd: Some("/tmp/w.x_y".into()),
+            at: Some("A2".into()),
+            ..AgentSession::default()
+        };
+        let file = projects.join("5f0c-1.jsonl");
+        assert!(
+            !claude_session_ends_at(&env, &s),
+            "no file: resume from `at`"
+        );
+        let lines = |l: &[&str]| std::fs::write(&file, l.join("\n") + "\n").unwrap();
+        lines(&[
+            r#"{"type":"user","uuid":"U1"}"#,
+            r#"{"type":"assistant","uuid":"A2"}"#,
+            r#"{"type":"last-prompt"}"#,
+        ]);
+        assert!(claude_session_ends_at(&env, &s));
+        // A killed turn left its message in the session.
+        lines(&[
+            r#"{"type":"assistant","uuid":"A2"}"#,
+            r#"{"type":"user","uuid":"U3"}"#,
+        ]);
+        assert!(!claude_session_ends_at(&env, &s));
+        let _ = std::fs::remove_file(&file);
+        nix::unistd::mkfifo(&file, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        assert!(!claude_session_ends_at(&env, &s), "a FIFO is not waited on");
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]

@@ -241,6 +241,7 @@ mod tests {
             activity: state::Activity::Streaming,
             held_by: None,
             agent: None,
+            backend: None,
         }
     }
 

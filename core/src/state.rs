@@ -101,6 +101,10 @@ pub fn pane_state(
         activity,
         held_by,
         agent: None,
+        backend: s
+            .as_ref()
+            .and_then(|s| s.agent.as_ref())
+            .map(|a| a.backend.clone()),
     }
 }
 

@@ -138,14 +138,20 @@ pub struct Agent {
     pub since: Option<String>,
 }
 
+/// The short name shown for an agent kind or back-end: `claude` for Claude Code, `agent` when
+/// unnamed, else the kind itself.
+pub fn short_backend(kind: &str) -> &str {
+    match kind {
+        "claude-code" | "claude" => "claude",
+        "" => "agent",
+        k => k,
+    }
+}
+
 impl Agent {
     /// The short name shown for the agent: `claude` for Claude Code, else its kind.
     pub fn short_kind(&self) -> &str {
-        match self.kind.as_str() {
-            "claude-code" | "claude" => "claude",
-            "" => "agent",
-            k => k,
-        }
+        short_backend(&self.kind)
     }
 
     /// One line for status bars and pickers: `claude: running Bash`, `codex: needs you`,
@@ -200,6 +206,10 @@ pub struct PaneState<P, I, H> {
     /// The pane's coding agent, when one reports to panechat or panechat runs one there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<Agent>,
+    /// The coding agent back-end holding the conversation (`claude-code`, `codex`, a configured
+    /// agent's kind), when one does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
 }
 
 fn none<T>() -> Option<T> {
@@ -252,6 +262,7 @@ mod tests {
             activity: Activity::Idle,
             held_by: None,
             agent: None,
+            backend: None,
         };
         assert_eq!(s.label(), "01m7yd5d6e4q2r8kzz");
         s.title = Some("Zellij layouts".into());

@@ -118,12 +118,15 @@ fn picker(state: &State, rows: usize, cols: usize, now: i64, out: &mut Vec<Strin
             ),
             None => ("—".to_string(), String::new(), String::new(), String::new()),
         };
-        // The agent first: `⚑ claude: needs you · title`.
+        // The agent first: `⚑ claude: needs you · title`; else the back-end holding the
+        // conversation: `[claude] title`.
         if let Some(a) = r.agent {
             title = match r.conv {
                 Some(_) => format!("{} · {title}", inert(&a.line())),
                 None => inert(&a.line()),
             };
+        } else if let Some(b) = r.conv.and_then(|c| c.backend.as_deref()) {
+            title = format!("[{}] {title}", inert(b));
         }
         // Every column has its width whether or not the row has a conversation.
         let line = format!(

@@ -289,6 +289,8 @@ pub struct Conv {
     pub activity: String,
     /// The pane (or other place) holding its lock, inert.
     pub held_by: Option<String>,
+    /// The short name of the coding agent back-end holding it (`claude`, `codex`), inert.
+    pub backend: Option<String>,
 }
 
 /// How the plugin named one pane.
@@ -826,6 +828,11 @@ impl State {
                 .as_deref()
                 .and_then(panechat_vocab::time::unix_seconds),
             activity: text::cap_chars(&text::inert(s.activity.as_str()), 16),
+            backend: s
+                .backend
+                .as_deref()
+                .map(|b| text::cap_chars(&text::inert(panechat_vocab::state::short_backend(b)), 24))
+                .filter(|b| !b.is_empty()),
             held_by: s.held_by.as_ref().map(|h| {
                 let who = match (&h.multiplexer, &h.pane) {
                     (Some(m), Some(p)) if m == "zellij" => p
@@ -1619,6 +1626,10 @@ impl State {
                     hay.push_str(&a.summary());
                 }
                 if let Some(c) = r.conv {
+                    if let Some(b) = &c.backend {
+                        hay.push(' ');
+                        hay.push_str(b);
+                    }
                     hay.push(' ');
                     hay.push_str(c.title.as_deref().unwrap_or(""));
                     hay.push(' ');

@@ -2180,3 +2180,38 @@ fn focusing_a_pane_whose_agent_is_done_tells_panechat_once() {
     focus_on(&mut s, &mut h, 2);
     assert_eq!(seen(&mut h).len(), 1);
 }
+
+#[test]
+fn the_picker_tags_a_conversation_an_agent_back_end_holds_and_finds_it_by_that() {
+    let (mut s, mut h) = ready(3, "[]");
+    let mut held: serde_json::Value =
+        serde_json::from_str(&state_json(2, Some("01abc"), Some("Fix the build"))).unwrap();
+    held["backend"] = serde_json::json!("claude-code");
+    drive(&mut s, pipe(PIPE_STATE, &held.to_string()), &mut h);
+    let mut hostile: serde_json::Value =
+        serde_json::from_str(&state_json(3, Some("01def"), Some("Other"))).unwrap();
+    hostile["backend"] = serde_json::json!("gem\u{1b}]0;x\u{7}ini");
+    drive(&mut s, pipe(PIPE_STATE, &hostile.to_string()), &mut h);
+    let screen = |s: &State| -> Vec<String> {
+        let mut open = s.clone();
+        open.picker.open = true;
+        crate::render::render(&open, 12, 120, 0)
+            .iter()
+            .map(|l| crate::render::plain(l))
+            .collect()
+    };
+    let text = screen(&s);
+    assert!(
+        text.iter().any(|l| l.contains("[claude] Fix the build")),
+        "{text:#?}"
+    );
+    let other = text.iter().find(|l| l.contains("Other")).unwrap();
+    assert!(
+        !other.contains('\u{1b}') && !other.contains('\u{7}'),
+        "{other:?}"
+    );
+    // Typing the back-end's name finds what it holds.
+    s.picker.filter = "claude".into();
+    let found: Vec<u32> = s.filtered().iter().map(|r| r.pane.id).collect();
+    assert_eq!(found, [2]);
+}

@@ -556,6 +556,7 @@ mod tests {
                 since: String::new(),
             }),
             agent: None,
+            backend: None,
         };
         let a = state_args("%3", &st);
         assert_eq!(a[5], "01m7yd5d6e4q2r8kzz");
@@ -616,6 +617,7 @@ mod tests {
             title: None,
             held_by: None,
             agent: None,
+            backend: None,
             ..st
         };
         let a = state_args("%3", &none);
@@ -642,6 +644,7 @@ mod tests {
             activity: crate::state::Activity::Streaming,
             held_by: None,
             agent: None,
+            backend: None,
         };
         let (a, b) = (st("%1", "it's $HOME ~ \\ {x}; #(y)"), st("%2", "b"));
         assert_eq!(batch_args(&[("%1", &a)]), state_args("%1", &a));

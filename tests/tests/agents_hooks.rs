@@ -979,3 +979,37 @@ fn codex_ui_turn_is_done_and_its_title_thread_is_ignored() {
     assert_eq!(a["message"], "echo: hello there");
     w.tmux.type_line(&pane, "/quit");
 }
+
+/// `init claude|codex --write` and `--remove` keep the permissions of the file they edit (a
+/// settings file shared with a group, or kept in a dotfiles directory, stays readable as it
+/// was).
+#[test]
+fn init_write_and_remove_keep_the_files_permissions() {
+    let env = TestEnv::new();
+    let dir = env.root.join("home/.claude");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("settings.json");
+    std::fs::write(&file, "{\"model\": \"opus\"}\n").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    env.run(["init", "claude", "--write"]).ok();
+    assert!(std::fs::read_to_string(&file)
+        .unwrap()
+        .contains("hook claude"));
+    assert_eq!(mode(&file), 0o644, "--write keeps the mode");
+    env.run(["init", "claude", "--remove"]).ok();
+    assert!(!std::fs::read_to_string(&file)
+        .unwrap()
+        .contains("hook claude"));
+    assert_eq!(mode(&file), 0o644, "--remove keeps the mode");
+    let codex = env.root.join("codex-home");
+    std::fs::create_dir_all(&codex).unwrap();
+    let config = codex.join("config.toml");
+    std::fs::write(&config, "model = \"o3\"\n").unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let mut c = env.cmd(["init", "codex", "--write"]);
+    c.env("CODEX_HOME", &codex);
+    let run = Run::from_output(c.output().unwrap()).ok();
+    assert!(run.stderr.contains("added"), "{}", run.stderr);
+    assert_eq!(mode(&config), 0o640, "Codex's config keeps its mode");
+}

@@ -304,6 +304,13 @@ fn agent_file(tool: Tool, remove: bool, env: &Env) -> Result<i32> {
             })
         }
     };
+    // The file's permissions, kept by the new one (a file shared with a group stays so).
+    let mode = text.as_ref().and_then(|_| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(&target)
+            .ok()
+            .map(|m| m.permissions().mode() & 0o7777)
+    });
     let refused = |r: Refusal| Error::Unavailable {
         message: format!("{shown} {}", r.0),
     };
@@ -348,6 +355,12 @@ fn agent_file(tool: Tool, remove: bool, env: &Env) -> Result<i32> {
         }
     };
     panechat::store::atomic::write_atomic(&target, new.as_bytes())?;
+    if let Some(mode) = mode {
+        // (written 0600 first: never readable by more than the old file was)
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| Error::io(&target, e))?;
+    }
     let verb = if remove { "took" } else { "added" };
     let prep = if remove { "out of" } else { "to" };
     let mut msg = format!("panechat: {verb} {what} {prep} {shown}");

@@ -1013,3 +1013,72 @@ fn init_write_and_remove_keep_the_files_permissions() {
     assert!(run.stderr.contains("added"), "{}", run.stderr);
     assert_eq!(mode(&config), 0o640, "Codex's config keeps its mode");
 }
+
+/// Settings that change while `init claude --write` edits them (Claude Code saves its own
+/// settings there, the user edits them) are not overwritten with the merge of their older
+/// text: the command refuses, and the other writer's change is kept.
+#[test]
+fn init_write_refuses_settings_changed_while_it_edits_them() {
+    let env = TestEnv::new();
+    let dir = env.root.join("home/.claude");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("settings.json");
+    std::fs::write(&file, "{\"model\": \"opus\"}\n").unwrap();
+    // Stopped at its first rename (the backup's: the settings are read, the merge is made),
+    // while another writer saves the settings.
+    let renames = "rename,renameat,renameat2";
+    let child = env
+        .cmd_traced(
+            &[
+                "-f",
+                "-o",
+                "/dev/null",
+                "-e",
+                &format!("trace={renames}"),
+                "-e",
+                &format!("inject={renames}:signal=SIGSTOP:when=1"),
+            ],
+            ["init", "claude", "--write"],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("strace");
+    let strace = child.id();
+    let stopped = std::cell::Cell::new(None);
+    panechat_e2e::helpers::wait_until("panechat stopped at its first rename", || {
+        let kids = std::fs::read_to_string(format!("/proc/{strace}/task/{strace}/children"))
+            .unwrap_or_default();
+        stopped.set(kids.split_whitespace().next().and_then(|p| {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+            let state = stat.rsplit_once(") ")?.1.chars().next()?;
+            matches!(state, 't' | 'T').then(|| p.parse::<i32>().unwrap())
+        }));
+        stopped.get().is_some()
+    });
+    let theirs = "{\"model\": \"opus\", \"permissions\": {\"allow\": [\"Bash(ls:*)\"]}}\n";
+    std::fs::write(&file, theirs).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(stopped.get().unwrap()),
+        nix::sys::signal::Signal::SIGCONT,
+    )
+    .unwrap();
+    let run = Run::from_output(child.wait_with_output().unwrap());
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        theirs,
+        "the other writer's change is kept: {}",
+        run.stderr
+    );
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("changed while") && run.stderr.contains("run this again"),
+        "{}",
+        run.stderr
+    );
+    // Run again, it merges into what is there now.
+    env.run(["init", "claude", "--write"]).ok();
+    let v = json(&std::fs::read_to_string(&file).unwrap());
+    assert_eq!(v["permissions"]["allow"][0], "Bash(ls:*)");
+    assert!(v["hooks"]["Stop"].is_array());
+}

@@ -345,8 +345,8 @@ fn agent_file(tool: Tool, remove: bool, env: &Env) -> Result<i32> {
         );
         return Ok(0);
     };
-    let backup = match text {
-        Some(old) => Some(write_backup(&target, &old)?),
+    let backup = match &text {
+        Some(old) => Some(write_backup(&target, old)?),
         None => {
             if let Some(dir) = target.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -354,6 +354,24 @@ fn agent_file(tool: Tool, remove: bool, env: &Env) -> Result<i32> {
             None
         }
     };
+    // Another writer (Claude Code saving its settings, the user) may have changed the file
+    // since it was read: its change is not overwritten with a merge of the older text.
+    let now = match panechat::files::read_regular(&target) {
+        Ok(t) => Some(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(Error::Unavailable {
+                message: format!("cannot read {shown} again: {e}; nothing was changed"),
+            })
+        }
+    };
+    if now != text {
+        return Err(Error::Unavailable {
+            message: format!(
+                "{shown} changed while panechat was editing it; nothing was changed: run this again"
+            ),
+        });
+    }
     panechat::store::atomic::write_atomic(&target, new.as_bytes())?;
     if let Some(mode) = mode {
         // (written 0600 first: never readable by more than the old file was)

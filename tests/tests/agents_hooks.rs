@@ -1082,3 +1082,35 @@ fn init_write_refuses_settings_changed_while_it_edits_them() {
     assert_eq!(v["permissions"]["allow"][0], "Bash(ls:*)");
     assert!(v["hooks"]["Stop"].is_array());
 }
+
+/// Settings that are a link leading to no file (a dotfiles link whose file is not there yet, a
+/// loop): refused with what the link points to and what to do; the link is left as it was.
+#[test]
+fn init_write_through_a_link_to_nothing_says_what_to_do() {
+    let env = TestEnv::new();
+    let dir = env.root.join("home/.claude");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("settings.json");
+    let missing = env.root.join("dotfiles/claude/settings.json");
+    std::os::unix::fs::symlink(&missing, &file).unwrap();
+    let run = env.run(["init", "claude", "--write"]);
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr.contains(&missing.display().to_string())
+            && run.stderr.contains("does not exist")
+            && run.stderr.contains("nothing was changed"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read_link(&file).unwrap(), missing);
+    assert!(!missing.exists());
+    std::fs::remove_file(&file).unwrap();
+    std::os::unix::fs::symlink("settings.json", &file).unwrap();
+    let run = env.run(["init", "claude", "--remove"]);
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr.contains("loop") && run.stderr.contains("nothing was changed"),
+        "{}",
+        run.stderr
+    );
+}

@@ -289,9 +289,22 @@ fn agent_file(tool: Tool, remove: bool, env: &Env) -> Result<i32> {
     let path = agent_config_file(tool, env)?;
     // A linked file (dotfiles) is edited where it lives.
     let target = match std::fs::symlink_metadata(&path) {
-        Ok(m) if m.file_type().is_symlink() => {
-            std::fs::canonicalize(&path).map_err(|e| Error::io(&path, e))?
-        }
+        Ok(m) if m.file_type().is_symlink() => std::fs::canonicalize(&path).map_err(|e| {
+            let shown = panechat::adapters::integrations::shown_path(&path);
+            let to = std::fs::read_link(&path)
+                .map(|t| t.display().to_string())
+                .unwrap_or_default();
+            let why = match e.raw_os_error() {
+                Some(libc::ELOOP) => "a loop of links".to_string(),
+                _ if e.kind() == std::io::ErrorKind::NotFound => "which does not exist".into(),
+                _ => e.to_string(),
+            };
+            Error::Unavailable {
+                message: format!(
+                    "{shown} is a link to {to}, {why}; nothing was changed: make the link lead to your settings file (an empty one will do), or remove it, then run this again"
+                ),
+            }
+        })?,
         _ => path.clone(),
     };
     let shown = panechat::adapters::integrations::shown_path(&path);

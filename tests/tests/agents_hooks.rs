@@ -1114,3 +1114,67 @@ fn init_write_through_a_link_to_nothing_says_what_to_do() {
         run.stderr
     );
 }
+
+/// A hook killed at the rename of the pane's record (Claude Code ends a hook that outlives its
+/// timeout): the record it replaces is still whole, the next call records again, and the temp
+/// file it left is found and removed by `doctor --repair` like any other interrupted write.
+#[test]
+fn a_hook_killed_at_its_write_leaves_the_record_whole_and_doctor_cleans_up() {
+    let env = TestEnv::new();
+    let pane = fake_pane();
+    hook(&env, &pane, &["claude"], &event("UserPromptSubmit", ""));
+    assert_eq!(agent_in(&env, &pane)["state"], "working");
+    let renames = "rename,renameat,renameat2";
+    let mut c = env.cmd_traced(
+        &[
+            "-f",
+            "-o",
+            "/dev/null",
+            "-e",
+            &format!("trace={renames}"),
+            "-e",
+            &format!("inject={renames}:signal=SIGKILL:when=1"),
+        ],
+        ["hook", "claude"],
+    );
+    c.env_remove("PANECHAT_SESSION");
+    for (k, v) in &pane {
+        c.env(k, v);
+    }
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("strace");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(&event("Stop", r#","last_assistant_message":"x""#))
+        .unwrap();
+    drop(stdin);
+    let run = Run::from_output(child.wait_with_output().unwrap());
+    assert_ne!(run.code, 0, "killed at its rename: {}", run.stderr);
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        agent_in(&env, &pane)["state"],
+        "working",
+        "the record before the killed call, whole"
+    );
+    assert_eq!(
+        litter(&agents_dir(&env)).len(),
+        1,
+        "the killed call's temp file"
+    );
+    hook(&env, &pane, &["claude"], &event("Stop", ""));
+    assert_eq!(agent_in(&env, &pane)["state"], "done");
+    let d = env.run(["doctor"]);
+    assert!(
+        d.stdout.contains("interrupted write") && d.stdout.contains("agents"),
+        "doctor finds the temp file: {}",
+        d.stdout
+    );
+    env.run(["doctor", "--repair"]).ok();
+    assert!(litter(&agents_dir(&env)).is_empty());
+    panechat_e2e::helpers::assert_doctor_clean(&env, "after the repair");
+    assert_eq!(agent_in(&env, &pane)["state"], "done");
+}

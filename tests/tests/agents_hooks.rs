@@ -1178,3 +1178,31 @@ fn a_hook_killed_at_its_write_leaves_the_record_whole_and_doctor_cleans_up() {
     panechat_e2e::helpers::assert_doctor_clean(&env, "after the repair");
     assert_eq!(agent_in(&env, &pane)["state"], "done");
 }
+
+/// `sessions --resume` prints commands meant to be run: a pane's agent record written by
+/// something else than panechat's hook (its tool name holding a line break, a command, escapes)
+/// never puts a line of its own in the output, nor a control character.
+#[test]
+fn sessions_resume_prints_nothing_of_a_forged_record_outside_its_comment() {
+    let env = TestEnv::new();
+    let pane = fake_pane();
+    hook(&env, &pane, &["claude"], &event("UserPromptSubmit", ""));
+    let key = key_of(&pane);
+    let file = agents_dir(&env).join(format!("{}.json", key.file_stem()));
+    let mut rec = json(&std::fs::read_to_string(&file).unwrap());
+    rec["tool"] = "Bash)\ntouch /tmp/pwned # \u{1b}]2;x\u{7}\u{9b}31m".into();
+    std::fs::write(&file, rec.to_string()).unwrap();
+    let out = env.run(["sessions", "--resume"]).ok().stdout;
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "one comment, one command: {out:?}");
+    assert!(lines[0].starts_with("# "), "{out:?}");
+    assert_eq!(
+        lines[1],
+        "cd '/work/it'\\''s here' && claude --resume '5f0c7a2e-1111'"
+    );
+    assert!(
+        !out.chars()
+            .any(|c| c != '\n' && panechat_vocab::text::is_control(c)),
+        "{out:?}"
+    );
+}

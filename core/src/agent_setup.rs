@@ -173,7 +173,18 @@ fn is_claude_hook(command: &str) -> bool {
         return false;
     };
     let prog = prog.trim().trim_matches('\'').trim_matches('"');
-    prog.rsplit('/').next() == Some("panechat")
+    is_panechat(prog)
+}
+
+/// Whether `prog` (a path) is a panechat binary: its file is named `panechat`, or so with
+/// something after it (`panechat-0.3`), or hidden (Nix runs `.panechat-wrapped`). This
+/// binary may be any of them: what `--write` added is recognised again (not added twice) and
+/// taken out by `--remove`.
+fn is_panechat(prog: &str) -> bool {
+    let name = prog.rsplit('/').next().unwrap_or(prog);
+    let name = name.strip_prefix('.').unwrap_or(name);
+    name.strip_prefix("panechat")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['-', '.', '_']))
 }
 
 fn hook_entry(command: &str) -> Json {
@@ -382,7 +393,7 @@ fn ours(argv: &[String]) -> Option<Vec<String>> {
     let [prog, hook, codex, rest @ ..] = argv else {
         return None;
     };
-    if prog.rsplit('/').next() != Some("panechat") || hook != "hook" || codex != "codex" {
+    if !is_panechat(prog) || hook != "hook" || codex != "codex" {
         return None;
     }
     match rest {
@@ -732,6 +743,21 @@ mod tests {
                 assert_eq!(after["instructions"], before["instructions"], "{text}");
                 assert!(!after.contains_key("notify"), "{text}");
             }
+        }
+    }
+
+    #[test]
+    fn panechat_binaries_are_told_by_their_file_name() {
+        for yes in [
+            "panechat",
+            "/usr/bin/panechat",
+            "/nix/store/x-panechat-0.3/bin/.panechat-wrapped",
+            "/opt/panechat-0.3.1",
+        ] {
+            assert!(is_panechat(yes), "{yes}");
+        }
+        for no in ["panechatter", "/bin/my-panechat", "/panechat/bin/say", ""] {
+            assert!(!is_panechat(no), "{no}");
         }
     }
 

@@ -1025,9 +1025,11 @@ fn init_write_refuses_settings_changed_while_it_edits_them() {
     let file = dir.join("settings.json");
     std::fs::write(&file, "{\"model\": \"opus\"}\n").unwrap();
     // Stopped at its first rename (the backup's: the settings are read, the merge is made),
-    // while another writer saves the settings.
+    // while another writer saves the settings. (The signal comes as the rename returns, and
+    // strace stops it at each system call too: a stop seen once the backup is there is that
+    // one, after the merge.)
     let renames = "rename,renameat,renameat2";
-    let child = env
+    let mut child = env
         .cmd_traced(
             &[
                 "-f",
@@ -1049,20 +1051,35 @@ fn init_write_refuses_settings_changed_while_it_edits_them() {
     panechat_e2e::helpers::wait_until("panechat stopped at its first rename", || {
         let kids = std::fs::read_to_string(format!("/proc/{strace}/task/{strace}/children"))
             .unwrap_or_default();
-        stopped.set(kids.split_whitespace().next().and_then(|p| {
-            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
-            let state = stat.rsplit_once(") ")?.1.chars().next()?;
-            matches!(state, 't' | 'T').then(|| p.parse::<i32>().unwrap())
-        }));
+        let backup_begun = dir.join("settings.json.panechat-backup").exists();
+        stopped.set(
+            kids.split_whitespace()
+                .next()
+                .filter(|_| backup_begun)
+                .and_then(|p| {
+                    let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+                    let state = stat.rsplit_once(") ")?.1.chars().next()?;
+                    matches!(state, 't' | 'T').then(|| p.parse::<i32>().unwrap())
+                }),
+        );
         stopped.get().is_some()
     });
     let theirs = "{\"model\": \"opus\", \"permissions\": {\"allow\": [\"Bash(ls:*)\"]}}\n";
     std::fs::write(&file, theirs).unwrap();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(stopped.get().unwrap()),
-        nix::sys::signal::Signal::SIGCONT,
-    )
-    .unwrap();
+    // (Seen in strace's own stop just before the injected SIGSTOP, a single SIGCONT would
+    // come first and be lost: sent until the process ends.)
+    let t = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "panechat never went on"
+        );
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(stopped.get().unwrap()),
+            nix::sys::signal::Signal::SIGCONT,
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let run = Run::from_output(child.wait_with_output().unwrap());
     assert_eq!(
         std::fs::read_to_string(&file).unwrap(),
@@ -1205,4 +1222,50 @@ fn sessions_resume_prints_nothing_of_a_forged_record_outside_its_comment() {
             .any(|c| c != '\n' && panechat_vocab::text::is_control(c)),
         "{out:?}"
     );
+}
+
+/// A panechat binary whose file is not named `panechat` (Nix runs `.panechat-wrapped`, a copy
+/// may carry its version): `init claude|codex --write` twice adds nothing the second time,
+/// and `--remove` takes out what it added.
+#[test]
+fn init_write_is_idempotent_and_removable_for_a_binary_named_otherwise() {
+    let env = TestEnv::new();
+    let bin_dir = env.root.join("nix-bin");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    let bin = bin_dir.join(".panechat-wrapped");
+    std::fs::copy(panechat_e2e::env::panechat_bin(), &bin).unwrap();
+    let codex_home = env.root.join("codex-home");
+    let run = |args: &[&str]| {
+        let out = Command::new(&bin)
+            .env_clear()
+            .envs(&env.env)
+            .env("CODEX_HOME", &codex_home)
+            .args(args)
+            .current_dir(env.root.join("work"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        Run::from_output(out).ok()
+    };
+    let settings = env.root.join("home/.claude/settings.json");
+    let config = codex_home.join("config.toml");
+    run(&["init", "claude", "--write"]);
+    run(&["init", "codex", "--write"]);
+    let (s1, c1) = (
+        std::fs::read_to_string(&settings).unwrap(),
+        std::fs::read_to_string(&config).unwrap(),
+    );
+    let again = run(&["init", "claude", "--write"]);
+    assert!(again.stderr.contains("already has"), "{}", again.stderr);
+    let again = run(&["init", "codex", "--write"]);
+    assert!(again.stderr.contains("already has"), "{}", again.stderr);
+    assert_eq!(std::fs::read_to_string(&settings).unwrap(), s1);
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), c1);
+    run(&["init", "claude", "--remove"]);
+    run(&["init", "codex", "--remove"]);
+    assert_eq!(
+        json(&std::fs::read_to_string(&settings).unwrap()),
+        json("{}")
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), "");
 }

@@ -173,7 +173,18 @@ fn is_claude_hook(command: &str) -> bool {
         return false;
     };
     let prog = prog.trim().trim_matches('\'').trim_matches('"');
-    prog.rsplit('/').next() == Some("panechat")
+    is_panechat(prog)
+}
+
+/// Whether `prog` (a path) is a panechat binary: its file is named `panechat`, or so with
+/// something after it (`panechat-0.3`), or hidden (Nix runs `.panechat-wrapped`). This
+/// binary may be any of them: what `--write` added is recognised again (not added twice) and
+/// taken out by `--remove`.
+fn is_panechat(prog: &str) -> bool {
+    let name = prog.rsplit('/').next().unwrap_or(prog);
+    let name = name.strip_prefix('.').unwrap_or(name);
+    name.strip_prefix("panechat")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['-', '.', '_']))
 }
 
 fn hook_entry(command: &str) -> Json {
@@ -362,11 +373,10 @@ fn toml_string(s: &str) -> String {
 
 /// The `notify` line: `[bin, "hook", "codex", ("--then", then…)]`.
 pub fn codex_notify_line(bin: &str, then: &[String]) -> String {
-    let mut words = vec![toml_string(bin), toml_string("hook"), toml_string("codex")];
-    if !then.is_empty() {
-        words.push(toml_string("--then"));
-        words.extend(then.iter().map(|w| toml_string(w)));
-    }
+    let words: Vec<String> = notify_words(bin, then)
+        .iter()
+        .map(|w| toml_string(w))
+        .collect();
     format!("notify = [{}]", words.join(", "))
 }
 
@@ -383,7 +393,7 @@ fn ours(argv: &[String]) -> Option<Vec<String>> {
     let [prog, hook, codex, rest @ ..] = argv else {
         return None;
     };
-    if prog.rsplit('/').next() != Some("panechat") || hook != "hook" || codex != "codex" {
+    if !is_panechat(prog) || hook != "hook" || codex != "codex" {
         return None;
     }
     match rest {
@@ -443,6 +453,41 @@ fn notify_argv(table: &toml::Table) -> Result<Option<Vec<String>>, Refusal> {
     }
 }
 
+/// `text`, the edited config, when it holds exactly `old` with `notify` set to `notify` (or
+/// taken out): the edit is made on the text's lines, and a line that only looks like the
+/// `notify` (inside a multi-line string) must never be what changes.
+fn verified(old: &toml::Table, text: String, notify: Option<&[String]>) -> Result<String, Refusal> {
+    let mut want = old.clone();
+    match notify {
+        Some(argv) => {
+            let argv = argv
+                .iter()
+                .map(|w| toml::Value::String(w.clone()))
+                .collect();
+            want.insert("notify".into(), toml::Value::Array(argv));
+        }
+        None => {
+            want.remove("notify");
+        }
+    }
+    match toml::from_str::<toml::Table>(&text) {
+        Ok(got) if got == want => Ok(text),
+        _ => Err(Refusal(
+            "sets `notify` in a way panechat cannot edit safely (a line that looks like it inside a multi-line string?); nothing was changed: set the line `panechat init codex` prints yourself".into(),
+        )),
+    }
+}
+
+/// The argv of [`codex_notify_line`].
+fn notify_words(bin: &str, then: &[String]) -> Vec<String> {
+    let mut words = vec![bin.to_string(), "hook".into(), "codex".into()];
+    if !then.is_empty() {
+        words.push("--then".into());
+        words.extend(then.iter().cloned());
+    }
+    words
+}
+
 /// What adding panechat's notify to Codex's config did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodexAdded {
@@ -467,7 +512,7 @@ pub fn codex_add(text: &str, bin: &str) -> Result<Option<CodexAdded>, Refusal> {
             }
         }
         return Ok(Some(CodexAdded {
-            text: out,
+            text: verified(&table, out, Some(&notify_words(bin, &[])))?,
             chained: None,
         }));
     };
@@ -492,6 +537,7 @@ pub fn codex_add(text: &str, bin: &str) -> Result<Option<CodexAdded>, Refusal> {
     out.extend(lines[end + 1..].iter().map(|l| l.to_string()));
     let mut text = out.join("\n");
     text.push('\n');
+    let text = verified(&table, text, Some(&notify_words(bin, &fresh)))?;
     Ok(Some(CodexAdded { text, chained }))
 }
 
@@ -524,7 +570,8 @@ pub fn codex_remove(text: &str) -> Result<Option<String>, Refusal> {
     if !text.is_empty() {
         text.push('\n');
     }
-    Ok(Some(text))
+    let notify = (!then.is_empty()).then_some(then.as_slice());
+    verified(&table, text, notify).map(Some)
 }
 
 #[cfg(test)]
@@ -670,6 +717,48 @@ mod tests {
         let u: toml::Table = toml::from_str(user).unwrap();
         assert_eq!(t, u, "{back}");
         assert!(!back.contains("panechat"));
+    }
+
+    #[test]
+    fn a_notify_line_inside_a_multi_line_string_is_never_edited() {
+        let user = "instructions = \"\"\"\nnotify = [\"say\", \"hi\"]\n\"\"\"\nnotify = [\"python3\", \"n.py\"]\n";
+        let before: toml::Table = toml::from_str(user).unwrap();
+        match codex_add(user, BIN) {
+            Err(e) => assert!(e.0.contains("nothing was changed"), "{}", e.0),
+            Ok(added) => {
+                let text = added.unwrap().text;
+                let after: toml::Table = toml::from_str(&text).unwrap();
+                assert_eq!(after["instructions"], before["instructions"], "{text}");
+                let argv = after["notify"].as_array().unwrap();
+                assert_eq!(argv[0].as_str(), Some(BIN), "{text}");
+            }
+        }
+        let ours = format!("instructions = \"\"\"\nnotify = [\"{BIN}\", \"hook\", \"codex\"]\n\"\"\"\nnotify = [\"{BIN}\", \"hook\", \"codex\"]\n");
+        let before: toml::Table = toml::from_str(&ours).unwrap();
+        match codex_remove(&ours) {
+            Err(e) => assert!(e.0.contains("nothing was changed"), "{}", e.0),
+            Ok(removed) => {
+                let text = removed.unwrap();
+                let after: toml::Table = toml::from_str(&text).unwrap();
+                assert_eq!(after["instructions"], before["instructions"], "{text}");
+                assert!(!after.contains_key("notify"), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn panechat_binaries_are_told_by_their_file_name() {
+        for yes in [
+            "panechat",
+            "/usr/bin/panechat",
+            "/nix/store/x-panechat-0.3/bin/.panechat-wrapped",
+            "/opt/panechat-0.3.1",
+        ] {
+            assert!(is_panechat(yes), "{yes}");
+        }
+        for no in ["panechatter", "/bin/my-panechat", "/panechat/bin/say", ""] {
+            assert!(!is_panechat(no), "{no}");
+        }
     }
 
     #[test]

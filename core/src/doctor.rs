@@ -178,6 +178,7 @@ impl Checker<'_> {
             p.conversations(),
             p.state.clone(),
             p.sessions(),
+            p.agents(),
             p.drafts(),
             p.runs(),
             p.locks(),

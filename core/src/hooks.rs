@@ -315,8 +315,8 @@ fn plain_id(id: &str) -> bool {
 /// The shell command that resumes `agent`'s session in its directory: `cd '/dir' && claude
 /// --resume 'ID'` (Claude Code finds a session only from the directory it ran in) or `cd
 /// '/dir' && codex resume 'ID'`. `None` for another agent, without a session id, or when the id
-/// is not a plain id or the directory holds control characters (nothing untrusted is printed
-/// to be run).
+/// is not a plain id or the directory is not absolute or holds control characters (nothing
+/// untrusted is printed to be run).
 pub fn resume_command(agent: &Agent) -> Option<String> {
     let id = agent.session.as_deref().filter(|id| plain_id(id))?;
     let run = match agent.kind.as_str() {
@@ -326,6 +326,8 @@ pub fn resume_command(agent: &Agent) -> Option<String> {
     };
     match agent.cwd.as_deref() {
         Some(dir) if dir.chars().any(panechat_vocab::text::is_control) => None,
+        // (`cd -` goes elsewhere, `cd -P` is an option, a relative one depends on the shell)
+        Some(dir) if !dir.starts_with('/') => None,
         Some(dir) => Some(format!("cd {} && {run}", crate::shell::quote(dir))),
         None => Some(run),
     }
@@ -571,6 +573,12 @@ mod tests {
         a.session = Some("ok".into());
         a.cwd = Some("/a\nb".into());
         assert_eq!(resume_command(&a), None);
+        // A directory that is not absolute: `cd -` would go to the shell's previous directory,
+        // `cd -P` take an option, `cd x` depend on where the output is run.
+        for dir in ["-", "-P", "work/x", ""] {
+            a.cwd = Some(dir.into());
+            assert_eq!(resume_command(&a), None, "{dir:?}");
+        }
         a.kind = "other".into();
         a.cwd = None;
         assert_eq!(resume_command(&a), None);

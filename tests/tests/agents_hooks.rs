@@ -979,3 +979,293 @@ fn codex_ui_turn_is_done_and_its_title_thread_is_ignored() {
     assert_eq!(a["message"], "echo: hello there");
     w.tmux.type_line(&pane, "/quit");
 }
+
+/// `init claude|codex --write` and `--remove` keep the permissions of the file they edit (a
+/// settings file shared with a group, or kept in a dotfiles directory, stays readable as it
+/// was).
+#[test]
+fn init_write_and_remove_keep_the_files_permissions() {
+    let env = TestEnv::new();
+    let dir = env.root.join("home/.claude");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("settings.json");
+    std::fs::write(&file, "{\"model\": \"opus\"}\n").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    env.run(["init", "claude", "--write"]).ok();
+    assert!(std::fs::read_to_string(&file)
+        .unwrap()
+        .contains("hook claude"));
+    assert_eq!(mode(&file), 0o644, "--write keeps the mode");
+    env.run(["init", "claude", "--remove"]).ok();
+    assert!(!std::fs::read_to_string(&file)
+        .unwrap()
+        .contains("hook claude"));
+    assert_eq!(mode(&file), 0o644, "--remove keeps the mode");
+    let codex = env.root.join("codex-home");
+    std::fs::create_dir_all(&codex).unwrap();
+    let config = codex.join("config.toml");
+    std::fs::write(&config, "model = \"o3\"\n").unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let mut c = env.cmd(["init", "codex", "--write"]);
+    c.env("CODEX_HOME", &codex);
+    let run = Run::from_output(c.output().unwrap()).ok();
+    assert!(run.stderr.contains("added"), "{}", run.stderr);
+    assert_eq!(mode(&config), 0o640, "Codex's config keeps its mode");
+}
+
+/// Settings that change while `init claude --write` edits them (Claude Code saves its own
+/// settings there, the user edits them) are not overwritten with the merge of their older
+/// text: the command refuses, and the other writer's change is kept.
+#[test]
+fn init_write_refuses_settings_changed_while_it_edits_them() {
+    let env = TestEnv::new();
+    let dir = env.root.join("home/.claude");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("settings.json");
+    std::fs::write(&file, "{\"model\": \"opus\"}\n").unwrap();
+    // Stopped at its first rename (the backup's: the settings are read, the merge is made),
+    // while another writer saves the settings. (The signal comes as the rename returns, and
+    // strace stops it at each system call too: a stop seen once the backup is there is that
+    // one, after the merge.)
+    let renames = "rename,renameat,renameat2";
+    let mut child = env
+        .cmd_traced(
+            &[
+                "-f",
+                "-o",
+                "/dev/null",
+                "-e",
+                &format!("trace={renames}"),
+                "-e",
+                &format!("inject={renames}:signal=SIGSTOP:when=1"),
+            ],
+            ["init", "claude", "--write"],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("strace");
+    let strace = child.id();
+    let stopped = std::cell::Cell::new(None);
+    panechat_e2e::helpers::wait_until("panechat stopped at its first rename", || {
+        let kids = std::fs::read_to_string(format!("/proc/{strace}/task/{strace}/children"))
+            .unwrap_or_default();
+        let backup_begun = dir.join("settings.json.panechat-backup").exists();
+        stopped.set(
+            kids.split_whitespace()
+                .next()
+                .filter(|_| backup_begun)
+                .and_then(|p| {
+                    let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+                    let state = stat.rsplit_once(") ")?.1.chars().next()?;
+                    matches!(state, 't' | 'T').then(|| p.parse::<i32>().unwrap())
+                }),
+        );
+        stopped.get().is_some()
+    });
+    let theirs = "{\"model\": \"opus\", \"permissions\": {\"allow\": [\"Bash(ls:*)\"]}}\n";
+    std::fs::write(&file, theirs).unwrap();
+    // (Seen in strace's own stop just before the injected SIGSTOP, a single SIGCONT would
+    // come first and be lost: sent until the process ends.)
+    let t = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "panechat never went on"
+        );
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(stopped.get().unwrap()),
+            nix::sys::signal::Signal::SIGCONT,
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let run = Run::from_output(child.wait_with_output().unwrap());
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        theirs,
+        "the other writer's change is kept: {}",
+        run.stderr
+    );
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("changed while") && run.stderr.contains("run this again"),
+        "{}",
+        run.stderr
+    );
+    // Run again, it merges into what is there now.
+    env.run(["init", "claude", "--write"]).ok();
+    let v = json(&std::fs::read_to_string(&file).unwrap());
+    assert_eq!(v["permissions"]["allow"][0], "Bash(ls:*)");
+    assert!(v["hooks"]["Stop"].is_array());
+}
+
+/// Settings that are a link leading to no file (a dotfiles link whose file is not there yet, a
+/// loop): refused with what the link points to and what to do; the link is left as it was.
+#[test]
+fn init_write_through_a_link_to_nothing_says_what_to_do() {
+    let env = TestEnv::new();
+    let dir = env.root.join("home/.claude");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("settings.json");
+    let missing = env.root.join("dotfiles/claude/settings.json");
+    std::os::unix::fs::symlink(&missing, &file).unwrap();
+    let run = env.run(["init", "claude", "--write"]);
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr.contains(&missing.display().to_string())
+            && run.stderr.contains("does not exist")
+            && run.stderr.contains("nothing was changed"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read_link(&file).unwrap(), missing);
+    assert!(!missing.exists());
+    std::fs::remove_file(&file).unwrap();
+    std::os::unix::fs::symlink("settings.json", &file).unwrap();
+    let run = env.run(["init", "claude", "--remove"]);
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr.contains("loop") && run.stderr.contains("nothing was changed"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// A hook killed at the rename of the pane's record (Claude Code ends a hook that outlives its
+/// timeout): the record it replaces is still whole, the next call records again, and the temp
+/// file it left is found and removed by `doctor --repair` like any other interrupted write.
+#[test]
+fn a_hook_killed_at_its_write_leaves_the_record_whole_and_doctor_cleans_up() {
+    let env = TestEnv::new();
+    let pane = fake_pane();
+    hook(&env, &pane, &["claude"], &event("UserPromptSubmit", ""));
+    assert_eq!(agent_in(&env, &pane)["state"], "working");
+    let renames = "rename,renameat,renameat2";
+    let mut c = env.cmd_traced(
+        &[
+            "-f",
+            "-o",
+            "/dev/null",
+            "-e",
+            &format!("trace={renames}"),
+            "-e",
+            &format!("inject={renames}:signal=SIGKILL:when=1"),
+        ],
+        ["hook", "claude"],
+    );
+    c.env_remove("PANECHAT_SESSION");
+    for (k, v) in &pane {
+        c.env(k, v);
+    }
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("strace");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(&event("Stop", r#","last_assistant_message":"x""#))
+        .unwrap();
+    drop(stdin);
+    let run = Run::from_output(child.wait_with_output().unwrap());
+    assert_ne!(run.code, 0, "killed at its rename: {}", run.stderr);
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        agent_in(&env, &pane)["state"],
+        "working",
+        "the record before the killed call, whole"
+    );
+    assert_eq!(
+        litter(&agents_dir(&env)).len(),
+        1,
+        "the killed call's temp file"
+    );
+    hook(&env, &pane, &["claude"], &event("Stop", ""));
+    assert_eq!(agent_in(&env, &pane)["state"], "done");
+    let d = env.run(["doctor"]);
+    assert!(
+        d.stdout.contains("interrupted write") && d.stdout.contains("agents"),
+        "doctor finds the temp file: {}",
+        d.stdout
+    );
+    env.run(["doctor", "--repair"]).ok();
+    assert!(litter(&agents_dir(&env)).is_empty());
+    panechat_e2e::helpers::assert_doctor_clean(&env, "after the repair");
+    assert_eq!(agent_in(&env, &pane)["state"], "done");
+}
+
+/// `sessions --resume` prints commands meant to be run: a pane's agent record written by
+/// something else than panechat's hook (its tool name holding a line break, a command, escapes)
+/// never puts a line of its own in the output, nor a control character.
+#[test]
+fn sessions_resume_prints_nothing_of_a_forged_record_outside_its_comment() {
+    let env = TestEnv::new();
+    let pane = fake_pane();
+    hook(&env, &pane, &["claude"], &event("UserPromptSubmit", ""));
+    let key = key_of(&pane);
+    let file = agents_dir(&env).join(format!("{}.json", key.file_stem()));
+    let mut rec = json(&std::fs::read_to_string(&file).unwrap());
+    rec["tool"] = "Bash)\ntouch /tmp/pwned # \u{1b}]2;x\u{7}\u{9b}31m".into();
+    std::fs::write(&file, rec.to_string()).unwrap();
+    let out = env.run(["sessions", "--resume"]).ok().stdout;
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "one comment, one command: {out:?}");
+    assert!(lines[0].starts_with("# "), "{out:?}");
+    assert_eq!(
+        lines[1],
+        "cd '/work/it'\\''s here' && claude --resume '5f0c7a2e-1111'"
+    );
+    assert!(
+        !out.chars()
+            .any(|c| c != '\n' && panechat_vocab::text::is_control(c)),
+        "{out:?}"
+    );
+}
+
+/// A panechat binary whose file is not named `panechat` (Nix runs `.panechat-wrapped`, a copy
+/// may carry its version): `init claude|codex --write` twice adds nothing the second time,
+/// and `--remove` takes out what it added.
+#[test]
+fn init_write_is_idempotent_and_removable_for_a_binary_named_otherwise() {
+    let env = TestEnv::new();
+    let bin_dir = env.root.join("nix-bin");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    let bin = bin_dir.join(".panechat-wrapped");
+    std::fs::copy(panechat_e2e::env::panechat_bin(), &bin).unwrap();
+    let codex_home = env.root.join("codex-home");
+    let run = |args: &[&str]| {
+        let out = Command::new(&bin)
+            .env_clear()
+            .envs(&env.env)
+            .env("CODEX_HOME", &codex_home)
+            .args(args)
+            .current_dir(env.root.join("work"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        Run::from_output(out).ok()
+    };
+    let settings = env.root.join("home/.claude/settings.json");
+    let config = codex_home.join("config.toml");
+    run(&["init", "claude", "--write"]);
+    run(&["init", "codex", "--write"]);
+    let (s1, c1) = (
+        std::fs::read_to_string(&settings).unwrap(),
+        std::fs::read_to_string(&config).unwrap(),
+    );
+    let again = run(&["init", "claude", "--write"]);
+    assert!(again.stderr.contains("already has"), "{}", again.stderr);
+    let again = run(&["init", "codex", "--write"]);
+    assert!(again.stderr.contains("already has"), "{}", again.stderr);
+    assert_eq!(std::fs::read_to_string(&settings).unwrap(), s1);
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), c1);
+    run(&["init", "claude", "--remove"]);
+    run(&["init", "codex", "--remove"]);
+    assert_eq!(
+        json(&std::fs::read_to_string(&settings).unwrap()),
+        json("{}")
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), "");
+}

@@ -289,9 +289,22 @@ fn agent_file(tool: Tool, remove: bool, env: &Env) -> Result<i32> {
     let path = agent_config_file(tool, env)?;
     // A linked file (dotfiles) is edited where it lives.
     let target = match std::fs::symlink_metadata(&path) {
-        Ok(m) if m.file_type().is_symlink() => {
-            std::fs::canonicalize(&path).map_err(|e| Error::io(&path, e))?
-        }
+        Ok(m) if m.file_type().is_symlink() => std::fs::canonicalize(&path).map_err(|e| {
+            let shown = panechat::adapters::integrations::shown_path(&path);
+            let to = std::fs::read_link(&path)
+                .map(|t| t.display().to_string())
+                .unwrap_or_default();
+            let why = match e.raw_os_error() {
+                Some(libc::ELOOP) => "a loop of links".to_string(),
+                _ if e.kind() == std::io::ErrorKind::NotFound => "which does not exist".into(),
+                _ => e.to_string(),
+            };
+            Error::Unavailable {
+                message: format!(
+                    "{shown} is a link to {to}, {why}; nothing was changed: make the link lead to your settings file (an empty one will do), or remove it, then run this again"
+                ),
+            }
+        })?,
         _ => path.clone(),
     };
     let shown = panechat::adapters::integrations::shown_path(&path);
@@ -304,6 +317,13 @@ fn agent_file(tool: Tool, remove: bool, env: &Env) -> Result<i32> {
             })
         }
     };
+    // The file's permissions, kept by the new one (a file shared with a group stays so).
+    let mode = text.as_ref().and_then(|_| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(&target)
+            .ok()
+            .map(|m| m.permissions().mode() & 0o7777)
+    });
     let refused = |r: Refusal| Error::Unavailable {
         message: format!("{shown} {}", r.0),
     };
@@ -338,8 +358,8 @@ fn agent_file(tool: Tool, remove: bool, env: &Env) -> Result<i32> {
         );
         return Ok(0);
     };
-    let backup = match text {
-        Some(old) => Some(write_backup(&target, &old)?),
+    let backup = match &text {
+        Some(old) => Some(write_backup(&target, old)?),
         None => {
             if let Some(dir) = target.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -347,7 +367,31 @@ fn agent_file(tool: Tool, remove: bool, env: &Env) -> Result<i32> {
             None
         }
     };
+    // Another writer (Claude Code saving its settings, the user) may have changed the file
+    // since it was read: its change is not overwritten with a merge of the older text.
+    let now = match panechat::files::read_regular(&target) {
+        Ok(t) => Some(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(Error::Unavailable {
+                message: format!("cannot read {shown} again: {e}; nothing was changed"),
+            })
+        }
+    };
+    if now != text {
+        return Err(Error::Unavailable {
+            message: format!(
+                "{shown} changed while panechat was editing it; nothing was changed: run this again"
+            ),
+        });
+    }
     panechat::store::atomic::write_atomic(&target, new.as_bytes())?;
+    if let Some(mode) = mode {
+        // (written 0600 first: never readable by more than the old file was)
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| Error::io(&target, e))?;
+    }
     let verb = if remove { "took" } else { "added" };
     let prep = if remove { "out of" } else { "to" };
     let mut msg = format!("panechat: {verb} {what} {prep} {shown}");

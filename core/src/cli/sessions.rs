@@ -106,7 +106,8 @@ fn resume(ctx: &Ctx) -> Result<i32> {
             "# {}{} ({}{since})\n{cmd}\n",
             panechat::title::sanitize_title(&pane.place()),
             if running { "" } else { ", multiplexer stopped" },
-            a.agent.summary(),
+            // (one comment line, whatever the record holds: the next line is run)
+            panechat::title::sanitize_title(&a.agent.summary()),
         ));
         n += 1;
     }

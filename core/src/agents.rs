@@ -113,13 +113,22 @@ pub fn write_record(paths: &Paths, rec: &AgentRecord) -> Result<()> {
 /// The user looked at pane `key` (focused it): an agent there that is done is now idle.
 /// Returns whether it was done (and so changed); no other state changes.
 pub fn seen(paths: &Paths, key: &SessionKey) -> Result<bool> {
-    match read_record(paths, key) {
-        Some(mut rec) if rec.agent.state == AgentState::Done => {
+    let path = file(paths, key);
+    let Ok(before) = crate::files::read(&path) else {
+        return Ok(false);
+    };
+    match serde_json::from_slice::<AgentRecord>(&before) {
+        Ok(mut rec) if rec.pane == *key && rec.agent.state == AgentState::Done => {
             // (the rest of the record, its pane's place included, stays as the hook wrote it)
             rec.agent.state = AgentState::Idle;
             rec.agent.since = Some(crate::time::now_rfc3339());
-            write_record(paths, &rec)?;
-            Ok(true)
+            let bytes = serde_json::to_vec(&rec).map_err(|e| Error::Corrupt {
+                path: path.clone(),
+                line: 1,
+                msg: e.to_string(),
+            })?;
+            // A hook that reported meanwhile (the agent works again) wins.
+            atomic::replace_if_unchanged(&path, &before, &bytes)
         }
         _ => Ok(false),
     }

@@ -87,6 +87,29 @@ fn replace(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
     res
 }
 
+/// Replaces `path` with `bytes` (atomically, without fsync) only if it still holds `expected`
+/// just before the rename: a read-modify-write that gives way to a writer that changed the file
+/// meanwhile (which needs no lock, so such a writer never waits). Returns whether it replaced.
+pub fn replace_if_unchanged(path: &Path, expected: &[u8], bytes: &[u8]) -> Result<bool> {
+    let tmp = temp_path(path);
+    files::check_replace_target(path).ctx(path)?;
+    let res = (|| {
+        let mut f = files::open_private_file(&tmp, Access::CreateNew).ctx(&tmp)?;
+        f.write_all(bytes).ctx(&tmp)?;
+        drop(f);
+        match files::read(path) {
+            Ok(now) if now == expected => {}
+            _ => return Ok(false),
+        }
+        fs::rename(&tmp, path).ctx(path)?;
+        Ok(true)
+    })();
+    if !matches!(res, Ok(true)) {
+        let _ = fs::remove_file(&tmp);
+    }
+    res
+}
+
 /// fsyncs a directory so a rename or create in it is durable.
 pub fn sync_dir(dir: &Path) -> Result<()> {
     files::open_dir(dir).and_then(|d| d.sync_all()).ctx(dir)
@@ -102,6 +125,25 @@ fn unique() -> u64 {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_conditional_replace_gives_way_to_a_change_made_meanwhile() {
+        let dir = std::env::temp_dir().join(format!("pc-atomic-cond-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("a.json");
+        write_replace(&p, b"done").unwrap();
+        assert!(!replace_if_unchanged(&p, b"was", b"idle").unwrap());
+        assert_eq!(fs::read(&p).unwrap(), b"done");
+        assert!(replace_if_unchanged(&p, b"done", b"idle").unwrap());
+        assert_eq!(fs::read(&p).unwrap(), b"idle");
+        let left: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left.len(), 1, "no temp file left: {left:?}");
+        let _ = fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn replaces_and_keeps_private() {

@@ -167,13 +167,36 @@ pub fn claude_command(bin: &str) -> String {
     format!("{} hook claude", crate::shell::quote(bin))
 }
 
-/// Whether `command` is a panechat hook for Claude Code (any binary path).
+/// Whether `command` is a panechat hook for Claude Code (any binary path, quoted or not),
+/// also when the user put variables before it (`PANECHAT_LOG=debug panechat hook claude`,
+/// `env PANECHAT_LOG=debug …`).
 fn is_claude_hook(command: &str) -> bool {
-    let Some(prog) = command.strip_suffix(" hook claude") else {
+    let Some(rest) = command.trim_end().strip_suffix(" hook claude") else {
         return false;
     };
-    let prog = prog.trim().trim_matches('\'').trim_matches('"');
-    is_panechat(prog)
+    let rest = rest.trim();
+    let split_quoted = |q: char| {
+        let inner = rest.strip_suffix(q)?;
+        let i = inner.rfind(q)?;
+        Some((&inner[..i], &inner[i + 1..]))
+    };
+    let (before, prog) = match rest.chars().last() {
+        Some(q @ ('\'' | '"')) => match split_quoted(q) {
+            Some(parts) => parts,
+            None => return false,
+        },
+        _ => match rest.rfind(char::is_whitespace) {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => ("", rest),
+        },
+    };
+    let assignment = |w: &str| {
+        w == "env"
+            || w.split_once('=').is_some_and(|(k, _)| {
+                !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            })
+    };
+    !prog.contains(['\'', '"']) && before.split_whitespace().all(assignment) && is_panechat(prog)
 }
 
 /// Whether `prog` (a path) is a panechat binary: its file is named `panechat`, or so with
@@ -744,6 +767,32 @@ mod tests {
                 assert!(!after.contains_key("notify"), "{text}");
             }
         }
+    }
+
+    #[test]
+    fn hook_commands_the_user_prefixed_with_variables_are_still_panechats() {
+        for yes in [
+            "'/usr/bin/panechat' hook claude",
+            "panechat hook claude",
+            "PANECHAT_LOG=debug panechat hook claude",
+            "env PANECHAT_LOG=debug '/opt/my tools/panechat' hook claude",
+            "A=1 B=2 \"/usr/bin/panechat\" hook claude ",
+        ] {
+            assert!(is_claude_hook(yes), "{yes}");
+        }
+        for no in [
+            "echo hi; panechat hook claude",
+            "my-notifier hook claude",
+            "panechat hook codex",
+            "'/usr/bin/panechat hook claude",
+        ] {
+            assert!(!is_claude_hook(no), "{no}");
+        }
+        // `--write` adds nothing to settings holding such an entry; `--remove` takes it out.
+        let settings = r#"{"hooks": {"Stop": [{"matcher": "", "hooks": [{"type": "command", "command": "PANECHAT_LOG=debug panechat hook claude"}]}]}}"#;
+        assert!(claude_installed(settings) || claude_remove(settings).unwrap().is_some());
+        let removed = claude_remove(settings).unwrap().expect("taken out");
+        assert!(!removed.contains("hook claude"), "{removed}");
     }
 
     #[test]

@@ -58,7 +58,7 @@ pub fn prune(paths: &Paths, deep: bool, probe: &dyn Exec) -> Result<Vec<Forgotte
 }
 
 /// The session record of a pane known only by the agent that reported there.
-fn agent_only_record(a: &crate::agents::AgentRecord) -> SessionRecord {
+pub fn agent_only_record(a: &crate::agents::AgentRecord) -> SessionRecord {
     SessionRecord {
         pane: crate::session::PaneRef::from_key(a.pane.clone()),
         server: a.server.clone(),

@@ -2470,3 +2470,34 @@ fn real_claude_code_shows_in_the_status_line_and_the_next_key_goes_to_its_prompt
         "idle in the status line",
     );
 }
+
+/// The picker lists a pane known only by its agent while the pane is there: once it is closed
+/// (its multiplexer still running), its row is gone, though its record stays until
+/// `sessions --prune`.
+#[test]
+fn the_picker_lists_no_agent_of_a_closed_pane() {
+    use panechat_vocab::state::AgentState;
+    panechat_e2e::needs!("tmux");
+    let (env, _fake) = setup();
+    let mut w = World::start(&env, 100, 20);
+    w.load_plugin();
+    w.attach(&env, 100, 20);
+    let p0 = w.pane0();
+    let closed = w
+        .tmux
+        .ok(&["split-window", "-d", "-P", "-F", "#{pane_id}", "-t", &p0])
+        .trim()
+        .to_string();
+    w.set_agent(&env, &p0, &agent(AgentState::NeedsYou, None));
+    w.set_agent(&env, &closed, &agent(AgentState::NeedsYou, None));
+    wait_option(&w, &closed, "#{@panechat_agent}", "needs-you");
+    w.tmux.ok(&["kill-pane", "-t", &closed]);
+    w.prefix("P");
+    let s = w.wait_screen("⏎ use");
+    assert!(s.contains(&format!("pane {p0}")), "{s}");
+    assert!(
+        !s.contains(&format!("pane {closed}")),
+        "the closed pane {closed} is listed:\n{s}"
+    );
+    w.keys(&["Escape"]);
+}

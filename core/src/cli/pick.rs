@@ -585,11 +585,11 @@ pub fn load_items(ctx: &Ctx, target: Option<&Session>) -> Result<Vec<Item>> {
     let mut panes: HashMap<String, Vec<String>> = HashMap::new();
     let mut here: Option<String> = None;
     // Each pane's agent: given to the conversation the pane shows, or a row of its own.
-    let mut agents: HashMap<panechat::session::SessionKey, Agent> =
-        panechat::agents::all(&ctx.paths)
-            .into_iter()
-            .map(|r| (r.pane, r.agent))
-            .collect();
+    let agent_records = panechat::agents::all(&ctx.paths);
+    let mut agents: HashMap<panechat::session::SessionKey, Agent> = agent_records
+        .iter()
+        .map(|r| (r.pane.clone(), r.agent.clone()))
+        .collect();
     let mut conv_agent: HashMap<String, Agent> = HashMap::new();
     for rec in mapping::all(&ctx.paths)? {
         let Some(active) = rec.active else { continue };
@@ -615,12 +615,24 @@ pub fn load_items(ctx: &Ctx, target: Option<&Session>) -> Result<Vec<Item>> {
         }
     }
     // Panes with an agent and no conversation, of the server the picker runs in (a key names
-    // its server before its last `:`).
+    // its server before its last `:`), that are still there (their multiplexer asked once).
     let server_of = |k: &str| k.rsplit_once(':').map(|(s, _)| s.to_string());
     let here_server = target.and_then(|t| server_of(t.key.as_str()));
+    let records: HashMap<&panechat::session::SessionKey, &panechat::agents::AgentRecord> =
+        agent_records.iter().map(|r| (&r.pane, r)).collect();
+    let probe = panechat::prune::Cached::new(&RealExec);
     let mut pane_rows: Vec<Item> = agents
         .into_iter()
         .filter(|(k, _)| here_server.is_none() || server_of(k.as_str()) == here_server)
+        .filter(|(k, _)| {
+            records.get(k).is_none_or(|r| {
+                let rec = panechat::sessions::agent_only_record(r);
+                !matches!(
+                    panechat::prune::check_with(&rec, true, &probe),
+                    panechat::prune::Liveness::Gone(_)
+                )
+            })
+        })
         .filter_map(|(k, a)| {
             let is_here = target.is_some_and(|t| t.key == k);
             let pane = panechat::session::PaneRef::from_key(k).pane?;

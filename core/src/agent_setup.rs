@@ -411,6 +411,14 @@ pub fn codex_snippet(bin: &str) -> String {
     )
 }
 
+/// The line ending `text` uses: `\r\n` when its first line ends so, else `\n`.
+fn line_end(text: &str) -> &'static str {
+    match text.find('\n') {
+        Some(i) if i > 0 && text.as_bytes()[i - 1] == b'\r' => "\r\n",
+        _ => "\n",
+    }
+}
+
 /// A `notify` argv that is panechat's hook: `Some(the chained program's argv)`.
 fn ours(argv: &[String]) -> Option<Vec<String>> {
     let [prog, hook, codex, rest @ ..] = argv else {
@@ -526,12 +534,13 @@ pub struct CodexAdded {
 pub fn codex_add(text: &str, bin: &str) -> Result<Option<CodexAdded>, Refusal> {
     let table = parse_codex(text)?;
     let lines: Vec<&str> = text.lines().collect();
+    let eol = line_end(text);
     let Some(argv) = notify_argv(&table)? else {
-        let mut out = format!("{CODEX_MARK}\n{}\n", codex_notify_line(bin, &[]));
+        let mut out = format!("{CODEX_MARK}{eol}{}{eol}", codex_notify_line(bin, &[]));
         if !text.is_empty() {
             out.push_str(text);
             if !text.ends_with('\n') {
-                out.push('\n');
+                out.push_str(eol);
             }
         }
         return Ok(Some(CodexAdded {
@@ -558,8 +567,8 @@ pub fn codex_add(text: &str, bin: &str) -> Result<Option<CodexAdded>, Refusal> {
     }
     out.push(line);
     out.extend(lines[end + 1..].iter().map(|l| l.to_string()));
-    let mut text = out.join("\n");
-    text.push('\n');
+    let mut text = out.join(eol);
+    text.push_str(eol);
     let text = verified(&table, text, Some(&notify_words(bin, &fresh)))?;
     Ok(Some(CodexAdded { text, chained }))
 }
@@ -589,9 +598,10 @@ pub fn codex_remove(text: &str) -> Result<Option<String>, Refusal> {
         out.push(format!("notify = [{}]", words.join(", ")));
     }
     out.extend(lines[end + 1..].iter().map(|l| l.to_string()));
-    let mut text = out.join("\n");
+    let eol = line_end(text);
+    let mut text = out.join(eol);
     if !text.is_empty() {
-        text.push('\n');
+        text.push_str(eol);
     }
     let notify = (!then.is_empty()).then_some(then.as_slice());
     verified(&table, text, notify).map(Some)
@@ -808,6 +818,19 @@ mod tests {
         for no in ["panechatter", "/bin/my-panechat", "/panechat/bin/say", ""] {
             assert!(!is_panechat(no), "{no}");
         }
+    }
+
+    #[test]
+    fn a_config_with_crlf_line_ends_keeps_them() {
+        let user =
+            "model = \"m\"\r\nnotify = [\"notify-send\"]\r\n[features]\r\nplugins = false\r\n";
+        let added = codex_add(user, BIN).unwrap().unwrap().text;
+        assert!(!added.replace("\r\n", "").contains('\n'), "{added:?}");
+        let back = codex_remove(&added).unwrap().unwrap();
+        assert!(!back.replace("\r\n", "").contains('\n'), "{back:?}");
+        assert!(back.contains("notify = [\"notify-send\"]\r\n"), "{back:?}");
+        let fresh = codex_add("model = \"m\"\r\n", BIN).unwrap().unwrap().text;
+        assert!(!fresh.replace("\r\n", "").contains('\n'), "{fresh:?}");
     }
 
     #[test]

@@ -136,6 +136,27 @@ pub fn install(path: &Path) -> crate::Result<()> {
 mod tests {
     use super::*;
 
+    /// The plugin's build id as its build script computes it.
+    mod plugin_build {
+        include!("../../../zellij-plugin/build_id.rs");
+    }
+
+    #[test]
+    fn the_carried_plugin_is_built_from_the_sources_as_they_are() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../zellij-plugin");
+        let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+        let version = manifest
+            .lines()
+            .find_map(|l| l.strip_prefix("version = \""))
+            .and_then(|v| v.strip_suffix('"'))
+            .expect("the plugin's version");
+        assert_eq!(
+            carried_build(),
+            plugin_build::build_id(&root, version),
+            "the plugin panechat carries is not built from zellij-plugin/ as it is now (formatted?): run `scripts/zellij-plugin.sh --update` and commit core/assets/panechat-zellij.wasm"
+        );
+    }
+
     #[test]
     fn the_carried_plugin_names_its_build() {
         let b = carried_build();

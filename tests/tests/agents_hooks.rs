@@ -843,7 +843,8 @@ fn claude_ui_asks_for_permission_and_the_pane_says_it_needs_you() {
 }
 
 /// `codex exec` in a real Zellij pane, its notify program installed by `panechat init codex
-/// --write`: after its turn, the pane's agent is done, with Codex's thread id and last message.
+/// --write`: after its turn, the pane's agent is done, with Codex's thread id and last message,
+/// and the plugin names the pane so.
 #[test]
 fn codex_exec_in_a_zellij_pane_reports_done() {
     panechat_e2e::needs!("zellij", "codex");
@@ -881,6 +882,7 @@ fn codex_exec_in_a_zellij_pane_reports_done() {
     );
     let id = z.wait_terminal_panes(1);
     z.wait_prompt(id);
+    z.wait_plugin_ready();
     let out = env.root.join("codex.jsonl");
     let status = env.root.join("status.json");
     // Codex runs its notify program without waiting for it: the pane's state is read (in the
@@ -916,6 +918,11 @@ fn codex_exec_in_a_zellij_pane_reports_done() {
     assert_eq!(a["session"], thread.as_str());
     assert_eq!(a["message"], "echo: say hi");
     assert_eq!(a["cwd"], env.root.join("work").display().to_string());
+    z.wait_for(
+        "the pane named done",
+        std::time::Duration::from_secs(60),
+        |z| z.title(id) == "💬 ✓ codex: done",
+    );
 }
 
 /// Codex's interactive UI in a tmux pane, notify installed by `panechat init codex --write`

@@ -314,20 +314,31 @@ pub fn reap(paths: &Paths, pid: u32, start: u64, before: Option<Run>) -> Option<
 /// (killed outright): every process of the agent's session or with its mark that started no
 /// earlier than the agent, SIGKILL (the run is gone: nothing would read what they write, and
 /// they would go on writing to the agent's session while another query resumes it).
+///
+/// A process the agent was starting as the others were listed (its parent not yet killed) is
+/// found by the next pass: passes repeat until none is left (for at most two seconds).
 pub fn end_orphaned_agent(r: &Run) {
     let (Some(pid), Some(start)) = (r.agent_pid, r.agent_start) else {
         return;
     };
     let sid = pid as i32;
     let mark = r.agent_mark.as_deref().unwrap_or("");
-    for member in crate::provider::agent_processes(sid, mark) {
-        let ours = process_start_time(member as u32).is_some_and(|s| s >= start);
-        if ours {
+    let t = Instant::now();
+    loop {
+        let left: Vec<i32> = crate::provider::agent_processes(sid, mark)
+            .into_iter()
+            .filter(|m| process_start_time(*m as u32).is_some_and(|s| s >= start))
+            .collect();
+        if left.is_empty() || t.elapsed() > Duration::from_secs(2) {
+            return;
+        }
+        for member in left {
             // SAFETY: kill(2) on a process of the agent's session (checked just above).
             unsafe {
                 libc::kill(member, libc::SIGKILL);
             }
         }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

@@ -128,7 +128,8 @@ pub fn seen(paths: &Paths, key: &SessionKey) -> Result<bool> {
                 msg: e.to_string(),
             })?;
             // A hook that reported meanwhile (the agent works again) wins.
-            atomic::replace_if_unchanged(&path, &before, &bytes)
+            let unchanged = || crate::files::read(&path).is_ok_and(|now| now == before);
+            atomic::replace_if_unchanged(&path, &bytes, false, &unchanged)
         }
         _ => Ok(false),
     }

@@ -369,23 +369,17 @@ fn agent_file(tool: Tool, remove: bool, env: &Env) -> Result<i32> {
     };
     // Another writer (Claude Code saving its settings, the user) may have changed the file
     // since it was read: its change is not overwritten with a merge of the older text.
-    let now = match panechat::files::read_regular(&target) {
-        Ok(t) => Some(t),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => {
-            return Err(Error::Unavailable {
-                message: format!("cannot read {shown} again: {e}; nothing was changed"),
-            })
-        }
+    let unchanged = || match panechat::files::read_regular(&target) {
+        Ok(t) => Some(t) == text,
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound && text.is_none(),
     };
-    if now != text {
+    if !panechat::store::atomic::replace_if_unchanged(&target, new.as_bytes(), true, &unchanged)? {
         return Err(Error::Unavailable {
             message: format!(
-                "{shown} changed while panechat was editing it; nothing was changed: run this again"
+                "{shown} changed while panechat was editing it (or could not be read again); nothing was changed: run this again"
             ),
         });
     }
-    panechat::store::atomic::write_atomic(&target, new.as_bytes())?;
     if let Some(mode) = mode {
         // (written 0600 first: never readable by more than the old file was)
         use std::os::unix::fs::PermissionsExt;

@@ -16,13 +16,13 @@ pub fn open_append(path: &Path) -> Result<File> {
 
 /// Replaces `path` with `bytes` atomically and durably.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    replace(path, bytes, true)
+    replace(path, bytes, true, None).map(|_| ())
 }
 
 /// Replaces `path` with `bytes` atomically but without fsync: for ephemeral state (run
 /// registrations) that is worthless after a crash anyway.
 pub fn write_replace(path: &Path, bytes: &[u8]) -> Result<()> {
-    replace(path, bytes, false)
+    replace(path, bytes, false, None).map(|_| ())
 }
 
 /// A temp file name beside `path` for this process: `.NAME.tmp.PID.N`. Such a file is left
@@ -65,7 +65,15 @@ pub fn litter(dirs: &[PathBuf]) -> Vec<PathBuf> {
     out
 }
 
-fn replace(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
+/// Writes `bytes` to a temp file beside `path` (fsynced when `durable`), asks `still` (when
+/// given) whether the file may still be replaced, and renames it over `path`. `Ok(false)`:
+/// `still` said no and nothing changed.
+fn replace(
+    path: &Path,
+    bytes: &[u8],
+    durable: bool,
+    still: Option<&dyn Fn() -> bool>,
+) -> Result<bool> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = temp_path(path);
     files::check_replace_target(path).ctx(path)?;
@@ -75,39 +83,35 @@ fn replace(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
         if durable {
             f.sync_all().ctx(&tmp)?;
         }
+        drop(f);
+        if still.is_some_and(|ok| !ok()) {
+            return Ok(false);
+        }
         fs::rename(&tmp, path).ctx(path)?;
         if durable {
             sync_dir(dir)?;
         }
-        Ok(())
-    })();
-    if res.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    res
-}
-
-/// Replaces `path` with `bytes` (atomically, without fsync) only if it still holds `expected`
-/// just before the rename: a read-modify-write that gives way to a writer that changed the file
-/// meanwhile (which needs no lock, so such a writer never waits). Returns whether it replaced.
-pub fn replace_if_unchanged(path: &Path, expected: &[u8], bytes: &[u8]) -> Result<bool> {
-    let tmp = temp_path(path);
-    files::check_replace_target(path).ctx(path)?;
-    let res = (|| {
-        let mut f = files::open_private_file(&tmp, Access::CreateNew).ctx(&tmp)?;
-        f.write_all(bytes).ctx(&tmp)?;
-        drop(f);
-        match files::read(path) {
-            Ok(now) if now == expected => {}
-            _ => return Ok(false),
-        }
-        fs::rename(&tmp, path).ctx(path)?;
         Ok(true)
     })();
     if !matches!(res, Ok(true)) {
         let _ = fs::remove_file(&tmp);
     }
     res
+}
+
+/// A read-modify-write without a lock: replaces `path` with `bytes` (durably when `durable`)
+/// only if `unchanged` says, just before the rename, that the file still holds what was read.
+/// This gives way to a writer that changed it since, except in the instant between that last
+/// check and the rename (a write landing there is lost): for files whose other writers must
+/// never wait (an agent's hook) or that panechat does not own (an agent's settings). Returns
+/// whether it replaced.
+pub fn replace_if_unchanged(
+    path: &Path,
+    bytes: &[u8],
+    durable: bool,
+    unchanged: &dyn Fn() -> bool,
+) -> Result<bool> {
+    replace(path, bytes, durable, Some(unchanged))
 }
 
 /// fsyncs a directory so a rename or create in it is durable.
@@ -132,9 +136,13 @@ mod tests {
         fs::create_dir_all(&dir).unwrap();
         let p = dir.join("a.json");
         write_replace(&p, b"done").unwrap();
-        assert!(!replace_if_unchanged(&p, b"was", b"idle").unwrap());
+        let holds = |want: &'static [u8]| {
+            let p = p.clone();
+            move || fs::read(&p).is_ok_and(|b| b == want)
+        };
+        assert!(!replace_if_unchanged(&p, b"idle", false, &holds(b"was")).unwrap());
         assert_eq!(fs::read(&p).unwrap(), b"done");
-        assert!(replace_if_unchanged(&p, b"done", b"idle").unwrap());
+        assert!(replace_if_unchanged(&p, b"idle", true, &holds(b"done")).unwrap());
         assert_eq!(fs::read(&p).unwrap(), b"idle");
         let left: Vec<_> = fs::read_dir(&dir)
             .unwrap()

@@ -481,6 +481,8 @@ fn in_a_real_tmux_pane_the_hook_reports_into_that_pane() {
         .ok(&["select-pane", "-t", &p1, "-T", "✳ Agent at work"]);
     w.tmux
         .ok(&["set-option", "-p", "-u", "-t", &p1, "@panechat_state"]);
+    // (another tool: an event that changes nothing publishes nothing)
+    std::fs::write(&input, event("PreToolUse", r#","tool_name":"Read""#)).unwrap();
     w.tmux.type_line(
         &p1,
         &format!(
@@ -498,7 +500,16 @@ fn in_a_real_tmux_pane_the_hook_reports_into_that_pane() {
         Value::Null,
         "the other pane has none"
     );
-    // `sessions` lists the pane by its agent.
+    // Back to Bash, then `sessions` lists the pane by its agent.
+    std::fs::write(&input, event("PreToolUse", r#","tool_name":"Bash""#)).unwrap();
+    w.tmux.type_line(
+        &p1,
+        &format!(
+            "panechat hook claude < {}; echo \"HOOK\"\"-BASH $?\"",
+            input.display()
+        ),
+    );
+    w.tmux.wait_for(&p1, "HOOK-BASH 0");
     let list = json(&env.run(["sessions", "--json"]).ok().stdout);
     let item = list
         .as_array()

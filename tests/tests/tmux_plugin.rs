@@ -2501,3 +2501,38 @@ fn the_picker_lists_no_agent_of_a_closed_pane() {
     );
     w.keys(&["Escape"]);
 }
+
+/// An agent event that changes nothing in the pane's agent (Claude Code sends the permission
+/// notification after the permission request, a second prompt while it works) runs no tmux:
+/// only a change reaches the multiplexer.
+#[test]
+fn an_agent_event_that_changes_nothing_runs_no_tmux() {
+    use panechat_vocab::state::AgentState;
+    panechat_e2e::needs!("tmux");
+    let (env, _fake) = setup();
+    let mut w = World::start(&env, 100, 20);
+    w.load_plugin();
+    w.attach(&env, 100, 20);
+    let p0 = w.pane0();
+    let event = env.root.join("pre-tool-use.json");
+    std::fs::write(
+        &event,
+        panechat_e2e::tmux::claude_event(&agent(AgentState::Working, Some("Bash"))),
+    )
+    .unwrap();
+    let line = format!("panechat hook claude < {}", event.display());
+    let first = traced_tmux_calls(&w, &env, &p0, &line, "first");
+    assert_eq!(first.len(), 1, "{first:#?}");
+    wait_option(&w, &p0, "#{@panechat_agent}", "working");
+    let again = traced_tmux_calls(&w, &env, &p0, &line, "again");
+    assert!(again.is_empty(), "nothing changed, yet: {again:#?}");
+    // Another tool is a change.
+    std::fs::write(
+        &event,
+        panechat_e2e::tmux::claude_event(&agent(AgentState::Working, Some("Read"))),
+    )
+    .unwrap();
+    let other = traced_tmux_calls(&w, &env, &p0, &line, "other");
+    assert_eq!(other.len(), 1, "{other:#?}");
+    wait_option(&w, &p0, "#{@panechat_agent_text}", "claude: running Read");
+}

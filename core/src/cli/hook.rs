@@ -57,7 +57,9 @@ pub fn run(args: Args) -> i32 {
 
 fn claude() {
     let input = read_stdin(KEEP, STDIN_DEADLINE);
-    report(|prev, _| hooks::claude(&input, prev.map(|r| &r.agent), &now()));
+    report(true, |prev, _| {
+        hooks::claude(&input, prev.map(|r| &r.agent), &now())
+    });
 }
 
 fn codex(words: &[&OsString]) {
@@ -65,7 +67,10 @@ fn codex(words: &[&OsString]) {
         return;
     };
     if let Some(text) = json.to_str() {
-        report(|prev, process| hooks::codex(text, prev, process, &now(), panechat::time::now_ms()));
+        // (every notice is recorded: when it came tells Codex's title thread from its turns)
+        report(false, |prev, process| {
+            hooks::codex(text, prev, process, &now(), panechat::time::now_ms())
+        });
     }
     // `--then PROGRAM ARG…`: the user's own notify program gets the same notice (once the pane
     // has it: a program that reads the pane's state sees this turn's).
@@ -147,8 +152,10 @@ fn read_stdin(keep: usize, deadline: Duration) -> Vec<u8> {
 }
 
 /// Records what `change` makes of this pane's agent and publishes the pane. `change` gets the
-/// pane's record and the reporting agent process.
-fn report(change: impl FnOnce(Option<&AgentRecord>, Option<&str>) -> Change) {
+/// pane's record and the reporting agent process. With `skip_same`, an event that leaves the
+/// record as it is (a second prompt while working, the permission notification after the
+/// permission request) writes and publishes nothing.
+fn report(skip_same: bool, change: impl FnOnce(Option<&AgentRecord>, Option<&str>) -> Change) {
     let env = Env::capture();
     let Some(session) = panechat::session::pane_session(&env) else {
         return;
@@ -172,6 +179,15 @@ fn report(change: impl FnOnce(Option<&AgentRecord>, Option<&str>) -> Change) {
         panechat::logfile::Logger::new(&paths, Some(&session), false)
             .with_debug(true)
             .log("DEBUG", &format!("agent hook: {what}"));
+    }
+    if let (true, Change::Set(agent), Some(p)) = (skip_same, &change, &prev) {
+        // (the reporting process is not compared: Claude Code may run each hook through a
+        // shell of its own, and only Codex's notices need it)
+        let same =
+            p.agent == *agent && p.server == session.server && p.instance == session.instance;
+        if same {
+            return;
+        }
     }
     let written = match change {
         Change::Nothing => return,

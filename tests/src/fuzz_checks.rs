@@ -350,7 +350,10 @@ fn check_outcome(what: &str, (events, res): &Outcome) {
                 "{what}: empty usage"
             ),
             StreamEvent::Done { .. } => {}
-            StreamEvent::Session(_) | StreamEvent::Tool(_) | StreamEvent::Cost(_) => {
+            StreamEvent::Session(_)
+            | StreamEvent::Tool(_)
+            | StreamEvent::Cost(_)
+            | StreamEvent::Alive => {
                 panic!("{what}: a coding agent's event from a wire format: {ev:?}")
             }
         }

@@ -714,6 +714,33 @@ fn a_silent_agent_ends_at_the_idle_timeout() {
     assert_eq!(processes_with("sleep 36.25"), Vec::<u32>::new());
 }
 
+/// An agent that thinks for longer than `provider.idle_timeout`, saying so on its output (lines
+/// panechat shows nothing of: Claude Code's thinking, Codex's reasoning items), is alive: its
+/// turn is not ended.
+#[test]
+fn an_agent_thinking_aloud_outlives_the_idle_timeout() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::new();
+    let script = env.root.join("thinking-agent");
+    std::fs::write(
+        &script,
+        "#!/bin/sh
+printf '{\"type\":\"init\",\"session_id\":\"t1\"}\\n'
+for i in 1 2 3 4 5 6 7 8 9 10; do printf '{\"type\":\"thinking\"}\\n'; sleep 0.25; done
+printf '{\"type\":\"message\",\"content\":\"thought it through\"}\\n{\"type\":\"result\"}\\n'
+",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    env.write_config(&format!(
+        "[provider]\nkind = \"agent\"\ncommand = [\"{}\", \"{{prompt}}\"]\nidle_timeout = \"1s\"\n[provider.events]\nsession = \"init /session_id\"\ntext = \"message /content\"\ndone = \"result\"\n",
+        script.display()
+    ));
+    let r = env.run(["q", "--new", "think hard"]).ok();
+    assert!(r.stdout.contains("thought it through"), "{}", r.stdout);
+    assert_eq!(conversations(&env), 1);
+}
+
 /// Real tmux with an attached client: while the pane's `panechat q` has its agent run a tool,
 /// the status line on the client shows it (`claude: running Bash`) and the pane option says
 /// working; once the turn ends, the pane is done.

@@ -98,7 +98,10 @@ fn collect(handle: &StreamHandle) -> Outcome {
             }
             StreamItem::Event(StreamEvent::Model(m)) => out.model = Some(m),
             StreamItem::Event(
-                ev @ (StreamEvent::Session(_) | StreamEvent::Tool(_) | StreamEvent::Cost(_)),
+                ev @ (StreamEvent::Session(_)
+                | StreamEvent::Tool(_)
+                | StreamEvent::Cost(_)
+                | StreamEvent::Alive),
             ) => {
                 panic!("a coding agent's event from a wire format: {ev:?}")
             }

@@ -348,11 +348,15 @@ impl Provider for AgentProvider {
                         break;
                     }
                 }
-                let Ok(v) = serde_json::from_slice::<Value>(&line) else {
-                    continue; // not an event (a warning printed to stdout)
-                };
                 let mut events = Vec::new();
-                parser.line(&v, &mut events);
+                // (a line that is not JSON is a warning printed to stdout: not an event)
+                if let Ok(v) = serde_json::from_slice::<Value>(&line) {
+                    parser.line(&v, &mut events);
+                }
+                if events.is_empty() {
+                    // Thinking, progress, an event panechat does not show: the agent is alive.
+                    events.push(StreamEvent::Alive);
+                }
                 if events.into_iter().any(|ev| !emit(ev)) {
                     stopped = true;
                     break;

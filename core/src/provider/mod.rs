@@ -111,7 +111,8 @@ pub fn collect(handle: &StreamHandle, timeout: Duration) -> Result<Collected, Pr
                 StreamEvent::Model(_)
                 | StreamEvent::Session(_)
                 | StreamEvent::Tool(_)
-                | StreamEvent::Cost(_),
+                | StreamEvent::Cost(_)
+                | StreamEvent::Alive,
             ) => {}
             Some(StreamEvent::Done { .. }) => return Ok(out),
             None => {

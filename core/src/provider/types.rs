@@ -409,6 +409,9 @@ pub enum StreamEvent {
     Tool(Option<String>),
     /// What the turn cost, in US dollars, as the agent reports it.
     Cost(serde_json::Number),
+    /// The coding agent said something that is not part of the reply (it thinks, reports
+    /// progress, warns): it is alive, which the idle timeout counts.
+    Alive,
     /// The reply is complete.
     Done {
         /// Why generation stopped (`stop`, `length`, `end_turn`, …), when given.

@@ -149,6 +149,8 @@ fn receive(
             StreamEvent::Usage(u) => merge_usage(&mut reply.usage, u),
             StreamEvent::Model(m) => reply.model = Some(m),
             StreamEvent::Cost(c) => reply.cost = Some(c),
+            // (the idle clock was reset above)
+            StreamEvent::Alive => {}
             StreamEvent::Session(s) => {
                 // Recorded for the pane with the next change of state (not on the way to the
                 // reply's first byte).

@@ -321,7 +321,14 @@ pub fn end_orphaned_agent(r: &Run) {
     let (Some(pid), Some(start)) = (r.agent_pid, r.agent_start) else {
         return;
     };
-    let sid = pid as i32;
+    // The session's number is the agent's pid: once the agent is gone and the pid given to
+    // another process that leads a session of its own (a new shell, another run's agent),
+    // that session is not the agent's; only the mark then tells the agent's processes.
+    let sid = if session_still_the_agents(pid, start) {
+        pid as i32
+    } else {
+        -1
+    };
     let mark = r.agent_mark.as_deref().unwrap_or("");
     let t = Instant::now();
     loop {
@@ -340,6 +347,14 @@ pub fn end_orphaned_agent(r: &Run) {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Whether session `pid` can still be the agent's that was `pid` started at `start`: no process
+/// has that pid now (its session lives on in what the agent left), or the agent itself still
+/// does. A pid is not given again while a session or group of that number remains, so the
+/// leftovers of the agent's session are safe to find by it.
+fn session_still_the_agents(pid: u32, start: u64) -> bool {
+    process_start_time(pid).is_none_or(|now| now == start)
 }
 
 /// Whether `r`'s process is a `panechat` of this user (so signalling it ends a run, never
@@ -492,6 +507,38 @@ mod tests {
         atomic::write_replace(&run_file(p, pid, start), &serde_json::to_vec(&run).unwrap())
             .unwrap();
         run
+    }
+
+    #[test]
+    fn an_orphaned_agents_session_number_given_to_another_session_is_left_alone() {
+        use std::os::unix::process::{CommandExt, ExitStatusExt};
+        let p = paths("reused");
+        // A process leading a session of its own whose number was once a dead agent's pid
+        // (started later than that agent did).
+        let mut other = std::process::Command::new("sleep");
+        other.arg("30");
+        // SAFETY: setsid(2) in the child before exec.
+        unsafe {
+            other.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        let mut other = other.spawn().unwrap();
+        let pid = other.id();
+        let start = process_start_time(pid).unwrap();
+        let mut run = child(&p, "unix:a", "exit 0");
+        run.agent_pid = Some(pid);
+        run.agent_start = Some(start - 1);
+        end_orphaned_agent(&run);
+        assert!(
+            matches!(other.try_wait(), Ok(None)),
+            "another session with the agent's old number was killed"
+        );
+        // The agent itself (its start time recorded) is ended.
+        run.agent_start = Some(start);
+        end_orphaned_agent(&run);
+        assert!(other.wait().unwrap().signal().is_some());
     }
 
     #[test]

@@ -262,7 +262,7 @@ fn scan(paths: &Paths, remove_dead: bool) -> Result<Vec<Run>> {
                     .ok()
                     .and_then(|b| serde_json::from_slice::<Run>(&b).ok())
                 {
-                    end_orphaned_agent(&run);
+                    end_orphaned_agent_of(paths, &run);
                 }
                 let _ = fs::remove_file(&p);
             }
@@ -304,10 +304,29 @@ pub fn reap(paths: &Paths, pid: u32, start: u64, before: Option<Run>) -> Option<
     }
     let run = read(paths, pid, start).or(before);
     if let Some(r) = &run {
-        end_orphaned_agent(r);
+        end_orphaned_agent_of(paths, r);
     }
     let _ = fs::remove_file(&file);
     run
+}
+
+/// [`end_orphaned_agent`], and the pane's agent, which the run showed working, is idle again
+/// (what the pane shows once it is published: the run is over).
+fn end_orphaned_agent_of(paths: &Paths, r: &Run) {
+    if r.agent_pid.is_none() {
+        return;
+    }
+    end_orphaned_agent(r);
+    let Some(mut rec) = crate::agents::read_record(paths, &r.pane.session) else {
+        return;
+    };
+    use crate::agents::AgentState;
+    if matches!(rec.agent.state, AgentState::Working | AgentState::NeedsYou) {
+        rec.agent.state = AgentState::Idle;
+        rec.agent.tool = None;
+        rec.agent.since = Some(crate::time::now_rfc3339());
+        let _ = crate::agents::write_record(paths, &rec);
+    }
 }
 
 /// Ends what is left of the coding agent of a run whose process died without ending it
@@ -430,7 +449,7 @@ pub fn end(paths: &Paths, targets: &[Run], grace: Duration, log: &dyn Fn(&str, &
     for r in targets.iter().filter(|r| !running(r)) {
         // The record as the run left it (it names its agent once it started one).
         let last = read(paths, r.pid, r.start).unwrap_or_else(|| r.clone());
-        end_orphaned_agent(&last);
+        end_orphaned_agent_of(paths, &last);
         let _ = fs::remove_file(run_file(paths, r.pid, r.start));
         ended += 1;
     }

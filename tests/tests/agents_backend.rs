@@ -580,6 +580,9 @@ fn claude_code_agent_of_a_query_killed_outright_is_ended_by_the_next_command() {
     wait_until("every process of the agent's session ended", || {
         processes_with_env("PANECHAT_TEST_RUN", &mark).is_empty()
     });
+    // …and the pane no longer shows its agent at work.
+    let st = json(&env.run(["status", "--format", "json"]).ok().stdout);
+    assert_eq!(st["agent"]["state"], "idle", "{st}");
 }
 
 /// `kind = "agent"`: any agent printing JSON lines, configured by an argv template and an event

@@ -151,10 +151,7 @@ impl Publisher<'_> {
                 },
             };
             let active = rec.as_ref().and_then(|r| r.active.clone());
-            let mut st = state::pane_state(&pane, active.as_ref(), runs, &|id| {
-                self.store.read_summary_file(id)
-            });
-            st.agent = crate::agents::read(&self.store.paths, &st.pane.session);
+            let st = state::from_store(self.store, &pane, active.as_ref(), runs);
             let server = rec
                 .as_ref()
                 .and_then(|r| r.server.clone())

@@ -66,8 +66,8 @@ pub fn conversation_activity(runs: &[Run], id: &str) -> Activity {
 pub type PaneState = panechat_vocab::state::PaneState<PaneRef, ConversationId, HeldBy>;
 
 /// Computes the state of `pane`, whose mapping says `active`, given the live `runs` (from
-/// [`crate::runs::live`]). `summary` reads a conversation's summary (the store's summary file:
-/// no log is parsed).
+/// [`crate::runs::live`]), without its agent ([`from_store`] adds it). `summary` reads a
+/// conversation's summary (the store's summary file: no log is parsed).
 pub fn pane_state(
     pane: &PaneRef,
     active: Option<&ConversationId>,
@@ -117,20 +117,25 @@ pub fn of_pane(store: &Store, pane: &PaneRef) -> PaneState {
         .flatten()
         .and_then(|r| r.active);
     let live = crate::runs::live_readonly(&store.paths).unwrap_or_default();
-    let mut s = pane_state(pane, active.as_ref(), &live, &|id| {
-        store.read_summary_file(id)
-    });
+    from_store(store, pane, active.as_ref(), &live)
+}
+
+/// The state of `pane`, whose mapping says `active`, given the live `runs`, as the store tells
+/// it: its conversation's summary file and its agent's record.
+pub fn from_store(
+    store: &Store,
+    pane: &PaneRef,
+    active: Option<&ConversationId>,
+    runs: &[Run],
+) -> PaneState {
+    let mut s = pane_state(pane, active, runs, &|id| store.read_summary_file(id));
     s.agent = crate::agents::read(&store.paths, &pane.session);
     s
 }
 
 /// The state of the session recorded in `rec`.
 pub fn of_record(store: &Store, rec: &SessionRecord, runs: &[Run]) -> PaneState {
-    let mut s = pane_state(&rec.pane, rec.active.as_ref(), runs, &|id| {
-        store.read_summary_file(id)
-    });
-    s.agent = crate::agents::read(&store.paths, &rec.pane.session);
-    s
+    from_store(store, &rec.pane, rec.active.as_ref(), runs)
 }
 
 #[cfg(test)]

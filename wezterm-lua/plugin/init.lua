@@ -17,7 +17,7 @@ local M = {}
 
 -- This file's build (a hash of the file with this line's value left out): the plugin asks
 -- panechat whether it carries the same one, once, when the picker first opens.
-local BUILD = 'a1b677f04b5e28ba'
+local BUILD = '5f1e22634f0cb0d4'
 
 M.defaults = {
   -- The panechat binary (a path, or a name looked up on WezTerm's PATH).
@@ -1135,9 +1135,12 @@ function M.tab_title(tab, tabs, panes, config, hover, max_width)
   end
   local mark = M.agent_marker(vars.agent)
   if mark == '' then
-    for _, x in ipairs(M.agent_panes('needs-you')) do
-      if x.tab:tab_id() == tab.tab_id then
+    -- (this tab's panes only, up to the first that needs you: it runs at every redraw)
+    local ok, mux_tab = pcall(wezterm.mux.get_tab, tab.tab_id)
+    for _, q in ipairs(ok and mux_tab and mux_tab:panes() or {}) do
+      if vars_of(q).agent == 'needs-you' then
         mark = M.agent_marker('needs-you')
+        break
       end
     end
   end

@@ -20,6 +20,8 @@ local rec = {
   timers = {},
   children = 0,
   callbacks = 0,
+  -- `pane:get_user_vars()` calls (what a handler that runs at every redraw costs)
+  var_reads = 0,
 }
 W.__rec = rec
 
@@ -234,9 +236,10 @@ W.time = {
 -- (`perform_action(act.SendKey { key = 'Escape' }, overlay_pane)` cancels it, calling its
 -- callback with nil). A killed pane (`wezterm cli kill-pane`) leaves the mux:
 -- `mux.get_pane(id)` raises "pane id N not found in mux", `mux.all_windows()` and
--- `wezterm cli list` no longer list it; an emptied tab or window goes with it.
+-- `wezterm cli list` no longer list it; an emptied tab or window goes with it
+-- (`mux.get_tab(id)` then raises "tab id N not found in mux").
 
-local panes, windows = {}, {}
+local panes, windows, tabs = {}, {}, {}
 local next_pane, next_tab, next_window = 0, 0, 0
 rec.splits = {}
 rec.overlays = {}
@@ -257,6 +260,7 @@ end
 
 local function new_tab(w)
   local t = setmetatable({ __id = next_tab, __window = w, __panes = {}, __active = nil, __overlay = nil }, Tab)
+  tabs[next_tab] = t
   next_tab = next_tab + 1
   table.insert(w.__tabs, t)
   if not w.__active_tab then
@@ -332,6 +336,7 @@ function Pane:pane_id()
   return self.__id
 end
 function Pane:get_user_vars()
+  rec.var_reads = rec.var_reads + 1
   resolve(self)
   local copy = {}
   for k, v in pairs(self.__vars) do
@@ -724,6 +729,7 @@ function W.__kill_pane(id)
   if #t.__panes == 0 then
     local o = close_overlay(t)
     local w = t.__window
+    tabs[t.__id] = nil
     local j = remove(w.__tabs, t)
     if w.__active_tab == t then
       w.__active_tab = w.__tabs[math.max(1, (j or 1) - 1)]
@@ -818,6 +824,14 @@ W.mux = {
       error('pane id ' .. id .. ' not found in mux', 2)
     end
     return p
+  end,
+  get_tab = function(id)
+    argcheck(math.type(id) == 'integer', 'mux.get_tab: expected a tab id')
+    local t = tabs[id]
+    if not t then
+      error('tab id ' .. id .. ' not found in mux', 2)
+    end
+    return t
   end,
   all_windows = function()
     local out = {}

@@ -1031,6 +1031,22 @@ fn the_bar_and_the_tab_titles_show_the_panes_agent_and_mark_a_tab_that_needs_you
         tab_titles(&h, "{ tab_max_width = 60 }"),
         ["1: ✓ claude: done · Zellij layouts", "2: ⚑ vim"]
     );
+    // Drawing a tab's title reads the user vars of that tab's panes only, however many panes
+    // other tabs have (it runs at every redraw).
+    h.eval::<()>(
+        r"local wezterm = require 'wezterm'
+          local crowd = wezterm.__new_tab(win)
+          for id = 100, 159 do wezterm.__new_pane { id = id, tab = crowd, title = 'sh' } end",
+    )
+    .unwrap();
+    h.rec().set("var_reads", 0).unwrap();
+    let titles = tab_titles(&h, "{ tab_max_width = 60 }");
+    assert_eq!(titles[1], "2: ⚑ vim", "{titles:?}");
+    let reads: i64 = h.rec().get("var_reads").unwrap();
+    assert!(
+        reads <= 62 + 2 * 3,
+        "{reads} user-var reads to draw 3 tabs: each tab reads its own panes, not the window's 62"
+    );
     // Nothing spawned but the one `agent-seen` for the focused pane that was done.
     assert_eq!(h.children(), 1);
     assert_eq!(

@@ -717,6 +717,55 @@ fn a_silent_agent_ends_at_the_idle_timeout() {
     assert_eq!(processes_with("sleep 36.25"), Vec::<u32>::new());
 }
 
+/// A conversation an agent holds is not continued by a model provider (the agent would not see
+/// the model's turn the next time), nor a model's conversation by an agent: each says which
+/// back-end continues it, and nothing is stored.
+#[test]
+fn an_agents_conversation_and_a_models_are_each_continued_by_their_own_back_end() {
+    use std::os::unix::fs::PermissionsExt;
+    let fake = FakeProvider::start();
+    let env = TestEnv::new();
+    let script = env.root.join("my-agent");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nprintf '{\"type\":\"init\",\"session_id\":\"s1\"}\\n{\"type\":\"message\",\"content\":\"agent here\"}\\n{\"type\":\"result\"}\\n'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    env.write_config(&format!(
+        "[provider]\nkind = \"agent\"\ncommand = [\"{}\", \"{{prompt}}\"]\nresume_command = [\"{}\", \"{{session}}\", \"{{prompt}}\"]\n[provider.events]\nsession = \"init /session_id\"\ntext = \"message /content\"\ndone = \"result\"\n",
+        script.display(),
+        script.display()
+    ));
+    env.run(["q", "--new", "hello agent"]).ok();
+    let model = [
+        "--cfg".to_string(),
+        "provider.kind=openai".to_string(),
+        "--cfg".to_string(),
+        format!("provider.base_url={}", fake.base_url_openai()),
+        "--cfg".to_string(),
+        "provider.api_key_env=PANECHAT_FAKE_API_KEY".to_string(),
+    ];
+    let mut args: Vec<String> = model.to_vec();
+    args.extend(["q".into(), "and you, model?".into()]);
+    let r = env.run(&args);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("agent session") && r.stderr.contains("provider.kind = \"agent\""),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(turns(&env, None).len(), 1, "nothing stored");
+    assert!(fake.requests().is_empty(), "the model was not asked");
+    // The other way round: a model's conversation, then the agent.
+    let mut args: Vec<String> = model.to_vec();
+    args.extend(["q".into(), "--new".into(), "hello model".into()]);
+    env.run(&args).ok();
+    let r = env.run(["q", "and you, agent?"]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(r.stderr.contains("was held with a model"), "{}", r.stderr);
+}
+
 /// An agent that thinks for longer than `provider.idle_timeout`, saying so on its output (lines
 /// panechat shows nothing of: Claude Code's thinking, Codex's reasoning items), is alive: its
 /// turn is not ended.

@@ -44,6 +44,19 @@ pub(super) fn session_of(kind: &str, conv: &Summary) -> Result<Option<AgentSessi
     }
 }
 
+/// Refuses a model provider's turn in a conversation a coding agent holds: the agent keeps the
+/// history it answers from, so a model's turn would be missing from it the next time the agent
+/// is asked (the session resumed without it).
+pub(super) fn model_may_continue(conv: &Summary) -> Result<()> {
+    match &conv.agent {
+        Some(a) if !a.id.is_empty() => Err(Error::Config(format!(
+            "conversation {} is a {} session, which keeps its own history, so a model provider cannot continue it; set provider.kind = \"{}\" to continue it (e.g. `--cfg provider.kind={}`), or ask in a new conversation (`panechat q --new`)",
+            conv.id, a.backend, a.backend, a.backend
+        ))),
+        _ => Ok(()),
+    }
+}
+
 impl AgentRun {
     /// Records the pane's agent as `state` (running `tool`) and tells the panes.
     pub(super) fn show(

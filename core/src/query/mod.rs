@@ -367,7 +367,10 @@ fn prepare(
     let mut conv = opened.summary;
     let session = match agent_kind {
         Some(kind) => agent::session_of(kind, &conv)?,
-        None => None,
+        None => {
+            agent::model_may_continue(&conv)?;
+            None
+        }
     };
     let new_model = req.model.clone().filter(|m| conv.model.as_ref() != Some(m));
     let new_system = req

@@ -42,6 +42,18 @@ pub struct AgentRecord {
     pub agent: Agent,
 }
 
+/// Whether `id` is a plain agent session (thread) id: letters, digits, `-`, `_`, `.`, at most
+/// 200 of them, not starting with `-` (so it never reads as an option of the agent's command
+/// line, and is safe in a path and a shell word).
+pub fn plain_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 200
+        && !id.starts_with('-')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
 fn file(paths: &Paths, key: &SessionKey) -> PathBuf {
     paths.agents().join(format!("{}.json", key.file_stem()))
 }

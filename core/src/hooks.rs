@@ -301,24 +301,16 @@ pub fn codex(
     Change::Set(a)
 }
 
-/// Whether `id` is a plain agent session id (letters, digits, `-`, `_`, `.`; not starting with
-/// `-`, so the agent cannot read it as an option).
-fn plain_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 200
-        && !id.starts_with('-')
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-}
-
 /// The shell command that resumes `agent`'s session in its directory: `cd '/dir' && claude
 /// --resume 'ID'` (Claude Code finds a session only from the directory it ran in) or `cd
 /// '/dir' && codex resume 'ID'`. `None` for another agent, without a session id, or when the id
 /// is not a plain id or the directory is not absolute or holds control characters (nothing
 /// untrusted is printed to be run).
 pub fn resume_command(agent: &Agent) -> Option<String> {
-    let id = agent.session.as_deref().filter(|id| plain_id(id))?;
+    let id = agent
+        .session
+        .as_deref()
+        .filter(|id| crate::agents::plain_id(id))?;
     let run = match agent.kind.as_str() {
         CLAUDE => format!("claude --resume {}", crate::shell::quote(id)),
         CODEX => format!("codex resume {}", crate::shell::quote(id)),

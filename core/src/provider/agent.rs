@@ -88,11 +88,7 @@ pub fn claude_session_ends_at(env: &crate::env::Env, s: &AgentSession) -> bool {
         (_, Some(h)) if !h.is_empty() => Path::new(h).join(".claude"),
         _ => return false,
     };
-    let valid_id = !s.id.is_empty()
-        && s.id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if !valid_id {
+    if !crate::agents::plain_id(&s.id) {
         return false;
     }
     let dir: String = cwd
@@ -736,7 +732,9 @@ impl Parser {
     }
 
     fn session(&mut self, out: &mut Vec<StreamEvent>, id: &str, cwd: Option<&str>) {
-        if id.is_empty() {
+        // (an id that is not plain would reach the next turn's command line, where a leading
+        // `-` reads as an option: such a session is not kept)
+        if !crate::agents::plain_id(id) {
             return;
         }
         let s = AgentSession {
@@ -1251,6 +1249,34 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn a_session_id_that_would_read_as_an_option_is_not_kept() {
+        for (kind, line) in [
+            (
+                ProviderKind::ClaudeCode,
+                json!({"type":"system","subtype":"init","session_id":"--dangerously-skip-permissions","cwd":"/w"}),
+            ),
+            (
+                ProviderKind::Codex,
+                json!({"type":"thread.started","thread_id":"-c evil"}),
+            ),
+        ] {
+            let (_, evs) = parse(kind, Usage::default(), &[line]);
+            assert!(
+                !evs.iter().any(|e| matches!(e, StreamEvent::Session(_))),
+                "{kind:?}: {evs:?}"
+            );
+        }
+        let (_, evs) = parse(
+            ProviderKind::Codex,
+            Usage::default(),
+            &[json!({"type":"thread.started","thread_id":"01a2-b3"})],
+        );
+        assert!(evs
+            .iter()
+            .any(|e| matches!(e, StreamEvent::Session(s) if s.id == "01a2-b3")));
     }
 
     #[test]

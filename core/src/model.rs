@@ -168,11 +168,7 @@ impl AgentSession {
     /// The short name shown for its back-end (`claude` for Claude Code, else the back-end as
     /// stored), free of control characters.
     pub fn tag(&self) -> String {
-        match self.backend.as_str() {
-            "claude-code" | "claude" => "claude".to_string(),
-            "" => "agent".to_string(),
-            b => panechat_vocab::text::inert_to(b, 24),
-        }
+        panechat_vocab::text::inert_to(panechat_vocab::state::short_backend(&self.backend), 24)
     }
 }
 

@@ -322,4 +322,33 @@ mod tests {
         assert!(calls[3].contains("\"activity\":\"streaming\""));
         assert!(calls[3].ends_with(",\"stamp\":3}"), "{}", calls[3]);
     }
+
+    #[test]
+    fn zellij_is_told_of_an_agent_what_it_shows_and_nothing_else() {
+        let (store, env, rec) = (store(), Env::default(), Recorder::default());
+        let p = publisher(&store, &env, &rec);
+        let mut s = st(Multiplexer::Zellij, "zellij:s:4", "4", "z");
+        s.agent = Some(crate::agents::Agent {
+            kind: "claude-code".into(),
+            state: crate::agents::AgentState::Working,
+            tool: Some("Bash #(x)".into()),
+            session: Some("5f0c-secret".into()),
+            cwd: Some("/home/me/private".into()),
+            message: Some("the last thing it said".into()),
+            since: Some("2026-01-01T00:00:00Z".into()),
+        });
+        p.send(&s, Some("s"), None, 1);
+        let calls = rec.calls.borrow();
+        let z = calls.iter().find(|c| c.starts_with("zellij ")).unwrap();
+        assert!(z.contains("\"tool\":\"Bash ♯(x)\""), "{z}");
+        assert!(z.contains("\"state\":\"working\""), "{z}");
+        for kept_out in [
+            "5f0c-secret",
+            "/home/me/private",
+            "the last thing",
+            "2026-01-01",
+        ] {
+            assert!(!z.contains(kept_out), "{kept_out} in {z}");
+        }
+    }
 }

@@ -189,13 +189,17 @@ pub fn deliver(
     }
     if st.pane.multiplexer == Multiplexer::Zellij {
         if let Some(name) = server {
-            // The pane state's object, with `stamp` as its last member; the agent's words
-            // inert, as every text left in a multiplexer.
+            // The pane state's object, with `stamp` as its last member; of the agent, what the
+            // plugin shows (its kind, state and tool), inert as every text left in a
+            // multiplexer: its session, directory and last message stay out of every pipe.
             let mut st = st.clone();
             if let Some(a) = st.agent.as_mut() {
-                a.kind = crate::title::pane_text(&a.kind);
-                a.tool = a.tool.as_deref().map(crate::title::pane_text);
-                a.message = a.message.as_deref().map(crate::title::pane_text);
+                *a = crate::agents::Agent {
+                    kind: crate::title::pane_text(&a.kind),
+                    state: a.state,
+                    tool: a.tool.as_deref().map(crate::title::pane_text),
+                    ..Default::default()
+                };
             }
             let mut payload = serde_json::to_string(&st).expect("state serialises");
             if payload.ends_with('}') {

@@ -49,7 +49,7 @@ pub(super) const STDERR_KEEP: usize = 16 * 1024;
 const STDERR_LINES: usize = 8;
 
 /// How long a cancelled program gets between SIGTERM and SIGKILL.
-pub(super) const KILL_GRACE: Duration = Duration::from_secs(2);
+pub const KILL_GRACE: Duration = Duration::from_secs(2);
 
 /// The `command` provider.
 pub struct CommandProvider {

@@ -34,8 +34,10 @@ pub struct Reply {
 }
 
 /// How long a cancelled coding agent (and everything it started) gets to be gone before the
-/// query goes on: its SIGKILL comes two seconds after the SIGTERM.
-const AGENT_END: Duration = Duration::from_secs(4);
+/// query goes on: the agent gets `KILL_GRACE` (2 s) between SIGTERM and SIGKILL, then what it
+/// left (a tool in a session of its own) gets another; a second more for the signals to land.
+const AGENT_END: Duration =
+    Duration::from_secs(2 * crate::provider::command::KILL_GRACE.as_secs() + 1);
 
 /// How long one wait for the provider lasts before the signals are looked at.
 const TICK: Duration = Duration::from_millis(100);

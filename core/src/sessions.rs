@@ -41,11 +41,32 @@ pub fn prune(paths: &Paths, deep: bool, probe: &dyn Exec) -> Result<Vec<Forgotte
         }
     }
     // A pane known only by its agent, closed in a multiplexer that still runs (asked only with
-    // `deep`); one of a stopped multiplexer is kept for its resume command.
+    // `deep`); one of a stopped multiplexer is kept for its resume command, for
+    // [`AGENT_RESUME_KEPT`] after the agent last reported.
     if deep {
+        let now_ms = crate::time::now_ms();
         for a in crate::agents::all(paths) {
             let rec = agent_only_record(&a);
-            if mapping::read(paths, &a.pane).ok().flatten().is_some() || !rec.instance_live() {
+            if mapping::read(paths, &a.pane).ok().flatten().is_some() {
+                continue;
+            }
+            if !rec.instance_live() {
+                let reported_ms = a.reported_ms.or_else(|| {
+                    let s = panechat_vocab::time::unix_seconds(a.agent.since.as_deref()?)?;
+                    u64::try_from(s).ok().map(|s| s * 1000)
+                });
+                let old = reported_ms.is_none_or(|t| {
+                    now_ms.saturating_sub(t) > AGENT_RESUME_KEPT.as_millis() as u64
+                });
+                if old {
+                    crate::agents::clear(paths, &a.pane)?;
+                    forgotten.push(Forgotten {
+                        key: a.pane,
+                        why:
+                            "its multiplexer stopped, and its agent last reported over 30 days ago"
+                                .into(),
+                    });
+                }
                 continue;
             }
             if let Liveness::Gone(why) = prune::check_with(&rec, deep, probe) {
@@ -56,6 +77,10 @@ pub fn prune(paths: &Paths, deep: bool, probe: &dyn Exec) -> Result<Vec<Forgotte
     }
     Ok(forgotten)
 }
+
+/// How long the agent of a pane whose multiplexer stopped is kept (for `sessions --resume`)
+/// after it last reported.
+pub const AGENT_RESUME_KEPT: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
 
 /// The session record of a pane known only by the agent that reported there.
 pub fn agent_only_record(a: &crate::agents::AgentRecord) -> SessionRecord {
@@ -192,6 +217,40 @@ mod tests {
         assert_eq!(forgotten[0].why, "its terminal session has ended");
         assert_eq!(keys(&list(&st).unwrap()), ["unix:live"]);
         assert!(prune(&st.paths, false, &Mute).unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(st.paths.data.parent().unwrap());
+    }
+
+    #[test]
+    fn the_agent_of_a_stopped_multiplexer_is_kept_for_its_resume_command_30_days() {
+        let st = store("agents-age");
+        let now = crate::time::now_ms();
+        for (key, age_days) in [("unix:recent", 2), ("unix:old", 31)] {
+            let s = session(key, false);
+            crate::agents::write_record(
+                &st.paths,
+                &crate::agents::AgentRecord {
+                    pane: s.key.clone(),
+                    server: s.server.clone(),
+                    instance: s.instance,
+                    process: None,
+                    reported_ms: Some(now - age_days * 24 * 3600 * 1000),
+                    agent: crate::agents::Agent {
+                        kind: "claude-code".into(),
+                        session: Some("5f0c".into()),
+                        ..Default::default()
+                    },
+                },
+            )
+            .unwrap();
+        }
+        let forgotten = prune(&st.paths, true, &Mute).unwrap();
+        let keys: Vec<&str> = forgotten.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(keys, ["unix:old"], "{forgotten:?}");
+        let left: Vec<String> = crate::agents::all(&st.paths)
+            .into_iter()
+            .map(|r| r.pane.to_string())
+            .collect();
+        assert_eq!(left, ["unix:recent"]);
         let _ = std::fs::remove_dir_all(st.paths.data.parent().unwrap());
     }
 }
